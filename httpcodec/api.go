@@ -1,7 +1,7 @@
 package httpcodec
 
 // This file fixes the exported API of the codec: the engine is written against it.
-// Implementations live in parser.go, request.go, writer.go and date.go.
+// Implementations live in parser.go, request.go, writer.go, date.go and chars.go.
 
 import "errors"
 
