@@ -1,0 +1,465 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HubConfig configures the Comet hub. Zero fields take the defaults below,
+// which follow Pushlet 2.0.4's pushlet.properties where it has one.
+type HubConfig struct {
+	// Paths the protocol is served at (default "/pushlet/pushlet.srv" and "/comet").
+	Paths []string
+	// DefaultFormat is used when a join names none (default js, as Pushlet).
+	DefaultFormat Format
+	// SessionTimeout is the lease renewed by every request and every open
+	// stream (default 5 minutes).
+	SessionTimeout time.Duration
+	// Heartbeat is the silence after which a stream gets an hb event, and the
+	// time a pull refresh waits for an event before answering with an hb
+	// (default 20 s).
+	Heartbeat time.Duration
+	// PullRefreshTimeout and PollRefreshTimeout stop a pull or poll session
+	// whose client does not come back with a refresh in time (45 s, 60 s).
+	PullRefreshTimeout time.Duration
+	PollRefreshTimeout time.Duration
+	// PullWaitMin/Max and PollWaitMin/Max bound the random p_wait (in
+	// milliseconds) sent in refresh events (2000–6000, 6000–10000).
+	PullWaitMin, PullWaitMax int
+	PollWaitMin, PollWaitMax int
+	// Window is the number of recent events each session keeps for resume
+	// (default 256). It is allocated as events arrive, so idle sessions stay small.
+	Window int
+	// ForcePullAll forces every listen to pull mode; ForcePullAgents forces it
+	// for User-Agents containing one of the strings (case-insensitive). Both
+	// are off by default (Pushlet forced pull for "safari", which is every
+	// Chromium).
+	ForcePullAll    bool
+	ForcePullAgents []string
+	// AllowedOrigins lists origins ("https://example.com") allowed to make
+	// cross-origin requests; "*" allows any. Default: same origin only.
+	AllowedOrigins []string
+	// MaxSessions caps concurrent sessions (default 100,000); a join over it
+	// is answered 503.
+	MaxSessions int
+	// MaxSubscriptions caps a session's subscriptions (default 64).
+	MaxSubscriptions int
+	// MaxFields caps the fields of one published event (default 32).
+	MaxFields int
+	// MaxEventBytes caps the total size of a published event's names and
+	// values (default 16 KiB).
+	MaxEventBytes int
+}
+
+// Hub defaults.
+const (
+	DefaultSessionTimeout     = 5 * time.Minute
+	DefaultHeartbeat          = 20 * time.Second
+	DefaultPullRefreshTimeout = 45 * time.Second
+	DefaultPollRefreshTimeout = 60 * time.Second
+	DefaultWindow             = 256
+	DefaultMaxSessions        = 100_000
+	DefaultMaxSubscriptions   = 64
+	DefaultMaxFields          = 32
+	DefaultMaxEventBytes      = 16 << 10
+	// MaxLabelLen bounds p_label.
+	MaxLabelLen = 128
+)
+
+func (c HubConfig) withDefaults() (HubConfig, error) {
+	if len(c.Paths) == 0 {
+		c.Paths = []string{"/pushlet/pushlet.srv", "/comet"}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.SessionTimeout, DefaultSessionTimeout)
+	def(&c.Heartbeat, DefaultHeartbeat)
+	def(&c.PullRefreshTimeout, DefaultPullRefreshTimeout)
+	def(&c.PollRefreshTimeout, DefaultPollRefreshTimeout)
+	defi := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.PullWaitMin == 0 && c.PullWaitMax == 0 {
+		c.PullWaitMin, c.PullWaitMax = 2000, 6000
+	}
+	if c.PollWaitMin == 0 && c.PollWaitMax == 0 {
+		c.PollWaitMin, c.PollWaitMax = 6000, 10000
+	}
+	defi(&c.Window, DefaultWindow)
+	defi(&c.MaxSessions, DefaultMaxSessions)
+	defi(&c.MaxSubscriptions, DefaultMaxSubscriptions)
+	defi(&c.MaxFields, DefaultMaxFields)
+	defi(&c.MaxEventBytes, DefaultMaxEventBytes)
+	var errs []error
+	for _, d := range []struct {
+		n string
+		v time.Duration
+	}{{"SessionTimeout", c.SessionTimeout}, {"Heartbeat", c.Heartbeat}, {"PullRefreshTimeout", c.PullRefreshTimeout}, {"PollRefreshTimeout", c.PollRefreshTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("engine: %s must be positive, got %v", d.n, d.v))
+		}
+	}
+	if c.PullWaitMin < 0 || c.PullWaitMax < c.PullWaitMin {
+		errs = append(errs, fmt.Errorf("engine: PullWaitMin/Max must satisfy 0 <= min <= max, got %d/%d", c.PullWaitMin, c.PullWaitMax))
+	}
+	if c.PollWaitMin < 0 || c.PollWaitMax < c.PollWaitMin {
+		errs = append(errs, fmt.Errorf("engine: PollWaitMin/Max must satisfy 0 <= min <= max, got %d/%d", c.PollWaitMin, c.PollWaitMax))
+	}
+	if c.Window < 1 || c.Window > 1<<16 {
+		errs = append(errs, fmt.Errorf("engine: Window must be within 1..65536, got %d", c.Window))
+	}
+	for _, v := range []struct {
+		n string
+		v int
+	}{{"MaxSessions", c.MaxSessions}, {"MaxSubscriptions", c.MaxSubscriptions}, {"MaxFields", c.MaxFields}, {"MaxEventBytes", c.MaxEventBytes}} {
+		if v.v < 0 {
+			errs = append(errs, fmt.Errorf("engine: %s must be positive, got %d", v.n, v.v))
+		}
+	}
+	if c.DefaultFormat >= numFormats {
+		errs = append(errs, fmt.Errorf("engine: invalid DefaultFormat %d", c.DefaultFormat))
+	}
+	for _, o := range c.AllowedOrigins {
+		if o != "*" && !strings.Contains(o, "://") {
+			errs = append(errs, fmt.Errorf("engine: AllowedOrigins entry %q is not an origin like https://example.com", o))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// Hub is the Comet core: sessions, subjects, per-session event queues and
+// the transports, speaking Pushlet's protocol. All exported methods are safe
+// for concurrent use and never block on a client.
+type Hub struct {
+	srv *Server
+	cfg HubConfig
+
+	mu    sync.RWMutex
+	byID  map[string]*Session // secret id → session
+	byPub map[string]*Session // public id → session
+
+	index subjectIndex
+
+	claimMu sync.RWMutex
+	claims  []claim // longest prefix first
+
+	events sessionEventQueue
+
+	stats hubStats
+}
+
+type claim struct {
+	prefix       string
+	childrenOnly bool
+	h            SubjectHandler
+}
+
+type hubStats struct {
+	joins, leaves, published, delivered, gaps, heartbeats, nacks atomic.Int64
+	listenersStream, listenersPull                               atomic.Int64
+}
+
+// NewHub creates the hub and mounts the protocol on srv (at cfg.Paths).
+// Call it before srv.Start.
+func NewHub(srv *Server, cfg HubConfig) (*Hub, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		srv:   srv,
+		cfg:   cfg,
+		byID:  make(map[string]*Session),
+		byPub: make(map[string]*Session),
+	}
+	h.events.init(srv.log)
+	for _, p := range cfg.Paths {
+		srv.handleLoop("", p, false, h.serve)
+	}
+	srv.RegisterOnShutdown(h.abortAll)
+	srv.statsExtra = func() any { return h.Stats() }
+	return h, nil
+}
+
+// Config returns the hub's effective configuration.
+func (h *Hub) Config() HubConfig { return h.cfg }
+
+// HubStats is a snapshot of the hub's figures.
+type HubStats struct {
+	Sessions        int   `json:"sessions"`
+	StreamListeners int64 `json:"stream_listeners"`
+	PullListeners   int64 `json:"pull_listeners_parked"`
+	Joins           int64 `json:"joins"`
+	Leaves          int64 `json:"sessions_ended"`
+	Published       int64 `json:"events_published"`
+	Delivered       int64 `json:"events_delivered"`
+	Gaps            int64 `json:"gaps"`
+	Heartbeats      int64 `json:"heartbeats"`
+	Nacks           int64 `json:"nacks"`
+}
+
+// Stats returns a snapshot of the hub's figures.
+func (h *Hub) Stats() HubStats {
+	h.mu.RLock()
+	n := len(h.byID)
+	h.mu.RUnlock()
+	return HubStats{
+		Sessions:        n,
+		StreamListeners: h.stats.listenersStream.Load(),
+		PullListeners:   h.stats.listenersPull.Load(),
+		Joins:           h.stats.joins.Load(),
+		Leaves:          h.stats.leaves.Load(),
+		Published:       h.stats.published.Load(),
+		Delivered:       h.stats.delivered.Load(),
+		Gaps:            h.stats.gaps.Load(),
+		Heartbeats:      h.stats.heartbeats.Load(),
+		Nacks:           h.stats.nacks.Load(),
+	}
+}
+
+// Session returns the live session with the given secret id, or nil.
+func (h *Hub) Session(id string) *Session {
+	h.mu.RLock()
+	s := h.byID[id]
+	h.mu.RUnlock()
+	return s
+}
+
+// SessionByPublicID returns the live session with the given public id, or nil.
+func (h *Hub) SessionByPublicID(pub string) *Session {
+	h.mu.RLock()
+	s := h.byPub[pub]
+	h.mu.RUnlock()
+	return s
+}
+
+// NumSessions returns the number of live sessions.
+func (h *Hub) NumSessions() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.byID)
+}
+
+// ErrTooManySessions is returned when MaxSessions is reached.
+var ErrTooManySessions = errors.New("engine: too many sessions")
+
+// newID returns n random bytes, base64url encoded without padding.
+func newID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newSession creates and registers a session.
+func (h *Hub) newSession(f Format, remote, agent string) (*Session, error) {
+	s := &Session{
+		hub:     h,
+		format:  f,
+		remote:  remote,
+		agent:   agent,
+		created: time.Now(),
+	}
+	s.timerFn = s.check
+	s.lastActive.Store(time.Now().UnixNano())
+	h.mu.Lock()
+	if len(h.byID) >= h.cfg.MaxSessions {
+		h.mu.Unlock()
+		return nil, ErrTooManySessions
+	}
+	for {
+		// 16 random bytes: 128 bits, far beyond the 122 of a UUIDv4.
+		s.id = newID(16)
+		if _, dup := h.byID[s.id]; !dup {
+			break
+		}
+	}
+	for {
+		s.pub = newID(8)
+		if _, dup := h.byPub[s.pub]; !dup {
+			break
+		}
+	}
+	h.byID[s.id] = s
+	h.byPub[s.pub] = s
+	h.mu.Unlock()
+	h.stats.joins.Add(1)
+	s.mu.Lock()
+	s.armLocked(h.cfg.SessionTimeout)
+	s.mu.Unlock()
+	h.events.push(SessionEvent{Kind: SessionJoined, Session: s})
+	return s, nil
+}
+
+// Join creates a session from Go (for tests and server-side bots). It has
+// no listener until one connects with its id.
+func (h *Hub) Join(f Format) (*Session, error) { return h.newSession(f, "", "") }
+
+func (h *Hub) unregister(s *Session) {
+	h.mu.Lock()
+	if h.byID[s.id] == s {
+		delete(h.byID, s.id)
+		delete(h.byPub, s.pub)
+	}
+	h.mu.Unlock()
+}
+
+// Publish sends a data event to every session subscribed to subject, from
+// the server (no p_from). kv are name, value pairs of its fields.
+func (h *Hub) Publish(subject string, kv ...string) error {
+	if !validSubject(subject) {
+		return ErrBadSubject
+	}
+	fs := make([]Field, 0, 3+len(kv)/2)
+	fs = append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject})
+	for i := 0; i+1 < len(kv); i += 2 {
+		fs = append(fs, Field{kv[i], kv[i+1]})
+	}
+	h.multicast(subject, newEventFields(fs))
+	return nil
+}
+
+// ErrBadSubject reports an empty, too long or malformed subject.
+var ErrBadSubject = errors.New("engine: invalid subject")
+
+// Send sends a data event to one session (by secret or public id), whatever
+// its subscriptions. It reports whether the session exists.
+func (h *Hub) Send(id, subject string, kv ...string) bool {
+	s := h.Session(id)
+	if s == nil {
+		s = h.SessionByPublicID(id)
+	}
+	if s == nil {
+		return false
+	}
+	s.Send(subject, kv...)
+	return true
+}
+
+// multicast delivers ev to every session subscribed to subject.
+func (h *Hub) multicast(subject string, ev *Event) int {
+	h.stats.published.Add(1)
+	buf := subsPool.Get().(*subsBuf)
+	buf.subs = h.index.collect(buf.subs[:0], subject, buf.seen)
+	for _, sub := range buf.subs {
+		sub.sess.push(ev, sub)
+	}
+	n := len(buf.subs)
+	clear(buf.subs)
+	if cap(buf.subs) > 1<<16 {
+		buf.subs = nil
+	}
+	subsPool.Put(buf)
+	return n
+}
+
+type subsBuf struct {
+	subs []*subscription
+	seen map[*Session]struct{}
+}
+
+var subsPool = sync.Pool{New: func() any { return &subsBuf{seen: make(map[*Session]struct{})} }}
+
+// SubjectHandler receives publishes to a claimed subject prefix instead of
+// its subscribers. HandlePublish runs on an event loop: it must return at
+// once (queue the work elsewhere) and must not call back into the hub while
+// holding locks of its own. A non-nil error is answered to the publisher as a
+// nack with the error's text as p_reason; nil is answered publish-ack.
+type SubjectHandler interface {
+	HandlePublish(p Publish) error
+}
+
+// Publish is one client publish to a claimed subject. Fields are the
+// publisher's own fields (no p_* control fields), owned by the handler.
+type Publish struct {
+	Session *Session
+	Subject string
+	Fields  []Field
+}
+
+// Get returns the value of the named field ("" if absent).
+func (p Publish) Get(name string) string {
+	for _, f := range p.Fields {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Claim routes client publishes to subjects under prefix (same matching as
+// subscriptions) to handler. The longest matching claim wins.
+func (h *Hub) Claim(prefix string, handler SubjectHandler) error {
+	if !validSubject(prefix) {
+		return ErrBadSubject
+	}
+	c := claim{prefix: prefix, h: handler}
+	if len(prefix) > 1 && strings.HasSuffix(prefix, "/") {
+		c.prefix, c.childrenOnly = prefix[:len(prefix)-1], true
+	}
+	h.claimMu.Lock()
+	defer h.claimMu.Unlock()
+	for _, old := range h.claims {
+		if old.prefix == c.prefix && old.childrenOnly == c.childrenOnly {
+			return fmt.Errorf("engine: subject prefix %q already claimed", prefix)
+		}
+	}
+	h.claims = append(h.claims, c)
+	// Longest first, so the most specific claim wins.
+	for i := len(h.claims) - 1; i > 0 && len(h.claims[i].prefix) > len(h.claims[i-1].prefix); i-- {
+		h.claims[i], h.claims[i-1] = h.claims[i-1], h.claims[i]
+	}
+	return nil
+}
+
+// claimFor returns the handler claiming subject, or nil.
+func (h *Hub) claimFor(subject string) SubjectHandler {
+	h.claimMu.RLock()
+	defer h.claimMu.RUnlock()
+	for _, c := range h.claims {
+		if c.prefix == "/" && c.childrenOnly {
+			if strings.HasPrefix(subject, "/") {
+				return c.h
+			}
+			continue
+		}
+		if !strings.HasPrefix(subject, c.prefix) {
+			continue
+		}
+		rest := subject[len(c.prefix):]
+		if rest == "" && !c.childrenOnly || strings.HasPrefix(rest, "/") {
+			return c.h
+		}
+	}
+	return nil
+}
+
+// abortAll sends abort to every listener: the server is shutting down.
+func (h *Hub) abortAll() {
+	h.mu.RLock()
+	all := make([]*Session, 0, len(h.byID))
+	for _, s := range h.byID {
+		all = append(all, s)
+	}
+	h.mu.RUnlock()
+	for _, s := range all {
+		s.stop(ReasonShutdown)
+	}
+}
+
+// OnSessionEvent registers fn to receive session lifecycle events. fn runs
+// on the hub's event goroutine, one event at a time in the order they
+// happened, never on an event loop; it should return promptly.
+func (h *Hub) OnSessionEvent(fn func(SessionEvent)) {
+	h.events.subscribe(fn)
+}

@@ -1,0 +1,713 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"html"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// params are a request's parameters: the query of a GET, the body of a POST
+// (an <event .../> element or a form). A repeated name keeps its first value,
+// as the servlet's getParameter does.
+type params []Field
+
+func (p params) get(name string) (string, bool) {
+	for _, f := range p {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return "", false
+}
+
+func (p params) value(name string) string {
+	v, _ := p.get(name)
+	return v
+}
+
+func (p *params) add(k, v []byte) {
+	for _, f := range *p {
+		if f.Name == string(k) {
+			return
+		}
+	}
+	*p = append(*p, Field{string(k), string(v)})
+}
+
+// Errors answered with HTTP 400 (messages as Pushlet's servlet sends them).
+var (
+	errNoEvent   = "No eventType specified"
+	errNoID      = "No id specified"
+	errBadID     = "Invalid or expired id: "
+	errBadBody   = "Malformed event body"
+	errBadQuery  = "Malformed query string"
+	errBadFormat = "Unsupported format: "
+)
+
+// Protocol errors answered as nack events.
+var (
+	errLabelTooLong   = errors.New("label too long")
+	errSessionStopped = errors.New("session ended")
+	errTooManySubs    = errors.New("too many subscriptions")
+)
+
+// serve handles one protocol request on the loop.
+func (h *Hub) serve(ex *exchange, req *httpcodec.Request) {
+	cors, ok := h.checkOrigin(ex, req)
+	if !ok {
+		return
+	}
+	switch string(req.Method) {
+	case "GET", "HEAD", "POST":
+	case "OPTIONS":
+		h.preflight(ex, req, cors)
+		return
+	default:
+		ex.respond(http.StatusMethodNotAllowed, []string{"Allow", "GET, HEAD, POST, OPTIONS", "Content-Type", "text/plain; charset=utf-8"}, []byte("405 Method Not Allowed\n"))
+		return
+	}
+	ps, perr := readParams(req)
+	if perr != "" {
+		h.badRequest(ex, perr, cors)
+		return
+	}
+	evName := ps.value("p_event")
+	if evName == "" {
+		h.badRequest(ex, errNoEvent, cors)
+		return
+	}
+	rc := &reqCtx{h: h, ex: ex, req: req, ps: ps, cors: cors}
+	if evName == "join" || evName == "join-listen" {
+		rc.join(evName)
+		return
+	}
+	id, ok := ps.get("p_id")
+	if !ok || id == "" {
+		h.badRequest(ex, errNoID, cors)
+		return
+	}
+	s := h.Session(id)
+	if s == nil {
+		h.badRequest(ex, errBadID+id, cors)
+		return
+	}
+	s.touch()
+	rc.s = s
+	rc.format = s.Format()
+	switch evName {
+	case "listen":
+		rc.listen("listen-ack")
+	case "refresh":
+		rc.refresh()
+	case "subscribe":
+		rc.subscribe()
+	case "unsubscribe":
+		rc.unsubscribe()
+	case "publish":
+		rc.publish()
+	case "hb":
+		rc.control(NewEvent("hb-ack"))
+	case "leave":
+		rc.control(NewEvent("leave-ack", "p_id", s.id))
+		s.stop(ReasonLeave)
+	default:
+		// Pushlet 2.0.4 crashes on an unknown event and stops the session;
+		// we answer nack and keep it.
+		rc.nack("unknown event: " + truncate(evName, 64))
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// readParams collects the request's parameters. On a POST the body's
+// parameters come first; the query may add names the body lacks.
+func readParams(req *httpcodec.Request) (params, string) {
+	var ps params
+	if string(req.Method) == "POST" && len(req.Body) > 0 {
+		ct := req.Header("Content-Type")
+		if i := bytes.IndexByte(ct, ';'); i >= 0 {
+			ct = ct[:i]
+		}
+		if strings.EqualFold(string(bytes.TrimSpace(ct)), "application/x-www-form-urlencoded") {
+			if _, err := httpcodec.VisitForm(nil, req.Body, func(k, v []byte) bool { ps.add(k, v); return true }); err != nil {
+				return nil, errBadBody
+			}
+		} else if err := parseEventBody(req.Body, &ps); err != nil {
+			return nil, errBadBody
+		}
+	}
+	if err := req.VisitQuery(func(k, v []byte) bool { ps.add(k, v); return true }); err != nil {
+		return nil, errBadQuery
+	}
+	return ps, ""
+}
+
+// parseEventBody reads Pushlet's POST body: one element <event name="value"
+// ... /> (the tag name is not checked, as in Pushlet's EventParser). A
+// backslash escapes the next character. Unlike Pushlet, the XML entities
+// (&lt; &gt; &amp; &quot; &apos; and numeric ones) are decoded, so a body
+// written by an XML serializer reads back as it was meant.
+func parseEventBody(body []byte, ps *params) error {
+	i := bytes.IndexByte(body, '<')
+	if i < 0 {
+		return errMalformed
+	}
+	b := body[i+1:]
+	for len(b) > 0 && isNameByte(b[0]) {
+		b = b[1:]
+	}
+	for {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if len(b) == 0 {
+			return errMalformed
+		}
+		if b[0] == '/' || b[0] == '>' {
+			return nil
+		}
+		j := 0
+		for j < len(b) && isNameByte(b[j]) {
+			j++
+		}
+		if j == 0 || j >= len(b) || b[j] != '=' || j+1 >= len(b) || b[j+1] != '"' {
+			return errMalformed
+		}
+		name := b[:j]
+		b = b[j+2:]
+		var val []byte
+		k := 0
+		for ; k < len(b) && b[k] != '"'; k++ {
+			if b[k] == '\\' && k+1 < len(b) {
+				k++
+			}
+			val = append(val, b[k])
+		}
+		if k >= len(b) {
+			return errMalformed
+		}
+		dec, ok := decodeEntities(val)
+		if !ok {
+			return errMalformed
+		}
+		ps.add(name, dec)
+		b = b[k+1:]
+	}
+}
+
+var errMalformed = errors.New("malformed event body")
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':'
+}
+
+func decodeEntities(v []byte) ([]byte, bool) {
+	if bytes.IndexByte(v, '&') < 0 {
+		return v, true
+	}
+	s := html.UnescapeString(string(v))
+	return []byte(s), true
+}
+
+// reqCtx carries one protocol request through its handler.
+type reqCtx struct {
+	h      *Hub
+	ex     *exchange
+	req    *httpcodec.Request
+	ps     params
+	s      *Session
+	format Format
+	cors   string // Access-Control-Allow-Origin value, if any
+}
+
+// headers returns the response headers for format f: Pushlet's no-cache set,
+// the content type and, for streams, the anti-buffering header.
+func (h *Hub) headers(f Format, stream bool) []string {
+	if stream {
+		return streamHeaders[f]
+	}
+	return plainHeaders[f]
+}
+
+var plainHeaders, streamHeaders [numFormats][]string
+
+func init() {
+	for f := range numFormats {
+		base := []string{
+			"Expires", "Sat, 6 May 1995 12:00:00 GMT",
+			"Cache-Control", "no-store, no-cache, must-revalidate",
+			"Cache-Control", "post-check=0, pre-check=0",
+			"Pragma", "no-cache",
+		}
+		plainHeaders[f] = append(append([]string(nil), base...), "Content-Type", f.contentType(false))
+		// X-Accel-Buffering stops nginx from buffering a stream.
+		streamHeaders[f] = append(append([]string(nil), base...), "Content-Type", f.contentType(true), "X-Accel-Buffering", "no")
+	}
+}
+
+func (rc *reqCtx) hdrs(f Format, stream bool) []string {
+	hs := rc.h.headers(f, stream)
+	if rc.cors != "" {
+		hs = append(append([]string(nil), hs...), "Access-Control-Allow-Origin", rc.cors, "Vary", "Origin")
+	}
+	return hs
+}
+
+// control answers with a single event (a control response).
+func (rc *reqCtx) control(ev *Event) {
+	f := rc.format
+	if f == FormatSSE {
+		f = FormatJSON // a one-shot answer to an EventSource session's control request
+	}
+	l := rc.ex.c.l
+	b := responseStart(l.cbuf[:0], f, false)
+	b = appendEvent(b, f, ev, nil)
+	b = responseEnd(b, f, false, true)
+	l.cbuf = b[:0]
+	rc.ex.respond(http.StatusOK, rc.hdrs(f, false), b)
+}
+
+// nack answers a protocol error; the session stays usable.
+func (rc *reqCtx) nack(reason string) {
+	rc.h.stats.nacks.Add(1)
+	id := ""
+	if rc.s != nil {
+		id = rc.s.id
+	}
+	rc.control(NewEvent("nack", "p_id", id, "p_reason", reason))
+}
+
+// badRequest answers 400 with Pushlet's message in a small HTML page; the
+// message is escaped, never echoed raw.
+func (h *Hub) badRequest(ex *exchange, msg, cors string) {
+	m := html.EscapeString(truncate(msg, 128))
+	body := "<html><head><title>Error 400 " + m + "</title></head><body><h2>HTTP ERROR 400 " + m + "</h2></body></html>\n"
+	hs := []string{"Content-Type", "text/html;charset=utf-8", "Cache-Control", "must-revalidate,no-cache,no-store"}
+	if cors != "" {
+		hs = append(hs, "Access-Control-Allow-Origin", cors, "Vary", "Origin")
+	}
+	ex.respond(http.StatusBadRequest, hs, []byte(body))
+}
+
+// join creates a session (join, join-listen).
+func (rc *reqCtx) join(evName string) {
+	f := rc.h.cfg.DefaultFormat
+	if v, ok := rc.ps.get("p_format"); ok && v != "" {
+		pf, ok := ParseFormat(v)
+		if !ok {
+			// Pushlet answers an empty 200 and drops the session; a client
+			// deserves to know why.
+			rc.h.badRequest(rc.ex, errBadFormat+v, rc.cors)
+			return
+		}
+		f = pf
+	}
+	s, err := rc.h.newSession(f, rc.ex.c.remote(), string(rc.req.Header("User-Agent")))
+	if err != nil {
+		rc.ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "5", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 too many sessions\n"))
+		return
+	}
+	rc.s, rc.format = s, f
+	if evName == "join" {
+		rc.control(NewEvent("join-ack", "p_id", s.id, "p_format", f.String(), "p_public", s.pub))
+		return
+	}
+	rc.listen("join-listen-ack")
+}
+
+// dataFormat is the format of this request's data channel: the session's,
+// unless the request names another (our extension: an EventSource can
+// listen in sse on a session that joined with json).
+func (rc *reqCtx) dataFormat() (Format, bool) {
+	if v, ok := rc.ps.get("p_format"); ok && v != "" && rc.s != nil {
+		return ParseFormat(v)
+	}
+	return rc.format, true
+}
+
+// resumePoint returns the client's p_last or Last-Event-ID, if any.
+func (rc *reqCtx) resumePoint() (uint64, bool, bool) {
+	v, ok := rc.ps.get("p_last")
+	if !ok || v == "" {
+		hv := rc.req.Header("Last-Event-ID")
+		if hv == nil {
+			return 0, false, true
+		}
+		v = string(hv)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, false, false
+	}
+	return n, true, true
+}
+
+// listenMode picks the mode of a listen.
+func (rc *reqCtx) listenMode(f Format) (Mode, bool) {
+	m := ModeStream
+	if v, ok := rc.ps.get("p_mode"); ok && v != "" {
+		pm, ok := parseMode(v)
+		if !ok {
+			return 0, false
+		}
+		m = pm
+	}
+	cfg := &rc.h.cfg
+	if cfg.ForcePullAll {
+		m = ModePull
+	} else if len(cfg.ForcePullAgents) > 0 {
+		ua := strings.ToLower(string(rc.req.Header("User-Agent")))
+		for _, a := range cfg.ForcePullAgents {
+			if a != "" && strings.Contains(ua, strings.ToLower(a)) {
+				m = ModePull
+				break
+			}
+		}
+	}
+	if f == FormatSSE {
+		m = ModeStream // EventSource reconnects by itself; it always streams
+	}
+	return m, true
+}
+
+// listen opens a data channel (listen, join-listen).
+func (rc *reqCtx) listen(ackName string) {
+	s := rc.s
+	f, ok := rc.dataFormat()
+	if !ok {
+		rc.nack("unsupported format: " + truncate(rc.ps.value("p_format"), 32))
+		return
+	}
+	m, ok := rc.listenMode(f)
+	if !ok {
+		rc.nack("unsupported mode: " + truncate(rc.ps.value("p_mode"), 32))
+		return
+	}
+	last, resume, ok := rc.resumePoint()
+	if !ok {
+		rc.nack("invalid p_last")
+		return
+	}
+	ack := []string{"p_id", s.id, "p_mode", m.String(), "p_format", f.String()}
+	if subject, has := rc.ps.get("p_subject"); has {
+		label := rc.ps.value("p_label")
+		sub, err := s.subscribe(subject, label)
+		if err != nil {
+			rc.nack(subscribeReason(err))
+			return
+		}
+		ack = append(ack, "p_sid", sub.sid)
+		if label != "" {
+			ack = append(ack, "p_label", label)
+		}
+	} else if label := rc.ps.value("p_label"); label != "" {
+		ack = append(ack, "p_label", label)
+	}
+	ackEv := NewEvent(ackName, ack...)
+	s.mu.Lock()
+	s.mode = m
+	if resume {
+		s.resumeLocked(last)
+	}
+	s.mu.Unlock()
+	if m != ModeStream {
+		// Pull and poll: the ack and a refresh, at once; events come with the
+		// next refresh.
+		rc.format = f
+		l := rc.ex.c.l
+		b := responseStart(l.cbuf[:0], f, false)
+		b = appendEvent(b, f, ackEv, nil)
+		b = eventSep(b, f, false)
+		b = rc.h.appendRefresh(b, f, string(rc.req.Path), s, m)
+		b = responseEnd(b, f, false, false)
+		l.cbuf = b[:0]
+		s.mu.Lock()
+		if !s.stopped && s.lst == nil {
+			d := rc.h.cfg.PullRefreshTimeout
+			if m == ModePoll {
+				d = rc.h.cfg.PollRefreshTimeout
+			}
+			s.refreshDeadline = time.Now().Add(d)
+			s.armLocked(d)
+		}
+		s.mu.Unlock()
+		rc.ex.respond(http.StatusOK, rc.hdrs(f, false), b)
+		return
+	}
+	rc.openStream(f, ackEv)
+}
+
+func subscribeReason(err error) string {
+	switch {
+	case errors.Is(err, ErrBadSubject):
+		return "invalid subject"
+	default:
+		return err.Error()
+	}
+}
+
+// openStream starts a stream: the ack, an hb, then whatever is pending; the
+// listener then receives events as they come.
+func (rc *reqCtx) openStream(f Format, ack *Event) {
+	s, ex := rc.s, rc.ex
+	ex.start(http.StatusOK, rc.hdrs(f, true))
+	if ex.state != exStreaming {
+		return // HEAD, or the connection is gone
+	}
+	lst := &listener{s: s, ex: ex, l: ex.c.l, format: f, mode: ModeStream, path: string(rc.req.Path)}
+	ex.owner = lst
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		ex.end()
+		return
+	}
+	s.attachLocked(lst)
+	evs, gapFrom, gapTo := s.takeLocked(ex.c.l.evs[:0])
+	seq := s.seq
+	s.mu.Unlock()
+	rc.h.events.push(SessionEvent{Kind: SessionAttached, Session: s})
+
+	b, _ := ex.streamBuf()
+	mark := len(b)
+	b = ex.chunkOpen(b)
+	b = responseStart(b, f, true)
+	b = appendEvent(b, f, ack, nil)
+	b = eventSep(b, f, true)
+	b = ex.chunkClose(b, mark)
+	b = lst.appendBatch(b, evs, gapFrom, gapTo, seq, actHeartbeat, true)
+	ex.commit(b)
+	clear(evs)
+	ex.c.l.evs = evs[:0]
+}
+
+// refresh answers a pull/poll client: pending events at once, else (pull)
+// park until an event arrives or the heartbeat interval passes.
+func (rc *reqCtx) refresh() {
+	s, ex := rc.s, rc.ex
+	f, ok := rc.dataFormat()
+	if !ok {
+		rc.nack("unsupported format: " + truncate(rc.ps.value("p_format"), 32))
+		return
+	}
+	last, resume, ok := rc.resumePoint()
+	if !ok {
+		rc.nack("invalid p_last")
+		return
+	}
+	if f == FormatSSE {
+		f = FormatJSON
+	}
+	s.mu.Lock()
+	m := s.mode
+	if m == ModeStream {
+		m = ModePull // a refresh is a pull, whatever the session listened with
+	}
+	if resume {
+		s.resumeLocked(last)
+	}
+	lst := &listener{s: s, ex: ex, l: ex.c.l, format: f, mode: m, path: string(rc.req.Path)}
+	ex.owner = lst
+	if s.hasPendingLocked() || m == ModePoll || s.stopped {
+		// Answer at once: attach and run the delivery now, on this loop.
+		s.attachLocked(lst)
+		lst.action = actNone
+		s.mu.Unlock()
+		lst.runOnLoopNow()
+		return
+	}
+	s.attachLocked(lst)
+	s.mu.Unlock()
+}
+
+// runOnLoopNow delivers immediately (poll, or events already pending).
+func (lst *listener) runOnLoopNow() {
+	s := lst.s
+	s.mu.Lock()
+	if lst.mode == ModePoll {
+		lst.action = max(lst.action, actFlush) // ends the response even with nothing to send
+	}
+	pending := lst.scheduled
+	lst.scheduled = true
+	s.mu.Unlock()
+	if !pending {
+		lst.runOnLoop()
+	}
+}
+
+// subscribe handles the subscribe request.
+func (rc *reqCtx) subscribe() {
+	subject, ok := rc.ps.get("p_subject")
+	if !ok || subject == "" {
+		rc.nack("no subject provided")
+		return
+	}
+	label := rc.ps.value("p_label")
+	sub, err := rc.s.subscribe(subject, label)
+	if err != nil {
+		rc.nack(subscribeReason(err))
+		return
+	}
+	kv := []string{"p_id", rc.s.id, "p_subject", subject, "p_sid", sub.sid}
+	if label != "" {
+		kv = append(kv, "p_label", label)
+	}
+	rc.control(NewEvent("subscribe-ack", kv...))
+}
+
+// unsubscribe handles the unsubscribe request.
+func (rc *reqCtx) unsubscribe() {
+	sid, ok := rc.ps.get("p_sid")
+	if !ok || sid == "" {
+		rc.s.unsubscribe("")
+		rc.control(NewEvent("unsubscribe-ack", "p_id", rc.s.id))
+		return
+	}
+	removed := rc.s.unsubscribe(sid)
+	if len(removed) == 0 {
+		rc.nack("no subscription for sid=" + truncate(sid, 32))
+		return
+	}
+	sub := removed[0]
+	kv := []string{"p_id", rc.s.id, "p_sid", sub.sid, "p_subject", sub.subject}
+	if sub.label != "" {
+		kv = append(kv, "p_label", sub.label)
+	}
+	rc.control(NewEvent("unsubscribe-ack", kv...))
+}
+
+// validFieldName reports whether a publish field name can be written in
+// every format (an XML attribute name, a JS and JSON string).
+func validFieldName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' ||
+			i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// publish handles the publish request.
+func (rc *reqCtx) publish() {
+	h, s := rc.h, rc.s
+	subject, ok := rc.ps.get("p_subject")
+	if !ok || subject == "" {
+		rc.nack("no subject provided")
+		return
+	}
+	if !validSubject(subject) {
+		rc.nack("invalid subject")
+		return
+	}
+	to := rc.ps.value("p_to")
+	// The publisher's own fields. Pushlet copies every parameter; control
+	// fields (p_*) are the server's and are not copied, so nobody can forge
+	// p_from, p_seq or p_sid.
+	var user []Field
+	size := 0
+	for _, f := range rc.ps {
+		if strings.HasPrefix(f.Name, "p_") {
+			continue
+		}
+		if !validFieldName(f.Name) {
+			rc.nack("invalid field name: " + truncate(f.Name, 32))
+			return
+		}
+		user = append(user, f)
+		size += len(f.Name) + len(f.Value)
+	}
+	if len(user) > h.cfg.MaxFields || size > h.cfg.MaxEventBytes {
+		rc.nack("event too large")
+		return
+	}
+	if c := h.claimFor(subject); c != nil {
+		if err := c.HandlePublish(Publish{Session: s, Subject: subject, Fields: user}); err != nil {
+			rc.nack(err.Error())
+			return
+		}
+		rc.control(NewEvent("publish-ack"))
+		return
+	}
+	fs := make([]Field, 0, 6+len(user))
+	fs = append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject},
+		Field{"p_from", s.pub}, Field{"p_id", s.pub})
+	if to != "" {
+		fs = append(fs, Field{"p_to", to})
+	}
+	fs = append(fs, user...)
+	ev := newEventFields(fs)
+	if to != "" {
+		// Unicast: by public id (what p_from shows) or secret id. An unknown
+		// target is dropped silently and still acknowledged, as in Pushlet.
+		t := h.SessionByPublicID(to)
+		if t == nil {
+			t = h.Session(to)
+		}
+		h.stats.published.Add(1)
+		if t != nil {
+			t.push(ev, nil)
+		}
+	} else {
+		h.multicast(subject, ev)
+	}
+	rc.control(NewEvent("publish-ack"))
+}
+
+// checkOrigin enforces the allowed origins. Requests without Origin (same
+// origin GETs, non-browser clients) pass. It returns the value for
+// Access-Control-Allow-Origin on an allowed cross-origin request.
+func (h *Hub) checkOrigin(ex *exchange, req *httpcodec.Request) (string, bool) {
+	origin := req.Header("Origin")
+	if origin == nil {
+		return "", true
+	}
+	o := string(origin)
+	if sameOrigin(o, string(req.Host)) {
+		return "", true
+	}
+	for _, a := range h.cfg.AllowedOrigins {
+		if a == "*" || strings.EqualFold(a, o) {
+			return o, true
+		}
+	}
+	ex.respond(http.StatusForbidden, []string{"Content-Type", "text/plain; charset=utf-8"}, []byte("403 origin not allowed\n"))
+	return "", false
+}
+
+// sameOrigin reports whether origin (scheme://host[:port]) names host.
+func sameOrigin(origin, host string) bool {
+	i := strings.Index(origin, "://")
+	if i < 0 || host == "" {
+		return false
+	}
+	return strings.EqualFold(origin[i+3:], host)
+}
+
+// preflight answers a CORS preflight for an allowed origin.
+func (h *Hub) preflight(ex *exchange, req *httpcodec.Request, cors string) {
+	hs := []string{"Allow", "GET, HEAD, POST, OPTIONS"}
+	if cors != "" {
+		hs = append(hs,
+			"Access-Control-Allow-Origin", cors,
+			"Access-Control-Allow-Methods", "GET, POST",
+			"Access-Control-Allow-Headers", "Content-Type, Last-Event-ID",
+			"Access-Control-Max-Age", "600",
+			"Vary", "Origin")
+	}
+	ex.respond(http.StatusNoContent, hs, nil)
+}

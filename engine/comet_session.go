@@ -1,0 +1,521 @@
+package engine
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cometplay/cometplay/engine/internal/timewheel"
+)
+
+// Mode is how a session listens.
+type Mode uint8
+
+// Listen modes (Pushlet's names).
+const (
+	ModeStream Mode = iota // one response that never ends
+	ModePull               // long-poll: each refresh waits for events
+	ModePoll               // each refresh returns at once
+)
+
+var modeNames = [...]string{"stream", "pull", "poll"}
+
+func (m Mode) String() string { return modeNames[m] }
+
+func parseMode(s string) (Mode, bool) {
+	for i, n := range modeNames {
+		if n == s {
+			return Mode(i), true
+		}
+	}
+	return 0, false
+}
+
+// Reasons a session ends, reported in SessionEvent.Reason.
+const (
+	ReasonLeave          = "leave"           // the client sent leave
+	ReasonExpired        = "expired"         // the lease ran out
+	ReasonRefreshTimeout = "refresh-timeout" // a pull/poll client did not come back
+	ReasonShutdown       = "shutdown"        // the server is stopping
+	ReasonClosed         = "closed"          // closed by the server (Session.Close)
+)
+
+// SessionEventKind says what happened to a session.
+type SessionEventKind uint8
+
+// Session lifecycle events.
+const (
+	SessionJoined   SessionEventKind = iota + 1 // created
+	SessionAttached                             // a stream listen connection opened
+	SessionDetached                             // the stream listen connection went away (the session lives on)
+	SessionLeft                                 // ended; Reason says why
+)
+
+// SessionEvent is delivered to OnSessionEvent subscribers.
+type SessionEvent struct {
+	Kind    SessionEventKind
+	Session *Session
+	Reason  string
+}
+
+// Session is one Comet client. Its methods are safe for concurrent use.
+type Session struct {
+	hub     *Hub
+	id      string // secret: whoever knows it acts as the session
+	pub     string // public: shown to other clients (p_from), accepted by p_to
+	remote  string
+	agent   string
+	created time.Time
+
+	nsubs      atomic.Int32
+	lastActive atomic.Int64 // UnixNano of the last request
+
+	mu              sync.Mutex
+	format          Format
+	mode            Mode
+	stopped         bool
+	reason          string
+	subs            []*subscription
+	ring            []queued // window of recent events, oldest at ringHead
+	ringHead        int
+	ringLen         int
+	seq             uint64 // last sequence number assigned
+	delivered       uint64 // last sequence number written to a data channel
+	lst             *listener
+	refreshDeadline time.Time // a pull/poll client must refresh before this (zero: none)
+	values          map[string]any
+
+	timer   timewheel.Timer
+	timerFn func()
+}
+
+// queued is one event held in a session's window.
+type queued struct {
+	seq uint64
+	ev  *Event
+	sub *subscription // matching subscription (p_sid, p_label); nil for unicast
+}
+
+// ID returns the secret session id (p_id). Treat it as a credential.
+func (s *Session) ID() string { return s.id }
+
+// PublicID returns the id shown to other clients.
+func (s *Session) PublicID() string { return s.pub }
+
+// RemoteAddr returns the client address that joined.
+func (s *Session) RemoteAddr() string { return s.remote }
+
+// Format returns the session's format.
+func (s *Session) Format() Format {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.format
+}
+
+// Listening reports whether a data channel is open (a stream, or a parked refresh).
+func (s *Session) Listening() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lst != nil
+}
+
+// Stopped reports whether the session has ended.
+func (s *Session) Stopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
+// Set stores a value for the layers above (the player of a session).
+func (s *Session) Set(key string, v any) {
+	s.mu.Lock()
+	if s.values == nil {
+		s.values = make(map[string]any)
+	}
+	s.values[key] = v
+	s.mu.Unlock()
+}
+
+// Get returns a value stored with Set.
+func (s *Session) Get(key string) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
+
+// Seq returns the last sequence number assigned to an event of the session.
+func (s *Session) Seq() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seq
+}
+
+// touch renews the lease.
+func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
+
+// Send queues a data event for this session only (unicast: no p_sid).
+func (s *Session) Send(subject string, kv ...string) {
+	fs := make([]Field, 0, 3+len(kv)/2)
+	fs = append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject})
+	for i := 0; i+1 < len(kv); i += 2 {
+		fs = append(fs, Field{kv[i], kv[i+1]})
+	}
+	s.push(newEventFields(fs), nil)
+}
+
+// SendEvent queues ev for this session only.
+func (s *Session) SendEvent(ev *Event) { s.push(ev, nil) }
+
+// Subscribe adds a subscription, as the subscribe request does, and returns
+// its sid. Subscribing again to the same subject with the same label returns
+// the existing sid.
+func (s *Session) Subscribe(subject, label string) (string, error) {
+	sub, err := s.subscribe(subject, label)
+	if err != nil {
+		return "", err
+	}
+	return sub.sid, nil
+}
+
+// Unsubscribe removes the subscription with the given sid; it reports
+// whether there was one.
+func (s *Session) Unsubscribe(sid string) bool {
+	return s.unsubscribe(sid) != nil
+}
+
+// Close ends the session with ReasonClosed (its listener ends at once).
+func (s *Session) Close() { s.stop(ReasonClosed) }
+
+// push appends ev to the window and wakes the listener. Safe from any goroutine.
+func (s *Session) push(ev *Event, sub *subscription) {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.seq++
+	s.appendRingLocked(queued{seq: s.seq, ev: ev, sub: sub})
+	lst := s.lst
+	wake := lst != nil && !lst.scheduled
+	if wake {
+		lst.scheduled = true
+	}
+	s.mu.Unlock()
+	if wake {
+		lst.l.post(op{kind: opTask, task: lst})
+	}
+}
+
+// appendRingLocked stores q, evicting the oldest event when the window is
+// full. The ring grows by doubling up to the window, so a session that
+// receives few events keeps a small one.
+func (s *Session) appendRingLocked(q queued) {
+	window := s.hub.cfg.Window
+	if s.ringLen == len(s.ring) && len(s.ring) < window {
+		n := max(4, 2*len(s.ring))
+		n = min(n, window)
+		grown := make([]queued, n)
+		for i := 0; i < s.ringLen; i++ {
+			grown[i] = s.ring[(s.ringHead+i)%len(s.ring)]
+		}
+		s.ring, s.ringHead = grown, 0
+	}
+	if s.ringLen == len(s.ring) {
+		s.ring[s.ringHead] = q // overwrite the oldest
+		s.ringHead = (s.ringHead + 1) % len(s.ring)
+		return
+	}
+	s.ring[(s.ringHead+s.ringLen)%len(s.ring)] = q
+	s.ringLen++
+}
+
+// oldestLocked returns the sequence number of the oldest event held (seq+1
+// when none is held).
+func (s *Session) oldestLocked() uint64 {
+	if s.ringLen == 0 {
+		return s.seq + 1
+	}
+	return s.ring[s.ringHead].seq
+}
+
+// takeLocked appends the held events after the delivered cursor to dst and
+// advances the cursor. gapFrom..gapTo is the range lost (gapTo == 0: none).
+func (s *Session) takeLocked(dst []queued) (out []queued, gapFrom, gapTo uint64) {
+	if s.delivered >= s.seq {
+		return dst, 0, 0
+	}
+	oldest := s.oldestLocked()
+	if s.delivered+1 < oldest {
+		gapFrom, gapTo = s.delivered+1, oldest-1
+	}
+	for i := 0; i < s.ringLen; i++ {
+		q := s.ring[(s.ringHead+i)%len(s.ring)]
+		if q.seq > s.delivered {
+			dst = append(dst, q)
+		}
+	}
+	s.delivered = s.seq
+	return dst, gapFrom, gapTo
+}
+
+// resumeLocked moves the delivered cursor back to last (a client's p_last or
+// Last-Event-ID): everything after it still held is sent again.
+func (s *Session) resumeLocked(last uint64) {
+	s.delivered = min(last, s.seq)
+}
+
+// hasPendingLocked reports whether events wait for delivery.
+func (s *Session) hasPendingLocked() bool { return s.delivered < s.seq }
+
+// subscribe adds (or finds) a subscription.
+func (s *Session) subscribe(subject, label string) (*subscription, error) {
+	parts, ok := splitSubjects(subject)
+	if !ok {
+		return nil, ErrBadSubject
+	}
+	if len(label) > MaxLabelLen {
+		return nil, errLabelTooLong
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil, errSessionStopped
+	}
+	for _, sub := range s.subs {
+		if sub.subject == subject && sub.label == label {
+			s.mu.Unlock()
+			return sub, nil
+		}
+	}
+	if len(s.subs) >= s.hub.cfg.MaxSubscriptions {
+		s.mu.Unlock()
+		return nil, errTooManySubs
+	}
+	sub := &subscription{sess: s, subject: subject, label: label, sid: s.newSIDLocked()}
+	s.subs = append(s.subs, sub)
+	s.nsubs.Store(int32(len(s.subs)))
+	s.mu.Unlock()
+	// Indexed after the session lock is released: publishers lock the index
+	// and then sessions, never the other way round.
+	s.hub.index.add(sub, parts)
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped { // raced with stop: undo
+		s.hub.index.remove(sub)
+		return nil, errSessionStopped
+	}
+	return sub, nil
+}
+
+// unsubscribe removes one subscription by sid, or all with sid "".
+func (s *Session) unsubscribe(sid string) []*subscription {
+	s.mu.Lock()
+	var removed []*subscription
+	if sid == "" {
+		removed, s.subs = s.subs, nil
+	} else {
+		for i, sub := range s.subs {
+			if sub.sid == sid {
+				removed = []*subscription{sub}
+				s.subs = append(s.subs[:i:i], s.subs[i+1:]...)
+				break
+			}
+		}
+	}
+	s.nsubs.Store(int32(len(s.subs)))
+	s.mu.Unlock()
+	for _, sub := range removed {
+		s.hub.index.remove(sub)
+	}
+	return removed
+}
+
+// newSIDLocked returns a subscription id unique within the session, in
+// Pushlet's style (5 letters, consonant/vowel alternating).
+func (s *Session) newSIDLocked() string {
+	const cons, vows = "bcdfghjklmnpqrstvwz", "aeiouy"
+	for {
+		var b [5]byte
+		for i := range b {
+			if i%2 == 0 {
+				b[i] = cons[rand.IntN(len(cons))]
+			} else {
+				b[i] = vows[rand.IntN(len(vows))]
+			}
+		}
+		sid := string(b[:])
+		unique := true
+		for _, sub := range s.subs {
+			if sub.sid == sid {
+				unique = false
+				break
+			}
+		}
+		if unique {
+			return sid
+		}
+	}
+}
+
+// armLocked schedules the session's check in d.
+func (s *Session) armLocked(d time.Duration) {
+	s.hub.srv.wheel.Schedule(&s.timer, d, s.timerFn)
+}
+
+// check runs on the timer wheel's goroutine: it ends expired sessions, asks
+// listeners for heartbeats, and re-arms itself for the next deadline.
+func (s *Session) check() {
+	now := time.Now()
+	cfg := &s.hub.cfg
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	var expire string
+	next := cfg.SessionTimeout
+	switch lst := s.lst; {
+	case lst != nil && lst.mode == ModeStream:
+		s.touch() // an open stream keeps the lease
+		due := lst.lastWrite.Add(cfg.Heartbeat)
+		if !now.Before(due) {
+			lst.requestLocked(actHeartbeat)
+			due = now.Add(cfg.Heartbeat)
+		}
+		next = due.Sub(now)
+	case lst != nil: // a parked pull refresh
+		s.touch()
+		due := lst.parkedAt.Add(cfg.Heartbeat)
+		if !now.Before(due) {
+			lst.requestLocked(actHeartbeat)
+			due = now.Add(cfg.Heartbeat)
+		}
+		next = due.Sub(now)
+	default:
+		leaseEnd := time.Unix(0, s.lastActive.Load()).Add(cfg.SessionTimeout)
+		switch {
+		case !s.refreshDeadline.IsZero() && !now.Before(s.refreshDeadline):
+			expire = ReasonRefreshTimeout
+		case !now.Before(leaseEnd):
+			expire = ReasonExpired
+		default:
+			next = leaseEnd.Sub(now)
+			if !s.refreshDeadline.IsZero() {
+				next = min(next, s.refreshDeadline.Sub(now))
+			}
+		}
+	}
+	if expire == "" {
+		s.armLocked(max(next, time.Millisecond))
+	}
+	s.mu.Unlock()
+	if expire != "" {
+		s.stop(expire)
+	}
+}
+
+// stop ends the session: its listener ends at once, its subscriptions and
+// its entry are removed, and SessionLeft is reported.
+func (s *Session) stop(reason string) {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	s.reason = reason
+	subs := s.subs
+	s.subs = nil
+	s.nsubs.Store(0)
+	if lst := s.lst; lst != nil {
+		if reason == ReasonShutdown {
+			lst.requestLocked(actAbort)
+		} else {
+			lst.requestLocked(actEnd)
+		}
+	}
+	s.ring = nil
+	s.ringLen, s.ringHead = 0, 0
+	s.mu.Unlock()
+	s.hub.srv.wheel.Cancel(&s.timer)
+	for _, sub := range subs {
+		s.hub.index.remove(sub)
+	}
+	s.hub.unregister(s)
+	s.hub.stats.leaves.Add(1)
+	s.hub.srv.log.Debug("session ended", "reason", reason, "remote", s.remote)
+	s.hub.events.push(SessionEvent{Kind: SessionLeft, Session: s, Reason: reason})
+}
+
+// sessionEventQueue delivers SessionEvents to subscribers on one goroutine.
+// Pushing never blocks: the queue grows (it is bounded by the number of
+// sessions times their few lifecycle events).
+type sessionEventQueue struct {
+	mu      sync.Mutex
+	q       []SessionEvent
+	fns     []func(SessionEvent)
+	wake    chan struct{}
+	started bool
+	log     *slog.Logger
+}
+
+func (q *sessionEventQueue) init(log *slog.Logger) {
+	q.wake = make(chan struct{}, 1)
+	q.log = log
+}
+
+func (q *sessionEventQueue) subscribe(fn func(SessionEvent)) {
+	q.mu.Lock()
+	q.fns = append(q.fns, fn)
+	if !q.started {
+		q.started = true
+		go q.run()
+	}
+	q.mu.Unlock()
+}
+
+func (q *sessionEventQueue) push(ev SessionEvent) {
+	q.mu.Lock()
+	if len(q.fns) == 0 {
+		q.mu.Unlock()
+		return
+	}
+	q.q = append(q.q, ev)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *sessionEventQueue) run() {
+	for range q.wake {
+		for {
+			q.mu.Lock()
+			batch := q.q
+			q.q = nil
+			fns := q.fns
+			q.mu.Unlock()
+			if len(batch) == 0 {
+				break
+			}
+			for _, ev := range batch {
+				for _, fn := range fns {
+					q.call(fn, ev)
+				}
+			}
+		}
+	}
+}
+
+func (q *sessionEventQueue) call(fn func(SessionEvent), ev SessionEvent) {
+	defer func() {
+		if v := recover(); v != nil {
+			q.log.Error("session event handler panic", "panic", v)
+		}
+	}()
+	fn(ev)
+}

@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"strings"
+	"sync"
+)
+
+// Subject matching.
+//
+// Pushlet matches a subscription against a published subject with plain
+// String.startsWith, so "/a" receives "/ab" as well as "/a/b". cometplay
+// matches on segment boundaries instead: a subscription S receives subject
+// P when P == S, or P starts with S followed by "/" (so "/a" receives "/a"
+// and "/a/b", never "/ab"). A subscription ending in "/" receives only what
+// lies below it ("/a/" receives "/a/b" but not "/a"), and "/" receives
+// every subject that starts with "/". A subscription may list several
+// subjects separated by commas; it matches if any of them does.
+//
+// The index is a trie of subject segments. Publishing walks the trie along
+// the published subject and collects the subscriptions stored at each node
+// it visits, so its cost is the subject's depth plus the number of matching
+// subscriptions, whatever the number of sessions.
+
+// Subject limits.
+const (
+	// MaxSubjectLen bounds a subject (each part of a comma list).
+	MaxSubjectLen = 256
+	// MaxSubjectSegments bounds the depth of a subject.
+	MaxSubjectSegments = 16
+)
+
+// subscription is one p_sid of a session.
+type subscription struct {
+	sess    *Session
+	sid     string
+	subject string // as given, possibly a comma list
+	label   string
+	// places where it is stored in the trie (one per comma-separated part),
+	// with its index in that node's slice for O(1) removal.
+	places []subPlace
+}
+
+type subPlace struct {
+	n            *subjectNode
+	childrenOnly bool
+	idx          int
+}
+
+type subjectNode struct {
+	parent   *subjectNode
+	seg      string
+	children map[string]*subjectNode
+	exact    []*subscription // subscribed to this node's subject (and below)
+	below    []*subscription // subscribed to "subject/" (below only)
+}
+
+// subjectIndex is the trie. Publishers take the read lock.
+type subjectIndex struct {
+	mu   sync.RWMutex
+	root subjectNode
+}
+
+// validSubject reports whether s is a usable subject (one part of a list).
+func validSubject(s string) bool {
+	if s == "" || len(s) > MaxSubjectLen || strings.Count(s, "/") > MaxSubjectSegments {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == ',' {
+			return false
+		}
+	}
+	return true
+}
+
+// splitSubjects splits a comma list and validates each part.
+func splitSubjects(list string) ([]string, bool) {
+	if list == "" || len(list) > 8*MaxSubjectLen {
+		return nil, false
+	}
+	parts := strings.Split(list, ",")
+	for _, p := range parts {
+		if !validSubject(p) {
+			return nil, false
+		}
+	}
+	return parts, true
+}
+
+// add stores sub under each of its subjects. parts come from splitSubjects.
+func (ix *subjectIndex) add(sub *subscription, parts []string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, p := range parts {
+		childrenOnly := len(p) > 1 && strings.HasSuffix(p, "/") || p == "/"
+		if childrenOnly {
+			p = p[:len(p)-1]
+		}
+		n := &ix.root
+		for seg := range strings.SplitSeq(p, "/") {
+			c := n.children[seg]
+			if c == nil {
+				if n.children == nil {
+					n.children = make(map[string]*subjectNode)
+				}
+				c = &subjectNode{parent: n, seg: seg}
+				n.children[seg] = c
+			}
+			n = c
+		}
+		pl := subPlace{n: n, childrenOnly: childrenOnly}
+		if childrenOnly {
+			pl.idx = len(n.below)
+			n.below = append(n.below, sub)
+		} else {
+			pl.idx = len(n.exact)
+			n.exact = append(n.exact, sub)
+		}
+		sub.places = append(sub.places, pl)
+	}
+}
+
+// remove deletes sub from the trie and prunes empty nodes.
+func (ix *subjectIndex) remove(sub *subscription) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, pl := range sub.places {
+		list := &pl.n.exact
+		if pl.childrenOnly {
+			list = &pl.n.below
+		}
+		s := *list
+		last := len(s) - 1
+		if pl.idx <= last && s[pl.idx] == sub {
+			moved := s[last]
+			s[pl.idx] = moved
+			s[last] = nil
+			*list = s[:last]
+			if moved != sub {
+				moved.fixPlace(pl.n, pl.childrenOnly, pl.idx)
+			}
+		}
+		// Prune nodes left with nothing.
+		for n := pl.n; n != &ix.root && len(n.exact) == 0 && len(n.below) == 0 && len(n.children) == 0; {
+			p := n.parent
+			delete(p.children, n.seg)
+			n = p
+		}
+	}
+	sub.places = nil
+}
+
+// fixPlace records sub's new index in node n after a swap-removal.
+func (sub *subscription) fixPlace(n *subjectNode, childrenOnly bool, idx int) {
+	for i := range sub.places {
+		if sub.places[i].n == n && sub.places[i].childrenOnly == childrenOnly {
+			sub.places[i].idx = idx
+			return
+		}
+	}
+}
+
+// collect appends to dst every subscription matching subject, at most one per
+// session (the first found, from the shallowest node: Pushlet delivers a
+// multicast once per session). seen is scratch space for deduplication.
+func (ix *subjectIndex) collect(dst []*subscription, subject string, seen map[*Session]struct{}) []*subscription {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	n := &ix.root
+	start := len(dst)
+	dup := false // some matched session holds several subscriptions
+	take := func(subs []*subscription) {
+		for _, sub := range subs {
+			if sub.sess.nsubs.Load() > 1 {
+				dup = true
+			}
+		}
+		dst = append(dst, subs...)
+	}
+	rest := subject
+	for {
+		seg, more := rest, false
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, rest, more = rest[:i], rest[i+1:], true
+		}
+		c := n.children[seg]
+		if c == nil {
+			break
+		}
+		n = c
+		take(n.exact)
+		if !more {
+			break
+		}
+		take(n.below)
+	}
+	if !dup {
+		return dst
+	}
+	// A session subscribed twice (two labels, two depths, a list) gets the
+	// event once.
+	clear(seen)
+	out := dst[:start]
+	for _, s := range dst[start:] {
+		if _, dup := seen[s.sess]; dup {
+			continue
+		}
+		seen[s.sess] = struct{}{}
+		out = append(out, s)
+	}
+	return out
+}

@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// Defaults of the HTTP layer. Each is documented in docs/CONFIG.md and
+// README; tests pin the ones that guard against abuse.
+const (
+	// DefaultAddr is where a server listens when Config.Addr is empty.
+	DefaultAddr = "127.0.0.1:8080"
+	// DefaultHeaderTimeout bounds the time from the first byte of a request to
+	// the end of its head and body (slowloris guard).
+	DefaultHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout closes a keep-alive connection that has no request in
+	// flight and sends nothing for this long.
+	DefaultIdleTimeout = 60 * time.Second
+	// DefaultMaxPipelined bounds the requests of one connection being served at
+	// once; further pipelined requests wait in the inbound buffer.
+	DefaultMaxPipelined = 16
+	// DefaultMaxOutbound bounds the bytes queued for one connection (in gnet's
+	// outbound buffer plus responses held back behind an earlier one). A peer
+	// that stops reading is closed when it is exceeded, so memory stays bounded.
+	DefaultMaxOutbound = 1 << 20
+	// DefaultMaxInbound bounds the bytes buffered from one connection that the
+	// server has not consumed yet (pipelined requests beyond MaxPipelined).
+	DefaultMaxInbound = 2 << 20
+	// DefaultShutdownTimeout bounds a graceful shutdown.
+	DefaultShutdownTimeout = 5 * time.Second
+	// DefaultWorkQueue is the number of requests waiting for a handler
+	// goroutine before the server answers 503.
+	DefaultWorkQueue = 4096
+	// fdReserve is kept free below the open-file limit for the process's own
+	// files (listeners, pollers, event fds, static files, logs, profiles).
+	fdReserve = 128
+)
+
+// Config configures a Server. The zero value is usable: every zero field takes
+// its default.
+type Config struct {
+	// Addr is the TCP address to listen on, "host:port"; port 0 picks a free one.
+	Addr string
+	// Loops is the number of event loops (default GOMAXPROCS).
+	Loops int
+	// Workers is the number of goroutines that run Handlers (default
+	// 8×GOMAXPROCS, at least 16). It does not grow with connections.
+	Workers int
+	// WorkQueue bounds the requests waiting for a worker (default DefaultWorkQueue).
+	WorkQueue int
+	// Limits bounds request parsing (see httpcodec.Limits for the defaults).
+	Limits httpcodec.Limits
+	// HeaderTimeout, IdleTimeout: see DefaultHeaderTimeout, DefaultIdleTimeout.
+	HeaderTimeout time.Duration
+	IdleTimeout   time.Duration
+	// MaxConns caps open connections. 0 derives it from the process's
+	// open-file limit (RLIMIT_NOFILE) minus a reserve; a larger value is
+	// lowered to that. Connections over the cap are answered 503 and closed.
+	MaxConns int
+	// MaxPipelined, MaxOutbound, MaxInbound: see the Default constants.
+	MaxPipelined int
+	MaxOutbound  int
+	MaxInbound   int
+	// ShutdownTimeout bounds Shutdown when its context has no deadline.
+	ShutdownTimeout time.Duration
+	// Static is the embedded site (usually static.FS()); nil serves none.
+	Static fs.FS
+	// StaticModTime is reported as Last-Modified for embedded files (zero: omitted).
+	StaticModTime time.Time
+	// Webroot is a directory whose files override and extend Static.
+	Webroot string
+	// Logger receives the server's logs (default slog.Default()).
+	Logger *slog.Logger
+	// AccessLog logs every request at debug level when set.
+	AccessLog bool
+}
+
+// withDefaults returns c with every zero field set to its default, or an
+// error naming the first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Loops == 0 {
+		c.Loops = runtime.GOMAXPROCS(0)
+	}
+	if c.Workers == 0 {
+		c.Workers = max(16, 8*runtime.GOMAXPROCS(0))
+	}
+	if c.WorkQueue == 0 {
+		c.WorkQueue = DefaultWorkQueue
+	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.MaxPipelined == 0 {
+		c.MaxPipelined = DefaultMaxPipelined
+	}
+	if c.MaxOutbound == 0 {
+		c.MaxOutbound = DefaultMaxOutbound
+	}
+	if c.MaxInbound == 0 {
+		c.MaxInbound = DefaultMaxInbound
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	var errs []error
+	positive := func(name string, v int64) {
+		if v < 0 {
+			errs = append(errs, fmt.Errorf("engine: %s must not be negative, got %d", name, v))
+		}
+	}
+	positive("Loops", int64(c.Loops))
+	positive("Workers", int64(c.Workers))
+	positive("WorkQueue", int64(c.WorkQueue))
+	positive("HeaderTimeout", int64(c.HeaderTimeout))
+	positive("IdleTimeout", int64(c.IdleTimeout))
+	positive("MaxConns", int64(c.MaxConns))
+	positive("MaxPipelined", int64(c.MaxPipelined))
+	positive("MaxOutbound", int64(c.MaxOutbound))
+	positive("MaxInbound", int64(c.MaxInbound))
+	positive("ShutdownTimeout", int64(c.ShutdownTimeout))
+	if c.MaxInbound > 0 && c.MaxInbound < 64<<10 {
+		errs = append(errs, fmt.Errorf("engine: MaxInbound must be at least 64 KiB, got %d", c.MaxInbound))
+	}
+	return c, errors.Join(errs...)
+}

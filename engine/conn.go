@@ -1,0 +1,419 @@
+package engine
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/cometplay/cometplay/engine/internal/timewheel"
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// Connection timer kinds. A connection has one timer; its kind says what the
+// deadline means.
+const (
+	timerNone   uint8 = iota
+	timerHeader       // a request has started (or the connection just opened) and must complete
+	timerIdle         // nothing in flight: keep-alive idle timeout
+	timerLinger       // response sent, write side shut: waiting for the peer to close
+)
+
+// lingerTimeout bounds how long a closing connection keeps reading and
+// discarding what the peer still sends, so that our last response is not
+// destroyed by a TCP reset (net/http's "lingering close").
+const lingerTimeout = 500 * time.Millisecond
+
+// conn is the engine's state of one TCP connection. Every field is owned by
+// the connection's event loop, except timerGen (read by the timer callback).
+type conn struct {
+	srv *Server
+	l   *loop
+	gc  gnet.Conn
+
+	p          *httpcodec.Parser // held only while a request is partially received
+	head, tail *exchange         // requests being served, in arrival order
+	queued     int               // len of the head..tail list
+	pending    int               // bytes held in exchanges waiting behind the head
+	leftIn     int               // inbound bytes left unconsumed after the last OnTraffic
+
+	closing      bool // read no further requests; close once the queue drains
+	closeAtFlush bool // close when the current OnTraffic batch is written
+	closed       bool // OnClose has run
+	blocked      bool // stopped parsing at MaxPipelined; resume when the queue shrinks
+	processing   bool // inside process(); completions must not re-enter it
+	sent100      bool // "100 Continue" sent for the pending request
+
+	timer     timewheel.Timer
+	timerFn   func()
+	timerKind uint8
+	timerGen  atomic.Uint32
+	deadline  time.Time
+
+	prev, next *conn // the loop's list of open connections
+}
+
+func newConn(srv *Server, l *loop, gc gnet.Conn) *conn {
+	c := &conn{srv: srv, l: l, gc: gc}
+	c.timerFn = c.timerCallback
+	return c
+}
+
+// timerCallback runs on the wheel's goroutine: it only posts to the loop.
+func (c *conn) timerCallback() {
+	c.l.post(op{kind: opTimer, c: c, gen: c.timerGen.Load()})
+}
+
+// setTimer arms the connection's timer. Loop only.
+func (c *conn) setTimer(kind uint8, d time.Duration) {
+	c.timerKind = kind
+	c.deadline = time.Now().Add(d)
+	c.timerGen.Add(1)
+	c.srv.wheel.Schedule(&c.timer, d, c.timerFn)
+}
+
+// stopTimer disarms it. Loop only.
+func (c *conn) stopTimer() {
+	if c.timerKind == timerNone {
+		return
+	}
+	c.timerKind = timerNone
+	c.timerGen.Add(1)
+	c.srv.wheel.Cancel(&c.timer)
+}
+
+// timerFired handles a timer op on the loop; stale firings are ignored.
+func (c *conn) timerFired(gen uint32) {
+	if c.closed || gen != c.timerGen.Load() || c.timerKind == timerNone || time.Now().Before(c.deadline) {
+		return
+	}
+	kind := c.timerKind
+	c.timerKind = timerNone
+	switch kind {
+	case timerHeader:
+		c.srv.stats.headerTimeouts.Add(1)
+		c.srv.log.Debug("connection closed: header timeout", "remote", c.remote())
+		if c.head == nil && !c.closing {
+			// Nothing in flight: tell the client why (RFC 9110 §15.5.9).
+			c.closing = true
+			ex := c.enqueue(false, false, false)
+			ex.respondError(408)
+			return
+		}
+		c.closeNow()
+	case timerIdle:
+		c.srv.log.Debug("connection closed: idle timeout", "remote", c.remote())
+		c.closeNow()
+	case timerLinger:
+		c.closeNow()
+	}
+}
+
+func (c *conn) remote() string {
+	if a := c.gc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// onTraffic parses and serves what has arrived. Loop only.
+func (c *conn) onTraffic() gnet.Action {
+	in := c.gc.InboundBuffered()
+	c.srv.stats.bytesIn.Add(int64(in - c.leftIn))
+	c.l.cur = c
+	c.process()
+	c.l.cur = nil
+	c.flush()
+	c.leftIn = c.gc.InboundBuffered()
+	if c.closeAtFlush {
+		c.closeAtFlush = false
+		c.finishClose()
+	}
+	return gnet.None
+}
+
+// flush writes the batch assembled during OnTraffic. Loop only.
+func (c *conn) flush() {
+	l := c.l
+	if len(l.wbuf) == 0 {
+		return
+	}
+	c.writeDirect(l.wbuf)
+	if cap(l.wbuf) > 1<<20 {
+		l.wbuf = nil
+	} else {
+		l.wbuf = l.wbuf[:0]
+	}
+}
+
+// writeDirect hands b to gnet, which writes it now or copies what the socket
+// did not take into its outbound buffer. Loop only.
+func (c *conn) writeDirect(b []byte) {
+	if c.closed || len(b) == 0 {
+		return
+	}
+	c.srv.stats.bytesOut.Add(int64(len(b)))
+	if _, err := c.gc.Write(b); err != nil {
+		return // gnet closes the connection on a write error; OnClose follows
+	}
+	c.checkOutbound()
+}
+
+// checkOutbound closes a connection whose peer does not read fast enough.
+func (c *conn) checkOutbound() {
+	if c.closed {
+		return
+	}
+	if q := c.gc.OutboundBuffered() + c.pending; q > c.srv.cfg.MaxOutbound {
+		c.srv.stats.slowClosed.Add(1)
+		c.srv.log.Debug("connection closed: outbound cap exceeded (peer not reading)", "remote", c.remote(), "queued", q)
+		c.closeNow()
+	}
+}
+
+// process parses every complete request in the inbound buffer and dispatches
+// it, in order, up to MaxPipelined in flight. Loop only.
+func (c *conn) process() {
+	if c.processing || c.closed {
+		return
+	}
+	c.processing = true
+	defer func() { c.processing = false }()
+
+	buf, _ := c.gc.Peek(-1)
+	if c.closing {
+		// After an error or "Connection: close" nothing more is read.
+		c.gc.Discard(len(buf))
+		return
+	}
+	off := 0
+	for off < len(buf) && !c.closing {
+		if c.queued >= c.srv.cfg.MaxPipelined {
+			c.blocked = true
+			break
+		}
+		if c.p == nil {
+			c.p = c.l.getParser()
+		}
+		n, req, err := c.p.Parse(buf[off:])
+		if err != nil {
+			c.protocolError(err)
+			off = len(buf)
+			break
+		}
+		if n == 0 {
+			c.maybeContinue(buf[off:])
+			break
+		}
+		c.sent100 = false
+		c.srv.stats.requests.Add(1)
+		c.dispatch(req)
+		off += n
+	}
+	if c.closing {
+		off = len(buf)
+	}
+	if off > 0 {
+		c.gc.Discard(off)
+	}
+	if c.blocked && c.gc.InboundBuffered() > c.srv.cfg.MaxInbound {
+		c.srv.log.Debug("connection closed: inbound cap exceeded", "remote", c.remote())
+		c.closeNow()
+		return
+	}
+	c.updateTimer()
+}
+
+// maybeContinue answers "Expect: 100-continue" once the head is in and no
+// earlier response is pending (an interim response must not overtake one).
+func (c *conn) maybeContinue(buf []byte) {
+	if c.sent100 || c.queued > 0 || !c.p.HeadComplete() {
+		return
+	}
+	if r := c.p.Pending(buf); r != nil && r.Expect100 {
+		c.sent100 = true
+		c.write100()
+	}
+}
+
+func (c *conn) write100() {
+	const cont = "HTTP/1.1 100 Continue\r\n\r\n"
+	if c.l.cur == c {
+		c.l.wbuf = append(c.l.wbuf, cont...)
+		return
+	}
+	c.writeDirect([]byte(cont))
+}
+
+// updateTimer arms the timer that fits the connection's state. Loop only.
+func (c *conn) updateTimer() {
+	if c.closed || c.timerKind == timerLinger {
+		return
+	}
+	partial := c.p != nil && c.p.Started()
+	switch {
+	case partial:
+		if c.timerKind != timerHeader {
+			c.setTimer(timerHeader, c.srv.cfg.HeaderTimeout)
+		}
+	case c.head == nil && !c.closing:
+		if c.p != nil {
+			c.l.putParser(c.p)
+			c.p = nil
+		}
+		c.setTimer(timerIdle, c.srv.cfg.IdleTimeout)
+	default:
+		if c.p != nil && c.head != nil {
+			c.l.putParser(c.p)
+			c.p = nil
+		}
+		c.stopTimer()
+	}
+}
+
+// protocolError answers a request the codec refused, then closes.
+func (c *conn) protocolError(err error) {
+	status := statusFor(err)
+	c.srv.stats.badRequests.Add(1)
+	c.srv.log.Debug("bad request", "remote", c.remote(), "status", status, "err", err)
+	if c.p != nil {
+		c.l.putParser(c.p)
+		c.p = nil
+	}
+	c.closing = true
+	ex := c.enqueue(false, false, false)
+	ex.respondError(status)
+}
+
+// enqueue appends a new exchange to the connection's queue. Loop only.
+func (c *conn) enqueue(keepAlive, head, http10 bool) *exchange {
+	ex := &exchange{c: c, keepAlive: keepAlive, head: head, http10: http10}
+	if c.tail == nil {
+		c.head, c.tail = ex, ex
+	} else {
+		c.tail.next = ex
+		c.tail = ex
+	}
+	c.queued++
+	return ex
+}
+
+// dispatch creates the exchange of a parsed request and routes it.
+func (c *conn) dispatch(req *httpcodec.Request) {
+	keepAlive := req.KeepAlive && !c.srv.draining.Load()
+	ex := c.enqueue(keepAlive, string(req.Method) == "HEAD", req.ProtoMinor == 0)
+	if !keepAlive {
+		c.closing = true
+	}
+	c.srv.serve(ex, req)
+}
+
+// complete is called when ex has produced its whole response. It retires
+// finished exchanges from the head of the queue, releases the next one's held
+// bytes, and resumes reading when the queue has room again. Loop only.
+func (c *conn) complete(ex *exchange) {
+	if ex != c.head || c.closed {
+		return
+	}
+	for c.head != nil && c.head.state == exDone {
+		done := c.head
+		c.head = done.next
+		if c.head == nil {
+			c.tail = nil
+		}
+		done.next = nil
+		c.queued--
+		if !done.keepAlive {
+			c.closing = true
+			c.scheduleClose()
+			return
+		}
+		if nx := c.head; nx != nil && len(nx.pend) > 0 {
+			p := nx.pend
+			nx.pend = nil
+			c.pending -= len(p)
+			c.emit(p)
+		}
+	}
+	if c.head != nil || c.l.cur == c {
+		return // process() (running now, or later) updates timers
+	}
+	if c.blocked || c.gc.InboundBuffered() > 0 {
+		c.blocked = false
+		c.l.cur = c
+		c.process()
+		c.l.cur = nil
+		c.flush()
+		c.leftIn = c.gc.InboundBuffered()
+		if c.closeAtFlush {
+			c.closeAtFlush = false
+			c.finishClose()
+		}
+		return
+	}
+	c.updateTimer()
+}
+
+// emit writes bytes of the head exchange: batched during OnTraffic, direct otherwise.
+func (c *conn) emit(b []byte) {
+	if c.l.cur == c {
+		c.l.wbuf = append(c.l.wbuf, b...)
+		return
+	}
+	c.writeDirect(b)
+}
+
+// scheduleClose closes the connection once its last response is written.
+func (c *conn) scheduleClose() {
+	if c.l.cur == c {
+		c.closeAtFlush = true
+		return
+	}
+	c.finishClose()
+}
+
+// finishClose half-closes after the last response and lingers briefly,
+// discarding input, so the peer reads our response before it sees the close.
+func (c *conn) finishClose() {
+	if c.closed {
+		return
+	}
+	if c.gc.OutboundBuffered() > 0 {
+		c.closeNow() // gnet flushes what it can on close
+		return
+	}
+	if err := unix.Shutdown(c.gc.Fd(), unix.SHUT_WR); err != nil {
+		c.closeNow()
+		return
+	}
+	c.stopTimer()
+	c.setTimer(timerLinger, lingerTimeout)
+}
+
+// closeNow closes the connection; OnClose follows. Loop only.
+func (c *conn) closeNow() {
+	if c.closed {
+		return
+	}
+	c.closing = true
+	c.gc.Close() // asynchronous: OnClose runs on this loop shortly
+}
+
+// onClosed runs from gnet's OnClose. It notifies every exchange still in
+// flight and releases the connection's resources. Loop only.
+func (c *conn) onClosed() {
+	c.closed = true
+	c.stopTimer()
+	if c.p != nil {
+		c.l.putParser(c.p)
+		c.p = nil
+	}
+	for ex := c.head; ex != nil; {
+		next := ex.next
+		ex.gone()
+		ex = next
+	}
+	c.head, c.tail, c.queued, c.pending = nil, nil, 0, 0
+	c.l.unlink(c)
+}

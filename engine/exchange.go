@@ -1,0 +1,246 @@
+package engine
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// Exchange states.
+const (
+	exPending   uint8 = iota // no response byte produced yet
+	exStreaming              // head sent, chunks follow
+	exDone                   // whole response produced
+)
+
+// exchange is one request and its response on a connection. Its fields are
+// owned by the connection's loop. A response produced while an earlier
+// exchange of the same connection is unfinished is held in pend and released
+// in order (pipelining, RFC 9112 §9.3.2).
+type exchange struct {
+	c     *conn
+	next  *exchange
+	state uint8
+
+	keepAlive bool // the connection stays open after this response
+	head      bool // HEAD request: headers only
+	http10    bool // HTTP/1.0 peer: no chunked coding; a stream ends with the connection
+	chunked   bool // the streamed response uses chunked coding
+
+	pend []byte // bytes produced while not at the head of the queue
+
+	// owner, when set, is told on the loop if the connection closes before
+	// the response is done (the Comet layer detaches a listener).
+	owner exchangeOwner
+	// stream is the public handle of a worker-served request, if any.
+	stream *Stream
+}
+
+// exchangeOwner is notified on the loop when an unfinished exchange's
+// connection goes away.
+type exchangeOwner interface {
+	exchangeGone(ex *exchange)
+}
+
+func (ex *exchange) gone() {
+	if ex.state == exDone {
+		return
+	}
+	ex.state = exDone
+	if ex.owner != nil {
+		ex.owner.exchangeGone(ex)
+	}
+	if ex.stream != nil {
+		ex.stream.markClosed()
+	}
+}
+
+// isHead reports whether ex's bytes go straight to the socket.
+func (ex *exchange) isHead() bool { return ex == ex.c.head }
+
+// buf returns the buffer ex's next bytes are appended to; commit takes it back.
+func (ex *exchange) buf() []byte {
+	c := ex.c
+	if !ex.isHead() {
+		return ex.pend
+	}
+	if c.l.cur == c {
+		return c.l.wbuf
+	}
+	return c.l.scratch[:0]
+}
+
+func (ex *exchange) commit(b []byte) {
+	c := ex.c
+	if !ex.isHead() {
+		c.pending += len(b) - len(ex.pend)
+		ex.pend = b
+		c.checkOutbound()
+		return
+	}
+	if c.l.cur == c {
+		c.l.wbuf = b
+		return
+	}
+	c.writeDirect(b)
+	if cap(b) > 256<<10 {
+		b = nil
+	}
+	c.l.scratch = b[:0]
+}
+
+// appendHead appends the status line and the headers every response carries.
+func (ex *exchange) appendHead(b []byte, status int, hdrs []string) []byte {
+	b = httpcodec.AppendStatusLine(b, status)
+	b = httpcodec.AppendDate(b, time.Now())
+	for i := 0; i+1 < len(hdrs); i += 2 {
+		b = httpcodec.AppendHeader(b, hdrs[i], hdrs[i+1])
+	}
+	switch {
+	case !ex.keepAlive:
+		b = append(b, "Connection: close\r\n"...)
+	case ex.http10:
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	return b
+}
+
+// bodyAllowed reports whether a response with this status carries a body
+// (RFC 9110 §6.4.1).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != 204 && status != 304
+}
+
+// respond produces a complete response with Content-Length. Loop only.
+func (ex *exchange) respond(status int, hdrs []string, body []byte) {
+	if ex.state != exPending || ex.c.closed {
+		return
+	}
+	b := ex.appendHead(ex.buf(), status, hdrs)
+	if bodyAllowed(status) {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(body)), 10)
+		b = append(b, "\r\n\r\n"...)
+		if !ex.head {
+			b = append(b, body...)
+		}
+	} else {
+		b = append(b, "\r\n"...)
+	}
+	ex.finish(b)
+}
+
+// finish commits the last bytes of the response and retires the exchange.
+func (ex *exchange) finish(b []byte) {
+	ex.state = exDone
+	ex.commit(b)
+	ex.c.srv.countStatusDone(ex)
+	ex.c.complete(ex)
+}
+
+// respondError answers with a short plain-text body naming the status.
+func (ex *exchange) respondError(status int) {
+	ex.respond(status, textPlain, []byte(strconv.Itoa(status)+" "+httpcodec.StatusText(status)+"\n"))
+}
+
+// start produces the head of a streamed response. Loop only.
+func (ex *exchange) start(status int, hdrs []string) {
+	if ex.state != exPending || ex.c.closed {
+		return
+	}
+	if ex.http10 {
+		// HTTP/1.0 has no chunked coding: the body ends when the connection does.
+		ex.keepAlive = false
+	} else {
+		ex.chunked = true
+	}
+	b := ex.appendHead(ex.buf(), status, hdrs)
+	if ex.chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if ex.head {
+		ex.finish(b)
+		return
+	}
+	ex.state = exStreaming
+	ex.commit(b)
+}
+
+// chunk writes p as one chunk of the streamed response. Loop only.
+func (ex *exchange) chunk(p []byte) {
+	if ex.state != exStreaming || len(p) == 0 || ex.c.closed {
+		return
+	}
+	b := ex.buf()
+	if ex.chunked {
+		b = httpcodec.AppendChunk(b, p)
+	} else {
+		b = append(b, p...)
+	}
+	ex.commit(b)
+}
+
+// Writing several chunks with one write, without intermediate copies:
+//
+//	b, ok := ex.streamBuf()
+//	mark := len(b); b = ex.chunkOpen(b); b = appendData(b); b = ex.chunkClose(b, mark)
+//	... more chunks ...
+//	ex.commit(b)
+
+// streamBuf returns the output buffer of a streaming exchange; ok is false
+// when ex is not streaming. Loop only.
+func (ex *exchange) streamBuf() (b []byte, ok bool) {
+	if ex.state != exStreaming || ex.c.closed {
+		return nil, false
+	}
+	return ex.buf(), true
+}
+
+// chunkReserve is room for the largest size line chunkClose writes (8 hex
+// digits: a chunk is far smaller than 4 GiB).
+const chunkReserve = "00000000\r\n"
+
+// chunkOpen reserves the size line of a chunk starting at len(b).
+func (ex *exchange) chunkOpen(b []byte) []byte {
+	if ex.chunked {
+		b = append(b, chunkReserve...)
+	}
+	return b
+}
+
+// chunkClose finishes the chunk opened at mark: it writes the real size line
+// (moving the data left if it is shorter than the reserve) and the CRLF. An
+// empty chunk is removed, so it can never end the stream by accident.
+func (ex *exchange) chunkClose(b []byte, mark int) []byte {
+	if !ex.chunked {
+		return b
+	}
+	dataAt := mark + len(chunkReserve)
+	n := len(b) - dataAt
+	if n <= 0 {
+		return b[:mark]
+	}
+	var hdr [16]byte
+	h := strconv.AppendUint(hdr[:0], uint64(n), 16)
+	h = append(h, '\r', '\n')
+	copy(b[mark+len(h):], b[dataAt:])
+	copy(b[mark:], h)
+	b = b[:mark+len(h)+n]
+	return append(b, '\r', '\n')
+}
+
+// end finishes a streamed response. Loop only.
+func (ex *exchange) end() {
+	if ex.state != exStreaming || ex.c.closed {
+		return
+	}
+	b := ex.buf()
+	if ex.chunked {
+		b = httpcodec.AppendFinalChunk(b)
+	}
+	ex.finish(b)
+}
+
+var textPlain = []string{"Content-Type", "text/plain; charset=utf-8"}

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"sync"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// loop is the engine's side of one gnet event loop: an inbox through which
+// any goroutine hands work to the loop, and scratch space only the loop uses.
+//
+// Posting appends to a slice under a mutex and, when the loop is not already
+// scheduled, asks gnet to run the inbox once (EventLoop.Execute). A burst of
+// posts (one published event fanned out to thousands of listeners) therefore
+// costs one wake-up per loop, and the loop drains the whole batch at once.
+type loop struct {
+	srv *Server
+	el  gnet.EventLoop
+	idx int
+
+	mu        sync.Mutex
+	ops       []op // guarded by mu
+	scheduled bool // guarded by mu: an Execute is pending
+
+	// Loop-only state below: touched only on this loop's goroutine.
+	spare   []op
+	parsers []*httpcodec.Parser // free parsers; a connection holds one only while a request is partial
+	cur     *conn               // connection whose OnTraffic is running; its output is batched in wbuf
+	wbuf    []byte              // output batch of cur, written once at the end of OnTraffic
+	scratch []byte              // response assembly outside OnTraffic
+	conns   *conn               // open connections (for draining at shutdown)
+	evs     []queued            // Comet: events being written by a listener
+	cbuf    []byte              // Comet: response body assembly
+}
+
+func (l *loop) link(c *conn) {
+	c.next = l.conns
+	if l.conns != nil {
+		l.conns.prev = c
+	}
+	l.conns = c
+}
+
+func (l *loop) unlink(c *conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else if l.conns == c {
+		l.conns = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
+}
+
+// opKind says what an op does on the loop.
+type opKind uint8
+
+const (
+	opRespond opKind = iota + 1 // ex: complete response (status, hdrs, data)
+	opStart                     // ex: head of a streamed response (status, hdrs)
+	opChunk                     // ex: one chunk (data)
+	opEnd                       // ex: end of a streamed response
+	opClose                     // c: close the connection
+	opTimer                     // c: connection timer fired (gen)
+	opTask                      // task.runOnLoop()
+)
+
+// op is one unit of work posted to a loop. It is a value type so that posting
+// does not allocate beyond the inbox slice's growth.
+type op struct {
+	kind   opKind
+	status int
+	gen    uint32
+	c      *conn
+	ex     *exchange
+	hdrs   []string
+	data   []byte
+	task   loopTask
+}
+
+// loopTask is work that must run on a particular loop (the Comet layer uses it
+// to write queued events into a parked listen).
+type loopTask interface {
+	runOnLoop()
+}
+
+// post hands o to the loop. Safe for concurrent use; never blocks on I/O.
+func (l *loop) post(o op) {
+	l.mu.Lock()
+	l.ops = append(l.ops, o)
+	if l.scheduled {
+		l.mu.Unlock()
+		return
+	}
+	l.scheduled = true
+	l.mu.Unlock()
+	if err := l.el.Execute(context.Background(), l); err != nil {
+		// The engine is shutting down: its connections are being closed and
+		// their exchanges notified by OnClose, so the work is moot.
+		l.mu.Lock()
+		l.ops = l.ops[:0]
+		l.scheduled = false
+		l.mu.Unlock()
+	}
+}
+
+// Run drains the inbox. It implements gnet.Runnable and runs on the loop.
+func (l *loop) Run(context.Context) error {
+	l.mu.Lock()
+	ops := l.ops
+	l.ops = l.spare[:0]
+	l.scheduled = false
+	l.mu.Unlock()
+	for i := range ops {
+		l.exec(&ops[i])
+		ops[i] = op{}
+	}
+	l.spare = ops[:0]
+	return nil
+}
+
+func (l *loop) exec(o *op) {
+	switch o.kind {
+	case opTask:
+		o.task.runOnLoop()
+		return
+	case opClose:
+		o.c.closeNow()
+		return
+	case opTimer:
+		o.c.timerFired(o.gen)
+		return
+	}
+	ex := o.ex
+	if ex.c.closed {
+		return
+	}
+	switch o.kind {
+	case opRespond:
+		ex.respond(o.status, o.hdrs, o.data)
+	case opStart:
+		ex.start(o.status, o.hdrs)
+	case opChunk:
+		ex.chunk(o.data)
+	case opEnd:
+		ex.end()
+	}
+}
+
+func (l *loop) getParser() *httpcodec.Parser {
+	if n := len(l.parsers); n > 0 {
+		p := l.parsers[n-1]
+		l.parsers = l.parsers[:n-1]
+		return p
+	}
+	return httpcodec.NewParser(l.srv.cfg.Limits)
+}
+
+func (l *loop) putParser(p *httpcodec.Parser) {
+	p.Reset()
+	if len(l.parsers) < 64 {
+		l.parsers = append(l.parsers, p)
+	}
+}

@@ -1,0 +1,102 @@
+package engine
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// loopHandler serves a request on the event loop. Only the engine's own
+// non-blocking handlers (the Comet protocol, in-memory static files) are
+// loopHandlers; the request aliases the inbound buffer and is valid only
+// during the call.
+type loopHandler func(ex *exchange, req *httpcodec.Request)
+
+// route is one registered handler: exactly one of h and lh is set.
+type route struct {
+	method string // "" matches every method; "GET" also matches HEAD
+	h      Handler
+	lh     loopHandler
+}
+
+type prefixRoute struct {
+	prefix string
+	routes []route
+}
+
+// router is immutable once published; registration copies it.
+type router struct {
+	exact    map[string][]route
+	prefixes []prefixRoute // longest prefix first
+}
+
+func (rt *router) clone() *router {
+	n := &router{exact: make(map[string][]route, len(rt.exact)+1)}
+	for k, v := range rt.exact {
+		n.exact[k] = slices.Clone(v)
+	}
+	for _, p := range rt.prefixes {
+		n.prefixes = append(n.prefixes, prefixRoute{p.prefix, slices.Clone(p.routes)})
+	}
+	return n
+}
+
+func (rt *router) add(method, pattern string, prefix bool, r route) {
+	r.method = strings.ToUpper(method)
+	if !prefix {
+		rt.exact[pattern] = replaceRoute(rt.exact[pattern], r)
+		return
+	}
+	for i := range rt.prefixes {
+		if rt.prefixes[i].prefix == pattern {
+			rt.prefixes[i].routes = replaceRoute(rt.prefixes[i].routes, r)
+			return
+		}
+	}
+	rt.prefixes = append(rt.prefixes, prefixRoute{pattern, []route{r}})
+	slices.SortStableFunc(rt.prefixes, func(a, b prefixRoute) int { return len(b.prefix) - len(a.prefix) })
+}
+
+func replaceRoute(rs []route, r route) []route {
+	for i := range rs {
+		if rs[i].method == r.method {
+			rs[i] = r
+			return rs
+		}
+	}
+	return append(rs, r)
+}
+
+// match finds the routes for path and picks the one for method. It returns
+// found=false when no pattern matches the path; ok=false with found=true
+// when patterns match but none allows the method (405), with allow listing
+// the methods that would.
+func (rt *router) match(method, path []byte) (r route, found, ok bool, allow string) {
+	rs, found := rt.exact[string(path)] // no allocation: map lookup with string(bytes)
+	if !found {
+		for i := range rt.prefixes {
+			if p := rt.prefixes[i].prefix; len(path) >= len(p) && string(path[:len(p)]) == p {
+				rs, found = rt.prefixes[i].routes, true
+				break
+			}
+		}
+	}
+	if !found {
+		return route{}, false, false, ""
+	}
+	for _, r := range rs {
+		if r.method == "" || r.method == string(method) || (r.method == "GET" && string(method) == "HEAD") {
+			return r, true, true, ""
+		}
+	}
+	var ms []string
+	for _, r := range rs {
+		ms = append(ms, r.method)
+		if r.method == "GET" {
+			ms = append(ms, "HEAD")
+		}
+	}
+	slices.Sort(ms)
+	return route{}, true, false, strings.Join(slices.Compact(ms), ", ")
+}

@@ -1,0 +1,520 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/cometplay/cometplay/engine/internal/timewheel"
+	"github.com/cometplay/cometplay/engine/internal/webfs"
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// Server is an HTTP/1.1 server on gnet event loops. Create it with New,
+// register handlers, then Start it. All methods are safe for concurrent use.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg      Config
+	log      *slog.Logger
+	maxConns int
+
+	routes  atomic.Pointer[router]
+	routeMu sync.Mutex // serializes registrations
+
+	wheel   *timewheel.Wheel
+	workers *workerPool
+	static  *webfs.FS
+
+	loopsMu sync.Mutex
+	loops   []*loop
+
+	eng      gnet.Engine
+	addr     string
+	reserve  net.Listener // holds the port until gnet's listener is bound
+	booted   chan struct{}
+	done     chan struct{} // closed when gnet.Run returns
+	runErr   error         // gnet.Run's result, set before done closes
+	started  atomic.Bool
+	draining atomic.Bool
+	stopOnce sync.Once
+	stopped  chan struct{}
+
+	hookMu        sync.Mutex
+	shutdownHooks []func()
+
+	conns      atomic.Int64
+	stats      serverStats
+	statsExtra func() any // the Comet layer's figures for /debug/stats
+}
+
+// New returns a Server configured by cfg (see Config for the defaults), or an
+// error naming an invalid setting.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	limit, err := openFileLimit()
+	if err != nil {
+		return nil, fmt.Errorf("engine: reading the open-file limit: %w", err)
+	}
+	capConns := int(limit) - fdReserve - 4*cfg.Loops
+	if capConns < 16 {
+		return nil, fmt.Errorf("engine: open-file limit %d too low (need at least %d)", limit, fdReserve+4*cfg.Loops+16)
+	}
+	if cfg.MaxConns == 0 || cfg.MaxConns > capConns {
+		cfg.MaxConns = capConns
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		maxConns: cfg.MaxConns,
+		booted:   make(chan struct{}),
+		done:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	s.routes.Store(&router{exact: map[string][]route{}})
+	if cfg.Static != nil || cfg.Webroot != "" {
+		s.static, err = webfs.New(webfs.Options{Embedded: cfg.Static, Webroot: cfg.Webroot, EmbeddedModTime: cfg.StaticModTime})
+		if err != nil {
+			return nil, fmt.Errorf("engine: static files: %w", err)
+		}
+	}
+	s.registerBuiltins()
+	return s, nil
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (s *Server) Config() Config { return s.cfg }
+
+// Logger returns the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// Handle registers h for requests whose path is exactly path. method "" means
+// any method; "GET" also serves HEAD (the body is dropped). A later
+// registration for the same method and path replaces the earlier one.
+func (s *Server) Handle(method, path string, h Handler) {
+	s.addRoute(method, path, false, route{h: h})
+}
+
+// HandlePrefix registers h for every path starting with prefix that no exact
+// route and no longer prefix claims.
+func (s *Server) HandlePrefix(method, prefix string, h Handler) {
+	s.addRoute(method, prefix, true, route{h: h})
+}
+
+// handleLoop registers one of the engine's own non-blocking handlers, run
+// on the event loop.
+func (s *Server) handleLoop(method, pattern string, prefix bool, h loopHandler) {
+	s.addRoute(method, pattern, prefix, route{lh: h})
+}
+
+func (s *Server) addRoute(method, pattern string, prefix bool, r route) {
+	if pattern == "" || pattern[0] != '/' {
+		panic("engine: route pattern must start with '/': " + strconv.Quote(pattern))
+	}
+	s.routeMu.Lock()
+	defer s.routeMu.Unlock()
+	rt := s.routes.Load().clone()
+	rt.add(method, pattern, prefix, r)
+	s.routes.Store(rt)
+}
+
+// RegisterOnShutdown registers fn to run at the start of Shutdown, before
+// connections are drained (the Comet layer sends "abort" to its listeners).
+func (s *Server) RegisterOnShutdown(fn func()) {
+	s.hookMu.Lock()
+	s.shutdownHooks = append(s.shutdownHooks, fn)
+	s.hookMu.Unlock()
+}
+
+// Start binds the address and starts the event loops and workers. It returns
+// once the server accepts connections.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("engine: server already started")
+	}
+	addr, err := s.reservePort(s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("engine: listen %s: %w", s.cfg.Addr, err)
+	}
+	s.addr = addr
+	s.wheel = timewheel.New(50*time.Millisecond, 4096)
+	s.workers = newWorkerPool(s, s.cfg.Workers, s.cfg.WorkQueue)
+	go func() {
+		err := gnet.Run(s, "tcp://"+addr,
+			gnet.WithMulticore(true),
+			gnet.WithNumEventLoop(s.cfg.Loops),
+			// One listener per loop: each loop accepts for itself and runs OnOpen
+			// right after accept, so at most one accepted socket per loop is not
+			// yet counted against MaxConns (see fdReserve).
+			gnet.WithReusePort(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(gnetLogger{s.log}),
+		)
+		s.runErr = err
+		close(s.done)
+	}()
+	select {
+	case <-s.booted:
+		return nil
+	case <-s.done:
+		if s.reserve != nil {
+			s.reserve.Close()
+		}
+		s.wheel.Stop()
+		s.workers.stop()
+		if s.runErr == nil {
+			return errors.New("engine: stopped before booting")
+		}
+		return s.runErr
+	}
+}
+
+// reservePort resolves port 0 to a concrete free port and holds it with
+// SO_REUSEPORT until gnet's own reuse-port listeners are bound, so every
+// event loop listens on the same port.
+func (s *Server) reservePort(addr string) (string, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s.reserve = ln
+	return ln.Addr().String(), nil
+}
+
+// Addr returns the address the server listens on (after Start).
+func (s *Server) Addr() string { return s.addr }
+
+// MaxConns returns the effective connection cap.
+func (s *Server) MaxConns() int { return s.maxConns }
+
+// Wait blocks until the event loops have stopped (after Shutdown, or when
+// gnet fails) and returns gnet's exit error.
+func (s *Server) Wait() error {
+	<-s.done
+	return s.runErr
+}
+
+// OnBoot implements gnet.EventHandler.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	if s.reserve != nil {
+		// gnet's first listener is bound; the others bind with SO_REUSEPORT.
+		s.reserve.Close()
+		s.reserve = nil
+	}
+	close(s.booted)
+	s.log.Info("listening", "addr", s.addr, "loops", s.cfg.Loops, "max_conns", s.maxConns)
+	return gnet.None
+}
+
+// refused503 is written to connections over the cap.
+var refused503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nContent-Length: 25\r\n\r\nserver at connection cap\n")
+
+// OnOpen implements gnet.EventHandler.
+func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if n := s.conns.Add(1); n > int64(s.maxConns) || s.draining.Load() {
+		s.conns.Add(-1)
+		s.stats.refused.Add(1)
+		return refused503, gnet.Close
+	}
+	s.stats.accepted.Add(1)
+	l := s.loopFor(gc.EventLoop())
+	c := newConn(s, l, gc)
+	gc.SetContext(c)
+	l.link(c)
+	c.setTimer(timerHeader, s.cfg.HeaderTimeout)
+	return nil, gnet.None
+}
+
+// OnClose implements gnet.EventHandler.
+func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	if c == nil {
+		return gnet.None // refused at the cap
+	}
+	gc.SetContext(nil)
+	s.conns.Add(-1)
+	if err != nil {
+		s.log.Debug("connection closed", "remote", c.remote(), "err", err)
+	}
+	c.onClosed()
+	return gnet.None
+}
+
+// OnTraffic implements gnet.EventHandler.
+func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	if c == nil {
+		return gnet.Close
+	}
+	return c.onTraffic()
+}
+
+// loopFor returns the engine's loop for a gnet event loop, creating it on
+// first use.
+func (s *Server) loopFor(el gnet.EventLoop) *loop {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	for _, l := range s.loops {
+		if l.el == el {
+			return l
+		}
+	}
+	l := &loop{srv: s, el: el, idx: len(s.loops)}
+	s.loops = append(s.loops, l)
+	return l
+}
+
+func (s *Server) allLoops() []*loop {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	return append([]*loop(nil), s.loops...)
+}
+
+// serve routes one parsed request. Loop only.
+func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
+	if s.cfg.AccessLog {
+		s.log.Debug("request", "method", string(req.Method), "target", string(req.Target), "remote", ex.c.remote())
+	}
+	r, found, ok, allow := s.routes.Load().match(req.Method, req.Path)
+	switch {
+	case ok && r.lh != nil:
+		r.lh(ex, req)
+	case ok:
+		s.dispatchWorker(ex, req, r.h)
+	case found:
+		ex.respond(http.StatusMethodNotAllowed, []string{"Allow", allow, "Content-Type", "text/plain; charset=utf-8"}, []byte("405 Method Not Allowed\n"))
+	case s.static != nil:
+		s.serveStatic(ex, req)
+	default:
+		ex.respondError(http.StatusNotFound)
+	}
+}
+
+// dispatchWorker copies req and queues it for a worker; a full queue is
+// answered 503 at once.
+func (s *Server) dispatchWorker(ex *exchange, req *httpcodec.Request, h Handler) {
+	st := &Stream{ex: ex, l: ex.c.l}
+	ex.stream = st
+	r := copyRequest(req, ex.c.remote())
+	if !s.workers.submit(job{st: st, req: r, h: h}) {
+		s.stats.overloaded.Add(1)
+		ex.stream = nil
+		ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "1", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 server busy\n"))
+	}
+}
+
+func copyRequest(req *httpcodec.Request, remote string) *Request {
+	r := &Request{
+		Method:     string(req.Method),
+		Target:     string(req.Target),
+		Path:       string(req.Path),
+		RawQuery:   string(req.RawQuery),
+		Proto:      "HTTP/1." + strconv.Itoa(req.ProtoMinor),
+		Host:       string(req.Host),
+		Header:     make(http.Header, len(req.Headers)),
+		RemoteAddr: remote,
+	}
+	for _, h := range req.Headers {
+		k := http.CanonicalHeaderKey(string(h.Name))
+		r.Header[k] = append(r.Header[k], string(h.Value))
+	}
+	if len(req.Body) > 0 {
+		r.Body = append([]byte(nil), req.Body...)
+	}
+	return r
+}
+
+// Shutdown stops the server gracefully: new connections are refused, the
+// shutdown hooks run (Comet listeners get "abort"), idle connections close,
+// in-flight responses finish, and whatever is left when ctx ends (or
+// Config.ShutdownTimeout passes, when ctx has no deadline) is closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.started.Load() {
+		return errors.New("engine: server not started")
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+		defer cancel()
+	}
+	var err error
+	s.stopOnce.Do(func() {
+		s.draining.Store(true)
+		s.hookMu.Lock()
+		hooks := slicesClone(s.shutdownHooks)
+		s.hookMu.Unlock()
+		for _, fn := range hooks {
+			fn()
+		}
+		for _, l := range s.allLoops() {
+			l.post(op{kind: opTask, task: drainTask{l}})
+		}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for s.conns.Load() > 0 {
+			select {
+			case <-ctx.Done():
+				s.log.Warn("shutdown deadline reached; closing remaining connections", "open", s.conns.Load())
+				break wait
+			case <-tick.C:
+			}
+		}
+		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = s.eng.Stop(stopCtx)
+		<-s.done
+		s.wheel.Stop()
+		s.workers.stop()
+		close(s.stopped)
+		s.log.Info("stopped", "addr", s.addr)
+	})
+	return err
+}
+
+func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
+
+// drainTask marks every connection of a loop as closing and closes the idle ones.
+type drainTask struct{ l *loop }
+
+func (d drainTask) runOnLoop() {
+	for c := d.l.conns; c != nil; {
+		next := c.next
+		c.closing = true
+		if c.head == nil {
+			c.closeNow()
+		} else {
+			for ex := c.head; ex != nil; ex = ex.next {
+				ex.keepAlive = false
+			}
+		}
+		c = next
+	}
+}
+
+// statusFor maps a codec error to the status answered before closing (the
+// one place where this mapping lives).
+func statusFor(err error) int {
+	switch {
+	case errors.Is(err, httpcodec.ErrRequestLineTooLong):
+		return http.StatusRequestURITooLong
+	case errors.Is(err, httpcodec.ErrHeaderTooLarge), errors.Is(err, httpcodec.ErrTooManyHeaders):
+		return http.StatusRequestHeaderFieldsTooLarge
+	case errors.Is(err, httpcodec.ErrBodyTooLarge):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, httpcodec.ErrUnsupportedVersion):
+		return http.StatusHTTPVersionNotSupported
+	case errors.Is(err, httpcodec.ErrNotImplemented):
+		return http.StatusNotImplemented
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+// workerPool runs Handlers on a fixed set of goroutines fed by a bounded queue.
+type workerPool struct {
+	srv  *Server
+	jobs chan job
+	wg   sync.WaitGroup
+}
+
+type job struct {
+	st  *Stream
+	req *Request
+	h   Handler
+}
+
+func newWorkerPool(s *Server, n, queue int) *workerPool {
+	p := &workerPool{srv: s, jobs: make(chan job, queue)}
+	p.wg.Add(n)
+	for range n {
+		go p.work()
+	}
+	return p
+}
+
+// submit queues j without blocking; false means the queue is full.
+func (p *workerPool) submit(j job) bool {
+	select {
+	case p.jobs <- j:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *workerPool) stop() {
+	close(p.jobs)
+	p.wg.Wait()
+}
+
+func (p *workerPool) work() {
+	defer p.wg.Done()
+	for j := range p.jobs {
+		p.run(j)
+	}
+}
+
+func (p *workerPool) run(j job) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.srv.stats.panics.Add(1)
+			p.srv.log.Error("handler panic", "path", j.req.Path, "panic", v, "stack", string(debug.Stack()))
+			if j.st.Respond(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("500 Internal Server Error\n")) != nil {
+				j.st.Close()
+			}
+		}
+	}()
+	j.h(j.st, j.req)
+	j.st.finishIfUnanswered()
+}
+
+// gnetLogger routes gnet's logs to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: fatal: " + fmt.Sprintf(f, a...)) }
+
+func openFileLimit() (uint64, error) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, err
+	}
+	if rl.Cur < rl.Max {
+		// Go raises the soft limit at start-up on Linux; do it here too in
+		// case it was lowered again.
+		rl.Cur = rl.Max
+		if unix.Setrlimit(unix.RLIMIT_NOFILE, &rl) != nil {
+			_ = unix.Getrlimit(unix.RLIMIT_NOFILE, &rl)
+		}
+	}
+	return rl.Cur, nil
+}

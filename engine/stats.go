@@ -1,0 +1,95 @@
+package engine
+
+import (
+	"encoding/json"
+	"net/http"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// serverStats are the server's counters, updated with atomics from any loop.
+type serverStats struct {
+	accepted       atomic.Int64
+	refused        atomic.Int64
+	requests       atomic.Int64
+	responses      atomic.Int64
+	badRequests    atomic.Int64
+	headerTimeouts atomic.Int64
+	slowClosed     atomic.Int64
+	overloaded     atomic.Int64
+	panics         atomic.Int64
+	bytesIn        atomic.Int64
+	bytesOut       atomic.Int64
+}
+
+func (s *Server) countStatusDone(*exchange) { s.stats.responses.Add(1) }
+
+// Stats is a snapshot of the server's figures, as served at /debug/stats.
+type Stats struct {
+	Time            time.Time `json:"time"`
+	OpenConnections int64     `json:"open_connections"`
+	MaxConnections  int       `json:"max_connections"`
+	Accepted        int64     `json:"accepted"`
+	Refused         int64     `json:"refused_at_cap"`
+	Requests        int64     `json:"requests"`
+	Responses       int64     `json:"responses"`
+	BadRequests     int64     `json:"bad_requests"`
+	HeaderTimeouts  int64     `json:"header_timeouts"`
+	SlowClosed      int64     `json:"slow_readers_closed"`
+	Overloaded      int64     `json:"overloaded_503"`
+	HandlerPanics   int64     `json:"handler_panics"`
+	BytesIn         int64     `json:"bytes_in"`
+	BytesOut        int64     `json:"bytes_out"`
+	Goroutines      int       `json:"goroutines"`
+	HeapAlloc       uint64    `json:"heap_alloc_bytes"`
+	HeapInuse       uint64    `json:"heap_inuse_bytes"`
+	Sys             uint64    `json:"sys_bytes"`
+	NumGC           uint32    `json:"num_gc"`
+	Extra           any       `json:"comet,omitempty"`
+}
+
+// Stats returns a snapshot of the server's figures. It reads runtime memory
+// statistics, which briefly stops the world: do not call it per request.
+func (s *Server) Stats() Stats {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := Stats{
+		Time:            time.Now().UTC(),
+		OpenConnections: s.conns.Load(),
+		MaxConnections:  s.maxConns,
+		Accepted:        s.stats.accepted.Load(),
+		Refused:         s.stats.refused.Load(),
+		Requests:        s.stats.requests.Load(),
+		Responses:       s.stats.responses.Load(),
+		BadRequests:     s.stats.badRequests.Load(),
+		HeaderTimeouts:  s.stats.headerTimeouts.Load(),
+		SlowClosed:      s.stats.slowClosed.Load(),
+		Overloaded:      s.stats.overloaded.Load(),
+		HandlerPanics:   s.stats.panics.Load(),
+		BytesIn:         s.stats.bytesIn.Load(),
+		BytesOut:        s.stats.bytesOut.Load(),
+		Goroutines:      runtime.NumGoroutine(),
+		HeapAlloc:       ms.HeapAlloc,
+		HeapInuse:       ms.HeapInuse,
+		Sys:             ms.Sys,
+		NumGC:           ms.NumGC,
+	}
+	if s.statsExtra != nil {
+		st.Extra = s.statsExtra()
+	}
+	return st
+}
+
+// registerBuiltins adds the server's own endpoints.
+func (s *Server) registerBuiltins() {
+	s.Handle("GET", "/debug/stats", func(w *Stream, _ *Request) {
+		b, err := json.MarshalIndent(s.Stats(), "", "  ")
+		if err != nil {
+			w.Respond(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte(err.Error()))
+			return
+		}
+		w.SetHeader("Cache-Control", "no-store")
+		w.Respond(http.StatusOK, "application/json", append(b, '\n'))
+	})
+}

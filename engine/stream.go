@@ -1,0 +1,256 @@
+package engine
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Handler serves one request. It runs on one of the server's worker
+// goroutines, never on an event loop, so it may block briefly (a database
+// call); a response that must wait for an event should Park instead of
+// blocking, so the worker is freed.
+//
+// If a Handler returns without responding and without calling Park, the
+// server answers "200 OK" with an empty body, as net/http does.
+type Handler func(w *Stream, r *Request)
+
+// Errors returned by Stream methods.
+var (
+	// ErrClosed: the client's connection is gone.
+	ErrClosed = errors.New("engine: connection closed")
+	// ErrResponded: the response was already sent or started.
+	ErrResponded = errors.New("engine: response already sent")
+	// ErrNotStarted: Write or End before Start.
+	ErrNotStarted = errors.New("engine: streamed response not started")
+	// ErrBadHeader: a header name or value with CR, LF or NUL, or an empty name.
+	ErrBadHeader = errors.New("engine: invalid header field")
+)
+
+// Stream is the response side of one request: answer it at once with
+// Respond, or Start a streamed (chunked) response and Write chunks, each
+// flushed to the client as its own chunk, then End. After Park the handler
+// may return and any goroutine may finish the response later.
+//
+// All methods are safe for concurrent use. Calls from one goroutine take
+// effect in order. Writes never block on the network: they are handed to the
+// connection's event loop, and a client that stops reading is disconnected
+// when its queued bytes exceed Config.MaxOutbound.
+type Stream struct {
+	ex *exchange
+	l  *loop
+
+	mu      sync.Mutex
+	hdrs    []string // guarded by mu until the head is sent
+	phase   int      // guarded by mu: 0 fresh, 1 streaming, 2 finished
+	parked  bool     // guarded by mu
+	closed  atomic.Bool
+	doneCh  chan struct{} // guarded by mu; lazily made
+	doneSet bool          // guarded by mu
+}
+
+const (
+	phaseFresh = iota
+	phaseStreaming
+	phaseFinished
+)
+
+// SetHeader adds a response header field. It must be called before Respond or
+// Start; it returns ErrBadHeader for a field that could split the response.
+func (s *Stream) SetHeader(name, value string) error {
+	if !validHeader(name, value) {
+		return ErrBadHeader
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase != phaseFresh {
+		return ErrResponded
+	}
+	s.hdrs = append(s.hdrs, name, value)
+	return nil
+}
+
+func validHeader(name, value string) bool {
+	if name == "" || strings.ContainsAny(name, "\r\n\x00: \t") || strings.ContainsAny(value, "\r\n\x00") {
+		return false
+	}
+	// Framing is the server's: a handler cannot set these.
+	switch strings.ToLower(name) {
+	case "content-length", "transfer-encoding", "connection":
+		return false
+	}
+	return true
+}
+
+// Respond sends a complete response with a Content-Length. contentType may be
+// "" to send none.
+func (s *Stream) Respond(status int, contentType string, body []byte) error {
+	s.mu.Lock()
+	if s.phase != phaseFresh {
+		s.mu.Unlock()
+		return ErrResponded
+	}
+	s.phase = phaseFinished
+	hdrs := s.headersLocked(contentType)
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	// Posting under s.mu keeps the order of ops from racing goroutines.
+	s.l.post(op{kind: opRespond, ex: s.ex, status: status, hdrs: hdrs, data: body})
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Stream) headersLocked(contentType string) []string {
+	hdrs := s.hdrs
+	if contentType != "" {
+		hdrs = append(hdrs, "Content-Type", contentType)
+	}
+	s.hdrs = nil
+	return hdrs
+}
+
+// Start sends the head of a streamed response (chunked for HTTP/1.1; for an
+// HTTP/1.0 client the body is raw and the connection closes at End).
+// Anti-buffering headers are added: Cache-Control: no-cache, no-store and
+// X-Accel-Buffering: no.
+func (s *Stream) Start(status int, contentType string) error {
+	s.mu.Lock()
+	if s.phase != phaseFresh {
+		s.mu.Unlock()
+		return ErrResponded
+	}
+	s.phase = phaseStreaming
+	hdrs := append(s.headersLocked(contentType), antiBuffering...)
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.l.post(op{kind: opStart, ex: s.ex, status: status, hdrs: hdrs})
+	s.mu.Unlock()
+	return nil
+}
+
+var antiBuffering = []string{"Cache-Control", "no-cache, no-store", "X-Accel-Buffering", "no"}
+
+// Write sends p as one chunk, flushed. It copies p. It implements io.Writer.
+func (s *Stream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.phase == phaseFresh:
+		return 0, ErrNotStarted
+	case s.phase != phaseStreaming:
+		return 0, ErrResponded
+	case s.closed.Load():
+		return 0, ErrClosed
+	case len(p) == 0:
+		return 0, nil
+	}
+	s.l.post(op{kind: opChunk, ex: s.ex, data: append([]byte(nil), p...)})
+	return len(p), nil
+}
+
+// End finishes a streamed response.
+func (s *Stream) End() error {
+	s.mu.Lock()
+	if s.phase != phaseStreaming {
+		phase := s.phase
+		s.mu.Unlock()
+		if phase == phaseFresh {
+			return ErrNotStarted
+		}
+		return ErrResponded
+	}
+	s.phase = phaseFinished
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.l.post(op{kind: opEnd, ex: s.ex})
+	return nil
+}
+
+// Close aborts the connection without finishing the response.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	s.phase = phaseFinished
+	s.l.post(op{kind: opClose, c: s.ex.c})
+	s.mu.Unlock()
+}
+
+// Park tells the server the handler will respond later, from any goroutine.
+func (s *Stream) Park() {
+	s.mu.Lock()
+	s.parked = true
+	s.mu.Unlock()
+}
+
+// Done returns a channel closed when the client's connection goes away
+// before the response is finished.
+func (s *Stream) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.doneCh == nil {
+		s.doneCh = make(chan struct{})
+		if s.doneSet {
+			close(s.doneCh)
+		}
+	}
+	return s.doneCh
+}
+
+// markClosed runs on the loop when the connection closes; it never blocks.
+func (s *Stream) markClosed() {
+	s.closed.Store(true)
+	s.mu.Lock()
+	if !s.doneSet {
+		s.doneSet = true
+		if s.doneCh != nil {
+			close(s.doneCh)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// finishIfUnanswered is called when the handler returns.
+func (s *Stream) finishIfUnanswered() {
+	s.mu.Lock()
+	if s.parked || s.phase != phaseFresh {
+		s.mu.Unlock()
+		return
+	}
+	s.phase = phaseFinished
+	hdrs := s.headersLocked("")
+	s.l.post(op{kind: opRespond, ex: s.ex, status: http.StatusOK, hdrs: hdrs})
+	s.mu.Unlock()
+}
+
+// Request is a request handed to a Handler: an owned copy, valid for as long
+// as the handler keeps it.
+type Request struct {
+	Method     string
+	Target     string // request-target as sent
+	Path       string // percent-decoded path
+	RawQuery   string
+	Proto      string // "HTTP/1.1" or "HTTP/1.0"
+	Host       string
+	Header     http.Header
+	Body       []byte
+	RemoteAddr string
+
+	query url.Values
+}
+
+// Query returns the parsed query string ('+' is a space). Invalid pairs are
+// skipped, as url.ParseQuery does.
+func (r *Request) Query() url.Values {
+	if r.query == nil {
+		r.query, _ = url.ParseQuery(r.RawQuery)
+	}
+	return r.query
+}
