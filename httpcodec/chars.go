@@ -1,5 +1,10 @@
 package httpcodec
 
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
 // Byte classes, as 256-entry tables so the scanning loops cost one load per byte.
 var (
 	// isTchar: token characters (RFC 9110 §5.6.2), for methods and field names.
@@ -63,4 +68,66 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func isAlnum(c byte) bool {
 	return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+// Word-at-a-time scanning for the long runs (targets, field values). Each
+// test below is exact for "does any byte of the word qualify": a borrow or
+// carry can only spill into a higher byte after a lower byte has qualified.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasLess reports whether any byte of w is < n (n <= 128).
+func hasLess(w, n uint64) uint64 { return (w - lsb*n) &^ w & msb }
+
+// hasByte reports whether any byte of w equals c.
+func hasByte(w, c uint64) uint64 { return hasLess(w^(lsb*c), 1) }
+
+// scanValue returns the index of the first byte of b at or after i that
+// isValueChar rejects, or len(b).
+func scanValue(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		m := hasLess(w, 0x20) | hasByte(w, 0x7f) // any CTL (HTAB included) or DEL
+		if m == 0 {
+			i += 8
+			continue
+		}
+		// The lowest flagged byte is exact; only HTAB lets the value go on.
+		i += bits.TrailingZeros64(m) >> 3
+		if b[i] != '\t' {
+			return i
+		}
+		i++
+	}
+	for i < len(b) && isValueChar[b[i]] {
+		i++
+	}
+	return i
+}
+
+// scanTarget returns the index of the first byte of b at or after i that
+// isTargetChar rejects, or len(b).
+func scanTarget(b []byte, i int) int {
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if m := hasLess(w, 0x21) | w&msb | hasByte(w, 0x7f) | hasByte(w, '#'); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && isTargetChar[b[i]] {
+		i++
+	}
+	return i
+}
+
+// scanTchar returns the index of the first non-token byte of b at or after i,
+// or len(b).
+func scanTchar(b []byte, i int) int {
+	for i < len(b) && isTchar[b[i]] {
+		i++
+	}
+	return i
 }

@@ -238,10 +238,8 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 	for bad == nil {
 		switch p.state {
 		case stMethod:
-			i, end := p.off, min(len(buf), p.lineLimit)
-			for i < end && isTchar[buf[i]] {
-				i++
-			}
+			end := min(len(buf), p.lineLimit)
+			i := scanTchar(buf[:end], p.off)
 			p.advance(i)
 			if i == end {
 				if i == p.lineLimit {
@@ -261,10 +259,8 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.state = stTarget
 
 		case stTarget:
-			i, end := p.off, min(len(buf), p.lineLimit)
-			for i < end && isTargetChar[buf[i]] {
-				i++
-			}
+			end := min(len(buf), p.lineLimit)
+			i := scanTarget(buf[:end], p.off)
 			p.advance(i)
 			if i == end {
 				if i == p.lineLimit {
@@ -348,10 +344,8 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.state = stFieldName
 
 		case stFieldName:
-			i, end := p.off, min(len(buf), p.fieldLimit)
-			for i < end && isTchar[buf[i]] {
-				i++
-			}
+			end := min(len(buf), p.fieldLimit)
+			i := scanTchar(buf[:end], p.off)
 			p.advance(i)
 			if i == end {
 				if i == p.fieldLimit {
@@ -387,10 +381,8 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.state = stFieldValue
 
 		case stFieldValue:
-			i, end := p.off, min(len(buf), p.fieldLimit)
-			for i < end && isValueChar[buf[i]] {
-				i++
-			}
+			end := min(len(buf), p.fieldLimit)
+			i := scanValue(buf[:end], p.off)
 			p.advance(i)
 			if i == end {
 				if i == p.fieldLimit {
@@ -511,9 +503,7 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 					i++
 				}
 			} else {
-				for i < end && isValueChar[buf[i]] {
-					i++
-				}
+				i = scanValue(buf[:end], i)
 			}
 			p.ext += i - p.off
 			p.advance(i)
