@@ -162,6 +162,13 @@ func (ex *exchange) start(status int, hdrs []string) {
 	b = append(b, "\r\n"...)
 	if ex.head {
 		ex.finish(b)
+		// The response to HEAD is complete without a body. A parked
+		// handler pushing chunks must learn it, or it would write into a
+		// finished exchange forever (ex.gone skips done exchanges): its
+		// Writes now fail with ErrClosed and Done is closed.
+		if ex.stream != nil {
+			ex.stream.markClosed()
+		}
 		return
 	}
 	ex.state = exStreaming

@@ -28,6 +28,9 @@ var (
 	ErrNotStarted = errors.New("engine: streamed response not started")
 	// ErrBadHeader: a header name or value with CR, LF or NUL, or an empty name.
 	ErrBadHeader = errors.New("engine: invalid header field")
+	// ErrBadStatus: a status code outside 200–999 (1xx are interim responses
+	// the server sends itself).
+	ErrBadStatus = errors.New("engine: invalid response status code")
 )
 
 // Stream is the response side of one request: answer it at once with
@@ -86,8 +89,12 @@ func validHeader(name, value string) bool {
 }
 
 // Respond sends a complete response with a Content-Length. contentType may be
-// "" to send none.
+// "" to send none. It returns ErrBadStatus or ErrBadHeader, and sends
+// nothing, for a status or content type that would break the framing.
 func (s *Stream) Respond(status int, contentType string, body []byte) error {
+	if err := checkHead(status, contentType); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.phase != phaseFresh {
 		s.mu.Unlock()
@@ -105,6 +112,19 @@ func (s *Stream) Respond(status int, contentType string, body []byte) error {
 	return nil
 }
 
+// checkHead vets what Respond and Start hand to the loop, where the codec's
+// writer panics on an invalid status or field (a panic there would stop the
+// whole server, not just this handler).
+func checkHead(status int, contentType string) error {
+	if status < 200 || status > 999 {
+		return ErrBadStatus
+	}
+	if contentType != "" && !validHeader("Content-Type", contentType) {
+		return ErrBadHeader
+	}
+	return nil
+}
+
 func (s *Stream) headersLocked(contentType string) []string {
 	hdrs := s.hdrs
 	if contentType != "" {
@@ -117,8 +137,12 @@ func (s *Stream) headersLocked(contentType string) []string {
 // Start sends the head of a streamed response (chunked for HTTP/1.1; for an
 // HTTP/1.0 client the body is raw and the connection closes at End).
 // Anti-buffering headers are added: Cache-Control: no-cache, no-store and
-// X-Accel-Buffering: no.
+// X-Accel-Buffering: no. It returns ErrBadStatus or ErrBadHeader as Respond
+// does.
 func (s *Stream) Start(status int, contentType string) error {
+	if err := checkHead(status, contentType); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.phase != phaseFresh {
 		s.mu.Unlock()
@@ -191,7 +215,8 @@ func (s *Stream) Park() {
 }
 
 // Done returns a channel closed when the client's connection goes away
-// before the response is finished.
+// before the response is finished, or when a streamed response can carry no
+// body (it answers HEAD); Write then returns ErrClosed.
 func (s *Stream) Done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()

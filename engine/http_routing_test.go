@@ -1,0 +1,420 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHTTPRouting checks exact and prefix routes, longest prefix first, GET
+// serving HEAD, 405 with Allow, and 404.
+func TestHTTPRouting(t *testing.T) {
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("GET", "/a", hText("exact a"))
+		s.Handle("POST", "/a", hText("post a"))
+		s.Handle("DELETE", "/a", hText("delete a"))
+		s.HandlePrefix("GET", "/p/", hText("prefix p"))
+		s.HandlePrefix("GET", "/p/q/", hText("prefix pq"))
+		s.Handle("GET", "/p/exact", hText("exact under prefix"))
+		s.Handle("", "/any", func(w *Stream, r *Request) {
+			w.Respond(http.StatusOK, "text/plain", []byte("any "+r.Method))
+		})
+		s.Handle("PUT", "/put-only", hText("put"))
+		s.Handle("GET", "/replaced", hText("old"))
+		s.Handle("GET", "/replaced", hText("new"))
+	})
+	c := hDial(t, s.Addr())
+	tests := []struct {
+		name, method, target string
+		status               int
+		body                 string
+		allow                string
+	}{
+		{"exact", "GET", "/a", 200, "exact a", ""},
+		{"exact post", "POST", "/a", 200, "post a", ""},
+		{"exact with query", "GET", "/a?x=1", 200, "exact a", ""},
+		{"longest prefix", "GET", "/p/q/r", 200, "prefix pq", ""},
+		{"shorter prefix", "GET", "/p/x", 200, "prefix p", ""},
+		{"prefix itself", "GET", "/p/", 200, "prefix p", ""},
+		{"exact beats prefix", "GET", "/p/exact", 200, "exact under prefix", ""},
+		{"prefix needs its slash", "GET", "/p", 404, "404 Not Found\n", ""},
+		{"any method", "PATCH", "/any", 200, "any PATCH", ""},
+		{"head on GET route", "HEAD", "/a", 200, "", ""},
+		{"405 lists GET and HEAD", "PUT", "/a", 405, "405 Method Not Allowed\n", "DELETE, GET, HEAD, POST"},
+		{"405 without GET", "GET", "/put-only", 405, "405 Method Not Allowed\n", "PUT"},
+		{"head not served by PUT", "HEAD", "/put-only", 405, "", "PUT"},
+		{"404", "GET", "/nope", 404, "404 Not Found\n", ""},
+		{"later registration replaces", "GET", "/replaced", 200, "new", ""},
+		{"percent-decoded path", "GET", "/%61", 200, "exact a", ""},
+	}
+	for _, tt := range tests {
+		c.send(hReq(tt.method, tt.target))
+		r := c.next(tt.method)
+		if r.StatusCode != tt.status || r.body != tt.body {
+			t.Errorf("%s: %s %s = %d %q; want %d %q", tt.name, tt.method, tt.target, r.StatusCode, r.body, tt.status, tt.body)
+		}
+		if got := r.Header.Get("Allow"); got != tt.allow {
+			t.Errorf("%s: Allow = %q; want %q", tt.name, got, tt.allow)
+		}
+		if tt.method == "HEAD" && tt.status == 200 && r.ContentLength != int64(len("exact a")) {
+			t.Errorf("%s: HEAD Content-Length = %d; want %d", tt.name, r.ContentLength, len("exact a"))
+		}
+	}
+}
+
+// TestHTTPHandlersOffLoop shows that handlers run on workers, never on an
+// event loop: with a single loop, a handler blocked on a channel does not
+// stop another connection from being served.
+func TestHTTPHandlersOffLoop(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	s := hStart(t, Config{Loops: 1}, func(s *Server) {
+		s.Handle("GET", "/block", func(w *Stream, _ *Request) {
+			close(entered)
+			<-release
+			w.Respond(200, "text/plain", []byte("unblocked"))
+		})
+		s.Handle("GET", "/fast", hText("fast"))
+	})
+	blocked := hDial(t, s.Addr())
+	blocked.send(hReq("GET", "/block"))
+	hRecv(t, entered, "blocking handler to start")
+	if r := hGet(t, s.Addr(), "/fast"); r.body != "fast" {
+		t.Fatalf("fast = %q", r.body)
+	}
+	close(release)
+	if r := blocked.next("GET"); r.body != "unblocked" {
+		t.Fatalf("blocked = %q", r.body)
+	}
+}
+
+// TestHTTPRequestCopy checks what a handler sees of the request: an owned
+// copy with decoded path, query, headers, body (Content-Length and chunked)
+// and protocol.
+func TestHTTPRequestCopy(t *testing.T) {
+	got := make(chan *Request, 4)
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("", "/echo", func(w *Stream, r *Request) {
+			got <- r
+			w.Respond(200, "application/octet-stream", r.Body)
+		})
+	})
+	c := hDial(t, s.Addr())
+	c.send("POST /echo?a=1&b=x+y HTTP/1.1\r\nHost: example\r\nX-Multi: 1\r\nx-multi: 2\r\nContent-Length: 5\r\n\r\nhello" +
+		"PUT /echo HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n" +
+		"GET /echo HTTP/1.0\r\n\r\n")
+	for i, want := range []string{"hello", "abcde", ""} {
+		r := c.next("GET")
+		if r.body != want {
+			t.Errorf("response %d body = %q; want %q", i, r.body, want)
+		}
+	}
+	// Requests of one connection run on workers concurrently: sort them.
+	byMethod := map[string]*Request{}
+	for range 3 {
+		r := hRecv(t, got, "handler")
+		byMethod[r.Method] = r
+	}
+	if r := byMethod["POST"]; r == nil || r.Path != "/echo" || r.RawQuery != "a=1&b=x+y" || r.Query().Get("b") != "x y" ||
+		r.Host != "example" || r.Proto != "HTTP/1.1" || string(r.Body) != "hello" ||
+		strings.Join(r.Header["X-Multi"], ",") != "1,2" || r.RemoteAddr != c.c.LocalAddr().String() {
+		t.Errorf("POST = %+v", r)
+	}
+	if r := byMethod["PUT"]; r == nil || string(r.Body) != "abcde" || r.Header.Get("Transfer-Encoding") != "chunked" {
+		t.Errorf("PUT = %+v", r)
+	}
+	if r := byMethod["GET"]; r == nil || r.Proto != "HTTP/1.0" || r.Body != nil {
+		t.Errorf("GET = %+v", r)
+	}
+	c.expectEOF(hTimeout) // the HTTP/1.0 request did not ask for keep-alive
+}
+
+// TestHTTPStreamAPI exercises the Stream handle: errors of misuse, a
+// handler returning without answering, headers, and a panic.
+func TestHTTPStreamAPI(t *testing.T) {
+	errs := make(chan string, 16)
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("GET", "/silent", func(w *Stream, _ *Request) {
+			if err := w.SetHeader("X-Set", "v"); err != nil {
+				errs <- "SetHeader: " + err.Error()
+			}
+		})
+		s.Handle("GET", "/misuse", func(w *Stream, _ *Request) {
+			var got []string
+			note := func(what string, err error) { got = append(got, fmt.Sprintf("%s=%v", what, err)) }
+			note("SetHeader(bad name)", w.SetHeader("Bad Name", "v"))
+			note("SetHeader(CRLF)", w.SetHeader("X-A", "v\r\nInjected: 1"))
+			note("SetHeader(Content-Length)", w.SetHeader("Content-Length", "5"))
+			_, err := w.Write([]byte("x"))
+			note("Write before Start", err)
+			note("End before Start", w.End())
+			note("Respond", w.Respond(201, "text/plain", []byte("created")))
+			note("Respond again", w.Respond(200, "", nil))
+			note("Start after Respond", w.Start(200, ""))
+			note("SetHeader after Respond", w.SetHeader("X-Late", "1"))
+			errs <- strings.Join(got, "; ")
+		})
+		s.Handle("GET", "/started", func(w *Stream, _ *Request) {
+			w.SetHeader("X-Stream", "yes")
+			w.Start(200, "text/plain")
+			w.Write([]byte("one,"))
+			w.Write(nil) // no empty chunk: it would end the body
+			w.Write([]byte("two"))
+			w.End()
+			_, err := w.Write([]byte("late"))
+			errs <- fmt.Sprintf("Write after End=%v", err)
+		})
+		s.Handle("GET", "/panic", func(*Stream, *Request) { panic("boom") })
+	})
+	c := hDial(t, s.Addr())
+
+	r := c.get("/silent")
+	if r.StatusCode != 200 || r.body != "" || r.ContentLength != 0 || r.Header.Get("X-Set") != "v" {
+		t.Errorf("/silent = %d %q CL %d X-Set %q; want 200, empty, CL 0, v", r.StatusCode, r.body, r.ContentLength, r.Header.Get("X-Set"))
+	}
+	r = c.get("/misuse")
+	if r.StatusCode != 201 || r.body != "created" || r.Header.Get("Injected") != "" {
+		t.Errorf("/misuse = %d %q %v", r.StatusCode, r.body, r.Header)
+	}
+	want := "SetHeader(bad name)=" + ErrBadHeader.Error() + "; SetHeader(CRLF)=" + ErrBadHeader.Error() +
+		"; SetHeader(Content-Length)=" + ErrBadHeader.Error() + "; Write before Start=" + ErrNotStarted.Error() +
+		"; End before Start=" + ErrNotStarted.Error() + "; Respond=<nil>; Respond again=" + ErrResponded.Error() +
+		"; Start after Respond=" + ErrResponded.Error() + "; SetHeader after Respond=" + ErrResponded.Error()
+	if got := hRecv(t, errs, "misuse report"); got != want {
+		t.Errorf("misuse:\n got %s\nwant %s", got, want)
+	}
+	r = c.get("/started")
+	if r.body != "one,two" || r.Header.Get("X-Stream") != "yes" || len(r.TransferEncoding) != 1 ||
+		r.Header.Get("Cache-Control") != "no-cache, no-store" || r.Header.Get("X-Accel-Buffering") != "no" {
+		t.Errorf("/started = %q %v TE %v", r.body, r.Header, r.TransferEncoding)
+	}
+	if got := hRecv(t, errs, "stream report"); got != "Write after End="+ErrResponded.Error() {
+		t.Errorf("stream: %s", got)
+	}
+	r = c.get("/panic")
+	if r.StatusCode != 500 {
+		t.Errorf("/panic = %d; want 500", r.StatusCode)
+	}
+	if s.Stats().HandlerPanics != 1 {
+		t.Errorf("handler_panics = %d; want 1", s.Stats().HandlerPanics)
+	}
+	if r := c.get("/silent"); r.StatusCode != 200 {
+		t.Errorf("connection unusable after a panic: %d", r.StatusCode)
+	}
+}
+
+// TestHTTPStreamBadInput: a status or content type that would break the
+// framing is refused with an error in the handler's goroutine; it must never
+// reach the event loop, where the codec's writer panics (that would take the
+// whole server down).
+func TestHTTPStreamBadInput(t *testing.T) {
+	errs := make(chan error, 8)
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("GET", "/status", func(w *Stream, r *Request) {
+			st := 0
+			fmt.Sscan(r.RawQuery, &st)
+			errs <- w.Respond(st, "text/plain", []byte("x"))
+		})
+		s.Handle("GET", "/start-status", func(w *Stream, _ *Request) { errs <- w.Start(1000, "text/plain") })
+		s.Handle("GET", "/ctype", func(w *Stream, _ *Request) {
+			errs <- w.Respond(200, "text/plain\r\nSet-Cookie: evil=1", []byte("x"))
+		})
+		s.Handle("GET", "/start-ctype", func(w *Stream, _ *Request) { errs <- w.Start(200, "a\nb") })
+		s.Handle("GET", "/ok", hText("ok"))
+	})
+	for _, target := range []string{"/status?0", "/status?99", "/status?1000", "/status?101", "/start-status", "/ctype", "/start-ctype"} {
+		c := hDial(t, s.Addr())
+		c.send(hReq("GET", target))
+		if err := hRecv(t, errs, target); err == nil {
+			t.Errorf("%s: accepted", target)
+		}
+		// The handler returned with an error and without parking: the
+		// server answers for it.
+		r := c.next("GET")
+		if r.StatusCode != 200 || r.Header.Get("Set-Cookie") != "" {
+			t.Errorf("%s: then %d %v", target, r.StatusCode, r.Header)
+		}
+	}
+	if r := hGet(t, s.Addr(), "/ok"); r.body != "ok" {
+		t.Fatalf("server broken: %q", r.body)
+	}
+}
+
+// TestHTTPHead checks HEAD: no body, Content-Length of the GET kept, on a
+// complete response, on a streamed one, and pipelined so that any stray
+// body byte would corrupt the next response.
+func TestHTTPHead(t *testing.T) {
+	streamDone := make(chan error, 1)
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("GET", "/body", hText("0123456789"))
+		s.Handle("GET", "/stream", func(w *Stream, _ *Request) {
+			w.Start(200, "text/plain")
+			w.Park()
+			go func() {
+				// A pushing goroutine must learn that no body will be sent.
+				select {
+				case <-w.Done():
+				case <-time.After(hTimeout):
+				}
+				_, err := w.Write([]byte("data"))
+				streamDone <- err
+			}()
+		})
+	})
+	c := hDial(t, s.Addr())
+	c.send(hReq("HEAD", "/body") + hReq("HEAD", "/stream") + hReq("GET", "/body"))
+	r := c.next("HEAD")
+	if r.StatusCode != 200 || r.ContentLength != 10 || r.body != "" {
+		t.Errorf("HEAD /body = %d CL %d %q", r.StatusCode, r.ContentLength, r.body)
+	}
+	r = c.next("HEAD")
+	if r.StatusCode != 200 || r.body != "" {
+		t.Errorf("HEAD /stream = %d %q", r.StatusCode, r.body)
+	}
+	if r := c.next("GET"); r.body != "0123456789" {
+		t.Errorf("GET after HEADs = %q", r.body)
+	}
+	if err := hRecv(t, streamDone, "HEAD stream to be reported done"); err == nil {
+		t.Errorf("Write on a finished HEAD stream succeeded")
+	}
+}
+
+// TestHTTPKeepAliveAndClose covers connection persistence: HTTP/1.1 keeps
+// the connection, "Connection: close" closes it after the response,
+// HTTP/1.0 closes unless it asks for keep-alive, which is echoed, and a
+// streamed response to HTTP/1.0 is raw and ends with the connection.
+func TestHTTPKeepAliveAndClose(t *testing.T) {
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("GET", "/x", hText("x"))
+		s.Handle("GET", "/stream", func(w *Stream, _ *Request) {
+			w.Start(200, "text/plain")
+			w.Park()
+			go func() {
+				w.Write([]byte("ab"))
+				w.Write([]byte("cd"))
+				w.End()
+			}()
+		})
+	})
+	t.Run("http11 keep-alive", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		for range 3 {
+			if r := c.get("/x"); r.Close || r.Header.Get("Connection") != "" {
+				t.Fatalf("keep-alive response says close: %v", r.Header)
+			}
+		}
+		c.expectOpen(50 * time.Millisecond)
+	})
+	t.Run("connection close", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		c.send(hReq("GET", "/x", "Connection: close") + hReq("GET", "/x"))
+		if r := c.next("GET"); !r.Close || r.body != "x" {
+			t.Fatalf("close response: close=%v %q", r.Close, r.body)
+		}
+		c.expectEOF(hTimeout) // and the pipelined second request is not answered
+	})
+	t.Run("http10", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		c.send("GET /x HTTP/1.0\r\n\r\n")
+		if h := c.rawHead(); !strings.Contains(h, "\r\nConnection: close\r\n") || !strings.Contains(h, "\r\nContent-Length: 1\r\n") {
+			t.Fatalf("1.0 head: %q", h)
+		}
+		if b := c.rest(); b != "x" {
+			t.Fatalf("1.0 body then EOF: %q", b)
+		}
+	})
+	t.Run("http10 keep-alive", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		for range 2 {
+			c.send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+			r := c.next("GET")
+			if r.Header.Get("Connection") != "keep-alive" || r.body != "x" {
+				t.Fatalf("1.0 keep-alive response: %v %q", r.Header, r.body)
+			}
+		}
+		c.expectOpen(50 * time.Millisecond)
+	})
+	t.Run("http10 stream", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		c.send("GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		h := c.rawHead()
+		if !strings.Contains(h, "\r\nConnection: close\r\n") || strings.Contains(h, "Transfer-Encoding") || strings.Contains(h, "Content-Length") {
+			t.Fatalf("1.0 stream head: %q", h)
+		}
+		if b := c.rest(); b != "abcd" {
+			t.Fatalf("1.0 stream body: %q", b) // raw, ended by the close
+		}
+	})
+}
+
+// TestHTTPExpectContinue: the interim 100 is sent once the head is in and
+// nothing earlier is pending, exactly once; the body is then accepted.
+func TestHTTPExpectContinue(t *testing.T) {
+	release := make(chan struct{})
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("POST", "/echo", func(w *Stream, r *Request) { w.Respond(200, "text/plain", r.Body) })
+		s.Handle("GET", "/park", func(w *Stream, _ *Request) {
+			w.Park()
+			go func() { <-release; w.Respond(200, "text/plain", []byte("parked")) }()
+		})
+	})
+	const cont = "HTTP/1.1 100 Continue\r\n\r\n"
+	readExactly := func(c *hConn, n int) string {
+		t.Helper()
+		b := make([]byte, n)
+		c.c.SetReadDeadline(time.Now().Add(hTimeout))
+		if _, err := io.ReadFull(c.br, b); err != nil {
+			t.Fatalf("reading %d bytes: %v", n, err)
+		}
+		return string(b)
+	}
+	t.Run("alone", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		c.send(hReq("POST", "/echo", "Expect: 100-continue", "Content-Length: 10"))
+		if got := readExactly(c, len(cont)); got != cont {
+			t.Fatalf("interim = %q", got)
+		}
+		c.send("01234")
+		c.expectOpen(30 * time.Millisecond) // no second 100 for the rest of the body
+		c.send("56789")
+		if r := c.next("POST"); r.StatusCode != 200 || r.body != "0123456789" {
+			t.Fatalf("final = %d %q", r.StatusCode, r.body)
+		}
+	})
+	t.Run("behind a parked request", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		c.send(hReq("GET", "/park") + hReq("POST", "/echo", "Expect: 100-continue", "Content-Length: 3"))
+		c.expectOpen(50 * time.Millisecond) // a 100 now would overtake the parked response
+		close(release)
+		if r := c.next("GET"); r.body != "parked" {
+			t.Fatalf("parked = %q", r.body)
+		}
+		if got := readExactly(c, len(cont)); got != cont {
+			t.Fatalf("interim after the parked response = %q", got)
+		}
+		c.send("abc")
+		if r := c.next("POST"); r.body != "abc" {
+			t.Fatalf("final = %q", r.body)
+		}
+	})
+	t.Run("body sent anyway", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		c.send(hReq("POST", "/echo", "Expect: 100-continue", "Content-Length: 3") + "xyz")
+		r := c.next("POST") // a 100, if any, is skipped by ReadResponse
+		if r.body != "xyz" {
+			t.Fatalf("final = %q", r.body)
+		}
+	})
+	t.Run("too large: no 100", func(t *testing.T) {
+		c := hDial(t, s.Addr())
+		c.send(hReq("POST", "/echo", "Expect: 100-continue", "Content-Length: 99999999"))
+		c.c.SetReadDeadline(time.Now().Add(hTimeout))
+		line, _ := c.br.ReadString('\n')
+		if !strings.HasPrefix(line, "HTTP/1.1 413 ") {
+			t.Fatalf("first line = %q; want 413", line)
+		}
+	})
+}
