@@ -484,7 +484,10 @@ func (rc *reqCtx) openStream(f Format, ack *Event) {
 	b = appendEvent(b, f, ack, nil)
 	b = eventSep(b, f, true)
 	b = ex.chunkClose(b, mark)
-	b = lst.appendBatch(b, evs, gapFrom, gapTo, seq, actHeartbeat, true)
+	// Pushlet's stream starts with an hb "to speed up the return"; then
+	// whatever was pending (a resume).
+	b = lst.appendBatch(b, nil, 0, 0, seq, actHeartbeat, true)
+	b = lst.appendBatch(b, evs, gapFrom, gapTo, seq, actNone, true)
 	ex.commit(b)
 	clear(evs)
 	ex.c.l.evs = evs[:0]

@@ -1,0 +1,50 @@
+# cometplay — the two commands of the README are `make run` and `make test`.
+GO       ?= go
+ADDR     ?= 127.0.0.1:8080
+FUZZTIME ?= 10s
+# Long fuzzing (make fuzz): per target.
+LONGFUZZ ?= 10m
+
+.PHONY: run test unit fuzz-short fuzz bench lint fmt-check vet deps browser-deps clean
+
+## run: start the tictactoe server and print the URL to open.
+run:
+	$(GO) run ./examples/tictactoe -addr $(ADDR) $(ARGS)
+
+## test: everything CI runs: formatting, vet, the race-enabled suite (browser tests included) and a short run of every fuzz target.
+test: deps fmt-check vet unit fuzz-short
+
+unit:
+	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+
+fuzz-short:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
+
+## fuzz: long fuzzing runs (LONGFUZZ per target); new corpus entries land in testdata/fuzz/.
+fuzz:
+	FUZZTIME=$(LONGFUZZ) GO=$(GO) ./scripts/fuzz.sh
+
+## bench: load generator and same-run baselines; writes bench/RESULTS.md.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./httpcodec/ ./engine/...
+	$(GO) run ./bench all -out bench/RESULTS.md
+
+lint: fmt-check vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## deps: Go modules, and Debian's chromium for the browser tests when missing.
+deps: browser-deps
+	$(GO) mod download
+
+browser-deps:
+	@./scripts/browser-deps.sh
+
+clean:
+	rm -rf test-output bin
