@@ -210,6 +210,13 @@ func (c *conn) process() {
 		c.srv.stats.requests.Add(1)
 		c.dispatch(req)
 		off += n
+		// Loop handlers answer into the batch at once: one read of small
+		// pipelined requests for large responses must not grow it far past
+		// MaxOutbound before the peer shows that it reads. Writing it now
+		// lets checkOutbound close a peer that does not.
+		if len(c.l.wbuf)+c.gc.OutboundBuffered()+c.pending > c.srv.cfg.MaxOutbound {
+			c.flush()
+		}
 	}
 	if c.closing {
 		off = len(buf)

@@ -15,7 +15,8 @@ import (
 // blocking, so the worker is freed.
 //
 // If a Handler returns without responding and without calling Park, the
-// server answers "200 OK" with an empty body, as net/http does.
+// server answers "200 OK" with an empty body, as net/http does; a streamed
+// response it started and did not End is ended.
 type Handler func(w *Stream, r *Request)
 
 // Errors returned by Stream methods.
@@ -245,7 +246,16 @@ func (s *Stream) markClosed() {
 // finishIfUnanswered is called when the handler returns.
 func (s *Stream) finishIfUnanswered() {
 	s.mu.Lock()
-	if s.parked || s.phase != phaseFresh {
+	if s.parked || s.phase == phaseFinished {
+		s.mu.Unlock()
+		return
+	}
+	if s.phase == phaseStreaming {
+		// Started, not ended and not parked: nobody will end it, and the
+		// response (with every request pipelined behind it) would hang.
+		// End it, as net/http does when a handler returns.
+		s.phase = phaseFinished
+		s.l.post(op{kind: opEnd, ex: s.ex})
 		s.mu.Unlock()
 		return
 	}
