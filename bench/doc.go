@@ -1,0 +1,53 @@
+// Command bench is cometplay's load generator and same-run comparison tool.
+//
+//	go run ./bench http -out bench/RESULTS.md   # cometplay vs net/http vs bare gnet
+//	go run ./bench all -out bench/RESULTS.md    # every scenario (make bench)
+//	go run ./bench load -kind cometplay -c 100 -pipeline 16 -d 5s
+//	go run ./bench load -addr 127.0.0.1:8080 -path / -n 10000
+//	go run ./bench serve -kind gnet -addr 127.0.0.1:0
+//
+// # Load generator
+//
+// RunLoad opens N keep-alive connections over raw TCP and drives each from
+// its own goroutine: write D requests at once (pipelining depth D, default
+// 1), read D responses with ResponseReader, repeat, for a duration (after an
+// unmeasured warmup) or until a request count is spent. ResponseReader is a
+// minimal response reader written for the tool: status line, framing headers
+// (Content-Length, chunked, Connection), and the body skipped without a copy.
+//
+// Latency is measured per batch: from just before the batch is written to
+// the arrival of its last response. With D = 1 that is the latency of each
+// request; with D > 1 it is the latency of a batch of D requests, and the
+// reports say so. Samples go into a Histogram, log-linear buckets with a
+// relative error below 1/128 and fixed memory, one per connection, merged at
+// the end. Requests that get no response (connect, write, read errors, a
+// timeout, a connection closed early) are errors; the connection is
+// replaced.
+//
+// # Comparison
+//
+// Every server under comparison runs in a child process: the bench binary
+// re-executed as `bench serve -kind K -addr 127.0.0.1:0`, which prints its
+// address on stdout and lives until its stdin closes (so it dies with the
+// parent), a signal, or -maxlife. Every child gets the same GOMAXPROCS
+// (-procs); the load generator is the parent. Configurations are measured
+// in rounds, servers interleaved in a rotating order, and the median of the
+// rounds is reported, which tames the noise of a small shared machine. The
+// children's CPU time is read from /proc around each run. `bench serve`
+// takes -cpuprofile and -memprofile, and the comparison passes
+// -server-args to every child, so profiles can be collected under load.
+//
+// # Results
+//
+// Each scenario owns a section of RESULTS.md between
+// `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` (see
+// ReplaceSection); rewriting one keeps the others and any text around them.
+// A section records the date, the exact command, the machine, every figure,
+// and links to its SVG charts in charts/ next to RESULTS.md, drawn by
+// BarChart and LineChart without dependencies.
+//
+// # Concurrency
+//
+// RunLoad is safe to call from several goroutines; ResponseReader and
+// Histogram are not safe for concurrent use.
+package main

@@ -1,0 +1,666 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// httpConfig is one load shape of the HTTP comparison.
+type httpConfig struct {
+	Conns, Pipeline int
+}
+
+func (c httpConfig) String() string { return fmt.Sprintf("c=%d p=%d", c.Conns, c.Pipeline) }
+
+// httpOptions are the flags of `bench http`.
+type httpOptions struct {
+	Out       string // RESULTS.md to update ("" prints the section only)
+	ChartsDir string // "" means charts/ next to Out
+	Rounds    int
+	Duration  time.Duration
+	Warmup    time.Duration
+	Timeout   time.Duration
+	Conns     []int
+	Pipelines []int
+	Kinds     []string
+	Procs     int
+	// ServerArgs are extra flags for every server child (profiles).
+	ServerArgs []string
+}
+
+// httpMeasurement is one load run against one server.
+type httpMeasurement struct {
+	Kind   string
+	Config httpConfig
+	Round  int
+	Result *LoadResult
+	// ServerCPU is the CPU time the server process used during the run
+	// (warmup included, so per-request figures divide by all requests of
+	// the run's wall time; see serverCPUPerReq).
+	ServerCPU time.Duration
+	Wall      time.Duration // warmup + measured
+}
+
+// serverCPUPerReq estimates the server's CPU time per request: CPU used
+// during the whole run divided by the requests of the measured part scaled
+// to the whole run (the warmup carries the same load).
+func (m *httpMeasurement) serverCPUPerReq() time.Duration {
+	reqs := m.Result.RPS() * m.Wall.Seconds()
+	if reqs <= 0 || m.ServerCPU <= 0 {
+		return 0
+	}
+	return time.Duration(float64(m.ServerCPU) / reqs)
+}
+
+// probe is what a single raw request to a server returned.
+type probe struct {
+	Kind             string
+	Status           int
+	HeadLen, WireLen int64
+	Head             string
+}
+
+func parseIntList(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bench: bad list element %q in %q", f, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// httpMain is `bench http`.
+func httpMain(ctx context.Context, args, invocation []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("http", flag.ContinueOnError)
+	o := httpOptions{}
+	fs.StringVar(&o.Out, "out", "", "RESULTS.md to update (its http section); empty prints the section")
+	fs.StringVar(&o.ChartsDir, "charts", "", "directory for the SVG charts (default: charts/ next to -out)")
+	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each measures every configuration on every server, figures are medians")
+	fs.DurationVar(&o.Duration, "d", 3*time.Second, "measured time of one run")
+	fs.DurationVar(&o.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each run")
+	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "connect and batch timeout")
+	conns := fs.String("c", "1,100", "connection counts")
+	pipes := fs.String("pipeline", "1,16", "pipelining depths")
+	kinds := fs.String("kinds", strings.Join(serverKinds, ","), "servers to compare (the first is the subject of the ratios)")
+	fs.IntVar(&o.Procs, "procs", runtime.NumCPU(), "GOMAXPROCS of every server process")
+	serverArgs := fs.String("server-args", "", "extra flags for every server child, space separated (e.g. -cpuprofile)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if o.Conns, err = parseIntList(*conns); err != nil {
+		return err
+	}
+	if o.Pipelines, err = parseIntList(*pipes); err != nil {
+		return err
+	}
+	o.Kinds = strings.Split(*kinds, ",")
+	for _, k := range o.Kinds {
+		if !slices.Contains(serverKinds, k) {
+			return fmt.Errorf("bench: unknown server kind %q", k)
+		}
+	}
+	o.ServerArgs = strings.Fields(*serverArgs)
+	if o.Rounds < 1 {
+		return errors.New("bench: -rounds must be at least 1")
+	}
+	if o.ChartsDir == "" && o.Out != "" {
+		o.ChartsDir = filepath.Join(filepath.Dir(o.Out), "charts")
+	}
+
+	started := time.Now()
+	ms, probes, err := runHTTPComparison(ctx, o, os.Stderr)
+	if err != nil {
+		return err
+	}
+	rep := newHTTPReport(o, ms, probes)
+	linkDir := ""
+	if o.ChartsDir != "" {
+		if err := rep.writeCharts(o.ChartsDir); err != nil {
+			return err
+		}
+		base := "."
+		if o.Out != "" {
+			base = filepath.Dir(o.Out)
+		}
+		if linkDir, err = filepath.Rel(base, o.ChartsDir); err != nil {
+			linkDir = o.ChartsDir
+		}
+	}
+	md := rep.markdown(runHeader(invocation, started, time.Since(started), DescribeMachine()), filepath.ToSlash(linkDir))
+	if o.Out == "" {
+		_, err := io.WriteString(stdout, md)
+		return err
+	}
+	if err := UpdateResultsFile(o.Out, "http", []byte(md)); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section http) and charts in %s\n", rep.summary(), o.Out, o.ChartsDir)
+	return err
+}
+
+// runHTTPComparison starts one child per server kind, checks their
+// responses, and measures every configuration on every server, Rounds times,
+// interleaved: round r runs configuration by configuration, and within one
+// the servers take turns in an order rotated each time, so that no server
+// always runs first or last.
+func runHTTPComparison(ctx context.Context, o httpOptions, progress io.Writer) ([]httpMeasurement, []probe, error) {
+	children := map[string]*Child{}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopChildren(stopCtx, children, progress)
+	}()
+	for _, k := range o.Kinds {
+		c, err := StartChild(ServerSpec{Kind: k, Procs: o.Procs, Args: o.ServerArgs})
+		if err != nil {
+			return nil, nil, err
+		}
+		children[k] = c
+		fmt.Fprintf(progress, "%s server: pid %d at %s (GOMAXPROCS %d)\n", k, c.Pid(), c.Addr, o.Procs)
+	}
+	var probes []probe
+	for _, k := range o.Kinds {
+		p, err := probeServer(children[k].Addr, staticPath)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bench: probing the %s server: %w", k, err)
+		}
+		if p.Status != 200 {
+			return nil, nil, fmt.Errorf("bench: the %s server answered %d to GET %s:\n%s", k, p.Status, staticPath, p.Head)
+		}
+		p.Kind = k
+		probes = append(probes, p)
+	}
+
+	var configs []httpConfig
+	for _, c := range o.Conns {
+		for _, p := range o.Pipelines {
+			configs = append(configs, httpConfig{c, p})
+		}
+	}
+	var ms []httpMeasurement
+	turn := 0
+	for round := range o.Rounds {
+		for _, cfg := range configs {
+			for i := range o.Kinds {
+				k := o.Kinds[(i+turn)%len(o.Kinds)]
+				m, err := measure(ctx, children[k], cfg, o)
+				if err != nil {
+					return nil, nil, err
+				}
+				m.Round = round
+				ms = append(ms, m)
+				r := m.Result
+				fmt.Fprintf(progress, "round %d %-11s %-9s %9.0f req/s  p50 %-8s p99 %-8s max %-8s errors %d non-2xx %d\n",
+					round+1, cfg, k, r.RPS(), fmtDur(r.Latency.Quantile(0.5)), fmtDur(r.Latency.Quantile(0.99)), fmtDur(r.Latency.Max()), r.Errors, r.Non2xx())
+			}
+			turn++
+		}
+	}
+	return ms, probes, ctx.Err()
+}
+
+// stopChildren stops the children in parallel (each takes up to a second:
+// gnet polls for its loops' exit every half second).
+func stopChildren(ctx context.Context, children map[string]*Child, progress io.Writer) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for k, c := range children {
+		wg.Go(func() {
+			t0 := time.Now()
+			err := c.Stop(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fmt.Fprintln(progress, err)
+			}
+			fmt.Fprintf(progress, "%s server stopped in %v\n", k, time.Since(t0).Round(time.Millisecond))
+		})
+	}
+	wg.Wait()
+}
+
+func measure(ctx context.Context, c *Child, cfg httpConfig, o httpOptions) (httpMeasurement, error) {
+	cpu0, err := c.CPUTime()
+	if err != nil {
+		return httpMeasurement{}, err
+	}
+	t0 := time.Now()
+	res, err := RunLoad(ctx, LoadConfig{
+		Addr:     c.Addr,
+		Path:     staticPath,
+		Conns:    cfg.Conns,
+		Pipeline: cfg.Pipeline,
+		Duration: o.Duration,
+		Warmup:   o.Warmup,
+		Timeout:  o.Timeout,
+	})
+	if err != nil {
+		return httpMeasurement{}, err
+	}
+	wall := time.Since(t0)
+	cpu1, err := c.CPUTime()
+	if err != nil {
+		return httpMeasurement{}, fmt.Errorf("bench: the %s server died? %w; its log:\n%s", c.Spec.Kind, err, c.log)
+	}
+	return httpMeasurement{Kind: c.Spec.Kind, Config: cfg, Result: res, ServerCPU: cpu1 - cpu0, Wall: wall}, nil
+}
+
+// probeServer sends one GET and returns the response's status and sizes.
+func probeServer(addr, path string) (probe, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return probe{}, err
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		return probe{}, err
+	}
+	req := LoadConfig{Method: "GET", Path: path, Host: addr}.request()
+	if _, err := conn.Write(req); err != nil {
+		return probe{}, err
+	}
+	rr := NewResponseReader(conn)
+	rr.KeepBody = true
+	resp, err := rr.Next(false)
+	if err != nil {
+		return probe{}, err
+	}
+	if resp.Status == 200 && string(rr.Body) != staticBody {
+		return probe{}, fmt.Errorf("unexpected body %q", rr.Body)
+	}
+	return probe{Status: resp.Status, HeadLen: resp.HeadLen, WireLen: resp.WireLen, Head: string(rr.Head)}, nil
+}
+
+// httpCell aggregates the rounds of one server in one configuration.
+type httpCell struct {
+	Kind           string
+	Config         httpConfig
+	RPS            float64   // median over rounds
+	RoundRPS       []float64 // in round order
+	P50, P90, P99  time.Duration
+	Max            time.Duration // largest over rounds
+	CPUPerReq      time.Duration // median server CPU per request
+	Errors, Non2xx int64         // summed over rounds
+	Latency        Histogram     // every round merged
+	Requests       int64         // summed over rounds
+}
+
+type httpReport struct {
+	o       httpOptions
+	configs []httpConfig
+	cells   map[httpConfig]map[string]*httpCell
+	probes  []probe
+}
+
+func newHTTPReport(o httpOptions, ms []httpMeasurement, probes []probe) *httpReport {
+	rep := &httpReport{o: o, cells: map[httpConfig]map[string]*httpCell{}, probes: probes}
+	type acc struct {
+		rps                []float64
+		p50, p90, p99, cpu []float64
+	}
+	accs := map[*httpCell]*acc{}
+	for i := range ms {
+		m := &ms[i]
+		byKind := rep.cells[m.Config]
+		if byKind == nil {
+			byKind = map[string]*httpCell{}
+			rep.cells[m.Config] = byKind
+			rep.configs = append(rep.configs, m.Config)
+		}
+		c := byKind[m.Kind]
+		if c == nil {
+			c = &httpCell{Kind: m.Kind, Config: m.Config}
+			byKind[m.Kind] = c
+			accs[c] = &acc{}
+		}
+		a := accs[c]
+		r := m.Result
+		a.rps = append(a.rps, r.RPS())
+		a.p50 = append(a.p50, float64(r.Latency.Quantile(0.5)))
+		a.p90 = append(a.p90, float64(r.Latency.Quantile(0.9)))
+		a.p99 = append(a.p99, float64(r.Latency.Quantile(0.99)))
+		a.cpu = append(a.cpu, float64(m.serverCPUPerReq()))
+		c.RoundRPS = append(c.RoundRPS, r.RPS())
+		c.Max = max(c.Max, r.Latency.Max())
+		c.Errors += r.Errors
+		c.Non2xx += r.Non2xx()
+		c.Requests += r.Requests
+		c.Latency.Merge(&r.Latency)
+	}
+	for c, a := range accs {
+		c.RPS = median(a.rps)
+		c.P50 = time.Duration(median(a.p50))
+		c.P90 = time.Duration(median(a.p90))
+		c.P99 = time.Duration(median(a.p99))
+		c.CPUPerReq = time.Duration(median(a.cpu))
+	}
+	return rep
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (rep *httpReport) cell(cfg httpConfig, kind string) *httpCell { return rep.cells[cfg][kind] }
+
+// ratio returns a/b, NaN when either is missing.
+func ratio(a, b float64) float64 {
+	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
+		return math.NaN()
+	}
+	return a / b
+}
+
+func fmtRatio(r float64) string {
+	if math.IsNaN(r) {
+		return "–"
+	}
+	return strconv.FormatFloat(r, 'f', 2, 64) + "×"
+}
+
+// target is one of the goals the foundation issue sets for cometplay.
+type target struct {
+	What, Config, Measured string
+	Met                    bool
+	ok                     bool // the figures exist
+}
+
+// targets evaluates the goals at 100 connections (every pipelining depth).
+func (rep *httpReport) targets() []target {
+	var ts []target
+	for _, cfg := range rep.configs {
+		if cfg.Conns != 100 {
+			continue
+		}
+		cp, nh, gn := rep.cell(cfg, kindCometplay), rep.cell(cfg, kindNetHTTP), rep.cell(cfg, kindGnet)
+		if cp == nil {
+			continue
+		}
+		if nh != nil {
+			r := ratio(cp.RPS, nh.RPS)
+			ts = append(ts, target{"req/s ≥ 2× net/http", cfg.String(), fmtRatio(r), r >= 2, true})
+		}
+		unit := ""
+		if cfg.Pipeline > 1 {
+			unit = fmt.Sprintf(" (per batch of %d)", cfg.Pipeline)
+		}
+		ts = append(ts, target{"p99 < 4 ms" + unit, cfg.String(), fmtDur(cp.P99), cp.P99 < 4*time.Millisecond, true})
+		if gn != nil {
+			r := ratio(cp.RPS, gn.RPS)
+			ts = append(ts, target{"req/s ≥ 0.9× bare gnet", cfg.String(), fmtRatio(r), r >= 0.9, true})
+		}
+	}
+	return ts
+}
+
+// summary is the short text printed at the end of a run.
+func (rep *httpReport) summary() string {
+	var b strings.Builder
+	for _, cfg := range rep.configs {
+		fmt.Fprintf(&b, "%-11s", cfg)
+		for _, k := range rep.o.Kinds {
+			if c := rep.cell(cfg, k); c != nil {
+				fmt.Fprintf(&b, "  %s %.0f req/s p99 %s", k, c.RPS, fmtDur(c.P99))
+			}
+		}
+		b.WriteString("\n")
+	}
+	for _, t := range rep.targets() {
+		fmt.Fprintf(&b, "target %-28s %-11s %-8s %s\n", t.What, t.Config, t.Measured, metWord(t.Met))
+	}
+	return b.String()
+}
+
+func metWord(met bool) string {
+	if met {
+		return "met"
+	}
+	return "MISSED"
+}
+
+var kindTitle = map[string]string{
+	kindCometplay: "cometplay",
+	kindNetHTTP:   "net/http",
+	kindGnet:      "bare gnet",
+}
+
+// markdown renders the http section of RESULTS.md.
+func (rep *httpReport) markdown(header, chartDir string) string {
+	o := rep.o
+	var b strings.Builder
+	b.WriteString("## HTTP: keep-alive GET of a small static file\n\n")
+	b.WriteString(header)
+	fmt.Fprintf(&b, "\nEvery server runs in its own child process with GOMAXPROCS=%d on the same machine as the load generator "+
+		"(the parent process), all sharing its %d cores. Each request is `GET %s` (a %d-byte body) on keep-alive connections; "+
+		"with pipelining depth p a connection writes p requests at once, then reads the p responses. "+
+		"Each server and configuration was measured %d times for %v after a %v warmup, the servers taking turns in a rotating order; "+
+		"the tables give the median over those rounds (max: the largest over all). "+
+		"**Latency is per request at p=1, per batch of p requests otherwise.** "+
+		"Server CPU/req is the server process's CPU time (user+system, /proc) over the requests it served.\n\n",
+		o.Procs, runtime.NumCPU(), staticPath, len(staticBody), o.Rounds, o.Duration, o.Warmup)
+
+	b.WriteString("- cometplay: `engine.Server` with `Config.Static` = an in-memory `fstest.MapFS` (served on the event loop).\n")
+	b.WriteString("- net/http: `http.Server` with a handler writing the same headers and body.\n")
+	b.WriteString("- bare gnet: gnet with the engine's options, answering every `\\r\\n\\r\\n` with fixed bytes: the floor of an event-loop server.\n\n")
+
+	if ts := rep.targets(); len(ts) > 0 {
+		b.WriteString("### Targets (100 connections)\n\n| target | configuration | measured | status |\n|---|---|---:|---|\n")
+		for _, t := range ts {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", t.What, t.Config, t.Measured, metWord(t.Met))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("### Throughput and latency\n\n")
+	b.WriteString("| conns | pipeline | server | req/s | p50 | p90 | p99 | max | server CPU/req | errors | non-2xx | req/s by round |\n")
+	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, cfg := range rep.configs {
+		for _, k := range o.Kinds {
+			c := rep.cell(cfg, k)
+			if c == nil {
+				continue
+			}
+			rounds := make([]string, len(c.RoundRPS))
+			for i, v := range c.RoundRPS {
+				rounds[i] = strconv.FormatFloat(v, 'f', 0, 64)
+			}
+			fmt.Fprintf(&b, "| %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %d | %d | %s |\n",
+				cfg.Conns, cfg.Pipeline, kindTitle[k], c.RPS, fmtDur(c.P50), fmtDur(c.P90), fmtDur(c.P99), fmtDur(c.Max),
+				fmtDur(c.CPUPerReq), c.Errors, c.Non2xx, strings.Join(rounds, ", "))
+		}
+	}
+	b.WriteString("\n")
+
+	if rep.cellKinds(kindCometplay) {
+		b.WriteString("### Ratios (cometplay ÷ baseline; req/s above 1 is better, p99 below 1 is better)\n\n")
+		b.WriteString("| conns | pipeline | req/s ÷ net/http | req/s ÷ bare gnet | p99 ÷ net/http | p99 ÷ bare gnet | CPU/req ÷ net/http | CPU/req ÷ bare gnet |\n")
+		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, cfg := range rep.configs {
+			cp := rep.cell(cfg, kindCometplay)
+			if cp == nil {
+				continue
+			}
+			get := func(k string, f func(*httpCell) float64) string {
+				c := rep.cell(cfg, k)
+				if c == nil {
+					return "–"
+				}
+				return fmtRatio(ratio(f(cp), f(c)))
+			}
+			rps := func(c *httpCell) float64 { return c.RPS }
+			p99 := func(c *httpCell) float64 { return float64(c.P99) }
+			cpu := func(c *httpCell) float64 { return float64(c.CPUPerReq) }
+			fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s |\n", cfg.Conns, cfg.Pipeline,
+				get(kindNetHTTP, rps), get(kindGnet, rps), get(kindNetHTTP, p99), get(kindGnet, p99), get(kindNetHTTP, cpu), get(kindGnet, cpu))
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("### Same bytes on the wire\n\nOne response to the probe request, per server (the head includes a `Date`):\n\n")
+	b.WriteString("| server | status | head bytes | response bytes |\n|---|---:|---:|---:|\n")
+	for _, p := range rep.probes {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", kindTitle[p.Kind], p.Status, p.HeadLen, p.WireLen)
+	}
+	b.WriteString("\n")
+
+	if chartDir != "" {
+		b.WriteString("### Charts\n\n")
+		fmt.Fprintf(&b, "![requests per second by server and configuration](%s)\n\n", pathJoin(chartDir, httpThroughputChart))
+		for _, cfg := range rep.configs {
+			fmt.Fprintf(&b, "![latency percentiles, %s](%s)\n", cfg, pathJoin(chartDir, httpLatencyChart(cfg)))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func (rep *httpReport) cellKinds(kind string) bool {
+	for _, byKind := range rep.cells {
+		if byKind[kind] != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func pathJoin(dir, name string) string {
+	if dir == "" || dir == "." {
+		return name
+	}
+	return strings.TrimSuffix(dir, "/") + "/" + name
+}
+
+const httpThroughputChart = "http-throughput.svg"
+
+func httpLatencyChart(cfg httpConfig) string {
+	return fmt.Sprintf("http-latency-c%d-p%d.svg", cfg.Conns, cfg.Pipeline)
+}
+
+// writeCharts writes the throughput bar chart and one latency percentile
+// chart per configuration into dir.
+func (rep *httpReport) writeCharts(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	bars := BarChart{
+		Title:  "Keep-alive GET throughput (median of rounds)",
+		YLabel: "requests per second",
+		Note:   fmt.Sprintf("c = connections, p = pipelining depth; GOMAXPROCS=%d per server, %d cores shared with the load generator", rep.o.Procs, runtime.NumCPU()),
+	}
+	for _, cfg := range rep.configs {
+		bars.Groups = append(bars.Groups, cfg.String())
+	}
+	for _, k := range rep.o.Kinds {
+		s := Series{Name: kindTitle[k]}
+		for _, cfg := range rep.configs {
+			v := math.NaN()
+			if c := rep.cell(cfg, k); c != nil {
+				v = c.RPS
+			}
+			s.Values = append(s.Values, v)
+		}
+		bars.Series = append(bars.Series, s)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, httpThroughputChart), bars.SVG()); err != nil {
+		return err
+	}
+	for _, cfg := range rep.configs {
+		unit := "request"
+		if cfg.Pipeline > 1 {
+			unit = fmt.Sprintf("batch of %d", cfg.Pipeline)
+		}
+		lc := LineChart{
+			Title:  fmt.Sprintf("Latency per %s, %d connections, pipelining %d", unit, cfg.Conns, cfg.Pipeline),
+			XLabel: "percentile",
+			YLabel: "latency",
+			YLog:   true,
+			XTicks: percentileTicks,
+			YFormat: func(v float64) string {
+				return durationLabel(v)
+			},
+			Note: "all rounds merged; x axis: log scale of 1/(1-q)",
+		}
+		for _, k := range rep.o.Kinds {
+			if c := rep.cell(cfg, k); c != nil {
+				lc.Series = append(lc.Series, percentileSeries(kindTitle[k], &c.Latency))
+			}
+		}
+		if err := writeFileAtomic(filepath.Join(dir, httpLatencyChart(cfg)), lc.SVG()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// percentileTicks label the x axis of percentile charts, whose x is
+// log₁₀(1/(1-q)): 0 is the minimum, 1 is p90, 2 is p99, and so on.
+var percentileTicks = []Tick{{0, "0%"}, {math.Log10(2), "50%"}, {1, "90%"}, {2, "99%"}, {3, "99.9%"}, {4, "99.99%"}}
+
+// percentileSeries samples h's quantiles along the percentile axis, up to
+// the largest quantile the sample count resolves.
+func percentileSeries(name string, h *Histogram) Series {
+	s := Series{Name: name}
+	if h.Count() == 0 {
+		return s
+	}
+	top := min(4, math.Log10(float64(h.Count())))
+	for x := 0.0; x <= top+1e-9; x += 0.05 {
+		q := 1 - math.Pow(10, -x)
+		s.X = append(s.X, x)
+		s.Y = append(s.Y, float64(h.Quantile(q)))
+	}
+	s.X = append(s.X, top+0.05)
+	s.Y = append(s.Y, float64(h.Max()))
+	return s
+}
+
+// fmtDur formats d with three significant digits: "87.5µs", "1.23ms".
+func fmtDur(d time.Duration) string {
+	v := float64(d)
+	var unit string
+	switch {
+	case d == 0:
+		return "0"
+	case v >= 1e9:
+		v, unit = v/1e9, "s"
+	case v >= 1e6:
+		v, unit = v/1e6, "ms"
+	case v >= 1e3:
+		v, unit = v/1e3, "µs"
+	default:
+		unit = "ns"
+	}
+	prec := 2
+	switch {
+	case v >= 100:
+		prec = 0
+	case v >= 10:
+		prec = 1
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64) + unit
+}

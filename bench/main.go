@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// scenario is a benchmark that owns a section of RESULTS.md. Its main
+// parses its own flags (each accepts -out) and records invocation, the
+// command line that started the bench, in its section.
+type scenario struct {
+	name  string
+	brief string
+	main  func(ctx context.Context, args, invocation []string, stdout io.Writer) error
+}
+
+// scenarios are run by `bench all` in this order.
+var scenarios = []scenario{
+	{"http", "keep-alive GET of a small static file: cometplay vs net/http vs bare gnet", httpMain},
+}
+
+const usage = `usage: go run ./bench <command> [flags]
+
+commands:
+  http    same-run comparison of cometplay, net/http and bare gnet (keep-alive GET)
+  all     every scenario in turn (make bench): all -out bench/RESULTS.md
+  load    load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s
+          (or -kind cometplay|nethttp|gnet to start that server as a child)
+  serve   run one server and print its address: serve -kind gnet -addr 127.0.0.1:0
+
+Run "go run ./bench <command> -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := dispatch(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "bench:", strings.TrimPrefix(err.Error(), "bench: "))
+		}
+		os.Exit(2)
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return flag.ErrHelp
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serveMain(rest)
+	case "load":
+		return loadMain(ctx, rest, stdout)
+	case "all":
+		return allMain(ctx, rest, args, stdout)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	for _, s := range scenarios {
+		if s.name == cmd {
+			return s.main(ctx, rest, args, stdout)
+		}
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("bench: unknown command %q", cmd)
+}
+
+// allMain is `bench all`: every scenario with its default flags, each
+// updating its section of -out.
+func allMain(ctx context.Context, args, invocation []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("all", flag.ContinueOnError)
+	out := fs.String("out", "bench/RESULTS.md", "RESULTS.md to update")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, s := range scenarios {
+		fmt.Fprintf(stdout, "== %s: %s\n", s.name, s.brief)
+		if err := s.main(ctx, []string{"-out", *out}, invocation, stdout); err != nil {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// loadMain is `bench load`: the load generator on its own.
+func loadMain(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	var cfg LoadConfig
+	fs.StringVar(&cfg.Addr, "addr", "", "server address host:port (or use -kind)")
+	kind := fs.String("kind", "", "start a server of this kind (cometplay, nethttp, gnet) as a child and load it")
+	procs := fs.Int("procs", runtime.NumCPU(), "GOMAXPROCS of the -kind server")
+	serverArgs := fs.String("server-args", "", "extra flags for the -kind server, space separated")
+	fs.StringVar(&cfg.Method, "method", "GET", "request method")
+	fs.StringVar(&cfg.Path, "path", "", "request path (default / with -addr, the static file with -kind)")
+	fs.StringVar(&cfg.Host, "host", "", "Host header (default the address)")
+	fs.IntVar(&cfg.Conns, "c", 1, "connections")
+	fs.IntVar(&cfg.Pipeline, "pipeline", 1, "requests written at once per connection")
+	fs.DurationVar(&cfg.Duration, "d", 0, "measured duration (default 5s unless -n is set)")
+	fs.Int64Var(&cfg.Requests, "n", 0, "total requests instead of a duration")
+	fs.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured load before a duration run")
+	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "connect and batch timeout")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.Duration == 0 && cfg.Requests == 0 {
+		cfg.Duration = 5 * time.Second
+	}
+	if *kind != "" {
+		if cfg.Addr != "" {
+			return errors.New("bench: -addr and -kind exclude each other")
+		}
+		c, err := StartChild(ServerSpec{Kind: *kind, Procs: *procs, Args: strings.Fields(*serverArgs)})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := c.Stop(sctx); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}()
+		cfg.Addr = c.Addr
+		if cfg.Path == "" {
+			cfg.Path = staticPath
+		}
+	}
+	res, err := RunLoad(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(stdout, res.String())
+	return err
+}
