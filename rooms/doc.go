@@ -1,0 +1,3 @@
+// Package rooms is the API game developers write rooms against, and the
+// runtime that runs them.
+package rooms

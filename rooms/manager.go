@@ -1,0 +1,698 @@
+package rooms
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ManagerOptions configures a Manager. Zero fields take the defaults given.
+type ManagerOptions struct {
+	// Executors is the number of goroutines running room hooks (default
+	// 2×GOMAXPROCS). It is the whole of the runtime's goroutines: rooms and
+	// players add none.
+	Executors int
+	// MailboxSize bounds the client items (joins, messages, reclaims, Do)
+	// waiting in one room's mailbox (default 256). Past it, the Manager
+	// method returns ErrMailboxFull at once and enqueues nothing.
+	MailboxSize int
+	// Clock is the source of time and timers (default RealClock).
+	Clock Clock
+	// Logger receives the runtime's logs and is the parent of every room's
+	// ctx.Logger() (default slog.Default()).
+	Logger *slog.Logger
+	// TopicPrefix is prepended to a room's id to make its topic (default
+	// "/room/").
+	TopicPrefix string
+	// MaxMessageBytes bounds a message's Data (default 16 KiB).
+	MaxMessageBytes int
+}
+
+// Manager defaults and limits.
+const (
+	DefaultMailboxSize     = 256
+	DefaultTopicPrefix     = "/room/"
+	DefaultMaxMessageBytes = 16 << 10
+	// MaxTypeLen bounds Message.Type and MaxMoveIDLen Message.MoveID, in bytes.
+	MaxTypeLen   = 64
+	MaxMoveIDLen = 64
+	// MaxOptions bounds the entries of Options; MaxOptionKeyLen and
+	// MaxOptionValueLen their sizes in bytes.
+	MaxOptions        = 32
+	MaxOptionKeyLen   = 64
+	MaxOptionValueLen = 1024
+	// MaxLabelLen bounds a room's label, in runes; longer labels are cut.
+	MaxLabelLen = 64
+	// MaxIDLen bounds PlayerInfo's SessionID and PlayerID, in bytes.
+	MaxIDLen = 128
+	// moveMemory is how many applied move ids a seat remembers for retries.
+	moveMemory = 32
+)
+
+// Manager runs the rooms: it owns their mailboxes, the executor pool, the
+// reconnection tokens and the index of sessions. Every method is safe for
+// concurrent use and never blocks (except Shutdown and WaitIdle, which
+// wait by design): they validate, enqueue and return. Hooks never run on the
+// caller's goroutine, so the engine may call them from its event loops.
+// Results of the asynchronous steps reach players as events through the
+// Transport.
+type Manager struct {
+	t     Transport
+	clock Clock
+	log   *slog.Logger
+	o     ManagerOptions
+	sched scheduler
+
+	executors sync.WaitGroup
+	onChange  atomic.Pointer[[]func(RoomInfo, bool)]
+
+	mu       sync.Mutex // guards the fields below; never held while taking a room.mu
+	games    map[string]*Game
+	rooms    map[string]*room
+	sessions map[string]*sessionRec
+	tokens   map[string]tokenRef
+	closed   bool
+	allGone  chan struct{} // closed when closed and no room is left
+}
+
+// sessionRec is what the Manager knows of a session that is in (or on its
+// way into) at least one room.
+type sessionRec struct {
+	rooms    map[string]int // room id → references (memberships and pending joins)
+	detached bool           // its listen connection is gone
+	ended    bool           // the session is gone for good
+}
+
+// tokenRef locates the seat a reconnection token reclaims.
+type tokenRef struct {
+	room     *room
+	playerID string
+	name     string
+}
+
+// NewManager returns a Manager delivering events through t and starts its
+// executors. Call Shutdown to stop it.
+func NewManager(t Transport, o ManagerOptions) *Manager {
+	if o.Executors <= 0 {
+		o.Executors = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.MailboxSize <= 0 {
+		o.MailboxSize = DefaultMailboxSize
+	}
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.TopicPrefix == "" {
+		o.TopicPrefix = DefaultTopicPrefix
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	m := &Manager{
+		t: t, clock: o.Clock, log: o.Logger, o: o,
+		games:    make(map[string]*Game),
+		rooms:    make(map[string]*room),
+		sessions: make(map[string]*sessionRec),
+		tokens:   make(map[string]tokenRef),
+		allGone:  make(chan struct{}),
+	}
+	m.sched.init()
+	m.executors.Add(o.Executors)
+	for range o.Executors {
+		go m.executor()
+	}
+	return m
+}
+
+// Options returns the options in effect, defaults filled in.
+func (m *Manager) Options() ManagerOptions { return m.o }
+
+// Register adds a game. Defaults are filled in; an invalid Game is refused
+// with an error wrapping ErrBadGame, a second game of one name with
+// ErrGameExists. Safe for concurrent use.
+func (m *Manager) Register(g Game) error {
+	if g.Name == "" || len(g.Name) > MaxGameNameLen || strings.ContainsAny(g.Name, "/ \t\r\n") {
+		return fmt.Errorf("%w: name must be 1..%d bytes without spaces or slashes", ErrBadGame, MaxGameNameLen)
+	}
+	if g.New == nil {
+		return fmt.Errorf("%w: %s: New is nil", ErrBadGame, g.Name)
+	}
+	if g.MinPlayers == 0 {
+		g.MinPlayers = 1
+	}
+	if g.MaxPlayers == 0 {
+		g.MaxPlayers = g.MinPlayers
+	}
+	if g.MinPlayers < 0 || g.MaxPlayers < g.MinPlayers || g.MaxPlayers > MaxSeats {
+		return fmt.Errorf("%w: %s: need 1 <= MinPlayers <= MaxPlayers <= %d", ErrBadGame, g.Name, MaxSeats)
+	}
+	if g.ReconnectWindow == 0 {
+		g.ReconnectWindow = DefaultReconnectWindow
+	}
+	if g.EmptyGrace == 0 {
+		g.EmptyGrace = DefaultEmptyGrace
+	}
+	if g.TickRate < 0 {
+		return fmt.Errorf("%w: %s: negative TickRate", ErrBadGame, g.Name)
+	}
+	if g.MaxSpectators <= 0 {
+		g.MaxSpectators = DefaultMaxSpectators
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.games[g.Name]; ok {
+		return fmt.Errorf("%w: %s", ErrGameExists, g.Name)
+	}
+	m.games[g.Name] = &g
+	return nil
+}
+
+// Game returns the registered game of that name, defaults filled in.
+func (m *Manager) Game(name string) (Game, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	g, ok := m.games[name]
+	if !ok {
+		return Game{}, false
+	}
+	return *g, true
+}
+
+// Games returns the names of the registered games, sorted.
+func (m *Manager) Games() []string {
+	m.mu.Lock()
+	names := make([]string, 0, len(m.games))
+	for n := range m.games {
+		names = append(names, n)
+	}
+	m.mu.Unlock()
+	slices.Sort(names)
+	return names
+}
+
+// Create makes a room of the game and, when creator.SessionID is not empty,
+// asks for the creator's seat (as Join does, with creator.Options defaulting
+// to opts). It returns the new room's id at once; OnCreate runs on an
+// executor, and its failure reaches the creator as "join-rejected". The
+// option "label" is the room's initial label. Errors: ErrUnknownGame,
+// ErrBadOptions, ErrBadPlayer, ErrSessionEnded, ErrClosed.
+func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID string, err error) {
+	opts, err = copyOptions(opts)
+	if err != nil {
+		return "", err
+	}
+	withCreator := creator.SessionID != ""
+	if withCreator {
+		if creator, err = checkPlayer(creator); err != nil {
+			return "", err
+		}
+		if creator.Options == nil {
+			creator.Options = opts
+		}
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return "", ErrClosed
+	}
+	g, ok := m.games[game]
+	if !ok {
+		m.mu.Unlock()
+		return "", ErrUnknownGame
+	}
+	if withCreator {
+		if rec := m.sessions[creator.SessionID]; rec != nil && rec.ended {
+			m.mu.Unlock()
+			return "", ErrSessionEnded
+		}
+	}
+	id := RandomID()
+	for m.rooms[id] != nil {
+		id = RandomID()
+	}
+	r := newRoom(m, g, id)
+	m.rooms[id] = r
+	if withCreator {
+		m.refLocked(creator.SessionID, id)
+	}
+	m.mu.Unlock()
+
+	// A fresh room's mailbox has room for both.
+	_ = r.enqueue(item{kind: kCreate, counted: true, opts: opts})
+	if withCreator {
+		_ = r.enqueue(item{kind: kJoin, counted: true, info: creator, session: creator.SessionID})
+	}
+	return id, nil
+}
+
+// Join asks for a seat in a room for p. The answer arrives as "joined" or
+// "join-rejected" (room not waiting, full, locked, or OnJoin's error).
+// Errors: ErrNoRoom, ErrBadPlayer, ErrSessionEnded, ErrMailboxFull.
+func (m *Manager) Join(roomID string, p PlayerInfo) error {
+	return m.enter(roomID, p, kJoin)
+}
+
+// Spectate asks for a spectator's place in a room for p; the answer arrives
+// as "joined" (seat -1) or "join-rejected". Spectators receive the room's
+// broadcasts and cannot act. Errors: ErrNoRoom, ErrSpectatorsNotAllowed,
+// ErrBadPlayer, ErrSessionEnded, ErrMailboxFull.
+func (m *Manager) Spectate(roomID string, p PlayerInfo) error {
+	return m.enter(roomID, p, kSpectate)
+}
+
+func (m *Manager) enter(roomID string, p PlayerInfo, kind itemKind) error {
+	p, err := checkPlayer(p)
+	if err != nil {
+		return err
+	}
+	if p.Options, err = copyOptions(p.Options); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	r := m.rooms[roomID]
+	switch {
+	case r == nil:
+		m.mu.Unlock()
+		return ErrNoRoom
+	case kind == kSpectate && !r.game.Spectators:
+		m.mu.Unlock()
+		return ErrSpectatorsNotAllowed
+	}
+	if rec := m.sessions[p.SessionID]; rec != nil && rec.ended {
+		m.mu.Unlock()
+		return ErrSessionEnded
+	}
+	m.refLocked(p.SessionID, roomID)
+	m.mu.Unlock()
+	if err := r.enqueue(item{kind: kind, counted: true, info: p, session: p.SessionID}); err != nil {
+		m.unref(p.SessionID, roomID)
+		return err
+	}
+	return nil
+}
+
+// Leave takes the session out of the room: a seated player leaves with
+// LeaveLeft, a spectator just goes. Repeated calls before it is processed
+// count once. Errors: ErrNoRoom, ErrNotInRoom.
+func (m *Manager) Leave(roomID, sessionID string) error {
+	r := m.room(roomID)
+	if r == nil {
+		return ErrNoRoom
+	}
+	r.mu.Lock()
+	g, err := r.gateLocked(sessionID)
+	if err == nil && !g.leaving {
+		g.leaving = true
+		err = r.enqueueLocked(item{kind: kLeave, session: sessionID})
+	}
+	sched := err == nil && !r.scheduled
+	if err == nil {
+		r.scheduled = true
+	}
+	r.mu.Unlock()
+	if sched {
+		m.sched.schedule(r)
+	}
+	return err
+}
+
+// Deliver queues a seated player's message for its room. The message is
+// checked here (type 1..MaxTypeLen bytes, move id up to MaxMoveIDLen, data
+// valid JSON up to MaxMessageBytes, Seq >= 0) and copied, so the caller's
+// buffers may be reused at once. The outcome reaches the player as "ack" (a
+// move) or "error". Errors: ErrNoRoom, ErrNotInRoom, ErrMailboxFull,
+// ErrBadMessage, and for a spectator ErrSpectator.
+func (m *Manager) Deliver(roomID, sessionID string, msg Message) error {
+	if err := checkMessage(&msg, m.o.MaxMessageBytes); err != nil {
+		return err
+	}
+	r := m.room(roomID)
+	if r == nil {
+		return ErrNoRoom
+	}
+	r.mu.Lock()
+	g, err := r.gateLocked(sessionID)
+	if err == nil && g.spectator {
+		err = ErrSpectator
+	}
+	if err == nil {
+		err = r.enqueueLocked(item{kind: kMessage, counted: true, session: sessionID, msg: msg})
+	}
+	sched := err == nil && !r.scheduled
+	if err == nil {
+		r.scheduled = true
+	}
+	r.mu.Unlock()
+	if sched {
+		m.sched.schedule(r)
+	}
+	return err
+}
+
+// Do runs f on the room's executor, serialized with its hooks, as if it were
+// a hook: f may use the Ctx. It is a way for server code (an admin command,
+// a test) to act on a room. f is not run if the room is disposed first.
+// Errors: ErrNoRoom, ErrMailboxFull.
+func (m *Manager) Do(roomID string, f func(*Ctx)) error {
+	r := m.room(roomID)
+	if r == nil {
+		return ErrNoRoom
+	}
+	return r.enqueue(item{kind: kDo, counted: true, fn: f})
+}
+
+// Detached reports that the session's listen connection went away. Its
+// seats enter the reconnect window (other players get "player-dropped");
+// the room sees LeaveDropped only if the window expires before Attached or
+// Reclaim. Idempotent; a no-op for a session in no room.
+func (m *Manager) Detached(sessionID string) { m.setPresence(sessionID, true, false) }
+
+// Attached reports that the session listens again: its held seats are
+// restored ("player-reconnected") and it gets a fresh "state". Idempotent.
+func (m *Manager) Attached(sessionID string) { m.setPresence(sessionID, false, false) }
+
+// SessionEnded reports that the session is gone for good. Its seats are held
+// as after Detached (the window still applies and the reconnection token can
+// reclaim them from a new session); its spectator places are released.
+// Idempotent.
+func (m *Manager) SessionEnded(sessionID string) { m.setPresence(sessionID, true, true) }
+
+func (m *Manager) setPresence(sessionID string, detached, ended bool) {
+	m.mu.Lock()
+	rec := m.sessions[sessionID]
+	if rec == nil || rec.ended {
+		m.mu.Unlock()
+		return
+	}
+	rec.detached, rec.ended = detached, ended
+	rs := make([]*room, 0, len(rec.rooms))
+	for id := range rec.rooms {
+		if r := m.rooms[id]; r != nil {
+			rs = append(rs, r)
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range rs {
+		r.notePresence(sessionID)
+	}
+}
+
+// sessionState returns the reported state of a session.
+func (m *Manager) sessionState(sessionID string) (detached, ended bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if rec := m.sessions[sessionID]; rec != nil {
+		return rec.detached, rec.ended
+	}
+	return false, false
+}
+
+// Reclaim gives a held seat to a new session presenting the seat's private
+// reconnection token (from its "joined" event), within the reconnect window.
+// The seat keeps its player id, name, move sequence and turn; p's ids and
+// name are not used beyond p.SessionID. The answer arrives as "joined" with
+// reconnected:true and a new token (the old one stops working), or
+// "join-rejected". Errors: ErrBadToken, ErrBadPlayer, ErrSessionEnded,
+// ErrMailboxFull.
+func (m *Manager) Reclaim(token string, p PlayerInfo) error {
+	if p.SessionID == "" || len(p.SessionID) > MaxIDLen {
+		return fmt.Errorf("%w: bad session id", ErrBadPlayer)
+	}
+	m.mu.Lock()
+	ref, ok := m.tokens[token]
+	if !ok || token == "" {
+		m.mu.Unlock()
+		return ErrBadToken
+	}
+	if rec := m.sessions[p.SessionID]; rec != nil && rec.ended {
+		m.mu.Unlock()
+		return ErrSessionEnded
+	}
+	m.refLocked(p.SessionID, ref.room.id)
+	m.mu.Unlock()
+	err := ref.room.enqueue(item{kind: kReclaim, counted: true, session: p.SessionID, info: p, token: token})
+	if err != nil {
+		m.unref(p.SessionID, ref.room.id)
+		if err == ErrNoRoom {
+			err = ErrBadToken
+		}
+	}
+	return err
+}
+
+// TokenOwner returns the room and public identity of the seat a
+// reconnection token reclaims. The lobby uses it to give a guest who comes
+// back with a token its old identity.
+func (m *Manager) TokenOwner(token string) (roomID string, who Identity, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ref, ok := m.tokens[token]
+	if !ok {
+		return "", Identity{}, false
+	}
+	return ref.room.id, Identity{PlayerID: ref.playerID, Name: ref.name}, true
+}
+
+// Rooms returns a snapshot of the rooms of a game ("" for all), sorted by
+// id. A room appears once OnCreate has succeeded.
+func (m *Manager) Rooms(game string) []RoomInfo {
+	m.mu.Lock()
+	rs := make([]*room, 0, len(m.rooms))
+	for _, r := range m.rooms {
+		if game == "" || r.game.Name == game {
+			rs = append(rs, r)
+		}
+	}
+	m.mu.Unlock()
+	out := make([]RoomInfo, 0, len(rs))
+	for _, r := range rs {
+		if info, ok := r.publicInfo(); ok {
+			out = append(out, info)
+		}
+	}
+	slices.SortFunc(out, func(a, b RoomInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Room returns a snapshot of one room.
+func (m *Manager) Room(id string) (RoomInfo, bool) {
+	r := m.room(id)
+	if r == nil {
+		return RoomInfo{}, false
+	}
+	return r.publicInfo()
+}
+
+// NumRooms returns the number of rooms, including those being created.
+func (m *Manager) NumRooms() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.rooms)
+}
+
+// OnRoomChange registers fn to be called after each change of a room's
+// public info (removed false) and once when a room is disposed (removed
+// true, info.State StateDisposed). Calls for one room come in order, from
+// executor goroutines; fn must not block and must not call back into the
+// Manager's waiting methods (Shutdown, WaitIdle). A panic in fn is logged.
+func (m *Manager) OnRoomChange(fn func(info RoomInfo, removed bool)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var fns []func(RoomInfo, bool)
+	if p := m.onChange.Load(); p != nil {
+		fns = slices.Clone(*p)
+	}
+	fns = append(fns, fn)
+	m.onChange.Store(&fns)
+}
+
+func (m *Manager) roomChanged(info RoomInfo, removed bool) {
+	p := m.onChange.Load()
+	if p == nil {
+		return
+	}
+	for _, fn := range *p {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					m.log.Error("rooms: panic in OnRoomChange callback", "panic", v)
+				}
+			}()
+			fn(info, removed)
+		}()
+	}
+}
+
+// WaitIdle waits until no room has work queued or running, or ctx is done.
+// Timers that fire later are not waited for. It exists for tests and tools;
+// it must not be called from a hook.
+func (m *Manager) WaitIdle(ctx context.Context) error { return m.sched.waitIdle(ctx) }
+
+// Shutdown closes every room: each seated player gets OnLeave(shutdown),
+// everyone gets "closed" {reason:"server shutting down"}, then OnDispose
+// runs. It waits for the rooms and then the executors, or until ctx is done
+// (returning ctx.Err(); a room whose hook blocks forever keeps its
+// executor). New rooms are refused with ErrClosed from the start.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	rs := make([]*room, 0, len(m.rooms))
+	for _, r := range m.rooms {
+		rs = append(rs, r)
+	}
+	if len(m.rooms) == 0 {
+		m.closeAllGoneLocked()
+	}
+	m.mu.Unlock()
+	for _, r := range rs {
+		_ = r.enqueue(item{kind: kShutdown}) // ErrNoRoom: already disposed
+	}
+	select {
+	case <-m.allGone:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	m.sched.close()
+	done := make(chan struct{})
+	go func() { m.executors.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) closeAllGoneLocked() {
+	select {
+	case <-m.allGone:
+	default:
+		close(m.allGone)
+	}
+}
+
+func (m *Manager) room(id string) *room {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rooms[id]
+}
+
+// removeRoom forgets a disposed room.
+func (m *Manager) removeRoom(r *room) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.rooms, r.id)
+	if m.closed && len(m.rooms) == 0 {
+		m.closeAllGoneLocked()
+	}
+}
+
+// refLocked records that session s has a membership or pending join in a room.
+func (m *Manager) refLocked(s, roomID string) {
+	rec := m.sessions[s]
+	if rec == nil {
+		rec = &sessionRec{rooms: make(map[string]int, 1)}
+		m.sessions[s] = rec
+	}
+	rec.rooms[roomID]++
+}
+
+// unref drops one reference of session s to a room; a session in no room
+// is forgotten.
+func (m *Manager) unref(s, roomID string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec := m.sessions[s]
+	if rec == nil {
+		return
+	}
+	if rec.rooms[roomID]--; rec.rooms[roomID] <= 0 {
+		delete(rec.rooms, roomID)
+	}
+	if len(rec.rooms) == 0 {
+		delete(m.sessions, s)
+	}
+}
+
+func (m *Manager) setToken(token string, ref tokenRef) {
+	m.mu.Lock()
+	m.tokens[token] = ref
+	m.mu.Unlock()
+}
+
+func (m *Manager) dropToken(token string) {
+	if token == "" {
+		return
+	}
+	m.mu.Lock()
+	delete(m.tokens, token)
+	m.mu.Unlock()
+}
+
+// checkPlayer validates a PlayerInfo and returns it with its strings
+// cloned (the caller may alias reused buffers).
+func checkPlayer(p PlayerInfo) (PlayerInfo, error) {
+	if p.SessionID == "" || len(p.SessionID) > MaxIDLen || p.PlayerID == "" || len(p.PlayerID) > MaxIDLen {
+		return p, fmt.Errorf("%w: session and player ids must be 1..%d bytes", ErrBadPlayer, MaxIDLen)
+	}
+	name, err := ValidateName(p.Name)
+	if err != nil {
+		return p, fmt.Errorf("%w: %w", ErrBadPlayer, err)
+	}
+	p.SessionID, p.PlayerID, p.Name = strings.Clone(p.SessionID), strings.Clone(p.PlayerID), strings.Clone(name)
+	return p, nil
+}
+
+// copyOptions validates and copies options.
+func copyOptions(o Options) (Options, error) {
+	if o == nil {
+		return nil, nil
+	}
+	if len(o) > MaxOptions {
+		return nil, fmt.Errorf("%w: more than %d", ErrBadOptions, MaxOptions)
+	}
+	c := make(Options, len(o))
+	for k, v := range o {
+		if k == "" || len(k) > MaxOptionKeyLen || len(v) > MaxOptionValueLen {
+			return nil, fmt.Errorf("%w: keys must be 1..%d bytes, values at most %d", ErrBadOptions, MaxOptionKeyLen, MaxOptionValueLen)
+		}
+		c[strings.Clone(k)] = strings.Clone(v)
+	}
+	return c, nil
+}
+
+// checkMessage validates msg and makes it the room's own copy.
+func checkMessage(msg *Message, maxData int) error {
+	switch {
+	case msg.Type == "" || len(msg.Type) > MaxTypeLen:
+		return fmt.Errorf("%w: type must be 1..%d bytes", ErrBadMessage, MaxTypeLen)
+	case len(msg.MoveID) > MaxMoveIDLen:
+		return fmt.Errorf("%w: move id longer than %d bytes", ErrBadMessage, MaxMoveIDLen)
+	case msg.Seq < 0:
+		return fmt.Errorf("%w: negative seq", ErrBadMessage)
+	case len(msg.Data) > maxData:
+		return fmt.Errorf("%w: data longer than %d bytes", ErrBadMessage, maxData)
+	case len(msg.Data) > 0 && !json.Valid(msg.Data):
+		return fmt.Errorf("%w: data is not valid JSON", ErrBadMessage)
+	}
+	msg.Type, msg.MoveID = strings.Clone(msg.Type), strings.Clone(msg.MoveID)
+	if len(msg.Data) == 0 {
+		msg.Data = json.RawMessage("null")
+	} else {
+		msg.Data = slices.Clone(msg.Data)
+	}
+	return nil
+}
+
+// ms converts a duration to whole milliseconds for the wire.
+func ms(d time.Duration) int64 { return d.Milliseconds() }

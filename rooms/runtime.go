@@ -1,0 +1,1004 @@
+package rooms
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// itemKind says what a mailbox item asks for.
+type itemKind uint8
+
+const (
+	kCreate   itemKind = iota // run OnCreate
+	kJoin                     // seat a player
+	kSpectate                 // admit a spectator
+	kReclaim                  // give a held seat to a new session
+	kMessage                  // a player's message
+	kDo                       // Manager.Do
+	kLeave                    // a session leaves (coalesced per member)
+	kPresence                 // a session's listen state changed (coalesced per member)
+	kTimer                    // a timer fired
+	kShutdown                 // Manager.Shutdown
+)
+
+// item is one unit of work in a room's mailbox.
+type item struct {
+	kind    itemKind
+	counted bool // a client item, subject to MailboxSize
+	// moved reports that the session reference taken for a join-like item
+	// now belongs to a seat (or was released), so answering the item must
+	// not release it again.
+	moved   bool
+	session string
+	info    PlayerInfo
+	msg     Message
+	opts    Options
+	token   string
+	fn      func(*Ctx)
+	timer   *Timer
+}
+
+// gate is what other goroutines may know of a member session, under room.mu.
+type gate struct {
+	spectator bool
+	leaving   bool // a kLeave is queued
+	presence  bool // a kPresence is queued
+}
+
+// outOp is a Transport call the room makes after an item.
+type outOp uint8
+
+const (
+	opSend outOp = iota
+	opPublish
+	opSubscribe
+	opUnsubscribe
+)
+
+type outEvent struct {
+	op      outOp
+	session string
+	ev      Event
+}
+
+// room is the runtime side of one room.
+type room struct {
+	m     *Manager
+	id    string
+	game  *Game
+	topic string
+	log   *slog.Logger
+	ctx   Ctx
+
+	mu        sync.Mutex // guards the fields below; never held while calling out
+	q         []item     // the mailbox, from qhead
+	qhead     int
+	pending   int // counted items in q
+	scheduled bool
+	closed    bool
+	members   map[string]*gate // by session id
+	info      RoomInfo         // last published info
+	infoOK    bool
+
+	// Everything below is owned by the executor running the room.
+	active      atomic.Bool // an item is being processed (Ctx is valid)
+	impl        Room
+	created     bool
+	state       State
+	seats       []*Player // by seat; nil = free
+	nseated     int
+	byID        map[string]*Player
+	bySession   map[string]*Player
+	spectators  []*Player
+	label       string
+	manualLock  bool
+	window      time.Duration
+	timers      map[*Timer]struct{}
+	turn        *Player
+	turnAt      time.Time // turn deadline; zero = none
+	turnTimer   *Timer
+	grace       *Timer
+	lastTick    time.Time
+	out         []outEvent // Transport calls to make after the item
+	post        []func()   // hooks to run after the current one returns
+	closing     bool       // dispose after the current item
+	closeReason string
+	closeHook   bool // call OnDispose when closing
+	closedSent  bool // "closed" already published
+	shownState  State
+	shownLocked bool
+	dirty       bool // public info changed since last published
+}
+
+func newRoom(m *Manager, g *Game, id string) *room {
+	r := &room{
+		m: m, id: id, game: g, topic: m.o.TopicPrefix + id,
+		log:       m.log.With("room", id, "game", g.Name),
+		members:   make(map[string]*gate),
+		seats:     make([]*Player, g.MaxPlayers),
+		byID:      make(map[string]*Player),
+		bySession: make(map[string]*Player),
+		timers:    make(map[*Timer]struct{}),
+		window:    g.ReconnectWindow,
+	}
+	r.ctx.r = r
+	return r
+}
+
+// process runs one item and everything it entails: deferred hooks,
+// disposal, the empty check, state broadcasts, the Transport calls and the
+// public info. Executor only.
+func (r *room) process(it *item) {
+	if r.state == StateDisposed {
+		return
+	}
+	r.active.Store(true)
+	defer r.active.Store(false)
+	ok := r.guard(func() {
+		r.handle(it)
+		for len(r.post) > 0 {
+			f := r.post[0]
+			r.post = r.post[1:]
+			f()
+		}
+		r.checkEmpty()
+	})
+	switch {
+	case !ok:
+		// What the failed item produced is not sent; it answers with the
+		// reason, and the room closes without further hooks.
+		clear(r.out)
+		r.out, r.post = r.out[:0], nil
+		r.answer(it, ReasonInternalError)
+		r.dispose(ReasonInternalError, false)
+	case r.closing:
+		r.dispose(r.closeReason, r.closeHook)
+	default:
+		r.showState()
+	}
+	r.flush()
+	r.publishInfo()
+}
+
+// guard runs f, recovering a panic (logged with its stack).
+func (r *room) guard(f func()) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.Error("rooms: panic in room, closing it", "panic", v, "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	f()
+	return true
+}
+
+func (r *room) handle(it *item) {
+	switch it.kind {
+	case kCreate:
+		r.create(it.opts)
+	case kJoin:
+		r.join(it)
+	case kSpectate:
+		r.spectate(it)
+	case kReclaim:
+		r.reclaim(it)
+	case kMessage:
+		r.message(it.session, it.msg)
+	case kDo:
+		it.fn(&r.ctx)
+	case kLeave:
+		r.leave(it.session)
+	case kPresence:
+		r.presence(it.session)
+	case kTimer:
+		r.fire(it.timer)
+	case kShutdown:
+		r.shutdown()
+	}
+}
+
+// closeWith asks for disposal after the current item.
+func (r *room) closeWith(reason string, hook bool) {
+	if !r.closing {
+		r.closing, r.closeReason, r.closeHook = true, reason, hook
+	}
+}
+
+func (r *room) create(opts Options) {
+	impl := r.game.New()
+	if impl == nil {
+		panic("rooms: Game.New returned nil")
+	}
+	r.impl = impl
+	r.label = cleanLabel(opts["label"])
+	if err := impl.OnCreate(&r.ctx, opts); err != nil {
+		r.log.Info("rooms: creation refused", "err", err)
+		r.closeWith(err.Error(), false)
+		return
+	}
+	r.created = true
+	r.dirty = true
+	if tk, ok := impl.(Ticker); ok && r.game.TickRate > 0 {
+		r.lastTick = r.m.clock.Now()
+		r.after(r.game.TickRate, func(c *Ctx) {
+			now := r.m.clock.Now()
+			dt := now.Sub(r.lastTick)
+			r.lastTick = now
+			tk.OnTick(c, dt)
+		}, r.game.TickRate)
+	}
+}
+
+// admit applies the runtime's rules for a seat.
+func (r *room) admit(p PlayerInfo) error {
+	switch {
+	case r.state != StateWaiting:
+		return ErrGameStarted
+	case r.byID[p.PlayerID] != nil || r.bySession[p.SessionID] != nil:
+		return ErrAlreadyJoined
+	case r.nseated >= len(r.seats):
+		return ErrRoomFull
+	case r.manualLock:
+		return ErrRoomLocked
+	}
+	return nil
+}
+
+func (r *room) join(it *item) {
+	info := it.info
+	if err := r.admit(info); err != nil {
+		r.reject(it, err.Error())
+		return
+	}
+	p := &Player{id: info.PlayerID, name: info.Name, seat: slices.Index(r.seats, nil),
+		connected: true, joinOpts: info.Options, session: info.SessionID}
+	r.seats[p.seat] = p
+	r.nseated++
+	r.byID[p.id], r.bySession[p.session] = p, p
+	it.moved = true // the seat holds the session's reference now
+
+	mark := len(r.out)
+	if err := r.impl.OnJoin(&r.ctx, p); err != nil {
+		r.unseat(p)
+		// Whatever OnJoin sent the joiner is dropped; its broadcasts stand.
+		r.out = slices.DeleteFunc(r.out, func(o outEvent) bool {
+			return o.op == opSend && o.session == p.session
+		})
+		r.reject(it, err.Error())
+		return
+	}
+	if p.left { // the game kicked the joiner from OnJoin
+		return
+	}
+	tail := slices.Clone(r.out[mark:])
+	r.out = r.out[:mark]
+	r.setToken(p)
+	r.mu.Lock()
+	r.members[p.session] = &gate{}
+	r.mu.Unlock()
+	r.publish("player-joined", playerData{p.Summary()})
+	r.subscribe(p.session)
+	r.sendJoined(p, false)
+	r.out = append(r.out, tail...)
+	r.sendSnapshot(p)
+	r.dirty = true
+	r.presence(p.session) // a Detached reported while the join was queued
+}
+
+func (r *room) spectate(it *item) {
+	info := it.info
+	switch {
+	case !r.game.Spectators:
+		r.reject(it, ErrSpectatorsNotAllowed.Error())
+		return
+	case len(r.spectators) >= r.game.MaxSpectators:
+		r.reject(it, ErrTooManySpectators.Error())
+		return
+	case r.byID[info.PlayerID] != nil || r.bySession[info.SessionID] != nil:
+		r.reject(it, ErrAlreadyJoined.Error())
+		return
+	}
+	p := &Player{id: info.PlayerID, name: info.Name, seat: -1, spectator: true,
+		connected: true, joinOpts: info.Options, session: info.SessionID}
+	if sc, ok := r.impl.(SpectateChecker); ok {
+		if err := sc.OnSpectate(&r.ctx, p); err != nil {
+			r.reject(it, err.Error())
+			return
+		}
+	}
+	r.spectators = append(r.spectators, p)
+	r.byID[p.id], r.bySession[p.session] = p, p
+	it.moved = true
+	r.mu.Lock()
+	r.members[p.session] = &gate{spectator: true}
+	r.mu.Unlock()
+	r.subscribe(p.session)
+	r.sendJoined(p, false)
+	r.sendSnapshot(p)
+	r.dirty = true
+	r.presence(p.session)
+}
+
+func (r *room) reclaim(it *item) {
+	var p *Player
+	for _, q := range r.seats {
+		if q != nil && q.token == it.token {
+			p = q
+			break
+		}
+	}
+	s := it.session
+	if p == nil {
+		r.reject(it, ErrBadToken.Error())
+		return
+	}
+	if old := p.session; old != s {
+		if r.bySession[s] != nil {
+			r.reject(it, ErrAlreadyJoined.Error())
+			return
+		}
+		delete(r.bySession, old)
+		r.bySession[s] = p
+		p.session = s
+		r.mu.Lock()
+		delete(r.members, old)
+		r.members[s] = &gate{}
+		r.mu.Unlock()
+		r.unsubscribe(old)
+		if _, ended := r.m.sessionState(old); !ended {
+			r.sendTo(old, "kicked", kickedData{r.id, ReasonReclaimed})
+		}
+		r.m.unref(old, r.id)
+	} else {
+		r.m.unref(s, r.id) // the seat already holds this session's reference
+	}
+	it.moved = true
+	r.m.dropToken(p.token)
+	r.setToken(p)
+	detached, ended := r.m.sessionState(s)
+	up := !detached && !ended
+	if up && !p.connected {
+		r.reconnect(p, false)
+	}
+	r.subscribe(s)
+	r.sendJoined(p, true)
+	r.sendSnapshot(p)
+	if !up && p.connected {
+		r.disconnect(p)
+	}
+	r.dirty = true
+}
+
+// setToken gives p a fresh reconnection token.
+func (r *room) setToken(p *Player) {
+	p.token = randomString(20)
+	r.m.setToken(p.token, tokenRef{room: r, playerID: p.id, name: p.name})
+}
+
+// reject answers a join-like item.
+func (r *room) reject(it *item, reason string) {
+	if !it.moved {
+		it.moved = true
+		r.m.unref(it.session, r.id)
+	}
+	r.sendTo(it.session, "join-rejected", rejectData{Room: r.id, Reason: reason})
+}
+
+// answer tells the sender of an item that will not be processed why.
+func (r *room) answer(it *item, reason string) {
+	switch it.kind {
+	case kJoin, kSpectate, kReclaim:
+		r.reject(it, reason)
+	case kMessage:
+		r.sendError(it.session, it.msg, reason, 0)
+	}
+}
+
+func (r *room) message(s string, msg Message) {
+	p := r.bySession[s]
+	switch {
+	case p == nil:
+		r.sendError(s, msg, ErrNotInRoom.Error(), 0)
+		return
+	case p.spectator:
+		r.sendError(s, msg, ReasonSpectator, 0)
+		return
+	case msg.Type == "rematch" && r.game.Rematch:
+		r.vote(p)
+		return
+	case !msg.IsMove():
+		if err := r.impl.OnMessage(&r.ctx, p, msg); err != nil {
+			r.sendError(s, msg, err.Error(), 0)
+		}
+		return
+	}
+	if seq, ok := p.moves.find(msg.MoveID); ok {
+		r.sendTo(s, "ack", ackData{Move: msg.MoveID, Seq: seq})
+		return
+	}
+	switch {
+	case r.state != StatePlaying:
+		r.sendError(s, msg, ReasonNotInProgress, 0)
+		return
+	case r.turn != nil && r.turn != p:
+		r.sendError(s, msg, ReasonNotYourTurn, 0)
+		return
+	case msg.Seq != 0 && msg.Seq != p.seq+1:
+		r.sendError(s, msg, fmt.Sprintf(reasonStaleMoveFormat, p.seq+1), p.seq+1)
+		return
+	}
+	mark := len(r.out)
+	if err := r.impl.OnMessage(&r.ctx, p, msg); err != nil {
+		r.sendError(s, msg, err.Error(), 0)
+		return
+	}
+	p.seq++
+	p.moves.add(msg.MoveID, p.seq)
+	if ev, ok := r.event("ack", ackData{Move: msg.MoveID, Seq: p.seq}); ok {
+		// The mover learns its move was applied before its consequences.
+		r.out = slices.Insert(r.out, mark, outEvent{op: opSend, session: s, ev: ev})
+	}
+}
+
+func (r *room) vote(p *Player) {
+	if r.state != StateFinished {
+		r.sendError(p.session, Message{Type: "rematch"}, ReasonNoRematch, 0)
+		return
+	}
+	if p.rematch {
+		return
+	}
+	p.rematch = true
+	votes := 0
+	for _, q := range r.seats {
+		if q != nil && q.rematch {
+			votes++
+		}
+	}
+	r.publish("rematch-vote", voteData{Player: p.Summary(), Votes: votes, Needed: max(r.nseated, r.game.MinPlayers)})
+	r.checkRematch()
+}
+
+// checkRematch starts the rematch once every seated player voted.
+func (r *room) checkRematch() {
+	if !r.game.Rematch || r.state != StateFinished || r.nseated < r.game.MinPlayers {
+		return
+	}
+	for _, q := range r.seats {
+		if q != nil && !q.rematch {
+			return
+		}
+	}
+	for _, q := range r.seats {
+		if q != nil {
+			q.rematch = false
+		}
+	}
+	r.state = StatePlaying
+	r.showState()
+	if rm, ok := r.impl.(Rematcher); ok {
+		rm.OnRematch(&r.ctx)
+	}
+}
+
+func (r *room) leave(s string) {
+	p := r.bySession[s]
+	switch {
+	case p == nil:
+	case p.spectator:
+		r.removeSpectator(p)
+	default:
+		r.removeSeat(p, LeaveLeft)
+		r.leaveHook(p, LeaveLeft)
+	}
+}
+
+// unseat frees p's seat and forgets its session, without events.
+func (r *room) unseat(p *Player) {
+	r.seats[p.seat] = nil
+	r.nseated--
+	delete(r.byID, p.id)
+	if r.bySession[p.session] == p {
+		delete(r.bySession, p.session)
+	}
+	p.left, p.connected, p.rematch = true, false, false
+	if p.window != nil {
+		p.window.stop()
+		p.window = nil
+	}
+	r.m.dropToken(p.token)
+	p.token = ""
+	r.mu.Lock()
+	delete(r.members, p.session)
+	r.mu.Unlock()
+	r.m.unref(p.session, r.id)
+	r.dirty = true
+}
+
+// removeSeat takes a seated player out with "player-left"; the caller runs
+// leaveHook (now, or after the current hook for a kick).
+func (r *room) removeSeat(p *Player, reason LeaveReason) {
+	r.unseat(p)
+	r.publish("player-left", leftData{Player: p.Summary(), Reason: reason})
+	r.unsubscribe(p.session)
+}
+
+func (r *room) leaveHook(p *Player, reason LeaveReason) {
+	r.impl.OnLeave(&r.ctx, p, reason)
+	if r.turn == p {
+		r.setTurn(nil, 0, nil)
+	}
+	r.checkRematch()
+}
+
+func (r *room) removeSpectator(p *Player) {
+	r.spectators = slices.DeleteFunc(r.spectators, func(q *Player) bool { return q == p })
+	delete(r.byID, p.id)
+	if r.bySession[p.session] == p {
+		delete(r.bySession, p.session)
+	}
+	p.left, p.connected = true, false
+	r.mu.Lock()
+	delete(r.members, p.session)
+	r.mu.Unlock()
+	r.unsubscribe(p.session)
+	r.m.unref(p.session, r.id)
+	r.dirty = true
+}
+
+// presence reconciles a member with its session's reported state.
+func (r *room) presence(s string) {
+	r.mu.Lock()
+	if g := r.members[s]; g != nil {
+		g.presence = false
+	}
+	r.mu.Unlock()
+	p := r.bySession[s]
+	if p == nil {
+		return
+	}
+	detached, ended := r.m.sessionState(s)
+	switch {
+	case p.spectator:
+		if ended {
+			r.removeSpectator(p)
+		}
+	case (detached || ended) && p.connected:
+		r.disconnect(p)
+	case !detached && !ended && !p.connected:
+		r.reconnect(p, true)
+	}
+}
+
+// disconnect starts p's reconnect window.
+func (r *room) disconnect(p *Player) {
+	p.connected = false
+	r.dirty = true
+	if r.window < 0 {
+		r.removeSeat(p, LeaveDropped)
+		r.leaveHook(p, LeaveDropped)
+		return
+	}
+	r.publish("player-dropped", droppedData{Player: p.Summary(), WindowMS: ms(r.window)})
+	p.window = r.after(r.window, func(*Ctx) {
+		p.window = nil
+		r.removeSeat(p, LeaveDropped)
+		r.leaveHook(p, LeaveDropped)
+	}, 0)
+}
+
+// reconnect ends p's reconnect window.
+func (r *room) reconnect(p *Player, snapshot bool) {
+	if p.window != nil {
+		p.window.stop()
+		p.window = nil
+	}
+	p.connected = true
+	r.dirty = true
+	r.publish("player-reconnected", playerData{p.Summary()})
+	if snapshot {
+		r.sendSnapshot(p)
+	}
+}
+
+// notePresence queues a presence check for a member session, once.
+func (r *room) notePresence(s string) {
+	r.mu.Lock()
+	g := r.members[s]
+	if g == nil || g.presence || r.closed {
+		r.mu.Unlock()
+		return
+	}
+	g.presence = true
+	_ = r.enqueueLocked(item{kind: kPresence, session: s}) // not counted: cannot fail
+	sched := !r.scheduled
+	r.scheduled = true
+	r.mu.Unlock()
+	if sched {
+		r.m.sched.schedule(r)
+	}
+}
+
+// gateLocked returns the member gate of a session.
+func (r *room) gateLocked(s string) (*gate, error) {
+	if r.closed {
+		return nil, ErrNoRoom
+	}
+	g := r.members[s]
+	if g == nil {
+		return nil, ErrNotInRoom
+	}
+	return g, nil
+}
+
+func (r *room) fire(t *Timer) {
+	if t.stopped {
+		return
+	}
+	if t.period == 0 {
+		t.stopped = true
+		delete(r.timers, t)
+	}
+	t.fn(&r.ctx)
+	if t.period > 0 && !t.stopped && !r.closing {
+		t.stopper = r.m.clock.AfterFunc(t.period, t.fire)
+	}
+}
+
+func (r *room) shutdown() {
+	r.publish("closed", closedData{Reason: ReasonShutdown})
+	r.closedSent = true
+	for _, p := range r.seats {
+		if p != nil {
+			r.removeSeat(p, LeaveShutdown)
+			r.leaveHook(p, LeaveShutdown)
+		}
+	}
+	r.closeWith(ReasonShutdown, true)
+}
+
+// checkEmpty disposes of a room nobody sits in, after the grace period.
+func (r *room) checkEmpty() {
+	if !r.created || r.closing {
+		return
+	}
+	if r.nseated > 0 {
+		if r.grace != nil {
+			r.grace.stop()
+			r.grace = nil
+		}
+		return
+	}
+	if r.grace != nil {
+		return
+	}
+	if r.game.EmptyGrace < 0 {
+		r.closeWith(ReasonEmpty, true)
+		return
+	}
+	r.grace = r.after(r.game.EmptyGrace, func(*Ctx) {
+		r.grace = nil
+		if r.nseated == 0 {
+			r.closeWith(ReasonEmpty, true)
+		}
+	}, 0)
+}
+
+// dispose closes the room: timers, OnDispose (when hook), "closed", the
+// members' subscriptions, tokens and pending items.
+func (r *room) dispose(reason string, hook bool) {
+	r.closing = false
+	r.state = StateDisposed
+	for t := range r.timers {
+		t.stop()
+	}
+	r.turnTimer, r.grace = nil, nil
+	if hook && r.created {
+		r.guard(func() { r.impl.OnDispose(&r.ctx) })
+	}
+	if !r.closedSent {
+		r.publish("closed", closedData{Reason: reason})
+		r.closedSent = true
+	}
+	for _, p := range r.seats {
+		if p != nil {
+			r.unseat(p)
+			r.unsubscribe(p.session)
+		}
+	}
+	for _, p := range slices.Clone(r.spectators) {
+		r.removeSpectator(p)
+	}
+	r.turn = nil
+	r.mu.Lock()
+	r.closed = true
+	pending := slices.Clone(r.q[r.qhead:])
+	clear(r.q)
+	r.q, r.qhead, r.pending = nil, 0, 0
+	r.mu.Unlock()
+	for i := range pending {
+		r.answer(&pending[i], reason)
+	}
+	r.m.removeRoom(r)
+	r.dirty = true
+}
+
+// showState broadcasts "room-state" when the state or the lock changed.
+func (r *room) showState() {
+	if r.state == StateDisposed {
+		return
+	}
+	l := r.locked()
+	if r.state == r.shownState && l == r.shownLocked {
+		return
+	}
+	r.shownState, r.shownLocked = r.state, l
+	r.dirty = true
+	r.publish("room-state", stateData{State: r.state, Locked: l})
+}
+
+func (r *room) locked() bool { return r.manualLock || r.nseated >= len(r.seats) }
+
+// publishInfo stores the public info and tells OnRoomChange.
+func (r *room) publishInfo() {
+	if !r.dirty || !r.created {
+		return
+	}
+	r.dirty = false
+	info := RoomInfo{
+		ID: r.id, Game: r.game.Name, Label: r.label, State: r.state,
+		Players: r.summaries(), Spectators: len(r.spectators),
+		MinPlayers: r.game.MinPlayers, MaxPlayers: len(r.seats), Locked: r.locked(),
+	}
+	removed := r.state == StateDisposed
+	r.mu.Lock()
+	r.info, r.infoOK = info, !removed
+	r.mu.Unlock()
+	r.m.roomChanged(info, removed)
+}
+
+// publicInfo returns the last published info. Safe for concurrent use.
+func (r *room) publicInfo() (RoomInfo, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	info := r.info
+	info.Players = slices.Clone(info.Players)
+	return info, r.infoOK
+}
+
+func (r *room) summaries() []PlayerSummary {
+	out := make([]PlayerSummary, 0, r.nseated)
+	for _, p := range r.seats {
+		if p != nil {
+			out = append(out, p.Summary())
+		}
+	}
+	return out
+}
+
+func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
+	if r.turnTimer != nil {
+		r.turnTimer.stop()
+		r.turnTimer = nil
+	}
+	r.turn, r.turnAt = p, time.Time{}
+	if p != nil && timeout > 0 {
+		r.turnAt = r.m.clock.Now().Add(timeout)
+		var t *Timer
+		t = r.after(timeout, func(c *Ctx) {
+			if r.turnTimer == t {
+				r.turnTimer = nil
+			}
+			if onTimeout != nil {
+				onTimeout(c)
+			}
+		}, 0)
+		r.turnTimer = t
+	}
+	r.publish("turn", r.turnData())
+}
+
+func (r *room) turnData() turnData {
+	var d turnData
+	if r.turn != nil {
+		s := r.turn.Summary()
+		d.Player = &s
+	}
+	if !r.turnAt.IsZero() {
+		d.DeadlineMS = r.turnAt.UnixMilli()
+		d.TimeoutMS = max(0, ms(r.turnAt.Sub(r.m.clock.Now())))
+	}
+	return d
+}
+
+// after arms a timer whose callback runs as an item of the room.
+func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer {
+	t := &Timer{r: r, fn: f, period: period}
+	if r.state == StateDisposed {
+		t.stopped = true
+		return t
+	}
+	r.timers[t] = struct{}{}
+	t.stopper = r.m.clock.AfterFunc(max(d, 0), t.fire)
+	return t
+}
+
+// Output: everything a room says goes through the outbox and is handed to
+// the Transport after the item, outside every lock.
+
+func (r *room) event(typ string, data any) (Event, bool) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		r.log.Error("rooms: cannot encode event data, event not sent", "type", typ, "err", err)
+		return Event{}, false
+	}
+	return Event{Topic: r.topic, Type: typ, Data: b}, true
+}
+
+func (r *room) publish(typ string, data any) {
+	if ev, ok := r.event(typ, data); ok {
+		r.out = append(r.out, outEvent{op: opPublish, ev: ev})
+	}
+}
+
+func (r *room) sendTo(s, typ string, data any) {
+	if ev, ok := r.event(typ, data); ok {
+		r.out = append(r.out, outEvent{op: opSend, session: s, ev: ev})
+	}
+}
+
+func (r *room) subscribe(s string) {
+	r.out = append(r.out, outEvent{op: opSubscribe, session: s})
+}
+
+func (r *room) unsubscribe(s string) {
+	r.out = append(r.out, outEvent{op: opUnsubscribe, session: s})
+}
+
+func (r *room) flush() {
+	t := r.m.t
+	for _, o := range r.out {
+		switch o.op {
+		case opSend:
+			t.Send(o.session, o.ev)
+		case opPublish:
+			t.Publish(r.topic, o.ev)
+		case opSubscribe:
+			t.Subscribe(o.session, r.topic)
+		case opUnsubscribe:
+			t.Unsubscribe(o.session, r.topic)
+		}
+	}
+	clear(r.out)
+	r.out = r.out[:0]
+}
+
+func (r *room) sendJoined(p *Player, reconnected bool) {
+	d := joinedData{
+		Room: r.id, Game: r.game.Name, Seat: p.seat, Player: p.Summary(), Token: p.token,
+		Players: r.summaries(), State: r.state, Locked: r.locked(), Reconnected: reconnected, Seq: p.seq,
+	}
+	if r.turn != nil {
+		t := r.turnData()
+		d.Turn = &t
+	}
+	r.sendTo(p.session, "joined", d)
+}
+
+func (r *room) sendSnapshot(p *Player) {
+	if sn, ok := r.impl.(Snapshotter); ok {
+		r.sendTo(p.session, "state", sn.Snapshot(&r.ctx, p))
+	}
+}
+
+func (r *room) sendError(s string, msg Message, reason string, expected int) {
+	r.sendTo(s, "error", errorData{Move: msg.MoveID, Type: msg.Type, Reason: reason, Expected: expected})
+}
+
+// Event payloads (see docs/ROOMS.md, "What the browser sees").
+
+type playerData struct {
+	Player PlayerSummary `json:"player"`
+}
+
+type leftData struct {
+	Player PlayerSummary `json:"player"`
+	Reason LeaveReason   `json:"reason"`
+}
+
+type droppedData struct {
+	Player   PlayerSummary `json:"player"`
+	WindowMS int64         `json:"window_ms"`
+}
+
+type joinedData struct {
+	Room        string          `json:"room"`
+	Game        string          `json:"game"`
+	Seat        int             `json:"seat"`
+	Player      PlayerSummary   `json:"player"`
+	Token       string          `json:"token,omitempty"`
+	Players     []PlayerSummary `json:"players"`
+	State       State           `json:"state"`
+	Locked      bool            `json:"locked"`
+	Reconnected bool            `json:"reconnected"`
+	Seq         int             `json:"seq"`
+	Turn        *turnData       `json:"turn"`
+}
+
+type rejectData struct {
+	Room   string `json:"room"`
+	Reason string `json:"reason"`
+}
+
+type kickedData struct {
+	Room   string `json:"room"`
+	Reason string `json:"reason"`
+}
+
+type stateData struct {
+	State  State `json:"state"`
+	Locked bool  `json:"locked"`
+}
+
+type turnData struct {
+	Player     *PlayerSummary `json:"player"`
+	DeadlineMS int64          `json:"deadline_ms"`
+	TimeoutMS  int64          `json:"timeout_ms"`
+}
+
+type finishedData struct {
+	Result any `json:"result"`
+}
+
+type closedData struct {
+	Reason string `json:"reason"`
+}
+
+type ackData struct {
+	Move string `json:"move"`
+	Seq  int    `json:"seq"`
+}
+
+type errorData struct {
+	Move     string `json:"move,omitempty"`
+	Type     string `json:"type,omitempty"`
+	Reason   string `json:"reason"`
+	Expected int    `json:"expected,omitempty"`
+}
+
+type voteData struct {
+	Player PlayerSummary `json:"player"`
+	Votes  int           `json:"votes"`
+	Needed int           `json:"needed"`
+}
+
+// moveLog remembers a seat's last moveMemory applied move ids.
+type moveLog struct {
+	ids  []string
+	seqs []int
+	next int
+}
+
+func (l *moveLog) find(id string) (int, bool) {
+	for i, x := range l.ids {
+		if x == id {
+			return l.seqs[i], true
+		}
+	}
+	return 0, false
+}
+
+func (l *moveLog) add(id string, seq int) {
+	if len(l.ids) < moveMemory {
+		l.ids, l.seqs = append(l.ids, id), append(l.seqs, seq)
+		return
+	}
+	l.ids[l.next], l.seqs[l.next] = id, seq
+	l.next = (l.next + 1) % moveMemory
+}

@@ -1,0 +1,56 @@
+package rooms
+
+import "time"
+
+// Transport is how the runtime reaches players. The engine implements it
+// over Comet sessions; tests use roomstest.Transport. Its methods must never
+// block and must be safe to call from any goroutine: the runtime calls them
+// from executor goroutines, never while holding one of its locks.
+type Transport interface {
+	// Send queues ev for one session. Events to one session must arrive in
+	// the order they were sent or published to it.
+	Send(sessionID string, ev Event)
+	// Publish queues ev for every session subscribed to topic.
+	Publish(topic string, ev Event)
+	// Subscribe subscribes a session to a topic on the server's initiative
+	// (a room subscribes its players and spectators to its topic).
+	Subscribe(sessionID, topic string)
+	// Unsubscribe undoes Subscribe.
+	Unsubscribe(sessionID, topic string)
+}
+
+// Event is one event pushed to clients. The Transport owns it once passed:
+// the runtime never modifies Data afterwards.
+type Event struct {
+	// Topic is "/room/<id>" for room events (see ManagerOptions.TopicPrefix)
+	// and "/lobby..." for lobby events, also on unicasts.
+	Topic string
+	// Type names the event ("joined", "turn", or a game's own type).
+	Type string
+	// Data is JSON, usually an object; nil means null.
+	Data []byte
+}
+
+// Clock is the runtime's source of time. The default is the real clock;
+// tests use roomstest.Clock. AfterFunc must not call f on the caller's
+// goroutine before returning, and f must not block (the runtime's f only
+// enqueues).
+type Clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) Stopper
+}
+
+// Stopper stops a timer; Stop reports whether it stopped the timer before it
+// fired (time.Timer's semantics).
+type Stopper interface {
+	Stop() bool
+}
+
+// RealClock is the Clock backed by package time.
+type RealClock struct{}
+
+// Now returns time.Now().
+func (RealClock) Now() time.Time { return time.Now() }
+
+// AfterFunc is time.AfterFunc.
+func (RealClock) AfterFunc(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
