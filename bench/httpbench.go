@@ -51,18 +51,25 @@ type httpMeasurement struct {
 	// (warmup included, so per-request figures divide by all requests of
 	// the run's wall time; see serverCPUPerReq).
 	ServerCPU time.Duration
-	Wall      time.Duration // warmup + measured
+	// LoadCPU is the CPU time this process (the load generator) used.
+	LoadCPU time.Duration
+	Wall    time.Duration // warmup + measured
 }
 
 // serverCPUPerReq estimates the server's CPU time per request: CPU used
 // during the whole run divided by the requests of the measured part scaled
 // to the whole run (the warmup carries the same load).
-func (m *httpMeasurement) serverCPUPerReq() time.Duration {
+func (m *httpMeasurement) serverCPUPerReq() time.Duration { return m.perReq(m.ServerCPU) }
+
+// loadCPUPerReq is the same for the load generator.
+func (m *httpMeasurement) loadCPUPerReq() time.Duration { return m.perReq(m.LoadCPU) }
+
+func (m *httpMeasurement) perReq(cpu time.Duration) time.Duration {
 	reqs := m.Result.RPS() * m.Wall.Seconds()
-	if reqs <= 0 || m.ServerCPU <= 0 {
+	if reqs <= 0 || cpu <= 0 {
 		return 0
 	}
-	return time.Duration(float64(m.ServerCPU) / reqs)
+	return time.Duration(float64(cpu) / reqs)
 }
 
 // probe is what a single raw request to a server returned.
@@ -91,8 +98,8 @@ func httpMain(ctx context.Context, args, invocation []string, stdout io.Writer) 
 	o := httpOptions{}
 	fs.StringVar(&o.Out, "out", "", "RESULTS.md to update (its http section); empty prints the section")
 	fs.StringVar(&o.ChartsDir, "charts", "", "directory for the SVG charts (default: charts/ next to -out)")
-	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each measures every configuration on every server, figures are medians")
-	fs.DurationVar(&o.Duration, "d", 3*time.Second, "measured time of one run")
+	fs.IntVar(&o.Rounds, "rounds", 5, "rounds; each measures every configuration on every server, figures are medians")
+	fs.DurationVar(&o.Duration, "d", 2*time.Second, "measured time of one run")
 	fs.DurationVar(&o.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each run")
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "connect and batch timeout")
 	conns := fs.String("c", "1,100", "connection counts")
@@ -207,8 +214,9 @@ func runHTTPComparison(ctx context.Context, o httpOptions, progress io.Writer) (
 				m.Round = round
 				ms = append(ms, m)
 				r := m.Result
-				fmt.Fprintf(progress, "round %d %-11s %-9s %9.0f req/s  p50 %-8s p99 %-8s max %-8s errors %d non-2xx %d\n",
-					round+1, cfg, k, r.RPS(), fmtDur(r.Latency.Quantile(0.5)), fmtDur(r.Latency.Quantile(0.99)), fmtDur(r.Latency.Max()), r.Errors, r.Non2xx())
+				fmt.Fprintf(progress, "round %d %-11s %-9s %9.0f req/s  p50 %-8s p99 %-8s max %-8s cpu/req server %-8s load %-8s errors %d non-2xx %d\n",
+					round+1, cfg, k, r.RPS(), fmtDur(r.Latency.Quantile(0.5)), fmtDur(r.Latency.Quantile(0.99)), fmtDur(r.Latency.Max()),
+					fmtDur(m.serverCPUPerReq()), fmtDur(m.loadCPUPerReq()), r.Errors, r.Non2xx())
 			}
 			turn++
 		}
@@ -241,6 +249,10 @@ func measure(ctx context.Context, c *Child, cfg httpConfig, o httpOptions) (http
 	if err != nil {
 		return httpMeasurement{}, err
 	}
+	self0, err := procCPUTime(os.Getpid())
+	if err != nil {
+		return httpMeasurement{}, err
+	}
 	t0 := time.Now()
 	res, err := RunLoad(ctx, LoadConfig{
 		Addr:     c.Addr,
@@ -255,11 +267,15 @@ func measure(ctx context.Context, c *Child, cfg httpConfig, o httpOptions) (http
 		return httpMeasurement{}, err
 	}
 	wall := time.Since(t0)
+	self1, err := procCPUTime(os.Getpid())
+	if err != nil {
+		return httpMeasurement{}, err
+	}
 	cpu1, err := c.CPUTime()
 	if err != nil {
 		return httpMeasurement{}, fmt.Errorf("bench: the %s server died? %w; its log:\n%s", c.Spec.Kind, err, c.log)
 	}
-	return httpMeasurement{Kind: c.Spec.Kind, Config: cfg, Result: res, ServerCPU: cpu1 - cpu0, Wall: wall}, nil
+	return httpMeasurement{Kind: c.Spec.Kind, Config: cfg, Result: res, ServerCPU: cpu1 - cpu0, LoadCPU: self1 - self0, Wall: wall}, nil
 }
 
 // probeServer sends one GET and returns the response's status and sizes.
@@ -297,6 +313,7 @@ type httpCell struct {
 	P50, P90, P99  time.Duration
 	Max            time.Duration // largest over rounds
 	CPUPerReq      time.Duration // median server CPU per request
+	LoadCPUPerReq  time.Duration // median load generator CPU per request
 	Errors, Non2xx int64         // summed over rounds
 	Latency        Histogram     // every round merged
 	Requests       int64         // summed over rounds
@@ -314,6 +331,7 @@ func newHTTPReport(o httpOptions, ms []httpMeasurement, probes []probe) *httpRep
 	type acc struct {
 		rps                []float64
 		p50, p90, p99, cpu []float64
+		loadCPU            []float64
 	}
 	accs := map[*httpCell]*acc{}
 	for i := range ms {
@@ -337,6 +355,7 @@ func newHTTPReport(o httpOptions, ms []httpMeasurement, probes []probe) *httpRep
 		a.p90 = append(a.p90, float64(r.Latency.Quantile(0.9)))
 		a.p99 = append(a.p99, float64(r.Latency.Quantile(0.99)))
 		a.cpu = append(a.cpu, float64(m.serverCPUPerReq()))
+		a.loadCPU = append(a.loadCPU, float64(m.loadCPUPerReq()))
 		c.RoundRPS = append(c.RoundRPS, r.RPS())
 		c.Max = max(c.Max, r.Latency.Max())
 		c.Errors += r.Errors
@@ -350,6 +369,7 @@ func newHTTPReport(o httpOptions, ms []httpMeasurement, probes []probe) *httpRep
 		c.P90 = time.Duration(median(a.p90))
 		c.P99 = time.Duration(median(a.p99))
 		c.CPUPerReq = time.Duration(median(a.cpu))
+		c.LoadCPUPerReq = time.Duration(median(a.loadCPU))
 	}
 	return rep
 }
@@ -461,7 +481,8 @@ func (rep *httpReport) markdown(header, chartDir string) string {
 		"Each server and configuration was measured %d times for %v after a %v warmup, the servers taking turns in a rotating order; "+
 		"the tables give the median over those rounds (max: the largest over all). "+
 		"**Latency is per request at p=1, per batch of p requests otherwise.** "+
-		"Server CPU/req is the server process's CPU time (user+system, /proc) over the requests it served.\n\n",
+		"Server CPU/req and load CPU/req are the CPU time (user+system, from /proc) of the server process and of the load generator "+
+		"over the requests served: they show where the shared cores went.\n\n",
 		o.Procs, runtime.NumCPU(), staticPath, len(staticBody), o.Rounds, o.Duration, o.Warmup)
 
 	b.WriteString("- cometplay: `engine.Server` with `Config.Static` = an in-memory `fstest.MapFS` (served on the event loop).\n")
@@ -477,8 +498,8 @@ func (rep *httpReport) markdown(header, chartDir string) string {
 	}
 
 	b.WriteString("### Throughput and latency\n\n")
-	b.WriteString("| conns | pipeline | server | req/s | p50 | p90 | p99 | max | server CPU/req | errors | non-2xx | req/s by round |\n")
-	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| conns | pipeline | server | req/s | p50 | p90 | p99 | max | server CPU/req | load CPU/req | errors | non-2xx | req/s by round |\n")
+	b.WriteString("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, cfg := range rep.configs {
 		for _, k := range o.Kinds {
 			c := rep.cell(cfg, k)
@@ -489,9 +510,9 @@ func (rep *httpReport) markdown(header, chartDir string) string {
 			for i, v := range c.RoundRPS {
 				rounds[i] = strconv.FormatFloat(v, 'f', 0, 64)
 			}
-			fmt.Fprintf(&b, "| %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %d | %d | %s |\n",
+			fmt.Fprintf(&b, "| %d | %d | %s | %.0f | %s | %s | %s | %s | %s | %s | %d | %d | %s |\n",
 				cfg.Conns, cfg.Pipeline, kindTitle[k], c.RPS, fmtDur(c.P50), fmtDur(c.P90), fmtDur(c.P99), fmtDur(c.Max),
-				fmtDur(c.CPUPerReq), c.Errors, c.Non2xx, strings.Join(rounds, ", "))
+				fmtDur(c.CPUPerReq), fmtDur(c.LoadCPUPerReq), c.Errors, c.Non2xx, strings.Join(rounds, ", "))
 		}
 	}
 	b.WriteString("\n")
