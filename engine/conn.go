@@ -18,7 +18,13 @@ const (
 	timerHeader       // a request has started (or the connection just opened) and must complete
 	timerIdle         // nothing in flight: keep-alive idle timeout
 	timerLinger       // response sent, write side shut: waiting for the peer to close
+	timerFlush        // closing: waiting for gnet's outbound buffer to drain before the half-close
 )
+
+// flushPoll is how often a closing connection checks whether the peer has
+// read the rest of its last responses (gnet has no "drained" event; the
+// wheel's tick is 50 ms anyway).
+const flushPoll = 50 * time.Millisecond
 
 // lingerTimeout bounds how long a closing connection keeps reading and
 // discarding what the peer still sends, so that our last response is not
@@ -45,11 +51,12 @@ type conn struct {
 	processing   bool // inside process(); completions must not re-enter it
 	sent100      bool // "100 Continue" sent for the pending request
 
-	timer     timewheel.Timer
-	timerFn   func()
-	timerKind uint8
-	timerGen  atomic.Uint32
-	deadline  time.Time
+	timer      timewheel.Timer
+	timerFn    func()
+	timerKind  uint8
+	timerGen   atomic.Uint32
+	deadline   time.Time
+	flushUntil time.Time // while timerFlush: when to give up on the peer reading
 
 	prev, next *conn // the loop's list of open connections
 }
@@ -107,6 +114,12 @@ func (c *conn) timerFired(gen uint32) {
 		c.closeNow()
 	case timerLinger:
 		c.closeNow()
+	case timerFlush:
+		if time.Now().After(c.flushUntil) {
+			c.closeNow()
+			return
+		}
+		c.finishClose()
 	}
 }
 
@@ -255,7 +268,7 @@ func (c *conn) write100() {
 
 // updateTimer arms the timer that fits the connection's state. Loop only.
 func (c *conn) updateTimer() {
-	if c.closed || c.timerKind == timerLinger {
+	if c.closed || c.timerKind == timerLinger || c.timerKind == timerFlush {
 		return
 	}
 	partial := c.p != nil && c.p.Started()
@@ -387,7 +400,16 @@ func (c *conn) finishClose() {
 		return
 	}
 	if c.gc.OutboundBuffered() > 0 {
-		c.closeNow() // gnet flushes what it can on close
+		// gnet's close makes one non-blocking attempt to write its outbound
+		// buffer and drops the rest, truncating the last responses to a
+		// peer that reads slower than we wrote. Keep reading (and
+		// discarding) until the peer has taken them, for at most
+		// IdleTimeout: a peer that reads nothing for that long is gone.
+		// MaxOutbound already bounds what is buffered.
+		if c.flushUntil.IsZero() {
+			c.flushUntil = time.Now().Add(c.srv.cfg.IdleTimeout)
+		}
+		c.setTimer(timerFlush, flushPoll)
 		return
 	}
 	if err := unix.Shutdown(c.gc.Fd(), unix.SHUT_WR); err != nil {

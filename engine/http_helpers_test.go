@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -247,4 +248,24 @@ func (c *hConn) rest() string {
 		c.t.Fatalf("reading to EOF: %v (got %q)", err, b)
 	}
 	return string(b)
+}
+
+// hDialSmallRcvbuf dials with a small receive buffer, so that the server's
+// responses back up into its own buffers while the client does not read.
+func hDialSmallRcvbuf(t testing.TB, addr string, n int) *hConn {
+	t.Helper()
+	d := net.Dialer{Timeout: hTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &hConn{t: t, c: c, br: bufio.NewReader(c)}
 }

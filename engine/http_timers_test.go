@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestHTTPHeaderTimeoutSlowloris: a client trickling its head one byte every
+// 100 ms is answered 408 and closed at the header deadline, although it
+// keeps sending; meanwhile other clients are served. The deadline runs from
+// the first byte of the request: trickling does not extend it.
+func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
+	const headerTimeout = 600 * time.Millisecond
+	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: hTimeout}, func(s *Server) {
+		s.Handle("GET", "/x", hText("x"))
+	})
+	slow := hDial(t, s.Addr())
+	// A first request completes: the next one's deadline counts from its
+	// own first byte.
+	if r := slow.get("/x"); r.body != "x" {
+		t.Fatalf("first request: %q", r.body)
+	}
+	head := hReq("GET", "/x", "X-Slow: "+strings.Repeat("s", 200))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := time.Now()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < len(head)-2; i++ { // never complete the head
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := slow.c.Write([]byte{head[i]}); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	// Other clients are served while the slow one trickles.
+	for range 3 {
+		if r := hGet(t, s.Addr(), "/x"); r.body != "x" {
+			t.Fatalf("other client: %q", r.body)
+		}
+	}
+	r := slow.next("GET")
+	el := time.Since(start)
+	if r.StatusCode != 408 || !r.Close {
+		t.Fatalf("slow client got %d close=%v; want 408 and close", r.StatusCode, r.Close)
+	}
+	// The first byte left ~100 ms after start; the wheel ticks every 50 ms.
+	if el < headerTimeout || el > headerTimeout+time.Second {
+		t.Fatalf("408 after %v; want about %v", el, headerTimeout+100*time.Millisecond)
+	}
+	slow.expectEOF(hTimeout)
+	if st := s.Stats(); st.HeaderTimeouts != 1 {
+		t.Fatalf("header_timeouts = %d; want 1", st.HeaderTimeouts)
+	}
+}
+
+// TestHTTPHeaderTimeoutSilent: a connection that sends nothing at all gets
+// 408 at the header deadline (the timer starts at accept), and one whose
+// body never completes is also closed.
+func TestHTTPHeaderTimeoutSilent(t *testing.T) {
+	const headerTimeout = 300 * time.Millisecond
+	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: hTimeout}, func(s *Server) {
+		s.Handle("POST", "/x", hText("x"))
+	})
+	silent := hDial(t, s.Addr())
+	partialBody := hDial(t, s.Addr())
+	partialBody.send(hReq("POST", "/x", "Content-Length: 10") + "12345")
+	start := time.Now()
+	for _, c := range []*hConn{silent, partialBody} {
+		r := c.next("GET")
+		if r.StatusCode != 408 {
+			t.Fatalf("got %d; want 408", r.StatusCode)
+		}
+		c.expectEOF(hTimeout)
+	}
+	if el := time.Since(start); el < headerTimeout-50*time.Millisecond {
+		t.Fatalf("closed after %v, before the deadline %v", el, headerTimeout)
+	}
+}
+
+// TestHTTPIdleTimeout: a keep-alive connection with nothing in flight is
+// closed after IdleTimeout; a parked request (long poll) on another
+// connection outlives both timeouts several times over.
+func TestHTTPIdleTimeout(t *testing.T) {
+	const idle = 300 * time.Millisecond
+	release := make(chan struct{})
+	s := hStart(t, Config{IdleTimeout: idle, HeaderTimeout: idle}, func(s *Server) {
+		s.Handle("GET", "/x", hText("x"))
+		s.Handle("GET", "/longpoll", func(w *Stream, _ *Request) {
+			w.Park()
+			go func() { <-release; w.Respond(200, "text/plain", []byte("event")) }()
+		})
+		s.Handle("GET", "/stream", func(w *Stream, _ *Request) {
+			w.Start(200, "text/plain")
+			w.Park()
+			go func() { <-release; w.Write([]byte("tick")); w.End() }()
+		})
+	})
+	idleConn := hDial(t, s.Addr())
+	poll := hDial(t, s.Addr())
+	stream := hDial(t, s.Addr())
+	poll.send(hReq("GET", "/longpoll"))
+	stream.send(hReq("GET", "/stream"))
+	resp, err := stream.head("GET")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if r := idleConn.get("/x"); r.body != "x" {
+		t.Fatal(r.body)
+	}
+	idleConn.expectEOF(hTimeout)
+	if el := time.Since(start); el < idle-50*time.Millisecond || el > idle+time.Second {
+		t.Fatalf("idle connection closed after %v; want about %v", el, idle)
+	}
+	// The parked ones are still there after 4 idle periods in all.
+	poll.expectOpen(3 * idle)
+	close(release)
+	if r := poll.next("GET"); r.body != "event" {
+		t.Fatalf("long poll = %q", r.body)
+	}
+	if b, err := io.ReadAll(resp.Body); string(b) != "tick" || err != nil {
+		t.Fatalf("stream = %q, %v", b, err)
+	}
+	// After the answer the long-poll connection is idle: the timer is back.
+	poll.expectEOF(hTimeout)
+}
