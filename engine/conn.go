@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -113,6 +114,14 @@ func (c *conn) timerFired(gen uint32) {
 		c.srv.log.Debug("connection closed: idle timeout", "remote", c.remote())
 		c.closeNow()
 	case timerLinger:
+		// Closing while the kernel still holds bytes the peer has not
+		// acknowledged would destroy them if the peer sends anything more
+		// (it is answered with a reset). Linger on while the peer keeps
+		// taking them, within the same bound as the flush.
+		if c.unacked() > 0 && time.Now().Before(c.flushUntil) {
+			c.setTimer(timerLinger, flushPoll)
+			return
+		}
 		c.closeNow()
 	case timerFlush:
 		if time.Now().After(c.flushUntil) {
@@ -399,6 +408,9 @@ func (c *conn) finishClose() {
 	if c.closed {
 		return
 	}
+	if c.flushUntil.IsZero() {
+		c.flushUntil = time.Now().Add(c.srv.cfg.IdleTimeout)
+	}
 	if c.gc.OutboundBuffered() > 0 {
 		// gnet's close makes one non-blocking attempt to write its outbound
 		// buffer and drops the rest, truncating the last responses to a
@@ -406,9 +418,6 @@ func (c *conn) finishClose() {
 		// discarding) until the peer has taken them, for at most
 		// IdleTimeout: a peer that reads nothing for that long is gone.
 		// MaxOutbound already bounds what is buffered.
-		if c.flushUntil.IsZero() {
-			c.flushUntil = time.Now().Add(c.srv.cfg.IdleTimeout)
-		}
 		c.setTimer(timerFlush, flushPoll)
 		return
 	}
@@ -418,6 +427,22 @@ func (c *conn) finishClose() {
 	}
 	c.stopTimer()
 	c.setTimer(timerLinger, lingerTimeout)
+}
+
+// siocOutQ is Linux's SIOCOUTQ ioctl (x/sys/unix defines it only there).
+const siocOutQ = 0x5411
+
+// unacked returns the bytes in the socket's send queue that the peer has not
+// acknowledged, or 0 where the kernel cannot tell. Loop only.
+func (c *conn) unacked() int {
+	if runtime.GOOS != "linux" {
+		return 0
+	}
+	n, err := unix.IoctlGetInt(c.gc.Fd(), siocOutQ)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // closeNow closes the connection; OnClose follows. Loop only.

@@ -176,7 +176,7 @@ func (s *Server) Start() error {
 			s.reserve.Close()
 		}
 		s.wheel.Stop()
-		s.workers.stop()
+		s.workers.stop(context.Background())
 		if s.runErr == nil {
 			return errors.New("engine: stopped before booting")
 		}
@@ -385,12 +385,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			case <-tick.C:
 			}
 		}
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err = s.eng.Stop(stopCtx)
-		<-s.done
+		// Engine.Stop signals the loops and then polls for their exit every
+		// 500 ms; gnet.Run returning (s.done) says the same at once. So
+		// signal with a context already done and wait on s.done instead.
+		signal, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = s.eng.Stop(signal) // context.Canceled: signalled, not waited for
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			err = errors.New("engine: event loops did not stop")
+		}
 		s.wheel.Stop()
-		s.workers.stop()
+		// A handler that never returns must not hold Shutdown past its
+		// deadline: stop waiting for the workers when ctx ends.
+		if !s.workers.stop(ctx) {
+			s.log.Warn("shutdown deadline reached with handlers still running")
+		}
 		close(s.stopped)
 		s.log.Info("stopped", "addr", s.addr)
 	})
@@ -409,9 +420,10 @@ func (d drainTask) runOnLoop() {
 		if c.head == nil {
 			c.closeNow()
 		} else {
-			for ex := c.head; ex != nil; ex = ex.next {
-				ex.keepAlive = false
-			}
+			// Close after the last response in flight, not the first:
+			// complete() closes as soon as it retires an exchange that is
+			// not keep-alive, which would drop the pipelined ones behind it.
+			c.tail.keepAlive = false
 		}
 		c = next
 	}
@@ -468,9 +480,22 @@ func (p *workerPool) submit(j job) bool {
 	}
 }
 
-func (p *workerPool) stop() {
+// stop closes the queue and waits for the workers to finish what they run,
+// until ctx ends; it reports whether they all did. Workers still running
+// afterwards exit when their handlers return.
+func (p *workerPool) stop(ctx context.Context) bool {
 	close(p.jobs)
-	p.wg.Wait()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (p *workerPool) work() {

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// TestHTTPShutdownGraceful: Shutdown closes idle keep-alive connections at
+// once, refuses new connections, lets in-flight responses finish (a parked
+// request answered during the shutdown, two parked requests pipelined on
+// one connection, a stream that ends) and then returns, well before its
+// deadline.
+func TestHTTPShutdownGraceful(t *testing.T) {
+	type parkedReq struct {
+		w      *Stream
+		remote string
+	}
+	parkedIn := make(chan parkedReq, 8)
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("GET", "/x", hText("x"))
+		s.Handle("GET", "/park", func(w *Stream, r *Request) {
+			w.Park()
+			parkedIn <- parkedReq{w, r.RemoteAddr}
+		})
+	})
+	idle := hDial(t, s.Addr())
+	if r := idle.get("/x"); r.body != "x" {
+		t.Fatal(r.body)
+	}
+	single := hDial(t, s.Addr())
+	single.send(hReq("GET", "/park"))
+	piped := hDial(t, s.Addr())
+	piped.send(hReq("GET", "/park") + hReq("GET", "/park"))
+	streamed := hDial(t, s.Addr())
+	streamed.send(hReq("GET", "/park"))
+	var parked []parkedReq
+	for range 4 {
+		parked = append(parked, hRecv(t, parkedIn, "requests to park"))
+	}
+
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	idle.expectEOF(hTimeout)
+	hEventually(t, "the server to start draining", s.draining.Load)
+
+	// New connections are refused (503 then close, or no listener).
+	if c, err := net.DialTimeout("tcp", s.Addr(), hTimeout); err == nil {
+		hc := &hConn{t: t, c: c, br: bufio.NewReader(c)}
+		hc.send(hReq("GET", "/x"))
+		if r, err := hc.tryNext("GET"); err == nil && r.StatusCode != 503 {
+			t.Errorf("new connection during shutdown got %d", r.StatusCode)
+		}
+		c.Close()
+	}
+
+	// Still in flight: answer them all now, during the shutdown.
+	for _, p := range parked {
+		w := p.w
+		if p.remote == streamed.c.LocalAddr().String() {
+			w.Start(200, "text/plain")
+			w.Write([]byte("stream"))
+			w.End()
+			continue
+		}
+		w.Respond(200, "text/plain", []byte("late"))
+	}
+	if r := single.next("GET"); r.body != "late" || !r.Close {
+		t.Errorf("parked = %q close=%v", r.body, r.Close)
+	}
+	for i := range 2 {
+		if r := piped.next("GET"); r.body != "late" {
+			t.Errorf("pipelined %d = %q", i, r.body)
+		}
+	}
+	if r := streamed.next("GET"); r.body != "stream" {
+		t.Errorf("streamed = %q", r.body)
+	}
+	for _, c := range []*hConn{single, piped, streamed} {
+		c.expectEOF(hTimeout)
+	}
+	if err := hRecv(t, done, "Shutdown"); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("Shutdown took %v with nothing left in flight", el)
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", s.Addr(), time.Second); err == nil {
+		t.Fatalf("still accepting after Shutdown")
+	}
+}
+
+// TestHTTPShutdownDeadline: Shutdown returns by its deadline even when a
+// parked request is never answered and a handler never returns.
+func TestHTTPShutdownDeadline(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	entered := make(chan struct{}, 1)
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("GET", "/park", func(w *Stream, _ *Request) { w.Park() })
+		s.Handle("GET", "/block", func(w *Stream, _ *Request) {
+			entered <- struct{}{}
+			<-block
+		})
+	})
+	p := hDial(t, s.Addr())
+	p.send(hReq("GET", "/park"))
+	b := hDial(t, s.Addr())
+	b.send(hReq("GET", "/block"))
+	hRecv(t, entered, "the blocking handler")
+	hEventually(t, "the parked request", func() bool { return s.Stats().Requests == 2 })
+
+	const deadline = 500 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	select {
+	case <-done:
+	case <-time.After(deadline + 3*time.Second):
+		t.Fatalf("Shutdown still running %v after its deadline of %v", time.Since(start)-deadline, deadline)
+	}
+	// Both connections were closed when the deadline passed.
+	for _, c := range []*hConn{p, b} {
+		if err := c.waitEOF(hTimeout); err != nil && !errors.Is(err, io.EOF) {
+			t.Error(err)
+		}
+	}
+}
