@@ -73,21 +73,94 @@ type Manager struct {
 	executors sync.WaitGroup
 	onChange  atomic.Pointer[[]func(RoomInfo, bool)]
 
-	mu       sync.Mutex // guards the fields below; never held while taking a room.mu
-	games    map[string]*Game
-	rooms    map[string]*room
-	sessions map[string]*sessionRec
-	tokens   map[string]tokenRef
-	closed   bool
-	allGone  chan struct{} // closed when closed and no room is left
+	sessions sessionIndex
+	tokens   tokenTable
+
+	// Locks: mu, sessions.mu, tokens.mu and room.mu are leaves: none is held
+	// while taking another.
+	mu      sync.Mutex // guards the fields below
+	games   map[string]*Game
+	rooms   map[string]*room
+	closed  bool
+	allGone chan struct{} // closed when closed and no room is left
 }
 
-// sessionRec is what the Manager knows of a session that is in (or on its
-// way into) at least one room.
+// sessionIndex is what the Manager knows of the sessions that are in (or on
+// their way into) at least one room.
+type sessionIndex struct {
+	mu sync.Mutex
+	m  map[string]*sessionRec
+}
+
 type sessionRec struct {
-	rooms    map[string]int // room id → references (memberships and pending joins)
-	detached bool           // its listen connection is gone
-	ended    bool           // the session is gone for good
+	rooms    map[*room]int // references: memberships and pending joins
+	detached bool          // its listen connection is gone
+	ended    bool          // the session is gone for good
+}
+
+// ref records that session s has a membership or a pending join in r.
+func (x *sessionIndex) ref(s string, r *room) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	rec := x.m[s]
+	if rec == nil {
+		rec = &sessionRec{rooms: make(map[*room]int, 1)}
+		x.m[s] = rec
+	}
+	if rec.ended {
+		return ErrSessionEnded
+	}
+	rec.rooms[r]++
+	return nil
+}
+
+// unref drops one reference of session s to r; a session in no room is
+// forgotten.
+func (x *sessionIndex) unref(s string, r *room) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	rec := x.m[s]
+	if rec == nil {
+		return
+	}
+	if rec.rooms[r]--; rec.rooms[r] <= 0 {
+		delete(rec.rooms, r)
+	}
+	if len(rec.rooms) == 0 {
+		delete(x.m, s)
+	}
+}
+
+// state returns the reported state of a session.
+func (x *sessionIndex) state(s string) (detached, ended bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if rec := x.m[s]; rec != nil {
+		return rec.detached, rec.ended
+	}
+	return false, false
+}
+
+// set records a session's state and returns its rooms.
+func (x *sessionIndex) set(s string, detached, ended bool) []*room {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	rec := x.m[s]
+	if rec == nil || rec.ended {
+		return nil
+	}
+	rec.detached, rec.ended = detached, ended
+	rs := make([]*room, 0, len(rec.rooms))
+	for r := range rec.rooms {
+		rs = append(rs, r)
+	}
+	return rs
+}
+
+// tokenTable maps reconnection tokens to seats.
+type tokenTable struct {
+	mu sync.Mutex
+	m  map[string]tokenRef
 }
 
 // tokenRef locates the seat a reconnection token reclaims.
@@ -95,6 +168,28 @@ type tokenRef struct {
 	room     *room
 	playerID string
 	name     string
+}
+
+func (x *tokenTable) get(token string) (tokenRef, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	ref, ok := x.m[token]
+	return ref, ok
+}
+
+func (x *tokenTable) set(token string, ref tokenRef) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.m[token] = ref
+}
+
+func (x *tokenTable) drop(token string) {
+	if token == "" {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.m, token)
 }
 
 // NewManager returns a Manager delivering events through t and starts its
@@ -122,8 +217,8 @@ func NewManager(t Transport, o ManagerOptions) *Manager {
 		t: t, clock: o.Clock, log: o.Logger, o: o,
 		games:    make(map[string]*Game),
 		rooms:    make(map[string]*room),
-		sessions: make(map[string]*sessionRec),
-		tokens:   make(map[string]tokenRef),
+		sessions: sessionIndex{m: make(map[string]*sessionRec)},
+		tokens:   tokenTable{m: make(map[string]tokenRef)},
 		allGone:  make(chan struct{}),
 	}
 	m.sched.init()
@@ -221,30 +316,30 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 		}
 	}
 	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return "", ErrClosed
-	}
-	g, ok := m.games[game]
-	if !ok {
-		m.mu.Unlock()
+	g := m.games[game]
+	m.mu.Unlock()
+	if g == nil {
 		return "", ErrUnknownGame
 	}
+	r := newRoom(m, g, RandomID())
 	if withCreator {
-		if rec := m.sessions[creator.SessionID]; rec != nil && rec.ended {
-			m.mu.Unlock()
-			return "", ErrSessionEnded
+		if err := m.sessions.ref(creator.SessionID, r); err != nil {
+			return "", err
 		}
 	}
-	id := RandomID()
-	for m.rooms[id] != nil {
-		id = RandomID()
+	m.mu.Lock()
+	for m.rooms[r.id] != nil {
+		r.id = RandomID() // 80 random bits: in practice never
+		r.topic = m.o.TopicPrefix + r.id
 	}
-	r := newRoom(m, g, id)
-	m.rooms[id] = r
-	if withCreator {
-		m.refLocked(creator.SessionID, id)
+	if m.closed {
+		m.mu.Unlock()
+		if withCreator {
+			m.sessions.unref(creator.SessionID, r)
+		}
+		return "", ErrClosed
 	}
+	m.rooms[r.id] = r
 	m.mu.Unlock()
 
 	// A fresh room's mailbox has room for both.
@@ -252,7 +347,7 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 	if withCreator {
 		_ = r.enqueue(item{kind: kJoin, counted: true, info: creator, session: creator.SessionID})
 	}
-	return id, nil
+	return r.id, nil
 }
 
 // Join asks for a seat in a room for p. The answer arrives as "joined" or
@@ -278,24 +373,18 @@ func (m *Manager) enter(roomID string, p PlayerInfo, kind itemKind) error {
 	if p.Options, err = copyOptions(p.Options); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	r := m.rooms[roomID]
+	r := m.room(roomID)
 	switch {
 	case r == nil:
-		m.mu.Unlock()
 		return ErrNoRoom
 	case kind == kSpectate && !r.game.Spectators:
-		m.mu.Unlock()
 		return ErrSpectatorsNotAllowed
 	}
-	if rec := m.sessions[p.SessionID]; rec != nil && rec.ended {
-		m.mu.Unlock()
-		return ErrSessionEnded
+	if err := m.sessions.ref(p.SessionID, r); err != nil {
+		return err
 	}
-	m.refLocked(p.SessionID, roomID)
-	m.mu.Unlock()
 	if err := r.enqueue(item{kind: kind, counted: true, info: p, session: p.SessionID}); err != nil {
-		m.unref(p.SessionID, roomID)
+		m.sessions.unref(p.SessionID, r)
 		return err
 	}
 	return nil
@@ -388,33 +477,9 @@ func (m *Manager) Attached(sessionID string) { m.setPresence(sessionID, false, f
 func (m *Manager) SessionEnded(sessionID string) { m.setPresence(sessionID, true, true) }
 
 func (m *Manager) setPresence(sessionID string, detached, ended bool) {
-	m.mu.Lock()
-	rec := m.sessions[sessionID]
-	if rec == nil || rec.ended {
-		m.mu.Unlock()
-		return
-	}
-	rec.detached, rec.ended = detached, ended
-	rs := make([]*room, 0, len(rec.rooms))
-	for id := range rec.rooms {
-		if r := m.rooms[id]; r != nil {
-			rs = append(rs, r)
-		}
-	}
-	m.mu.Unlock()
-	for _, r := range rs {
+	for _, r := range m.sessions.set(sessionID, detached, ended) {
 		r.notePresence(sessionID)
 	}
-}
-
-// sessionState returns the reported state of a session.
-func (m *Manager) sessionState(sessionID string) (detached, ended bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if rec := m.sessions[sessionID]; rec != nil {
-		return rec.detached, rec.ended
-	}
-	return false, false
 }
 
 // Reclaim gives a held seat to a new session presenting the seat's private
@@ -428,21 +493,16 @@ func (m *Manager) Reclaim(token string, p PlayerInfo) error {
 	if p.SessionID == "" || len(p.SessionID) > MaxIDLen {
 		return fmt.Errorf("%w: bad session id", ErrBadPlayer)
 	}
-	m.mu.Lock()
-	ref, ok := m.tokens[token]
+	ref, ok := m.tokens.get(token)
 	if !ok || token == "" {
-		m.mu.Unlock()
 		return ErrBadToken
 	}
-	if rec := m.sessions[p.SessionID]; rec != nil && rec.ended {
-		m.mu.Unlock()
-		return ErrSessionEnded
+	if err := m.sessions.ref(p.SessionID, ref.room); err != nil {
+		return err
 	}
-	m.refLocked(p.SessionID, ref.room.id)
-	m.mu.Unlock()
 	err := ref.room.enqueue(item{kind: kReclaim, counted: true, session: p.SessionID, info: p, token: token})
 	if err != nil {
-		m.unref(p.SessionID, ref.room.id)
+		m.sessions.unref(p.SessionID, ref.room)
 		if err == ErrNoRoom {
 			err = ErrBadToken
 		}
@@ -454,9 +514,7 @@ func (m *Manager) Reclaim(token string, p PlayerInfo) error {
 // reconnection token reclaims. The lobby uses it to give a guest who comes
 // back with a token its old identity.
 func (m *Manager) TokenOwner(token string) (roomID string, who Identity, ok bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	ref, ok := m.tokens[token]
+	ref, ok := m.tokens.get(token)
 	if !ok {
 		return "", Identity{}, false
 	}
@@ -595,48 +653,6 @@ func (m *Manager) removeRoom(r *room) {
 	if m.closed && len(m.rooms) == 0 {
 		m.closeAllGoneLocked()
 	}
-}
-
-// refLocked records that session s has a membership or pending join in a room.
-func (m *Manager) refLocked(s, roomID string) {
-	rec := m.sessions[s]
-	if rec == nil {
-		rec = &sessionRec{rooms: make(map[string]int, 1)}
-		m.sessions[s] = rec
-	}
-	rec.rooms[roomID]++
-}
-
-// unref drops one reference of session s to a room; a session in no room
-// is forgotten.
-func (m *Manager) unref(s, roomID string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rec := m.sessions[s]
-	if rec == nil {
-		return
-	}
-	if rec.rooms[roomID]--; rec.rooms[roomID] <= 0 {
-		delete(rec.rooms, roomID)
-	}
-	if len(rec.rooms) == 0 {
-		delete(m.sessions, s)
-	}
-}
-
-func (m *Manager) setToken(token string, ref tokenRef) {
-	m.mu.Lock()
-	m.tokens[token] = ref
-	m.mu.Unlock()
-}
-
-func (m *Manager) dropToken(token string) {
-	if token == "" {
-		return
-	}
-	m.mu.Lock()
-	delete(m.tokens, token)
-	m.mu.Unlock()
 }
 
 // checkPlayer validates a PlayerInfo and returns it with its strings

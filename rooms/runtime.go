@@ -351,17 +351,17 @@ func (r *room) reclaim(it *item) {
 		r.members[s] = &gate{}
 		r.mu.Unlock()
 		r.unsubscribe(old)
-		if _, ended := r.m.sessionState(old); !ended {
+		if _, ended := r.m.sessions.state(old); !ended {
 			r.sendTo(old, "kicked", kickedData{r.id, ReasonReclaimed})
 		}
-		r.m.unref(old, r.id)
+		r.m.sessions.unref(old, r)
 	} else {
-		r.m.unref(s, r.id) // the seat already holds this session's reference
+		r.m.sessions.unref(s, r) // the seat already holds this session's reference
 	}
 	it.moved = true
-	r.m.dropToken(p.token)
+	r.m.tokens.drop(p.token)
 	r.setToken(p)
-	detached, ended := r.m.sessionState(s)
+	detached, ended := r.m.sessions.state(s)
 	up := !detached && !ended
 	if up && !p.connected {
 		r.reconnect(p, false)
@@ -378,14 +378,14 @@ func (r *room) reclaim(it *item) {
 // setToken gives p a fresh reconnection token.
 func (r *room) setToken(p *Player) {
 	p.token = randomString(20)
-	r.m.setToken(p.token, tokenRef{room: r, playerID: p.id, name: p.name})
+	r.m.tokens.set(p.token, tokenRef{room: r, playerID: p.id, name: p.name})
 }
 
 // reject answers a join-like item.
 func (r *room) reject(it *item, reason string) {
 	if !it.moved {
 		it.moved = true
-		r.m.unref(it.session, r.id)
+		r.m.sessions.unref(it.session, r)
 	}
 	r.sendTo(it.session, "join-rejected", rejectData{Room: r.id, Reason: reason})
 }
@@ -512,12 +512,12 @@ func (r *room) unseat(p *Player) {
 		p.window.stop()
 		p.window = nil
 	}
-	r.m.dropToken(p.token)
+	r.m.tokens.drop(p.token)
 	p.token = ""
 	r.mu.Lock()
 	delete(r.members, p.session)
 	r.mu.Unlock()
-	r.m.unref(p.session, r.id)
+	r.m.sessions.unref(p.session, r)
 	r.dirty = true
 }
 
@@ -548,7 +548,7 @@ func (r *room) removeSpectator(p *Player) {
 	delete(r.members, p.session)
 	r.mu.Unlock()
 	r.unsubscribe(p.session)
-	r.m.unref(p.session, r.id)
+	r.m.sessions.unref(p.session, r)
 	r.dirty = true
 }
 
@@ -563,7 +563,7 @@ func (r *room) presence(s string) {
 	if p == nil {
 		return
 	}
-	detached, ended := r.m.sessionState(s)
+	detached, ended := r.m.sessions.state(s)
 	switch {
 	case p.spectator:
 		if ended {
