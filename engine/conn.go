@@ -48,6 +48,7 @@ type conn struct {
 	closing      bool // read no further requests; close once the queue drains
 	closeAtFlush bool // close when the current OnTraffic batch is written
 	closed       bool // OnClose has run
+	aborted      bool // closeNow has run: gnet closes it shortly
 	blocked      bool // stopped parsing at MaxPipelined; resume when the queue shrinks
 	processing   bool // inside process(); completions must not re-enter it
 	sent100      bool // "100 Continue" sent for the pending request
@@ -184,8 +185,8 @@ func (c *conn) writeDirect(b []byte) {
 
 // checkOutbound closes a connection whose peer does not read fast enough.
 func (c *conn) checkOutbound() {
-	if c.closed {
-		return
+	if c.closed || c.aborted {
+		return // counted once: gnet's close is asynchronous and writes may follow
 	}
 	if q := c.gc.OutboundBuffered() + c.pending; q > c.srv.cfg.MaxOutbound {
 		c.srv.stats.slowClosed.Add(1)
@@ -447,10 +448,11 @@ func (c *conn) unacked() int {
 
 // closeNow closes the connection; OnClose follows. Loop only.
 func (c *conn) closeNow() {
-	if c.closed {
+	if c.closed || c.aborted {
 		return
 	}
 	c.closing = true
+	c.aborted = true
 	c.gc.Close() // asynchronous: OnClose runs on this loop shortly
 }
 

@@ -1,0 +1,280 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestHTTPSlowReaderClosed: a handler streams to a peer that has stopped
+// reading. Once the bytes queued for it pass MaxOutbound the connection is
+// closed, the handler's Write fails with ErrClosed and Done is closed, the
+// stats count it, and the heap stays bounded meanwhile.
+func TestHTTPSlowReaderClosed(t *testing.T) {
+	const maxOut = 256 << 10
+	chunk := []byte(strings.Repeat("c", 16<<10))
+	type result struct {
+		written int64
+		err     error
+	}
+	res := make(chan result, 1)
+	s := hStart(t, Config{MaxOutbound: maxOut}, func(s *Server) {
+		s.Handle("GET", "/firehose", func(w *Stream, _ *Request) {
+			w.Start(200, "application/octet-stream")
+			w.Park()
+			go func() {
+				var n int64
+				for {
+					k, err := w.Write(chunk)
+					n += int64(k)
+					if err != nil {
+						<-w.Done()
+						res <- result{n, err}
+						return
+					}
+					if n%(1<<20) == 0 {
+						runtime.Gosched() // a producer, not a spin: let the loop run
+					}
+				}
+			}()
+		})
+	})
+	var base runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	c := hDialSmallRcvbuf(t, s.Addr(), 4<<10)
+	c.send(hReq("GET", "/firehose")) // and never read
+	r := hRecv(t, res, "the slow reader to be cut off")
+	close(stop)
+	<-sampled
+	if !errors.Is(r.err, ErrClosed) {
+		t.Fatalf("Write error = %v; want ErrClosed", r.err)
+	}
+	if st := s.Stats(); st.SlowClosed != 1 || st.OpenConnections != 0 {
+		t.Fatalf("stats: slow_readers_closed %d, open %d; want 1, 0", st.SlowClosed, st.OpenConnections)
+	}
+	grow := int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("handler wrote %d KiB before the close; heap in use grew by at most %d KiB", r.written>>10, grow>>10)
+	if grow > 48<<20 {
+		t.Fatalf("heap grew by %d MiB for a %d KiB outbound cap", grow>>20, maxOut>>10)
+	}
+}
+
+// TestHTTPDebugStats checks /debug/stats against what one client did.
+func TestHTTPDebugStats(t *testing.T) {
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("POST", "/x", hText("x"))
+	})
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	cr := &countingReader{r: nc}
+	c := &hConn{t: t, c: nc, br: bufio.NewReader(cr)}
+	sent := 0
+	for range 3 {
+		req := hReq("POST", "/x", "Content-Length: 5") + "hello"
+		c.send(req)
+		sent += len(req)
+		c.next("POST")
+	}
+	statsReq := hReq("GET", "/debug/stats")
+	received := cr.n // every byte of the three responses, nothing more
+	c.send(statsReq)
+	sent += len(statsReq)
+	r := c.next("GET")
+	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("stats response: %d %v", r.StatusCode, r.Header)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(r.body), &st); err != nil {
+		t.Fatalf("stats JSON: %v\n%s", err, r.body)
+	}
+	num := func(k string) int64 {
+		v, ok := st[k].(float64)
+		if !ok {
+			t.Fatalf("stats field %q missing or not a number in %s", k, r.body)
+		}
+		return int64(v)
+	}
+	for _, check := range []struct {
+		field string
+		want  int64
+	}{
+		{"open_connections", 1},
+		{"accepted", 1},
+		{"requests", 4},
+		{"responses", 3},
+		{"bytes_in", int64(sent)},
+		{"bytes_out", int64(received)},
+	} {
+		if got := num(check.field); got != check.want {
+			t.Errorf("%s = %d; want %d", check.field, got, check.want)
+		}
+	}
+	if g := num("goroutines"); g < 1 {
+		t.Errorf("goroutines = %d", g)
+	}
+	if h := num("heap_alloc_bytes"); h < 1<<10 {
+		t.Errorf("heap_alloc_bytes = %d", h)
+	}
+	if mc := num("max_connections"); mc != int64(s.MaxConns()) || mc < 16 {
+		t.Errorf("max_connections = %d", mc)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestHTTPGoroutinesFlat: 2,000 keep-alive connections and 2,000 parked
+// streamed responses cost no goroutine each: the count stays within a small
+// constant of the baseline. Then every parked stream is written to and
+// ended from one goroutine.
+func TestHTTPGoroutinesFlat(t *testing.T) {
+	const n = 2000
+	var mu sync.Mutex
+	var parked []*Stream
+	s := hStart(t, Config{}, func(s *Server) {
+		s.Handle("GET", "/x", hText("x"))
+		s.Handle("GET", "/park", func(w *Stream, _ *Request) {
+			w.Start(200, "text/plain")
+			w.Park()
+			mu.Lock()
+			parked = append(parked, w)
+			mu.Unlock()
+		})
+	})
+	// Warm up: workers, wheel and loops exist; one request of each kind.
+	hGet(t, s.Addr(), "/x")
+	runtime.GC()
+	base := runtime.NumGoroutine()
+
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", s.Addr(), hTimeout)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	keep := make([]*hConn, n)
+	for i := range keep {
+		nc := dial()
+		keep[i] = &hConn{t: t, c: nc, br: bufio.NewReaderSize(nc, 512)}
+		keep[i].send(hReq("GET", "/x"))
+	}
+	for _, c := range keep {
+		if r := c.next("GET"); r.body != "x" {
+			t.Fatalf("keep-alive: %q", r.body)
+		}
+	}
+	streams := make([]*hConn, n)
+	for i := range streams {
+		nc := dial()
+		streams[i] = &hConn{t: t, c: nc, br: bufio.NewReaderSize(nc, 512)}
+		streams[i].send(hReq("GET", "/park"))
+	}
+	hEventually(t, "every stream to park", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(parked) == n
+	})
+	if st := s.Stats(); st.OpenConnections != 2*n {
+		t.Fatalf("open connections %d; want %d", st.OpenConnections, 2*n)
+	}
+	got := runtime.NumGoroutine()
+	t.Logf("goroutines: %d at baseline, %d with %d connections", base, got, 2*n)
+	if got > base+10 {
+		t.Fatalf("goroutines grew from %d to %d with %d connections", base, got, 2*n)
+	}
+
+	go func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, w := range parked {
+			w.Write([]byte("tick"))
+			w.End()
+		}
+	}()
+	for _, c := range streams {
+		if r := c.next("GET"); r.body != "tick" {
+			t.Fatalf("stream: %q", r.body)
+		}
+	}
+}
+
+// TestHTTPClockDemo: /demo/clock streams one chunk per second to every
+// client from one goroutine, and drops clients that went away.
+func TestHTTPClockDemo(t *testing.T) {
+	s := hStart(t, Config{}, MountClockDemo)
+	c := hDial(t, s.Addr())
+	c.send(hReq("GET", "/demo/clock"))
+	resp, err := c.head("GET")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || len(resp.TransferEncoding) != 1 {
+		t.Fatalf("clock: %d TE %v", resp.StatusCode, resp.TransferEncoding)
+	}
+	br := bufio.NewReader(resp.Body)
+	var stamps []time.Time
+	for range 2 {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading a tick: %v", err)
+		}
+		ts, err := time.Parse(time.RFC3339, strings.TrimSpace(line))
+		if err != nil {
+			t.Fatalf("tick %q: %v", line, err)
+		}
+		stamps = append(stamps, ts)
+	}
+	if d := stamps[1].Sub(stamps[0]); d < 500*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("ticks %v apart; want about 1s", d)
+	}
+	// HEAD on the streaming handler: head only, and the connection is
+	// usable for the next request.
+	h := hDial(t, s.Addr())
+	h.send(hReq("HEAD", "/demo/clock") + hReq("GET", "/debug/stats"))
+	if r := h.next("HEAD"); r.StatusCode != 200 || r.body != "" {
+		t.Fatalf("HEAD clock: %d %q", r.StatusCode, r.body)
+	}
+	if r := h.next("GET"); r.StatusCode != 200 {
+		t.Fatalf("after HEAD: %d", r.StatusCode)
+	}
+}
