@@ -1,0 +1,1256 @@
+// cometplay.js — browser client of the cometplay Comet server.
+//
+// An ES module with no build step and no dependencies. It speaks the Pushlet
+// 2.0.4 protocol plus cometplay's extensions (json and sse formats, p_public,
+// p_last resume, gap events) at the server's /comet endpoint. docs/CLIENT.md
+// is the manual; this file's JSDoc is the reference.
+//
+//   import { CometClient } from '/js/cometplay.js';
+//   const client = new CometClient({ url: '/comet' });
+//   client.on('data', ev => console.log(ev.p_subject, ev));
+//   await client.connect();
+//   await client.subscribe('/room/42');
+//   await client.publish('/room/42', { move: 'e4' });
+//
+// Structure: CometClient is the public object of one tab. Tabs of one browser
+// share one server session and one connection: the tab holding a Web Lock is
+// the leader and runs a Link (the session, its transports and its control
+// requests); the other tabs talk to it over a BroadcastChannel.
+
+/** Connection states, in the order a healthy client goes through them. */
+export const State = Object.freeze({
+	/** connect() not called yet. */
+	IDLE: 'idle',
+	/** Joining, or opening the first data channel. */
+	CONNECTING: 'connecting',
+	/** A data channel is open (its listen-ack arrived). */
+	CONNECTED: 'connected',
+	/** The data channel was lost; waiting (backoff) or opening a new one. */
+	RECONNECTING: 'reconnecting',
+	/** close() was called or the page went away; final. */
+	CLOSED: 'closed',
+});
+
+/** Transport names, best first: the order of the automatic choice. */
+export const TRANSPORTS = Object.freeze(['stream', 'sse', 'long-poll', 'poll']);
+
+const ALL_TRANSPORTS = ['stream', 'sse', 'iframe', 'long-poll', 'poll'];
+
+/**
+ * CometError is the error of every rejected promise and of the 'error' event.
+ * code says what happened:
+ * - 'nack': the server refused the request; message is its p_reason.
+ * - 'network': the request failed or timed out (the server may or may not have
+ *   performed it).
+ * - 'http': the server answered with an unexpected HTTP status (detail.status).
+ * - 'session': the session is unknown or expired (HTTP 400); the client joins a
+ *   new one by itself.
+ * - 'protocol': the server's answer could not be understood.
+ * - 'interrupted': the leader tab went away after receiving this tab's publish
+ *   and before answering; it may or may not have been published.
+ * - 'fallback': (only on the 'error' event) the client gave up a transport;
+ *   detail.transport is the one it uses next.
+ * - 'closed': the client was closed.
+ */
+export class CometError extends Error {
+	/**
+	 * @param {string} code
+	 * @param {string} message
+	 * @param {object} [detail]
+	 */
+	constructor(code, message, detail) {
+		super(message);
+		this.name = 'CometError';
+		this.code = code;
+		this.detail = detail;
+	}
+}
+
+/**
+ * subjectMatches reports whether a subscription subject receives events
+ * published to subject, with the server's rules: "/a" receives "/a" and
+ * "/a/b" but not "/ab"; "/a/" receives only what lies below "/a"; "/"
+ * receives every subject starting with "/"; a comma list matches if any part
+ * does.
+ * @param {string} subscription
+ * @param {string} subject
+ * @returns {boolean}
+ */
+export function subjectMatches(subscription, subject) {
+	for (const s of subscription.split(',')) {
+		if (s.endsWith('/')) {
+			if (subject.startsWith(s)) return true;
+		} else if (subject === s || subject.startsWith(s + '/')) {
+			return true;
+		}
+	}
+	return false;
+}
+
+const DEFAULTS = {
+	url: '/comet',
+	transport: 'auto',
+	transportUrls: {},
+	handshakeTimeout: 8000,
+	heartbeatTimeout: 45000,
+	requestTimeout: 15000,
+	backoff: { initial: 500, max: 30000, jitter: 0.5 },
+	fallbackAfter: 3,
+	shared: true,
+	name: 'default',
+	frameUrl: null,
+	leaveOnPageHide: true,
+};
+
+// Events of the data channel that carry a sequence number but are not
+// session events: hb and abort report the last number assigned.
+const UNSEQUENCED = new Set(['hb', 'abort', 'listen-ack', 'refresh-ack', 'refresh', 'join-listen-ack']);
+
+const hasStream = () => typeof fetch === 'function' && typeof ReadableStream === 'function' &&
+	typeof TextDecoder === 'function' && typeof Response === 'function' && 'body' in Response.prototype;
+const hasSSE = () => typeof EventSource === 'function';
+const hasDocument = () => typeof document === 'object' && document !== null;
+
+function supported(name) {
+	switch (name) {
+	case 'stream': return hasStream();
+	case 'sse': return hasSSE();
+	case 'iframe': return hasDocument();
+	case 'long-poll': case 'poll': return typeof fetch === 'function';
+	}
+	return false;
+}
+
+function randomId() {
+	if (typeof crypto === 'object' && crypto.randomUUID) return crypto.randomUUID();
+	return Math.random().toString(36).slice(2) + Date.now().toString(36);
+}
+
+function subKey(subject, label) {
+	return subject + '\n' + (label || '');
+}
+
+/** Emitter is a minimal event emitter; a throwing listener does not stop the others. */
+class Emitter {
+	#listeners = new Map();
+
+	/**
+	 * on registers fn for events of type and returns a function removing it.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 * @returns {() => void}
+	 */
+	on(type, fn) {
+		let set = this.#listeners.get(type);
+		if (!set) this.#listeners.set(type, set = new Set());
+		set.add(fn);
+		return () => this.off(type, fn);
+	}
+
+	/**
+	 * off removes a listener registered with on.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 */
+	off(type, fn) {
+		this.#listeners.get(type)?.delete(fn);
+	}
+
+	/**
+	 * once registers fn for the next event of type only.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 * @returns {() => void}
+	 */
+	once(type, fn) {
+		const off = this.on(type, (arg) => {
+			off();
+			fn(arg);
+		});
+		return off;
+	}
+
+	emit(type, arg) {
+		const set = this.#listeners.get(type);
+		if (!set) return;
+		for (const fn of [...set]) {
+			try {
+				fn(arg);
+			} catch (err) {
+				// Report the application's bug without breaking the client.
+				setTimeout(() => { throw err; });
+			}
+		}
+	}
+}
+
+/**
+ * Link is one server session and its data channel: it joins, keeps a
+ * transport open, resumes with p_last, falls back and backs off. Only the
+ * leader tab has one. Not exported.
+ */
+class Link {
+	/**
+	 * @param {object} opts normalized client options
+	 * @param {object} hooks callbacks into the client
+	 * @param {{id: string, publicId: string}|null} session a session to resume
+	 * @param {number} lastSeq the last sequence number seen of that session
+	 */
+	constructor(opts, hooks, session, lastSeq) {
+		this.opts = opts;
+		this.hooks = hooks;
+		this.id = session ? session.id : null;
+		this.publicId = session ? session.publicId : null;
+		this.lastSeq = session ? lastSeq : 0;
+		this.state = State.CONNECTING;
+		this.transport = null;
+		this.closed = false;
+		this.subs = new Map(); // key → {subject, label, sid, owners: Set, pending}
+		this.sessionWaiters = [];
+		this.abortListen = null;
+		this.sleepers = new Set();
+		this.chain = opts.transports.slice();
+		this.ti = 0;
+		this.everConnected = false;
+	}
+
+	start() {
+		this.run().catch((err) => this.hooks.error(err));
+	}
+
+	/** stop ends the data channel; the session is left only if leave is true. */
+	stop(leave, beacon) {
+		if (this.closed) return;
+		this.closed = true;
+		const id = this.id;
+		this.abortListen?.();
+		this.kick();
+		for (const w of this.sessionWaiters) w.reject(new CometError('closed', 'client closed'));
+		this.sessionWaiters = [];
+		if (!leave || !id) return;
+		const body = new URLSearchParams({ p_event: 'leave', p_id: id });
+		if (beacon && typeof navigator === 'object' && navigator.sendBeacon &&
+			navigator.sendBeacon(this.opts.url, body)) {
+			return;
+		}
+		fetch(this.opts.url, { method: 'POST', body, keepalive: true, cache: 'no-store' }).catch(() => {});
+	}
+
+	/** kick cuts a backoff wait short (the network came back, the page was restored). */
+	kick() {
+		for (const wake of [...this.sleepers]) wake();
+	}
+
+	setState(s) {
+		if (this.state === s) return;
+		this.state = s;
+		this.hooks.state(s, this.transport);
+	}
+
+	backoff(n) {
+		const b = this.opts.backoff;
+		const d = Math.min(b.max, b.initial * 2 ** Math.max(0, n - 1));
+		return Math.round(d * (1 - b.jitter * Math.random()));
+	}
+
+	// sleep waits ms, or less if kick() or stop() is called.
+	sleep(ms) {
+		return new Promise((resolve) => {
+			const wake = () => {
+				clearTimeout(t);
+				this.sleepers.delete(wake);
+				resolve();
+			};
+			const t = setTimeout(wake, ms);
+			this.sleepers.add(wake);
+		});
+	}
+
+	// run is the connection loop: join when there is no session, listen with
+	// the current transport, and decide what to do when the listen ends.
+	async run() {
+		let failures = 0; // consecutive listens that did not end well
+		let unacked = 0; // consecutive listens of this transport never acknowledged
+		while (!this.closed) {
+			if (!this.id) {
+				this.setState(this.everConnected ? State.RECONNECTING : State.CONNECTING);
+				try {
+					await this.join();
+				} catch (err) {
+					if (this.closed) return;
+					this.hooks.error(err);
+					failures++;
+					await this.sleep(this.backoff(failures));
+					continue;
+				}
+				if (!this.id) continue; // lost again while re-subscribing
+			}
+			const name = this.chain[this.ti];
+			const r = await this.listen(name);
+			if (this.closed) return;
+			if (r.error) this.hooks.error(r.error);
+			if (r.probe && !r.gone && this.id) r.gone = await this.probeGone();
+			if (r.gone || !this.id) {
+				// The session is gone (or a control request found so): join
+				// again at once, then with backoff if that keeps happening.
+				this.dropSession(this.id);
+				failures++;
+				if (failures > 1) await this.sleep(this.backoff(failures - 1));
+				continue;
+			}
+			if (r.buffered || r.forcedPull) {
+				// A proxy holds the stream back (or the server forces pull):
+				// streaming is pointless, poll for events instead.
+				const to = this.chain.findIndex((t, i) => i > this.ti && (t === 'long-poll' || t === 'poll'));
+				if (to >= 0) {
+					this.switchTo(to, r.buffered ?
+						name + ' buffered: no listen-ack within ' + this.opts.handshakeTimeout + ' ms' :
+						'the server forces pull mode');
+					unacked = 0;
+					continue;
+				}
+			}
+			if (r.acked) {
+				failures = 0;
+				unacked = 0;
+			} else if (++unacked >= this.opts.fallbackAfter && this.ti < this.chain.length - 1) {
+				this.switchTo(this.ti + 1, name + ' failed ' + unacked + ' times');
+				unacked = 0;
+			}
+			failures++;
+			this.setState(State.RECONNECTING);
+			await this.sleep(this.backoff(failures));
+		}
+	}
+
+	switchTo(i, why) {
+		this.ti = i;
+		this.hooks.fallback(this.chain[i], why);
+	}
+
+	// join creates a session, re-subscribes everything and reports it.
+	async join() {
+		const evs = await this.post({ p_event: 'join', p_format: 'json' });
+		const ack = evs.find((e) => e.p_event === 'join-ack');
+		if (!ack || !ack.p_id) throw new CometError('protocol', 'no join-ack in the answer to join', { events: evs });
+		const previous = this.publicId;
+		this.id = ack.p_id;
+		this.publicId = ack.p_public || null;
+		this.lastSeq = 0;
+		const id = this.id;
+		const waiters = this.sessionWaiters;
+		this.sessionWaiters = [];
+		for (const w of waiters) w.resolve(id);
+		// Re-subscribe before telling the application, so that its 'session'
+		// handler finds its subscriptions in place. Direct posts, not
+		// control(): that would wait for the next session if this one were
+		// already gone, and the loop waiting here is the one that joins.
+		await Promise.all([...this.subs.values()].map(async (e) => {
+			const fields = { p_event: 'subscribe', p_id: id, p_subject: e.subject };
+			if (e.label) fields.p_label = e.label;
+			try {
+				const ack = (await this.post(fields))[0] || {};
+				if (ack.p_event === 'subscribe-ack') {
+					e.sid = ack.p_sid;
+				} else if (ack.p_event === 'nack') {
+					if (this.subs.get(e.key) === e) this.subs.delete(e.key);
+					this.hooks.error(new CometError('nack', 'subscribe ' + e.subject + ': ' + ack.p_reason, ack));
+				}
+			} catch (err) {
+				if (err.code === 'session') {
+					this.dropSession(id);
+				} else {
+					this.serverSubscribe(e).catch(() => {});
+				}
+			}
+		}));
+		if (this.id === id) this.hooks.session({ id, publicId: this.publicId, previous });
+	}
+
+	// dropSession forgets a session the server does not know any more.
+	dropSession(id) {
+		if (!id || this.id !== id) return;
+		this.id = null;
+		for (const e of this.subs.values()) e.sid = null;
+		this.abortListen?.();
+	}
+
+	sessionReady() {
+		if (this.closed) return Promise.reject(new CometError('closed', 'client closed'));
+		if (this.id) return Promise.resolve(this.id);
+		return new Promise((resolve, reject) => this.sessionWaiters.push({ resolve, reject }));
+	}
+
+	// probeGone asks the server whether the session still exists (for the
+	// transports that cannot see HTTP status codes: sse and iframe).
+	async probeGone() {
+		const id = this.id;
+		try {
+			await this.post({ p_event: 'hb', p_id: id });
+			return false;
+		} catch (err) {
+			return err.code === 'session';
+		}
+	}
+
+	// post sends a control request and returns the events of the answer.
+	async post(params, timeout = this.opts.requestTimeout) {
+		const ctrl = new AbortController();
+		const timer = setTimeout(() => ctrl.abort(), timeout);
+		let res;
+		try {
+			res = await fetch(this.opts.url, {
+				method: 'POST',
+				body: new URLSearchParams(params),
+				cache: 'no-store',
+				credentials: 'same-origin',
+				signal: ctrl.signal,
+			});
+			if (res.status === 400) throw new CometError('session', 'session expired or unknown', { status: 400 });
+			if (!res.ok) throw new CometError('http', 'HTTP ' + res.status, { status: res.status });
+			const evs = await res.json();
+			if (!Array.isArray(evs)) throw new CometError('protocol', 'answer is not a JSON array');
+			return evs;
+		} catch (err) {
+			if (err instanceof CometError) throw err;
+			throw new CometError('network', params.p_event + ': ' + (err && err.message || err), { cause: err });
+		} finally {
+			clearTimeout(timer);
+		}
+	}
+
+	// control sends one request of the session. A 400 means the session is
+	// gone and the request was not performed: it is sent again on the next
+	// session. Idempotent requests are also retried after network errors.
+	async control(event, fields, idempotent) {
+		for (let attempt = 1; ; attempt++) {
+			const id = await this.sessionReady();
+			try {
+				const evs = await this.post({ ...fields, p_event: event, p_id: id });
+				const ev = evs[0];
+				if (!ev) throw new CometError('protocol', 'empty answer to ' + event);
+				if (ev.p_event === 'nack') throw new CometError('nack', ev.p_reason || 'refused', ev);
+				return ev;
+			} catch (err) {
+				if (this.closed) throw new CometError('closed', 'client closed');
+				if (err.code === 'session' && attempt <= 3) {
+					this.dropSession(id);
+					continue;
+				}
+				if (idempotent && (err.code === 'network' || err.code === 'http')) {
+					await this.sleep(this.backoff(attempt));
+					continue;
+				}
+				throw err;
+			}
+		}
+	}
+
+	// serverSubscribe (re)creates entry's subscription in the current session.
+	serverSubscribe(entry) {
+		if (entry.pending) return entry.pending;
+		const fields = { p_subject: entry.subject };
+		if (entry.label) fields.p_label = entry.label;
+		const p = this.control('subscribe', fields, true).then((ack) => {
+			entry.sid = ack.p_sid;
+			return ack.p_sid;
+		}, (err) => {
+			if (err.code === 'nack' && this.subs.get(entry.key) === entry) this.subs.delete(entry.key);
+			throw err;
+		}).finally(() => {
+			if (entry.pending === p) entry.pending = null;
+		});
+		entry.pending = p;
+		return p;
+	}
+
+	/** subscribe adds owner's interest in subject/label and returns the sid. */
+	subscribe(subject, label, owner) {
+		const key = subKey(subject, label);
+		let entry = this.subs.get(key);
+		if (!entry) {
+			entry = { key, subject, label: label || '', sid: null, owners: new Set(), pending: null };
+			this.subs.set(key, entry);
+		}
+		entry.owners.add(owner);
+		if (entry.sid && !entry.pending) return Promise.resolve(entry.sid);
+		return this.serverSubscribe(entry).catch((err) => {
+			entry.owners.delete(owner);
+			throw err;
+		});
+	}
+
+	/** unsubscribe drops owner's interest; the last owner out unsubscribes. */
+	async unsubscribe(subject, label, owner) {
+		const key = subKey(subject, label);
+		const entry = this.subs.get(key);
+		if (!entry) return;
+		entry.owners.delete(owner);
+		if (entry.owners.size > 0) return;
+		this.subs.delete(key);
+		const sid = entry.sid || await entry.pending?.catch(() => null);
+		if (!sid || !this.id) return;
+		try {
+			await this.control('unsubscribe', { p_sid: sid }, false);
+		} catch (err) {
+			if (err.code !== 'nack' && err.code !== 'closed') throw err;
+		}
+	}
+
+	/** dropOwner removes every interest of a tab that went away. */
+	dropOwner(owner) {
+		for (const e of [...this.subs.values()]) {
+			if (e.owners.has(owner)) this.unsubscribe(e.subject, e.label, owner).catch(() => {});
+		}
+	}
+
+	publish(subject, fields, to) {
+		const f = {};
+		for (const [k, v] of Object.entries(fields || {})) {
+			if (v !== undefined && v !== null) f[k] = String(v);
+		}
+		f.p_subject = subject;
+		if (to) f.p_to = to;
+		return this.control('publish', f, false).then(() => undefined);
+	}
+
+	// deliver takes one event off the data channel.
+	deliver(ev) {
+		const name = ev.p_event;
+		if (ev.p_seq === undefined || UNSEQUENCED.has(name)) {
+			if (name === 'abort') this.hooks.event(ev);
+			return;
+		}
+		const seq = Number(ev.p_seq);
+		if (!(seq > this.lastSeq)) return; // a duplicate: already delivered
+		if (name !== 'gap' && seq > this.lastSeq + 1) {
+			// Sequence numbers are contiguous within a session; never lose
+			// events silently even if the server did not say.
+			this.hooks.event({
+				p_event: 'gap', p_gap_from: String(this.lastSeq + 1), p_gap_to: String(seq - 1),
+				p_seq: String(seq - 1), synthesized: 'true',
+			});
+		}
+		this.lastSeq = seq;
+		this.hooks.event(ev);
+	}
+
+	connected(name) {
+		this.everConnected = true;
+		this.transport = name;
+		if (this.state === State.CONNECTED) {
+			this.hooks.state(this.state, name);
+		} else {
+			this.setState(State.CONNECTED);
+		}
+	}
+
+	dataUrl(name) {
+		return this.opts.transportUrls[name] || this.opts.url;
+	}
+
+	listenQuery(fields) {
+		return new URLSearchParams({ ...fields, p_id: this.id, p_last: String(this.lastSeq) }).toString();
+	}
+
+	// listen runs one data channel of transport name until it ends. It
+	// resolves to {acked, gone, probe, buffered, forcedPull, error}.
+	listen(name) {
+		switch (name) {
+		case 'stream': return this.listenStream();
+		case 'sse': return this.listenSSE();
+		case 'iframe': return this.listenIframe();
+		case 'long-poll': return this.listenPull('pull');
+		case 'poll': return this.listenPull('poll');
+		}
+		return Promise.resolve({ error: new CometError('protocol', 'unknown transport ' + name) });
+	}
+
+	// watchdog arms the handshake timer (no listen-ack in time: buffered) and
+	// the idle timer (no byte for heartbeatTimeout: the channel is dead).
+	watchdog(onBuffered, onIdle) {
+		const w = {
+			acked: false,
+			hs: setTimeout(() => { if (!w.acked) onBuffered(); }, this.opts.handshakeTimeout),
+			idle: null,
+			poke: () => {
+				clearTimeout(w.idle);
+				w.idle = setTimeout(onIdle, this.opts.heartbeatTimeout);
+			},
+			ack: () => {
+				w.acked = true;
+				clearTimeout(w.hs);
+			},
+			stop: () => {
+				clearTimeout(w.hs);
+				clearTimeout(w.idle);
+			},
+		};
+		return w;
+	}
+
+	async listenStream() {
+		const ctrl = new AbortController();
+		let buffered = false;
+		let stopped = false;
+		this.abortListen = () => { stopped = true; ctrl.abort(); };
+		const w = this.watchdog(() => { buffered = true; ctrl.abort(); }, () => ctrl.abort());
+		try {
+			const url = this.dataUrl('stream') + '?' + this.listenQuery({ p_event: 'listen', p_mode: 'stream', p_format: 'json' });
+			const res = await fetch(url, { cache: 'no-store', credentials: 'same-origin', signal: ctrl.signal });
+			if (res.status === 400) return { gone: true };
+			if (!res.ok || !res.body) return { error: new CometError('http', 'stream: HTTP ' + res.status, { status: res.status }) };
+			const reader = res.body.getReader();
+			const dec = new TextDecoder();
+			let buf = '';
+			w.poke();
+			for (;;) {
+				const { value, done } = await reader.read();
+				if (done) break;
+				w.poke();
+				buf += dec.decode(value, { stream: true });
+				let nl;
+				while ((nl = buf.indexOf('\n')) >= 0) {
+					const line = buf.slice(0, nl);
+					buf = buf.slice(nl + 1);
+					if (line.trim() === '') continue;
+					const ev = JSON.parse(line);
+					if (ev.p_event === 'listen-ack') {
+						w.ack();
+						if (ev.p_mode && ev.p_mode !== 'stream') {
+							ctrl.abort();
+							return { acked: true, forcedPull: true };
+						}
+						this.connected('stream');
+						continue;
+					}
+					this.deliver(ev);
+				}
+			}
+			return { acked: w.acked };
+		} catch (err) {
+			if (buffered) return { buffered: true };
+			if (stopped) return { acked: w.acked };
+			return { acked: w.acked, error: err instanceof CometError ? err : new CometError('network', 'stream: ' + err.message, { cause: err }) };
+		} finally {
+			w.stop();
+			this.abortListen = null;
+		}
+	}
+
+	listenSSE() {
+		return new Promise((resolve) => {
+			const url = this.dataUrl('sse') + '?' + this.listenQuery({ p_event: 'listen', p_format: 'sse' });
+			const es = new EventSource(url, { withCredentials: false });
+			const finish = (r) => {
+				w.stop();
+				es.close();
+				this.abortListen = null;
+				resolve(r);
+			};
+			const w = this.watchdog(() => finish({ buffered: true }), () => finish({ acked: true, probe: true }));
+			this.abortListen = () => finish({ acked: w.acked });
+			es.onmessage = (m) => {
+				w.poke();
+				let ev;
+				try {
+					ev = JSON.parse(m.data);
+				} catch (err) {
+					finish({ acked: w.acked, error: new CometError('protocol', 'sse: bad event data') });
+					return;
+				}
+				if (ev.p_event === 'listen-ack') {
+					w.ack();
+					this.connected('sse');
+					return;
+				}
+				this.deliver(ev);
+			};
+			// EventSource would reconnect by itself, but with the URL's stale
+			// p_last; reconnecting ourselves resumes from the true position,
+			// and lets us see whether the session still exists.
+			es.onerror = () => finish({ acked: w.acked, probe: true });
+		});
+	}
+
+	listenIframe() {
+		return new Promise((resolve) => {
+			const doc = document;
+			const cb = '__cometplay_' + randomId().replace(/-/g, '');
+			const src = this.dataUrl('iframe') + '?' + this.listenQuery({ p_event: 'listen', p_mode: 'stream', p_format: 'js' });
+			const frame = doc.createElement('iframe');
+			frame.setAttribute('aria-hidden', 'true');
+			frame.tabIndex = -1;
+			frame.style.cssText = 'position:absolute;width:0;height:0;border:0;visibility:hidden';
+			const finish = (r) => {
+				w.stop();
+				delete window[cb];
+				frame.remove();
+				this.abortListen = null;
+				resolve(r);
+			};
+			const w = this.watchdog(() => finish({ buffered: true }), () => finish({ acked: true, probe: true }));
+			this.abortListen = () => finish({ acked: w.acked });
+			// The frame page calls this with the arguments of each parent.push
+			// (name, value, name, value...), and with null when the listen
+			// document ended.
+			window[cb] = (args) => {
+				if (args === null) {
+					finish({ acked: w.acked, probe: true });
+					return;
+				}
+				w.poke();
+				const ev = {};
+				for (let i = 0; i + 1 < args.length; i += 2) ev[String(args[i])] = String(args[i + 1]);
+				if (ev.p_event === 'listen-ack') {
+					w.ack();
+					if (ev.p_mode && ev.p_mode !== 'stream') {
+						finish({ acked: true, forcedPull: true });
+						return;
+					}
+					this.connected('iframe');
+					return;
+				}
+				this.deliver(ev);
+			};
+			frame.src = this.opts.frameUrl + '#' + new URLSearchParams({ cb, src }).toString();
+			(doc.body || doc.documentElement).appendChild(frame);
+		});
+	}
+
+	// getEvents performs one pull/poll data request of transport name.
+	async getEvents(name, fields, timeout, ctrl) {
+		const timer = setTimeout(() => ctrl.abort(), timeout);
+		try {
+			const url = this.dataUrl(name) + '?' + this.listenQuery(fields);
+			const res = await fetch(url, { cache: 'no-store', credentials: 'same-origin', signal: ctrl.signal });
+			if (res.status === 400) return { gone: true };
+			if (!res.ok) return { error: new CometError('http', fields.p_event + ': HTTP ' + res.status, { status: res.status }) };
+			const evs = await res.json();
+			if (!Array.isArray(evs)) return { error: new CometError('protocol', fields.p_event + ': answer is not a JSON array') };
+			return { events: evs };
+		} finally {
+			clearTimeout(timer);
+		}
+	}
+
+	async listenPull(mode) {
+		const name = mode === 'pull' ? 'long-poll' : 'poll';
+		let stopped = false;
+		let ctrl = new AbortController();
+		this.abortListen = () => {
+			stopped = true;
+			ctrl.abort();
+			this.kick();
+		};
+		let acked = false;
+		try {
+			let r = await this.getEvents(name, { p_event: 'listen', p_mode: mode, p_format: 'json' }, this.opts.requestTimeout, ctrl);
+			for (;;) {
+				if (stopped) return { acked };
+				if (r.gone) return { acked, gone: true };
+				if (r.error) return { acked, error: r.error };
+				let wait = -1;
+				for (const ev of r.events) {
+					switch (ev.p_event) {
+					case 'listen-ack':
+						acked = true;
+						this.connected(name);
+						break;
+					case 'refresh-ack':
+						break;
+					case 'refresh':
+						wait = Number(ev.p_wait) || 0;
+						break;
+					default:
+						this.deliver(ev);
+					}
+				}
+				if (!acked) return { error: new CometError('protocol', 'no listen-ack in the answer to listen') };
+				// No refresh event: the server ended the channel (the session
+				// ended); the next listen tells.
+				if (wait < 0) return { acked };
+				// Long-poll comes back at once: p_wait is for Pushlet's own
+				// clients. Poll honours it.
+				if (mode === 'poll' && wait > 0) await this.sleep(wait);
+				if (stopped) return { acked };
+				ctrl = new AbortController();
+				const timeout = mode === 'pull' ? this.opts.heartbeatTimeout : this.opts.requestTimeout;
+				r = await this.getEvents(name, { p_event: 'refresh', p_format: 'json' }, timeout, ctrl);
+			}
+		} catch (err) {
+			if (stopped) return { acked };
+			return { acked, error: err instanceof CometError ? err : new CometError('network', mode + ': ' + err.message, { cause: err }) };
+		} finally {
+			this.abortListen = null;
+		}
+	}
+}
+
+/**
+ * CometClient is the client of one tab. Create it, register listeners with
+ * on(), then connect(). See docs/CLIENT.md.
+ *
+ * Events (register with on(type, fn)):
+ * - 'data' (ev): a data event for one of this tab's subscriptions, or sent to
+ *   this session alone; ev is the server's object of string fields.
+ * - 'event' (ev): every sequenced event of the session (data, gap, custom
+ *   events sent by the server) before the subscription filter, and 'abort'.
+ * - 'gap' ({from, to}): events from..to (sequence numbers) were lost.
+ * - 'state' ({state, transport}): the connection state changed.
+ * - 'transport' (name): the data channel now uses this transport.
+ * - 'session' ({publicId, previous}): a new server session was joined (the
+ *   first, or after the old one expired); re-identify with the server.
+ * - 'leader' (isLeader): this tab became (or stopped being) the one that
+ *   holds the connection.
+ * - 'error' (CometError): a non-fatal error; the client keeps trying.
+ */
+export class CometClient extends Emitter {
+	#opts;
+	#tabId = randomId();
+	#key;
+	#started = false;
+	#closed = false;
+	#state = State.IDLE;
+	#transport = null;
+	#session = null; // {id, publicId} of the shared session, as this tab knows it
+	#lastSeq = 0;
+	#mySubs = new Map(); // key → {subject, label}
+	#link = null;
+	#isLeader = false;
+	#leaderId = null;
+	#bc = null;
+	#followers = new Map(); // leader only: tabId → AbortController of its lock watch
+	#pending = new Map(); // follower requests: id → {op, args, resolve, reject, sentTo}
+	#reqSeq = 0;
+	#releaseLeader = null;
+	#releaseTab = null;
+	#connectWaiters = [];
+	#onPageHide;
+	#onPageShow;
+	#onOnline;
+
+	/**
+	 * @param {import('./cometplay.js').CometOptions} [options]
+	 */
+	constructor(options = {}) {
+		super();
+		const o = { ...DEFAULTS, ...options };
+		o.backoff = { ...DEFAULTS.backoff, ...(options.backoff || {}) };
+		const base = hasDocument() ? document.baseURI : (typeof location === 'object' ? location.href : undefined);
+		o.url = new URL(o.url, base).href;
+		const urls = {};
+		for (const [k, v] of Object.entries(o.transportUrls || {})) urls[k] = new URL(v, base).href;
+		o.transportUrls = urls;
+		o.frameUrl = new URL(o.frameUrl || './cometplay-frame.html', o.frameUrl ? base : import.meta.url).href;
+		let list = o.transport === 'auto' || !o.transport ? TRANSPORTS.slice() : [].concat(o.transport);
+		for (const t of list) {
+			if (!ALL_TRANSPORTS.includes(t)) throw new TypeError('cometplay: unknown transport ' + JSON.stringify(t));
+		}
+		list = list.filter(supported);
+		if (list.length === 0) throw new CometError('protocol', 'no supported transport among ' + [].concat(o.transport).join(', '));
+		o.transports = list;
+		o.shared = o.shared && typeof BroadcastChannel === 'function' && typeof navigator === 'object' &&
+			!!navigator.locks && typeof navigator.locks.request === 'function';
+		this.#opts = o;
+		this.#key = 'cometplay:' + o.name + ':' + o.url;
+		this.#onPageHide = (e) => {
+			if (!e.persisted && this.#opts.leaveOnPageHide) this.#shutdown(true);
+		};
+		this.#onPageShow = (e) => {
+			if (e.persisted) this.#link?.kick();
+		};
+		this.#onOnline = () => this.#link?.kick();
+	}
+
+	/** state is the connection state (see State). */
+	get state() { return this.#state; }
+
+	/** transport is the name of the transport in use, or null. */
+	get transport() { return this.#transport; }
+
+	/**
+	 * publicId is the session's public id: what other players see as p_from,
+	 * and what they pass as p_to. All tabs of the browser share it. The secret
+	 * session id is never exposed.
+	 */
+	get publicId() { return this.#session ? this.#session.publicId : null; }
+
+	/** isLeader reports whether this tab holds the connection. */
+	get isLeader() { return this.#isLeader; }
+
+	/** lastSeq is the sequence number of the last session event received. */
+	get lastSeq() { return this.#lastSeq; }
+
+	/** subscriptions lists this tab's subscriptions. */
+	get subscriptions() { return [...this.#mySubs.values()].map((s) => ({ ...s })); }
+
+	/** options returns the effective options (URLs resolved). */
+	get options() { return { ...this.#opts, backoff: { ...this.#opts.backoff } }; }
+
+	/**
+	 * connect starts the client: it joins (or, in a follower tab, finds the
+	 * leader). It resolves when the data channel is first connected. Calling
+	 * it again returns the same promise state.
+	 * @returns {Promise<void>}
+	 */
+	connect() {
+		if (this.#closed) return Promise.reject(new CometError('closed', 'client closed'));
+		const ready = this.#state === State.CONNECTED ? Promise.resolve() :
+			new Promise((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+		if (this.#started) return ready;
+		this.#started = true;
+		this.#setState(State.CONNECTING, null);
+		if (typeof window === 'object' && window.addEventListener) {
+			window.addEventListener('pagehide', this.#onPageHide);
+			window.addEventListener('pageshow', this.#onPageShow);
+			window.addEventListener('online', this.#onOnline);
+		}
+		if (this.#opts.shared) {
+			this.#startShared().catch((err) => this.emit('error', err));
+		} else {
+			this.#becomeLeader();
+		}
+		return ready;
+	}
+
+	/**
+	 * subscribe subscribes this tab to subject (optionally with a label) and
+	 * resolves with the subscription id (p_sid) once the server acknowledged.
+	 * It survives reconnects and new sessions: the client subscribes again by
+	 * itself. Subscribing twice to the same subject and label is harmless.
+	 * @param {string} subject
+	 * @param {string} [label]
+	 * @returns {Promise<string>}
+	 */
+	subscribe(subject, label = '') {
+		const key = subKey(subject, label);
+		if (!this.#mySubs.has(key)) this.#mySubs.set(key, { subject, label });
+		return this.#request('subscribe', { subject, label }).catch((err) => {
+			if (err.code === 'nack') this.#mySubs.delete(key);
+			throw err;
+		});
+	}
+
+	/**
+	 * unsubscribe ends this tab's subscription to subject/label. The server
+	 * subscription ends when no tab of the browser wants it any more.
+	 * @param {string} subject
+	 * @param {string} [label]
+	 * @returns {Promise<void>}
+	 */
+	unsubscribe(subject, label = '') {
+		this.#mySubs.delete(subKey(subject, label));
+		return this.#request('unsubscribe', { subject, label });
+	}
+
+	/**
+	 * publish sends a data event to subject with the given fields (names
+	 * [A-Za-z_][A-Za-z0-9_.-]*; values are converted to strings), to every
+	 * subscriber, or only to the session with public id options.to. It
+	 * resolves on publish-ack and rejects with a CometError ('nack' with the
+	 * server's reason, 'network', 'interrupted', 'closed'). A publish is sent at
+	 * most once: it is never retried after an error that leaves its fate open.
+	 * @param {string} subject
+	 * @param {Record<string, string|number|boolean>} [fields]
+	 * @param {{to?: string}} [options]
+	 * @returns {Promise<void>}
+	 */
+	publish(subject, fields = {}, options = {}) {
+		return this.#request('publish', { subject, fields, to: options.to || '' });
+	}
+
+	/**
+	 * close stops this tab's client. If it was the last tab of the browser
+	 * using the session, the session is left (the server forgets it at once);
+	 * otherwise another tab takes over the connection. Pending requests are
+	 * rejected with code 'closed'.
+	 */
+	close() {
+		this.#shutdown(false);
+	}
+
+	// #request runs an operation here (leader) or through the leader.
+	#request(op, args) {
+		if (this.#closed) return Promise.reject(new CometError('closed', 'client closed'));
+		if (!this.#started) this.connect().catch(() => {});
+		if (this.#link) return this.#perform(op, args, this.#tabId);
+		return new Promise((resolve, reject) => {
+			const id = ++this.#reqSeq;
+			const p = { op, args, resolve, reject, sentTo: null };
+			this.#pending.set(id, p);
+			if (this.#leaderId) this.#sendRequest(id, p);
+		});
+	}
+
+	#perform(op, args, owner) {
+		const link = this.#link;
+		switch (op) {
+		case 'subscribe': return link.subscribe(args.subject, args.label, owner);
+		case 'unsubscribe': return link.unsubscribe(args.subject, args.label, owner);
+		case 'publish': return link.publish(args.subject, args.fields, args.to);
+		}
+		return Promise.reject(new CometError('protocol', 'unknown operation ' + op));
+	}
+
+	#sendRequest(id, p) {
+		p.sentTo = this.#leaderId;
+		this.#post({ k: 'req', to: this.#leaderId, id, op: p.op, args: p.args });
+	}
+
+	// A new leader: requests sent to the old one are sent again if that is
+	// safe (subscribe, unsubscribe), else rejected ('interrupted').
+	#redirectPending() {
+		for (const [id, p] of this.#pending) {
+			if (p.sentTo === this.#leaderId && !this.#link) continue;
+			if (p.sentTo && p.op === 'publish') {
+				this.#pending.delete(id);
+				p.reject(new CometError('interrupted', 'the leader tab went away before answering'));
+				continue;
+			}
+			if (this.#link) {
+				this.#pending.delete(id);
+				this.#perform(p.op, p.args, this.#tabId).then(p.resolve, p.reject);
+			} else {
+				this.#sendRequest(id, p);
+			}
+		}
+	}
+
+	#setState(state, transport) {
+		const changedT = transport !== this.#transport && transport;
+		const changedS = state !== this.#state;
+		this.#transport = transport || this.#transport;
+		this.#state = state;
+		if (changedT) this.emit('transport', transport);
+		if (changedS) {
+			this.emit('state', { state, transport: this.#transport });
+			if (state === State.CONNECTED) {
+				const ws = this.#connectWaiters;
+				this.#connectWaiters = [];
+				for (const w of ws) w.resolve();
+			}
+		}
+	}
+
+	// #dispatch delivers a session event to this tab's application.
+	#dispatch(ev) {
+		this.emit('event', ev);
+		switch (ev.p_event) {
+		case 'gap':
+			this.emit('gap', { from: Number(ev.p_gap_from), to: Number(ev.p_gap_to) });
+			return;
+		case 'data':
+			if (ev.p_sid !== undefined && ev.p_subject !== undefined) {
+				let mine = false;
+				for (const s of this.#mySubs.values()) {
+					if (subjectMatches(s.subject, ev.p_subject)) {
+						mine = true;
+						break;
+					}
+				}
+				if (!mine) return; // another tab's subscription
+			}
+			this.emit('data', ev);
+		}
+	}
+
+	#sessionInfo() {
+		return this.#session ? { id: this.#session.id, publicId: this.#session.publicId } : null;
+	}
+
+	#post(msg) {
+		if (!this.#bc) return;
+		msg.from = this.#tabId;
+		try {
+			this.#bc.postMessage(msg);
+		} catch (err) {
+			this.emit('error', new CometError('protocol', 'BroadcastChannel: ' + err.message));
+		}
+	}
+
+	async #startShared() {
+		this.#bc = new BroadcastChannel(this.#key);
+		this.#bc.onmessage = (e) => this.#onMessage(e.data);
+		// Held for the tab's life: the leader watches it to learn when this tab is gone.
+		await new Promise((granted, failed) => {
+			navigator.locks.request(this.#key + ':tab:' + this.#tabId, () => {
+				granted();
+				return new Promise((release) => { this.#releaseTab = release; });
+			}).catch(failed);
+		});
+		if (this.#closed) return;
+		this.#post({ k: 'hello', subs: this.subscriptions });
+		// Queued behind the current leader; granted when it is gone.
+		navigator.locks.request(this.#key + ':leader', () => {
+			if (this.#closed) return undefined;
+			this.#becomeLeader();
+			return new Promise((release) => { this.#releaseLeader = release; });
+		}).catch((err) => {
+			if (!this.#closed) this.emit('error', new CometError('protocol', 'Web Locks: ' + err.message));
+		});
+	}
+
+	#becomeLeader() {
+		this.#isLeader = true;
+		this.#leaderId = this.#tabId;
+		const link = new Link(this.#opts, {
+			state: (state, transport) => {
+				this.#setState(state, transport);
+				this.#post({ k: 'state', state, transport, session: this.#sessionInfo() });
+			},
+			session: ({ id, publicId, previous }) => {
+				this.#session = { id, publicId };
+				this.#lastSeq = 0;
+				this.#post({ k: 'session', session: this.#sessionInfo(), previous });
+				this.emit('session', { publicId, previous });
+			},
+			event: (ev) => {
+				if (ev.p_seq !== undefined && ev.p_event !== 'abort') this.#lastSeq = Number(ev.p_seq);
+				this.#post({ k: 'ev', ev });
+				this.#dispatch(ev);
+			},
+			fallback: (name, why) => this.emit('error', new CometError('fallback', why + '; falling back to ' + name, { transport: name })),
+			error: (err) => this.emit('error', err),
+		}, this.#session, this.#lastSeq);
+		this.#link = link;
+		for (const s of this.#mySubs.values()) link.subscribe(s.subject, s.label, this.#tabId).catch(() => {});
+		this.#post({ k: 'leader', session: this.#sessionInfo(), lastSeq: this.#lastSeq, state: this.#state, transport: this.#transport });
+		this.emit('leader', true);
+		this.#redirectPending();
+		link.start();
+	}
+
+	#watchFollower(tabId) {
+		if (this.#followers.has(tabId)) return;
+		const ctrl = new AbortController();
+		this.#followers.set(tabId, ctrl);
+		navigator.locks.request(this.#key + ':tab:' + tabId, { signal: ctrl.signal }, () => {
+			this.#dropFollower(tabId);
+		}).catch(() => {});
+	}
+
+	#dropFollower(tabId) {
+		const ctrl = this.#followers.get(tabId);
+		if (!ctrl) return;
+		this.#followers.delete(tabId);
+		ctrl.abort();
+		this.#link?.dropOwner(tabId);
+	}
+
+	#adopt(msg) {
+		const s = msg.session;
+		if (s && (!this.#session || this.#session.id !== s.id)) {
+			const previous = this.#session ? this.#session.publicId : null;
+			this.#session = { id: s.id, publicId: s.publicId };
+			this.#lastSeq = msg.lastSeq || 0;
+			this.emit('session', { publicId: s.publicId, previous });
+		} else if (s) {
+			this.#lastSeq = Math.max(this.#lastSeq, msg.lastSeq || 0);
+		}
+		if (msg.state && msg.state !== State.IDLE) this.#setState(msg.state, msg.transport);
+	}
+
+	#onMessage(msg) {
+		if (!msg || typeof msg !== 'object' || this.#closed) return;
+		if (msg.to && msg.to !== this.#tabId) return;
+		if (this.#link) {
+			// Leader.
+			switch (msg.k) {
+			case 'hello':
+				this.#watchFollower(msg.from);
+				for (const s of msg.subs || []) this.#link.subscribe(s.subject, s.label, msg.from).catch(() => {});
+				this.#post({ k: 'welcome', to: msg.from, session: this.#sessionInfo(), lastSeq: this.#lastSeq, state: this.#state, transport: this.#transport });
+				return;
+			case 'req':
+				this.#watchFollower(msg.from);
+				this.#perform(msg.op, msg.args, msg.from).then(
+					(value) => this.#post({ k: 'res', to: msg.from, id: msg.id, ok: true, value }),
+					(err) => this.#post({ k: 'res', to: msg.from, id: msg.id, ok: false, code: err.code || 'network', message: err.message }));
+				return;
+			case 'bye':
+				this.#dropFollower(msg.from);
+				return;
+			}
+			return;
+		}
+		// Follower.
+		switch (msg.k) {
+		case 'leader':
+		case 'welcome':
+			if (msg.k === 'leader' || this.#leaderId !== msg.from) {
+				const fresh = this.#leaderId !== msg.from;
+				this.#leaderId = msg.from;
+				this.#adopt(msg);
+				if (fresh && msg.k === 'leader') this.#post({ k: 'hello', to: msg.from, subs: this.subscriptions });
+				this.#redirectPending();
+				return;
+			}
+			this.#adopt(msg);
+			return;
+		case 'state':
+			this.#leaderId = msg.from;
+			if (msg.session && this.#session && msg.session.id !== this.#session.id) this.#adopt({ ...msg, lastSeq: 0 });
+			this.#setState(msg.state, msg.transport);
+			return;
+		case 'session':
+			this.#leaderId = msg.from;
+			this.#session = msg.session;
+			this.#lastSeq = 0;
+			this.emit('session', { publicId: msg.session.publicId, previous: msg.previous });
+			return;
+		case 'ev': {
+			const ev = msg.ev;
+			if (ev.p_event !== 'abort') {
+				const seq = Number(ev.p_seq);
+				if (!(seq > this.#lastSeq)) return;
+				this.#lastSeq = seq;
+			}
+			this.#dispatch(ev);
+			return;
+		}
+		case 'res': {
+			const p = this.#pending.get(msg.id);
+			if (!p) return;
+			this.#pending.delete(msg.id);
+			if (msg.ok) p.resolve(msg.value);
+			else p.reject(new CometError(msg.code, msg.message));
+			return;
+		}
+		}
+	}
+
+	#shutdown(pageGone) {
+		if (this.#closed) return;
+		this.#closed = true;
+		if (typeof window === 'object' && window.removeEventListener) {
+			window.removeEventListener('pagehide', this.#onPageHide);
+			window.removeEventListener('pageshow', this.#onPageShow);
+			window.removeEventListener('online', this.#onOnline);
+		}
+		if (this.#link) {
+			// The last tab out leaves the session; otherwise a follower takes
+			// over and resumes it.
+			this.#link.stop(this.#followers.size === 0, pageGone);
+			for (const ctrl of this.#followers.values()) ctrl.abort();
+			this.#followers.clear();
+			this.#link = null;
+		} else {
+			this.#post({ k: 'bye' });
+		}
+		const err = new CometError('closed', 'client closed');
+		for (const p of this.#pending.values()) p.reject(err);
+		this.#pending.clear();
+		for (const w of this.#connectWaiters) w.reject(err);
+		this.#connectWaiters = [];
+		this.#releaseLeader?.();
+		this.#releaseTab?.();
+		this.#bc?.close();
+		this.#bc = null;
+		if (this.#isLeader) {
+			this.#isLeader = false;
+			this.emit('leader', false);
+		}
+		this.#setState(State.CLOSED, null);
+	}
+}
