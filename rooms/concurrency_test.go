@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cometplay/cometplay/rooms"
-	"github.com/cometplay/cometplay/rooms/internal/nim"
+	"github.com/cometplay/cometplay/rooms/example/nim"
 	"github.com/cometplay/cometplay/rooms/roomstest"
 )
 

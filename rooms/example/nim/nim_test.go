@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/cometplay/cometplay/rooms"
-	"github.com/cometplay/cometplay/rooms/internal/nim"
+	"github.com/cometplay/cometplay/rooms/example/nim"
 	"github.com/cometplay/cometplay/rooms/roomstest"
 )
 

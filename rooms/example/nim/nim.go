@@ -1,4 +1,4 @@
-// Package nim is the game built in docs/ROOMS.md: two players take turns
+// Package nim is the example game of docs/ROOMS.md: two players take turns
 // removing 1 to 3 stones from a heap; whoever takes the last stone wins.
 package nim
 

@@ -1,0 +1,2 @@
+// Package lobby is where players meet before and between games.
+package lobby

@@ -1,0 +1,947 @@
+package lobby
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// Topics. Unicast replies carry TopicLobby; the three others are
+// subscribed to on hello.
+const (
+	TopicLobby    = "/lobby"
+	TopicPresence = "/lobby/presence"
+	TopicRooms    = "/lobby/rooms"
+	TopicChat     = "/lobby/chat"
+)
+
+// Options configures a Lobby. Zero fields take the defaults given.
+type Options struct {
+	// Games lists the games offered for create and quickplay, and whose
+	// rooms are listed (default: every game registered when New is called).
+	Games []string
+	// ChatMaxLen bounds a chat message, in runes (default 280).
+	ChatMaxLen int
+	// ChatRate and ChatPer bound chat per player: at most ChatRate messages
+	// in any ChatPer (default 5 per 10 s).
+	ChatRate int
+	ChatPer  time.Duration
+	// Auth turns a hello into an identity (default rooms.Guest).
+	Auth rooms.Authenticator
+	// AuthTimeout bounds one Authenticate call (default 5 s).
+	AuthTimeout time.Duration
+	// AuthWorkers is the number of goroutines running Auth (default 4);
+	// AuthQueue bounds the hellos waiting for one (default 256).
+	AuthWorkers int
+	AuthQueue   int
+	// AwayGrace is how long a session whose listen connection went away
+	// stays online in the presence list (default 30 s, the rooms' reconnect
+	// window).
+	AwayGrace time.Duration
+	// QueueSize bounds the actions waiting for the lobby goroutine (default
+	// 1024); past it Handle returns ErrBusy.
+	QueueSize int
+	// Logger receives the lobby's logs (default slog.Default()).
+	Logger *slog.Logger
+	// Clock is the source of time (default rooms.RealClock).
+	Clock rooms.Clock
+}
+
+// Defaults and limits.
+const (
+	DefaultChatMaxLen  = 280
+	DefaultChatRate    = 5
+	DefaultChatPer     = 10 * time.Second
+	DefaultAuthTimeout = 5 * time.Second
+	DefaultAuthWorkers = 4
+	DefaultAuthQueue   = 256
+	DefaultAwayGrace   = 30 * time.Second
+	DefaultQueueSize   = 1024
+	// MaxFields bounds a request's fields, MaxFieldLen each value (bytes),
+	// MaxReqLen the "req" correlation id.
+	MaxFields   = 32
+	MaxFieldLen = 4096
+	MaxReqLen   = 64
+)
+
+// Errors Handle returns (sent back as a nack) and reasons of "error" events.
+var (
+	ErrUnknownAction = errors.New("lobby: unknown action")
+	ErrHelloFirst    = errors.New("lobby: say hello first")
+	ErrAlreadyHello  = errors.New("lobby: hello already said")
+	ErrMalformed     = errors.New("lobby: malformed request")
+	ErrChatTooLong   = errors.New("lobby: chat message too long")
+	ErrRateLimited   = errors.New("lobby: too many messages, slow down")
+	ErrBusy          = errors.New("lobby: busy, try again")
+	ErrClosed        = errors.New("lobby: closed")
+	ErrAlreadyQueued = errors.New("lobby: already waiting for a match")
+	ErrNotQueued     = errors.New("lobby: not waiting for a match")
+	ErrTokenOwner    = errors.New("lobby: reconnection token belongs to another player")
+)
+
+// Request is one client action published to "/lobby".
+type Request struct {
+	// Action is the action's name (if empty, Fields["action"]).
+	Action string
+	// Fields are the event's fields. Handle copies what it keeps.
+	Fields map[string]string
+	// RemoteAddr and Header are passed to the Authenticator on hello.
+	RemoteAddr string
+	Header     http.Header
+}
+
+// Lobby is where players meet: presence, the live room list, room
+// creation and joining, quick-match and chat. It runs on one goroutine of
+// its own plus AuthWorkers; its exported methods are safe for concurrent
+// use and never block, so the engine calls them from its event loops.
+type Lobby struct {
+	m       *rooms.Manager
+	t       rooms.Transport
+	o       Options
+	log     *slog.Logger
+	clock   rooms.Clock
+	offered map[string]bool
+
+	in      chan job        // actions from Handle
+	authq   chan job        // hellos waiting for the Authenticator
+	authed  chan authResult // identities back from the Authenticator
+	wake    chan struct{}   // coalesced inputs are pending
+	done    chan struct{}
+	cancel  context.CancelFunc
+	authCtx context.Context
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+	once    sync.Once
+
+	// gate is what Handle checks synchronously.
+	gmu  sync.Mutex
+	gate map[string]string      // session → player id, once hello succeeded
+	chat map[string]*rateWindow // player id → its recent chat messages
+
+	// Inputs that are coalesced rather than queued, so they are never
+	// refused: room changes by id, session events by session, away timers.
+	pmu      sync.Mutex
+	changed  map[string]bool
+	sessEvts map[string]sessEvent
+	awayFire []awayFire
+
+	// Owned by the lobby goroutine.
+	sessions map[string]*session
+	players  map[string]*player // online players by id
+	roomList map[string]rooms.RoomInfo
+	queues   map[string][]*session // quickplay, by game
+}
+
+type job struct {
+	session string
+	action  string
+	f       map[string]string
+	req     Request
+	at      time.Time     // when Handle accepted it (chat)
+	done    chan struct{} // tests' Sync barrier
+}
+
+type authResult struct {
+	job
+	id  rooms.Identity
+	err error
+}
+
+type sessEvent uint8
+
+const (
+	evDetached sessEvent = iota + 1
+	evAttached
+	evEnded
+)
+
+type awayFire struct {
+	session string
+	gen     int
+}
+
+type session struct {
+	id       string
+	ident    rooms.Identity
+	pending  bool // hello being authenticated
+	online   bool // counted in its player's presence
+	detached bool
+	awayGen  int
+	away     rooms.Stopper
+	queued   string // game waited for in quickplay
+	queueReq string
+}
+
+type player struct {
+	ident    rooms.Identity
+	online   int // online sessions
+	sessions int // sessions said hello
+}
+
+// New returns a Lobby over the Manager and the Transport and starts its
+// goroutines; Close stops them. It registers with m.OnRoomChange to keep the
+// room list live.
+func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
+	if len(o.Games) == 0 {
+		o.Games = m.Games()
+	}
+	if o.ChatMaxLen <= 0 {
+		o.ChatMaxLen = DefaultChatMaxLen
+	}
+	if o.ChatRate <= 0 {
+		o.ChatRate = DefaultChatRate
+	}
+	if o.ChatPer <= 0 {
+		o.ChatPer = DefaultChatPer
+	}
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = DefaultAuthTimeout
+	}
+	if o.AuthWorkers <= 0 {
+		o.AuthWorkers = DefaultAuthWorkers
+	}
+	if o.AuthQueue <= 0 {
+		o.AuthQueue = DefaultAuthQueue
+	}
+	if o.AwayGrace <= 0 {
+		o.AwayGrace = DefaultAwayGrace
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Clock == nil {
+		o.Clock = rooms.RealClock{}
+	}
+	l := &Lobby{
+		m: m, t: t, o: o, log: o.Logger, clock: o.Clock,
+		offered:  make(map[string]bool, len(o.Games)),
+		in:       make(chan job, o.QueueSize),
+		authq:    make(chan job, o.AuthQueue),
+		authed:   make(chan authResult, o.AuthQueue+o.AuthWorkers),
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		gate:     make(map[string]string),
+		chat:     make(map[string]*rateWindow),
+		changed:  make(map[string]bool),
+		sessEvts: make(map[string]sessEvent),
+		sessions: make(map[string]*session),
+		players:  make(map[string]*player),
+		roomList: make(map[string]rooms.RoomInfo),
+		queues:   make(map[string][]*session),
+	}
+	for _, g := range o.Games {
+		l.offered[g] = true
+	}
+	l.authCtx, l.cancel = context.WithCancel(context.Background())
+	m.OnRoomChange(l.roomChanged)
+	for _, info := range m.Rooms("") {
+		if l.offered[info.Game] {
+			l.roomList[info.ID] = info
+		}
+	}
+	l.wg.Add(1 + o.AuthWorkers)
+	go l.loop()
+	for range o.AuthWorkers {
+		go l.authWorker()
+	}
+	return l
+}
+
+// Close stops the lobby's goroutines. Handle then returns ErrClosed.
+// It does not close rooms (Manager.Shutdown does).
+func (l *Lobby) Close() {
+	l.once.Do(func() {
+		l.closed.Store(true)
+		l.cancel()
+		close(l.done)
+		l.wg.Wait()
+		for _, s := range l.sessions {
+			if s.away != nil {
+				s.away.Stop()
+			}
+		}
+	})
+}
+
+// Handle processes one client action. It is called on an engine event
+// loop: it validates cheaply (action, field sizes, hello first, chat length
+// and rate), enqueues, and returns; the Authenticator and everything else
+// run on the lobby's goroutines, and their outcome reaches the session as
+// events. The returned error is for the engine to send back as a nack.
+func (l *Lobby) Handle(sessionID string, req Request) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	action := req.Action
+	if action == "" {
+		action = req.Fields["action"]
+	}
+	if len(req.Fields) > MaxFields {
+		return fmt.Errorf("%w: more than %d fields", ErrMalformed, MaxFields)
+	}
+	for _, v := range req.Fields {
+		if len(v) > MaxFieldLen {
+			return fmt.Errorf("%w: field longer than %d bytes", ErrMalformed, MaxFieldLen)
+		}
+	}
+	if len(req.Fields["req"]) > MaxReqLen {
+		return fmt.Errorf("%w: req longer than %d bytes", ErrMalformed, MaxReqLen)
+	}
+	f := req.Fields
+	var now time.Time
+	l.gmu.Lock()
+	pid, hello := l.gate[sessionID]
+	l.gmu.Unlock()
+	switch action {
+	case "hello":
+		if hello {
+			return ErrAlreadyHello
+		}
+		if l.o.Auth == nil { // the guest Authenticator only checks the name
+			if _, err := rooms.ValidateName(f["name"]); err != nil {
+				return err
+			}
+		}
+	case "create", "join", "spectate", "leave-room", "quickplay", "cancel-quickplay", "chat", "name":
+		if !hello {
+			return ErrHelloFirst
+		}
+	default:
+		return ErrUnknownAction
+	}
+	switch action {
+	case "create", "quickplay":
+		if !l.offered[f["game"]] {
+			return rooms.ErrUnknownGame
+		}
+		if _, err := parseOptions(f["options"]); err != nil {
+			return err
+		}
+	case "join", "spectate", "leave-room":
+		if r := f["room"]; r == "" || len(r) > rooms.MaxIDLen {
+			return fmt.Errorf("%w: room missing", ErrMalformed)
+		}
+		if _, err := parseOptions(f["options"]); err != nil {
+			return err
+		}
+	case "chat":
+		text, err := l.chatText(f["text"])
+		if err != nil {
+			return err
+		}
+		now = l.clock.Now()
+		l.gmu.Lock()
+		w := l.chat[pid]
+		if w == nil {
+			w = &rateWindow{}
+			l.chat[pid] = w
+		}
+		ok := w.allow(now, l.o.ChatRate, l.o.ChatPer)
+		l.gmu.Unlock()
+		if !ok {
+			return ErrRateLimited
+		}
+		f = map[string]string{"text": text, "req": f["req"]}
+	case "name":
+		if _, err := rooms.ValidateName(f["name"]); err != nil {
+			return err
+		}
+	}
+	j := job{session: strings.Clone(sessionID), action: action, f: cloneFields(f), at: now}
+	if action == "hello" {
+		j.req = Request{Action: action, Fields: j.f, RemoteAddr: strings.Clone(req.RemoteAddr), Header: req.Header.Clone()}
+	}
+	select {
+	case l.in <- j:
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+// Detached reports that the session's listen connection went away: after
+// AwayGrace without Attached the session counts as offline. The Manager is
+// told too (Manager.Detached is idempotent, so an engine that also calls
+// it directly does no harm). Never blocks.
+func (l *Lobby) Detached(sessionID string) {
+	l.m.Detached(sessionID)
+	l.sessionEvent(sessionID, evDetached)
+}
+
+// Attached reports that the session listens again. Never blocks.
+func (l *Lobby) Attached(sessionID string) {
+	l.m.Attached(sessionID)
+	l.sessionEvent(sessionID, evAttached)
+}
+
+// SessionEnded reports that the session is gone: it is offline at once and
+// leaves the quickplay queue. Never blocks.
+func (l *Lobby) SessionEnded(sessionID string) {
+	l.m.SessionEnded(sessionID)
+	l.sessionEvent(sessionID, evEnded)
+}
+
+func (l *Lobby) sessionEvent(s string, ev sessEvent) {
+	l.pmu.Lock()
+	if l.sessEvts[s] != evEnded { // ended is final
+		l.sessEvts[s] = ev
+	}
+	l.pmu.Unlock()
+	l.poke()
+}
+
+// roomChanged is the Manager's OnRoomChange callback (executor goroutines).
+func (l *Lobby) roomChanged(info rooms.RoomInfo, _ bool) {
+	if l.closed.Load() || !l.offered[info.Game] {
+		return
+	}
+	l.pmu.Lock()
+	l.changed[info.ID] = true
+	l.pmu.Unlock()
+	l.poke()
+}
+
+func (l *Lobby) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (l *Lobby) loop() {
+	defer l.wg.Done()
+	for {
+		select {
+		case <-l.done:
+			return
+		case j := <-l.in:
+			l.do(j)
+		case r := <-l.authed:
+			l.welcome(r)
+		case <-l.wake:
+			l.drain()
+		}
+	}
+}
+
+func (l *Lobby) authWorker() {
+	defer l.wg.Done()
+	for {
+		select {
+		case <-l.done:
+			return
+		case j := <-l.authq:
+			r := authResult{job: j}
+			r.id, r.err = l.authenticate(j)
+			select {
+			case l.authed <- r:
+			case <-l.done:
+				return
+			}
+		}
+	}
+}
+
+func (l *Lobby) authenticate(j job) (id rooms.Identity, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.log.Error("lobby: panic in Authenticator", "panic", v)
+			err = fmt.Errorf("%w: internal error", rooms.ErrAuthRefused)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(l.authCtx, l.o.AuthTimeout)
+	defer cancel()
+	auth := l.o.Auth
+	if auth == nil {
+		auth = rooms.Guest
+	}
+	return auth.Authenticate(ctx, rooms.AuthRequest{Name: j.f["name"], Fields: j.f, RemoteAddr: j.req.RemoteAddr, Header: j.req.Header})
+}
+
+// do runs one action on the lobby goroutine.
+func (l *Lobby) do(j job) {
+	if j.done != nil {
+		l.drain()
+		close(j.done)
+		return
+	}
+	if j.action == "hello" {
+		if s := l.sessions[j.session]; s != nil {
+			return // a second hello raced the first
+		}
+		l.sessions[j.session] = &session{id: j.session, pending: true}
+		select {
+		case l.authq <- j:
+		default:
+			delete(l.sessions, j.session)
+			l.fail(j, ErrBusy)
+		}
+		return
+	}
+	s := l.sessions[j.session]
+	if s == nil || s.pending {
+		l.fail(j, ErrHelloFirst)
+		return
+	}
+	info := rooms.PlayerInfo{SessionID: s.id, PlayerID: s.ident.PlayerID, Name: s.ident.Name}
+	opts, _ := parseOptions(j.f["options"]) // checked by Handle
+	req := j.f["req"]
+	var err error
+	switch j.action {
+	case "create":
+		game := j.f["game"]
+		if label := j.f["label"]; label != "" {
+			if opts == nil {
+				opts = rooms.Options{}
+			}
+			opts["label"] = label
+		}
+		var id string
+		if id, err = l.m.Create(game, info, opts); err == nil {
+			l.send(s.id, "created", createdData{Room: id, Game: game, Req: req})
+		}
+	case "join":
+		info.Options = opts
+		if err = l.m.Join(j.f["room"], info); err == nil {
+			l.send(s.id, "ok", okData{Action: j.action, Room: j.f["room"], Req: req})
+		}
+	case "spectate":
+		info.Options = opts
+		if err = l.m.Spectate(j.f["room"], info); err == nil {
+			l.send(s.id, "ok", okData{Action: j.action, Room: j.f["room"], Req: req})
+		}
+	case "leave-room":
+		if err = l.m.Leave(j.f["room"], s.id); err == nil {
+			l.send(s.id, "ok", okData{Action: j.action, Room: j.f["room"], Req: req})
+		}
+	case "quickplay":
+		err = l.enqueue(s, j.f["game"], req)
+	case "cancel-quickplay":
+		if s.queued == "" {
+			err = ErrNotQueued
+		} else {
+			l.dequeue(s)
+			l.send(s.id, "ok", okData{Action: j.action, Req: req})
+		}
+	case "chat":
+		l.publish(TopicChat, "chat", chatData{From: s.ident, Text: j.f["text"], TS: j.at.UnixMilli()})
+	case "name":
+		err = l.rename(s, j.f["name"], req)
+	}
+	if err != nil {
+		l.fail(j, err)
+	}
+}
+
+// welcome completes a hello once the Authenticator answered.
+func (l *Lobby) welcome(r authResult) {
+	s := l.sessions[r.session]
+	if s == nil || !s.pending {
+		return // the session ended meanwhile
+	}
+	id, err := r.id, r.err
+	if err == nil {
+		id.Name, err = rooms.ValidateName(id.Name)
+	}
+	if err == nil && (id.PlayerID == "" || len(id.PlayerID) > rooms.MaxIDLen) {
+		err = fmt.Errorf("%w: no player id", rooms.ErrAuthRefused)
+	}
+	if err != nil {
+		delete(l.sessions, s.id)
+		l.fail(r.job, err)
+		return
+	}
+	token := r.f["token"]
+	var tokenErr error
+	if token != "" {
+		if _, owner, ok := l.m.TokenOwner(token); !ok {
+			tokenErr = rooms.ErrBadToken
+		} else if l.o.Auth == nil {
+			id = owner // a guest coming back is the player the token seats
+		} else if owner.PlayerID != id.PlayerID {
+			tokenErr = ErrTokenOwner
+		}
+	}
+	s.pending, s.ident = false, id
+	p := l.players[id.PlayerID]
+	if p == nil {
+		p = &player{ident: id}
+		l.players[id.PlayerID] = p
+	}
+	p.sessions++
+	l.gmu.Lock()
+	l.gate[s.id] = id.PlayerID
+	l.gmu.Unlock()
+	l.goOnline(s) // others learn of it before the session subscribes
+	for _, topic := range []string{TopicPresence, TopicRooms, TopicChat} {
+		l.t.Subscribe(s.id, topic)
+	}
+	l.send(s.id, "welcome", welcomeData{Player: id, Req: r.f["req"]})
+	l.send(s.id, "presence", presenceData{Online: l.online()})
+	l.send(s.id, "rooms", roomsData{Rooms: l.rooms()})
+	if token != "" && tokenErr == nil {
+		tokenErr = l.m.Reclaim(token, rooms.PlayerInfo{SessionID: s.id, PlayerID: id.PlayerID, Name: id.Name})
+	}
+	if tokenErr != nil {
+		l.fail(r.job, tokenErr)
+	}
+}
+
+func (l *Lobby) goOnline(s *session) {
+	if s.online {
+		return
+	}
+	s.online = true
+	p := l.players[s.ident.PlayerID]
+	if p.online++; p.online == 1 {
+		l.publish(TopicPresence, "online", playerData{Player: p.ident})
+	}
+}
+
+func (l *Lobby) goOffline(s *session) {
+	if !s.online {
+		return
+	}
+	s.online = false
+	l.dequeue(s)
+	p := l.players[s.ident.PlayerID]
+	if p.online--; p.online == 0 {
+		l.publish(TopicPresence, "offline", playerData{Player: p.ident})
+	}
+}
+
+func (l *Lobby) rename(s *session, name, req string) error {
+	name, err := rooms.ValidateName(name)
+	if err != nil {
+		return err
+	}
+	p := l.players[s.ident.PlayerID]
+	p.ident.Name = name
+	for _, o := range l.sessions {
+		if o.ident.PlayerID == p.ident.PlayerID {
+			o.ident.Name = name
+		}
+	}
+	l.send(s.id, "ok", okData{Action: "name", Player: &p.ident, Req: req})
+	if p.online > 0 {
+		l.publish(TopicPresence, "renamed", playerData{Player: p.ident})
+	}
+	return nil
+}
+
+// enqueue puts a session in a game's quickplay queue and matches.
+func (l *Lobby) enqueue(s *session, game, req string) error {
+	if s.queued != "" {
+		return ErrAlreadyQueued
+	}
+	g, ok := l.m.Game(game)
+	if !ok {
+		return rooms.ErrUnknownGame
+	}
+	s.queued, s.queueReq = game, req
+	l.queues[game] = append(l.queues[game], s)
+	l.send(s.id, "queued", queuedData{Game: game, Waiting: len(l.queues[game]), Needed: g.MinPlayers, Req: req})
+	for len(l.queues[game]) >= g.MinPlayers {
+		group := slices.Clone(l.queues[game][:g.MinPlayers])
+		l.queues[game] = slices.Delete(l.queues[game], 0, g.MinPlayers)
+		l.match(game, group)
+	}
+	return nil
+}
+
+// match creates a room for a group and joins them in queue order: each
+// gets "matched" before the room's "joined".
+func (l *Lobby) match(game string, group []*session) {
+	for _, s := range group {
+		s.queued = ""
+	}
+	id, err := l.m.Create(game, rooms.PlayerInfo{}, nil)
+	if err != nil {
+		for _, s := range group {
+			l.send(s.id, "error", errorData{Action: "quickplay", Reason: err.Error(), Req: s.queueReq})
+		}
+		return
+	}
+	for _, s := range group {
+		l.send(s.id, "matched", matchedData{Room: id, Game: game, Req: s.queueReq})
+	}
+	for _, s := range group {
+		info := rooms.PlayerInfo{SessionID: s.id, PlayerID: s.ident.PlayerID, Name: s.ident.Name}
+		if err := l.m.Join(id, info); err != nil {
+			l.send(s.id, "error", errorData{Action: "quickplay", Reason: err.Error(), Req: s.queueReq})
+		}
+	}
+}
+
+func (l *Lobby) dequeue(s *session) {
+	if s.queued == "" {
+		return
+	}
+	l.queues[s.queued] = slices.DeleteFunc(l.queues[s.queued], func(o *session) bool { return o == s })
+	s.queued = ""
+}
+
+// drain applies the coalesced inputs.
+func (l *Lobby) drain() {
+	l.pmu.Lock()
+	changed, evts, fires := l.changed, l.sessEvts, l.awayFire
+	l.changed, l.sessEvts, l.awayFire = make(map[string]bool), make(map[string]sessEvent), nil
+	l.pmu.Unlock()
+
+	for _, id := range slices.Sorted(maps.Keys(changed)) {
+		if info, ok := l.m.Room(id); ok {
+			l.roomList[id] = info
+			l.publish(TopicRooms, "room", roomData{Room: info})
+		} else if _, listed := l.roomList[id]; listed {
+			delete(l.roomList, id)
+			l.publish(TopicRooms, "room-removed", removedData{ID: id})
+		}
+	}
+	for sid, ev := range evts {
+		s := l.sessions[sid]
+		if s == nil {
+			continue
+		}
+		switch {
+		case ev == evEnded:
+			l.ended(s)
+		case s.pending:
+		case ev == evDetached && !s.detached:
+			s.detached = true
+			s.awayGen++
+			gen := s.awayGen
+			s.away = l.clock.AfterFunc(l.o.AwayGrace, func() {
+				l.pmu.Lock()
+				l.awayFire = append(l.awayFire, awayFire{sid, gen})
+				l.pmu.Unlock()
+				l.poke()
+			})
+		case ev == evAttached && s.detached:
+			s.detached = false
+			s.awayGen++
+			if s.away != nil {
+				s.away.Stop()
+				s.away = nil
+			}
+			l.goOnline(s)
+		}
+	}
+	for _, f := range fires {
+		if s := l.sessions[f.session]; s != nil && s.awayGen == f.gen && s.detached {
+			s.away = nil
+			l.goOffline(s)
+		}
+	}
+}
+
+// ended forgets a session that is gone.
+func (l *Lobby) ended(s *session) {
+	delete(l.sessions, s.id)
+	if s.away != nil {
+		s.away.Stop()
+	}
+	if s.pending {
+		return
+	}
+	l.goOffline(s)
+	p := l.players[s.ident.PlayerID]
+	p.sessions--
+	if p.sessions == 0 {
+		delete(l.players, s.ident.PlayerID)
+	}
+	l.gmu.Lock()
+	delete(l.gate, s.id)
+	if p.sessions == 0 {
+		delete(l.chat, s.ident.PlayerID)
+	}
+	l.gmu.Unlock()
+}
+
+func (l *Lobby) online() []rooms.Identity {
+	out := make([]rooms.Identity, 0, len(l.players))
+	for _, p := range l.players {
+		if p.online > 0 {
+			out = append(out, p.ident)
+		}
+	}
+	slices.SortFunc(out, func(a, b rooms.Identity) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.PlayerID, b.PlayerID)
+	})
+	return out
+}
+
+func (l *Lobby) rooms() []rooms.RoomInfo {
+	out := slices.AppendSeq(make([]rooms.RoomInfo, 0, len(l.roomList)), maps.Values(l.roomList))
+	slices.SortFunc(out, func(a, b rooms.RoomInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (l *Lobby) fail(j job, err error) {
+	l.send(j.session, "error", errorData{Action: j.action, Reason: err.Error(), Req: j.f["req"]})
+}
+
+func (l *Lobby) send(s, typ string, data any) {
+	if b, ok := l.encode(typ, data); ok {
+		l.t.Send(s, rooms.Event{Topic: TopicLobby, Type: typ, Data: b})
+	}
+}
+
+func (l *Lobby) publish(topic, typ string, data any) {
+	if b, ok := l.encode(typ, data); ok {
+		l.t.Publish(topic, rooms.Event{Topic: topic, Type: typ, Data: b})
+	}
+}
+
+func (l *Lobby) encode(typ string, data any) ([]byte, bool) {
+	b, err := json.Marshal(data)
+	if err != nil {
+		l.log.Error("lobby: cannot encode event, not sent", "type", typ, "err", err)
+		return nil, false
+	}
+	return b, true
+}
+
+// chatText validates a chat message and returns it trimmed.
+func (l *Lobby) chatText(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: chat text is not UTF-8", ErrMalformed)
+	}
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", fmt.Errorf("%w: empty chat message", ErrMalformed)
+	case utf8.RuneCountInString(s) > l.o.ChatMaxLen:
+		return "", fmt.Errorf("%w (at most %d characters)", ErrChatTooLong, l.o.ChatMaxLen)
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return "", fmt.Errorf("%w: control characters in chat text", ErrMalformed)
+	}
+	return s, nil
+}
+
+// parseOptions decodes the "options" field: a JSON object of strings.
+func parseOptions(s string) (rooms.Options, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var o rooms.Options
+	if err := json.Unmarshal([]byte(s), &o); err != nil {
+		return nil, fmt.Errorf("%w: options must be a JSON object of strings", ErrMalformed)
+	}
+	if len(o) > rooms.MaxOptions {
+		return nil, fmt.Errorf("%w: more than %d options", ErrMalformed, rooms.MaxOptions)
+	}
+	return o, nil
+}
+
+func cloneFields(f map[string]string) map[string]string {
+	c := make(map[string]string, len(f))
+	for k, v := range f {
+		c[strings.Clone(k)] = strings.Clone(v)
+	}
+	return c
+}
+
+// rateWindow remembers the times of a player's last accepted messages.
+type rateWindow struct {
+	ts   []time.Time
+	next int // oldest, once full
+}
+
+// allow reports whether one more message fits in n per period, and
+// records it if so.
+func (w *rateWindow) allow(now time.Time, n int, per time.Duration) bool {
+	if len(w.ts) < n {
+		w.ts = append(w.ts, now)
+		return true
+	}
+	if now.Sub(w.ts[w.next]) < per {
+		return false
+	}
+	w.ts[w.next] = now
+	w.next = (w.next + 1) % n
+	return true
+}
+
+// Event payloads (see docs/ROOMS.md, "What the browser sees").
+
+type welcomeData struct {
+	Player rooms.Identity `json:"player"`
+	Req    string         `json:"req,omitempty"`
+}
+
+type presenceData struct {
+	Online []rooms.Identity `json:"online"`
+}
+
+type roomsData struct {
+	Rooms []rooms.RoomInfo `json:"rooms"`
+}
+
+type playerData struct {
+	Player rooms.Identity `json:"player"`
+}
+
+type roomData struct {
+	Room rooms.RoomInfo `json:"room"`
+}
+
+type removedData struct {
+	ID string `json:"id"`
+}
+
+type createdData struct {
+	Room string `json:"room"`
+	Game string `json:"game"`
+	Req  string `json:"req,omitempty"`
+}
+
+type okData struct {
+	Action string          `json:"action"`
+	Room   string          `json:"room,omitempty"`
+	Player *rooms.Identity `json:"player,omitempty"`
+	Req    string          `json:"req,omitempty"`
+}
+
+type queuedData struct {
+	Game    string `json:"game"`
+	Waiting int    `json:"waiting"`
+	Needed  int    `json:"needed"`
+	Req     string `json:"req,omitempty"`
+}
+
+type matchedData struct {
+	Room string `json:"room"`
+	Game string `json:"game"`
+	Req  string `json:"req,omitempty"`
+}
+
+type chatData struct {
+	From rooms.Identity `json:"from"`
+	Text string         `json:"text"`
+	TS   int64          `json:"ts"`
+}
+
+type errorData struct {
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	Req    string `json:"req,omitempty"`
+}

@@ -1,0 +1,533 @@
+package lobby_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
+	"github.com/cometplay/cometplay/rooms/example/nim"
+	"github.com/cometplay/cometplay/rooms/roomstest"
+)
+
+const timeout = 10 * time.Second
+
+type env struct {
+	t  *testing.T
+	m  *rooms.Manager
+	tr *roomstest.Transport
+	c  *roomstest.Clock
+	l  *lobby.Lobby
+}
+
+func newEnv(t *testing.T, o lobby.Options, tr rooms.Transport) *env {
+	t.Helper()
+	e := &env{t: t, tr: roomstest.NewTransport(), c: roomstest.NewClock()}
+	if tr == nil {
+		tr = e.tr
+	}
+	e.m = rooms.NewManager(tr, rooms.ManagerOptions{Clock: e.c, Logger: roomstest.DiscardLogger})
+	if err := e.m.Register(nim.Game); err != nil {
+		t.Fatal(err)
+	}
+	o.Clock, o.Logger = e.c, roomstest.DiscardLogger
+	e.l = lobby.New(e.m, tr, o)
+	t.Cleanup(func() {
+		e.l.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := e.m.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return e
+}
+
+// do sends an action with fields given as key, value pairs.
+func (e *env) do(s, action string, kv ...string) error {
+	f := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		f[kv[i]] = kv[i+1]
+	}
+	return e.l.Handle(s, lobby.Request{Action: action, Fields: f})
+}
+
+func (e *env) must(s, action string, kv ...string) {
+	e.t.Helper()
+	if err := e.do(s, action, kv...); err != nil {
+		e.t.Fatalf("%s %s: Handle = %v", s, action, err)
+	}
+}
+
+// wait returns the first event of the type the session got that matches.
+func (e *env) wait(s, typ string, match func(map[string]any) bool) map[string]any {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	r, err := e.tr.Wait(ctx, s, typ, func(r roomstest.Record) bool { return match == nil || match(r.Map()) })
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r.Map()
+}
+
+// settle waits until the lobby and the rooms have processed everything.
+func (e *env) settle() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for range 3 { // lobby → rooms → lobby (room changes)
+		if err := e.l.Sync(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := e.m.WaitIdle(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func (e *env) hello(s, name string, kv ...string) map[string]any {
+	e.t.Helper()
+	e.must(s, "hello", append([]string{"name", name}, kv...)...)
+	return e.wait(s, "welcome", nil)["player"].(map[string]any)
+}
+
+func (e *env) count(s, typ string) int { return e.tr.Count(s, typ) }
+
+func TestHello(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	e.must("s1", "hello", "name", "  Ann ", "req", "r1")
+	w := e.wait("s1", "welcome", nil)
+	ann := w["player"].(map[string]any)
+	if ann["name"] != "Ann" || !strings.HasPrefix(ann["id"].(string), "g-") || w["req"] != "r1" {
+		t.Errorf("welcome = %v", w)
+	}
+	if got := e.wait("s1", "presence", nil)["online"].([]any); len(got) != 1 {
+		t.Errorf("presence = %v", got)
+	}
+	if got := e.wait("s1", "rooms", nil)["rooms"].([]any); len(got) != 0 {
+		t.Errorf("rooms = %v", got)
+	}
+	if got := roomstest.Types(e.tr.Events("s1")); !slices.Equal(got, []string{"welcome", "presence", "rooms"}) {
+		t.Errorf("events = %v; want welcome, presence, rooms", got)
+	}
+	for _, topic := range []string{lobby.TopicPresence, lobby.TopicRooms, lobby.TopicChat} {
+		if !e.tr.Subscribed("s1", topic) {
+			t.Errorf("not subscribed to %s", topic)
+		}
+	}
+	e.hello("s2", "Bob")
+	if got := e.wait("s1", "online", nil)["player"].(map[string]any); got["name"] != "Bob" {
+		t.Errorf("online = %v", got)
+	}
+	if got := e.wait("s2", "presence", nil)["online"].([]any); len(got) != 2 {
+		t.Errorf("Bob's presence = %v", got)
+	}
+	if n := e.count("s2", "online"); n != 0 {
+		t.Errorf("Bob got %d online events about himself", n)
+	}
+}
+
+func TestHandleRefusals(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	for _, tc := range []struct {
+		name   string
+		action string
+		kv     []string
+		want   error
+	}{
+		{"before hello", "create", []string{"game", "nim"}, lobby.ErrHelloFirst},
+		{"chat before hello", "chat", []string{"text", "hi"}, lobby.ErrHelloFirst},
+		{"unknown action", "dance", nil, lobby.ErrUnknownAction},
+		{"bad name", "hello", []string{"name", "a\u200db"}, rooms.ErrInvalidName},
+		{"no name", "hello", nil, rooms.ErrInvalidName},
+		{"long req", "hello", []string{"name", "Ann", "req", strings.Repeat("r", 65)}, lobby.ErrMalformed},
+		{"huge field", "hello", []string{"name", "Ann", "x", strings.Repeat("x", 5000)}, lobby.ErrMalformed},
+	} {
+		if err := e.do("s1", tc.action, tc.kv...); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Handle = %v; want %v", tc.name, err, tc.want)
+		}
+	}
+	e.hello("s1", "Ann")
+	for _, tc := range []struct {
+		name   string
+		action string
+		kv     []string
+		want   error
+	}{
+		{"hello twice", "hello", []string{"name", "Ann"}, lobby.ErrAlreadyHello},
+		{"unknown game", "create", []string{"game", "chess"}, rooms.ErrUnknownGame},
+		{"bad options", "create", []string{"game", "nim", "options", "[1]"}, lobby.ErrMalformed},
+		{"join without room", "join", nil, lobby.ErrMalformed},
+		{"quickplay unknown game", "quickplay", []string{"game", "chess"}, rooms.ErrUnknownGame},
+		{"bad rename", "name", []string{"name", "  "}, rooms.ErrInvalidName},
+	} {
+		if err := e.do("s1", tc.action, tc.kv...); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Handle = %v; want %v", tc.name, err, tc.want)
+		}
+	}
+	// Asynchronous refusals come as "error" events, with req echoed.
+	e.must("s1", "join", "room", "nope", "req", "j1")
+	got := e.wait("s1", "error", nil)
+	if got["action"] != "join" || got["reason"] != rooms.ErrNoRoom.Error() || got["req"] != "j1" {
+		t.Errorf("error = %v", got)
+	}
+	e.must("s1", "cancel-quickplay")
+	e.wait("s1", "error", func(m map[string]any) bool { return m["reason"] == lobby.ErrNotQueued.Error() })
+}
+
+func TestAuthenticator(t *testing.T) {
+	auth := rooms.AuthFunc(func(ctx context.Context, r rooms.AuthRequest) (rooms.Identity, error) {
+		c, err := (&http.Request{Header: r.Header}).Cookie("user")
+		switch {
+		case err != nil:
+			return rooms.Identity{}, fmt.Errorf("%w: no session cookie", rooms.ErrAuthRefused)
+		case c.Value == "slow":
+			<-ctx.Done()
+			return rooms.Identity{}, ctx.Err()
+		}
+		return rooms.Identity{PlayerID: "u-" + c.Value, Name: strings.ToUpper(c.Value[:1]) + c.Value[1:]}, nil
+	})
+	e := newEnv(t, lobby.Options{Auth: auth, AuthTimeout: 50 * time.Millisecond}, nil)
+	hello := func(s, cookie string) {
+		t.Helper()
+		h := http.Header{}
+		if cookie != "" {
+			h.Set("Cookie", "user="+cookie)
+		}
+		if err := e.l.Handle(s, lobby.Request{Action: "hello", Fields: map[string]string{"req": "h"}, Header: h}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hello("s1", "")
+	got := e.wait("s1", "error", nil)
+	if got["action"] != "hello" || got["reason"] != "rooms: authentication refused: no session cookie" || got["req"] != "h" {
+		t.Errorf("refusal = %v", got)
+	}
+	if err := e.do("s1", "chat", "text", "hi"); !errors.Is(err, lobby.ErrHelloFirst) {
+		t.Errorf("chat after a refused hello = %v; want ErrHelloFirst", err)
+	}
+	hello("s2", "slow")
+	if got := e.wait("s2", "error", nil)["reason"]; got != context.DeadlineExceeded.Error() {
+		t.Errorf("slow authenticator: reason = %v", got)
+	}
+	hello("s3", "ann")
+	if got := e.wait("s3", "welcome", nil)["player"].(map[string]any); got["id"] != "u-ann" || got["name"] != "Ann" {
+		t.Errorf("welcome player = %v", got)
+	}
+}
+
+func TestChatLimits(t *testing.T) {
+	e := newEnv(t, lobby.Options{ChatMaxLen: 10, ChatRate: 3, ChatPer: 10 * time.Second}, nil)
+	e.hello("s1", "Ann")
+	e.hello("s2", "Bob")
+	if err := e.do("s1", "chat", "text", strings.Repeat("é", 11)); !errors.Is(err, lobby.ErrChatTooLong) {
+		t.Errorf("11 runes: %v; want ErrChatTooLong", err)
+	}
+	for _, bad := range []string{"", "   ", "a\nb", "\x00"} {
+		if err := e.do("s1", "chat", "text", bad); !errors.Is(err, lobby.ErrMalformed) {
+			t.Errorf("chat %q: %v; want ErrMalformed", bad, err)
+		}
+	}
+	for i := range 3 {
+		if err := e.do("s1", "chat", "text", fmt.Sprint(" héllo ", i, " ")); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	if err := e.do("s1", "chat", "text", "one more"); !errors.Is(err, lobby.ErrRateLimited) {
+		t.Errorf("4th message in the window: %v; want ErrRateLimited", err)
+	}
+	if err := e.do("s2", "chat", "text", "bob too"); err != nil {
+		t.Errorf("another player is limited too: %v", err)
+	}
+	e.c.Advance(10*time.Second - time.Millisecond)
+	if err := e.do("s1", "chat", "text", "still"); !errors.Is(err, lobby.ErrRateLimited) {
+		t.Errorf("before the window passed: %v; want ErrRateLimited", err)
+	}
+	e.c.Advance(time.Millisecond)
+	if err := e.do("s1", "chat", "text", strings.Repeat("é", 10)); err != nil {
+		t.Errorf("after the window: %v", err)
+	}
+	got := e.wait("s2", "chat", nil)
+	from := got["from"].(map[string]any)
+	if got["text"] != "héllo 0" || from["name"] != "Ann" || got["ts"] != float64(roomstest.Epoch.UnixMilli()) {
+		t.Errorf("chat = %v", got)
+	}
+	e.settle()
+	if n := e.count("s2", "chat"); n != 5 {
+		t.Errorf("bob saw %d chat messages; want 5", n)
+	}
+}
+
+// playNim finishes a nim game of 15 stones with moves through the Manager.
+func playNim(t *testing.T, e *env, room string, first, second string) {
+	t.Helper()
+	seq := map[string]int{}
+	for i := range 5 { // 3 × 5 = 15 stones
+		who := []string{first, second}[i%2]
+		seq[who]++
+		msg := rooms.Message{Type: "take", MoveID: fmt.Sprint("m", i), Seq: seq[who], Data: json.RawMessage("3")}
+		if err := e.m.Deliver(room, who, msg); err != nil {
+			t.Fatal(err)
+		}
+		e.wait(who, "ack", func(m map[string]any) bool { return m["move"] == msg.MoveID })
+	}
+}
+
+func TestQuickplayPlayFinishRematch(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	annID := e.hello("ann", "Ann")["id"]
+	e.hello("bob", "Bob")
+	e.must("ann", "quickplay", "game", "nim", "req", "q1")
+	if got := e.wait("ann", "queued", nil); got["waiting"] != 1.0 || got["needed"] != 2.0 || got["req"] != "q1" {
+		t.Errorf("queued = %v", got)
+	}
+	if err := e.do("ann", "quickplay", "game", "nim"); err != nil {
+		t.Fatal(err)
+	}
+	e.wait("ann", "error", func(m map[string]any) bool { return m["reason"] == lobby.ErrAlreadyQueued.Error() })
+	e.must("bob", "quickplay", "game", "nim")
+	room := e.wait("ann", "matched", nil)["room"].(string)
+	if got := e.wait("bob", "matched", nil); got["room"] != room || got["game"] != "nim" {
+		t.Errorf("bob matched = %v", got)
+	}
+	for _, s := range []string{"ann", "bob"} {
+		e.wait(s, "joined", nil)
+		types := e.tr.Types(s)
+		if slices.Index(types, "matched") > slices.Index(types, "joined") {
+			t.Errorf("%s: joined before matched: %v", s, types)
+		}
+	}
+	e.wait("ann", "turn", nil)
+	if seat := e.wait("ann", "joined", nil)["seat"]; seat != 0.0 {
+		t.Errorf("first in the queue got seat %v", seat)
+	}
+	// The lobby list follows the room.
+	e.wait("ann", "room", func(m map[string]any) bool {
+		r := m["room"].(map[string]any)
+		return r["id"] == room && r["state"] == "playing" && len(r["players"].([]any)) == 2
+	})
+
+	playNim(t, e, room, "ann", "bob")
+	if got := e.wait("bob", "finished", nil)["result"].(map[string]any); got["winner"] != annID {
+		t.Errorf("finished = %v", got)
+	}
+	e.wait("bob", "room", func(m map[string]any) bool { return m["room"].(map[string]any)["state"] == "finished" })
+
+	for _, s := range []string{"ann", "bob"} {
+		if err := e.m.Deliver(room, s, rooms.Message{Type: "rematch"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.wait("ann", "room-state", func(m map[string]any) bool { return m["state"] == "playing" })
+	turn := e.wait("ann", "turn", func(m map[string]any) bool {
+		p, _ := m["player"].(map[string]any)
+		return p != nil && p["id"] != nil && m["player"].(map[string]any)["seat"] == 1.0
+	})
+	if turn["player"].(map[string]any)["name"] != "Bob" {
+		t.Errorf("rematch turn = %v; want Bob first", turn)
+	}
+}
+
+func TestCreateJoinSpectate(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	e.hello("ann", "Ann")
+	e.hello("bob", "Bob")
+	e.hello("cat", "Cat")
+	e.hello("sue", "Sue")
+	e.must("ann", "create", "game", "nim", "label", "ignored", "options", `{"stones":"5"}`, "req", "c1")
+	created := e.wait("ann", "created", nil)
+	room := created["room"].(string)
+	if created["game"] != "nim" || created["req"] != "c1" {
+		t.Errorf("created = %v", created)
+	}
+	e.wait("ann", "joined", nil)
+	got := e.wait("cat", "room", nil)["room"].(map[string]any)
+	if got["id"] != room || got["label"] != "Nim, 5 stones" || got["state"] != "waiting" {
+		t.Errorf("room event = %v", got)
+	}
+	e.must("bob", "join", "room", room, "req", "j1")
+	if got := e.wait("bob", "ok", nil); got["action"] != "join" || got["room"] != room || got["req"] != "j1" {
+		t.Errorf("ok = %v", got)
+	}
+	e.wait("bob", "joined", nil)
+	e.must("sue", "spectate", "room", room)
+	if got := e.wait("sue", "joined", nil); got["seat"] != -1.0 {
+		t.Errorf("spectator joined = %v", got)
+	}
+	e.must("cat", "join", "room", room)
+	if got := e.wait("cat", "join-rejected", nil)["reason"]; got != rooms.ErrRoomFull.Error() && got != rooms.ErrGameStarted.Error() {
+		t.Errorf("join-rejected = %v", got)
+	}
+	e.must("bob", "leave-room", "room", room)
+	e.wait("ann", "player-left", nil)
+	e.wait("ann", "finished", nil) // nim: the one left wins by forfeit
+	e.must("ann", "leave-room", "room", room)
+	e.wait("ann", "ok", func(m map[string]any) bool { return m["action"] == "leave-room" })
+	e.settle()
+	e.c.Advance(rooms.DefaultEmptyGrace)
+	if got := e.wait("cat", "room-removed", nil); got["id"] != room {
+		t.Errorf("room-removed = %v", got)
+	}
+	e.settle()
+	if n := e.count("cat", "room-removed"); n != 1 {
+		t.Errorf("room-removed %d times", n)
+	}
+}
+
+func TestPresence(t *testing.T) {
+	e := newEnv(t, lobby.Options{AwayGrace: 30 * time.Second}, nil)
+	e.hello("ann", "Ann")
+	e.hello("bob", "Bob")
+	e.l.Detached("bob")
+	e.settle()
+	e.c.Advance(30*time.Second - time.Millisecond)
+	e.l.Attached("bob")
+	e.settle()
+	e.c.Advance(time.Hour)
+	e.settle()
+	if n := e.count("ann", "offline"); n != 0 {
+		t.Fatalf("a reconnect gap made bob offline")
+	}
+	e.l.Detached("bob")
+	e.settle()
+	e.c.Advance(30 * time.Second)
+	if got := e.wait("ann", "offline", nil)["player"].(map[string]any); got["name"] != "Bob" {
+		t.Errorf("offline = %v", got)
+	}
+	e.l.Attached("bob")
+	e.wait("ann", "online", func(m map[string]any) bool { return m["player"].(map[string]any)["name"] == "Bob" })
+	// An ended session is offline at once, leaves the queue, and must say
+	// hello again.
+	e.must("bob", "quickplay", "game", "nim")
+	e.wait("bob", "queued", nil)
+	e.l.SessionEnded("bob")
+	e.settle()
+	if n := e.count("ann", "offline"); n != 2 {
+		t.Errorf("offline events = %d; want 2", n)
+	}
+	if err := e.do("bob", "chat", "text", "hi"); !errors.Is(err, lobby.ErrHelloFirst) {
+		t.Errorf("ended session's chat = %v; want ErrHelloFirst", err)
+	}
+	e.must("ann", "quickplay", "game", "nim")
+	if got := e.wait("ann", "queued", nil)["waiting"]; got != 1.0 {
+		t.Errorf("queue after bob ended: waiting %v; want 1", got)
+	}
+	// Renaming shows in presence.
+	e.must("ann", "name", "name", "Anna")
+	e.wait("ann", "renamed", func(m map[string]any) bool { return m["player"].(map[string]any)["name"] == "Anna" })
+	if got := e.wait("ann", "ok", nil)["player"].(map[string]any)["name"]; got != "Anna" {
+		t.Errorf("rename ok = %v", got)
+	}
+}
+
+func TestHelloWithTokenReclaimsSeat(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	annID := e.hello("ann", "Ann")["id"]
+	e.hello("bob", "Bob")
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("bob", "quickplay", "game", "nim")
+	joined := e.wait("ann", "joined", nil)
+	token, room := joined["token"].(string), joined["room"].(string)
+	e.wait("ann", "turn", nil)
+	e.l.SessionEnded("ann")
+	e.wait("bob", "player-dropped", nil)
+
+	p := e.hello("ann2", "Whoever", "token", token)
+	if p["id"] != annID || p["name"] != "Ann" {
+		t.Errorf("welcome with a token = %v; want Ann's identity", p)
+	}
+	j := e.wait("ann2", "joined", nil)
+	if j["reconnected"] != true || j["room"] != room || j["seat"] != 0.0 {
+		t.Errorf("joined = %v", j)
+	}
+	if got := j["turn"].(map[string]any)["player"].(map[string]any)["id"]; got != annID {
+		t.Errorf("turn after reclaim = %v; want Ann", got)
+	}
+	e.wait("bob", "player-reconnected", nil)
+	// The old token is spent.
+	e.must("eve", "hello", "name", "Eve", "token", token)
+	if got := e.wait("eve", "error", nil); got["action"] != "hello" || got["reason"] != rooms.ErrBadToken.Error() {
+		t.Errorf("spent token: %v", got)
+	}
+	if p := e.wait("eve", "welcome", nil)["player"].(map[string]any); p["name"] != "Eve" {
+		t.Errorf("eve's welcome = %v", p)
+	}
+}
+
+func TestTokenOfAnotherPlayer(t *testing.T) {
+	auth := rooms.AuthFunc(func(_ context.Context, r rooms.AuthRequest) (rooms.Identity, error) {
+		return rooms.Identity{PlayerID: "u-" + r.Name, Name: r.Name}, nil
+	})
+	e := newEnv(t, lobby.Options{Auth: auth}, nil)
+	e.hello("ann", "ann")
+	e.must("ann", "create", "game", "nim")
+	token := e.wait("ann", "joined", nil)["token"].(string)
+	e.hello("mal", "mallory", "token", token)
+	if got := e.wait("mal", "error", nil)["reason"]; got != lobby.ErrTokenOwner.Error() {
+		t.Errorf("reason = %v", got)
+	}
+	e.settle()
+	if n := e.count("mal", "joined"); n != 0 {
+		t.Error("another player's token reclaimed the seat")
+	}
+}
+
+// blockingTransport holds Send to one session until released.
+type blockingTransport struct {
+	*roomstest.Transport
+	session string
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (b *blockingTransport) Send(s string, ev rooms.Event) {
+	if s == b.session {
+		b.once.Do(func() {
+			close(b.entered)
+			<-b.release
+		})
+	}
+	b.Transport.Send(s, ev)
+}
+
+func TestBusy(t *testing.T) {
+	bt := &blockingTransport{Transport: roomstest.NewTransport(), session: "slow", entered: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, lobby.Options{QueueSize: 4}, bt)
+	e.tr = bt.Transport
+	if err := e.do("slow", "hello", "name", "Slow"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-bt.entered: // the lobby goroutine is stuck in Send
+	case <-time.After(timeout):
+		t.Fatal("lobby never sent")
+	}
+	accepted, busy := 0, 0
+	for i := range 10 {
+		switch err := e.do(fmt.Sprint("s", i), "hello", "name", "X"); {
+		case err == nil:
+			accepted++
+		case errors.Is(err, lobby.ErrBusy):
+			busy++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if accepted != 4 || busy != 6 {
+		t.Errorf("accepted %d, busy %d; want 4, 6", accepted, busy)
+	}
+	close(bt.release)
+	for i := range accepted {
+		e.wait(fmt.Sprint("s", i), "welcome", nil)
+	}
+}
