@@ -24,7 +24,8 @@ type Request struct {
 	Host       []byte // value of the Host header (nil when absent, allowed on HTTP/1.0)
 	// ContentLength is the declared length, or -1 for a chunked body.
 	ContentLength int64
-	Chunked       bool
+	// Chunked reports whether the body came with "Transfer-Encoding: chunked".
+	Chunked bool
 	// Body is the whole decoded body (nil when there is none).
 	Body []byte
 	// KeepAlive reports whether the connection may carry another request after
