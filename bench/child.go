@@ -65,7 +65,9 @@ func StartChild(spec ServerSpec) (*Child, error) {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(spec.Procs))
 	}
 	// The kernel kills the child if this process dies without closing stdin.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group keeps a terminal's Ctrl-C for this process,
+	// which then stops the child in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	c := &Child{Spec: spec, cmd: cmd, log: &tailBuffer{max: 8 << 10}, exit: make(chan struct{})}
 	cmd.Stderr = c.log
 	if c.stdin, err = cmd.StdinPipe(); err != nil {

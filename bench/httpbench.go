@@ -218,6 +218,9 @@ func runHTTPComparison(ctx context.Context, o httpOptions, progress io.Writer) (
 	for round := range o.Rounds {
 		for _, cfg := range configs {
 			for i := range o.Kinds {
+				if err := ctx.Err(); err != nil {
+					return nil, nil, err
+				}
 				k := o.Kinds[(i+turn)%len(o.Kinds)]
 				m, err := measure(ctx, children[k], cfg, o)
 				if err != nil {
@@ -293,6 +296,9 @@ func measure(ctx context.Context, c *Child, cfg httpConfig, o httpOptions) (http
 	}
 	cpu1, err := c.CPUTime()
 	if err != nil {
+		if ctx.Err() != nil {
+			return httpMeasurement{}, ctx.Err()
+		}
 		return httpMeasurement{}, fmt.Errorf("bench: the %s server died? %w; its log:\n%s", c.Spec.Kind, err, c.log)
 	}
 	m := httpMeasurement{Kind: c.Spec.Kind, Config: cfg, Result: res, ServerCPU: cpu1 - cpu0, LoadCPU: self1 - self0, Wall: wall}
