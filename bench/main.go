@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -112,8 +113,25 @@ func loadMain(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Int64Var(&cfg.Requests, "n", 0, "total requests instead of a duration")
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured load before a duration run")
 	fs.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "connect and batch timeout")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "bench: cpu profile:", err)
+			}
+		}()
 	}
 	if cfg.Duration == 0 && cfg.Requests == 0 {
 		cfg.Duration = 5 * time.Second

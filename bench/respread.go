@@ -206,8 +206,7 @@ func (rr *ResponseReader) skipChunked(resp *Response) error {
 		if k := bytes.IndexByte(l, ';'); k >= 0 {
 			l = l[:k] // chunk extensions
 		}
-		l = bytes.TrimRight(l, " \t")
-		size, ok := parseHex(l)
+		size, ok := parseHex(trimOWS(l))
 		if !ok {
 			return fmt.Errorf("%w: bad chunk size", ErrMalformedResponse)
 		}
@@ -266,7 +265,7 @@ func parseHead(h []byte, resp *Response) (int64, error) {
 		if colon <= 0 {
 			return -1, fmt.Errorf("%w: bad header line", ErrMalformedResponse)
 		}
-		name, value := l[:colon], bytes.Trim(l[colon+1:], " \t")
+		name, value := l[:colon], trimOWS(l[colon+1:])
 		switch {
 		case len(name) == 14 && asciiEqualFold(name, "content-length"):
 			n, ok := parseDec(value)
@@ -295,6 +294,17 @@ func parseHead(h []byte, resp *Response) (int64, error) {
 		resp.Close = true
 	}
 	return cl, nil
+}
+
+// trimOWS removes optional whitespace (spaces and tabs) around a field value.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 // asciiEqualFold reports whether b equals s (lower-case ASCII) ignoring case.
