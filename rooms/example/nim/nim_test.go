@@ -8,23 +8,101 @@ import (
 	"github.com/cometplay/cometplay/rooms/roomstest"
 )
 
-func TestSmoke(t *testing.T) {
-	h := roomstest.New(t, rooms.ManagerOptions{Executors: 2}, nim.Game)
-	id := h.Create("nim", "ann", rooms.Options{"stones": "5"})
+// This file is also the model for testing a game: roomstest.Harness runs
+// it on a real Manager with a recording Transport and a fake clock.
+
+func start(t *testing.T, stones string) (*roomstest.Harness, string) {
+	t.Helper()
+	h := roomstest.New(t, rooms.ManagerOptions{}, nim.Game)
+	id := h.Create("nim", "ann", rooms.Options{"stones": stones})
 	if err := h.Join(id, "bob"); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range h.Events("ann") {
-		t.Log("ann", r)
+	return h, id
+}
+
+func TestStones(t *testing.T) {
+	for _, tc := range []struct{ stones, reject, label string }{
+		{"1", "", "Nim, 1 stones"},
+		{"99", "", "Nim, 99 stones"},
+		{"0", "stones must be a number from 1 to 99", ""},
+		{"100", "stones must be a number from 1 to 99", ""},
+		{"many", "stones must be a number from 1 to 99", ""},
+	} {
+		h := roomstest.New(t, rooms.ManagerOptions{}, nim.Game)
+		id := h.Create("nim", "ann", rooms.Options{"stones": tc.stones})
+		if tc.reject != "" {
+			if got := h.Last("ann", "join-rejected").Map()["reason"]; got != tc.reject {
+				t.Errorf("stones=%s: join-rejected = %v; want %q", tc.stones, got, tc.reject)
+			}
+			continue
+		}
+		if info, _ := h.M.Room(id); info.Label != tc.label {
+			t.Errorf("stones=%s: label = %q; want %q", tc.stones, info.Label, tc.label)
+		}
 	}
-	for _, r := range h.Events("bob") {
-		t.Log("bob", r)
+}
+
+func TestTakeLimits(t *testing.T) {
+	h, id := start(t, "2")
+	for _, tc := range []struct {
+		data any
+		want string
+	}{
+		{0, "send a take move of 1 to 2 stones"},
+		{3, "send a take move of 1 to 2 stones"},
+		{"two", "send a take move of 1 to 2 stones"},
+	} {
+		h.Move(id, "ann", "take", "x", 0, tc.data)
+		if got := h.Last("ann", "error").Map()["reason"]; got != tc.want {
+			t.Errorf("take %v: reason = %v; want %q", tc.data, got, tc.want)
+		}
 	}
-	h.Move(id, "ann", "take", "m1", 1, 3)
-	h.Move(id, "bob", "take", "m1", 1, 2)
-	for _, r := range h.Events("bob") {
-		t.Log("bob", r)
+	h.Send(id, "ann", "take", 1) // not a move: no move id
+	if got := h.Last("ann", "error").Map()["reason"]; got != "send a take move of 1 to 2 stones" {
+		t.Errorf("take without move id: reason = %v", got)
 	}
-	info, _ := h.M.Room(id)
-	t.Log(info)
+	h.Move(id, "ann", "take", "a1", 1, 2)
+	if got := h.Last("bob", "finished").Map()["result"].(map[string]any)["winner"]; got != "ann" {
+		t.Errorf("winner = %v; want ann", got)
+	}
+}
+
+func TestTimeoutTakesOneStone(t *testing.T) {
+	h, id := start(t, "3")
+	h.Advance(nim.TurnTimeout) // ann sleeps: one stone taken for her
+	h.Move(id, "bob", "take", "b1", 1, 1)
+	h.Advance(nim.TurnTimeout) // ann sleeps again and takes the last stone
+	if got := h.Last("bob", "finished").Map()["result"].(map[string]any)["winner"]; got != "ann" {
+		t.Errorf("winner = %v; want ann", got)
+	}
+}
+
+func TestForfeit(t *testing.T) {
+	h, id := start(t, "15")
+	h.Detach("bob")
+	h.Advance(rooms.DefaultReconnectWindow)
+	res := h.Last("ann", "finished").Map()["result"].(map[string]any)
+	if res["winner"] != "ann" || res["forfeit"] != "dropped" {
+		t.Errorf("result = %v", res)
+	}
+	_ = id
+}
+
+func TestRematchAlternatesFirstPlayer(t *testing.T) {
+	h, id := start(t, "1")
+	h.Move(id, "ann", "take", "a1", 1, 1)
+	h.Send(id, "ann", "rematch", nil)
+	h.Send(id, "bob", "rematch", nil)
+	turn := h.Last("ann", "turn").Map()["player"].(map[string]any)
+	if turn["id"] != "bob" {
+		t.Errorf("rematch turn = %v; want bob", turn)
+	}
+	if got := h.Last("ann", "heap").Map()["heap"]; got != 1.0 {
+		t.Errorf("heap = %v", got)
+	}
+	h.Spectate(id, "sue")
+	if got := h.Last("sue", "state").Map(); got["heap"] != 1.0 || got["stones"] != 1.0 {
+		t.Errorf("spectator's snapshot = %v", got)
+	}
 }
