@@ -2,6 +2,7 @@ package engine
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -145,9 +146,11 @@ type Hub struct {
 	srv *Server
 	cfg HubConfig
 
-	mu    sync.RWMutex
-	byID  map[string]*Session // secret id → session
-	byPub map[string]*Session // public id → session
+	// sessions maps a session's public id to it. A session id (p_id) is
+	// its public id followed by a 128-bit secret, so one map serves lookups
+	// by either; the secret part is compared in constant time.
+	mu       sync.RWMutex
+	sessions map[string]*Session
 
 	index subjectIndex
 
@@ -178,12 +181,12 @@ func NewHub(srv *Server, cfg HubConfig) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{
-		srv:   srv,
-		cfg:   cfg,
-		byID:  make(map[string]*Session),
-		byPub: make(map[string]*Session),
+		srv:      srv,
+		cfg:      cfg,
+		sessions: make(map[string]*Session),
 	}
 	h.events.init(srv.log)
+	srv.hub = h
 	for _, p := range cfg.Paths {
 		srv.handleLoop("", p, false, h.serve)
 	}
@@ -212,7 +215,7 @@ type HubStats struct {
 // Stats returns a snapshot of the hub's figures.
 func (h *Hub) Stats() HubStats {
 	h.mu.RLock()
-	n := len(h.byID)
+	n := len(h.sessions)
 	h.mu.RUnlock()
 	return HubStats{
 		Sessions:        n,
@@ -228,18 +231,33 @@ func (h *Hub) Stats() HubStats {
 	}
 }
 
-// Session returns the live session with the given secret id, or nil.
+// Lengths of the two parts of a session id.
+const (
+	pubIDLen    = 11 // 8 random bytes, base64url
+	secretIDLen = 22 // 16 random bytes (128 bits), base64url
+)
+
+// Session returns the live session with the given secret id (p_id), or nil.
 func (h *Hub) Session(id string) *Session {
+	if len(id) != pubIDLen+secretIDLen {
+		return nil
+	}
 	h.mu.RLock()
-	s := h.byID[id]
+	s := h.sessions[id[:pubIDLen]]
 	h.mu.RUnlock()
+	if s == nil || subtle.ConstantTimeCompare([]byte(s.id[pubIDLen:]), []byte(id[pubIDLen:])) != 1 {
+		return nil
+	}
 	return s
 }
 
 // SessionByPublicID returns the live session with the given public id, or nil.
 func (h *Hub) SessionByPublicID(pub string) *Session {
+	if len(pub) != pubIDLen {
+		return nil
+	}
 	h.mu.RLock()
-	s := h.byPub[pub]
+	s := h.sessions[pub]
 	h.mu.RUnlock()
 	return s
 }
@@ -248,7 +266,7 @@ func (h *Hub) SessionByPublicID(pub string) *Session {
 func (h *Hub) NumSessions() int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return len(h.byID)
+	return len(h.sessions)
 }
 
 // ErrTooManySessions is returned when MaxSessions is reached.
@@ -262,36 +280,24 @@ func newID(n int) string {
 }
 
 // newSession creates and registers a session.
-func (h *Hub) newSession(f Format, remote, agent string) (*Session, error) {
-	s := &Session{
-		hub:     h,
-		format:  f,
-		remote:  remote,
-		agent:   agent,
-		created: time.Now(),
-	}
-	s.timerFn = s.check
+func (h *Hub) newSession(f Format, remote string) (*Session, error) {
+	s := &Session{hub: h, format: f, remote: remote}
 	s.lastActive.Store(time.Now().UnixNano())
+	// The secret: 16 random bytes, 128 bits, beyond the 122 of a UUIDv4.
+	secret := newID(16)
 	h.mu.Lock()
-	if len(h.byID) >= h.cfg.MaxSessions {
+	if len(h.sessions) >= h.cfg.MaxSessions {
 		h.mu.Unlock()
 		return nil, ErrTooManySessions
 	}
 	for {
-		// 16 random bytes: 128 bits, far beyond the 122 of a UUIDv4.
-		s.id = newID(16)
-		if _, dup := h.byID[s.id]; !dup {
+		pub := newID(8)
+		if _, dup := h.sessions[pub]; !dup {
+			s.id = pub + secret
 			break
 		}
 	}
-	for {
-		s.pub = newID(8)
-		if _, dup := h.byPub[s.pub]; !dup {
-			break
-		}
-	}
-	h.byID[s.id] = s
-	h.byPub[s.pub] = s
+	h.sessions[s.id[:pubIDLen]] = s
 	h.mu.Unlock()
 	h.stats.joins.Add(1)
 	s.mu.Lock()
@@ -303,13 +309,12 @@ func (h *Hub) newSession(f Format, remote, agent string) (*Session, error) {
 
 // Join creates a session from Go (for tests and server-side bots). It has
 // no listener until one connects with its id.
-func (h *Hub) Join(f Format) (*Session, error) { return h.newSession(f, "", "") }
+func (h *Hub) Join(f Format) (*Session, error) { return h.newSession(f, "") }
 
 func (h *Hub) unregister(s *Session) {
 	h.mu.Lock()
-	if h.byID[s.id] == s {
-		delete(h.byID, s.id)
-		delete(h.byPub, s.pub)
+	if h.sessions[s.id[:pubIDLen]] == s {
+		delete(h.sessions, s.id[:pubIDLen])
 	}
 	h.mu.Unlock()
 }
@@ -447,8 +452,8 @@ func (h *Hub) claimFor(subject string) SubjectHandler {
 // abortAll sends abort to every listener: the server is shutting down.
 func (h *Hub) abortAll() {
 	h.mu.RLock()
-	all := make([]*Session, 0, len(h.byID))
-	for _, s := range h.byID {
+	all := make([]*Session, 0, len(h.sessions))
+	for _, s := range h.sessions {
 		all = append(all, s)
 	}
 	h.mu.RUnlock()

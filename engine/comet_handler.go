@@ -311,14 +311,14 @@ func (rc *reqCtx) join(evName string) {
 		}
 		f = pf
 	}
-	s, err := rc.h.newSession(f, rc.ex.c.remote(), string(rc.req.Header("User-Agent")))
+	s, err := rc.h.newSession(f, rc.ex.c.remote())
 	if err != nil {
 		rc.ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "5", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 too many sessions\n"))
 		return
 	}
 	rc.s, rc.format = s, f
 	if evName == "join" {
-		rc.control(NewEvent("join-ack", "p_id", s.id, "p_format", f.String(), "p_public", s.pub))
+		rc.control(NewEvent("join-ack", "p_id", s.id, "p_format", f.String(), "p_public", s.PublicID()))
 		return
 	}
 	rc.listen("join-listen-ack")
@@ -431,12 +431,12 @@ func (rc *reqCtx) listen(ackName string) {
 		b = responseEnd(b, f, false, false)
 		l.cbuf = b[:0]
 		s.mu.Lock()
-		if !s.stopped && s.lst == nil {
+		if !s.stopped && !s.lst.active {
 			d := rc.h.cfg.PullRefreshTimeout
 			if m == ModePoll {
 				d = rc.h.cfg.PollRefreshTimeout
 			}
-			s.refreshDeadline = time.Now().Add(d)
+			s.refreshDeadline = time.Now().Add(d).UnixNano()
 			s.armLocked(d)
 		}
 		s.mu.Unlock()
@@ -455,6 +455,16 @@ func subscribeReason(err error) string {
 	}
 }
 
+// pathIdx returns the index of the request's path in HubConfig.Paths.
+func (rc *reqCtx) pathIdx() uint8 {
+	for i, p := range rc.h.cfg.Paths {
+		if p == string(rc.req.Path) {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
 // openStream starts a stream: the ack, an hb, then whatever is pending; the
 // listener then receives events as they come.
 func (rc *reqCtx) openStream(f Format, ack *Event) {
@@ -463,15 +473,14 @@ func (rc *reqCtx) openStream(f Format, ack *Event) {
 	if ex.state != exStreaming {
 		return // HEAD, or the connection is gone
 	}
-	lst := &listener{s: s, ex: ex, l: ex.c.l, format: f, mode: ModeStream, path: string(rc.req.Path)}
-	ex.owner = lst
+	ch := channel{ex: ex, l: ex.c.l, format: f, mode: ModeStream, pathIdx: rc.pathIdx()}
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
 		ex.end()
 		return
 	}
-	s.attachLocked(lst)
+	s.attachLocked(ch)
 	evs, gapFrom, gapTo := s.takeLocked(ex.c.l.evs[:0])
 	seq := s.seq
 	s.mu.Unlock()
@@ -486,8 +495,8 @@ func (rc *reqCtx) openStream(f Format, ack *Event) {
 	b = ex.chunkClose(b, mark)
 	// Pushlet's stream starts with an hb "to speed up the return"; then
 	// whatever was pending (a resume).
-	b = lst.appendBatch(b, nil, 0, 0, seq, actHeartbeat, true)
-	b = lst.appendBatch(b, evs, gapFrom, gapTo, seq, actNone, true)
+	b = ch.appendBatch(b, nil, 0, 0, seq, actHeartbeat, true)
+	b = ch.appendBatch(b, evs, gapFrom, gapTo, seq, actNone, true)
 	ex.commit(b)
 	clear(evs)
 	ex.c.l.evs = evs[:0]
@@ -518,33 +527,17 @@ func (rc *reqCtx) refresh() {
 	if resume {
 		s.resumeLocked(last)
 	}
-	lst := &listener{s: s, ex: ex, l: ex.c.l, format: f, mode: m, path: string(rc.req.Path)}
-	ex.owner = lst
-	if s.hasPendingLocked() || m == ModePoll || s.stopped {
-		// Answer at once: attach and run the delivery now, on this loop.
-		s.attachLocked(lst)
-		lst.action = actNone
-		s.mu.Unlock()
-		lst.runOnLoopNow()
+	s.attachLocked(channel{ex: ex, l: ex.c.l, format: f, mode: m, pathIdx: rc.pathIdx()})
+	if !s.hasPendingLocked() && m == ModePull && !s.stopped {
+		s.mu.Unlock() // parked: an event or the heartbeat interval answers it
 		return
 	}
-	s.attachLocked(lst)
+	// Answer at once (poll, or events already pending), right here.
+	gen := s.lst.gen
+	s.lst.action = actFlush
+	s.lst.scheduled = true
 	s.mu.Unlock()
-}
-
-// runOnLoopNow delivers immediately (poll, or events already pending).
-func (lst *listener) runOnLoopNow() {
-	s := lst.s
-	s.mu.Lock()
-	if lst.mode == ModePoll {
-		lst.action = max(lst.action, actFlush) // ends the response even with nothing to send
-	}
-	pending := lst.scheduled
-	lst.scheduled = true
-	s.mu.Unlock()
-	if !pending {
-		lst.runOnLoop()
-	}
+	s.runListener(gen)
 }
 
 // subscribe handles the subscribe request.
@@ -648,7 +641,7 @@ func (rc *reqCtx) publish() {
 	}
 	fs := make([]Field, 0, 6+len(user))
 	fs = append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject},
-		Field{"p_from", s.pub}, Field{"p_id", s.pub})
+		Field{"p_from", s.PublicID()}, Field{"p_id", s.PublicID()})
 	if to != "" {
 		fs = append(fs, Field{"p_to", to})
 	}

@@ -11,53 +11,59 @@ const (
 	actNone      uint8 = iota
 	actHeartbeat       // stream: write hb; pull: answer with hb + refresh
 	actFlush           // pull/poll: answer now with what is pending (poll's immediate answer)
-	actEnd             // end the data channel cleanly (leave, replaced, session closed)
+	actEnd             // end the data channel cleanly (leave, session closed)
 	actAbort           // write abort, then end (shutdown)
 )
 
-// listener is a session's open data channel: a stream, or a parked pull
-// refresh. Its exchange and writes belong to its loop; the fields marked are
-// guarded by the session's mutex.
-type listener struct {
-	s      *Session
-	ex     *exchange
-	l      *loop
-	format Format
-	mode   Mode // ModeStream, or the pull/poll mode of a parked refresh
-	path   string
-
-	scheduled bool      // guarded by s.mu: a runOnLoop is posted
-	action    uint8     // guarded by s.mu: pending action
-	replaced  bool      // guarded by s.mu: a newer listener took over; just end
-	lastWrite time.Time // guarded by s.mu
-	parkedAt  time.Time // guarded by s.mu
+// channel is where a data channel writes: an exchange on its loop, in a
+// format and a mode. pathIdx indexes HubConfig.Paths (for p_url).
+type channel struct {
+	ex      *exchange
+	l       *loop
+	format  Format
+	mode    Mode // ModeStream, or the pull/poll mode of a parked refresh
+	pathIdx uint8
 }
 
-// requestLocked asks the loop to perform act (and deliver pending events).
-// s.mu must be held.
-func (lst *listener) requestLocked(act uint8) {
+// listener is a session's open data channel: a stream, or a parked pull
+// refresh. It is part of the Session and guarded by the session's mutex;
+// the exchange it writes to belongs to its loop.
+type listener struct {
+	channel
+	gen       uint32 // changes with every attach and detach: stale posts are ignored
+	active    bool
+	scheduled bool  // a runListener for gen is posted
+	action    uint8 // pending action
+	lastWrite int64 // UnixNano of the last write (stream heartbeats)
+	parkedAt  int64 // UnixNano when a refresh parked
+}
+
+// requestLocked asks the listener's loop to deliver what is pending and
+// perform act. s.mu must be held and the listener active.
+func (s *Session) requestLocked(act uint8) {
+	lst := &s.lst
 	if act > lst.action {
 		lst.action = act
 	}
 	if !lst.scheduled {
 		lst.scheduled = true
-		lst.l.post(op{kind: opTask, task: lst})
+		lst.l.post(op{kind: opListener, sess: s, gen: lst.gen})
 	}
 }
 
-// attachLocked makes lst the session's listener, ending any previous one.
-func (s *Session) attachLocked(lst *listener) {
-	if old := s.lst; old != nil {
-		old.replaced = true
-		old.requestLocked(actEnd)
-		s.hub.stats.listenerGone(old.mode)
+// attachLocked makes ch the session's data channel, ending any previous one.
+func (s *Session) attachLocked(ch channel) {
+	h := s.hub
+	if old := &s.lst; old.active {
+		old.l.post(op{kind: opEndChannel, ex: old.ex, f: old.format, m: old.mode})
+		h.stats.listenerGone(old.mode)
 	}
-	s.lst = lst
-	s.refreshDeadline = time.Time{}
-	now := time.Now()
-	lst.lastWrite, lst.parkedAt = now, now
-	s.hub.stats.listenerAdded(lst.mode)
-	s.armLocked(s.hub.cfg.Heartbeat)
+	now := time.Now().UnixNano()
+	s.lst = listener{channel: ch, gen: s.lst.gen + 1, active: true, lastWrite: now, parkedAt: now}
+	ch.ex.owner = s
+	s.refreshDeadline = 0
+	h.stats.listenerAdded(ch.mode)
+	s.armLocked(h.cfg.Heartbeat)
 }
 
 func (st *hubStats) listenerAdded(m Mode) {
@@ -76,135 +82,143 @@ func (st *hubStats) listenerGone(m Mode) {
 	}
 }
 
-// detachLocked removes lst after its data channel ended; pull sessions must
-// now come back with a refresh in time.
-func (s *Session) detachLocked(lst *listener) {
-	if s.lst != lst {
+// detachLocked forgets the data channel after it ended; a pull or poll
+// session must now come back with a refresh in time.
+func (s *Session) detachLocked() {
+	lst := &s.lst
+	if !lst.active {
 		return
 	}
-	s.lst = nil
-	s.hub.stats.listenerGone(lst.mode)
+	mode := lst.mode
+	*lst = listener{gen: lst.gen + 1}
+	s.hub.stats.listenerGone(mode)
 	if s.stopped {
 		return
 	}
-	if lst.mode != ModeStream {
+	if mode != ModeStream {
 		d := s.hub.cfg.PullRefreshTimeout
-		if lst.mode == ModePoll || s.mode == ModePoll {
+		if mode == ModePoll {
 			d = s.hub.cfg.PollRefreshTimeout
 		}
-		s.refreshDeadline = time.Now().Add(d)
+		s.refreshDeadline = time.Now().Add(d).UnixNano()
 		s.armLocked(d)
 	} else {
 		s.armLocked(s.hub.cfg.SessionTimeout)
 	}
 }
 
-// exchangeGone runs on the loop when the listener's connection closes.
-func (lst *listener) exchangeGone(*exchange) {
-	s := lst.s
+// exchangeGone runs on the loop when a data channel's connection closes.
+func (s *Session) exchangeGone(ex *exchange) {
 	s.mu.Lock()
-	wasCurrent := s.lst == lst
-	s.detachLocked(lst)
+	current := s.lst.active && s.lst.ex == ex
+	stream := s.lst.mode == ModeStream
+	if current {
+		s.detachLocked()
+	}
 	s.mu.Unlock()
-	if wasCurrent && lst.mode == ModeStream {
+	if current && stream {
 		s.hub.events.push(SessionEvent{Kind: SessionDetached, Session: s})
 	}
 }
 
-// runOnLoop delivers what is pending to the data channel. It runs on the
-// listener's loop.
-func (lst *listener) runOnLoop() {
-	s := lst.s
-	l := lst.l
+// runListener delivers what is pending to the data channel of generation
+// gen. It runs on the channel's loop.
+func (s *Session) runListener(gen uint32) {
 	s.mu.Lock()
+	lst := &s.lst
+	if !lst.active || lst.gen != gen {
+		s.mu.Unlock()
+		return
+	}
 	lst.scheduled = false
 	act := lst.action
 	lst.action = actNone
-	if lst.replaced || s.lst != lst {
-		s.mu.Unlock()
-		if lst.replaced {
-			lst.finish(nil, 0, 0, 0, actEnd)
-		}
-		return
-	}
+	ch := lst.channel
 	var evs []queued
 	var gapFrom, gapTo uint64
 	if act < actEnd && !s.stopped {
-		evs, gapFrom, gapTo = s.takeLocked(l.evs[:0])
+		evs, gapFrom, gapTo = s.takeLocked(ch.l.evs[:0])
 	}
 	seq := s.seq
 	if s.stopped && act < actEnd {
 		act = actEnd
 	}
-	ending := act >= actEnd || (lst.mode != ModeStream && (len(evs) > 0 || gapTo != 0 || act == actHeartbeat || act == actFlush))
+	ending := act >= actEnd || (ch.mode != ModeStream && (len(evs) > 0 || gapTo != 0 || act == actHeartbeat || act == actFlush))
 	if ending {
-		s.detachLocked(lst)
+		s.detachLocked()
 	} else {
-		lst.lastWrite = time.Now()
+		lst.lastWrite = time.Now().UnixNano()
 	}
 	s.mu.Unlock()
-	lst.finish(evs, gapFrom, gapTo, seq, act)
+	ch.write(s, evs, gapFrom, gapTo, seq, act)
 	clear(evs)
-	l.evs = evs[:0]
+	ch.l.evs = evs[:0]
 }
 
-// finish writes events and the action to the channel (and ends it when the
-// action or the mode says so). Loop only.
-func (lst *listener) finish(evs []queued, gapFrom, gapTo, seq uint64, act uint8) {
-	h := lst.s.hub
-	if lst.mode == ModeStream {
-		b, ok := lst.ex.streamBuf()
+// endChannel ends a data channel replaced by a newer one. Loop only.
+func endChannel(ex *exchange, f Format, m Mode) {
+	ch := channel{ex: ex, l: ex.c.l, format: f, mode: m}
+	ch.write(nil, nil, 0, 0, 0, actEnd)
+}
+
+// write writes events and the action to the channel, and ends it when the
+// action or the mode says so. s may be nil for actEnd. Loop only.
+func (ch channel) write(s *Session, evs []queued, gapFrom, gapTo, seq uint64, act uint8) {
+	ex := ch.ex
+	if ch.mode == ModeStream {
+		b, ok := ex.streamBuf()
 		if !ok {
 			return
 		}
-		b = lst.appendBatch(b, evs, gapFrom, gapTo, seq, act, true)
+		b = ch.appendBatch(b, evs, gapFrom, gapTo, seq, act, true)
 		if act >= actEnd {
 			mark := len(b)
-			b = lst.ex.chunkOpen(b)
-			b = responseEnd(b, lst.format, true, false)
-			b = lst.ex.chunkClose(b, mark)
-			lst.ex.commit(b)
-			lst.ex.end()
+			b = ex.chunkOpen(b)
+			b = responseEnd(b, ch.format, true, false)
+			b = ex.chunkClose(b, mark)
+			ex.commit(b)
+			ex.end()
 			return
 		}
-		lst.ex.commit(b)
+		ex.commit(b)
 		return
 	}
 	// A parked refresh: one complete response.
-	l := lst.l
-	b := responseStart(l.cbuf[:0], lst.format, false)
-	b = appendEvent(b, lst.format, NewEvent("refresh-ack"), nil)
-	b = lst.appendBatch(b, evs, gapFrom, gapTo, seq, act, false)
-	if act < actEnd {
-		b = eventSep(b, lst.format, false)
-		b = h.appendRefresh(b, lst.format, lst.path, lst.s, lst.mode)
+	if ex.state != exPending {
+		return
 	}
-	b = responseEnd(b, lst.format, false, false)
+	l := ch.l
+	b := responseStart(l.cbuf[:0], ch.format, false)
+	b = appendEvent(b, ch.format, NewEvent("refresh-ack"), nil)
+	b = ch.appendBatch(b, evs, gapFrom, gapTo, seq, act, false)
+	if act < actEnd && s != nil {
+		b = eventSep(b, ch.format, false)
+		b = s.hub.appendRefresh(b, ch.format, s.hub.cfg.Paths[ch.pathIdx], s, ch.mode)
+	}
+	b = responseEnd(b, ch.format, false, false)
 	l.cbuf = b[:0]
-	lst.ex.respond(200, h.headers(lst.format, false), b)
+	ex.respond(200, plainHeaders[ch.format], b)
 }
 
 // appendBatch appends a gap event, the events, and the hb or abort an action
 // asks for. On a stream each is its own chunk.
-func (lst *listener) appendBatch(b []byte, evs []queued, gapFrom, gapTo, seq uint64, act uint8, stream bool) []byte {
-	h := lst.s.hub
-	f := lst.format
-	n := 0
+func (ch channel) appendBatch(b []byte, evs []queued, gapFrom, gapTo, seq uint64, act uint8, stream bool) []byte {
+	f := ch.format
 	put := func(ev *Event, r *recipient) {
 		if stream {
 			mark := len(b)
-			b = lst.ex.chunkOpen(b)
+			b = ch.ex.chunkOpen(b)
 			b = appendEvent(b, f, ev, r)
 			b = eventSep(b, f, true)
-			b = lst.ex.chunkClose(b, mark)
+			b = ch.ex.chunkClose(b, mark)
 		} else {
 			b = eventSep(b, f, false) // after refresh-ack
 			b = appendEvent(b, f, ev, r)
 		}
-		n++
 	}
+	st := &ch.l.srv.hub.stats
 	if gapTo != 0 {
-		h.stats.gaps.Add(1)
+		st.gaps.Add(1)
 		put(NewEvent("gap", "p_gap_from", strconv.FormatUint(gapFrom, 10), "p_gap_to", strconv.FormatUint(gapTo, 10)),
 			&recipient{seq: gapTo, withSeq: true})
 	}
@@ -216,12 +230,12 @@ func (lst *listener) appendBatch(b []byte, evs []queued, gapFrom, gapTo, seq uin
 		}
 		put(q.ev, &r)
 	}
-	h.stats.delivered.Add(int64(len(evs)))
+	st.delivered.Add(int64(len(evs)))
 	switch {
 	case act == actAbort:
 		put(NewEvent("abort"), &recipient{seq: seq, withSeq: true})
 	case act == actHeartbeat && (stream || len(evs) == 0 && gapTo == 0):
-		h.stats.heartbeats.Add(1)
+		st.heartbeats.Add(1)
 		put(NewEvent("hb"), &recipient{seq: seq, withSeq: true})
 	}
 	return b

@@ -61,13 +61,14 @@ type SessionEvent struct {
 }
 
 // Session is one Comet client. Its methods are safe for concurrent use.
+//
+// A session is kept small: an idle stream listener costs a session, its
+// subscription, its connection and one exchange, and there may be tens of
+// thousands of them. Its data channel (listener) is part of the struct.
 type Session struct {
-	hub     *Hub
-	id      string // secret: whoever knows it acts as the session
-	pub     string // public: shown to other clients (p_from), accepted by p_to
-	remote  string
-	agent   string
-	created time.Time
+	hub    *Hub
+	id     string // public id (pubIDLen) + secret: whoever knows it acts as the session
+	remote string
 
 	nsubs      atomic.Int32
 	lastActive atomic.Int64 // UnixNano of the last request
@@ -76,19 +77,17 @@ type Session struct {
 	format          Format
 	mode            Mode
 	stopped         bool
-	reason          string
 	subs            []*subscription
 	ring            []queued // window of recent events, oldest at ringHead
-	ringHead        int
-	ringLen         int
+	ringHead        int32
+	ringLen         int32
 	seq             uint64 // last sequence number assigned
 	delivered       uint64 // last sequence number written to a data channel
-	lst             *listener
-	refreshDeadline time.Time // a pull/poll client must refresh before this (zero: none)
+	lst             listener
+	refreshDeadline int64 // UnixNano: a pull/poll client must refresh before this (0: none)
 	values          map[string]any
 
-	timer   timewheel.Timer
-	timerFn func()
+	timer timewheel.Timer
 }
 
 // queued is one event held in a session's window.
@@ -101,8 +100,8 @@ type queued struct {
 // ID returns the secret session id (p_id). Treat it as a credential.
 func (s *Session) ID() string { return s.id }
 
-// PublicID returns the id shown to other clients.
-func (s *Session) PublicID() string { return s.pub }
+// PublicID returns the id shown to other clients (p_from, p_to).
+func (s *Session) PublicID() string { return s.id[:pubIDLen] }
 
 // RemoteAddr returns the client address that joined.
 func (s *Session) RemoteAddr() string { return s.remote }
@@ -118,7 +117,7 @@ func (s *Session) Format() Format {
 func (s *Session) Listening() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lst != nil
+	return s.lst.active
 }
 
 // Stopped reports whether the session has ended.
@@ -197,15 +196,10 @@ func (s *Session) push(ev *Event, sub *subscription) {
 	}
 	s.seq++
 	s.appendRingLocked(queued{seq: s.seq, ev: ev, sub: sub})
-	lst := s.lst
-	wake := lst != nil && !lst.scheduled
-	if wake {
-		lst.scheduled = true
+	if s.lst.active {
+		s.requestLocked(actNone)
 	}
 	s.mu.Unlock()
-	if wake {
-		lst.l.post(op{kind: opTask, task: lst})
-	}
 }
 
 // appendRingLocked stores q, evicting the oldest event when the window is
@@ -213,21 +207,21 @@ func (s *Session) push(ev *Event, sub *subscription) {
 // receives few events keeps a small one.
 func (s *Session) appendRingLocked(q queued) {
 	window := s.hub.cfg.Window
-	if s.ringLen == len(s.ring) && len(s.ring) < window {
-		n := max(4, 2*len(s.ring))
-		n = min(n, window)
+	size := int32(len(s.ring))
+	if s.ringLen == size && int(size) < window {
+		n := min(max(4, 2*int(size)), window)
 		grown := make([]queued, n)
-		for i := 0; i < s.ringLen; i++ {
-			grown[i] = s.ring[(s.ringHead+i)%len(s.ring)]
+		for i := int32(0); i < s.ringLen; i++ {
+			grown[i] = s.ring[(s.ringHead+i)%size]
 		}
-		s.ring, s.ringHead = grown, 0
+		s.ring, s.ringHead, size = grown, 0, int32(n)
 	}
-	if s.ringLen == len(s.ring) {
+	if s.ringLen == size {
 		s.ring[s.ringHead] = q // overwrite the oldest
-		s.ringHead = (s.ringHead + 1) % len(s.ring)
+		s.ringHead = (s.ringHead + 1) % size
 		return
 	}
-	s.ring[(s.ringHead+s.ringLen)%len(s.ring)] = q
+	s.ring[(s.ringHead+s.ringLen)%size] = q
 	s.ringLen++
 }
 
@@ -250,8 +244,8 @@ func (s *Session) takeLocked(dst []queued) (out []queued, gapFrom, gapTo uint64)
 	if s.delivered+1 < oldest {
 		gapFrom, gapTo = s.delivered+1, oldest-1
 	}
-	for i := 0; i < s.ringLen; i++ {
-		q := s.ring[(s.ringHead+i)%len(s.ring)]
+	for i := int32(0); i < s.ringLen; i++ {
+		q := s.ring[(s.ringHead+i)%int32(len(s.ring))]
 		if q.seq > s.delivered {
 			dst = append(dst, q)
 		}
@@ -362,54 +356,56 @@ func (s *Session) newSIDLocked() string {
 
 // armLocked schedules the session's check in d.
 func (s *Session) armLocked(d time.Duration) {
-	s.hub.srv.wheel.Schedule(&s.timer, d, s.timerFn)
+	s.hub.srv.wheel.ScheduleFirer(&s.timer, d, (*sessionTimer)(s))
 }
+
+// sessionTimer is a Session seen as the timer wheel's callback, so that
+// Fire is not part of Session's API and arming the timer allocates nothing.
+type sessionTimer Session
+
+func (t *sessionTimer) Fire() { (*Session)(t).check() }
 
 // check runs on the timer wheel's goroutine: it ends expired sessions, asks
 // listeners for heartbeats, and re-arms itself for the next deadline.
 func (s *Session) check() {
-	now := time.Now()
+	now := time.Now().UnixNano()
 	cfg := &s.hub.cfg
+	hb := int64(cfg.Heartbeat)
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
 		return
 	}
 	var expire string
-	next := cfg.SessionTimeout
-	switch lst := s.lst; {
-	case lst != nil && lst.mode == ModeStream:
-		s.touch() // an open stream keeps the lease
-		due := lst.lastWrite.Add(cfg.Heartbeat)
-		if !now.Before(due) {
-			lst.requestLocked(actHeartbeat)
-			due = now.Add(cfg.Heartbeat)
+	next := int64(cfg.SessionTimeout)
+	if lst := &s.lst; lst.active {
+		s.touch()              // an open stream or a parked refresh keeps the lease
+		since := lst.lastWrite // stream: silence
+		if lst.mode != ModeStream {
+			since = lst.parkedAt // parked refresh: how long it waited
 		}
-		next = due.Sub(now)
-	case lst != nil: // a parked pull refresh
-		s.touch()
-		due := lst.parkedAt.Add(cfg.Heartbeat)
-		if !now.Before(due) {
-			lst.requestLocked(actHeartbeat)
-			due = now.Add(cfg.Heartbeat)
+		due := since + hb
+		if now >= due {
+			s.requestLocked(actHeartbeat)
+			due = now + hb
 		}
-		next = due.Sub(now)
-	default:
-		leaseEnd := time.Unix(0, s.lastActive.Load()).Add(cfg.SessionTimeout)
+		next = due - now
+	} else {
+		leaseEnd := s.lastActive.Load() + int64(cfg.SessionTimeout)
 		switch {
-		case !s.refreshDeadline.IsZero() && !now.Before(s.refreshDeadline):
+		case s.refreshDeadline != 0 && now >= s.refreshDeadline:
 			expire = ReasonRefreshTimeout
-		case !now.Before(leaseEnd):
+		case now >= leaseEnd:
 			expire = ReasonExpired
 		default:
-			next = leaseEnd.Sub(now)
-			if !s.refreshDeadline.IsZero() {
-				next = min(next, s.refreshDeadline.Sub(now))
+			next = leaseEnd - now
+			if s.refreshDeadline != 0 {
+				next = min(next, s.refreshDeadline-now)
 			}
 		}
 	}
 	if expire == "" {
-		s.armLocked(max(next, time.Millisecond))
+		s.armLocked(max(time.Duration(next), time.Millisecond))
 	}
 	s.mu.Unlock()
 	if expire != "" {
@@ -426,15 +422,14 @@ func (s *Session) stop(reason string) {
 		return
 	}
 	s.stopped = true
-	s.reason = reason
 	subs := s.subs
 	s.subs = nil
 	s.nsubs.Store(0)
-	if lst := s.lst; lst != nil {
+	if s.lst.active {
 		if reason == ReasonShutdown {
-			lst.requestLocked(actAbort)
+			s.requestLocked(actAbort)
 		} else {
-			lst.requestLocked(actEnd)
+			s.requestLocked(actEnd)
 		}
 	}
 	s.ring = nil
@@ -446,7 +441,7 @@ func (s *Session) stop(reason string) {
 	}
 	s.hub.unregister(s)
 	s.hub.stats.leaves.Add(1)
-	s.hub.srv.log.Debug("session ended", "reason", reason, "remote", s.remote)
+	s.hub.srv.log.Debug("session ended", "reason", reason, "remote", s.remote, "public_id", s.PublicID())
 	s.hub.events.push(SessionEvent{Kind: SessionLeft, Session: s, Reason: reason})
 }
 

@@ -60,23 +60,28 @@ func (l *loop) unlink(c *conn) {
 type opKind uint8
 
 const (
-	opRespond opKind = iota + 1 // ex: complete response (status, hdrs, data)
-	opStart                     // ex: head of a streamed response (status, hdrs)
-	opChunk                     // ex: one chunk (data)
-	opEnd                       // ex: end of a streamed response
-	opClose                     // c: close the connection
-	opTimer                     // c: connection timer fired (gen)
-	opTask                      // task.runOnLoop()
+	opRespond    opKind = iota + 1 // ex: complete response (status, hdrs, data)
+	opStart                        // ex: head of a streamed response (status, hdrs)
+	opChunk                        // ex: one chunk (data)
+	opEnd                          // ex: end of a streamed response
+	opClose                        // c: close the connection
+	opTimer                        // c: connection timer fired (gen)
+	opTask                         // task.runOnLoop()
+	opListener                     // sess.runListener(gen): deliver to a Comet data channel
+	opEndChannel                   // end a replaced Comet data channel (ex, f, m)
 )
 
 // op is one unit of work posted to a loop. It is a value type so that posting
 // does not allocate beyond the inbox slice's growth.
 type op struct {
 	kind   opKind
+	f      Format
+	m      Mode
 	status int
 	gen    uint32
 	c      *conn
 	ex     *exchange
+	sess   *Session
 	hdrs   []string
 	data   []byte
 	task   loopTask
@@ -133,6 +138,12 @@ func (l *loop) exec(o *op) {
 		return
 	case opTimer:
 		o.c.timerFired(o.gen)
+		return
+	case opListener:
+		o.sess.runListener(o.gen)
+		return
+	case opEndChannel:
+		endChannel(o.ex, o.f, o.m)
 		return
 	}
 	ex := o.ex

@@ -14,7 +14,7 @@ type Timer struct {
 	_          noCopy
 	next, prev *Timer
 	w          *Wheel // non-nil exactly while pending
-	fn         func()
+	fn         Firer
 	when       uint64 // tick at which it fires
 }
 
@@ -41,7 +41,7 @@ type Wheel struct {
 	n       int    // pending timers
 	stopped bool
 
-	batch []func() // callbacks of the tick being run; owned by the driver
+	batch   []Firer // callbacks of the tick being run; owned by the driver
 
 	stopOnce sync.Once
 	quit     chan struct{}
@@ -115,7 +115,7 @@ func (w *Wheel) advance(target uint64) {
 		w.mu.Unlock()
 
 		for i, fn := range w.batch {
-			fn()
+			fn.Fire()
 			w.batch[i] = nil
 		}
 		w.batch = w.batch[:0]
@@ -153,6 +153,19 @@ func (w *Wheel) unlinkLocked(t *Timer) {
 	w.n--
 }
 
+// Firer is a timer's callback as a method: a type that owns a timer (a
+// connection, a session) implements it, so arming the timer allocates no
+// closure.
+type Firer interface {
+	Fire()
+}
+
+// funcFirer adapts a func to Firer without allocating (a func value is
+// pointer-shaped).
+type funcFirer func()
+
+func (f funcFirer) Fire() { f() }
+
 // Schedule arms t to call fn once, d from now; if t is already pending it is
 // moved, and its previous callback will not run. A d of zero or less fires on
 // the next tick. It is O(1) and does not allocate. Schedule on a stopped
@@ -162,6 +175,15 @@ func (w *Wheel) Schedule(t *Timer, d time.Duration, fn func()) {
 	if fn == nil {
 		panic("timewheel: nil callback")
 	}
+	w.ScheduleFirer(t, d, funcFirer(fn))
+}
+
+// ScheduleFirer is Schedule with a Firer: f.Fire() runs when t expires.
+func (w *Wheel) ScheduleFirer(t *Timer, d time.Duration, f Firer) {
+	if f == nil {
+		panic("timewheel: nil callback")
+	}
+	fn := f
 	var deadline time.Duration // since the origin; 0 means the next tick
 	if d > 0 {
 		now := w.elapsed()
