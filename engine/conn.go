@@ -54,10 +54,9 @@ type conn struct {
 	sent100      bool // "100 Continue" sent for the pending request
 
 	timer      timewheel.Timer
-	timerFn    func()
 	timerKind  uint8
 	timerGen   atomic.Uint32
-	deadline   time.Time
+	deadline   int64     // UnixNano
 	flushUntil time.Time // while timerFlush: when to give up on the peer reading
 
 	prev, next *conn // the loop's list of open connections
@@ -65,21 +64,21 @@ type conn struct {
 
 func newConn(srv *Server, l *loop, gc gnet.Conn) *conn {
 	c := &conn{srv: srv, l: l, gc: gc}
-	c.timerFn = c.timerCallback
 	return c
 }
 
-// timerCallback runs on the wheel's goroutine: it only posts to the loop.
-func (c *conn) timerCallback() {
+// Fire runs on the wheel's goroutine when the timer expires (it implements
+// timewheel.Firer): it only posts to the loop.
+func (c *conn) Fire() {
 	c.l.post(op{kind: opTimer, c: c, gen: c.timerGen.Load()})
 }
 
 // setTimer arms the connection's timer. Loop only.
 func (c *conn) setTimer(kind uint8, d time.Duration) {
 	c.timerKind = kind
-	c.deadline = time.Now().Add(d)
+	c.deadline = time.Now().Add(d).UnixNano()
 	c.timerGen.Add(1)
-	c.srv.wheel.Schedule(&c.timer, d, c.timerFn)
+	c.srv.wheel.ScheduleFirer(&c.timer, d, c)
 }
 
 // stopTimer disarms it. Loop only.
@@ -94,7 +93,7 @@ func (c *conn) stopTimer() {
 
 // timerFired handles a timer op on the loop; stale firings are ignored.
 func (c *conn) timerFired(gen uint32) {
-	if c.closed || gen != c.timerGen.Load() || c.timerKind == timerNone || time.Now().Before(c.deadline) {
+	if c.closed || gen != c.timerGen.Load() || c.timerKind == timerNone || time.Now().UnixNano() < c.deadline {
 		return
 	}
 	kind := c.timerKind

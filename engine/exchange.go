@@ -31,10 +31,9 @@ type exchange struct {
 	pend []byte // bytes produced while not at the head of the queue
 
 	// owner, when set, is told on the loop if the connection closes before
-	// the response is done (the Comet layer detaches a listener).
+	// the response is done: the Comet layer detaches a listener; a worker
+	// request's Stream marks itself closed.
 	owner exchangeOwner
-	// stream is the public handle of a worker-served request, if any.
-	stream *Stream
 }
 
 // exchangeOwner is notified on the loop when an unfinished exchange's
@@ -50,9 +49,6 @@ func (ex *exchange) gone() {
 	ex.state = exDone
 	if ex.owner != nil {
 		ex.owner.exchangeGone(ex)
-	}
-	if ex.stream != nil {
-		ex.stream.markClosed()
 	}
 }
 
@@ -166,8 +162,8 @@ func (ex *exchange) start(status int, hdrs []string) {
 		// handler pushing chunks must learn it, or it would write into a
 		// finished exchange forever (ex.gone skips done exchanges): its
 		// Writes now fail with ErrClosed and Done is closed.
-		if ex.stream != nil {
-			ex.stream.markClosed()
+		if st, ok := ex.owner.(*Stream); ok {
+			st.markClosed()
 		}
 		return
 	}

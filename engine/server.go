@@ -58,6 +58,7 @@ type Server struct {
 	conns      atomic.Int64
 	stats      serverStats
 	statsExtra func() any // the Comet layer's figures for /debug/stats
+	hub        *Hub       // the Comet hub mounted on this server, if any
 }
 
 // New returns a Server configured by cfg (see Config for the defaults), or an
@@ -319,11 +320,11 @@ func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 // answered 503 at once.
 func (s *Server) dispatchWorker(ex *exchange, req *httpcodec.Request, h Handler) {
 	st := &Stream{ex: ex, l: ex.c.l}
-	ex.stream = st
+	ex.owner = st
 	r := copyRequest(req, ex.c.remote())
 	if !s.workers.submit(job{st: st, req: r, h: h}) {
 		s.stats.overloaded.Add(1)
-		ex.stream = nil
+		ex.owner = nil
 		ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "1", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 server busy\n"))
 	}
 }

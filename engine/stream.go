@@ -230,6 +230,9 @@ func (s *Stream) Done() <-chan struct{} {
 	return s.doneCh
 }
 
+// exchangeGone implements exchangeOwner: the client went away.
+func (s *Stream) exchangeGone(*exchange) { s.markClosed() }
+
 // markClosed runs on the loop when the connection closes; it never blocks.
 func (s *Stream) markClosed() {
 	s.closed.Store(true)
