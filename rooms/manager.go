@@ -342,11 +342,14 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 	m.rooms[r.id] = r
 	m.mu.Unlock()
 
-	// A fresh room's mailbox has room for both.
-	_ = r.enqueue(item{kind: kCreate, counted: true, opts: opts})
+	// Both items go in at once: were the creator's join enqueued after an
+	// executor ran a failing OnCreate, it would find the room gone and the
+	// creator would never hear why. A fresh mailbox has room for both.
+	its := []item{{kind: kCreate, counted: true, opts: opts}}
 	if withCreator {
-		_ = r.enqueue(item{kind: kJoin, counted: true, info: creator, session: creator.SessionID})
+		its = append(its, item{kind: kJoin, counted: true, info: creator, session: creator.SessionID})
 	}
+	r.enqueueAll(its)
 	return r.id, nil
 }
 

@@ -180,6 +180,20 @@ func (r *room) enqueue(it item) error {
 	return nil
 }
 
+// enqueueAll adds the first items of a room just created, at once.
+func (r *room) enqueueAll(its []item) {
+	r.mu.Lock()
+	for _, it := range its {
+		_ = r.enqueueLocked(it) // a fresh room: neither closed nor full
+	}
+	sched := !r.scheduled
+	r.scheduled = true
+	r.mu.Unlock()
+	if sched {
+		r.m.sched.schedule(r)
+	}
+}
+
 func (r *room) enqueueLocked(it item) error {
 	if r.closed {
 		return ErrNoRoom
