@@ -89,12 +89,14 @@ func (bs *btServer) clientURL(opts map[string]any) string {
 	return bs.base + "/test/client.html?connect=0&opts=" + url.QueryEscape(string(b))
 }
 
-// btOptions returns client options for tests: fast backoff, short handshake.
+// btOptions returns client options for tests: fast backoff, and a
+// handshake timeout long enough for a loaded machine (a slow listen-ack would
+// look like a buffering proxy and make the client fall back).
 func btOptions(transport string, extra ...any) map[string]any {
 	o := map[string]any{
 		"transport":        transport,
 		"backoff":          map[string]any{"initial": 50, "max": 400, "jitter": 0.5},
-		"handshakeTimeout": 3000,
+		"handshakeTimeout": 6000,
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		o[extra[i].(string)] = extra[i+1]
@@ -485,6 +487,36 @@ func TestBrowserSharedTabs(t *testing.T) {
 
 func must(v any, _ bool) any { return v }
 
+// TestBrowserTwoPlayers: two isolated browser contexts (two players on two
+// machines) get a session each; one sends to the other alone by public id.
+func TestBrowserTwoPlayers(t *testing.T) {
+	b := browsertest.Start(t)
+	bs := newBTServer(t, HubConfig{})
+	u := bs.clientURL(btOptions("auto"))
+	p1 := b.NewContext(t).NewPage(t, u)
+	p1.SetName("player1")
+	p2 := b.NewContext(t).NewPage(t, u)
+	p2.SetName("player2")
+	pub1, pub2 := btConnect(t, p1), btConnect(t, p2)
+	if pub1 == pub2 || bs.hub.NumSessions() != 2 {
+		t.Fatalf("players share a session (%q, %q, %d sessions); want one each", pub1, pub2, bs.hub.NumSessions())
+	}
+	if !browsertest.Eval[bool](p1, `T.client.isLeader`) || !browsertest.Eval[bool](p2, `T.client.isLeader`) {
+		t.Fatal("each player's only tab must lead its own connection")
+	}
+	p1.Run(`T.client.publish('/dm', {text: 'psst'}, {to: ` + jsString(pub2) + `})`)
+	waitN(t, p2, "/dm", 1)
+	ev := btData(t, p2, "/dm")[0]
+	if ev["text"] != "psst" || ev["p_from"] != pub1 || ev["p_to"] != pub2 {
+		t.Fatalf("unicast event %v", ev)
+	}
+	p1.Run(`T.client.publish('/dm', {text: 'back'}, {to: ` + jsString(pub1) + `})`)
+	waitN(t, p1, "/dm", 1)
+	if n := browsertest.Eval[int](p2, `T.data.length`); n != 1 {
+		t.Errorf("player2 got %d events; want only the one sent to it", n)
+	}
+}
+
 // TestBrowserBeaconLeave: closing the page sends leave with sendBeacon, and
 // the server ends the session at once (not by expiry).
 func TestBrowserBeaconLeave(t *testing.T) {
@@ -498,7 +530,9 @@ func TestBrowserBeaconLeave(t *testing.T) {
 					reason <- ev.Reason
 				}
 			})
-			p := b.NewPage(t, bs.clientURL(btOptions(tr)))
+			// The long-poll case also runs the client unshared (no leader
+			// election): the last tab out is then simply the only one.
+			p := b.NewPage(t, bs.clientURL(btOptions(tr, "shared", tr == "stream")))
 			pub := btConnect(t, p)
 			p.Close()
 			select {

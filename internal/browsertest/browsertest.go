@@ -55,7 +55,7 @@ var execCandidates = []string{"/usr/bin/chromium", "chromium", "chromium-browser
 func FindChromium() (string, error) {
 	if p := os.Getenv("CHROMIUM"); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("browsertest: $CHROMIUM=%s: %w", p, err)
+			return "", fmt.Errorf("browsertest: $CHROMIUM=%s: %w (unset it to use Debian's chromium, installed by `make deps`)", p, err)
 		}
 		return p, nil
 	}

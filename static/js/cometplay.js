@@ -195,8 +195,10 @@ class Link {
 	 * @param {object} hooks callbacks into the client
 	 * @param {{id: string, publicId: string}|null} session a session to resume
 	 * @param {number} lastSeq the last sequence number seen of that session
+	 * @param {string|null} transport the transport to start with (the one a
+	 *   previous leader fell back to), if it is in the chain
 	 */
-	constructor(opts, hooks, session, lastSeq) {
+	constructor(opts, hooks, session, lastSeq, transport) {
 		this.opts = opts;
 		this.hooks = hooks;
 		this.id = session ? session.id : null;
@@ -210,7 +212,7 @@ class Link {
 		this.abortListen = null;
 		this.sleepers = new Set();
 		this.chain = opts.transports.slice();
-		this.ti = 0;
+		this.ti = Math.max(0, this.chain.indexOf(transport));
 		this.everConnected = false;
 	}
 
@@ -1112,7 +1114,7 @@ export class CometClient extends Emitter {
 			},
 			fallback: (name, why) => this.emit('error', new CometError('fallback', why + '; falling back to ' + name, { transport: name })),
 			error: (err) => this.emit('error', err),
-		}, this.#session, this.#lastSeq);
+		}, this.#session, this.#lastSeq, this.#transport);
 		this.#link = link;
 		for (const s of this.#mySubs.values()) link.subscribe(s.subject, s.label, this.#tabId).catch(() => {});
 		this.#post({ k: 'leader', session: this.#sessionInfo(), lastSeq: this.#lastSeq, state: this.#state, transport: this.#transport });
