@@ -1,6 +1,8 @@
 package nim_test
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/cometplay/cometplay/rooms"
@@ -104,5 +106,29 @@ func TestRematchAlternatesFirstPlayer(t *testing.T) {
 	h.Spectate(id, "sue")
 	if got := h.Last("sue", "state").Map(); got["heap"] != 1.0 || got["stones"] != 1.0 {
 		t.Errorf("spectator's snapshot = %v", got)
+	}
+}
+
+// TestGuideShowsTheSource keeps docs/ROOMS.md's listing identical to nim.go.
+func TestGuideShowsTheSource(t *testing.T) {
+	src, err := os.ReadFile("nim.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guide, err := os.ReadFile("../../../docs/ROOMS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- begin nim.go -->\n```go\n", "```\n<!-- end nim.go -->"
+	_, rest, ok1 := strings.Cut(string(guide), begin)
+	listing, _, ok2 := strings.Cut(rest, end)
+	if !ok1 || !ok2 {
+		t.Fatalf("docs/ROOMS.md has no listing between %q and %q", begin, end)
+	}
+	if listing != string(src) {
+		t.Errorf("docs/ROOMS.md's listing differs from nim.go; paste nim.go into it")
+	}
+	if n := strings.Count(string(src), "\n"); n >= 100 {
+		t.Errorf("nim.go has %d lines; the guide promises under 100", n)
 	}
 }
