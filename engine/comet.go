@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"net/http"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -154,8 +155,9 @@ type Hub struct {
 
 	index subjectIndex
 
-	claimMu sync.RWMutex
-	claims  []claim // longest prefix first
+	claimMu  sync.RWMutex
+	claims   []claim  // longest prefix first
+	reserves []string // subjects clients may not subscribe to (server-side only)
 
 	events sessionEventQueue
 
@@ -390,6 +392,11 @@ type Publish struct {
 	Session *Session
 	Subject string
 	Fields  []Field
+	// RemoteAddr is the publisher's address; Header holds the request's
+	// Cookie, Authorization and User-Agent headers when present (nil if
+	// none), for authentication hooks.
+	RemoteAddr string
+	Header     http.Header
 }
 
 // Get returns the value of the named field ("" if absent).
@@ -425,6 +432,44 @@ func (h *Hub) Claim(prefix string, handler SubjectHandler) error {
 		h.claims[i], h.claims[i-1] = h.claims[i-1], h.claims[i]
 	}
 	return nil
+}
+
+// Reserve forbids clients to subscribe to prefix and everything below it
+// (segment matching): only the server subscribes sessions there
+// (Session.Subscribe), as rooms do with their players.
+func (h *Hub) Reserve(prefix string) error {
+	if !validSubject(prefix) {
+		return ErrBadSubject
+	}
+	h.claimMu.Lock()
+	h.reserves = append(h.reserves, strings.TrimSuffix(prefix, "/"))
+	h.claimMu.Unlock()
+	return nil
+}
+
+// reserved reports whether a client subscription to subject (maybe a comma
+// list) touches a reserved prefix, or is a prefix of one (subscribing to "/"
+// would otherwise receive everything).
+func (h *Hub) reserved(subject string) bool {
+	h.claimMu.RLock()
+	defer h.claimMu.RUnlock()
+	if len(h.reserves) == 0 {
+		return false
+	}
+	for part := range strings.SplitSeq(subject, ",") {
+		part = strings.TrimSuffix(part, "/")
+		for _, r := range h.reserves {
+			if segmentPrefix(part, r) || segmentPrefix(r, part) || part == "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// segmentPrefix reports whether p is s or a segment-wise prefix of s.
+func segmentPrefix(p, s string) bool {
+	return s == p || strings.HasPrefix(s, p+"/")
 }
 
 // claimFor returns the handler claiming subject, or nil.
@@ -466,5 +511,5 @@ func (h *Hub) abortAll() {
 // on the hub's event goroutine, one event at a time in the order they
 // happened, never on an event loop; it should return promptly.
 func (h *Hub) OnSessionEvent(fn func(SessionEvent)) {
-	h.events.subscribe(fn)
+	h.events.subscribe(fn, false)
 }

@@ -400,6 +400,10 @@ func (rc *reqCtx) listen(ackName string) {
 	ack := []string{"p_id", s.id, "p_mode", m.String(), "p_format", f.String()}
 	if subject, has := rc.ps.get("p_subject"); has {
 		label := rc.ps.value("p_label")
+		if rc.h.reserved(subject) {
+			rc.nack("subject reserved")
+			return
+		}
 		sub, err := s.subscribe(subject, label)
 		if err != nil {
 			rc.nack(subscribeReason(err))
@@ -484,7 +488,6 @@ func (rc *reqCtx) openStream(f Format, ack *Event) {
 	evs, gapFrom, gapTo := s.takeLocked(ex.c.l.evs[:0])
 	seq := s.seq
 	s.mu.Unlock()
-	rc.h.events.push(SessionEvent{Kind: SessionAttached, Session: s})
 
 	b, _ := ex.streamBuf()
 	mark := len(b)
@@ -548,6 +551,10 @@ func (rc *reqCtx) subscribe() {
 		return
 	}
 	label := rc.ps.value("p_label")
+	if rc.h.reserved(subject) {
+		rc.nack("subject reserved")
+		return
+	}
 	sub, err := rc.s.subscribe(subject, label)
 	if err != nil {
 		rc.nack(subscribeReason(err))
@@ -580,6 +587,10 @@ func (rc *reqCtx) unsubscribe() {
 	}
 	rc.control(NewEvent("unsubscribe-ack", kv...))
 }
+
+// forwardedHeaders are copied into a claimed Publish, for authentication
+// hooks (the lobby's hello).
+var forwardedHeaders = []string{"Cookie", "Authorization", "User-Agent"}
 
 // validFieldName reports whether a publish field name can be written in
 // every format (an XML attribute name, a JS and JSON string).
@@ -632,7 +643,16 @@ func (rc *reqCtx) publish() {
 		return
 	}
 	if c := h.claimFor(subject); c != nil {
-		if err := c.HandlePublish(Publish{Session: s, Subject: subject, Fields: user}); err != nil {
+		p := Publish{Session: s, Subject: subject, Fields: user, RemoteAddr: rc.ex.c.remote()}
+		for _, name := range forwardedHeaders {
+			if v := rc.req.Header(name); v != nil {
+				if p.Header == nil {
+					p.Header = make(http.Header, 2)
+				}
+				p.Header.Set(name, string(v))
+			}
+		}
+		if err := c.HandlePublish(p); err != nil {
 			rc.nack(err.Error())
 			return
 		}

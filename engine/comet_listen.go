@@ -64,6 +64,10 @@ func (s *Session) attachLocked(ch channel) {
 	s.refreshDeadline = 0
 	h.stats.listenerAdded(ch.mode)
 	s.armLocked(h.cfg.Heartbeat)
+	if !s.connected {
+		s.connected = true
+		h.events.push(SessionEvent{Kind: SessionAttached, Session: s})
+	}
 }
 
 func (st *hubStats) listenerAdded(m Mode) {
@@ -107,18 +111,19 @@ func (s *Session) detachLocked() {
 	}
 }
 
-// exchangeGone runs on the loop when a data channel's connection closes.
+// exchangeGone runs on the loop when a data channel's connection closes
+// before its response ended: the client went away (or its network did).
 func (s *Session) exchangeGone(ex *exchange) {
 	s.mu.Lock()
 	current := s.lst.active && s.lst.ex == ex
-	stream := s.lst.mode == ModeStream
 	if current {
 		s.detachLocked()
+		if s.connected && !s.stopped {
+			s.connected = false
+			s.hub.events.push(SessionEvent{Kind: SessionDetached, Session: s})
+		}
 	}
 	s.mu.Unlock()
-	if current && stream {
-		s.hub.events.push(SessionEvent{Kind: SessionDetached, Session: s})
-	}
 }
 
 // runListener delivers what is pending to the data channel of generation

@@ -48,9 +48,11 @@ type SessionEventKind uint8
 // Session lifecycle events.
 const (
 	SessionJoined   SessionEventKind = iota + 1 // created
-	SessionAttached                             // a stream listen connection opened
-	SessionDetached                             // the stream listen connection went away (the session lives on)
+	SessionAttached                             // a data channel (stream or refresh) opened after none or after one was lost
+	SessionDetached                             // a data channel's connection went away before its response ended (the session lives on)
 	SessionLeft                                 // ended; Reason says why
+
+	sessionDetachConfirmed // internal to Games: a detach outlived its grace
 )
 
 // SessionEvent is delivered to OnSessionEvent subscribers.
@@ -58,6 +60,8 @@ type SessionEvent struct {
 	Kind    SessionEventKind
 	Session *Session
 	Reason  string
+
+	gen uint64 // sessionDetachConfirmed: which detach
 }
 
 // Session is one Comet client. Its methods are safe for concurrent use.
@@ -77,6 +81,7 @@ type Session struct {
 	format          Format
 	mode            Mode
 	stopped         bool
+	connected       bool // a data channel is open, or ended normally since the last one closed
 	subs            []*subscription
 	ring            []queued // window of recent events, oldest at ringHead
 	ringHead        int32
@@ -182,6 +187,26 @@ func (s *Session) Subscribe(subject, label string) (string, error) {
 // whether there was one.
 func (s *Session) Unsubscribe(sid string) bool {
 	return s.unsubscribe(sid) != nil
+}
+
+// UnsubscribeSubject removes every subscription to exactly subject (label
+// whatever); it reports how many there were.
+func (s *Session) UnsubscribeSubject(subject string) int {
+	var sids []string
+	s.mu.Lock()
+	for _, sub := range s.subs {
+		if sub.subject == subject {
+			sids = append(sids, sub.sid)
+		}
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, sid := range sids {
+		if s.unsubscribe(sid) != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // Close ends the session with ReasonClosed (its listener ends at once).
@@ -451,7 +476,7 @@ func (s *Session) stop(reason string) {
 type sessionEventQueue struct {
 	mu      sync.Mutex
 	q       []SessionEvent
-	fns     []func(SessionEvent)
+	fns     []eventSub
 	wake    chan struct{}
 	started bool
 	log     *slog.Logger
@@ -462,9 +487,15 @@ func (q *sessionEventQueue) init(log *slog.Logger) {
 	q.log = log
 }
 
-func (q *sessionEventQueue) subscribe(fn func(SessionEvent)) {
+// eventSub is one subscriber; only internal ones see internal kinds.
+type eventSub struct {
+	fn       func(SessionEvent)
+	internal bool
+}
+
+func (q *sessionEventQueue) subscribe(fn func(SessionEvent), internal bool) {
 	q.mu.Lock()
-	q.fns = append(q.fns, fn)
+	q.fns = append(q.fns, eventSub{fn, internal})
 	if !q.started {
 		q.started = true
 		go q.run()
@@ -498,8 +529,11 @@ func (q *sessionEventQueue) run() {
 				break
 			}
 			for _, ev := range batch {
-				for _, fn := range fns {
-					q.call(fn, ev)
+				for _, sub := range fns {
+					if ev.Kind >= sessionDetachConfirmed && !sub.internal {
+						continue
+					}
+					q.call(sub.fn, ev)
 				}
 			}
 		}

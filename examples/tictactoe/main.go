@@ -15,6 +15,9 @@ import (
 	"github.com/pkg/profile"
 
 	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
 	"github.com/cometplay/cometplay/static"
 )
 
@@ -46,7 +49,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	_ = hub
+	games := engine.NewGames(hub)
+	manager := rooms.NewManager(games, rooms.ManagerOptions{Logger: log})
+	if err := manager.Register(ttt.Game); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	lb := lobby.New(manager, games, lobby.Options{Logger: log})
+	if err := games.Mount(manager, lb); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	engine.MountClockDemo(srv)
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -59,6 +72,12 @@ func main() {
 	<-sig
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// Rooms first: every player hears "shutdown" while connections still
+	// carry it; then the server sends abort to every listener and drains.
+	if err := manager.Shutdown(ctx); err != nil {
+		log.Error("rooms shutdown", "err", err)
+	}
+	lb.Close()
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Error("shutdown", "err", err)
 	}
