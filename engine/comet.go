@@ -3,10 +3,10 @@ package engine
 import (
 	"crypto/rand"
 	"crypto/subtle"
-	"net/http"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"

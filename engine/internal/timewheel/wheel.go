@@ -41,7 +41,7 @@ type Wheel struct {
 	n       int    // pending timers
 	stopped bool
 
-	batch   []Firer // callbacks of the tick being run; owned by the driver
+	batch []Firer // callbacks of the tick being run; owned by the driver
 
 	stopOnce sync.Once
 	quit     chan struct{}
