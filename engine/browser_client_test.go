@@ -115,10 +115,10 @@ func btConnect(t *testing.T, p *browsertest.Page) string {
 // btData returns the data events the page received on subject.
 func btData(t *testing.T, p *browsertest.Page, subject string) []map[string]string {
 	t.Helper()
-	return browsertest.Eval[[]map[string]string](p, `T.data.filter(e => e.p_subject === `+jsString(subject)+`)`)
+	return browsertest.Eval[[]map[string]string](p, `T.data.filter(e => e.p_subject === `+btJS(subject)+`)`)
 }
 
-func jsString(s string) string {
+func btJS(s string) string {
 	b, err := json.Marshal(s)
 	if err != nil {
 		panic(err)
@@ -126,11 +126,11 @@ func jsString(s string) string {
 	return string(b)
 }
 
-// waitN waits until the page holds n data events on subject.
-func waitN(t *testing.T, p *browsertest.Page, subject string, n int) {
+// btWaitN waits until the page holds n data events on subject.
+func btWaitN(t *testing.T, p *browsertest.Page, subject string, n int) {
 	t.Helper()
 	p.WaitFor(fmt.Sprintf("%d events on %s", n, subject),
-		`T.data.filter(e => e.p_subject === `+jsString(subject)+`).length >= `+strconv.Itoa(n), btWait)
+		`T.data.filter(e => e.p_subject === `+btJS(subject)+`).length >= `+strconv.Itoa(n), btWait)
 }
 
 func btEventually(t *testing.T, what string, cond func() bool) {
@@ -144,8 +144,8 @@ func btEventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// field returns the values of name in evs.
-func field(evs []map[string]string, name string) []string {
+// btField returns the values of name in evs.
+func btField(evs []map[string]string, name string) []string {
 	var out []string
 	for _, e := range evs {
 		out = append(out, e[name])
@@ -153,7 +153,7 @@ func field(evs []map[string]string, name string) []string {
 	return out
 }
 
-func seqRange(from, to int) []string {
+func btSeq(from, to int) []string {
 	var out []string
 	for i := from; i <= to; i++ {
 		out = append(out, strconv.Itoa(i))
@@ -181,7 +181,7 @@ func TestBrowserTransports(t *testing.T) {
 				t.Fatalf("no server session with public id %q", pub)
 			}
 			subject := "/t/" + tr
-			if sid := browsertest.Eval[string](p, `T.client.subscribe(`+jsString(subject)+`)`); sid == "" {
+			if sid := browsertest.Eval[string](p, `T.client.subscribe(`+btJS(subject)+`)`); sid == "" {
 				t.Fatal("subscribe resolved without a sid")
 			}
 			switch tr {
@@ -193,9 +193,9 @@ func TestBrowserTransports(t *testing.T) {
 			if err := bs.hub.Publish(subject, "v", btTricky, "n", "1"); err != nil {
 				t.Fatal(err)
 			}
-			waitN(t, p, subject, 1)
-			p.Run(`T.client.publish(` + jsString(subject) + `, {v: ` + jsString(btTricky) + `, n: 2})`)
-			waitN(t, p, subject, 2)
+			btWaitN(t, p, subject, 1)
+			p.Run(`T.client.publish(` + btJS(subject) + `, {v: ` + btJS(btTricky) + `, n: 2})`)
+			btWaitN(t, p, subject, 2)
 			evs := btData(t, p, subject)
 			if len(evs) != 2 {
 				t.Fatalf("got %d events; want 2: %v", len(evs), evs)
@@ -246,7 +246,7 @@ func TestBrowserResume(t *testing.T) {
 			for i := 1; i <= 5; i++ {
 				bs.hub.Publish("/r", "i", strconv.Itoa(i))
 			}
-			waitN(t, p, "/r", 5)
+			btWaitN(t, p, "/r", 5)
 
 			bs.proxy.cut()
 			btEventually(t, "the server to see the listener gone", func() bool { return !s.Listening() })
@@ -257,23 +257,23 @@ func TestBrowserResume(t *testing.T) {
 				t.Fatal("the client reconnected through a cut network")
 			}
 			bs.proxy.restore()
-			waitN(t, p, "/r", 10)
+			btWaitN(t, p, "/r", 10)
 
 			// Rewind the server's delivery cursor: it sends events 1..11 again.
 			s.mu.Lock()
 			s.resumeLocked(0)
 			s.mu.Unlock()
 			bs.hub.Publish("/r", "i", "11")
-			waitN(t, p, "/r", 11)
+			btWaitN(t, p, "/r", 11)
 			p.Run(`T.client.publish('/r', {i: 'end'})`) // a marker after any late duplicate
-			waitN(t, p, "/r", 12)
+			btWaitN(t, p, "/r", 12)
 
 			evs := btData(t, p, "/r")
-			want := append(seqRange(1, 11), "end")
-			if got := field(evs, "i"); !slices.Equal(got, want) {
+			want := append(btSeq(1, 11), "end")
+			if got := btField(evs, "i"); !slices.Equal(got, want) {
 				t.Fatalf("events %v; want %v exactly once", got, want)
 			}
-			if got := field(evs, "p_seq"); !slices.Equal(got, seqRange(1, 12)) {
+			if got := btField(evs, "p_seq"); !slices.Equal(got, btSeq(1, 12)) {
 				t.Errorf("p_seq %v; want 1..12", got)
 			}
 			if n := browsertest.Eval[int](p, `T.sessions.length`); n != 1 {
@@ -298,19 +298,19 @@ func TestBrowserGap(t *testing.T) {
 	s := bs.hub.SessionByPublicID(btConnect(t, p))
 	p.Run(`T.client.subscribe('/g')`)
 	bs.hub.Publish("/g", "i", "1")
-	waitN(t, p, "/g", 1)
+	btWaitN(t, p, "/g", 1)
 	bs.proxy.cut()
 	btEventually(t, "the listener gone", func() bool { return !s.Listening() })
 	for i := 2; i <= 21; i++ {
 		bs.hub.Publish("/g", "i", strconv.Itoa(i))
 	}
 	bs.proxy.restore()
-	waitN(t, p, "/g", 9)
+	btWaitN(t, p, "/g", 9)
 	gaps := browsertest.Eval[[]map[string]int](p, `T.gaps`)
 	if len(gaps) != 1 || gaps[0]["from"] != 2 || gaps[0]["to"] != 13 {
 		t.Fatalf("gaps %v; want one from 2 to 13", gaps)
 	}
-	if got := field(btData(t, p, "/g"), "i"); !slices.Equal(got, append([]string{"1"}, seqRange(14, 21)...)) {
+	if got := btField(btData(t, p, "/g"), "i"); !slices.Equal(got, append([]string{"1"}, btSeq(14, 21)...)) {
 		t.Fatalf("events %v; want 1 then 14..21", got)
 	}
 }
@@ -340,7 +340,7 @@ func TestBrowserFallback(t *testing.T) {
 		return st.PullListeners == 1 && st.StreamListeners == 0
 	})
 	bs.hub.Publish("/f", "v", btTricky)
-	waitN(t, p, "/f", 1)
+	btWaitN(t, p, "/f", 1)
 	if got := btData(t, p, "/f")[0]["v"]; got != btTricky {
 		t.Errorf("v = %q", got)
 	}
@@ -422,16 +422,16 @@ func TestBrowserSharedTabs(t *testing.T) {
 	bs.hub.Publish("/share", "k", "s1")
 	tb.Run(`T.client.publish('/share', {k: 's2'})`)
 	for _, p := range []*browsertest.Page{a, tb} {
-		waitN(t, p, "/share", 2)
+		btWaitN(t, p, "/share", 2)
 		evs := btData(t, p, "/share")
-		if got := field(evs, "k"); !slices.Equal(got, []string{"s1", "s2"}) {
+		if got := btField(evs, "k"); !slices.Equal(got, []string{"s1", "s2"}) {
 			t.Errorf("%s: /share events %v; want s1, s2", p.Name(), got)
 		}
 		if evs[1]["p_from"] != pub {
 			t.Errorf("%s: p_from of the follower's publish = %q; want %q", p.Name(), evs[1]["p_from"], pub)
 		}
 	}
-	waitN(t, tb, "/only-b", 1)
+	btWaitN(t, tb, "/only-b", 1)
 	if n := browsertest.Eval[int](a, `T.data.filter(e => e.p_subject === '/only-b').length`); n != 0 {
 		t.Errorf("the leader tab got %d events of the follower's subscription", n)
 	}
@@ -449,24 +449,25 @@ func TestBrowserSharedTabs(t *testing.T) {
 			time.Sleep(5 * time.Millisecond) // pacing the publisher, not synchronization
 		}
 	}()
-	waitN(t, tb, "/share", 2+10)
+	btWaitN(t, tb, "/share", 2+10)
 	a.Close()
 	<-done
 	tb.WaitFor("the follower to take over", `T.client.isLeader`, btWait)
-	waitN(t, tb, "/share", 2+n)
-	if got := field(btData(t, tb, "/share")[2:], "i"); !slices.Equal(got, seqRange(1, n)) {
+	btWaitN(t, tb, "/share", 2+n)
+	if got := btField(btData(t, tb, "/share")[2:], "i"); !slices.Equal(got, btSeq(1, n)) {
 		t.Fatalf("events across the takeover %v; want 1..%d exactly once", got, n)
 	}
 	if sessions := browsertest.Eval[int](tb, `T.sessions.length`); sessions != 1 {
 		t.Errorf("the new leader saw %d sessions; want 1 (the same one resumed)", sessions)
 	}
 	if bs.hub.SessionByPublicID(pub) == nil {
-		t.Fatalf("the session ended when the leader tab closed (reason %v)", must(left.Load(pub)))
+		r, _ := left.Load(pub)
+		t.Fatalf("the session ended when the leader tab closed (reason %v)", r)
 	}
 	btEventually(t, "the new leader's stream", func() bool { return bs.hub.Stats().StreamListeners == 1 })
 	// The follower's subscription survived: it publishes through no one now.
 	bs.hub.Publish("/only-b", "k", "b2")
-	waitN(t, tb, "/only-b", 2)
+	btWaitN(t, tb, "/only-b", 2)
 
 	// A follower closing leaves the session alone; the last tab out leaves it.
 	tc := c.NewPage(t, u)
@@ -474,7 +475,7 @@ func TestBrowserSharedTabs(t *testing.T) {
 	btConnect(t, tc)
 	tc.Close()
 	tb.Run(`T.client.publish('/share', {k: 'after-c'})`)
-	waitN(t, tb, "/share", 2+n+1)
+	btWaitN(t, tb, "/share", 2+n+1)
 	if bs.hub.SessionByPublicID(pub) == nil {
 		t.Fatal("a follower closing ended the session")
 	}
@@ -484,8 +485,6 @@ func TestBrowserSharedTabs(t *testing.T) {
 		t.Errorf("session ended with %v; want %q", r, ReasonLeave)
 	}
 }
-
-func must(v any, _ bool) any { return v }
 
 // TestBrowserTwoPlayers: two isolated browser contexts (two players on two
 // machines) get a session each; one sends to the other alone by public id.
@@ -504,14 +503,14 @@ func TestBrowserTwoPlayers(t *testing.T) {
 	if !browsertest.Eval[bool](p1, `T.client.isLeader`) || !browsertest.Eval[bool](p2, `T.client.isLeader`) {
 		t.Fatal("each player's only tab must lead its own connection")
 	}
-	p1.Run(`T.client.publish('/dm', {text: 'psst'}, {to: ` + jsString(pub2) + `})`)
-	waitN(t, p2, "/dm", 1)
+	p1.Run(`T.client.publish('/dm', {text: 'psst'}, {to: ` + btJS(pub2) + `})`)
+	btWaitN(t, p2, "/dm", 1)
 	ev := btData(t, p2, "/dm")[0]
 	if ev["text"] != "psst" || ev["p_from"] != pub1 || ev["p_to"] != pub2 {
 		t.Fatalf("unicast event %v", ev)
 	}
-	p1.Run(`T.client.publish('/dm', {text: 'back'}, {to: ` + jsString(pub1) + `})`)
-	waitN(t, p1, "/dm", 1)
+	p1.Run(`T.client.publish('/dm', {text: 'back'}, {to: ` + btJS(pub1) + `})`)
+	btWaitN(t, p1, "/dm", 1)
 	if n := browsertest.Eval[int](p2, `T.data.length`); n != 1 {
 		t.Errorf("player2 got %d events; want only the one sent to it", n)
 	}
@@ -571,7 +570,7 @@ func TestBrowserSessionLost(t *testing.T) {
 				t.Fatalf("server sessions: %d; want only %q", bs.hub.NumSessions(), pub2)
 			}
 			bs.hub.Publish("/x", "after", "rejoin")
-			waitN(t, p, "/x", 1)
+			btWaitN(t, p, "/x", 1)
 			if ev := btData(t, p, "/x")[0]; ev["after"] != "rejoin" || ev["p_seq"] != "1" {
 				t.Fatalf("event on the new session: %v", ev)
 			}
@@ -582,7 +581,6 @@ func TestBrowserSessionLost(t *testing.T) {
 // btProxy relays TCP connections to the server; cut closes them all and
 // refuses new ones until restore, like a network outage.
 type btProxy struct {
-	t      *testing.T
 	ln     net.Listener
 	target string
 
@@ -596,7 +594,7 @@ func newBTProxy(t *testing.T, target string) *btProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &btProxy{t: t, ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &btProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()

@@ -827,6 +827,7 @@ export class CometClient extends Emitter {
 	#reqSeq = 0;
 	#releaseLeader = null;
 	#releaseTab = null;
+	#leaderQueue = null; // AbortController of the pending leader lock request
 	#connectWaiters = [];
 	#onPageHide;
 	#onPageShow;
@@ -1084,7 +1085,8 @@ export class CometClient extends Emitter {
 		if (this.#closed) return;
 		this.#post({ k: 'hello', subs: this.subscriptions });
 		// Queued behind the current leader; granted when it is gone.
-		navigator.locks.request(this.#key + ':leader', () => {
+		this.#leaderQueue = new AbortController();
+		navigator.locks.request(this.#key + ':leader', { signal: this.#leaderQueue.signal }, () => {
 			if (this.#closed) return undefined;
 			this.#becomeLeader();
 			return new Promise((release) => { this.#releaseLeader = release; });
@@ -1245,6 +1247,7 @@ export class CometClient extends Emitter {
 		this.#pending.clear();
 		for (const w of this.#connectWaiters) w.reject(err);
 		this.#connectWaiters = [];
+		this.#leaderQueue?.abort(); // no effect once granted
 		this.#releaseLeader?.();
 		this.#releaseTab?.();
 		this.#bc?.close();
