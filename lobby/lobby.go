@@ -483,7 +483,8 @@ func (l *Lobby) do(j job) {
 	}
 	if j.action == "hello" {
 		if s := l.sessions[j.session]; s != nil {
-			return // a second hello raced the first
+			l.fail(j, ErrAlreadyHello) // a second hello raced the first
+			return
 		}
 		l.sessions[j.session] = &session{id: j.session, pending: true}
 		select {

@@ -86,7 +86,10 @@ type Manager struct {
 }
 
 // sessionIndex is what the Manager knows of the sessions that are in (or on
-// their way into) at least one room.
+// their way into) at least one room, and of detached sessions: a session
+// whose listen connection is gone is remembered until Attached or
+// SessionEnded, so that a seat it takes meanwhile (a quick-match) starts in
+// the reconnect window instead of looking connected.
 type sessionIndex struct {
 	mu sync.Mutex
 	m  map[string]*sessionRec
@@ -126,7 +129,12 @@ func (x *sessionIndex) unref(s string, r *room) {
 	if rec.rooms[r]--; rec.rooms[r] <= 0 {
 		delete(rec.rooms, r)
 	}
-	if len(rec.rooms) == 0 {
+	x.forgetLocked(s, rec)
+}
+
+// forgetLocked drops a record that no longer says anything.
+func (x *sessionIndex) forgetLocked(s string, rec *sessionRec) {
+	if len(rec.rooms) == 0 && (!rec.detached || rec.ended) {
 		delete(x.m, s)
 	}
 }
@@ -146,7 +154,14 @@ func (x *sessionIndex) set(s string, detached, ended bool) []*room {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	rec := x.m[s]
-	if rec == nil || rec.ended {
+	if rec == nil {
+		if !detached || ended {
+			return nil
+		}
+		rec = &sessionRec{rooms: make(map[*room]int, 1)}
+		x.m[s] = rec
+	}
+	if rec.ended {
 		return nil
 	}
 	rec.detached, rec.ended = detached, ended
@@ -154,6 +169,7 @@ func (x *sessionIndex) set(s string, detached, ended bool) []*room {
 	for r := range rec.rooms {
 		rs = append(rs, r)
 	}
+	x.forgetLocked(s, rec)
 	return rs
 }
 

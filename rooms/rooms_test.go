@@ -470,6 +470,29 @@ func TestDetachReportedBeforeJoinProcessed(t *testing.T) {
 	}
 }
 
+// A session whose listen connection is gone when it is seated (a
+// quick-match of someone who closed the tab) starts in the reconnect window.
+func TestDetachedSessionIsSeatedHeld(t *testing.T) {
+	h := roomstest.New(t, rooms.ManagerOptions{}, probeGame(&hooks{}))
+	id := h.Create("probe", "ann", nil)
+	h.Detach("bob") // bob is in no room yet
+	h.Join(id, "bob")
+	if _, ok := h.T.Last(roomstest.Session("ann"), "player-dropped"); !ok {
+		t.Error("a detached session was seated as connected")
+	}
+	h.Attach("bob")
+	if _, ok := h.T.Last(roomstest.Session("ann"), "player-reconnected"); !ok {
+		t.Error("no player-reconnected after Attached")
+	}
+	// Attached forgets the detachment: a later seat is connected.
+	h.Detach("cat")
+	h.Attach("cat")
+	h.Join(id, "cat")
+	if n := h.T.Count(roomstest.Session("ann"), "player-dropped"); n != 1 {
+		t.Errorf("player-dropped %d times; want 1", n)
+	}
+}
+
 func TestTurnDeadlineRunsTimeoutAction(t *testing.T) {
 	h, id := nimRoom(t, rooms.ManagerOptions{})
 	var deadline time.Time
