@@ -398,6 +398,9 @@ func (l *Lobby) SessionEnded(sessionID string) {
 }
 
 func (l *Lobby) sessionEvent(s string, ev sessEvent) {
+	if l.closed.Load() {
+		return
+	}
 	l.pmu.Lock()
 	if l.sessEvts[s] != evEnded { // ended is final
 		l.sessEvts[s] = ev
