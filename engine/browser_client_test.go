@@ -486,6 +486,49 @@ func TestBrowserSharedTabs(t *testing.T) {
 	}
 }
 
+// TestBrowserFollowerOrder: messages of different tabs are not ordered
+// with each other, so after a takeover a follower may get the old leader's
+// last events after the new leader's. The test plays such a late sender on
+// the tabs' channel: the follower delivers in sequence order, reports
+// events that never come as a gap, and ignores the state of a tab that is
+// not its leader.
+func TestBrowserFollowerOrder(t *testing.T) {
+	b := browsertest.Start(t)
+	bs := newBTServer(t, HubConfig{})
+	c := b.NewContext(t)
+	u := bs.clientURL(btOptions("stream", "name", "order"))
+	leader := c.NewPage(t, u)
+	btConnect(t, leader)
+	f := c.NewPage(t, u)
+	btConnect(t, f)
+	f.Run(`T.client.subscribe('/o')`)
+	last := browsertest.Eval[int](f, `(() => {
+		const o = T.client.options, L = T.client.lastSeq, pub = T.client.publicId;
+		const bc = new BroadcastChannel('cometplay:' + o.name + ':' + o.url);
+		const ev = (seq, k) => ({k: 'ev', from: 'late-tab', session: pub,
+			ev: {p_event: 'data', p_seq: String(seq), p_subject: '/o', p_sid: 'x', k}});
+		bc.postMessage({k: 'state', from: 'late-tab', state: 'reconnecting', transport: 'poll'});
+		bc.postMessage(ev(L + 2, 'second'));
+		setTimeout(() => bc.postMessage(ev(L + 1, 'first')), 300);
+		setTimeout(() => bc.postMessage(ev(L + 5, 'fifth')), 500);
+		return L;
+	})()`)
+	btWaitN(t, f, "/o", 3)
+	if got := btField(btData(t, f, "/o"), "k"); !slices.Equal(got, []string{"first", "second", "fifth"}) {
+		t.Fatalf("follower delivered %v; want first, second, fifth", got)
+	}
+	gaps := browsertest.Eval[[]map[string]int](f, `T.gaps`)
+	if len(gaps) != 1 || gaps[0]["from"] != last+3 || gaps[0]["to"] != last+4 {
+		t.Errorf("gaps %v; want one from %d to %d", gaps, last+3, last+4)
+	}
+	if st := browsertest.Eval[string](f, `T.client.state + ' ' + T.client.transport`); st != "connected stream" {
+		t.Errorf("follower state %q after a stranger's state message; want connected stream", st)
+	}
+	if n := browsertest.Eval[int](leader, `T.data.length`); n != 0 {
+		t.Errorf("the leader took %d events from another tab", n)
+	}
+}
+
 // TestBrowserTwoPlayers: two isolated browser contexts (two players on two
 // machines) get a session each; one sends to the other alone by public id.
 func TestBrowserTwoPlayers(t *testing.T) {

@@ -106,6 +106,12 @@ const DEFAULTS = {
 // session events: hb and abort report the last number assigned.
 const UNSEQUENCED = new Set(['hb', 'abort', 'listen-ack', 'refresh-ack', 'refresh', 'join-listen-ack']);
 
+// How long a follower tab holds an event that arrived ahead of a missing
+// one. BroadcastChannel orders the messages of one sender only: after a
+// leader takeover, the old leader's last events may arrive after the new
+// leader's first ones.
+const REORDER_WAIT = 2000;
+
 const hasStream = () => typeof fetch === 'function' && typeof ReadableStream === 'function' &&
 	typeof TextDecoder === 'function' && typeof Response === 'function' && 'body' in Response.prototype;
 const hasSSE = () => typeof EventSource === 'function';
@@ -285,6 +291,7 @@ class Link {
 					await this.sleep(this.backoff(failures));
 					continue;
 				}
+				if (this.closed) return;
 				if (!this.id) continue; // lost again while re-subscribing
 			}
 			const name = this.chain[this.ti];
@@ -828,6 +835,9 @@ export class CometClient extends Emitter {
 	#releaseLeader = null;
 	#releaseTab = null;
 	#leaderQueue = null; // AbortController of the pending leader lock request
+	#positioned = false; // follower: lastSeq is known (from the leader), so gaps are meaningful
+	#held = new Map(); // follower: seq → event that arrived ahead of a missing one
+	#heldTimer = null;
 	#connectWaiters = [];
 	#onPageHide;
 	#onPageShow;
@@ -1098,6 +1108,8 @@ export class CometClient extends Emitter {
 	#becomeLeader() {
 		this.#isLeader = true;
 		this.#leaderId = this.#tabId;
+		// Held events will come again: the link resumes from lastSeq.
+		this.#clearHeld();
 		const link = new Link(this.#opts, {
 			state: (state, transport) => {
 				this.#setState(state, transport);
@@ -1111,7 +1123,7 @@ export class CometClient extends Emitter {
 			},
 			event: (ev) => {
 				if (ev.p_seq !== undefined && ev.p_event !== 'abort') this.#lastSeq = Number(ev.p_seq);
-				this.#post({ k: 'ev', ev });
+				this.#post({ k: 'ev', ev, session: this.publicId });
 				this.#dispatch(ev);
 			},
 			fallback: (name, why) => this.emit('error', new CometError('fallback', why + '; falling back to ' + name, { transport: name })),
@@ -1145,14 +1157,87 @@ export class CometClient extends Emitter {
 	#adopt(msg) {
 		const s = msg.session;
 		if (s && (!this.#session || this.#session.id !== s.id)) {
+			// Another session than the one we knew: start over at its
+			// position. First contact: keep what we already received of it.
 			const previous = this.#session ? this.#session.publicId : null;
+			if (previous !== null) this.#clearHeld();
+			this.#lastSeq = previous !== null ? msg.lastSeq || 0 : Math.max(this.#lastSeq, msg.lastSeq || 0);
 			this.#session = { id: s.id, publicId: s.publicId };
-			this.#lastSeq = msg.lastSeq || 0;
+			this.#positioned = true;
 			this.emit('session', { publicId: s.publicId, previous });
+			this.#drainHeld();
 		} else if (s) {
 			this.#lastSeq = Math.max(this.#lastSeq, msg.lastSeq || 0);
+			this.#positioned = true;
+			this.#drainHeld();
 		}
 		if (msg.state && msg.state !== State.IDLE) this.#setState(msg.state, msg.transport);
+	}
+
+	// #followerEvent delivers an event the leader broadcast, in sequence
+	// order, once, never losing one silently.
+	#followerEvent(ev) {
+		if (ev.p_event === 'abort') {
+			this.#dispatch(ev);
+			return;
+		}
+		const seq = Number(ev.p_seq);
+		if (!(seq > this.#lastSeq)) return; // a duplicate
+		const first = ev.p_event === 'gap' ? Number(ev.p_gap_from) : seq;
+		if (!this.#positioned || first <= this.#lastSeq + 1) {
+			this.#accept(ev);
+			this.#drainHeld();
+			return;
+		}
+		this.#held.set(seq, ev);
+		this.#heldTimer ??= setTimeout(() => this.#giveUpHeld(), REORDER_WAIT);
+	}
+
+	#accept(ev) {
+		this.#lastSeq = Number(ev.p_seq);
+		this.#positioned = true;
+		this.#dispatch(ev);
+	}
+
+	// #drainHeld delivers the held events that are now next in sequence.
+	#drainHeld() {
+		for (let progress = true; progress;) {
+			progress = false;
+			for (const [seq, ev] of this.#held) {
+				if (seq <= this.#lastSeq) {
+					this.#held.delete(seq);
+					continue;
+				}
+				const first = ev.p_event === 'gap' ? Number(ev.p_gap_from) : seq;
+				if (first <= this.#lastSeq + 1) {
+					this.#held.delete(seq);
+					this.#accept(ev);
+					progress = true;
+				}
+			}
+		}
+		if (this.#held.size === 0) this.#clearHeld();
+	}
+
+	// #giveUpHeld reports the events that never came as a gap and goes on.
+	#giveUpHeld() {
+		this.#heldTimer = null;
+		if (this.#held.size === 0) return;
+		const seq = Math.min(...this.#held.keys());
+		const ev = this.#held.get(seq);
+		const first = ev.p_event === 'gap' ? Number(ev.p_gap_from) : seq;
+		this.#accept({
+			p_event: 'gap', p_gap_from: String(this.#lastSeq + 1), p_gap_to: String(first - 1),
+			p_seq: String(first - 1), synthesized: 'true',
+		});
+		this.#drainHeld();
+		if (this.#held.size > 0) this.#heldTimer = setTimeout(() => this.#giveUpHeld(), REORDER_WAIT);
+	}
+
+	#clearHeld() {
+		this.#held.clear();
+		clearTimeout(this.#heldTimer);
+		this.#heldTimer = null;
 	}
 
 	#onMessage(msg) {
@@ -1181,38 +1266,45 @@ export class CometClient extends Emitter {
 		// Follower.
 		switch (msg.k) {
 		case 'leader':
-		case 'welcome':
-			if (msg.k === 'leader' || this.#leaderId !== msg.from) {
-				const fresh = this.#leaderId !== msg.from;
-				this.#leaderId = msg.from;
-				this.#adopt(msg);
-				if (fresh && msg.k === 'leader') this.#post({ k: 'hello', to: msg.from, subs: this.subscriptions });
-				this.#redirectPending();
-				return;
-			}
-			this.#adopt(msg);
-			return;
-		case 'state':
+		case 'welcome': {
+			if (msg.k === 'welcome' && this.#leaderId && msg.from !== this.#leaderId) return; // a stale answer
+			const fresh = this.#leaderId !== msg.from;
 			this.#leaderId = msg.from;
+			this.#adopt(msg);
+			// A new leader knows nothing of this tab: tell it our subscriptions.
+			if (fresh && msg.k === 'leader') this.#post({ k: 'hello', to: msg.from, subs: this.subscriptions });
+			this.#redirectPending();
+			return;
+		}
+		case 'state':
+			// Only the current leader's: a late message of a leader that is
+			// gone must not take us back to it.
+			if (this.#leaderId && msg.from !== this.#leaderId) return;
+			if (!this.#leaderId) {
+				this.#leaderId = msg.from;
+				this.#redirectPending();
+			}
 			if (msg.session && this.#session && msg.session.id !== this.#session.id) this.#adopt({ ...msg, lastSeq: 0 });
 			this.#setState(msg.state, msg.transport);
 			return;
 		case 'session':
-			this.#leaderId = msg.from;
+			if (this.#leaderId && msg.from !== this.#leaderId) return;
+			if (!this.#leaderId) {
+				this.#leaderId = msg.from;
+				this.#redirectPending();
+			}
 			this.#session = msg.session;
 			this.#lastSeq = 0;
+			this.#clearHeld();
+			this.#positioned = true;
 			this.emit('session', { publicId: msg.session.publicId, previous: msg.previous });
 			return;
-		case 'ev': {
-			const ev = msg.ev;
-			if (ev.p_event !== 'abort') {
-				const seq = Number(ev.p_seq);
-				if (!(seq > this.#lastSeq)) return;
-				this.#lastSeq = seq;
-			}
-			this.#dispatch(ev);
+		case 'ev':
+			// Any sender's, as long as it is of our session: the old
+			// leader's last events may arrive after the new leader took over.
+			if (this.#session && msg.session !== this.#session.publicId) return;
+			this.#followerEvent(msg.ev);
 			return;
-		}
 		case 'res': {
 			const p = this.#pending.get(msg.id);
 			if (!p) return;
@@ -1247,6 +1339,7 @@ export class CometClient extends Emitter {
 		this.#pending.clear();
 		for (const w of this.#connectWaiters) w.reject(err);
 		this.#connectWaiters = [];
+		this.#clearHeld();
 		this.#leaderQueue?.abort(); // no effect once granted
 		this.#releaseLeader?.();
 		this.#releaseTab?.();
