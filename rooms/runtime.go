@@ -170,7 +170,7 @@ func (r *room) process(it *item) {
 func (r *room) guard(f func()) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			r.log.Error("rooms: panic in room, closing it", "panic", v, "stack", string(debug.Stack()))
+			r.log.Error("rooms: panic in a room hook; the room is closed", "panic", v, "stack", string(debug.Stack()))
 			ok = false
 		}
 	}()
