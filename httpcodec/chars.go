@@ -87,6 +87,13 @@ func hasByte(w, c uint64) uint64 { return hasLess(w^(lsb*c), 1) }
 // scanValue returns the index of the first byte of b at or after i that
 // isValueChar rejects, or len(b).
 func scanValue(b []byte, i int) int {
+	for i+16 <= len(b) { // two words per round while no byte is flagged
+		w, x := binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+		if hasLess(w, 0x20)|hasByte(w, 0x7f)|hasLess(x, 0x20)|hasByte(x, 0x7f) != 0 {
+			break
+		}
+		i += 16
+	}
 	for i+8 <= len(b) {
 		w := binary.LittleEndian.Uint64(b[i:])
 		m := hasLess(w, 0x20) | hasByte(w, 0x7f) // any CTL (HTAB included) or DEL

@@ -233,7 +233,9 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 	}
 	// Each case consumes what it can and either moves to another state,
 	// returns (need more, or a complete request), or sets bad. The loop
-	// condition is the single error exit.
+	// condition is the single error exit. Cases follow the order of the
+	// states, so the common path falls through to the next one without a
+	// round trip through the switch; p.state is always kept current.
 	var bad error
 	for bad == nil {
 		switch p.state {
@@ -257,6 +259,7 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.methodEnd = i
 			p.advance(i + 1)
 			p.state = stTarget
+			fallthrough
 
 		case stTarget:
 			end := min(len(buf), p.lineLimit)
@@ -277,6 +280,7 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.targetEnd = i
 			p.advance(i + 1)
 			p.state = stVersion
+			fallthrough
 
 		case stVersion:
 			i, end := p.off, min(len(buf), p.lineLimit)
@@ -298,6 +302,7 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.versionEnd = i
 			p.advance(i + 1)
 			p.state = stLineLF
+			fallthrough
 
 		case stLineLF:
 			if p.off >= min(len(buf), p.lineLimit) {
@@ -312,9 +317,11 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 				continue
 			}
 			p.advance(p.off + 1)
-			if bad = p.requestLine(buf); bad == nil {
-				p.state = stFieldStart
+			if bad = p.requestLine(buf); bad != nil {
+				continue
 			}
+			p.state = stFieldStart
+			fallthrough
 
 		case stFieldStart:
 			if p.off >= min(len(buf), p.fieldLimit) {
@@ -342,6 +349,7 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			}
 			p.nameStart = p.off
 			p.state = stFieldName
+			fallthrough
 
 		case stFieldName:
 			end := min(len(buf), p.fieldLimit)
@@ -363,6 +371,7 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.nameEnd = i
 			p.advance(i + 1)
 			p.state = stFieldOWS
+			fallthrough
 
 		case stFieldOWS:
 			i, end := p.off, min(len(buf), p.fieldLimit)
@@ -379,6 +388,7 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			}
 			p.valStart = i
 			p.state = stFieldValue
+			fallthrough
 
 		case stFieldValue:
 			end := min(len(buf), p.fieldLimit)
@@ -404,6 +414,7 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.valEnd = j
 			p.advance(i + 1)
 			p.state = stFieldLF
+			fallthrough
 
 		case stFieldLF:
 			if p.off >= min(len(buf), p.fieldLimit) {
@@ -634,11 +645,15 @@ func (p *Parser) fill(buf []byte) *Request {
 		r.RawQuery = buf[p.queryStart:p.targetEnd:p.targetEnd]
 	}
 	r.ProtoMajor, r.ProtoMinor = 1, p.minor
-	hs := p.hdrs[:0]
-	for _, s := range p.spans {
-		hs = append(hs, Header{Name: buf[s.name:s.nameEnd:s.nameEnd], Value: buf[s.val:s.valEnd:s.valEnd]})
+	if cap(p.hdrs) < len(p.spans) {
+		p.hdrs = make([]Header, len(p.spans), cap(p.spans))
 	}
-	p.hdrs = hs
+	hs := p.hdrs[:len(p.spans)]
+	for i := range hs {
+		s := &p.spans[i]
+		hs[i].Name = buf[s.name:s.nameEnd:s.nameEnd]
+		hs[i].Value = buf[s.val:s.valEnd:s.valEnd]
+	}
 	r.Headers = hs
 	r.Host = nil
 	if p.host >= 0 {
