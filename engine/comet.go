@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,15 @@ type HubConfig struct {
 	// MaxEventBytes caps the total size of a published event's names and
 	// values (default 16 KiB).
 	MaxEventBytes int
+	// MaxSessionsPerAddr caps the live sessions joined from one client IP
+	// address (default 128; -1: no cap). A join over it is answered 503.
+	MaxSessionsPerAddr int
+	// PublishRate and PublishBurst limit each session's publishes (moves,
+	// chat and lobby actions included) with a token bucket: PublishRate per
+	// second sustained, PublishBurst at once (defaults 20 and 40; a negative
+	// PublishRate disables the limit). Over it: nack "rate limited".
+	PublishRate  int
+	PublishBurst int
 }
 
 // Hub defaults.
@@ -70,6 +80,9 @@ const (
 	DefaultMaxSubscriptions   = 64
 	DefaultMaxFields          = 32
 	DefaultMaxEventBytes      = 16 << 10
+	DefaultMaxSessionsPerAddr = 128
+	DefaultPublishRate        = 20
+	DefaultPublishBurst       = 40
 	// MaxLabelLen bounds p_label.
 	MaxLabelLen = 128
 )
@@ -103,6 +116,9 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	defi(&c.MaxSubscriptions, DefaultMaxSubscriptions)
 	defi(&c.MaxFields, DefaultMaxFields)
 	defi(&c.MaxEventBytes, DefaultMaxEventBytes)
+	defi(&c.MaxSessionsPerAddr, DefaultMaxSessionsPerAddr)
+	defi(&c.PublishRate, DefaultPublishRate)
+	defi(&c.PublishBurst, max(DefaultPublishBurst, c.PublishRate))
 	var errs []error
 	for _, d := range []struct {
 		n string
@@ -152,6 +168,7 @@ type Hub struct {
 	// by either; the secret part is compared in constant time.
 	mu       sync.RWMutex
 	sessions map[string]*Session
+	perAddr  map[netip.Addr]int32 // live sessions per client address
 
 	index subjectIndex
 
@@ -186,6 +203,7 @@ func NewHub(srv *Server, cfg HubConfig) (*Hub, error) {
 		srv:      srv,
 		cfg:      cfg,
 		sessions: make(map[string]*Session),
+		perAddr:  make(map[netip.Addr]int32),
 	}
 	h.events.init(srv.log)
 	srv.hub = h
@@ -271,8 +289,13 @@ func (h *Hub) NumSessions() int {
 	return len(h.sessions)
 }
 
-// ErrTooManySessions is returned when MaxSessions is reached.
-var ErrTooManySessions = errors.New("engine: too many sessions")
+// Errors of newSession.
+var (
+	// ErrTooManySessions: MaxSessions is reached.
+	ErrTooManySessions = errors.New("engine: too many sessions")
+	// ErrTooManySessionsFromAddr: MaxSessionsPerAddr is reached for the address.
+	ErrTooManySessionsFromAddr = errors.New("engine: too many sessions from this address")
+)
 
 // newID returns n random bytes, base64url encoded without padding.
 func newID(n int) string {
@@ -282,8 +305,8 @@ func newID(n int) string {
 }
 
 // newSession creates and registers a session.
-func (h *Hub) newSession(f Format, remote string) (*Session, error) {
-	s := &Session{hub: h, format: f, remote: remote}
+func (h *Hub) newSession(f Format, addr netip.Addr) (*Session, error) {
+	s := &Session{hub: h, format: f, addr: addr}
 	s.lastActive.Store(time.Now().UnixNano())
 	// The secret: 16 random bytes, 128 bits, beyond the 122 of a UUIDv4.
 	secret := newID(16)
@@ -291,6 +314,13 @@ func (h *Hub) newSession(f Format, remote string) (*Session, error) {
 	if len(h.sessions) >= h.cfg.MaxSessions {
 		h.mu.Unlock()
 		return nil, ErrTooManySessions
+	}
+	if addr.IsValid() {
+		if n := h.perAddr[addr]; h.cfg.MaxSessionsPerAddr >= 0 && int(n) >= h.cfg.MaxSessionsPerAddr {
+			h.mu.Unlock()
+			return nil, ErrTooManySessionsFromAddr
+		}
+		h.perAddr[addr]++
 	}
 	for {
 		pub := newID(8)
@@ -311,12 +341,19 @@ func (h *Hub) newSession(f Format, remote string) (*Session, error) {
 
 // Join creates a session from Go (for tests and server-side bots). It has
 // no listener until one connects with its id.
-func (h *Hub) Join(f Format) (*Session, error) { return h.newSession(f, "") }
+func (h *Hub) Join(f Format) (*Session, error) { return h.newSession(f, netip.Addr{}) }
 
 func (h *Hub) unregister(s *Session) {
 	h.mu.Lock()
 	if h.sessions[s.id[:pubIDLen]] == s {
 		delete(h.sessions, s.id[:pubIDLen])
+		if s.addr.IsValid() {
+			if n := h.perAddr[s.addr] - 1; n > 0 {
+				h.perAddr[s.addr] = n
+			} else {
+				delete(h.perAddr, s.addr)
+			}
+		}
 	}
 	h.mu.Unlock()
 }

@@ -311,9 +311,9 @@ func (rc *reqCtx) join(evName string) {
 		}
 		f = pf
 	}
-	s, err := rc.h.newSession(f, rc.ex.c.remote())
+	s, err := rc.h.newSession(f, rc.ex.c.remoteIP())
 	if err != nil {
-		rc.ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "5", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 too many sessions\n"))
+		rc.ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "5", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 "+strings.TrimPrefix(err.Error(), "engine: ")+"\n"))
 		return
 	}
 	rc.s, rc.format = s, f
@@ -621,6 +621,10 @@ func (rc *reqCtx) publish() {
 		rc.nack("invalid subject")
 		return
 	}
+	if !s.allowPublish() {
+		rc.nack("rate limited: slow down")
+		return
+	}
 	to := rc.ps.value("p_to")
 	// The publisher's own fields. Pushlet copies every parameter; control
 	// fields (p_*) are the server's and are not copied, so nobody can forge
@@ -643,7 +647,7 @@ func (rc *reqCtx) publish() {
 		return
 	}
 	if c := h.claimFor(subject); c != nil {
-		p := Publish{Session: s, Subject: subject, Fields: user, RemoteAddr: rc.ex.c.remote()}
+		p := Publish{Session: s, Subject: subject, Fields: user, RemoteAddr: s.RemoteAddr()}
 		for _, name := range forwardedHeaders {
 			if v := rc.req.Header(name); v != nil {
 				if p.Header == nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"log/slog"
+	"net/netip"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -70,9 +71,9 @@ type SessionEvent struct {
 // subscription, its connection and one exchange, and there may be tens of
 // thousands of them. Its data channel (listener) is part of the struct.
 type Session struct {
-	hub    *Hub
-	id     string // public id (pubIDLen) + secret: whoever knows it acts as the session
-	remote string
+	hub  *Hub
+	id   string     // public id (pubIDLen) + secret: whoever knows it acts as the session
+	addr netip.Addr // client address that joined (invalid for Hub.Join)
 
 	nsubs      atomic.Int32
 	lastActive atomic.Int64 // UnixNano of the last request
@@ -90,6 +91,8 @@ type Session struct {
 	delivered       uint64 // last sequence number written to a data channel
 	lst             listener
 	refreshDeadline int64 // UnixNano: a pull/poll client must refresh before this (0: none)
+	pubTokens       int64 // publish token bucket, in millitokens
+	pubAt           int64 // UnixNano of the last refill
 	values          map[string]any
 
 	timer timewheel.Timer
@@ -108,8 +111,37 @@ func (s *Session) ID() string { return s.id }
 // PublicID returns the id shown to other clients (p_from, p_to).
 func (s *Session) PublicID() string { return s.id[:pubIDLen] }
 
-// RemoteAddr returns the client address that joined.
-func (s *Session) RemoteAddr() string { return s.remote }
+// RemoteAddr returns the IP address of the client that joined ("" for a
+// session joined from Go).
+func (s *Session) RemoteAddr() string {
+	if !s.addr.IsValid() {
+		return ""
+	}
+	return s.addr.String()
+}
+
+// allowPublish takes one token from the session's publish bucket.
+func (s *Session) allowPublish() bool {
+	cfg := &s.hub.cfg
+	if cfg.PublishRate < 0 {
+		return true
+	}
+	now := time.Now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	burst := int64(cfg.PublishBurst) * 1000
+	if s.pubAt == 0 {
+		s.pubTokens = burst
+	} else {
+		s.pubTokens = min(burst, s.pubTokens+(now-s.pubAt)*int64(cfg.PublishRate)/1e6)
+	}
+	s.pubAt = now
+	if s.pubTokens < 1000 {
+		return false
+	}
+	s.pubTokens -= 1000
+	return true
+}
 
 // Format returns the session's format.
 func (s *Session) Format() Format {
@@ -466,7 +498,7 @@ func (s *Session) stop(reason string) {
 	}
 	s.hub.unregister(s)
 	s.hub.stats.leaves.Add(1)
-	s.hub.srv.log.Debug("session ended", "reason", reason, "remote", s.remote, "public_id", s.PublicID())
+	s.hub.srv.log.Debug("session ended", "reason", reason, "remote", s.RemoteAddr(), "public_id", s.PublicID())
 	s.hub.events.push(SessionEvent{Kind: SessionLeft, Session: s, Reason: reason})
 }
 

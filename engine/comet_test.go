@@ -598,3 +598,48 @@ func TestSessionEvents(t *testing.T) {
 		t.Fatalf("reason %q", e.Reason)
 	}
 }
+
+// TestPublishRateLimit: a session publishing faster than its bucket allows
+// is told to slow down, and may publish again once the bucket refills.
+func TestPublishRateLimit(t *testing.T) {
+	th := newTestHub(t, HubConfig{PublishRate: 10, PublishBurst: 3})
+	id := th.join(FormatJSON)
+	pub := func() wireEvent {
+		return th.do(FormatJSON, q("p_event", "publish", "p_id", id, "p_subject", "/r", "k", "v"))[0]
+	}
+	for i := 0; i < 3; i++ {
+		if e := pub(); e.name() != "publish-ack" {
+			t.Fatalf("publish %d within the burst: %v", i, e)
+		}
+	}
+	if e := pub(); e.name() != "nack" || e["p_reason"] != "rate limited: slow down" {
+		t.Fatalf("publish over the burst: %v", e)
+	}
+	eventually(t, 5*time.Second, "bucket refilled", func() bool { return pub().name() == "publish-ack" })
+	// Other requests are not limited.
+	if e := th.do(FormatJSON, q("p_event", "hb", "p_id", id))[0]; e.name() != "hb-ack" {
+		t.Fatalf("hb: %v", e)
+	}
+}
+
+// TestSessionsPerAddrCap: one address cannot hold more than its share of
+// sessions; ending one frees a place.
+func TestSessionsPerAddrCap(t *testing.T) {
+	th := newTestHub(t, HubConfig{MaxSessionsPerAddr: 3})
+	var ids []string
+	for i := 0; i < 3; i++ {
+		ids = append(ids, th.join(FormatJSON))
+	}
+	st, _, body := th.get("/comet", "p_event=join&p_format=json")
+	if st != http.StatusServiceUnavailable || !strings.Contains(body, "too many sessions from this address") {
+		t.Fatalf("4th join from one address = %d %q; want 503", st, body)
+	}
+	// Sessions made from Go have no address and are not counted.
+	if _, err := th.hub.Join(FormatJSON); err != nil {
+		t.Fatal(err)
+	}
+	th.do(FormatJSON, q("p_event", "leave", "p_id", ids[0]))
+	if id := th.join(FormatJSON); id == "" {
+		t.Fatal("join after a leave refused")
+	}
+}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"net"
+	"net/netip"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -471,4 +473,12 @@ func (c *conn) onClosed() {
 	}
 	c.head, c.tail, c.queued, c.pending = nil, nil, 0, 0
 	c.l.unlink(c)
+}
+
+// remoteIP returns the peer's IP address (invalid if unknown).
+func (c *conn) remoteIP() netip.Addr {
+	if a, ok := c.gc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
