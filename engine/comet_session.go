@@ -2,8 +2,8 @@ package engine
 
 import (
 	"log/slog"
-	"net/netip"
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
