@@ -166,6 +166,12 @@ func (s *Server) Start() error {
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLogger{s.log}),
 		)
+		if err == nil && !s.draining.Load() {
+			// gnet.Run returns nil even when a loop died on its own (an
+			// accept error such as EMFILE stops the whole engine): Wait
+			// must not report that as a clean stop.
+			err = errEngineStopped
+		}
 		s.runErr = err
 		close(s.done)
 	}()
@@ -206,6 +212,10 @@ func (s *Server) reservePort(addr string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// errEngineStopped is Wait's error when the event loops stopped without
+// Shutdown.
+var errEngineStopped = errors.New("engine: event loops stopped without Shutdown (see the log)")
+
 // Addr returns the address the server listens on (after Start).
 func (s *Server) Addr() string { return s.addr }
 
@@ -213,7 +223,8 @@ func (s *Server) Addr() string { return s.addr }
 func (s *Server) MaxConns() int { return s.maxConns }
 
 // Wait blocks until the event loops have stopped (after Shutdown, or when
-// gnet fails) and returns gnet's exit error.
+// gnet fails) and returns gnet's exit error, or an error when they stopped
+// without Shutdown.
 func (s *Server) Wait() error {
 	<-s.done
 	return s.runErr

@@ -1,0 +1,271 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The connection-cap tests run the server in a child process with a low
+// open-file limit: this test binary re-executed under "ulimit -n", running
+// only TestHTTPCapServerHelper, which serves until its stdin closes.
+
+const (
+	capEnv      = "ENGINE_HTTP_CAPSERVER"          // "1": be the server
+	uncappedEnv = "ENGINE_HTTP_CAPSERVER_UNCAPPED" // "1": MaxConns forced above the limit
+	capNoFile   = 512
+)
+
+// TestHTTPCapServerHelper is the child's server, not a test of its own.
+func TestHTTPCapServerHelper(t *testing.T) {
+	if os.Getenv(capEnv) != "1" {
+		t.Skip("helper process for TestHTTPCapStorm")
+	}
+	s, err := New(Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger()})
+	if err != nil {
+		fmt.Printf("CAPSERVER error=%v\n", err)
+		os.Exit(2)
+	}
+	s.Handle("GET", "/x", hText("x"))
+	if os.Getenv(uncappedEnv) == "1" {
+		// The unexported knob: what the server would do without the cap
+		// New derives from RLIMIT_NOFILE.
+		s.maxConns = 1 << 30
+	}
+	if err := s.Start(); err != nil {
+		fmt.Printf("CAPSERVER error=%v\n", err)
+		os.Exit(2)
+	}
+	fmt.Printf("CAPSERVER addr=%s max=%d\n", s.Addr(), s.MaxConns())
+	died := make(chan error, 1)
+	go func() { died <- s.Wait() }()
+	stdin := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(stdin)
+	}()
+	select {
+	case err := <-died:
+		fmt.Printf("CAPSERVER died err=%v\n", err)
+		os.Exit(3)
+	case <-stdin:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		os.Exit(0)
+	}
+}
+
+// capChild is a running child server.
+type capChild struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	addr    string
+	max     int
+	lines   chan string   // the child's further stdout lines
+	exited  chan struct{} // closed when the child has exited
+	exitErr error         // cmd.Wait's result, set before exited closes
+}
+
+func startCapChild(t *testing.T, uncapped bool) *capChild {
+	t.Helper()
+	script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, capNoFile)
+	cmd := exec.Command("sh", "-c", script, os.Args[0], "-test.run=^TestHTTPCapServerHelper$", "-test.count=1")
+	cmd.Env = append(os.Environ(), capEnv+"=1")
+	if uncapped {
+		cmd.Env = append(cmd.Env, uncappedEnv+"=1")
+	}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := &capChild{cmd: cmd, stdin: stdin, lines: make(chan string, 16), exited: make(chan struct{})}
+	first := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for n := 0; sc.Scan(); {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "CAPSERVER ") {
+				continue
+			}
+			if n++; n == 1 {
+				first <- line
+				continue
+			}
+			select {
+			case ch.lines <- line:
+			default: // nobody listening: drop it
+			}
+		}
+		ch.exitErr = cmd.Wait()
+		close(ch.exited)
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-ch.exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill() // the child this test started, by its own handle
+			<-ch.exited
+		}
+	})
+	line := hRecv(t, first, "the child server to start")
+	if _, err := fmt.Sscanf(line, "CAPSERVER addr=%s max=%d", &ch.addr, &ch.max); err != nil {
+		t.Fatalf("child said %q: %v", line, err)
+	}
+	return ch
+}
+
+// storm opens n connections to addr and sends a GET on each. It returns them
+// with, for each, the status answered (0: closed or reset without one). A
+// failing dial fails the test unless dialErrOK, when the storm stops there.
+func storm(t *testing.T, addr string, n int, dialErrOK bool) ([]*hConn, []int) {
+	t.Helper()
+	var conns []*hConn
+	for i := range n {
+		c, err := net.DialTimeout("tcp", addr, hTimeout)
+		if err != nil {
+			if dialErrOK {
+				t.Logf("dial %d: %v", i, err)
+				break
+			}
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, &hConn{t: t, c: c, br: bufio.NewReaderSize(c, 512)})
+	}
+	n = len(conns)
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				c := conns[i]
+				if _, err := io.WriteString(c.c, hReq("GET", "/x")); err != nil {
+					continue // refused and already reset
+				}
+				if r, err := c.tryNext("GET"); err == nil {
+					statuses[i] = r.StatusCode
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return conns, statuses
+}
+
+// TestHTTPCapStorm: with an open-file limit of 512, a storm of 3×512
+// connections leaves the server serving: connections up to the cap are
+// served, the others are answered 503 and closed, and once the storm is over
+// new connections are served again. Without the cap (forced above the
+// limit) the same storm makes accept fail with EMFILE, which stops gnet's
+// whole engine: that is why the cap exists.
+func TestHTTPCapStorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	t.Run("capped", func(t *testing.T) {
+		ch := startCapChild(t, false)
+		if ch.max >= capNoFile || ch.max < capNoFile/2 {
+			t.Fatalf("MaxConns %d with an open-file limit of %d", ch.max, capNoFile)
+		}
+		conns, statuses := storm(t, ch.addr, 3*capNoFile, false)
+		count := map[int]int{}
+		for _, st := range statuses {
+			count[st]++
+		}
+		t.Logf("cap %d; storm of %d: statuses %v", ch.max, len(conns), count)
+		if count[200] == 0 || count[200] > ch.max {
+			t.Errorf("%d connections served; want 1..%d", count[200], ch.max)
+		}
+		if count[200]+count[503]+count[0] != len(conns) {
+			t.Errorf("unexpected statuses %v", count)
+		}
+		if count[503] == 0 {
+			t.Errorf("no connection was answered 503")
+		}
+		// Still serving during the storm: a second request on an accepted
+		// connection, and 503 for a new one (the cap is full).
+		for i, st := range statuses {
+			if st == 200 {
+				if r := conns[i].get("/x"); r.body != "x" {
+					t.Errorf("second request on a storm connection: %d %q", r.StatusCode, r.body)
+				}
+				break
+			}
+		}
+		c := hDial(t, ch.addr)
+		c.send(hReq("GET", "/x"))
+		if r, err := c.tryNext("GET"); err == nil && r.StatusCode != 503 {
+			t.Errorf("new connection at the cap: %d", r.StatusCode)
+		}
+		select {
+		case line := <-ch.lines:
+			t.Fatalf("child: %s", line)
+		case <-ch.exited:
+			t.Fatalf("child exited during the storm: %v", ch.exitErr)
+		default:
+		}
+		for _, c := range conns {
+			c.c.Close()
+		}
+		// After the storm: served again, once the server has seen the closes.
+		hEventually(t, "a new connection to be served after the storm", func() bool {
+			nc, err := net.DialTimeout("tcp", ch.addr, hTimeout)
+			if err != nil {
+				return false
+			}
+			defer nc.Close()
+			hc := &hConn{t: t, c: nc, br: bufio.NewReader(nc)}
+			io.WriteString(nc, hReq("GET", "/debug/stats"))
+			r, err := hc.tryNext("GET")
+			if err != nil || r.StatusCode != 200 {
+				return false
+			}
+			if !strings.Contains(r.body, `"refused_at_cap": `) || strings.Contains(r.body, `"refused_at_cap": 0,`) {
+				t.Errorf("stats do not count refusals: %s", r.body)
+			}
+			return true
+		})
+	})
+	t.Run("uncapped dies", func(t *testing.T) {
+		ch := startCapChild(t, true)
+		conns, _ := storm(t, ch.addr, 3*capNoFile, true)
+		defer func() {
+			for _, c := range conns {
+				c.c.Close()
+			}
+		}()
+		select {
+		case <-ch.exited:
+		case <-time.After(hTimeout):
+			t.Fatal("the uncapped server survived a storm past its open-file limit: the cap test above proves nothing")
+		}
+		select {
+		case line := <-ch.lines: // sent before the child's exit was seen
+			if !strings.Contains(line, "died") || strings.Contains(line, "err=<nil>") {
+				t.Fatalf("child: %s (Wait must report an engine that stopped by itself)", line)
+			}
+			t.Logf("as expected without the cap: %s", line)
+		default:
+			t.Fatalf("child exited (%v) without reporting its engine's death", ch.exitErr)
+		}
+	})
+}
