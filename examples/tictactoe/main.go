@@ -15,10 +15,6 @@ import (
 	"github.com/pkg/profile"
 
 	"github.com/cometplay/cometplay/engine"
-	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
-	"github.com/cometplay/cometplay/lobby"
-	"github.com/cometplay/cometplay/rooms"
-	"github.com/cometplay/cometplay/static"
 )
 
 func main() {
@@ -39,46 +35,23 @@ func main() {
 		defer profile.Start(mode, profile.ProfilePath("."), profile.NoShutdownHook).Stop()
 	}
 
-	srv, err := engine.New(engine.Config{Addr: *addr, Static: static.FS(), StaticModTime: startTime(), Webroot: *webroot, Logger: log})
+	s, err := newServer(config{Addr: *addr, Webroot: *webroot, Logger: log, StaticModTime: startTime()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	hub, err := engine.NewHub(srv, engine.HubConfig{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	games := engine.NewGames(hub)
-	manager := rooms.NewManager(games, rooms.ManagerOptions{Logger: log})
-	if err := manager.Register(ttt.Game); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	lb := lobby.New(manager, games, lobby.Options{Logger: log})
-	if err := games.Mount(manager, lb); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	engine.MountClockDemo(srv)
-	if err := srv.Start(); err != nil {
+	if err := s.start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("cometplay is running: open http://%s/\n", srv.Addr())
+	fmt.Printf("cometplay is running: open http://%s/\n", s.srv.Addr())
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	// Rooms first: every player hears "shutdown" while connections still
-	// carry it; then the server sends abort to every listener and drains.
-	if err := manager.Shutdown(ctx); err != nil {
-		log.Error("rooms shutdown", "err", err)
-	}
-	lb.Close()
-	if err := srv.Shutdown(ctx); err != nil {
+	if err := s.shutdown(ctx); err != nil {
 		log.Error("shutdown", "err", err)
 	}
 }
