@@ -334,21 +334,22 @@ func (rc *reqCtx) dataFormat() (Format, bool) {
 	return rc.format, true
 }
 
-// resumePoint returns the client's p_last or Last-Event-ID, if any.
-func (rc *reqCtx) resumePoint() (uint64, bool, bool) {
-	v, ok := rc.ps.get("p_last")
-	if !ok || v == "" {
-		hv := rc.req.Header("Last-Event-ID")
-		if hv == nil {
-			return 0, false, true
+// resumePoint returns where the client wants delivery to resume: its
+// p_last or Last-Event-ID. When both are present the larger wins: an
+// EventSource whose URL carries an old p_last reconnects by itself with a
+// newer Last-Event-ID. ok is false for a malformed value.
+func (rc *reqCtx) resumePoint() (last uint64, resume, ok bool) {
+	for _, v := range []string{rc.ps.value("p_last"), string(rc.req.Header("Last-Event-ID"))} {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
 		}
-		v = string(hv)
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, false, false
+		}
+		last, resume = max(last, n), true
 	}
-	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-	if err != nil {
-		return 0, false, false
-	}
-	return n, true, true
+	return last, resume, true
 }
 
 // listenMode picks the mode of a listen.

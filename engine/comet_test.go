@@ -643,3 +643,19 @@ func TestSessionsPerAddrCap(t *testing.T) {
 		t.Fatal("join after a leave refused")
 	}
 }
+
+// TestResumeTakesTheLaterPoint: an EventSource whose URL carries an old
+// p_last reconnects by itself with a newer Last-Event-ID; the later wins.
+func TestResumeTakesTheLaterPoint(t *testing.T) {
+	th := newTestHub(t, HubConfig{})
+	id := th.join(FormatJSON)
+	th.do(FormatJSON, q("p_event", "subscribe", "p_id", id, "p_subject", "/l"))
+	for i := 1; i <= 6; i++ {
+		th.hub.Publish("/l", "i", strconv.Itoa(i))
+	}
+	s := th.openStream(FormatSSE, q("p_event", "listen", "p_id", id, "p_format", "sse", "p_last", "2"), "Last-Event-ID: 4\r\n")
+	evs := s.next(2+2, 5*time.Second)
+	if evs[2]["i"] != "5" || evs[3]["i"] != "6" {
+		t.Fatalf("resumed with %v; want 5 and 6", evs[2:])
+	}
+}
