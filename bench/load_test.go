@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestRunLoadNetHTTP(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/chunked" {
 			w.Write([]byte("part one "))
@@ -80,6 +82,7 @@ func TestRunLoadNetHTTP(t *testing.T) {
 }
 
 func TestRunLoadDurationAndErrors(t *testing.T) {
+	t.Parallel()
 	// A server that closes after every second response: the load continues
 	// on new connections, and the third request of each is an error only if
 	// it was pipelined behind the close.
@@ -122,6 +125,7 @@ func TestRunLoadDurationAndErrors(t *testing.T) {
 }
 
 func TestRunLoadCancel(t *testing.T) {
+	t.Parallel()
 	// A server that never answers: cancelling the context ends the run.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -152,9 +156,20 @@ func TestRunLoadCancel(t *testing.T) {
 // TestServerKinds serves the comparison's file from each kind of server in
 // this process and checks that they send the same bytes.
 func TestServerKinds(t *testing.T) {
-	var sizes []int64
+	t.Parallel()
+	var mu sync.Mutex
+	sizes := map[string]int64{}
+	t.Cleanup(func() {
+		// After the parallel subtests.
+		for _, k := range serverKinds {
+			if sizes[k] != sizes[serverKinds[0]] {
+				t.Errorf("response sizes differ between servers: %v", sizes)
+			}
+		}
+	})
 	for _, kind := range serverKinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			srv, err := startServer(kind, "127.0.0.1:0", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -170,7 +185,9 @@ func TestServerKinds(t *testing.T) {
 			if err != nil || p.Status != 200 {
 				t.Fatalf("probe = %+v, %v", p, err)
 			}
-			sizes = append(sizes, p.WireLen)
+			mu.Lock()
+			sizes[kind] = p.WireLen
+			mu.Unlock()
 			for _, h := range []string{"Content-Type: text/plain; charset=utf-8", "Cache-Control: no-cache", "X-Content-Type-Options: nosniff", "ETag: ", "Last-Modified: ", "Date: "} {
 				if !strings.Contains(p.Head, h) {
 					t.Errorf("response head lacks %q:\n%s", h, p.Head)
@@ -188,22 +205,18 @@ func TestServerKinds(t *testing.T) {
 			}
 		})
 	}
-	for i := range sizes {
-		if sizes[i] != sizes[0] {
-			t.Errorf("response sizes differ between servers %v: %v", serverKinds, sizes)
-		}
-	}
 }
 
 // TestHTTPCommand runs the whole comparison briefly with child processes and
 // checks the RESULTS.md section and the charts.
 func TestHTTPCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "RESULTS.md")
 	if err := os.WriteFile(out, []byte("# results\n\n<!-- bench:other:start -->\nkeep me\n<!-- bench:other:end -->\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"http", "-out", out, "-rounds", "2", "-d", "100ms", "-warmup", "20ms", "-c", "1,100", "-pipeline", "2", "-procs", "1"}
+	args := []string{"http", "-out", out, "-rounds", "2", "-d", "80ms", "-warmup", "20ms", "-c", "1,100", "-pipeline", "2", "-procs", "1"}
 	var stdout bytes.Buffer
 	if err := dispatch(context.Background(), args, &stdout); err != nil {
 		t.Fatal(err)

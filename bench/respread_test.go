@@ -59,6 +59,7 @@ func readAllResponses(r io.Reader, head bool) ([]wantResp, []Response, error) {
 }
 
 func TestResponseReader(t *testing.T) {
+	t.Parallel()
 	const cl = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nhello, world\n"
 	const chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n8;ext=1\r\n, world\n\r\n0\r\nX-Trailer: t\r\n\r\n"
 	tests := []struct {
