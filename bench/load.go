@@ -86,8 +86,8 @@ type LoadResult struct {
 	// Status counts them by class: Status[2] is 2xx, and so on.
 	Status [6]int64
 	// Errors counts requests that got no response (connect, write, read or
-	// parse errors, timeouts, a connection closed early); ErrorSample holds
-	// the first few messages.
+	// parse errors, timeouts, a connection closed early), warmup included;
+	// ErrorSample holds the first few messages.
 	Errors      int64
 	ErrorSample []string
 	// Reconnects counts connections replaced after an error or a close.
@@ -355,7 +355,7 @@ func (w *worker) loop(ctx context.Context) {
 		}
 		if measured {
 			w.requests += got
-			if rerr == nil && !closed {
+			if got == n {
 				w.hist.Record(time.Since(t0))
 			}
 		}

@@ -97,7 +97,7 @@ func TestRunLoadDurationAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Requests == 0 || res.Reconnects < res.Requests-2 || res.Errors != 0 {
+	if res.Requests == 0 || res.Reconnects < res.Requests-2 || res.Errors != 0 || res.Latency.Count() != uint64(res.Requests) {
 		t.Errorf("closing server:\n%s\nwant a reconnect per response and no errors", res)
 	}
 	if res.Elapsed < 200*time.Millisecond || res.Elapsed > 2*time.Second {
