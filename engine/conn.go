@@ -145,6 +145,7 @@ func (c *conn) remote() string {
 func (c *conn) onTraffic() gnet.Action {
 	in := c.gc.InboundBuffered()
 	c.srv.stats.bytesIn.Add(int64(in - c.leftIn))
+	c.l.nowSet = false
 	c.l.cur = c
 	c.process()
 	c.l.cur = nil

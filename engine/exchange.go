@@ -2,7 +2,6 @@ package engine
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/cometplay/cometplay/httpcodec"
 )
@@ -89,9 +88,15 @@ func (ex *exchange) commit(b []byte) {
 // appendHead appends the status line and the headers every response carries.
 func (ex *exchange) appendHead(b []byte, status int, hdrs []string) []byte {
 	b = httpcodec.AppendStatusLine(b, status)
-	b = httpcodec.AppendDate(b, time.Now())
+	b = httpcodec.AppendDate(b, ex.c.l.clock())
 	for i := 0; i+1 < len(hdrs); i += 2 {
-		b = httpcodec.AppendHeader(b, hdrs[i], hdrs[i+1])
+		// Not httpcodec.AppendHeader, which checks every byte: the engine
+		// writes only its own fields, the static files' and fields a
+		// Handler set through Stream.SetHeader, which validated them.
+		b = append(b, hdrs[i]...)
+		b = append(b, ": "...)
+		b = append(b, hdrs[i+1]...)
+		b = append(b, "\r\n"...)
 	}
 	switch {
 	case !ex.keepAlive:

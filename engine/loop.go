@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -34,6 +35,17 @@ type loop struct {
 	conns   *conn               // open connections (for draining at shutdown)
 	evs     []queued            // Comet: events being written by a listener
 	cbuf    []byte              // Comet: response body assembly
+	now     time.Time           // time at the start of the current batch (clock)
+	nowSet  bool
+}
+
+// clock returns the time, read once per batch of work on the loop (an
+// OnTraffic call or a drained inbox): responses of one batch share a Date.
+func (l *loop) clock() time.Time {
+	if !l.nowSet {
+		l.now, l.nowSet = time.Now(), true
+	}
+	return l.now
 }
 
 func (l *loop) link(c *conn) {
@@ -120,6 +132,7 @@ func (l *loop) Run(context.Context) error {
 	l.ops = l.spare[:0]
 	l.scheduled = false
 	l.mu.Unlock()
+	l.nowSet = false
 	for i := range ops {
 		l.exec(&ops[i])
 		ops[i] = op{}
