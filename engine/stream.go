@@ -92,6 +92,9 @@ func validHeader(name, value string) bool {
 // Respond sends a complete response with a Content-Length. contentType may be
 // "" to send none. It returns ErrBadStatus or ErrBadHeader, and sends
 // nothing, for a status or content type that would break the framing.
+//
+// Respond does not copy body (unlike Write): the event loop reads it after
+// Respond returns, so the caller must not modify it afterwards.
 func (s *Stream) Respond(status int, contentType string, body []byte) error {
 	if err := checkHead(status, contentType); err != nil {
 		return err
