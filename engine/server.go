@@ -34,9 +34,10 @@ type Server struct {
 	routes  atomic.Pointer[router]
 	routeMu sync.Mutex // serializes registrations
 
-	wheel   *timewheel.Wheel
-	workers *workerPool
-	static  *webfs.FS
+	wheel      *timewheel.Wheel
+	workers    *workerPool
+	static     *webfs.FS
+	staticMemo staticMemo
 
 	loopsMu sync.Mutex
 	loops   []*loop
