@@ -238,6 +238,11 @@ func play(t *testing.T, players [2]*player, watchers []*player, board []string, 
 	return board
 }
 
+// started is a condition: the game view shows a game in progress, the
+// player's mark and whose turn it is (events that may arrive in separate
+// responses).
+const started = `g.state === 'playing' && g.mark !== undefined && g.turn !== 'none'`
+
 // quickMatch has a and b press quick play, a first (so a is seated first and
 // plays X), and waits until both show the game in progress.
 func quickMatch(t *testing.T, a, b *player) string {
@@ -246,7 +251,7 @@ func quickMatch(t *testing.T, a, b *player) string {
 	a.waitFor("waiting for an opponent", `!document.getElementById('qp-waiting').hidden`)
 	b.click("#quickplay")
 	for _, pl := range []*player{a, b} {
-		pl.waitGame("the game to start", `g.state === 'playing'`)
+		pl.waitGame("the game to start", started)
 	}
 	room := a.room()
 	if room == "" || b.room() != room {
@@ -331,7 +336,7 @@ func testWinRematchDraw(t *testing.T, b *browsertest.Browser) {
 	ann.waitFor("Bob's rematch request", `document.getElementById('rematch-status').textContent.includes('Bob wants a rematch')`)
 	ann.click("#rematch")
 	for _, pl := range []*player{ann, bob, sue} {
-		pl.waitGame("the rematch", `g.state === 'playing' && `+boardIs(make([]string, 9)))
+		pl.waitGame("the rematch", `g.state === 'playing' && g.turn !== 'none' && `+boardIs(make([]string, 9)))
 	}
 	if a, b := ann.view(), bob.view(); a.Mark != "O" || b.Mark != "X" || b.Turn != "me" {
 		t.Fatalf("rematch: Ann %q, Bob %q (turn %q); want Ann O, Bob X to move", a.Mark, b.Mark, b.Turn)
@@ -352,6 +357,13 @@ func testWinRematchDraw(t *testing.T, b *browsertest.Browser) {
 	}
 	if info, _ := st.s.rooms.Room(room); info.Spectators != 1 || info.State != rooms.StateFinished {
 		t.Errorf("server's room: %+v; want finished with one spectator", info)
+	}
+
+	// A spectator who reloads watches again.
+	sue.p.Navigate(browsertest.Eval[string](sue.p, `location.href`))
+	sue.waitGame("the game watched again", `g.role === 'spectator' && g.state === 'finished' && document.getElementById('result-text').textContent === 'It’s a draw.'`)
+	if v := sue.view(); v.Board[8] != "X" || slices.Contains(v.Disabled, false) {
+		t.Errorf("spectator after a reload: board %q, disabled %v", v.Board, v.Disabled)
 	}
 
 	// Console errors fail the test when a page closes: close them now, and
@@ -392,7 +404,7 @@ func testCreateJoinChat(t *testing.T, b *browsertest.Browser) {
 	bob.waitFor("the room in the list", `!!document.querySelector(`+js(sel+`[data-state="waiting"]`)+`)`)
 	bob.click(sel + ` button[data-act="join"]`)
 	for _, pl := range []*player{ann, bob} {
-		pl.waitGame("the game", `g.state === 'playing'`)
+		pl.waitGame("the game", started)
 	}
 	// X: 0 1 8, O: 2 4 6: O wins on the diagonal.
 	play(t, [2]*player{ann, bob}, nil, nil, 0, 2, 1, 4, 8, 6)
@@ -431,6 +443,7 @@ func testReload(t *testing.T, b *browsertest.Browser) {
 
 	reload := func(pl *player, turn string) {
 		t.Helper()
+		pl.waitGame("turn "+turn+" before the reload", `g.turn === `+js(turn))
 		before := pl.view()
 		pl.p.Navigate(browsertest.Eval[string](pl.p, `location.href`))
 		pl.waitGame("the game after the reload", `g.state === 'playing' && g.role === 'player' && `+boardIs(board))
@@ -473,7 +486,7 @@ func testTurnClock(t *testing.T, b *browsertest.Browser) {
 	bob.waitFor("the room with its clock", `!!document.querySelector(`+js(sel)+`) && document.querySelector(`+js(sel+` .room-label`)+`).textContent === 'Tictactoe, 2 s per move'`)
 	bob.click(sel + ` button[data-act="join"]`)
 	for _, pl := range []*player{ann, bob} {
-		pl.waitGame("the clock", `g.state === 'playing' && !document.getElementById('clock').hidden && /^0:0[0-2]$/.test(document.getElementById('clock-time').textContent)`)
+		pl.waitGame("the clock", started+` && !document.getElementById('clock').hidden && /^0:0[0-2]$/.test(document.getElementById('clock-time').textContent)`)
 	}
 	for _, pl := range []*player{ann, bob} {
 		pl.waitGame("the forfeit", `g.state === 'finished'`)

@@ -499,8 +499,13 @@ export class App {
 		if (v !== 'game') document.title = 'cometplay tictactoe';
 		this.renderConn();
 		if (changed && v !== 'loading') {
+			// The control that had the focus may have just been hidden with
+			// its view: start the keyboard (and screen reader) at the new
+			// view's heading.
 			const h = document.querySelector('#view-' + v + ' h1');
-			if (h && document.activeElement === document.body) h.focus({ preventScroll: true });
+			const a = document.activeElement;
+			const kept = a && a !== document.body && (a.closest('#view-' + v) || a.closest('header'));
+			if (h && !kept) h.focus({ preventScroll: true });
 		}
 	}
 
