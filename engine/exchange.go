@@ -150,10 +150,16 @@ func (ex *exchange) start(status int, hdrs []string) {
 	if ex.state != exPending || ex.c.closed {
 		return
 	}
-	if ex.http10 {
+	// 204 and 304 have no body (RFC 9110 §6.4.1), and a 204 no
+	// Transfer-Encoding (RFC 9112 §6.1): chunks after such a head would be
+	// read as the start of the next response. Send the head alone.
+	noBody := !bodyAllowed(status)
+	switch {
+	case noBody:
+	case ex.http10:
 		// HTTP/1.0 has no chunked coding: the body ends when the connection does.
 		ex.keepAlive = false
-	} else {
+	default:
 		ex.chunked = true
 	}
 	b := ex.appendHead(ex.buf(), status, hdrs)
@@ -161,12 +167,12 @@ func (ex *exchange) start(status int, hdrs []string) {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
 	b = append(b, "\r\n"...)
-	if ex.head {
+	if ex.head || noBody {
 		ex.finish(b)
-		// The response to HEAD is complete without a body. A parked
-		// handler pushing chunks must learn it, or it would write into a
-		// finished exchange forever (ex.gone skips done exchanges): its
-		// Writes now fail with ErrClosed and Done is closed.
+		// The response is complete without a body. A parked handler
+		// pushing chunks must learn it, or it would write into a finished
+		// exchange forever (ex.gone skips done exchanges): its Writes now
+		// fail with ErrClosed and Done is closed.
 		if st, ok := ex.owner.(*Stream); ok {
 			st.markClosed()
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -503,4 +504,39 @@ func TestHTTPStreamConcurrent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHTTPStartNoBodyStatus: a streamed response with a status that
+// carries no body (204, 304) is sent as a head only: chunks after it would
+// be read by the client as the start of the next response.
+func TestHTTPStartNoBodyStatus(t *testing.T) {
+	errs := make(chan error, 2)
+	s := hStart(t, Config{}, func(s *Server) {
+		for _, st := range []int{204, 304} {
+			s.Handle("GET", fmt.Sprintf("/%d", st), func(w *Stream, _ *Request) {
+				w.Start(st, "text/plain")
+				w.Park()
+				go func() {
+					w.Write([]byte("must not be sent"))
+					<-w.Done()
+					_, err := w.Write([]byte("again"))
+					errs <- err
+				}()
+			})
+		}
+		s.Handle("GET", "/x", hText("x"))
+	})
+	c := hDial(t, s.Addr())
+	c.send(hReq("GET", "/204") + hReq("GET", "/x") + hReq("GET", "/304") + hReq("GET", "/x"))
+	for _, want := range []int{204, 200, 304, 200} {
+		r := c.next("GET")
+		if r.StatusCode != want || (want == 200 && r.body != "x") || r.TransferEncoding != nil {
+			t.Fatalf("got %d %q TE %v; want %d", r.StatusCode, r.body, r.TransferEncoding, want)
+		}
+	}
+	for range 2 {
+		if err := hRecv(t, errs, "the writer to be told"); !errors.Is(err, ErrClosed) {
+			t.Errorf("Write after a bodiless head = %v; want ErrClosed", err)
+		}
+	}
 }

@@ -220,7 +220,8 @@ func (s *Stream) Park() {
 
 // Done returns a channel closed when the client's connection goes away
 // before the response is finished, or when a streamed response can carry no
-// body (it answers HEAD); Write then returns ErrClosed.
+// body (it answers HEAD, or its status is 204 or 304); Write then returns
+// ErrClosed.
 func (s *Stream) Done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
