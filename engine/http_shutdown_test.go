@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -138,5 +139,34 @@ func TestHTTPShutdownDeadline(t *testing.T) {
 		if err := c.waitEOF(hTimeout); err != nil && !errors.Is(err, io.EOF) {
 			t.Error(err)
 		}
+	}
+}
+
+// TestHTTPShutdownSlowReader: a response the server has produced but a slow
+// client is still reading is in flight too: Shutdown lets it drain instead
+// of cutting it off with the idle connections.
+func TestHTTPShutdownSlowReader(t *testing.T) {
+	body := strings.Repeat("s", 4<<20)
+	s := hStart(t, Config{MaxOutbound: 16 << 20}, func(s *Server) {
+		s.Handle("GET", "/big", hText(body))
+	})
+	c := hDialSmallRcvbuf(t, s.Addr(), 4<<10)
+	c.send(hReq("GET", "/big"))
+	// Wait until the response is fully produced (handed to the socket and
+	// gnet's buffer): the connection is then idle from the server's view.
+	hEventually(t, "the response to be produced", func() bool { return s.Stats().Responses == 1 })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	time.Sleep(100 * time.Millisecond) // the shutdown's drain runs before the client reads: the condition under test
+	r := c.next("GET")
+	if len(r.body) != len(body) {
+		t.Fatalf("got %d of %d body bytes", len(r.body), len(body))
+	}
+	if err := hRecv(t, done, "Shutdown"); err != nil {
+		t.Fatal(err)
 	}
 }

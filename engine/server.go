@@ -430,13 +430,20 @@ func (d drainTask) runOnLoop() {
 	for c := d.l.conns; c != nil; {
 		next := c.next
 		c.closing = true
-		if c.head == nil {
-			c.closeNow()
-		} else {
+		switch {
+		case c.head != nil:
 			// Close after the last response in flight, not the first:
 			// complete() closes as soon as it retires an exchange that is
 			// not keep-alive, which would drop the pipelined ones behind it.
 			c.tail.keepAlive = false
+		case c.timerKind == timerFlush || c.timerKind == timerLinger:
+			// Already closing after its last response; it ends by itself.
+		case c.gc.OutboundBuffered() > 0 || c.unacked() > 0:
+			// Nothing to serve, but a response is still on its way to a
+			// slow reader: close once it is delivered, not now.
+			c.finishClose()
+		default:
+			c.closeNow()
 		}
 		c = next
 	}
