@@ -320,7 +320,8 @@ func (c *conn) protocolError(err error) {
 
 // enqueue appends a new exchange to the connection's queue. Loop only.
 func (c *conn) enqueue(keepAlive, head, http10 bool) *exchange {
-	ex := &exchange{c: c, keepAlive: keepAlive, head: head, http10: http10}
+	ex := c.l.getExchange()
+	*ex = exchange{c: c, keepAlive: keepAlive, head: head, http10: http10}
 	if c.tail == nil {
 		c.head, c.tail = ex, ex
 	} else {
@@ -356,7 +357,12 @@ func (c *conn) complete(ex *exchange) {
 		}
 		done.next = nil
 		c.queued--
-		if !done.keepAlive {
+		keepAlive := done.keepAlive
+		if done.owner == nil {
+			// Nobody else holds it (no Stream, no Comet listener): reuse it.
+			c.l.putExchange(done)
+		}
+		if !keepAlive {
 			c.closing = true
 			c.scheduleClose()
 			return

@@ -27,16 +27,17 @@ type loop struct {
 	scheduled bool // guarded by mu: an Execute is pending
 
 	// Loop-only state below: touched only on this loop's goroutine.
-	spare   []op
-	parsers []*httpcodec.Parser // free parsers; a connection holds one only while a request is partial
-	cur     *conn               // connection whose OnTraffic is running; its output is batched in wbuf
-	wbuf    []byte              // output batch of cur, written once at the end of OnTraffic
-	scratch []byte              // response assembly outside OnTraffic
-	conns   *conn               // open connections (for draining at shutdown)
-	evs     []queued            // Comet: events being written by a listener
-	cbuf    []byte              // Comet: response body assembly
-	now     time.Time           // time at the start of the current batch (clock)
-	nowSet  bool
+	spare     []op
+	parsers   []*httpcodec.Parser // free parsers; a connection holds one only while a request is partial
+	exchanges []*exchange         // free exchanges (finished, unowned)
+	cur       *conn               // connection whose OnTraffic is running; its output is batched in wbuf
+	wbuf      []byte              // output batch of cur, written once at the end of OnTraffic
+	scratch   []byte              // response assembly outside OnTraffic
+	conns     *conn               // open connections (for draining at shutdown)
+	evs       []queued            // Comet: events being written by a listener
+	cbuf      []byte              // Comet: response body assembly
+	now       time.Time           // time at the start of the current batch (clock)
+	nowSet    bool
 }
 
 // clock returns the time, read once per batch of work on the loop (an
@@ -172,6 +173,25 @@ func (l *loop) exec(o *op) {
 		ex.chunk(o.data)
 	case opEnd:
 		ex.end()
+	}
+}
+
+// getExchange returns a free exchange (its fields are set by the caller).
+func (l *loop) getExchange() *exchange {
+	if n := len(l.exchanges); n > 0 {
+		ex := l.exchanges[n-1]
+		l.exchanges[n-1] = nil
+		l.exchanges = l.exchanges[:n-1]
+		return ex
+	}
+	return new(exchange)
+}
+
+// putExchange recycles a finished exchange that nothing references any more.
+func (l *loop) putExchange(ex *exchange) {
+	*ex = exchange{}
+	if len(l.exchanges) < 256 {
+		l.exchanges = append(l.exchanges, ex)
 	}
 }
 
