@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/internal/browsertest"
@@ -273,6 +274,7 @@ func TestBrowser(t *testing.T) {
 		{"TurnClock", testTurnClock},
 		{"TwoTabsOneConnection", testTwoTabs},
 		{"OpponentReconnecting", testOpponentReconnecting},
+		{"PhoneAndKeyboard", testPhoneAndKeyboard},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -566,6 +568,98 @@ func testOpponentReconnecting(t *testing.T, b *browsertest.Browser) {
 	bob.waitGame("the seat back", `g.state === 'playing' && g.mark === 'O' && g.turn === 'me' && `+boardIs(board))
 	ann.waitGame("Bob back", `document.getElementById('opponent-status').hidden && document.querySelector('#players .away-tag') === null`)
 	play(t, [2]*player{ann, bob}, nil, board, 0, 8) // both can still play
+}
+
+// testPhoneAndKeyboard: on a phone-sized touch screen, every control of the
+// lobby and the game is at least 44 px square, nothing overflows sideways,
+// and a player plays by tapping; the other plays with the keyboard alone
+// (Tab to the board, arrow keys, Enter) and sees where the focus is.
+func testPhoneAndKeyboard(t *testing.T, b *browsertest.Browser) {
+	st := startSite(t)
+	ann := st.join(t, b.NewContext(t), "Ann", "")
+	ctx, cancel := context.WithTimeout(ann.p.Context(), wait)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
+		t.Fatal(err)
+	}
+	ann.waitFor("the phone layout", `innerWidth === 360`)
+	checkPhone(t, ann)
+	bob := st.join(t, b.NewContext(t), "Bob", "")
+	quickMatch(t, ann, bob)
+	checkPhone(t, ann)
+
+	tap := func(cell int) {
+		t.Helper()
+		ann.waitGame("Ann's turn", `g.turn === 'me'`)
+		ctx, cancel := context.WithTimeout(ann.p.Context(), wait)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.Tap(chromedp.CSS(fmt.Sprintf(`#board [data-cell="%d"]`, cell)))); err != nil {
+			t.Fatalf("tap: %v", err)
+		}
+	}
+	keys := func(k string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(bob.p.Context(), wait)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(k)); err != nil {
+			t.Fatalf("keys: %v", err)
+		}
+	}
+	focused := func() string {
+		return browsertest.Eval[string](bob.p, `(() => {
+			const e = document.activeElement;
+			const o = getComputedStyle(e);
+			return (e.dataset.cell ?? e.id ?? e.tagName) + (o.outlineStyle === 'solid' && parseFloat(o.outlineWidth) >= 2 ? ' outlined' : '');
+		})()`)
+	}
+	board := make([]string, 9)
+	mark := func(cell int, m string) {
+		t.Helper()
+		board[cell] = m
+		for _, pl := range []*player{ann, bob} {
+			pl.waitFor(fmt.Sprintf("%s at %d", m, cell), boardIs(board))
+		}
+	}
+
+	tap(4)
+	mark(4, "X")
+	// The game view put the focus on its heading; the board comes next.
+	bob.waitGame("Bob's turn", `g.turn === 'me'`)
+	keys("\t")
+	if got := focused(); got != "0 outlined" {
+		t.Fatalf("after Tab the focus is on %q; want cell 0, outlined", got)
+	}
+	keys(kb.ArrowRight + kb.ArrowDown + kb.ArrowLeft + kb.ArrowUp + kb.ArrowUp)
+	if got := focused(); got != "0 outlined" {
+		t.Fatalf("after right, down, left, up, up the focus is on %q; want cell 0", got)
+	}
+	keys(kb.Enter)
+	mark(0, "O")
+	tap(2)
+	mark(2, "X")
+	bob.waitGame("Bob's turn", `g.turn === 'me'`)
+	keys(kb.ArrowDown + kb.ArrowDown + kb.Enter) // 0 → 3 → 6
+	mark(6, "O")
+	tap(1)
+	mark(1, "X")
+	checkPhone(t, ann)
+}
+
+// checkPhone fails the test if a visible control of the page is smaller
+// than 44 × 44 px or the page is wider than the screen.
+func checkPhone(t *testing.T, pl *player) {
+	t.Helper()
+	small := browsertest.Eval[[]string](pl.p, `[...document.querySelectorAll('button, input, a[href], select, textarea, summary')]
+		.filter((e) => e.offsetParent !== null && !e.classList.contains('skip'))
+		.map((e) => [e, e.getBoundingClientRect()])
+		.filter(([, r]) => r.width < 44 || r.height < 44)
+		.map(([e, r]) => (e.id || e.className || e.tagName) + ' ' + Math.round(r.width) + '×' + Math.round(r.height))`)
+	if len(small) > 0 {
+		t.Errorf("%s (%s view): controls smaller than 44 px: %v", pl.name, browsertest.Eval[string](pl.p, `document.body.dataset.view`), small)
+	}
+	if w := browsertest.Eval[int](pl.p, `document.documentElement.scrollWidth - innerWidth`); w > 0 {
+		t.Errorf("%s: the page is %d px wider than the screen", pl.name, w)
+	}
 }
 
 // waitServer polls a server-side condition until it holds or wait passes.
