@@ -534,6 +534,23 @@ func testTwoTabs(t *testing.T, b *browsertest.Browser) {
 	board = play(t, [2]*player{tab, bob}, []*player{ann}, board, 8)
 	board = play(t, [2]*player{tab, bob}, []*player{ann}, board, 2)
 
+	// A tab opened on the home page offers to continue as Ann (the same
+	// session) rather than making a new player; her game is a click away.
+	home := &player{t: t, p: annCtx.NewPage(t, st.url()), name: "Ann's home tab"}
+	home.p.SetName("Ann-home")
+	home.waitView("name")
+	if v := browsertest.Eval[string](home.p, `document.getElementById('name-input').value`); v != "" {
+		t.Errorf("a new tab next to Ann's has the name %q filled in; want none (it is more likely another player)", v)
+	}
+	home.click(`#continue-list button`)
+	home.waitView("lobby")
+	home.click(`#my-games button[data-room=` + js(room) + `]`)
+	home.waitGame("Ann's game", `g.mark === 'X' && `+boardIs(board))
+	home.p.Close()
+	if n := st.s.hub.NumSessions(); n != 2 {
+		t.Errorf("%d sessions with three tabs of Ann; want 2", n)
+	}
+
 	ann.p.Close()
 	tab.waitFor("the second tab to take over", `document.getElementById('conn').dataset.leader === 'true' && document.getElementById('conn').dataset.state === 'connected'`)
 	play(t, [2]*player{tab, bob}, nil, board, 6) // X: 4 8 6

@@ -110,20 +110,25 @@ export class App {
 			this.start(key);
 			return;
 		}
+		// A returning player finds its name filled in; but while another
+		// window plays as someone, a new window is more likely a second
+		// player: it is offered "Continue as" instead.
+		const live = await this.listLiveProfiles();
 		const all = Object.entries(store.profiles()).sort(([, a], [, b]) => b.at - a.at);
-		if (all.length) $('name-input').value = all[0][1].name;
-		await this.listLiveProfiles();
+		if (all.length && live.size === 0) $('name-input').value = all[0][1].name;
 		this.render();
 	}
 
-	// listLiveProfiles offers the players other tabs of this browser show.
+	// listLiveProfiles offers the players other tabs of this browser show,
+	// and returns their keys.
 	async listLiveProfiles() {
-		const live = await store.liveProfiles();
 		const all = store.profiles();
-		const items = [...live].filter((k) => all[k]).map((k) =>
+		const live = new Set([...await store.liveProfiles()].filter((k) => all[k]));
+		const items = [...live].map((k) =>
 			el('li', {}, el('button', { type: 'button', dataset: { profile: k }, text: 'Continue as ' + all[k].name })));
 		$('continue-list').replaceChildren(...items);
 		show($('continue'), items.length > 0);
+		return live;
 	}
 
 	async chooseName() {
