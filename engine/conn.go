@@ -191,10 +191,19 @@ func (c *conn) checkOutbound() {
 		return // counted once: gnet's close is asynchronous and writes may follow
 	}
 	if q := c.gc.OutboundBuffered() + c.pending; q > c.srv.cfg.MaxOutbound {
-		c.srv.stats.slowClosed.Add(1)
-		c.srv.log.Debug("connection closed: outbound cap exceeded (peer not reading)", "remote", c.remote(), "queued", q)
-		c.closeNow()
+		c.closeSlow(q)
 	}
+}
+
+// closeSlow closes a connection whose peer does not take its bytes fast
+// enough (MaxOutbound), counting it once. Loop only.
+func (c *conn) closeSlow(queued int) {
+	if c.closed || c.aborted {
+		return
+	}
+	c.srv.stats.slowClosed.Add(1)
+	c.srv.log.Debug("connection closed: outbound cap exceeded (peer not reading)", "remote", c.remote(), "queued", queued)
+	c.closeNow()
 }
 
 // process parses every complete request in the inbound buffer and dispatches

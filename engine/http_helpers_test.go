@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -268,4 +269,33 @@ func hDialSmallRcvbuf(t testing.TB, addr string, n int) *hConn {
 	}
 	t.Cleanup(func() { c.Close() })
 	return &hConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// hHeapGrowth runs f and returns by how much the heap in use grew over a
+// collected baseline, at its highest while f ran (sampled every 2 ms).
+func hHeapGrowth(f func()) int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := int64(ms.HeapInuse)
+	peak := base
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, int64(ms.HeapInuse))
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	f()
+	close(stop)
+	<-done
+	return peak - base
 }

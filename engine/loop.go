@@ -78,6 +78,7 @@ const (
 	opChunk                        // ex: one chunk (data)
 	opEnd                          // ex: end of a streamed response
 	opClose                        // c: close the connection
+	opSlowClose                    // c: close it, its stream's queued bytes passed MaxOutbound
 	opTimer                        // c: connection timer fired (gen)
 	opTask                         // task.runOnLoop()
 	opListener                     // sess.runListener(gen): deliver to a Comet data channel
@@ -150,6 +151,9 @@ func (l *loop) exec(o *op) {
 	case opClose:
 		o.c.closeNow()
 		return
+	case opSlowClose:
+		o.c.closeSlow(0)
+		return
 	case opTimer:
 		o.c.timerFired(o.gen)
 		return
@@ -161,8 +165,14 @@ func (l *loop) exec(o *op) {
 		return
 	}
 	ex := o.ex
-	if ex.c.closed {
-		return
+	if o.kind == opChunk {
+		// The chunk has left the inbox (Stream.Write bounds what is in it).
+		if st, ok := ex.owner.(*Stream); ok {
+			st.posted.Add(-int64(len(o.data)))
+		}
+	}
+	if ex.c.closed || ex.c.aborted {
+		return // nothing more reaches a connection being closed
 	}
 	switch o.kind {
 	case opRespond:

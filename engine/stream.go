@@ -52,6 +52,7 @@ type Stream struct {
 	phase   int      // guarded by mu: 0 fresh, 1 streaming, 2 finished
 	parked  bool     // guarded by mu
 	closed  atomic.Bool
+	posted  atomic.Int64  // bytes of Write chunks posted to the loop and not yet taken
 	doneCh  chan struct{} // guarded by mu; lazily made
 	doneSet bool          // guarded by mu
 }
@@ -166,6 +167,9 @@ func (s *Stream) Start(status int, contentType string) error {
 var antiBuffering = []string{"Cache-Control", "no-cache, no-store", "X-Accel-Buffering", "no"}
 
 // Write sends p as one chunk, flushed. It copies p. It implements io.Writer.
+// Chunks not yet taken by the event loop count against Config.MaxOutbound:
+// a Write that would pass it fails with ErrClosed and closes the connection,
+// as a client that does not read is closed.
 func (s *Stream) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -178,6 +182,15 @@ func (s *Stream) Write(p []byte) (int, error) {
 		return 0, ErrClosed
 	case len(p) == 0:
 		return 0, nil
+	}
+	// Chunks waiting in the loop's inbox are queued bytes too: without
+	// this bound a producer faster than the loop (io.Copy into a Stream)
+	// queues without limit before the loop can see the peer lag.
+	if s.posted.Add(int64(len(p))) > int64(s.l.srv.cfg.MaxOutbound) {
+		s.posted.Add(-int64(len(p)))
+		s.l.post(op{kind: opSlowClose, c: s.ex.c})
+		s.markClosedLocked()
+		return 0, ErrClosed
 	}
 	s.l.post(op{kind: opChunk, ex: s.ex, data: append([]byte(nil), p...)})
 	return len(p), nil
@@ -239,15 +252,19 @@ func (s *Stream) exchangeGone(*exchange) { s.markClosed() }
 
 // markClosed runs on the loop when the connection closes; it never blocks.
 func (s *Stream) markClosed() {
-	s.closed.Store(true)
 	s.mu.Lock()
+	s.markClosedLocked()
+	s.mu.Unlock()
+}
+
+func (s *Stream) markClosedLocked() {
+	s.closed.Store(true)
 	if !s.doneSet {
 		s.doneSet = true
 		if s.doneCh != nil {
 			close(s.doneCh)
 		}
 	}
-	s.mu.Unlock()
 }
 
 // finishIfUnanswered is called when the handler returns.
