@@ -229,7 +229,7 @@ export class App {
 		this.helloError = text;
 		this.joining = null;
 		this.render();
-		$('name-input').focus();
+		queueMicrotask(() => $('name-input').focus()); // once the name view shows
 	}
 
 	requestModel() {
