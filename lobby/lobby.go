@@ -318,7 +318,7 @@ func (l *Lobby) Handle(sessionID string, req Request) error {
 				return err
 			}
 		}
-	case "create", "join", "spectate", "leave-room", "quickplay", "cancel-quickplay", "chat", "name":
+	case "create", "join", "spectate", "leave-room", "quickplay", "cancel-quickplay", "chat", "name", "sync":
 		if !hello {
 			return ErrHelloFirst
 		}
@@ -547,6 +547,13 @@ func (l *Lobby) do(j job) {
 		l.publish(TopicChat, "chat", chatData{From: s.ident, Text: j.f["text"], TS: j.at.UnixMilli()})
 	case "name":
 		err = l.rename(s, j.f["name"], req)
+	case "sync":
+		// A client that lost track (a gap in its events, a tab opened
+		// late) gets what hello gave it, then its rooms' joined and state.
+		l.send(s.id, "welcome", welcomeData{Player: s.ident, Req: req})
+		l.send(s.id, "presence", presenceData{Online: l.online()})
+		l.send(s.id, "rooms", roomsData{Rooms: l.rooms()})
+		err = l.m.Resync(s.id)
 	}
 	if err != nil {
 		l.fail(j, err)

@@ -531,3 +531,30 @@ func TestBusy(t *testing.T) {
 		e.wait(fmt.Sprint("s", i), "welcome", nil)
 	}
 }
+
+// TestSync: a client that lost track asks for a sync and gets its welcome,
+// presence, room list, and each of its rooms' joined and state again.
+func TestSync(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	if err := e.do("s1", "sync"); !errors.Is(err, lobby.ErrHelloFirst) {
+		t.Fatalf("sync before hello = %v; want ErrHelloFirst", err)
+	}
+	e.hello("s1", "Ann")
+	e.must("s1", "create", "game", "nim")
+	room := e.wait("s1", "joined", nil)["room"].(string)
+	e.settle()
+	before := map[string]int{}
+	for _, typ := range []string{"welcome", "presence", "rooms", "joined", "state"} {
+		before[typ] = e.count("s1", typ)
+	}
+	e.must("s1", "sync", "req", "r9")
+	e.settle()
+	for typ, n := range before {
+		if got := e.count("s1", typ); got != n+1 {
+			t.Errorf("after sync: %d %q events; want %d", got, typ, n+1)
+		}
+	}
+	if j := e.wait("s1", "joined", nil); j["room"] != room {
+		t.Errorf("joined = %v", j)
+	}
+}

@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -99,6 +100,21 @@ type sessionRec struct {
 	rooms    map[*room]int // references: memberships and pending joins
 	detached bool          // its listen connection is gone
 	ended    bool          // the session is gone for good
+}
+
+// rooms returns the rooms session s is in (or joining).
+func (x *sessionIndex) rooms(s string) []*room {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	rec := x.m[s]
+	if rec == nil {
+		return nil
+	}
+	rs := make([]*room, 0, len(rec.rooms))
+	for r := range rec.rooms {
+		rs = append(rs, r)
+	}
+	return rs
 }
 
 // ref records that session s has a membership or a pending join in r.
@@ -477,6 +493,26 @@ func (m *Manager) Do(roomID string, f func(*Ctx)) error {
 		return ErrNoRoom
 	}
 	return r.enqueue(item{kind: kDo, counted: true, fn: f})
+}
+
+// Resync sends one session again what it got on joining each of its rooms:
+// "joined" (with reconnected false) and the room's "state" if the game has a
+// Snapshotter. A client that lost track of its rooms (a gap in its events, a
+// tab opened late) asks for it through the lobby's "sync" action. The sends
+// are queued like Do and may fail with ErrMailboxFull.
+func (m *Manager) Resync(sessionID string) error {
+	for _, r := range m.sessions.rooms(sessionID) {
+		err := r.enqueue(item{kind: kDo, counted: true, fn: func(c *Ctx) {
+			if p := c.r.bySession[sessionID]; p != nil {
+				c.r.sendJoined(p, false)
+				c.r.sendSnapshot(p)
+			}
+		}})
+		if err != nil && !errors.Is(err, ErrNoRoom) {
+			return err
+		}
+	}
+	return nil
 }
 
 // Detached reports that the session's listen connection went away. Its

@@ -67,6 +67,9 @@ func (g *Room) OnCreate(ctx *rooms.Ctx, opts rooms.Options) error {
 		}
 		g.turnTime = time.Duration(n) * time.Second
 	}
+	if ctx.Label() != "" {
+		return nil // the creator named the room (lobby "create" with a label)
+	}
 	label := "Tictactoe"
 	if g.turnTime > 0 {
 		label += fmt.Sprintf(", %d s per move", int(g.turnTime/time.Second))
