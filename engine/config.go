@@ -26,8 +26,10 @@ const (
 	// once; further pipelined requests wait in the inbound buffer.
 	DefaultMaxPipelined = 16
 	// DefaultMaxOutbound bounds the bytes queued for one connection (in gnet's
-	// outbound buffer plus responses held back behind an earlier one). A peer
-	// that stops reading is closed when it is exceeded, so memory stays bounded.
+	// outbound buffer plus responses held back behind an earlier one; a
+	// Stream's chunks waiting for the event loop are bounded by it too). A
+	// peer that stops reading is closed when it is exceeded, so memory stays
+	// bounded.
 	DefaultMaxOutbound = 1 << 20
 	// DefaultMaxInbound bounds the bytes buffered from one connection that the
 	// server has not consumed yet (pipelined requests beyond MaxPipelined).
