@@ -387,6 +387,12 @@ func (c *conn) complete(ex *exchange) {
 		return // process() (running now, or later) updates timers
 	}
 	if c.blocked || c.gc.InboundBuffered() > 0 {
+		if c.l.cur != nil {
+			// Another connection's OnTraffic batch is being assembled in
+			// the loop's buffer: resume this one afterwards, not inside it.
+			c.l.post(op{kind: opResume, c: c})
+			return
+		}
 		c.blocked = false
 		c.l.cur = c
 		c.process()

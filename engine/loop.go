@@ -83,6 +83,7 @@ const (
 	opTask                         // task.runOnLoop()
 	opListener                     // sess.runListener(gen): deliver to a Comet data channel
 	opEndChannel                   // end a replaced Comet data channel (ex, f, m)
+	opResume                       // c: resume parsing pipelined requests (see conn.complete)
 )
 
 // op is one unit of work posted to a loop. It is a value type so that posting
@@ -162,6 +163,11 @@ func (l *loop) exec(o *op) {
 		return
 	case opEndChannel:
 		endChannel(o.ex, o.f, o.m)
+		return
+	case opResume:
+		if !o.c.closed && o.c.head == nil {
+			o.c.complete(nil)
+		}
 		return
 	}
 	ex := o.ex
