@@ -125,6 +125,7 @@ type Lobby struct {
 	wg      sync.WaitGroup
 	closed  atomic.Bool
 	once    sync.Once
+	nOnline atomic.Int64 // players online, for Stats
 
 	// gate is what Handle checks synchronously.
 	gmu  sync.Mutex
@@ -621,6 +622,7 @@ func (l *Lobby) goOnline(s *session) {
 	s.online = true
 	p := l.players[s.ident.PlayerID]
 	if p.online++; p.online == 1 {
+		l.nOnline.Add(1)
 		l.publish(TopicPresence, "online", playerData{Player: p.ident})
 	}
 }
@@ -633,6 +635,7 @@ func (l *Lobby) goOffline(s *session) {
 	l.dequeue(s)
 	p := l.players[s.ident.PlayerID]
 	if p.online--; p.online == 0 {
+		l.nOnline.Add(-1)
 		l.publish(TopicPresence, "offline", playerData{Player: p.ident})
 	}
 }

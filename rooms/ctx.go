@@ -52,6 +52,7 @@ func (c *Ctx) Start() error {
 		return fmt.Errorf("%w: %d of %d", ErrNotEnoughPlayers, r.nseated, r.game.MinPlayers)
 	}
 	r.state = StatePlaying
+	r.games.started.Add(1) // Stats
 	for _, p := range r.seats {
 		if p != nil {
 			p.rematch = false
@@ -72,6 +73,7 @@ func (c *Ctx) Finish(result any) {
 		return
 	}
 	r.state = StateFinished
+	r.games.finished.Add(1) // Stats
 	r.publish("finished", finishedData{Result: result})
 	if r.turn != nil || r.turnTimer != nil {
 		r.setTurn(nil, 0, nil)

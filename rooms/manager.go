@@ -76,6 +76,7 @@ type Manager struct {
 
 	sessions sessionIndex
 	tokens   tokenTable
+	stats    managerStats // figures for monitoring (Stats)
 
 	// Locks: mu, sessions.mu, tokens.mu and room.mu are leaves: none is held
 	// while taking another.
@@ -456,7 +457,12 @@ func (m *Manager) Leave(roomID, sessionID string) error {
 // buffers may be reused at once. The outcome reaches the player as "ack" (a
 // move) or "error". Errors: ErrNoRoom, ErrNotInRoom, ErrMailboxFull,
 // ErrBadMessage, and for a spectator ErrSpectator.
-func (m *Manager) Deliver(roomID, sessionID string, msg Message) error {
+func (m *Manager) Deliver(roomID, sessionID string, msg Message) (err error) {
+	defer func() {
+		if err != nil && msg.IsMove() {
+			m.stats.rejectErr(err) // a refused move, for Stats
+		}
+	}()
 	if err := checkMessage(&msg, m.o.MaxMessageBytes); err != nil {
 		return err
 	}

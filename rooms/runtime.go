@@ -113,7 +113,9 @@ type room struct {
 	closedSent  bool // "closed" already published
 	shownState  State
 	shownLocked bool
-	dirty       bool // public info changed since last published
+	dirty       bool          // public info changed since last published
+	games       *gameCounters // the game's counters (Stats)
+	counted     State         // state+1 the room is counted under in Stats (0: none)
 }
 
 func newRoom(m *Manager, g *Game, id string) *room {
@@ -126,6 +128,7 @@ func newRoom(m *Manager, g *Game, id string) *room {
 		bySession: make(map[string]*Player),
 		timers:    make(map[*Timer]struct{}),
 		window:    g.ReconnectWindow,
+		games:     m.stats.game(g.Name),
 	}
 	r.ctx.r = r
 	return r
@@ -171,6 +174,7 @@ func (r *room) guard(f func()) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			r.log.Error("rooms: panic in a room hook; the room is closed", "panic", v, "stack", string(debug.Stack()))
+			r.m.stats.panics.Add(1)
 			ok = false
 		}
 	}()
@@ -404,9 +408,11 @@ func (r *room) message(s string, msg Message) {
 	p := r.bySession[s]
 	switch {
 	case p == nil:
+		r.rejectMove(msg, RejectNotInRoom)
 		r.sendError(s, msg, ErrNotInRoom.Error(), 0)
 		return
 	case p.spectator:
+		r.rejectMove(msg, RejectSpectator)
 		r.sendError(s, msg, ReasonSpectator, 0)
 		return
 	case msg.Type == "rematch" && r.game.Rematch:
@@ -424,20 +430,25 @@ func (r *room) message(s string, msg Message) {
 	}
 	switch {
 	case r.state != StatePlaying:
+		r.rejectMove(msg, RejectNotInProgress)
 		r.sendError(s, msg, ReasonNotInProgress, 0)
 		return
 	case r.turn != nil && r.turn != p:
+		r.rejectMove(msg, RejectNotYourTurn)
 		r.sendError(s, msg, ReasonNotYourTurn, 0)
 		return
 	case msg.Seq != 0 && msg.Seq != p.seq+1:
+		r.rejectMove(msg, RejectStaleSeq)
 		r.sendError(s, msg, fmt.Sprintf(reasonStaleMoveFormat, p.seq+1), p.seq+1)
 		return
 	}
 	mark := len(r.out)
 	if err := r.impl.OnMessage(&r.ctx, p, msg); err != nil {
+		r.rejectMove(msg, RejectByGame)
 		r.sendError(s, msg, err.Error(), 0)
 		return
 	}
+	r.m.stats.moves.Add(1)
 	p.seq++
 	p.moves.add(msg.MoveID, p.seq)
 	if ev, ok := r.event("ack", ackData{Move: msg.MoveID, Seq: p.seq}); ok {
@@ -481,6 +492,7 @@ func (r *room) checkRematch() {
 		}
 	}
 	r.state = StatePlaying
+	r.games.started.Add(1) // a rematch is a new game (Stats)
 	r.showState()
 	if rm, ok := r.impl.(Rematcher); ok {
 		rm.OnRematch(&r.ctx)
@@ -719,6 +731,7 @@ func (r *room) dispose(reason string, hook bool) {
 	r.mu.Lock()
 	r.closed = true
 	pending := slices.Clone(r.q[r.qhead:])
+	r.m.stats.mailbox.Add(-int64(len(pending)))
 	clear(r.q)
 	r.q, r.qhead, r.pending = nil, 0, 0
 	r.mu.Unlock()
@@ -750,6 +763,7 @@ func (r *room) publishInfo() {
 	if !r.dirty || !r.created {
 		return
 	}
+	r.m.stats.track(r) // every state change ends here: count the room under its state
 	r.dirty = false
 	info := RoomInfo{
 		ID: r.id, Game: r.game.Name, Label: r.label, State: r.state,
@@ -894,6 +908,13 @@ func (r *room) sendJoined(p *Player, reconnected bool) {
 func (r *room) sendSnapshot(p *Player) {
 	if sn, ok := r.impl.(Snapshotter); ok {
 		r.sendTo(p.session, "state", sn.Snapshot(&r.ctx, p))
+	}
+}
+
+// rejectMove counts a refused move for Stats (other messages are not counted).
+func (r *room) rejectMove(msg Message, reason string) {
+	if msg.IsMove() {
+		r.m.stats.reject(reason)
 	}
 }
 

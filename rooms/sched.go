@@ -129,7 +129,9 @@ func (m *Manager) executor() {
 		if !ok {
 			return
 		}
+		m.stats.busy.Add(1) // Stats: executors running a room
 		r.run()
+		m.stats.busy.Add(-1)
 	}
 }
 
@@ -200,6 +202,7 @@ func (r *room) enqueueLocked(it item) error {
 	}
 	if it.counted {
 		if r.pending >= r.m.o.MailboxSize {
+			r.m.stats.mailboxFull.Add(1)
 			return ErrMailboxFull
 		}
 		r.pending++
@@ -212,6 +215,7 @@ func (r *room) enqueueLocked(it item) error {
 		r.q, r.qhead = r.q[:n], 0
 	}
 	r.q = append(r.q, it)
+	r.m.stats.mailbox.Add(1) // Stats: items in all mailboxes
 	return nil
 }
 
@@ -227,6 +231,7 @@ func (r *room) popLocked() (item, bool) {
 	it := r.q[r.qhead]
 	r.q[r.qhead] = item{}
 	r.qhead++
+	r.m.stats.mailbox.Add(-1)
 	if it.counted {
 		r.pending--
 	}
