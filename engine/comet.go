@@ -179,6 +179,7 @@ type Hub struct {
 	events sessionEventQueue
 
 	stats hubStats
+	obs   hubObservers // fan-out histograms (metrics.go)
 }
 
 type claim struct {
@@ -190,6 +191,10 @@ type claim struct {
 type hubStats struct {
 	joins, leaves, published, delivered, gaps, heartbeats, nacks atomic.Int64
 	listenersStream, listenersPull                               atomic.Int64
+	// For the metrics: live sessions by mode slot (modeNone before the
+	// first listen) and format, and ended sessions by reason (endReasons).
+	sessions [len(modeNames) + 1][numFormats]atomic.Int64
+	ended    [len(endReasons)]atomic.Int64
 }
 
 // NewHub creates the hub and mounts the protocol on srv (at cfg.Paths).
@@ -204,6 +209,7 @@ func NewHub(srv *Server, cfg HubConfig) (*Hub, error) {
 		cfg:      cfg,
 		sessions: make(map[string]*Session),
 		perAddr:  make(map[netip.Addr]int32),
+		obs:      newHubObservers(),
 	}
 	h.events.init(srv.log)
 	srv.hub = h
@@ -306,7 +312,7 @@ func newID(n int) string {
 
 // newSession creates and registers a session.
 func (h *Hub) newSession(f Format, addr netip.Addr) (*Session, error) {
-	s := &Session{hub: h, format: f, addr: addr}
+	s := &Session{hub: h, format: f, addr: addr, modeSlot: modeNone}
 	s.lastActive.Store(time.Now().UnixNano())
 	// The secret: 16 random bytes, 128 bits, beyond the 122 of a UUIDv4.
 	secret := newID(16)
@@ -332,6 +338,7 @@ func (h *Hub) newSession(f Format, addr netip.Addr) (*Session, error) {
 	h.sessions[s.id[:pubIDLen]] = s
 	h.mu.Unlock()
 	h.stats.joins.Add(1)
+	h.stats.sessions[modeNone][f].Add(1)
 	s.mu.Lock()
 	s.armLocked(h.cfg.SessionTimeout)
 	s.mu.Unlock()
@@ -393,12 +400,14 @@ func (h *Hub) Send(id, subject string, kv ...string) bool {
 // multicast delivers ev to every session subscribed to subject.
 func (h *Hub) multicast(subject string, ev *Event) int {
 	h.stats.published.Add(1)
+	start := time.Now()
 	buf := subsPool.Get().(*subsBuf)
 	buf.subs = h.index.collect(buf.subs[:0], subject, buf.seen)
 	for _, sub := range buf.subs {
 		sub.sess.push(ev, sub)
 	}
 	n := len(buf.subs)
+	h.obs.observe(start, n) // fan-out latency and size (metrics)
 	clear(buf.subs)
 	if cap(buf.subs) > 1<<16 {
 		buf.subs = nil

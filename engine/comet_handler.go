@@ -419,7 +419,7 @@ func (rc *reqCtx) listen(ackName string) {
 	}
 	ackEv := NewEvent(ackName, ack...)
 	s.mu.Lock()
-	s.mode = m
+	s.setModeLocked(m) // s.mode = m, and the per-mode session gauges
 	if resume {
 		s.resumeLocked(last)
 	}

@@ -81,6 +81,7 @@ type Session struct {
 	mu              sync.Mutex
 	format          Format
 	mode            Mode
+	modeSlot        Mode // the per-mode session gauge it is counted in (modeNone until it listens)
 	stopped         bool
 	connected       bool // a data channel is open, or ended normally since the last one closed
 	subs            []*subscription
@@ -479,6 +480,7 @@ func (s *Session) stop(reason string) {
 		return
 	}
 	s.stopped = true
+	s.hub.stats.sessions[s.modeSlot][s.format].Add(-1)
 	subs := s.subs
 	s.subs = nil
 	s.nsubs.Store(0)
@@ -498,6 +500,7 @@ func (s *Session) stop(reason string) {
 	}
 	s.hub.unregister(s)
 	s.hub.stats.leaves.Add(1)
+	s.hub.stats.sessionEnded(reason)
 	s.hub.srv.log.Debug("session ended", "reason", reason, "remote", s.RemoteAddr(), "public_id", s.PublicID())
 	s.hub.events.push(SessionEvent{Kind: SessionLeft, Session: s, Reason: reason})
 }

@@ -22,10 +22,11 @@ type exchange struct {
 	next  *exchange
 	state uint8
 
-	keepAlive bool // the connection stays open after this response
-	head      bool // HEAD request: headers only
-	http10    bool // HTTP/1.0 peer: no chunked coding; a stream ends with the connection
-	chunked   bool // the streamed response uses chunked coding
+	keepAlive bool   // the connection stays open after this response
+	head      bool   // HEAD request: headers only
+	http10    bool   // HTTP/1.0 peer: no chunked coding; a stream ends with the connection
+	chunked   bool   // the streamed response uses chunked coding
+	route     uint16 // metrics label of the route that serves it (routeStats)
 
 	pend []byte // bytes produced while not at the head of the queue
 
@@ -87,6 +88,7 @@ func (ex *exchange) commit(b []byte) {
 
 // appendHead appends the status line and the headers every response carries.
 func (ex *exchange) appendHead(b []byte, status int, hdrs []string) []byte {
+	ex.c.srv.routeStats.count(ex.route, status) // every response head passes here: count it once
 	b = httpcodec.AppendStatusLine(b, status)
 	b = httpcodec.AppendDate(b, ex.c.l.clock())
 	for i := 0; i+1 < len(hdrs); i += 2 {

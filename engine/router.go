@@ -18,6 +18,7 @@ type route struct {
 	method string // "" matches every method; "GET" also matches HEAD
 	h      Handler
 	lh     loopHandler
+	id     uint16 // route label of the metrics (routeStats)
 }
 
 type prefixRoute struct {
@@ -98,5 +99,5 @@ func (rt *router) match(method, path []byte) (r route, found, ok bool, allow str
 		}
 	}
 	slices.Sort(ms)
-	return route{}, true, false, strings.Join(slices.Compact(ms), ", ")
+	return route{id: rs[0].id}, true, false, strings.Join(slices.Compact(ms), ", ")
 }

@@ -58,6 +58,7 @@ type Server struct {
 
 	conns      atomic.Int64
 	stats      serverStats
+	routeStats routeStats // responses by route and status, handler latency (metrics.go)
 	statsExtra func() any // the Comet layer's figures for /debug/stats
 	hub        *Hub       // the Comet hub mounted on this server, if any
 }
@@ -88,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 		done:     make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	s.routeStats.init()
 	s.routes.Store(&router{exact: map[string][]route{}})
 	if cfg.Static != nil || cfg.Webroot != "" {
 		s.static, err = webfs.New(webfs.Options{Embedded: cfg.Static, Webroot: cfg.Webroot, EmbeddedModTime: cfg.StaticModTime})
@@ -128,6 +130,7 @@ func (s *Server) addRoute(method, pattern string, prefix bool, r route) {
 	if pattern == "" || pattern[0] != '/' {
 		panic("engine: route pattern must start with '/': " + strconv.Quote(pattern))
 	}
+	r.id = s.routeStats.id(pattern) // the route label of its metrics
 	s.routeMu.Lock()
 	defer s.routeMu.Unlock()
 	rt := s.routes.Load().clone()
@@ -271,8 +274,8 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	gc.SetContext(nil)
 	s.conns.Add(-1)
-	if err != nil {
-		s.log.Debug("connection closed", "remote", c.remote(), "err", err)
+	if s.log.Enabled(context.Background(), slog.LevelDebug) { // no argument boxing unless logged
+		s.log.Debug("connection closed", "remote", c.remote(), "reason", closeReason(c, err))
 	}
 	c.onClosed()
 	return gnet.None
@@ -314,6 +317,7 @@ func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 		s.log.Debug("request", "method", string(req.Method), "target", string(req.Target), "remote", ex.c.remote())
 	}
 	r, found, ok, allow := s.routes.Load().match(req.Method, req.Path)
+	ex.route = r.id // metrics: requests by route and status
 	switch {
 	case ok && r.lh != nil:
 		r.lh(ex, req)
@@ -322,8 +326,10 @@ func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 	case found:
 		ex.respond(http.StatusMethodNotAllowed, []string{"Allow", allow, "Content-Type", "text/plain; charset=utf-8"}, []byte("405 Method Not Allowed\n"))
 	case s.static != nil:
+		ex.route = routeStatic
 		s.serveStatic(ex, req)
 	default:
+		ex.route = routeNotFound
 		ex.respondError(http.StatusNotFound)
 	}
 }
@@ -334,7 +340,7 @@ func (s *Server) dispatchWorker(ex *exchange, req *httpcodec.Request, h Handler)
 	st := &Stream{ex: ex, l: ex.c.l}
 	ex.owner = st
 	r := copyRequest(req, ex.c.remote())
-	if !s.workers.submit(job{st: st, req: r, h: h}) {
+	if !s.workers.submit(job{st: st, req: r, h: h, route: ex.route}) {
 		s.stats.overloaded.Add(1)
 		ex.owner = nil
 		ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "1", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 server busy\n"))
@@ -476,9 +482,10 @@ type workerPool struct {
 }
 
 type job struct {
-	st  *Stream
-	req *Request
-	h   Handler
+	st    *Stream
+	req   *Request
+	h     Handler
+	route uint16 // metrics label of the route
 }
 
 func newWorkerPool(s *Server, n, queue int) *workerPool {
@@ -526,6 +533,7 @@ func (p *workerPool) work() {
 }
 
 func (p *workerPool) run(j job) {
+	defer p.srv.routeStats.observeHandler(j.route, time.Now())
 	defer func() {
 		if v := recover(); v != nil {
 			p.srv.stats.panics.Add(1)
