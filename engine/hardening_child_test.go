@@ -1,0 +1,265 @@
+package engine
+
+// The hardening tests that count a server's open files, memory and
+// goroutines run it in a child process: this test binary re-executed
+// (optionally under "ulimit -n"), running only TestHardeningServerHelper,
+// which serves the full wiring (engine, Comet hub, rooms with nim, lobby)
+// until its stdin closes. The test process's own sockets then do not count.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
+	"github.com/cometplay/cometplay/rooms/example/nim"
+)
+
+const (
+	hardServerEnv        = "ENGINE_HARDENING_SERVER"         // "1": be the child server
+	hardServerSessionEnv = "ENGINE_HARDENING_SESSION_TIMEOUT" // the hub's SessionTimeout (a Go duration)
+)
+
+// hardFigures is what the child reports at /hardening/figures, after a
+// garbage collection that returns free memory to the OS.
+type hardFigures struct {
+	Goroutines int    `json:"goroutines"`
+	HeapInuse  uint64 `json:"heap_inuse"`
+	OpenConns  int64  `json:"open_connections"`
+	Sessions   int    `json:"sessions"`
+	Rooms      int    `json:"rooms"`
+	// Filled in by the parent from /proc.
+	FDs   int   `json:"-"`
+	RSSKB int64 `json:"-"`
+}
+
+func (f hardFigures) String() string {
+	return fmt.Sprintf("fds %d, rss %d MiB, heap %d MiB, goroutines %d, conns %d, sessions %d, rooms %d",
+		f.FDs, f.RSSKB>>10, f.HeapInuse>>20, f.Goroutines, f.OpenConns, f.Sessions, f.Rooms)
+}
+
+// TestHardeningServerHelper is the child's server, not a test of its own.
+func TestHardeningServerHelper(t *testing.T) {
+	if os.Getenv(hardServerEnv) != "1" {
+		t.Skip("helper process for the hardening tests that need a child server")
+	}
+	fail := func(err error) {
+		fmt.Printf("HARDSERVER error=%v\n", err)
+		os.Exit(2)
+	}
+	srv, err := New(Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger(), IdleTimeout: time.Hour})
+	if err != nil {
+		fail(err)
+	}
+	hc := HubConfig{MaxSessionsPerAddr: -1}
+	if v := os.Getenv(hardServerSessionEnv); v != "" {
+		if hc.SessionTimeout, err = time.ParseDuration(v); err != nil {
+			fail(err)
+		}
+	}
+	hub, err := NewHub(srv, hc)
+	if err != nil {
+		fail(err)
+	}
+	g := NewGames(hub)
+	m := rooms.NewManager(g, rooms.ManagerOptions{Logger: hLogger()})
+	if err := m.Register(nim.Game); err != nil {
+		fail(err)
+	}
+	lb := lobby.New(m, g, lobby.Options{Logger: hLogger()})
+	if err := g.Mount(m, lb); err != nil {
+		fail(err)
+	}
+	srv.Handle("GET", "/x", hText("x"))
+	srv.Handle("GET", "/hardening/figures", func(w *Stream, _ *Request) {
+		runtime.GC()
+		debug.FreeOSMemory()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b, _ := json.Marshal(hardFigures{
+			Goroutines: runtime.NumGoroutine(),
+			HeapInuse:  ms.HeapInuse,
+			OpenConns:  srv.conns.Load(),
+			Sessions:   hub.NumSessions(),
+			Rooms:      m.NumRooms(),
+		})
+		w.Respond(200, "application/json", b)
+	})
+	if err := srv.Start(); err != nil {
+		fail(err)
+	}
+	fmt.Printf("HARDSERVER addr=%s pid=%d max=%d\n", srv.Addr(), os.Getpid(), srv.MaxConns())
+	died := make(chan error, 1)
+	go func() { died <- srv.Wait() }()
+	stdin := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		close(stdin)
+	}()
+	select {
+	case err := <-died:
+		fmt.Printf("HARDSERVER died err=%v\n", err)
+		os.Exit(3)
+	case <-stdin:
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+		lb.Close()
+		srv.Shutdown(ctx)
+		os.Exit(0)
+	}
+}
+
+// hardChild is a running child server.
+type hardChild struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	addr    string
+	pid     int
+	max     int
+	lines   chan string
+	exited  chan struct{}
+	exitErr error
+	meas    *hConn // one kept-alive connection for measurements (it counts in every figure alike)
+}
+
+// startHardChild starts the child server, under "ulimit -n nofile" when
+// nofile > 0, with extra environment variables.
+func startHardChild(t *testing.T, nofile int, env ...string) *hardChild {
+	t.Helper()
+	args := []string{os.Args[0], "-test.run=^TestHardeningServerHelper$", "-test.count=1"}
+	var cmd *exec.Cmd
+	if nofile > 0 {
+		script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)
+		cmd = exec.Command("sh", append([]string{"-c", script}, args...)...)
+	} else {
+		cmd = exec.Command(args[0], args[1:]...)
+	}
+	cmd.Env = append(append(os.Environ(), hardServerEnv+"=1"), env...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := &hardChild{t: t, cmd: cmd, lines: make(chan string, 16), exited: make(chan struct{})}
+	first := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for n := 0; sc.Scan(); {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "HARDSERVER ") {
+				continue
+			}
+			if n++; n == 1 {
+				first <- line
+				continue
+			}
+			select {
+			case ch.lines <- line:
+			default:
+			}
+		}
+		ch.exitErr = cmd.Wait()
+		close(ch.exited)
+	}()
+	t.Cleanup(func() {
+		if ch.meas != nil {
+			ch.meas.c.Close()
+		}
+		stdin.Close()
+		select {
+		case <-ch.exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill() // the child this test started, by its own handle
+			<-ch.exited
+		}
+	})
+	line := hRecv(t, first, "the child server to start")
+	if _, err := fmt.Sscanf(line, "HARDSERVER addr=%s pid=%d max=%d", &ch.addr, &ch.pid, &ch.max); err != nil {
+		t.Fatalf("child said %q: %v", line, err)
+	}
+	return ch
+}
+
+// alive fails the test if the child has exited or reported its death.
+func (ch *hardChild) alive() {
+	ch.t.Helper()
+	select {
+	case line := <-ch.lines:
+		ch.t.Fatalf("child: %s", line)
+	case <-ch.exited:
+		ch.t.Fatalf("child exited: %v", ch.exitErr)
+	default:
+	}
+}
+
+// figures measures the child: its own report and, from /proc, its open
+// files and resident memory.
+func (ch *hardChild) figures() hardFigures {
+	ch.t.Helper()
+	if ch.meas == nil {
+		c, err := net.DialTimeout("tcp", ch.addr, hTimeout)
+		if err != nil {
+			ch.t.Fatalf("dial the child: %v", err)
+		}
+		ch.meas = &hConn{t: ch.t, c: c, br: bufio.NewReader(c)}
+	}
+	ch.meas.send(hReq("GET", "/hardening/figures"))
+	r := ch.meas.next("GET")
+	var f hardFigures
+	if r.StatusCode != 200 || json.Unmarshal([]byte(r.body), &f) != nil {
+		ch.t.Fatalf("child figures: %d %q", r.StatusCode, r.body)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", ch.pid))
+	if err != nil {
+		ch.t.Fatalf("child fds: %v", err)
+	}
+	f.FDs = len(fds)
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", ch.pid))
+	if err != nil {
+		ch.t.Fatalf("child status: %v", err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f.RSSKB, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return f
+}
+
+// waitFigures polls the child's figures until ok accepts them, or fails
+// after d with the last figures.
+func (ch *hardChild) waitFigures(d time.Duration, what string, ok func(hardFigures) bool) hardFigures {
+	ch.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		f := ch.figures()
+		if ok(f) {
+			return f
+		}
+		if time.Now().After(deadline) {
+			ch.t.Fatalf("timed out waiting for %s; last: %v", what, f)
+		}
+		ch.alive()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
