@@ -28,7 +28,7 @@ import (
 )
 
 const (
-	hardServerEnv        = "ENGINE_HARDENING_SERVER"         // "1": be the child server
+	hardServerEnv        = "ENGINE_HARDENING_SERVER"          // "1": be the child server
 	hardServerSessionEnv = "ENGINE_HARDENING_SESSION_TIMEOUT" // the hub's SessionTimeout (a Go duration)
 )
 
