@@ -35,9 +35,20 @@ type subscription struct {
 	sid     string
 	subject string // as given, possibly a comma list
 	label   string
-	// places where it is stored in the trie (one per comma-separated part),
-	// with its index in that node's slice for O(1) removal.
-	places []subPlace
+	// where it is stored in the trie (one place per comma-separated part),
+	// with its index in that node's slice for O(1) removal. The first place
+	// is inline: most subscriptions name one subject.
+	place  subPlace
+	more   []subPlace
+	placed int // number of places in use
+}
+
+// placeAt returns the i-th place of sub.
+func (sub *subscription) placeAt(i int) *subPlace {
+	if i == 0 {
+		return &sub.place
+	}
+	return &sub.more[i-1]
 }
 
 type subPlace struct {
@@ -109,6 +120,15 @@ func (ix *subjectIndex) add(sub *subscription, parts []string) {
 			n = c
 		}
 		pl := subPlace{n: n, childrenOnly: childrenOnly}
+		dup := false
+		for i := 0; i < sub.placed; i++ {
+			if q := sub.placeAt(i); q.n == n && q.childrenOnly == childrenOnly {
+				dup = true // "/a,/a": one place is enough
+			}
+		}
+		if dup {
+			continue
+		}
 		if childrenOnly {
 			pl.idx = len(n.below)
 			n.below = append(n.below, sub)
@@ -116,7 +136,12 @@ func (ix *subjectIndex) add(sub *subscription, parts []string) {
 			pl.idx = len(n.exact)
 			n.exact = append(n.exact, sub)
 		}
-		sub.places = append(sub.places, pl)
+		if sub.placed == 0 {
+			sub.place = pl
+		} else {
+			sub.more = append(sub.more, pl)
+		}
+		sub.placed++
 	}
 }
 
@@ -124,7 +149,8 @@ func (ix *subjectIndex) add(sub *subscription, parts []string) {
 func (ix *subjectIndex) remove(sub *subscription) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for _, pl := range sub.places {
+	for i := 0; i < sub.placed; i++ {
+		pl := *sub.placeAt(i)
 		list := &pl.n.exact
 		if pl.childrenOnly {
 			list = &pl.n.below
@@ -147,14 +173,14 @@ func (ix *subjectIndex) remove(sub *subscription) {
 			n = p
 		}
 	}
-	sub.places = nil
+	sub.place, sub.more, sub.placed = subPlace{}, nil, 0
 }
 
 // fixPlace records sub's new index in node n after a swap-removal.
 func (sub *subscription) fixPlace(n *subjectNode, childrenOnly bool, idx int) {
-	for i := range sub.places {
-		if sub.places[i].n == n && sub.places[i].childrenOnly == childrenOnly {
-			sub.places[i].idx = idx
+	for i := 0; i < sub.placed; i++ {
+		if pl := sub.placeAt(i); pl.n == n && pl.childrenOnly == childrenOnly {
+			pl.idx = idx
 			return
 		}
 	}

@@ -659,3 +659,40 @@ func TestResumeTakesTheLaterPoint(t *testing.T) {
 		t.Fatalf("resumed with %v; want 5 and 6", evs[2:])
 	}
 }
+
+// TestSubscriptionListsAndRemoval: repeated parts of a list count once, and
+// removing subscriptions in any order leaves the others intact.
+func TestSubscriptionListsAndRemoval(t *testing.T) {
+	th := newTestHub(t, HubConfig{})
+	var ss []*Session
+	var sids []string
+	for i := 0; i < 6; i++ {
+		s := th.hub.Session(th.join(FormatJSON))
+		sid, err := s.Subscribe("/x,/x,/x/y,/z/", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, sids = append(ss, s), append(sids, sid)
+	}
+	th.hub.Publish("/x/y")
+	for _, s := range ss {
+		if s.Seq() != 1 {
+			t.Fatalf("a list with repeated parts delivered %d times", s.Seq())
+		}
+	}
+	// Remove every other subscription; the rest still receive, the removed don't.
+	for i := 0; i < len(ss); i += 2 {
+		ss[i].Unsubscribe(sids[i])
+	}
+	th.hub.Publish("/z/w")
+	th.hub.Publish("/x")
+	for i, s := range ss {
+		want := uint64(3)
+		if i%2 == 0 {
+			want = 1
+		}
+		if s.Seq() != want {
+			t.Errorf("session %d: seq %d; want %d", i, s.Seq(), want)
+		}
+	}
+}
