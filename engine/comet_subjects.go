@@ -197,7 +197,9 @@ func (ix *subjectIndex) collect(dst []*subscription, subject string, seen map[*S
 	dup := false // some matched session holds several subscriptions
 	take := func(subs []*subscription) {
 		for _, sub := range subs {
-			if sub.sess.nsubs.Load() > 1 {
+			// A session with several subscriptions, or one subscription
+			// listing several subjects, may match at two nodes.
+			if sub.placed > 1 || sub.sess.nsubs.Load() > 1 {
 				dup = true
 			}
 		}
