@@ -378,7 +378,7 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 	// Both items go in at once: were the creator's join enqueued after an
 	// executor ran a failing OnCreate, it would find the room gone and the
 	// creator would never hear why. A fresh mailbox has room for both.
-	its := []item{{kind: kCreate, counted: true, opts: opts}}
+	its := []item{{kind: kCreate, counted: true, opts: opts, creatorNext: withCreator}}
 	if withCreator {
 		its = append(its, item{kind: kJoin, counted: true, info: creator, session: creator.SessionID})
 	}

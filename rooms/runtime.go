@@ -42,6 +42,9 @@ type item struct {
 	token   string
 	fn      func(*Ctx)
 	timer   *Timer
+	// creatorNext marks a kCreate whose creator's kJoin is the next item
+	// (Manager.Create enqueues both at once).
+	creatorNext bool
 }
 
 // gate is what other goroutines may know of a member session, under room.mu.
@@ -150,7 +153,12 @@ func (r *room) process(it *item) {
 			r.post = r.post[1:]
 			f()
 		}
-		r.checkEmpty()
+		// Not between a room's creation and its creator's join: the room
+		// is about to be sat in, and with a negative EmptyGrace the check
+		// would dispose of it before the creator's seat is processed.
+		if !it.creatorNext {
+			r.checkEmpty()
+		}
 	})
 	switch {
 	case !ok:
