@@ -24,6 +24,8 @@ type ServerSpec struct {
 	Procs int
 	// Args are extra flags of `bench serve` (for example -cpuprofile).
 	Args []string
+	// Env are extra environment variables ("GOGC=200").
+	Env []string
 }
 
 // childCommand builds the command that runs `bench serve` with args. It
@@ -46,6 +48,7 @@ type Child struct {
 	log   *tailBuffer
 	exit  chan struct{} // closed when the process has exited
 	err   error         // Wait's result, set before exit closes
+	ctl   childControl
 }
 
 // startTimeout bounds the time a child takes to print its address.
@@ -64,11 +67,13 @@ func StartChild(spec ServerSpec) (*Child, error) {
 	if spec.Procs > 0 {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(spec.Procs))
 	}
+	cmd.Env = append(cmd.Env, spec.Env...)
 	// The kernel kills the child if this process dies without closing stdin.
 	// Its own process group keeps a terminal's Ctrl-C for this process,
 	// which then stops the child in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	c := &Child{Spec: spec, cmd: cmd, log: &tailBuffer{max: 8 << 10}, exit: make(chan struct{})}
+	c.ctl.answers = make(chan string, 1)
 	cmd.Stderr = c.log
 	if c.stdin, err = cmd.StdinPipe(); err != nil {
 		return nil, err
@@ -99,6 +104,19 @@ func StartChild(spec ServerSpec) (*Child, error) {
 			}
 		}
 		addrc <- addr
+		// Then the answers to control commands (see Control).
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasPrefix(line, "ok") || strings.HasPrefix(line, "err ") {
+				select {
+				case c.ctl.answers <- line:
+				default:
+					fmt.Fprintln(c.log, "unexpected answer:", line)
+				}
+			} else {
+				fmt.Fprintln(c.log, "stdout:", line)
+			}
+		}
 		_, _ = io.Copy(io.Discard, stdout)
 	}()
 	select {
@@ -142,6 +160,29 @@ func (c *Child) kill() {
 // CPUTime returns the user and system CPU time the child has used so far,
 // from /proc/<pid>/stat.
 func (c *Child) CPUTime() (time.Duration, error) { return procCPUTime(c.Pid()) }
+
+// RSS returns the child's resident set size.
+func (c *Child) RSS() (int64, error) { return procRSS(c.Pid()) }
+
+// procRSS returns the resident set size of process pid, from the VmRSS line
+// of /proc/<pid>/status.
+func procRSS(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) != 2 || f[1] != "kB" {
+				break
+			}
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			return n << 10, err
+		}
+	}
+	return 0, errors.New("bench: no VmRSS in /proc status")
+}
 
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every
 // Linux architecture Go supports (the kernel ABI fixes it for user space).

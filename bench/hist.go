@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/bits"
 	"time"
@@ -130,4 +132,50 @@ func (h *Histogram) Quantile(q float64) time.Duration {
 		}
 	}
 	return time.Duration(h.max)
+}
+
+// histWire is a Histogram on the wire between processes: the non-empty
+// buckets as index, count pairs.
+type histWire struct {
+	N       uint64      `json:"n"`
+	Sum     float64     `json:"sum"`
+	Min     int64       `json:"min"`
+	Max     int64       `json:"max"`
+	Buckets [][2]uint64 `json:"b,omitempty"`
+}
+
+// MarshalJSON encodes the histogram compactly (load processes send theirs
+// to the parent, which merges them).
+func (h Histogram) MarshalJSON() ([]byte, error) {
+	w := histWire{N: h.n, Sum: h.sum, Min: h.min, Max: h.max}
+	for i, c := range h.counts {
+		if c != 0 {
+			w.Buckets = append(w.Buckets, [2]uint64{uint64(i), c})
+		}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encoded.
+func (h *Histogram) UnmarshalJSON(b []byte) error {
+	var w histWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*h = Histogram{n: w.N, sum: w.Sum, min: w.Min, max: w.Max}
+	if len(w.Buckets) > 0 {
+		h.counts = make([]uint64, histBuckets)
+	}
+	var n uint64
+	for _, b := range w.Buckets {
+		if b[0] >= histBuckets {
+			return fmt.Errorf("bench: histogram bucket %d out of range", b[0])
+		}
+		h.counts[b[0]] += b[1]
+		n += b[1]
+	}
+	if n != w.N {
+		return fmt.Errorf("bench: histogram counts %d samples, says %d", n, w.N)
+	}
+	return nil
 }

@@ -26,8 +26,18 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if len(os.Args) > 1 && os.Args[1] == "loadchild" {
+		if err := loadChildMain(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
 	childCommand = func(args []string) (*exec.Cmd, error) {
 		return exec.Command(os.Args[0], append([]string{"serve"}, args...)...), nil
+	}
+	loadCommand = func() (*exec.Cmd, error) {
+		return exec.Command(os.Args[0], "loadchild"), nil
 	}
 	os.Exit(m.Run())
 }
@@ -167,7 +177,7 @@ func TestServerKinds(t *testing.T) {
 	for _, kind := range serverKinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			srv, err := startServer(kind, "127.0.0.1:0", nil)
+			srv, err := startServer(kind, "127.0.0.1:0", nil, serverOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,12 +27,14 @@ type scenario struct {
 // scenarios are run by `bench all` in this order.
 var scenarios = []scenario{
 	{"http", "keep-alive GET of a small static file: cometplay vs net/http vs bare gnet", httpMain},
+	{"players", "simulated tictactoe players over every transport", playersMain},
 }
 
 const usage = `usage: go run ./bench <command> [flags]
 
 commands:
   http    same-run comparison of cometplay, net/http and bare gnet (keep-alive GET)
+  players simulated tictactoe players (join, lobby, quick-match, moves) over each transport
   all     every scenario in turn (make bench): all -out bench/RESULTS.md
   load    load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s
           (or -kind cometplay|nethttp|gnet to start that server as a child)
@@ -62,6 +64,8 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	switch cmd {
 	case "serve":
 		return serveMain(rest)
+	case "loadchild":
+		return loadChildMain(ctx, os.Stdin, stdout)
 	case "load":
 		return loadMain(ctx, rest, stdout)
 	case "all":

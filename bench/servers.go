@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -18,6 +17,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing/fstest"
 	"time"
@@ -47,6 +48,10 @@ const (
 
 var serverKinds = []string{kindCometplay, kindNetHTTP, kindGnet}
 
+// allServerKinds are the kinds `bench serve` accepts: the HTTP
+// comparison's, the real games stack and the net/http Comet baseline.
+var allServerKinds = []string{kindCometplay, kindNetHTTP, kindGnet, kindGames, kindNetHTTPComet}
+
 // staticHeaders returns the header fields cometplay's static server sends
 // for staticBody, in its order (name, value pairs), without Date and
 // Content-Length. The other servers send the same, so that the bytes on the
@@ -68,6 +73,9 @@ type runningServer struct {
 	Addr string
 	// stop shuts the server down, waiting at most until ctx ends.
 	stop func(ctx context.Context) error
+	// extra returns the server's own figures for the stats command (nil:
+	// none).
+	extra func() any
 }
 
 // Stop shuts the server down.
@@ -76,7 +84,7 @@ func (s *runningServer) Stop(ctx context.Context) error { return s.stop(ctx) }
 // startServer starts a server of the given kind on addr ("host:port", port
 // 0 picks one) in this process. The event-loop servers use GOMAXPROCS loops.
 // A nil log discards the servers' logs.
-func startServer(kind, addr string, log *slog.Logger) (*runningServer, error) {
+func startServer(kind, addr string, log *slog.Logger, o serverOptions) (*runningServer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -87,8 +95,12 @@ func startServer(kind, addr string, log *slog.Logger) (*runningServer, error) {
 		return startNetHTTP(addr)
 	case kindGnet:
 		return startGnet(addr, log)
+	case kindGames:
+		return startGames(addr, log, o)
+	case kindNetHTTPComet:
+		return startNetHTTPComet(addr, o)
 	}
-	return nil, fmt.Errorf("bench: unknown server kind %q (want one of %v)", kind, serverKinds)
+	return nil, fmt.Errorf("bench: unknown server kind %q (want one of %v)", kind, allServerKinds)
 }
 
 func startCometplay(addr string, log *slog.Logger) (*runningServer, error) {
@@ -284,17 +296,27 @@ func reservePort(addr string) (net.Listener, error) {
 }
 
 // serveMain is `bench serve`: it starts one server, prints its address on
-// stdout, and runs until stdin reaches EOF (the parent closed it or died),
-// SIGINT/SIGTERM arrives, or -maxlife passes. The profile flags write the
-// server's CPU profile for its whole life and a heap profile at exit.
+// stdout, answers control commands on stdin (see controller) and runs until
+// stdin reaches EOF (the parent closed it or died), SIGINT/SIGTERM arrives,
+// or -maxlife passes. The profile flags write the server's CPU profile for
+// its whole life and a heap profile at exit.
 func serveMain(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	kind := fs.String("kind", kindCometplay, "server kind: cometplay, nethttp or gnet")
+	kind := fs.String("kind", kindCometplay, "server kind: "+strings.Join(allServerKinds, ", "))
 	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	maxLife := fs.Duration("maxlife", 30*time.Minute, "exit after this long whatever happens")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's life to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at exit to this file")
+	o := serverOptions{Hub: defaultHubConfig()}
+	fs.IntVar(&o.Hub.MaxSessionsPerAddr, "max-sessions-per-addr", o.Hub.MaxSessionsPerAddr, "games, nethttp-comet: HubConfig.MaxSessionsPerAddr (-1: no cap)")
+	fs.IntVar(&o.Hub.PublishRate, "publish-rate", o.Hub.PublishRate, "games: HubConfig.PublishRate per session (-1: no limit)")
+	pollWait := fs.String("poll-wait", "", "games: HubConfig.PollWaitMin-Max in ms, e.g. 500-1000 (default the engine's)")
+	fs.IntVar(&o.Queues, "queues", 1, "games: quick-match queues (tictactoe registered under this many names)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if o.Hub.PollWaitMin, o.Hub.PollWaitMax, err = parseMsRange(*pollWait); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -313,17 +335,20 @@ func serveMain(args []string) error {
 			}
 		}()
 	}
-	srv, err := startServer(*kind, *addr, log)
+	srv, err := startServer(*kind, *addr, log, o)
 	if err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintln(os.Stdout, srv.Addr); err != nil {
+	// One writer at a time on stdout: the address, then control answers.
+	out := &lockedWriter{w: os.Stdout}
+	if _, err := fmt.Fprintln(out, srv.Addr); err != nil {
 		return err
 	}
 
 	quit := make(chan struct{}, 1)
 	go func() {
-		_, _ = io.Copy(io.Discard, bufio.NewReader(os.Stdin))
+		ctl := &controller{out: out, extra: srv.extra}
+		ctl.serve(os.Stdin)
 		quit <- struct{}{}
 	}()
 	sig := make(chan os.Signal, 1)
@@ -343,6 +368,18 @@ func serveMain(args []string) error {
 		}
 	}
 	return err
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func writeHeapProfile(path string) error {

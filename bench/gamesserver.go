@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
+	"github.com/cometplay/cometplay/static"
+)
+
+// kindGames is the real stack of the example server (examples/tictactoe:
+// engine.New with the embedded site, engine.NewHub, engine.NewGames,
+// rooms.NewManager with ttt.Game, lobby.New, Games.Mount, the clock demo),
+// wired as its newServer does, with the hub limits a load test needs. The
+// example's newServer lives in its package main, so the wiring is repeated
+// here; keep the two in step.
+const kindGames = "games"
+
+// serverOptions are the settings of `bench serve` beyond kind and address.
+type serverOptions struct {
+	// Hub configures the Comet hub of the games kind (and the limits the
+	// net/http Comet baseline mirrors).
+	Hub engine.HubConfig
+	// Queues is the number of quick-match queues of the games kind: ttt.Game
+	// is registered under ttt.Name and, for Queues > 1, also under
+	// gameName(1..Queues-1), the same room under other names. Each load
+	// process of the player simulation plays its own name, so that both
+	// players of a game live in one process (which measures the latency of
+	// a move from its send to the opponent's receipt in memory).
+	Queues int
+}
+
+// gameName is the game played by load process i (see serverOptions.Queues).
+func gameName(i int) string {
+	if i == 0 {
+		return ttt.Name
+	}
+	return ttt.Name + "-" + strconv.Itoa(i)
+}
+
+// defaultHubConfig is the hub of the load tests: every session comes from
+// 127.0.0.1, so no per-address cap, and simulated players may publish as
+// fast as the scenario drives them.
+func defaultHubConfig() engine.HubConfig {
+	return engine.HubConfig{MaxSessionsPerAddr: -1, PublishRate: -1}
+}
+
+// gamesStack is a running games server.
+type gamesStack struct {
+	srv     *engine.Server
+	hub     *engine.Hub
+	games   *engine.Games
+	manager *rooms.Manager
+	lobby   *lobby.Lobby
+}
+
+func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer, error) {
+	srv, err := engine.New(engine.Config{Addr: addr, Static: static.FS(), StaticModTime: staticModTime, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	hub, err := engine.NewHub(srv, o.Hub)
+	if err != nil {
+		return nil, err
+	}
+	games := engine.NewGames(hub)
+	manager := rooms.NewManager(games, rooms.ManagerOptions{Logger: log})
+	for i := range max(1, o.Queues) {
+		g := ttt.Game
+		g.Name = gameName(i)
+		if err := manager.Register(g); err != nil {
+			return nil, err
+		}
+	}
+	lb := lobby.New(manager, games, lobby.Options{Logger: log})
+	if err := games.Mount(manager, lb); err != nil {
+		lb.Close()
+		return nil, err
+	}
+	engine.MountClockDemo(srv)
+	if err := srv.Start(); err != nil {
+		lb.Close()
+		return nil, err
+	}
+	st := &gamesStack{srv: srv, hub: hub, games: games, manager: manager, lobby: lb}
+	return &runningServer{
+		Kind: kindGames,
+		Addr: srv.Addr(),
+		stop: st.shutdown,
+		extra: func() any {
+			return map[string]any{"hub": hub.Stats(), "rooms": manager.Stats(), "lobby": lb.Stats()}
+		},
+	}, nil
+}
+
+// shutdown stops rooms first, as the example does, then the server.
+func (s *gamesStack) shutdown(ctx context.Context) error {
+	errRooms := s.manager.Shutdown(ctx)
+	s.lobby.Close()
+	return errors.Join(errRooms, s.srv.Shutdown(ctx))
+}
+
+// parseMsRange parses "min-max" in milliseconds ("" leaves both zero).
+func parseMsRange(s string) (lo, hi int, err error) {
+	if s == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		b = a
+	}
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if errors.Join(err1, err2) != nil || lo < 0 || hi < lo {
+		return 0, 0, fmt.Errorf("bench: bad millisecond range %q (want min-max)", s)
+	}
+	return lo, hi, nil
+}
+
+// hubFlags are the serve flags that configure the hub, rendered back for
+// the report.
+func describeHub(c engine.HubConfig) string {
+	var parts []string
+	add := func(name string, v any) { parts = append(parts, fmt.Sprintf("%s=%v", name, v)) }
+	add("MaxSessionsPerAddr", c.MaxSessionsPerAddr)
+	add("PublishRate", c.PublishRate)
+	if c.PollWaitMax > 0 {
+		add("PollWait", fmt.Sprintf("%d–%d ms", c.PollWaitMin, c.PollWaitMax))
+	}
+	if c.Heartbeat > 0 {
+		add("Heartbeat", c.Heartbeat.Round(time.Millisecond))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,818 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The player simulation, run in a load process: each simulated player is a
+// browser tab reduced to its protocol: join, a data channel (stream, sse,
+// long-poll or poll), "hello" in the lobby, quick-match into tictactoe, and
+// moves at a fixed pace until the scenario ends, rematching or queueing
+// again after each game.
+
+// Transports of the simulation, as docs/CLIENT.md names them.
+const (
+	transportStream   = "stream"
+	transportSSE      = "sse"
+	transportLongPoll = "long-poll"
+	transportPoll     = "poll"
+)
+
+var transports = []string{transportLongPoll, transportStream, transportSSE, transportPoll}
+
+// Lobby behaviours.
+const (
+	// lobbyQuiet: after the welcome, the player unsubscribes from the
+	// lobby's broadcasts (presence, room list, chat), as a client that
+	// leaves the lobby view for the game would. The scenario then measures
+	// the games.
+	lobbyQuiet = "quiet"
+	// lobbyFull: the player stays subscribed, as the example's page does:
+	// every player receives every presence change and every change of every
+	// room.
+	lobbyFull = "full"
+)
+
+// playersConfig configures the players of one load process.
+type playersConfig struct {
+	Addr      string `json:"addr"`
+	Transport string `json:"transport"`
+	Players   int    `json:"players"` // even
+	Game      string `json:"game"`    // game name for quickplay
+	// Think is the time a player waits after its turn begins before it
+	// moves: a game makes about one move per Think.
+	Think time.Duration `json:"think"`
+	Lobby string        `json:"lobby"`
+	// Ramp is the number of players started per second.
+	Ramp int `json:"ramp"`
+	// CtrlConns is the number of shared control connections.
+	CtrlConns int `json:"ctrl_conns"`
+	// RequeueEvery: after this many games in a room the players leave it
+	// and quick-match again (0: always rematch).
+	RequeueEvery int    `json:"requeue_every"`
+	Seed         uint64 `json:"seed"`
+	// Name prefixes the players' names.
+	Name string `json:"name"`
+}
+
+// playersResult is what a load process reports; the parent merges them.
+type playersResult struct {
+	Players  int `json:"players"`
+	Joined   int `json:"joined"`
+	Welcomed int `json:"welcomed"`
+	InGame   int `json:"in_game"`
+	// In the measured window:
+	MovesSent  int64 `json:"moves_sent"`
+	MovesSeen  int64 `json:"moves_seen"` // opponents' moves received
+	Games      int64 `json:"games"`      // games finished (counted once per game)
+	Events     int64 `json:"events"`     // data events received
+	Requests   int64 `json:"requests"`   // HTTP requests answered (control, listen, refresh)
+	BytesIn    int64 `json:"bytes_in"`
+	Unmatched  int64 `json:"unmatched"` // opponent moves without a known send time
+	MoveLat    Histogram
+	MoveLatSrv Histogram // send → kernel receive stamp (see tsReader)
+	Publish    Histogram // control round trip of a move publish
+	// During the ramp:
+	JoinLat  Histogram
+	HelloLat Histogram // hello sent → welcome received
+	// Whole run:
+	Errors      map[string]int64 `json:"errors"`
+	ErrorSample []string         `json:"error_sample"`
+	Stalled     int              `json:"stalled"` // players with no event for stallAfter at the end
+}
+
+// stallAfter is the silence after which a player counts as stalled.
+const stallAfter = 15 * time.Second
+
+// playerSim runs the players of one load process.
+type playerSim struct {
+	cfg    playersConfig
+	host   string
+	ctrl   []*ctrlConn
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	winStart, winEnd atomic.Int64 // measured window, unix ns
+
+	roomsMu sync.Mutex
+	rooms   map[string]*simGame
+
+	joined, welcomed, inGame                 atomic.Int64
+	movesSent, movesSeen, games, events, req atomic.Int64
+	bytesIn, unmatched                       atomic.Int64
+
+	hmu                                          sync.Mutex
+	moveLat, moveLatSrv, publish, joinLat, hello Histogram
+	errs                                         map[string]int64
+	errSample                                    []string
+
+	players []*simPlayer
+	wg      sync.WaitGroup
+}
+
+// simGame is what both players of a room share in this process: the send
+// time of the move in flight (one at a time: the game is turn-based).
+type simGame struct {
+	mu        sync.Mutex
+	pendingNo int   // marks on the board once the move is applied
+	pendingAt int64 // unix ns the move's publish was written
+}
+
+func (g *simGame) setPending(no int, at int64) {
+	g.mu.Lock()
+	g.pendingNo, g.pendingAt = no, at
+	g.mu.Unlock()
+}
+
+// take returns the send time of move no and forgets it (0: unknown).
+func (g *simGame) take(no int) int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pendingNo != no {
+		return 0
+	}
+	at := g.pendingAt
+	g.pendingNo, g.pendingAt = 0, 0
+	return at
+}
+
+func newPlayerSim(ctx context.Context, cfg playersConfig) (*playerSim, error) {
+	switch {
+	case cfg.Players <= 0 || cfg.Players%2 != 0:
+		return nil, fmt.Errorf("bench: players must be a positive even number, got %d", cfg.Players)
+	case cfg.Think <= 0:
+		return nil, errors.New("bench: think time must be positive")
+	case cfg.Lobby != lobbyQuiet && cfg.Lobby != lobbyFull:
+		return nil, fmt.Errorf("bench: lobby must be %s or %s", lobbyQuiet, lobbyFull)
+	}
+	switch cfg.Transport {
+	case transportStream, transportSSE, transportLongPoll, transportPoll:
+	default:
+		return nil, fmt.Errorf("bench: unknown transport %q", cfg.Transport)
+	}
+	cfg.Ramp = max(cfg.Ramp, 1)
+	cfg.CtrlConns = max(cfg.CtrlConns, 1)
+	if cfg.Name == "" {
+		cfg.Name = "p"
+	}
+	s := &playerSim{cfg: cfg, host: cfg.Addr, rooms: map[string]*simGame{}, errs: map[string]int64{}}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.winStart.Store(1<<63 - 1)
+	for range cfg.CtrlConns {
+		s.ctrl = append(s.ctrl, newCtrlConn(cfg.Addr, func(err error) { s.fail("control connection", err) }))
+	}
+	return s, nil
+}
+
+// inWindow reports whether unix time ns lies in the measured window.
+func (s *playerSim) inWindow(ns int64) bool { return ns >= s.winStart.Load() && ns < s.winEnd.Load() }
+
+// fail counts an error under kind.
+func (s *playerSim) fail(kind string, err error) {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.errs[kind]++
+	if len(s.errSample) < 10 {
+		msg := kind
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		s.errSample = append(s.errSample, msg)
+	}
+}
+
+func (s *playerSim) record(h *Histogram, d time.Duration) {
+	s.hmu.Lock()
+	h.Record(d)
+	s.hmu.Unlock()
+}
+
+func (s *playerSim) game(room string) *simGame {
+	s.roomsMu.Lock()
+	defer s.roomsMu.Unlock()
+	g := s.rooms[room]
+	if g == nil {
+		g = &simGame{}
+		s.rooms[room] = g
+	}
+	return g
+}
+
+// start launches the players at the ramp rate.
+func (s *playerSim) start() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		every := time.Second / time.Duration(s.cfg.Ramp)
+		next := time.Now()
+		for i := range s.cfg.Players {
+			if s.ctx.Err() != nil {
+				return
+			}
+			p := &simPlayer{s: s, idx: i, ctrl: s.ctrl[i%len(s.ctrl)], rng: rand.New(rand.NewPCG(s.cfg.Seed, uint64(i)))}
+			s.players = append(s.players, p) // only this goroutine appends; read after wg.Wait
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				p.run()
+			}()
+			next = next.Add(every)
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-s.ctx.Done():
+				}
+			}
+		}
+	}()
+}
+
+// stop ends every player and waits for them.
+func (s *playerSim) stop() {
+	s.cancel()
+	s.wg.Wait()
+	for _, c := range s.ctrl {
+		c.close()
+	}
+}
+
+// playersProgress is a load process's report while it runs.
+type playersProgress struct {
+	Joined     int64  `json:"joined"`
+	Welcomed   int64  `json:"welcomed"`
+	InGame     int64  `json:"in_game"`
+	Errors     int64  `json:"errors"`
+	MovesSeen  int64  `json:"moves_seen"`
+	FirstError string `json:"first_error,omitempty"`
+}
+
+func (s *playerSim) progress() playersProgress {
+	p := playersProgress{Joined: s.joined.Load(), Welcomed: s.welcomed.Load(), InGame: s.inGame.Load(), MovesSeen: s.movesSeen.Load()}
+	s.hmu.Lock()
+	for _, n := range s.errs {
+		p.Errors += n
+	}
+	if len(s.errSample) > 0 {
+		p.FirstError = s.errSample[0]
+	}
+	s.hmu.Unlock()
+	return p
+}
+
+func (s *playerSim) result() playersResult {
+	now := time.Now().UnixNano()
+	stalled := 0
+	for _, p := range s.players {
+		if now-p.lastEvent.Load() > int64(stallAfter) {
+			stalled++
+		}
+	}
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	return playersResult{
+		Players: s.cfg.Players, Joined: int(s.joined.Load()), Welcomed: int(s.welcomed.Load()), InGame: int(s.inGame.Load()),
+		MovesSent: s.movesSent.Load(), MovesSeen: s.movesSeen.Load(), Games: s.games.Load(), Events: s.events.Load(),
+		Requests: s.req.Load(), BytesIn: s.bytesIn.Load(), Unmatched: s.unmatched.Load(),
+		MoveLat: s.moveLat, MoveLatSrv: s.moveLatSrv, Publish: s.publish, JoinLat: s.joinLat, HelloLat: s.hello,
+		Errors: s.errs, ErrorSample: s.errSample, Stalled: stalled,
+	}
+}
+
+// runPlayersChild is a load process of the player simulation.
+func runPlayersChild(ctx context.Context, cfg playersConfig, cmds <-chan string, out *lineWriter) error {
+	s, err := newPlayerSim(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s.start()
+	defer s.stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	ready := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			pr := s.progress()
+			out.send("progress", pr)
+			if !ready && pr.InGame == int64(cfg.Players) {
+				ready = true
+				out.send("ready", pr)
+			}
+		case cmd, ok := <-cmds:
+			if !ok {
+				return nil
+			}
+			f := strings.Fields(cmd)
+			switch {
+			case len(f) == 3 && f[0] == "window":
+				a, err1 := strconv.ParseInt(f[1], 10, 64)
+				b, err2 := strconv.ParseInt(f[2], 10, 64)
+				if err := errors.Join(err1, err2); err != nil {
+					return err
+				}
+				s.winEnd.Store(b)
+				s.winStart.Store(a)
+			case len(f) == 1 && f[0] == "finish":
+				res := s.result()
+				s.stop()
+				out.send("result", res)
+			default:
+				return fmt.Errorf("bench: players: unknown command %q", cmd)
+			}
+		}
+	}
+}
+
+// simPlayer is one simulated player.
+type simPlayer struct {
+	s    *playerSim
+	idx  int
+	ctrl *ctrlConn
+	rng  *rand.Rand // guarded by mu
+
+	id        string // p_id, set before the data channel opens
+	last      uint64 // last p_seq received (data channel goroutine)
+	lastEvent atomic.Int64
+
+	mu       sync.Mutex
+	pub      string // player id from welcome
+	helloAt  time.Time
+	room     string
+	g        *simGame
+	seat     int
+	seq      int // last applied move of this seat
+	board    [9]bool
+	marks    int
+	rounds   int // games finished in this room
+	started  bool
+	timer    *time.Timer
+	pollWait time.Duration
+}
+
+func (p *simPlayer) target(event string, kv ...string) string {
+	var b strings.Builder
+	b.WriteString("/comet?p_event=")
+	b.WriteString(event)
+	if p.id != "" {
+		b.WriteString("&p_id=")
+		b.WriteString(p.id)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.WriteByte('&')
+		b.WriteString(kv[i])
+		b.WriteByte('=')
+		b.WriteString(kv[i+1]) // callers pass URL-safe values
+	}
+	return b.String()
+}
+
+// control sends a control request; its failure is counted under what.
+func (p *simPlayer) control(what, target string, wrote func(int64), done func(time.Duration)) {
+	s := p.s
+	var at int64
+	p.ctrl.send(&ctrlReq{
+		buf: getRequest(nil, s.host, target),
+		wrote: func(ns int64) {
+			at = ns
+			if wrote != nil {
+				wrote(ns)
+			}
+		},
+		done: func(status int, body []byte, err error) {
+			now := time.Now().UnixNano()
+			if s.inWindow(now) {
+				s.req.Add(1)
+			}
+			if err := ctrlError(status, body, err); err != nil {
+				if s.ctx.Err() == nil {
+					s.fail(what, err)
+				}
+				return
+			}
+			if done != nil {
+				done(time.Duration(now - at))
+			}
+		},
+	})
+}
+
+func (p *simPlayer) run() {
+	s := p.s
+	// Join: a session of our own, answered on a shared connection.
+	type joinAns struct {
+		id  string
+		err error
+	}
+	ans := make(chan joinAns, 1)
+	t0 := time.Now()
+	p.ctrl.send(&ctrlReq{buf: getRequest(nil, s.host, "/comet?p_event=join&p_format=json"), done: func(status int, body []byte, err error) {
+		if err = ctrlError(status, body, err); err != nil {
+			ans <- joinAns{err: err}
+			return
+		}
+		if e := firstEvent(body); !rawIs(e.name, "join-ack") {
+			ans <- joinAns{err: fmt.Errorf("unexpected answer %.100s", body)}
+			return
+		}
+		ans <- joinAns{id: joinID(body)}
+	}})
+	var a joinAns
+	select {
+	case a = <-ans:
+	case <-s.ctx.Done():
+		return
+	}
+	if a.err == nil && a.id == "" {
+		a.err = errors.New("join-ack without p_id")
+	}
+	if a.err != nil {
+		s.fail("join", a.err)
+		return
+	}
+	p.id = a.id
+	s.record(&s.joinLat, time.Since(t0))
+	s.joined.Add(1)
+	p.lastEvent.Store(time.Now().UnixNano())
+	// The data channel; reopened (with p_last) if it breaks.
+	opened := false
+	for s.ctx.Err() == nil {
+		err := p.listen(func() {
+			if !opened {
+				opened = true
+				p.hello()
+			}
+		})
+		if s.ctx.Err() != nil {
+			return
+		}
+		s.fail("data channel", err)
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-s.ctx.Done():
+		}
+	}
+}
+
+// joinID returns p_id of a join-ack answer.
+func joinID(body []byte) string {
+	var id string
+	eachObject(body, func(obj []byte) {
+		eachField(obj, func(name, raw []byte) bool {
+			if string(name) == "p_id" {
+				id = unq(raw)
+				return false
+			}
+			return true
+		})
+	})
+	return id
+}
+
+func (p *simPlayer) hello() {
+	p.mu.Lock()
+	p.helloAt = time.Now()
+	p.mu.Unlock()
+	p.control("hello", p.target("publish", "p_subject", "/lobby", "action", "hello", "name", p.s.cfg.Name+strconv.Itoa(p.idx)), nil, nil)
+}
+
+// listen opens the data channel of the configured transport and handles
+// its events until it fails or the simulation ends; opened runs once the
+// channel is open.
+func (p *simPlayer) listen(opened func()) error {
+	s := p.s
+	w, err := dialWire(s.cfg.Addr, 5*time.Second, true)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(s.ctx, func() { w.Close() })
+	defer stop()
+	defer w.Close()
+	resume := ""
+	if p.last > 0 {
+		resume = strconv.FormatUint(p.last, 10)
+	}
+	var target string
+	switch s.cfg.Transport {
+	case transportStream:
+		target = p.target("listen", "p_mode", "stream", "p_format", "json")
+	case transportSSE:
+		target = p.target("listen", "p_format", "sse")
+	case transportLongPoll:
+		target = p.target("listen", "p_mode", "pull", "p_format", "json")
+	case transportPoll:
+		target = p.target("listen", "p_mode", "poll", "p_format", "json")
+	}
+	if resume != "" {
+		target += "&p_last=" + resume
+	}
+	req := getRequest(nil, s.host, target)
+	streaming := s.cfg.Transport == transportStream || s.cfg.Transport == transportSSE
+	for {
+		if _, err := w.c.Write(req); err != nil {
+			return err
+		}
+		// A stream's events come at least every heartbeat (20 s); a parked
+		// long-poll answers within it.
+		w.c.SetReadDeadline(time.Now().Add(time.Minute))
+		h, err := w.readHead()
+		if err != nil {
+			return err
+		}
+		if h.status != 200 {
+			b, _ := w.readBody(h)
+			return fmt.Errorf("listen: HTTP %d: %.100s", h.status, b)
+		}
+		if streaming {
+			if !h.chunked {
+				return errors.New("listen: stream is not chunked")
+			}
+			opened()
+			for {
+				w.c.SetReadDeadline(time.Now().Add(time.Minute))
+				chunk, err := w.readChunk()
+				if err != nil {
+					return err
+				}
+				s.countIn(len(chunk))
+				if s.cfg.Transport == transportSSE {
+					sseEvents(chunk, func(obj []byte) { p.handle(obj, w.ts.last) })
+				} else {
+					eachObject(chunk, func(obj []byte) { p.handle(obj, w.ts.last) })
+				}
+				w.release()
+			}
+		}
+		body, err := w.readBody(h)
+		if err != nil {
+			return err
+		}
+		if now := time.Now().UnixNano(); s.inWindow(now) {
+			s.req.Add(1)
+		}
+		s.countIn(len(body))
+		eachObject(body, func(obj []byte) { p.handle(obj, w.ts.last) })
+		w.release()
+		opened()
+		if s.cfg.Transport == transportPoll {
+			p.mu.Lock()
+			wait := p.pollWait
+			p.mu.Unlock()
+			select {
+			case <-time.After(wait):
+			case <-s.ctx.Done():
+				return s.ctx.Err()
+			}
+		}
+		req = getRequest(req[:0], s.host, p.target("refresh", "p_last", strconv.FormatUint(p.last, 10)))
+	}
+}
+
+func (s *playerSim) countIn(n int) {
+	if s.inWindow(time.Now().UnixNano()) {
+		s.bytesIn.Add(int64(n))
+	}
+}
+
+// Decoded data of the room and lobby events the players act on.
+type (
+	welcomeData struct {
+		Player struct {
+			ID string `json:"id"`
+		} `json:"player"`
+	}
+	joinedData struct {
+		Room string `json:"room"`
+		Seat int    `json:"seat"`
+		Seq  int    `json:"seq"`
+	}
+	turnData struct {
+		Player *struct {
+			ID string `json:"id"`
+		} `json:"player"`
+	}
+	moveData struct {
+		Player string    `json:"player"`
+		Cell   int       `json:"cell"`
+		Board  [9]string `json:"board"`
+	}
+	errorData struct {
+		Reason string `json:"reason"`
+	}
+)
+
+// handle processes one event of the data channel; ts is the kernel's
+// receive stamp of the bytes that carried it.
+func (p *simPlayer) handle(obj []byte, ts int64) {
+	s := p.s
+	now := time.Now().UnixNano()
+	e := scanEvent(obj)
+	switch {
+	case rawIs(e.name, "data"):
+		p.lastEvent.Store(now)
+		if seq := uint64(rawNum(e.seq)); seq != p.last+1 {
+			s.fail("p_seq not contiguous", fmt.Errorf("got %d after %d", seq, p.last))
+			p.last = max(p.last, seq)
+		} else {
+			p.last = seq
+		}
+		if s.inWindow(now) {
+			s.events.Add(1)
+		}
+		p.data(e, now, ts)
+	case rawIs(e.name, "gap"):
+		s.fail("gap", fmt.Errorf("%s", obj))
+		p.last = max(p.last, uint64(rawNum(e.seq)))
+	case rawIs(e.name, "nack"):
+		s.fail("nack on the data channel", errors.New(unq(e.reason)))
+	case rawIs(e.name, "abort"):
+		s.fail("abort", nil)
+	case rawIs(e.name, "refresh"):
+		if w := rawNum(e.wait); w >= 0 {
+			p.mu.Lock()
+			p.pollWait = time.Duration(w) * time.Millisecond
+			p.mu.Unlock()
+		}
+	case rawIs(e.name, "hb"):
+		p.lastEvent.Store(now)
+	}
+}
+
+func decodeData(e event, v any) bool {
+	return json.Unmarshal([]byte(unq(e.data)), v) == nil
+}
+
+// data acts on a data event.
+func (p *simPlayer) data(e event, now, ts int64) {
+	s := p.s
+	subject := unq(e.subject)
+	if subject == "/lobby" {
+		switch {
+		case rawIs(e.typ, "welcome"):
+			var d welcomeData
+			if !decodeData(e, &d) || d.Player.ID == "" {
+				s.fail("welcome", fmt.Errorf("bad data %.100s", e.data))
+				return
+			}
+			p.mu.Lock()
+			p.pub = d.Player.ID
+			s.record(&s.hello, time.Since(p.helloAt))
+			p.mu.Unlock()
+			s.welcomed.Add(1)
+			if s.cfg.Lobby == lobbyQuiet {
+				p.control("unsubscribe", p.target("unsubscribe"), nil, nil)
+			}
+			p.quickplay()
+		case rawIs(e.typ, "error"):
+			var d errorData
+			decodeData(e, &d)
+			s.fail("lobby error", errors.New(d.Reason))
+		}
+		return
+	}
+	if !strings.HasPrefix(subject, "/room/") {
+		return // lobby broadcasts (full lobby)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	room := subject[len("/room/"):]
+	if room != p.room && !rawIs(e.typ, "joined") {
+		return // a room this player left
+	}
+	switch {
+	case rawIs(e.typ, "joined"):
+		var d joinedData
+		if !decodeData(e, &d) || d.Room == "" || d.Seat < 0 {
+			s.fail("joined", fmt.Errorf("bad data %.100s", e.data))
+			return
+		}
+		p.room, p.seat, p.seq, p.rounds = d.Room, d.Seat, d.Seq, 0
+		p.g = s.game(d.Room)
+	case rawIs(e.typ, "start"):
+		p.board, p.marks = [9]bool{}, 0
+		if !p.started {
+			p.started = true
+			s.inGame.Add(1)
+		}
+	case rawIs(e.typ, "turn"):
+		var d turnData
+		if !decodeData(e, &d) {
+			s.fail("turn", fmt.Errorf("bad data %.100s", e.data))
+			return
+		}
+		if d.Player != nil && d.Player.ID == p.pub {
+			p.timer = time.AfterFunc(s.cfg.Think, p.move)
+		}
+	case rawIs(e.typ, "move"):
+		var d moveData
+		if !decodeData(e, &d) {
+			s.fail("move", fmt.Errorf("bad data %.100s", e.data))
+			return
+		}
+		marks := 0
+		for i, c := range d.Board {
+			p.board[i] = c != ""
+			if c != "" {
+				marks++
+			}
+		}
+		p.marks = marks
+		if d.Player == p.pub || p.g == nil {
+			return
+		}
+		at := p.g.take(marks)
+		switch {
+		case at == 0:
+			if s.inWindow(now) {
+				s.unmatched.Add(1)
+			}
+		case s.inWindow(at):
+			s.movesSeen.Add(1)
+			s.record(&s.moveLat, time.Duration(now-at))
+			if ts > 0 {
+				s.record(&s.moveLatSrv, time.Duration(ts-at))
+			}
+		}
+	case rawIs(e.typ, "finished"):
+		p.rounds++
+		if p.seat == 0 && s.inWindow(now) {
+			s.games.Add(1)
+		}
+		if p.timer != nil {
+			p.timer.Stop()
+		}
+		if s.cfg.RequeueEvery > 0 && p.rounds%s.cfg.RequeueEvery == 0 {
+			p.control("leave-room", p.target("publish", "p_subject", "/lobby", "action", "leave-room", "room", p.room), nil, nil)
+			p.room, p.g = "", nil
+			p.quickplayLocked()
+			return
+		}
+		p.control("rematch", p.target("publish", "p_subject", "/room/"+p.room, "type", "rematch"), nil, nil)
+	case rawIs(e.typ, "error"):
+		var d errorData
+		decodeData(e, &d)
+		s.fail("room error", errors.New(d.Reason))
+	case rawIs(e.typ, "kicked"), rawIs(e.typ, "closed"), rawIs(e.typ, "player-dropped"), rawIs(e.typ, "join-rejected"):
+		s.fail("room "+unq(e.typ), fmt.Errorf("%.200s", unq(e.data)))
+	}
+}
+
+func (p *simPlayer) quickplay() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.quickplayLocked()
+}
+
+func (p *simPlayer) quickplayLocked() {
+	p.control("quickplay", p.target("publish", "p_subject", "/lobby", "action", "quickplay", "game", p.s.cfg.Game), nil, nil)
+}
+
+// move plays a random free cell (the timer's goroutine).
+func (p *simPlayer) move() {
+	s := p.s
+	if s.ctx.Err() != nil {
+		return
+	}
+	p.mu.Lock()
+	if p.g == nil {
+		p.mu.Unlock()
+		return
+	}
+	free := make([]int, 0, 9)
+	for i, taken := range p.board {
+		if !taken {
+			free = append(free, i)
+		}
+	}
+	if len(free) == 0 {
+		p.mu.Unlock()
+		s.fail("move", errors.New("no free cell on my turn"))
+		return
+	}
+	cell := free[p.rng.IntN(len(free))]
+	p.seq++
+	seq, room, g, no := p.seq, p.room, p.g, p.marks+1
+	p.mu.Unlock()
+	target := p.target("publish", "p_subject", "/room/"+room, "type", "move",
+		"data", "%7B%22cell%22%3A"+strconv.Itoa(cell)+"%7D", "move", "m"+strconv.Itoa(seq), "seq", strconv.Itoa(seq))
+	p.control("move", target, func(ns int64) {
+		g.setPending(no, ns)
+		if s.inWindow(ns) {
+			s.movesSent.Add(1)
+		}
+	}, func(rtt time.Duration) {
+		if s.inWindow(time.Now().UnixNano()) {
+			s.record(&s.publish, rtt)
+		}
+	})
+}

@@ -1,0 +1,635 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// playersOptions are the flags of `bench players`.
+type playersOptions struct {
+	Out, ChartsDir string
+	Transports     []string
+	Games          []int // per transport (one value: all)
+	Duration       time.Duration
+	Warmup         time.Duration
+	Think          time.Duration
+	Lobby          string
+	Procs          int // load processes (0: enough for the file limit)
+	CtrlConns      int // per load process
+	Ramp           int // players started per second, all processes together
+	RampTimeout    time.Duration
+	RequeueEvery   int
+	ServerProcs    int
+	Env            []string // GOGC, GOMEMLIMIT of the server
+	PollWait       string
+	ProfileDir     string
+	Section        string
+}
+
+// maxConnsPerLoadProc keeps a load process under its open-file limit
+// (20,000 here) with room for its control connections.
+const maxConnsPerLoadProc = 15000
+
+func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *string) {
+	fs.StringVar(&o.Out, "out", "", "RESULTS.md to update (its players section); empty prints the section")
+	fs.StringVar(&o.ChartsDir, "charts", "", "directory for the SVG charts (default: charts/ next to -out)")
+	trans = fs.String("transports", strings.Join(transports, ","), "transports to simulate, in order")
+	games = fs.String("games", "5000", "concurrent games per transport: one number, or one per transport")
+	fs.DurationVar(&o.Duration, "d", 20*time.Second, "measured time per transport")
+	fs.DurationVar(&o.Warmup, "warmup", 5*time.Second, "unmeasured play once every player is in a game")
+	fs.DurationVar(&o.Think, "think", time.Second, "time a player takes for a move: one move per this per game")
+	fs.StringVar(&o.Lobby, "lobby", lobbyQuiet, "quiet: players unsubscribe from lobby broadcasts after the welcome; full: they stay (the example page)")
+	fs.IntVar(&o.Procs, "procs", 0, "load processes (0: one per 15,000 players)")
+	fs.IntVar(&o.CtrlConns, "ctrl-conns", 32, "shared control connections per load process")
+	fs.IntVar(&o.Ramp, "ramp", 1000, "players started per second")
+	fs.DurationVar(&o.RampTimeout, "ramp-timeout", 3*time.Minute, "longest wait for every player to be in a game")
+	fs.IntVar(&o.RequeueEvery, "requeue-every", 3, "games in a room before its players quick-match again (0: rematch forever)")
+	fs.IntVar(&o.ServerProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of the server")
+	env = fs.String("server-env", "", "environment of the server, space separated (e.g. GOGC=200 GOMEMLIMIT=1GiB)")
+	fs.StringVar(&o.PollWait, "poll-wait", "500-1000", "the server's poll p_wait range in ms (the engine's default is 6000-10000)")
+	fs.StringVar(&o.ProfileDir, "profile", "", "collect CPU and heap profiles of the server over each measured window into this directory")
+	fs.StringVar(&o.Section, "section", "players", "RESULTS.md section to write")
+	return games, trans, env
+}
+
+// playersMain is `bench players`.
+func playersMain(ctx context.Context, args, invocation []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("players", flag.ContinueOnError)
+	var o playersOptions
+	games, trans, env := playersFlags(fs, &o)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Transports = strings.Split(*trans, ",")
+	for _, t := range o.Transports {
+		if !slices.Contains(transports, t) {
+			return fmt.Errorf("bench: unknown transport %q (want %v)", t, transports)
+		}
+	}
+	var err error
+	if o.Games, err = parseIntList(*games); err != nil {
+		return err
+	}
+	if len(o.Games) != 1 && len(o.Games) != len(o.Transports) {
+		return errors.New("bench: -games takes one number or one per transport")
+	}
+	o.Env = strings.Fields(*env)
+	if o.Lobby != lobbyQuiet && o.Lobby != lobbyFull {
+		return fmt.Errorf("bench: -lobby must be %s or %s", lobbyQuiet, lobbyFull)
+	}
+	if o.ChartsDir == "" && o.Out != "" {
+		o.ChartsDir = filepath.Join(filepath.Dir(o.Out), "charts")
+	}
+	started, loadStart := time.Now(), loadAverage()
+	var runs []*playersRun
+	for i, t := range o.Transports {
+		g := o.Games[0]
+		if len(o.Games) > 1 {
+			g = o.Games[i]
+		}
+		r, err := runPlayers(ctx, o, t, g, os.Stderr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t, err)
+		}
+		runs = append(runs, r)
+		fmt.Fprintln(os.Stderr, r.summary())
+	}
+	rep := &playersReport{o: o, runs: runs, loadStart: loadStart, loadEnd: loadAverage()}
+	linkDir, err := chartLinks(o.Out, o.ChartsDir)
+	if err != nil {
+		return err
+	}
+	if o.ChartsDir != "" {
+		if err := rep.writeCharts(o.ChartsDir); err != nil {
+			return err
+		}
+	}
+	md := rep.markdown(runHeader(invocation, started, time.Since(started), DescribeMachine()), linkDir)
+	if o.Out == "" {
+		_, err := io.WriteString(stdout, md)
+		return err
+	}
+	if err := UpdateResultsFile(o.Out, o.Section, []byte(md)); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section %s)\n", rep.summary(), o.Out, o.Section)
+	return err
+}
+
+// chartLinks returns the charts directory relative to the results file.
+func chartLinks(out, charts string) (string, error) {
+	if charts == "" {
+		return "", nil
+	}
+	base := "."
+	if out != "" {
+		base = filepath.Dir(out)
+	}
+	rel, err := filepath.Rel(base, charts)
+	if err != nil {
+		return filepath.ToSlash(charts), nil
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// playersRun is the outcome of one transport.
+type playersRun struct {
+	Transport     string
+	Games         int
+	Players       int
+	Procs         int
+	Res           playersResult
+	CPU           cpuUse // over the measured window
+	Samples       sampleSummary
+	RampTime      time.Duration
+	RampCPU       cpuUse
+	RSSBefore     int64 // RSS of the fresh server
+	RSSReady      int64 // RSS once every player is in a game
+	Delivered     int64 // events the hub delivered in the window
+	Debug         map[string]any
+	CPUProf, Heap string
+	ServerArgs    []string
+}
+
+func mergePlayers(rs []playersResult) playersResult {
+	var m playersResult
+	m.Errors = map[string]int64{}
+	for _, r := range rs {
+		m.Players += r.Players
+		m.Joined += r.Joined
+		m.Welcomed += r.Welcomed
+		m.InGame += r.InGame
+		m.MovesSent += r.MovesSent
+		m.MovesSeen += r.MovesSeen
+		m.Games += r.Games
+		m.Events += r.Events
+		m.Requests += r.Requests
+		m.BytesIn += r.BytesIn
+		m.Unmatched += r.Unmatched
+		m.Stalled += r.Stalled
+		m.MoveLat.Merge(&r.MoveLat)
+		m.MoveLatSrv.Merge(&r.MoveLatSrv)
+		m.Publish.Merge(&r.Publish)
+		m.JoinLat.Merge(&r.JoinLat)
+		m.HelloLat.Merge(&r.HelloLat)
+		for k, v := range r.Errors {
+			m.Errors[k] += v
+		}
+		if len(m.ErrorSample) < 10 {
+			m.ErrorSample = append(m.ErrorSample, r.ErrorSample...)
+		}
+	}
+	return m
+}
+
+// errorCount is every error of the run, stalled players included.
+func (r *playersResult) errorCount() int64 {
+	var n int64
+	for _, v := range r.Errors {
+		n += v
+	}
+	return n + int64(r.Stalled)
+}
+
+// hubDelivered reads events_delivered from a games server's stats.
+func hubDelivered(c *Child) int64 {
+	st, err := c.Stats()
+	if err != nil || len(st.Extra) == 0 {
+		return 0
+	}
+	var x struct {
+		Hub struct {
+			Delivered int64 `json:"events_delivered"`
+		} `json:"hub"`
+	}
+	json.Unmarshal(st.Extra, &x)
+	return x.Hub.Delivered
+}
+
+func (o playersOptions) serverArgs(procs int) []string {
+	args := []string{"-queues", strconv.Itoa(procs)}
+	if o.PollWait != "" {
+		args = append(args, "-poll-wait", o.PollWait)
+	}
+	return args
+}
+
+// runPlayers simulates games over one transport against a fresh server.
+func runPlayers(ctx context.Context, o playersOptions, transport string, games int, progress io.Writer) (*playersRun, error) {
+	players := 2 * games
+	procs := o.Procs
+	if procs <= 0 {
+		procs = (players + maxConnsPerLoadProc - 1) / maxConnsPerLoadProc
+	}
+	procs = max(1, min(procs, games))
+	r := &playersRun{Transport: transport, Games: games, Players: players, Procs: procs, ServerArgs: o.serverArgs(procs)}
+	srv, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: r.ServerArgs})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := srv.Stop(sctx); err != nil {
+			fmt.Fprintln(progress, err)
+		}
+	}()
+	fmt.Fprintf(progress, "players %s: %d games, server pid %d at %s, %d load processes\n", transport, games, srv.Pid(), srv.Addr, procs)
+	r.RSSBefore, _ = srv.RSS()
+
+	var g loadGroup
+	defer func() { g.stop() }()
+	for i := range procs {
+		n := 2 * (games / procs)
+		if i < games%procs {
+			n += 2
+		}
+		cfg := playersConfig{
+			Addr: srv.Addr, Transport: transport, Players: n, Game: gameName(i), Think: o.Think, Lobby: o.Lobby,
+			Ramp: max(1, o.Ramp/procs), CtrlConns: o.CtrlConns, RequeueEvery: o.RequeueEvery,
+			Seed: uint64(i + 1), Name: fmt.Sprintf("p%d-", i),
+		}
+		lc, err := startLoadChild(i, loadChildConfig{Mode: "players", Players: &cfg})
+		if err != nil {
+			return nil, err
+		}
+		g = append(g, lc)
+	}
+
+	// Ramp: wait until every player is in a game.
+	t0 := time.Now()
+	m0 := markCPU(srv, g)
+	var lastLog time.Time
+	prog := make([]playersProgress, len(g))
+	var pmu = make(chan struct{}, 1)
+	if _, err := g.await("ready", o.RampTimeout, func(lc *loadChild, l childLine) {
+		if l.tag != "progress" {
+			return
+		}
+		pmu <- struct{}{}
+		defer func() { <-pmu }()
+		var p playersProgress
+		json.Unmarshal(l.data, &p)
+		prog[lc.idx] = p
+		if time.Since(lastLog) >= 2*time.Second {
+			lastLog = time.Now()
+			var sum playersProgress
+			for _, p := range prog {
+				sum.Joined += p.Joined
+				sum.Welcomed += p.Welcomed
+				sum.InGame += p.InGame
+				sum.Errors += p.Errors
+				if sum.FirstError == "" {
+					sum.FirstError = p.FirstError
+				}
+			}
+			fmt.Fprintf(progress, "  ramp %5.1fs: joined %d welcomed %d in game %d errors %d %s\n",
+				time.Since(t0).Seconds(), sum.Joined, sum.Welcomed, sum.InGame, sum.Errors, sum.FirstError)
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("bench: players did not all reach a game: %w", err)
+	}
+	r.RampTime = time.Since(t0)
+	r.RampCPU = cpuBetween(m0, markCPU(srv, g))
+	r.RSSReady, _ = srv.RSS()
+	fmt.Fprintf(progress, "  every player in a game after %v (server %.2f cores, RSS %s)\n", r.RampTime.Round(100*time.Millisecond), r.RampCPU.Server, fmtBytes(r.RSSReady))
+
+	// Warmup, then the window, the same wall-clock window in every process.
+	start := time.Now().Add(o.Warmup)
+	end := start.Add(o.Duration)
+	if err := g.command(fmt.Sprintf("window %d %d", start.UnixNano(), end.UnixNano())); err != nil {
+		return nil, err
+	}
+	if err := sleepCtx(ctx, time.Until(start)); err != nil {
+		return nil, err
+	}
+	prof, err := startProfile(srv, o.ProfileDir, "players-"+transport)
+	if err != nil {
+		return nil, err
+	}
+	d0 := hubDelivered(srv)
+	c0 := markCPU(srv, g)
+	smp := startSampler(srv, time.Second)
+	err = sleepCtx(ctx, time.Until(end))
+	r.Samples = summarize(smp.stop())
+	r.CPU = cpuBetween(c0, markCPU(srv, g))
+	r.Delivered = hubDelivered(srv) - d0
+	if r.CPUProf, r.Heap, err = prof.stop(); err != nil {
+		return nil, err
+	}
+	r.Debug, _ = debugStats(srv.Addr)
+	if err != nil {
+		return nil, err
+	}
+	// Events of moves sent at the end of the window are still on their way.
+	if err := sleepCtx(ctx, time.Second); err != nil {
+		return nil, err
+	}
+	if err := g.command("finish"); err != nil {
+		return nil, err
+	}
+	datas, err := g.await("result", time.Minute, nil)
+	if err != nil {
+		return nil, err
+	}
+	var rs []playersResult
+	for _, d := range datas {
+		var pr playersResult
+		if err := json.Unmarshal(d, &pr); err != nil {
+			return nil, fmt.Errorf("bench: load process result: %w", err)
+		}
+		rs = append(rs, pr)
+	}
+	r.Res = mergePlayers(rs)
+	return r, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// movesPerSec is the rate of opponents' moves received in the window.
+func (r *playersRun) movesPerSec() float64 {
+	return float64(r.Res.MovesSeen) / r.CPU.Wall.Seconds()
+}
+
+func (r *playersRun) perSec(n int64) float64 { return float64(n) / r.CPU.Wall.Seconds() }
+
+// cpuPerMove is the server's CPU time per move.
+func (r *playersRun) cpuPerMove() time.Duration {
+	if r.Res.MovesSeen == 0 {
+		return 0
+	}
+	return r.CPU.ServerCPU / time.Duration(r.Res.MovesSeen)
+}
+
+func (r *playersRun) summary() string {
+	x := &r.Res
+	return fmt.Sprintf("players %-9s games %d: %.0f moves/s, move→opponent p50 %s p99 %s max %s (server-side p99 %s), server %.2f cores, RSS %s, goroutines %d–%d, errors %d, games done %d",
+		r.Transport, r.Games, r.movesPerSec(), fmtDur(x.MoveLat.Quantile(0.5)), fmtDur(x.MoveLat.Quantile(0.99)), fmtDur(x.MoveLat.Max()),
+		fmtDur(x.MoveLatSrv.Quantile(0.99)), r.CPU.Server, fmtBytes(r.Samples.MaxRSS), r.Samples.MinGoroutines, r.Samples.MaxGoro, x.errorCount(), x.Games)
+}
+
+// fmtBytes formats a size in binary units.
+func fmtBytes(n int64) string {
+	v := float64(n)
+	switch {
+	case n >= 1<<30:
+		return strconv.FormatFloat(v/(1<<30), 'f', 2, 64) + " GiB"
+	case n >= 1<<20:
+		return strconv.FormatFloat(v/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(v/(1<<10), 'f', 1, 64) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " B"
+}
+
+type playersReport struct {
+	o                  playersOptions
+	runs               []*playersRun
+	loadStart, loadEnd string
+}
+
+func (rep *playersReport) summary() string {
+	var b strings.Builder
+	for _, r := range rep.runs {
+		b.WriteString(r.summary() + "\n")
+	}
+	for _, t := range rep.targets() {
+		fmt.Fprintf(&b, "target %-50s %-10s %-8s %s\n", t.What, t.Measured, metWord(t.Met), t.Context)
+	}
+	return b.String()
+}
+
+// Targets of the issue for the player simulation.
+const (
+	targetGames        = 5000
+	targetMoveP99      = 50 * time.Millisecond
+	targetServerCores  = 1.0
+	targetServerSideMs = 10 * time.Millisecond
+)
+
+func (rep *playersReport) targets() []target {
+	var ts []target
+	for _, r := range rep.runs {
+		if r.Games < targetGames {
+			continue
+		}
+		x := &r.Res
+		cfg := fmt.Sprintf("%s, %d games", r.Transport, r.Games)
+		if r.Transport == transportLongPoll {
+			p99 := x.MoveLat.Quantile(0.99)
+			ts = append(ts,
+				target{What: "move → opponent p99 ≤ 50 ms (client-side)", Config: cfg, Measured: fmtDur(p99), Met: p99 <= targetMoveP99 && x.MoveLat.Count() > 0,
+					Context: overBy(float64(p99), float64(targetMoveP99))},
+				target{What: "server below one core", Config: cfg, Measured: fmt.Sprintf("%.2f cores", r.CPU.Server), Met: r.CPU.Server < targetServerCores,
+					Context: overBy(r.CPU.Server, targetServerCores)},
+				target{What: "zero errors", Config: cfg, Measured: strconv.FormatInt(x.errorCount(), 10), Met: x.errorCount() == 0},
+			)
+		}
+		p99 := x.MoveLatSrv.Quantile(0.99)
+		ts = append(ts, target{What: "control request → opponent's listen p99 ≤ 10 ms (server-side)", Config: cfg, Measured: fmtDur(p99),
+			Met: p99 <= targetServerSideMs && x.MoveLatSrv.Count() > 0, Context: overBy(float64(p99), float64(targetServerSideMs))})
+	}
+	return ts
+}
+
+// overBy describes how far a measured value is above its limit.
+func overBy(v, limit float64) string {
+	if math.IsNaN(v) || limit <= 0 {
+		return ""
+	}
+	if v <= limit {
+		return fmt.Sprintf("%.0f%% of the limit", 100*v/limit)
+	}
+	return fmt.Sprintf("over by %.0f%% (%.2f× the limit)", 100*(v/limit-1), v/limit)
+}
+
+func (rep *playersReport) markdown(header, chartDir string) string {
+	o := rep.o
+	var b strings.Builder
+	if o.Lobby == lobbyFull {
+		b.WriteString("## Players: tictactoe over every transport, lobby subscriptions kept\n\n")
+	} else {
+		b.WriteString("## Players: tictactoe over every transport\n\n")
+	}
+	b.WriteString(header)
+	procsNote := fmt.Sprintf("%d", rep.runs[0].Procs)
+	fmt.Fprintf(&b, "\nThe server is `bench serve -kind games`: the example's whole stack (engine, hub, Games, rooms Manager with ttt, lobby, embedded site), "+
+		"GOMAXPROCS=%d, hub config %s, server environment `%s`, flags `%s`. "+
+		"Each simulated player (in %s load process(es), a separate program) joins, opens its data channel, says hello in the lobby, "+
+		"quick-matches into tictactoe and plays random legal moves, each %v after its turn began (about one move per %v per game); "+
+		"after %d games in a room both players leave it and quick-match again (a rematch in between). "+
+		"Lobby: **%s** (%s). Control requests (join, publish) share %d keep-alive connections per load process, pipelined; each player has its own data channel connection. "+
+		"Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
+		o.ServerProcs, describeHub(defaultHubConfig()), envNote(o.Env),
+		strings.Join(rep.runs[0].ServerArgs, " "), procsNote, o.Think, o.Think, o.RequeueEvery, o.Lobby, lobbyNote(o.Lobby), o.CtrlConns, rep.loadStart, rep.loadEnd)
+	b.WriteString("**Move → opponent** is measured by the client: from just before the move's publish is written to the moment the opponent's " +
+		"process has read and parsed the \"move\" event (both players of a game live in one load process, which keeps the send time). " +
+		"**Server-side** is from the same send time to the kernel's receive timestamp of the bytes that carried the event to the opponent " +
+		"(SO_TIMESTAMPNS on the opponent's data channel socket): on loopback a write reaches the server's socket within the write call, so this is " +
+		"the time the server took (its scheduling included) without the load process's own delays in reading. " +
+		"Moves/s counts opponents' receipts in the window; CPU is user+system from /proc over the window, in cores; " +
+		"other cores is the rest of the machine meanwhile (other processes, steal).\n\n")
+
+	if ts := rep.targets(); len(ts) > 0 {
+		b.WriteString("### Targets\n\n| target | configuration | measured | status | by how much |\n|---|---|---:|---|---|\n")
+		for _, t := range ts {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.What, t.Config, t.Measured, metWord(t.Met), t.Context)
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("### Play (measured window)\n\n")
+	fmt.Fprintf(&b, "| transport | games | players | window | moves/s | move → opponent p50 | p99 | max | server-side p50 | p99 | max | publish round trip p99 | games finished/s | events/s | requests/s | server cores | server CPU/move | load cores | other cores | RSS max | goroutines | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.runs {
+		x := &r.Res
+		fmt.Fprintf(&b, "| %s | %d | %d | %v | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.0f | %.2f | %s | %.2f | %.2f | %s | %d–%d | %d |\n",
+			r.Transport, r.Games, r.Players, r.CPU.Wall.Round(100*time.Millisecond), r.movesPerSec(),
+			fmtDur(x.MoveLat.Quantile(0.5)), fmtDur(x.MoveLat.Quantile(0.99)), fmtDur(x.MoveLat.Max()),
+			fmtDur(x.MoveLatSrv.Quantile(0.5)), fmtDur(x.MoveLatSrv.Quantile(0.99)), fmtDur(x.MoveLatSrv.Max()),
+			fmtDur(x.Publish.Quantile(0.99)), r.perSec(x.Games), r.perSec(x.Events), r.perSec(x.Requests),
+			r.CPU.Server, fmtDur(r.cpuPerMove()), r.CPU.Load, r.CPU.OtherCores, fmtBytes(r.Samples.MaxRSS),
+			r.Samples.MinGoroutines, r.Samples.MaxGoro, x.errorCount())
+	}
+	b.WriteString("\n### Ramp-up (every player joins, says hello and is matched)\n\n")
+	b.WriteString("| transport | players | load processes | time to all in game | join p50 | join p99 | hello → welcome p50 | p99 | max | server cores | RSS fresh | RSS all in game | RSS per player |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.runs {
+		x := &r.Res
+		per := float64(r.RSSReady-r.RSSBefore) / float64(r.Players)
+		fmt.Fprintf(&b, "| %s | %d | %d | %v | %s | %s | %s | %s | %s | %.2f | %s | %s | %s |\n",
+			r.Transport, r.Players, r.Procs, r.RampTime.Round(100*time.Millisecond), fmtDur(x.JoinLat.Quantile(0.5)), fmtDur(x.JoinLat.Quantile(0.99)),
+			fmtDur(x.HelloLat.Quantile(0.5)), fmtDur(x.HelloLat.Quantile(0.99)), fmtDur(x.HelloLat.Max()), r.RampCPU.Server,
+			fmtBytes(r.RSSBefore), fmtBytes(r.RSSReady), fmtBytes(int64(per)))
+	}
+	b.WriteString("\n### Errors\n\n")
+	any := false
+	for _, r := range rep.runs {
+		x := &r.Res
+		if x.errorCount() == 0 && x.Unmatched == 0 {
+			continue
+		}
+		any = true
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(x.Errors)) {
+			parts = append(parts, fmt.Sprintf("%s: %d", k, x.Errors[k]))
+		}
+		if x.Stalled > 0 {
+			parts = append(parts, fmt.Sprintf("players without an event for %v at the end: %d", stallAfter, x.Stalled))
+		}
+		if x.Unmatched > 0 {
+			parts = append(parts, fmt.Sprintf("opponent moves without a known send time (not counted as errors): %d", x.Unmatched))
+		}
+		fmt.Fprintf(&b, "- %s: %s", r.Transport, strings.Join(parts, "; "))
+		if len(x.ErrorSample) > 0 {
+			fmt.Fprintf(&b, ". First: `%s`", strings.ReplaceAll(x.ErrorSample[0], "`", "'"))
+		}
+		b.WriteString("\n")
+	}
+	if !any {
+		b.WriteString("None: every data event arrived in p_seq order without a gap, no nack, no room or lobby error, no stalled player.\n")
+	}
+	b.WriteString("\n")
+	if profs := rep.profiles(); profs != "" {
+		b.WriteString(profs)
+	}
+	if chartDir != "" {
+		b.WriteString("### Charts\n\n")
+		fmt.Fprintf(&b, "![move to opponent latency by transport](%s)\n", pathJoin(chartDir, rep.chartName("latency")))
+		fmt.Fprintf(&b, "![CPU by transport](%s)\n\n", pathJoin(chartDir, rep.chartName("cpu")))
+	}
+	return b.String()
+}
+
+func lobbyNote(l string) string {
+	if l == lobbyFull {
+		return "every player stays subscribed to the lobby's presence, room list and chat broadcasts, as the example's page does"
+	}
+	return "after its welcome each player unsubscribes from the lobby's broadcasts, as a client that leaves the lobby view for its game would; see the lobby section for what keeping them costs"
+}
+
+func (rep *playersReport) chartName(what string) string {
+	return rep.o.Section + "-" + what + ".svg"
+}
+
+// profiles renders the profile summaries of the runs that have one.
+func (rep *playersReport) profiles() string {
+	var b strings.Builder
+	for _, r := range rep.runs {
+		if r.CPUProf == "" {
+			continue
+		}
+		b.WriteString(profileSection(fmt.Sprintf("%s, %d games", r.Transport, r.Games), r.CPUProf, r.Heap))
+	}
+	return b.String()
+}
+
+func (rep *playersReport) writeCharts(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	lc := LineChart{
+		Title:   fmt.Sprintf("Move → opponent latency (%s lobby)", rep.o.Lobby),
+		XLabel:  "percentile",
+		YLabel:  "latency",
+		YLog:    true,
+		XTicks:  percentileTicks,
+		YFormat: durationLabel,
+		Note:    "solid: client-side; (server) series: send → kernel receive stamp at the opponent",
+	}
+	for _, r := range rep.runs {
+		lc.Series = append(lc.Series, percentileSeries(fmt.Sprintf("%s, %d games", r.Transport, r.Games), &r.Res.MoveLat))
+		lc.Series = append(lc.Series, percentileSeries(fmt.Sprintf("%s (server)", r.Transport), &r.Res.MoveLatSrv))
+	}
+	if err := writeFileAtomic(filepath.Join(dir, rep.chartName("latency")), lc.SVG()); err != nil {
+		return err
+	}
+	bars := BarChart{
+		Title:  "CPU during play, in cores",
+		YLabel: "cores",
+		Note:   fmt.Sprintf("%d cores shared by the server, the load processes and other work", runtime.NumCPU()),
+		Format: func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	}
+	server, load, other := Series{Name: "server"}, Series{Name: "load processes"}, Series{Name: "other (noise)"}
+	for _, r := range rep.runs {
+		bars.Groups = append(bars.Groups, fmt.Sprintf("%s %d", r.Transport, r.Games))
+		server.Values = append(server.Values, r.CPU.Server)
+		load.Values = append(load.Values, r.CPU.Load)
+		other.Values = append(other.Values, r.CPU.OtherCores)
+	}
+	bars.Series = []Series{server, load, other}
+	return writeFileAtomic(filepath.Join(dir, rep.chartName("cpu")), bars.SVG())
+}
+
+// envNote describes the server's extra environment.
+func envNote(env []string) string {
+	if len(env) == 0 {
+		return "GOGC and GOMEMLIMIT unset (defaults: GOGC=100, no limit)"
+	}
+	return strings.Join(env, " ")
+}
