@@ -1,11 +1,15 @@
 // Command tictactoe runs the cometplay example server: the lobby, the
-// tictactoe game, the pages, and the Pushlet protocol.
+// tictactoe game, the pages, the Pushlet protocol, Prometheus metrics and
+// the admin console. Run it with -h for its flags; docs/OPERATIONS.md
+// describes them.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,47 +17,60 @@ import (
 	"time"
 
 	"github.com/pkg/profile"
-
-	"github.com/cometplay/cometplay/engine"
 )
 
 func main() {
-	addr := flag.String("addr", engine.DefaultAddr, "listen address host:port")
-	webroot := flag.String("webroot", "", "directory whose files override and extend the embedded static/ site")
-	prof := flag.String("profile", "", "profile the run with pkg/profile: cpu|mem|block|mutex|trace (written to ./profile-*)")
-	flag.Parse()
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
 
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+// run is the command: it returns the exit status (2 for a bad flag or
+// setting, 1 when the server fails to start or stop, 0 otherwise).
+func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) int {
+	st, err := parseSettings(args, lookup)
+	if errors.Is(err, flag.ErrHelp) {
+		st.printUsage(stdout)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, "(run with -h for the flags)")
+		return 2
+	}
+	log := st.newLogger(stderr)
 	slog.SetDefault(log)
+	log.Info("configuration", st.logAttrs()...)
 
-	if *prof != "" {
-		mode, ok := profileModes[*prof]
-		if !ok {
-			fmt.Fprintf(os.Stderr, "-profile: unknown mode %q (want cpu|mem|block|mutex|trace)\n", *prof)
-			os.Exit(2)
-		}
-		defer profile.Start(mode, profile.ProfilePath("."), profile.NoShutdownHook).Stop()
+	if st.profile != "" {
+		defer profile.Start(profileModes[st.profile], profile.ProfilePath("."), profile.NoShutdownHook).Stop()
 	}
 
-	s, err := newServer(config{Addr: *addr, Webroot: *webroot, Logger: log, StaticModTime: startTime()})
+	c := st.server
+	c.Logger, c.StaticModTime = log, startTime()
+	s, err := newServer(c)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+		fmt.Fprintln(stderr, err)
+		return 2
 	}
 	if err := s.start(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, err)
+		return 1
 	}
-	fmt.Printf("cometplay is running: open http://%s/\n", s.srv.Addr())
+	fmt.Fprintf(stdout, "cometplay is running: open http://%s/\n", s.srv.Addr())
+	if c.AdminToken != "" {
+		log.Info("admin console", "url", "http://"+s.srv.Addr()+"/admin/", "pprof", "http://"+s.srv.Addr()+"/debug/pprof/")
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	signal.Stop(sig)
+	ctx, cancel := context.WithTimeout(context.Background(), c.Engine.ShutdownTimeout)
 	defer cancel()
 	if err := s.shutdown(ctx); err != nil {
 		log.Error("shutdown", "err", err)
+		return 1
 	}
+	return 0
 }
 
 var profileModes = map[string]func(*profile.Profile){

@@ -1,0 +1,518 @@
+package main
+
+// The command line: every limit, timeout and default of the engine, the
+// Comet hub, the rooms runtime, the lobby and the operations layer, as a
+// flag with an environment variable equivalent (-max-conns and
+// COMETPLAY_MAX_CONNS; the flag wins). Values are checked before anything
+// starts; an error names the flag (and the variable, when the value came
+// from it). docs/OPERATIONS.md lists them all.
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/httpcodec"
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// browserHeartbeatTimeout is cometplay.js's default heartbeatTimeout: the
+// site's pages reopen a data channel silent for that long, so the server's
+// heartbeat must come sooner.
+const browserHeartbeatTimeout = 45 * time.Second
+
+// envPrefix starts the environment variable of every flag.
+const envPrefix = "COMETPLAY_"
+
+// envName is the environment variable of flag name: -max-conns is
+// COMETPLAY_MAX_CONNS.
+func envName(name string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// settings are the parsed command line.
+type settings struct {
+	server    config
+	profile   string
+	logFormat string
+	logLevel  slog.Level
+
+	// Set from durations, converted to the hub's milliseconds.
+	pullWaitMin, pullWaitMax, pollWaitMin, pollWaitMax time.Duration
+
+	fs      *flag.FlagSet
+	fromEnv map[string]string // flag name → the variable its value came from
+}
+
+// newFlagSet defines every flag on s, with its default.
+func newFlagSet(s *settings) *flag.FlagSet {
+	fs := flag.NewFlagSet("tictactoe", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported by main, usage by printUsage
+	c := &s.server
+	e := &c.Engine
+
+	// Server
+	fs.StringVar(&c.Addr, "addr", engine.DefaultAddr, "listen address host:port (port 0: any free port)")
+	fs.StringVar(&c.Webroot, "webroot", "", "directory whose files override and extend the embedded static/ site")
+	fs.IntVar(&e.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
+	fs.IntVar(&e.Workers, "workers", 0, "goroutines running handlers (0: max(16, 8×GOMAXPROCS))")
+	fs.IntVar(&e.WorkQueue, "work-queue", engine.DefaultWorkQueue, "requests waiting for a worker; past it: 503")
+	fs.IntVar(&e.MaxConns, "max-conns", 0, "open connections (0: the open-file limit minus a reserve); past it: 503 and close")
+	fs.IntVar(&e.MaxPipelined, "max-pipelined", engine.DefaultMaxPipelined, "requests of one connection served at once; more wait in its buffer")
+	sizeVar(fs, &e.MaxOutbound, "max-outbound", engine.DefaultMaxOutbound, "bytes queued for one connection; past it the connection closes (a peer that does not read)")
+	sizeVar(fs, &e.MaxInbound, "max-inbound", engine.DefaultMaxInbound, "unconsumed bytes buffered from one connection (at least 64KiB); past it: close")
+	fs.DurationVar(&e.HeaderTimeout, "header-timeout", engine.DefaultHeaderTimeout, "time from a request's first byte to its end; past it: 408 and close")
+	fs.DurationVar(&e.IdleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "idle keep-alive connections close after this")
+	fs.DurationVar(&e.ShutdownTimeout, "shutdown-timeout", engine.DefaultShutdownTimeout, "graceful shutdown (SIGINT, SIGTERM) bound; then connections are closed")
+	sizeVar(fs, &e.Limits.MaxRequestLine, "max-request-line", httpcodec.DefaultMaxRequestLine, "request line bytes; past it: 414")
+	sizeVar(fs, &e.Limits.MaxHeadBytes, "max-head-bytes", httpcodec.DefaultMaxHeadBytes, "request head bytes; past it: 431")
+	fs.IntVar(&e.Limits.MaxHeaders, "max-headers", httpcodec.DefaultMaxHeaders, "request header fields; past it: 431")
+	size64Var(fs, &e.Limits.MaxBodyBytes, "max-body-bytes", httpcodec.DefaultMaxBodyBytes, "request body bytes; past it: 413")
+	sizeVar(fs, &e.Limits.MaxChunkExtBytes, "max-chunk-ext-bytes", httpcodec.DefaultMaxChunkExtBytes, "chunk-extension and trailer bytes of a chunked body; past it: 400")
+
+	// Comet
+	fs.Var((*formatValue)(&c.Hub.DefaultFormat), "default-format", "format of a join that names none: js, xml, xml-strict, json, sse")
+	fs.DurationVar(&c.Hub.SessionTimeout, "session-timeout", engine.DefaultSessionTimeout, "session lease, renewed by every request and open stream")
+	fs.DurationVar(&c.Hub.Heartbeat, "heartbeat", engine.DefaultHeartbeat, "silence after which a stream gets an hb event, and a parked long-poll is answered")
+	fs.DurationVar(&c.Hub.PullRefreshTimeout, "pull-refresh-timeout", engine.DefaultPullRefreshTimeout, "a long-poll session whose client does not come back within this ends")
+	fs.DurationVar(&c.Hub.PollRefreshTimeout, "poll-refresh-timeout", engine.DefaultPollRefreshTimeout, "a poll session whose client does not come back within this ends")
+	fs.DurationVar(&s.pullWaitMin, "pull-wait-min", 2*time.Second, "least p_wait sent to Pushlet long-poll clients")
+	fs.DurationVar(&s.pullWaitMax, "pull-wait-max", 6*time.Second, "greatest p_wait sent to Pushlet long-poll clients")
+	fs.DurationVar(&s.pollWaitMin, "poll-wait-min", 6*time.Second, "least wait between two polls")
+	fs.DurationVar(&s.pollWaitMax, "poll-wait-max", 10*time.Second, "greatest wait between two polls")
+	fs.IntVar(&c.Hub.Window, "window", engine.DefaultWindow, "recent events each session keeps for resume (1..65536); older ones are reported as a gap")
+	fs.IntVar(&c.Hub.MaxSessions, "max-sessions", engine.DefaultMaxSessions, "live sessions; a join past it: 503")
+	fs.IntVar(&c.Hub.MaxSessionsPerAddr, "max-sessions-per-addr", engine.DefaultMaxSessionsPerAddr, "live sessions joined from one IP address (-1: no cap); past it: 503")
+	fs.IntVar(&c.Hub.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "subscriptions of one session")
+	fs.IntVar(&c.Hub.MaxFields, "max-fields", engine.DefaultMaxFields, "fields of one published event")
+	sizeVar(fs, &c.Hub.MaxEventBytes, "max-event-bytes", engine.DefaultMaxEventBytes, "names and values of one published event")
+	fs.IntVar(&c.Hub.PublishRate, "publish-rate", engine.DefaultPublishRate, "publishes per second per session, sustained (-1: no limit); past it: nack")
+	fs.IntVar(&c.Hub.PublishBurst, "publish-burst", 0, "publishes per session at once (0: the larger of 40 and -publish-rate)")
+	listVar(fs, &c.Hub.AllowedOrigins, "allowed-origins", "comma-separated origins (https://example.com) allowed cross-origin requests; * allows any (default: same origin only)")
+	fs.BoolVar(&c.Hub.ForcePullAll, "force-pull-all", false, "force every listen to long-poll")
+	listVar(fs, &c.Hub.ForcePullAgents, "force-pull-agents", "comma-separated User-Agent substrings whose listens are forced to long-poll")
+	fs.DurationVar(&c.DetachGrace, "detach-grace", engine.DefaultDetachGrace, "how long a lost listen must stay lost before rooms and lobby hear of it")
+
+	// Rooms and lobby
+	fs.IntVar(&c.Rooms.Executors, "executors", 0, "goroutines running room hooks (0: 2×GOMAXPROCS)")
+	fs.IntVar(&c.Rooms.MailboxSize, "mailbox-size", rooms.DefaultMailboxSize, "client items waiting in one room; past it the room answers busy")
+	sizeVar(fs, &c.Rooms.MaxMessageBytes, "max-message-bytes", rooms.DefaultMaxMessageBytes, "data of one room message")
+	fs.DurationVar(&c.ReconnectWindow, "reconnect-window", rooms.DefaultReconnectWindow, "how long a player's seat is held after its connection went away (negative: not held)")
+	fs.DurationVar(&c.EmptyGrace, "empty-grace", rooms.DefaultEmptyGrace, "how long a room nobody sits in lives (negative: closed at once)")
+	fs.IntVar(&c.Lobby.ChatMaxLen, "chat-max-len", lobby.DefaultChatMaxLen, "characters of one chat message")
+	fs.IntVar(&c.Lobby.ChatRate, "chat-rate", lobby.DefaultChatRate, "chat messages per player within -chat-per")
+	fs.DurationVar(&c.Lobby.ChatPer, "chat-per", lobby.DefaultChatPer, "the window of -chat-rate")
+	fs.DurationVar(&c.Lobby.AwayGrace, "away-grace", lobby.DefaultAwayGrace, "how long a player whose connection went away stays online in the lobby")
+	fs.IntVar(&c.Lobby.QueueSize, "lobby-queue", lobby.DefaultQueueSize, "lobby actions waiting for the lobby; past it: busy")
+
+	// Operations
+	fs.StringVar(&c.AdminToken, "admin-token", "", "token of the admin console (/admin/) and pprof (/debug/pprof/), at least 16 characters; unset: both off (prefer the environment variable: flags show in ps)")
+	fs.DurationVar(&c.AdminInterval, "admin-interval", engine.DefaultAdminInterval, "period of the figures pushed to the admin console")
+	fs.BoolVar(&c.Metrics, "metrics", true, "serve Prometheus metrics at /metrics")
+	fs.BoolVar(&c.MetricsAuth, "metrics-auth", false, "require the admin token (Authorization: Bearer) on /metrics")
+	fs.StringVar(&s.logFormat, "log-format", "text", "log format: text or json")
+	fs.Var((*levelValue)(&s.logLevel), "log-level", "log level: debug, info, warn or error")
+	fs.BoolVar(&e.AccessLog, "access-log", false, "log every request (at debug level: needs -log-level debug)")
+	fs.StringVar(&s.profile, "profile", "", "profile the run with pkg/profile: cpu, mem, block, mutex or trace (written to ./ at exit)")
+	return fs
+}
+
+// parseSettings parses args, then takes each flag not given from its
+// environment variable (lookup, usually os.LookupEnv), then checks every
+// value. The errors name the flag. flag.ErrHelp is returned for -h.
+func parseSettings(args []string, lookup func(string) (string, bool)) (*settings, error) {
+	s := &settings{fromEnv: map[string]string{}, logLevel: slog.LevelInfo}
+	s.fs = newFlagSet(s)
+	if err := s.fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return s, err
+		}
+		return nil, err
+	}
+	if s.fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with -)", s.fs.Arg(0))
+	}
+	given := map[string]bool{}
+	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	s.fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		env := envName(f.Name)
+		v, ok := lookup(env)
+		if !ok {
+			return
+		}
+		if err := s.fs.Set(f.Name, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s (for -%s): invalid value %q: %v", env, f.Name, v, err))
+			return
+		}
+		s.fromEnv[f.Name] = env
+	})
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	s.server.Hub.PullWaitMin, s.server.Hub.PullWaitMax = int(s.pullWaitMin.Milliseconds()), int(s.pullWaitMax.Milliseconds())
+	s.server.Hub.PollWaitMin, s.server.Hub.PollWaitMax = int(s.pollWaitMin.Milliseconds()), int(s.pollWaitMax.Milliseconds())
+	return s, nil
+}
+
+// ref names a flag in an error: "-heartbeat", or "-heartbeat (from
+// COMETPLAY_HEARTBEAT)".
+func (s *settings) ref(name string) string {
+	if env, ok := s.fromEnv[name]; ok {
+		return "-" + name + " (from " + env + ")"
+	}
+	return "-" + name
+}
+
+// check validates every value, and returns all the errors at once.
+func (s *settings) check() error {
+	c := &s.server
+	e := &c.Engine
+	var errs []error
+	fail := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", s.ref(name), fmt.Sprintf(format, args...)))
+	}
+	positive := func(name string, v int) {
+		if v <= 0 {
+			fail(name, "must be positive, got %d", v)
+		}
+	}
+	notNegative := func(name string, v int) {
+		if v < 0 {
+			fail(name, "must not be negative (0: automatic), got %d", v)
+		}
+	}
+	positiveDur := func(name string, d time.Duration) {
+		if d <= 0 {
+			fail(name, "must be positive, got %v", d)
+		}
+	}
+	nonZeroDur := func(name string, d time.Duration) {
+		if d == 0 {
+			fail(name, "must not be 0 (a negative value means at once)")
+		}
+	}
+
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		fail("addr", "want host:port, got %q", c.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		fail("addr", "invalid port %q", port)
+	}
+	if c.Webroot != "" {
+		if fi, err := os.Stat(c.Webroot); err != nil || !fi.IsDir() {
+			fail("webroot", "not a directory: %q", c.Webroot)
+		}
+	}
+	notNegative("loops", e.Loops)
+	notNegative("workers", e.Workers)
+	positive("work-queue", e.WorkQueue)
+	notNegative("max-conns", e.MaxConns)
+	positive("max-pipelined", e.MaxPipelined)
+	positive("max-outbound", e.MaxOutbound)
+	if e.MaxInbound < 64<<10 {
+		fail("max-inbound", "must be at least 64KiB, got %s", sizeString(int64(e.MaxInbound)))
+	}
+	positiveDur("header-timeout", e.HeaderTimeout)
+	positiveDur("idle-timeout", e.IdleTimeout)
+	positiveDur("shutdown-timeout", e.ShutdownTimeout)
+	positive("max-request-line", e.Limits.MaxRequestLine)
+	positive("max-head-bytes", e.Limits.MaxHeadBytes)
+	if e.Limits.MaxRequestLine > 0 && e.Limits.MaxHeadBytes > 0 && e.Limits.MaxHeadBytes < e.Limits.MaxRequestLine {
+		fail("max-head-bytes", "must be at least -max-request-line (%s), got %s", sizeString(int64(e.Limits.MaxRequestLine)), sizeString(int64(e.Limits.MaxHeadBytes)))
+	}
+	positive("max-headers", e.Limits.MaxHeaders)
+	if e.Limits.MaxBodyBytes <= 0 {
+		fail("max-body-bytes", "must be positive, got %d", e.Limits.MaxBodyBytes)
+	}
+	positive("max-chunk-ext-bytes", e.Limits.MaxChunkExtBytes)
+
+	h := &c.Hub
+	positiveDur("session-timeout", h.SessionTimeout)
+	positiveDur("heartbeat", h.Heartbeat)
+	positiveDur("pull-refresh-timeout", h.PullRefreshTimeout)
+	positiveDur("poll-refresh-timeout", h.PollRefreshTimeout)
+	for _, w := range []struct {
+		lo, hi         string
+		min, max       time.Duration
+		refreshTimeout string
+		timeout        time.Duration
+	}{
+		{"pull-wait-min", "pull-wait-max", s.pullWaitMin, s.pullWaitMax, "", 0},
+		{"poll-wait-min", "poll-wait-max", s.pollWaitMin, s.pollWaitMax, "poll-refresh-timeout", h.PollRefreshTimeout},
+	} {
+		switch {
+		case w.min < 0:
+			fail(w.lo, "must not be negative, got %v", w.min)
+		case w.max <= 0:
+			fail(w.hi, "must be positive, got %v", w.max)
+		case w.max < w.min:
+			fail(w.hi, "must be at least -%s (%v), got %v", w.lo, w.min, w.max)
+		case w.refreshTimeout != "" && w.timeout > 0 && w.max >= w.timeout:
+			fail(w.hi, "must be shorter than -%s (%v), or clients expire between polls, got %v", w.refreshTimeout, w.timeout, w.max)
+		}
+	}
+	switch {
+	case h.Heartbeat >= browserHeartbeatTimeout:
+		fail("heartbeat", "must be shorter than %v, after which the site's browser client deems a silent connection dead, got %v", browserHeartbeatTimeout, h.Heartbeat)
+	case h.Heartbeat > 0 && h.SessionTimeout > 0 && h.Heartbeat >= h.SessionTimeout:
+		fail("heartbeat", "must be shorter than -session-timeout (%v), got %v", h.SessionTimeout, h.Heartbeat)
+	}
+	if h.Window < 1 || h.Window > 1<<16 {
+		fail("window", "must be within 1..65536, got %d", h.Window)
+	}
+	positive("max-sessions", h.MaxSessions)
+	if h.MaxSessionsPerAddr == 0 || h.MaxSessionsPerAddr < -1 {
+		fail("max-sessions-per-addr", "must be positive, or -1 for no cap, got %d", h.MaxSessionsPerAddr)
+	}
+	positive("max-subscriptions", h.MaxSubscriptions)
+	positive("max-fields", h.MaxFields)
+	positive("max-event-bytes", h.MaxEventBytes)
+	if h.PublishRate == 0 || h.PublishRate < -1 {
+		fail("publish-rate", "must be positive, or -1 for no limit, got %d", h.PublishRate)
+	}
+	notNegative("publish-burst", h.PublishBurst)
+	for _, o := range h.AllowedOrigins {
+		if o != "*" && !strings.Contains(o, "://") {
+			fail("allowed-origins", "%q is not an origin like https://example.com (or *)", o)
+		}
+	}
+	positiveDur("detach-grace", c.DetachGrace)
+
+	notNegative("executors", c.Rooms.Executors)
+	positive("mailbox-size", c.Rooms.MailboxSize)
+	positive("max-message-bytes", c.Rooms.MaxMessageBytes)
+	nonZeroDur("reconnect-window", c.ReconnectWindow)
+	nonZeroDur("empty-grace", c.EmptyGrace)
+	positive("chat-max-len", c.Lobby.ChatMaxLen)
+	positive("chat-rate", c.Lobby.ChatRate)
+	positiveDur("chat-per", c.Lobby.ChatPer)
+	positiveDur("away-grace", c.Lobby.AwayGrace)
+	positive("lobby-queue", c.Lobby.QueueSize)
+
+	if t := c.AdminToken; t != "" && len(t) < engine.MinAdminTokenLen {
+		fail("admin-token", "must have at least %d characters, got %d", engine.MinAdminTokenLen, len(t)) // never the token itself
+	}
+	if c.AdminInterval < 100*time.Millisecond {
+		fail("admin-interval", "must be at least 100ms, got %v", c.AdminInterval)
+	}
+	if c.MetricsAuth && c.AdminToken == "" {
+		fail("metrics-auth", "needs -admin-token (the token /metrics will require)")
+	}
+	if c.MetricsAuth && !c.Metrics {
+		fail("metrics-auth", "needs -metrics")
+	}
+	if s.logFormat != "text" && s.logFormat != "json" {
+		fail("log-format", "want text or json, got %q", s.logFormat)
+	}
+	if e.AccessLog && s.logLevel > slog.LevelDebug {
+		fail("access-log", "requests are logged at debug level: add -log-level debug")
+	}
+	if _, ok := profileModes[s.profile]; s.profile != "" && !ok {
+		fail("profile", "want cpu, mem, block, mutex or trace, got %q", s.profile)
+	}
+	return errors.Join(errs...)
+}
+
+// logAttrs returns every setting as name, value pairs for the start-up log
+// line; the admin token is only "set" or "unset".
+func (s *settings) logAttrs() []any {
+	var attrs []any
+	s.fs.VisitAll(func(f *flag.Flag) {
+		v := f.Value.String()
+		if f.Name == "admin-token" {
+			v = "unset"
+			if s.server.AdminToken != "" {
+				v = "set"
+			}
+		}
+		attrs = append(attrs, f.Name, v)
+	})
+	if len(s.fromEnv) > 0 {
+		var names []string
+		s.fs.VisitAll(func(f *flag.Flag) {
+			if env, ok := s.fromEnv[f.Name]; ok {
+				names = append(names, env)
+			}
+		})
+		attrs = append(attrs, "from_env", strings.Join(names, ","))
+	}
+	return attrs
+}
+
+// printUsage writes the flags with their defaults and variables.
+func (s *settings) printUsage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: tictactoe [flags]\n\nRuns the cometplay example server. Every flag may also be set by the\nenvironment variable shown (the flag wins). See docs/OPERATIONS.md.\n\n")
+	s.fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		fmt.Fprintf(w, "  -%s", f.Name)
+		if name != "" {
+			fmt.Fprintf(w, " %s", name)
+		}
+		fmt.Fprintf(w, "  [$%s]\n    \t%s", envName(f.Name), strings.ReplaceAll(usage, "\n", "\n    \t"))
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
+// newLogger builds the logger the settings ask for, on w.
+func (s *settings) newLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: s.logLevel}
+	if s.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// sizeValue is a byte count: 1048576, 1MiB, 64KiB, 1GiB (or KB, MB as
+// powers of 1000).
+type sizeValue struct{ p *int64 }
+
+func (v sizeValue) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return sizeString(*v.p)
+}
+
+func (v sizeValue) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	*v.p = n
+	return nil
+}
+
+// sizeVar defines an int byte-size flag (stored through an int64 mirror).
+func sizeVar(fs *flag.FlagSet, p *int, name string, def int, usage string) {
+	*p = def
+	fs.Var(intSize{p}, name, usage)
+}
+
+func size64Var(fs *flag.FlagSet, p *int64, name string, def int64, usage string) {
+	*p = def
+	fs.Var(sizeValue{p}, name, usage)
+}
+
+// intSize is sizeValue for an int.
+type intSize struct{ p *int }
+
+func (v intSize) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return sizeString(int64(*v.p))
+}
+
+func (v intSize) Set(s string) error {
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	if int64(int(n)) != n {
+		return errors.New("too large")
+	}
+	*v.p = int(n)
+	return nil
+}
+
+var sizeUnits = []struct {
+	suffix string
+	mult   int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}}
+
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if len(t) > len(u.suffix) && strings.EqualFold(t[len(t)-len(u.suffix):], u.suffix) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil {
+		return 0, errors.New("want a byte count such as 65536, 64KiB or 1MiB")
+	}
+	if n != 0 && (n*mult/mult != n) {
+		return 0, errors.New("too large")
+	}
+	return n * mult, nil
+}
+
+// sizeString writes n in the largest binary unit that divides it.
+func sizeString(n int64) string {
+	for _, u := range sizeUnits[:3] {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// listValue is a comma-separated list.
+type listValue struct{ p *[]string }
+
+func listVar(fs *flag.FlagSet, p *[]string, name, usage string) { fs.Var(listValue{p}, name, usage) }
+
+func (v listValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+
+func (v listValue) Set(s string) error {
+	*v.p = nil
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*v.p = append(*v.p, part)
+		}
+	}
+	return nil
+}
+
+// formatValue is a Comet format name.
+type formatValue engine.Format
+
+func (v *formatValue) String() string { return engine.Format(*v).String() }
+
+func (v *formatValue) Set(s string) error {
+	f, ok := engine.ParseFormat(s)
+	if !ok {
+		return errors.New("want js, xml, xml-strict, json or sse")
+	}
+	*v = formatValue(f)
+	return nil
+}
+
+// levelValue is a slog level name.
+type levelValue slog.Level
+
+func (v *levelValue) String() string { return strings.ToLower(slog.Level(*v).String()) }
+
+func (v *levelValue) Set(s string) error {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return errors.New("want debug, info, warn or error")
+	}
+	*v = levelValue(l)
+	return nil
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cometplay/cometplay/engine"
+)
+
+// TestMain lets a test run this package's main as the binary would be
+// run: the test binary re-executes itself with TICTACTOE_RUN_MAIN set.
+func TestMain(m *testing.M) {
+	if os.Getenv("TICTACTOE_RUN_MAIN") == "1" {
+		os.Args = append([]string{"tictactoe"}, strings.Fields(os.Getenv("TICTACTOE_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// env returns a lookup over kv (name, value pairs).
+func env(kv ...string) func(string) (string, bool) {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// TestParseSettingsValues: defaults, flags, environment variables (the
+// flag wins), sizes, durations and lists end up in the server's config.
+func TestParseSettingsValues(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		env   []string
+		check func(t *testing.T, s *settings)
+	}{
+		{"defaults", nil, nil, func(t *testing.T, s *settings) {
+			c := s.server
+			if c.Addr != engine.DefaultAddr || c.Engine.MaxConns != 0 || c.Engine.MaxOutbound != engine.DefaultMaxOutbound ||
+				c.Hub.Heartbeat != engine.DefaultHeartbeat || c.Hub.Window != engine.DefaultWindow || !c.Metrics || c.MetricsAuth ||
+				c.AdminToken != "" || c.Hub.PullWaitMin != 2000 || c.Hub.PollWaitMax != 10000 || s.logLevel != slog.LevelInfo || s.logFormat != "text" {
+				t.Errorf("defaults: %+v", c)
+			}
+		}},
+		{"flag", []string{"-max-conns", "500", "-heartbeat=15s"}, nil, func(t *testing.T, s *settings) {
+			if s.server.Engine.MaxConns != 500 || s.server.Hub.Heartbeat != 15*time.Second {
+				t.Errorf("MaxConns %d Heartbeat %v; want 500 15s", s.server.Engine.MaxConns, s.server.Hub.Heartbeat)
+			}
+		}},
+		{"environment", nil, []string{"COMETPLAY_MAX_CONNS", "300", "COMETPLAY_LOG_LEVEL", "debug", "COMETPLAY_ACCESS_LOG", "true"}, func(t *testing.T, s *settings) {
+			if s.server.Engine.MaxConns != 300 || s.logLevel != slog.LevelDebug || !s.server.Engine.AccessLog {
+				t.Errorf("MaxConns %d level %v access log %v; want 300 debug true", s.server.Engine.MaxConns, s.logLevel, s.server.Engine.AccessLog)
+			}
+		}},
+		{"flag wins over environment", []string{"-max-conns=500"}, []string{"COMETPLAY_MAX_CONNS", "300"}, func(t *testing.T, s *settings) {
+			if s.server.Engine.MaxConns != 500 {
+				t.Errorf("MaxConns %d; want the flag's 500", s.server.Engine.MaxConns)
+			}
+		}},
+		{"sizes", []string{"-max-outbound", "512KiB", "-max-event-bytes=32768"}, []string{"COMETPLAY_MAX_BODY_BYTES", "2MiB"}, func(t *testing.T, s *settings) {
+			e := s.server.Engine
+			if e.MaxOutbound != 512<<10 || e.Limits.MaxBodyBytes != 2<<20 || s.server.Hub.MaxEventBytes != 32<<10 {
+				t.Errorf("MaxOutbound %d MaxBodyBytes %d MaxEventBytes %d", e.MaxOutbound, e.Limits.MaxBodyBytes, s.server.Hub.MaxEventBytes)
+			}
+		}},
+		{"lists and waits", []string{"-allowed-origins", "https://a.example, https://b.example", "-poll-wait-min=50ms", "-poll-wait-max=150ms", "-default-format", "json"}, nil, func(t *testing.T, s *settings) {
+			h := s.server.Hub
+			if len(h.AllowedOrigins) != 2 || h.AllowedOrigins[1] != "https://b.example" || h.PollWaitMin != 50 || h.PollWaitMax != 150 || h.DefaultFormat != engine.FormatJSON {
+				t.Errorf("origins %q poll wait %d..%d format %v", h.AllowedOrigins, h.PollWaitMin, h.PollWaitMax, h.DefaultFormat)
+			}
+		}},
+		{"operations", []string{"-metrics-auth", "-log-format=json", "-reconnect-window=-1s"}, []string{"COMETPLAY_ADMIN_TOKEN", "0123456789abcdef"}, func(t *testing.T, s *settings) {
+			c := s.server
+			if !c.MetricsAuth || c.AdminToken != "0123456789abcdef" || s.logFormat != "json" || c.ReconnectWindow != -time.Second {
+				t.Errorf("metrics-auth %v token %q format %q window %v", c.MetricsAuth, c.AdminToken, s.logFormat, c.ReconnectWindow)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := parseSettings(tc.args, env(tc.env...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, s)
+		})
+	}
+}
+
+// TestParseSettingsErrors: bad values are refused with a message naming
+// the flag (and the variable when the value came from one).
+func TestParseSettingsErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{[]string{"-heartbeat=-1s"}, nil, "-heartbeat: must be positive, got -1s"},
+		{nil, []string{"COMETPLAY_HEARTBEAT", "-1s"}, "-heartbeat (from COMETPLAY_HEARTBEAT): must be positive, got -1s"},
+		{[]string{"-heartbeat=50s"}, nil, "-heartbeat: must be shorter than 45s"},
+		{[]string{"-heartbeat=10m"}, []string{"COMETPLAY_SESSION_TIMEOUT", "5m"}, "-heartbeat: must be shorter than 45s"},
+		{[]string{"-max-conns=lots"}, nil, `invalid value "lots" for flag -max-conns`},
+		{nil, []string{"COMETPLAY_MAX_CONNS", "lots"}, `COMETPLAY_MAX_CONNS (for -max-conns): invalid value "lots"`},
+		{[]string{"-max-conns=-1"}, nil, "-max-conns: must not be negative (0: automatic), got -1"},
+		{[]string{"-work-queue=0"}, nil, "-work-queue: must be positive, got 0"},
+		{[]string{"-max-inbound=1KiB"}, nil, "-max-inbound: must be at least 64KiB, got 1KiB"},
+		{[]string{"-max-outbound=lots"}, nil, `invalid value "lots" for flag -max-outbound: want a byte count`},
+		{[]string{"-max-head-bytes=1KiB"}, nil, "-max-head-bytes: must be at least -max-request-line (8KiB), got 1KiB"},
+		{[]string{"-idle-timeout=0s"}, nil, "-idle-timeout: must be positive, got 0s"},
+		{[]string{"-window=0"}, nil, "-window: must be within 1..65536, got 0"},
+		{[]string{"-window=70000"}, nil, "-window: must be within 1..65536, got 70000"},
+		{[]string{"-max-sessions-per-addr=0"}, nil, "-max-sessions-per-addr: must be positive, or -1 for no cap, got 0"},
+		{[]string{"-publish-rate=0"}, nil, "-publish-rate: must be positive, or -1 for no limit, got 0"},
+		{[]string{"-poll-wait-min=2s", "-poll-wait-max=1s"}, nil, "-poll-wait-max: must be at least -poll-wait-min (2s), got 1s"},
+		{[]string{"-poll-wait-max=90s"}, nil, "-poll-wait-max: must be shorter than -poll-refresh-timeout (1m0s)"},
+		{[]string{"-allowed-origins=example.com"}, nil, `-allowed-origins: "example.com" is not an origin`},
+		{[]string{"-default-format=yaml"}, nil, `invalid value "yaml" for flag -default-format: want js, xml`},
+		{[]string{"-reconnect-window=0s"}, nil, "-reconnect-window: must not be 0"},
+		{[]string{"-mailbox-size=0"}, nil, "-mailbox-size: must be positive, got 0"},
+		{[]string{"-chat-per=-5s"}, nil, "-chat-per: must be positive, got -5s"},
+		{[]string{"-admin-token=short"}, nil, "-admin-token: must have at least 16 characters, got 5"},
+		{[]string{"-admin-interval=1ms"}, nil, "-admin-interval: must be at least 100ms, got 1ms"},
+		{[]string{"-metrics-auth"}, nil, "-metrics-auth: needs -admin-token"},
+		{[]string{"-log-format=xml"}, nil, `-log-format: want text or json, got "xml"`},
+		{[]string{"-log-level=verbose"}, nil, `invalid value "verbose" for flag -log-level: want debug, info, warn or error`},
+		{[]string{"-access-log"}, nil, "-access-log: requests are logged at debug level: add -log-level debug"},
+		{[]string{"-addr=nowhere"}, nil, `-addr: want host:port, got "nowhere"`},
+		{[]string{"-addr=127.0.0.1:99999"}, nil, `-addr: invalid port "99999"`},
+		{[]string{"-webroot=/no/such/dir"}, nil, `-webroot: not a directory: "/no/such/dir"`},
+		{[]string{"-profile=heap"}, nil, `-profile: want cpu, mem, block, mutex or trace, got "heap"`},
+		{[]string{"-nope"}, nil, "flag provided but not defined: -nope"},
+		{[]string{"extra"}, nil, `unexpected argument "extra"`},
+	} {
+		t.Run(strings.Join(append(tc.args, tc.env...), " "), func(t *testing.T) {
+			_, err := parseSettings(tc.args, env(tc.env...))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("parseSettings(%q, env %q) = %v; want an error containing %q", tc.args, tc.env, err, tc.want)
+			}
+		})
+	}
+	// Every error at once, one per line.
+	_, err := parseSettings([]string{"-window=0", "-work-queue=0", "-log-format=xml"}, env())
+	if err == nil || strings.Count(err.Error(), "\n") != 2 {
+		t.Fatalf("three bad flags: %v; want three lines", err)
+	}
+}
+
+// TestSettingsLogAttrs: the start-up line lists every flag, with the admin
+// token only as set or unset.
+func TestSettingsLogAttrs(t *testing.T) {
+	const secret = "a-very-secret-admin-token"
+	s, err := parseSettings([]string{"-max-conns=7"}, env("COMETPLAY_ADMIN_TOKEN", secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("configuration", s.logAttrs()...)
+	line := buf.String()
+	for _, want := range []string{"admin-token=set", "max-conns=7", "heartbeat=20s", "max-outbound=1MiB", "from_env=COMETPLAY_ADMIN_TOKEN"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("start-up line lacks %s: %s", want, line)
+		}
+	}
+	if strings.Contains(line, secret) {
+		t.Fatalf("the token is in the log: %s", line)
+	}
+	n := 0
+	s.fs.VisitAll(func(*flag.Flag) { n++ })
+	if got := strings.Count(line, "="); got < n {
+		t.Errorf("%d values for %d flags", got, n)
+	}
+}
+
+// runMain starts this package's main in a child process with args and
+// environment variables kv.
+func runMain(t *testing.T, args string, kv ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "TICTACTOE_RUN_MAIN=1", "TICTACTOE_ARGS="+args)
+	for i := 0; i+1 < len(kv); i += 2 {
+		cmd.Env = append(cmd.Env, kv[i]+"="+kv[i+1])
+	}
+	return cmd
+}
+
+// TestBinaryBadFlag: the command refuses a bad flag or variable with exit
+// status 2 and a message naming it, before it starts anything.
+func TestBinaryBadFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args string
+		env  []string
+		want string
+	}{
+		{"-addr 127.0.0.1:0 -heartbeat=-1s", nil, "-heartbeat: must be positive, got -1s"},
+		{"-addr 127.0.0.1:0", []string{"COMETPLAY_MAX_CONNS", "many"}, `COMETPLAY_MAX_CONNS (for -max-conns): invalid value "many"`},
+	} {
+		cmd := runMain(t, tc.args, tc.env...)
+		var stderr, stdout bytes.Buffer
+		cmd.Stderr, cmd.Stdout = &stderr, &stdout
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			t.Fatalf("%s: %v; want exit status 2 (stderr %q)", tc.args, err, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), tc.want) || strings.Contains(stdout.String(), "running") {
+			t.Fatalf("%s: stderr %q stdout %q; want %q and no server", tc.args, stderr.String(), stdout.String(), tc.want)
+		}
+	}
+}
+
+// TestBinaryRuns: the command starts with settings from flags and the
+// environment, logs them as one JSON line without the token, serves the
+// site, /metrics and (with the token) the console, and exits 0 on SIGTERM.
+func TestBinaryRuns(t *testing.T) {
+	const token = "binary-test-admin-token"
+	cmd := runMain(t, "-addr 127.0.0.1:0 -log-format json -shutdown-timeout 3s", "COMETPLAY_ADMIN_TOKEN", token, "COMETPLAY_WINDOW", "128")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var base string
+	select {
+	case l := <-lines:
+		if _, err := fmt.Sscanf(l, "cometplay is running: open %s", &base); err != nil {
+			t.Fatalf("first line %q", l)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no start line; stderr %q", stderr.String())
+	}
+	base = strings.TrimSuffix(base, "/")
+	for path, want := range map[string]int{"/": 200, "/metrics": 200, "/admin/": 401, "/debug/pprof/": 401} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d; want %d", path, resp.StatusCode, want)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; stderr %s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("still running 20 s after SIGTERM")
+	}
+	var cfg map[string]any
+	for l := range strings.SplitSeq(stderr.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "configuration" {
+			cfg = rec
+		}
+	}
+	if cfg == nil || cfg["level"] != "INFO" || cfg["admin-token"] != "set" || cfg["window"] != "128" || cfg["addr"] != "127.0.0.1:0" {
+		t.Fatalf("configuration line %v in %s", cfg, stderr.String())
+	}
+	if strings.Contains(stderr.String(), token) {
+		t.Fatal("the admin token is in the log")
+	}
+}
