@@ -352,6 +352,20 @@ func (rc *reqCtx) resumePoint() (last uint64, resume, ok bool) {
 	return last, resume, true
 }
 
+// channelParams reads what every data channel request (listen, refresh)
+// may carry: its format and its resume point. It answers the nack itself
+// and reports ok false on a bad value.
+func (rc *reqCtx) channelParams() (f Format, last uint64, resume, ok bool) {
+	if f, ok = rc.dataFormat(); !ok {
+		rc.nack("unsupported format: " + truncate(rc.ps.value("p_format"), 32))
+		return
+	}
+	if last, resume, ok = rc.resumePoint(); !ok {
+		rc.nack("invalid p_last")
+	}
+	return
+}
+
 // listenMode picks the mode of a listen.
 func (rc *reqCtx) listenMode(f Format) (Mode, bool) {
 	m := ModeStream
@@ -383,19 +397,13 @@ func (rc *reqCtx) listenMode(f Format) (Mode, bool) {
 // listen opens a data channel (listen, join-listen).
 func (rc *reqCtx) listen(ackName string) {
 	s := rc.s
-	f, ok := rc.dataFormat()
+	f, last, resume, ok := rc.channelParams()
 	if !ok {
-		rc.nack("unsupported format: " + truncate(rc.ps.value("p_format"), 32))
 		return
 	}
 	m, ok := rc.listenMode(f)
 	if !ok {
 		rc.nack("unsupported mode: " + truncate(rc.ps.value("p_mode"), 32))
-		return
-	}
-	last, resume, ok := rc.resumePoint()
-	if !ok {
-		rc.nack("invalid p_last")
 		return
 	}
 	ack := []string{"p_id", s.id, "p_mode", m.String(), "p_format", f.String()}
@@ -510,14 +518,8 @@ func (rc *reqCtx) openStream(f Format, ack *Event) {
 // park until an event arrives or the heartbeat interval passes.
 func (rc *reqCtx) refresh() {
 	s, ex := rc.s, rc.ex
-	f, ok := rc.dataFormat()
+	f, last, resume, ok := rc.channelParams()
 	if !ok {
-		rc.nack("unsupported format: " + truncate(rc.ps.value("p_format"), 32))
-		return
-	}
-	last, resume, ok := rc.resumePoint()
-	if !ok {
-		rc.nack("invalid p_last")
 		return
 	}
 	if f == FormatSSE {

@@ -146,6 +146,14 @@ func (c *conn) onTraffic() gnet.Action {
 	in := c.gc.InboundBuffered()
 	c.srv.stats.bytesIn.Add(int64(in - c.leftIn))
 	c.l.nowSet = false
+	c.batch()
+	return gnet.None
+}
+
+// batch serves the inbound buffer as one batch: the responses it produces
+// are assembled in the loop's buffer and written with one write. Loop only;
+// no other connection's batch may be in progress.
+func (c *conn) batch() {
 	c.l.cur = c
 	c.process()
 	c.l.cur = nil
@@ -155,7 +163,6 @@ func (c *conn) onTraffic() gnet.Action {
 		c.closeAtFlush = false
 		c.finishClose()
 	}
-	return gnet.None
 }
 
 // flush writes the batch assembled during OnTraffic. Loop only.
@@ -394,15 +401,7 @@ func (c *conn) complete(ex *exchange) {
 			return
 		}
 		c.blocked = false
-		c.l.cur = c
-		c.process()
-		c.l.cur = nil
-		c.flush()
-		c.leftIn = c.gc.InboundBuffered()
-		if c.closeAtFlush {
-			c.closeAtFlush = false
-			c.finishClose()
-		}
+		c.batch()
 		return
 	}
 	c.updateTimer()
