@@ -11,8 +11,9 @@ import (
 	"github.com/cometplay/cometplay/httpcodec"
 )
 
-// Defaults of the HTTP layer. Each is documented in docs/CONFIG.md and
-// README; tests pin the ones that guard against abuse.
+// Defaults of the HTTP layer. Each is documented in docs/OPERATIONS.md and
+// README (the example server has a flag for each); tests pin the ones that
+// guard against abuse.
 const (
 	// DefaultAddr is where a server listens when Config.Addr is empty.
 	DefaultAddr = "127.0.0.1:8080"

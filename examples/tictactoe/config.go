@@ -359,6 +359,16 @@ func (s *settings) printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: tictactoe [flags]\n\nRuns the cometplay example server. Every flag may also be set by the\nenvironment variable shown (the flag wins). See docs/OPERATIONS.md.\n\n")
 	s.fs.VisitAll(func(f *flag.Flag) {
 		name, usage := flag.UnquoteUsage(f)
+		switch f.Value.(type) {
+		case intSize, sizeValue:
+			name = "size"
+		case listValue:
+			name = "list"
+		case *formatValue:
+			name = "format"
+		case *levelValue:
+			name = "level"
+		}
 		fmt.Fprintf(w, "  -%s", f.Name)
 		if name != "" {
 			fmt.Fprintf(w, " %s", name)
