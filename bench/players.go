@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,7 @@ type playersResult struct {
 	Requests   int64 `json:"requests"`   // HTTP requests answered (control, listen, refresh)
 	BytesIn    int64 `json:"bytes_in"`
 	Unmatched  int64 `json:"unmatched"` // opponent moves without a known send time
+	Retries    int64 `json:"retries"`   // control requests retried after "try again" (whole run)
 	MoveLat    Histogram
 	MoveLatSrv Histogram // send → kernel receive stamp (see tsReader)
 	Publish    Histogram // control round trip of a move publish
@@ -102,20 +104,25 @@ type playerSim struct {
 	cancel context.CancelFunc
 
 	winStart, winEnd atomic.Int64 // measured window, unix ns
+	transport        atomic.Pointer[string]
 
 	roomsMu sync.Mutex
 	rooms   map[string]*simGame
 
 	joined, welcomed, inGame                 atomic.Int64
 	movesSent, movesSeen, games, events, req atomic.Int64
-	bytesIn, unmatched                       atomic.Int64
+	bytesIn, unmatched, retries              atomic.Int64
+
+	rmu sync.Mutex
+	rng *rand.Rand // guarded by rmu
 
 	hmu                                          sync.Mutex
 	moveLat, moveLatSrv, publish, joinLat, hello Histogram
 	errs                                         map[string]int64
 	errSample                                    []string
 
-	players []*simPlayer
+	pmu     sync.Mutex
+	players []*simPlayer // guarded by pmu
 	wg      sync.WaitGroup
 }
 
@@ -164,13 +171,21 @@ func newPlayerSim(ctx context.Context, cfg playersConfig) (*playerSim, error) {
 	if cfg.Name == "" {
 		cfg.Name = "p"
 	}
-	s := &playerSim{cfg: cfg, host: cfg.Addr, rooms: map[string]*simGame{}, errs: map[string]int64{}}
+	s := &playerSim{cfg: cfg, host: cfg.Addr, rooms: map[string]*simGame{}, errs: map[string]int64{}, rng: rand.New(rand.NewPCG(cfg.Seed, 0))}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.winStart.Store(1<<63 - 1)
+	s.transport.Store(&cfg.Transport)
 	for range cfg.CtrlConns {
 		s.ctrl = append(s.ctrl, newCtrlConn(cfg.Addr, func(err error) { s.fail("control connection", err) }))
 	}
 	return s, nil
+}
+
+// jitter returns a random number in [0, n).
+func (s *playerSim) jitter(n int) int {
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	return s.rng.IntN(n)
 }
 
 // inWindow reports whether unix time ns lies in the measured window.
@@ -219,7 +234,9 @@ func (s *playerSim) start() {
 				return
 			}
 			p := &simPlayer{s: s, idx: i, ctrl: s.ctrl[i%len(s.ctrl)], rng: rand.New(rand.NewPCG(s.cfg.Seed, uint64(i)))}
-			s.players = append(s.players, p) // only this goroutine appends; read after wg.Wait
+			s.pmu.Lock()
+			s.players = append(s.players, p)
+			s.pmu.Unlock()
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
@@ -252,11 +269,12 @@ type playersProgress struct {
 	InGame     int64  `json:"in_game"`
 	Errors     int64  `json:"errors"`
 	MovesSeen  int64  `json:"moves_seen"`
+	Retries    int64  `json:"retries"`
 	FirstError string `json:"first_error,omitempty"`
 }
 
 func (s *playerSim) progress() playersProgress {
-	p := playersProgress{Joined: s.joined.Load(), Welcomed: s.welcomed.Load(), InGame: s.inGame.Load(), MovesSeen: s.movesSeen.Load()}
+	p := playersProgress{Joined: s.joined.Load(), Welcomed: s.welcomed.Load(), InGame: s.inGame.Load(), MovesSeen: s.movesSeen.Load(), Retries: s.retries.Load()}
 	s.hmu.Lock()
 	for _, n := range s.errs {
 		p.Errors += n
@@ -268,10 +286,42 @@ func (s *playerSim) progress() playersProgress {
 	return p
 }
 
+// reset clears the counters of a phase (a report was sent).
+func (s *playerSim) reset() {
+	for _, a := range []*atomic.Int64{&s.movesSent, &s.movesSeen, &s.games, &s.events, &s.req, &s.bytesIn, &s.unmatched, &s.retries} {
+		a.Store(0)
+	}
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	s.moveLat, s.moveLatSrv, s.publish, s.joinLat, s.hello = Histogram{}, Histogram{}, Histogram{}, Histogram{}, Histogram{}
+	s.errs, s.errSample = map[string]int64{}, nil
+}
+
+// switchTransport moves every player's data channel to transport t: each
+// closes its connection and listens again with p_last, as a client falling
+// back to another transport does.
+func (s *playerSim) switchTransport(t string) {
+	s.transport.Store(&t)
+	for _, p := range s.started() {
+		p.mu.Lock()
+		if p.conn != nil {
+			p.switching.Store(true)
+			p.conn.Close()
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (s *playerSim) started() []*simPlayer {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	return slices.Clone(s.players)
+}
+
 func (s *playerSim) result() playersResult {
 	now := time.Now().UnixNano()
 	stalled := 0
-	for _, p := range s.players {
+	for _, p := range s.started() {
 		if now-p.lastEvent.Load() > int64(stallAfter) {
 			stalled++
 		}
@@ -281,7 +331,7 @@ func (s *playerSim) result() playersResult {
 	return playersResult{
 		Players: s.cfg.Players, Joined: int(s.joined.Load()), Welcomed: int(s.welcomed.Load()), InGame: int(s.inGame.Load()),
 		MovesSent: s.movesSent.Load(), MovesSeen: s.movesSeen.Load(), Games: s.games.Load(), Events: s.events.Load(),
-		Requests: s.req.Load(), BytesIn: s.bytesIn.Load(), Unmatched: s.unmatched.Load(),
+		Requests: s.req.Load(), BytesIn: s.bytesIn.Load(), Unmatched: s.unmatched.Load(), Retries: s.retries.Load(),
 		MoveLat: s.moveLat, MoveLatSrv: s.moveLatSrv, Publish: s.publish, JoinLat: s.joinLat, HelloLat: s.hello,
 		Errors: s.errs, ErrorSample: s.errSample, Stalled: stalled,
 	}
@@ -323,10 +373,13 @@ func runPlayersChild(ctx context.Context, cfg playersConfig, cmds <-chan string,
 				}
 				s.winEnd.Store(b)
 				s.winStart.Store(a)
+			case len(f) == 2 && f[0] == "transport":
+				s.switchTransport(f[1])
+			case len(f) == 1 && f[0] == "report":
+				out.send("result", s.result())
+				s.reset()
 			case len(f) == 1 && f[0] == "finish":
-				res := s.result()
-				s.stop()
-				out.send("result", res)
+				return nil
 			default:
 				return fmt.Errorf("bench: players: unknown command %q", cmd)
 			}
@@ -344,6 +397,7 @@ type simPlayer struct {
 	id        string // p_id, set before the data channel opens
 	last      uint64 // last p_seq received (data channel goroutine)
 	lastEvent atomic.Int64
+	switching atomic.Bool // the data channel is being closed for another transport
 
 	mu       sync.Mutex
 	pub      string // player id from welcome
@@ -358,6 +412,7 @@ type simPlayer struct {
 	started  bool
 	timer    *time.Timer
 	pollWait time.Duration
+	conn     *wireConn // the data channel's connection
 }
 
 func (p *simPlayer) target(event string, kv ...string) string {
@@ -377,8 +432,18 @@ func (p *simPlayer) target(event string, kv ...string) string {
 	return b.String()
 }
 
-// control sends a control request; its failure is counted under what.
+// control sends a control request; its failure is counted under what. A
+// nack that asks to try again (the lobby's or a room's queue is full) is
+// retried after a random pause, as a client should, and counted apart.
 func (p *simPlayer) control(what, target string, wrote func(int64), done func(time.Duration)) {
+	p.controlTry(what, target, wrote, done, 0)
+}
+
+// maxRetries bounds the retries of one control request (with pauses of up
+// to 4 s, several minutes).
+const maxRetries = 100
+
+func (p *simPlayer) controlTry(what, target string, wrote func(int64), done func(time.Duration), try int) {
 	s := p.s
 	var at int64
 	p.ctrl.send(&ctrlReq{
@@ -395,9 +460,16 @@ func (p *simPlayer) control(what, target string, wrote func(int64), done func(ti
 				s.req.Add(1)
 			}
 			if err := ctrlError(status, body, err); err != nil {
-				if s.ctx.Err() == nil {
-					s.fail(what, err)
+				if s.ctx.Err() != nil {
+					return
 				}
+				if strings.Contains(err.Error(), "try again") && try < maxRetries {
+					s.retries.Add(1)
+					pause := time.Duration(100+p.s.jitter(400)) * time.Millisecond << min(try, 3)
+					time.AfterFunc(pause, func() { p.controlTry(what, target, wrote, done, try+1) })
+					return
+				}
+				s.fail(what, err)
 				return
 			}
 			if done != nil {
@@ -456,6 +528,9 @@ func (p *simPlayer) run() {
 		if s.ctx.Err() != nil {
 			return
 		}
+		if p.switching.Swap(false) || errors.Is(err, errSwitched) {
+			continue
+		}
 		s.fail("data channel", err)
 		select {
 		case <-time.After(200 * time.Millisecond):
@@ -498,12 +573,24 @@ func (p *simPlayer) listen(opened func()) error {
 	stop := context.AfterFunc(s.ctx, func() { w.Close() })
 	defer stop()
 	defer w.Close()
+	transport := *s.transport.Load()
+	p.mu.Lock()
+	p.conn = w
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.conn = nil
+		p.mu.Unlock()
+	}()
+	if transport != *s.transport.Load() {
+		return errSwitched // switched while connecting
+	}
 	resume := ""
 	if p.last > 0 {
 		resume = strconv.FormatUint(p.last, 10)
 	}
 	var target string
-	switch s.cfg.Transport {
+	switch transport {
 	case transportStream:
 		target = p.target("listen", "p_mode", "stream", "p_format", "json")
 	case transportSSE:
@@ -517,7 +604,7 @@ func (p *simPlayer) listen(opened func()) error {
 		target += "&p_last=" + resume
 	}
 	req := getRequest(nil, s.host, target)
-	streaming := s.cfg.Transport == transportStream || s.cfg.Transport == transportSSE
+	streaming := transport == transportStream || transport == transportSSE
 	for {
 		if _, err := w.c.Write(req); err != nil {
 			return err
@@ -545,7 +632,7 @@ func (p *simPlayer) listen(opened func()) error {
 					return err
 				}
 				s.countIn(len(chunk))
-				if s.cfg.Transport == transportSSE {
+				if transport == transportSSE {
 					sseEvents(chunk, func(obj []byte) { p.handle(obj, w.ts.last) })
 				} else {
 					eachObject(chunk, func(obj []byte) { p.handle(obj, w.ts.last) })
@@ -564,7 +651,7 @@ func (p *simPlayer) listen(opened func()) error {
 		eachObject(body, func(obj []byte) { p.handle(obj, w.ts.last) })
 		w.release()
 		opened()
-		if s.cfg.Transport == transportPoll {
+		if transport == transportPoll {
 			p.mu.Lock()
 			wait := p.pollWait
 			p.mu.Unlock()
@@ -577,6 +664,9 @@ func (p *simPlayer) listen(opened func()) error {
 		req = getRequest(req[:0], s.host, p.target("refresh", "p_last", strconv.FormatUint(p.last, 10)))
 	}
 }
+
+// errSwitched ends a data channel whose transport changed.
+var errSwitched = errors.New("bench: transport switched")
 
 func (s *playerSim) countIn(n int) {
 	if s.inWindow(time.Now().UnixNano()) {
@@ -607,6 +697,7 @@ type (
 		Board  [9]string `json:"board"`
 	}
 	errorData struct {
+		Action string `json:"action"`
 		Reason string `json:"reason"`
 	}
 )
@@ -676,7 +767,18 @@ func (p *simPlayer) data(e event, now, ts int64) {
 		case rawIs(e.typ, "error"):
 			var d errorData
 			decodeData(e, &d)
-			s.fail("lobby error", errors.New(d.Reason))
+			if strings.Contains(d.Reason, "try again") && (d.Action == "hello" || d.Action == "quickplay") {
+				// Refused once queued (the lobby's queue for the
+				// Authenticator was full): ask again later.
+				s.retries.Add(1)
+				retry := p.hello
+				if d.Action == "quickplay" {
+					retry = p.quickplay
+				}
+				time.AfterFunc(time.Duration(200+s.jitter(800))*time.Millisecond, retry)
+				return
+			}
+			s.fail("lobby error", fmt.Errorf("%s: %s", d.Action, d.Reason))
 		}
 		return
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,7 +21,7 @@ import (
 type playersOptions struct {
 	Out, ChartsDir string
 	Transports     []string
-	Games          []int // per transport (one value: all)
+	Games          int
 	Duration       time.Duration
 	Warmup         time.Duration
 	Think          time.Duration
@@ -47,7 +46,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.StringVar(&o.Out, "out", "", "RESULTS.md to update (its players section); empty prints the section")
 	fs.StringVar(&o.ChartsDir, "charts", "", "directory for the SVG charts (default: charts/ next to -out)")
 	trans = fs.String("transports", strings.Join(transports, ","), "transports to simulate, in order")
-	games = fs.String("games", "5000", "concurrent games per transport: one number, or one per transport")
+	games = fs.String("games", "5000", "concurrent games")
 	fs.DurationVar(&o.Duration, "d", 20*time.Second, "measured time per transport")
 	fs.DurationVar(&o.Warmup, "warmup", 5*time.Second, "unmeasured play once every player is in a game")
 	fs.DurationVar(&o.Think, "think", time.Second, "time a player takes for a move: one move per this per game")
@@ -80,11 +79,8 @@ func playersMain(ctx context.Context, args, invocation []string, stdout io.Write
 		}
 	}
 	var err error
-	if o.Games, err = parseIntList(*games); err != nil {
-		return err
-	}
-	if len(o.Games) != 1 && len(o.Games) != len(o.Transports) {
-		return errors.New("bench: -games takes one number or one per transport")
+	if o.Games, err = strconv.Atoi(*games); err != nil || o.Games < 1 {
+		return fmt.Errorf("bench: bad -games %q", *games)
 	}
 	o.Env = strings.Fields(*env)
 	if o.Lobby != lobbyQuiet && o.Lobby != lobbyFull {
@@ -94,20 +90,11 @@ func playersMain(ctx context.Context, args, invocation []string, stdout io.Write
 		o.ChartsDir = filepath.Join(filepath.Dir(o.Out), "charts")
 	}
 	started, loadStart := time.Now(), loadAverage()
-	var runs []*playersRun
-	for i, t := range o.Transports {
-		g := o.Games[0]
-		if len(o.Games) > 1 {
-			g = o.Games[i]
-		}
-		r, err := runPlayers(ctx, o, t, g, os.Stderr)
-		if err != nil {
-			return fmt.Errorf("%s: %w", t, err)
-		}
-		runs = append(runs, r)
-		fmt.Fprintln(os.Stderr, r.summary())
+	ramp, runs, err := runPlayers(ctx, o, os.Stderr)
+	if err != nil {
+		return err
 	}
-	rep := &playersReport{o: o, runs: runs, loadStart: loadStart, loadEnd: loadAverage()}
+	rep := &playersReport{o: o, ramp: ramp, runs: runs, loadStart: loadStart, loadEnd: loadAverage()}
 	linkDir, err := chartLinks(o.Out, o.ChartsDir)
 	if err != nil {
 		return err
@@ -154,14 +141,9 @@ type playersRun struct {
 	Res           playersResult
 	CPU           cpuUse // over the measured window
 	Samples       sampleSummary
-	RampTime      time.Duration
-	RampCPU       cpuUse
-	RSSBefore     int64 // RSS of the fresh server
-	RSSReady      int64 // RSS once every player is in a game
 	Delivered     int64 // events the hub delivered in the window
 	Debug         map[string]any
 	CPUProf, Heap string
-	ServerArgs    []string
 }
 
 func mergePlayers(rs []playersResult) playersResult {
@@ -179,6 +161,7 @@ func mergePlayers(rs []playersResult) playersResult {
 		m.Requests += r.Requests
 		m.BytesIn += r.BytesIn
 		m.Unmatched += r.Unmatched
+		m.Retries += r.Retries
 		m.Stalled += r.Stalled
 		m.MoveLat.Merge(&r.MoveLat)
 		m.MoveLatSrv.Merge(&r.MoveLatSrv)
@@ -227,18 +210,36 @@ func (o playersOptions) serverArgs(procs int) []string {
 	return args
 }
 
-// runPlayers simulates games over one transport against a fresh server.
-func runPlayers(ctx context.Context, o playersOptions, transport string, games int, progress io.Writer) (*playersRun, error) {
+// playersRamp is the ramp-up: every player joins, says hello and is
+// matched, over the first transport.
+type playersRamp struct {
+	Transport         string
+	Games, Players    int
+	Procs             int
+	Time              time.Duration
+	CPU               cpuUse
+	RSSBefore         int64 // RSS of the fresh server
+	RSSReady          int64 // RSS once every player is in a game
+	Res               playersResult
+	CPUProf, HeapProf string
+}
+
+// runPlayers starts one server and the load processes, ramps every player
+// into a game over the first transport, then measures each transport in
+// turn: the players move their data channel to it (listen again with
+// p_last, as a client falling back does) and play on.
+func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*playersRamp, []*playersRun, error) {
+	games := o.Games
 	players := 2 * games
 	procs := o.Procs
 	if procs <= 0 {
 		procs = (players + maxConnsPerLoadProc - 1) / maxConnsPerLoadProc
 	}
 	procs = max(1, min(procs, games))
-	r := &playersRun{Transport: transport, Games: games, Players: players, Procs: procs, ServerArgs: o.serverArgs(procs)}
-	srv, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: r.ServerArgs})
+	ramp := &playersRamp{Transport: o.Transports[0], Games: games, Players: players, Procs: procs}
+	srv, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: o.serverArgs(procs)})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -247,8 +248,8 @@ func runPlayers(ctx context.Context, o playersOptions, transport string, games i
 			fmt.Fprintln(progress, err)
 		}
 	}()
-	fmt.Fprintf(progress, "players %s: %d games, server pid %d at %s, %d load processes\n", transport, games, srv.Pid(), srv.Addr, procs)
-	r.RSSBefore, _ = srv.RSS()
+	fmt.Fprintf(progress, "players: %d games, server pid %d at %s, %d load processes\n", games, srv.Pid(), srv.Addr, procs)
+	ramp.RSSBefore, _ = srv.RSS()
 
 	var g loadGroup
 	defer func() { g.stop() }()
@@ -258,13 +259,13 @@ func runPlayers(ctx context.Context, o playersOptions, transport string, games i
 			n += 2
 		}
 		cfg := playersConfig{
-			Addr: srv.Addr, Transport: transport, Players: n, Game: gameName(i), Think: o.Think, Lobby: o.Lobby,
+			Addr: srv.Addr, Transport: o.Transports[0], Players: n, Game: gameName(i), Think: o.Think, Lobby: o.Lobby,
 			Ramp: max(1, o.Ramp/procs), CtrlConns: o.CtrlConns, RequeueEvery: o.RequeueEvery,
 			Seed: uint64(i + 1), Name: fmt.Sprintf("p%d-", i),
 		}
 		lc, err := startLoadChild(i, loadChildConfig{Mode: "players", Players: &cfg})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		g = append(g, lc)
 	}
@@ -272,9 +273,13 @@ func runPlayers(ctx context.Context, o playersOptions, transport string, games i
 	// Ramp: wait until every player is in a game.
 	t0 := time.Now()
 	m0 := markCPU(srv, g)
+	prof, err := startProfile(srv, o.ProfileDir, o.Section+"-ramp")
+	if err != nil {
+		return nil, nil, err
+	}
 	var lastLog time.Time
 	prog := make([]playersProgress, len(g))
-	var pmu = make(chan struct{}, 1)
+	pmu := make(chan struct{}, 1)
 	if _, err := g.await("ready", o.RampTimeout, func(lc *loadChild, l childLine) {
 		if l.tag != "progress" {
 			return
@@ -284,7 +289,7 @@ func runPlayers(ctx context.Context, o playersOptions, transport string, games i
 		var p playersProgress
 		json.Unmarshal(l.data, &p)
 		prog[lc.idx] = p
-		if time.Since(lastLog) >= 2*time.Second {
+		if time.Since(lastLog) >= 5*time.Second {
 			lastLog = time.Now()
 			var sum playersProgress
 			for _, p := range prog {
@@ -292,22 +297,70 @@ func runPlayers(ctx context.Context, o playersOptions, transport string, games i
 				sum.Welcomed += p.Welcomed
 				sum.InGame += p.InGame
 				sum.Errors += p.Errors
+				sum.Retries += p.Retries
 				if sum.FirstError == "" {
 					sum.FirstError = p.FirstError
 				}
 			}
-			fmt.Fprintf(progress, "  ramp %5.1fs: joined %d welcomed %d in game %d errors %d %s\n",
-				time.Since(t0).Seconds(), sum.Joined, sum.Welcomed, sum.InGame, sum.Errors, sum.FirstError)
+			fmt.Fprintf(progress, "  ramp %5.1fs: joined %d welcomed %d in game %d retries %d errors %d %s\n",
+				time.Since(t0).Seconds(), sum.Joined, sum.Welcomed, sum.InGame, sum.Retries, sum.Errors, sum.FirstError)
 		}
 	}); err != nil {
-		return nil, fmt.Errorf("bench: players did not all reach a game: %w", err)
+		return nil, nil, fmt.Errorf("bench: players did not all reach a game: %w", err)
 	}
-	r.RampTime = time.Since(t0)
-	r.RampCPU = cpuBetween(m0, markCPU(srv, g))
-	r.RSSReady, _ = srv.RSS()
-	fmt.Fprintf(progress, "  every player in a game after %v (server %.2f cores, RSS %s)\n", r.RampTime.Round(100*time.Millisecond), r.RampCPU.Server, fmtBytes(r.RSSReady))
+	ramp.Time = time.Since(t0)
+	ramp.CPU = cpuBetween(m0, markCPU(srv, g))
+	if ramp.CPUProf, ramp.HeapProf, err = prof.stop(); err != nil {
+		return nil, nil, err
+	}
+	ramp.RSSReady, _ = srv.RSS()
+	if ramp.Res, err = g.report(); err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(progress, "  every player in a game after %v (server %.2f cores, RSS %s)\n", ramp.Time.Round(100*time.Millisecond), ramp.CPU.Server, fmtBytes(ramp.RSSReady))
 
-	// Warmup, then the window, the same wall-clock window in every process.
+	var runs []*playersRun
+	for i, t := range o.Transports {
+		if i > 0 {
+			if err := g.command("transport " + t); err != nil {
+				return nil, nil, err
+			}
+		}
+		r, err := measurePlayers(ctx, o, srv, g, t)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", t, err)
+		}
+		r.Games, r.Players, r.Procs = games, players, procs
+		runs = append(runs, r)
+		fmt.Fprintln(progress, r.summary())
+	}
+	return ramp, runs, nil
+}
+
+// report asks every load process for the counters of the phase that ends.
+func (g loadGroup) report() (playersResult, error) {
+	if err := g.command("report"); err != nil {
+		return playersResult{}, err
+	}
+	datas, err := g.await("result", time.Minute, nil)
+	if err != nil {
+		return playersResult{}, err
+	}
+	var rs []playersResult
+	for _, d := range datas {
+		var pr playersResult
+		if err := json.Unmarshal(d, &pr); err != nil {
+			return playersResult{}, fmt.Errorf("bench: load process result: %w", err)
+		}
+		rs = append(rs, pr)
+	}
+	return mergePlayers(rs), nil
+}
+
+// measurePlayers measures one transport: warmup, then the window.
+func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGroup, transport string) (*playersRun, error) {
+	r := &playersRun{Transport: transport}
+	// The same wall-clock window in every process.
 	start := time.Now().Add(o.Warmup)
 	end := start.Add(o.Duration)
 	if err := g.command(fmt.Sprintf("window %d %d", start.UnixNano(), end.UnixNano())); err != nil {
@@ -316,14 +369,14 @@ func runPlayers(ctx context.Context, o playersOptions, transport string, games i
 	if err := sleepCtx(ctx, time.Until(start)); err != nil {
 		return nil, err
 	}
-	prof, err := startProfile(srv, o.ProfileDir, "players-"+transport)
+	prof, err := startProfile(srv, o.ProfileDir, o.Section+"-"+transport)
 	if err != nil {
 		return nil, err
 	}
 	d0 := hubDelivered(srv)
 	c0 := markCPU(srv, g)
 	smp := startSampler(srv, time.Second)
-	err = sleepCtx(ctx, time.Until(end))
+	werr := sleepCtx(ctx, time.Until(end))
 	r.Samples = summarize(smp.stop())
 	r.CPU = cpuBetween(c0, markCPU(srv, g))
 	r.Delivered = hubDelivered(srv) - d0
@@ -331,29 +384,16 @@ func runPlayers(ctx context.Context, o playersOptions, transport string, games i
 		return nil, err
 	}
 	r.Debug, _ = debugStats(srv.Addr)
-	if err != nil {
-		return nil, err
+	if werr != nil {
+		return nil, werr
 	}
 	// Events of moves sent at the end of the window are still on their way.
 	if err := sleepCtx(ctx, time.Second); err != nil {
 		return nil, err
 	}
-	if err := g.command("finish"); err != nil {
+	if r.Res, err = g.report(); err != nil {
 		return nil, err
 	}
-	datas, err := g.await("result", time.Minute, nil)
-	if err != nil {
-		return nil, err
-	}
-	var rs []playersResult
-	for _, d := range datas {
-		var pr playersResult
-		if err := json.Unmarshal(d, &pr); err != nil {
-			return nil, fmt.Errorf("bench: load process result: %w", err)
-		}
-		rs = append(rs, pr)
-	}
-	r.Res = mergePlayers(rs)
 	return r, nil
 }
 
@@ -409,6 +449,7 @@ func fmtBytes(n int64) string {
 
 type playersReport struct {
 	o                  playersOptions
+	ramp               *playersRamp
 	runs               []*playersRun
 	loadStart, loadEnd string
 }
@@ -477,7 +518,7 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 		b.WriteString("## Players: tictactoe over every transport\n\n")
 	}
 	b.WriteString(header)
-	procsNote := fmt.Sprintf("%d", rep.runs[0].Procs)
+	procsNote := strconv.Itoa(rep.ramp.Procs)
 	fmt.Fprintf(&b, "\nThe server is `bench serve -kind games`: the example's whole stack (engine, hub, Games, rooms Manager with ttt, lobby, embedded site), "+
 		"GOMAXPROCS=%d, hub config %s, server environment `%s`, flags `%s`. "+
 		"Each simulated player (in %s load process(es), a separate program) joins, opens its data channel, says hello in the lobby, "+
@@ -486,7 +527,7 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 		"Lobby: **%s** (%s). Control requests (join, publish) share %d keep-alive connections per load process, pipelined; each player has its own data channel connection. "+
 		"Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
 		o.ServerProcs, describeHub(defaultHubConfig()), envNote(o.Env),
-		strings.Join(rep.runs[0].ServerArgs, " "), procsNote, o.Think, o.Think, o.RequeueEvery, o.Lobby, lobbyNote(o.Lobby), o.CtrlConns, rep.loadStart, rep.loadEnd)
+		strings.Join(o.serverArgs(rep.ramp.Procs), " "), procsNote, o.Think, o.Think, o.RequeueEvery, o.Lobby, lobbyNote(o.Lobby), o.CtrlConns, rep.loadStart, rep.loadEnd)
 	b.WriteString("**Move → opponent** is measured by the client: from just before the move's publish is written to the moment the opponent's " +
 		"process has read and parsed the \"move\" event (both players of a game live in one load process, which keeps the send time). " +
 		"**Server-side** is from the same send time to the kernel's receive timestamp of the bytes that carried the event to the opponent " +
@@ -516,20 +557,23 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 			r.CPU.Server, fmtDur(r.cpuPerMove()), r.CPU.Load, r.CPU.OtherCores, fmtBytes(r.Samples.MaxRSS),
 			r.Samples.MinGoroutines, r.Samples.MaxGoro, x.errorCount())
 	}
-	b.WriteString("\n### Ramp-up (every player joins, says hello and is matched)\n\n")
-	b.WriteString("| transport | players | load processes | time to all in game | join p50 | join p99 | hello → welcome p50 | p99 | max | server cores | RSS fresh | RSS all in game | RSS per player |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range rep.runs {
-		x := &r.Res
-		per := float64(r.RSSReady-r.RSSBefore) / float64(r.Players)
-		fmt.Fprintf(&b, "| %s | %d | %d | %v | %s | %s | %s | %s | %s | %.2f | %s | %s | %s |\n",
-			r.Transport, r.Players, r.Procs, r.RampTime.Round(100*time.Millisecond), fmtDur(x.JoinLat.Quantile(0.5)), fmtDur(x.JoinLat.Quantile(0.99)),
-			fmtDur(x.HelloLat.Quantile(0.5)), fmtDur(x.HelloLat.Quantile(0.99)), fmtDur(x.HelloLat.Max()), r.RampCPU.Server,
-			fmtBytes(r.RSSBefore), fmtBytes(r.RSSReady), fmtBytes(int64(per)))
-	}
+	rp := rep.ramp
+	x := &rp.Res
+	fmt.Fprintf(&b, "\n### Ramp-up\n\nOne server for all transports: %d players (in %d load process(es)) join, open a %s data channel, "+
+		"say hello and quick-match at up to %d players/s; then for each transport in turn the players move their data channel to it "+
+		"(listen again with p_last, as a client falling back does) and play on: a %v warmup, then the %v window.\n\n",
+		rp.Players, rp.Procs, rp.Transport, o.Ramp, o.Warmup, o.Duration)
+	b.WriteString("| players | time to all in game | join p50 | join p99 | hello → welcome p50 | p99 | max | \"try again\" retries | server cores | RSS fresh | RSS all in game | RSS per player | errors |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	per := float64(rp.RSSReady-rp.RSSBefore) / float64(rp.Players)
+	fmt.Fprintf(&b, "| %d | %v | %s | %s | %s | %s | %s | %d | %.2f | %s | %s | %s | %d |\n",
+		rp.Players, rp.Time.Round(100*time.Millisecond), fmtDur(x.JoinLat.Quantile(0.5)), fmtDur(x.JoinLat.Quantile(0.99)),
+		fmtDur(x.HelloLat.Quantile(0.5)), fmtDur(x.HelloLat.Quantile(0.99)), fmtDur(x.HelloLat.Max()), x.Retries, rp.CPU.Server,
+		fmtBytes(rp.RSSBefore), fmtBytes(rp.RSSReady), fmtBytes(int64(per)), x.errorCount())
 	b.WriteString("\n### Errors\n\n")
 	any := false
-	for _, r := range rep.runs {
+	phases := append([]*playersRun{{Transport: "ramp-up", Res: rep.ramp.Res}}, rep.runs...)
+	for _, r := range phases {
 		x := &r.Res
 		if x.errorCount() == 0 && x.Unmatched == 0 {
 			continue
@@ -580,6 +624,9 @@ func (rep *playersReport) chartName(what string) string {
 // profiles renders the profile summaries of the runs that have one.
 func (rep *playersReport) profiles() string {
 	var b strings.Builder
+	if rp := rep.ramp; rp.CPUProf != "" {
+		b.WriteString(profileSection(fmt.Sprintf("ramp-up, %d players", rp.Players), rp.CPUProf, rp.HeapProf))
+	}
 	for _, r := range rep.runs {
 		if r.CPUProf == "" {
 			continue
