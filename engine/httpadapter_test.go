@@ -459,17 +459,19 @@ func TestHTTPAdapterLargeBodies(t *testing.T) {
 			c.send("GET /big" + q + " HTTP/1.1\r\nHost: t\r\n\r\n")
 			// Let the handler run ahead of the client until it must wait.
 			deadline := time.Now().Add(adWait)
-			for last := int64(-1); ; {
+			for last, same := int64(-1), 0; same < 5; {
 				time.Sleep(20 * time.Millisecond) // sampling, not synchronization
 				n := handed.Load()
-				if n == last && n > 512<<10 {
-					break // stalled: waiting for the client
-				}
 				if n == size {
 					t.Fatalf("the handler wrote all %d bytes without the client reading", n)
 				}
 				if time.Now().After(deadline) {
 					t.Fatalf("handler at %d bytes", n)
+				}
+				if n == last && n > 0 {
+					same++ // stalled: waiting for the client
+				} else {
+					same = 0
 				}
 				last = n
 			}
