@@ -141,8 +141,15 @@ func (s *Session) runListener(gen uint32) {
 	ch := lst.channel
 	var evs []queued
 	var gapFrom, gapTo uint64
-	if act < actEnd && !s.stopped {
+	// An abort (shutdown) delivers what is pending before it: events
+	// pushed before the shutdown, a room's last ones among them, must not
+	// be lost (stop kept the window for this).
+	if act < actEnd && !s.stopped || act == actAbort {
 		evs, gapFrom, gapTo = s.takeLocked(ch.l.evs[:0])
+	}
+	if s.stopped {
+		s.ring = nil
+		s.ringLen, s.ringHead = 0, 0
 	}
 	seq := s.seq
 	if s.stopped && act < actEnd {

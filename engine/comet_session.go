@@ -491,8 +491,14 @@ func (s *Session) stop(reason string) {
 			s.requestLocked(actEnd)
 		}
 	}
-	s.ring = nil
-	s.ringLen, s.ringHead = 0, 0
+	// At shutdown the listener first writes what is still pending (events
+	// pushed just before, such as the rooms' last ones), then the abort:
+	// runListener takes them and releases the window. Otherwise the window
+	// goes now.
+	if reason != ReasonShutdown || !s.lst.active {
+		s.ring = nil
+		s.ringLen, s.ringHead = 0, 0
+	}
 	s.mu.Unlock()
 	s.hub.srv.wheel.Cancel(&s.timer)
 	for _, sub := range subs {
