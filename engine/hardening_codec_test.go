@@ -151,13 +151,18 @@ func TestHardeningSmugglingOverTheWire(t *testing.T) {
 				// Written concurrently: the server answers and stops reading
 				// before the largest vectors are written (writes may then
 				// fail, which is fine), and the answer must still arrive.
-				go func() {
-					if mode == "whole" {
-						c.c.Write([]byte(v.raw))
-						return
+				pieces := []int{len(v.raw)}
+				if mode == "pieces" {
+					pieces = pieces[:0]
+					for left := len(v.raw); left > 0; {
+						n := min(left, 1+rng.IntN(16))
+						pieces = append(pieces, n)
+						left -= n
 					}
-					for b := []byte(v.raw); len(b) > 0; {
-						n := min(len(b), 1+rng.IntN(16))
+				}
+				go func() {
+					b := []byte(v.raw)
+					for _, n := range pieces {
 						if _, err := c.c.Write(b[:n]); err != nil {
 							return
 						}
