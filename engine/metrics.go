@@ -53,9 +53,11 @@ type routeStats struct {
 // routeCounters are one route label's figures.
 type routeCounters struct {
 	label   string
-	codes   [900]atomic.Int64   // responses by status code - 100
-	handler prometheus.Observer // handler durations (worker routes)
+	codes   [900]atomic.Int64               // responses by status code - 100
+	handler atomic.Pointer[handlerObserver] // handler durations; set once a worker route has the label
 }
+
+type handlerObserver struct{ prometheus.Observer }
 
 func (rs *routeStats) init() {
 	rs.ids = make(map[string]uint16)
@@ -67,29 +69,34 @@ func (rs *routeStats) init() {
 	t := make([]*routeCounters, 0, numFixedRoutes)
 	for i, l := range fixedRouteLabels {
 		rs.ids[l] = uint16(i)
-		t = append(t, &routeCounters{label: l, handler: rs.hist.WithLabelValues(l)})
+		t = append(t, &routeCounters{label: l})
 	}
 	rs.table.Store(&t)
 }
 
 // id returns the id of a route label (a registered pattern), adding it.
-func (rs *routeStats) id(label string) uint16 {
+// worker says the route runs a Handler: only such labels get a
+// handler-latency histogram (loop routes have none to observe).
+func (rs *routeStats) id(label string, worker bool) uint16 {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if id, ok := rs.ids[label]; ok {
-		return id
-	}
-	old := *rs.table.Load()
-	if len(old) >= maxRouteLabels {
-		label = "other"
-		if id, ok := rs.ids[label]; ok {
-			return id
+	id, ok := rs.ids[label]
+	if !ok {
+		old := *rs.table.Load()
+		if len(old) >= maxRouteLabels {
+			label = "other"
+			id, ok = rs.ids[label]
+		}
+		if !ok {
+			id = uint16(len(old))
+			t := append(old[:len(old):len(old)], &routeCounters{label: label})
+			rs.ids[label] = id
+			rs.table.Store(&t)
 		}
 	}
-	id := uint16(len(old))
-	t := append(old[:len(old):len(old)], &routeCounters{label: label, handler: rs.hist.WithLabelValues(label)})
-	rs.ids[label] = id
-	rs.table.Store(&t)
+	if rc := rs.get(id); worker && rc.handler.Load() == nil {
+		rc.handler.Store(&handlerObserver{rs.hist.WithLabelValues(label)})
+	}
 	return id
 }
 
@@ -110,7 +117,9 @@ func (rs *routeStats) count(id uint16, status int) {
 // observeHandler records how long a handler of route id ran.
 func (rs *routeStats) observeHandler(id uint16, start time.Time) {
 	if rc := rs.get(id); rc != nil {
-		rc.handler.Observe(time.Since(start).Seconds())
+		if h := rc.handler.Load(); h != nil {
+			h.Observe(time.Since(start).Seconds())
+		}
 	}
 }
 

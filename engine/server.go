@@ -130,7 +130,7 @@ func (s *Server) addRoute(method, pattern string, prefix bool, r route) {
 	if pattern == "" || pattern[0] != '/' {
 		panic("engine: route pattern must start with '/': " + strconv.Quote(pattern))
 	}
-	r.id = s.routeStats.id(pattern) // the route label of its metrics
+	r.id = s.routeStats.id(pattern, r.h != nil) // the route label of its metrics
 	s.routeMu.Lock()
 	defer s.routeMu.Unlock()
 	rt := s.routes.Load().clone()
