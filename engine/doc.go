@@ -26,6 +26,13 @@
 // post to a loop. The goroutine count therefore does not grow with
 // connections, sessions or timers.
 //
+// Ordinary net/http handlers mount with HandleHTTP (httpadapter.go): they
+// run on the workers like any Handler and may block; their writes wait for
+// the client on the worker, never on a loop. Observation costs the loops
+// only atomic adds: the figures are atomics updated where things happen,
+// read when Metrics is scraped (metrics.go) or the admin console is pushed
+// its figures (admin.go, one goroutine).
+//
 // Lock order: the subject index's lock and session mutexes are never held
 // together (publishers collect subscriptions under the index's read lock,
 // release it, then lock each session). A session's mutex may be held while
