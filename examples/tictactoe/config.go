@@ -252,7 +252,7 @@ func (s *settings) check() error {
 		refreshTimeout string
 		timeout        time.Duration
 	}{
-		{"pull-wait-min", "pull-wait-max", s.pullWaitMin, s.pullWaitMax, "", 0},
+		{"pull-wait-min", "pull-wait-max", s.pullWaitMin, s.pullWaitMax, "pull-refresh-timeout", h.PullRefreshTimeout},
 		{"poll-wait-min", "poll-wait-max", s.pollWaitMin, s.pollWaitMax, "poll-refresh-timeout", h.PollRefreshTimeout},
 	} {
 		switch {
@@ -262,7 +262,7 @@ func (s *settings) check() error {
 			fail(w.hi, "must be positive, got %v", w.max)
 		case w.max < w.min:
 			fail(w.hi, "must be at least -%s (%v), got %v", w.lo, w.min, w.max)
-		case w.refreshTimeout != "" && w.timeout > 0 && w.max >= w.timeout:
+		case w.timeout > 0 && w.max >= w.timeout:
 			fail(w.hi, "must be shorter than -%s (%v), or clients expire between polls, got %v", w.refreshTimeout, w.timeout, w.max)
 		}
 	}

@@ -127,6 +127,7 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-publish-rate=0"}, nil, "-publish-rate: must be positive, or -1 for no limit, got 0"},
 		{[]string{"-poll-wait-min=2s", "-poll-wait-max=1s"}, nil, "-poll-wait-max: must be at least -poll-wait-min (2s), got 1s"},
 		{[]string{"-poll-wait-max=90s"}, nil, "-poll-wait-max: must be shorter than -poll-refresh-timeout (1m0s)"},
+		{[]string{"-pull-wait-max=50s"}, nil, "-pull-wait-max: must be shorter than -pull-refresh-timeout (45s)"},
 		{[]string{"-allowed-origins=example.com"}, nil, `-allowed-origins: "example.com" is not an origin`},
 		{[]string{"-default-format=yaml"}, nil, `invalid value "yaml" for flag -default-format: want js, xml`},
 		{[]string{"-reconnect-window=0s"}, nil, "-reconnect-window: must not be 0"},
