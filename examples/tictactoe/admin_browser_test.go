@@ -196,12 +196,12 @@ func TestAdminBrowser(t *testing.T) {
 		saveAdminScreenshot(t, page)
 	}
 
-	// Close the room from the page (two presses: arm, confirm).
+	// Close the room from the page (two presses: arm, confirm). The table
+	// is redrawn with every push, so each press finds the button and
+	// clicks it in one step.
 	closeBtn := `button[data-close=` + jsString(ann.room) + `]`
 	for range 2 {
-		if err := chromedp.Do(page.Context(), chromedp.Click(chromedp.CSS(closeBtn))); err != nil {
-			t.Fatal(err)
-		}
+		page.Run(`document.querySelector(` + jsString(closeBtn) + `).click()`)
 	}
 	var closed struct{ Reason string }
 	ann.wait("closed").JSON(&closed)
