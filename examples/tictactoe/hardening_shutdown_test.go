@@ -14,6 +14,7 @@ import (
 
 	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/internal/cometclient"
+	"github.com/cometplay/cometplay/rooms"
 )
 
 // hardMove is one move a game driver sent and got a publish-ack for.
@@ -30,7 +31,8 @@ type hardMove struct {
 // stream listeners are open. Every stream ends with "abort"; every move
 // whose publish-ack arrived before the shutdown began is applied (its mover
 // has the "ack") and pushed (its opponent has the "move") before that
-// abort; a move acknowledged during the shutdown is applied or answered
+// abort, also when the rooms are behind (every executor busy, the last
+// moves still in their mailboxes as the shutdown begins); a move acknowledged during the shutdown is applied or answered
 // with an error, never lost; and the shutdown returns within its deadline.
 // The seed (the moves, the moment of the shutdown) is logged.
 func TestHardeningShutdownUnderLoad(t *testing.T) {
@@ -91,6 +93,17 @@ func TestHardeningShutdownUnderLoad(t *testing.T) {
 			t.Fatalf("only %d moves in %v", acked.Load(), hardWait)
 		}
 	}
+	// The rooms fall behind: every executor is held (a hook of one room
+	// each, through Manager.Do), so the last wave is accepted, acknowledged
+	// and still waiting in the rooms' mailboxes when the shutdown begins.
+	execs := hs.s.rooms.Stats().Executors
+	unhold := make(chan struct{})
+	for i := range execs {
+		if err := hs.s.rooms.Do(tables[i].x.room, func(*rooms.Ctx) { <-unhold }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hEventuallyT(t, "every executor held", func() bool { return hs.s.rooms.Stats().ExecutorsBusy == int64(execs) })
 	close(w.release)
 	for range games {
 		hRecvT(t, w.sent, "the last wave of moves to be acknowledged")
@@ -100,7 +113,19 @@ func TestHardeningShutdownUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	start := time.Now()
-	err := hs.s.shutdown(ctx)
+	shut := make(chan error, 1)
+	go func() { shut <- hs.s.shutdown(ctx) }()
+	// Release the rooms once the shutdown is under way: when a listener
+	// gets its abort (which, done right, waits for the rooms), or else
+	// after a moment. The verdict does not depend on which comes first.
+	aborted := make(chan struct{})
+	go func() {
+		all[0].tryFind(0, 200*time.Millisecond, func(e cometclient.Event) bool { return e.Name() == "abort" })
+		close(aborted)
+	}()
+	<-aborted
+	close(unhold)
+	err := hRecvT(t, shut, "the shutdown")
 	took := time.Since(start)
 	if err != nil {
 		t.Errorf("shutdown: %v", err)
@@ -237,6 +262,18 @@ func (w *waveDriver) exit() {
 	}
 	if !w.sentDone {
 		w.sent <- struct{}{}
+	}
+}
+
+// hEventuallyT polls cond until it holds, or fails after hardWait.
+func hEventuallyT(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hardWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
