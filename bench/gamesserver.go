@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cometplay/cometplay/engine"
@@ -86,6 +87,7 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		return nil, err
 	}
 	engine.MountClockDemo(srv)
+	mountDirectMatch(srv, hub, manager)
 	if err := srv.Start(); err != nil {
 		lb.Close()
 		return nil, err
@@ -139,4 +141,69 @@ func describeHub(c engine.HubConfig) string {
 		add("Heartbeat", c.Heartbeat.Round(time.Millisecond))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// mountDirectMatch adds the bench's own matchmaker to the games server:
+//
+//	GET /bench/match?p_id=ID&game=NAME&player=PLAYER → {}, then the room's joined…
+//	GET /bench/leave?p_id=ID&room=ROOM   → {}
+//
+// It seats sessions as the lobby's quick-match does (rooms.Manager.Create,
+// then Join in queue order), but without the lobby's hello, whose answer
+// lists every player online and every room (see the players section of
+// RESULTS.md for what that costs with thousands of players). It lets the
+// player simulation load the game path (engine, Games, rooms runtime, ttt)
+// with more players than the lobby can admit. Handlers run on the engine's
+// workers; the queue has its own lock.
+func mountDirectMatch(srv *engine.Server, hub *engine.Hub, m *rooms.Manager) {
+	var (
+		mu      sync.Mutex
+		waiting = map[string]rooms.PlayerInfo{} // by game: one player waits at most
+	)
+	answer := func(w *engine.Stream, status int, body string) {
+		w.SetHeader("Cache-Control", "no-store")
+		w.Respond(status, "application/json", []byte(body+"\n"))
+	}
+	srv.Handle("GET", "/bench/match", func(w *engine.Stream, r *engine.Request) {
+		q := r.Query()
+		s := hub.Session(q.Get("p_id"))
+		game, player := q.Get("game"), q.Get("player")
+		if s == nil || game == "" || player == "" {
+			answer(w, 400, `{"error":"unknown session, no game or no player"}`)
+			return
+		}
+		me := rooms.PlayerInfo{SessionID: s.ID(), PlayerID: player, Name: player}
+		mu.Lock()
+		other, ok := waiting[game]
+		if ok {
+			delete(waiting, game)
+		} else {
+			waiting[game] = me
+		}
+		mu.Unlock()
+		answer(w, 200, `{}`)
+		if !ok {
+			return
+		}
+		id, err := m.Create(game, rooms.PlayerInfo{}, nil)
+		if err == nil {
+			err = errors.Join(m.Join(id, other), m.Join(id, me))
+		}
+		if err != nil {
+			srv.Logger().Warn("bench match", "err", err)
+		}
+	})
+	srv.Handle("GET", "/bench/leave", func(w *engine.Stream, r *engine.Request) {
+		q := r.Query()
+		s := hub.Session(q.Get("p_id"))
+		if s == nil {
+			answer(w, 400, `{"error":"unknown session"}`)
+			return
+		}
+		if err := m.Leave(q.Get("room"), s.ID()); err != nil {
+			answer(w, 400, `{"error":"leave failed"}`)
+			return
+		}
+		answer(w, 200, `{}`)
+	})
 }

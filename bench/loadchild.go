@@ -177,10 +177,12 @@ func (lc *loadChild) command(line string) error {
 
 // next returns the next line of the child, failing after timeout, when the
 // child exits, or on an "error" line.
-func (lc *loadChild) next(timeout time.Duration) (childLine, error) {
+func (lc *loadChild) next(ctx context.Context, timeout time.Duration) (childLine, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
+	case <-ctx.Done():
+		return childLine{}, ctx.Err()
 	case l, ok := <-lc.lines:
 		if !ok {
 			<-lc.exit
@@ -199,10 +201,10 @@ func (lc *loadChild) next(timeout time.Duration) (childLine, error) {
 
 // await returns the data of the next line tagged tag, passing the others
 // to other (which may be nil).
-func (lc *loadChild) await(tag string, timeout time.Duration, other func(childLine)) ([]byte, error) {
+func (lc *loadChild) await(ctx context.Context, tag string, timeout time.Duration, other func(childLine)) ([]byte, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		l, err := lc.next(time.Until(deadline))
+		l, err := lc.next(ctx, time.Until(deadline))
 		if err != nil {
 			return nil, err
 		}
@@ -242,14 +244,15 @@ func (g loadGroup) command(line string) error {
 	return nil
 }
 
-// await collects each child's next line tagged tag.
-func (g loadGroup) await(tag string, timeout time.Duration, other func(*loadChild, childLine)) ([][]byte, error) {
+// await collects each child's next line tagged tag; other, if set, sees
+// the lines before it, from several goroutines at once.
+func (g loadGroup) await(ctx context.Context, tag string, timeout time.Duration, other func(*loadChild, childLine)) ([][]byte, error) {
 	out := make([][]byte, len(g))
 	errs := make([]error, len(g))
 	var wg sync.WaitGroup
 	for i, lc := range g {
 		wg.Go(func() {
-			out[i], errs[i] = lc.await(tag, timeout, func(l childLine) {
+			out[i], errs[i] = lc.await(ctx, tag, timeout, func(l childLine) {
 				if other != nil {
 					other(lc, l)
 				}

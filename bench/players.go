@@ -43,6 +43,12 @@ const (
 	lobbyFull = "full"
 )
 
+// How players are matched.
+const (
+	matchLobby  = "lobby"
+	matchDirect = "direct"
+)
+
 // playersConfig configures the players of one load process.
 type playersConfig struct {
 	Addr      string `json:"addr"`
@@ -63,6 +69,13 @@ type playersConfig struct {
 	Seed         uint64 `json:"seed"`
 	// Name prefixes the players' names.
 	Name string `json:"name"`
+	// Match is how players meet: matchLobby (hello, quickplay) or
+	// matchDirect (the games server's /bench/match, see mountDirectMatch).
+	Match string `json:"match"`
+	// HelloWindow bounds the hellos waiting for their welcome: the ramp
+	// goes at the pace the lobby answers instead of flooding it with
+	// requests it refuses ("busy, try again").
+	HelloWindow int `json:"hello_window"`
 }
 
 // playersResult is what a load process reports; the parent merges them.
@@ -121,6 +134,8 @@ type playerSim struct {
 	errs                                         map[string]int64
 	errSample                                    []string
 
+	hellos  chan struct{} // a token per hello waiting for its welcome
+
 	pmu     sync.Mutex
 	players []*simPlayer // guarded by pmu
 	wg      sync.WaitGroup
@@ -160,6 +175,11 @@ func newPlayerSim(ctx context.Context, cfg playersConfig) (*playerSim, error) {
 		return nil, errors.New("bench: think time must be positive")
 	case cfg.Lobby != lobbyQuiet && cfg.Lobby != lobbyFull:
 		return nil, fmt.Errorf("bench: lobby must be %s or %s", lobbyQuiet, lobbyFull)
+	case cfg.Match != matchLobby && cfg.Match != matchDirect:
+		return nil, fmt.Errorf("bench: match must be %s or %s", matchLobby, matchDirect)
+	}
+	if cfg.Match == matchDirect {
+		cfg.RequeueEvery = 0 // a new match would race the events of the room with the answer
 	}
 	switch cfg.Transport {
 	case transportStream, transportSSE, transportLongPoll, transportPoll:
@@ -168,6 +188,7 @@ func newPlayerSim(ctx context.Context, cfg playersConfig) (*playerSim, error) {
 	}
 	cfg.Ramp = max(cfg.Ramp, 1)
 	cfg.CtrlConns = max(cfg.CtrlConns, 1)
+	cfg.HelloWindow = max(cfg.HelloWindow, 1)
 	if cfg.Name == "" {
 		cfg.Name = "p"
 	}
@@ -175,6 +196,7 @@ func newPlayerSim(ctx context.Context, cfg playersConfig) (*playerSim, error) {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.winStart.Store(1<<63 - 1)
 	s.transport.Store(&cfg.Transport)
+	s.hellos = make(chan struct{}, cfg.HelloWindow)
 	for range cfg.CtrlConns {
 		s.ctrl = append(s.ctrl, newCtrlConn(cfg.Addr, func(err error) { s.fail("control connection", err) }))
 	}
@@ -398,6 +420,7 @@ type simPlayer struct {
 	last      uint64 // last p_seq received (data channel goroutine)
 	lastEvent atomic.Int64
 	switching atomic.Bool // the data channel is being closed for another transport
+	helloHeld atomic.Bool // holds a place in the hello window
 
 	mu       sync.Mutex
 	pub      string // player id from welcome
@@ -411,6 +434,7 @@ type simPlayer struct {
 	rounds   int // games finished in this room
 	started  bool
 	timer    *time.Timer
+	moving   bool // a move is scheduled
 	pollWait time.Duration
 	conn     *wireConn // the data channel's connection
 }
@@ -469,6 +493,9 @@ func (p *simPlayer) controlTry(what, target string, wrote func(int64), done func
 					time.AfterFunc(pause, func() { p.controlTry(what, target, wrote, done, try+1) })
 					return
 				}
+				if what == "hello" {
+					p.releaseHello()
+				}
 				s.fail(what, err)
 				return
 			}
@@ -522,7 +549,20 @@ func (p *simPlayer) run() {
 		err := p.listen(func() {
 			if !opened {
 				opened = true
-				p.hello()
+				if s.cfg.Match == matchDirect {
+					p.matchDirect()
+					return
+				}
+				// Wait for a place in the hello window (on another
+				// goroutine: the data channel must be read meanwhile).
+				go func() {
+					select {
+					case s.hellos <- struct{}{}:
+						p.helloHeld.Store(true)
+						p.hello()
+					case <-s.ctx.Done():
+					}
+				}()
 			}
 		})
 		if s.ctx.Err() != nil {
@@ -554,9 +594,38 @@ func joinID(body []byte) string {
 	return id
 }
 
+func (p *simPlayer) welcomedOnce() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pub != ""
+}
+
+// matchDirect asks the games server's own matchmaker for a game (no
+// lobby); the player picks its id.
+func (p *simPlayer) matchDirect() {
+	s := p.s
+	id := s.cfg.Name + strconv.Itoa(p.idx)
+	p.mu.Lock()
+	p.pub = id
+	p.helloAt = time.Now()
+	p.mu.Unlock()
+	p.control("match", "/bench/match?p_id="+p.id+"&game="+s.cfg.Game+"&player="+id, nil, func(time.Duration) {
+		s.welcomed.Add(1)
+	})
+}
+
+// releaseHello gives back the player's place in the hello window.
+func (p *simPlayer) releaseHello() {
+	if p.helloHeld.Swap(false) {
+		<-p.s.hellos
+	}
+}
+
 func (p *simPlayer) hello() {
 	p.mu.Lock()
-	p.helloAt = time.Now()
+	if p.helloAt.IsZero() {
+		p.helloAt = time.Now() // a retry keeps the first send's time
+	}
 	p.mu.Unlock()
 	p.control("hello", p.target("publish", "p_subject", "/lobby", "action", "hello", "name", p.s.cfg.Name+strconv.Itoa(p.idx)), nil, nil)
 }
@@ -696,6 +765,11 @@ type (
 		Cell   int       `json:"cell"`
 		Board  [9]string `json:"board"`
 	}
+	stateData struct {
+		Board [9]string `json:"board"`
+		Turn  string    `json:"turn"`
+		State string    `json:"state"`
+	}
 	errorData struct {
 		Action string `json:"action"`
 		Reason string `json:"reason"`
@@ -724,6 +798,11 @@ func (p *simPlayer) handle(obj []byte, ts int64) {
 	case rawIs(e.name, "gap"):
 		s.fail("gap", fmt.Errorf("%s", obj))
 		p.last = max(p.last, uint64(rawNum(e.seq)))
+		// What a client does after a gap: ask the lobby for its state
+		// and its rooms' again (welcome, joined, state).
+		if p.helloHeld.Load() || p.welcomedOnce() {
+			p.control("sync", p.target("publish", "p_subject", "/lobby", "action", "sync"), nil, nil)
+		}
 	case rawIs(e.name, "nack"):
 		s.fail("nack on the data channel", errors.New(unq(e.reason)))
 	case rawIs(e.name, "abort"):
@@ -756,14 +835,20 @@ func (p *simPlayer) data(e event, now, ts int64) {
 				return
 			}
 			p.mu.Lock()
+			defer p.mu.Unlock()
+			if p.pub != "" {
+				return // the answer to a sync: the rest follows
+			}
 			p.pub = d.Player.ID
 			s.record(&s.hello, time.Since(p.helloAt))
-			p.mu.Unlock()
 			s.welcomed.Add(1)
+			p.releaseHello()
 			if s.cfg.Lobby == lobbyQuiet {
+				// Not after a sync: unsubscribing from everything would
+				// also drop the room's subscription.
 				p.control("unsubscribe", p.target("unsubscribe"), nil, nil)
 			}
-			p.quickplay()
+			p.quickplayLocked()
 		case rawIs(e.typ, "error"):
 			var d errorData
 			decodeData(e, &d)
@@ -777,6 +862,9 @@ func (p *simPlayer) data(e event, now, ts int64) {
 				}
 				time.AfterFunc(time.Duration(200+s.jitter(800))*time.Millisecond, retry)
 				return
+			}
+			if d.Action == "hello" {
+				p.releaseHello()
 			}
 			s.fail("lobby error", fmt.Errorf("%s: %s", d.Action, d.Reason))
 		}
@@ -798,7 +886,10 @@ func (p *simPlayer) data(e event, now, ts int64) {
 			s.fail("joined", fmt.Errorf("bad data %.100s", e.data))
 			return
 		}
-		p.room, p.seat, p.seq, p.rounds = d.Room, d.Seat, d.Seq, 0
+		if d.Room != p.room {
+			p.rounds = 0
+		}
+		p.room, p.seat, p.seq = d.Room, d.Seat, d.Seq
 		p.g = s.game(d.Room)
 	case rawIs(e.typ, "start"):
 		p.board, p.marks = [9]bool{}, 0
@@ -813,7 +904,24 @@ func (p *simPlayer) data(e event, now, ts int64) {
 			return
 		}
 		if d.Player != nil && d.Player.ID == p.pub {
-			p.timer = time.AfterFunc(s.cfg.Think, p.move)
+			p.scheduleMoveLocked()
+		}
+	case rawIs(e.typ, "state"):
+		// After a sync (or a reconnection): the board and whose turn it is.
+		var d stateData
+		if !decodeData(e, &d) {
+			s.fail("state", fmt.Errorf("bad data %.100s", e.data))
+			return
+		}
+		p.marks = 0
+		for i, c := range d.Board {
+			p.board[i] = c != ""
+			if c != "" {
+				p.marks++
+			}
+		}
+		if d.State == "playing" && d.Turn == p.pub {
+			p.scheduleMoveLocked()
 		}
 	case rawIs(e.typ, "move"):
 		var d moveData
@@ -850,8 +958,8 @@ func (p *simPlayer) data(e event, now, ts int64) {
 		if p.seat == 0 && s.inWindow(now) {
 			s.games.Add(1)
 		}
-		if p.timer != nil {
-			p.timer.Stop()
+		if p.timer != nil && p.timer.Stop() {
+			p.moving = false
 		}
 		if s.cfg.RequeueEvery > 0 && p.rounds%s.cfg.RequeueEvery == 0 {
 			p.control("leave-room", p.target("publish", "p_subject", "/lobby", "action", "leave-room", "room", p.room), nil, nil)
@@ -879,6 +987,16 @@ func (p *simPlayer) quickplayLocked() {
 	p.control("quickplay", p.target("publish", "p_subject", "/lobby", "action", "quickplay", "game", p.s.cfg.Game), nil, nil)
 }
 
+// scheduleMoveLocked plays a move after the think time, unless one is
+// already on its way.
+func (p *simPlayer) scheduleMoveLocked() {
+	if p.moving {
+		return
+	}
+	p.moving = true
+	p.timer = time.AfterFunc(p.s.cfg.Think, p.move)
+}
+
 // move plays a random free cell (the timer's goroutine).
 func (p *simPlayer) move() {
 	s := p.s
@@ -886,6 +1004,7 @@ func (p *simPlayer) move() {
 		return
 	}
 	p.mu.Lock()
+	p.moving = false
 	if p.g == nil {
 		p.mu.Unlock()
 		return

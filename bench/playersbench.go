@@ -26,11 +26,13 @@ type playersOptions struct {
 	Warmup         time.Duration
 	Think          time.Duration
 	Lobby          string
+	Match          string
 	Procs          int // load processes (0: enough for the file limit)
 	CtrlConns      int // per load process
 	Ramp           int // players started per second, all processes together
 	RampTimeout    time.Duration
 	RequeueEvery   int
+	HelloWindow    int
 	ServerProcs    int
 	Env            []string // GOGC, GOMEMLIMIT of the server
 	PollWait       string
@@ -50,11 +52,13 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.DurationVar(&o.Duration, "d", 20*time.Second, "measured time per transport")
 	fs.DurationVar(&o.Warmup, "warmup", 5*time.Second, "unmeasured play once every player is in a game")
 	fs.DurationVar(&o.Think, "think", time.Second, "time a player takes for a move: one move per this per game")
+	fs.StringVar(&o.Match, "match", matchLobby, "lobby: players say hello and quick-match; direct: the games server's own matchmaker seats them (no lobby)")
 	fs.StringVar(&o.Lobby, "lobby", lobbyQuiet, "quiet: players unsubscribe from lobby broadcasts after the welcome; full: they stay (the example page)")
 	fs.IntVar(&o.Procs, "procs", 0, "load processes (0: one per 15,000 players)")
 	fs.IntVar(&o.CtrlConns, "ctrl-conns", 32, "shared control connections per load process")
 	fs.IntVar(&o.Ramp, "ramp", 1000, "players started per second")
 	fs.DurationVar(&o.RampTimeout, "ramp-timeout", 3*time.Minute, "longest wait for every player to be in a game")
+	fs.IntVar(&o.HelloWindow, "hello-window", 64, "hellos waiting for their welcome at once, all processes together (the ramp's pace)")
 	fs.IntVar(&o.RequeueEvery, "requeue-every", 3, "games in a room before its players quick-match again (0: rematch forever)")
 	fs.IntVar(&o.ServerProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of the server")
 	env = fs.String("server-env", "", "environment of the server, space separated (e.g. GOGC=200 GOMEMLIMIT=1GiB)")
@@ -142,6 +146,7 @@ type playersRun struct {
 	CPU           cpuUse // over the measured window
 	Samples       sampleSummary
 	Delivered     int64 // events the hub delivered in the window
+	Warmup        playersResult // the switch to the transport and the warmup
 	Debug         map[string]any
 	CPUProf, Heap string
 }
@@ -259,8 +264,8 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 			n += 2
 		}
 		cfg := playersConfig{
-			Addr: srv.Addr, Transport: o.Transports[0], Players: n, Game: gameName(i), Think: o.Think, Lobby: o.Lobby,
-			Ramp: max(1, o.Ramp/procs), CtrlConns: o.CtrlConns, RequeueEvery: o.RequeueEvery,
+			Addr: srv.Addr, Transport: o.Transports[0], Players: n, Game: gameName(i), Think: o.Think, Lobby: o.Lobby, Match: o.Match,
+			Ramp: max(1, o.Ramp/procs), CtrlConns: o.CtrlConns, RequeueEvery: o.RequeueEvery, HelloWindow: max(1, o.HelloWindow/procs),
 			Seed: uint64(i + 1), Name: fmt.Sprintf("p%d-", i),
 		}
 		lc, err := startLoadChild(i, loadChildConfig{Mode: "players", Players: &cfg})
@@ -280,7 +285,7 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 	var lastLog time.Time
 	prog := make([]playersProgress, len(g))
 	pmu := make(chan struct{}, 1)
-	if _, err := g.await("ready", o.RampTimeout, func(lc *loadChild, l childLine) {
+	if _, err := g.await(ctx, "ready", o.RampTimeout, func(lc *loadChild, l childLine) {
 		if l.tag != "progress" {
 			return
 		}
@@ -314,7 +319,7 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 		return nil, nil, err
 	}
 	ramp.RSSReady, _ = srv.RSS()
-	if ramp.Res, err = g.report(); err != nil {
+	if ramp.Res, err = g.report(ctx); err != nil {
 		return nil, nil, err
 	}
 	fmt.Fprintf(progress, "  every player in a game after %v (server %.2f cores, RSS %s)\n", ramp.Time.Round(100*time.Millisecond), ramp.CPU.Server, fmtBytes(ramp.RSSReady))
@@ -338,11 +343,11 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 }
 
 // report asks every load process for the counters of the phase that ends.
-func (g loadGroup) report() (playersResult, error) {
+func (g loadGroup) report(ctx context.Context) (playersResult, error) {
 	if err := g.command("report"); err != nil {
 		return playersResult{}, err
 	}
-	datas, err := g.await("result", time.Minute, nil)
+	datas, err := g.await(ctx, "result", time.Minute, nil)
 	if err != nil {
 		return playersResult{}, err
 	}
@@ -369,6 +374,13 @@ func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGro
 	if err := sleepCtx(ctx, time.Until(start)); err != nil {
 		return nil, err
 	}
+	// What went wrong while the players moved to this transport and warmed
+	// up is reported apart from the window.
+	warm, err := g.report(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Warmup = warm
 	prof, err := startProfile(srv, o.ProfileDir, o.Section+"-"+transport)
 	if err != nil {
 		return nil, err
@@ -391,7 +403,7 @@ func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGro
 	if err := sleepCtx(ctx, time.Second); err != nil {
 		return nil, err
 	}
-	if r.Res, err = g.report(); err != nil {
+	if r.Res, err = g.report(ctx); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -572,7 +584,14 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 		fmtBytes(rp.RSSBefore), fmtBytes(rp.RSSReady), fmtBytes(int64(per)), x.errorCount())
 	b.WriteString("\n### Errors\n\n")
 	any := false
-	phases := append([]*playersRun{{Transport: "ramp-up", Res: rep.ramp.Res}}, rep.runs...)
+	phases := []*playersRun{{Transport: "ramp-up", Res: rep.ramp.Res}}
+	for i, r := range rep.runs {
+		what := "warmup"
+		if i > 0 {
+			what = "switch to " + r.Transport + " and warmup"
+		}
+		phases = append(phases, &playersRun{Transport: what, Res: r.Warmup}, &playersRun{Transport: r.Transport + " (measured window)", Res: r.Res})
+	}
 	for _, r := range phases {
 		x := &r.Res
 		if x.errorCount() == 0 && x.Unmatched == 0 {

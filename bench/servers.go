@@ -175,14 +175,52 @@ func fixedResponse() []byte {
 
 // gnetFloor answers every request (anything ending in CRLF CRLF; request
 // bodies are not supported) with the same fixed bytes: the cost of an event
-// loop and the socket calls, with no HTTP work to speak of.
+// loop and the socket calls, with no HTTP work to speak of. For the
+// listener scenarios it also holds connections and pushes to them:
+//
+//	GET /floor/hold          a chunked response that never ends
+//	GET /floor/push?QUERY    one chunk {"p_event":"data",...QUERY's k and t}
+//	                         to every held connection, then 200
+//
+// which is what any Comet server must do at least: keep the connections and
+// write the same bytes to each when an event comes.
 type gnetFloor struct {
 	gnet.BuiltinEventEngine
 	resp    []byte
 	reserve net.Listener
 	eng     gnet.Engine
 	booted  chan struct{}
+
+	mu    sync.Mutex
+	loops map[gnet.EventLoop]*floorLoop
 }
+
+// floorLoop holds the connections of one event loop; only that loop
+// touches held.
+type floorLoop struct {
+	held map[gnet.Conn]struct{}
+}
+
+// floorConn is a connection's context: its output buffer, reused for every
+// batch, and whether it is held.
+type floorConn struct {
+	out  []byte
+	held bool
+}
+
+// Paths of the floor's listener protocol.
+var (
+	floorHold = []byte("GET /floor/hold")
+	floorPush = []byte("GET /floor/push?")
+)
+
+// floorHoldHead starts a held response; its first chunk plays the part of
+// a listen-ack.
+const floorHoldHead = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson;charset=UTF-8\r\nTransfer-Encoding: chunked\r\n\r\n" +
+	"1a\r\n{\"p_event\":\"listen-ack\"}\n\r\n"
+
+// floorPushed answers a push.
+const floorPushed = "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: 2\r\n\r\n[]"
 
 // OnBoot implements gnet.EventHandler.
 func (g *gnetFloor) OnBoot(eng gnet.Engine) gnet.Action {
@@ -192,24 +230,56 @@ func (g *gnetFloor) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
-// OnOpen implements gnet.EventHandler: each connection gets its own output
-// buffer, reused for every batch.
+// OnOpen implements gnet.EventHandler.
 func (g *gnetFloor) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
-	c.SetContext(new([]byte))
+	c.SetContext(new(floorConn))
 	return nil, gnet.None
+}
+
+// OnClose implements gnet.EventHandler: a held connection is let go.
+func (g *gnetFloor) OnClose(c gnet.Conn, _ error) gnet.Action {
+	if fc, _ := c.Context().(*floorConn); fc != nil && fc.held {
+		delete(g.loop(c.EventLoop()).held, c)
+	}
+	return gnet.None
+}
+
+func (g *gnetFloor) loop(el gnet.EventLoop) *floorLoop {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	fl := g.loops[el]
+	if fl == nil {
+		fl = &floorLoop{held: make(map[gnet.Conn]struct{})}
+		g.loops[el] = fl
+	}
+	return fl
 }
 
 // OnTraffic implements gnet.EventHandler.
 func (g *gnetFloor) OnTraffic(c gnet.Conn) gnet.Action {
 	buf, _ := c.Peek(-1)
+	fc := c.Context().(*floorConn)
 	n, end := 0, 0
+	b := fc.out[:0]
 	for {
 		k := bytes.Index(buf[end:], crlfcrlf)
 		if k < 0 {
 			break
 		}
+		req := buf[end : end+k]
 		end += k + len(crlfcrlf)
 		n++
+		switch {
+		case bytes.HasPrefix(req, floorHold):
+			fc.held = true
+			g.loop(c.EventLoop()).held[c] = struct{}{}
+			b = append(b, floorHoldHead...)
+		case bytes.HasPrefix(req, floorPush):
+			g.push(req[len(floorPush):])
+			b = append(b, floorPushed...)
+		default:
+			b = append(b, g.resp...)
+		}
 	}
 	if n == 0 {
 		return gnet.None
@@ -218,16 +288,45 @@ func (g *gnetFloor) OnTraffic(c gnet.Conn) gnet.Action {
 	// One write per batch of pipelined requests, as a tuned server does.
 	// gnet copies what the socket does not take, so the buffer is free again
 	// when Write returns.
-	out := c.Context().(*[]byte)
-	b := (*out)[:0]
-	for range n {
-		b = append(b, g.resp...)
-	}
-	*out = b
+	fc.out = b
 	if _, err := c.Write(b); err != nil {
 		return gnet.Close
 	}
 	return gnet.None
+}
+
+// push sends one chunk carrying the query's k and t to every held
+// connection: one task per event loop, which writes it to each of its
+// connections.
+func (g *gnetFloor) push(query []byte) {
+	query, _, _ = bytes.Cut(query, []byte(" "))
+	var k, t []byte
+	for kv := range bytes.SplitSeq(query, []byte("&")) {
+		name, v, _ := bytes.Cut(kv, []byte("="))
+		switch string(name) {
+		case "k":
+			k = v
+		case "t":
+			t = v
+		}
+	}
+	line := fmt.Appendf(nil, `{"p_event":"data","k":"%s","t":"%s"}`+"\n", k, t)
+	chunk := fmt.Appendf(nil, "%x\r\n%s\r\n", len(line), line)
+	g.mu.Lock()
+	loops := make([]*floorLoop, 0, len(g.loops))
+	els := make([]gnet.EventLoop, 0, len(g.loops))
+	for el, fl := range g.loops {
+		loops, els = append(loops, fl), append(els, el)
+	}
+	g.mu.Unlock()
+	for i, fl := range loops {
+		_ = els[i].Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			for c := range fl.held {
+				_, _ = c.Write(chunk) // a write error closes the connection
+			}
+			return nil
+		}))
+	}
 }
 
 func startGnet(addr string, log *slog.Logger) (*runningServer, error) {
@@ -235,7 +334,7 @@ func startGnet(addr string, log *slog.Logger) (*runningServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &gnetFloor{resp: fixedResponse(), reserve: reserve, booted: make(chan struct{})}
+	g := &gnetFloor{resp: fixedResponse(), reserve: reserve, booted: make(chan struct{}), loops: map[gnet.EventLoop]*floorLoop{}}
 	addr = reserve.Addr().String()
 	done := make(chan error, 1)
 	go func() {
@@ -267,7 +366,12 @@ func startGnet(addr string, log *slog.Logger) (*runningServer, error) {
 		}
 		return err
 	}
-	return &runningServer{Kind: kindGnet, Addr: addr, stop: stop}, nil
+	extra := func() any {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return map[string]int{"event_loops_holding": len(g.loops)}
+	}
+	return &runningServer{Kind: kindGnet, Addr: addr, stop: stop, extra: extra}, nil
 }
 
 // gnetLogger routes gnet's logs to slog.
