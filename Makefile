@@ -48,3 +48,10 @@ browser-deps:
 
 clean:
 	rm -rf test-output bin
+
+## hardening: the long forms of the hardening tests (faults, bad input and abuse at the scale docs/SECURITY.md gives), without -race so that resident memory is measured exactly, then HARDENING_FUZZTIME of differential fuzzing. "make test" runs their short forms.
+HARDENING_FUZZTIME ?= 10m
+.PHONY: hardening
+hardening:
+	COMETPLAY_HARDENING=long $(GO) test -count=1 -timeout 60m -run 'Hardening' ./engine/ ./examples/tictactoe/
+	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(HARDENING_FUZZTIME) ./httpcodec/

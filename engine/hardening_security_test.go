@@ -264,6 +264,13 @@ func TestHardeningForgedSessionIDs(t *testing.T) {
 			t.Fatalf("publish to the victim's room with p_to=%q: %v; want nack %q", to, err, rooms.ErrNotInRoom)
 		}
 	}
+	// Nor can a unicast pass for a lobby or room event: those subjects are
+	// claimed by the server, whatever p_to says.
+	for _, subject := range []string{"/lobby/chat", "/lobby", "/room/" + victim.room + "/x"} {
+		if err := mallory.c.Publish(t.Context(), subject, "p_to", id, "type", "chat", "data", `{"from":"admin"}`); err == nil {
+			t.Fatalf("a unicast on %s to the victim was accepted", subject)
+		}
+	}
 	// A unicast reaches the target only, from Mallory's public id.
 	bysSeq := gs.hub.Session(bystander.c.ID).Seq()
 	if _, err := bystander.c.Subscribe(t.Context(), "/dm", ""); err != nil {
