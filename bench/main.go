@@ -27,6 +27,7 @@ type scenario struct {
 // scenarios are run by `bench all` in this order.
 var scenarios = []scenario{
 	{"http", "keep-alive GET of a small static file: cometplay vs net/http vs bare gnet", httpMain},
+	{"listeners", "idle stream listeners, fan-out and long-poll churn: cometplay vs net/http vs bare gnet", listenersMain},
 	{"players", "simulated tictactoe players over every transport", playersMain},
 }
 
@@ -34,6 +35,7 @@ const usage = `usage: go run ./bench <command> [flags]
 
 commands:
   http    same-run comparison of cometplay, net/http and bare gnet (keep-alive GET)
+  listeners idle stream listeners (RSS), one event to N listeners, sustained fan-out, long-poll churn
   players simulated tictactoe players (join, lobby, quick-match, moves) over each transport
   all     every scenario in turn (make bench): all -out bench/RESULTS.md
   load    load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s

@@ -216,8 +216,16 @@ var (
 
 // floorHoldHead starts a held response; its first chunk plays the part of
 // a listen-ack.
-const floorHoldHead = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson;charset=UTF-8\r\nTransfer-Encoding: chunked\r\n\r\n" +
-	"1a\r\n{\"p_event\":\"listen-ack\"}\n\r\n"
+var floorHoldHead = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson;charset=UTF-8\r\nTransfer-Encoding: chunked\r\n\r\n" +
+	string(appendChunk(nil, []byte(`{"p_event":"listen-ack"}`+"\n")))
+
+// appendChunk appends p as one chunk of a chunked body.
+func appendChunk(dst, p []byte) []byte {
+	dst = strconv.AppendInt(dst, int64(len(p)), 16)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, p...)
+	return append(dst, "\r\n"...)
+}
 
 // floorPushed answers a push.
 const floorPushed = "HTTP/1.1 200 OK\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: 2\r\n\r\n[]"
@@ -310,8 +318,7 @@ func (g *gnetFloor) push(query []byte) {
 			t = v
 		}
 	}
-	line := fmt.Appendf(nil, `{"p_event":"data","k":"%s","t":"%s"}`+"\n", k, t)
-	chunk := fmt.Appendf(nil, "%x\r\n%s\r\n", len(line), line)
+	chunk := appendChunk(nil, fmt.Appendf(nil, `{"p_event":"data","k":"%s","t":"%s"}`+"\n", k, t))
 	g.mu.Lock()
 	loops := make([]*floorLoop, 0, len(g.loops))
 	els := make([]gnet.EventLoop, 0, len(g.loops))

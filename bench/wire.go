@@ -274,7 +274,7 @@ func eachField(obj []byte, fn func(name, raw []byte) bool) {
 // event is a scanned event: the fields the simulation reads, raw (quoted,
 // escaped); use unq to decode one.
 type event struct {
-	name, seq, subject, typ, data, t, reason, wait []byte
+	name, seq, subject, typ, data, t, k, reason, wait []byte
 }
 
 // scanEvent extracts the fields of one event object.
@@ -294,6 +294,8 @@ func scanEvent(obj []byte) event {
 			e.data = raw
 		case "t":
 			e.t = raw
+		case "k":
+			e.k = raw
 		case "p_reason":
 			e.reason = raw
 		case "p_wait":
@@ -329,8 +331,8 @@ func rawNum(raw []byte) int64 {
 	if len(raw) < 2 {
 		return -1
 	}
-	n, ok := parseDec(raw[1 : len(raw)-1])
-	if !ok {
+	n, err := strconv.ParseInt(string(raw[1:len(raw)-1]), 10, 64)
+	if err != nil {
 		return -1
 	}
 	return n

@@ -1,0 +1,788 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// listenerKinds are the servers of the listener scenarios: cometplay (the
+// games stack), the net/http Comet baseline, the bare gnet floor.
+var listenerKinds = []string{kindGames, kindNetHTTPComet, kindGnet}
+
+var listenerTitle = map[string]string{
+	kindGames:        "cometplay",
+	kindNetHTTPComet: "net/http",
+	kindGnet:         "bare gnet",
+}
+
+// listenersOptions are the flags of `bench listeners`.
+type listenersOptions struct {
+	Out, ChartsDir string
+	Kinds          []string
+	Steps          []int // listener counts at which the idle server is measured
+	FanoutAt       int   // listener count of the fan-out phases
+	Events         int   // one-event fan-outs
+	Pause          time.Duration
+	Rate           int // sustained: events per second
+	Sustained      time.Duration
+	Churn          int // long-poll sessions
+	ChurnRate      int
+	ChurnDur       time.Duration
+	Ramp           int // listeners opened per second (all processes)
+	ServerProcs    int
+	Env            []string
+	ProfileDir     string
+}
+
+const (
+	fanSubject   = "/bench/fan"
+	churnSubject = "/bench/churn"
+)
+
+// listenersMain is `bench listeners`.
+func listenersMain(ctx context.Context, args, invocation []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("listeners", flag.ContinueOnError)
+	var o listenersOptions
+	fs.StringVar(&o.Out, "out", "", "RESULTS.md to update (its listeners section); empty prints the section")
+	fs.StringVar(&o.ChartsDir, "charts", "", "directory for the SVG charts (default: charts/ next to -out)")
+	kinds := fs.String("kinds", strings.Join(listenerKinds, ","), "servers, the first is the subject of the ratios")
+	steps := fs.String("steps", "1000,2500,5000,10000,15000,19000", "idle stream listener counts at which the server is measured")
+	fs.IntVar(&o.FanoutAt, "fanout-at", 10000, "listener count of the fan-out phases (one of -steps)")
+	fs.IntVar(&o.Events, "events", 40, "one-event fan-outs, one after the other")
+	fs.DurationVar(&o.Pause, "pause", 100*time.Millisecond, "pause between one-event fan-outs")
+	fs.IntVar(&o.Rate, "rate", 10, "sustained fan-out: events published per second")
+	fs.DurationVar(&o.Sustained, "sustained", 5*time.Second, "sustained fan-out: measured time")
+	fs.IntVar(&o.Churn, "churn", 1000, "long-poll churn: sessions")
+	fs.IntVar(&o.ChurnRate, "churn-rate", 20, "long-poll churn: events published per second")
+	fs.DurationVar(&o.ChurnDur, "churn-d", 5*time.Second, "long-poll churn: measured time")
+	fs.IntVar(&o.Ramp, "ramp", 4000, "listeners opened per second")
+	fs.IntVar(&o.ServerProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of the servers")
+	env := fs.String("server-env", "", "environment of the servers, space separated (e.g. GOGC=200)")
+	fs.StringVar(&o.ProfileDir, "profile", "", "collect CPU (fan-out phases) and heap (idle listeners) profiles of each server into this directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Kinds = strings.Split(*kinds, ",")
+	for _, k := range o.Kinds {
+		if !slices.Contains(listenerKinds, k) {
+			return fmt.Errorf("bench: unknown server kind %q (want %v)", k, listenerKinds)
+		}
+	}
+	var err error
+	if o.Steps, err = parseIntList(*steps); err != nil {
+		return err
+	}
+	slices.Sort(o.Steps)
+	if !slices.Contains(o.Steps, o.FanoutAt) {
+		return errors.New("bench: -fanout-at must be one of -steps")
+	}
+	o.Env = strings.Fields(*env)
+	if o.ChartsDir == "" && o.Out != "" {
+		o.ChartsDir = filepath.Join(filepath.Dir(o.Out), "charts")
+	}
+	started, loadStart := time.Now(), loadAverage()
+	var runs []*listenersRun
+	for _, k := range o.Kinds {
+		r, err := runListeners(ctx, o, k, os.Stderr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		runs = append(runs, r)
+		fmt.Fprintln(os.Stderr, r.summary())
+	}
+	rep := &listenersReport{o: o, runs: runs, loadStart: loadStart, loadEnd: loadAverage()}
+	linkDir, err := chartLinks(o.Out, o.ChartsDir)
+	if err != nil {
+		return err
+	}
+	if o.ChartsDir != "" {
+		if err := rep.writeCharts(o.ChartsDir); err != nil {
+			return err
+		}
+	}
+	md := rep.markdown(runHeader(invocation, started, time.Since(started), DescribeMachine()), linkDir)
+	if o.Out == "" {
+		_, err := io.WriteString(stdout, md)
+		return err
+	}
+	if err := UpdateResultsFile(o.Out, "listeners", []byte(md)); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section listeners)\n", rep.summary(), o.Out)
+	return err
+}
+
+// idleStep is the idle server at one listener count.
+type idleStep struct {
+	Listeners  int
+	Errors     int
+	RSS        int64
+	HeapInuse  uint64
+	Goroutines int
+	OpenTime   time.Duration
+}
+
+// listenersRun is one server's results.
+type listenersRun struct {
+	Kind    string
+	Procs   int
+	Base    idleStep // no listener
+	Steps   []idleStep
+	FanoutN int
+	// One event at a time.
+	Completion Histogram // per event: from the publish to the last receipt
+	Delivery   Histogram // per receipt
+	Missed     int64     // receipts missing after the wait
+	FanEvents  int
+	FanCPU     cpuUse
+	// Sustained.
+	SusEvents int64
+	Sus       listenersResult
+	SusCPU    cpuUse
+	// Long-poll churn.
+	Churn      *churnResult
+	ChurnK     int64
+	ChurnCPU   cpuUse
+	CPUProf    string
+	HeapProf   string
+	PubLatency Histogram // publish request round trips
+}
+
+// publisher publishes the scenarios' events over one keep-alive connection.
+type publisher struct {
+	w    *wireConn
+	host string
+	kind string
+	id   string // p_id of the Comet publisher session
+	buf  []byte
+}
+
+func newPublisher(addr, kind string) (*publisher, error) {
+	w, err := dialWire(addr, 5*time.Second, false)
+	if err != nil {
+		return nil, err
+	}
+	p := &publisher{w: w, host: addr, kind: kind}
+	if kind != kindGnet {
+		status, body, err := p.do("/comet?p_event=join&p_format=json")
+		if err = ctrlError(status, body, err); err != nil {
+			w.Close()
+			return nil, err
+		}
+		if p.id = joinID(body); p.id == "" {
+			w.Close()
+			return nil, errors.New("bench: publisher: join-ack without p_id")
+		}
+	}
+	return p, nil
+}
+
+func (p *publisher) do(target string) (int, []byte, error) {
+	p.buf = getRequest(p.buf[:0], p.host, target)
+	p.w.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := p.w.c.Write(p.buf); err != nil {
+		return 0, nil, err
+	}
+	h, err := p.w.readHead()
+	if err != nil {
+		return 0, nil, err
+	}
+	body, err := p.w.readBody(h)
+	return h.status, body, err
+}
+
+// publish sends event k to subject, stamped with the time of the write.
+func (p *publisher) publish(subject string, k int64) (time.Duration, error) {
+	t := time.Now()
+	ks, ts := strconv.FormatInt(k, 10), strconv.FormatInt(t.UnixNano(), 10)
+	target := "/floor/push?k=" + ks + "&t=" + ts
+	if p.kind != kindGnet {
+		target = "/comet?p_event=publish&p_id=" + p.id + "&p_subject=" + subject + "&k=" + ks + "&t=" + ts
+	}
+	status, body, err := p.do(target)
+	if err = ctrlError(status, body, err); err != nil {
+		return 0, err
+	}
+	return time.Since(t), nil
+}
+
+func (p *publisher) close() { p.w.Close() }
+
+// share distributes n listeners over procs load processes.
+func share(n, procs, i int) int {
+	m := n / procs
+	if i < n%procs {
+		m++
+	}
+	return m
+}
+
+// runListeners runs every listener phase against one fresh server.
+func runListeners(ctx context.Context, o listenersOptions, kind string, progress io.Writer) (*listenersRun, error) {
+	top := o.Steps[len(o.Steps)-1]
+	procs := max(1, (top+maxConnsPerLoadProc-1)/maxConnsPerLoadProc)
+	r := &listenersRun{Kind: kind, Procs: procs, FanoutN: o.FanoutAt}
+	srv, err := StartChild(ServerSpec{Kind: kind, Procs: o.ServerProcs, Env: o.Env})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := srv.Stop(sctx); err != nil {
+			fmt.Fprintln(progress, err)
+		}
+	}()
+	fmt.Fprintf(progress, "listeners %s: server pid %d at %s, %d load processes\n", kind, srv.Pid(), srv.Addr, procs)
+	var g loadGroup
+	defer func() { g.stop() }()
+	for i := range procs {
+		cfg := listenersConfig{Addr: srv.Addr, Kind: kind, Subject: fanSubject, Ramp: max(1, o.Ramp/procs), CtrlConns: 16}
+		lc, err := startLoadChild(i, loadChildConfig{Mode: "listeners", Listeners: &cfg})
+		if err != nil {
+			return nil, err
+		}
+		g = append(g, lc)
+	}
+	measureIdle := func(n int) (idleStep, error) {
+		st := idleStep{Listeners: n}
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return st, err
+		}
+		if _, err := srv.Control("gc"); err != nil {
+			return st, err
+		}
+		smp, err := sampleServer(srv)
+		st.RSS, st.HeapInuse, st.Goroutines = smp.RSS, smp.HeapInuse, smp.Goroutines
+		return st, err
+	}
+	if r.Base, err = measureIdle(0); err != nil {
+		return nil, err
+	}
+	pub, err := newPublisher(srv.Addr, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer pub.close()
+
+	for _, n := range o.Steps {
+		t0 := time.Now()
+		for i, lc := range g {
+			if err := lc.command("open " + strconv.Itoa(share(n, procs, i))); err != nil {
+				return nil, err
+			}
+		}
+		datas, err := g.await(ctx, "opened", 5*time.Minute, nil)
+		if err != nil {
+			return nil, err
+		}
+		var open, errs int
+		for _, d := range datas {
+			var x struct{ Listeners, Errors int }
+			json.Unmarshal(d, &x)
+			open, errs = open+x.Listeners, errs+x.Errors
+		}
+		st, err := measureIdle(open)
+		if err != nil {
+			return nil, err
+		}
+		st.Errors, st.OpenTime = errs, time.Since(t0)
+		r.Steps = append(r.Steps, st)
+		fmt.Fprintf(progress, "  %d listeners (%d failed) in %v: RSS %s, heap %s, goroutines %d\n", open, errs,
+			st.OpenTime.Round(100*time.Millisecond), fmtBytes(st.RSS), fmtBytes(int64(st.HeapInuse)), st.Goroutines)
+		if n == o.FanoutAt {
+			if err := r.fanout(ctx, o, srv, g, pub, progress); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if o.ProfileDir != "" {
+		if abs, err := filepath.Abs(o.ProfileDir); err == nil {
+			r.HeapProf = filepath.Join(abs, "listeners-"+kind+"-idle-heap.pprof")
+			if _, err := srv.Control("heap " + r.HeapProf); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := g.command("close"); err != nil {
+		return nil, err
+	}
+	if _, err := g.await(ctx, "closed", time.Minute, nil); err != nil {
+		return nil, err
+	}
+	if kind != kindGnet && o.Churn > 0 {
+		if err := r.churn(ctx, o, srv, g, pub, progress); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// fanout runs the one-event fan-outs and the sustained fan-out.
+func (r *listenersRun) fanout(ctx context.Context, o listenersOptions, srv *Child, g loadGroup, pub *publisher, progress io.Writer) error {
+	prof, err := startProfile(srv, o.ProfileDir, "listeners-"+r.Kind+"-fanout")
+	if err != nil {
+		return err
+	}
+	if err := g.command("fanout on"); err != nil {
+		return err
+	}
+	if _, err := g.await(ctx, "fanout", time.Minute, nil); err != nil {
+		return err
+	}
+	c0 := markCPU(srv, g)
+	k := int64(0)
+	for range o.Events {
+		k++
+		d, err := pub.publish(fanSubject, k)
+		if err != nil {
+			return err
+		}
+		r.PubLatency.Record(d)
+		if err := g.command(fmt.Sprintf("await %d %d", k, 10000)); err != nil {
+			return err
+		}
+		datas, err := g.await(ctx, "got", time.Minute, nil)
+		if err != nil {
+			return err
+		}
+		got, err := mergeGot(datas)
+		if err != nil {
+			return err
+		}
+		r.Completion.Record(time.Duration(got.Max))
+		r.Delivery.Merge(&got.Latency)
+		r.Missed += int64(got.Listeners - got.Received)
+		r.FanEvents++
+		if err := sleepCtx(ctx, o.Pause); err != nil {
+			return err
+		}
+	}
+	r.FanCPU = cpuBetween(c0, markCPU(srv, g))
+	if err := g.command("fanout off"); err != nil {
+		return err
+	}
+	if _, err := g.await(ctx, "fanout", time.Minute, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "  one event to %d listeners ×%d: completion p50 %s p99 %s max %s, missed %d\n", r.FanoutN, r.FanEvents,
+		fmtDur(r.Completion.Quantile(0.5)), fmtDur(r.Completion.Quantile(0.99)), fmtDur(r.Completion.Max()), r.Missed)
+
+	// Sustained: Rate events per second for the window (and a second on
+	// each side, unmeasured).
+	start := time.Now().Add(time.Second)
+	end := start.Add(o.Sustained)
+	if err := g.command(fmt.Sprintf("window %d %d", start.UnixNano(), end.UnixNano())); err != nil {
+		return err
+	}
+	every := time.Second / time.Duration(max(1, o.Rate))
+	var c1 cpuMark
+	measuring := false
+	for next := time.Now(); time.Now().Before(end.Add(time.Second)); next = next.Add(every) {
+		if err := sleepCtx(ctx, time.Until(next)); err != nil {
+			return err
+		}
+		if !measuring && !time.Now().Before(start) {
+			measuring, c1 = true, markCPU(srv, g)
+		}
+		k++
+		if _, err := pub.publish(fanSubject, k); err != nil {
+			return err
+		}
+		if measuring && time.Now().Before(end) {
+			r.SusEvents++
+		}
+		if measuring && !time.Now().Before(end) && r.SusCPU.Wall == 0 {
+			r.SusCPU = cpuBetween(c1, markCPU(srv, g))
+		}
+	}
+	if r.CPUProf, _, err = prof.stop(); err != nil {
+		return err
+	}
+	if err := g.command("report"); err != nil {
+		return err
+	}
+	datas, err := g.await(ctx, "result", time.Minute, nil)
+	if err != nil {
+		return err
+	}
+	r.Sus = listenersResult{Errors: map[string]int64{}}
+	for _, d := range datas {
+		var x listenersResult
+		if err := json.Unmarshal(d, &x); err != nil {
+			return err
+		}
+		r.Sus.Deliveries += x.Deliveries
+		r.Sus.Latency.Merge(&x.Latency)
+		r.Sus.Gaps += x.Gaps
+		r.Sus.SeqErrors += x.SeqErrors
+		for k, v := range x.Errors {
+			r.Sus.Errors[k] += v
+		}
+		r.Sus.Sample = append(r.Sus.Sample, x.Sample...)
+	}
+	fmt.Fprintf(progress, "  sustained %d events/s to %d listeners: %.0f deliveries/s, server %.2f cores, p99 %s, gaps %d\n",
+		o.Rate, r.FanoutN, r.deliveriesPerSec(), r.SusCPU.Server, fmtDur(r.Sus.Latency.Quantile(0.99)), r.Sus.Gaps)
+	return nil
+}
+
+func (r *listenersRun) deliveriesPerSec() float64 {
+	if r.SusCPU.Wall <= 0 {
+		return 0
+	}
+	return float64(r.Sus.Deliveries) / r.SusCPU.Wall.Seconds()
+}
+
+// churn runs the long-poll churn.
+func (r *listenersRun) churn(ctx context.Context, o listenersOptions, srv *Child, g loadGroup, pub *publisher, progress io.Writer) error {
+	for i, lc := range g {
+		if err := lc.command("churn " + strconv.Itoa(share(o.Churn, len(g), i))); err != nil {
+			return err
+		}
+	}
+	if _, err := g.await(ctx, "churning", 2*time.Minute, nil); err != nil {
+		return err
+	}
+	c0 := markCPU(srv, g)
+	every := time.Second / time.Duration(max(1, o.ChurnRate))
+	end := time.Now().Add(o.ChurnDur)
+	k := int64(1 << 20) // apart from the fan-out's numbers
+	first := k + 1
+	for next := time.Now(); time.Now().Before(end); next = next.Add(every) {
+		if err := sleepCtx(ctx, time.Until(next)); err != nil {
+			return err
+		}
+		k++
+		if _, err := pub.publish(churnSubject, k); err != nil {
+			return err
+		}
+	}
+	r.ChurnCPU = cpuBetween(c0, markCPU(srv, g))
+	r.ChurnK = k - first + 1
+	// The last events are still on their way.
+	if err := sleepCtx(ctx, time.Second); err != nil {
+		return err
+	}
+	if err := g.command(fmt.Sprintf("churn-report %d %d", first, k)); err != nil {
+		return err
+	}
+	datas, err := g.await(ctx, "churned", time.Minute, nil)
+	if err != nil {
+		return err
+	}
+	var m churnResult
+	for _, d := range datas {
+		var x churnResult
+		if err := json.Unmarshal(d, &x); err != nil {
+			return err
+		}
+		m.Sessions += x.Sessions
+		m.Requests += x.Requests
+		m.Events += x.Events
+		m.Missing += x.Missing
+		m.Duplicate += x.Duplicate
+		m.Gaps += x.Gaps
+		m.SeqErrors += x.SeqErrors
+		m.Errors += x.Errors
+	}
+	r.Churn = &m
+	fmt.Fprintf(progress, "  long-poll churn, %d sessions, %d events: %.0f requests/s, missed %d, gaps %d, p_seq errors %d, server %.2f cores\n",
+		m.Sessions, r.ChurnK, float64(m.Requests)/r.ChurnCPU.Wall.Seconds(), m.Missing, m.Gaps, m.SeqErrors, r.ChurnCPU.Server)
+	return nil
+}
+
+// rssPerListener is the growth of RSS from no listener to the step, per
+// listener.
+func (r *listenersRun) rssPerListener(st idleStep) float64 {
+	if st.Listeners == 0 {
+		return math.NaN()
+	}
+	return float64(st.RSS-r.Base.RSS) / float64(st.Listeners)
+}
+
+func (r *listenersRun) last() idleStep {
+	if len(r.Steps) == 0 {
+		return idleStep{}
+	}
+	return r.Steps[len(r.Steps)-1]
+}
+
+func (r *listenersRun) summary() string {
+	st := r.last()
+	return fmt.Sprintf("listeners %-13s %d idle: RSS %s (%.0f B/listener), goroutines %d→%d; one event to %d: completion p99 %s; sustained %.0f deliveries/s at %.2f cores",
+		r.Kind, st.Listeners, fmtBytes(st.RSS), r.rssPerListener(st), r.Base.Goroutines, st.Goroutines, r.FanoutN,
+		fmtDur(r.Completion.Quantile(0.99)), r.deliveriesPerSec(), r.SusCPU.Server)
+}
+
+type listenersReport struct {
+	o                  listenersOptions
+	runs               []*listenersRun
+	loadStart, loadEnd string
+}
+
+func (rep *listenersReport) run(kind string) *listenersRun {
+	for _, r := range rep.runs {
+		if r.Kind == kind {
+			return r
+		}
+	}
+	return nil
+}
+
+func (rep *listenersReport) summary() string {
+	var b strings.Builder
+	for _, r := range rep.runs {
+		b.WriteString(r.summary() + "\n")
+	}
+	for _, t := range rep.targets() {
+		fmt.Fprintf(&b, "target %-55s %-12s %-6s %s\n", t.What, t.Measured, metWord(t.Met), t.Context)
+	}
+	return b.String()
+}
+
+// Targets of the listener scenarios.
+const (
+	targetListeners      = 19000
+	targetRSSPerListener = 1024
+	targetFanoutN        = 10000
+	targetCompletionP99  = 60 * time.Millisecond
+)
+
+func (rep *listenersReport) targets() []target {
+	var ts []target
+	cp := rep.run(kindGames)
+	if cp == nil {
+		return nil
+	}
+	nh, gn := rep.run(kindNetHTTPComet), rep.run(kindGnet)
+	if st := cp.last(); st.Listeners >= targetListeners*99/100 {
+		per := cp.rssPerListener(st)
+		t := target{What: "RSS per idle stream listener ≤ 1 KiB", Config: fmt.Sprintf("%d listeners", st.Listeners),
+			Measured: fmt.Sprintf("%.0f B", per), Met: per <= targetRSSPerListener, Context: overBy(per, targetRSSPerListener)}
+		var ctx []string
+		if nh != nil {
+			ctx = append(ctx, fmt.Sprintf("net/http %.0f B (cometplay ÷ net/http %s)", nh.rssPerListener(nh.last()), fmtRatio(per/nh.rssPerListener(nh.last()))))
+		}
+		if gn != nil {
+			ctx = append(ctx, fmt.Sprintf("bare gnet %.0f B (%s)", gn.rssPerListener(gn.last()), fmtRatio(per/gn.rssPerListener(gn.last()))))
+		}
+		t.Context = strings.TrimPrefix(t.Context+"; "+strings.Join(ctx, ", "), "; ")
+		ts = append(ts, t)
+		g0, g1 := cp.Base.Goroutines, st.Goroutines
+		ts = append(ts, target{What: "goroutines constant", Config: fmt.Sprintf("0 → %d listeners", st.Listeners),
+			Measured: fmt.Sprintf("%d → %d", g0, g1), Met: g1 <= g0+4, Context: goroutineContext(nh)})
+	}
+	if cp.FanoutN >= targetFanoutN && cp.Completion.Count() > 0 {
+		p99 := cp.Completion.Quantile(0.99)
+		ts = append(ts, target{What: "one event to 10,000 stream listeners: completion p99 ≤ 60 ms", Config: fmt.Sprintf("%d events", cp.FanEvents),
+			Measured: fmtDur(p99), Met: p99 <= targetCompletionP99, Context: overBy(float64(p99), float64(targetCompletionP99))})
+		if nh != nil && nh.Completion.Count() > 0 {
+			q := nh.Completion.Quantile(0.99)
+			ratio := float64(p99) / float64(q)
+			ts = append(ts, target{What: "… and better than the net/http baseline", Config: "completion p99",
+				Measured: fmtRatio(ratio), Met: ratio < 1, Context: "net/http: " + fmtDur(q) + gnetContext(gn)})
+		}
+	}
+	if cp.Churn != nil {
+		c := cp.Churn
+		missed := c.Missing + c.Gaps + c.SeqErrors
+		ts = append(ts, target{What: "long-poll churn: missed events = 0 (p_seq contiguous per session)", Config: fmt.Sprintf("%d sessions", c.Sessions),
+			Measured: strconv.FormatInt(missed, 10), Met: missed == 0})
+	}
+	return ts
+}
+
+func goroutineContext(nh *listenersRun) string {
+	if nh == nil {
+		return ""
+	}
+	return fmt.Sprintf("net/http: %d → %d", nh.Base.Goroutines, nh.last().Goroutines)
+}
+
+func gnetContext(gn *listenersRun) string {
+	if gn == nil || gn.Completion.Count() == 0 {
+		return ""
+	}
+	return ", bare gnet: " + fmtDur(gn.Completion.Quantile(0.99))
+}
+
+func (rep *listenersReport) markdown(header, chartDir string) string {
+	o := rep.o
+	var b strings.Builder
+	b.WriteString("## Listeners: idle streams, fan-out, long-poll churn\n\n")
+	b.WriteString(header)
+	fmt.Fprintf(&b, "\nEach server runs in its own child process (GOMAXPROCS=%d, environment `%s`), one after the other, on the machine's %d cores "+
+		"shared with the load processes (%d of them: one process may hold 20,000 files). "+
+		"The listeners are stream listens (`listen&p_mode=stream&p_format=json&p_subject=%s`, each joined first) for the Comet servers, and "+
+		"`GET /floor/hold` for the bare gnet floor. Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
+		o.ServerProcs, envNote(o.Env), runtime.NumCPU(), rep.runs[0].Procs, fanSubject, rep.loadStart, rep.loadEnd)
+	b.WriteString("- cometplay: `bench serve -kind games`, the example's whole stack (hub config " + describeHub(defaultHubConfig()) + ").\n")
+	b.WriteString("- net/http: `bench serve -kind nethttp-comet` (bench/nethttpcomet.go), a goroutine per connection, the same protocol subset: join, stream listen (NDJSON), pull refresh, publish with segment matching, p_seq and a 256-event window per session.\n")
+	b.WriteString("- bare gnet: `bench serve -kind gnet`, holding each connection and writing the same chunk to all on a trigger (one task per event loop): the floor.\n\n")
+
+	if ts := rep.targets(); len(ts) > 0 {
+		b.WriteString("### Targets\n\n| target | configuration | measured | status | by how much, baselines |\n|---|---|---:|---|---|\n")
+		for _, t := range ts {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.What, t.Config, t.Measured, metWord(t.Met), t.Context)
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("### Idle stream listeners\n\nMeasured a second after the listeners are open and a `runtime.GC` in the server (the `gc` control command): RSS from /proc (VmRSS), " +
+		"Go heap in use and goroutines from the runtime. Per listener: (RSS − RSS with none) ÷ listeners.\n\n")
+	b.WriteString("| listeners |")
+	for _, r := range rep.runs {
+		fmt.Fprintf(&b, " %s RSS | per listener | heap | goroutines |", listenerTitle[r.Kind])
+	}
+	b.WriteString("\n|---:|")
+	for range rep.runs {
+		b.WriteString("---:|---:|---:|---:|")
+	}
+	b.WriteString("\n")
+	rows := append([]int{0}, o.Steps...)
+	for i, n := range rows {
+		fmt.Fprintf(&b, "| %d |", n)
+		for _, r := range rep.runs {
+			st := r.Base
+			if i > 0 {
+				if i-1 >= len(r.Steps) {
+					b.WriteString(" | | | |")
+					continue
+				}
+				st = r.Steps[i-1]
+			}
+			per := "–"
+			if i > 0 {
+				per = fmtBytes(int64(r.rssPerListener(st)))
+			}
+			fails := ""
+			if st.Errors > 0 {
+				fails = fmt.Sprintf(" (%d failed)", st.Errors)
+			}
+			fmt.Fprintf(&b, " %s%s | %s | %s | %d |", fmtBytes(st.RSS), fails, per, fmtBytes(int64(st.HeapInuse)), st.Goroutines)
+		}
+		b.WriteString("\n")
+	}
+
+	fmt.Fprintf(&b, "\n### One event to %d stream listeners\n\n", o.FanoutAt)
+	fmt.Fprintf(&b, "%d events, one at a time (%v apart): the publish request is written at t (its time travels in the event), each listener notes when it "+
+		"has read and parsed the event; an event's **completion** is its last receipt − t. Delivery is every receipt − t. "+
+		"The listeners' load processes share the two cores with the server, so their reading is part of the figures.\n\n", o.Events, o.Pause)
+	b.WriteString("| server | events | completion p50 | p90 | p99 | max | delivery p50 | p99 | missed receipts | server CPU per event | publish round trip p50 | other cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.runs {
+		perEvent := time.Duration(0)
+		if r.FanEvents > 0 {
+			perEvent = r.FanCPU.ServerCPU / time.Duration(r.FanEvents)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %d | %s | %s | %.2f |\n", listenerTitle[r.Kind], r.FanEvents,
+			fmtDur(r.Completion.Quantile(0.5)), fmtDur(r.Completion.Quantile(0.9)), fmtDur(r.Completion.Quantile(0.99)), fmtDur(r.Completion.Max()),
+			fmtDur(r.Delivery.Quantile(0.5)), fmtDur(r.Delivery.Quantile(0.99)), r.Missed, fmtDur(perEvent), fmtDur(r.PubLatency.Quantile(0.5)), r.FanCPU.OtherCores)
+	}
+	if cp := rep.run(kindGames); cp != nil && cp.Completion.Count() > 0 {
+		b.WriteString("\nRatios (cometplay ÷ baseline, below 1 is better):")
+		for _, r := range rep.runs {
+			if r == cp || r.Completion.Count() == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, " completion p50 ÷ %s %s, p99 ÷ %s %s;", listenerTitle[r.Kind],
+				fmtRatio(float64(cp.Completion.Quantile(0.5))/float64(r.Completion.Quantile(0.5))), listenerTitle[r.Kind],
+				fmtRatio(float64(cp.Completion.Quantile(0.99))/float64(r.Completion.Quantile(0.99))))
+		}
+		b.WriteString("\n")
+	}
+
+	fmt.Fprintf(&b, "\n### Sustained fan-out\n\n%d events per second to the %d listeners for %v. Server CPU per delivery is the server's CPU time over the window ÷ deliveries received.\n\n", o.Rate, o.FanoutAt, o.Sustained)
+	b.WriteString("| server | deliveries/s | server cores | server CPU per delivery | load cores | other cores | delivery p50 | p99 | max | gaps | p_seq errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.runs {
+		per := time.Duration(0)
+		if r.Sus.Deliveries > 0 {
+			per = time.Duration(float64(r.SusCPU.ServerCPU) / float64(r.Sus.Deliveries))
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %.2f | %.2f | %s | %s | %s | %d | %d |\n", listenerTitle[r.Kind], r.deliveriesPerSec(), r.SusCPU.Server, fmtDur(per),
+			r.SusCPU.Load, r.SusCPU.OtherCores, fmtDur(r.Sus.Latency.Quantile(0.5)), fmtDur(r.Sus.Latency.Quantile(0.99)), fmtDur(r.Sus.Latency.Max()), r.Sus.Gaps, r.Sus.SeqErrors)
+	}
+
+	fmt.Fprintf(&b, "\n### Long-poll churn\n\n%d sessions in pull mode (`listen&p_mode=pull&p_subject=%s`), each sending `refresh&p_last=N` as soon as an answer arrives; "+
+		"%d events per second published for %v. Every session must receive every event exactly once, with contiguous p_seq: "+
+		"missed counts published events a session never received, plus gap events and p_seq jumps.\n\n", o.Churn, churnSubject, o.ChurnRate, o.ChurnDur)
+	b.WriteString("| server | sessions | events published | requests/s | events received | missed | duplicates | gaps | p_seq errors | failed requests | server cores |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.runs {
+		if c := r.Churn; c != nil {
+			fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %d | %d | %d | %d | %d | %d | %.2f |\n", listenerTitle[r.Kind], c.Sessions, r.ChurnK,
+				float64(c.Requests)/r.ChurnCPU.Wall.Seconds(), c.Events, c.Missing, c.Duplicate, c.Gaps, c.SeqErrors, c.Errors, r.ChurnCPU.Server)
+		}
+	}
+	b.WriteString("\n")
+	for _, r := range rep.runs {
+		if r.CPUProf != "" || r.HeapProf != "" {
+			b.WriteString(profileSection(listenerTitle[r.Kind]+", fan-out (CPU) and idle listeners (heap)", r.CPUProf, r.HeapProf))
+		}
+	}
+	if chartDir != "" {
+		b.WriteString("### Charts\n\n")
+		for _, c := range []string{"listeners-rss.svg", "listeners-fanout.svg", "listeners-sustained.svg"} {
+			fmt.Fprintf(&b, "![%s](%s)\n", strings.TrimSuffix(c, ".svg"), pathJoin(chartDir, c))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func (rep *listenersReport) writeCharts(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	rss := LineChart{
+		Title: "Server RSS with idle stream listeners", XLabel: "listeners", YLabel: "RSS",
+		YFormat: func(v float64) string { return fmtBytes(int64(v)) },
+		Note:    "after runtime.GC in the server; VmRSS from /proc",
+	}
+	for _, r := range rep.runs {
+		s := Series{Name: listenerTitle[r.Kind], X: []float64{0}, Y: []float64{float64(r.Base.RSS)}}
+		for _, st := range r.Steps {
+			s.X = append(s.X, float64(st.Listeners))
+			s.Y = append(s.Y, float64(st.RSS))
+		}
+		rss.Series = append(rss.Series, s)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "listeners-rss.svg"), rss.SVG()); err != nil {
+		return err
+	}
+	fan := LineChart{
+		Title:  fmt.Sprintf("One event to %d stream listeners: completion time", rep.o.FanoutAt),
+		XLabel: "percentile", YLabel: "publish → last receipt", YLog: true, XTicks: percentileTicks, YFormat: durationLabel,
+		Note: fmt.Sprintf("%d events per server, one at a time", rep.o.Events),
+	}
+	for _, r := range rep.runs {
+		fan.Series = append(fan.Series, percentileSeries(listenerTitle[r.Kind], &r.Completion))
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "listeners-fanout.svg"), fan.SVG()); err != nil {
+		return err
+	}
+	bars := BarChart{
+		Title: "Sustained fan-out: server CPU per delivery", YLabel: "µs per delivery",
+		Format: func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+		Note:   fmt.Sprintf("%d events/s to %d stream listeners", rep.o.Rate, rep.o.FanoutAt),
+		Groups: []string{"server CPU per delivery"},
+	}
+	for _, r := range rep.runs {
+		v := math.NaN()
+		if r.Sus.Deliveries > 0 {
+			v = r.SusCPU.ServerCPU.Seconds() * 1e6 / float64(r.Sus.Deliveries)
+		}
+		bars.Series = append(bars.Series, Series{Name: listenerTitle[r.Kind], Values: []float64{v}})
+	}
+	return writeFileAtomic(filepath.Join(dir, "listeners-sustained.svg"), bars.SVG())
+}
