@@ -71,6 +71,7 @@ type listenerSet struct {
 
 	mu        sync.Mutex
 	conns     []*wireConn
+	ids       []string // p_id of the Comet listeners
 	open      int
 	openErrs  int
 	fanout    map[int64]*fanoutGot // receipts by event, while fan-out is on
@@ -241,10 +242,10 @@ func (ls *listenerSet) listen(i int, opened func()) {
 		}
 	}
 	host := ls.cfg.Addr
-	target := "/floor/hold"
+	target, id := "/floor/hold", ""
 	if ls.comet {
-		id, err := join(ls.ctx, ls.ctrl[i%len(ls.ctrl)], host)
-		if err != nil {
+		var err error
+		if id, err = join(ls.ctx, ls.ctrl[i%len(ls.ctrl)], host); err != nil {
 			fail(err)
 			return
 		}
@@ -272,6 +273,9 @@ func (ls *listenerSet) listen(i int, opened func()) {
 	w.c.SetReadDeadline(time.Time{})
 	ls.mu.Lock()
 	ls.conns = append(ls.conns, w)
+	if ls.comet {
+		ls.ids = append(ls.ids, id)
+	}
 	ls.open++
 	ls.mu.Unlock()
 	once()
@@ -350,11 +354,27 @@ func (ls *listenerSet) await(k int64, timeout time.Duration) fanoutGot {
 	}
 }
 
+// closeAll ends every listener: the Comet sessions leave (so that later
+// events are not queued for them), then the connections close.
 func (ls *listenerSet) closeAll() {
 	ls.mu.Lock()
-	conns := ls.conns
-	ls.conns, ls.open, ls.openErrs = nil, 0, 0
+	conns, ids := ls.conns, ls.ids
+	ls.conns, ls.ids, ls.open, ls.openErrs = nil, nil, 0, 0
 	ls.mu.Unlock()
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		if ls.ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		ls.ctrl[i%len(ls.ctrl)].send(&ctrlReq{buf: getRequest(nil, ls.cfg.Addr, "/comet?p_event=leave&p_id="+id), done: func(status int, body []byte, err error) {
+			if err := ctrlError(status, body, err); err != nil {
+				ls.fail("leave", err)
+			}
+			wg.Done()
+		}})
+	}
+	wg.Wait()
 	for _, c := range conns {
 		c.Close()
 	}

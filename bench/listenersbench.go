@@ -277,16 +277,17 @@ func runListeners(ctx context.Context, o listenersOptions, kind string, progress
 	}
 	defer pub.close()
 
-	for _, n := range o.Steps {
-		t0 := time.Now()
+	// Idle listeners first, before any event: the windows of the sessions
+	// stay empty, as they are for listeners that wait.
+	open := func(n int) (int, int, error) {
 		for i, lc := range g {
 			if err := lc.command("open " + strconv.Itoa(share(n, procs, i))); err != nil {
-				return nil, err
+				return 0, 0, err
 			}
 		}
 		datas, err := g.await(ctx, "opened", 5*time.Minute, nil)
 		if err != nil {
-			return nil, err
+			return 0, 0, err
 		}
 		var open, errs int
 		for _, d := range datas {
@@ -294,21 +295,34 @@ func runListeners(ctx context.Context, o listenersOptions, kind string, progress
 			json.Unmarshal(d, &x)
 			open, errs = open+x.Listeners, errs+x.Errors
 		}
-		st, err := measureIdle(open)
+		return open, errs, nil
+	}
+	closeAll := func() error {
+		if err := g.command("close"); err != nil {
+			return err
+		}
+		_, err := g.await(ctx, "closed", time.Minute, nil)
+		return err
+	}
+	for _, n := range o.Steps {
+		t0 := time.Now()
+		n, errs, err := open(n)
+		if err != nil {
+			return nil, err
+		}
+		st, err := measureIdle(n)
 		if err != nil {
 			return nil, err
 		}
 		st.Errors, st.OpenTime = errs, time.Since(t0)
 		r.Steps = append(r.Steps, st)
-		fmt.Fprintf(progress, "  %d listeners (%d failed) in %v: RSS %s, heap %s, goroutines %d\n", open, errs,
+		fmt.Fprintf(progress, "  %d listeners (%d failed) in %v: RSS %s, heap %s, goroutines %d\n", n, errs,
 			st.OpenTime.Round(100*time.Millisecond), fmtBytes(st.RSS), fmtBytes(int64(st.HeapInuse)), st.Goroutines)
-		if n == o.FanoutAt {
-			if err := r.fanout(ctx, o, srv, g, pub, progress); err != nil {
-				return nil, err
-			}
-		}
 	}
 	if o.ProfileDir != "" {
+		if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
+			return nil, err
+		}
 		if abs, err := filepath.Abs(o.ProfileDir); err == nil {
 			r.HeapProf = filepath.Join(abs, "listeners-"+kind+"-idle-heap.pprof")
 			if _, err := srv.Control("heap " + r.HeapProf); err != nil {
@@ -316,10 +330,19 @@ func runListeners(ctx context.Context, o listenersOptions, kind string, progress
 			}
 		}
 	}
-	if err := g.command("close"); err != nil {
+	if err := closeAll(); err != nil {
 		return nil, err
 	}
-	if _, err := g.await(ctx, "closed", time.Minute, nil); err != nil {
+	// Then the fan-out phases, with FanoutAt new listeners.
+	if n, errs, err := open(o.FanoutAt); err != nil {
+		return nil, err
+	} else if errs > 0 || n < o.FanoutAt {
+		fmt.Fprintf(progress, "  fan-out listeners: %d open, %d failed\n", n, errs)
+	}
+	if err := r.fanout(ctx, o, srv, g, pub, progress); err != nil {
+		return nil, err
+	}
+	if err := closeAll(); err != nil {
 		return nil, err
 	}
 	if kind != kindGnet && o.Churn > 0 {

@@ -148,6 +148,10 @@ func (h *ncHub) serve(w http.ResponseWriter, r *http.Request) {
 		h.stream(w, r, s, q)
 	case "refresh":
 		h.pull(w, r, s, q)
+	case "leave":
+		h.leave(s)
+		ncHeaders(w, ncJSON)
+		w.Write(ncArray(ncControl("leave-ack", "p_id", s.id)))
 	case "publish":
 		subject := q.Get("p_subject")
 		if subject == "" {
@@ -172,6 +176,31 @@ func (h *ncHub) join() *ncSession {
 	h.sessions[s.id] = s
 	h.mu.Unlock()
 	return s
+}
+
+// leave ends a session: it is forgotten with its subscriptions, and its
+// open listen ends.
+func (h *ncHub) leave(s *ncSession) {
+	h.mu.Lock()
+	delete(h.sessions, s.id)
+	s.mu.Lock()
+	subs := s.subs
+	s.subs = nil
+	s.listen++ // the current data channel is no longer current
+	s.mu.Unlock()
+	for _, sub := range subs {
+		for part := range strings.SplitSeq(sub, ",") {
+			delete(h.subs[part], s)
+			if len(h.subs[part]) == 0 {
+				delete(h.subs, part)
+			}
+		}
+	}
+	h.mu.Unlock()
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
 }
 
 func (h *ncHub) subscribe(s *ncSession, subject string) {
