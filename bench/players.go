@@ -134,7 +134,7 @@ type playerSim struct {
 	errs                                         map[string]int64
 	errSample                                    []string
 
-	hellos  chan struct{} // a token per hello waiting for its welcome
+	hellos chan struct{} // a token per hello waiting for its welcome
 
 	pmu     sync.Mutex
 	players []*simPlayer // guarded by pmu

@@ -145,7 +145,7 @@ type playersRun struct {
 	Res           playersResult
 	CPU           cpuUse // over the measured window
 	Samples       sampleSummary
-	Delivered     int64 // events the hub delivered in the window
+	Delivered     int64         // events the hub delivered in the window
 	Warmup        playersResult // the switch to the transport and the warmup
 	Debug         map[string]any
 	CPUProf, Heap string
