@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -17,18 +19,31 @@ import (
 
 // scenario is a benchmark that owns a section of RESULTS.md. Its main
 // parses its own flags (each accepts -out) and records invocation, the
-// command line that started the bench, in its section.
+// command line that ran it, in its section.
 type scenario struct {
 	name  string
 	brief string
 	main  func(ctx context.Context, args, invocation []string, stdout io.Writer) error
+	// args are the scenario's own flags, before the caller's (a scenario
+	// may be another's command with other settings).
+	args []string
+	// profile: `bench all` passes -profile profiles/ next to -out.
+	profile bool
 }
 
-// scenarios are run by `bench all` in this order.
+// scenarios are run by `bench all` in this order. Each is bounded in time
+// and stops by itself; together with the Go micro-benchmarks of the
+// Makefile they take about a quarter of an hour on the 2-core machine.
 var scenarios = []scenario{
-	{"http", "keep-alive GET of a small static file: cometplay vs net/http vs bare gnet", httpMain},
-	{"listeners", "idle stream listeners, fan-out and long-poll churn: cometplay vs net/http vs bare gnet", listenersMain},
-	{"players", "simulated tictactoe players over every transport", playersMain},
+	{name: "http", brief: "keep-alive GET of a small static file: cometplay vs net/http vs bare gnet", main: httpMain},
+	{name: "listeners", brief: "idle stream listeners, fan-out and long-poll churn: cometplay vs net/http vs bare gnet", main: listenersMain, profile: true},
+	{name: "players", brief: "simulated tictactoe players through the lobby over every transport (1,000 games)", main: playersMain,
+		args: []string{"-games", "1000"}, profile: true},
+	{name: "players-5k", brief: "5,000 tictactoe games on the game path (the bench's matchmaker instead of the lobby)", main: playersMain,
+		args: []string{"-section", "players-5k", "-match", "direct", "-games", "5000", "-transports", "long-poll,stream"}, profile: true},
+	{name: "lobby", brief: "players who keep the lobby's broadcasts, as the example page does", main: playersMain,
+		args: []string{"-section", "lobby", "-lobby", "full", "-games", "200", "-transports", "stream", "-requeue-every", "1"}, profile: true},
+	{name: "micro", brief: "Go micro-benchmarks of the codec, the engine and the bench", main: microMain},
 }
 
 const usage = `usage: go run ./bench <command> [flags]
@@ -37,6 +52,9 @@ commands:
   http    same-run comparison of cometplay, net/http and bare gnet (keep-alive GET)
   listeners idle stream listeners (RSS), one event to N listeners, sustained fan-out, long-poll churn
   players simulated tictactoe players (join, lobby, quick-match, moves) over each transport
+  players-5k  5,000 games, matched by the games server itself (no lobby): long-poll and stream
+  lobby   players who keep the lobby's broadcasts (the example page's behaviour)
+  micro   go test -bench of httpcodec, engine and bench, recorded in RESULTS.md
   all     every scenario in turn (make bench): all -out bench/RESULTS.md
   load    load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s
           (or -kind cometplay|nethttp|gnet to start that server as a child)
@@ -78,7 +96,8 @@ func dispatch(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, s := range scenarios {
 		if s.name == cmd {
-			return s.main(ctx, rest, args, stdout)
+			own := append(slices.Clone(s.args), rest...)
+			return s.main(ctx, own, append([]string{s.name}, rest...), stdout)
 		}
 	}
 	fmt.Fprint(os.Stderr, usage)
@@ -95,7 +114,12 @@ func allMain(ctx context.Context, args, invocation []string, stdout io.Writer) e
 	}
 	for _, s := range scenarios {
 		fmt.Fprintf(stdout, "== %s: %s\n", s.name, s.brief)
-		if err := s.main(ctx, []string{"-out", *out}, invocation, stdout); err != nil {
+		args := []string{"-out", *out}
+		if s.profile {
+			args = append(args, "-profile", filepath.Join(filepath.Dir(*out), "profiles"))
+		}
+		// The section records the command that reproduces it alone.
+		if err := s.main(ctx, append(slices.Clone(s.args), args...), append([]string{s.name}, args...), stdout); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}

@@ -227,6 +227,15 @@ type playersRamp struct {
 	RSSReady          int64 // RSS once every player is in a game
 	Res               playersResult
 	CPUProf, HeapProf string
+	// Curve samples the server's RSS as players are welcomed.
+	Curve []rampPoint
+}
+
+// rampPoint is the server's RSS when Players had been welcomed.
+type rampPoint struct {
+	At      time.Duration
+	Players int64
+	RSS     int64
 }
 
 // runPlayers starts one server and the load processes, ramps every player
@@ -294,7 +303,7 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 		var p playersProgress
 		json.Unmarshal(l.data, &p)
 		prog[lc.idx] = p
-		if time.Since(lastLog) >= 5*time.Second {
+		if time.Since(lastLog) >= 2*time.Second {
 			lastLog = time.Now()
 			var sum playersProgress
 			for _, p := range prog {
@@ -306,6 +315,9 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 				if sum.FirstError == "" {
 					sum.FirstError = p.FirstError
 				}
+			}
+			if rss, err := srv.RSS(); err == nil {
+				ramp.Curve = append(ramp.Curve, rampPoint{At: time.Since(t0), Players: sum.Welcomed, RSS: rss})
 			}
 			fmt.Fprintf(progress, "  ramp %5.1fs: joined %d welcomed %d in game %d retries %d errors %d %s\n",
 				time.Since(t0).Seconds(), sum.Joined, sum.Welcomed, sum.InGame, sum.Retries, sum.Errors, sum.FirstError)
@@ -524,10 +536,13 @@ func overBy(v, limit float64) string {
 func (rep *playersReport) markdown(header, chartDir string) string {
 	o := rep.o
 	var b strings.Builder
-	if o.Lobby == lobbyFull {
-		b.WriteString("## Players: tictactoe over every transport, lobby subscriptions kept\n\n")
-	} else {
-		b.WriteString("## Players: tictactoe over every transport\n\n")
+	switch {
+	case o.Match == matchDirect:
+		fmt.Fprintf(&b, "## Players: %d tictactoe games on the game path (matched without the lobby)\n\n", o.Games)
+	case o.Lobby == lobbyFull:
+		fmt.Fprintf(&b, "## Lobby: %d tictactoe games whose players keep the lobby's broadcasts\n\n", o.Games)
+	default:
+		fmt.Fprintf(&b, "## Players: %d tictactoe games through the lobby, over every transport\n\n", o.Games)
 	}
 	b.WriteString(header)
 	procsNote := strconv.Itoa(rep.ramp.Procs)
@@ -536,10 +551,10 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 		"Each simulated player (in %s load process(es), a separate program) joins, opens its data channel, says hello in the lobby, "+
 		"quick-matches into tictactoe and plays random legal moves, each %v after its turn began (about one move per %v per game); "+
 		"after %d games in a room both players leave it and quick-match again (a rematch in between). "+
-		"Lobby: **%s** (%s). Control requests (join, publish) share %d keep-alive connections per load process, pipelined; each player has its own data channel connection. "+
+		"%s Control requests (join, publish) share %d keep-alive connections per load process, pipelined; each player has its own data channel connection. "+
 		"Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
 		o.ServerProcs, describeHub(defaultHubConfig()), envNote(o.Env),
-		strings.Join(o.serverArgs(rep.ramp.Procs), " "), procsNote, o.Think, o.Think, o.RequeueEvery, o.Lobby, lobbyNote(o.Lobby), o.CtrlConns, rep.loadStart, rep.loadEnd)
+		strings.Join(o.serverArgs(rep.ramp.Procs), " "), procsNote, o.Think, o.Think, o.RequeueEvery, matchNote(o), o.CtrlConns, rep.loadStart, rep.loadEnd)
 	b.WriteString("**Move → opponent** is measured by the client: from just before the move's publish is written to the moment the opponent's " +
 		"process has read and parsed the \"move\" event (both players of a game live in one load process, which keeps the send time). " +
 		"**Server-side** is from the same send time to the kernel's receive timestamp of the bytes that carried the event to the opponent " +
@@ -557,15 +572,15 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 	}
 
 	b.WriteString("### Play (measured window)\n\n")
-	fmt.Fprintf(&b, "| transport | games | players | window | moves/s | move → opponent p50 | p99 | max | server-side p50 | p99 | max | publish round trip p99 | games finished/s | events/s | requests/s | server cores | server CPU/move | load cores | other cores | RSS max | goroutines | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| transport | games | players | window | moves/s | move → opponent p50 | p99 | max | server-side p50 | p99 | max | publish round trip p99 | games finished/s | events/s | events per move |  requests/s | server cores | server CPU/move | load cores | other cores | RSS max | goroutines | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.runs {
 		x := &r.Res
-		fmt.Fprintf(&b, "| %s | %d | %d | %v | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.0f | %.2f | %s | %.2f | %.2f | %s | %d–%d | %d |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %v | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %.0f | %.2f | %s | %.2f | %.2f | %s | %d–%d | %d |\n",
 			r.Transport, r.Games, r.Players, r.CPU.Wall.Round(100*time.Millisecond), r.movesPerSec(),
 			fmtDur(x.MoveLat.Quantile(0.5)), fmtDur(x.MoveLat.Quantile(0.99)), fmtDur(x.MoveLat.Max()),
 			fmtDur(x.MoveLatSrv.Quantile(0.5)), fmtDur(x.MoveLatSrv.Quantile(0.99)), fmtDur(x.MoveLatSrv.Max()),
-			fmtDur(x.Publish.Quantile(0.99)), r.perSec(x.Games), r.perSec(x.Events), r.perSec(x.Requests),
+			fmtDur(x.Publish.Quantile(0.99)), r.perSec(x.Games), r.perSec(x.Events), float64(x.Events)/max(1, float64(x.MovesSeen)), r.perSec(x.Requests),
 			r.CPU.Server, fmtDur(r.cpuPerMove()), r.CPU.Load, r.CPU.OtherCores, fmtBytes(r.Samples.MaxRSS),
 			r.Samples.MinGoroutines, r.Samples.MaxGoro, x.errorCount())
 	}
@@ -624,16 +639,28 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 	if chartDir != "" {
 		b.WriteString("### Charts\n\n")
 		fmt.Fprintf(&b, "![move to opponent latency by transport](%s)\n", pathJoin(chartDir, rep.chartName("latency")))
-		fmt.Fprintf(&b, "![CPU by transport](%s)\n\n", pathJoin(chartDir, rep.chartName("cpu")))
+		fmt.Fprintf(&b, "![CPU by transport](%s)\n", pathJoin(chartDir, rep.chartName("cpu")))
+		if len(rep.ramp.Curve) > 1 {
+			fmt.Fprintf(&b, "![server RSS during the ramp-up](%s)\n", pathJoin(chartDir, rep.chartName("ramp-rss")))
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }
 
-func lobbyNote(l string) string {
-	if l == lobbyFull {
-		return "every player stays subscribed to the lobby's presence, room list and chat broadcasts, as the example's page does"
+func matchNote(o playersOptions) string {
+	switch {
+	case o.Match == matchDirect:
+		return "**Matched without the lobby**: instead of hello and quickplay, each player asks the games server's own matchmaker " +
+			"(`GET /bench/match`, bench/gamesserver.go), which seats two players as the lobby's quick-match does (rooms.Manager Create and Join) " +
+			"but without the hello, whose answer lists every player online and every room: with thousands of players the lobby " +
+			"cannot admit them (see the players section: its memory and time grow with the square of the players). Players always rematch."
+	case o.Lobby == lobbyFull:
+		return "Lobby: **full**: every player stays subscribed to the lobby's presence, room list and chat broadcasts, as the example's page does, " +
+			"so each room change (created, joined, started, finished, removed) is an event to every player."
 	}
-	return "after its welcome each player unsubscribes from the lobby's broadcasts, as a client that leaves the lobby view for its game would; see the lobby section for what keeping them costs"
+	return "Lobby: **quiet**: after its welcome each player unsubscribes from the lobby's broadcasts, as a client that leaves the lobby view " +
+		"for its game would (the lobby section measures what keeping them costs)."
 }
 
 func (rep *playersReport) chartName(what string) string {
@@ -675,6 +702,22 @@ func (rep *playersReport) writeCharts(dir string) error {
 	if err := writeFileAtomic(filepath.Join(dir, rep.chartName("latency")), lc.SVG()); err != nil {
 		return err
 	}
+	if rp := rep.ramp; len(rp.Curve) > 1 {
+		curve := LineChart{
+			Title: "Server RSS during the ramp-up", XLabel: "players welcomed (matched)", YLabel: "RSS",
+			YFormat: func(v float64) string { return fmtBytes(int64(v)) },
+			Note:    fmt.Sprintf("%s; sampled every 2 s", matchShort(rep.o)),
+		}
+		s := Series{Name: "server RSS"}
+		for _, p := range rp.Curve {
+			s.X = append(s.X, float64(p.Players))
+			s.Y = append(s.Y, float64(p.RSS))
+		}
+		curve.Series = []Series{s}
+		if err := writeFileAtomic(filepath.Join(dir, rep.chartName("ramp-rss")), curve.SVG()); err != nil {
+			return err
+		}
+	}
 	bars := BarChart{
 		Title:  "CPU during play, in cores",
 		YLabel: "cores",
@@ -698,4 +741,11 @@ func envNote(env []string) string {
 		return "GOGC and GOMEMLIMIT unset (defaults: GOGC=100, no limit)"
 	}
 	return strings.Join(env, " ")
+}
+
+func matchShort(o playersOptions) string {
+	if o.Match == matchDirect {
+		return "matched by the bench's matchmaker, no lobby"
+	}
+	return "hello and quick-match through the lobby"
 }
