@@ -179,3 +179,12 @@ func (h *Histogram) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// Clone returns a copy of h that shares nothing with it.
+func (h *Histogram) Clone() Histogram {
+	c := *h
+	if h.counts != nil {
+		c.counts = append([]uint64(nil), h.counts...)
+	}
+	return c
+}

@@ -41,6 +41,7 @@ type listenersOptions struct {
 	ChurnRate      int
 	ChurnDur       time.Duration
 	Ramp           int // listeners opened per second (all processes)
+	Settle         time.Duration
 	ServerProcs    int
 	Env            []string
 	ProfileDir     string
@@ -68,6 +69,7 @@ func listenersMain(ctx context.Context, args, invocation []string, stdout io.Wri
 	fs.IntVar(&o.ChurnRate, "churn-rate", 20, "long-poll churn: events published per second")
 	fs.DurationVar(&o.ChurnDur, "churn-d", 5*time.Second, "long-poll churn: measured time")
 	fs.IntVar(&o.Ramp, "ramp", 4000, "listeners opened per second")
+	fs.DurationVar(&o.Settle, "settle", time.Second, "pause before the idle server is measured, and after the last events")
 	fs.IntVar(&o.ServerProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of the servers")
 	env := fs.String("server-env", "", "environment of the servers, space separated (e.g. GOGC=200)")
 	fs.StringVar(&o.ProfileDir, "profile", "", "collect CPU (fan-out phases) and heap (idle listeners) profiles of each server into this directory")
@@ -258,7 +260,7 @@ func runListeners(ctx context.Context, o listenersOptions, kind string, progress
 	}
 	measureIdle := func(n int) (idleStep, error) {
 		st := idleStep{Listeners: n}
-		if err := sleepCtx(ctx, time.Second); err != nil {
+		if err := sleepCtx(ctx, o.Settle); err != nil {
 			return st, err
 		}
 		if _, err := srv.Control("gc"); err != nil {
@@ -403,9 +405,9 @@ func (r *listenersRun) fanout(ctx context.Context, o listenersOptions, srv *Chil
 	fmt.Fprintf(progress, "  one event to %d listeners ×%d: completion p50 %s p99 %s max %s, missed %d\n", r.FanoutN, r.FanEvents,
 		fmtDur(r.Completion.Quantile(0.5)), fmtDur(r.Completion.Quantile(0.99)), fmtDur(r.Completion.Max()), r.Missed)
 
-	// Sustained: Rate events per second for the window (and a second on
+	// Sustained: Rate events per second for the window (and Settle on
 	// each side, unmeasured).
-	start := time.Now().Add(time.Second)
+	start := time.Now().Add(o.Settle)
 	end := start.Add(o.Sustained)
 	if err := g.command(fmt.Sprintf("window %d %d", start.UnixNano(), end.UnixNano())); err != nil {
 		return err
@@ -413,7 +415,7 @@ func (r *listenersRun) fanout(ctx context.Context, o listenersOptions, srv *Chil
 	every := time.Second / time.Duration(max(1, o.Rate))
 	var c1 cpuMark
 	measuring := false
-	for next := time.Now(); time.Now().Before(end.Add(time.Second)); next = next.Add(every) {
+	for next := time.Now(); time.Now().Before(end.Add(o.Settle)); next = next.Add(every) {
 		if err := sleepCtx(ctx, time.Until(next)); err != nil {
 			return err
 		}
@@ -495,7 +497,7 @@ func (r *listenersRun) churn(ctx context.Context, o listenersOptions, srv *Child
 	r.ChurnCPU = cpuBetween(c0, markCPU(srv, g))
 	r.ChurnK = k - first + 1
 	// The last events are still on their way.
-	if err := sleepCtx(ctx, time.Second); err != nil {
+	if err := sleepCtx(ctx, o.Settle); err != nil {
 		return err
 	}
 	if err := g.command(fmt.Sprintf("churn-report %d %d", first, k)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -354,8 +355,8 @@ func (s *playerSim) result() playersResult {
 		Players: s.cfg.Players, Joined: int(s.joined.Load()), Welcomed: int(s.welcomed.Load()), InGame: int(s.inGame.Load()),
 		MovesSent: s.movesSent.Load(), MovesSeen: s.movesSeen.Load(), Games: s.games.Load(), Events: s.events.Load(),
 		Requests: s.req.Load(), BytesIn: s.bytesIn.Load(), Unmatched: s.unmatched.Load(), Retries: s.retries.Load(),
-		MoveLat: s.moveLat, MoveLatSrv: s.moveLatSrv, Publish: s.publish, JoinLat: s.joinLat, HelloLat: s.hello,
-		Errors: s.errs, ErrorSample: s.errSample, Stalled: stalled,
+		MoveLat: s.moveLat.Clone(), MoveLatSrv: s.moveLatSrv.Clone(), Publish: s.publish.Clone(), JoinLat: s.joinLat.Clone(), HelloLat: s.hello.Clone(),
+		Errors: maps.Clone(s.errs), ErrorSample: slices.Clone(s.errSample), Stalled: stalled,
 	}
 }
 
@@ -367,7 +368,7 @@ func runPlayersChild(ctx context.Context, cfg playersConfig, cmds <-chan string,
 	}
 	s.start()
 	defer s.stop()
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	ready := false
 	for {

@@ -38,6 +38,7 @@ type playersOptions struct {
 	PollWait       string
 	ProfileDir     string
 	Section        string
+	Drain          time.Duration
 }
 
 // maxConnsPerLoadProc keeps a load process under its open-file limit
@@ -65,6 +66,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.StringVar(&o.PollWait, "poll-wait", "500-1000", "the server's poll p_wait range in ms (the engine's default is 6000-10000)")
 	fs.StringVar(&o.ProfileDir, "profile", "", "collect CPU and heap profiles of the server over each measured window into this directory")
 	fs.StringVar(&o.Section, "section", "players", "RESULTS.md section to write")
+	fs.DurationVar(&o.Drain, "drain", time.Second, "wait after a window for the events of its last moves")
 	return games, trans, env
 }
 
@@ -412,7 +414,7 @@ func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGro
 		return nil, werr
 	}
 	// Events of moves sent at the end of the window are still on their way.
-	if err := sleepCtx(ctx, time.Second); err != nil {
+	if err := sleepCtx(ctx, o.Drain); err != nil {
 		return nil, err
 	}
 	if r.Res, err = g.report(ctx); err != nil {

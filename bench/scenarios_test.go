@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startTestServer starts a server kind in this process, stopped at cleanup.
+func startTestServer(t *testing.T, kind string) *runningServer {
+	t.Helper()
+	srv, err := startServer(kind, "127.0.0.1:0", nil, serverOptions{Hub: defaultHubConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Stop(ctx)
+	})
+	return srv
+}
+
+// openStream listens on a Comet server (join first) or holds a floor
+// connection, and returns it after its first chunk.
+func openStream(t *testing.T, addr, kind, subject string) *wireConn {
+	t.Helper()
+	target := "/floor/hold"
+	if kind != kindGnet {
+		p, err := newPublisher(addr, kind) // a joined session
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.close)
+		target = "/comet?p_event=listen&p_id=" + p.id + "&p_mode=stream&p_format=json&p_subject=" + subject
+	}
+	w, err := dialWire(addr, 5*time.Second, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	w.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := w.c.Write(getRequest(nil, addr, target)); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := w.readHead(); err != nil || h.status != 200 || !h.chunked {
+		t.Fatalf("listen: %+v, %v", h, err)
+	}
+	if _, err := w.readChunk(); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// nextData reads chunks until a data event and returns it.
+func nextData(t *testing.T, w *wireConn) event {
+	t.Helper()
+	for {
+		c, err := w.readChunk()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e event
+		found := false
+		eachObject(c, func(obj []byte) {
+			if ev := scanEvent(obj); !found && rawIs(ev.name, "data") {
+				e, found = ev, true
+			}
+		})
+		if found {
+			return e
+		}
+	}
+}
+
+// TestFanoutServers publishes to stream listeners of each listener kind:
+// every listener gets the event with its k, and the Comet servers number
+// them per session and match subjects by segment.
+func TestFanoutServers(t *testing.T) {
+	t.Parallel()
+	for _, kind := range listenerKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			srv := startTestServer(t, kind)
+			a := openStream(t, srv.Addr, kind, "/bench/fan")
+			b := openStream(t, srv.Addr, kind, "/bench/fan,/other")
+			pub, err := newPublisher(srv.Addr, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(pub.close)
+			for k := int64(1); k <= 3; k++ {
+				if _, err := pub.publish("/bench/fan", k); err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range []*wireConn{a, b} {
+					e := nextData(t, w)
+					if rawNum(e.k) != k || rawNum(e.t) <= 0 {
+						t.Fatalf("event %d: k=%s t=%s", k, e.k, e.t)
+					}
+					if kind != kindGnet && rawNum(e.seq) != k {
+						t.Fatalf("event %d: p_seq %s", k, e.seq)
+					}
+				}
+			}
+			if kind == kindGnet {
+				return
+			}
+			// Segment matching: /bench/fan receives /bench/fan/x, not /bench/fanx.
+			if _, err := pub.publish("/bench/fanx", 10); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pub.publish("/bench/fan/x", 11); err != nil {
+				t.Fatal(err)
+			}
+			if e := nextData(t, a); rawNum(e.k) != 11 || rawNum(e.seq) != 4 {
+				t.Fatalf("after /bench/fanx and /bench/fan/x: k=%s p_seq=%s; want 11, 4", e.k, e.seq)
+			}
+		})
+	}
+}
+
+// TestNetHTTPCometPull: a pull session resumes from p_last and learns of
+// evicted events with a gap event.
+func TestNetHTTPCometPull(t *testing.T) {
+	t.Parallel()
+	srv := startTestServer(t, kindNetHTTPComet)
+	p, err := newPublisher(srv.Addr, kindNetHTTPComet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.close)
+	if status, body, err := p.do("/comet?p_event=listen&p_mode=pull&p_format=json&p_subject=/x&p_id=" + p.id); err != nil || status != 200 || !bytes.Contains(body, []byte("listen-ack")) {
+		t.Fatalf("listen: %d %s %v", status, body, err)
+	}
+	for k := int64(1); k <= ncWindow+2; k++ {
+		if _, err := p.publish("/x", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body, err := p.do("/comet?p_event=refresh&p_last=0&p_id=" + p.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	var seqs []int64
+	eachObject(body, func(obj []byte) {
+		e := scanEvent(obj)
+		names = append(names, unq(e.name))
+		seqs = append(seqs, rawNum(e.seq))
+	})
+	if len(names) != ncWindow+3 || names[1] != "gap" || seqs[1] != 2 || seqs[2] != 3 || names[len(names)-1] != "refresh" {
+		t.Fatalf("refresh answered %d events, starting %v %v", len(names), names[:3], seqs[:3])
+	}
+	_, body, _ = p.do("/comet?p_event=leave&p_id=" + p.id)
+	if !bytes.Contains(body, []byte("leave-ack")) {
+		t.Fatalf("leave: %s", body)
+	}
+	if status, _, _ := p.do("/comet?p_event=refresh&p_id=" + p.id); status != 400 {
+		t.Fatalf("refresh after leave: HTTP %d; want 400", status)
+	}
+}
+
+// TestChildControl profiles a child server through its stdin and reads its
+// figures.
+func TestChildControl(t *testing.T) {
+	t.Parallel()
+	c, err := StartChild(ServerSpec{Kind: kindGames, Procs: 1, Env: []string{"GOGC=200"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	st, err := c.Stats()
+	if err != nil || st.Goroutines == 0 || !bytes.Contains(st.Extra, []byte(`"hub"`)) {
+		t.Fatalf("Stats = %+v, %v", st, err)
+	}
+	if rss, err := c.RSS(); err != nil || rss < 1<<20 {
+		t.Fatalf("RSS = %d, %v", rss, err)
+	}
+	dir := t.TempDir()
+	p, err := startProfile(c, dir, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Control("cpu-start " + filepath.Join(dir, "y")); err == nil {
+		t.Error("a second CPU profile started")
+	}
+	cpu, heap, err := p.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{cpu, heap} {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s: %v", f, err)
+		}
+	}
+	if _, err := c.Control("nonsense"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("unknown command: %v", err)
+	}
+}
+
+// TestPlayersCommand plays a few games over two transports, through the
+// lobby and with the direct matchmaker, with load processes, and checks the
+// section: no error, moves measured.
+func TestPlayersCommand(t *testing.T) {
+	t.Parallel()
+	for _, match := range []string{matchLobby, matchDirect} {
+		t.Run("match="+match, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			out := filepath.Join(dir, "RESULTS.md")
+			args := []string{"players", "-out", out, "-games", "4", "-procs", "2", "-transports", "stream,long-poll", "-match", match,
+				"-d", "1s", "-warmup", "300ms", "-think", "100ms", "-requeue-every", "1", "-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms"}
+			var stdout bytes.Buffer
+			if err := dispatch(context.Background(), args, &stdout); err != nil {
+				t.Fatal(err)
+			}
+			doc, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(doc)
+			for _, want := range []string{"<!-- bench:players:start -->", "| stream | 4 | 8 |", "| long-poll | 4 | 8 |", "None: every data event arrived", "charts/players-latency.svg"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
+				}
+			}
+			for _, name := range []string{"players-latency.svg", "players-cpu.svg"} {
+				svg, err := os.ReadFile(filepath.Join(dir, "charts", name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				parseSVG(t, svg)
+			}
+		})
+	}
+}
+
+// TestListenersCommand runs every listener phase briefly against each of
+// the three servers (in parallel: one command per server).
+func TestListenersCommand(t *testing.T) {
+	t.Parallel()
+	for _, kind := range listenerKinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			out := filepath.Join(dir, "RESULTS.md")
+			args := []string{"listeners", "-out", out, "-kinds", kind, "-steps", "20,60", "-fanout-at", "20", "-events", "3", "-pause", "10ms", "-rate", "20",
+				"-sustained", "300ms", "-churn", "10", "-churn-rate", "20", "-churn-d", "300ms", "-server-procs", "1", "-settle", "100ms"}
+			var stdout bytes.Buffer
+			if err := dispatch(context.Background(), args, &stdout); err != nil {
+				t.Fatal(err)
+			}
+			doc, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(doc)
+			title := listenerTitle[kind]
+			for _, want := range []string{"| 60 |", "| " + title + " | 3 |", "listeners-rss.svg"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
+				}
+			}
+			// Every receipt arrived (fan-out column 8); no churn session
+			// missed an event (churn columns 5 to 9).
+			if row := tableRow(s, "| "+title+" | 3 |"); len(row) < 9 || row[8] != "0" {
+				t.Errorf("fan-out row: %q; want 0 missed receipts", row)
+			}
+			if kind == kindGnet {
+				return
+			}
+			if row := tableRow(s, "| "+title+" | 10 |"); len(row) < 11 || strings.Join(row[5:10], ",") != "0,0,0,0,0" {
+				t.Errorf("churn row: %q; want no missed event", row)
+			}
+		})
+	}
+}
+
+// tableRow returns the cells of the first markdown table row starting with
+// prefix (cells[0] is the first column).
+func tableRow(doc, prefix string) []string {
+	for line := range strings.SplitSeq(doc, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			var cells []string
+			for c := range strings.SplitSeq(strings.Trim(line, "|"), "|") {
+				cells = append(cells, strings.TrimSpace(c))
+			}
+			return cells
+		}
+	}
+	return nil
+}
