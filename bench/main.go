@@ -38,11 +38,11 @@ var scenarios = []scenario{
 	{name: "http", brief: "keep-alive GET of a small static file: cometplay vs net/http vs bare gnet", main: httpMain},
 	{name: "listeners", brief: "idle stream listeners, fan-out and long-poll churn: cometplay vs net/http vs bare gnet", main: listenersMain, profile: true},
 	{name: "players", brief: "simulated tictactoe players through the lobby over every transport (1,000 games)", main: playersMain,
-		args: []string{"-games", "1000"}, profile: true},
+		args: []string{"-games", "1000", "-rounds", "2", "-d", "10s", "-warmup", "4s"}, profile: true},
 	{name: "players-5k", brief: "5,000 tictactoe games on the game path (the bench's matchmaker instead of the lobby)", main: playersMain,
-		args: []string{"-section", "players-5k", "-match", "direct", "-games", "5000", "-transports", "long-poll,stream"}, profile: true},
+		args: []string{"-section", "players-5k", "-match", "direct", "-games", "5000", "-transports", "long-poll,stream", "-rounds", "3", "-d", "10s", "-warmup", "4s"}, profile: true},
 	{name: "lobby", brief: "players who keep the lobby's broadcasts, as the example page does", main: playersMain,
-		args: []string{"-section", "lobby", "-lobby", "full", "-games", "200", "-transports", "stream", "-requeue-every", "1"}, profile: true},
+		args: []string{"-section", "lobby", "-lobby", "full", "-games", "200", "-transports", "stream", "-requeue-every", "1", "-d", "10s", "-warmup", "4s"}, profile: true},
 	{name: "micro", brief: "Go micro-benchmarks of the codec, the engine and the bench", main: microMain},
 }
 

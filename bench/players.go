@@ -320,18 +320,26 @@ func (s *playerSim) reset() {
 	s.errs, s.errSample = map[string]int64{}, nil
 }
 
+// switchSpread spreads the players' moves to another transport over this
+// long, as clients do not all fall back at the same instant: a stampede of
+// reconnections would hold some data channels closed longer than the
+// engine's detach grace (2 s), and their opponents would see them dropped.
+const switchSpread = 2 * time.Second
+
 // switchTransport moves every player's data channel to transport t: each
 // closes its connection and listens again with p_last, as a client falling
 // back to another transport does.
 func (s *playerSim) switchTransport(t string) {
 	s.transport.Store(&t)
 	for _, p := range s.started() {
-		p.mu.Lock()
-		if p.conn != nil {
-			p.switching.Store(true)
-			p.conn.Close()
-		}
-		p.mu.Unlock()
+		time.AfterFunc(time.Duration(s.jitter(int(switchSpread/time.Millisecond)))*time.Millisecond, func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if p.conn != nil {
+				p.switching.Store(true)
+				p.conn.Close()
+			}
+		})
 	}
 }
 

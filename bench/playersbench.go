@@ -39,6 +39,7 @@ type playersOptions struct {
 	ProfileDir     string
 	Section        string
 	Drain          time.Duration
+	Rounds         int
 }
 
 // maxConnsPerLoadProc keeps a load process under its open-file limit
@@ -67,6 +68,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.StringVar(&o.ProfileDir, "profile", "", "collect CPU and heap profiles of the server over each measured window into this directory")
 	fs.StringVar(&o.Section, "section", "players", "RESULTS.md section to write")
 	fs.DurationVar(&o.Drain, "drain", time.Second, "wait after a window for the events of its last moves")
+	fs.IntVar(&o.Rounds, "rounds", 1, "rounds through the transports; figures are medians over the rounds")
 	return games, trans, env
 }
 
@@ -141,9 +143,11 @@ func chartLinks(out, charts string) (string, error) {
 // playersRun is the outcome of one transport.
 type playersRun struct {
 	Transport     string
+	Round         int
 	Games         int
 	Players       int
 	Procs         int
+	Window        time.Duration // the load processes' window
 	Res           playersResult
 	CPU           cpuUse // over the measured window
 	Samples       sampleSummary
@@ -339,19 +343,23 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 	fmt.Fprintf(progress, "  every player in a game after %v (server %.2f cores, RSS %s)\n", ramp.Time.Round(100*time.Millisecond), ramp.CPU.Server, fmtBytes(ramp.RSSReady))
 
 	var runs []*playersRun
-	for i, t := range o.Transports {
-		if i > 0 {
-			if err := g.command("transport " + t); err != nil {
-				return nil, nil, err
+	current := o.Transports[0]
+	for round := range max(1, o.Rounds) {
+		for _, t := range o.Transports {
+			if t != current {
+				if err := g.command("transport " + t); err != nil {
+					return nil, nil, err
+				}
+				current = t
 			}
+			r, err := measurePlayers(ctx, o, srv, g, t, round)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", t, err)
+			}
+			r.Games, r.Players, r.Procs, r.Round = games, players, procs, round
+			runs = append(runs, r)
+			fmt.Fprintf(progress, "round %d %s\n", round+1, r.summary())
 		}
-		r, err := measurePlayers(ctx, o, srv, g, t)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", t, err)
-		}
-		r.Games, r.Players, r.Procs = games, players, procs
-		runs = append(runs, r)
-		fmt.Fprintln(progress, r.summary())
 	}
 	return ramp, runs, nil
 }
@@ -377,8 +385,8 @@ func (g loadGroup) report(ctx context.Context) (playersResult, error) {
 }
 
 // measurePlayers measures one transport: warmup, then the window.
-func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGroup, transport string) (*playersRun, error) {
-	r := &playersRun{Transport: transport}
+func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGroup, transport string, round int) (*playersRun, error) {
+	r := &playersRun{Transport: transport, Window: o.Duration}
 	// The same wall-clock window in every process.
 	start := time.Now().Add(o.Warmup)
 	end := start.Add(o.Duration)
@@ -395,7 +403,11 @@ func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGro
 		return nil, err
 	}
 	r.Warmup = warm
-	prof, err := startProfile(srv, o.ProfileDir, o.Section+"-"+transport)
+	profDir := o.ProfileDir
+	if round > 0 {
+		profDir = "" // one profile per transport: the first round's
+	}
+	prof, err := startProfile(srv, profDir, o.Section+"-"+transport)
 	if err != nil {
 		return nil, err
 	}
@@ -438,11 +450,14 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // movesPerSec is the rate of opponents' moves received in the window.
-func (r *playersRun) movesPerSec() float64 {
-	return float64(r.Res.MovesSeen) / r.CPU.Wall.Seconds()
-}
+func (r *playersRun) movesPerSec() float64 { return r.perSec(r.Res.MovesSeen) }
 
-func (r *playersRun) perSec(n int64) float64 { return float64(n) / r.CPU.Wall.Seconds() }
+func (r *playersRun) perSec(n int64) float64 {
+	if r.Window <= 0 {
+		return 0
+	}
+	return float64(n) / r.Window.Seconds()
+}
 
 // cpuPerMove is the server's CPU time per move.
 func (r *playersRun) cpuPerMove() time.Duration {
@@ -499,25 +514,85 @@ const (
 	targetServerSideMs = 10 * time.Millisecond
 )
 
+// playersAgg is one transport over its rounds.
+type playersAgg struct {
+	Transport string
+	Runs      []*playersRun
+	Merged    playersResult // every round's counters and histograms
+}
+
+// aggs groups the runs by transport, in the order of -transports.
+func (rep *playersReport) aggs() []*playersAgg {
+	var out []*playersAgg
+	for _, t := range rep.o.Transports {
+		a := &playersAgg{Transport: t}
+		var rs []playersResult
+		for _, r := range rep.runs {
+			if r.Transport == t {
+				a.Runs = append(a.Runs, r)
+				rs = append(rs, r.Res)
+			}
+		}
+		if len(a.Runs) > 0 {
+			a.Merged = mergePlayers(rs)
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// med returns the median over the rounds of f.
+func (a *playersAgg) med(f func(*playersRun) float64) float64 {
+	v := make([]float64, len(a.Runs))
+	for i, r := range a.Runs {
+		v[i] = f(r)
+	}
+	return median(v)
+}
+
+func (a *playersAgg) medDur(f func(*playersRun) time.Duration) time.Duration {
+	return time.Duration(a.med(func(r *playersRun) float64 { return float64(f(r)) }))
+}
+
+// Quantiles of a round.
+var (
+	moveP50 = func(r *playersRun) time.Duration { return r.Res.MoveLat.Quantile(0.5) }
+	moveP99 = func(r *playersRun) time.Duration { return r.Res.MoveLat.Quantile(0.99) }
+	srvP50  = func(r *playersRun) time.Duration { return r.Res.MoveLatSrv.Quantile(0.5) }
+	srvP99  = func(r *playersRun) time.Duration { return r.Res.MoveLatSrv.Quantile(0.99) }
+	pubP99  = func(r *playersRun) time.Duration { return r.Res.Publish.Quantile(0.99) }
+)
+
+// byRound lists f of each round.
+func (a *playersAgg) byRound(f func(*playersRun) time.Duration) string {
+	var parts []string
+	for _, r := range a.Runs {
+		parts = append(parts, fmtDur(f(r)))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func (rep *playersReport) targets() []target {
 	var ts []target
-	for _, r := range rep.runs {
-		if r.Games < targetGames {
+	for _, a := range rep.aggs() {
+		r0 := a.Runs[0]
+		if r0.Games < targetGames {
 			continue
 		}
-		x := &r.Res
-		cfg := fmt.Sprintf("%s, %d games", r.Transport, r.Games)
-		if r.Transport == transportLongPoll {
-			p99 := x.MoveLat.Quantile(0.99)
+		x := &a.Merged
+		cfg := fmt.Sprintf("%s, %d games, median of %d rounds", a.Transport, r0.Games, len(a.Runs))
+		if a.Transport == transportLongPoll {
+			p99 := a.medDur(moveP99)
+			cores := a.med(func(r *playersRun) float64 { return r.CPU.Server })
 			ts = append(ts,
 				target{What: "move → opponent p99 ≤ 50 ms (client-side)", Config: cfg, Measured: fmtDur(p99), Met: p99 <= targetMoveP99 && x.MoveLat.Count() > 0,
 					Context: overBy(float64(p99), float64(targetMoveP99))},
-				target{What: "server below one core", Config: cfg, Measured: fmt.Sprintf("%.2f cores", r.CPU.Server), Met: r.CPU.Server < targetServerCores,
-					Context: overBy(r.CPU.Server, targetServerCores)},
-				target{What: "zero errors", Config: cfg, Measured: strconv.FormatInt(x.errorCount(), 10), Met: x.errorCount() == 0},
+				target{What: "server below one core", Config: cfg, Measured: fmt.Sprintf("%.2f cores", cores), Met: cores < targetServerCores,
+					Context: overBy(cores, targetServerCores)},
+				target{What: "zero errors (measured windows)", Config: cfg, Measured: strconv.FormatInt(x.errorCount(), 10), Met: x.errorCount() == 0},
 			)
 		}
-		p99 := x.MoveLatSrv.Quantile(0.99)
+		p99 := a.medDur(srvP99)
 		ts = append(ts, target{What: "control request → opponent's listen p99 ≤ 10 ms (server-side)", Config: cfg, Measured: fmtDur(p99),
 			Met: p99 <= targetServerSideMs && x.MoveLatSrv.Count() > 0, Context: overBy(float64(p99), float64(targetServerSideMs))})
 	}
@@ -573,18 +648,30 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 		b.WriteString("\n")
 	}
 
-	b.WriteString("### Play (measured window)\n\n")
-	fmt.Fprintf(&b, "| transport | games | players | window | moves/s | move → opponent p50 | p99 | max | server-side p50 | p99 | max | publish round trip p99 | games finished/s | events/s | events per move |  requests/s | server cores | server CPU/move | load cores | other cores | RSS max | goroutines | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range rep.runs {
-		x := &r.Res
-		fmt.Fprintf(&b, "| %s | %d | %d | %v | %.0f | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %.0f | %.2f | %s | %.2f | %.2f | %s | %d–%d | %d |\n",
-			r.Transport, r.Games, r.Players, r.CPU.Wall.Round(100*time.Millisecond), r.movesPerSec(),
-			fmtDur(x.MoveLat.Quantile(0.5)), fmtDur(x.MoveLat.Quantile(0.99)), fmtDur(x.MoveLat.Max()),
-			fmtDur(x.MoveLatSrv.Quantile(0.5)), fmtDur(x.MoveLatSrv.Quantile(0.99)), fmtDur(x.MoveLatSrv.Max()),
-			fmtDur(x.Publish.Quantile(0.99)), r.perSec(x.Games), r.perSec(x.Events), float64(x.Events)/max(1, float64(x.MovesSeen)), r.perSec(x.Requests),
-			r.CPU.Server, fmtDur(r.cpuPerMove()), r.CPU.Load, r.CPU.OtherCores, fmtBytes(r.Samples.MaxRSS),
-			r.Samples.MinGoroutines, r.Samples.MaxGoro, x.errorCount())
+	fmt.Fprintf(&b, "### Play (%d round(s) of a %v window per transport: medians over the rounds, max and errors over all)\n\n", max(1, o.Rounds), o.Duration)
+	b.WriteString("| transport | games | players | moves/s | move → opponent p50 | p99 | max | p99 by round | server-side p50 | p99 | max | publish round trip p99 | games finished/s | events/s | events per move | requests/s | server cores | server CPU/move | load cores | other cores | RSS max | goroutines | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, a := range rep.aggs() {
+		x := &a.Merged
+		r0 := a.Runs[0]
+		gmin, gmax, rss := 0, 0, int64(0)
+		for i, r := range a.Runs {
+			if i == 0 || r.Samples.MinGoroutines < gmin {
+				gmin = r.Samples.MinGoroutines
+			}
+			gmax, rss = max(gmax, r.Samples.MaxGoro), max(rss, r.Samples.MaxRSS)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %.0f | %.2f | %s | %.2f | %.2f | %s | %d–%d | %d |\n",
+			a.Transport, r0.Games, r0.Players, a.med((*playersRun).movesPerSec),
+			fmtDur(a.medDur(moveP50)), fmtDur(a.medDur(moveP99)), fmtDur(x.MoveLat.Max()), a.byRound(moveP99),
+			fmtDur(a.medDur(srvP50)), fmtDur(a.medDur(srvP99)), fmtDur(x.MoveLatSrv.Max()), fmtDur(a.medDur(pubP99)),
+			a.med(func(r *playersRun) float64 { return r.perSec(r.Res.Games) }),
+			a.med(func(r *playersRun) float64 { return r.perSec(r.Res.Events) }),
+			float64(x.Events)/max(1, float64(x.MovesSeen)),
+			a.med(func(r *playersRun) float64 { return r.perSec(r.Res.Requests) }),
+			a.med(func(r *playersRun) float64 { return r.CPU.Server }), fmtDur(a.medDur((*playersRun).cpuPerMove)),
+			a.med(func(r *playersRun) float64 { return r.CPU.Load }), a.med(func(r *playersRun) float64 { return r.CPU.OtherCores }),
+			fmtBytes(rss), gmin, gmax, x.errorCount())
 	}
 	rp := rep.ramp
 	x := &rp.Res
@@ -603,11 +690,12 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 	any := false
 	phases := []*playersRun{{Transport: "ramp-up", Res: rep.ramp.Res}}
 	for i, r := range rep.runs {
-		what := "warmup"
-		if i > 0 {
-			what = "switch to " + r.Transport + " and warmup"
+		what := fmt.Sprintf("round %d, %s: warmup", r.Round+1, r.Transport)
+		if i > 0 && rep.runs[i-1].Transport != r.Transport {
+			what = fmt.Sprintf("round %d: switch to %s and warmup", r.Round+1, r.Transport)
 		}
-		phases = append(phases, &playersRun{Transport: what, Res: r.Warmup}, &playersRun{Transport: r.Transport + " (measured window)", Res: r.Res})
+		phases = append(phases, &playersRun{Transport: what, Res: r.Warmup},
+			&playersRun{Transport: fmt.Sprintf("round %d, %s (measured window)", r.Round+1, r.Transport), Res: r.Res})
 	}
 	for _, r := range phases {
 		x := &r.Res
@@ -695,11 +783,11 @@ func (rep *playersReport) writeCharts(dir string) error {
 		YLog:    true,
 		XTicks:  percentileTicks,
 		YFormat: durationLabel,
-		Note:    "solid: client-side; (server) series: send → kernel receive stamp at the opponent",
+		Note:    "every round merged; (server): send → kernel receive stamp at the opponent's socket",
 	}
-	for _, r := range rep.runs {
-		lc.Series = append(lc.Series, percentileSeries(fmt.Sprintf("%s, %d games", r.Transport, r.Games), &r.Res.MoveLat))
-		lc.Series = append(lc.Series, percentileSeries(fmt.Sprintf("%s (server)", r.Transport), &r.Res.MoveLatSrv))
+	for _, a := range rep.aggs() {
+		lc.Series = append(lc.Series, percentileSeries(fmt.Sprintf("%s, %d games", a.Transport, a.Runs[0].Games), &a.Merged.MoveLat))
+		lc.Series = append(lc.Series, percentileSeries(fmt.Sprintf("%s (server)", a.Transport), &a.Merged.MoveLatSrv))
 	}
 	if err := writeFileAtomic(filepath.Join(dir, rep.chartName("latency")), lc.SVG()); err != nil {
 		return err
@@ -727,11 +815,11 @@ func (rep *playersReport) writeCharts(dir string) error {
 		Format: func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
 	}
 	server, load, other := Series{Name: "server"}, Series{Name: "load processes"}, Series{Name: "other (noise)"}
-	for _, r := range rep.runs {
-		bars.Groups = append(bars.Groups, fmt.Sprintf("%s %d", r.Transport, r.Games))
-		server.Values = append(server.Values, r.CPU.Server)
-		load.Values = append(load.Values, r.CPU.Load)
-		other.Values = append(other.Values, r.CPU.OtherCores)
+	for _, a := range rep.aggs() {
+		bars.Groups = append(bars.Groups, fmt.Sprintf("%s %d", a.Transport, a.Runs[0].Games))
+		server.Values = append(server.Values, a.med(func(r *playersRun) float64 { return r.CPU.Server }))
+		load.Values = append(load.Values, a.med(func(r *playersRun) float64 { return r.CPU.Load }))
+		other.Values = append(other.Values, a.med(func(r *playersRun) float64 { return r.CPU.OtherCores }))
 	}
 	bars.Series = []Series{server, load, other}
 	return writeFileAtomic(filepath.Join(dir, rep.chartName("cpu")), bars.SVG())

@@ -218,7 +218,7 @@ func TestPlayersCommand(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "RESULTS.md")
 			args := []string{"players", "-out", out, "-games", "4", "-procs", "2", "-transports", "stream,long-poll", "-match", match,
-				"-d", "1s", "-warmup", "300ms", "-think", "100ms", "-requeue-every", "1", "-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms"}
+				"-d", "700ms", "-warmup", "200ms", "-think", "100ms", "-requeue-every", "1", "-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms"}
 			var stdout bytes.Buffer
 			if err := dispatch(context.Background(), args, &stdout); err != nil {
 				t.Fatal(err)
