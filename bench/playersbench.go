@@ -342,15 +342,22 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 	}
 	fmt.Fprintf(progress, "  every player in a game after %v (server %.2f cores, RSS %s)\n", ramp.Time.Round(100*time.Millisecond), ramp.CPU.Server, fmtBytes(ramp.RSSReady))
 
+	// The rounds of a transport run back to back: a move of every player
+	// to another transport is a stampede of reconnections (spread over
+	// switchSpread) that the first window after it would otherwise see.
 	var runs []*playersRun
 	current := o.Transports[0]
-	for round := range max(1, o.Rounds) {
-		for _, t := range o.Transports {
+	for _, t := range o.Transports {
+		for round := range max(1, o.Rounds) {
 			if t != current {
 				if err := g.command("transport " + t); err != nil {
 					return nil, nil, err
 				}
 				current = t
+				// Let the reconnections end and the detach grace pass.
+				if err := sleepCtx(ctx, switchSpread+2*time.Second); err != nil {
+					return nil, nil, err
+				}
 			}
 			r, err := measurePlayers(ctx, o, srv, g, t, round)
 			if err != nil {
@@ -673,12 +680,32 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 			a.med(func(r *playersRun) float64 { return r.CPU.Load }), a.med(func(r *playersRun) float64 { return r.CPU.OtherCores }),
 			fmtBytes(rss), gmin, gmax, x.errorCount())
 	}
+	b.WriteString("\nThe engine's own counters (`/debug/stats` at the end of each window; cumulative since the server started):\n\n")
+	b.WriteString("| round | transport | open connections | accepted | requests | refused at cap | bad requests | header timeouts | slow readers closed | 503 overloaded | sessions | gaps | heap in use |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rep.runs {
+		d := r.Debug
+		num := func(m map[string]any, k string) string {
+			if v, ok := m[k].(float64); ok {
+				return strconv.FormatFloat(v, 'f', 0, 64)
+			}
+			return "–"
+		}
+		comet, _ := d["comet"].(map[string]any)
+		heap := "–"
+		if v, ok := d["heap_inuse_bytes"].(float64); ok {
+			heap = fmtBytes(int64(v))
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Round+1, r.Transport,
+			num(d, "open_connections"), num(d, "accepted"), num(d, "requests"), num(d, "refused_at_cap"), num(d, "bad_requests"),
+			num(d, "header_timeouts"), num(d, "slow_readers_closed"), num(d, "overloaded_503"), num(comet, "sessions"), num(comet, "gaps"), heap)
+	}
 	rp := rep.ramp
 	x := &rp.Res
 	fmt.Fprintf(&b, "\n### Ramp-up\n\nOne server for all transports: %d players (in %d load process(es)) join, open a %s data channel, "+
 		"say hello and quick-match at up to %d players/s; then for each transport in turn the players move their data channel to it "+
-		"(listen again with p_last, as a client falling back does) and play on: a %v warmup, then the %v window.\n\n",
-		rp.Players, rp.Procs, rp.Transport, o.Ramp, o.Warmup, o.Duration)
+		"(listen again with p_last, as a client falling back does: spread over %v, then %v for the reconnections and the engine's detach grace) and play on: "+
+		"a %v warmup, then the %v window, repeated for each round.\n\n",
+		rp.Players, rp.Procs, rp.Transport, o.Ramp, switchSpread, switchSpread+2*time.Second, o.Warmup, o.Duration)
 	b.WriteString("| players | time to all in game | join p50 | join p99 | hello → welcome p50 | p99 | max | \"try again\" retries | server cores | RSS fresh | RSS all in game | RSS per player | errors |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	per := float64(rp.RSSReady-rp.RSSBefore) / float64(rp.Players)
@@ -690,12 +717,12 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 	any := false
 	phases := []*playersRun{{Transport: "ramp-up", Res: rep.ramp.Res}}
 	for i, r := range rep.runs {
-		what := fmt.Sprintf("round %d, %s: warmup", r.Round+1, r.Transport)
+		what := fmt.Sprintf("%s round %d: warmup", r.Transport, r.Round+1)
 		if i > 0 && rep.runs[i-1].Transport != r.Transport {
-			what = fmt.Sprintf("round %d: switch to %s and warmup", r.Round+1, r.Transport)
+			what = fmt.Sprintf("switch to %s, warmup of round 1", r.Transport)
 		}
 		phases = append(phases, &playersRun{Transport: what, Res: r.Warmup},
-			&playersRun{Transport: fmt.Sprintf("round %d, %s (measured window)", r.Round+1, r.Transport), Res: r.Res})
+			&playersRun{Transport: fmt.Sprintf("%s round %d (measured window)", r.Transport, r.Round+1), Res: r.Res})
 	}
 	for _, r := range phases {
 		x := &r.Res
