@@ -19,10 +19,11 @@ import (
 
 // kindGames is the real stack of the example server (examples/tictactoe:
 // engine.New with the embedded site, engine.NewHub, engine.NewGames,
-// rooms.NewManager with ttt.Game, lobby.New, Games.Mount, the clock demo),
-// wired as its newServer does, with the hub limits a load test needs. The
-// example's newServer lives in its package main, so the wiring is repeated
-// here; keep the two in step.
+// rooms.NewManager with ttt.Game, lobby.New, Games.Mount, the metrics at
+// /metrics, the admin console off as without a token, the clock demo),
+// wired as its newServer does with its default flags, plus the hub limits
+// a load test needs. The example's newServer lives in its package main, so
+// the wiring is repeated here; keep the two in step.
 const kindGames = "games"
 
 // serverOptions are the settings of `bench serve` beyond kind and address.
@@ -86,6 +87,14 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		lb.Close()
 		return nil, err
 	}
+	metrics := engine.NewMetrics(srv, hub)
+	metrics.AddRooms(manager)
+	metrics.AddLobby(lb)
+	if _, err := engine.MountAdmin(srv, hub, engine.AdminConfig{Metrics: metrics, Rooms: manager}); err != nil {
+		lb.Close()
+		return nil, err
+	}
+	srv.HandleHTTP("/metrics", metrics.Handler())
 	engine.MountClockDemo(srv)
 	mountDirectMatch(srv, hub, manager)
 	if err := srv.Start(); err != nil {

@@ -444,6 +444,7 @@ type simPlayer struct {
 	started  bool
 	timer    *time.Timer
 	moving   bool // a move is scheduled
+	sentNo   int  // marks on the board once this player's last move is applied
 	pollWait time.Duration
 	conn     *wireConn // the data channel's connection
 }
@@ -901,7 +902,7 @@ func (p *simPlayer) data(e event, now, ts int64) {
 		p.room, p.seat, p.seq = d.Room, d.Seat, d.Seq
 		p.g = s.game(d.Room)
 	case rawIs(e.typ, "start"):
-		p.board, p.marks = [9]bool{}, 0
+		p.board, p.marks, p.sentNo = [9]bool{}, 0, 0
 		if !p.started {
 			p.started = true
 			s.inGame.Add(1)
@@ -929,7 +930,8 @@ func (p *simPlayer) data(e event, now, ts int64) {
 				p.marks++
 			}
 		}
-		if d.State == "playing" && d.Turn == p.pub {
+		// Unless the move this player sent is still on its way.
+		if d.State == "playing" && d.Turn == p.pub && p.marks >= p.sentNo {
 			p.scheduleMoveLocked()
 		}
 	case rawIs(e.typ, "move"):
@@ -1032,6 +1034,7 @@ func (p *simPlayer) move() {
 	cell := free[p.rng.IntN(len(free))]
 	p.seq++
 	seq, room, g, no := p.seq, p.room, p.g, p.marks+1
+	p.sentNo = no
 	p.mu.Unlock()
 	target := p.target("publish", "p_subject", "/room/"+room, "type", "move",
 		"data", "%7B%22cell%22%3A"+strconv.Itoa(cell)+"%7D", "move", "m"+strconv.Itoa(seq), "seq", strconv.Itoa(seq))
