@@ -182,6 +182,9 @@ func TestHardeningLongPollVanish(t *testing.T) {
 	th.do(FormatJSON, q("p_event", "subscribe", "p_id", id, "p_subject", "/feed"))
 	th.do(FormatJSON, q("p_event", "listen", "p_id", id, "p_mode", "pull"))
 	s := th.hub.Session(id)
+	th.hc.CloseIdleConnections() // from here on, only this test's raw connections
+	eventually(t, hTimeout, "the setup's connections to close", func() bool { return th.srv.conns.Load() == 0 })
+	acceptedBase, dialed := th.srv.stats.accepted.Load(), int64(0)
 
 	published := 0
 	var got []int   // "i" of every data event received in whole answers
@@ -199,6 +202,7 @@ func TestHardeningLongPollVanish(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		dialed++
 		fmt.Fprintf(c, "GET /comet?%s HTTP/1.1\r\nHost: x\r\n\r\n", q("p_event", "refresh", "p_id", id, "p_last", strconv.FormatUint(last, 10)))
 		return c
 	}
@@ -226,6 +230,13 @@ func TestHardeningLongPollVanish(t *testing.T) {
 	parked := func() bool { return s.Listening() }
 	counts := map[string]int{}
 	for round := range rounds {
+		// Every earlier connection has been accepted and closed by the
+		// server: a vanished client's refresh cannot arrive late and take
+		// over this round's (a newer refresh ends an older one; that is the
+		// protocol, not what this test is about).
+		eventually(t, hTimeout, "the earlier connections to be accepted and closed", func() bool {
+			return th.srv.stats.accepted.Load()-acceptedBase == dialed && th.srv.conns.Load() == 0
+		})
 		publish(rng.IntN(5))
 		switch k := rng.IntN(6); {
 		case k == 0 && len(got) == published:
