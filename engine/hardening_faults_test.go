@@ -158,10 +158,13 @@ func TestHardeningMassKill(t *testing.T) {
 		t.Logf("round %d: %d clients in %d games (set up in %v) killed; seats held disconnected after %v, rooms disposed after %v, sessions ended after %v; heap allocated %d KiB",
 			round, n, n/2, held.Round(time.Millisecond), seatsHeld.Round(time.Millisecond), roomsGone.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), ms.HeapAlloc>>10)
 		// The first round grows maps and pools to their working size; what a
-		// second one adds is what it leaked.
+		// second one adds is what it leaked. The slack (1 MiB and 64 bytes
+		// a client) covers what the rest of a shuffled package run does
+		// meanwhile; what a client's session, seat and room leave behind
+		// when leaked is far more.
 		if round == 0 {
 			firstHeap = ms.HeapAlloc
-		} else if ms.HeapAlloc > firstHeap+256<<10 {
+		} else if ms.HeapAlloc > firstHeap+1<<20+uint64(n)*64 {
 			t.Fatalf("heap allocated %d KiB after the second round, %d KiB after the first", ms.HeapAlloc>>10, firstHeap>>10)
 		}
 	}
