@@ -148,8 +148,7 @@ func (s *Session) runListener(gen uint32) {
 		evs, gapFrom, gapTo = s.takeLocked(ch.l.evs[:0])
 	}
 	if s.stopped {
-		s.ring = nil
-		s.ringLen, s.ringHead = 0, 0
+		s.win = nil
 	}
 	seq := s.seq
 	if s.stopped && act < actEnd {

@@ -85,18 +85,38 @@ type Session struct {
 	stopped         bool
 	connected       bool // a data channel is open, or ended normally since the last one closed
 	subs            []*subscription
-	ring            []queued // window of recent events, oldest at ringHead
-	ringHead        int32
-	ringLen         int32
-	seq             uint64 // last sequence number assigned
-	delivered       uint64 // last sequence number written to a data channel
+	win             *window // recent events; nil until the first one
+	seq             uint64  // last sequence number assigned
+	delivered       uint64  // last sequence number written to a data channel
 	lst             listener
-	refreshDeadline int64 // UnixNano: a pull/poll client must refresh before this (0: none)
-	pubTokens       int64 // publish token bucket, in millitokens
-	pubAt           int64 // UnixNano of the last refill
-	values          map[string]any
+	refreshDeadline int64       // UnixNano: a pull/poll client must refresh before this (0: none)
+	ext             *sessionExt // what only some sessions need; nil until then
 
 	timer timewheel.Timer
+}
+
+// sessionExt holds a session's rarely used state, allocated on first use so
+// that an idle listener stays small.
+type sessionExt struct {
+	pubTokens int64 // publish token bucket, in millitokens
+	pubAt     int64 // UnixNano of the last refill
+	values    map[string]any
+}
+
+// extLocked returns the session's sessionExt, allocating it.
+func (s *Session) extLocked() *sessionExt {
+	if s.ext == nil {
+		s.ext = new(sessionExt)
+	}
+	return s.ext
+}
+
+// window is a session's ring of recent events, oldest at head. It grows by
+// doubling up to HubConfig.Window, so a session that receives few events
+// keeps a small one.
+type window struct {
+	buf     []queued
+	head, n int32
 }
 
 // queued is one event held in a session's window.
@@ -131,16 +151,17 @@ func (s *Session) allowPublish() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	burst := int64(cfg.PublishBurst) * 1000
-	if s.pubAt == 0 {
-		s.pubTokens = burst
+	x := s.extLocked()
+	if x.pubAt == 0 {
+		x.pubTokens = burst
 	} else {
-		s.pubTokens = min(burst, s.pubTokens+(now-s.pubAt)*int64(cfg.PublishRate)/1e6)
+		x.pubTokens = min(burst, x.pubTokens+(now-x.pubAt)*int64(cfg.PublishRate)/1e6)
 	}
-	s.pubAt = now
-	if s.pubTokens < 1000 {
+	x.pubAt = now
+	if x.pubTokens < 1000 {
 		return false
 	}
-	s.pubTokens -= 1000
+	x.pubTokens -= 1000
 	return true
 }
 
@@ -168,10 +189,11 @@ func (s *Session) Stopped() bool {
 // Set stores a value for the layers above (the player of a session).
 func (s *Session) Set(key string, v any) {
 	s.mu.Lock()
-	if s.values == nil {
-		s.values = make(map[string]any)
+	x := s.extLocked()
+	if x.values == nil {
+		x.values = make(map[string]any)
 	}
-	s.values[key] = v
+	x.values[key] = v
 	s.mu.Unlock()
 }
 
@@ -179,7 +201,10 @@ func (s *Session) Set(key string, v any) {
 func (s *Session) Get(key string) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.values[key]
+	if s.ext == nil {
+		return nil
+	}
+	return s.ext.values[key]
 }
 
 // Seq returns the last sequence number assigned to an event of the session.
@@ -260,36 +285,40 @@ func (s *Session) push(ev *Event, sub *subscription) {
 	s.mu.Unlock()
 }
 
-// appendRingLocked stores q, evicting the oldest event when the window is
-// full. The ring grows by doubling up to the window, so a session that
-// receives few events keeps a small one.
+// appendRingLocked stores q in the window, evicting the oldest event when
+// it is full.
 func (s *Session) appendRingLocked(q queued) {
-	window := s.hub.cfg.Window
-	size := int32(len(s.ring))
-	if s.ringLen == size && int(size) < window {
-		n := min(max(4, 2*int(size)), window)
-		grown := make([]queued, n)
-		for i := int32(0); i < s.ringLen; i++ {
-			grown[i] = s.ring[(s.ringHead+i)%size]
-		}
-		s.ring, s.ringHead, size = grown, 0, int32(n)
+	w := s.win
+	if w == nil {
+		w = new(window)
+		s.win = w
 	}
-	if s.ringLen == size {
-		s.ring[s.ringHead] = q // overwrite the oldest
-		s.ringHead = (s.ringHead + 1) % size
+	limit := s.hub.cfg.Window
+	size := int32(len(w.buf))
+	if w.n == size && int(size) < limit {
+		n := min(max(4, 2*int(size)), limit)
+		grown := make([]queued, n)
+		for i := int32(0); i < w.n; i++ {
+			grown[i] = w.buf[(w.head+i)%size]
+		}
+		w.buf, w.head, size = grown, 0, int32(n)
+	}
+	if w.n == size {
+		w.buf[w.head] = q // overwrite the oldest
+		w.head = (w.head + 1) % size
 		return
 	}
-	s.ring[(s.ringHead+s.ringLen)%size] = q
-	s.ringLen++
+	w.buf[(w.head+w.n)%size] = q
+	w.n++
 }
 
 // oldestLocked returns the sequence number of the oldest event held (seq+1
 // when none is held).
 func (s *Session) oldestLocked() uint64 {
-	if s.ringLen == 0 {
+	if s.win == nil || s.win.n == 0 {
 		return s.seq + 1
 	}
-	return s.ring[s.ringHead].seq
+	return s.win.buf[s.win.head].seq
 }
 
 // takeLocked appends the held events after the delivered cursor to dst and
@@ -302,10 +331,12 @@ func (s *Session) takeLocked(dst []queued) (out []queued, gapFrom, gapTo uint64)
 	if s.delivered+1 < oldest {
 		gapFrom, gapTo = s.delivered+1, oldest-1
 	}
-	for i := int32(0); i < s.ringLen; i++ {
-		q := s.ring[(s.ringHead+i)%int32(len(s.ring))]
-		if q.seq > s.delivered {
-			dst = append(dst, q)
+	if w := s.win; w != nil {
+		for i := int32(0); i < w.n; i++ {
+			q := w.buf[(w.head+i)%int32(len(w.buf))]
+			if q.seq > s.delivered {
+				dst = append(dst, q)
+			}
 		}
 	}
 	s.delivered = s.seq
@@ -496,8 +527,7 @@ func (s *Session) stop(reason string) {
 	// runListener takes them and releases the window. Otherwise the window
 	// goes now.
 	if reason != ReasonShutdown || !s.lst.active {
-		s.ring = nil
-		s.ringLen, s.ringHead = 0, 0
+		s.win = nil
 	}
 	s.mu.Unlock()
 	s.hub.srv.wheel.Cancel(&s.timer)

@@ -39,8 +39,8 @@ type subscription struct {
 	// with its index in that node's slice for O(1) removal. The first place
 	// is inline: most subscriptions name one subject.
 	place  subPlace
-	more   []subPlace
-	placed int // number of places in use
+	more   *[]subPlace // further places (rare: comma lists)
+	placed int32       // number of places in use
 }
 
 // placeAt returns the i-th place of sub.
@@ -48,7 +48,7 @@ func (sub *subscription) placeAt(i int) *subPlace {
 	if i == 0 {
 		return &sub.place
 	}
-	return &sub.more[i-1]
+	return &(*sub.more)[i-1]
 }
 
 type subPlace struct {
@@ -121,7 +121,7 @@ func (ix *subjectIndex) add(sub *subscription, parts []string) {
 		}
 		pl := subPlace{n: n, childrenOnly: childrenOnly}
 		dup := false
-		for i := 0; i < sub.placed; i++ {
+		for i := 0; i < int(sub.placed); i++ {
 			if q := sub.placeAt(i); q.n == n && q.childrenOnly == childrenOnly {
 				dup = true // "/a,/a": one place is enough
 			}
@@ -139,7 +139,10 @@ func (ix *subjectIndex) add(sub *subscription, parts []string) {
 		if sub.placed == 0 {
 			sub.place = pl
 		} else {
-			sub.more = append(sub.more, pl)
+			if sub.more == nil {
+				sub.more = new([]subPlace)
+			}
+			*sub.more = append(*sub.more, pl)
 		}
 		sub.placed++
 	}
@@ -149,7 +152,7 @@ func (ix *subjectIndex) add(sub *subscription, parts []string) {
 func (ix *subjectIndex) remove(sub *subscription) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	for i := 0; i < sub.placed; i++ {
+	for i := 0; i < int(sub.placed); i++ {
 		pl := *sub.placeAt(i)
 		list := &pl.n.exact
 		if pl.childrenOnly {
@@ -178,7 +181,7 @@ func (ix *subjectIndex) remove(sub *subscription) {
 
 // fixPlace records sub's new index in node n after a swap-removal.
 func (sub *subscription) fixPlace(n *subjectNode, childrenOnly bool, idx int) {
-	for i := 0; i < sub.placed; i++ {
+	for i := 0; i < int(sub.placed); i++ {
 		if pl := sub.placeAt(i); pl.n == n && pl.childrenOnly == childrenOnly {
 			pl.idx = idx
 			return
