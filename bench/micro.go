@@ -32,17 +32,26 @@ func microMain(ctx context.Context, args, invocation []string, stdout io.Writer)
 	cmd := exec.CommandContext(ctx, "go", goArgs...)
 	var buf bytes.Buffer
 	cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("bench: go %s: %w", strings.Join(goArgs, " "), err)
+	cmd.Stderr = io.MultiWriter(&buf, os.Stderr)
+	// A package that fails (other work in the tree may not build at this
+	// instant) is reported in the section; the others' figures stand.
+	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	results := parseBenchOutput(buf.Bytes())
+	if runErr != nil && len(results) == 0 {
+		return fmt.Errorf("bench: go %s: %w", strings.Join(goArgs, " "), runErr)
+	}
 	var b strings.Builder
 	b.WriteString("## Micro-benchmarks\n\n")
 	b.WriteString(runHeader(invocation, started, time.Since(started), DescribeMachine()))
 	fmt.Fprintf(&b, "\n`go %s`, on the same shared machine (its noise applies). "+
 		"Allocations are per operation; a hot path that allocates shows here first. "+
 		"Per-recipient and per-delivery figures divide the time of one publish by its recipients.\n\n", strings.Join(goArgs, " "))
+	if runErr != nil {
+		fmt.Fprintf(&b, "**Not every package ran** (`%v`):\n\n```\n%s```\n", runErr, failures(buf.Bytes()))
+	}
 	pkg := ""
 	for _, r := range results {
 		if r.Pkg != pkg {
@@ -109,4 +118,16 @@ func parseBenchOutput(out []byte) []benchResult {
 		rs = append(rs, r)
 	}
 	return rs
+}
+
+// failures returns the lines of go test's output that report a failure.
+func failures(out []byte) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if strings.HasPrefix(line, "FAIL") || strings.HasPrefix(line, "--- FAIL") || strings.HasPrefix(line, "# ") ||
+			strings.Contains(line, "[setup failed]") || strings.Contains(line, "no such file") {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
 }
