@@ -123,7 +123,7 @@ func allMain(ctx context.Context, args, invocation []string, stdout io.Writer) e
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	return nil
+	return writeTargetsSummary(*out, invocation)
 }
 
 // loadMain is `bench load`: the load generator on its own.

@@ -207,3 +207,42 @@ func runHeader(args []string, started time.Time, took time.Duration, m Machine) 
 	b.WriteString(m.Markdown())
 	return b.String()
 }
+
+// writeTargetsSummary gathers the "### Targets" tables of every section of
+// the results file into a section "targets", placed first.
+func writeTargetsSummary(path string, invocation []string) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("## Targets at a glance\n\n")
+	fmt.Fprintf(&b, "Every target of the sections below, as they state it (written by `%s` on %s; each section has its own date, command and noise figures).\n\n",
+		commandLine(invocation), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	b.WriteString("| section | target | configuration | measured | status | by how much, context |\n|---|---|---|---:|---|---|\n")
+	section := ""
+	inTargets := false
+	for line := range strings.SplitSeq(string(doc), "\n") {
+		switch {
+		case strings.HasPrefix(line, "<!-- bench:") && strings.HasSuffix(line, ":start -->"):
+			section = strings.TrimSuffix(strings.TrimPrefix(line, "<!-- bench:"), ":start -->")
+			inTargets = false
+		case strings.HasPrefix(line, "### "):
+			inTargets = strings.HasPrefix(line, "### Targets")
+		case inTargets && strings.HasPrefix(line, "| ") && !strings.HasPrefix(line, "| target |") && section != "targets":
+			b.WriteString("| " + section + " " + line + "\n")
+		}
+	}
+	start, _ := sectionMarkers("targets")
+	if !strings.Contains(string(doc), start) {
+		// First time: before the first section, after the preamble.
+		if i := strings.Index(string(doc), "<!-- bench:"); i >= 0 {
+			doc = []byte(string(doc[:i]) + start + "\n" + "<!-- bench:targets:end -->\n\n" + string(doc[i:]))
+		}
+	}
+	out, err := ReplaceSection(doc, "targets", []byte(b.String()))
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, out)
+}

@@ -105,3 +105,34 @@ func TestCommandLine(t *testing.T) {
 		t.Errorf("commandLine() = %s; want %s", got, want)
 	}
 }
+
+func TestWriteTargetsSummary(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "RESULTS.md")
+	doc := resultsPreamble + "\n<!-- bench:a:start -->\n## A\n\n### Targets\n\n| target | configuration | measured | status | x |\n|---|---|---:|---|---|\n| p99 ≤ 4 ms | c=1 | 3ms | met | |\n\n### Other\n\n| not | a target |\n<!-- bench:a:end -->\n" +
+		"\n<!-- bench:b:start -->\n### Targets\n\n| target | c | m | s | x |\n|---|---|---:|---|---|\n| RSS ≤ 1 KiB | 19000 | 2 KiB | MISSED | over |\n<!-- bench:b:end -->\n"
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second run replaces the section in place
+		if err := writeTargetsSummary(path, []string{"all", "-out", path}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(got)
+	if strings.Count(s, "<!-- bench:targets:start -->") != 1 || strings.Index(s, "bench:targets:start") > strings.Index(s, "bench:a:start") {
+		t.Fatalf("targets section missing, repeated or not first:\n%s", s)
+	}
+	for _, want := range []string{"| a | p99 ≤ 4 ms | c=1 | 3ms | met |", "| b | RSS ≤ 1 KiB | 19000 | 2 KiB | MISSED |"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "| a | not |") {
+		t.Errorf("a table that is not the targets was taken:\n%s", s)
+	}
+}
