@@ -67,6 +67,11 @@ type HubConfig struct {
 	// PublishRate disables the limit). Over it: nack "rate limited".
 	PublishRate  int
 	PublishBurst int
+	// StallTimeout closes a stream whose connection accepts no more bytes
+	// while events wait for it, for this long (default 5 s): a peer that
+	// stopped reading. A backlog larger than the connection's outbound cap
+	// (engine Config.MaxOutbound) is sent in slices as the peer reads it.
+	StallTimeout time.Duration
 }
 
 // Hub defaults.
@@ -75,6 +80,7 @@ const (
 	DefaultHeartbeat          = 20 * time.Second
 	DefaultPullRefreshTimeout = 45 * time.Second
 	DefaultPollRefreshTimeout = 60 * time.Second
+	DefaultStallTimeout       = 5 * time.Second
 	DefaultWindow             = 256
 	DefaultMaxSessions        = 100_000
 	DefaultMaxSubscriptions   = 64
@@ -100,6 +106,7 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	def(&c.Heartbeat, DefaultHeartbeat)
 	def(&c.PullRefreshTimeout, DefaultPullRefreshTimeout)
 	def(&c.PollRefreshTimeout, DefaultPollRefreshTimeout)
+	def(&c.StallTimeout, DefaultStallTimeout)
 	defi := func(d *int, v int) {
 		if *d == 0 {
 			*d = v
@@ -123,7 +130,7 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	for _, d := range []struct {
 		n string
 		v time.Duration
-	}{{"SessionTimeout", c.SessionTimeout}, {"Heartbeat", c.Heartbeat}, {"PullRefreshTimeout", c.PullRefreshTimeout}, {"PollRefreshTimeout", c.PollRefreshTimeout}} {
+	}{{"SessionTimeout", c.SessionTimeout}, {"Heartbeat", c.Heartbeat}, {"PullRefreshTimeout", c.PullRefreshTimeout}, {"PollRefreshTimeout", c.PollRefreshTimeout}, {"StallTimeout", c.StallTimeout}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("engine: %s must be positive, got %v", d.n, d.v))
 		}

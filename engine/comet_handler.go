@@ -494,7 +494,10 @@ func (rc *reqCtx) openStream(f Format, ack *Event) {
 		return
 	}
 	s.attachLocked(ch)
-	evs, gapFrom, gapTo := s.takeLocked(ex.c.l.evs[:0])
+	evs, gapFrom, gapTo := s.takeLocked(ex.c.l.evs[:0], ch.paceBudget())
+	if s.hasPendingLocked() {
+		s.requestLocked(actNone) // the rest of a large backlog, in slices
+	}
 	seq := s.seq
 	s.mu.Unlock()
 

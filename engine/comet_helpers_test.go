@@ -260,6 +260,12 @@ func (th *testHub) openStream(f Format, query string, extra ...string) *stream {
 		th.t.Fatal(err)
 	}
 	th.t.Cleanup(func() { conn.Close() })
+	return th.openStreamOn(conn, f, query, extra...)
+}
+
+// openStreamOn is openStream on a connection the test dialled itself.
+func (th *testHub) openStreamOn(conn net.Conn, f Format, query string, extra ...string) *stream {
+	th.t.Helper()
 	req := "GET /pushlet/pushlet.srv?" + query + " HTTP/1.1\r\nHost: " + th.srv.Addr() + "\r\n" + strings.Join(extra, "") + "\r\n"
 	if _, err := conn.Write([]byte(req)); err != nil {
 		th.t.Fatal(err)

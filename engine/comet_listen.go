@@ -36,6 +36,7 @@ type listener struct {
 	action    uint8 // pending action
 	lastWrite int64 // UnixNano of the last write (stream heartbeats)
 	parkedAt  int64 // UnixNano when a refresh parked
+	stalled   int64 // UnixNano since when events wait and the connection takes no more (0: not stalled)
 }
 
 // requestLocked asks the listener's loop to deliver what is pending and
@@ -144,9 +145,29 @@ func (s *Session) runListener(gen uint32) {
 	// An abort (shutdown) delivers what is pending before it: events
 	// pushed before the shutdown, a room's last ones among them, must not
 	// be lost (stop kept the window for this).
+	slow := false
 	if act < actEnd && !s.stopped || act == actAbort {
-		evs, gapFrom, gapTo = s.takeLocked(ch.l.evs[:0])
+		budget := ch.paceBudget()
+		if ch.mode != ModeStream {
+			budget = max(budget, 1) // a refresh answers with at least one event
+		}
+		// A stream whose connection takes nothing more while events wait
+		// for longer than StallTimeout is a peer that stopped reading: it
+		// is closed as a slow reader (it may come back and resume).
+		now := time.Now().UnixNano()
+		switch {
+		case budget >= 0 || !s.hasPendingLocked():
+			lst.stalled = 0
+		case lst.stalled == 0:
+			lst.stalled = now
+		case now-lst.stalled > int64(s.hub.cfg.StallTimeout):
+			slow = true
+		}
+		evs, gapFrom, gapTo = s.takeLocked(ch.l.evs[:0], budget)
 	}
+	// Part of a backlog left for later (the connection was full): a stream
+	// goes on when its turn comes again; the session timer retries soon.
+	more := ch.mode == ModeStream && act < actEnd && !s.stopped && s.hasPendingLocked()
 	if s.stopped {
 		s.win = nil
 	}
@@ -159,11 +180,27 @@ func (s *Session) runListener(gen uint32) {
 		s.detachLocked()
 	} else {
 		lst.lastWrite = time.Now().UnixNano()
+		if more {
+			s.armLocked(pacingRetry)
+		}
 	}
 	s.mu.Unlock()
+	if slow {
+		ch.ex.c.closeSlow(ch.ex.c.gc.OutboundBuffered() + ch.ex.c.pending)
+		return
+	}
 	ch.write(s, evs, gapFrom, gapTo, seq, act)
 	clear(evs)
 	ch.l.evs = evs[:0]
+	if more && len(evs) > 0 {
+		// The write may have gone straight to the socket: try the next
+		// slice at once (if the connection is full, the timer retries).
+		s.mu.Lock()
+		if s.lst.active && s.lst.gen == gen {
+			s.requestLocked(actNone)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // endChannel ends a data channel replaced by a newer one. Loop only.

@@ -322,26 +322,59 @@ func (s *Session) oldestLocked() uint64 {
 }
 
 // takeLocked appends the held events after the delivered cursor to dst and
-// advances the cursor. gapFrom..gapTo is the range lost (gapTo == 0: none).
-func (s *Session) takeLocked(dst []queued) (out []queued, gapFrom, gapTo uint64) {
-	if s.delivered >= s.seq {
+// advances the cursor past them. gapFrom..gapTo is the range lost (gapTo ==
+// 0: none). It stops once the events taken add up to budget bytes (always
+// taking at least one; budget < 0: none), leaving the rest pending: a large
+// backlog goes out in slices a slow but live client can absorb instead of
+// overflowing its connection's outbound cap.
+func (s *Session) takeLocked(dst []queued, budget int) (out []queued, gapFrom, gapTo uint64) {
+	if s.delivered >= s.seq || budget < 0 {
 		return dst, 0, 0
 	}
 	oldest := s.oldestLocked()
 	if s.delivered+1 < oldest {
 		gapFrom, gapTo = s.delivered+1, oldest-1
+		s.delivered = gapTo
 	}
-	if w := s.win; w != nil {
-		for i := int32(0); i < w.n; i++ {
-			q := w.buf[(w.head+i)%int32(len(w.buf))]
-			if q.seq > s.delivered {
-				dst = append(dst, q)
-			}
+	w := s.win
+	if w == nil {
+		s.delivered = s.seq
+		return dst, gapFrom, gapTo
+	}
+	size := 0
+	for i := int32(0); i < w.n; i++ {
+		q := w.buf[(w.head+i)%int32(len(w.buf))]
+		if q.seq <= s.delivered {
+			continue
 		}
+		if size > 0 && size+q.ev.size > budget {
+			return dst, gapFrom, gapTo // the rest on the next turn
+		}
+		size += q.ev.size
+		dst = append(dst, q)
+		s.delivered = q.seq
 	}
 	s.delivered = s.seq
 	return dst, gapFrom, gapTo
 }
+
+// paceBudget is how many bytes of events a channel may take now: half the
+// connection's outbound cap, less what is still queued for it. Loop only.
+func (ch channel) paceBudget() int {
+	c := ch.ex.c
+	if c.closed {
+		return -1
+	}
+	b := c.srv.cfg.MaxOutbound/2 - c.gc.OutboundBuffered() - c.pending
+	if b <= 0 {
+		return -1
+	}
+	return b
+}
+
+// pacingRetry is how soon a channel whose connection was too full to take
+// its pending events tries again.
+const pacingRetry = 20 * time.Millisecond
 
 // resumeLocked moves the delivered cursor back to last (a client's p_last or
 // Last-Event-ID): everything after it still held is sent again.
@@ -477,8 +510,13 @@ func (s *Session) check() {
 		if now >= due {
 			s.requestLocked(actHeartbeat)
 			due = now + hb
+		} else if s.hasPendingLocked() {
+			s.requestLocked(actNone) // a paced backlog: try again
 		}
 		next = due - now
+		if s.hasPendingLocked() {
+			next = min(next, int64(pacingRetry))
+		}
 	} else {
 		leaseEnd := s.lastActive.Load() + int64(cfg.SessionTimeout)
 		switch {

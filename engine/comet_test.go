@@ -696,3 +696,30 @@ func TestSubscriptionListsAndRemoval(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeBacklogPaced: a stream resuming a backlog far larger than its
+// connection's outbound cap gets it in slices, every event once, in order,
+// instead of being closed as a slow reader.
+func TestLargeBacklogPaced(t *testing.T) {
+	th := newTestHub(t, HubConfig{MaxEventBytes: 32 << 10}, Config{MaxOutbound: 64 << 10})
+	id := th.join(FormatJSON)
+	th.do(FormatJSON, q("p_event", "subscribe", "p_id", id, "p_subject", "/big"))
+	big := strings.Repeat("x", 15<<10)
+	const n = 256 // 3.8 MB: 60 times the cap, more than the kernel's buffers hold
+	for i := 1; i <= n; i++ {
+		th.hub.Publish("/big", "i", strconv.Itoa(i), "pad", big)
+	}
+	// A small receive window, so that the server's writes really wait for
+	// the reader.
+	c := hDialSmallRcvbuf(t, th.srv.Addr(), 16<<10)
+	s := th.openStreamOn(c.c, FormatJSON, q("p_event", "listen", "p_id", id, "p_last", "0"))
+	evs := s.next(2+n, 30*time.Second)
+	for k, e := range evs[2:] {
+		if e.name() != "data" || e["i"] != strconv.Itoa(k+1) {
+			t.Fatalf("event %d = %s %q; want data %d", k, e.name(), e["i"], k+1)
+		}
+	}
+	if st := th.srv.Stats(); st.SlowClosed != 0 {
+		t.Fatalf("the resuming stream was closed as a slow reader %d times", st.SlowClosed)
+	}
+}

@@ -70,6 +70,7 @@ type Field struct {
 // per-recipient fields (p_seq, p_sid, p_label) are written per recipient.
 type Event struct {
 	fields []Field
+	size   int // approximate encoded size (names, values, punctuation), for pacing
 	enc    [numFormats]atomic.Pointer[[]byte]
 }
 
@@ -85,10 +86,16 @@ func NewEvent(name string, kv ...string) *Event {
 	for i := 0; i < len(kv); i += 2 {
 		fs = append(fs, Field{kv[i], kv[i+1]})
 	}
-	return &Event{fields: fs}
+	return newEventFields(fs)
 }
 
-func newEventFields(fs []Field) *Event { return &Event{fields: fs} }
+func newEventFields(fs []Field) *Event {
+	n := 32
+	for _, f := range fs {
+		n += len(f.Name) + len(f.Value) + 8
+	}
+	return &Event{fields: fs, size: n}
+}
 
 // Name returns the event's p_event.
 func (e *Event) Name() string { return e.Get("p_event") }

@@ -97,6 +97,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	sizeVar(fs, &c.Hub.MaxEventBytes, "max-event-bytes", engine.DefaultMaxEventBytes, "names and values of one published event")
 	fs.IntVar(&c.Hub.PublishRate, "publish-rate", engine.DefaultPublishRate, "publishes per second per session, sustained (-1: no limit); past it: nack")
 	fs.IntVar(&c.Hub.PublishBurst, "publish-burst", 0, "publishes per session at once (0: the larger of 40 and -publish-rate)")
+	fs.DurationVar(&c.Hub.StallTimeout, "stall-timeout", engine.DefaultStallTimeout, "a stream whose connection takes no more bytes while events wait, for this long, is closed as a slow reader")
 	listVar(fs, &c.Hub.AllowedOrigins, "allowed-origins", "comma-separated origins (https://example.com) allowed cross-origin requests; * allows any (default: same origin only)")
 	fs.BoolVar(&c.Hub.ForcePullAll, "force-pull-all", false, "force every listen to long-poll")
 	listVar(fs, &c.Hub.ForcePullAgents, "force-pull-agents", "comma-separated User-Agent substrings whose listens are forced to long-poll")
@@ -244,6 +245,7 @@ func (s *settings) check() error {
 	h := &c.Hub
 	positiveDur("session-timeout", h.SessionTimeout)
 	positiveDur("heartbeat", h.Heartbeat)
+	positiveDur("stall-timeout", h.StallTimeout)
 	positiveDur("pull-refresh-timeout", h.PullRefreshTimeout)
 	positiveDur("poll-refresh-timeout", h.PollRefreshTimeout)
 	for _, w := range []struct {
