@@ -1,10 +1,12 @@
 // Command bench is cometplay's load generator and same-run comparison tool.
 //
-//	go run ./bench http -out bench/RESULTS.md   # cometplay vs net/http vs bare gnet
-//	go run ./bench all -out bench/RESULTS.md    # every scenario (make bench)
+//	go run ./bench http -out bench/RESULTS.md       # cometplay vs net/http vs bare gnet
+//	go run ./bench listeners -out bench/RESULTS.md  # idle listeners, fan-out, long-poll churn
+//	go run ./bench players -games 1000              # tictactoe players over every transport
+//	go run ./bench players-5k                       # 5,000 games without the lobby
+//	go run ./bench all -out bench/RESULTS.md        # every scenario (make bench)
 //	go run ./bench load -kind cometplay -c 100 -pipeline 16 -d 5s
-//	go run ./bench load -addr 127.0.0.1:8080 -path / -n 10000
-//	go run ./bench serve -kind gnet -addr 127.0.0.1:0
+//	go run ./bench serve -kind games -addr 127.0.0.1:0
 //
 // # Load generator
 //
@@ -36,6 +38,33 @@
 // children's CPU time is read from /proc around each run. `bench serve`
 // takes -cpuprofile and -memprofile, and the comparison passes
 // -server-args to every child, so profiles can be collected under load.
+//
+// # Players and listeners
+//
+// The player simulation (players.go) and the listener scenarios
+// (listeners.go) run in `bench loadchild` processes (loadchild.go), as many
+// as the open-file limit requires, driven by the parent over their stdin and
+// stdout and merged by it (histograms travel as JSON). Their Comet client
+// (wire.go) speaks raw HTTP/1.1 with small buffers; control requests of many
+// players share pipelined keep-alive connections (ctrlConn). A simulated
+// player joins, opens its data channel (stream, sse, long-poll or poll),
+// says hello in the lobby and quick-matches into tictactoe, or asks the
+// games server's own matchmaker (mountDirectMatch) to be seated without the
+// lobby; it then plays random moves at a fixed pace, rematching or queueing
+// again. The move → opponent latency is measured in memory (both players of
+// a game live in one load process: the games server registers the game
+// under one name per process) and from the kernel's receive timestamp of
+// the opponent's socket (SO_TIMESTAMPNS, tsReader): the server-side latency.
+//
+// The server kinds of the Comet scenarios are games (the example's whole
+// stack, gamesserver.go), nethttp-comet (a goroutine-per-connection
+// net/http server speaking the same protocol subset, nethttpcomet.go), and
+// the bare gnet floor, which also holds connections and pushes a chunk to
+// all of them on a trigger. Every child answers control commands on its
+// stdin (control.go: stats, cpu-start, cpu-stop, heap, gc), so a scenario
+// profiles exactly its measured window (-profile DIR; profiles.go writes
+// `go tool pprof -top` summaries next to the raw profiles and quotes them in
+// RESULTS.md; docs/PROFILING.md explains them).
 //
 // # Results
 //

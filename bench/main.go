@@ -49,16 +49,19 @@ var scenarios = []scenario{
 const usage = `usage: go run ./bench <command> [flags]
 
 commands:
-  http    same-run comparison of cometplay, net/http and bare gnet (keep-alive GET)
-  listeners idle stream listeners (RSS), one event to N listeners, sustained fan-out, long-poll churn
-  players simulated tictactoe players (join, lobby, quick-match, moves) over each transport
+  http        same-run comparison of cometplay, net/http and bare gnet (keep-alive GET)
+  listeners   idle stream listeners (RSS), one event to N listeners, sustained fan-out,
+              long-poll churn: cometplay, net/http Comet, bare gnet
+  players     simulated tictactoe players (join, lobby, quick-match, moves) over each transport
   players-5k  5,000 games, matched by the games server itself (no lobby): long-poll and stream
-  lobby   players who keep the lobby's broadcasts (the example page's behaviour)
-  micro   go test -bench of httpcodec, engine and bench, recorded in RESULTS.md
-  all     every scenario in turn (make bench): all -out bench/RESULTS.md
-  load    load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s
-          (or -kind cometplay|nethttp|gnet to start that server as a child)
-  serve   run one server and print its address: serve -kind gnet -addr 127.0.0.1:0
+  lobby       players who keep the lobby's broadcasts (the example page's behaviour)
+  micro       go test -bench of httpcodec, engine and bench, recorded in RESULTS.md
+  all         every scenario in turn (make bench): all -out bench/RESULTS.md
+  load        load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s
+              (or -kind cometplay|nethttp|gnet to start that server as a child)
+  serve       run one server and print its address: serve -kind games -addr 127.0.0.1:0
+              (kinds: cometplay, nethttp, gnet, games, nethttp-comet; reads control
+              commands on stdin: stats, cpu-start PATH, cpu-stop, heap PATH, gc)
 
 Run "go run ./bench <command> -h" for a command's flags.
 `

@@ -73,6 +73,8 @@ type playersConfig struct {
 	// Match is how players meet: matchLobby (hello, quickplay) or
 	// matchDirect (the games server's /bench/match, see mountDirectMatch).
 	Match string `json:"match"`
+	// SwitchSpread spreads a transport switch (default defaultSwitchSpread).
+	SwitchSpread time.Duration `json:"switch_spread"`
 	// HelloWindow bounds the hellos waiting for their welcome: the ramp
 	// goes at the pace the lobby answers instead of flooding it with
 	// requests it refuses ("busy, try again").
@@ -320,19 +322,24 @@ func (s *playerSim) reset() {
 	s.errs, s.errSample = map[string]int64{}, nil
 }
 
-// switchSpread spreads the players' moves to another transport over this
-// long, as clients do not all fall back at the same instant: a stampede of
-// reconnections would hold some data channels closed longer than the
-// engine's detach grace (2 s), and their opponents would see them dropped.
-const switchSpread = 2 * time.Second
+// defaultSwitchSpread spreads the players' moves to another transport over
+// this long, as clients do not all fall back at the same instant: a
+// stampede of reconnections would hold some data channels closed longer
+// than the engine's detach grace (2 s), and their opponents would see them
+// dropped.
+const defaultSwitchSpread = 2 * time.Second
 
 // switchTransport moves every player's data channel to transport t: each
 // closes its connection and listens again with p_last, as a client falling
 // back to another transport does.
 func (s *playerSim) switchTransport(t string) {
 	s.transport.Store(&t)
+	spread := s.cfg.SwitchSpread
+	if spread <= 0 {
+		spread = defaultSwitchSpread
+	}
 	for _, p := range s.started() {
-		time.AfterFunc(time.Duration(s.jitter(int(switchSpread/time.Millisecond)))*time.Millisecond, func() {
+		time.AfterFunc(time.Duration(s.jitter(max(1, int(spread/time.Millisecond))))*time.Millisecond, func() {
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			if p.conn != nil {

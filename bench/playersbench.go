@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cometplay/cometplay/engine"
 )
 
 // playersOptions are the flags of `bench players`.
@@ -40,6 +42,7 @@ type playersOptions struct {
 	Section        string
 	Drain          time.Duration
 	Rounds         int
+	SwitchSpread   time.Duration
 }
 
 // maxConnsPerLoadProc keeps a load process under its open-file limit
@@ -69,6 +72,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.StringVar(&o.Section, "section", "players", "RESULTS.md section to write")
 	fs.DurationVar(&o.Drain, "drain", time.Second, "wait after a window for the events of its last moves")
 	fs.IntVar(&o.Rounds, "rounds", 1, "rounds through the transports; figures are medians over the rounds")
+	fs.DurationVar(&o.SwitchSpread, "switch-spread", defaultSwitchSpread, "a move to another transport is spread over this long; the window waits as long again plus the detach grace")
 	return games, trans, env
 }
 
@@ -281,7 +285,8 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 		cfg := playersConfig{
 			Addr: srv.Addr, Transport: o.Transports[0], Players: n, Game: gameName(i), Think: o.Think, Lobby: o.Lobby, Match: o.Match,
 			Ramp: max(1, o.Ramp/procs), CtrlConns: o.CtrlConns, RequeueEvery: o.RequeueEvery, HelloWindow: max(1, o.HelloWindow/procs),
-			Seed: uint64(i + 1), Name: fmt.Sprintf("p%d-", i),
+			SwitchSpread: o.SwitchSpread,
+			Seed:         uint64(i + 1), Name: fmt.Sprintf("p%d-", i),
 		}
 		lc, err := startLoadChild(i, loadChildConfig{Mode: "players", Players: &cfg})
 		if err != nil {
@@ -355,7 +360,7 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 				}
 				current = t
 				// Let the reconnections end and the detach grace pass.
-				if err := sleepCtx(ctx, switchSpread+2*time.Second); err != nil {
+				if err := sleepCtx(ctx, o.switchPause()); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -581,9 +586,37 @@ func (a *playersAgg) byRound(f func(*playersRun) time.Duration) string {
 
 func (rep *playersReport) targets() []target {
 	var ts []target
+	if rp := rep.ramp; rep.o.Match == matchLobby && rp.Games < targetGames && rp.RSSReady > 0 {
+		// The lobby cannot admit the target's players on this machine:
+		// say so, with what the ramp measured and where it leads.
+		players := 2 * targetGames
+		proj := float64(rp.RSSReady-rp.RSSBefore) * math.Pow(float64(players)/float64(rp.Players), 2)
+		ts = append(ts, target{
+			What:   "5,000 concurrent games through the lobby (hello, quick-match)",
+			Config: fmt.Sprintf("measured with %d players", rp.Players),
+			Measured: fmt.Sprintf("not run: RSS %s with %d players (%s each)", fmtBytes(rp.RSSReady), rp.Players,
+				fmtBytes((rp.RSSReady-rp.RSSBefore)/int64(rp.Players))),
+			Context: fmt.Sprintf("each welcome lists every player and room and stays in its session's window: RSS grows with players², "+
+				"projected %s for %d players (the machine has %s); see players-5k for 5,000 games without the lobby", fmtBytes(int64(proj)), players, machineMemory()),
+		})
+	}
 	for _, a := range rep.aggs() {
 		r0 := a.Runs[0]
 		if r0.Games < targetGames {
+			if a.Transport == transportLongPoll && rep.o.Match == matchLobby {
+				// The same thresholds at the scale the lobby admits, for reference.
+				p99, srv := a.medDur(moveP99), a.medDur(srvP99)
+				cores := a.med(func(r *playersRun) float64 { return r.CPU.Server })
+				cfg := fmt.Sprintf("%s, %d games, median of %d rounds", a.Transport, r0.Games, len(a.Runs))
+				ts = append(ts,
+					target{What: fmt.Sprintf("at %d games: move → opponent p99 ≤ 50 ms", r0.Games), Config: cfg, Measured: fmtDur(p99), Met: p99 <= targetMoveP99,
+						Context: overBy(float64(p99), float64(targetMoveP99))},
+					target{What: fmt.Sprintf("at %d games: server below one core", r0.Games), Config: cfg, Measured: fmt.Sprintf("%.2f cores", cores), Met: cores < targetServerCores},
+					target{What: fmt.Sprintf("at %d games: zero errors (measured windows)", r0.Games), Config: cfg, Measured: strconv.FormatInt(a.Merged.errorCount(), 10), Met: a.Merged.errorCount() == 0},
+					target{What: fmt.Sprintf("at %d games: server-side p99 ≤ 10 ms", r0.Games), Config: cfg, Measured: fmtDur(srv), Met: srv <= targetServerSideMs,
+						Context: overBy(float64(srv), float64(targetServerSideMs))},
+				)
+			}
 			continue
 		}
 		x := &a.Merged
@@ -705,7 +738,7 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 		"say hello and quick-match at up to %d players/s; then for each transport in turn the players move their data channel to it "+
 		"(listen again with p_last, as a client falling back does: spread over %v, then %v for the reconnections and the engine's detach grace) and play on: "+
 		"a %v warmup, then the %v window, repeated for each round.\n\n",
-		rp.Players, rp.Procs, rp.Transport, o.Ramp, switchSpread, switchSpread+2*time.Second, o.Warmup, o.Duration)
+		rp.Players, rp.Procs, rp.Transport, o.Ramp, o.SwitchSpread, o.switchPause(), o.Warmup, o.Duration)
 	b.WriteString("| players | time to all in game | join p50 | join p99 | hello → welcome p50 | p99 | max | \"try again\" retries | server cores | RSS fresh | RSS all in game | RSS per player | errors |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	per := float64(rp.RSSReady-rp.RSSBefore) / float64(rp.Players)
@@ -865,4 +898,30 @@ func matchShort(o playersOptions) string {
 		return "matched by the bench's matchmaker, no lobby"
 	}
 	return "hello and quick-match through the lobby"
+}
+
+// machineMemory returns MemTotal of /proc/meminfo, formatted.
+func machineMemory() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown"
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(v)
+			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil && len(f) == 2 {
+				return fmtBytes(n << 10)
+			}
+		}
+	}
+	return "unknown"
+}
+
+// switchPause is the wait after a transport switch before the warmup: the
+// spread of the reconnections, then the engine's detach grace.
+func (o playersOptions) switchPause() time.Duration {
+	if o.SwitchSpread < defaultSwitchSpread {
+		return 2 * o.SwitchSpread // tests: no stampede to wait out
+	}
+	return o.SwitchSpread + engine.DefaultDetachGrace
 }

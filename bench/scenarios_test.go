@@ -212,13 +212,17 @@ func TestChildControl(t *testing.T) {
 // section: no error, moves measured.
 func TestPlayersCommand(t *testing.T) {
 	t.Parallel()
-	for _, match := range []string{matchLobby, matchDirect} {
+	for _, tc := range []struct{ match, procs, transports string }{
+		{matchLobby, "2", "stream,long-poll"}, // two load processes, a switch of transport
+		{matchDirect, "1", "long-poll"},
+	} {
+		match := tc.match
 		t.Run("match="+match, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			out := filepath.Join(dir, "RESULTS.md")
-			args := []string{"players", "-out", out, "-games", "4", "-procs", "2", "-transports", "stream,long-poll", "-match", match,
-				"-d", "700ms", "-warmup", "200ms", "-think", "100ms", "-requeue-every", "1", "-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms"}
+			args := []string{"players", "-out", out, "-games", "4", "-procs", tc.procs, "-transports", tc.transports, "-match", match,
+				"-d", "700ms", "-warmup", "200ms", "-think", "100ms", "-requeue-every", "1", "-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms", "-switch-spread", "100ms"}
 			var stdout bytes.Buffer
 			if err := dispatch(context.Background(), args, &stdout); err != nil {
 				t.Fatal(err)
@@ -228,7 +232,7 @@ func TestPlayersCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := string(doc)
-			for _, want := range []string{"<!-- bench:players:start -->", "| stream | 4 | 8 |", "| long-poll | 4 | 8 |", "None: every data event arrived", "charts/players-latency.svg"} {
+			for _, want := range []string{"<!-- bench:players:start -->", "| long-poll | 4 | 8 |", "None: every data event arrived", "charts/players-latency.svg"} {
 				if !strings.Contains(s, want) {
 					t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
 				}
