@@ -89,6 +89,12 @@ func (ex *exchange) commit(b []byte) {
 // appendHead appends the status line and the headers every response carries.
 func (ex *exchange) appendHead(b []byte, status int, hdrs []string) []byte {
 	ex.c.srv.routeStats.count(ex.route, status) // every response head passes here: count it once
+	if ex.keepAlive && ex.next == nil && ex.c.srv.draining.Load() {
+		// Shutting down: the last response of a connection says so and
+		// closes it, even before the drain task reaches the connection.
+		ex.keepAlive = false
+		ex.c.closing = true
+	}
 	b = httpcodec.AppendStatusLine(b, status)
 	b = httpcodec.AppendDate(b, ex.c.l.clock())
 	for i := 0; i+1 < len(hdrs); i += 2 {
