@@ -163,6 +163,18 @@ func (s *Session) runListener(gen uint32) {
 		case now-lst.stalled > int64(s.hub.cfg.StallTimeout):
 			slow = true
 		}
+		if slow {
+			// Detach now, as if the connection were already gone (it is
+			// closed just below): the session is not listening any more.
+			s.detachLocked()
+			if s.connected && !s.stopped {
+				s.connected = false
+				s.hub.events.push(SessionEvent{Kind: SessionDetached, Session: s})
+			}
+			s.mu.Unlock()
+			ch.ex.c.closeSlow(ch.ex.c.gc.OutboundBuffered() + ch.ex.c.pending)
+			return
+		}
 		evs, gapFrom, gapTo = s.takeLocked(ch.l.evs[:0], budget)
 	}
 	// Part of a backlog left for later (the connection was full): a stream
@@ -185,10 +197,6 @@ func (s *Session) runListener(gen uint32) {
 		}
 	}
 	s.mu.Unlock()
-	if slow {
-		ch.ex.c.closeSlow(ch.ex.c.gc.OutboundBuffered() + ch.ex.c.pending)
-		return
-	}
 	ch.write(s, evs, gapFrom, gapTo, seq, act)
 	clear(evs)
 	ch.l.evs = evs[:0]
