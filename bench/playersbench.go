@@ -586,7 +586,7 @@ func (a *playersAgg) byRound(f func(*playersRun) time.Duration) string {
 
 func (rep *playersReport) targets() []target {
 	var ts []target
-	if rp := rep.ramp; rep.o.Match == matchLobby && rp.Games < targetGames && rp.RSSReady > 0 {
+	if rp := rep.ramp; rep.o.Match == matchLobby && rep.o.Lobby == lobbyQuiet && rp.Games < targetGames && rp.RSSReady > 0 {
 		// The lobby cannot admit the target's players on this machine:
 		// say so, with what the ramp measured and where it leads.
 		players := 2 * targetGames
