@@ -365,7 +365,7 @@ func (ch channel) paceBudget() int {
 	if c.closed {
 		return -1
 	}
-	b := c.srv.cfg.MaxOutbound/2 - c.gc.OutboundBuffered() - c.pending
+	b := c.l.srv.cfg.MaxOutbound/2 - c.gc.OutboundBuffered() - c.pending
 	if b <= 0 {
 		return -1
 	}

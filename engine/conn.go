@@ -37,15 +37,14 @@ const lingerTimeout = 500 * time.Millisecond
 // conn is the engine's state of one TCP connection. Every field is owned by
 // the connection's event loop, except timerGen (read by the timer callback).
 type conn struct {
-	srv *Server
-	l   *loop
-	gc  gnet.Conn
+	l  *loop // its event loop (and, through it, the server)
+	gc gnet.Conn
 
 	p          *httpcodec.Parser // held only while a request is partially received
 	head, tail *exchange         // requests being served, in arrival order
-	queued     int               // len of the head..tail list
+	queued     int32             // len of the head..tail list
 	pending    int               // bytes held in exchanges waiting behind the head
-	leftIn     int               // inbound bytes left unconsumed after the last OnTraffic
+	leftIn     int32             // inbound bytes left unconsumed after the last OnTraffic
 
 	closing      bool // read no further requests; close once the queue drains
 	closeAtFlush bool // close when the current OnTraffic batch is written
@@ -59,13 +58,13 @@ type conn struct {
 	timerKind  uint8
 	timerGen   atomic.Uint32
 	deadline   int64     // UnixNano
-	flushUntil time.Time // while timerFlush: when to give up on the peer reading
+	flushUntil int64 // UnixNano: while timerFlush, when to give up on the peer reading
 
 	prev, next *conn // the loop's list of open connections
 }
 
 func newConn(srv *Server, l *loop, gc gnet.Conn) *conn {
-	c := &conn{srv: srv, l: l, gc: gc}
+	c := &conn{l: l, gc: gc}
 	return c
 }
 
@@ -80,7 +79,7 @@ func (c *conn) setTimer(kind uint8, d time.Duration) {
 	c.timerKind = kind
 	c.deadline = time.Now().Add(d).UnixNano()
 	c.timerGen.Add(1)
-	c.srv.wheel.ScheduleFirer(&c.timer, d, c)
+	c.l.srv.wheel.ScheduleFirer(&c.timer, d, c)
 }
 
 // stopTimer disarms it. Loop only.
@@ -90,7 +89,7 @@ func (c *conn) stopTimer() {
 	}
 	c.timerKind = timerNone
 	c.timerGen.Add(1)
-	c.srv.wheel.Cancel(&c.timer)
+	c.l.srv.wheel.Cancel(&c.timer)
 }
 
 // timerFired handles a timer op on the loop; stale firings are ignored.
@@ -102,8 +101,8 @@ func (c *conn) timerFired(gen uint32) {
 	c.timerKind = timerNone
 	switch kind {
 	case timerHeader:
-		c.srv.stats.headerTimeouts.Add(1)
-		c.srv.log.Debug("connection closed: header timeout", "remote", c.remote())
+		c.l.srv.stats.headerTimeouts.Add(1)
+		c.l.srv.log.Debug("connection closed: header timeout", "remote", c.remote())
 		if c.head == nil && !c.closing {
 			// Nothing in flight: tell the client why (RFC 9110 §15.5.9).
 			c.closing = true
@@ -113,20 +112,20 @@ func (c *conn) timerFired(gen uint32) {
 		}
 		c.closeNow()
 	case timerIdle:
-		c.srv.log.Debug("connection closed: idle timeout", "remote", c.remote())
+		c.l.srv.log.Debug("connection closed: idle timeout", "remote", c.remote())
 		c.closeNow()
 	case timerLinger:
 		// Closing while the kernel still holds bytes the peer has not
 		// acknowledged would destroy them if the peer sends anything more
 		// (it is answered with a reset). Linger on while the peer keeps
 		// taking them, within the same bound as the flush.
-		if c.unacked() > 0 && time.Now().Before(c.flushUntil) {
+		if c.unacked() > 0 && time.Now().UnixNano() < c.flushUntil {
 			c.setTimer(timerLinger, flushPoll)
 			return
 		}
 		c.closeNow()
 	case timerFlush:
-		if time.Now().After(c.flushUntil) {
+		if time.Now().UnixNano() > c.flushUntil {
 			c.closeNow()
 			return
 		}
@@ -144,7 +143,7 @@ func (c *conn) remote() string {
 // onTraffic parses and serves what has arrived. Loop only.
 func (c *conn) onTraffic() gnet.Action {
 	in := c.gc.InboundBuffered()
-	c.srv.stats.bytesIn.Add(int64(in - c.leftIn))
+	c.l.srv.stats.bytesIn.Add(int64(in - int(c.leftIn)))
 	c.l.nowSet = false
 	c.batch()
 	return gnet.None
@@ -158,7 +157,7 @@ func (c *conn) batch() {
 	c.process()
 	c.l.cur = nil
 	c.flush()
-	c.leftIn = c.gc.InboundBuffered()
+	c.leftIn = int32(c.gc.InboundBuffered())
 	if c.closeAtFlush {
 		c.closeAtFlush = false
 		c.finishClose()
@@ -185,7 +184,7 @@ func (c *conn) writeDirect(b []byte) {
 	if c.closed || len(b) == 0 {
 		return
 	}
-	c.srv.stats.bytesOut.Add(int64(len(b)))
+	c.l.srv.stats.bytesOut.Add(int64(len(b)))
 	if _, err := c.gc.Write(b); err != nil {
 		return // gnet closes the connection on a write error; OnClose follows
 	}
@@ -197,7 +196,7 @@ func (c *conn) checkOutbound() {
 	if c.closed || c.aborted {
 		return // counted once: gnet's close is asynchronous and writes may follow
 	}
-	if q := c.gc.OutboundBuffered() + c.pending; q > c.srv.cfg.MaxOutbound {
+	if q := c.gc.OutboundBuffered() + c.pending; q > c.l.srv.cfg.MaxOutbound {
 		c.closeSlow(q)
 	}
 }
@@ -208,8 +207,8 @@ func (c *conn) closeSlow(queued int) {
 	if c.closed || c.aborted {
 		return
 	}
-	c.srv.stats.slowClosed.Add(1)
-	c.srv.log.Debug("connection closed: outbound cap exceeded (peer not reading)", "remote", c.remote(), "queued", queued)
+	c.l.srv.stats.slowClosed.Add(1)
+	c.l.srv.log.Debug("connection closed: outbound cap exceeded (peer not reading)", "remote", c.remote(), "queued", queued)
 	c.closeNow()
 }
 
@@ -230,7 +229,7 @@ func (c *conn) process() {
 	}
 	off := 0
 	for off < len(buf) && !c.closing {
-		if c.queued >= c.srv.cfg.MaxPipelined {
+		if int(c.queued) >= c.l.srv.cfg.MaxPipelined {
 			c.blocked = true
 			break
 		}
@@ -248,14 +247,14 @@ func (c *conn) process() {
 			break
 		}
 		c.sent100 = false
-		c.srv.stats.requests.Add(1)
+		c.l.srv.stats.requests.Add(1)
 		c.dispatch(req)
 		off += n
 		// Loop handlers answer into the batch at once: one read of small
 		// pipelined requests for large responses must not grow it far past
 		// MaxOutbound before the peer shows that it reads. Writing it now
 		// lets checkOutbound close a peer that does not.
-		if len(c.l.wbuf)+c.gc.OutboundBuffered()+c.pending > c.srv.cfg.MaxOutbound {
+		if len(c.l.wbuf)+c.gc.OutboundBuffered()+c.pending > c.l.srv.cfg.MaxOutbound {
 			c.flush()
 		}
 	}
@@ -265,8 +264,8 @@ func (c *conn) process() {
 	if off > 0 {
 		c.gc.Discard(off)
 	}
-	if c.blocked && c.gc.InboundBuffered() > c.srv.cfg.MaxInbound {
-		c.srv.log.Debug("connection closed: inbound cap exceeded", "remote", c.remote())
+	if c.blocked && c.gc.InboundBuffered() > c.l.srv.cfg.MaxInbound {
+		c.l.srv.log.Debug("connection closed: inbound cap exceeded", "remote", c.remote())
 		c.closeNow()
 		return
 	}
@@ -303,14 +302,14 @@ func (c *conn) updateTimer() {
 	switch {
 	case partial:
 		if c.timerKind != timerHeader {
-			c.setTimer(timerHeader, c.srv.cfg.HeaderTimeout)
+			c.setTimer(timerHeader, c.l.srv.cfg.HeaderTimeout)
 		}
 	case c.head == nil && !c.closing:
 		if c.p != nil {
 			c.l.putParser(c.p)
 			c.p = nil
 		}
-		c.setTimer(timerIdle, c.srv.cfg.IdleTimeout)
+		c.setTimer(timerIdle, c.l.srv.cfg.IdleTimeout)
 	default:
 		if c.p != nil && c.head != nil {
 			c.l.putParser(c.p)
@@ -323,8 +322,8 @@ func (c *conn) updateTimer() {
 // protocolError answers a request the codec refused, then closes.
 func (c *conn) protocolError(err error) {
 	status := statusFor(err)
-	c.srv.stats.badRequests.Add(1)
-	c.srv.log.Debug("bad request", "remote", c.remote(), "status", status, "err", err)
+	c.l.srv.stats.badRequests.Add(1)
+	c.l.srv.log.Debug("bad request", "remote", c.remote(), "status", status, "err", err)
 	if c.p != nil {
 		c.l.putParser(c.p)
 		c.p = nil
@@ -350,12 +349,12 @@ func (c *conn) enqueue(keepAlive, head, http10 bool) *exchange {
 
 // dispatch creates the exchange of a parsed request and routes it.
 func (c *conn) dispatch(req *httpcodec.Request) {
-	keepAlive := req.KeepAlive && !c.srv.draining.Load()
+	keepAlive := req.KeepAlive && !c.l.srv.draining.Load()
 	ex := c.enqueue(keepAlive, string(req.Method) == "HEAD", req.ProtoMinor == 0)
 	if !keepAlive {
 		c.closing = true
 	}
-	c.srv.serve(ex, req)
+	c.l.srv.serve(ex, req)
 }
 
 // complete is called when ex has produced its whole response. It retires
@@ -431,8 +430,8 @@ func (c *conn) finishClose() {
 	if c.closed {
 		return
 	}
-	if c.flushUntil.IsZero() {
-		c.flushUntil = time.Now().Add(c.srv.cfg.IdleTimeout)
+	if c.flushUntil == 0 {
+		c.flushUntil = time.Now().Add(c.l.srv.cfg.IdleTimeout).UnixNano()
 	}
 	if c.gc.OutboundBuffered() > 0 {
 		// gnet's close makes one non-blocking attempt to write its outbound

@@ -88,8 +88,8 @@ func (ex *exchange) commit(b []byte) {
 
 // appendHead appends the status line and the headers every response carries.
 func (ex *exchange) appendHead(b []byte, status int, hdrs []string) []byte {
-	ex.c.srv.routeStats.count(ex.route, status) // every response head passes here: count it once
-	if ex.keepAlive && ex.next == nil && ex.c.srv.draining.Load() {
+	ex.c.l.srv.routeStats.count(ex.route, status) // every response head passes here: count it once
+	if ex.keepAlive && ex.next == nil && ex.c.l.srv.draining.Load() {
 		// Shutting down: the last response of a connection says so and
 		// closes it, even before the drain task reaches the connection.
 		ex.keepAlive = false
@@ -144,7 +144,7 @@ func (ex *exchange) respond(status int, hdrs []string, body []byte) {
 func (ex *exchange) finish(b []byte) {
 	ex.state = exDone
 	ex.commit(b)
-	ex.c.srv.countStatusDone(ex)
+	ex.c.l.srv.countStatusDone(ex)
 	ex.c.complete(ex)
 }
 
