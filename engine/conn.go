@@ -57,7 +57,7 @@ type conn struct {
 	timer      timewheel.Timer
 	timerKind  uint8
 	timerGen   atomic.Uint32
-	deadline   int64     // UnixNano
+	deadline   int64 // UnixNano
 	flushUntil int64 // UnixNano: while timerFlush, when to give up on the peer reading
 
 	prev, next *conn // the loop's list of open connections
