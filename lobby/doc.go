@@ -23,14 +23,24 @@
 // A session is online from its welcome. When its listen connection goes
 // away (Detached) it stays online for Options.AwayGrace (default 30 s, the
 // rooms' reconnect window), so a Comet reconnect gap shows nothing; if it
-// has not listened again by then, others get "offline", and "online" again
-// if it comes back. SessionEnded makes it offline at once and forgets it
+// has not listened again by then, it leaves the presence list, and comes
+// back if it returns. SessionEnded makes it offline at once and forgets it
 // (it must say hello again). Presence is per player: a player with two
 // sessions is online while either is, and listed once.
 //
 // The lobby forwards Detached, Attached and SessionEnded to the Manager;
 // those are idempotent, so an engine that also calls the Manager directly
 // does no harm.
+//
+// # Who hears the lobby
+//
+// The lobby's broadcasts are bounded so that its cost grows with the
+// players, not their square: subscribers are shown the first PresenceShown
+// players and RoomsShown rooms with the totals ("list" pages through the
+// rest); changes are published once per Tick as one delta per list against
+// the list published before; and a session whose player holds a seat in a
+// waiting or playing room is unsubscribed from the lobby's topics unless one
+// of its tabs says it shows the lobby ("browse"). See views.go.
 //
 // # Identity
 //

@@ -19,8 +19,9 @@ import (
 	"github.com/cometplay/cometplay/rooms"
 )
 
-// Topics. Unicast replies carry TopicLobby; the three others are
-// subscribed to on hello.
+// Topics. Unicast replies carry TopicLobby; a session is subscribed to the
+// three others while it is in the lobby (see "Who hears the lobby" in the
+// package documentation).
 const (
 	TopicLobby    = "/lobby"
 	TopicPresence = "/lobby/presence"
@@ -54,6 +55,14 @@ type Options struct {
 	// QueueSize bounds the actions waiting for the lobby goroutine (default
 	// 1024); past it Handle returns ErrBusy.
 	QueueSize int
+	// PresenceShown and RoomsShown bound the players and rooms a lobby
+	// subscriber is shown and kept up to date about (default 100 each); the
+	// totals come with them, and the "list" action pages through the rest.
+	PresenceShown int
+	RoomsShown    int
+	// Tick is how often changes of the shown lists are published, each
+	// kind coalesced into one delta event (default 500 ms).
+	Tick time.Duration
 	// Logger receives the lobby's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Clock is the source of time (default rooms.RealClock).
@@ -70,6 +79,12 @@ const (
 	DefaultAuthQueue   = 256
 	DefaultAwayGrace   = 30 * time.Second
 	DefaultQueueSize   = 1024
+	DefaultShown       = 100
+	DefaultTick        = 500 * time.Millisecond
+	// MaxShown bounds PresenceShown and RoomsShown.
+	MaxShown = 1000
+	// MaxBrowseTabs bounds the tabs a session may have browsing the lobby.
+	MaxBrowseTabs = 16
 	// MaxFields bounds a request's fields, MaxFieldLen each value (bytes),
 	// MaxReqLen the "req" correlation id.
 	MaxFields   = 32
@@ -90,6 +105,7 @@ var (
 	ErrAlreadyQueued = errors.New("lobby: already waiting for a match")
 	ErrNotQueued     = errors.New("lobby: not waiting for a match")
 	ErrTokenOwner    = errors.New("lobby: reconnection token belongs to another player")
+	ErrTooManyTabs   = fmt.Errorf("lobby: more than %d tabs browsing", MaxBrowseTabs)
 )
 
 // Request is one client action published to "/lobby".
@@ -138,12 +154,15 @@ type Lobby struct {
 	changed  map[string]bool
 	sessEvts map[string]sessEvent
 	awayFire []awayFire
+	tickFire bool
 
 	// Owned by the lobby goroutine.
 	sessions map[string]*session
 	players  map[string]*player // online players by id
 	roomList map[string]rooms.RoomInfo
 	queues   map[string][]*session // quickplay, by game
+	seats    map[string]int        // player id → seats held in waiting or playing rooms
+	views    views
 }
 
 type job struct {
@@ -184,12 +203,14 @@ type session struct {
 	away     rooms.Stopper
 	queued   string // game waited for in quickplay
 	queueReq string
+	browsing map[string]bool // tabs showing the lobby
+	hearing  bool            // subscribed to the lobby's broadcasts
 }
 
 type player struct {
 	ident    rooms.Identity
-	online   int // online sessions
-	sessions int // sessions said hello
+	online   int                 // online sessions
+	sessions map[string]*session // sessions said hello
 }
 
 // New returns a Lobby over the Manager and the Transport and starts its
@@ -223,6 +244,16 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
 	}
+	if o.PresenceShown <= 0 {
+		o.PresenceShown = DefaultShown
+	}
+	if o.RoomsShown <= 0 {
+		o.RoomsShown = DefaultShown
+	}
+	o.PresenceShown, o.RoomsShown = min(o.PresenceShown, MaxShown), min(o.RoomsShown, MaxShown)
+	if o.Tick <= 0 {
+		o.Tick = DefaultTick
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -245,6 +276,7 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 		players:  make(map[string]*player),
 		roomList: make(map[string]rooms.RoomInfo),
 		queues:   make(map[string][]*session),
+		seats:    make(map[string]int),
 	}
 	for _, g := range o.Games {
 		l.offered[g] = true
@@ -254,8 +286,10 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	for _, info := range m.Rooms("") {
 		if l.offered[info.Game] {
 			l.roomList[info.ID] = info
+			l.countSeats(info, 1)
 		}
 	}
+	l.views.rooms, l.views.roomsN = l.shownRooms(), len(l.roomList) // published from the start, as a tick would
 	l.wg.Add(1 + o.AuthWorkers)
 	go l.loop()
 	for range o.AuthWorkers {
@@ -276,6 +310,9 @@ func (l *Lobby) Close() {
 			if s.away != nil {
 				s.away.Stop()
 			}
+		}
+		if l.views.timer != nil {
+			l.views.timer.Stop()
 		}
 	})
 }
@@ -319,7 +356,7 @@ func (l *Lobby) Handle(sessionID string, req Request) error {
 				return err
 			}
 		}
-	case "create", "join", "spectate", "leave-room", "quickplay", "cancel-quickplay", "chat", "name", "sync":
+	case "create", "join", "spectate", "leave-room", "quickplay", "cancel-quickplay", "chat", "name", "sync", "browse", "list":
 		if !hello {
 			return ErrHelloFirst
 		}
@@ -361,6 +398,14 @@ func (l *Lobby) Handle(sessionID string, req Request) error {
 		f = map[string]string{"text": text, "req": f["req"]}
 	case "name":
 		if _, err := rooms.ValidateName(f["name"]); err != nil {
+			return err
+		}
+	case "browse":
+		if _, err := parseBrowse(f); err != nil {
+			return err
+		}
+	case "list":
+		if _, _, err := parseList(f); err != nil {
 			return err
 		}
 	}
@@ -482,6 +527,7 @@ func (l *Lobby) authenticate(j job) (id rooms.Identity, err error) {
 func (l *Lobby) do(j job) {
 	if j.done != nil {
 		l.drain()
+		l.flush() // tests' Sync publishes what is pending, as the tick would
 		close(j.done)
 		return
 	}
@@ -552,9 +598,12 @@ func (l *Lobby) do(j job) {
 		// A client that lost track (a gap in its events, a tab opened
 		// late) gets what hello gave it, then its rooms' joined and state.
 		l.send(s.id, "welcome", welcomeData{Player: s.ident, Req: req})
-		l.send(s.id, "presence", presenceData{Online: l.online()})
-		l.send(s.id, "rooms", roomsData{Rooms: l.rooms()})
+		l.sendSnapshots(s.id)
 		err = l.m.Resync(s.id)
+	case "browse":
+		err = l.browse(s, j.f, req)
+	case "list":
+		l.list(s, j.f, req)
 	}
 	if err != nil {
 		l.fail(j, err)
@@ -593,20 +642,17 @@ func (l *Lobby) welcome(r authResult) {
 	s.pending, s.ident = false, id
 	p := l.players[id.PlayerID]
 	if p == nil {
-		p = &player{ident: id}
+		p = &player{ident: id, sessions: make(map[string]*session, 1)}
 		l.players[id.PlayerID] = p
 	}
-	p.sessions++
+	p.sessions[s.id] = s
 	l.gmu.Lock()
 	l.gate[s.id] = id.PlayerID
 	l.gmu.Unlock()
-	l.goOnline(s) // others learn of it before the session subscribes
-	for _, topic := range []string{TopicPresence, TopicRooms, TopicChat} {
-		l.t.Subscribe(s.id, topic)
-	}
+	l.goOnline(s)
 	l.send(s.id, "welcome", welcomeData{Player: id, Req: r.f["req"]})
-	l.send(s.id, "presence", presenceData{Online: l.online()})
-	l.send(s.id, "rooms", roomsData{Rooms: l.rooms()})
+	l.sendSnapshots(s.id)
+	l.hear(s, false)
 	if token != "" && tokenErr == nil {
 		tokenErr = l.m.Reclaim(token, rooms.PlayerInfo{SessionID: s.id, PlayerID: id.PlayerID, Name: id.Name})
 	}
@@ -623,7 +669,7 @@ func (l *Lobby) goOnline(s *session) {
 	p := l.players[s.ident.PlayerID]
 	if p.online++; p.online == 1 {
 		l.nOnline.Add(1)
-		l.publish(TopicPresence, "online", playerData{Player: p.ident})
+		l.presenceChanged()
 	}
 }
 
@@ -636,7 +682,7 @@ func (l *Lobby) goOffline(s *session) {
 	p := l.players[s.ident.PlayerID]
 	if p.online--; p.online == 0 {
 		l.nOnline.Add(-1)
-		l.publish(TopicPresence, "offline", playerData{Player: p.ident})
+		l.presenceChanged()
 	}
 }
 
@@ -647,14 +693,12 @@ func (l *Lobby) rename(s *session, name, req string) error {
 	}
 	p := l.players[s.ident.PlayerID]
 	p.ident.Name = name
-	for _, o := range l.sessions {
-		if o.ident.PlayerID == p.ident.PlayerID {
-			o.ident.Name = name
-		}
+	for _, o := range p.sessions {
+		o.ident.Name = name
 	}
 	l.send(s.id, "ok", okData{Action: "name", Player: &p.ident, Req: req})
 	if p.online > 0 {
-		l.publish(TopicPresence, "renamed", playerData{Player: p.ident})
+		l.presenceChanged()
 	}
 	return nil
 }
@@ -714,18 +758,27 @@ func (l *Lobby) dequeue(s *session) {
 // drain applies the coalesced inputs.
 func (l *Lobby) drain() {
 	l.pmu.Lock()
-	changed, evts, fires := l.changed, l.sessEvts, l.awayFire
-	l.changed, l.sessEvts, l.awayFire = make(map[string]bool), make(map[string]sessEvent), nil
+	changed, evts, fires, tick := l.changed, l.sessEvts, l.awayFire, l.tickFire
+	l.changed, l.sessEvts, l.awayFire, l.tickFire = make(map[string]bool), make(map[string]sessEvent), nil, false
 	l.pmu.Unlock()
 
 	for _, id := range slices.Sorted(maps.Keys(changed)) {
-		if info, ok := l.m.Room(id); ok {
-			l.roomList[id] = info
-			l.publish(TopicRooms, "room", roomData{Room: info})
-		} else if _, listed := l.roomList[id]; listed {
-			delete(l.roomList, id)
-			l.publish(TopicRooms, "room-removed", removedData{ID: id})
+		old, listed := l.roomList[id]
+		info, ok := l.m.Room(id)
+		if !ok && !listed {
+			continue
 		}
+		if listed {
+			l.countSeats(old, -1)
+		}
+		if ok {
+			l.roomList[id] = info
+			l.countSeats(info, 1)
+		} else {
+			delete(l.roomList, id)
+		}
+		l.roomChangedInView(id)
+		l.reseat(old, info)
 	}
 	for sid, ev := range evts {
 		s := l.sessions[sid]
@@ -762,6 +815,10 @@ func (l *Lobby) drain() {
 			l.goOffline(s)
 		}
 	}
+	if tick {
+		l.views.armed = false
+		l.flush()
+	}
 }
 
 // ended forgets a session that is gone.
@@ -775,38 +832,16 @@ func (l *Lobby) ended(s *session) {
 	}
 	l.goOffline(s)
 	p := l.players[s.ident.PlayerID]
-	p.sessions--
-	if p.sessions == 0 {
+	delete(p.sessions, s.id)
+	if len(p.sessions) == 0 {
 		delete(l.players, s.ident.PlayerID)
 	}
 	l.gmu.Lock()
 	delete(l.gate, s.id)
-	if p.sessions == 0 {
+	if len(p.sessions) == 0 {
 		delete(l.chat, s.ident.PlayerID)
 	}
 	l.gmu.Unlock()
-}
-
-func (l *Lobby) online() []rooms.Identity {
-	out := make([]rooms.Identity, 0, len(l.players))
-	for _, p := range l.players {
-		if p.online > 0 {
-			out = append(out, p.ident)
-		}
-	}
-	slices.SortFunc(out, func(a, b rooms.Identity) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
-		}
-		return strings.Compare(a.PlayerID, b.PlayerID)
-	})
-	return out
-}
-
-func (l *Lobby) rooms() []rooms.RoomInfo {
-	out := slices.AppendSeq(make([]rooms.RoomInfo, 0, len(l.roomList)), maps.Values(l.roomList))
-	slices.SortFunc(out, func(a, b rooms.RoomInfo) int { return strings.Compare(a.ID, b.ID) })
-	return out
 }
 
 func (l *Lobby) fail(j job, err error) {
@@ -900,26 +935,6 @@ func (w *rateWindow) allow(now time.Time, n int, per time.Duration) bool {
 type welcomeData struct {
 	Player rooms.Identity `json:"player"`
 	Req    string         `json:"req,omitempty"`
-}
-
-type presenceData struct {
-	Online []rooms.Identity `json:"online"`
-}
-
-type roomsData struct {
-	Rooms []rooms.RoomInfo `json:"rooms"`
-}
-
-type playerData struct {
-	Player rooms.Identity `json:"player"`
-}
-
-type roomData struct {
-	Room rooms.RoomInfo `json:"room"`
-}
-
-type removedData struct {
-	ID string `json:"id"`
 }
 
 type createdData struct {

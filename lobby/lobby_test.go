@@ -110,10 +110,12 @@ func TestHello(t *testing.T) {
 	if ann["name"] != "Ann" || !strings.HasPrefix(ann["id"].(string), "g-") || w["req"] != "r1" {
 		t.Errorf("welcome = %v", w)
 	}
-	if got := e.wait("s1", "presence", nil)["online"].([]any); len(got) != 1 {
+	// The snapshots are the views as last published: Ann is not in hers
+	// yet; the next delta brings her.
+	if got := e.wait("s1", "presence", nil); len(got["online"].([]any)) != 0 || got["count"] != 0.0 {
 		t.Errorf("presence = %v", got)
 	}
-	if got := e.wait("s1", "rooms", nil)["rooms"].([]any); len(got) != 0 {
+	if got := e.wait("s1", "rooms", nil); len(got["rooms"].([]any)) != 0 || got["count"] != 0.0 {
 		t.Errorf("rooms = %v", got)
 	}
 	if got := roomstest.Types(e.tr.Events("s1")); !slices.Equal(got, []string{"welcome", "presence", "rooms"}) {
@@ -124,16 +126,48 @@ func TestHello(t *testing.T) {
 			t.Errorf("not subscribed to %s", topic)
 		}
 	}
-	e.hello("s2", "Bob")
-	if got := e.wait("s1", "online", nil)["player"].(map[string]any); got["name"] != "Bob" {
-		t.Errorf("online = %v", got)
+	e.settle()
+	if got := e.wait("s1", "presence-delta", nil); got["count"] != 1.0 || names(got["online"]) != "Ann" || len(got["offline"].([]any)) != 0 {
+		t.Errorf("presence-delta = %v", got)
 	}
-	if got := e.wait("s2", "presence", nil)["online"].([]any); len(got) != 2 {
+	e.hello("s2", "Bob")
+	if got := e.wait("s2", "presence", nil); names(got["online"]) != "Ann" || got["count"] != 1.0 {
 		t.Errorf("Bob's presence = %v", got)
 	}
-	if n := e.count("s2", "online"); n != 0 {
-		t.Errorf("Bob got %d online events about himself", n)
+	e.settle()
+	for _, s := range []string{"s1", "s2"} {
+		if got := e.wait(s, "presence-delta", func(m map[string]any) bool { return m["count"] == 2.0 }); names(got["online"]) != "Bob" {
+			t.Errorf("%s: presence-delta = %v", s, got)
+		}
 	}
+	e.settle()
+	if n := e.count("s1", "presence-delta"); n != 2 {
+		t.Errorf("Ann got %d presence-delta events; want 2 (nothing changed after Bob)", n)
+	}
+}
+
+// names returns the names of a JSON list of identities, comma-separated.
+func names(list any) string {
+	var out []string
+	for _, p := range list.([]any) {
+		out = append(out, p.(map[string]any)["name"].(string))
+	}
+	return strings.Join(out, ",")
+}
+
+// roomIn returns the room of a rooms-delta with that id, or nil.
+func roomIn(delta map[string]any, id string) map[string]any {
+	for _, r := range delta["rooms"].([]any) {
+		if r := r.(map[string]any); r["id"] == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// removedIn reports whether a delta's list under key holds id.
+func removedIn(delta map[string]any, key, id string) bool {
+	return slices.Contains(delta[key].([]any), any(id))
 }
 
 func TestHandleRefusals(t *testing.T) {
@@ -310,17 +344,27 @@ func TestQuickplayPlayFinishRematch(t *testing.T) {
 	if seat := e.wait("ann", "joined", nil)["seat"]; seat != 0.0 {
 		t.Errorf("first in the queue got seat %v", seat)
 	}
-	// The lobby list follows the room.
-	e.wait("ann", "room", func(m map[string]any) bool {
-		r := m["room"].(map[string]any)
-		return r["id"] == room && r["state"] == "playing" && len(r["players"].([]any)) == 2
+	// The lobby list follows the room, for those in the lobby: a player
+	// with a seat hears the lobby only while a tab of it browses.
+	e.hello("cat", "Cat")
+	e.settle()
+	e.wait("cat", "rooms-delta", func(m map[string]any) bool {
+		r := roomIn(m, room)
+		return r != nil && r["state"] == "playing" && len(r["players"].([]any)) == 2
 	})
+	if e.tr.Subscribed("ann", lobby.TopicRooms) {
+		t.Error("a seated player still hears the lobby")
+	}
+	e.must("ann", "browse", "on", "1", "tab", "t1")
+	e.wait("ann", "ok", func(m map[string]any) bool { return m["action"] == "browse" })
 
 	playNim(t, e, room, "ann", "bob")
 	if got := e.wait("bob", "finished", nil)["result"].(map[string]any); got["winner"] != annID {
 		t.Errorf("finished = %v", got)
 	}
-	e.wait("bob", "room", func(m map[string]any) bool { return m["room"].(map[string]any)["state"] == "finished" })
+	e.settle()
+	e.wait("ann", "rooms-delta", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
+	e.wait("bob", "rooms-delta", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
 
 	for _, s := range []string{"ann", "bob"} {
 		if err := e.m.Deliver(room, s, rooms.Message{Type: "rematch"}); err != nil {
@@ -350,9 +394,10 @@ func TestCreateJoinSpectate(t *testing.T) {
 		t.Errorf("created = %v", created)
 	}
 	e.wait("ann", "joined", nil)
-	got := e.wait("cat", "room", nil)["room"].(map[string]any)
-	if got["id"] != room || got["label"] != "Nim, 5 stones" || got["state"] != "waiting" {
-		t.Errorf("room event = %v", got)
+	e.settle()
+	got := roomIn(e.wait("cat", "rooms-delta", nil), room)
+	if got == nil || got["label"] != "Nim, 5 stones" || got["state"] != "waiting" {
+		t.Errorf("room in rooms-delta = %v", got)
 	}
 	e.must("bob", "join", "room", room, "req", "j1")
 	if got := e.wait("bob", "ok", nil); got["action"] != "join" || got["room"] != room || got["req"] != "j1" {
@@ -374,19 +419,34 @@ func TestCreateJoinSpectate(t *testing.T) {
 	e.wait("ann", "ok", func(m map[string]any) bool { return m["action"] == "leave-room" })
 	e.settle()
 	e.c.Advance(rooms.DefaultEmptyGrace)
-	if got := e.wait("cat", "room-removed", nil); got["id"] != room {
-		t.Errorf("room-removed = %v", got)
-	}
 	e.settle()
-	if n := e.count("cat", "room-removed"); n != 1 {
-		t.Errorf("room-removed %d times", n)
+	e.wait("cat", "rooms-delta", func(m map[string]any) bool { return removedIn(m, "removed", room) && m["count"] == 0.0 })
+	e.settle()
+	n := 0
+	for _, r := range e.tr.Events("cat") {
+		if r.Type == "rooms-delta" && removedIn(r.Map(), "removed", room) {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("removed %d times", n)
 	}
 }
 
 func TestPresence(t *testing.T) {
 	e := newEnv(t, lobby.Options{AwayGrace: 30 * time.Second}, nil)
 	e.hello("ann", "Ann")
-	e.hello("bob", "Bob")
+	bobID := e.hello("bob", "Bob")["id"].(string)
+	e.settle()
+	offline := func() int {
+		n := 0
+		for _, r := range e.tr.Events("ann") {
+			if r.Type == "presence-delta" && removedIn(r.Map(), "offline", bobID) {
+				n++
+			}
+		}
+		return n
+	}
 	e.l.Detached("bob")
 	e.settle()
 	e.c.Advance(30*time.Second - time.Millisecond)
@@ -394,25 +454,25 @@ func TestPresence(t *testing.T) {
 	e.settle()
 	e.c.Advance(time.Hour)
 	e.settle()
-	if n := e.count("ann", "offline"); n != 0 {
+	if n := offline(); n != 0 {
 		t.Fatalf("a reconnect gap made bob offline")
 	}
 	e.l.Detached("bob")
 	e.settle()
 	e.c.Advance(30 * time.Second)
-	if got := e.wait("ann", "offline", nil)["player"].(map[string]any); got["name"] != "Bob" {
-		t.Errorf("offline = %v", got)
-	}
+	e.settle()
+	e.wait("ann", "presence-delta", func(m map[string]any) bool { return removedIn(m, "offline", bobID) && m["count"] == 1.0 })
 	e.l.Attached("bob")
-	e.wait("ann", "online", func(m map[string]any) bool { return m["player"].(map[string]any)["name"] == "Bob" })
+	e.settle()
+	e.wait("ann", "presence-delta", func(m map[string]any) bool { return names(m["online"]) == "Bob" && m["count"] == 2.0 })
 	// An ended session is offline at once, leaves the queue, and must say
 	// hello again.
 	e.must("bob", "quickplay", "game", "nim")
 	e.wait("bob", "queued", nil)
 	e.l.SessionEnded("bob")
 	e.settle()
-	if n := e.count("ann", "offline"); n != 2 {
-		t.Errorf("offline events = %d; want 2", n)
+	if n := offline(); n != 2 {
+		t.Errorf("offline in %d deltas; want 2", n)
 	}
 	if err := e.do("bob", "chat", "text", "hi"); !errors.Is(err, lobby.ErrHelloFirst) {
 		t.Errorf("ended session's chat = %v; want ErrHelloFirst", err)
@@ -423,10 +483,11 @@ func TestPresence(t *testing.T) {
 	}
 	// Renaming shows in presence.
 	e.must("ann", "name", "name", "Anna")
-	e.wait("ann", "renamed", func(m map[string]any) bool { return m["player"].(map[string]any)["name"] == "Anna" })
 	if got := e.wait("ann", "ok", nil)["player"].(map[string]any)["name"]; got != "Anna" {
 		t.Errorf("rename ok = %v", got)
 	}
+	e.settle()
+	e.wait("ann", "presence-delta", func(m map[string]any) bool { return names(m["online"]) == "Anna" && m["count"] == 1.0 })
 }
 
 func TestHelloWithTokenReclaimsSeat(t *testing.T) {

@@ -48,6 +48,8 @@ type settings struct {
 
 	// Set from durations, converted to the hub's milliseconds.
 	pullWaitMin, pullWaitMax, pollWaitMin, pollWaitMax time.Duration
+	// Sets both lobby.Options.PresenceShown and RoomsShown.
+	lobbyShown int
 
 	fs      *flag.FlagSet
 	fromEnv map[string]string // flag name → the variable its value came from
@@ -114,6 +116,8 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.DurationVar(&c.Lobby.ChatPer, "chat-per", lobby.DefaultChatPer, "the window of -chat-rate")
 	fs.DurationVar(&c.Lobby.AwayGrace, "away-grace", lobby.DefaultAwayGrace, "how long a player whose connection went away stays online in the lobby")
 	fs.IntVar(&c.Lobby.QueueSize, "lobby-queue", lobby.DefaultQueueSize, "lobby actions waiting for the lobby; past it: busy")
+	fs.IntVar(&s.lobbyShown, "lobby-shown", lobby.DefaultShown, "players online and rooms a lobby page is shown and kept live about (the rest: by page, on demand)")
+	fs.DurationVar(&c.Lobby.Tick, "lobby-tick", lobby.DefaultTick, "how often the lobby publishes the changes of its shown lists, coalesced")
 
 	// Operations
 	fs.StringVar(&c.AdminToken, "admin-token", "", "token of the admin console (/admin/) and pprof (/debug/pprof/), at least 16 characters; unset: both off (prefer the environment variable: flags show in ps)")
@@ -166,6 +170,7 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (*settings
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	s.server.Lobby.PresenceShown, s.server.Lobby.RoomsShown = s.lobbyShown, s.lobbyShown
 	s.server.Hub.PullWaitMin, s.server.Hub.PullWaitMax = int(s.pullWaitMin.Milliseconds()), int(s.pullWaitMax.Milliseconds())
 	s.server.Hub.PollWaitMin, s.server.Hub.PollWaitMax = int(s.pollWaitMin.Milliseconds()), int(s.pollWaitMax.Milliseconds())
 	return s, nil
@@ -305,6 +310,12 @@ func (s *settings) check() error {
 	positiveDur("chat-per", c.Lobby.ChatPer)
 	positiveDur("away-grace", c.Lobby.AwayGrace)
 	positive("lobby-queue", c.Lobby.QueueSize)
+	if s.lobbyShown < 1 || s.lobbyShown > lobby.MaxShown {
+		fail("lobby-shown", "must be within 1..%d, got %d", lobby.MaxShown, s.lobbyShown)
+	}
+	if c.Lobby.Tick < 10*time.Millisecond {
+		fail("lobby-tick", "must be at least 10ms, got %v", c.Lobby.Tick)
+	}
 
 	if t := c.AdminToken; t != "" && len(t) < engine.MinAdminTokenLen {
 		fail("admin-token", "must have at least %d characters, got %d", engine.MinAdminTokenLen, len(t)) // never the token itself
