@@ -3,7 +3,7 @@
 //	go run ./bench http -out bench/RESULTS.md       # cometplay vs net/http vs bare gnet
 //	go run ./bench listeners -out bench/RESULTS.md  # idle listeners, fan-out, long-poll churn
 //	go run ./bench players -games 1000              # tictactoe players over every transport
-//	go run ./bench players-5k                       # 5,000 games without the lobby
+//	go run ./bench players-5k                       # 5,000 games through the lobby
 //	go run ./bench all -out bench/RESULTS.md        # every scenario (make bench)
 //	go run ./bench load -kind cometplay -c 100 -pipeline 16 -d 5s
 //	go run ./bench serve -kind games -addr 127.0.0.1:0

@@ -39,8 +39,8 @@ var scenarios = []scenario{
 	{name: "listeners", brief: "idle stream listeners, fan-out and long-poll churn: cometplay vs net/http vs bare gnet", main: listenersMain, profile: true},
 	{name: "players", brief: "simulated tictactoe players through the lobby over every transport (1,000 games)", main: playersMain,
 		args: []string{"-games", "1000", "-rounds", "2", "-d", "10s", "-warmup", "4s"}, profile: true},
-	{name: "players-5k", brief: "5,000 tictactoe games on the game path (the bench's matchmaker instead of the lobby)", main: playersMain,
-		args: []string{"-section", "players-5k", "-match", "direct", "-games", "5000", "-transports", "long-poll,stream", "-rounds", "3", "-d", "10s", "-warmup", "4s"}, profile: true},
+	{name: "players-5k", brief: "5,000 tictactoe games through the lobby (hello, quick-match)", main: playersMain,
+		args: []string{"-section", "players-5k", "-games", "5000", "-transports", "long-poll,stream", "-rounds", "3", "-d", "10s", "-warmup", "4s"}, profile: true},
 	{name: "lobby", brief: "players who keep the lobby's broadcasts, as the example page does", main: playersMain,
 		args: []string{"-section", "lobby", "-lobby", "full", "-games", "200", "-transports", "stream", "-requeue-every", "1", "-d", "10s", "-warmup", "4s"}, profile: true},
 	{name: "micro", brief: "Go micro-benchmarks of the codec, the engine and the bench", main: microMain},
@@ -53,7 +53,7 @@ commands:
   listeners   idle stream listeners (RSS), one event to N listeners, sustained fan-out,
               long-poll churn: cometplay, net/http Comet, bare gnet
   players     simulated tictactoe players (join, lobby, quick-match, moves) over each transport
-  players-5k  5,000 games, matched by the games server itself (no lobby): long-poll and stream
+  players-5k  5,000 games through the lobby: long-poll and stream
   lobby       players who keep the lobby's broadcasts (the example page's behaviour)
   micro       go test -bench of httpcodec, engine and bench, recorded in RESULTS.md
   all         every scenario in turn (make bench): all -out bench/RESULTS.md

@@ -33,14 +33,14 @@ var transports = []string{transportLongPoll, transportStream, transportSSE, tran
 
 // Lobby behaviours.
 const (
-	// lobbyQuiet: after the welcome, the player unsubscribes from the
-	// lobby's broadcasts (presence, room list, chat), as a client that
-	// leaves the lobby view for the game would. The scenario then measures
-	// the games.
+	// lobbyQuiet: the player does what the example's page does once in a
+	// game: nothing; the lobby stops broadcasting to a seated player by
+	// itself, and resumes (with fresh snapshots) between games.
 	lobbyQuiet = "quiet"
-	// lobbyFull: the player stays subscribed, as the example's page does:
-	// every player receives every presence change and every change of every
-	// room.
+	// lobbyFull: after its welcome the player says it browses the lobby
+	// (action browse, on=1), as a tab that keeps the lobby open beside the
+	// game would: it hears the lobby's deltas (one per list per tick) and
+	// chat all along.
 	lobbyFull = "full"
 )
 
@@ -860,10 +860,8 @@ func (p *simPlayer) data(e event, now, ts int64) {
 			s.record(&s.hello, time.Since(p.helloAt))
 			s.welcomed.Add(1)
 			p.releaseHello()
-			if s.cfg.Lobby == lobbyQuiet {
-				// Not after a sync: unsubscribing from everything would
-				// also drop the room's subscription.
-				p.control("unsubscribe", p.target("unsubscribe"), nil, nil)
+			if s.cfg.Lobby == lobbyFull {
+				p.control("browse", p.target("publish", "p_subject", "/lobby", "action", "browse", "on", "1", "tab", "bench"), nil, nil)
 			}
 			p.quickplayLocked()
 		case rawIs(e.typ, "error"):

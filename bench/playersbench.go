@@ -58,7 +58,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.DurationVar(&o.Warmup, "warmup", 5*time.Second, "unmeasured play once every player is in a game")
 	fs.DurationVar(&o.Think, "think", time.Second, "time a player takes for a move: one move per this per game")
 	fs.StringVar(&o.Match, "match", matchLobby, "lobby: players say hello and quick-match; direct: the games server's own matchmaker seats them (no lobby)")
-	fs.StringVar(&o.Lobby, "lobby", lobbyQuiet, "quiet: players unsubscribe from lobby broadcasts after the welcome; full: they stay (the example page)")
+	fs.StringVar(&o.Lobby, "lobby", lobbyQuiet, "quiet: players do nothing about the lobby once seated (the example page in a game); full: they say they browse the lobby all along (a lobby tab kept open)")
 	fs.IntVar(&o.Procs, "procs", 0, "load processes (0: one per 15,000 players)")
 	fs.IntVar(&o.CtrlConns, "ctrl-conns", 32, "shared control connections per load process")
 	fs.IntVar(&o.Ramp, "ramp", 1000, "players started per second")
@@ -586,20 +586,6 @@ func (a *playersAgg) byRound(f func(*playersRun) time.Duration) string {
 
 func (rep *playersReport) targets() []target {
 	var ts []target
-	if rp := rep.ramp; rep.o.Match == matchLobby && rep.o.Lobby == lobbyQuiet && rp.Games < targetGames && rp.RSSReady > 0 {
-		// The lobby cannot admit the target's players on this machine:
-		// say so, with what the ramp measured and where it leads.
-		players := 2 * targetGames
-		proj := float64(rp.RSSReady-rp.RSSBefore) * math.Pow(float64(players)/float64(rp.Players), 2)
-		ts = append(ts, target{
-			What:   "5,000 concurrent games through the lobby (hello, quick-match)",
-			Config: fmt.Sprintf("measured with %d players", rp.Players),
-			Measured: fmt.Sprintf("not run: RSS %s with %d players (%s each)", fmtBytes(rp.RSSReady), rp.Players,
-				fmtBytes((rp.RSSReady-rp.RSSBefore)/int64(rp.Players))),
-			Context: fmt.Sprintf("each welcome lists every player and room and stays in its session's window: RSS grows with players², "+
-				"projected %s for %d players (the machine has %s); see players-5k for 5,000 games without the lobby", fmtBytes(int64(proj)), players, machineMemory()),
-		})
-	}
 	for _, a := range rep.aggs() {
 		r0 := a.Runs[0]
 		if r0.Games < targetGames {
@@ -803,14 +789,13 @@ func matchNote(o playersOptions) string {
 	case o.Match == matchDirect:
 		return "**Matched without the lobby**: instead of hello and quickplay, each player asks the games server's own matchmaker " +
 			"(`GET /bench/match`, bench/gamesserver.go), which seats two players as the lobby's quick-match does (rooms.Manager Create and Join) " +
-			"but without the hello, whose answer lists every player online and every room: with thousands of players the lobby " +
-			"cannot admit them (see the players section: its memory and time grow with the square of the players). Players always rematch."
+			"but without the lobby: the game path alone. Players always rematch."
 	case o.Lobby == lobbyFull:
-		return "Lobby: **full**: every player stays subscribed to the lobby's presence, room list and chat broadcasts, as the example's page does, " +
-			"so each room change (created, joined, started, finished, removed) is an event to every player."
+		return "Lobby: **full**: after its welcome every player says it browses the lobby (`browse on=1`), as a tab kept on the lobby beside the game would, " +
+			"so it hears the lobby's coalesced deltas (at most one presence-delta and one rooms-delta per 500 ms tick, each about the first 30 players and rooms) all along."
 	}
-	return "Lobby: **quiet**: after its welcome each player unsubscribes from the lobby's broadcasts, as a client that leaves the lobby view " +
-		"for its game would (the lobby section measures what keeping them costs)."
+	return "Lobby: **quiet**: players do what the example's page does in a game: nothing; the lobby stops broadcasting to a seated player by itself " +
+		"and resumes, with fresh snapshots, between games (the lobby section measures players who keep browsing the lobby)."
 }
 
 func (rep *playersReport) chartName(what string) string {

@@ -364,7 +364,8 @@ func TestQuickplayPlayFinishRematch(t *testing.T) {
 	}
 	e.settle()
 	e.wait("ann", "rooms-delta", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
-	e.wait("bob", "rooms-delta", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
+	// Bob, back in the lobby after the game, gets fresh snapshots.
+	e.wait("bob", "rooms", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
 
 	for _, s := range []string{"ann", "bob"} {
 		if err := e.m.Deliver(room, s, rooms.Message{Type: "rematch"}); err != nil {

@@ -33,6 +33,7 @@ type views struct {
 	roomsN    int
 	presDirty bool            // presence changed since
 	touched   map[string]bool // rooms changed since
+	rehear    map[string]bool // sessions to hear the lobby again, if still free
 	armed     bool            // a tick is on its way
 	timer     rooms.Stopper
 }
@@ -96,8 +97,17 @@ func (l *Lobby) armTick() {
 	})
 }
 
-// flush publishes the views that changed since the last flush.
+// flush publishes the views that changed since the last flush, then lets
+// the sessions whose players lost their seats hear the lobby again.
 func (l *Lobby) flush() {
+	defer func() {
+		for id := range l.views.rehear {
+			if s := l.sessions[id]; s != nil {
+				l.hear(s, true)
+			}
+		}
+		l.views.rehear = nil
+	}()
 	if l.views.presDirty {
 		l.views.presDirty = false
 		view, n := l.shownOnline(), int(l.nOnline.Load())
@@ -221,14 +231,27 @@ func (l *Lobby) countSeats(info rooms.RoomInfo, delta int) {
 }
 
 // reseat updates whether the sessions of the players of a room, before and
-// after a change, hear the lobby.
+// after a change, hear the lobby. A session that takes a seat stops hearing
+// it at once; one whose player has no seat left hears it again at the next
+// tick if it still has none then: a player who quick-matches again right
+// after a game never leaves its game for the lobby, and costs no snapshots.
 func (l *Lobby) reseat(before, after rooms.RoomInfo) {
 	for _, list := range [][]rooms.PlayerSummary{before.Players, after.Players} {
 		for _, ps := range list {
-			if p := l.players[ps.ID]; p != nil {
-				for _, s := range p.sessions {
+			p := l.players[ps.ID]
+			if p == nil {
+				continue
+			}
+			for _, s := range p.sessions {
+				if l.seats[ps.ID] > 0 || s.hearing {
 					l.hear(s, true)
+					continue
 				}
+				if l.views.rehear == nil {
+					l.views.rehear = make(map[string]bool)
+				}
+				l.views.rehear[s.id] = true
+				l.armTick()
 			}
 		}
 	}

@@ -290,6 +290,50 @@ func TestSeatedPlayersLeaveTheLobby(t *testing.T) {
 	}
 }
 
+// TestRequeueStaysOutOfTheLobby: players who leave a finished game and
+// quick-match again before the tick never hear the lobby in between, and
+// get no snapshots; one who stays out of a game hears it at the tick.
+func TestRequeueStaysOutOfTheLobby(t *testing.T) {
+	tick := time.Hour // ticks only when the test says
+	e := newEnv(t, lobby.Options{Tick: tick}, nil)
+	drain := func() {
+		for range 3 {
+			if err := e.l.Drain(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.m.WaitIdle(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, s := range []string{"ann", "bob", "cat"} {
+		e.hello(s, s)
+	}
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("bob", "quickplay", "game", "nim")
+	room := e.wait("ann", "joined", nil)["room"].(string)
+	drain()
+	snaps := map[string]int{"ann": e.count("ann", "rooms"), "bob": e.count("bob", "rooms")}
+	playNim(t, e, room, "ann", "bob")
+	e.wait("bob", "finished", nil)
+	for _, s := range []string{"ann", "bob"} {
+		e.must(s, "leave-room", "room", room)
+		e.wait(s, "ok", func(m map[string]any) bool { return m["action"] == "leave-room" })
+	}
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("cat", "quickplay", "game", "nim")
+	e.wait("cat", "joined", nil)
+	drain()
+	e.c.Advance(tick)
+	drain()
+	if got := e.count("ann", "rooms") - snaps["ann"]; got != 0 || e.tr.Subscribed("ann", lobby.TopicRooms) {
+		t.Errorf("ann, seated again before the tick: %d snapshots, hears the lobby: %v", got, e.tr.Subscribed("ann", lobby.TopicRooms))
+	}
+	if got := e.count("bob", "rooms") - snaps["bob"]; got != 1 || !e.tr.Subscribed("bob", lobby.TopicRooms) {
+		t.Errorf("bob, out of any game at the tick: %d snapshots (want 1), hears the lobby: %v", got, e.tr.Subscribed("bob", lobby.TopicRooms))
+	}
+}
+
 func (e *env) checkViewIfHearing(t *testing.T, s string) {
 	t.Helper()
 	if e.tr.Subscribed(s, lobby.TopicRooms) {
