@@ -410,6 +410,9 @@ func (h *Hub) multicast(subject string, ev *Event) int {
 	start := time.Now()
 	buf := subsPool.Get().(*subsBuf)
 	buf.subs = h.index.collect(buf.subs[:0], subject, buf.seen)
+	if len(buf.subs) <= fewSolo {
+		ev.solo = true // before any recipient can write it
+	}
 	for _, sub := range buf.subs {
 		sub.sess.push(ev, sub)
 	}

@@ -686,6 +686,7 @@ func (rc *reqCtx) publish() {
 		}
 		h.stats.published.Add(1)
 		if t != nil {
+			ev.solo = true
 			t.push(ev, nil)
 		}
 	} else {

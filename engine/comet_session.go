@@ -224,7 +224,9 @@ func (s *Session) Send(subject string, kv ...string) {
 	for i := 0; i+1 < len(kv); i += 2 {
 		fs = append(fs, Field{kv[i], kv[i+1]})
 	}
-	s.push(newEventFields(fs), nil)
+	ev := newEventFields(fs)
+	ev.solo = true
+	s.push(ev, nil)
 }
 
 // SendEvent queues ev for this session only.

@@ -72,7 +72,15 @@ type Event struct {
 	fields []Field
 	size   int // approximate encoded size (names, values, punctuation), for pacing
 	enc    [numFormats]atomic.Pointer[[]byte]
+	// solo: the event has at most fewSolo recipients (set before it is
+	// queued, read-only after), so its encodings are not cached: a cached
+	// copy would double what the recipients' windows hold for an encoding
+	// written once or twice.
+	solo bool
 }
+
+// fewSolo is the most recipients of an event written without caching.
+const fewSolo = 2
 
 // NewEvent returns an event of type name (the p_event value) carrying
 // p_time and the given fields, as name, value pairs. It panics on an odd
@@ -124,20 +132,27 @@ type recipient struct {
 	label   string
 }
 
-// shared returns the cached encoding of e's fields in format f.
-func (e *Event) shared(f Format) []byte {
+// appendShared appends the encoding of e's fields in format f, computed
+// once and cached unless e is solo.
+func (e *Event) appendShared(b []byte, f Format) []byte {
 	if f == FormatSSE {
 		f = FormatJSON
 	}
+	if e.solo {
+		for i, fd := range e.fields {
+			b = appendField(b, f, fd.Name, fd.Value, i == 0)
+		}
+		return b
+	}
 	if p := e.enc[f].Load(); p != nil {
-		return *p
+		return append(b, *p...)
 	}
-	var b []byte
+	var enc []byte
 	for i, fd := range e.fields {
-		b = appendField(b, f, fd.Name, fd.Value, i == 0)
+		enc = appendField(enc, f, fd.Name, fd.Value, i == 0)
 	}
-	e.enc[f].Store(&b) // a racing encoder stores identical bytes
-	return b
+	e.enc[f].Store(&enc) // a racing encoder stores identical bytes
+	return append(b, enc...)
 }
 
 // appendField appends one name/value pair in format f. first says whether it
@@ -205,12 +220,12 @@ func appendEvent(b []byte, f Format, e *Event, r *recipient) []byte {
 	case FormatJS:
 		b = append(b, `<script language="JavaScript">parent.push(`...)
 		b = appendRecipient(b, f, r)
-		b = append(b, e.shared(f)...)
+		b = e.appendShared(b, f)
 		return append(b, ");</script>"...)
 	case FormatJSON:
 		b = append(b, '{')
 		b = appendRecipient(b, f, r)
-		b = append(b, e.shared(f)...)
+		b = e.appendShared(b, f)
 		return append(b, '}')
 	case FormatSSE:
 		if r != nil && r.withSeq && r.seq != 0 && e.Name() != "hb" {
@@ -220,12 +235,12 @@ func appendEvent(b []byte, f Format, e *Event, r *recipient) []byte {
 		}
 		b = append(b, "data: {"...)
 		b = appendRecipient(b, FormatJSON, r)
-		b = append(b, e.shared(FormatJSON)...)
+		b = e.appendShared(b, FormatJSON)
 		return append(b, "}\n\n"...)
 	default:
 		b = append(b, "<event "...)
 		b = appendRecipient(b, f, r)
-		b = append(b, e.shared(f)...)
+		b = e.appendShared(b, f)
 		return append(b, "/>"...)
 	}
 }

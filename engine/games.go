@@ -92,7 +92,9 @@ func toEvent(ev rooms.Event) *Event {
 // Send implements rooms.Transport.
 func (g *Games) Send(sessionID string, ev rooms.Event) {
 	if s := g.hub.Session(sessionID); s != nil {
-		s.push(toEvent(ev), nil)
+		e := toEvent(ev)
+		e.solo = true
+		s.push(e, nil)
 	}
 }
 
