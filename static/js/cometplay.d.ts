@@ -140,6 +140,8 @@ export interface CometEventMap {
 export interface PublishOptions {
 	/** Public id of the only session to receive the event (unicast). */
 	to?: string;
+	/** Let the request outlive the page (fetch keepalive): for a last word sent from a pagehide handler. */
+	keepalive?: boolean;
 }
 
 export interface Subscription {

@@ -403,7 +403,9 @@ class Link {
 	}
 
 	// post sends a control request and returns the events of the answer.
-	async post(params, timeout = this.opts.requestTimeout) {
+	// keepalive lets the request outlive the page (sent as the page goes
+	// away).
+	async post(params, timeout = this.opts.requestTimeout, keepalive = false) {
 		const ctrl = new AbortController();
 		const timer = setTimeout(() => ctrl.abort(), timeout);
 		let res;
@@ -414,6 +416,7 @@ class Link {
 				cache: 'no-store',
 				credentials: 'same-origin',
 				signal: ctrl.signal,
+				keepalive,
 			});
 			if (res.status === 400) throw new CometError('session', 'session expired or unknown', { status: 400 });
 			if (!res.ok) throw new CometError('http', 'HTTP ' + res.status, { status: res.status });
@@ -431,11 +434,11 @@ class Link {
 	// control sends one request of the session. A 400 means the session is
 	// gone and the request was not performed: it is sent again on the next
 	// session. Idempotent requests are also retried after network errors.
-	async control(event, fields, idempotent) {
+	async control(event, fields, idempotent, keepalive = false) {
 		for (let attempt = 1; ; attempt++) {
 			const id = await this.sessionReady();
 			try {
-				const evs = await this.post({ ...fields, p_event: event, p_id: id });
+				const evs = await this.post({ ...fields, p_event: event, p_id: id }, this.opts.requestTimeout, keepalive);
 				const ev = evs[0];
 				if (!ev) throw new CometError('protocol', 'empty answer to ' + event);
 				if (ev.p_event === 'nack') throw new CometError('nack', ev.p_reason || 'refused', ev);
@@ -513,14 +516,14 @@ class Link {
 		}
 	}
 
-	publish(subject, fields, to) {
+	publish(subject, fields, to, keepalive) {
 		const f = {};
 		for (const [k, v] of Object.entries(fields || {})) {
 			if (v !== undefined && v !== null) f[k] = String(v);
 		}
 		f.p_subject = subject;
 		if (to) f.p_to = to;
-		return this.control('publish', f, false).then(() => undefined);
+		return this.control('publish', f, false, !!keepalive).then(() => undefined);
 	}
 
 	// deliver takes one event off the data channel.
@@ -964,13 +967,15 @@ export class CometClient extends Emitter {
 	 * resolves on publish-ack and rejects with a CometError ('nack' with the
 	 * server's reason, 'network', 'interrupted', 'closed'). A publish is sent at
 	 * most once: it is never retried after an error that leaves its fate open.
+	 * With options.keepalive, the request outlives the page: for a last word
+	 * sent from a pagehide handler (64 KiB at most, the browser's limit).
 	 * @param {string} subject
 	 * @param {Record<string, string|number|boolean>} [fields]
-	 * @param {{to?: string}} [options]
+	 * @param {{to?: string, keepalive?: boolean}} [options]
 	 * @returns {Promise<void>}
 	 */
 	publish(subject, fields = {}, options = {}) {
-		return this.#request('publish', { subject, fields, to: options.to || '' });
+		return this.#request('publish', { subject, fields, to: options.to || '', keepalive: !!options.keepalive });
 	}
 
 	/**
@@ -1001,7 +1006,7 @@ export class CometClient extends Emitter {
 		switch (op) {
 		case 'subscribe': return link.subscribe(args.subject, args.label, owner);
 		case 'unsubscribe': return link.unsubscribe(args.subject, args.label, owner);
-		case 'publish': return link.publish(args.subject, args.fields, args.to);
+		case 'publish': return link.publish(args.subject, args.fields, args.to, args.keepalive);
 		}
 		return Promise.reject(new CometError('protocol', 'unknown operation ' + op));
 	}
