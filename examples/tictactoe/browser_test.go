@@ -8,7 +8,8 @@ package main
 // Chromium and run in parallel, each with its own server.
 //
 // The pages expose their state for these tests as data attributes:
-// body[data-view] (name, loading, lobby, game); #conn[data-state,
+// body[data-view] (name, loading, lobby, game); body[data-browse] (on, off:
+// what the lobby last acknowledged of the tab's "browse"); #conn[data-state,
 // data-transport, data-leader]; #game[data-state, data-role, data-mark,
 // data-turn, data-result]; .cell[data-cell, data-mark, data-win].
 
@@ -46,11 +47,18 @@ type site struct {
 
 func startSite(t *testing.T) *site {
 	t.Helper()
+	return startSiteWith(t, nil)
+}
+
+// startSiteWith starts a site whose configuration change (if not nil)
+// adjusts.
+func startSiteWith(t *testing.T, change func(*config)) *site {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	s, err := newServer(config{
+	c := config{
 		Addr:   "127.0.0.1:0",
 		Logger: log,
 		// Poll answers come back after 50–150 ms instead of 6–10 s, so a
@@ -58,7 +66,11 @@ func startSite(t *testing.T) *site {
 		// to the rooms after 300 ms instead of 2 s.
 		Hub:         engine.HubConfig{PollWaitMin: 50, PollWaitMax: 150},
 		DetachGrace: 300 * time.Millisecond,
-	})
+	}
+	if change != nil {
+		change(&c)
+	}
+	s, err := newServer(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +287,8 @@ func TestBrowser(t *testing.T) {
 		{"TwoTabsOneConnection", testTwoTabs},
 		{"OpponentReconnecting", testOpponentReconnecting},
 		{"PhoneAndKeyboard", testPhoneAndKeyboard},
+		{"LobbyShowMore", testLobbyShowMore},
+		{"SeatedPlayerBrowsesLobby", testSeatedBrowse},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -10,10 +10,15 @@
 // kept in localStorage (store.js), so a reload, whose new session says hello
 // with the token, takes the same seat again.
 //
+// The lobby pushes its lists (players online, rooms) and chat only to the
+// sessions of players without a seat, and to those with a tab showing the
+// lobby: each tab tells it ("browse") when it starts and stops showing the
+// lobby view.
+//
 // URL parameters: room=<id> shows that room; transport=stream|sse|long-poll|
 // poll|iframe forces a transport (default: automatic).
 
-import { CometClient } from './cometplay.js';
+import { CometClient, CometError } from './cometplay.js';
 import { emptyModel, decode, apply, roomOf, active } from './model.js';
 import * as store from './store.js';
 import { LobbyView } from './lobby.js';
@@ -24,6 +29,8 @@ const ALL_TRANSPORTS = ['stream', 'sse', 'long-poll', 'poll', 'iframe'];
 // How often and how many times a new tab asks the others for the model.
 const SYNC_EVERY = 500;
 const SYNC_TRIES = 10;
+// How long a lobby request waits for its answer event (ask).
+const ASK_TIMEOUT = 15000;
 
 const STATE_TEXT = {
 	idle: 'Not connected',
@@ -73,6 +80,11 @@ export class App {
 		this.joining = null; // the room being entered or reclaimed
 		this.pending = {}; // room → {move, seq, cell}: a move sent, not yet applied
 		this.gapSeen = false;
+		this.browsing = false; // this tab told the session's lobby that it shows it
+		this.browseReq = null; // the req of the last browse sent
+		this.browseAcked = null; // what the lobby acknowledged of it: true, false or null
+		this.pageHidden = false;
+		this.waiters = new Map(); // req → {reply, done, fail, timer}: see ask
 		this.view = null;
 		this.renderQueued = false;
 		this.lobbyView = new LobbyView(this);
@@ -92,6 +104,17 @@ export class App {
 		});
 		$('gap-reload').addEventListener('click', () => location.reload());
 		window.addEventListener('popstate', () => this.render());
+		// Before the client's own listener (it may close the session), so
+		// that "not browsing" still leaves.
+		window.addEventListener('pagehide', () => {
+			this.pageHidden = true;
+			this.syncBrowse();
+		});
+		window.addEventListener('pageshow', (e) => {
+			if (!e.persisted) return;
+			this.pageHidden = false;
+			this.render();
+		});
 	}
 
 	async init() {
@@ -186,6 +209,11 @@ export class App {
 		this.buffer = [];
 		this.pending = {};
 		this.gapSeen = false;
+		this.browsing = false; // a new session knows nothing of this tab
+		this.browseReq = null;
+		this.browseAcked = null;
+		this.lobbyView.resetMore();
+		for (const w of [...this.waiters.values()]) w.fail(new CometError('closed', 'a new session'));
 		clearTimeout(this.syncTimer);
 		if (this.client.isLeader || this.client.lastSeq === 0) {
 			// A new session: every event of it is still to come.
@@ -299,6 +327,15 @@ export class App {
 	react(e) {
 		const d = e.data;
 		const mine = typeof d.req === 'string' && d.req.startsWith(this.tabId + '.');
+		const w = mine && e.subject === '/lobby' ? this.waiters.get(d.req) : undefined;
+		if (w && e.type === w.reply) {
+			w.done(d);
+			return;
+		}
+		if (w && e.type === 'error') {
+			w.fail(new CometError('nack', d.reason || 'refused'));
+			return;
+		}
 		const room = roomOf(e.subject);
 		if (room) {
 			this.reactRoom(room, e.type, d);
@@ -324,6 +361,7 @@ export class App {
 			}
 			break;
 		case 'ok':
+			if (d.action === 'browse' && d.req === this.browseReq) this.browseAcked = this.browsing;
 			if (d.action === 'leave-room') {
 				this.forget(d.room);
 				if (mine && currentRoom() === d.room) this.navigate(null);
@@ -341,6 +379,7 @@ export class App {
 				}
 				break;
 			}
+			if (d.action === 'browse') break; // quietly: the next view change says it again
 			if ((d.action === 'join' || d.action === 'spectate') && mine) this.joining = null;
 			if (mine) toast(reason(d.reason), 'error');
 			break;
@@ -390,13 +429,54 @@ export class App {
 		});
 	}
 
-	/** lobby publishes a lobby action, with a req naming this tab. */
-	lobby(action, fields = {}) {
-		const f = { action, req: this.tabId + '.' + (++this.reqN) };
+	/**
+	 * lobby publishes a lobby action, with a req naming this tab (or
+	 * options.req); options.keepalive lets it out of a page going away.
+	 */
+	lobby(action, fields = {}, options = {}) {
+		const f = { action, req: options.req || this.tabId + '.' + (++this.reqN) };
 		for (const [k, v] of Object.entries(fields)) {
 			if (v !== undefined && v !== null && v !== '') f[k] = v;
 		}
-		return this.client.publish('/lobby', f);
+		return this.client.publish('/lobby', f, { keepalive: !!options.keepalive });
+	}
+
+	/**
+	 * ask performs a lobby action whose answer is an event (reply, e.g.
+	 * 'page' for 'list'), and resolves with that event's data. It rejects
+	 * with the nack or the error event of the action, after ASK_TIMEOUT
+	 * without an answer, or when the session changes.
+	 */
+	ask(action, fields, reply) {
+		const req = this.tabId + '.' + (++this.reqN);
+		return new Promise((resolve, reject) => {
+			const end = () => {
+				clearTimeout(w.timer);
+				this.waiters.delete(req);
+			};
+			const w = {
+				reply,
+				done: (d) => { end(); resolve(d); },
+				fail: (err) => { end(); reject(err); },
+				timer: setTimeout(() => w.fail(new CometError('network', 'the lobby did not answer')), ASK_TIMEOUT),
+			};
+			this.waiters.set(req, w);
+			this.lobby(action, fields, { req }).catch((err) => w.fail(err));
+		});
+	}
+
+	/**
+	 * syncBrowse tells the session's lobby whether this tab shows the lobby
+	 * view, when that changed. A session whose player holds a seat hears the
+	 * lobby's lists and chat only while one of its tabs does.
+	 */
+	syncBrowse() {
+		if (!this.client || !this.model || !this.synced || !this.model.me) return; // no hello done yet
+		const on = this.view === 'lobby' && !this.pageHidden;
+		if (on === this.browsing) return;
+		this.browsing = on;
+		this.browseReq = this.tabId + '.' + (++this.reqN);
+		this.lobby('browse', { on: on ? '1' : '0', tab: this.tabId }, { req: this.browseReq, keepalive: this.pageHidden }).catch(() => {});
 	}
 
 	/** enter joins (how 'join') or watches (how 'spectate') a room and shows it. */
@@ -478,6 +558,8 @@ export class App {
 		const changed = v !== this.view;
 		this.view = v;
 		document.body.dataset.view = v;
+		// For tests: whether the lobby acknowledged that this tab shows it.
+		setData(document.body, { browse: this.browseAcked === null ? null : this.browseAcked ? 'on' : 'off' });
 		for (const name of ['loading', 'name', 'lobby', 'game']) show($('view-' + name), name === v);
 		const me = this.model && this.model.me;
 		show($('me'), !!me);
@@ -502,6 +584,7 @@ export class App {
 			break;
 		}
 		if (v !== 'game') document.title = 'cometplay tictactoe';
+		this.syncBrowse();
 		this.renderConn();
 		if (changed && v !== 'loading') {
 			// The control that had the focus may have just been hidden with

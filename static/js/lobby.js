@@ -1,14 +1,33 @@
 // lobby.js — the lobby view: who is online, the live room list, quick
 // play, creating, joining and watching rooms, and the chat.
+//
+// The server keeps the first players online and the first rooms (its
+// -lobby-shown of each) up to date, with the totals; "Show more" pages in
+// the rest with the "list" action, below them, as a snapshot this tab keeps
+// for itself (up to MORE_KEEP entries) and refreshes on demand.
 
 import { $, el, show, setText, setData, replaceChildrenKeepingFocus, reason, toast, time } from './ui.js';
-import { active } from './model.js';
+import { active, shownRooms, emptyMore, addPage, MORE_KEEP } from './model.js';
 
 /** GAME is the game this site offers. */
 export const GAME = 'tictactoe';
 
 const STATE_TEXT = { waiting: 'Waiting', playing: 'Playing', finished: 'Finished' };
-const STATE_ORDER = { waiting: 0, playing: 1, finished: 2 };
+
+// The two lists that page: the "list" action's what → the ids' prefix and
+// the words of their texts.
+const LISTS = {
+	rooms: { prefix: 'rooms', noun: 'room', nouns: 'rooms' },
+	players: { prefix: 'online', noun: 'player', nouns: 'players' },
+};
+
+// LOAD_PAGES bounds the pages one press of Show more or Refresh asks for.
+const LOAD_PAGES = 20;
+
+/** count formats a number as "5,234". */
+function count(n) {
+	return n.toLocaleString('en-US');
+}
 
 /** LobbyView renders the lobby part of the model and sends lobby actions. */
 export class LobbyView {
@@ -19,6 +38,10 @@ export class LobbyView {
 		this.onlineKey = null;
 		this.gamesKey = null;
 		this.chatKeys = [];
+		this.more = { rooms: emptyMore(), players: emptyMore() }; // paged in by this tab
+		this.loading = { rooms: false, players: false };
+		this.moreKeys = { rooms: null, players: null };
+		this.pagingKeys = { rooms: null, players: null };
 
 		$('quickplay').addEventListener('click', () => this.quickplay());
 		$('qp-cancel').addEventListener('click', () => this.send('cancel-quickplay', {}));
@@ -31,6 +54,12 @@ export class LobbyView {
 			this.chat();
 		});
 		$('rooms').addEventListener('click', (e) => this.roomAction(e));
+		$('rooms-more-list').addEventListener('click', (e) => this.roomAction(e));
+		for (const what of Object.keys(LISTS)) {
+			const p = LISTS[what].prefix;
+			$(p + '-show-more').addEventListener('click', () => this.load(what, false));
+			$(p + '-refresh').addEventListener('click', () => this.load(what, true));
+		}
 		$('my-games').addEventListener('click', (e) => {
 			const b = e.target.closest('button[data-room]');
 			if (b) this.app.navigate(b.dataset.room);
@@ -95,6 +124,51 @@ export class LobbyView {
 		}
 	}
 
+	/** resetMore forgets the lists paged in (a new session: they are of another). */
+	resetMore() {
+		this.more = { rooms: emptyMore(), players: emptyMore() };
+	}
+
+	/**
+	 * load pages in the next entries of a list (what: rooms or players)
+	 * after those shown; with refresh, fetches again as many as were paged
+	 * in, from the end of the shown list. The pages replace the list paged
+	 * in when they all came.
+	 */
+	async load(what, refresh) {
+		if (this.loading[what] || !this.app.model) return;
+		const old = this.more[what];
+		const more = refresh ? emptyMore() : { ...old, items: [...old.items], end: false };
+		const want = refresh ? Math.max(1, old.items.length) : old.items.length + 1;
+		const { prefix } = LISTS[what];
+		const button = $(prefix + (refresh ? '-refresh' : '-show-more'));
+		const hadFocus = document.activeElement === button;
+		this.loading[what] = true;
+		this.app.render();
+		try {
+			for (let n = 0; n < LOAD_PAGES && more.items.length < want && !more.end; n++) {
+				const m = this.app.model;
+				const shown = what === 'rooms' ? Object.keys(m.rooms).length : m.online.length;
+				const offset = more.items.length ? more.next : Math.max(shown, more.next);
+				const page = await this.app.ask('list', { what, offset: String(offset) }, 'page');
+				if (this.more[what] !== old) return; // forgotten meanwhile (a new session)
+				addPage(more, page, Date.now());
+			}
+			this.more[what] = more;
+		} catch (err) {
+			if (err.code !== 'closed') toast(reason(err.message), 'error');
+		} finally {
+			this.loading[what] = false;
+			this.app.renderNow();
+		}
+		// A keyboard user stays at the list: on the button, or, once it is
+		// gone (the end of the list), on the heading of what was paged in.
+		if (hadFocus && document.activeElement !== button) {
+			const title = $(prefix + '-more-title');
+			if (!title.closest('[hidden]')) title.focus();
+		}
+	}
+
 	roomAction(e) {
 		const b = e.target.closest('button[data-act]');
 		if (!b) return;
@@ -146,15 +220,59 @@ export class LobbyView {
 	}
 
 	renderRooms(m) {
-		const rooms = Object.values(m.rooms).sort((a, b) =>
-			(STATE_ORDER[a.state] ?? 3) - (STATE_ORDER[b.state] ?? 3) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+		const rooms = shownRooms(m);
 		const mine = new Set(Object.values(m.games).filter(active).map((g) => g.id));
 		const key = JSON.stringify([rooms, [...mine]]);
-		if (key === this.roomsKey) return;
-		this.roomsKey = key;
-		setText($('rooms-count'), rooms.length ? '(' + rooms.length + ')' : '');
-		show($('rooms-empty'), rooms.length === 0);
-		replaceChildrenKeepingFocus($('rooms'), rooms.map((r) => this.roomItem(r, mine.has(r.id))));
+		if (key !== this.roomsKey) {
+			this.roomsKey = key;
+			replaceChildrenKeepingFocus($('rooms'), rooms.map((r) => this.roomItem(r, mine.has(r.id))));
+		}
+		const extra = this.extra('rooms', rooms);
+		const moreKey = JSON.stringify([extra, [...mine], this.more.rooms.at]);
+		if (moreKey !== this.moreKeys.rooms) {
+			this.moreKeys.rooms = moreKey;
+			replaceChildrenKeepingFocus($('rooms-more-list'), extra.map((r) => this.roomItem(r, mine.has(r.id))));
+		}
+		const total = Math.max(m.roomsCount || 0, rooms.length);
+		setText($('rooms-count'), total ? '(' + count(total) + ')' : '');
+		show($('rooms-empty'), total === 0 && extra.length === 0);
+		this.renderPaging('rooms', rooms.length, extra.length, total);
+	}
+
+	// extra returns the entries of a list paged in that the shown list
+	// does not have (it is live; they are a snapshot).
+	extra(what, shown) {
+		const ids = new Set(shown.map((x) => x.id));
+		return this.more[what].items.filter((x) => !ids.has(x.id));
+	}
+
+	// renderPaging shows how much of a list the page shows, the part paged
+	// in and the buttons: "Showing 30 of 5,234 rooms", Show more, Refresh.
+	renderPaging(what, shown, extra, total) {
+		const { prefix, noun, nouns } = LISTS[what];
+		const more = this.more[what];
+		const loading = this.loading[what];
+		const key = JSON.stringify([shown, extra, total, more.at, more.end, more.items.length, loading]);
+		if (key === this.pagingKeys[what]) return;
+		this.pagingKeys[what] = key;
+		show($(prefix + '-more'), extra > 0);
+		if (extra > 0) {
+			setText($(prefix + '-more-when'), 'As of ' + time(more.at) + '; not updated live.');
+		}
+		const n = shown + extra;
+		const paging = $(prefix + '-paging');
+		setData(paging, { shown: n, total });
+		show(paging, n < total);
+		const full = more.items.length >= MORE_KEEP;
+		setText($(prefix + '-shown'), 'Showing ' + count(n) + ' of ' + count(total) + ' ' + (total === 1 ? noun : nouns) +
+			(full ? ', as many as this page keeps' : '') + '.');
+		const button = $(prefix + '-show-more');
+		show(button, !full && !(more.end && more.next >= total));
+		setText(button, loading ? 'Loading…' : 'Show more ' + nouns);
+		const refresh = $(prefix + '-refresh');
+		setText(refresh, loading ? 'Loading…' : 'Refresh');
+		for (const b of [button, refresh]) b.setAttribute('aria-disabled', String(loading));
+		$(prefix + '-more').setAttribute('aria-busy', String(loading));
 	}
 
 	roomItem(r, mine) {
@@ -187,14 +305,24 @@ export class LobbyView {
 	}
 
 	renderOnline(m) {
-		const online = [...m.online].sort((a, b) => a.name.localeCompare(b.name) || (a.id < b.id ? -1 : 1));
-		const key = JSON.stringify([online, m.me && m.me.id]);
-		if (key === this.onlineKey) return;
-		this.onlineKey = key;
-		setText($('online-count'), '(' + online.length + ')');
-		$('online').replaceChildren(...online.map((p) =>
-			el('li', { dataset: { player: p.id } }, el('span', { class: 'name', text: p.name }),
-				m.me && p.id === m.me.id ? el('span', { class: 'muted', text: ' (you)' }) : null)));
+		const online = m.online; // in the lobby's order
+		const me = m.me && m.me.id;
+		const item = (p) => el('li', { dataset: { player: p.id } }, el('span', { class: 'name', text: p.name }),
+			p.id === me ? el('span', { class: 'muted', text: ' (you)' }) : null);
+		const key = JSON.stringify([online, me]);
+		if (key !== this.onlineKey) {
+			this.onlineKey = key;
+			$('online').replaceChildren(...online.map(item));
+		}
+		const extra = this.extra('players', online);
+		const moreKey = JSON.stringify([extra, me, this.more.players.at]);
+		if (moreKey !== this.moreKeys.players) {
+			this.moreKeys.players = moreKey;
+			$('online-more-list').replaceChildren(...extra.map(item));
+		}
+		const total = Math.max(m.onlineCount || 0, online.length);
+		setText($('online-count'), '(' + count(total) + ')');
+		this.renderPaging('players', online.length, extra.length, total);
 	}
 
 	renderChat(m) {

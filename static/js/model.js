@@ -7,6 +7,12 @@
 const CHAT_KEEP = 100;
 
 /**
+ * MORE_KEEP bounds the entries a list paged in with "Show more" keeps
+ * (rooms, or players), beyond the ones the lobby keeps up to date.
+ */
+export const MORE_KEEP = 1000;
+
+/**
  * emptyModel returns the model of a session that has heard nothing yet.
  * @param {string} session the session's public id
  */
@@ -15,8 +21,13 @@ export function emptyModel(session) {
 		session,
 		seq: 0, // the last session event applied
 		me: null, // {id, name} once welcomed
-		online: [], // [{id, name}]
-		rooms: {}, // RoomInfo by id
+		// The lobby shows each session the first players online and the
+		// first rooms (the server's -lobby-shown of each), kept up to date,
+		// with the totals.
+		online: [], // the players shown, [{id, name}] in byPlayer order
+		onlineCount: 0, // every player online
+		rooms: {}, // the rooms shown: RoomInfo by id
+		roomsCount: 0, // every room listed
 		chat: [], // [{from: {id, name}, text, ts}]
 		queue: null, // {game, waiting, needed} while quick-playing
 		games: {}, // by room id, see newGame
@@ -89,11 +100,13 @@ export function apply(m, e, now) {
 		m.me = d.player;
 		break;
 	case '/lobby presence':
-		m.online = d.online || [];
+		m.online = [...(d.online || [])].sort(byPlayer);
+		m.onlineCount = total(d.count, m.online.length);
 		break;
 	case '/lobby rooms':
 		m.rooms = {};
 		for (const r of d.rooms || []) m.rooms[r.id] = r;
+		m.roomsCount = total(d.count, Object.keys(m.rooms).length);
 		break;
 	case '/lobby queued':
 		m.queue = { game: d.game, waiting: d.waiting, needed: d.needed };
@@ -109,27 +122,89 @@ export function apply(m, e, now) {
 	case '/lobby error':
 		if (d.action === 'quickplay') m.queue = null;
 		break;
-	case '/lobby/presence online':
-		if (!m.online.some((p) => p.id === d.player.id)) m.online = [...m.online, d.player];
+	case '/lobby/presence presence-delta': {
+		// Players entering the shown list or renamed, and the ids of those
+		// leaving it: relative to the snapshot, so the list stays the
+		// server's.
+		const gone = new Set(d.offline || []);
+		const upd = new Map((d.online || []).map((p) => [p.id, p]));
+		m.online = [...m.online.filter((p) => !gone.has(p.id) && !upd.has(p.id)), ...upd.values()].sort(byPlayer);
+		m.onlineCount = total(d.count, m.online.length);
+		if (m.me && upd.has(m.me.id)) m.me = upd.get(m.me.id);
 		break;
-	case '/lobby/presence offline':
-		m.online = m.online.filter((p) => p.id !== d.player.id);
-		break;
-	case '/lobby/presence renamed':
-		m.online = m.online.map((p) => p.id === d.player.id ? d.player : p);
-		if (m.me && m.me.id === d.player.id) m.me = d.player;
-		break;
-	case '/lobby/rooms room':
-		m.rooms[d.room.id] = d.room;
-		break;
-	case '/lobby/rooms room-removed':
-		delete m.rooms[d.id];
+	}
+	case '/lobby/rooms rooms-delta':
+		for (const id of d.removed || []) delete m.rooms[id];
+		for (const r of d.rooms || []) m.rooms[r.id] = r;
+		m.roomsCount = total(d.count, Object.keys(m.rooms).length);
 		break;
 	case '/lobby/chat chat':
 		m.chat.push({ from: d.from, text: d.text, ts: d.ts });
 		if (m.chat.length > CHAT_KEEP) m.chat.splice(0, m.chat.length - CHAT_KEEP);
 		break;
 	}
+}
+
+// total returns the server's total count n, or shown if n is missing.
+function total(n, shown) {
+	return Number.isInteger(n) && n >= 0 ? Math.max(n, shown) : shown;
+}
+
+function cmp(a, b) {
+	return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** byPlayer orders players as the lobby does: by name, then id. */
+export function byPlayer(a, b) {
+	return cmp(a.name, b.name) || cmp(a.id, b.id);
+}
+
+const STATE_ORDER = { waiting: 0, playing: 1, finished: 2 };
+
+/** byRoom orders rooms as the lobby does: waiting, playing, finished, then by id. */
+export function byRoom(a, b) {
+	return ((STATE_ORDER[a.state] ?? 3) - (STATE_ORDER[b.state] ?? 3)) || cmp(a.id, b.id);
+}
+
+/** shownRooms returns the rooms the lobby shows, in its order. */
+export function shownRooms(m) {
+	return Object.values(m.rooms).sort(byRoom);
+}
+
+/**
+ * emptyMore returns a list paged in with the lobby's "list" action, beyond
+ * the shown list: a snapshot, not kept up to date.
+ */
+export function emptyMore() {
+	return {
+		items: [], // rooms or players, in the lobby's order
+		next: 0, // the offset of the next page
+		at: 0, // local Unix ms of the first page
+		end: false, // the last page came
+	};
+}
+
+/**
+ * addPage appends the entries of a "page" event (data) to more, skipping
+ * those it has already, up to MORE_KEEP.
+ * @param {ReturnType<typeof emptyMore>} more
+ * @param {{what: string, offset: number, count: number, rooms?: object[], online?: object[]}} data
+ * @param {number} now local Unix ms
+ */
+export function addPage(more, data, now) {
+	const got = (data.what === 'players' ? data.online : data.rooms) || [];
+	const have = new Set(more.items.map((x) => x.id));
+	if (!more.items.length) more.at = now;
+	for (const x of got) {
+		if (more.items.length >= MORE_KEEP) break;
+		if (x && x.id && !have.has(x.id)) {
+			have.add(x.id);
+			more.items.push(x);
+		}
+	}
+	more.next = (Number(data.offset) || 0) + got.length;
+	more.end = got.length === 0 || more.next >= (Number(data.count) || 0) || more.items.length >= MORE_KEEP;
+	return more;
 }
 
 function turnFrom(player, deadlineIn, now) {
