@@ -389,12 +389,28 @@ func appendJSString(b []byte, s string, quote byte) []byte {
 	return b
 }
 
+// jsonSafe marks the ASCII bytes appendJSONString writes as they are.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD;
 // '<', '>' and '&' are escaped so the output is safe inside HTML too.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); {
+		start := i
+		for i < len(s) && jsonSafe[s[i]] {
+			i++
+		}
+		b = append(b, s[start:i]...) // the run that needs no escaping, at once
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -406,10 +422,8 @@ func appendJSONString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case c == '\t':
 				b = append(b, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f:
+			default: // other controls, <, >, &, DEL
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			default:
-				b = append(b, c)
 			}
 			i++
 			continue
