@@ -136,3 +136,20 @@ func TestWriteTargetsSummary(t *testing.T) {
 		t.Errorf("a table that is not the targets was taken:\n%s", s)
 	}
 }
+
+func TestOutFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{"-out", "a.md"}, "a.md"},
+		{[]string{"-d", "1s", "--out=b.md"}, "b.md"},
+		{[]string{"-out=c.md", "-profile", "p"}, "c.md"},
+		{[]string{"-out"}, ""},
+	} {
+		if got := outFlag(tc.args); got != tc.want {
+			t.Errorf("outFlag(%q) = %q; want %q", tc.args, got, tc.want)
+		}
+	}
+}

@@ -122,7 +122,23 @@ func (e *Event) Get(name string) string {
 func (e *Event) Fields() []Field { return append([]Field(nil), e.fields...) }
 
 // unixTime is Pushlet's p_time: seconds since 1970.
-func unixTime() string { return strconv.FormatInt(time.Now().Unix(), 10) }
+// The text is made once per second and shared by the events of that second.
+func unixTime() string {
+	now := time.Now().Unix()
+	if t := lastUnixTime.Load(); t != nil && t.sec == now {
+		return t.text
+	}
+	t := &unixText{sec: now, text: strconv.FormatInt(now, 10)}
+	lastUnixTime.Store(t)
+	return t.text
+}
+
+type unixText struct {
+	sec  int64
+	text string
+}
+
+var lastUnixTime atomic.Pointer[unixText]
 
 // recipient holds the fields written per recipient of a shared event.
 type recipient struct {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/cometplay/cometplay/lobby"
 	"github.com/cometplay/cometplay/rooms"
@@ -81,7 +82,9 @@ func (g *Games) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 func toEvent(ev rooms.Event) *Event {
 	data := "null"
 	if len(ev.Data) > 0 {
-		data = string(ev.Data)
+		// The Transport owns ev.Data (rooms.Transport's contract: never
+		// modified once passed), so the event holds it without a copy.
+		data = unsafe.String(unsafe.SliceData(ev.Data), len(ev.Data))
 	}
 	return newEventFields([]Field{
 		{"p_event", "data"}, {"p_time", unixTime()}, {"p_subject", ev.Topic},
