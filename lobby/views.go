@@ -112,17 +112,12 @@ func (l *Lobby) flush() {
 		l.views.presDirty = false
 		view, n := l.shownOnline(), int(l.nOnline.Load())
 		d := presenceDelta{Count: n}
-		old := make(map[string]string, len(l.views.online))
+		oldNames := make(map[string]string, len(l.views.online))
 		for _, p := range l.views.online {
-			old[p.PlayerID] = p.Name
+			oldNames[p.PlayerID] = p.Name
 		}
-		for _, p := range view {
-			if name, ok := old[p.PlayerID]; !ok || name != p.Name {
-				d.Online = append(d.Online, p)
-			}
-			delete(old, p.PlayerID)
-		}
-		d.Online, d.Offline = orEmpty(d.Online), orEmpty(slices.Sorted(maps.Keys(old)))
+		d.Online, d.Offline = diffView(l.views.online, view, func(p rooms.Identity) string { return p.PlayerID },
+			func(p rooms.Identity) bool { return oldNames[p.PlayerID] != p.Name })
 		if len(d.Online)+len(d.Offline) > 0 || n != l.views.onlineN {
 			l.publish(TopicPresence, "presence-delta", d)
 		}
@@ -133,22 +128,31 @@ func (l *Lobby) flush() {
 		l.views.touched = nil
 		view, n := l.shownRooms(), len(l.roomList)
 		d := roomsDelta{Count: n}
-		old := make(map[string]bool, len(l.views.rooms))
-		for _, r := range l.views.rooms {
-			old[r.ID] = true
-		}
-		for _, r := range view {
-			if !old[r.ID] || touched[r.ID] {
-				d.Rooms = append(d.Rooms, r)
-			}
-			delete(old, r.ID)
-		}
-		d.Rooms, d.Removed = orEmpty(d.Rooms), orEmpty(slices.Sorted(maps.Keys(old)))
+		d.Rooms, d.Removed = diffView(l.views.rooms, view, func(r rooms.RoomInfo) string { return r.ID },
+			func(r rooms.RoomInfo) bool { return touched[r.ID] })
 		if len(d.Rooms)+len(d.Removed) > 0 || n != l.views.roomsN {
 			l.publish(TopicRooms, "rooms-delta", d)
 		}
 		l.views.rooms, l.views.roomsN = view, n
 	}
+}
+
+// diffView compares a view with the one published before it: the entries
+// that entered it or changed, in view order, and the ids of those that left
+// it, sorted. Both are non-nil, for JSON arrays.
+func diffView[T any](before, after []T, id func(T) string, changed func(T) bool) (entered []T, left []string) {
+	gone := make(map[string]bool, len(before))
+	for _, x := range before {
+		gone[id(x)] = true
+	}
+	entered = []T{}
+	for _, x := range after {
+		if !gone[id(x)] || changed(x) {
+			entered = append(entered, x)
+		}
+		delete(gone, id(x))
+	}
+	return entered, orEmpty(slices.Sorted(maps.Keys(gone)))
 }
 
 // sendSnapshots sends a session the published views.
