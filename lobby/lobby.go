@@ -40,6 +40,11 @@ type Options struct {
 	// in any ChatPer (default 5 per 10 s).
 	ChatRate int
 	ChatPer  time.Duration
+	// ChatLobbyRate bounds the chat of the whole lobby: at most this many
+	// messages in any second, whoever sends them (default 20). Each message
+	// goes to every player in the lobby, so this bounds what chat costs
+	// however many players there are.
+	ChatLobbyRate int
 	// Auth turns a hello into an identity (default rooms.Guest).
 	Auth rooms.Authenticator
 	// AuthTimeout bounds one Authenticate call (default 5 s).
@@ -75,6 +80,7 @@ type Options struct {
 const (
 	DefaultChatMaxLen  = 280
 	DefaultChatRate    = 5
+	DefaultChatLobby   = 20
 	DefaultChatPer     = 10 * time.Second
 	DefaultAuthTimeout = 5 * time.Second
 	DefaultAuthWorkers = 4
@@ -102,6 +108,7 @@ var (
 	ErrMalformed     = errors.New("lobby: malformed request")
 	ErrChatTooLong   = errors.New("lobby: chat message too long")
 	ErrRateLimited   = errors.New("lobby: too many messages, slow down")
+	ErrChatBusy      = errors.New("lobby: the chat is busy, try again in a moment")
 	ErrBusy          = errors.New("lobby: busy, try again")
 	ErrClosed        = errors.New("lobby: closed")
 	ErrAlreadyQueued = errors.New("lobby: already waiting for a match")
@@ -149,6 +156,7 @@ type Lobby struct {
 	gmu  sync.Mutex
 	gate map[string]string      // session → player id, once hello succeeded
 	chat map[string]*rateWindow // player id → its recent chat messages
+	all  rateWindow             // the lobby's recent chat messages
 
 	// Inputs that are coalesced rather than queued, so they are never
 	// refused: room changes by id, session events by session, away timers.
@@ -231,6 +239,9 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	}
 	if o.ChatPer <= 0 {
 		o.ChatPer = DefaultChatPer
+	}
+	if o.ChatLobbyRate <= 0 {
+		o.ChatLobbyRate = DefaultChatLobby
 	}
 	if o.AuthTimeout <= 0 {
 		o.AuthTimeout = DefaultAuthTimeout
@@ -393,10 +404,17 @@ func (l *Lobby) Handle(sessionID string, req Request) error {
 			w = &rateWindow{}
 			l.chat[pid] = w
 		}
-		ok := w.allow(now, l.o.ChatRate, l.o.ChatPer)
+		mine, all := w.fits(now, l.o.ChatRate, l.o.ChatPer), l.all.fits(now, l.o.ChatLobbyRate, time.Second)
+		if mine && all {
+			w.add(now, l.o.ChatRate)
+			l.all.add(now, l.o.ChatLobbyRate)
+		}
 		l.gmu.Unlock()
-		if !ok {
+		switch {
+		case !mine:
 			return ErrRateLimited
+		case !all:
+			return ErrChatBusy
 		}
 		f = map[string]string{"text": text, "req": f["req"]}
 	case "name":
@@ -920,19 +938,19 @@ type rateWindow struct {
 	next int // oldest, once full
 }
 
-// allow reports whether one more message fits in n per period, and
-// records it if so.
-func (w *rateWindow) allow(now time.Time, n int, per time.Duration) bool {
+// fits reports whether one more message fits in n per period.
+func (w *rateWindow) fits(now time.Time, n int, per time.Duration) bool {
+	return len(w.ts) < n || now.Sub(w.ts[w.next]) >= per
+}
+
+// add records a message that fits (in n per period).
+func (w *rateWindow) add(now time.Time, n int) {
 	if len(w.ts) < n {
 		w.ts = append(w.ts, now)
-		return true
-	}
-	if now.Sub(w.ts[w.next]) < per {
-		return false
+		return
 	}
 	w.ts[w.next] = now
 	w.next = (w.next + 1) % n
-	return true
 }
 
 // Event payloads (see docs/ROOMS.md, "What the browser sees").

@@ -259,6 +259,32 @@ func TestAuthenticator(t *testing.T) {
 	}
 }
 
+// TestChatLobbyRate: the lobby as a whole takes at most ChatLobbyRate chat
+// messages a second; a message refused for it costs its sender nothing.
+func TestChatLobbyRate(t *testing.T) {
+	e := newEnv(t, lobby.Options{ChatRate: 2, ChatPer: 10 * time.Second, ChatLobbyRate: 3}, nil)
+	for _, s := range []string{"ann", "bob", "cat", "dan"} {
+		e.hello(s, s)
+	}
+	for _, s := range []string{"ann", "bob", "cat"} {
+		e.must(s, "chat", "text", "hi from "+s)
+	}
+	if err := e.do("dan", "chat", "text", "me too"); !errors.Is(err, lobby.ErrChatBusy) {
+		t.Fatalf("4th message of the lobby in a second: %v; want ErrChatBusy", err)
+	}
+	e.c.Advance(time.Second)
+	// Dan's refused message did not count against his own 2 per 10 s.
+	e.must("dan", "chat", "text", "me too")
+	e.must("dan", "chat", "text", "again")
+	if err := e.do("dan", "chat", "text", "third"); !errors.Is(err, lobby.ErrRateLimited) {
+		t.Errorf("dan's 3rd message in 10 s: %v; want ErrRateLimited", err)
+	}
+	e.settle()
+	if n := e.count("ann", "chat"); n != 5 {
+		t.Errorf("ann heard %d chat messages; want 5", n)
+	}
+}
+
 func TestChatLimits(t *testing.T) {
 	e := newEnv(t, lobby.Options{ChatMaxLen: 10, ChatRate: 3, ChatPer: 10 * time.Second}, nil)
 	e.hello("s1", "Ann")

@@ -133,6 +133,7 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-reconnect-window=0s"}, nil, "-reconnect-window: must not be 0"},
 		{[]string{"-mailbox-size=0"}, nil, "-mailbox-size: must be positive, got 0"},
 		{[]string{"-chat-per=-5s"}, nil, "-chat-per: must be positive, got -5s"},
+		{[]string{"-chat-lobby-rate=0"}, nil, "-chat-lobby-rate: must be positive, got 0"},
 		{[]string{"-lobby-shown=0"}, nil, "-lobby-shown: must be within 1..1000, got 0"},
 		{nil, []string{"COMETPLAY_LOBBY_SHOWN", "5000"}, "-lobby-shown (from COMETPLAY_LOBBY_SHOWN): must be within 1..1000, got 5000"},
 		{[]string{"-lobby-tick=1ms"}, nil, "-lobby-tick: must be at least 10ms, got 1ms"},
