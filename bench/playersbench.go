@@ -520,10 +520,10 @@ func (rep *playersReport) summary() string {
 
 // Targets of the issue for the player simulation.
 const (
-	targetGames        = 5000
-	targetMoveP99      = 50 * time.Millisecond
-	targetServerCores  = 1.0
-	targetServerSideMs = 10 * time.Millisecond
+	targetGames       = 5000
+	targetMoveP99     = 50 * time.Millisecond
+	targetServerCores = 1.0
+	targetServerSide  = 10 * time.Millisecond
 )
 
 // playersAgg is one transport over its rounds.
@@ -599,8 +599,8 @@ func (rep *playersReport) targets() []target {
 						Context: overBy(float64(p99), float64(targetMoveP99))},
 					target{What: fmt.Sprintf("at %d games: server below one core", r0.Games), Config: cfg, Measured: fmt.Sprintf("%.2f cores", cores), Met: cores < targetServerCores},
 					target{What: fmt.Sprintf("at %d games: zero errors (measured windows)", r0.Games), Config: cfg, Measured: strconv.FormatInt(a.Merged.errorCount(), 10), Met: a.Merged.errorCount() == 0},
-					target{What: fmt.Sprintf("at %d games: server-side p99 ≤ 10 ms", r0.Games), Config: cfg, Measured: fmtDur(srv), Met: srv <= targetServerSideMs,
-						Context: overBy(float64(srv), float64(targetServerSideMs))},
+					target{What: fmt.Sprintf("at %d games: server-side p99 ≤ 10 ms", r0.Games), Config: cfg, Measured: fmtDur(srv), Met: srv <= targetServerSide,
+						Context: overBy(float64(srv), float64(targetServerSide))},
 				)
 			}
 			continue
@@ -620,7 +620,7 @@ func (rep *playersReport) targets() []target {
 		}
 		p99 := a.medDur(srvP99)
 		ts = append(ts, target{What: "control request → opponent's listen p99 ≤ 10 ms (server-side)", Config: cfg, Measured: fmtDur(p99),
-			Met: p99 <= targetServerSideMs && x.MoveLatSrv.Count() > 0, Context: overBy(float64(p99), float64(targetServerSideMs))})
+			Met: p99 <= targetServerSide && x.MoveLatSrv.Count() > 0, Context: overBy(float64(p99), float64(targetServerSide))})
 	}
 	return ts
 }
@@ -883,23 +883,6 @@ func matchShort(o playersOptions) string {
 		return "matched by the bench's matchmaker, no lobby"
 	}
 	return "hello and quick-match through the lobby"
-}
-
-// machineMemory returns MemTotal of /proc/meminfo, formatted.
-func machineMemory() string {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return "unknown"
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-			f := strings.Fields(v)
-			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil && len(f) == 2 {
-				return fmtBytes(n << 10)
-			}
-		}
-	}
-	return "unknown"
 }
 
 // switchPause is the wait after a transport switch before the warmup: the

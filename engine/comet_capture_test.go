@@ -282,6 +282,9 @@ func TestCapturePost(t *testing.T) {
 	// 71-post-publish.txt, with a backslash escape and an entity.
 	th.do(FormatXMLStrict, q("p_event", "listen", "p_id", id, "p_mode", "pull", "p_subject", "/p"))
 	st, body = post("text/xml", `<event p_event="publish" p_id="`+id+`" p_subject="/p" msg="say \"hi\" &amp; go" />`)
+	if st != 200 {
+		t.Fatalf("POST publish: %d %q", st, body)
+	}
 	checkEvents(t, "71-post-publish", parseEvents(t, FormatXMLStrict, body), []wantEvent{{"publish-ack", fields()}})
 	// A form-encoded POST (our extension).
 	st, body = post("application/x-www-form-urlencoded", "p_event=publish&p_id="+id+"&p_subject=/p&msg=form+body")

@@ -417,8 +417,7 @@ func TestReclaimFromLiveSessionKicksIt(t *testing.T) {
 }
 
 func TestReconnectWindowExpiry(t *testing.T) {
-	var g *hooks
-	g = &hooks{leave: func(c *rooms.Ctx, p *rooms.Player, r rooms.LeaveReason) {
+	g := &hooks{leave: func(c *rooms.Ctx, p *rooms.Player, r rooms.LeaveReason) {
 		if c.State() == rooms.StatePlaying {
 			c.Finish(map[string]string{"loser": p.ID(), "why": r.String()})
 		}

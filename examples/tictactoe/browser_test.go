@@ -330,7 +330,7 @@ func testWinRematchDraw(t *testing.T, b *browsertest.Browser) {
 	// The spectator cannot play: its cells are disabled buttons, and even
 	// forced into a click, the page sends nothing.
 	sue.p.Run(`(() => { const c = document.querySelector('[data-cell="8"]'); c.disabled = false; c.click(); })()`)
-	board = play(t, players, watchers, board, 4, 2) // X completes the top row
+	play(t, players, watchers, board, 4, 2) // X completes the top row
 	for _, pl := range []*player{ann, bob, sue} {
 		pl.waitGame("the result", `g.state === 'finished'`)
 		if v := pl.view(); !slices.Equal(v.Win, []int{0, 1, 2}) || v.Board[8] != "" {

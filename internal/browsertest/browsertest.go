@@ -144,7 +144,7 @@ func (b *Browser) NewContext(t testing.TB) *Context {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 		defer cancel()
-		chromedp.CallBrowser(ctx, target.DisposeBrowserContext, target.DisposeBrowserContextParams{BrowserContextID: res.BrowserContextID})
+		chromedp.CallBrowser(ctx, target.DisposeBrowserContext, target.DisposeBrowserContextParams(res))
 	})
 	return &Context{b: b, id: res.BrowserContextID}
 }
