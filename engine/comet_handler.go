@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cometplay/cometplay/httpcodec"
@@ -31,13 +32,48 @@ func (p params) value(name string) string {
 	return v
 }
 
-func (p *params) add(k, v []byte) {
-	for _, f := range *p {
-		if f.Name == string(k) {
+// paramBuilder collects parameters as they are decoded, into one arena, so
+// that a request's parameters cost two allocations (one string holding
+// them all, and the slice) rather than two per parameter.
+type paramBuilder struct {
+	arena []byte
+	idx   []int // per parameter: name start, name end, value end (the value follows the name)
+}
+
+// add records a parameter unless its name was seen: a repeated name keeps
+// its first value.
+func (pb *paramBuilder) add(k, v []byte) {
+	for i := 0; i < len(pb.idx); i += 3 {
+		if string(pb.arena[pb.idx[i]:pb.idx[i+1]]) == string(k) {
 			return
 		}
 	}
-	*p = append(*p, Field{string(k), string(v)})
+	start := len(pb.arena)
+	pb.arena = append(append(pb.arena, k...), v...)
+	pb.idx = append(pb.idx, start, start+len(k), len(pb.arena))
+}
+
+// builders recycles paramBuilders: their arenas are copied out by params.
+var builders = sync.Pool{New: func() any { return new(paramBuilder) }}
+
+func (pb *paramBuilder) release() {
+	if cap(pb.arena) > 64<<10 || cap(pb.idx) > 3*1024 {
+		return // a rare large request: let it go
+	}
+	pb.arena, pb.idx = pb.arena[:0], pb.idx[:0]
+	builders.Put(pb)
+}
+
+func (pb *paramBuilder) params() params {
+	if len(pb.idx) == 0 {
+		return nil
+	}
+	all := string(pb.arena)
+	ps := make(params, 0, len(pb.idx)/3)
+	for i := 0; i < len(pb.idx); i += 3 {
+		ps = append(ps, Field{all[pb.idx[i]:pb.idx[i+1]], all[pb.idx[i+1]:pb.idx[i+2]]})
+	}
+	return ps
 }
 
 // Errors answered with HTTP 400 (messages as Pushlet's servlet sends them).
@@ -112,9 +148,9 @@ func (h *Hub) serve(ex *exchange, req *httpcodec.Request) {
 	case "publish":
 		rc.publish()
 	case "hb":
-		rc.control(NewEvent("hb-ack"))
+		rc.control(oneShot("hb-ack"))
 	case "leave":
-		rc.control(NewEvent("leave-ack", "p_id", s.id))
+		rc.control(oneShot("leave-ack", "p_id", s.id))
 		s.stop(ReasonLeave)
 	default:
 		// Pushlet 2.0.4 crashes on an unknown event and stops the session;
@@ -133,7 +169,8 @@ func truncate(s string, n int) string {
 // readParams collects the request's parameters. On a POST the body's
 // parameters come first; the query may add names the body lacks.
 func readParams(req *httpcodec.Request) (params, string) {
-	var ps params
+	ps := builders.Get().(*paramBuilder)
+	defer ps.release()
 	if string(req.Method) == "POST" && len(req.Body) > 0 {
 		ct := req.Header("Content-Type")
 		if i := bytes.IndexByte(ct, ';'); i >= 0 {
@@ -143,14 +180,14 @@ func readParams(req *httpcodec.Request) (params, string) {
 			if _, err := httpcodec.VisitForm(nil, req.Body, func(k, v []byte) bool { ps.add(k, v); return true }); err != nil {
 				return nil, errBadBody
 			}
-		} else if err := parseEventBody(req.Body, &ps); err != nil {
+		} else if err := parseEventBody(req.Body, ps); err != nil {
 			return nil, errBadBody
 		}
 	}
 	if err := req.VisitQuery(func(k, v []byte) bool { ps.add(k, v); return true }); err != nil {
 		return nil, errBadQuery
 	}
-	return ps, ""
+	return ps.params(), ""
 }
 
 // parseEventBody reads Pushlet's POST body: one element <event name="value"
@@ -158,7 +195,7 @@ func readParams(req *httpcodec.Request) (params, string) {
 // backslash escapes the next character. Unlike Pushlet, the XML entities
 // (&lt; &gt; &amp; &quot; &apos; and numeric ones) are decoded, so a body
 // written by an XML serializer reads back as it was meant.
-func parseEventBody(body []byte, ps *params) error {
+func parseEventBody(body []byte, ps *paramBuilder) error {
 	i := bytes.IndexByte(body, '<')
 	if i < 0 {
 		return errMalformed
@@ -283,7 +320,7 @@ func (rc *reqCtx) nack(reason string) {
 	if rc.s != nil {
 		id = rc.s.id
 	}
-	rc.control(NewEvent("nack", "p_id", id, "p_reason", reason))
+	rc.control(oneShot("nack", "p_id", id, "p_reason", reason))
 }
 
 // badRequest answers 400 with Pushlet's message in a small HTML page; the
@@ -318,7 +355,7 @@ func (rc *reqCtx) join(evName string) {
 	}
 	rc.s, rc.format = s, f
 	if evName == "join" {
-		rc.control(NewEvent("join-ack", "p_id", s.id, "p_format", f.String(), "p_public", s.PublicID()))
+		rc.control(oneShot("join-ack", "p_id", s.id, "p_format", f.String(), "p_public", s.PublicID()))
 		return
 	}
 	rc.listen("join-listen-ack")
@@ -425,7 +462,7 @@ func (rc *reqCtx) listen(ackName string) {
 	} else if label := rc.ps.value("p_label"); label != "" {
 		ack = append(ack, "p_label", label)
 	}
-	ackEv := NewEvent(ackName, ack...)
+	ackEv := oneShot(ackName, ack...)
 	s.mu.Lock()
 	s.setModeLocked(m) // s.mode = m, and the per-mode session gauges
 	if resume {
@@ -570,7 +607,7 @@ func (rc *reqCtx) subscribe() {
 	if label != "" {
 		kv = append(kv, "p_label", label)
 	}
-	rc.control(NewEvent("subscribe-ack", kv...))
+	rc.control(oneShot("subscribe-ack", kv...))
 }
 
 // unsubscribe handles the unsubscribe request.
@@ -578,7 +615,7 @@ func (rc *reqCtx) unsubscribe() {
 	sid, ok := rc.ps.get("p_sid")
 	if !ok || sid == "" {
 		rc.s.unsubscribe("")
-		rc.control(NewEvent("unsubscribe-ack", "p_id", rc.s.id))
+		rc.control(oneShot("unsubscribe-ack", "p_id", rc.s.id))
 		return
 	}
 	removed := rc.s.unsubscribe(sid)
@@ -591,7 +628,7 @@ func (rc *reqCtx) unsubscribe() {
 	if sub.label != "" {
 		kv = append(kv, "p_label", sub.label)
 	}
-	rc.control(NewEvent("unsubscribe-ack", kv...))
+	rc.control(oneShot("unsubscribe-ack", kv...))
 }
 
 // forwardedHeaders are copied into a claimed Publish, for authentication
@@ -666,7 +703,7 @@ func (rc *reqCtx) publish() {
 			rc.nack(err.Error())
 			return
 		}
-		rc.control(NewEvent("publish-ack"))
+		rc.control(oneShot("publish-ack"))
 		return
 	}
 	fs := make([]Field, 0, 6+len(user))
@@ -692,7 +729,7 @@ func (rc *reqCtx) publish() {
 	} else {
 		h.multicast(subject, ev)
 	}
-	rc.control(NewEvent("publish-ack"))
+	rc.control(oneShot("publish-ack"))
 }
 
 // checkOrigin enforces the allowed origins. Requests without Origin (same

@@ -245,7 +245,7 @@ func (ch channel) write(s *Session, evs []queued, gapFrom, gapTo, seq uint64, ac
 	}
 	l := ch.l
 	b := responseStart(l.cbuf[:0], ch.format, false)
-	b = appendEvent(b, ch.format, NewEvent("refresh-ack"), nil)
+	b = appendEvent(b, ch.format, oneShot("refresh-ack"), nil)
 	b = ch.appendBatch(b, evs, gapFrom, gapTo, seq, act, false)
 	if act < actEnd && s != nil {
 		b = eventSep(b, ch.format, false)
@@ -275,7 +275,7 @@ func (ch channel) appendBatch(b []byte, evs []queued, gapFrom, gapTo, seq uint64
 	st := &ch.l.srv.hub.stats
 	if gapTo != 0 {
 		st.gaps.Add(1)
-		put(NewEvent("gap", "p_gap_from", strconv.FormatUint(gapFrom, 10), "p_gap_to", strconv.FormatUint(gapTo, 10)),
+		put(oneShot("gap", "p_gap_from", strconv.FormatUint(gapFrom, 10), "p_gap_to", strconv.FormatUint(gapTo, 10)),
 			&recipient{seq: gapTo, withSeq: true})
 	}
 	for i := range evs {
@@ -289,10 +289,10 @@ func (ch channel) appendBatch(b []byte, evs []queued, gapFrom, gapTo, seq uint64
 	st.delivered.Add(int64(len(evs)))
 	switch {
 	case act == actAbort:
-		put(NewEvent("abort"), &recipient{seq: seq, withSeq: true})
+		put(oneShot("abort"), &recipient{seq: seq, withSeq: true})
 	case act == actHeartbeat && (stream || len(evs) == 0 && gapTo == 0):
 		st.heartbeats.Add(1)
-		put(NewEvent("hb"), &recipient{seq: seq, withSeq: true})
+		put(oneShot("hb"), &recipient{seq: seq, withSeq: true})
 	}
 	return b
 }
@@ -311,5 +311,5 @@ func (h *Hub) appendRefresh(b []byte, f Format, path string, s *Session, m Mode)
 	if f == FormatJS {
 		return appendJSRefresh(b, url, wait)
 	}
-	return appendEvent(b, f, NewEvent("refresh", "p_wait", strconv.Itoa(wait), "p_url", url), nil)
+	return appendEvent(b, f, oneShot("refresh", "p_wait", strconv.Itoa(wait), "p_url", url), nil)
 }

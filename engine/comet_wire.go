@@ -97,6 +97,14 @@ func NewEvent(name string, kv ...string) *Event {
 	return newEventFields(fs)
 }
 
+// oneShot is NewEvent for an event the server writes once (acks, refresh,
+// hb, gap, abort): its encoding is not cached.
+func oneShot(name string, kv ...string) *Event {
+	e := NewEvent(name, kv...)
+	e.solo = true
+	return e
+}
+
 func newEventFields(fs []Field) *Event {
 	n := 32
 	for _, f := range fs {
