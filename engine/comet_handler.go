@@ -635,6 +635,14 @@ func (rc *reqCtx) unsubscribe() {
 // hooks (the lobby's hello).
 var forwardedHeaders = []string{"Cookie", "Authorization", "User-Agent"}
 
+// headerNeeder is implemented by the engine's own claims to say which
+// publishes need the forwarded headers (the room claim: none; the lobby's:
+// hello), so that a move does not build a Header nobody reads. Other
+// SubjectHandlers always get them.
+type headerNeeder interface {
+	needsHeader(fields []Field) bool
+}
+
 // validFieldName reports whether a publish field name can be written in
 // every format (an XML attribute name, a JS and JSON string).
 func validFieldName(s string) bool {
@@ -692,6 +700,9 @@ func (rc *reqCtx) publish() {
 	if c := h.claimFor(subject); c != nil {
 		p := Publish{Session: s, Subject: subject, Fields: user, RemoteAddr: s.RemoteAddr()}
 		for _, name := range forwardedHeaders {
+			if hn, ok := c.(headerNeeder); ok && !hn.needsHeader(p.Fields) {
+				break
+			}
 			if v := rc.req.Header(name); v != nil {
 				if p.Header == nil {
 					p.Header = make(http.Header, 2)

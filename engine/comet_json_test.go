@@ -54,3 +54,10 @@ func BenchmarkAppendJSONString(b *testing.B) {
 		buf = appendJSONString(buf[:0], s)
 	}
 }
+
+func BenchmarkNewEvent(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = NewEvent("refresh", "p_wait", "1000", "p_url", "/comet?p_id=x&p_event=refresh")
+	}
+}

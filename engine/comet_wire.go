@@ -89,12 +89,29 @@ func NewEvent(name string, kv ...string) *Event {
 	if len(kv)%2 != 0 {
 		panic("engine: NewEvent needs name, value pairs")
 	}
-	fs := make([]Field, 0, 2+len(kv)/2)
+	e, fs := allocEvent(2 + len(kv)/2)
 	fs = append(fs, Field{"p_event", name}, Field{"p_time", unixTime()})
 	for i := 0; i < len(kv); i += 2 {
 		fs = append(fs, Field{kv[i], kv[i+1]})
 	}
-	return newEventFields(fs)
+	e.setFields(fs)
+	return e
+}
+
+// smallEvent is an Event with room for its fields in the same allocation.
+type smallEvent struct {
+	Event
+	buf [5]Field
+}
+
+// allocEvent returns a new Event and an empty slice for its n fields, in
+// one allocation when n is small (acks, room events), for setFields.
+func allocEvent(n int) (*Event, []Field) {
+	if n <= len(smallEvent{}.buf) {
+		se := new(smallEvent)
+		return &se.Event, se.buf[:0:n]
+	}
+	return new(Event), make([]Field, 0, n)
 }
 
 // oneShot is NewEvent for an event the server writes once (acks, refresh,
@@ -106,11 +123,17 @@ func oneShot(name string, kv ...string) *Event {
 }
 
 func newEventFields(fs []Field) *Event {
+	e := new(Event)
+	e.setFields(fs)
+	return e
+}
+
+func (e *Event) setFields(fs []Field) {
 	n := 32
 	for _, f := range fs {
 		n += len(f.Name) + len(f.Value) + 8
 	}
-	return &Event{fields: fs, size: n}
+	e.fields, e.size = fs, n
 }
 
 // Name returns the event's p_event.

@@ -86,10 +86,10 @@ func toEvent(ev rooms.Event) *Event {
 		// modified once passed), so the event holds it without a copy.
 		data = unsafe.String(unsafe.SliceData(ev.Data), len(ev.Data))
 	}
-	return newEventFields([]Field{
-		{"p_event", "data"}, {"p_time", unixTime()}, {"p_subject", ev.Topic},
-		{"type", ev.Type}, {"data", data},
-	})
+	e, fs := allocEvent(5)
+	e.setFields(append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", ev.Topic},
+		Field{"type", ev.Type}, Field{"data", data}))
+	return e
 }
 
 // Send implements rooms.Transport.
@@ -129,6 +129,17 @@ func (g *Games) Unsubscribe(sessionID, topic string) {
 type roomClaim struct{ g *Games }
 
 var errNoRoomSubject = errors.New("rooms: publish to /room/<id>")
+
+func (roomClaim) needsHeader([]Field) bool { return false }
+
+func (lobbyClaim) needsHeader(fs []Field) bool {
+	for _, f := range fs {
+		if f.Name == "action" {
+			return f.Value == "hello"
+		}
+	}
+	return false
+}
 
 // HandlePublish runs on an event loop: Deliver only validates and enqueues.
 func (rc roomClaim) HandlePublish(p Publish) error {

@@ -341,3 +341,86 @@ func TestGamesManyRooms(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// cookieTransport adds a Cookie header to every request.
+type cookieTransport struct{ cookie string }
+
+func (c cookieTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Cookie", c.cookie)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// headerClaim records the Cookie of every publish to its prefix.
+type headerClaim struct{ seen chan string }
+
+func (h headerClaim) HandlePublish(p Publish) error {
+	h.seen <- p.Header.Get("Cookie")
+	return nil
+}
+
+// TestGamesHelloForwardsHeaders: the lobby's Authenticator sees the hello's
+// headers over the wire (a cookie names the player); another SubjectHandler
+// gets them on every publish. Room moves and other lobby actions skip them.
+func TestGamesHelloForwardsHeaders(t *testing.T) {
+	th := newTestHub(t, HubConfig{})
+	g := NewGames(th.hub)
+	m := rooms.NewManager(g, rooms.ManagerOptions{Logger: testLogger(t)})
+	if err := m.Register(nim.Game); err != nil {
+		t.Fatal(err)
+	}
+	auth := rooms.AuthFunc(func(_ context.Context, r rooms.AuthRequest) (rooms.Identity, error) {
+		name, ok := strings.CutPrefix(r.Header.Get("Cookie"), "user=")
+		if !ok {
+			return rooms.Identity{}, fmt.Errorf("%w: no cookie", rooms.ErrAuthRefused)
+		}
+		return rooms.Identity{PlayerID: "u-" + name, Name: name}, nil
+	})
+	lb := lobby.New(m, g, lobby.Options{Logger: testLogger(t), Auth: auth})
+	if err := g.Mount(m, lb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		lb.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		m.Shutdown(ctx)
+	})
+	hc := &http.Client{Transport: cookieTransport{"user=Zed"}, Timeout: 10 * time.Second}
+	c, err := cometclient.Join(context.Background(), th.base, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &player{t: t, c: c}
+	p.listen(false)
+	if err := p.lobby("action", "hello", "name", "ignored"); err != nil {
+		t.Fatal(err)
+	}
+	var w struct{ Player struct{ ID, Name string } }
+	p.wait("/lobby", "welcome").decode(&w)
+	if w.Player.ID != "u-Zed" || w.Player.Name != "Zed" {
+		t.Errorf("welcome = %+v; want the cookie's player", w.Player)
+	}
+
+	seen := make(chan string, 1)
+	if err := th.hub.Claim("/ext", headerClaim{seen}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Publish(context.Background(), "/ext", "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-seen; got != "user=Zed" {
+		t.Errorf("a SubjectHandler got Cookie %q; want user=Zed", got)
+	}
+	if roomClaim.needsHeader(roomClaim{}, []Field{{"type", "take"}}) {
+		t.Error("a room move builds a Header")
+	}
+	for _, tc := range []struct {
+		action string
+		want   bool
+	}{{"hello", true}, {"chat", false}, {"quickplay", false}} {
+		if got := (lobbyClaim{}).needsHeader([]Field{{"req", "1"}, {"action", tc.action}}); got != tc.want {
+			t.Errorf("lobby %s: needsHeader = %v; want %v", tc.action, got, tc.want)
+		}
+	}
+}

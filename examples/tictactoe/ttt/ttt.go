@@ -120,7 +120,7 @@ func (g *Room) OnMessage(ctx *rooms.Ctx, p *rooms.Player, m rooms.Message) error
 	mark := g.mark(p.Seat())
 	g.board[cell] = mark
 	g.moves++
-	ctx.Broadcast("move", map[string]any{"player": p.ID(), "cell": cell, "mark": mark, "board": g.board})
+	ctx.Broadcast("move", movedData{Board: g.board, Cell: cell, Mark: mark, Player: p.ID()})
 	if line, ok := g.winLine(mark); ok {
 		g.finish(ctx, &Result{Winner: p.ID(), Mark: mark, Line: line, Reason: "line"})
 		return nil
@@ -133,10 +133,21 @@ func (g *Room) OnMessage(ctx *rooms.Ctx, p *rooms.Player, m rooms.Message) error
 	return nil
 }
 
+// movedData is the "move" event's data (a struct, not a map: it is sent on
+// every move).
+type movedData struct {
+	Board  [9]string `json:"board"`
+	Cell   int       `json:"cell"`
+	Mark   string    `json:"mark"`
+	Player string    `json:"player"`
+}
+
 func (g *Room) winLine(mark string) ([]int, bool) {
-	for _, l := range lines {
+	for i := range lines {
+		l := &lines[i]
 		if g.board[l[0]] == mark && g.board[l[1]] == mark && g.board[l[2]] == mark {
-			return l[:], true
+			line := *l // a copy, allocated only for the winning line
+			return line[:], true
 		}
 	}
 	return nil, false
