@@ -71,13 +71,16 @@ type Field struct {
 type Event struct {
 	fields []Field
 	size   int // approximate encoded size (names, values, punctuation), for pacing
-	enc    [numFormats]atomic.Pointer[[]byte]
+	enc    atomic.Pointer[encodings] // allocated at the first cached encoding
 	// solo: the event has at most fewSolo recipients (set before it is
 	// queued, read-only after), so its encodings are not cached: a cached
 	// copy would double what the recipients' windows hold for an encoding
 	// written once or twice.
 	solo bool
 }
+
+// encodings caches an event's encoding in each format.
+type encodings [numFormats]atomic.Pointer[[]byte]
 
 // fewSolo is the most recipients of an event written without caching.
 const fewSolo = 2
@@ -191,14 +194,19 @@ func (e *Event) appendShared(b []byte, f Format) []byte {
 		}
 		return b
 	}
-	if p := e.enc[f].Load(); p != nil {
+	c := e.enc.Load()
+	if c == nil {
+		e.enc.CompareAndSwap(nil, new(encodings))
+		c = e.enc.Load()
+	}
+	if p := c[f].Load(); p != nil {
 		return append(b, *p...)
 	}
 	var enc []byte
 	for i, fd := range e.fields {
 		enc = appendField(enc, f, fd.Name, fd.Value, i == 0)
 	}
-	e.enc[f].Store(&enc) // a racing encoder stores identical bytes
+	c[f].Store(&enc) // a racing encoder stores identical bytes
 	return append(b, enc...)
 }
 
