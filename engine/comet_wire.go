@@ -66,8 +66,9 @@ type Field struct {
 
 // Event is an immutable Pushlet event: an ordered list of fields, the first
 // being p_event. One Event published to many sessions is shared by all of
-// them; its encoding in each format is computed once and cached, and only the
-// per-recipient fields (p_seq, p_sid, p_label) are written per recipient.
+// them; its encoding in each format is computed once and cached (unless it
+// has at most two recipients: see solo), and only the per-recipient fields
+// (p_seq, p_sid, p_label) are written per recipient.
 type Event struct {
 	fields []Field
 	size   int // approximate encoded size (names, values, punctuation), for pacing
