@@ -71,7 +71,7 @@ type Field struct {
 // (p_seq, p_sid, p_label) are written per recipient.
 type Event struct {
 	fields []Field
-	size   int // approximate encoded size (names, values, punctuation), for pacing
+	size   int                       // approximate encoded size (names, values, punctuation), for pacing
 	enc    atomic.Pointer[encodings] // allocated at the first cached encoding
 	// solo: the event has at most fewSolo recipients (set before it is
 	// queued, read-only after), so its encodings are not cached: a cached
