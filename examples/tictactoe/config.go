@@ -41,10 +41,13 @@ func envName(name string) string {
 
 // settings are the parsed command line.
 type settings struct {
-	server    config
-	profile   string
-	logFormat string
-	logLevel  slog.Level
+	server  config
+	profile string
+	// The garbage collector: 0 leaves the runtime's (GOGC, GOMEMLIMIT).
+	gcPercent   int
+	memoryLimit int64
+	logFormat   string
+	logLevel    slog.Level
 
 	// Set from durations, converted to the hub's milliseconds.
 	pullWaitMin, pullWaitMax, pollWaitMin, pollWaitMax time.Duration
@@ -128,6 +131,8 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.StringVar(&s.logFormat, "log-format", "text", "log format: text or json")
 	fs.Var((*levelValue)(&s.logLevel), "log-level", "log level: debug, info, warn or error")
 	fs.BoolVar(&e.AccessLog, "access-log", false, "log every request (at debug level: needs -log-level debug)")
+	fs.IntVar(&s.gcPercent, "gc-percent", 0, "the garbage collector's target heap growth in percent, as GOGC (-1: off, then -memory-limit is needed; 0: GOGC's, default 100); higher trades memory for a shorter latency tail (docs/OPERATIONS.md)")
+	size64Var(fs, &s.memoryLimit, "memory-limit", 0, "soft limit of the Go heap, as GOMEMLIMIT (0: GOMEMLIMIT's, default none); the collector works harder near it")
 	fs.StringVar(&s.profile, "profile", "", "profile the run with pkg/profile: cpu, mem, block, mutex or trace (written to ./ at exit)")
 	return fs
 }
@@ -336,6 +341,15 @@ func (s *settings) check() error {
 	}
 	if e.AccessLog && s.logLevel > slog.LevelDebug {
 		fail("access-log", "requests are logged at debug level: add -log-level debug")
+	}
+	switch {
+	case s.gcPercent < -1:
+		fail("gc-percent", "must be -1 (off), 0 (GOGC's) or positive, got %d", s.gcPercent)
+	case s.gcPercent == -1 && s.memoryLimit <= 0:
+		fail("gc-percent", "-1 turns the collector off: give -memory-limit too, or the heap grows without bound")
+	}
+	if s.memoryLimit < 0 {
+		fail("memory-limit", "must not be negative, got %d", s.memoryLimit)
 	}
 	if _, ok := profileModes[s.profile]; s.profile != "" && !ok {
 		fail("profile", "want cpu, mem, block, mutex or trace, got %q", s.profile)

@@ -57,6 +57,11 @@ func TestParseSettingsValues(t *testing.T) {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
+		{"garbage collector", []string{"-gc-percent=-1"}, []string{"COMETPLAY_MEMORY_LIMIT", "4GiB"}, func(t *testing.T, s *settings) {
+			if s.gcPercent != -1 || s.memoryLimit != 4<<30 {
+				t.Errorf("gc-percent %d, memory-limit %d; want -1, 4GiB", s.gcPercent, s.memoryLimit)
+			}
+		}},
 		{"flag", []string{"-max-conns", "500", "-heartbeat=15s"}, nil, func(t *testing.T, s *settings) {
 			if s.server.Engine.MaxConns != 500 || s.server.Hub.Heartbeat != 15*time.Second {
 				t.Errorf("MaxConns %d Heartbeat %v; want 500 15s", s.server.Engine.MaxConns, s.server.Hub.Heartbeat)
@@ -133,6 +138,9 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-reconnect-window=0s"}, nil, "-reconnect-window: must not be 0"},
 		{[]string{"-mailbox-size=0"}, nil, "-mailbox-size: must be positive, got 0"},
 		{[]string{"-chat-per=-5s"}, nil, "-chat-per: must be positive, got -5s"},
+		{[]string{"-gc-percent=-2"}, nil, "-gc-percent: must be -1 (off), 0 (GOGC's) or positive, got -2"},
+		{[]string{"-gc-percent=-1"}, nil, "-gc-percent: -1 turns the collector off: give -memory-limit too"},
+		{[]string{"-memory-limit=lots"}, nil, `invalid value "lots" for flag -memory-limit`},
 		{[]string{"-chat-lobby-rate=0"}, nil, "-chat-lobby-rate: must be positive, got 0"},
 		{[]string{"-lobby-shown=0"}, nil, "-lobby-shown: must be within 1..1000, got 0"},
 		{nil, []string{"COMETPLAY_LOBBY_SHOWN", "5000"}, "-lobby-shown (from COMETPLAY_LOBBY_SHOWN): must be within 1..1000, got 5000"},

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -40,6 +41,12 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 	slog.SetDefault(log)
 	log.Info("configuration", st.logAttrs()...)
 
+	if st.memoryLimit > 0 {
+		debug.SetMemoryLimit(st.memoryLimit)
+	}
+	if st.gcPercent != 0 {
+		debug.SetGCPercent(st.gcPercent)
+	}
 	if st.profile != "" {
 		defer profile.Start(profileModes[st.profile], profile.ProfilePath("."), profile.NoShutdownHook).Stop()
 	}
