@@ -240,7 +240,8 @@ func TestBinaryBadFlag(t *testing.T) {
 // site, /metrics and (with the token) the console, and exits 0 on SIGTERM.
 func TestBinaryRuns(t *testing.T) {
 	const token = "binary-test-admin-token"
-	cmd := runMain(t, "-addr 127.0.0.1:0 -log-format json -shutdown-timeout 3s", "COMETPLAY_ADMIN_TOKEN", token, "COMETPLAY_WINDOW", "128")
+	cmd := runMain(t, "-addr 127.0.0.1:0 -log-format json -shutdown-timeout 3s -gc-percent 300", "COMETPLAY_ADMIN_TOKEN", token, "COMETPLAY_WINDOW", "128",
+		"COMETPLAY_MEMORY_LIMIT", "2GiB")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -278,6 +279,19 @@ func TestBinaryRuns(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != want {
 			t.Errorf("GET %s: %d; want %d", path, resp.StatusCode, want)
+		}
+	}
+	// The garbage collector's settings reached the runtime (the Go
+	// collector's metrics report them).
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"\ngo_gc_gogc_percent 300\n", "\ngo_gc_gomemlimit_bytes 2.147483648e+09\n"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", strings.TrimSpace(want))
 		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
