@@ -465,6 +465,21 @@ type target struct {
 	Context string
 }
 
+// targetsTable renders a section's targets as the Markdown table the
+// summary at the top of RESULTS.md gathers ("" without targets).
+func targetsTable(heading, contextHeader string, ts []target) string {
+	if len(ts) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n| target | configuration | measured | status | %s |\n|---|---|---:|---|---|\n", heading, contextHeader)
+	for _, t := range ts {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.What, t.Config, t.Measured, metWord(t.Met), t.Context)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
 // targets evaluates the goals at 100 connections (every pipelining depth).
 func (rep *httpReport) targets() []target {
 	var ts []target
@@ -553,13 +568,7 @@ func (rep *httpReport) markdown(header, chartDir string) string {
 	b.WriteString("- net/http: `http.Server` with a handler writing the same headers and body.\n")
 	b.WriteString("- bare gnet: gnet with the engine's options, answering every `\\r\\n\\r\\n` with fixed bytes: the floor of an event-loop server.\n\n")
 
-	if ts := rep.targets(); len(ts) > 0 {
-		b.WriteString("### Targets (100 connections)\n\n| target | configuration | measured | status | for comparison |\n|---|---|---:|---|---|\n")
-		for _, t := range ts {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.What, t.Config, t.Measured, metWord(t.Met), t.Context)
-		}
-		b.WriteString("\n")
-	}
+	b.WriteString(targetsTable("### Targets (100 connections)", "for comparison", rep.targets()))
 
 	b.WriteString("### Throughput and latency\n\n")
 	b.WriteString("| conns | pipeline | server | req/s | p50 | p90 | p99 | max | server CPU/req | load CPU/req | other cores | errors | non-2xx | req/s by round |\n")

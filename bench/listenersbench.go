@@ -738,13 +738,7 @@ func (rep *listenersReport) markdown(header, chartDir string) string {
 	b.WriteString("- net/http: `bench serve -kind nethttp-comet` (bench/nethttpcomet.go), a goroutine per connection, the same protocol subset: join, stream listen (NDJSON), pull refresh, publish with segment matching, p_seq and a 256-event window per session.\n")
 	b.WriteString("- bare gnet: `bench serve -kind gnet`, holding each connection and writing the same chunk to all on a trigger (one task per event loop): the floor.\n\n")
 
-	if ts := rep.targets(); len(ts) > 0 {
-		b.WriteString("### Targets\n\n| target | configuration | measured | status | by how much, baselines |\n|---|---|---:|---|---|\n")
-		for _, t := range ts {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.What, t.Config, t.Measured, metWord(t.Met), t.Context)
-		}
-		b.WriteString("\n")
-	}
+	b.WriteString(targetsTable("### Targets", "by how much, baselines", rep.targets()))
 
 	b.WriteString("### Idle stream listeners\n\nMeasured a second after the listeners are open and a `runtime.GC` in the server (the `gc` control command): RSS from /proc (VmRSS), " +
 		"Go heap in use and goroutines from the runtime. Per listener: (RSS − RSS with none) ÷ listeners.\n\n")

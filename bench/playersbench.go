@@ -666,13 +666,7 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 		"Moves/s counts opponents' receipts in the window; CPU is user+system from /proc over the window, in cores; " +
 		"other cores is the rest of the machine meanwhile (other processes, steal).\n\n")
 
-	if ts := rep.targets(); len(ts) > 0 {
-		b.WriteString("### Targets\n\n| target | configuration | measured | status | by how much |\n|---|---|---:|---|---|\n")
-		for _, t := range ts {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", t.What, t.Config, t.Measured, metWord(t.Met), t.Context)
-		}
-		b.WriteString("\n")
-	}
+	b.WriteString(targetsTable("### Targets", "by how much", rep.targets()))
 
 	fmt.Fprintf(&b, "### Play (%d round(s) of a %v window per transport: medians over the rounds, max and errors over all)\n\n", max(1, o.Rounds), o.Duration)
 	b.WriteString("| transport | games | players | moves/s | move → opponent p50 | p99 | max | p99 by round | server-side p50 | p99 | max | publish round trip p99 | games finished/s | events/s | events per move | requests/s | server cores | server CPU/move | load cores | other cores | RSS max | goroutines | errors |\n")
