@@ -116,15 +116,20 @@ func (s *Session) detachLocked() {
 // before its response ended: the client went away (or its network did).
 func (s *Session) exchangeGone(ex *exchange) {
 	s.mu.Lock()
-	current := s.lst.active && s.lst.ex == ex
-	if current {
-		s.detachLocked()
-		if s.connected && !s.stopped {
-			s.connected = false
-			s.hub.events.push(SessionEvent{Kind: SessionDetached, Session: s})
-		}
+	if s.lst.active && s.lst.ex == ex {
+		s.lostLocked()
 	}
 	s.mu.Unlock()
+}
+
+// lostLocked detaches the data channel whose connection is gone (or is
+// being closed) and reports the session detached once.
+func (s *Session) lostLocked() {
+	s.detachLocked()
+	if s.connected && !s.stopped {
+		s.connected = false
+		s.hub.events.push(SessionEvent{Kind: SessionDetached, Session: s})
+	}
 }
 
 // runListener delivers what is pending to the data channel of generation
@@ -166,11 +171,7 @@ func (s *Session) runListener(gen uint32) {
 		if slow {
 			// Detach now, as if the connection were already gone (it is
 			// closed just below): the session is not listening any more.
-			s.detachLocked()
-			if s.connected && !s.stopped {
-				s.connected = false
-				s.hub.events.push(SessionEvent{Kind: SessionDetached, Session: s})
-			}
+			s.lostLocked()
 			s.mu.Unlock()
 			ch.ex.c.closeSlow(ch.ex.c.gc.OutboundBuffered() + ch.ex.c.pending)
 			return
