@@ -26,6 +26,12 @@ type gamesServer struct {
 
 func newGamesServer(t *testing.T, window time.Duration) *gamesServer {
 	t.Helper()
+	return newGamesServerWith(t, window, lobby.Options{AwayGrace: window})
+}
+
+// newGamesServerWith is newGamesServer with the lobby's options.
+func newGamesServerWith(t *testing.T, window time.Duration, lo lobby.Options) *gamesServer {
+	t.Helper()
 	th := newTestHub(t, HubConfig{})
 	g := NewGames(th.hub)
 	g.SetDetachGrace(50 * time.Millisecond)
@@ -35,7 +41,8 @@ func newGamesServer(t *testing.T, window time.Duration) *gamesServer {
 	if err := m.Register(game); err != nil {
 		t.Fatal(err)
 	}
-	lb := lobby.New(m, g, lobby.Options{Logger: testLogger(t), AwayGrace: window})
+	lo.Logger = testLogger(t)
+	lb := lobby.New(m, g, lo)
 	if err := g.Mount(m, lb); err != nil {
 		t.Fatal(err)
 	}
@@ -363,12 +370,6 @@ func (h headerClaim) HandlePublish(p Publish) error {
 // headers over the wire (a cookie names the player); another SubjectHandler
 // gets them on every publish. Room moves and other lobby actions skip them.
 func TestGamesHelloForwardsHeaders(t *testing.T) {
-	th := newTestHub(t, HubConfig{})
-	g := NewGames(th.hub)
-	m := rooms.NewManager(g, rooms.ManagerOptions{Logger: testLogger(t)})
-	if err := m.Register(nim.Game); err != nil {
-		t.Fatal(err)
-	}
 	auth := rooms.AuthFunc(func(_ context.Context, r rooms.AuthRequest) (rooms.Identity, error) {
 		name, ok := strings.CutPrefix(r.Header.Get("Cookie"), "user=")
 		if !ok {
@@ -376,16 +377,7 @@ func TestGamesHelloForwardsHeaders(t *testing.T) {
 		}
 		return rooms.Identity{PlayerID: "u-" + name, Name: name}, nil
 	})
-	lb := lobby.New(m, g, lobby.Options{Logger: testLogger(t), Auth: auth})
-	if err := g.Mount(m, lb); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		lb.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		m.Shutdown(ctx)
-	})
+	th := newGamesServerWith(t, rooms.DefaultReconnectWindow, lobby.Options{Auth: auth}).testHub
 	hc := &http.Client{Transport: cookieTransport{"user=Zed"}, Timeout: 10 * time.Second}
 	c, err := cometclient.Join(context.Background(), th.base, hc)
 	if err != nil {
