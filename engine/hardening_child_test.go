@@ -122,24 +122,22 @@ func TestHardeningServerHelper(t *testing.T) {
 	}
 }
 
-// hardChild is a running child server.
-type hardChild struct {
-	t       *testing.T
+// childProc is a child process of this test binary running one helper
+// test as a server: its stdout lines with the prefix are its reports, the
+// first one saying where it listens. Closing its stdin asks it to stop.
+type childProc struct {
 	cmd     *exec.Cmd
-	addr    string
-	pid     int
-	max     int
-	lines   chan string
-	exited  chan struct{}
-	exitErr error
-	meas    *hConn // one kept-alive connection for measurements (it counts in every figure alike)
+	lines   chan string   // the child's further reports
+	exited  chan struct{} // closed when the child has exited
+	exitErr error         // cmd.Wait's result, set before exited closes
 }
 
-// startHardChild starts the child server, under "ulimit -n nofile" when
-// nofile > 0, with extra environment variables.
-func startHardChild(t *testing.T, nofile int, env ...string) *hardChild {
+// startChildProc runs the helper test under "ulimit -n nofile" when
+// nofile > 0, with env added to the environment. It returns the child and
+// its first report. The test's cleanup stops it (killing it after wait).
+func startChildProc(t *testing.T, helper, prefix string, nofile int, wait time.Duration, env ...string) (*childProc, string) {
 	t.Helper()
-	args := []string{os.Args[0], "-test.run=^TestHardeningServerHelper$", "-test.count=1"}
+	args := []string{os.Args[0], "-test.run=^" + helper + "$", "-test.count=1"}
 	var cmd *exec.Cmd
 	if nofile > 0 {
 		script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)
@@ -147,7 +145,7 @@ func startHardChild(t *testing.T, nofile int, env ...string) *hardChild {
 	} else {
 		cmd = exec.Command(args[0], args[1:]...)
 	}
-	cmd.Env = append(append(os.Environ(), hardServerEnv+"=1"), env...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -160,13 +158,13 @@ func startHardChild(t *testing.T, nofile int, env ...string) *hardChild {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ch := &hardChild{t: t, cmd: cmd, lines: make(chan string, 16), exited: make(chan struct{})}
+	cp := &childProc{cmd: cmd, lines: make(chan string, 16), exited: make(chan struct{})}
 	first := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for n := 0; sc.Scan(); {
 			line := sc.Text()
-			if !strings.HasPrefix(line, "HARDSERVER ") {
+			if !strings.HasPrefix(line, prefix) {
 				continue
 			}
 			if n++; n == 1 {
@@ -174,26 +172,46 @@ func startHardChild(t *testing.T, nofile int, env ...string) *hardChild {
 				continue
 			}
 			select {
-			case ch.lines <- line:
-			default:
+			case cp.lines <- line:
+			default: // nobody listening: drop it
 			}
 		}
-		ch.exitErr = cmd.Wait()
-		close(ch.exited)
+		cp.exitErr = cmd.Wait()
+		close(cp.exited)
 	}()
 	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-cp.exited:
+		case <-time.After(wait):
+			cmd.Process.Kill() // the child this test started, by its own handle
+			<-cp.exited
+		}
+	})
+	return cp, hRecv(t, first, "the child server to start")
+}
+
+// hardChild is a running child server.
+type hardChild struct {
+	*childProc
+	t    *testing.T
+	addr string
+	pid  int
+	max  int
+	meas *hConn // one kept-alive connection for measurements (it counts in every figure alike)
+}
+
+// startHardChild starts the child server, under "ulimit -n nofile" when
+// nofile > 0, with extra environment variables.
+func startHardChild(t *testing.T, nofile int, env ...string) *hardChild {
+	t.Helper()
+	cp, line := startChildProc(t, "TestHardeningServerHelper", "HARDSERVER ", nofile, 10*time.Second, append([]string{hardServerEnv + "=1"}, env...)...)
+	ch := &hardChild{childProc: cp, t: t}
+	t.Cleanup(func() { // runs before the child's own cleanup
 		if ch.meas != nil {
 			ch.meas.c.Close()
 		}
-		stdin.Close()
-		select {
-		case <-ch.exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill() // the child this test started, by its own handle
-			<-ch.exited
-		}
 	})
-	line := hRecv(t, first, "the child server to start")
 	if _, err := fmt.Sscanf(line, "HARDSERVER addr=%s pid=%d max=%d", &ch.addr, &ch.pid, &ch.max); err != nil {
 		t.Fatalf("child said %q: %v", line, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -66,66 +65,19 @@ func TestHTTPCapServerHelper(t *testing.T) {
 
 // capChild is a running child server.
 type capChild struct {
-	cmd     *exec.Cmd
-	stdin   io.WriteCloser
-	addr    string
-	max     int
-	lines   chan string   // the child's further stdout lines
-	exited  chan struct{} // closed when the child has exited
-	exitErr error         // cmd.Wait's result, set before exited closes
+	*childProc
+	addr string
+	max  int
 }
 
 func startCapChild(t *testing.T, uncapped bool) *capChild {
 	t.Helper()
-	script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, capNoFile)
-	cmd := exec.Command("sh", "-c", script, os.Args[0], "-test.run=^TestHTTPCapServerHelper$", "-test.count=1")
-	cmd.Env = append(os.Environ(), capEnv+"=1")
+	env := []string{capEnv + "=1"}
 	if uncapped {
-		cmd.Env = append(cmd.Env, uncappedEnv+"=1")
+		env = append(env, uncappedEnv+"=1")
 	}
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ch := &capChild{cmd: cmd, stdin: stdin, lines: make(chan string, 16), exited: make(chan struct{})}
-	first := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for n := 0; sc.Scan(); {
-			line := sc.Text()
-			if !strings.HasPrefix(line, "CAPSERVER ") {
-				continue
-			}
-			if n++; n == 1 {
-				first <- line
-				continue
-			}
-			select {
-			case ch.lines <- line:
-			default: // nobody listening: drop it
-			}
-		}
-		ch.exitErr = cmd.Wait()
-		close(ch.exited)
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-ch.exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill() // the child this test started, by its own handle
-			<-ch.exited
-		}
-	})
-	line := hRecv(t, first, "the child server to start")
+	cp, line := startChildProc(t, "TestHTTPCapServerHelper", "CAPSERVER ", capNoFile, 5*time.Second, env...)
+	ch := &capChild{childProc: cp}
 	if _, err := fmt.Sscanf(line, "CAPSERVER addr=%s max=%d", &ch.addr, &ch.max); err != nil {
 		t.Fatalf("child said %q: %v", line, err)
 	}
