@@ -11,11 +11,13 @@ LONGFUZZ ?= 10m
 run:
 	$(GO) run ./examples/tictactoe -addr $(ADDR) $(ARGS)
 
-## test: everything CI runs: formatting, vet, the race-enabled suite (browser tests included) and a short run of every fuzz target.
+## test: everything CI runs: formatting, vet, the race-enabled suite (browser tests included), the allocation tests (without -race) and a short run of every fuzz target.
 test: deps fmt-check vet unit fuzz-short
 
 unit:
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+	# The allocation tests, which the race detector's own allocations rule out above.
+	$(GO) test -count=1 -run 'Alloc' ./...
 
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh

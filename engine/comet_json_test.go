@@ -61,3 +61,21 @@ func BenchmarkNewEvent(b *testing.B) {
 		_ = NewEvent("refresh", "p_wait", "1000", "p_url", "/comet?p_id=x&p_event=refresh")
 	}
 }
+
+// TestSoloEventsAreNotCached: an event written for one or two recipients
+// keeps no encoding; one shared more widely caches each format once.
+func TestSoloEventsAreNotCached(t *testing.T) {
+	solo := oneShot("hb")
+	shared := NewEvent("data", "p_subject", "/a", "k", "v")
+	for _, f := range []Format{FormatJSON, FormatJS, FormatXML} {
+		appendEvent(nil, f, solo, nil)
+		appendEvent(nil, f, shared, nil)
+	}
+	if solo.enc.Load() != nil {
+		t.Error("a solo event cached its encoding")
+	}
+	c := shared.enc.Load()
+	if c == nil || c[FormatJSON].Load() == nil || c[FormatXMLStrict].Load() != nil {
+		t.Error("a shared event did not cache exactly the formats written")
+	}
+}
