@@ -57,6 +57,11 @@ func TestParseSettingsValues(t *testing.T) {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
+		{"lobby", []string{"-lobby-shown=5", "-chat-lobby-rate=7"}, []string{"COMETPLAY_LOBBY_TICK", "250ms"}, func(t *testing.T, s *settings) {
+			if l := s.server.Lobby; l.PresenceShown != 5 || l.RoomsShown != 5 || l.Tick != 250*time.Millisecond || l.ChatLobbyRate != 7 {
+				t.Errorf("lobby options %+v; want 5 shown, 250ms tick, 7 chat/s", l)
+			}
+		}},
 		{"garbage collector", []string{"-gc-percent=-1"}, []string{"COMETPLAY_MEMORY_LIMIT", "4GiB"}, func(t *testing.T, s *settings) {
 			if s.gcPercent != -1 || s.memoryLimit != 4<<30 {
 				t.Errorf("gc-percent %d, memory-limit %d; want -1, 4GiB", s.gcPercent, s.memoryLimit)
