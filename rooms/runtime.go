@@ -118,7 +118,7 @@ type room struct {
 	shownLocked bool
 	dirty       bool          // public info changed since last published
 	games       *gameCounters // the game's counters (Stats)
-	counted     State         // state+1 the room is counted under in Stats (0: none)
+	counted     State         // state+1 the room is counted under in Stats (0: none yet)
 }
 
 func newRoom(m *Manager, g *Game, id string) *room {
@@ -172,6 +172,11 @@ func (r *room) process(it *item) {
 		r.dispose(r.closeReason, r.closeHook)
 	default:
 		r.showState()
+	}
+	if r.dirty && r.created {
+		// Counted before the events go out: whoever has seen a room's new
+		// state in its events finds it in Stats too.
+		r.m.stats.track(r)
 	}
 	r.flush()
 	r.publishInfo()

@@ -128,7 +128,8 @@ func (s *managerStats) rejectErr(err error) {
 	}
 }
 
-// track moves r's count to its current state (none once disposed).
+// track moves r's count to its current state (none once disposed). It may
+// be called again for the same state: it counts each change once.
 // Executor only: it runs where the room's public info is published, which
 // every state change goes through.
 func (s *managerStats) track(r *room) {
@@ -142,7 +143,7 @@ func (s *managerStats) track(r *room) {
 	}
 	if r.state == StateDisposed {
 		s.disposed.Add(1)
-		r.counted = 0
+		r.counted = r.state + 1 // counted as disposed: never again
 		return
 	}
 	s.rooms[r.state].Add(1)

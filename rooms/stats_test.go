@@ -1,6 +1,7 @@
 package rooms_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -88,5 +89,62 @@ func TestStats(t *testing.T) {
 	h.Advance(time.Second)
 	if st := h.M.Stats(); st.Rooms != [3]int64{} || st.Disposed != 1 {
 		t.Fatalf("after dispose: rooms %v disposed %d; want none, 1", st.Rooms, st.Disposed)
+	}
+}
+
+// statsAtEvent is a Transport that reads the Manager's Stats the moment a
+// room's events reach it.
+type statsAtEvent struct {
+	*roomstest.Transport
+	m    *rooms.Manager
+	mu   sync.Mutex
+	seen map[string][3]int64 // event type → Stats().Rooms when it first arrived
+}
+
+func (s *statsAtEvent) Publish(topic string, ev rooms.Event) {
+	s.mu.Lock()
+	if _, ok := s.seen[ev.Type]; !ok {
+		s.seen[ev.Type] = s.m.Stats().Rooms
+	}
+	s.mu.Unlock()
+	s.Transport.Publish(topic, ev)
+}
+
+// TestStatsBeforeEvents: a room is counted under its new state before the
+// events that show it go out, so whoever saw "finished" finds the room
+// finished in Stats (and in /metrics).
+func TestStatsBeforeEvents(t *testing.T) {
+	tr := &statsAtEvent{Transport: roomstest.NewTransport(), seen: map[string][3]int64{}}
+	m := rooms.NewManager(tr, rooms.ManagerOptions{Clock: roomstest.NewClock(), Logger: roomstest.DiscardLogger})
+	tr.mu.Lock()
+	tr.m = m
+	tr.mu.Unlock()
+	t.Cleanup(func() { m.Shutdown(t.Context()) })
+	if err := m.Register(nim.Game); err != nil {
+		t.Fatal(err)
+	}
+	id, err := m.Create("nim", rooms.PlayerInfo{SessionID: "ann", PlayerID: "ann", Name: "Ann"}, rooms.Options{"stones": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Join(id, rooms.PlayerInfo{SessionID: "bob", PlayerID: "bob", Name: "Bob"}); err != nil {
+		t.Fatal(err)
+	}
+	turn, err := tr.Wait(t.Context(), "ann", "turn", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := turn.Map()["player"].(map[string]any)["id"].(string)
+	if err := m.Deliver(id, first, rooms.Message{Type: "take", MoveID: "m1", Seq: 1, Data: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Wait(t.Context(), "ann", "finished", nil); err != nil {
+		t.Fatal(err)
+	}
+	tr.mu.Lock()
+	got := tr.seen["finished"]
+	tr.mu.Unlock()
+	if got[rooms.StateFinished] != 1 || got[rooms.StatePlaying] != 0 {
+		t.Errorf("Stats().Rooms when finished went out = %v; want the room counted finished", got)
 	}
 }
