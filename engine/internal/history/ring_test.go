@@ -1,0 +1,57 @@
+package history
+
+import "testing"
+
+func TestRingKeepsConsecutiveSequenceNumbers(t *testing.T) {
+	var r Ring
+	if r.First(1) != 1 || r.Len() != 0 {
+		t.Fatal("an empty ring must report next as its first")
+	}
+	for seq := uint64(1); seq <= 10; seq++ {
+		if _, ev := r.Push(seq, Entry{Ref: Ref(seq), Size: 10}, 4); ev != (seq > 4) {
+			t.Fatalf("push %d: evicted %v; want %v", seq, ev, seq > 4)
+		}
+	}
+	if r.Len() != 4 || r.First(11) != 7 || r.Bytes() != 40 {
+		t.Fatalf("len %d first %d bytes %d; want 4, 7, 40", r.Len(), r.First(11), r.Bytes())
+	}
+	for seq := uint64(7); seq <= 10; seq++ {
+		if e, ok := r.At(seq); !ok || e.Ref != Ref(seq) {
+			t.Fatalf("At(%d) = %v, %v", seq, e, ok)
+		}
+	}
+	if _, ok := r.At(6); ok {
+		t.Fatal("At returned an evicted entry")
+	}
+	if _, ok := r.At(11); ok {
+		t.Fatal("At returned an entry not pushed yet")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Push out of sequence did not panic")
+		}
+	}()
+	r.Push(12, Entry{}, 4)
+}
+
+func TestAnEmptiedRingOwnsNothing(t *testing.T) {
+	var r Ring
+	for seq := uint64(1); seq <= 100; seq++ {
+		r.Push(seq, Entry{Ref: Ref(seq), Size: 1}, 256)
+	}
+	for r.Len() > 0 {
+		r.PopFront()
+	}
+	if r.buf != nil {
+		t.Fatalf("an emptied ring keeps a buffer of %d entries", cap(r.buf))
+	}
+	r.Push(500, Entry{Ref: 1}, 256) // any sequence number after empty
+	if r.First(501) != 500 {
+		t.Fatalf("first = %d; want 500", r.First(501))
+	}
+	released := 0
+	r.Reset(func(Entry) { released++ })
+	if released != 1 || r.Len() != 0 || r.buf != nil {
+		t.Fatalf("Reset released %d, left %d entries and a buffer of %d", released, r.Len(), cap(r.buf))
+	}
+}

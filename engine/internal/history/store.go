@@ -1,0 +1,285 @@
+package history
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultSlabSize is the size of a slab: large enough that the collector
+// sees few objects (one per 64 KiB of events), small enough that a slab
+// pinned by one unacknowledged event holds little.
+const DefaultSlabSize = 64 << 10
+
+// recHeader is the length prefix of a record in a slab.
+const recHeader = 4
+
+// Ref names a record in a Store: the slab's generation and the record's
+// offset in it. The zero Ref names nothing.
+type Ref uint64
+
+func makeRef(gen uint32, off int) Ref { return Ref(uint64(gen)<<32 | uint64(uint32(off))) }
+
+func (r Ref) gen() uint32 { return uint32(r >> 32) }
+func (r Ref) off() int    { return int(uint32(r)) }
+
+// Config configures a Store. Zero fields take the defaults.
+type Config struct {
+	// SlabSize is the size of an ordinary slab (default DefaultSlabSize); a
+	// record larger than it gets a slab of its own.
+	SlabSize int
+	// MaxBytes bounds the bytes of all live slabs (0: no bound). To make room
+	// for a new slab the oldest are dropped, referenced or not.
+	MaxBytes int64
+	// Horizon is how long a slab is kept after its last record was put,
+	// referenced or not (0: for ever).
+	Horizon time.Duration
+	// Now returns the time in Unix nanoseconds (default time.Now); tests set it.
+	Now func() int64
+}
+
+// slab is one block of records. buf never changes after the slab is made:
+// records are appended in place under the store's mutex, each written before
+// its Ref is handed out and never again.
+type slab struct {
+	gen    uint32
+	buf    []byte
+	used   int          // bytes of buf holding records (under Store.mu)
+	newest int64        // Unix nanoseconds of the last Put (under Store.mu)
+	refs   atomic.Int64 // references its records still have
+	sealed atomic.Bool  // no more records will be put in it
+	gone   bool         // dropped (under Store.mu)
+}
+
+// table is an immutable snapshot of the live slabs, indexed by generation
+// from first; dropped slabs in between are nil.
+type table struct {
+	first uint32
+	slabs []*slab
+}
+
+func (t *table) lookup(gen uint32) *slab {
+	if t == nil || gen < t.first || int(gen-t.first) >= len(t.slabs) {
+		return nil
+	}
+	return t.slabs[gen-t.first]
+}
+
+// Store keeps records in slabs. See the package documentation.
+type Store struct {
+	cfg Config
+
+	mu      sync.Mutex
+	cur     *slab   // the slab records are put in; nil before the first
+	live    []*slab // live slabs, oldest first
+	nextGen uint32
+	bytes   int64 // total len(buf) of live slabs
+
+	tab atomic.Pointer[table]
+
+	puts, released, expired, evicted, lostRefs atomic.Int64
+}
+
+// ErrRecordTooLarge is returned by Put for a record larger than MaxBytes.
+var ErrRecordTooLarge = errors.New("history: record larger than the store's byte limit")
+
+// NewStore returns an empty store, or an error for an invalid Config.
+func NewStore(cfg Config) (*Store, error) {
+	if cfg.SlabSize == 0 {
+		cfg.SlabSize = DefaultSlabSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() int64 { return time.Now().UnixNano() }
+	}
+	switch {
+	case cfg.SlabSize < 256 || cfg.SlabSize > 1<<30:
+		return nil, fmt.Errorf("history: SlabSize must be within 256 B..1 GiB, got %d", cfg.SlabSize)
+	case cfg.MaxBytes < 0:
+		return nil, fmt.Errorf("history: MaxBytes must not be negative, got %d", cfg.MaxBytes)
+	case cfg.MaxBytes > 0 && cfg.MaxBytes < int64(cfg.SlabSize):
+		return nil, fmt.Errorf("history: MaxBytes (%d) must be at least SlabSize (%d)", cfg.MaxBytes, cfg.SlabSize)
+	case cfg.Horizon < 0:
+		return nil, fmt.Errorf("history: Horizon must not be negative, got %v", cfg.Horizon)
+	}
+	return &Store{cfg: cfg, nextGen: 1}, nil
+}
+
+// Put stores rec with refs references and returns its Ref. refs must be at
+// least 1: each holder calls Release once. rec is copied.
+func (s *Store) Put(rec []byte, refs int) (Ref, error) {
+	if refs < 1 {
+		panic("history: Put needs at least one reference")
+	}
+	need := recHeader + len(rec)
+	if s.cfg.MaxBytes > 0 && int64(need) > s.cfg.MaxBytes {
+		return 0, ErrRecordTooLarge
+	}
+	s.mu.Lock()
+	now := s.cfg.Now()
+	s.expireLocked(now)
+	if s.cur == nil || s.cur.used+need > len(s.cur.buf) {
+		s.newSlabLocked(max(s.cfg.SlabSize, need))
+	}
+	sl := s.cur
+	off := sl.used
+	binary.LittleEndian.PutUint32(sl.buf[off:], uint32(len(rec)))
+	copy(sl.buf[off+recHeader:], rec)
+	sl.used += need
+	sl.newest = now
+	sl.refs.Add(int64(refs))
+	s.mu.Unlock()
+	s.puts.Add(1)
+	return makeRef(sl.gen, off), nil
+}
+
+// newSlabLocked seals the current slab and starts a new one of size bytes,
+// dropping the oldest slabs first if the byte limit requires it.
+func (s *Store) newSlabLocked(size int) {
+	if s.cur != nil {
+		s.sealLocked(s.cur)
+	}
+	if s.cfg.MaxBytes > 0 {
+		for len(s.live) > 0 && s.bytes+int64(size) > s.cfg.MaxBytes {
+			s.dropLocked(s.live[0], &s.evicted)
+		}
+	}
+	sl := &slab{gen: s.nextGen, buf: make([]byte, size)}
+	s.nextGen++
+	s.cur = sl
+	s.live = append(s.live, sl)
+	s.bytes += int64(size)
+	s.publishLocked()
+}
+
+// sealLocked marks sl full; it is dropped at once if nothing references it.
+func (s *Store) sealLocked(sl *slab) {
+	sl.sealed.Store(true)
+	if s.cur == sl {
+		s.cur = nil
+	}
+	if sl.refs.Load() == 0 {
+		s.dropLocked(sl, nil)
+	}
+}
+
+// dropLocked removes sl from the live slabs. Its remaining references, if
+// any, now resolve to nothing; reason counts the drop (nil: released).
+func (s *Store) dropLocked(sl *slab, reason *atomic.Int64) {
+	if sl.gone {
+		return
+	}
+	sl.gone = true
+	sl.sealed.Store(true)
+	if s.cur == sl {
+		s.cur = nil
+	}
+	for i, l := range s.live {
+		if l == sl {
+			s.live = append(s.live[:i], s.live[i+1:]...)
+			break
+		}
+	}
+	s.bytes -= int64(len(sl.buf))
+	if reason == nil {
+		s.released.Add(1)
+	} else {
+		reason.Add(1)
+		s.lostRefs.Add(max(sl.refs.Load(), 0))
+	}
+	s.publishLocked()
+}
+
+// publishLocked stores a new snapshot of the live slabs for Get.
+func (s *Store) publishLocked() {
+	if len(s.live) == 0 {
+		s.tab.Store(nil)
+		return
+	}
+	first := s.live[0].gen
+	t := &table{first: first, slabs: make([]*slab, s.live[len(s.live)-1].gen-first+1)}
+	for _, sl := range s.live {
+		t.slabs[sl.gen-first] = sl
+	}
+	s.tab.Store(t)
+}
+
+// expireLocked drops the slabs whose newest record is older than the horizon.
+func (s *Store) expireLocked(now int64) {
+	if s.cfg.Horizon <= 0 {
+		return
+	}
+	limit := now - int64(s.cfg.Horizon)
+	for len(s.live) > 0 && s.live[0].newest < limit {
+		s.dropLocked(s.live[0], &s.expired)
+	}
+}
+
+// Expire drops what is older than the horizon now. The store does so on
+// every Put; an owner calls Expire periodically so that a store nobody
+// writes to lets go of its slabs too.
+func (s *Store) Expire() {
+	s.mu.Lock()
+	s.expireLocked(s.cfg.Now())
+	s.mu.Unlock()
+}
+
+// Get returns the record ref names, or false if its slab was dropped. The
+// bytes are read-only and stay valid as long as the caller holds them.
+func (s *Store) Get(ref Ref) ([]byte, bool) {
+	sl := s.tab.Load().lookup(ref.gen())
+	if sl == nil {
+		return nil, false
+	}
+	off := ref.off()
+	n := int(binary.LittleEndian.Uint32(sl.buf[off:]))
+	return sl.buf[off+recHeader : off+recHeader+n : off+recHeader+n], true
+}
+
+// Alive reports whether ref still resolves.
+func (s *Store) Alive(ref Ref) bool {
+	return s.tab.Load().lookup(ref.gen()) != nil
+}
+
+// Release gives up one reference to ref's record. A full slab whose records
+// are no longer referenced is dropped.
+func (s *Store) Release(ref Ref) {
+	sl := s.tab.Load().lookup(ref.gen())
+	if sl == nil {
+		return // dropped already
+	}
+	if sl.refs.Add(-1) > 0 || !sl.sealed.Load() {
+		return
+	}
+	s.mu.Lock()
+	if sl.refs.Load() == 0 {
+		s.dropLocked(sl, nil)
+	}
+	s.mu.Unlock()
+}
+
+// Stats describes a store.
+type Stats struct {
+	Bytes    int64 // bytes of the live slabs
+	Slabs    int   // live slabs
+	Refs     int64 // references held into the live slabs
+	Puts     int64 // records put, ever
+	Released int64 // slabs dropped once nothing referenced them
+	Expired  int64 // slabs dropped for the horizon
+	Evicted  int64 // slabs dropped for the byte limit
+	LostRefs int64 // references that pointed into slabs dropped for the horizon or the byte limit
+}
+
+// Stats returns the store's figures.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{Bytes: s.bytes, Slabs: len(s.live)}
+	for _, sl := range s.live {
+		st.Refs += sl.refs.Load()
+	}
+	s.mu.Unlock()
+	st.Puts, st.Released, st.Expired, st.Evicted, st.LostRefs = s.puts.Load(), s.released.Load(), s.expired.Load(), s.evicted.Load(), s.lostRefs.Load()
+	return st
+}

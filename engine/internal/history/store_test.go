@@ -1,0 +1,265 @@
+package history
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// clock is a settable time for the store's horizon.
+type clock struct {
+	mu  sync.Mutex
+	now int64
+}
+
+func (c *clock) Now() int64 { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.now += int64(d)
+	c.mu.Unlock()
+}
+
+func newTestStore(t testing.TB, cfg Config) (*Store, *clock) {
+	t.Helper()
+	c := &clock{now: time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC).UnixNano()}
+	if cfg.Now == nil {
+		cfg.Now = c.Now
+	}
+	s, err := NewStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
+}
+
+func record(i int, size int) []byte {
+	rec := AppendField(nil, "p_event", "data")
+	rec = AppendField(rec, "n", fmt.Sprint(i))
+	return AppendField(rec, "pad", string(bytes.Repeat([]byte{'x'}, size)))
+}
+
+func mustPut(t testing.TB, s *Store, rec []byte, refs int) Ref {
+	t.Helper()
+	ref, err := s.Put(rec, refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func TestPutThenGetReturnsTheRecord(t *testing.T) {
+	s, _ := newTestStore(t, Config{SlabSize: 1024})
+	var refs []Ref
+	for i := range 100 {
+		refs = append(refs, mustPut(t, s, record(i, i%50), 1))
+	}
+	for i, ref := range refs {
+		got, ok := s.Get(ref)
+		if !ok || !bytes.Equal(got, record(i, i%50)) {
+			t.Fatalf("Get(record %d) = %q, %v; want it back", i, got, ok)
+		}
+		if n := Get(got, "n"); n != fmt.Sprint(i) {
+			t.Fatalf("field n of record %d = %q", i, n)
+		}
+	}
+	if st := s.Stats(); st.Slabs < 2 {
+		t.Fatalf("100 records of up to 80 bytes in 1 KiB slabs used %d slab(s); want several", st.Slabs)
+	}
+}
+
+func TestReleasingEveryReferenceDropsAFullSlab(t *testing.T) {
+	s, _ := newTestStore(t, Config{SlabSize: 256})
+	a := mustPut(t, s, record(1, 100), 2)
+	b := mustPut(t, s, record(2, 100), 1)
+	// The third does not fit: the first slab is sealed.
+	c := mustPut(t, s, record(3, 100), 1)
+	if a.gen() != b.gen() || c.gen() == a.gen() {
+		t.Fatalf("slabs: a %d, b %d, c %d; want a and b together, c in a new slab", a.gen(), b.gen(), c.gen())
+	}
+	s.Release(a)
+	s.Release(b)
+	if !s.Alive(a) {
+		t.Fatal("slab dropped while one reference to a is still held")
+	}
+	s.Release(a)
+	if s.Alive(a) || s.Alive(b) {
+		t.Fatal("a full slab with no reference left is still live")
+	}
+	if _, ok := s.Get(c); !ok {
+		t.Fatal("the current slab was dropped with its slab neighbour")
+	}
+	s.Release(c)
+	if !s.Alive(c) {
+		t.Fatal("the slab records are still put in was dropped when its references reached 0")
+	}
+	st := s.Stats()
+	if st.Slabs != 1 || st.Released != 1 || st.Refs != 0 {
+		t.Fatalf("stats = %+v; want 1 live slab, 1 released, 0 refs", st)
+	}
+}
+
+func TestSlabsOlderThanTheHorizonAreDroppedReferencedOrNot(t *testing.T) {
+	s, clk := newTestStore(t, Config{SlabSize: 256, Horizon: 30 * time.Second})
+	old := mustPut(t, s, record(1, 200), 1) // fills its slab
+	clk.add(20 * time.Second)
+	mid := mustPut(t, s, record(2, 200), 1)
+	clk.add(11 * time.Second)
+	s.Expire()
+	if s.Alive(old) {
+		t.Fatal("a slab 31 s old survived a 30 s horizon")
+	}
+	if !s.Alive(mid) {
+		t.Fatal("a slab 11 s old was dropped")
+	}
+	if st := s.Stats(); st.Expired != 1 || st.LostRefs != 1 {
+		t.Fatalf("stats = %+v; want 1 expired slab and 1 lost reference", st)
+	}
+	s.Release(old) // a late release of a dropped record is harmless
+	clk.add(time.Minute)
+	s.Expire()
+	if st := s.Stats(); st.Slabs != 0 || st.Bytes != 0 {
+		t.Fatalf("after the horizon passed every slab: %+v; want an empty store", st)
+	}
+}
+
+func TestTheByteLimitEvictsTheOldestSlabs(t *testing.T) {
+	s, _ := newTestStore(t, Config{SlabSize: 1024, MaxBytes: 4096})
+	var refs []Ref
+	for i := range 200 {
+		refs = append(refs, mustPut(t, s, record(i, 60), 1)) // never released
+		if st := s.Stats(); st.Bytes > 4096 {
+			t.Fatalf("after %d records the store holds %d bytes; limit 4096", i+1, st.Bytes)
+		}
+	}
+	if s.Alive(refs[0]) {
+		t.Fatal("the oldest record survived the byte limit")
+	}
+	if !s.Alive(refs[len(refs)-1]) {
+		t.Fatal("the newest record was evicted")
+	}
+	if st := s.Stats(); st.Evicted == 0 || st.LostRefs == 0 {
+		t.Fatalf("stats = %+v; want evictions counted with their lost references", st)
+	}
+	if _, err := s.Put(make([]byte, 5000), 1); err != ErrRecordTooLarge {
+		t.Fatalf("Put of a record over the limit: err = %v; want ErrRecordTooLarge", err)
+	}
+}
+
+func TestARecordLargerThanASlabGetsItsOwn(t *testing.T) {
+	s, _ := newTestStore(t, Config{SlabSize: 256})
+	big := record(1, 10_000)
+	ref := mustPut(t, s, big, 1)
+	got, ok := s.Get(ref)
+	if !ok || !bytes.Equal(got, big) {
+		t.Fatal("a record larger than SlabSize did not read back")
+	}
+	small := mustPut(t, s, record(2, 10), 1)
+	if small.gen() == ref.gen() {
+		t.Fatal("a small record went into the oversized slab after it")
+	}
+}
+
+func TestNewStoreRejectsBadConfigs(t *testing.T) {
+	for _, cfg := range []Config{{SlabSize: 10}, {MaxBytes: -1}, {SlabSize: 4096, MaxBytes: 1000}, {Horizon: -time.Second}} {
+		if _, err := NewStore(cfg); err == nil {
+			t.Errorf("NewStore(%+v) accepted it", cfg)
+		}
+	}
+}
+
+// TestConcurrentPutGetRelease runs producers and consumers at once under
+// the race detector; every record read back must be intact.
+func TestConcurrentPutGetRelease(t *testing.T) {
+	s, _ := newTestStore(t, Config{SlabSize: 4096, MaxBytes: 1 << 20})
+	refs := make(chan Ref, 1024)
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Go(func() {
+			for i := range 2000 {
+				n := p*100000 + i
+				refs <- mustPut(t, s, record(n, n%300), 1)
+			}
+		})
+	}
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Go(func() {
+			for ref := range refs {
+				rec, ok := s.Get(ref)
+				if ok {
+					n := Get(rec, "n")
+					var want int
+					fmt.Sscan(n, &want)
+					if !bytes.Equal(rec, record(want, want%300)) {
+						t.Errorf("record %s read back altered", n)
+					}
+				}
+				s.Release(ref)
+			}
+		})
+	}
+	wg.Wait()
+	close(refs)
+	readers.Wait()
+	if st := s.Stats(); st.Refs != 0 || st.Slabs > 1 {
+		t.Fatalf("every reference released, yet %+v", st)
+	}
+}
+
+// TestHeldRecordsAreInvisibleToTheCollector checks the point of the store:
+// a million records held cost the collector a few hundred objects (the
+// slabs), not one or more per record.
+func TestHeldRecordsAreInvisibleToTheCollector(t *testing.T) {
+	s, _ := newTestStore(t, Config{})
+	objects := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapObjects
+	}
+	before := objects()
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n = 200_000
+	var held []Ref
+	for i := range n {
+		ref := mustPut(t, s, record(i, rng.IntN(64)), 1)
+		if i%1000 == 0 {
+			held = append(held, ref)
+		}
+	}
+	after := objects()
+	st := s.Stats()
+	t.Logf("%d records in %d slabs (%d bytes): heap objects %d -> %d", n, st.Slabs, st.Bytes, before, after)
+	if grew := int64(after) - int64(before); grew > int64(st.Slabs)+1000 {
+		t.Fatalf("holding %d records grew the heap by %d objects; want about the %d slabs", n, grew, st.Slabs)
+	}
+	runtime.KeepAlive(held)
+}
+
+func BenchmarkPut(b *testing.B) {
+	s, _ := newTestStore(b, Config{Horizon: time.Minute})
+	rec := record(1, 150)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(rec)))
+	for b.Loop() {
+		ref, _ := s.Put(rec, 1)
+		s.Release(ref)
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	s, _ := newTestStore(b, Config{})
+	ref := mustPut(b, s, record(1, 150), 1)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, ok := s.Get(ref); !ok {
+				b.Fatal("lost")
+			}
+		}
+	})
+}
