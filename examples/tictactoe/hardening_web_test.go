@@ -10,12 +10,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
-	"log/slog"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/internal/cometclient"
@@ -31,19 +29,7 @@ import (
 // response says nosniff.
 func TestHardeningSitePages(t *testing.T) {
 	const token = "web-hardening-admin-token"
-	s, err := newServer(config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler), AdminToken: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.shutdown(ctx)
-	})
-	base := "http://" + s.srv.Addr()
+	base := strings.TrimSuffix(startSiteWith(t, func(c *config) { c.AdminToken = token }).base, "/")
 	get := func(path string, hdr ...string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)
