@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -130,7 +131,7 @@ func MountAdmin(srv *Server, hub *Hub, cfg AdminConfig) (*Admin, error) {
 	if err := hub.Claim("/admin", refuseClaim{}); err != nil {
 		return nil, err
 	}
-	srv.HandleHTTP("/admin/", http.NewCrossOriginProtection().Handler(a.consoleMux()))
+	srv.HandleHTTP("/admin/", withPolicy(adminCSP, http.NewCrossOriginProtection().Handler(a.consoleMux())))
 	srv.HandleHTTP("/debug/pprof/", a.Require(pprofMux()))
 	srv.RegisterOnShutdown(a.Close)
 	go a.run()
@@ -235,12 +236,27 @@ func (a *Admin) refuse(w http.ResponseWriter, r *http.Request, status int, page 
 	http.Error(w, http.StatusText(status), status)
 }
 
+// loginStyle is the login form's style sheet, inline: the console's own
+// files are served only after sign-in. adminCSP allows it by its hash.
+const loginStyle = `body{font:16px system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#1d2430}
+input,button{font:inherit;padding:.5rem .7rem;margin:.3rem 0;width:100%;box-sizing:border-box}
+button{background:#2356c7;color:#fff;border:0;border-radius:4px;cursor:pointer}.err{color:#a3171b}`
+
+// adminCSP is the Content-Security-Policy of every response under /admin/:
+// the embedded pages' (DefaultPageCSP) with the login form's style sheet,
+// and no page of any origin may frame the console (frame-ancestors), so
+// that no other site can trick a signed-in operator into clicking its
+// buttons.
+var adminCSP = func() string {
+	sum := sha256.Sum256([]byte(loginStyle))
+	return strings.Replace(DefaultPageCSP, "style-src 'self'", "style-src 'self' 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'", 1) +
+		"; frame-ancestors 'none'"
+}()
+
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cometplay admin: sign in</title>
-<style>body{font:16px system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#1d2430}
-input,button{font:inherit;padding:.5rem .7rem;margin:.3rem 0;width:100%;box-sizing:border-box}
-button{background:#2356c7;color:#fff;border:0;border-radius:4px;cursor:pointer}.err{color:#a3171b}</style></head>
+<style>` + loginStyle + `</style></head>
 <body><h1>cometplay admin</h1>
 {{if .}}<p class="err" role="alert">{{.}}</p>{{end}}
 <form method="post" action="/admin/login" id="login">
@@ -249,6 +265,14 @@ button{background:#2356c7;color:#fff;border:0;border-radius:4px;cursor:pointer}.
 <button type="submit">Sign in</button></form>
 <p><small>The token is the server's -admin-token (COMETPLAY_ADMIN_TOKEN).</small></p></body></html>
 `))
+
+// withPolicy sets the Content-Security-Policy of every response of h.
+func withPolicy(policy string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", policy)
+		h.ServeHTTP(w, r)
+	})
+}
 
 // consoleMux serves /admin/: the login form, the page, and its API.
 func (a *Admin) consoleMux() http.Handler {

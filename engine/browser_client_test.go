@@ -2,9 +2,10 @@ package engine
 
 // End-to-end tests of the browser client library (static/js/cometplay.js)
 // against this package's hub, in headless Chromium driven by chromedp
-// (internal/browsertest). The page under test is static/test/client.html,
-// served from the embedded site; it records what the client emits in
-// window.T.
+// (internal/browsertest). The page under test is testdata/site/test/client.html,
+// served from the test server's webroot (never from the embedded site, which
+// holds no test page) under the embedded pages' Content-Security-Policy; it
+// records what the client emits in window.T.
 //
 // Pages reach the server through btProxy, a TCP relay the test can cut:
 // that is how a test drops the client's connections as a network failure
@@ -38,8 +39,11 @@ const btTricky = "a\"b'c<d>&e\\f\nline2\r\n</script><!-- \u2028 wörld 😀 日�
 // btWait bounds every wait for the browser.
 const btWait = 10 * time.Second
 
-// btServer is a server with a hub and the embedded site, reached through a
-// cuttable proxy.
+// btWebroot holds the test pages, layered over the embedded site.
+const btWebroot = "testdata/site"
+
+// btServer is a server with a hub, the embedded site and the test pages,
+// reached through a cuttable proxy.
 type btServer struct {
 	srv   *Server
 	hub   *Hub
@@ -53,7 +57,7 @@ func newBTServer(t *testing.T, cfg HubConfig, setup ...func(*Server)) *btServer 
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	srv, err := New(Config{Addr: "127.0.0.1:0", Static: static.FS(), Logger: log})
+	srv, err := New(Config{Addr: "127.0.0.1:0", Static: static.FS(), Webroot: btWebroot, WebrootCSP: DefaultPageCSP, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

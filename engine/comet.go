@@ -45,8 +45,10 @@ type HubConfig struct {
 	// Chromium).
 	ForcePullAll    bool
 	ForcePullAgents []string
-	// AllowedOrigins lists origins ("https://example.com") allowed to make
-	// cross-origin requests; "*" allows any. Default: same origin only.
+	// AllowedOrigins lists origins ("https://example.com") whose pages may
+	// use the protocol besides the server's own (http://<Host>); "*" allows
+	// any. Requests of other sites' pages, told by Origin, Sec-Fetch-Site or
+	// Referer, are answered 403 (see checkOrigin). Default: same origin only.
 	AllowedOrigins []string
 	// MaxSessions caps concurrent sessions (default 100,000); a join over it
 	// is answered 503.

@@ -285,6 +285,7 @@ func init() {
 			"Cache-Control", "post-check=0, pre-check=0",
 			"Pragma", "no-cache",
 		}
+		base = append(base, "Content-Security-Policy", f.policy())
 		plainHeaders[f] = append(append([]string(nil), base...), "Content-Type", f.contentType(false))
 		// X-Accel-Buffering stops nginx from buffering a stream.
 		streamHeaders[f] = append(append([]string(nil), base...), "Content-Type", f.contentType(true), "X-Accel-Buffering", "no")
@@ -328,7 +329,7 @@ func (rc *reqCtx) nack(reason string) {
 func (h *Hub) badRequest(ex *exchange, msg, cors string) {
 	m := html.EscapeString(truncate(msg, 128))
 	body := "<html><head><title>Error 400 " + m + "</title></head><body><h2>HTTP ERROR 400 " + m + "</h2></body></html>\n"
-	hs := []string{"Content-Type", "text/html;charset=utf-8", "Cache-Control", "must-revalidate,no-cache,no-store"}
+	hs := []string{"Content-Type", "text/html;charset=utf-8", "Cache-Control", "must-revalidate,no-cache,no-store", "Content-Security-Policy", cometDataCSP}
 	if cors != "" {
 		hs = append(hs, "Access-Control-Allow-Origin", cors, "Vary", "Origin")
 	}
@@ -743,34 +744,113 @@ func (rc *reqCtx) publish() {
 	rc.control(oneShot("publish-ack"))
 }
 
-// checkOrigin enforces the allowed origins. Requests without Origin (same
-// origin GETs, non-browser clients) pass. It returns the value for
-// Access-Control-Allow-Origin on an allowed cross-origin request.
+// checkOrigin lets a protocol request through only when it comes from the
+// server's own origin, an allowed origin (HubConfig.AllowedOrigins), or a
+// client that is not a web page. Otherwise it answers 403 and reports false.
+// It returns the value for Access-Control-Allow-Origin on an allowed
+// cross-origin request.
+//
+// Every protocol request is refused, not only those that change something:
+// join needs no secret, and the rest need a session id a foreign page does
+// not have (or that it learned, which must not let it act). What a browser
+// tells of a request's initiator, in order:
+//
+//  1. Sec-Fetch-Site (Fetch Metadata, sent by every current browser, and
+//     not something a page can set): "same-origin" or "none" (the user
+//     typed the URL) pass, whatever Origin says (a page served over TLS by
+//     a proxy in front of this plain-HTTP server has Origin https://…);
+//     "cross-site" and "same-site" pass only from an allowed origin, taken
+//     from Origin or else from Referer. An <img> or <iframe> of a foreign
+//     page has no Origin: 128 of them would use up its visitor's address's
+//     session cap.
+//  2. Otherwise Origin, or else the origin of Referer: it must be the
+//     server's own (http://<Host>: this server speaks plain HTTP) or
+//     allowed.
+//  3. A request with none of them is not a browser's (or an old browser
+//     sent no Referer): it passes, as Pushlet's Java client must.
 func (h *Hub) checkOrigin(ex *exchange, req *httpcodec.Request) (string, bool) {
-	origin := req.Header("Origin")
+	origin, fromHeader := req.Header("Origin"), true
 	if origin == nil {
-		return "", true
+		origin, fromHeader = refererOrigin(req.Header("Referer")), false
 	}
-	o := string(origin)
-	if sameOrigin(o, string(req.Host)) {
+	switch string(req.Header("Sec-Fetch-Site")) {
+	case "same-origin", "none":
 		return "", true
-	}
-	for _, a := range h.cfg.AllowedOrigins {
-		if a == "*" || strings.EqualFold(a, o) {
-			return o, true
+	case "cross-site", "same-site":
+		// The browser says it is another site: only an allowed origin.
+		if origin != nil && h.allowedOrigin(origin) {
+			return corsValue(origin, fromHeader), true
+		}
+	default:
+		switch {
+		case origin == nil && req.Header("Referer") == nil:
+			return "", true
+		case origin == nil:
+			// A Referer that is not an http(s) URL: nothing to allow.
+		case sameOrigin(origin, req.Host):
+			return "", true
+		case h.allowedOrigin(origin):
+			return corsValue(origin, fromHeader), true
 		}
 	}
-	ex.respond(http.StatusForbidden, []string{"Content-Type", "text/plain; charset=utf-8"}, []byte("403 origin not allowed\n"))
+	ex.respond(http.StatusForbidden, textPlain, []byte(errCrossSite))
 	return "", false
 }
 
-// sameOrigin reports whether origin (scheme://host[:port]) names host.
-func sameOrigin(origin, host string) bool {
-	i := strings.Index(origin, "://")
-	if i < 0 || host == "" {
+// errCrossSite is the body of the 403 that checkOrigin answers.
+const errCrossSite = "403 origin not allowed: a page of another site may not use this server (see HubConfig.AllowedOrigins)\n"
+
+// allowedOrigin reports whether origin is listed in AllowedOrigins ("*":
+// any).
+func (h *Hub) allowedOrigin(origin []byte) bool {
+	for _, a := range h.cfg.AllowedOrigins {
+		if a == "*" || bytes.EqualFold([]byte(a), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// corsValue returns the Access-Control-Allow-Origin value for an allowed
+// origin: the Origin header's, or none for an origin read from Referer (a
+// request without Origin is not a CORS request).
+func corsValue(origin []byte, fromHeader bool) string {
+	if !fromHeader {
+		return ""
+	}
+	return string(origin)
+}
+
+// sameOrigin reports whether origin (scheme://host[:port]) is this server's
+// own: the scheme is http (the engine speaks no TLS), the rest is host, the
+// request's Host. Both compare ASCII case-insensitively, as URLs do.
+func sameOrigin(origin, host []byte) bool {
+	const scheme = "http://"
+	if len(host) == 0 || len(origin) != len(scheme)+len(host) {
 		return false
 	}
-	return strings.EqualFold(origin[i+3:], host)
+	return bytes.EqualFold(origin[:len(scheme)], []byte(scheme)) && bytes.EqualFold(origin[len(scheme):], host)
+}
+
+// refererOrigin returns the origin (scheme://host[:port]) of a Referer URL,
+// or nil if it is absent or not an absolute http(s) URL. It aliases ref.
+func refererOrigin(ref []byte) []byte {
+	i := bytes.Index(ref, []byte("://"))
+	if i < 0 {
+		return nil
+	}
+	scheme := ref[:i]
+	if !bytes.EqualFold(scheme, []byte("http")) && !bytes.EqualFold(scheme, []byte("https")) {
+		return nil
+	}
+	end := len(ref)
+	if j := bytes.IndexAny(ref[i+3:], "/?#"); j >= 0 {
+		end = i + 3 + j
+	}
+	if end == i+3 || bytes.ContainsAny(ref[i+3:end], "@\\") {
+		return nil // no host, or userinfo (browsers never send one)
+	}
+	return ref[:end]
 }
 
 // preflight answers a CORS preflight for an allowed origin.

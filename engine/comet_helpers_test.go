@@ -41,7 +41,7 @@ var (
 	xmlAttrRe  = regexp.MustCompile(`([A-Za-z_][\w.:-]*)="([^"]*)" `)
 	jsPushRe   = regexp.MustCompile(`<script language="JavaScript">parent\.push\((.*?)\);</script>`)
 	jsPairRe   = regexp.MustCompile(`'((?:[^'\\]|\\.)*)', "((?:[^"\\]|\\.)*)"`)
-	jsRefresh  = regexp.MustCompile(`\n<script language="JavaScript">url='((?:[^'\\]|\\.)*)';\n setTimeout\("refresh\(\)", (\d+)\);\n</script>`)
+	jsRefresh  = regexp.MustCompile(`\n<script language="JavaScript">url='((?:[^'\\]|\\.)*)';\n setTimeout\(refresh, (\d+)\);\n</script>`)
 )
 
 // parseEvents parses a response body in format f back into events. It fails

@@ -59,6 +59,29 @@ func (f Format) contentType(stream bool) string {
 	}
 }
 
+// The Content-Security-Policy of Comet responses. They matter when a
+// response is a document: the js format is one (the iframe transport's
+// forever-frame, Pushlet's listen and control frames), and any other answer
+// becomes one when a browser is sent to its URL. A js document is made of
+// the server's own inline script elements, written per event (a nonce or a
+// hash cannot name them: an event's encoding is shared by every recipient),
+// so it may run inline script and nothing else: no script file, no eval, no
+// request of any kind, no plugin, no <base>, no form. What keeps other
+// script out of it is the escaping of every value (appendJSString). Every
+// other answer, and the 400 page, may run nothing at all.
+const (
+	cometDocCSP  = "default-src 'none'; script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+	cometDataCSP = "default-src 'none'"
+)
+
+// policy returns the Content-Security-Policy of responses in format f.
+func (f Format) policy() string {
+	if f == FormatJS {
+		return cometDocCSP
+	}
+	return cometDataCSP
+}
+
 // Field is one name/value pair of an Event.
 type Field struct {
 	Name, Value string
@@ -354,11 +377,13 @@ func responseEnd(b []byte, f Format, stream, controlJS bool) []byte {
 }
 
 // appendJSRefresh appends the script that ends a js pull response: the
-// iframe navigates to url after wait milliseconds.
+// iframe navigates to url after wait milliseconds. Pushlet passes
+// setTimeout the string "refresh()", which is an eval; the function itself
+// does the same without one, so the document's policy forbids eval.
 func appendJSRefresh(b []byte, url string, wait int) []byte {
 	b = append(b, "\n<script language=\"JavaScript\">url='"...)
 	b = appendJSString(b, url, '\'')
-	b = append(b, "';\n setTimeout(\"refresh()\", "...)
+	b = append(b, "';\n setTimeout(refresh, "...)
 	b = strconv.AppendInt(b, int64(wait), 10)
 	return append(b, ");\n</script>"...)
 }

@@ -78,6 +78,16 @@ type Config struct {
 	StaticModTime time.Time
 	// Webroot is a directory whose files override and extend Static.
 	Webroot string
+	// PageCSP is the Content-Security-Policy sent with every file of
+	// Static (default DefaultPageCSP): the embedded pages run only their
+	// own origin's script and style files. A Static with inline script
+	// needs a policy that allows it.
+	PageCSP string
+	// WebrootCSP is the Content-Security-Policy sent with every file of
+	// Webroot ("": none). A webroot holds the operator's own pages, and
+	// Pushlet's original clients, whose pages run inline script: they get
+	// no policy unless one is set here.
+	WebrootCSP string
 	// Logger receives the server's logs (default slog.Default()).
 	Logger *slog.Logger
 	// AccessLog logs every request at debug level when set.
@@ -120,7 +130,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.PageCSP == "" {
+		c.PageCSP = DefaultPageCSP
+	}
 	var errs []error
+	for _, v := range []struct{ name, policy string }{{"PageCSP", c.PageCSP}, {"WebrootCSP", c.WebrootCSP}} {
+		if !validHeader("Content-Security-Policy", v.policy) {
+			errs = append(errs, fmt.Errorf("engine: %s must be a header value (no CR, LF or NUL), got %q", v.name, v.policy))
+		}
+	}
 	positive := func(name string, v int64) {
 		if v < 0 {
 			errs = append(errs, fmt.Errorf("engine: %s must not be negative, got %d", name, v))

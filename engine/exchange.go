@@ -2,6 +2,7 @@ package engine
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/cometplay/cometplay/httpcodec"
 )
@@ -86,7 +87,9 @@ func (ex *exchange) commit(b []byte) {
 	c.l.scratch = b[:0]
 }
 
-// appendHead appends the status line and the headers every response carries.
+// appendHead appends the status line and the headers every response carries:
+// Date, X-Content-Type-Options: nosniff (unless hdrs has it already), and the
+// Connection field the framing needs.
 func (ex *exchange) appendHead(b []byte, status int, hdrs []string) []byte {
 	ex.c.l.srv.routeStats.count(ex.route, status) // every response head passes here: count it once
 	if ex.keepAlive && ex.next == nil && ex.c.l.srv.draining.Load() {
@@ -105,6 +108,9 @@ func (ex *exchange) appendHead(b []byte, status int, hdrs []string) []byte {
 		b = append(b, ": "...)
 		b = append(b, hdrs[i+1]...)
 		b = append(b, "\r\n"...)
+	}
+	if !hasField(hdrs, nosniffName) {
+		b = append(b, nosniffField...)
 	}
 	switch {
 	case !ex.keepAlive:
@@ -266,3 +272,23 @@ func (ex *exchange) end() {
 }
 
 var textPlain = []string{"Content-Type", "text/plain; charset=utf-8"}
+
+// Every response says nosniff: a browser must read it as the type it
+// declares (or not at all), never guess. Without it, an event stream or a
+// JSON answer holding a player's text could be sniffed as HTML or loaded as
+// script by another site's page.
+const (
+	nosniffName  = "X-Content-Type-Options"
+	nosniffField = nosniffName + ": nosniff\r\n"
+)
+
+// hasField reports whether the name, value pairs hdrs hold a field name
+// (ASCII case-insensitive).
+func hasField(hdrs []string, name string) bool {
+	for i := 0; i+1 < len(hdrs); i += 2 {
+		if len(hdrs[i]) == len(name) && strings.EqualFold(hdrs[i], name) {
+			return true
+		}
+	}
+	return false
+}

@@ -92,7 +92,8 @@ func New(cfg Config) (*Server, error) {
 	s.routeStats.init()
 	s.routes.Store(&router{exact: map[string][]route{}})
 	if cfg.Static != nil || cfg.Webroot != "" {
-		s.static, err = webfs.New(webfs.Options{Embedded: cfg.Static, Webroot: cfg.Webroot, EmbeddedModTime: cfg.StaticModTime})
+		s.static, err = webfs.New(webfs.Options{Embedded: cfg.Static, Webroot: cfg.Webroot, EmbeddedModTime: cfg.StaticModTime,
+			EmbeddedCSP: cfg.PageCSP, WebrootCSP: cfg.WebrootCSP})
 		if err != nil {
 			return nil, fmt.Errorf("engine: static files: %w", err)
 		}
@@ -248,7 +249,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // refused503 is written to connections over the cap.
-var refused503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nContent-Length: 25\r\n\r\nserver at connection cap\n")
+var refused503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" + nosniffField + "Retry-After: 1\r\nContent-Length: 25\r\n\r\nserver at connection cap\n")
 
 // OnOpen implements gnet.EventHandler.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
@@ -314,7 +315,7 @@ func (s *Server) allLoops() []*loop {
 // serve routes one parsed request. Loop only.
 func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 	if s.cfg.AccessLog {
-		s.log.Debug("request", "method", string(req.Method), "target", string(req.Target), "remote", ex.c.remote())
+		s.log.Debug("request", "method", string(req.Method), "target", redactTarget(req.Target), "remote", ex.c.remote())
 	}
 	r, found, ok, allow := s.routes.Load().match(req.Method, req.Path)
 	ex.route = r.id // metrics: requests by route and status

@@ -68,6 +68,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	// Server
 	fs.StringVar(&c.Addr, "addr", engine.DefaultAddr, "listen address host:port (port 0: any free port)")
 	fs.StringVar(&c.Webroot, "webroot", "", "directory whose files override and extend the embedded static/ site")
+	fs.StringVar(&e.WebrootCSP, "webroot-csp", "", "Content-Security-Policy sent with the -webroot files (default: none, as Pushlet's pages need inline script; the embedded site's files always carry engine.DefaultPageCSP)")
 	fs.IntVar(&e.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
 	fs.IntVar(&e.Workers, "workers", 0, "goroutines running handlers (0: max(16, 8×GOMAXPROCS))")
 	fs.IntVar(&e.WorkQueue, "work-queue", engine.DefaultWorkQueue, "requests waiting for a worker; past it: 503")
@@ -229,6 +230,11 @@ func (s *settings) check() error {
 		if fi, err := os.Stat(c.Webroot); err != nil || !fi.IsDir() {
 			fail("webroot", "not a directory: %q", c.Webroot)
 		}
+	}
+	if strings.ContainsFunc(e.WebrootCSP, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		fail("webroot-csp", "control characters in %q", e.WebrootCSP)
+	} else if e.WebrootCSP != "" && c.Webroot == "" {
+		fail("webroot-csp", "needs -webroot")
 	}
 	notNegative("loops", e.Loops)
 	notNegative("workers", e.Workers)

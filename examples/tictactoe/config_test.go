@@ -88,6 +88,11 @@ func TestParseSettingsValues(t *testing.T) {
 				t.Errorf("MaxOutbound %d MaxBodyBytes %d MaxEventBytes %d", e.MaxOutbound, e.Limits.MaxBodyBytes, s.server.Hub.MaxEventBytes)
 			}
 		}},
+		{"webroot policy", []string{"-webroot", "."}, []string{"COMETPLAY_WEBROOT_CSP", "default-src 'self'"}, func(t *testing.T, s *settings) {
+			if s.server.Webroot != "." || s.server.Engine.WebrootCSP != "default-src 'self'" {
+				t.Errorf("webroot %q policy %q; want . and default-src 'self'", s.server.Webroot, s.server.Engine.WebrootCSP)
+			}
+		}},
 		{"lists and waits", []string{"-allowed-origins", "https://a.example, https://b.example", "-poll-wait-min=50ms", "-poll-wait-max=150ms", "-default-format", "json"}, nil, func(t *testing.T, s *settings) {
 			h := s.server.Hub
 			if len(h.AllowedOrigins) != 2 || h.AllowedOrigins[1] != "https://b.example" || h.PollWaitMin != 50 || h.PollWaitMax != 150 || h.DefaultFormat != engine.FormatJSON {
@@ -159,6 +164,8 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-addr=nowhere"}, nil, `-addr: want host:port, got "nowhere"`},
 		{[]string{"-addr=127.0.0.1:99999"}, nil, `-addr: invalid port "99999"`},
 		{[]string{"-webroot=/no/such/dir"}, nil, `-webroot: not a directory: "/no/such/dir"`},
+		{[]string{"-webroot-csp=default-src 'self'"}, nil, "-webroot-csp: needs -webroot"},
+		{[]string{"-webroot=.", "-webroot-csp=default-src 'self'\r\nX: y"}, nil, "-webroot-csp: control characters"},
 		{[]string{"-profile=heap"}, nil, `-profile: want cpu, mem, block, mutex or trace, got "heap"`},
 		{[]string{"-nope"}, nil, "flag provided but not defined: -nope"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},

@@ -63,11 +63,16 @@ export interface BackoffOptions {
 }
 
 export interface CometOptions {
-	/** The protocol endpoint (default '/comet'), resolved against the page's URL. */
+	/**
+	 * The protocol endpoint (default '/comet'), resolved against the page's
+	 * URL. It must be an http(s) URL of the page's own origin: the
+	 * constructor throws a TypeError otherwise (so do transportUrls and
+	 * frameUrl).
+	 */
 	url?: string;
 	/** 'auto' (default: stream, sse, long-poll, poll, as supported), one transport, or the list to try in order. */
 	transport?: 'auto' | Transport | Transport[];
-	/** Another URL for the data channel of some transports (a different proxy path, a test endpoint). */
+	/** Another URL for the data channel of some transports (a different proxy path, a test endpoint); same origin only. */
 	transportUrls?: Partial<Record<Transport, string>>;
 	/** ms a streaming transport waits for its listen-ack before deciding a proxy buffers it and falling back to long-poll (default 8000). */
 	handshakeTimeout?: number;
@@ -83,7 +88,7 @@ export interface CometOptions {
 	shared?: boolean;
 	/** Tabs share a connection only with clients of the same name and url (default 'default'). */
 	name?: string;
-	/** URL of cometplay-frame.html (default: beside cometplay.js). */
+	/** URL of cometplay-frame.html (default: beside cometplay.js); same origin only, checked when given or when the iframe transport may be used. */
 	frameUrl?: string;
 	/** Send leave with navigator.sendBeacon when the last tab's page goes away (default true). */
 	leaveOnPageHide?: boolean;
@@ -151,6 +156,7 @@ export interface Subscription {
 
 /** The client of one tab. */
 export declare class CometClient {
+	/** @throws {TypeError} for an unknown transport, or a URL option that is not an http(s) URL of the page's origin. */
 	constructor(options?: CometOptions);
 
 	/** Effective options (URLs resolved, transports filtered by support). */

@@ -127,6 +127,33 @@ function supported(name) {
 	return false;
 }
 
+/**
+ * ownURL resolves the URL value of option against base and returns it. It
+ * throws a TypeError unless the result is an http: or https: URL of the
+ * page's own origin: the client sends the session's secret id to these URLs,
+ * and the iframe transport makes frameUrl a frame's src, so a javascript:
+ * or foreign URL there would run another site's script with the session on
+ * the game's origin.
+ * @param {string} option
+ * @param {string} value
+ * @param {string|undefined} base
+ * @returns {string}
+ */
+function ownURL(option, value, base) {
+	const origin = typeof location === 'object' && location ? location.origin : null;
+	let u = null;
+	try {
+		u = new URL(String(value), base);
+	} catch {
+		// reported below
+	}
+	if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || (origin !== null && u.origin !== origin)) {
+		throw new TypeError('cometplay: ' + option + ' must be an http(s) URL of the page\'s origin' +
+			(origin !== null ? ' (' + origin + ')' : '') + ', not ' + JSON.stringify(String(value)));
+	}
+	return u.href;
+}
+
 function randomId() {
 	if (typeof crypto === 'object' && crypto.randomUUID) return crypto.randomUUID();
 	return Math.random().toString(36).slice(2) + Date.now().toString(36);
@@ -854,14 +881,21 @@ export class CometClient extends Emitter {
 		const o = { ...DEFAULTS, ...options };
 		o.backoff = { ...DEFAULTS.backoff, ...(options.backoff || {}) };
 		const base = hasDocument() ? document.baseURI : (typeof location === 'object' ? location.href : undefined);
-		o.url = new URL(o.url, base).href;
+		o.url = ownURL('url', o.url, base);
 		const urls = {};
-		for (const [k, v] of Object.entries(o.transportUrls || {})) urls[k] = new URL(v, base).href;
+		for (const [k, v] of Object.entries(o.transportUrls || {})) urls[k] = ownURL('transportUrls.' + k, v, base);
 		o.transportUrls = urls;
-		o.frameUrl = new URL(o.frameUrl || './cometplay-frame.html', o.frameUrl ? base : import.meta.url).href;
 		let list = o.transport === 'auto' || !o.transport ? TRANSPORTS.slice() : [].concat(o.transport);
 		for (const t of list) {
 			if (!ALL_TRANSPORTS.includes(t)) throw new TypeError('cometplay: unknown transport ' + JSON.stringify(t));
+		}
+		// The default frame page sits beside this module, which may come
+		// from elsewhere: it is checked only when the iframe transport may
+		// use it. A frameUrl given is always checked.
+		if (options.frameUrl || list.includes('iframe')) {
+			o.frameUrl = ownURL('frameUrl', o.frameUrl || new URL('./cometplay-frame.html', import.meta.url).href, base);
+		} else {
+			o.frameUrl = null;
 		}
 		list = list.filter(supported);
 		if (list.length === 0) throw new CometError('protocol', 'no supported transport among ' + [].concat(o.transport).join(', '));

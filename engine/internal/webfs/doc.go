@@ -33,7 +33,11 @@
 // system's tables), then sniffing with [http.DetectContentType]. Text types
 // carry "; charset=utf-8". TypeScript (.ts, .d.ts) is served as text/plain,
 // for reading, never as the MPEG transport stream some system tables say.
-// Every file response carries "X-Content-Type-Options: nosniff".
+// Every file response carries "X-Content-Type-Options: nosniff". A file
+// (200) carries the Content-Security-Policy of its tree when one is set
+// ([Options.EmbeddedCSP], [Options.WebrootCSP]): the embedded tree holds
+// the site's own pages, which keep a strict policy, while a webroot may hold
+// pages that need another, such as Pushlet's original clients.
 //
 // ETags are strong and derived from the content (the first 16 hex digits of
 // its SHA-256); the gzip form has its own ETag with the suffix "-gz". Every

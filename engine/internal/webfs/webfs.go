@@ -57,6 +57,10 @@ type Options struct {
 	// memory. Zero means DefaultCacheBytes; negative disables the cache, so
 	// that every request reads (and may compress) the file again.
 	CacheBytes int64
+	// EmbeddedCSP and WebrootCSP are the Content-Security-Policy sent with
+	// every file (200) of Embedded and of Webroot; "" sends none. They
+	// must be valid header values (no control characters).
+	EmbeddedCSP, WebrootCSP string
 }
 
 // FS serves static files. It is safe for concurrent use.
@@ -65,6 +69,8 @@ type FS struct {
 	root       *os.Root // nil without a webroot
 	maxFile    int64
 	embModTime time.Time
+	embCSP     string
+	webCSP     string
 	cache      cache
 
 	// Counters for tests.
@@ -80,10 +86,17 @@ func New(o Options) (*FS, error) {
 	if o.MaxFileSize < 0 {
 		return nil, fmt.Errorf("%w: negative MaxFileSize %d", ErrInvalidOptions, o.MaxFileSize)
 	}
+	for _, v := range []string{o.EmbeddedCSP, o.WebrootCSP} {
+		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return nil, fmt.Errorf("%w: control character in a Content-Security-Policy: %q", ErrInvalidOptions, v)
+		}
+	}
 	f := &FS{
 		embedded:   o.Embedded,
 		maxFile:    o.MaxFileSize,
 		embModTime: o.EmbeddedModTime,
+		embCSP:     o.EmbeddedCSP,
+		webCSP:     o.WebrootCSP,
 	}
 	if f.maxFile == 0 {
 		f.maxFile = DefaultMaxFileSize
@@ -265,7 +278,7 @@ func (f *FS) lookupWebroot(name string, index bool) found {
 		return found{}
 	}
 	f.loads.Add(1)
-	e := f.newEntry(key, name, body, st.ModTime())
+	e := f.newEntry(key, name, body, st.ModTime(), f.webCSP)
 	e.size = st.Size()
 	if int64(len(body)) == st.Size() {
 		// Otherwise the file changed while being read: serve what was
@@ -305,7 +318,7 @@ func (f *FS) lookupEmbedded(name string, index bool) found {
 	if isZeroTime(mod) {
 		mod = f.embModTime
 	}
-	e := f.newEntry(key, name, body, mod)
+	e := f.newEntry(key, name, body, mod, f.embCSP)
 	f.cache.put(e)
 	return found{entry: e}
 }
@@ -352,6 +365,7 @@ type entry struct {
 	etag         string
 	lastModified string // formatted modTime, "" if none
 	compressible bool   // reports whether a gzip form may be offered
+	csp          string // Content-Security-Policy of its source, "" if none
 
 	gzOnce sync.Once
 	gz     []byte // nil when compressing does not make the body smaller
@@ -360,7 +374,7 @@ type entry struct {
 	cost int64 // bytes charged to the cache; guarded by cache.mu
 }
 
-func (f *FS) newEntry(key, name string, body []byte, mod time.Time) *entry {
+func (f *FS) newEntry(key, name string, body []byte, mod time.Time, csp string) *entry {
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:8])
 	e := &entry{
@@ -370,6 +384,7 @@ func (f *FS) newEntry(key, name string, body []byte, mod time.Time) *entry {
 		etag:    `"` + tag + `"`,
 		gzETag:  `"` + tag + `-gz"`,
 		modTime: mod,
+		csp:     csp,
 	}
 	if !isZeroTime(mod) {
 		e.lastModified = mod.UTC().Format(http.TimeFormat)
@@ -414,7 +429,7 @@ func (f *FS) serveEntry(r Request, e *entry) Response {
 		etag, body = e.gzETag, gz
 	}
 
-	h := make([]string, 0, 14)
+	h := make([]string, 0, 16)
 	if notModified(r, etag, e.modTime, e.lastModified != "") {
 		// RFC 9110 §15.4.5: the fields a 200 would have carried for
 		// cache updates.
@@ -438,6 +453,9 @@ func (f *FS) serveEntry(r Request, e *entry) Response {
 	}
 	if gz != nil {
 		h = append(h, "Content-Encoding", "gzip")
+	}
+	if e.csp != "" {
+		h = append(h, "Content-Security-Policy", e.csp)
 	}
 	return Response{Status: http.StatusOK, Header: h, Body: body}
 }

@@ -147,6 +147,8 @@ func TestNew(t *testing.T) {
 		{"missing webroot", Options{Webroot: filepath.Join(t.TempDir(), "nope")}, fs.ErrNotExist},
 		{"file webroot", Options{Webroot: file}, ErrWebrootNotDir},
 		{"negative MaxFileSize", Options{MaxFileSize: -1}, ErrInvalidOptions},
+		{"policy with a line break", Options{EmbeddedCSP: "default-src 'self'\r\nSet-Cookie: a=1"}, ErrInvalidOptions},
+		{"webroot policy with a NUL", Options{WebrootCSP: "default-src\x00"}, ErrInvalidOptions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,6 +227,41 @@ func TestServe(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPolicyBySource: each file carries the Content-Security-Policy of the
+// tree it came from; a webroot file that overrides an embedded one carries
+// the webroot's. A 304 and a 404 carry none.
+func TestPolicyBySource(t *testing.T) {
+	const emb, web = "default-src 'self'", "default-src 'none'"
+	f := newFS(t, Options{Embedded: embedded(), Webroot: webroot(t), EmbeddedCSP: emb, WebrootCSP: web})
+	for path, want := range map[string]string{
+		"/":            emb,
+		"/app.js":      emb,
+		"/img.png":     emb,
+		"/extra.html":  web,
+		"/style.css":   web, // overrides the embedded style.css
+		"/nope.html":   "",
+		"/wdir":        "", // a redirect
+		"/../etc/pass": "",
+	} {
+		r := f.Serve(get(path))
+		if got, _ := header(r, "Content-Security-Policy"); got != want {
+			t.Errorf("%s (%d): Content-Security-Policy %q; want %q", path, r.Status, got, want)
+		}
+	}
+	r := f.Serve(get("/app.js"))
+	etag, _ := header(r, "ETag")
+	r = f.Serve(Request{Method: "GET", Path: "/app.js", IfNoneMatch: etag})
+	if _, ok := header(r, "Content-Security-Policy"); r.Status != http.StatusNotModified || ok {
+		t.Errorf("304: status %d, policy sent %v", r.Status, ok)
+	}
+	none := newFS(t, Options{Embedded: embedded(), Webroot: webroot(t)})
+	for _, path := range []string{"/", "/extra.html"} {
+		if got, ok := header(none.Serve(get(path)), "Content-Security-Policy"); ok {
+			t.Errorf("%s without policies: Content-Security-Policy %q", path, got)
+		}
 	}
 }
 

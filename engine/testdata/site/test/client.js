@@ -1,20 +1,7 @@
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>cometplay client test page</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 1em; }
-#status { font-weight: bold; }
-#log { font: 12px/1.3 monospace; white-space: pre-wrap; max-height: 80vh; overflow: auto; }
-</style>
-</head>
-<body>
-<h1>cometplay client test page</h1>
-<p>Status: <span id="status">loading</span></p>
-<div id="log"></div>
-<script type="module">
-// Test harness of static/js/cometplay.js, driven by engine/browser_client_test.go.
+// Test harness of static/js/cometplay.js, driven by engine/browser_client_test.go
+// and engine/hardening_web_test.go. It is served from the tests' webroot
+// (engine/testdata/site), never from the embedded site: it builds a client
+// from whatever the URL says.
 //
 // Query: ?opts=<JSON of CometClient options>[&connect=0]. The page records
 // everything the client emits in window.T, which the Go test reads.
@@ -24,6 +11,7 @@ const q = new URLSearchParams(location.search);
 const opts = JSON.parse(q.get('opts') || '{}');
 const T = {
 	data: [], events: [], gaps: [], states: [], sessions: [], errors: [], transports: [], leader: [],
+	CometClient,
 	// values returns field name of the data events (of subject, if given).
 	values(name, subject) {
 		return T.data.filter((e) => !subject || e.p_subject === subject).map((e) => e[name]);
@@ -58,6 +46,3 @@ if (q.get('connect') !== '0') {
 	client.connect().catch((e) => log('connect: ' + e.message));
 }
 show();
-</script>
-</body>
-</html>
