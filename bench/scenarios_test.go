@@ -292,7 +292,7 @@ func TestSweepCommand(t *testing.T) {
 	}
 	// The first step ran: 4 players in one load process, the server's files
 	// and connection cap read.
-	if row := tableRow(s, "| 2 | 4 | 1 |"); len(row) < 16 || !strings.Contains(row[3], "(") || strings.HasPrefix(row[15], "failed") {
+	if row := tableRow(s, "| 2 | 4 | 1 |"); len(row) != 17 || !strings.Contains(row[3], "(") || strings.HasPrefix(row[16], "failed") {
 		t.Errorf("first step's row: %q", row)
 	}
 	svg, err := os.ReadFile(filepath.Join(dir, "charts", "players-sweep-p99.svg"))

@@ -263,22 +263,22 @@ func (rep *sweepReport) markdown(header, chartDir string) string {
 		rep.misses, o.CtrlConns, connMargin, rep.loadStart, rep.loadEnd)
 	b.WriteString(targetsTable("### Targets", "by how much, context", rep.targets()))
 	b.WriteString("### Steps\n\n")
-	b.WriteString("| games | players | load processes | server open files (limit; connection cap) | time to all in game | RSS all in game | RSS per player | moves/s | move → opponent p50 | p99 | server-side p99 | server cores | live heap after GC | GC pause p99 | errors | holds |\n")
-	b.WriteString("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| games | players | load processes | server open files (limit; connection cap) | time to all in game | RSS all in game | RSS per player | moves/s | move → opponent p50 | p99 | server-side p99 | server cores | other cores | live heap after GC | GC pause p99 | errors | holds |\n")
+	b.WriteString("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for i := range rep.done {
 		st := &rep.done[i]
 		rp := st.Ramp
 		if st.Err != "" || rp == nil {
-			fmt.Fprintf(&b, "| %d | | | | | | | | | | | | | | | failed: %s |\n", st.Games, strings.ReplaceAll(firstLine(st.Err), "|", `\|`))
+			fmt.Fprintf(&b, "| %d | | | | | | | | | | | | | | | | failed: %s |\n", st.Games, strings.ReplaceAll(firstLine(st.Err), "|", `\|`))
 			continue
 		}
 		pr := &playersReport{o: o, ramp: rp, runs: st.Runs}
 		a := pr.aggs()[0]
 		per := float64(rp.RSSReady-rp.RSSBefore) / float64(max(1, rp.Players))
-		fmt.Fprintf(&b, "| %d | %d | %d | %d (%d; %d) | %v | %s | %s | %.0f | %s | %s | %s | %.2f | %s | %s | %d | %s |\n",
+		fmt.Fprintf(&b, "| %d | %d | %d | %d (%d; %d) | %v | %s | %s | %.0f | %s | %s | %s | %.2f | %.2f | %s | %s | %d | %s |\n",
 			st.Games, rp.Players, rp.Procs, rp.OpenFiles, rp.FileLimit, rp.MaxConns, rp.Time.Round(100*time.Millisecond),
 			fmtBytes(rp.RSSReady), fmtBytes(int64(per)), a.med((*playersRun).movesPerSec), fmtDur(a.medDur(moveP50)), fmtDur(st.P99), fmtDur(st.SrvP99),
-			st.Cores, fmtBytes(int64(st.HeapLive)), fmtDur(st.GCPauseP99), st.Errors, metWord(st.met()))
+			st.Cores, a.med(func(r *playersRun) float64 { return r.CPU.OtherCores }), fmtBytes(int64(st.HeapLive)), fmtDur(st.GCPauseP99), st.Errors, metWord(st.met()))
 	}
 	if rep.stopped != "" {
 		fmt.Fprintf(&b, "\nThe sweep %s.\n", rep.stopped)
