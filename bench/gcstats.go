@@ -61,27 +61,23 @@ func readRuntimeFigures() runtimeFigures {
 	metrics.Read(s)
 	var f runtimeFigures
 	for _, x := range s {
-		switch x.Value.Kind() {
-		case metrics.KindFloat64Histogram:
-			f.GCPauses = pauseBuckets(x.Value.Float64Histogram())
-		case metrics.KindFloat64:
-			switch x.Name {
-			case metricGCCPU:
-				f.GCCPU = x.Value.Float64()
-			case metricTotalCPU:
-				f.TotalCPU = x.Value.Float64()
-			}
-		case metrics.KindUint64:
-			switch x.Name {
-			case metricGCCycles:
-				f.GCCycles = x.Value.Uint64()
-			case metricHeapObjects:
-				f.HeapObjects = x.Value.Uint64()
-			case metricHeapLive:
-				f.HeapLive = x.Value.Uint64()
-			}
+		if x.Value.Kind() == metrics.KindBad {
+			continue // a metric this Go release does not have: left zero
 		}
-		// KindBad: a metric this Go release does not have; left zero.
+		switch x.Name {
+		case metricGCPauses:
+			f.GCPauses = pauseBuckets(x.Value.Float64Histogram())
+		case metricGCCPU:
+			f.GCCPU = x.Value.Float64()
+		case metricTotalCPU:
+			f.TotalCPU = x.Value.Float64()
+		case metricGCCycles:
+			f.GCCycles = x.Value.Uint64()
+		case metricHeapObjects:
+			f.HeapObjects = x.Value.Uint64()
+		case metricHeapLive:
+			f.HeapLive = x.Value.Uint64()
+		}
 	}
 	return f
 }

@@ -118,25 +118,7 @@ func listenersMain(ctx context.Context, args, invocation []string, stdout io.Wri
 		fmt.Fprintln(os.Stderr, r.summary())
 	}
 	rep := &listenersReport{o: o, runs: runs, loadStart: loadStart, loadEnd: loadAverage()}
-	linkDir, err := chartLinks(o.Out, o.ChartsDir)
-	if err != nil {
-		return err
-	}
-	if o.ChartsDir != "" {
-		if err := rep.writeCharts(o.ChartsDir); err != nil {
-			return err
-		}
-	}
-	md := rep.markdown(runHeader(invocation, started, time.Since(started), DescribeMachine()), linkDir)
-	if o.Out == "" {
-		_, err := io.WriteString(stdout, md)
-		return err
-	}
-	if err := UpdateResultsFile(o.Out, "listeners", []byte(md)); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section listeners)\n", rep.summary(), o.Out)
-	return err
+	return writeReport(rep, o.Out, o.ChartsDir, "listeners", invocation, started, stdout)
 }
 
 // idleStep is the idle server at one listener count.
@@ -250,8 +232,14 @@ func (p *publisher) trigger(k int64) (time.Duration, error) {
 		return p.publish(fanSubject, k)
 	}
 	t := time.Now()
-	status, body, err := p.do(benchPublishPath + "?subject=" + fanSubject + "&k=" + strconv.FormatInt(k, 10) + "&t=" + strconv.FormatInt(t.UnixNano(), 10))
-	if err == nil && status != 204 {
+	return p.timed(t, benchPublishPath+"?subject="+fanSubject+"&k="+strconv.FormatInt(k, 10)+"&t="+strconv.FormatInt(t.UnixNano(), 10), 204)
+}
+
+// timed sends target and returns the time from t to its answer; a status
+// other than want is an error.
+func (p *publisher) timed(t time.Time, target string, want int) (time.Duration, error) {
+	status, body, err := p.do(target)
+	if err == nil && status != want {
 		err = fmt.Errorf("HTTP %d: %.100s", status, body)
 	}
 	if err != nil {
@@ -267,15 +255,7 @@ func (p *publisher) probe(k int64) (time.Duration, error) {
 	if p.kind != kindGnet {
 		return p.publish(idleSubject, k)
 	}
-	t := time.Now()
-	status, body, err := p.do(staticPath)
-	if err == nil && status != 200 {
-		err = fmt.Errorf("HTTP %d: %.100s", status, body)
-	}
-	if err != nil {
-		return 0, err
-	}
-	return time.Since(t), nil
+	return p.timed(time.Now(), staticPath, 200)
 }
 
 func (p *publisher) close() { p.w.Close() }

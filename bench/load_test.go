@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -231,15 +230,7 @@ func TestHTTPCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"http", "-out", out, "-rounds", "2", "-d", "80ms", "-warmup", "20ms", "-c", "1,100", "-pipeline", "2", "-procs", "1"}
-	var stdout bytes.Buffer
-	if err := dispatch(context.Background(), args, &stdout); err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(doc)
+	s, stdout := runCommand(t, args, out)
 	for _, want := range []string{
 		"keep me", "<!-- bench:http:start -->", "<!-- bench:http:end -->",
 		"go run ./bench http -out " + out, "| 100 | 2 | cometplay |", "| 100 | 2 | cometplay Handler |", "| 100 | 2 | net/http |", "| 100 | 2 | bare gnet |",
@@ -256,7 +247,7 @@ func TestHTTPCommand(t *testing.T) {
 		}
 		parseSVG(t, svg)
 	}
-	if !strings.Contains(stdout.String(), "wrote "+out) {
-		t.Errorf("stdout = %q", stdout.String())
+	if !strings.Contains(stdout, "wrote "+out) {
+		t.Errorf("stdout = %q", stdout)
 	}
 }

@@ -115,24 +115,39 @@ func playersMain(ctx context.Context, args, invocation []string, stdout io.Write
 		return err
 	}
 	rep := &playersReport{o: o, ramp: ramp, runs: runs, loadStart: loadStart, loadEnd: loadAverage()}
-	linkDir, err := chartLinks(o.Out, o.ChartsDir)
+	return writeReport(rep, o.Out, o.ChartsDir, o.Section, invocation, started, stdout)
+}
+
+// sectionReport is a scenario's outcome, as writeReport writes it.
+type sectionReport interface {
+	writeCharts(dir string) error
+	// markdown renders the section: header is the run's date, command and
+	// machine; chartDir the charts' directory relative to the results file.
+	markdown(header, chartDir string) string
+	summary() string
+}
+
+// writeReport writes rep's charts into charts and its section of out, then
+// prints its summary; without out it prints the section.
+func writeReport(rep sectionReport, out, charts, section string, invocation []string, started time.Time, stdout io.Writer) error {
+	linkDir, err := chartLinks(out, charts)
 	if err != nil {
 		return err
 	}
-	if o.ChartsDir != "" {
-		if err := rep.writeCharts(o.ChartsDir); err != nil {
+	if charts != "" {
+		if err := rep.writeCharts(charts); err != nil {
 			return err
 		}
 	}
 	md := rep.markdown(runHeader(invocation, started, time.Since(started), DescribeMachine()), linkDir)
-	if o.Out == "" {
+	if out == "" {
 		_, err := io.WriteString(stdout, md)
 		return err
 	}
-	if err := UpdateResultsFile(o.Out, o.Section, []byte(md)); err != nil {
+	if err := UpdateResultsFile(out, section, []byte(md)); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section %s)\n", rep.summary(), o.Out, o.Section)
+	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section %s)\n", rep.summary(), out, section)
 	return err
 }
 

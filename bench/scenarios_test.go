@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -235,15 +236,7 @@ func TestPlayersCommand(t *testing.T) {
 			out := filepath.Join(dir, "RESULTS.md")
 			args := []string{"players", "-out", out, "-games", "4", "-procs", tc.procs, "-transports", tc.transports, "-match", match,
 				"-d", "700ms", "-warmup", "200ms", "-think", "100ms", "-requeue-every", "1", "-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms", "-switch-spread", "100ms"}
-			var stdout bytes.Buffer
-			if err := dispatch(context.Background(), args, &stdout); err != nil {
-				t.Fatal(err)
-			}
-			doc, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := string(doc)
+			s, _ := runCommand(t, args, out)
 			for _, want := range []string{"<!-- bench:players:start -->", "| long-poll | 4 | 8 |", "None: every data event arrived", "charts/players-latency.svg",
 				"### Memory and the collector, by round"} {
 				if !strings.Contains(s, want) {
@@ -275,15 +268,7 @@ func TestSweepCommand(t *testing.T) {
 	out := filepath.Join(dir, "RESULTS.md")
 	args := []string{"players-sweep", "-out", out, "-steps", "2,4", "-transports", "long-poll", "-d", "700ms", "-warmup", "200ms", "-think", "100ms",
 		"-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms", "-switch-spread", "100ms", "-ctrl-conns", "2"}
-	var stdout bytes.Buffer
-	if err := dispatch(context.Background(), args, &stdout); err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(doc)
+	s, _ := runCommand(t, args, out)
 	for _, want := range []string{"<!-- bench:players-sweep:start -->", "## Scale sweep", "| scale sweep: one server holds 9,000 games", "charts/players-sweep-p99.svg",
 		"## Targets at a glance", "| players-sweep | scale sweep"} {
 		if !strings.Contains(s, want) {
@@ -300,7 +285,7 @@ func TestSweepCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	parseSVG(t, svg)
-	if err := dispatch(context.Background(), []string{"players-sweep", "-games", "4"}, &stdout); err == nil {
+	if err := dispatch(context.Background(), []string{"players-sweep", "-games", "4"}, io.Discard); err == nil {
 		t.Error("players-sweep accepted -games")
 	}
 }
@@ -317,15 +302,7 @@ func TestListenersCommand(t *testing.T) {
 			out := filepath.Join(dir, "RESULTS.md")
 			args := []string{"listeners", "-out", out, "-kinds", kinds, "-steps", "20,60", "-fanout-at", "20", "-events", "3", "-pause", "10ms", "-busy-events", "3", "-busy-probes", "2", "-rate", "20",
 				"-sustained", "300ms", "-churn", "10", "-churn-rate", "20", "-churn-d", "300ms", "-server-procs", "1", "-settle", "100ms"}
-			var stdout bytes.Buffer
-			if err := dispatch(context.Background(), args, &stdout); err != nil {
-				t.Fatal(err)
-			}
-			doc, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := string(doc)
+			s, _ := runCommand(t, args, out)
 			for _, kind := range strings.Split(kinds, ",") {
 				title := listenerTitle[kind]
 				for _, want := range []string{"| 60 |", "| " + title + " | 3 |", "listeners-rss.svg"} {
@@ -358,6 +335,21 @@ func TestListenersCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runCommand runs a bench command that writes the results file out and
+// returns that file and the command's output.
+func runCommand(t *testing.T, args []string, out string) (doc, stdout string) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := dispatch(context.Background(), args, &b); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(d), b.String()
 }
 
 // tableRow returns the cells of the first markdown table row starting with

@@ -123,25 +123,7 @@ func sweepMain(ctx context.Context, args, invocation []string, stdout io.Writer)
 		return err
 	}
 	rep.loadEnd = loadAverage()
-	linkDir, err := chartLinks(o.Out, o.ChartsDir)
-	if err != nil {
-		return err
-	}
-	if o.ChartsDir != "" {
-		if err := rep.writeChart(o.ChartsDir); err != nil {
-			return err
-		}
-	}
-	md := rep.markdown(runHeader(invocation, started, time.Since(started), DescribeMachine()), linkDir)
-	if o.Out == "" {
-		_, err := io.WriteString(stdout, md)
-		return err
-	}
-	if err := UpdateResultsFile(o.Out, o.Section, []byte(md)); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section %s)\n", rep.summary(), o.Out, o.Section)
-	return err
+	return writeReport(rep, o.Out, o.ChartsDir, o.Section, invocation, started, stdout)
 }
 
 // sweepReport is the sweep's run and its section.
@@ -290,7 +272,7 @@ func (rep *sweepReport) markdown(header, chartDir string) string {
 	return b.String()
 }
 
-func (rep *sweepReport) writeChart(dir string) error {
+func (rep *sweepReport) writeCharts(dir string) error {
 	if len(rep.done) == 0 {
 		return nil
 	}
