@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -182,6 +183,32 @@ func procRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("bench: no VmRSS in /proc status")
+}
+
+// procOpenFiles counts the files process pid has open (/proc/<pid>/fd).
+func procOpenFiles(pid int) (int, error) {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	return len(ents), err
+}
+
+// procFileLimit returns the soft open-file limit of process pid, from the
+// "Max open files" line of /proc/<pid>/limits.
+func procFileLimit(pid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/limits")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Max open files"); ok {
+			if f := strings.Fields(v); len(f) > 0 {
+				if f[0] == "unlimited" {
+					return math.MaxInt, nil
+				}
+				return strconv.Atoi(f[0])
+			}
+		}
+	}
+	return 0, errors.New("bench: no open-file limit in /proc limits")
 }
 
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every

@@ -17,7 +17,7 @@ import (
 // A server child is controlled through its stdin and answers on its stdout,
 // one line each way, after it has printed its address:
 //
-//	stats                → ok {"goroutines":…,"heap_inuse_bytes":…,…}
+//	stats                → ok {"goroutines":…,"heap_inuse_bytes":…,"runtime":{…},…}
 //	cpu-start PATH       → ok          (starts a CPU profile into PATH)
 //	cpu-stop             → ok          (stops it and closes the file)
 //	heap PATH            → ok          (GC, then writes a heap profile)
@@ -38,6 +38,9 @@ type childStats struct {
 	StackInuse uint64 `json:"stack_inuse_bytes"`
 	Sys        uint64 `json:"sys_bytes"`
 	NumGC      uint32 `json:"num_gc"`
+	// Runtime holds the collector's figures from runtime/metrics (pauses,
+	// CPU, heap; see gcstats.go).
+	Runtime runtimeFigures `json:"runtime"`
 	// Extra holds the server kind's own figures (the hub's, for cometplay).
 	Extra json.RawMessage `json:"extra,omitempty"`
 }
@@ -53,6 +56,7 @@ func readChildStats(extra func() any) childStats {
 		StackInuse: ms.StackInuse,
 		Sys:        ms.Sys,
 		NumGC:      ms.NumGC,
+		Runtime:    readRuntimeFigures(),
 	}
 	if extra != nil {
 		if b, err := json.Marshal(extra()); err == nil {

@@ -3,7 +3,8 @@
 //	go run ./bench http -out bench/RESULTS.md       # cometplay vs net/http vs bare gnet
 //	go run ./bench listeners -out bench/RESULTS.md  # idle listeners, fan-out, long-poll churn
 //	go run ./bench players -games 1000              # tictactoe players over every transport
-//	go run ./bench players-5k                       # 5,000 games through the lobby
+//	go run ./bench players-5k                       # 5,000 games, every transport, 3 rounds of 60 s
+//	go run ./bench players-sweep                    # the most games one server holds at p99 ≤ 50 ms
 //	go run ./bench all -out bench/RESULTS.md        # every scenario (make bench)
 //	go run ./bench load -kind cometplay -c 100 -pipeline 16 -d 5s
 //	go run ./bench serve -kind games -addr 127.0.0.1:0
@@ -65,6 +66,30 @@
 // profiles exactly its measured window (-profile DIR; profiles.go writes
 // `go tool pprof -top` summaries next to the raw profiles and quotes them in
 // RESULTS.md; docs/PROFILING.md explains them).
+//
+// # Memory and the collector
+//
+// A server child's answer to "stats" carries the collector's figures from
+// runtime/metrics, read in the child (gcstats.go): the /gc/pauses:seconds
+// histogram, GC and total CPU seconds, GC cycles, heap objects and the
+// live heap. The players scenarios read them at the start and the end of
+// each measured window (gcBetween: the window's pauses, p99 and max, and
+// the GC's share of the CPU available), and after a `gc` command at the
+// end of each round (the live heap), with the child's RSS from /proc. The
+// players-5k targets ask that the live heap stay under 64 MiB at the end of
+// every round and grow at most 10 % from the first round to the last.
+//
+// The scale sweep (sweep.go, `bench players-sweep`) runs a players run of
+// one transport per step on a fresh server, from 1,000 to 9,000 games,
+// until the move → opponent target is missed twice or the next step needs
+// more connections than the server admits (its /debug/stats
+// max_connections, from its open-file limit).
+//
+// The listeners scenario also times a publish during a fan-out: a Handler
+// of the games kind calling Hub.Publish (benchPublishPath) while the event
+// fans out to every listener, and control publishes sent meanwhile on
+// other connections; the http comparison measures a Handler answering the
+// static file's bytes (kindCometplayHandler) beside the static path.
 //
 // # Results
 //

@@ -97,6 +97,7 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 	srv.HandleHTTP("/metrics", metrics.Handler())
 	engine.MountClockDemo(srv)
 	mountDirectMatch(srv, hub, manager)
+	mountBenchPublish(srv, hub)
 	if err := srv.Start(); err != nil {
 		lb.Close()
 		return nil, err

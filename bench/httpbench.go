@@ -25,6 +25,22 @@ type httpConfig struct {
 
 func (c httpConfig) String() string { return fmt.Sprintf("c=%d p=%d", c.Conns, c.Pipeline) }
 
+// kindCometplayHandler is no server of its own: the cometplay server's
+// Handler at handlerPath, measured beside its static path as if it were
+// another server of the comparison.
+const kindCometplayHandler = "cometplay-handler"
+
+// httpKinds are what the HTTP comparison measures by default.
+var httpKinds = []string{kindCometplay, kindCometplayHandler, kindNetHTTP, kindGnet}
+
+// httpTarget returns the server kind that serves kind and the path loaded.
+func httpTarget(kind string) (server, path string) {
+	if kind == kindCometplayHandler {
+		return kindCometplay, handlerPath
+	}
+	return kind, staticPath
+}
+
 // httpOptions are the flags of `bench http`.
 type httpOptions struct {
 	Out       string // RESULTS.md to update ("" prints the section only)
@@ -115,7 +131,7 @@ func httpMain(ctx context.Context, args, invocation []string, stdout io.Writer) 
 	fs.DurationVar(&o.Timeout, "timeout", 5*time.Second, "connect and batch timeout")
 	conns := fs.String("c", "1,100", "connection counts")
 	pipes := fs.String("pipeline", "1,16", "pipelining depths")
-	kinds := fs.String("kinds", strings.Join(serverKinds, ","), "servers to compare (the first is the subject of the ratios)")
+	kinds := fs.String("kinds", strings.Join(httpKinds, ","), "servers to compare ("+kindCometplayHandler+": the cometplay server's Handler path)")
 	fs.IntVar(&o.Procs, "procs", runtime.NumCPU(), "GOMAXPROCS of every server process")
 	serverArgs := fs.String("server-args", "", "extra flags for every server child, space separated (e.g. -cpuprofile)")
 	if err := fs.Parse(args); err != nil {
@@ -130,8 +146,8 @@ func httpMain(ctx context.Context, args, invocation []string, stdout io.Writer) 
 	}
 	o.Kinds = strings.Split(*kinds, ",")
 	for _, k := range o.Kinds {
-		if !slices.Contains(serverKinds, k) {
-			return fmt.Errorf("bench: unknown server kind %q", k)
+		if !slices.Contains(httpKinds, k) {
+			return fmt.Errorf("bench: unknown server kind %q (want %v)", k, httpKinds)
 		}
 	}
 	o.ServerArgs = strings.Fields(*serverArgs)
@@ -187,21 +203,26 @@ func runHTTPComparison(ctx context.Context, o httpOptions, progress io.Writer) (
 		stopChildren(stopCtx, children, progress)
 	}()
 	for _, k := range o.Kinds {
-		c, err := StartChild(ServerSpec{Kind: k, Procs: o.Procs, Args: o.ServerArgs})
+		sk, _ := httpTarget(k)
+		if children[sk] != nil {
+			continue // the cometplay server serves its Handler path too
+		}
+		c, err := StartChild(ServerSpec{Kind: sk, Procs: o.Procs, Args: o.ServerArgs})
 		if err != nil {
 			return nil, nil, err
 		}
-		children[k] = c
-		fmt.Fprintf(progress, "%s server: pid %d at %s (GOMAXPROCS %d)\n", k, c.Pid(), c.Addr, o.Procs)
+		children[sk] = c
+		fmt.Fprintf(progress, "%s server: pid %d at %s (GOMAXPROCS %d)\n", sk, c.Pid(), c.Addr, o.Procs)
 	}
 	var probes []probe
 	for _, k := range o.Kinds {
-		p, err := probeServer(children[k].Addr, staticPath)
+		sk, path := httpTarget(k)
+		p, err := probeServer(children[sk].Addr, path)
 		if err != nil {
 			return nil, nil, fmt.Errorf("bench: probing the %s server: %w", k, err)
 		}
 		if p.Status != 200 {
-			return nil, nil, fmt.Errorf("bench: the %s server answered %d to GET %s:\n%s", k, p.Status, staticPath, p.Head)
+			return nil, nil, fmt.Errorf("bench: the %s server answered %d to GET %s:\n%s", k, p.Status, path, p.Head)
 		}
 		p.Kind = k
 		probes = append(probes, p)
@@ -222,7 +243,8 @@ func runHTTPComparison(ctx context.Context, o httpOptions, progress io.Writer) (
 					return nil, nil, err
 				}
 				k := o.Kinds[(i+turn)%len(o.Kinds)]
-				m, err := measure(ctx, children[k], cfg, o)
+				sk, _ := httpTarget(k)
+				m, err := measure(ctx, children[sk], k, cfg, o)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -259,7 +281,9 @@ func stopChildren(ctx context.Context, children map[string]*Child, progress io.W
 	wg.Wait()
 }
 
-func measure(ctx context.Context, c *Child, cfg httpConfig, o httpOptions) (httpMeasurement, error) {
+// measure loads kind (served by c) in configuration cfg.
+func measure(ctx context.Context, c *Child, kind string, cfg httpConfig, o httpOptions) (httpMeasurement, error) {
+	_, path := httpTarget(kind)
 	cpu0, err := c.CPUTime()
 	if err != nil {
 		return httpMeasurement{}, err
@@ -275,7 +299,7 @@ func measure(ctx context.Context, c *Child, cfg httpConfig, o httpOptions) (http
 	t0 := time.Now()
 	res, err := RunLoad(ctx, LoadConfig{
 		Addr:     c.Addr,
-		Path:     staticPath,
+		Path:     path,
 		Conns:    cfg.Conns,
 		Pipeline: cfg.Pipeline,
 		Duration: o.Duration,
@@ -301,7 +325,7 @@ func measure(ctx context.Context, c *Child, cfg httpConfig, o httpOptions) (http
 		}
 		return httpMeasurement{}, fmt.Errorf("bench: the %s server died? %w; its log:\n%s", c.Spec.Kind, err, c.log)
 	}
-	m := httpMeasurement{Kind: c.Spec.Kind, Config: cfg, Result: res, ServerCPU: cpu1 - cpu0, LoadCPU: self1 - self0, Wall: wall}
+	m := httpMeasurement{Kind: kind, Config: cfg, Result: res, ServerCPU: cpu1 - cpu0, LoadCPU: self1 - self0, Wall: wall}
 	m.OtherCPU = (all1 - all0) - m.ServerCPU - m.LoadCPU
 	return m, nil
 }
@@ -511,9 +535,18 @@ func (rep *httpReport) targets() []target {
 			r := rep.pairedRatio(cfg, kindCometplay, kindGnet, metricRPS)
 			ts = append(ts, target{What: "req/s ≥ 0.9× bare gnet", Config: cfg.String(), Measured: fmtRatio(r), Met: r >= 0.9})
 		}
+		if h := rep.cell(cfg, kindCometplayHandler); h != nil {
+			r := rep.pairedRatio(cfg, kindCometplayHandler, kindCometplay, metricRPS)
+			ts = append(ts, target{What: fmt.Sprintf("a Handler's req/s ≥ %.1f× the static path", targetHandlerRatio), Config: cfg.String(), Measured: fmtRatio(r),
+				Met: r >= targetHandlerRatio, Context: fmt.Sprintf("Handler %.0f req/s (p99 %s), static %.0f req/s (p99 %s)", h.RPS, fmtDur(h.P99), cp.RPS, fmtDur(cp.P99))})
+		}
 	}
 	return ts
 }
+
+// targetHandlerRatio: a Handler on the workers, answering the same bytes,
+// serves at least this share of the static path's requests per second.
+const targetHandlerRatio = 0.5
 
 // summary is the short text printed at the end of a run.
 func (rep *httpReport) summary() string {
@@ -541,9 +574,10 @@ func metWord(met bool) string {
 }
 
 var kindTitle = map[string]string{
-	kindCometplay: "cometplay",
-	kindNetHTTP:   "net/http",
-	kindGnet:      "bare gnet",
+	kindCometplay:        "cometplay",
+	kindCometplayHandler: "cometplay Handler",
+	kindNetHTTP:          "net/http",
+	kindGnet:             "bare gnet",
 }
 
 // markdown renders the http section of RESULTS.md.
@@ -565,6 +599,10 @@ func (rep *httpReport) markdown(header, chartDir string) string {
 		o.Procs, runtime.NumCPU(), staticPath, len(staticBody), o.Rounds, o.Duration, o.Warmup, rep.loadStart, rep.loadEnd)
 
 	b.WriteString("- cometplay: `engine.Server` with `Config.Static` = an in-memory `fstest.MapFS` (served on the event loop).\n")
+	if slices.Contains(o.Kinds, kindCometplayHandler) {
+		fmt.Fprintf(&b, "- cometplay Handler: the same server and connections' shape, `GET %s`: a Handler registered with `srv.Handle` (run on the engine's workers) "+
+			"answering the same body and headers with `Stream.Respond`; measured in turn with the others, as if it were another server.\n", handlerPath)
+	}
 	b.WriteString("- net/http: `http.Server` with a handler writing the same headers and body.\n")
 	b.WriteString("- bare gnet: gnet with the engine's options, answering every `\\r\\n\\r\\n` with fixed bytes: the floor of an event-loop server.\n\n")
 
@@ -592,8 +630,8 @@ func (rep *httpReport) markdown(header, chartDir string) string {
 
 	if rep.cellKinds(kindCometplay) {
 		b.WriteString("### Ratios (cometplay ÷ baseline; req/s above 1 is better, p99 below 1 is better)\n\n")
-		b.WriteString("| conns | pipeline | req/s ÷ net/http | req/s ÷ bare gnet | p99 ÷ net/http | p99 ÷ bare gnet | CPU/req ÷ net/http | CPU/req ÷ bare gnet |\n")
-		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| conns | pipeline | req/s ÷ net/http | req/s ÷ bare gnet | p99 ÷ net/http | p99 ÷ bare gnet | CPU/req ÷ net/http | CPU/req ÷ bare gnet | Handler req/s ÷ static |\n")
+		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, cfg := range rep.configs {
 			cp := rep.cell(cfg, kindCometplay)
 			if cp == nil {
@@ -603,8 +641,9 @@ func (rep *httpReport) markdown(header, chartDir string) string {
 				return fmtRatio(rep.pairedRatio(cfg, kindCometplay, k, f))
 			}
 			rps, p99, cpu := metricRPS, metricP99, metricCPU
-			fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s |\n", cfg.Conns, cfg.Pipeline,
-				get(kindNetHTTP, rps), get(kindGnet, rps), get(kindNetHTTP, p99), get(kindGnet, p99), get(kindNetHTTP, cpu), get(kindGnet, cpu))
+			fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s | %s | %s |\n", cfg.Conns, cfg.Pipeline,
+				get(kindNetHTTP, rps), get(kindGnet, rps), get(kindNetHTTP, p99), get(kindGnet, p99), get(kindNetHTTP, cpu), get(kindGnet, cpu),
+				fmtRatio(rep.pairedRatio(cfg, kindCometplayHandler, kindCometplay, rps)))
 		}
 		b.WriteString("\n")
 	}

@@ -23,13 +23,18 @@ func TestHTTPReportRatiosAndTargets(t *testing.T) {
 	var ms []httpMeasurement
 	// Round 2 is disturbed for everyone: the paired ratio ignores it, where
 	// a ratio of medians would not.
-	for round, rps := range [][3]float64{{100, 40, 105}, {90, 45, 100}, {10, 30, 50}} {
+	for round, rps := range [][4]float64{{100, 40, 105, 60}, {90, 45, 100, 40}, {10, 30, 50, 2}} {
 		ms = append(ms,
 			synthetic(kindCometplay, cfg, round, rps[0]*1000, 3*time.Millisecond),
 			synthetic(kindNetHTTP, cfg, round, rps[1]*1000, 6*time.Millisecond),
-			synthetic(kindGnet, cfg, round, rps[2]*1000, 2*time.Millisecond))
+			synthetic(kindGnet, cfg, round, rps[2]*1000, 2*time.Millisecond),
+			synthetic(kindCometplayHandler, cfg, round, rps[3]*1000, 5*time.Millisecond))
 	}
-	rep := newHTTPReport(httpOptions{Kinds: serverKinds, Rounds: 3}, ms, nil)
+	rep := newHTTPReport(httpOptions{Kinds: httpKinds, Rounds: 3}, ms, nil)
+	// Handler ÷ static by round: 0.6, 0.44, 0.2: median 0.44, below 0.5.
+	if got := rep.pairedRatio(cfg, kindCometplayHandler, kindCometplay, metricRPS); math.Abs(got-40.0/90) > 1e-9 {
+		t.Errorf("pairedRatio(handler, static) = %v; want 0.444", got)
+	}
 
 	if got := rep.pairedRatio(cfg, kindCometplay, kindNetHTTP, metricRPS); math.Abs(got-2.0) > 1e-9 {
 		t.Errorf("pairedRatio(cometplay, nethttp) = %v; want 2 (median of 2.5, 2, 0.33)", got)
@@ -44,7 +49,7 @@ func TestHTTPReportRatiosAndTargets(t *testing.T) {
 		t.Errorf("cometplay cell: RPS %v, p99 %v; want the medians 90000, 3ms", c.RPS, c.P99)
 	}
 
-	want := map[string]bool{"req/s ≥ 2× net/http": true, "p99 < 4 ms": true, "req/s ≥ 0.9× bare gnet": true}
+	want := map[string]bool{"req/s ≥ 2× net/http": true, "p99 < 4 ms": true, "req/s ≥ 0.9× bare gnet": true, "a Handler's req/s ≥ 0.5× the static path": false}
 	ts := rep.targets()
 	if len(ts) != len(want) {
 		t.Fatalf("targets() = %+v; want %d", ts, len(want))
@@ -55,7 +60,8 @@ func TestHTTPReportRatiosAndTargets(t *testing.T) {
 		}
 	}
 	md := rep.markdown("- header\n", "charts")
-	for _, s := range []string{"| req/s ≥ 2× net/http | c=100 p=1 | 2.00× | met |", "| p99 < 4 ms | c=100 p=1 | 3.00ms | met | bare gnet: 2.00ms, net/http: 6.00ms |", "| 100 | 1 | cometplay | 90000 |", "charts/http-latency-c100-p1.svg"} {
+	for _, s := range []string{"| req/s ≥ 2× net/http | c=100 p=1 | 2.00× | met |", "| p99 < 4 ms | c=100 p=1 | 3.00ms | met | bare gnet: 2.00ms, net/http: 6.00ms |", "| 100 | 1 | cometplay | 90000 |", "| 100 | 1 | cometplay Handler | 40000 |", "charts/http-latency-c100-p1.svg",
+		"| a Handler's req/s ≥ 0.5× the static path | c=100 p=1 | 0.44× | MISSED | Handler 40000 req/s (p99 5.00ms), static 90000 req/s (p99 3.00ms) |"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}

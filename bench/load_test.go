@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -192,6 +191,13 @@ func TestServerKinds(t *testing.T) {
 			if err != nil || p.Status != 200 {
 				t.Fatalf("probe = %+v, %v", p, err)
 			}
+			if kind == kindCometplay {
+				// Its Handler answers the same bytes.
+				h, err := probeServer(srv.Addr, handlerPath)
+				if err != nil || h.Status != 200 || h.WireLen != p.WireLen {
+					t.Errorf("Handler probe = %+v, %v; want the static file's %d bytes:\n%s", h, err, p.WireLen, p.Head)
+				}
+			}
 			mu.Lock()
 			sizes[kind] = p.WireLen
 			mu.Unlock()
@@ -224,19 +230,11 @@ func TestHTTPCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"http", "-out", out, "-rounds", "2", "-d", "80ms", "-warmup", "20ms", "-c", "1,100", "-pipeline", "2", "-procs", "1"}
-	var stdout bytes.Buffer
-	if err := dispatch(context.Background(), args, &stdout); err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(doc)
+	s, stdout := runCommand(t, args, out)
 	for _, want := range []string{
 		"keep me", "<!-- bench:http:start -->", "<!-- bench:http:end -->",
-		"go run ./bench http -out " + out, "| 100 | 2 | cometplay |", "| 100 | 2 | net/http |", "| 100 | 2 | bare gnet |",
-		"req/s ≥ 2× net/http", "charts/http-throughput.svg", "charts/http-latency-c100-p2.svg", "Go: go",
+		"go run ./bench http -out " + out, "| 100 | 2 | cometplay |", "| 100 | 2 | cometplay Handler |", "| 100 | 2 | net/http |", "| 100 | 2 | bare gnet |",
+		"req/s ≥ 2× net/http", "| a Handler's req/s ≥ 0.5× the static path | c=100 p=2 |", "charts/http-throughput.svg", "charts/http-latency-c100-p2.svg", "Go: go",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
@@ -249,7 +247,7 @@ func TestHTTPCommand(t *testing.T) {
 		}
 		parseSVG(t, svg)
 	}
-	if !strings.Contains(stdout.String(), "wrote "+out) {
-		t.Errorf("stdout = %q", stdout.String())
+	if !strings.Contains(stdout, "wrote "+out) {
+		t.Errorf("stdout = %q", stdout)
 	}
 }

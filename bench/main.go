@@ -33,16 +33,21 @@ type scenario struct {
 
 // scenarios are run by `bench all` in this order. Each is bounded in time
 // and stops by itself; together with the Go micro-benchmarks of the
-// Makefile they take about a quarter of an hour on the 2-core machine.
+// Makefile they take about 35 minutes on the 2-core machine (players-5k
+// alone about 15, the sweep about 6).
 var scenarios = []scenario{
 	{name: "http", brief: "keep-alive GET of a small static file: cometplay vs net/http vs bare gnet", main: httpMain},
 	{name: "listeners", brief: "idle stream listeners, fan-out and long-poll churn: cometplay vs net/http vs bare gnet", main: listenersMain, profile: true},
 	{name: "players", brief: "simulated tictactoe players through the lobby over every transport (1,000 games)", main: playersMain,
 		args: []string{"-games", "1000", "-rounds", "2", "-d", "10s", "-warmup", "4s"}, profile: true},
-	{name: "players-5k", brief: "5,000 tictactoe games through the lobby (hello, quick-match)", main: playersMain,
-		args: []string{"-section", "players-5k", "-games", "5000", "-transports", "long-poll,stream", "-rounds", "3", "-d", "10s", "-warmup", "4s"}, profile: true},
-	{name: "lobby", brief: "5,000 games whose players keep browsing the lobby (its deltas and chat all along) and re-queue after every game", main: playersMain,
-		args: []string{"-section", "lobby", "-lobby", "full", "-games", "5000", "-transports", "stream", "-requeue-every", "1", "-rounds", "2", "-d", "10s", "-warmup", "4s"}, profile: true},
+	{name: "players-5k", brief: "5,000 tictactoe games through the lobby over every transport, 3 rounds of 60 s each: latency, memory by round, the collector", main: playersMain,
+		args: []string{"-section", "players-5k", "-games", "5000", "-transports", "long-poll,stream,sse,poll", "-rounds", "3", "-d", "60s", "-warmup", "4s",
+			"-targets", targetsPlayers5k}, profile: true},
+	{name: "players-sweep", brief: "the most games one server holds at move → opponent p99 ≤ 50 ms: 1,000 to 9,000 games (its open-file limit)", main: sweepMain,
+		args: []string{"-steps", "1000,3000,5000,7000,9000", "-transports", "long-poll", "-rounds", "1", "-d", "30s", "-warmup", "4s"}},
+	{name: "lobby", brief: "5,000 games whose players keep browsing the lobby (its deltas and chat all along) and re-queue after every game, over every transport", main: playersMain,
+		args: []string{"-section", "lobby", "-lobby", "full", "-games", "5000", "-transports", "long-poll,stream,sse,poll", "-requeue-every", "1", "-rounds", "2", "-d", "20s", "-warmup", "4s",
+			"-targets", targetsLobby}, profile: true},
 	{name: "micro", brief: "Go micro-benchmarks of the codec, the engine and the bench", main: microMain},
 }
 
@@ -53,8 +58,14 @@ commands:
   listeners   idle stream listeners (RSS), one event to N listeners, sustained fan-out,
               long-poll churn: cometplay, net/http Comet, bare gnet
   players     simulated tictactoe players (join, lobby, quick-match, moves) over each transport
-  players-5k  5,000 games through the lobby: long-poll and stream
-  lobby       5,000 games whose players keep browsing the lobby and re-queue after every game
+  players-5k  5,000 games through the lobby, every transport, 3 rounds of 60 s: latency,
+              live heap and RSS per player at the end of every round, GC pauses and CPU
+              (a smoke run: players-5k -d 5s -rounds 1 -games 200)
+  players-sweep  the most games one server holds at move → opponent p99 ≤ 50 ms: steps of
+              1,000 to 9,000 games (-steps), stopping after two missed steps or at the
+              server's connection cap (its open-file limit)
+  lobby       5,000 games whose players keep browsing the lobby and re-queue after every
+              game, every transport
   micro       go test -bench of httpcodec, engine and bench, recorded in RESULTS.md
   all         every scenario in turn (make bench): all -out bench/RESULTS.md
   load        load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -43,6 +44,9 @@ type playersOptions struct {
 	Drain          time.Duration
 	Rounds         int
 	SwitchSpread   time.Duration
+	// Targets is the set of targets the section states (targetsPlayers5k,
+	// targetsLobby, targetsReference; "" picks by the other options).
+	Targets string
 }
 
 // maxConnsPerLoadProc keeps a load process under its open-file limit
@@ -73,6 +77,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.DurationVar(&o.Drain, "drain", time.Second, "wait after a window for the events of its last moves")
 	fs.IntVar(&o.Rounds, "rounds", 1, "rounds through the transports; figures are medians over the rounds")
 	fs.DurationVar(&o.SwitchSpread, "switch-spread", defaultSwitchSpread, "a move to another transport is spread over this long; the window waits as long again plus the detach grace")
+	fs.StringVar(&o.Targets, "targets", "", "targets the section states: "+strings.Join(targetSets, ", ")+" (default: "+targetsLobby+" with -lobby full, "+targetsPlayers5k+" from 5,000 games, else "+targetsReference+")")
 	return games, trans, env
 }
 
@@ -98,6 +103,9 @@ func playersMain(ctx context.Context, args, invocation []string, stdout io.Write
 	if o.Lobby != lobbyQuiet && o.Lobby != lobbyFull {
 		return fmt.Errorf("bench: -lobby must be %s or %s", lobbyQuiet, lobbyFull)
 	}
+	if o.Targets != "" && !slices.Contains(targetSets, o.Targets) {
+		return fmt.Errorf("bench: -targets must be one of %v", targetSets)
+	}
 	if o.ChartsDir == "" && o.Out != "" {
 		o.ChartsDir = filepath.Join(filepath.Dir(o.Out), "charts")
 	}
@@ -107,24 +115,39 @@ func playersMain(ctx context.Context, args, invocation []string, stdout io.Write
 		return err
 	}
 	rep := &playersReport{o: o, ramp: ramp, runs: runs, loadStart: loadStart, loadEnd: loadAverage()}
-	linkDir, err := chartLinks(o.Out, o.ChartsDir)
+	return writeReport(rep, o.Out, o.ChartsDir, o.Section, invocation, started, stdout)
+}
+
+// sectionReport is a scenario's outcome, as writeReport writes it.
+type sectionReport interface {
+	writeCharts(dir string) error
+	// markdown renders the section: header is the run's date, command and
+	// machine; chartDir the charts' directory relative to the results file.
+	markdown(header, chartDir string) string
+	summary() string
+}
+
+// writeReport writes rep's charts into charts and its section of out, then
+// prints its summary; without out it prints the section.
+func writeReport(rep sectionReport, out, charts, section string, invocation []string, started time.Time, stdout io.Writer) error {
+	linkDir, err := chartLinks(out, charts)
 	if err != nil {
 		return err
 	}
-	if o.ChartsDir != "" {
-		if err := rep.writeCharts(o.ChartsDir); err != nil {
+	if charts != "" {
+		if err := rep.writeCharts(charts); err != nil {
 			return err
 		}
 	}
 	md := rep.markdown(runHeader(invocation, started, time.Since(started), DescribeMachine()), linkDir)
-	if o.Out == "" {
+	if out == "" {
 		_, err := io.WriteString(stdout, md)
 		return err
 	}
-	if err := UpdateResultsFile(o.Out, o.Section, []byte(md)); err != nil {
+	if err := UpdateResultsFile(out, section, []byte(md)); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section %s)\n", rep.summary(), o.Out, o.Section)
+	_, err = fmt.Fprintf(stdout, "%s\nwrote %s (section %s)\n", rep.summary(), out, section)
 	return err
 }
 
@@ -159,6 +182,13 @@ type playersRun struct {
 	Warmup        playersResult // the switch to the transport and the warmup
 	Debug         map[string]any
 	CPUProf, Heap string
+	// GC is what the server's collector did in the window (runtime/metrics).
+	GC gcWindow
+	// RSSEnd is the server's RSS at the end of the window; HeapLive its
+	// heap objects right after a runtime.GC at the end of the round (the
+	// live heap), once the window's last events are delivered.
+	RSSEnd   int64
+	HeapLive uint64
 }
 
 func mergePlayers(rs []playersResult) playersResult {
@@ -203,9 +233,8 @@ func (r *playersResult) errorCount() int64 {
 }
 
 // hubDelivered reads events_delivered from a games server's stats.
-func hubDelivered(c *Child) int64 {
-	st, err := c.Stats()
-	if err != nil || len(st.Extra) == 0 {
+func hubDelivered(st childStats) int64 {
+	if len(st.Extra) == 0 {
 		return 0
 	}
 	var x struct {
@@ -239,6 +268,35 @@ type playersRamp struct {
 	CPUProf, HeapProf string
 	// Curve samples the server's RSS as players are welcomed.
 	Curve []rampPoint
+	// MaxConns is the server's cap on connections (its /debug/stats, from
+	// its open-file limit); FileLimit that limit (its /proc limits);
+	// OpenFiles the files it had open once every player was in a game.
+	MaxConns             int
+	FileLimit, OpenFiles int
+}
+
+// errOverCap: the players would need more connections than the server
+// admits (its open-file limit).
+var errOverCap = errors.New("bench: more connections than the server admits")
+
+// connMargin is room for the bench's own requests beside the players'
+// connections (/debug/stats, the sampler).
+const connMargin = 16
+
+// loadProcs is the number of load processes for games: one per
+// maxConnsPerLoadProc players, unless -procs says otherwise.
+func (o playersOptions) loadProcs(games int) int {
+	procs := o.Procs
+	if procs <= 0 {
+		procs = (2*games + maxConnsPerLoadProc - 1) / maxConnsPerLoadProc
+	}
+	return max(1, min(procs, games))
+}
+
+// needConns is what the server must hold for games: a data channel per
+// player, the load processes' shared control connections, the margin.
+func (o playersOptions) needConns(games int) int {
+	return 2*games + o.loadProcs(games)*max(1, o.CtrlConns) + connMargin
 }
 
 // rampPoint is the server's RSS when Players had been welcomed.
@@ -255,11 +313,7 @@ type rampPoint struct {
 func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*playersRamp, []*playersRun, error) {
 	games := o.Games
 	players := 2 * games
-	procs := o.Procs
-	if procs <= 0 {
-		procs = (players + maxConnsPerLoadProc - 1) / maxConnsPerLoadProc
-	}
-	procs = max(1, min(procs, games))
+	procs := o.loadProcs(games)
 	ramp := &playersRamp{Transport: o.Transports[0], Games: games, Players: players, Procs: procs}
 	srv, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: o.serverArgs(procs)})
 	if err != nil {
@@ -274,6 +328,15 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 	}()
 	fmt.Fprintf(progress, "players: %d games, server pid %d at %s, %d load processes\n", games, srv.Pid(), srv.Addr, procs)
 	ramp.RSSBefore, _ = srv.RSS()
+	ramp.FileLimit, _ = procFileLimit(srv.Pid())
+	if st, err := debugStats(srv.Addr); err == nil {
+		if v, ok := st["max_connections"].(float64); ok {
+			ramp.MaxConns = int(v)
+		}
+	}
+	if need := o.needConns(games); ramp.MaxConns > 0 && need > ramp.MaxConns {
+		return ramp, nil, fmt.Errorf("%w: %d games need %d, the server admits %d (open-file limit %d)", errOverCap, games, need, ramp.MaxConns, ramp.FileLimit)
+	}
 
 	var g loadGroup
 	defer func() { g.stop() }()
@@ -342,6 +405,7 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 		return nil, nil, err
 	}
 	ramp.RSSReady, _ = srv.RSS()
+	ramp.OpenFiles, _ = procOpenFiles(srv.Pid())
 	if ramp.Res, err = g.report(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -423,13 +487,23 @@ func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGro
 	if err != nil {
 		return nil, err
 	}
-	d0 := hubDelivered(srv)
+	st0, err := srv.Stats()
+	if err != nil {
+		return nil, err
+	}
 	c0 := markCPU(srv, g)
 	smp := startSampler(srv, time.Second)
 	werr := sleepCtx(ctx, time.Until(end))
 	r.Samples = summarize(smp.stop())
 	r.CPU = cpuBetween(c0, markCPU(srv, g))
-	r.Delivered = hubDelivered(srv) - d0
+	r.RSSEnd, _ = srv.RSS()
+	// Before the heap profile, whose runtime.GC is none of the window's.
+	st1, err := srv.Stats()
+	if err != nil {
+		return nil, err
+	}
+	r.Delivered = hubDelivered(st1) - hubDelivered(st0)
+	r.GC = gcBetween(st0.Runtime, st1.Runtime)
 	if r.CPUProf, r.Heap, err = prof.stop(); err != nil {
 		return nil, err
 	}
@@ -444,6 +518,15 @@ func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGro
 	if r.Res, err = g.report(ctx); err != nil {
 		return nil, err
 	}
+	// The live heap: what a collection leaves (the players play on).
+	if _, err := srv.Control("gc"); err != nil {
+		return nil, err
+	}
+	st2, err := srv.Stats()
+	if err != nil {
+		return nil, err
+	}
+	r.HeapLive = st2.Runtime.HeapObjects
 	return r, nil
 }
 
@@ -518,14 +601,6 @@ func (rep *playersReport) summary() string {
 	return b.String()
 }
 
-// Targets of the issue for the player simulation.
-const (
-	targetGames       = 5000
-	targetMoveP99     = 50 * time.Millisecond
-	targetServerCores = 1.0
-	targetServerSide  = 10 * time.Millisecond
-)
-
 // playersAgg is one transport over its rounds.
 type playersAgg struct {
 	Transport string
@@ -582,47 +657,6 @@ func (a *playersAgg) byRound(f func(*playersRun) time.Duration) string {
 		parts = append(parts, fmtDur(f(r)))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func (rep *playersReport) targets() []target {
-	var ts []target
-	for _, a := range rep.aggs() {
-		r0 := a.Runs[0]
-		if r0.Games < targetGames {
-			if a.Transport == transportLongPoll && rep.o.Match == matchLobby {
-				// The same thresholds at the scale the lobby admits, for reference.
-				p99, srv := a.medDur(moveP99), a.medDur(srvP99)
-				cores := a.med(func(r *playersRun) float64 { return r.CPU.Server })
-				cfg := fmt.Sprintf("%s, %d games, median of %d rounds", a.Transport, r0.Games, len(a.Runs))
-				ts = append(ts,
-					target{What: fmt.Sprintf("at %d games: move → opponent p99 ≤ 50 ms", r0.Games), Config: cfg, Measured: fmtDur(p99), Met: p99 <= targetMoveP99,
-						Context: overBy(float64(p99), float64(targetMoveP99))},
-					target{What: fmt.Sprintf("at %d games: server below one core", r0.Games), Config: cfg, Measured: fmt.Sprintf("%.2f cores", cores), Met: cores < targetServerCores},
-					target{What: fmt.Sprintf("at %d games: zero errors (measured windows)", r0.Games), Config: cfg, Measured: strconv.FormatInt(a.Merged.errorCount(), 10), Met: a.Merged.errorCount() == 0},
-					target{What: fmt.Sprintf("at %d games: server-side p99 ≤ 10 ms", r0.Games), Config: cfg, Measured: fmtDur(srv), Met: srv <= targetServerSide,
-						Context: overBy(float64(srv), float64(targetServerSide))},
-				)
-			}
-			continue
-		}
-		x := &a.Merged
-		cfg := fmt.Sprintf("%s, %d games, median of %d rounds", a.Transport, r0.Games, len(a.Runs))
-		if a.Transport == transportLongPoll {
-			p99 := a.medDur(moveP99)
-			cores := a.med(func(r *playersRun) float64 { return r.CPU.Server })
-			ts = append(ts,
-				target{What: "move → opponent p99 ≤ 50 ms (client-side)", Config: cfg, Measured: fmtDur(p99), Met: p99 <= targetMoveP99 && x.MoveLat.Count() > 0,
-					Context: overBy(float64(p99), float64(targetMoveP99))},
-				target{What: "server below one core", Config: cfg, Measured: fmt.Sprintf("%.2f cores", cores), Met: cores < targetServerCores,
-					Context: overBy(cores, targetServerCores)},
-				target{What: "zero errors (measured windows)", Config: cfg, Measured: strconv.FormatInt(x.errorCount(), 10), Met: x.errorCount() == 0},
-			)
-		}
-		p99 := a.medDur(srvP99)
-		ts = append(ts, target{What: "control request → opponent's listen p99 ≤ 10 ms (server-side)", Config: cfg, Measured: fmtDur(p99),
-			Met: p99 <= targetServerSide && x.MoveLatSrv.Count() > 0, Context: overBy(float64(p99), float64(targetServerSide))})
-	}
-	return ts
 }
 
 // overBy describes how far a measured value is above its limit.
@@ -712,20 +746,22 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 			num(d, "open_connections"), num(d, "accepted"), num(d, "requests"), num(d, "refused_at_cap"), num(d, "bad_requests"),
 			num(d, "header_timeouts"), num(d, "slow_readers_closed"), num(d, "overloaded_503"), num(comet, "sessions"), num(comet, "gaps"), heap)
 	}
+	b.WriteString("\n")
+	b.WriteString(rep.memoryTable())
 	rp := rep.ramp
 	x := &rp.Res
-	fmt.Fprintf(&b, "\n### Ramp-up\n\nOne server for all transports: %d players (in %d load process(es)) join, open a %s data channel, "+
+	fmt.Fprintf(&b, "### Ramp-up\n\nOne server for all transports: %d players (in %d load process(es)) join, open a %s data channel, "+
 		"say hello and quick-match at up to %d players/s; then for each transport in turn the players move their data channel to it "+
 		"(listen again with p_last, as a client falling back does: spread over %v, then %v for the reconnections and the engine's detach grace) and play on: "+
 		"a %v warmup, then the %v window, repeated for each round.\n\n",
 		rp.Players, rp.Procs, rp.Transport, o.Ramp, o.SwitchSpread, o.switchPause(), o.Warmup, o.Duration)
-	b.WriteString("| players | time to all in game | join p50 | join p99 | hello → welcome p50 | p99 | max | \"try again\" retries | server cores | RSS fresh | RSS all in game | RSS per player | errors |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| players | time to all in game | join p50 | join p99 | hello → welcome p50 | p99 | max | \"try again\" retries | server cores | RSS fresh | RSS all in game | RSS per player | server open files (limit; connection cap) | errors |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	per := float64(rp.RSSReady-rp.RSSBefore) / float64(rp.Players)
-	fmt.Fprintf(&b, "| %d | %v | %s | %s | %s | %s | %s | %d | %.2f | %s | %s | %s | %d |\n",
+	fmt.Fprintf(&b, "| %d | %v | %s | %s | %s | %s | %s | %d | %.2f | %s | %s | %s | %d (%d; %d) | %d |\n",
 		rp.Players, rp.Time.Round(100*time.Millisecond), fmtDur(x.JoinLat.Quantile(0.5)), fmtDur(x.JoinLat.Quantile(0.99)),
 		fmtDur(x.HelloLat.Quantile(0.5)), fmtDur(x.HelloLat.Quantile(0.99)), fmtDur(x.HelloLat.Max()), x.Retries, rp.CPU.Server,
-		fmtBytes(rp.RSSBefore), fmtBytes(rp.RSSReady), fmtBytes(int64(per)), x.errorCount())
+		fmtBytes(rp.RSSBefore), fmtBytes(rp.RSSReady), fmtBytes(int64(per)), rp.OpenFiles, rp.FileLimit, rp.MaxConns, x.errorCount())
 	b.WriteString("\n### Errors\n\n")
 	any := false
 	phases := []*playersRun{{Transport: "ramp-up", Res: rep.ramp.Res}}

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +187,17 @@ func TestChildControl(t *testing.T) {
 	if rss, err := c.RSS(); err != nil || rss < 1<<20 {
 		t.Fatalf("RSS = %d, %v", rss, err)
 	}
+	// The collector's figures travel with the stats: a forced GC shows.
+	if _, err := c.Control("gc"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := gcBetween(st.Runtime, after.Runtime); w.Cycles < 1 || w.Pauses < 2 || after.Runtime.HeapObjects == 0 || after.Runtime.TotalCPU <= 0 {
+		t.Errorf("runtime figures around a GC: %+v then %+v (window %+v)", st.Runtime, after.Runtime, w)
+	}
 	dir := t.TempDir()
 	p, err := startProfile(c, dir, "x")
 	if err != nil {
@@ -223,19 +236,18 @@ func TestPlayersCommand(t *testing.T) {
 			out := filepath.Join(dir, "RESULTS.md")
 			args := []string{"players", "-out", out, "-games", "4", "-procs", tc.procs, "-transports", tc.transports, "-match", match,
 				"-d", "700ms", "-warmup", "200ms", "-think", "100ms", "-requeue-every", "1", "-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms", "-switch-spread", "100ms"}
-			var stdout bytes.Buffer
-			if err := dispatch(context.Background(), args, &stdout); err != nil {
-				t.Fatal(err)
-			}
-			doc, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := string(doc)
-			for _, want := range []string{"<!-- bench:players:start -->", "| long-poll | 4 | 8 |", "None: every data event arrived", "charts/players-latency.svg"} {
+			s, _ := runCommand(t, args, out)
+			for _, want := range []string{"<!-- bench:players:start -->", "| long-poll | 4 | 8 |", "None: every data event arrived", "charts/players-latency.svg",
+				"### Memory and the collector, by round"} {
 				if !strings.Contains(s, want) {
 					t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
 				}
+			}
+			// Each round's memory: a live heap and an RSS were read (columns
+			// 3 and 4; a window this short may see no GC cycle).
+			mem := s[strings.Index(s, "### Memory and the collector"):]
+			if row := tableRow(mem, "| 1 | long-poll | "); len(row) != 11 || !strings.HasSuffix(row[2], "iB") || !strings.HasSuffix(row[3], "iB") {
+				t.Errorf("memory row of long-poll round 1: %q", row)
 			}
 			for _, name := range []string{"players-latency.svg", "players-cpu.svg"} {
 				svg, err := os.ReadFile(filepath.Join(dir, "charts", name))
@@ -245,6 +257,36 @@ func TestPlayersCommand(t *testing.T) {
 				parseSVG(t, svg)
 			}
 		})
+	}
+}
+
+// TestSweepCommand runs a sweep of tiny steps end to end: each step a
+// fresh server, the section with its steps and its target.
+func TestSweepCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "RESULTS.md")
+	args := []string{"players-sweep", "-out", out, "-steps", "2,4", "-transports", "long-poll", "-d", "700ms", "-warmup", "200ms", "-think", "100ms",
+		"-server-procs", "1", "-ramp-timeout", "20s", "-drain", "200ms", "-switch-spread", "100ms", "-ctrl-conns", "2"}
+	s, _ := runCommand(t, args, out)
+	for _, want := range []string{"<!-- bench:players-sweep:start -->", "## Scale sweep", "| scale sweep: one server holds 9,000 games", "charts/players-sweep-p99.svg",
+		"## Targets at a glance", "| players-sweep | scale sweep"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
+		}
+	}
+	// The first step ran: 4 players in one load process, the server's files
+	// and connection cap read.
+	if row := tableRow(s, "| 2 | 4 | 1 |"); len(row) != 17 || !strings.Contains(row[3], "(") || strings.HasPrefix(row[16], "failed") {
+		t.Errorf("first step's row: %q", row)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "charts", "players-sweep-p99.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parseSVG(t, svg)
+	if err := dispatch(context.Background(), []string{"players-sweep", "-games", "4"}, io.Discard); err == nil {
+		t.Error("players-sweep accepted -games")
 	}
 }
 
@@ -258,17 +300,9 @@ func TestListenersCommand(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			out := filepath.Join(dir, "RESULTS.md")
-			args := []string{"listeners", "-out", out, "-kinds", kinds, "-steps", "20,60", "-fanout-at", "20", "-events", "3", "-pause", "10ms", "-rate", "20",
+			args := []string{"listeners", "-out", out, "-kinds", kinds, "-steps", "20,60", "-fanout-at", "20", "-events", "3", "-pause", "10ms", "-busy-events", "3", "-busy-probes", "2", "-rate", "20",
 				"-sustained", "300ms", "-churn", "10", "-churn-rate", "20", "-churn-d", "300ms", "-server-procs", "1", "-settle", "100ms"}
-			var stdout bytes.Buffer
-			if err := dispatch(context.Background(), args, &stdout); err != nil {
-				t.Fatal(err)
-			}
-			doc, err := os.ReadFile(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := string(doc)
+			s, _ := runCommand(t, args, out)
 			for _, kind := range strings.Split(kinds, ",") {
 				title := listenerTitle[kind]
 				for _, want := range []string{"| 60 |", "| " + title + " | 3 |", "listeners-rss.svg"} {
@@ -280,6 +314,14 @@ func TestListenersCommand(t *testing.T) {
 				// missed an event (churn columns 5 to 9).
 				if row := tableRow(s, "| "+title+" | 3 |"); len(row) < 9 || row[8] != "0" {
 					t.Errorf("fan-out row of %s: %q; want 0 missed receipts", title, row)
+				}
+				// The publish under fan-out: 3 events, their trigger timed, no
+				// receipt missed, every probe counted or late (2 per event).
+				row := tableRow(s, "| "+title+" | "+triggerTitle[kind]+" | 3 |")
+				if len(row) < 14 || row[13] != "0" {
+					t.Errorf("busy row of %s: %q; want 3 events and 0 missed receipts", title, row)
+				} else if counted, _ := strconv.Atoi(row[6]); func() int { late, _ := strconv.Atoi(row[7]); return counted + late }() != 6 {
+					t.Errorf("busy row of %s: %q; want 6 probes counted or late", title, row)
 				}
 				if kind == kindGnet {
 					continue
@@ -293,6 +335,21 @@ func TestListenersCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runCommand runs a bench command that writes the results file out and
+// returns that file and the command's output.
+func runCommand(t *testing.T, args []string, out string) (doc, stdout string) {
+	t.Helper()
+	var b bytes.Buffer
+	if err := dispatch(context.Background(), args, &b); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(d), b.String()
 }
 
 // tableRow returns the cells of the first markdown table row starting with

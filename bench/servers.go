@@ -33,6 +33,10 @@ import (
 const (
 	staticPath = "/hello.txt"
 	staticBody = "hello, world\n"
+	// handlerPath is served by the cometplay kind's Handler (on the engine's
+	// workers) with the static file's bytes: the cost of user code's path
+	// against the static path on the loop.
+	handlerPath = "/hello-handler"
 )
 
 // staticModTime is the file's fixed modification time, so that every server
@@ -41,7 +45,7 @@ var staticModTime = time.Date(2025, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // Server kinds of `bench serve -kind`.
 const (
-	kindCometplay = "cometplay" // engine.Server serving Config.Static from memory
+	kindCometplay = "cometplay" // engine.Server serving Config.Static from memory (and handlerPath)
 	kindNetHTTP   = "nethttp"   // net/http serving the same bytes and headers
 	kindGnet      = "gnet"      // bare gnet answering every request with fixed bytes
 )
@@ -114,6 +118,13 @@ func startCometplay(addr string, log *slog.Logger) (*runningServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	hdrs, body := staticHeaders(), []byte(staticBody)
+	srv.Handle("GET", handlerPath, func(w *engine.Stream, _ *engine.Request) {
+		for i := 2; i+1 < len(hdrs); i += 2 { // after Content-Type, which Respond sets
+			_ = w.SetHeader(hdrs[i], hdrs[i+1]) // valid constants
+		}
+		_ = w.Respond(200, hdrs[1], body) // an error means the client left
+	})
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}

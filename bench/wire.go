@@ -137,8 +137,12 @@ func (w *wireConn) release() {
 	}
 }
 
-// readBody reads a whole Content-Length or chunked body into scratch.
+// readBody reads a whole Content-Length or chunked body into scratch. A 204
+// or 304 has none (RFC 9110 §6.4.1), whatever its headers say.
 func (w *wireConn) readBody(h respHead) ([]byte, error) {
+	if h.status == 204 || h.status == 304 {
+		return nil, nil
+	}
 	if !h.chunked {
 		if h.length < 0 {
 			return nil, fmt.Errorf("%w: body without length", ErrBadWire)

@@ -56,6 +56,7 @@ func TestWireConnChunks(t *testing.T) {
 	t.Cleanup(func() { a.Close(); b.Close() })
 	go func() {
 		io.WriteString(a, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\ncontent-type: x\r\n\r\n5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n"+
+			"HTTP/1.1 204 No Content\r\nDate: x\r\n\r\n"+
 			"HTTP/1.1 400 Bad Request\r\nContent-Length: 4\r\n\r\nnope")
 	}()
 	w := &wireConn{c: b, br: bufio.NewReaderSize(b, 32)}
@@ -67,9 +68,17 @@ func TestWireConnChunks(t *testing.T) {
 	if err != nil || string(body) != "helloabc" {
 		t.Fatalf("chunked body = %q, %v", body, err)
 	}
+	// A 204 has no body and no length: the next response follows at once.
+	h, err = w.readHead()
+	if err != nil || h.status != 204 {
+		t.Fatalf("second head = %+v, %v", h, err)
+	}
+	if body, err := w.readBody(h); err != nil || len(body) != 0 {
+		t.Fatalf("204 body = %q, %v", body, err)
+	}
 	h, err = w.readHead()
 	if err != nil || h.status != 400 || h.length != 4 {
-		t.Fatalf("second head = %+v, %v", h, err)
+		t.Fatalf("third head = %+v, %v", h, err)
 	}
 	if body, err := w.readBody(h); err != nil || string(body) != "nope" {
 		t.Fatalf("body = %q, %v", body, err)
