@@ -67,7 +67,10 @@ func (c *Ctx) Start() error {
 // when the room is not playing.
 func (c *Ctx) Finish(result any) {
 	c.check()
-	r := c.r
+	c.r.finish(result)
+}
+
+func (r *room) finish(result any) {
 	if r.state != StatePlaying {
 		r.log.Warn("rooms: Finish ignored, room not playing", "state", r.state)
 		return

@@ -453,7 +453,7 @@ func (m *Manager) Leave(roomID, sessionID string) error {
 
 // Deliver queues a seated player's message for its room. The message is
 // checked here (type 1..MaxTypeLen bytes, move id up to MaxMoveIDLen, data
-// valid JSON up to MaxMessageBytes, Seq >= 0) and copied, so the caller's
+// valid JSON up to MaxMessageBytes, Seq >= 0, and >= 1 for a move) and copied, so the caller's
 // buffers may be reused at once. The outcome reaches the player as "ack" (a
 // move) or "error". Errors: ErrNoRoom, ErrNotInRoom, ErrMailboxFull,
 // ErrBadMessage, and for a spectator ErrSpectator.
@@ -657,9 +657,10 @@ func (m *Manager) roomChanged(info RoomInfo, removed bool) {
 // it must not be called from a hook.
 func (m *Manager) WaitIdle(ctx context.Context) error { return m.sched.waitIdle(ctx) }
 
-// Shutdown closes every room: each seated player gets OnLeave(shutdown),
-// everyone gets "closed" {reason:"server shutting down"}, then OnDispose
-// runs. It waits for the rooms and then the executors, or until ctx is done
+// Shutdown closes every room: a game in progress is finished without a
+// winner ("finished" {result: ShutdownResult}), each seated player gets
+// OnLeave(shutdown), everyone gets "closed" {reason:"server shutting
+// down"}, then OnDispose runs. It waits for the rooms and then the executors, or until ctx is done
 // (returning ctx.Err(); a room whose hook blocks forever keeps its
 // executor). New rooms are refused with ErrClosed from the start.
 func (m *Manager) Shutdown(ctx context.Context) error {
@@ -757,6 +758,11 @@ func checkMessage(msg *Message, maxData int) error {
 		return fmt.Errorf("%w: move id longer than %d bytes", ErrBadMessage, MaxMoveIDLen)
 	case msg.Seq < 0:
 		return fmt.Errorf("%w: negative seq", ErrBadMessage)
+	case msg.IsMove() && msg.Seq == 0:
+		// Without its seq a move would skip the stale-move check: a retry
+		// of a move whose id the seat no longer remembers (moveMemory, a
+		// rematch) would be applied again.
+		return fmt.Errorf("%w: a move needs seq (the seat's next move number, from 1)", ErrBadMessage)
 	case len(msg.Data) > maxData:
 		return fmt.Errorf("%w: data longer than %d bytes", ErrBadMessage, maxData)
 	case len(msg.Data) > 0 && !json.Valid(msg.Data):

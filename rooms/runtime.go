@@ -450,7 +450,7 @@ func (r *room) message(s string, msg Message) {
 		r.rejectMove(msg, RejectNotYourTurn)
 		r.sendError(s, msg, ReasonNotYourTurn, 0)
 		return
-	case msg.Seq != 0 && msg.Seq != p.seq+1:
+	case msg.Seq != p.seq+1: // Deliver refuses a move without seq
 		r.rejectMove(msg, RejectStaleSeq)
 		r.sendError(s, msg, fmt.Sprintf(reasonStaleMoveFormat, p.seq+1), p.seq+1)
 		return
@@ -501,7 +501,10 @@ func (r *room) checkRematch() {
 	}
 	for _, q := range r.seats {
 		if q != nil {
-			q.rematch = false
+			// A new game: its moves may reuse the last game's ids. A late
+			// retry of one of those carries an old seq and is refused as
+			// stale, never applied.
+			q.rematch, q.moves = false, moveLog{}
 		}
 	}
 	r.state = StatePlaying
@@ -677,6 +680,12 @@ func (r *room) fire(t *Timer) {
 }
 
 func (r *room) shutdown() {
+	if r.state == StatePlaying {
+		// The game ends without a winner before anyone leaves: OnLeave
+		// then sees it finished, so the seats leaving one by one (the
+		// first, then the second...) cannot hand the last one the game.
+		r.finish(ShutdownResult{Reason: LeaveShutdown.String()})
+	}
 	r.publish("closed", closedData{Reason: ReasonShutdown})
 	r.closedSent = true
 	for _, p := range r.seats {
