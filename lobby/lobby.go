@@ -892,7 +892,12 @@ func (l *Lobby) encode(typ string, data any) ([]byte, bool) {
 	return b, true
 }
 
-// chatText validates a chat message and returns it trimmed.
+// chatText validates a chat message and returns it trimmed. It refuses
+// what names refuse as invisible (rooms.Invisible: controls, bidi
+// overrides, zero-width characters, the BOM...), so that a message cannot
+// hide text or reorder what follows it on the readers' screens, and more
+// than rooms.MaxMarks combining marks in a row. Variation selectors (emoji)
+// count as marks.
 func (l *Lobby) chatText(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: chat text is not UTF-8", ErrMalformed)
@@ -903,8 +908,21 @@ func (l *Lobby) chatText(s string) (string, error) {
 		return "", fmt.Errorf("%w: empty chat message", ErrMalformed)
 	case utf8.RuneCountInString(s) > l.o.ChatMaxLen:
 		return "", fmt.Errorf("%w (at most %d characters)", ErrChatTooLong, l.o.ChatMaxLen)
-	case strings.ContainsFunc(s, unicode.IsControl):
-		return "", fmt.Errorf("%w: control characters in chat text", ErrMalformed)
+	}
+	marks := 0
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			return "", fmt.Errorf("%w: control characters in chat text", ErrMalformed)
+		case rooms.Invisible(r):
+			return "", fmt.Errorf("%w: invisible or formatting characters in chat text", ErrMalformed)
+		case unicode.Is(unicode.M, r):
+			if marks++; marks > rooms.MaxMarks {
+				return "", fmt.Errorf("%w: too many combining marks in a row in chat text", ErrMalformed)
+			}
+		default:
+			marks = 0
+		}
 	}
 	return s, nil
 }

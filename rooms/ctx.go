@@ -282,7 +282,7 @@ func cleanLabel(s string) string {
 		s = strings.ToValidUTF8(s, "")
 	}
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || invisible(r) {
+		if Invisible(r) || unicode.Is(unicode.Variation_Selector, r) {
 			return -1
 		}
 		return r
