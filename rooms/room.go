@@ -200,6 +200,10 @@ type PlayerInfo struct {
 	// "password"), visible to OnJoin as p.JoinOptions(). For Manager.Create,
 	// nil means the creation options.
 	Options Options
+	// Addr is the client's IP address (as the engine saw it; a port is
+	// ignored), which per-address limits count under (see AddrKey); "" for
+	// none. It is never shown to the room or to other players.
+	Addr string
 }
 
 // Player is a seated player or a spectator of one room. Its methods, like

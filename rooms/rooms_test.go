@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -908,5 +909,111 @@ func TestRegister(t *testing.T) {
 	o := m.Options()
 	if o.MailboxSize != rooms.DefaultMailboxSize || o.TopicPrefix != "/room/" || o.Executors != 1 {
 		t.Errorf("options: %+v", o)
+	}
+}
+
+// TestWaitingRoomCaps: a player, and the players of one address, may have
+// only so many rooms waiting for players (the flood made 5,000 in
+// 5 s from 40 sessions of one address). A room counts from Create until it
+// starts or goes; rooms without a creator (quick-match) do not count; an
+// IPv6 /64 is one address.
+func TestWaitingRoomCaps(t *testing.T) {
+	h := roomstest.New(t, rooms.ManagerOptions{MaxWaitingPerPlayer: 2, MaxWaitingPerAddr: 3}, nim.Game)
+	who := func(name, addr string) rooms.PlayerInfo {
+		p := roomstest.Player(name)
+		p.Addr = addr
+		return p
+	}
+	create := func(p rooms.PlayerInfo) (string, error) {
+		t.Helper()
+		id, err := h.M.Create("nim", p, nil)
+		h.Settle()
+		return id, err
+	}
+	mustCreate := func(p rooms.PlayerInfo) string {
+		t.Helper()
+		id, err := create(p)
+		if err != nil {
+			t.Fatalf("%s from %s: Create = %v", p.Name, p.Addr, err)
+		}
+		return id
+	}
+	refused := func(p rooms.PlayerInfo, why string) {
+		t.Helper()
+		if _, err := create(p); !errors.Is(err, rooms.ErrTooManyRooms) || !strings.Contains(err.Error(), why) {
+			t.Fatalf("%s from %s: Create = %v; want ErrTooManyRooms (%s)", p.Name, p.Addr, err, why)
+		}
+	}
+	ann, bob, cat := who("ann", "192.0.2.1"), who("bob", "192.0.2.1:4242"), who("cat", "192.0.2.1")
+	a1 := mustCreate(ann)
+	mustCreate(ann)
+	refused(ann, "per player")
+	mustCreate(bob) // the same address (the port does not matter): its 3rd
+	refused(cat, "from one address")
+	mustCreate(who("dan", "192.0.2.2")) // another address
+	for range 3 {
+		h.Create("nim", "", nil) // quick-match rooms have no creator
+	}
+
+	// A room that starts no longer counts.
+	if err := h.Join(a1, "eve"); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRoom(t, h, a1).State; got != rooms.StatePlaying {
+		t.Fatalf("state = %v", got)
+	}
+	a3 := mustCreate(ann)
+	refused(ann, "per player")
+	refused(cat, "from one address")
+
+	// Nor does one that goes (its creator left; empty for EmptyGrace).
+	if err := h.Leave(a3, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	refused(cat, "from one address") // still there, empty, for the grace
+	h.Advance(rooms.DefaultEmptyGrace)
+	if _, ok := h.M.Room(a3); ok {
+		t.Fatal("the empty room is still there")
+	}
+	mustCreate(cat)
+
+	// IPv6: a /64 is one address.
+	v6 := []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "[2001:db8:1:2::7]:80", "2001:db8:1:2::5"}
+	for i, addr := range v6[:3] {
+		mustCreate(who(fmt.Sprint("v", i), addr))
+	}
+	refused(who("v3", v6[3]), "from one address")
+	mustCreate(who("w", "2001:db8:1:3::1")) // the next /64
+
+	// No cap.
+	h2 := roomstest.New(t, rooms.ManagerOptions{MaxWaitingPerPlayer: -1, MaxWaitingPerAddr: -1}, nim.Game)
+	for i := range 10 {
+		if _, err := h2.M.Create("nim", who("zed", "192.0.2.9"), nil); err != nil {
+			t.Fatalf("room %d without caps: %v", i, err)
+		}
+	}
+	if got := h.M.Options(); got.MaxWaitingPerPlayer != 2 || got.MaxWaitingPerAddr != 3 {
+		t.Errorf("options = %+v", got)
+	}
+	if got := roomstest.New(t, rooms.ManagerOptions{}).M.Options(); got.MaxWaitingPerPlayer != rooms.DefaultMaxWaitingPerPlayer || got.MaxWaitingPerAddr != rooms.DefaultMaxWaitingPerAddr {
+		t.Errorf("default options = %+v", got)
+	}
+}
+
+func TestAddrKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"192.0.2.1:8080", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8::1", "2001:db8::/64"},
+		{"[2001:db8::1]:443", "2001:db8::/64"},
+		{"2001:db8:0:0:ffff:ffff:ffff:ffff", "2001:db8::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"", ""},
+		{"not an address", "not an address"},
+	} {
+		if got := rooms.AddrKey(tc.in); got != tc.want {
+			t.Errorf("AddrKey(%q) = %q; want %q", tc.in, got, tc.want)
+		}
 	}
 }

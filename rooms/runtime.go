@@ -119,6 +119,7 @@ type room struct {
 	dirty       bool          // public info changed since last published
 	games       *gameCounters // the game's counters (Stats)
 	counted     State         // state+1 the room is counted under in Stats (0: none yet)
+	charge      *charge       // what the room counts against while waiting (nil: nothing)
 }
 
 func newRoom(m *Manager, g *Game, id string) *room {
@@ -172,6 +173,10 @@ func (r *room) process(it *item) {
 		r.dispose(r.closeReason, r.closeHook)
 	default:
 		r.showState()
+	}
+	if r.charge != nil && r.state != StateWaiting {
+		r.m.waiting.release(*r.charge) // started, or gone: rooms never wait again
+		r.charge = nil
 	}
 	if r.dirty && r.created {
 		// Counted before the events go out: whoever has seen a room's new
