@@ -442,28 +442,18 @@ func (l *Lobby) Handle(sessionID string, req Request) (err error) {
 			return err
 		}
 	case "chat":
+		// The rates first: a message over them costs no validation (280
+		// runes of Unicode tables each).
+		now = l.clock.Now()
+		if err := l.chatRate(pid, now, false); err != nil {
+			return err
+		}
 		text, err := l.chatText(f["text"])
 		if err != nil {
 			return err
 		}
-		now = l.clock.Now()
-		l.gmu.Lock()
-		w := l.chat[pid]
-		if w == nil {
-			w = &rateWindow{}
-			l.chat[pid] = w
-		}
-		mine, all := w.fits(now, l.o.ChatRate, l.o.ChatPer), l.all.fits(now, l.o.ChatLobbyRate, time.Second)
-		if mine && all {
-			w.add(now, l.o.ChatRate)
-			l.all.add(now, l.o.ChatLobbyRate)
-		}
-		l.gmu.Unlock()
-		switch {
-		case !mine:
-			return ErrRateLimited
-		case !all:
-			return ErrChatBusy
+		if err := l.chatRate(pid, now, true); err != nil {
+			return err
 		}
 		f = map[string]string{"text": text, "req": f["req"]}
 	case "name":
@@ -1001,6 +991,29 @@ func (l *Lobby) encode(typ string, data any) ([]byte, bool) {
 	return b, true
 }
 
+// chatRate checks that one more chat message of player pid fits in its
+// rate and the lobby's, and with spend counts it.
+func (l *Lobby) chatRate(pid string, now time.Time, spend bool) error {
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	w := l.chat[pid]
+	if w == nil {
+		w = &rateWindow{}
+		l.chat[pid] = w
+	}
+	switch {
+	case !w.fits(now, l.o.ChatRate, l.o.ChatPer):
+		return ErrRateLimited
+	case !l.all.fits(now, l.o.ChatLobbyRate, time.Second):
+		return ErrChatBusy
+	}
+	if spend {
+		w.add(now, l.o.ChatRate)
+		l.all.add(now, l.o.ChatLobbyRate)
+	}
+	return nil
+}
+
 // chatText validates a chat message and returns it trimmed. It refuses
 // what names refuse as invisible (rooms.Invisible: controls, bidi
 // overrides, zero-width characters, the BOM...), so that a message cannot
@@ -1025,7 +1038,7 @@ func (l *Lobby) chatText(s string) (string, error) {
 			return "", fmt.Errorf("%w: control characters in chat text", ErrMalformed)
 		case rooms.Invisible(r):
 			return "", fmt.Errorf("%w: invisible or formatting characters in chat text", ErrMalformed)
-		case unicode.Is(unicode.M, r):
+		case r >= utf8.RuneSelf && unicode.Is(unicode.M, r):
 			if marks++; marks > rooms.MaxMarks {
 				return "", fmt.Errorf("%w: too many combining marks in a row in chat text", ErrMalformed)
 			}

@@ -88,9 +88,11 @@ func ValidateName(name string) (string, error) {
 // too; chat allows them, as emoji need them (❤️ is U+2764 U+FE0F), and
 // counts them with the combining marks (MaxMarks). Safe for concurrent use.
 func Invisible(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) ||
-		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
-		unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cs, r)
+	if r < utf8.RuneSelf { // ASCII: only the controls (chat is mostly ASCII)
+		return unicode.IsControl(r)
+	}
+	return unicode.IsControl(r) ||
+		unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Co, unicode.Cs)
 }
 
 // AuthRequest is what an Authenticator sees of a player's request to enter
