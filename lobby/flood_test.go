@@ -283,48 +283,17 @@ func (c *countingTransport) Unsubscribe(string, string)  {}
 func BenchmarkList(b *testing.B) {
 	for _, n := range []int{1000, 20000} {
 		b.Run(fmt.Sprint("rooms=", n), func(b *testing.B) {
-			tr := &countingTransport{}
-			m := rooms.NewManager(tr, rooms.ManagerOptions{Clock: roomstest.NewClock(), Logger: roomstest.DiscardLogger})
-			if err := m.Register(nim.Game); err != nil {
-				b.Fatal(err)
-			}
-			l := lobby.New(m, tr, lobby.Options{ListRate: 2*b.N + 10, Logger: roomstest.DiscardLogger, Clock: roomstest.NewClock()})
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			b.Cleanup(func() {
-				l.Close()
-				m.Shutdown(ctx)
-				cancel()
-			})
-			for range n {
-				if _, err := m.Create("nim", rooms.PlayerInfo{}, nil); err != nil {
-					b.Fatal(err)
+			m, l, ctx := benchLobby(b, rooms.ManagerOptions{}, lobby.Options{ListRate: 2*b.N + 10}, "", func(m *rooms.Manager) {
+				for range n {
+					if _, err := m.Create("nim", rooms.PlayerInfo{}, nil); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			if err := l.Handle("ann", lobby.Request{Action: "hello", Fields: map[string]string{"name": "Ann"}}); err != nil {
-				b.Fatal(err)
-			}
-			for tr.sent.Load() == 0 { // the welcome
-				runtime.Gosched()
-			}
+			})
 			if m.WaitIdle(ctx) != nil || l.Sync(ctx) != nil {
 				b.Fatal("setup timed out")
 			}
-			req := lobby.Request{Action: "list", Fields: map[string]string{"what": "rooms", "offset": "30"}}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				for err := l.Handle("ann", req); err != nil; err = l.Handle("ann", req) {
-					if !errors.Is(err, lobby.ErrBusy) {
-						b.Fatal(err)
-					}
-					if err := l.Sync(ctx); err != nil { // the queue is full: let the lobby catch up
-						b.Fatal(err)
-					}
-				}
-			}
-			if err := l.Sync(ctx); err != nil {
-				b.Fatal(err)
-			}
+			handleAll(ctx, b, l, lobby.Request{Action: "list", Fields: map[string]string{"what": "rooms", "offset": "30"}})
 		})
 	}
 }
@@ -335,40 +304,11 @@ func BenchmarkList(b *testing.B) {
 // the creator's seat on an executor, the lobby's lists) and the heap it
 // keeps (retained-B/room, after a garbage collection).
 func BenchmarkWaitingRoom(b *testing.B) {
-	tr := &countingTransport{}
-	m := rooms.NewManager(tr, rooms.ManagerOptions{Clock: roomstest.NewClock(), Logger: roomstest.DiscardLogger, MaxWaitingPerPlayer: -1, MaxWaitingPerAddr: -1})
-	if err := m.Register(nim.Game); err != nil {
-		b.Fatal(err)
-	}
-	l := lobby.New(m, tr, lobby.Options{Logger: roomstest.DiscardLogger, Clock: roomstest.NewClock()})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	b.Cleanup(func() {
-		l.Close()
-		m.Shutdown(ctx)
-		cancel()
-	})
-	if err := l.Handle("ann", lobby.Request{Action: "hello", Fields: map[string]string{"name": "Ann"}, RemoteAddr: "192.0.2.1"}); err != nil {
-		b.Fatal(err)
-	}
-	for tr.sent.Load() == 0 { // the welcome
-		runtime.Gosched()
-	}
-	req := lobby.Request{Action: "create", Fields: map[string]string{"game": "nim"}, RemoteAddr: "192.0.2.1"}
+	m, l, ctx := benchLobby(b, rooms.ManagerOptions{MaxWaitingPerPlayer: -1, MaxWaitingPerAddr: -1}, lobby.Options{}, "192.0.2.1", nil)
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		for err := l.Handle("ann", req); err != nil; err = l.Handle("ann", req) {
-			if !errors.Is(err, lobby.ErrBusy) && !errors.Is(err, lobby.ErrAddrBusy) {
-				b.Fatal(err)
-			}
-			if err := l.Sync(ctx); err != nil { // let the lobby catch up
-				b.Fatal(err)
-			}
-		}
-	}
+	handleAll(ctx, b, l, lobby.Request{Action: "create", Fields: map[string]string{"game": "nim"}, RemoteAddr: "192.0.2.1"})
 	if m.WaitIdle(ctx) != nil || l.Sync(ctx) != nil || m.WaitIdle(ctx) != nil || l.Sync(ctx) != nil {
 		b.Fatal("timed out")
 	}
@@ -386,30 +326,52 @@ func BenchmarkWaitingRoom(b *testing.B) {
 // the engine about 90 ns per lobby subscriber (engine
 // BenchmarkPublishFanout).
 func BenchmarkChat(b *testing.B) {
+	_, l, ctx := benchLobby(b, rooms.ManagerOptions{}, lobby.Options{ChatRate: 1 << 30, ChatLobbyRate: 1 << 30}, "", nil)
+	handleAll(ctx, b, l, lobby.Request{Action: "chat", Fields: map[string]string{"text": strings.Repeat("é", lobby.DefaultChatMaxLen)}})
+}
+
+// benchLobby starts a Manager with nim (options mo), lets setup act on it,
+// then starts a lobby on it (options o) over a transport that discards
+// everything, and says hello as "ann" from addr. Both stop in b.Cleanup.
+func benchLobby(b *testing.B, mo rooms.ManagerOptions, o lobby.Options, addr string, setup func(*rooms.Manager)) (*rooms.Manager, *lobby.Lobby, context.Context) {
 	tr := &countingTransport{}
-	m := rooms.NewManager(tr, rooms.ManagerOptions{Logger: roomstest.DiscardLogger})
-	l := lobby.New(m, tr, lobby.Options{Logger: roomstest.DiscardLogger, Clock: roomstest.NewClock(), ChatRate: 1 << 30, ChatLobbyRate: 1 << 30})
+	mo.Clock, mo.Logger = roomstest.NewClock(), roomstest.DiscardLogger
+	m := rooms.NewManager(tr, mo)
+	if err := m.Register(nim.Game); err != nil {
+		b.Fatal(err)
+	}
+	if setup != nil {
+		setup(m)
+	}
+	o.Clock, o.Logger = roomstest.NewClock(), roomstest.DiscardLogger
+	l := lobby.New(m, tr, o)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	b.Cleanup(func() {
 		l.Close()
 		m.Shutdown(ctx)
 		cancel()
 	})
-	if err := l.Handle("ann", lobby.Request{Action: "hello", Fields: map[string]string{"name": "Ann"}}); err != nil {
+	if err := l.Handle("ann", lobby.Request{Action: "hello", Fields: map[string]string{"name": "Ann"}, RemoteAddr: addr}); err != nil {
 		b.Fatal(err)
 	}
 	for tr.sent.Load() == 0 { // the welcome
 		runtime.Gosched()
 	}
-	req := lobby.Request{Action: "chat", Fields: map[string]string{"text": strings.Repeat("é", lobby.DefaultChatMaxLen)}}
+	return m, l, ctx
+}
+
+// handleAll has "ann" send req b.N times, with the benchmark's timer reset
+// first, waiting for the lobby whenever its queue is full, and then for the
+// lobby to have done them all.
+func handleAll(ctx context.Context, b *testing.B, l *lobby.Lobby, req lobby.Request) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		for err := l.Handle("ann", req); err != nil; err = l.Handle("ann", req) {
-			if !errors.Is(err, lobby.ErrBusy) {
+			if !errors.Is(err, lobby.ErrBusy) && !errors.Is(err, lobby.ErrAddrBusy) {
 				b.Fatal(err)
 			}
-			if err := l.Sync(ctx); err != nil {
+			if err := l.Sync(ctx); err != nil { // let the lobby catch up
 				b.Fatal(err)
 			}
 		}

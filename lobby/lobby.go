@@ -470,11 +470,7 @@ func (l *Lobby) Handle(sessionID string, req Request) (err error) {
 		}
 		now := l.clock.Now()
 		l.gmu.Lock()
-		w := l.lists[sessionID]
-		if w == nil {
-			w = &rateWindow{}
-			l.lists[strings.Clone(sessionID)] = w
-		}
+		w := windowLocked(l.lists, sessionID)
 		ok := w.fits(now, l.o.ListRate, l.o.ListPer)
 		if ok {
 			w.add(now, l.o.ListRate)
@@ -996,11 +992,7 @@ func (l *Lobby) encode(typ string, data any) ([]byte, bool) {
 func (l *Lobby) chatRate(pid string, now time.Time, spend bool) error {
 	l.gmu.Lock()
 	defer l.gmu.Unlock()
-	w := l.chat[pid]
-	if w == nil {
-		w = &rateWindow{}
-		l.chat[pid] = w
-	}
+	w := windowLocked(l.chat, pid)
 	switch {
 	case !w.fits(now, l.o.ChatRate, l.o.ChatPer):
 		return ErrRateLimited
@@ -1070,6 +1062,17 @@ func cloneFields(f map[string]string) map[string]string {
 		c[strings.Clone(k)] = strings.Clone(v)
 	}
 	return c
+}
+
+// windowLocked returns the rate window of key in m, made on first use
+// (gmu held).
+func windowLocked(m map[string]*rateWindow, key string) *rateWindow {
+	w := m[key]
+	if w == nil {
+		w = &rateWindow{}
+		m[strings.Clone(key)] = w
+	}
+	return w
 }
 
 // rateWindow remembers the times of a player's last accepted messages.
