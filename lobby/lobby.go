@@ -139,7 +139,10 @@ type Request struct {
 	Action string
 	// Fields are the event's fields. Handle copies what it keeps.
 	Fields map[string]string
-	// RemoteAddr and Header are passed to the Authenticator on hello.
+	// RemoteAddr is the client's IP address: the per-address limits
+	// (Options.QueuePerAddr, the rooms' MaxWaitingPerAddr through the
+	// session's hello) count under it, "" not at all. RemoteAddr and
+	// Header are passed to the Authenticator on hello.
 	RemoteAddr string
 	Header     http.Header
 }
