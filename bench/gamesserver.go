@@ -95,7 +95,6 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		return nil, err
 	}
 	srv.HandleHTTP("/metrics", metrics.Handler())
-	engine.MountClockDemo(srv)
 	mountDirectMatch(srv, hub, manager)
 	mountBenchPublish(srv, hub)
 	if err := srv.Start(); err != nil {

@@ -268,7 +268,7 @@ func TestHTTPGoroutinesFlat(t *testing.T) {
 // TestHTTPClockDemo: /demo/clock streams one chunk per second to every
 // client from one goroutine, and drops clients that went away.
 func TestHTTPClockDemo(t *testing.T) {
-	s := hStart(t, Config{}, MountClockDemo)
+	s := hStart(t, Config{}, func(s *Server) { MountClockDemo(s, ClockDemo{}) })
 	c := hDial(t, s.Addr())
 	c.send(hReq("GET", "/demo/clock"))
 	resp, err := c.head("GET")

@@ -37,8 +37,9 @@
 // The lobby's broadcasts are bounded so that its cost grows with the
 // players, not their square: subscribers are shown the first PresenceShown
 // players and RoomsShown rooms with the totals ("list" pages through the
-// rest); changes are published once per Tick as one delta per list against
-// the list published before; and a session whose player holds a seat in a
+// rest, from the whole lists the tick keeps in order: a page costs the
+// page, however many rooms there are); changes are published once per Tick
+// as one delta per list against the list published before; and a session whose player holds a seat in a
 // waiting or playing room is unsubscribed from the lobby's topics unless one
 // of its tabs says it shows the lobby ("browse"). See views.go.
 //

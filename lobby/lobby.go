@@ -60,6 +60,19 @@ type Options struct {
 	// QueueSize bounds the actions waiting for the lobby goroutine (default
 	// 1024); past it Handle returns ErrBusy.
 	QueueSize int
+	// QueuePerAddr bounds the actions of the sessions of one client address
+	// (Request.RemoteAddr, grouped by rooms.AddrKey) waiting for the lobby
+	// goroutine or, for hellos, for the Authenticator (default QueueSize/16,
+	// at least 1): past it Handle returns ErrAddrBusy. One address flooding
+	// the lobby then fills at most that share of the queue, and everyone
+	// else's actions (a new player's hello) still find room.
+	QueuePerAddr int
+	// ListRate and ListPer bound the "list" actions of one session: at most
+	// ListRate in any ListPer (default 20 per 5 s: a "Show more" of the
+	// site asks for up to 20 pages at once). Past it Handle returns
+	// ErrRateLimited.
+	ListRate int
+	ListPer  time.Duration
 	// PresenceShown and RoomsShown bound the players and rooms a lobby
 	// subscriber is shown and kept up to date about (default 30 each); the
 	// totals come with them, and the "list" action pages through the rest.
@@ -87,6 +100,8 @@ const (
 	DefaultAuthQueue   = 256
 	DefaultAwayGrace   = 30 * time.Second
 	DefaultQueueSize   = 1024
+	DefaultListRate    = 20
+	DefaultListPer     = 5 * time.Second
 	DefaultShown       = 30
 	DefaultTick        = 500 * time.Millisecond
 	// MaxShown bounds PresenceShown and RoomsShown.
@@ -110,6 +125,7 @@ var (
 	ErrRateLimited   = errors.New("lobby: too many messages, slow down")
 	ErrChatBusy      = errors.New("lobby: the chat is busy, try again in a moment")
 	ErrBusy          = errors.New("lobby: busy, try again")
+	ErrAddrBusy      = errors.New("lobby: too many requests from your address, slow down")
 	ErrClosed        = errors.New("lobby: closed")
 	ErrAlreadyQueued = errors.New("lobby: already waiting for a match")
 	ErrNotQueued     = errors.New("lobby: not waiting for a match")
@@ -123,7 +139,10 @@ type Request struct {
 	Action string
 	// Fields are the event's fields. Handle copies what it keeps.
 	Fields map[string]string
-	// RemoteAddr and Header are passed to the Authenticator on hello.
+	// RemoteAddr is the client's IP address: the per-address limits
+	// (Options.QueuePerAddr, the rooms' MaxWaitingPerAddr through the
+	// session's hello) count under it, "" not at all. RemoteAddr and
+	// Header are passed to the Authenticator on hello.
 	RemoteAddr string
 	Header     http.Header
 }
@@ -153,10 +172,12 @@ type Lobby struct {
 	nOnline atomic.Int64 // players online, for Stats
 
 	// gate is what Handle checks synchronously.
-	gmu  sync.Mutex
-	gate map[string]string      // session → player id, once hello succeeded
-	chat map[string]*rateWindow // player id → its recent chat messages
-	all  rateWindow             // the lobby's recent chat messages
+	gmu    sync.Mutex
+	gate   map[string]string      // session → player id, once hello succeeded
+	chat   map[string]*rateWindow // player id → its recent chat messages
+	all    rateWindow             // the lobby's recent chat messages
+	lists  map[string]*rateWindow // session → its recent "list" actions
+	queued map[string]int         // address key → its actions in the queues
 
 	// Inputs that are coalesced rather than queued, so they are never
 	// refused: room changes by id, session events by session, away timers.
@@ -181,8 +202,10 @@ type job struct {
 	f       map[string]string
 	req     Request
 	at      time.Time     // when Handle accepted it (chat)
+	addr    string        // the client address's key, counted in queued until done
 	done    chan struct{} // tests' Sync barrier
 	noFlush bool          // tests' Drain barrier: no flush
+	inspect func()        // tests' look at the lobby goroutine's state, at the barrier
 }
 
 type authResult struct {
@@ -206,6 +229,7 @@ type awayFire struct {
 
 type session struct {
 	id       string
+	addr     string // the client's address (hello's RemoteAddr), for rooms' limits
 	ident    rooms.Identity
 	pending  bool // hello being authenticated
 	online   bool // counted in its player's presence
@@ -258,6 +282,15 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
 	}
+	if o.QueuePerAddr <= 0 {
+		o.QueuePerAddr = max(1, o.QueueSize/16)
+	}
+	if o.ListRate <= 0 {
+		o.ListRate = DefaultListRate
+	}
+	if o.ListPer <= 0 {
+		o.ListPer = DefaultListPer
+	}
 	if o.PresenceShown <= 0 {
 		o.PresenceShown = DefaultShown
 	}
@@ -284,6 +317,8 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 		done:     make(chan struct{}),
 		gate:     make(map[string]string),
 		chat:     make(map[string]*rateWindow),
+		lists:    make(map[string]*rateWindow),
+		queued:   make(map[string]int),
 		changed:  make(map[string]bool),
 		sessEvts: make(map[string]sessEvent),
 		sessions: make(map[string]*session),
@@ -303,7 +338,14 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 			l.countSeats(info, 1)
 		}
 	}
-	l.views.rooms, l.views.roomsN = l.shownRooms(), len(l.roomList) // published from the start, as a tick would
+	// The rooms there are now are published from the start, as a tick would.
+	l.views.allOnline, l.views.allRooms = onlineOrder, roomsOrder
+	all := make(map[string]bool, len(l.roomList))
+	for id := range l.roomList {
+		all[id] = true
+	}
+	l.views.allRooms.update(all, func(id string) (rooms.RoomInfo, bool) { info, ok := l.roomList[id]; return info, ok })
+	l.views.rooms, l.views.roomsN = l.views.allRooms.first(o.RoomsShown), len(l.roomList)
 	l.wg.Add(1 + o.AuthWorkers)
 	go l.loop()
 	for range o.AuthWorkers {
@@ -333,10 +375,11 @@ func (l *Lobby) Close() {
 
 // Handle processes one client action. It is called on an engine event
 // loop: it validates cheaply (action, field sizes, hello first, chat length
-// and rate), enqueues, and returns; the Authenticator and everything else
-// run on the lobby's goroutines, and their outcome reaches the session as
-// events. The returned error is for the engine to send back as a nack.
-func (l *Lobby) Handle(sessionID string, req Request) error {
+// and rate, list rate, the address's share of the queue), enqueues, and
+// returns; the Authenticator and everything else run on the lobby's
+// goroutines, and their outcome reaches the session as events. The
+// returned error is for the engine to send back as a nack.
+func (l *Lobby) Handle(sessionID string, req Request) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
 	}
@@ -377,6 +420,15 @@ func (l *Lobby) Handle(sessionID string, req Request) error {
 	default:
 		return ErrUnknownAction
 	}
+	addr := rooms.AddrKey(req.RemoteAddr)
+	if err := l.reserve(addr); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			l.unreserve(addr)
+		}
+	}()
 	switch action {
 	case "create", "quickplay":
 		if !l.offered[f["game"]] {
@@ -393,28 +445,18 @@ func (l *Lobby) Handle(sessionID string, req Request) error {
 			return err
 		}
 	case "chat":
+		// The rates first: a message over them costs no validation (280
+		// runes of Unicode tables each).
+		now = l.clock.Now()
+		if err := l.chatRate(pid, now, false); err != nil {
+			return err
+		}
 		text, err := l.chatText(f["text"])
 		if err != nil {
 			return err
 		}
-		now = l.clock.Now()
-		l.gmu.Lock()
-		w := l.chat[pid]
-		if w == nil {
-			w = &rateWindow{}
-			l.chat[pid] = w
-		}
-		mine, all := w.fits(now, l.o.ChatRate, l.o.ChatPer), l.all.fits(now, l.o.ChatLobbyRate, time.Second)
-		if mine && all {
-			w.add(now, l.o.ChatRate)
-			l.all.add(now, l.o.ChatLobbyRate)
-		}
-		l.gmu.Unlock()
-		switch {
-		case !mine:
-			return ErrRateLimited
-		case !all:
-			return ErrChatBusy
+		if err := l.chatRate(pid, now, true); err != nil {
+			return err
 		}
 		f = map[string]string{"text": text, "req": f["req"]}
 	case "name":
@@ -429,8 +471,19 @@ func (l *Lobby) Handle(sessionID string, req Request) error {
 		if _, _, err := parseList(f); err != nil {
 			return err
 		}
+		now := l.clock.Now()
+		l.gmu.Lock()
+		w := windowLocked(l.lists, sessionID)
+		ok := w.fits(now, l.o.ListRate, l.o.ListPer)
+		if ok {
+			w.add(now, l.o.ListRate)
+		}
+		l.gmu.Unlock()
+		if !ok {
+			return ErrRateLimited
+		}
 	}
-	j := job{session: strings.Clone(sessionID), action: action, f: cloneFields(f), at: now}
+	j := job{session: strings.Clone(sessionID), action: action, f: cloneFields(f), at: now, addr: addr}
 	if action == "hello" {
 		j.req = Request{Action: action, Fields: j.f, RemoteAddr: strings.Clone(req.RemoteAddr), Header: req.Header.Clone()}
 	}
@@ -439,6 +492,41 @@ func (l *Lobby) Handle(sessionID string, req Request) error {
 		return nil
 	default:
 		return ErrBusy
+	}
+}
+
+// reserve counts an action of a client address (its rooms.AddrKey) in the
+// queues, or refuses it when the address has QueuePerAddr there already.
+// Actions of sessions without an address (joined from server code) are not
+// counted.
+func (l *Lobby) reserve(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	n := l.queued[addr]
+	if n >= l.o.QueuePerAddr {
+		return ErrAddrBusy
+	}
+	if n == 0 {
+		addr = strings.Clone(addr)
+	}
+	l.queued[addr] = n + 1
+	return nil
+}
+
+// unreserve undoes reserve once the action is done.
+func (l *Lobby) unreserve(addr string) {
+	if addr == "" {
+		return
+	}
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	if n := l.queued[addr]; n <= 1 {
+		delete(l.queued, addr)
+	} else {
+		l.queued[addr] = n - 1
 	}
 }
 
@@ -501,8 +589,11 @@ func (l *Lobby) loop() {
 		case <-l.done:
 			return
 		case j := <-l.in:
-			l.do(j)
+			if !l.do(j) {
+				l.unreserve(j.addr)
+			}
 		case r := <-l.authed:
+			l.unreserve(r.addr) // the hello's place, kept while it was authenticated
 			l.welcome(r)
 		case <-l.wake:
 			l.drain()
@@ -544,36 +635,41 @@ func (l *Lobby) authenticate(j job) (id rooms.Identity, err error) {
 	return auth.Authenticate(ctx, rooms.AuthRequest{Name: j.f["name"], Fields: j.f, RemoteAddr: j.req.RemoteAddr, Header: j.req.Header})
 }
 
-// do runs one action on the lobby goroutine.
-func (l *Lobby) do(j job) {
+// do runs one action on the lobby goroutine. It reports whether the action
+// goes on elsewhere (a hello handed to the Authenticator).
+func (l *Lobby) do(j job) (pending bool) {
 	if j.done != nil {
 		l.drain()
 		if !j.noFlush {
 			l.flush() // tests' Sync publishes what is pending, as the tick would
 		}
+		if j.inspect != nil {
+			j.inspect()
+		}
 		close(j.done)
-		return
+		return false
 	}
 	if j.action == "hello" {
 		if s := l.sessions[j.session]; s != nil {
 			l.fail(j, ErrAlreadyHello) // a second hello raced the first
-			return
+			return false
 		}
-		l.sessions[j.session] = &session{id: j.session, pending: true}
+		l.sessions[j.session] = &session{id: j.session, addr: j.req.RemoteAddr, pending: true}
 		select {
 		case l.authq <- j:
+			return true
 		default:
 			delete(l.sessions, j.session)
 			l.fail(j, ErrBusy)
 		}
-		return
+		return false
 	}
 	s := l.sessions[j.session]
 	if s == nil || s.pending {
 		l.fail(j, ErrHelloFirst)
-		return
+		return false
 	}
-	info := rooms.PlayerInfo{SessionID: s.id, PlayerID: s.ident.PlayerID, Name: s.ident.Name}
+	info := rooms.PlayerInfo{SessionID: s.id, PlayerID: s.ident.PlayerID, Name: s.ident.Name, Addr: s.addr}
 	opts, _ := parseOptions(j.f["options"]) // checked by Handle
 	req := j.f["req"]
 	var err error
@@ -631,6 +727,7 @@ func (l *Lobby) do(j job) {
 	if err != nil {
 		l.fail(j, err)
 	}
+	return false
 }
 
 // welcome completes a hello once the Authenticator answered.
@@ -692,7 +789,7 @@ func (l *Lobby) goOnline(s *session) {
 	p := l.players[s.ident.PlayerID]
 	if p.online++; p.online == 1 {
 		l.nOnline.Add(1)
-		l.presenceChanged()
+		l.presenceChanged(p.ident.PlayerID)
 	}
 }
 
@@ -705,7 +802,7 @@ func (l *Lobby) goOffline(s *session) {
 	p := l.players[s.ident.PlayerID]
 	if p.online--; p.online == 0 {
 		l.nOnline.Add(-1)
-		l.presenceChanged()
+		l.presenceChanged(p.ident.PlayerID)
 	}
 }
 
@@ -721,7 +818,7 @@ func (l *Lobby) rename(s *session, name, req string) error {
 	}
 	l.send(s.id, "ok", okData{Action: "name", Player: &p.ident, Req: req})
 	if p.online > 0 {
-		l.presenceChanged()
+		l.presenceChanged(p.ident.PlayerID)
 	}
 	return nil
 }
@@ -861,6 +958,7 @@ func (l *Lobby) ended(s *session) {
 	}
 	l.gmu.Lock()
 	delete(l.gate, s.id)
+	delete(l.lists, s.id)
 	if len(p.sessions) == 0 {
 		delete(l.chat, s.ident.PlayerID)
 	}
@@ -892,7 +990,31 @@ func (l *Lobby) encode(typ string, data any) ([]byte, bool) {
 	return b, true
 }
 
-// chatText validates a chat message and returns it trimmed.
+// chatRate checks that one more chat message of player pid fits in its
+// rate and the lobby's, and with spend counts it.
+func (l *Lobby) chatRate(pid string, now time.Time, spend bool) error {
+	l.gmu.Lock()
+	defer l.gmu.Unlock()
+	w := windowLocked(l.chat, pid)
+	switch {
+	case !w.fits(now, l.o.ChatRate, l.o.ChatPer):
+		return ErrRateLimited
+	case !l.all.fits(now, l.o.ChatLobbyRate, time.Second):
+		return ErrChatBusy
+	}
+	if spend {
+		w.add(now, l.o.ChatRate)
+		l.all.add(now, l.o.ChatLobbyRate)
+	}
+	return nil
+}
+
+// chatText validates a chat message and returns it trimmed. It refuses
+// what names refuse as invisible (rooms.Invisible: controls, bidi
+// overrides, zero-width characters, the BOM...), so that a message cannot
+// hide text or reorder what follows it on the readers' screens, and more
+// than rooms.MaxMarks combining marks in a row. Variation selectors (emoji)
+// count as marks.
 func (l *Lobby) chatText(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: chat text is not UTF-8", ErrMalformed)
@@ -903,8 +1025,21 @@ func (l *Lobby) chatText(s string) (string, error) {
 		return "", fmt.Errorf("%w: empty chat message", ErrMalformed)
 	case utf8.RuneCountInString(s) > l.o.ChatMaxLen:
 		return "", fmt.Errorf("%w (at most %d characters)", ErrChatTooLong, l.o.ChatMaxLen)
-	case strings.ContainsFunc(s, unicode.IsControl):
-		return "", fmt.Errorf("%w: control characters in chat text", ErrMalformed)
+	}
+	marks := 0
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r):
+			return "", fmt.Errorf("%w: control characters in chat text", ErrMalformed)
+		case rooms.Invisible(r):
+			return "", fmt.Errorf("%w: invisible or formatting characters in chat text", ErrMalformed)
+		case r >= utf8.RuneSelf && unicode.Is(unicode.M, r):
+			if marks++; marks > rooms.MaxMarks {
+				return "", fmt.Errorf("%w: too many combining marks in a row in chat text", ErrMalformed)
+			}
+		default:
+			marks = 0
+		}
 	}
 	return s, nil
 }
@@ -930,6 +1065,17 @@ func cloneFields(f map[string]string) map[string]string {
 		c[strings.Clone(k)] = strings.Clone(v)
 	}
 	return c
+}
+
+// windowLocked returns the rate window of key in m, made on first use
+// (gmu held).
+func windowLocked(m map[string]*rateWindow, key string) *rateWindow {
+	w := m[key]
+	if w == nil {
+		w = &rateWindow{}
+		m[strings.Clone(key)] = w
+	}
+	return w
 }
 
 // rateWindow remembers the times of a player's last accepted messages.

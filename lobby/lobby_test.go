@@ -292,7 +292,7 @@ func TestChatLimits(t *testing.T) {
 	if err := e.do("s1", "chat", "text", strings.Repeat("é", 11)); !errors.Is(err, lobby.ErrChatTooLong) {
 		t.Errorf("11 runes: %v; want ErrChatTooLong", err)
 	}
-	for _, bad := range []string{"", "   ", "a\nb", "\x00"} {
+	for _, bad := range []string{"", "   ", "a\nb", "\x00", "\xff"} {
 		if err := e.do("s1", "chat", "text", bad); !errors.Is(err, lobby.ErrMalformed) {
 			t.Errorf("chat %q: %v; want ErrMalformed", bad, err)
 		}
@@ -324,6 +324,65 @@ func TestChatLimits(t *testing.T) {
 	e.settle()
 	if n := e.count("s2", "chat"); n != 5 {
 		t.Errorf("bob saw %d chat messages; want 5", n)
+	}
+}
+
+// TestChatInvisible: chat refuses what names refuse as invisible: bidi
+// embeddings, overrides and isolates (which reorder what follows them on
+// the readers' screens), zero-width characters, the BOM and the other
+// format or ignorable characters, and "Zalgo" runs of combining marks; it
+// allows accents, scripts and emoji, variation selectors included.
+func TestChatInvisible(t *testing.T) {
+	e := newEnv(t, lobby.Options{ChatRate: 100, ChatLobbyRate: 100}, nil)
+	e.hello("s1", "Ann")
+	for _, tc := range []struct {
+		name, text string
+		ok         bool
+	}{
+		{"plain", "good game", true},
+		{"accents", "Zoë, déjà vu", true},
+		{"decomposed accent", "Zoe\u0308", true},
+		{"scripts", "李小龍 Ελένη देवनागरी لاعب", true},
+		{"emoji", "gg 😀👍", true},
+		{"emoji with variation selector", "I \u2764\ufe0f this", true},
+		{"keycap", "1\ufe0f\u20e3", true},
+		{"three marks", "a\u0301\u0302\u0303", true},
+		{"LRE", "a\u202ab", false},
+		{"RLE", "a\u202bb", false},
+		{"PDF", "a\u202cb", false},
+		{"LRO", "a\u202db", false},
+		{"RLO", "evil\u202etxt.exe", false},
+		{"LRI", "a\u2066b", false},
+		{"RLI", "a\u2067b", false},
+		{"FSI", "a\u2068b", false},
+		{"PDI", "a\u2069b", false},
+		{"zero width space", "a\u200bb", false},
+		{"zero width non-joiner", "a\u200cb", false},
+		{"zero width joiner", "a\u200db", false},
+		{"word joiner", "a\u2060b", false},
+		{"BOM", "\ufeffhello", false},
+		{"LRM", "a\u200eb", false},
+		{"soft hyphen", "a\u00adb", false},
+		{"Hangul filler", "\u3164", false},
+		{"tag character", "a\U000e0041b", false},
+		{"private use", "a\ue000b", false},
+		{"zalgo", "a\u0301\u0302\u0303\u0304", false},
+		{"variation selectors piled up", "a\ufe0f\ufe0f\ufe0f\ufe0f", false},
+	} {
+		err := e.do("s1", "chat", "text", tc.text)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s: chat refused: %v", tc.name, err)
+		case !tc.ok && !errors.Is(err, lobby.ErrMalformed):
+			t.Errorf("%s: chat %+q = %v; want ErrMalformed", tc.name, tc.text, err)
+		case !tc.ok && strings.Contains(err.Error(), tc.text):
+			t.Errorf("%s: the error quotes the input: %v", tc.name, err)
+		}
+		if !tc.ok {
+			if _, err := rooms.ValidateName(tc.text); err == nil {
+				t.Errorf("%s: a name accepts what chat refuses", tc.name)
+			}
+		}
 	}
 }
 

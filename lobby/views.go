@@ -24,6 +24,11 @@ import (
 //     so the deltas that follow apply to them exactly.
 //   - A session whose player holds a seat is not subscribed at all unless
 //     one of its tabs says it shows the lobby ("browse").
+//   - The whole lists are kept in their order by the tick too (sortedList:
+//     the entries that changed are taken out and merged back in, never a
+//     sort of everything), and "list" serves its page from them: a page
+//     costs the same with 100 rooms or 100,000, and shows the lists as the
+//     last tick published them, which is what the views are.
 
 // views is the state of the published views. Lobby goroutine only.
 type views struct {
@@ -31,11 +36,84 @@ type views struct {
 	onlineN   int              // the total online with it
 	rooms     []rooms.RoomInfo // the rooms view last published
 	roomsN    int
-	presDirty bool            // presence changed since
-	touched   map[string]bool // rooms changed since
-	rehear    map[string]bool // sessions to hear the lobby again, if still free
-	armed     bool            // a tick is on its way
+	allOnline sortedList[rooms.Identity] // every player online, as last published
+	allRooms  sortedList[rooms.RoomInfo] // every room, as last published
+	presence  map[string]bool            // players whose presence changed since (ids)
+	touched   map[string]bool            // rooms changed since
+	rehear    map[string]bool            // sessions to hear the lobby again, if still free
+	armed     bool                       // a tick is on its way
 	timer     rooms.Stopper
+}
+
+// The lists' orders: players by name, then id; rooms waiting (joinable)
+// first, then playing, then finished; then by id.
+var (
+	onlineOrder = sortedList[rooms.Identity]{
+		id: func(p rooms.Identity) string { return p.PlayerID },
+		cmp: func(a, b rooms.Identity) int {
+			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.PlayerID, b.PlayerID))
+		},
+	}
+	roomsOrder = sortedList[rooms.RoomInfo]{
+		id: func(r rooms.RoomInfo) string { return r.ID },
+		cmp: func(a, b rooms.RoomInfo) int {
+			return cmp.Or(cmp.Compare(a.State, b.State), strings.Compare(a.ID, b.ID))
+		},
+	}
+)
+
+// sortedList is a list kept in order (cmp, a total order: ids are unique)
+// across changes: update takes out the entries that changed and merges
+// their new values back in place, in O(n + k log k) for k changes among n
+// entries and no new buffer, where sorting the whole list is O(n log n)
+// and copies it.
+type sortedList[T any] struct {
+	all []T
+	id  func(T) string
+	cmp func(a, b T) int
+}
+
+// update replaces the entries whose ids changed by their current values;
+// current reports false for an id no longer listed.
+func (s *sortedList[T]) update(changed map[string]bool, current func(id string) (T, bool)) {
+	add := make([]T, 0, len(changed))
+	for id := range changed {
+		if v, ok := current(id); ok {
+			add = append(add, v)
+		}
+	}
+	slices.SortFunc(add, s.cmp)
+	keep := s.all[:0]
+	for _, x := range s.all {
+		if !changed[s.id(x)] {
+			keep = append(keep, x)
+		}
+	}
+	clear(s.all[len(keep):]) // what was taken out is not held
+	n, k := len(keep), len(add)
+	s.all = slices.Grow(keep, k)[:n+k]
+	// Merge from the back, where the free room is.
+	for i, j, w := n-1, k-1, n+k-1; j >= 0; w-- {
+		if i >= 0 && s.cmp(s.all[i], add[j]) > 0 {
+			s.all[w] = s.all[i]
+			i--
+		} else {
+			s.all[w] = add[j]
+			j--
+		}
+	}
+}
+
+// first returns a copy of the first n entries (a view must not share the
+// list's memory: the next update rewrites it).
+func (s *sortedList[T]) first(n int) []T {
+	return slices.Clone(s.all[:min(n, len(s.all))])
+}
+
+// page returns up to n entries from off. It shares the list's memory: use it
+// before the next update.
+func (s *sortedList[T]) page(off, n int) []T {
+	return s.all[min(off, len(s.all)):min(off+n, len(s.all))]
 }
 
 type presenceData struct {
@@ -69,9 +147,12 @@ type pageData struct {
 	Req    string `json:"req,omitempty"`
 }
 
-// presenceChanged notes that the presence view may have changed.
-func (l *Lobby) presenceChanged() {
-	l.views.presDirty = true
+// presenceChanged notes that a player's presence (online, name) changed.
+func (l *Lobby) presenceChanged(playerID string) {
+	if l.views.presence == nil {
+		l.views.presence = make(map[string]bool)
+	}
+	l.views.presence[playerID] = true
 	l.armTick()
 }
 
@@ -108,9 +189,17 @@ func (l *Lobby) flush() {
 		}
 		l.views.rehear = nil
 	}()
-	if l.views.presDirty {
-		l.views.presDirty = false
-		view, n := l.shownOnline(), int(l.nOnline.Load())
+	if len(l.views.presence) > 0 {
+		changed := l.views.presence
+		l.views.presence = nil
+		l.views.allOnline.update(changed, func(id string) (rooms.Identity, bool) {
+			p := l.players[id]
+			if p == nil || p.online == 0 {
+				return rooms.Identity{}, false
+			}
+			return p.ident, true
+		})
+		view, n := l.views.allOnline.first(l.o.PresenceShown), len(l.views.allOnline.all)
 		d := presenceDelta{Count: n}
 		oldNames := make(map[string]string, len(l.views.online))
 		for _, p := range l.views.online {
@@ -126,7 +215,11 @@ func (l *Lobby) flush() {
 	if len(l.views.touched) > 0 {
 		touched := l.views.touched
 		l.views.touched = nil
-		view, n := l.shownRooms(), len(l.roomList)
+		l.views.allRooms.update(touched, func(id string) (rooms.RoomInfo, bool) {
+			info, ok := l.roomList[id]
+			return info, ok
+		})
+		view, n := l.views.allRooms.first(l.o.RoomsShown), len(l.views.allRooms.all)
 		d := roomsDelta{Count: n}
 		d.Rooms, d.Removed = diffView(l.views.rooms, view, func(r rooms.RoomInfo) string { return r.ID },
 			func(r rooms.RoomInfo) bool { return touched[r.ID] })
@@ -168,55 +261,20 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
-// online returns the players online in the presence order: by name, then id.
-func (l *Lobby) online() []rooms.Identity {
-	out := make([]rooms.Identity, 0, l.nOnline.Load())
-	for _, p := range l.players {
-		if p.online > 0 {
-			out = append(out, p.ident)
-		}
-	}
-	slices.SortFunc(out, func(a, b rooms.Identity) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.PlayerID, b.PlayerID))
-	})
-	return out
-}
-
-// listedRooms returns the rooms in the list order: waiting (joinable)
-// first, then playing, then finished; then by id.
-func (l *Lobby) listedRooms() []rooms.RoomInfo {
-	out := slices.AppendSeq(make([]rooms.RoomInfo, 0, len(l.roomList)), maps.Values(l.roomList))
-	slices.SortFunc(out, func(a, b rooms.RoomInfo) int {
-		return cmp.Or(cmp.Compare(a.State, b.State), strings.Compare(a.ID, b.ID))
-	})
-	return out
-}
-
-func (l *Lobby) shownOnline() []rooms.Identity {
-	all := l.online()
-	return slices.Clip(all[:min(len(all), l.o.PresenceShown)])
-}
-
-func (l *Lobby) shownRooms() []rooms.RoomInfo {
-	all := l.listedRooms()
-	return slices.Clip(all[:min(len(all), l.o.RoomsShown)])
-}
-
 // list answers the "list" action: one page of the players online or of
-// the rooms, from an offset, as they are now.
+// the rooms, from an offset, as the last tick published them (the lists the
+// views are the first entries of). It costs the page, not the list.
 func (l *Lobby) list(s *session, f map[string]string, req string) {
 	what, off, _ := parseList(f) // checked by Handle
 	d := pageData{What: what, Offset: off, Req: req}
 	if what == "players" {
-		all := l.online()
-		d.Count = len(all)
-		d.Online = orEmpty(all[min(off, len(all)):min(off+l.o.PresenceShown, len(all))])
+		d.Count = len(l.views.allOnline.all)
+		d.Online = orEmpty(l.views.allOnline.page(off, l.o.PresenceShown))
 	} else {
-		all := l.listedRooms()
-		d.Count = len(all)
-		d.Rooms = orEmpty(all[min(off, len(all)):min(off+l.o.RoomsShown, len(all))])
+		d.Count = len(l.views.allRooms.all)
+		d.Rooms = orEmpty(l.views.allRooms.page(off, l.o.RoomsShown))
 	}
-	l.send(s.id, "page", d)
+	l.send(s.id, "page", d) // encoded now: the page's memory may be the list's
 }
 
 // countSeats adds delta to the seat count of each player seated in a

@@ -1,6 +1,7 @@
 package lobby_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,6 +75,17 @@ func viewOf(t *testing.T, recs []roomstest.Record) clientView {
 	return v
 }
 
+// checkLists fails the test if the lists the lobby keeps in order differ
+// from a sort of its players and rooms.
+func (e *env) checkLists() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := e.l.CheckLists(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // page asks for one page of the lobby's lists and returns it.
 func (e *env) page(s, what string, offset int) map[string]any {
 	e.t.Helper()
@@ -122,7 +134,9 @@ func (e *env) checkView(s string, shownPlayers, shownRooms int) {
 
 // TestViewsFollowRandomChanges: through random arrivals, departures,
 // renames, rooms created, joined, played, left and removed, a client that
-// applies its snapshots and deltas knows exactly the server's shown lists.
+// applies its snapshots and deltas knows exactly the server's shown lists,
+// and the whole lists the lobby keeps in order (which "list" pages
+// through) are what sorting everything from scratch gives.
 func TestViewsFollowRandomChanges(t *testing.T) {
 	const shown = 4
 	e := newEnv(t, lobby.Options{PresenceShown: shown, RoomsShown: shown}, nil)
@@ -166,6 +180,7 @@ func TestViewsFollowRandomChanges(t *testing.T) {
 		}
 		if step%3 == 0 {
 			e.settle()
+			e.checkLists()
 			e.c.Advance(rooms.DefaultEmptyGrace / 2) // empty rooms go away
 		}
 		if step%20 == 19 {

@@ -188,7 +188,7 @@ func TestPendingAnsweredOnDispose(t *testing.T) {
 	}
 	<-entered
 	for i := range 3 {
-		if err := h.M.Deliver(id, ann, rooms.Message{Type: "n", MoveID: fmt.Sprint("m", i)}); err != nil {
+		if err := h.M.Deliver(id, ann, rooms.Message{Type: "n", MoveID: fmt.Sprint("m", i), Seq: i + 1}); err != nil {
 			t.Fatal(err)
 		}
 	}

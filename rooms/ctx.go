@@ -67,7 +67,10 @@ func (c *Ctx) Start() error {
 // when the room is not playing.
 func (c *Ctx) Finish(result any) {
 	c.check()
-	r := c.r
+	c.r.finish(result)
+}
+
+func (r *room) finish(result any) {
 	if r.state != StatePlaying {
 		r.log.Warn("rooms: Finish ignored, room not playing", "state", r.state)
 		return
@@ -279,7 +282,7 @@ func cleanLabel(s string) string {
 		s = strings.ToValidUTF8(s, "")
 	}
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || invisible(r) {
+		if Invisible(r) || unicode.Is(unicode.Variation_Selector, r) {
 			return -1
 		}
 		return r

@@ -20,8 +20,9 @@
 // waiting → playing (ctx.Start, with Game.MinPlayers seated) → finished
 // (ctx.Finish) → playing again (every seated player sends "rematch", when
 // Game.Rematch is set); any state → disposed (ctx.Dispose, empty for
-// Game.EmptyGrace, a panic, Manager.Shutdown). Players take seats only while
-// waiting and not locked; a room whose seats are all taken is locked.
+// Game.EmptyGrace, a panic, Manager.Shutdown, which first finishes a game
+// in progress without a winner: ShutdownResult). Players take seats only
+// while waiting and not locked; a room whose seats are all taken is locked.
 // Moves are accepted only while playing.
 //
 // # Concurrency
@@ -59,17 +60,18 @@
 //
 //  1. The engine parses a player's message on an event loop and calls
 //     Manager.Deliver(roomID, sessionID, msg).
-//  2. Deliver checks the message (type, sizes, JSON) and that the session
-//     is seated in the room, copies it into the room's mailbox and, if the
-//     room was idle, puts the room on the run queue. Its error (ErrNoRoom,
+//  2. Deliver checks the message (type, sizes, JSON, a move's Seq) and
+//     that the session is seated in the room, copies it into the room's
+//     mailbox and, if the room was idle, puts the room on the run queue. Its error (ErrNoRoom,
 //     ErrNotInRoom, ErrMailboxFull, ErrBadMessage, ErrSpectator) is the
 //     engine's to answer as a nack.
 //  3. An executor takes the room off the queue and processes up to 16 of
 //     its items before letting the next room run.
 //  4. For a move (a message with a MoveID) the runtime answers a retry of
-//     an applied move with its "ack" again, refuses a move when the room is
-//     not playing, when it is another player's turn, or when its Seq is not
-//     the seat's next, and otherwise calls OnMessage.
+//     a move applied in this game (a rematch starts a new one) with its
+//     "ack" again, refuses a move when the room is not playing, when it is
+//     another player's turn, or when its Seq is not the seat's next, and
+//     otherwise calls OnMessage.
 //  5. If OnMessage accepts it, the seat's sequence advances and the mover
 //     gets "ack" {move, seq} before whatever the move caused; if it returns
 //     an error the mover gets "error" with the error's text. The events go

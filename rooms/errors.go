@@ -47,6 +47,10 @@ var (
 	ErrBadToken = errors.New("rooms: invalid or expired reconnection token")
 	// ErrSessionEnded: the session was reported ended (SessionEnded).
 	ErrSessionEnded = errors.New("rooms: session has ended")
+	// ErrTooManyRooms: the creator (its player id, or its address) already
+	// has ManagerOptions.MaxWaitingPerPlayer (MaxWaitingPerAddr) rooms
+	// waiting for players; the wrapping error says which.
+	ErrTooManyRooms = errors.New("rooms: too many rooms waiting for players; play or leave one first")
 	// ErrClosed: the Manager is shutting down.
 	ErrClosed = errors.New("rooms: manager is shut down")
 	// ErrNotEnoughPlayers: ctx.Start with fewer than Game.MinPlayers seated.

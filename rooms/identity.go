@@ -15,10 +15,11 @@ import (
 const (
 	// MaxNameLen is the longest display name, in runes (code points).
 	MaxNameLen = 24
-	// maxMarks bounds consecutive combining marks, enough for real scripts
-	// (Devanagari, Vietnamese, decomposed accents) but not for "Zalgo" text
-	// that overflows its line.
-	maxMarks = 3
+	// MaxMarks bounds consecutive combining marks in names and chat, enough
+	// for real scripts (Devanagari, Vietnamese, decomposed accents) and
+	// emoji (a keycap is two) but not for "Zalgo" text that overflows its
+	// line.
+	MaxMarks = 3
 )
 
 // ValidateName checks a display name and returns it trimmed of surrounding
@@ -46,7 +47,9 @@ func ValidateName(name string) (string, error) {
 	marks := 0
 	for _, r := range s {
 		switch {
-		case invisible(r):
+		case unicode.IsControl(r):
+			return "", fmt.Errorf("%w: contains a control character", ErrInvalidName)
+		case Invisible(r) || unicode.Is(unicode.Variation_Selector, r):
 			return "", fmt.Errorf("%w: contains an invisible or formatting character", ErrInvalidName)
 		case r == ' ':
 			if prev == ' ' {
@@ -58,13 +61,11 @@ func ValidateName(name string) (string, error) {
 			if marks == 0 && !unicode.IsLetter(prev) {
 				return "", fmt.Errorf("%w: combining mark not after a letter", ErrInvalidName)
 			}
-			if marks++; marks > maxMarks {
+			if marks++; marks > MaxMarks {
 				return "", fmt.Errorf("%w: too many combining marks", ErrInvalidName)
 			}
 			prev = r
 			continue
-		case unicode.IsControl(r):
-			return "", fmt.Errorf("%w: contains a control character", ErrInvalidName)
 		default:
 			return "", fmt.Errorf("%w: only letters, digits, spaces and _ - . ' are allowed", ErrInvalidName)
 		}
@@ -74,13 +75,24 @@ func ValidateName(name string) (string, error) {
 	return s, nil
 }
 
-// invisible reports whether r is a format character or otherwise default
-// ignorable: rendered as nothing, so usable to forge look-alike names.
-func invisible(r rune) bool {
-	return unicode.Is(unicode.Cf, r) ||
-		unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) ||
-		unicode.Is(unicode.Variation_Selector, r) ||
-		unicode.Is(unicode.Co, r) || unicode.Is(unicode.Cs, r)
+// Invisible reports whether r is drawn as nothing, or changes how the text
+// around it is drawn: a control character; a format character (Unicode
+// Cf: the bidi embeddings, overrides and isolates U+202A–U+202E and
+// U+2066–U+2069, the zero-width space, joiners and word joiner
+// U+200B–U+200D and U+2060, the byte order mark U+FEFF, the tag
+// characters...); another default-ignorable code point (the Hangul
+// fillers, the combining grapheme joiner...); a private-use or surrogate
+// code point. Text one player shows others (names, the lobby's chat) must
+// not contain them: they forge look-alike names, hide text, or reorder what
+// follows them on the reader's screen. Names refuse variation selectors
+// too; chat allows them, as emoji need them (❤️ is U+2764 U+FE0F), and
+// counts them with the combining marks (MaxMarks). Safe for concurrent use.
+func Invisible(r rune) bool {
+	if r < utf8.RuneSelf { // ASCII: only the controls (chat is mostly ASCII)
+		return unicode.IsControl(r)
+	}
+	return unicode.IsControl(r) ||
+		unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Co, unicode.Cs)
 }
 
 // AuthRequest is what an Authenticator sees of a player's request to enter

@@ -34,6 +34,14 @@ type ManagerOptions struct {
 	TopicPrefix string
 	// MaxMessageBytes bounds a message's Data (default 16 KiB).
 	MaxMessageBytes int
+	// MaxWaitingPerPlayer and MaxWaitingPerAddr bound the waiting rooms a
+	// player, and the players of one client address (PlayerInfo.Addr,
+	// grouped by AddrKey), have created and not yet seen start or go:
+	// default DefaultMaxWaitingPerPlayer (4) and DefaultMaxWaitingPerAddr
+	// (32); -1: no cap. Past them Create refuses with ErrTooManyRooms.
+	// Rooms created without a creator (quick-match) are not counted.
+	MaxWaitingPerPlayer int
+	MaxWaitingPerAddr   int
 }
 
 // Manager defaults and limits.
@@ -76,10 +84,11 @@ type Manager struct {
 
 	sessions sessionIndex
 	tokens   tokenTable
+	waiting  waitingCount // waiting rooms per creator and address
 	stats    managerStats // figures for monitoring (Stats)
 
-	// Locks: mu, sessions.mu, tokens.mu and room.mu are leaves: none is held
-	// while taking another.
+	// Locks: mu, sessions.mu, tokens.mu, waiting.mu and room.mu are leaves:
+	// none is held while taking another.
 	mu      sync.Mutex // guards the fields below
 	games   map[string]*Game
 	rooms   map[string]*room
@@ -246,6 +255,12 @@ func NewManager(t Transport, o ManagerOptions) *Manager {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	if o.MaxWaitingPerPlayer == 0 || o.MaxWaitingPerPlayer < -1 {
+		o.MaxWaitingPerPlayer = DefaultMaxWaitingPerPlayer
+	}
+	if o.MaxWaitingPerAddr == 0 || o.MaxWaitingPerAddr < -1 {
+		o.MaxWaitingPerAddr = DefaultMaxWaitingPerAddr
+	}
 	m := &Manager{
 		t: t, clock: o.Clock, log: o.Logger, o: o,
 		games:    make(map[string]*Game),
@@ -332,8 +347,10 @@ func (m *Manager) Games() []string {
 // asks for the creator's seat (as Join does, with creator.Options defaulting
 // to opts). It returns the new room's id at once; OnCreate runs on an
 // executor, and its failure reaches the creator as "join-rejected". The
-// option "label" is the room's initial label. Errors: ErrUnknownGame,
-// ErrBadOptions, ErrBadPlayer, ErrSessionEnded, ErrClosed.
+// option "label" is the room's initial label. A room with a creator counts
+// against the creator's waiting rooms until it starts or goes
+// (MaxWaitingPerPlayer, MaxWaitingPerAddr). Errors: ErrUnknownGame,
+// ErrBadOptions, ErrBadPlayer, ErrTooManyRooms, ErrSessionEnded, ErrClosed.
 func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID string, err error) {
 	opts, err = copyOptions(opts)
 	if err != nil {
@@ -356,9 +373,15 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 	}
 	r := newRoom(m, g, RandomID())
 	if withCreator {
-		if err := m.sessions.ref(creator.SessionID, r); err != nil {
+		c := charge{player: creator.PlayerID, addr: AddrKey(creator.Addr)}
+		if err := m.waiting.take(c, m.o.MaxWaitingPerPlayer, m.o.MaxWaitingPerAddr); err != nil {
 			return "", err
 		}
+		if err := m.sessions.ref(creator.SessionID, r); err != nil {
+			m.waiting.release(c)
+			return "", err
+		}
+		r.charge = &c // released by the executor when the room stops waiting
 	}
 	m.mu.Lock()
 	for m.rooms[r.id] != nil {
@@ -369,6 +392,7 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 		m.mu.Unlock()
 		if withCreator {
 			m.sessions.unref(creator.SessionID, r)
+			m.waiting.release(*r.charge)
 		}
 		return "", ErrClosed
 	}
@@ -453,7 +477,7 @@ func (m *Manager) Leave(roomID, sessionID string) error {
 
 // Deliver queues a seated player's message for its room. The message is
 // checked here (type 1..MaxTypeLen bytes, move id up to MaxMoveIDLen, data
-// valid JSON up to MaxMessageBytes, Seq >= 0) and copied, so the caller's
+// valid JSON up to MaxMessageBytes, Seq >= 0, and >= 1 for a move) and copied, so the caller's
 // buffers may be reused at once. The outcome reaches the player as "ack" (a
 // move) or "error". Errors: ErrNoRoom, ErrNotInRoom, ErrMailboxFull,
 // ErrBadMessage, and for a spectator ErrSpectator.
@@ -657,9 +681,10 @@ func (m *Manager) roomChanged(info RoomInfo, removed bool) {
 // it must not be called from a hook.
 func (m *Manager) WaitIdle(ctx context.Context) error { return m.sched.waitIdle(ctx) }
 
-// Shutdown closes every room: each seated player gets OnLeave(shutdown),
-// everyone gets "closed" {reason:"server shutting down"}, then OnDispose
-// runs. It waits for the rooms and then the executors, or until ctx is done
+// Shutdown closes every room: a game in progress is finished without a
+// winner ("finished" {result: ShutdownResult}), each seated player gets
+// OnLeave(shutdown), everyone gets "closed" {reason:"server shutting
+// down"}, then OnDispose runs. It waits for the rooms and then the executors, or until ctx is done
 // (returning ctx.Err(); a room whose hook blocks forever keeps its
 // executor). New rooms are refused with ErrClosed from the start.
 func (m *Manager) Shutdown(ctx context.Context) error {
@@ -722,11 +747,14 @@ func checkPlayer(p PlayerInfo) (PlayerInfo, error) {
 	if p.SessionID == "" || len(p.SessionID) > MaxIDLen || p.PlayerID == "" || len(p.PlayerID) > MaxIDLen {
 		return p, fmt.Errorf("%w: session and player ids must be 1..%d bytes", ErrBadPlayer, MaxIDLen)
 	}
+	if len(p.Addr) > MaxIDLen {
+		return p, fmt.Errorf("%w: address longer than %d bytes", ErrBadPlayer, MaxIDLen)
+	}
 	name, err := ValidateName(p.Name)
 	if err != nil {
 		return p, fmt.Errorf("%w: %w", ErrBadPlayer, err)
 	}
-	p.SessionID, p.PlayerID, p.Name = strings.Clone(p.SessionID), strings.Clone(p.PlayerID), strings.Clone(name)
+	p.SessionID, p.PlayerID, p.Name, p.Addr = strings.Clone(p.SessionID), strings.Clone(p.PlayerID), strings.Clone(name), strings.Clone(p.Addr)
 	return p, nil
 }
 
@@ -757,6 +785,11 @@ func checkMessage(msg *Message, maxData int) error {
 		return fmt.Errorf("%w: move id longer than %d bytes", ErrBadMessage, MaxMoveIDLen)
 	case msg.Seq < 0:
 		return fmt.Errorf("%w: negative seq", ErrBadMessage)
+	case msg.IsMove() && msg.Seq == 0:
+		// Without its seq a move would skip the stale-move check: a retry
+		// of a move whose id the seat no longer remembers (moveMemory, a
+		// rematch) would be applied again.
+		return fmt.Errorf("%w: a move needs seq (the seat's next move number, from 1)", ErrBadMessage)
 	case len(msg.Data) > maxData:
 		return fmt.Errorf("%w: data longer than %d bytes", ErrBadMessage, maxData)
 	case len(msg.Data) > 0 && !json.Valid(msg.Data):

@@ -83,6 +83,13 @@ type SpectateChecker interface {
 // the room's initial lobby label (the game may change it with ctx.SetLabel).
 type Options map[string]string
 
+// ShutdownResult is the result of a game the runtime ends because the
+// Manager shuts down (Manager.Shutdown): the game was in progress and has
+// no winner. Its "finished" event is {"result": {"reason": "shutdown"}}.
+type ShutdownResult struct {
+	Reason string `json:"reason"` // "shutdown"
+}
+
 // LeaveReason says why a seated player left a room.
 type LeaveReason int
 
@@ -121,11 +128,14 @@ type Message struct {
 	// (empty becomes null). It is the room's own copy.
 	Data json.RawMessage
 	// MoveID is the client's move id. A non-empty MoveID marks a move: moves
-	// are deduplicated per seat, so a retried move is acknowledged again but
-	// applied once.
+	// are deduplicated per seat within one game, so a retried move is
+	// acknowledged again but applied once; a rematch starts a new game
+	// whose moves may reuse the previous game's ids.
 	MoveID string
 	// Seq is the per-seat move sequence number the client expects this move
-	// to get (moves only; 0 = unchecked). A seat's first move is 1.
+	// to get: a seat's first move is 1, and each move must carry the seat's
+	// next number (a move without one is refused with ErrBadMessage, a
+	// stale one with "stale move"). Messages that are not moves ignore it.
 	Seq int
 }
 
@@ -190,6 +200,10 @@ type PlayerInfo struct {
 	// "password"), visible to OnJoin as p.JoinOptions(). For Manager.Create,
 	// nil means the creation options.
 	Options Options
+	// Addr is the client's IP address (as the engine saw it; a port is
+	// ignored), which per-address limits count under (see AddrKey); "" for
+	// none. It is never shown to the room or to other players.
+	Addr string
 }
 
 // Player is a seated player or a spectator of one room. Its methods, like

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,7 +221,7 @@ func TestMoves(t *testing.T) {
 	// even with other data.
 	h.Move(id, "ann", "take", "a1", 1, 2)
 	h.Move(id, "ann", "take", "a1", 1, 2)
-	h.Move(id, "ann", "take", "a1", 0, 3)
+	h.Move(id, "ann", "take", "a1", 1, 3)
 	ann := h.Take("ann")
 	wantTypes(t, ann, "ack", "took", "turn", "ack", "ack")
 	for _, i := range []int{0, 3, 4} {
@@ -269,6 +270,7 @@ func TestDeliverValidation(t *testing.T) {
 		{"bad json", id, ann, rooms.Message{Type: "take", Data: json.RawMessage("{")}, rooms.ErrBadMessage},
 		{"big data", id, ann, rooms.Message{Type: "take", Data: json.RawMessage(`"` + string(make([]byte, 70)) + `"`)}, rooms.ErrBadMessage},
 		{"negative seq", id, ann, rooms.Message{Type: "take", MoveID: "x", Seq: -1}, rooms.ErrBadMessage},
+		{"move without seq", id, ann, rooms.Message{Type: "take", MoveID: "x", Data: json.RawMessage("1")}, rooms.ErrBadMessage},
 	} {
 		if err := h.M.Deliver(tc.room, tc.sess, tc.msg); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Deliver = %v; want %v", tc.name, err, tc.want)
@@ -276,7 +278,7 @@ func TestDeliverValidation(t *testing.T) {
 	}
 	// The message is the room's copy: the caller may reuse its buffer.
 	buf := []byte("2")
-	if err := h.M.Deliver(id, ann, rooms.Message{Type: "take", Data: buf, MoveID: "a1"}); err != nil {
+	if err := h.M.Deliver(id, ann, rooms.Message{Type: "take", Data: buf, MoveID: "a1", Seq: 1}); err != nil {
 		t.Fatal(err)
 	}
 	buf[0] = '9'
@@ -300,7 +302,7 @@ func TestSpectators(t *testing.T) {
 	if got := data(t, sue[1]); got["heap"] != 7.0 {
 		t.Errorf("spectator's state = %v", got)
 	}
-	if err := h.M.Deliver(id, roomstest.Session("sue"), rooms.Message{Type: "take", MoveID: "s1", Data: json.RawMessage("1")}); !errors.Is(err, rooms.ErrSpectator) {
+	if err := h.M.Deliver(id, roomstest.Session("sue"), rooms.Message{Type: "take", MoveID: "s1", Seq: 1, Data: json.RawMessage("1")}); !errors.Is(err, rooms.ErrSpectator) {
 		t.Errorf("spectator's move: Deliver = %v; want ErrSpectator", err)
 	}
 	h.Move(id, "ann", "take", "a1", 1, 1)
@@ -526,8 +528,8 @@ func TestRematch(t *testing.T) {
 		t.Errorf("rematch while playing: reason = %v", got)
 	}
 	for i, who := range []string{"ann", "bob", "ann"} { // 7 stones: 3+3+1
-		n := []int{3, 3, 1}[i]
-		h.Move(id, who, "take", fmt.Sprint(who, i), 0, n)
+		n, seq := []int{3, 3, 1}[i], []int{1, 1, 2}[i]
+		h.Move(id, who, "take", fmt.Sprint(who, i), seq, n)
 	}
 	if got := data(t, h.Last("bob", "finished"))["result"].(map[string]any)["winner"]; got != "ann" {
 		t.Fatalf("winner = %v", got)
@@ -548,11 +550,24 @@ func TestRematch(t *testing.T) {
 	if got := turnOf(t, h, id); got != "bob" {
 		t.Errorf("first to move in the rematch = %q; want bob", got)
 	}
-	// Move ids and sequences carry on: ann's "ann0" is still a retry.
-	h.Move(id, "bob", "take", "bob-r", 0, 1)
-	h.Move(id, "ann", "take", "ann0", 0, 1)
-	if got := data(t, h.Last("ann", "ack")); got["move"] != "ann0" || got["seq"] != 1.0 {
-		t.Errorf("ack = %v", got)
+	// Sequences carry on; move ids are the new game's: ann's "ann0", a
+	// move of the last game, is a new move here, applied (not acked as a
+	// retry), and a late retry of the last game's move with its own seq is
+	// refused as stale, not applied.
+	h.Move(id, "bob", "take", "bob-r", 2, 1)
+	h.Take("ann")
+	h.Move(id, "ann", "take", "ann2", 2, 1)
+	if got := field(t, h, "ann", "error", "reason"); got != "stale move: expected seq 3" {
+		t.Errorf("a retry from the last game: reason = %v; want stale", got)
+	}
+	h.Move(id, "ann", "take", "ann0", 3, 1)
+	ann := h.Take("ann")
+	wantTypes(t, ann, "error", "ack", "took", "turn")
+	if got := data(t, ann[1]); got["move"] != "ann0" || got["seq"] != 3.0 {
+		t.Errorf("ack = %v; want ann0 applied as seq 3", got)
+	}
+	if got := data(t, ann[2]); got["player"] != "ann" || got["heap"] != 5.0 {
+		t.Errorf("took = %v; want ann's stone taken from 6", got)
 	}
 }
 
@@ -717,6 +732,49 @@ type ticker struct {
 
 func (tk *ticker) OnTick(_ *rooms.Ctx, dt time.Duration) { *tk.dts = append(*tk.dts, dt) }
 
+// TestShutdownEndsGamesWithoutAWinner: a shutdown ends a game in progress
+// with no winner: nim, which gives a forfeit to whoever is left when a
+// player leaves a game in progress, is finished by the runtime with
+// {reason: "shutdown"} before its players leave, so the first seat to leave
+// does not hand the second the game. A game already finished keeps its
+// result; a waiting room gets no "finished".
+func TestShutdownEndsGamesWithoutAWinner(t *testing.T) {
+	h, playing := nimRoom(t, rooms.ManagerOptions{})
+	done := h.Create("nim", "cat", rooms.Options{"stones": "1"})
+	if err := h.Join(done, "dan"); err != nil {
+		t.Fatal(err)
+	}
+	h.Move(done, "cat", "take", "c1", 1, 1)
+	h.Create("nim", "eve", nil)
+	for _, n := range []string{"cat", "dan", "eve"} {
+		h.Take(n)
+	}
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	if err := h.M.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ann", "bob"} {
+		evs := h.Take(name)
+		types := roomstest.Types(evs)
+		fin, closed := slices.Index(types, "finished"), slices.Index(types, "closed")
+		if fin < 0 || closed < fin || slices.Index(types[fin+1:], "finished") >= 0 {
+			t.Fatalf("%s in %s: events %v; want one finished, then closed", name, playing, types)
+		}
+		if got := data(t, evs[fin])["result"].(map[string]any)["reason"]; got != "shutdown" {
+			t.Errorf("%s: result reason %q; want shutdown", name, got)
+		}
+		if r := data(t, evs[fin])["result"].(map[string]any); len(r) != 1 {
+			t.Errorf("%s: result %v; want only the reason, no winner", name, r)
+		}
+	}
+	for _, name := range []string{"cat", "dan", "eve"} {
+		if types := roomstest.Types(h.Take(name)); slices.Contains(types, "finished") || !slices.Contains(types, "closed") {
+			t.Errorf("%s (a room finished before, or waiting): events at shutdown %v; want closed, no finished", name, types)
+		}
+	}
+}
+
 func TestShutdown(t *testing.T) {
 	g := &hooks{}
 	h := roomstest.New(t, rooms.ManagerOptions{}, probeGame(g))
@@ -851,5 +909,111 @@ func TestRegister(t *testing.T) {
 	o := m.Options()
 	if o.MailboxSize != rooms.DefaultMailboxSize || o.TopicPrefix != "/room/" || o.Executors != 1 {
 		t.Errorf("options: %+v", o)
+	}
+}
+
+// TestWaitingRoomCaps: a player, and the players of one address, may have
+// only so many rooms waiting for players (the issue's flood made 5,000 in
+// 5 s from 40 sessions of one address). A room counts from Create until it
+// starts or goes; rooms without a creator (quick-match) do not count; an
+// IPv6 /64 is one address.
+func TestWaitingRoomCaps(t *testing.T) {
+	h := roomstest.New(t, rooms.ManagerOptions{MaxWaitingPerPlayer: 2, MaxWaitingPerAddr: 3}, nim.Game)
+	who := func(name, addr string) rooms.PlayerInfo {
+		p := roomstest.Player(name)
+		p.Addr = addr
+		return p
+	}
+	create := func(p rooms.PlayerInfo) (string, error) {
+		t.Helper()
+		id, err := h.M.Create("nim", p, nil)
+		h.Settle()
+		return id, err
+	}
+	mustCreate := func(p rooms.PlayerInfo) string {
+		t.Helper()
+		id, err := create(p)
+		if err != nil {
+			t.Fatalf("%s from %s: Create = %v", p.Name, p.Addr, err)
+		}
+		return id
+	}
+	refused := func(p rooms.PlayerInfo, why string) {
+		t.Helper()
+		if _, err := create(p); !errors.Is(err, rooms.ErrTooManyRooms) || !strings.Contains(err.Error(), why) {
+			t.Fatalf("%s from %s: Create = %v; want ErrTooManyRooms (%s)", p.Name, p.Addr, err, why)
+		}
+	}
+	ann, bob, cat := who("ann", "192.0.2.1"), who("bob", "192.0.2.1:4242"), who("cat", "192.0.2.1")
+	a1 := mustCreate(ann)
+	mustCreate(ann)
+	refused(ann, "per player")
+	mustCreate(bob) // the same address (the port does not matter): its 3rd
+	refused(cat, "from one address")
+	mustCreate(who("dan", "192.0.2.2")) // another address
+	for range 3 {
+		h.Create("nim", "", nil) // quick-match rooms have no creator
+	}
+
+	// A room that starts no longer counts.
+	if err := h.Join(a1, "eve"); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRoom(t, h, a1).State; got != rooms.StatePlaying {
+		t.Fatalf("state = %v", got)
+	}
+	a3 := mustCreate(ann)
+	refused(ann, "per player")
+	refused(cat, "from one address")
+
+	// Nor does one that goes (its creator left; empty for EmptyGrace).
+	if err := h.Leave(a3, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	refused(cat, "from one address") // still there, empty, for the grace
+	h.Advance(rooms.DefaultEmptyGrace)
+	if _, ok := h.M.Room(a3); ok {
+		t.Fatal("the empty room is still there")
+	}
+	mustCreate(cat)
+
+	// IPv6: a /64 is one address.
+	v6 := []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "[2001:db8:1:2::7]:80", "2001:db8:1:2::5"}
+	for i, addr := range v6[:3] {
+		mustCreate(who(fmt.Sprint("v", i), addr))
+	}
+	refused(who("v3", v6[3]), "from one address")
+	mustCreate(who("w", "2001:db8:1:3::1")) // the next /64
+
+	// No cap.
+	h2 := roomstest.New(t, rooms.ManagerOptions{MaxWaitingPerPlayer: -1, MaxWaitingPerAddr: -1}, nim.Game)
+	for i := range 10 {
+		if _, err := h2.M.Create("nim", who("zed", "192.0.2.9"), nil); err != nil {
+			t.Fatalf("room %d without caps: %v", i, err)
+		}
+	}
+	if got := h.M.Options(); got.MaxWaitingPerPlayer != 2 || got.MaxWaitingPerAddr != 3 {
+		t.Errorf("options = %+v", got)
+	}
+	if got := roomstest.New(t, rooms.ManagerOptions{}).M.Options(); got.MaxWaitingPerPlayer != rooms.DefaultMaxWaitingPerPlayer || got.MaxWaitingPerAddr != rooms.DefaultMaxWaitingPerAddr {
+		t.Errorf("default options = %+v", got)
+	}
+}
+
+func TestAddrKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"192.0.2.1:8080", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8::1", "2001:db8::/64"},
+		{"[2001:db8::1]:443", "2001:db8::/64"},
+		{"2001:db8:0:0:ffff:ffff:ffff:ffff", "2001:db8::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"", ""},
+		{"not an address", "not an address"},
+	} {
+		if got := rooms.AddrKey(tc.in); got != tc.want {
+			t.Errorf("AddrKey(%q) = %q; want %q", tc.in, got, tc.want)
+		}
 	}
 }

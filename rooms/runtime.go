@@ -119,6 +119,7 @@ type room struct {
 	dirty       bool          // public info changed since last published
 	games       *gameCounters // the game's counters (Stats)
 	counted     State         // state+1 the room is counted under in Stats (0: none yet)
+	charge      *charge       // what the room counts against while waiting (nil: nothing)
 }
 
 func newRoom(m *Manager, g *Game, id string) *room {
@@ -172,6 +173,10 @@ func (r *room) process(it *item) {
 		r.dispose(r.closeReason, r.closeHook)
 	default:
 		r.showState()
+	}
+	if r.charge != nil && r.state != StateWaiting {
+		r.m.waiting.release(*r.charge) // started, or gone: rooms never wait again
+		r.charge = nil
 	}
 	if r.dirty && r.created {
 		// Counted before the events go out: whoever has seen a room's new
@@ -450,7 +455,7 @@ func (r *room) message(s string, msg Message) {
 		r.rejectMove(msg, RejectNotYourTurn)
 		r.sendError(s, msg, ReasonNotYourTurn, 0)
 		return
-	case msg.Seq != 0 && msg.Seq != p.seq+1:
+	case msg.Seq != p.seq+1: // Deliver refuses a move without seq
 		r.rejectMove(msg, RejectStaleSeq)
 		r.sendError(s, msg, fmt.Sprintf(reasonStaleMoveFormat, p.seq+1), p.seq+1)
 		return
@@ -501,7 +506,10 @@ func (r *room) checkRematch() {
 	}
 	for _, q := range r.seats {
 		if q != nil {
-			q.rematch = false
+			// A new game: its moves may reuse the last game's ids. A late
+			// retry of one of those carries an old seq and is refused as
+			// stale, never applied.
+			q.rematch, q.moves = false, moveLog{}
 		}
 	}
 	r.state = StatePlaying
@@ -677,6 +685,12 @@ func (r *room) fire(t *Timer) {
 }
 
 func (r *room) shutdown() {
+	if r.state == StatePlaying {
+		// The game ends without a winner before anyone leaves: OnLeave
+		// then sees it finished, so the seats leaving one by one (the
+		// first, then the second...) cannot hand the last one the game.
+		r.finish(ShutdownResult{Reason: LeaveShutdown.String()})
+	}
 	r.publish("closed", closedData{Reason: ReasonShutdown})
 	r.closedSent = true
 	for _, p := range r.seats {

@@ -286,6 +286,7 @@ func TestBrowser(t *testing.T) {
 		{"TurnClock", testTurnClock},
 		{"TwoTabsOneConnection", testTwoTabs},
 		{"OpponentReconnecting", testOpponentReconnecting},
+		{"ShutdownEndsWithoutResult", testShutdownNoResult},
 		{"PhoneAndKeyboard", testPhoneAndKeyboard},
 		{"LobbyShowMore", testLobbyShowMore},
 		{"SeatedPlayerBrowsesLobby", testSeatedBrowse},
@@ -599,6 +600,26 @@ func testOpponentReconnecting(t *testing.T, b *browsertest.Browser) {
 	bob.waitGame("the seat back", `g.state === 'playing' && g.mark === 'O' && g.turn === 'me' && `+boardIs(board))
 	ann.waitGame("Bob back", `document.getElementById('opponent-status').hidden && document.querySelector('#players .away-tag') === null`)
 	play(t, [2]*player{ann, bob}, nil, board, 0, 8) // both can still play
+}
+
+// testShutdownNoResult: when the server stops (its rooms shut down), a game
+// in progress ends with no winner, and both players' pages say so instead
+// of showing one of them a win.
+func testShutdownNoResult(t *testing.T, b *browsertest.Browser) {
+	st := startSite(t)
+	ann := st.join(t, b.NewContext(t), "Ann", "")
+	bob := st.join(t, b.NewContext(t), "Bob", "")
+	quickMatch(t, ann, bob)
+	play(t, [2]*player{ann, bob}, nil, nil, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := st.s.rooms.Shutdown(ctx); err != nil { // the rooms only: the pages stay connected
+		t.Fatal(err)
+	}
+	const want = "The server is restarting: the game ended without a result."
+	for _, pl := range []*player{ann, bob} {
+		pl.waitFor("the game ended without a result", `document.getElementById('game-notice').textContent === `+js(want))
+	}
 }
 
 // testPhoneAndKeyboard: on a phone-sized touch screen, every control of the

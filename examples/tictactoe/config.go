@@ -112,6 +112,8 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	// Rooms and lobby
 	fs.IntVar(&c.Rooms.Executors, "executors", 0, "goroutines running room hooks (0: 2×GOMAXPROCS)")
 	fs.IntVar(&c.Rooms.MailboxSize, "mailbox-size", rooms.DefaultMailboxSize, "client items waiting in one room; past it the room answers busy")
+	fs.IntVar(&c.Rooms.MaxWaitingPerPlayer, "max-waiting-per-player", rooms.DefaultMaxWaitingPerPlayer, "rooms a player created that wait for players (-1: no cap); past it create is refused")
+	fs.IntVar(&c.Rooms.MaxWaitingPerAddr, "max-waiting-per-addr", rooms.DefaultMaxWaitingPerAddr, "rooms the players of one IP address (an IPv6 /64) created that wait for players (-1: no cap); past it create is refused")
 	sizeVar(fs, &c.Rooms.MaxMessageBytes, "max-message-bytes", rooms.DefaultMaxMessageBytes, "data of one room message")
 	fs.DurationVar(&c.ReconnectWindow, "reconnect-window", rooms.DefaultReconnectWindow, "how long a player's seat is held after its connection went away (negative: not held)")
 	fs.DurationVar(&c.EmptyGrace, "empty-grace", rooms.DefaultEmptyGrace, "how long a room nobody sits in lives (negative: closed at once)")
@@ -121,6 +123,9 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.IntVar(&c.Lobby.ChatLobbyRate, "chat-lobby-rate", lobby.DefaultChatLobby, "chat messages per second in the whole lobby (each goes to every player there)")
 	fs.DurationVar(&c.Lobby.AwayGrace, "away-grace", lobby.DefaultAwayGrace, "how long a player whose connection went away stays online in the lobby")
 	fs.IntVar(&c.Lobby.QueueSize, "lobby-queue", lobby.DefaultQueueSize, "lobby actions waiting for the lobby; past it: busy")
+	fs.IntVar(&c.Lobby.QueuePerAddr, "lobby-queue-per-addr", 0, "lobby actions of one IP address (an IPv6 /64) waiting for the lobby, hellos until their welcome (0: -lobby-queue/16); past it: too many requests from your address")
+	fs.IntVar(&c.Lobby.ListRate, "list-rate", lobby.DefaultListRate, "lobby list pages per session within -list-per")
+	fs.DurationVar(&c.Lobby.ListPer, "list-per", lobby.DefaultListPer, "the window of -list-rate")
 	fs.IntVar(&s.lobbyShown, "lobby-shown", lobby.DefaultShown, "players online and rooms a lobby page is shown and kept live about (the rest: by page, on demand)")
 	fs.DurationVar(&c.Lobby.Tick, "lobby-tick", lobby.DefaultTick, "how often the lobby publishes the changes of its shown lists, coalesced")
 
@@ -134,6 +139,10 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.BoolVar(&e.AccessLog, "access-log", false, "log every request (at debug level: needs -log-level debug)")
 	fs.IntVar(&s.gcPercent, "gc-percent", 0, "the garbage collector's target heap growth in percent, as GOGC (-1: off, then -memory-limit is needed; 0: GOGC's, default 100); higher trades memory for a shorter latency tail (docs/OPERATIONS.md)")
 	size64Var(fs, &s.memoryLimit, "memory-limit", 0, "soft limit of the Go heap, as GOMEMLIMIT (0: GOMEMLIMIT's, default none); the collector works harder near it")
+	fs.BoolVar(&c.DemoClock, "demo-clock", false, "serve the demo stream /demo/clock (a chunk per second, from one goroutine for all clients; it needs no session, so it is off unless asked for)")
+	fs.IntVar(&c.ClockDemo.MaxStreams, "demo-clock-streams", engine.DefaultClockStreams, "clock streams open at once; past it: 503")
+	fs.IntVar(&c.ClockDemo.MaxPerAddr, "demo-clock-per-addr", engine.DefaultClockPerAddr, "clock streams of one IP address (an IPv6 /64) open at once; past it: 503")
+	fs.DurationVar(&c.ClockDemo.Lifetime, "demo-clock-lifetime", engine.DefaultClockLifetime, "a clock stream ends after this long")
 	fs.StringVar(&s.profile, "profile", "", "profile the run with pkg/profile: cpu, mem, block, mutex or trace (written to ./ at exit)")
 	return fs
 }
@@ -314,6 +323,13 @@ func (s *settings) check() error {
 
 	notNegative("executors", c.Rooms.Executors)
 	positive("mailbox-size", c.Rooms.MailboxSize)
+	positiveOrNone := func(name string, v int) {
+		if v == 0 || v < -1 {
+			fail(name, "must be positive, or -1 for no cap, got %d", v)
+		}
+	}
+	positiveOrNone("max-waiting-per-player", c.Rooms.MaxWaitingPerPlayer)
+	positiveOrNone("max-waiting-per-addr", c.Rooms.MaxWaitingPerAddr)
 	positive("max-message-bytes", c.Rooms.MaxMessageBytes)
 	nonZeroDur("reconnect-window", c.ReconnectWindow)
 	nonZeroDur("empty-grace", c.EmptyGrace)
@@ -323,6 +339,12 @@ func (s *settings) check() error {
 	positiveDur("chat-per", c.Lobby.ChatPer)
 	positiveDur("away-grace", c.Lobby.AwayGrace)
 	positive("lobby-queue", c.Lobby.QueueSize)
+	notNegative("lobby-queue-per-addr", c.Lobby.QueuePerAddr)
+	if c.Lobby.QueueSize > 0 && c.Lobby.QueuePerAddr > c.Lobby.QueueSize {
+		fail("lobby-queue-per-addr", "must be at most -lobby-queue (%d), got %d", c.Lobby.QueueSize, c.Lobby.QueuePerAddr)
+	}
+	positive("list-rate", c.Lobby.ListRate)
+	positiveDur("list-per", c.Lobby.ListPer)
 	if s.lobbyShown < 1 || s.lobbyShown > lobby.MaxShown {
 		fail("lobby-shown", "must be within 1..%d, got %d", lobby.MaxShown, s.lobbyShown)
 	}
@@ -342,6 +364,9 @@ func (s *settings) check() error {
 	if c.MetricsAuth && !c.Metrics {
 		fail("metrics-auth", "needs -metrics")
 	}
+	positive("demo-clock-streams", c.ClockDemo.MaxStreams)
+	positive("demo-clock-per-addr", c.ClockDemo.MaxPerAddr)
+	positiveDur("demo-clock-lifetime", c.ClockDemo.Lifetime)
 	if s.logFormat != "text" && s.logFormat != "json" {
 		fail("log-format", "want text or json, got %q", s.logFormat)
 	}

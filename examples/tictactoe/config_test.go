@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
 )
 
 // TestMain lets a test run this package's main as the binary would be
@@ -51,6 +53,10 @@ func TestParseSettingsValues(t *testing.T) {
 	}{
 		{"defaults", nil, nil, func(t *testing.T, s *settings) {
 			c := s.server
+			if c.DemoClock || c.Rooms.MaxWaitingPerPlayer != rooms.DefaultMaxWaitingPerPlayer || c.Rooms.MaxWaitingPerAddr != rooms.DefaultMaxWaitingPerAddr ||
+				c.Lobby.QueuePerAddr != 0 || c.Lobby.ListRate != lobby.DefaultListRate || c.Lobby.ListPer != lobby.DefaultListPer {
+				t.Errorf("defaults: demo clock %v, rooms %+v, lobby %+v", c.DemoClock, c.Rooms, c.Lobby)
+			}
 			if c.Addr != engine.DefaultAddr || c.Engine.MaxConns != 0 || c.Engine.MaxOutbound != engine.DefaultMaxOutbound ||
 				c.Hub.Heartbeat != engine.DefaultHeartbeat || c.Hub.Window != engine.DefaultWindow || !c.Metrics || c.MetricsAuth ||
 				c.AdminToken != "" || c.Hub.PullWaitMin != 2000 || c.Hub.PollWaitMax != 10000 || s.logLevel != slog.LevelInfo || s.logFormat != "text" {
@@ -62,6 +68,16 @@ func TestParseSettingsValues(t *testing.T) {
 				t.Errorf("lobby options %+v; want 5 shown, 250ms tick, 7 chat/s", l)
 			}
 		}},
+		{"what one address may hold", []string{"-max-waiting-per-player=2", "-max-waiting-per-addr=-1", "-lobby-queue-per-addr=10", "-list-rate=7", "-demo-clock"},
+			[]string{"COMETPLAY_LIST_PER", "3s", "COMETPLAY_DEMO_CLOCK_PER_ADDR", "2", "COMETPLAY_DEMO_CLOCK_LIFETIME", "1m"}, func(t *testing.T, s *settings) {
+				c := s.server
+				if c.Rooms.MaxWaitingPerPlayer != 2 || c.Rooms.MaxWaitingPerAddr != -1 || c.Lobby.QueuePerAddr != 10 || c.Lobby.ListRate != 7 || c.Lobby.ListPer != 3*time.Second {
+					t.Errorf("rooms %+v lobby %+v", c.Rooms, c.Lobby)
+				}
+				if !c.DemoClock || c.ClockDemo.MaxStreams != engine.DefaultClockStreams || c.ClockDemo.MaxPerAddr != 2 || c.ClockDemo.Lifetime != time.Minute {
+					t.Errorf("demo clock %v %+v", c.DemoClock, c.ClockDemo)
+				}
+			}},
 		{"garbage collector", []string{"-gc-percent=-1"}, []string{"COMETPLAY_MEMORY_LIMIT", "4GiB"}, func(t *testing.T, s *settings) {
 			if s.gcPercent != -1 || s.memoryLimit != 4<<30 {
 				t.Errorf("gc-percent %d, memory-limit %d; want -1, 4GiB", s.gcPercent, s.memoryLimit)
@@ -155,6 +171,13 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-lobby-shown=0"}, nil, "-lobby-shown: must be within 1..1000, got 0"},
 		{nil, []string{"COMETPLAY_LOBBY_SHOWN", "5000"}, "-lobby-shown (from COMETPLAY_LOBBY_SHOWN): must be within 1..1000, got 5000"},
 		{[]string{"-lobby-tick=1ms"}, nil, "-lobby-tick: must be at least 10ms, got 1ms"},
+		{[]string{"-max-waiting-per-player=0"}, nil, "-max-waiting-per-player: must be positive, or -1 for no cap, got 0"},
+		{[]string{"-max-waiting-per-addr=-2"}, nil, "-max-waiting-per-addr: must be positive, or -1 for no cap, got -2"},
+		{[]string{"-lobby-queue-per-addr=2000"}, nil, "-lobby-queue-per-addr: must be at most -lobby-queue (1024), got 2000"},
+		{[]string{"-lobby-queue-per-addr=-1"}, nil, "-lobby-queue-per-addr: must not be negative"},
+		{[]string{"-list-rate=0"}, nil, "-list-rate: must be positive, got 0"},
+		{[]string{"-demo-clock-streams=0"}, nil, "-demo-clock-streams: must be positive, got 0"},
+		{nil, []string{"COMETPLAY_DEMO_CLOCK_LIFETIME", "0s"}, "-demo-clock-lifetime (from COMETPLAY_DEMO_CLOCK_LIFETIME): must be positive, got 0s"},
 		{[]string{"-admin-token=short"}, nil, "-admin-token: must have at least 16 characters, got 5"},
 		{[]string{"-admin-interval=1ms"}, nil, "-admin-interval: must be at least 100ms, got 1ms"},
 		{[]string{"-metrics-auth"}, nil, "-metrics-auth: needs -admin-token"},

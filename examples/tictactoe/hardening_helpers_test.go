@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -47,11 +48,19 @@ type hardSite struct {
 // on 127.0.0.1:0; it is shut down in t.Cleanup unless the test did.
 func startHardSite(t *testing.T, hub engine.HubConfig, grace time.Duration) *hardSite {
 	t.Helper()
+	return startHardSiteWith(t, func(c *config) { c.Hub, c.DetachGrace = hub, grace })
+}
+
+// startHardSiteWith is startHardSite with the configuration change makes.
+func startHardSiteWith(t *testing.T, change func(*config)) *hardSite {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("HARDENING_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := newServer(config{Addr: "127.0.0.1:0", Logger: log, Hub: hub, DetachGrace: grace})
+	c := config{Addr: "127.0.0.1:0", Logger: log}
+	change(&c)
+	s, err := newServer(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +100,15 @@ type hardPlayer struct {
 // player joins, listens and says hello as name.
 func (hs *hardSite) player(name string) *hardPlayer {
 	hs.t.Helper()
+	return hs.playerWith(hs.hc, name)
+}
+
+// playerWith is player over the HTTP client hc (from another address:
+// clientFrom).
+func (hs *hardSite) playerWith(hc *http.Client, name string) *hardPlayer {
+	hs.t.Helper()
 	ctx := context.Background()
-	c, err := cometclient.Join(ctx, hs.base, hs.hc)
+	c, err := cometclient.Join(ctx, hs.base, hc)
 	if err != nil {
 		hs.t.Fatalf("join: %v", err)
 	}
@@ -266,6 +282,17 @@ func pair(a, b *hardPlayer) (first, second *hardPlayer) {
 		return a, b
 	}
 	return b, a
+}
+
+// clientFrom returns an HTTP client whose connections come from the
+// loopback address local (127.0.0.x): another client address on this
+// machine, for the per-address limits.
+func clientFrom(t *testing.T, local string) *http.Client {
+	d := &net.Dialer{Timeout: hardWait, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 256}
+	hc := &http.Client{Timeout: hardWait, Transport: tr}
+	t.Cleanup(hc.CloseIdleConnections)
+	return hc
 }
 
 // nack reports whether err is a nack whose reason contains want.

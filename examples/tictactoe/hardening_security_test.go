@@ -49,6 +49,7 @@ func TestHardeningGameRules(t *testing.T) {
 		{x, []string{"type", "move", "data", "{cell:", "move", "x1", "seq", "1"}, "data is not valid JSON"},
 		{x, []string{"type", "move", "data", moveData(0), "move", "x1", "seq", "one"}, "invalid seq"},
 		{x, []string{"type", "move", "data", moveData(0), "move", "x1", "seq", "-1"}, "invalid seq"},
+		{x, []string{"type", "move", "data", moveData(0), "move", "x1"}, "a move needs seq"},
 		{x, []string{"type", "move", "data", moveData(0), "move", strings.Repeat("m", rooms.MaxMoveIDLen+1), "seq", "1"}, "move id longer"},
 		{x, []string{"type", strings.Repeat("t", rooms.MaxTypeLen+1), "data", moveData(0), "move", "x1", "seq", "1"}, "type must be"},
 		{x, []string{"data", moveData(0), "move", "x1", "seq", "1"}, "type must be"},
@@ -60,10 +61,10 @@ func TestHardeningGameRules(t *testing.T) {
 	}
 	// A publish to a room that does not exist, or to a room subject the
 	// client made up, is refused too.
-	if err := eve.publishRoom("nosuchroom", "type", "move", "move", "e2"); !nack(err, rooms.ErrNoRoom.Error()) {
+	if err := eve.publishRoom("nosuchroom", "type", "move", "move", "e2", "seq", "1"); !nack(err, rooms.ErrNoRoom.Error()) {
 		t.Fatalf("move to an unknown room: %v", err)
 	}
-	if err := eve.publishRoom(room+"/x", "type", "move", "move", "e3"); err == nil {
+	if err := eve.publishRoom(room+"/x", "type", "move", "move", "e3", "seq", "1"); err == nil {
 		t.Fatal("move to a room sub-subject accepted")
 	}
 

@@ -33,7 +33,8 @@ type hardMove struct {
 // has the "ack") and pushed (its opponent has the "move") before that
 // abort, also when the rooms are behind (every executor busy, the last
 // moves still in their mailboxes as the shutdown begins); a move acknowledged during the shutdown is applied or answered
-// with an error, never lost; and the shutdown returns within its deadline.
+// with an error, never lost; the games in progress end without a winner
+// (reason "shutdown"); and the shutdown returns within its deadline.
 // The seed (the moves, the moment of the shutdown) is logged.
 func TestHardeningShutdownUnderLoad(t *testing.T) {
 	games := hardScale(40, 200)
@@ -158,6 +159,42 @@ func TestHardeningShutdownUnderLoad(t *testing.T) {
 			t.Fatalf("%s: events after abort: %v", p.name, evs[len(evs)-1])
 		}
 	}
+	// A shutdown is nobody's win: no room closes with its game still in
+	// progress (the runtime ends it first), and a game ended by the
+	// shutdown has no winner.
+	stopped := 0
+	for g, tb := range tables {
+		for _, p := range []*hardPlayer{tb.x, tb.o} {
+			state := ""
+			for _, e := range p.events() {
+				if e.Name() != "data" || e["p_subject"] != "/room/"+p.room {
+					continue
+				}
+				switch e["type"] {
+				case "room-state":
+					var d struct{ State string }
+					json.Unmarshal([]byte(e["data"]), &d)
+					state = d.State
+				case "finished":
+					var d struct{ Result map[string]any }
+					json.Unmarshal([]byte(e["data"]), &d)
+					if d.Result["reason"] == "shutdown" {
+						if p == tb.x {
+							stopped++
+						}
+						if d.Result["winner"] != nil {
+							t.Fatalf("game %d: the shutdown gave %s's game to %v", g, p.name, d.Result["winner"])
+						}
+					}
+				case "closed":
+					if state == "playing" {
+						t.Fatalf("game %d: %s's room closed with its game in progress", g, p.name)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d games in progress ended by the shutdown, without a winner", stopped)
 	// Every move acknowledged before the shutdown: applied and pushed.
 	before, during, errored := 0, 0, 0
 	for g, ms := range moves {

@@ -45,6 +45,9 @@ type config struct {
 	AdminInterval time.Duration
 	// Metrics serves /metrics; MetricsAuth requires the admin token there.
 	Metrics, MetricsAuth bool
+	// DemoClock serves the demo stream /demo/clock, within ClockDemo's caps.
+	DemoClock bool
+	ClockDemo engine.ClockDemo
 }
 
 // server is the wired example: the HTTP server with the site and the
@@ -133,7 +136,9 @@ func newServer(c config) (*server, error) {
 		}
 		srv.HandleHTTP("/metrics", h)
 	}
-	engine.MountClockDemo(srv)
+	if c.DemoClock {
+		engine.MountClockDemo(srv, c.ClockDemo)
+	}
 	return &server{srv: srv, hub: hub, games: games, rooms: manager, lobby: lb, metrics: metrics, admin: admin}, nil
 }
 

@@ -10,8 +10,11 @@ const WHY = {
 	left: ' left the game',
 	dropped: ' lost the connection',
 	kicked: ' was removed',
-	shutdown: ' was disconnected',
 };
+
+// SHUTDOWN is what a game the server stopped shows: it ended without a
+// winner (result {reason: "shutdown"}), and the room closed.
+const SHUTDOWN = 'The server is restarting: the game ended without a result.';
 
 /** GameView renders one room of the model and sends the player's moves. */
 export class GameView {
@@ -158,9 +161,11 @@ export class GameView {
 		let join = false;
 		let watch = false;
 		if (g && g.joined && (g.closed || g.kicked || g.left)) {
-			text = g.closed ? 'This room has closed: ' + reason(g.closed).toLowerCase() + '.' :
-				g.kicked ? 'You are no longer in this room: ' + reason(g.kicked).toLowerCase() + '.' :
-					g.left === 'left' ? 'You left this room.' : 'You are no longer in this room (' + g.left + ').';
+			const stopped = g.closed && g.result && g.result.reason === 'shutdown' && !g.result.winner;
+			text = stopped ? SHUTDOWN :
+				g.closed ? 'This room has closed: ' + reason(g.closed).toLowerCase() + '.' :
+					g.kicked ? 'You are no longer in this room: ' + reason(g.kicked).toLowerCase() + '.' :
+						g.left === 'left' ? 'You left this room.' : 'You are no longer in this room (' + g.left + ').';
 		} else if (this.app.joining === this.room) {
 			text = 'Joining the room…';
 		} else if (g && g.rejected) {
@@ -235,6 +240,7 @@ export class GameView {
 		const loserId = Object.keys(g.marks).find((id) => id !== r.winner);
 		const why = WHY[r.reason] ? name(loserId) + WHY[r.reason] : '';
 		if (r.draw) return { kind: 'draw', text: 'It’s a draw.' };
+		if (!r.winner) return { kind: 'over', text: r.reason === 'shutdown' ? SHUTDOWN : 'Game over.' };
 		if (!myId) {
 			return { kind: 'over', text: name(r.winner) + (r.mark ? ' (' + r.mark + ')' : '') + ' wins' + (why ? ': ' + why : '') + '.' };
 		}

@@ -8,7 +8,8 @@
 // move:<move id>, seq:<n>}; {type:"rematch"} when finished. Events pushed
 // (type, data): "start" {board, marks, first}, "move" {player, cell, mark,
 // board}, "turn" (from the runtime), "finished" {winner?, line?, draw?,
-// reason}, and "state" (the snapshot) on join, reconnect and spectate.
+// reason} (reason "shutdown" and no winner when the server stops a game),
+// and "state" (the snapshot) on join, reconnect and spectate.
 package ttt
 
 import (
@@ -49,7 +50,10 @@ type Room struct {
 	result   *Result
 }
 
-// Result is the outcome broadcast with "finished".
+// Result is the outcome broadcast with "finished". A game in progress when
+// the server shuts down is ended by the runtime instead, with
+// rooms.ShutdownResult ({"reason": "shutdown"}, no winner), which decodes
+// as a Result; OnLeave then finds it finished and awards nothing.
 type Result struct {
 	Winner string `json:"winner,omitempty"` // player id
 	Mark   string `json:"mark,omitempty"`

@@ -1,6 +1,7 @@
 package ttt_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -239,6 +240,27 @@ func TestForfeit(t *testing.T) {
 				t.Errorf("result = %+v; want bob wins (O) by %s", got, tc.reason)
 			}
 		})
+	}
+}
+
+// TestShutdownNoWinner: a server shutdown is nobody's forfeit: the game in
+// progress ends with the reason "shutdown" and no winner (it used to go to
+// the seat that left last, seat 1).
+func TestShutdownNoWinner(t *testing.T) {
+	g := newGame(t, nil)
+	g.play("ann", "bob", 4, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), roomstest.SettleTimeout)
+	defer cancel()
+	if err := g.h.M.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"ann", "bob"} {
+		if got := g.result(p); got.Winner != "" || got.Mark != "" || got.Line != nil || got.Draw || got.Reason != "shutdown" {
+			t.Errorf("%s: result = %+v; want no winner, reason shutdown", p, got)
+		}
+		if n := g.h.T.Count(roomstest.Session(p), "finished"); n != 1 {
+			t.Errorf("%s: %d finished events; want 1", p, n)
+		}
 	}
 }
 

@@ -55,7 +55,7 @@ func TestTakeLimits(t *testing.T) {
 		{3, "send a take move of 1 to 2 stones"},
 		{"two", "send a take move of 1 to 2 stones"},
 	} {
-		h.Move(id, "ann", "take", "x", 0, tc.data)
+		h.Move(id, "ann", "take", "x", 1, tc.data)
 		if got := h.Last("ann", "error").Map()["reason"]; got != tc.want {
 			t.Errorf("take %v: reason = %v; want %q", tc.data, got, tc.want)
 		}
