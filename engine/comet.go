@@ -58,6 +58,11 @@ type HubConfig struct {
 	// MaxEventBytes caps the total size of a published event's names and
 	// values (default 16 KiB).
 	MaxEventBytes int
+	// MaxParams caps the parameters of one protocol request, in its query
+	// and body together, repeats included (default the larger of
+	// DefaultMaxParams and 2×MaxFields; at least MaxFields). Past it the
+	// request is answered 400 at once, before the rest is read.
+	MaxParams int
 	// MaxSessionsPerAddr caps the live sessions joined from one client IP
 	// address (default 128; -1: no cap). A join over it is answered 503.
 	MaxSessionsPerAddr int
@@ -86,6 +91,12 @@ const (
 	DefaultMaxSubscriptions   = 64
 	DefaultMaxFields          = 32
 	DefaultMaxEventBytes      = 16 << 10
+	// DefaultMaxParams bounds a request's parameters: a publish carries at
+	// most MaxFields (32) fields of its own and a few p_* control fields
+	// (p_event, p_id, p_subject, p_to, p_label: clients send fewer than
+	// 10); twice MaxFields leaves room for repeats. The cap bounds the work
+	// of reading one request on the event loop, whatever its body holds.
+	DefaultMaxParams          = 64
 	DefaultMaxSessionsPerAddr = 128
 	DefaultPublishRate        = 20
 	DefaultPublishBurst       = 40
@@ -123,6 +134,7 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	defi(&c.MaxSubscriptions, DefaultMaxSubscriptions)
 	defi(&c.MaxFields, DefaultMaxFields)
 	defi(&c.MaxEventBytes, DefaultMaxEventBytes)
+	defi(&c.MaxParams, max(DefaultMaxParams, 2*c.MaxFields))
 	defi(&c.MaxSessionsPerAddr, DefaultMaxSessionsPerAddr)
 	defi(&c.PublishRate, DefaultPublishRate)
 	defi(&c.PublishBurst, max(DefaultPublishBurst, c.PublishRate))
@@ -151,6 +163,9 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 		if v.v < 0 {
 			errs = append(errs, fmt.Errorf("engine: %s must be positive, got %d", v.n, v.v))
 		}
+	}
+	if c.MaxParams < c.MaxFields {
+		errs = append(errs, fmt.Errorf("engine: MaxParams (%d) must be at least MaxFields (%d)", c.MaxParams, c.MaxFields))
 	}
 	if c.DefaultFormat >= numFormats {
 		errs = append(errs, fmt.Errorf("engine: invalid DefaultFormat %d", c.DefaultFormat))

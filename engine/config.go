@@ -33,7 +33,9 @@ const (
 	// bounded.
 	DefaultMaxOutbound = 1 << 20
 	// DefaultMaxInbound bounds the bytes buffered from one connection that the
-	// server has not consumed yet (pipelined requests beyond MaxPipelined).
+	// server has not consumed yet: a request still arriving, and pipelined
+	// requests beyond MaxPipelined. It is what a connection's input may cost
+	// in memory (about 1.25 times it at most, see conn.appendIn).
 	DefaultMaxInbound = 2 << 20
 	// DefaultShutdownTimeout bounds a graceful shutdown.
 	DefaultShutdownTimeout = 5 * time.Second
@@ -66,7 +68,10 @@ type Config struct {
 	// open-file limit (RLIMIT_NOFILE) minus a reserve; a larger value is
 	// lowered to that. Connections over the cap are answered 503 and closed.
 	MaxConns int
-	// MaxPipelined, MaxOutbound, MaxInbound: see the Default constants.
+	// MaxPipelined, MaxOutbound, MaxInbound: see the Default constants. A
+	// request still arriving may hold more than MaxInbound when Limits
+	// allow a larger one (head and body, plus 64 KiB); one whose bytes on
+	// the wire exceed both is answered 413.
 	MaxPipelined int
 	MaxOutbound  int
 	MaxInbound   int
@@ -82,6 +87,20 @@ type Config struct {
 	Logger *slog.Logger
 	// AccessLog logs every request at debug level when set.
 	AccessLog bool
+}
+
+// requestHold is what one request still arriving may hold on the wire:
+// MaxInbound, or more when the limits allow a larger request (its head and
+// body, with room for a chunked body's framing and one read).
+func requestHold(maxInbound int, l httpcodec.Limits) int {
+	head, body := l.MaxHeadBytes, l.MaxBodyBytes
+	if head <= 0 {
+		head = httpcodec.DefaultMaxHeadBytes
+	}
+	if body <= 0 {
+		body = httpcodec.DefaultMaxBodyBytes
+	}
+	return max(maxInbound, head+int(min(body, 1<<40))+64<<10)
 }
 
 // withDefaults returns c with every zero field set to its default, or an
@@ -114,6 +133,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInbound == 0 {
 		c.MaxInbound = DefaultMaxInbound
 	}
+
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}

@@ -27,9 +27,10 @@ import (
 type Server struct {
 	gnet.BuiltinEventEngine
 
-	cfg      Config
-	log      *slog.Logger
-	maxConns int
+	cfg         Config
+	log         *slog.Logger
+	maxConns    int
+	requestHold int // the bytes one request still arriving may hold (see requestHold)
 
 	routes  atomic.Pointer[router]
 	routeMu sync.Mutex // serializes registrations
@@ -82,12 +83,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxConns = capConns
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		maxConns: cfg.MaxConns,
-		booted:   make(chan struct{}),
-		done:     make(chan struct{}),
-		stopped:  make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		maxConns:    cfg.MaxConns,
+		requestHold: requestHold(cfg.MaxInbound, cfg.Limits),
+		booted:      make(chan struct{}),
+		done:        make(chan struct{}),
+		stopped:     make(chan struct{}),
 	}
 	s.routeStats.init()
 	s.routes.Store(&router{exact: map[string][]route{}})
