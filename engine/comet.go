@@ -64,7 +64,8 @@ type HubConfig struct {
 	// request is answered 400 at once, before the rest is read.
 	MaxParams int
 	// MaxSessionsPerAddr caps the live sessions joined from one client IP
-	// address (default 128; -1: no cap). A join over it is answered 503.
+	// address, an IPv6 address counting with its whole /64 (default 128;
+	// -1: no cap). A join over it is answered 503.
 	MaxSessionsPerAddr int
 	// PublishRate and PublishBurst limit each session's publishes (moves,
 	// chat and lobby actions included) with a token bucket: PublishRate per
@@ -190,7 +191,7 @@ type Hub struct {
 	// by either; the secret part is compared in constant time.
 	mu       sync.RWMutex
 	sessions map[string]*Session
-	perAddr  map[netip.Addr]int32 // live sessions per client address
+	perAddr  addrCounts // live sessions per client address key (addrKey: IPv6 by /64)
 
 	index subjectIndex
 
@@ -230,7 +231,7 @@ func NewHub(srv *Server, cfg HubConfig) (*Hub, error) {
 		srv:      srv,
 		cfg:      cfg,
 		sessions: make(map[string]*Session),
-		perAddr:  make(map[netip.Addr]int32),
+		perAddr:  make(addrCounts),
 		obs:      newHubObservers(),
 	}
 	h.events.init(srv.log)
@@ -343,12 +344,9 @@ func (h *Hub) newSession(f Format, addr netip.Addr) (*Session, error) {
 		h.mu.Unlock()
 		return nil, ErrTooManySessions
 	}
-	if addr.IsValid() {
-		if n := h.perAddr[addr]; h.cfg.MaxSessionsPerAddr >= 0 && int(n) >= h.cfg.MaxSessionsPerAddr {
-			h.mu.Unlock()
-			return nil, ErrTooManySessionsFromAddr
-		}
-		h.perAddr[addr]++
+	if addr.IsValid() && !h.perAddr.take(addrKey(addr), h.cfg.MaxSessionsPerAddr) {
+		h.mu.Unlock()
+		return nil, ErrTooManySessionsFromAddr
 	}
 	for {
 		pub := newID(8)
@@ -377,11 +375,7 @@ func (h *Hub) unregister(s *Session) {
 	if h.sessions[s.id[:pubIDLen]] == s {
 		delete(h.sessions, s.id[:pubIDLen])
 		if s.addr.IsValid() {
-			if n := h.perAddr[s.addr] - 1; n > 0 {
-				h.perAddr[s.addr] = n
-			} else {
-				delete(h.perAddr, s.addr)
-			}
+			h.perAddr.give(addrKey(s.addr))
 		}
 	}
 	h.mu.Unlock()

@@ -37,6 +37,14 @@ const (
 	// requests beyond MaxPipelined. It is what a connection's input may cost
 	// in memory (about 1.25 times it at most, see conn.appendIn).
 	DefaultMaxInbound = 2 << 20
+	// DefaultMaxConnsPerAddr bounds the connections open at once from one
+	// client address (an IPv6 address counts with its whole /64). A session
+	// keeps a data connection (a stream or a parked long-poll) and sends its
+	// control requests on a second one, so the sessions of one address at
+	// HubConfig's DefaultMaxSessionsPerAddr (128) need 256; a browser opens
+	// at most 6 per host, so more come only from many browsers behind one
+	// address (a NAT) or from a script.
+	DefaultMaxConnsPerAddr = 256
 	// DefaultShutdownTimeout bounds a graceful shutdown.
 	DefaultShutdownTimeout = 5 * time.Second
 	// DefaultWorkQueue is the number of requests waiting for a handler
@@ -68,6 +76,11 @@ type Config struct {
 	// open-file limit (RLIMIT_NOFILE) minus a reserve; a larger value is
 	// lowered to that. Connections over the cap are answered 503 and closed.
 	MaxConns int
+	// MaxConnsPerAddr caps the connections open at once from one client
+	// address, an IPv6 address counting with its whole /64 (default
+	// DefaultMaxConnsPerAddr; -1: no cap). Connections over it are answered
+	// 503 and closed, as over MaxConns.
+	MaxConnsPerAddr int
 	// MaxPipelined, MaxOutbound, MaxInbound: see the Default constants. A
 	// request still arriving may hold more than MaxInbound when Limits
 	// allow a larger one (head and body, plus 64 KiB); one whose bytes on
@@ -124,6 +137,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
 	if c.MaxPipelined == 0 {
 		c.MaxPipelined = DefaultMaxPipelined
 	}
@@ -152,6 +168,9 @@ func (c Config) withDefaults() (Config, error) {
 	positive("HeaderTimeout", int64(c.HeaderTimeout))
 	positive("IdleTimeout", int64(c.IdleTimeout))
 	positive("MaxConns", int64(c.MaxConns))
+	if c.MaxConnsPerAddr < -1 {
+		errs = append(errs, fmt.Errorf("engine: MaxConnsPerAddr must be positive, or -1 for no cap, got %d", c.MaxConnsPerAddr))
+	}
 	positive("MaxPipelined", int64(c.MaxPipelined))
 	positive("MaxOutbound", int64(c.MaxOutbound))
 	positive("MaxInbound", int64(c.MaxInbound))

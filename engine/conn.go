@@ -37,8 +37,9 @@ const lingerTimeout = 500 * time.Millisecond
 // conn is the engine's state of one TCP connection. Every field is owned by
 // the connection's event loop, except timerGen (read by the timer callback).
 type conn struct {
-	l  *loop // its event loop (and, through it, the server)
-	gc gnet.Conn
+	l       *loop // its event loop (and, through it, the server)
+	gc      gnet.Conn
+	addrKey netip.Addr // counted under this key for MaxConnsPerAddr (invalid: not counted)
 
 	p          *httpcodec.Parser // held only while a request is partially received
 	head, tail *exchange         // requests being served, in arrival order

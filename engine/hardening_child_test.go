@@ -62,7 +62,8 @@ func TestHardeningServerHelper(t *testing.T) {
 		os.Exit(2)
 	}
 	var err error
-	cfg := Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger(), IdleTimeout: time.Hour}
+	// Every client is 127.0.0.1: no per-address cap.
+	cfg := Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger(), IdleTimeout: time.Hour, MaxConnsPerAddr: -1}
 	if v := os.Getenv(hardServerHeaderEnv); v != "" {
 		if cfg.HeaderTimeout, err = time.ParseDuration(v); err != nil {
 			fail(err)

@@ -28,7 +28,7 @@ import (
 func TestHardeningSlowloris(t *testing.T) {
 	const headerTimeout = 2 * time.Second
 	n := hardScale(1000, 1000)
-	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: time.Minute}, func(s *Server) {
+	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: time.Minute, MaxConnsPerAddr: -1}, func(s *Server) {
 		s.Handle("GET", "/x", hText("x"))
 	})
 	before := s.Stats().HeaderTimeouts

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -223,4 +224,102 @@ func BenchmarkTrickledBody(b *testing.B) {
 			}
 		})
 	}
+}
+
+// dialFrom connects to addr from the local address from ("127.0.0.2":
+// Linux answers the whole 127.0.0.0/8 on loopback).
+func dialFrom(t testing.TB, from, addr string) *hConn {
+	t.Helper()
+	d := net.Dialer{Timeout: hTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, from, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &hConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// TestHardeningConnsPerAddr: one address holds at most MaxConnsPerAddr
+// connections (the default, 256); the next ones are answered 503 with the
+// reason and closed, while another address is still served, and a closed
+// connection frees a place.
+func TestHardeningConnsPerAddr(t *testing.T) {
+	s := hStart(t, Config{HeaderTimeout: time.Hour, IdleTimeout: time.Hour}, func(s *Server) {
+		s.Handle("GET", "/x", hText("x"))
+	})
+	limit := s.Config().MaxConnsPerAddr
+	if limit != DefaultMaxConnsPerAddr {
+		t.Fatalf("MaxConnsPerAddr = %d; want the default %d", limit, DefaultMaxConnsPerAddr)
+	}
+	held := make([]*hConn, limit)
+	for i := range held {
+		held[i] = dialFrom(t, "127.0.0.1", s.Addr())
+		if r := held[i].get("/x"); r.body != "x" {
+			t.Fatalf("connection %d: %d %q", i, r.StatusCode, r.body)
+		}
+	}
+	extra := hardScale(10, 1000)
+	for i := range extra {
+		c := dialFrom(t, "127.0.0.1", s.Addr())
+		r := c.next("GET") // answered at once, before any request
+		if r.StatusCode != http.StatusServiceUnavailable || r.body != "too many connections from this address\n" || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("connection %d past the cap: %d %q", limit+i+1, r.StatusCode, r.body)
+		}
+		c.expectEOF(hTimeout)
+		c.c.Close()
+	}
+	if r := dialFrom(t, "127.0.0.2", s.Addr()).get("/x"); r.body != "x" {
+		t.Fatalf("another address: %d %q", r.StatusCode, r.body)
+	}
+	if st := s.Stats(); st.RefusedPerAddr != int64(extra) || st.Refused != 0 {
+		t.Errorf("refused per address %d, at the global cap %d; want %d, 0", st.RefusedPerAddr, st.Refused, extra)
+	}
+	held[0].c.Close()
+	hEventually(t, "the server to see a connection close", func() bool { return s.conns.Load() == int64(limit) })
+	if r := dialFrom(t, "127.0.0.1", s.Addr()).get("/x"); r.body != "x" {
+		t.Fatalf("after a close: %d %q", r.StatusCode, r.body)
+	}
+}
+
+// TestAddrKey: IPv4 addresses count apart, IPv6 ones by /64, and an
+// IPv4-mapped IPv6 address as its IPv4 address.
+func TestAddrKey(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"2001:db8::1", "2001:db8::ffff:ffff:ffff:ffff"},
+		{"2001:db8:0:7::1", "2001:db8:0:7:8000::"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"fe80::1%eth0", "fe80::2%eth1"},
+	} {
+		if ka, kb := addrKey(netip.MustParseAddr(tc.a)), addrKey(netip.MustParseAddr(tc.b)); ka != kb {
+			t.Errorf("addrKey(%s) = %v, addrKey(%s) = %v; want one key", tc.a, ka, tc.b, kb)
+		}
+	}
+	for _, tc := range []struct{ a, b string }{
+		{"2001:db8::1", "2001:db8:0:1::1"},
+		{"192.0.2.1", "192.0.2.2"},
+		{"::1", "::2:0:0:0:1"},
+	} {
+		if ka, kb := addrKey(netip.MustParseAddr(tc.a)), addrKey(netip.MustParseAddr(tc.b)); ka == kb {
+			t.Errorf("addrKey(%s) = addrKey(%s) = %v; want two keys", tc.a, tc.b, ka)
+		}
+	}
+}
+
+// TestSessionsPerAddrIPv6: the sessions of an IPv6 /64 count together
+// against MaxSessionsPerAddr; another /64 has its own.
+func TestSessionsPerAddrIPv6(t *testing.T) {
+	th := newTestHub(t, HubConfig{MaxSessionsPerAddr: 3})
+	for i := range 3 {
+		if _, err := th.hub.newSession(FormatJSON, netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", i+1))); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+	}
+	if _, err := th.hub.newSession(FormatJSON, netip.MustParseAddr("2001:db8::ffff:1")); err != ErrTooManySessionsFromAddr {
+		t.Fatalf("a fourth session from the /64: %v; want %v", err, ErrTooManySessionsFromAddr)
+	}
+	s, err := th.hub.newSession(FormatJSON, netip.MustParseAddr("2001:db8:0:1::1"))
+	if err != nil {
+		t.Fatalf("another /64: %v", err)
+	}
+	s.stop(ReasonLeave)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -58,6 +59,8 @@ type Server struct {
 	shutdownHooks []func()
 
 	conns      atomic.Int64
+	addrMu     sync.Mutex
+	perAddr    addrCounts // open connections per client address key (MaxConnsPerAddr)
 	stats      serverStats
 	routeStats routeStats // responses by route and status, handler latency (metrics.go)
 	statsExtra func() any // the Comet layer's figures for /debug/stats
@@ -90,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 		booted:      make(chan struct{}),
 		done:        make(chan struct{}),
 		stopped:     make(chan struct{}),
+		perAddr:     make(addrCounts),
 	}
 	s.routeStats.init()
 	s.routes.Store(&router{exact: map[string][]route{}})
@@ -252,6 +256,12 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 // refused503 is written to connections over the cap.
 var refused503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 1\r\nContent-Length: 25\r\n\r\nserver at connection cap\n")
 
+// refusedAddr503 is written to connections over the per-address cap.
+var refusedAddr503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nContent-Length: " +
+	strconv.Itoa(len(refusedAddrBody)) + "\r\n\r\n" + refusedAddrBody)
+
+const refusedAddrBody = "too many connections from this address\n"
+
 // OnOpen implements gnet.EventHandler.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if n := s.conns.Add(1); n > int64(s.maxConns) || s.draining.Load() {
@@ -259,9 +269,24 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		s.stats.refused.Add(1)
 		return refused503, gnet.Close
 	}
+	var key netip.Addr
+	if s.cfg.MaxConnsPerAddr >= 0 {
+		if a, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
+			key = addrKey(a.AddrPort().Addr())
+			s.addrMu.Lock()
+			ok = s.perAddr.take(key, s.cfg.MaxConnsPerAddr)
+			s.addrMu.Unlock()
+			if !ok {
+				s.conns.Add(-1)
+				s.stats.refusedAddr.Add(1)
+				return refusedAddr503, gnet.Close
+			}
+		}
+	}
 	s.stats.accepted.Add(1)
 	l := s.loopFor(gc.EventLoop())
 	c := newConn(s, l, gc)
+	c.addrKey = key
 	gc.SetContext(c)
 	l.link(c)
 	c.setTimer(timerHeader, s.cfg.HeaderTimeout)
@@ -276,6 +301,11 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	gc.SetContext(nil)
 	s.conns.Add(-1)
+	if c.addrKey.IsValid() {
+		s.addrMu.Lock()
+		s.perAddr.give(c.addrKey)
+		s.addrMu.Unlock()
+	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) { // no argument boxing unless logged
 		s.log.Debug("connection closed", "remote", c.remote(), "reason", closeReason(c, err))
 	}

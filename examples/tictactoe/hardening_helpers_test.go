@@ -51,7 +51,8 @@ func startHardSite(t *testing.T, hub engine.HubConfig, grace time.Duration) *har
 	if os.Getenv("HARDENING_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := newServer(config{Addr: "127.0.0.1:0", Logger: log, Hub: hub, DetachGrace: grace})
+	// Every client of these tests is 127.0.0.1: no cap on its connections.
+	s, err := newServer(config{Addr: "127.0.0.1:0", Logger: log, Hub: hub, DetachGrace: grace, Engine: engine.Config{MaxConnsPerAddr: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
