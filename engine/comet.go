@@ -53,6 +53,20 @@ type HubConfig struct {
 	MaxSessions int
 	// MaxSubscriptions caps a session's subscriptions (default 64).
 	MaxSubscriptions int
+	// MaxSubscribedSegments caps the subject segments of the subscriptions
+	// a client makes, summed over every part of every list (default 256):
+	// each may add a node to the subject index, so this bounds what a
+	// session's subscriptions cost in memory. Subscriptions made from Go
+	// (rooms, lobby, Session.Subscribe) are not counted.
+	MaxSubscribedSegments int
+	// SubscribeRate and SubscribeBurst limit a client's subscribes (new
+	// subscriptions) and unsubscribes with a token bucket of their own
+	// (defaults 10 a second, bursts of 64; a negative SubscribeRate
+	// disables it). Over it: nack "rate limited". A bucket apart from the
+	// publishes' so that a client re-subscribing everything on a new
+	// session does not spend its moves.
+	SubscribeRate  int
+	SubscribeBurst int
 	// MaxFields caps the fields of one published event (default 32).
 	MaxFields int
 	// MaxEventBytes caps the total size of a published event's names and
@@ -90,8 +104,17 @@ const (
 	DefaultWindow             = 256
 	DefaultMaxSessions        = 100_000
 	DefaultMaxSubscriptions   = 64
-	DefaultMaxFields          = 32
-	DefaultMaxEventBytes      = 16 << 10
+	// DefaultMaxSubscribedSegments allows every subscription of a session
+	// at DefaultMaxSubscriptions four segments ("/room/r-4f/chat" has 4).
+	DefaultMaxSubscribedSegments = 256
+	// DefaultSubscribeRate and DefaultSubscribeBurst: a client may make its
+	// whole set of subscriptions at once (DefaultMaxSubscriptions), then
+	// change ten a second. Each change takes the subject index's write
+	// lock, which every publish waits for.
+	DefaultSubscribeRate  = 10
+	DefaultSubscribeBurst = DefaultMaxSubscriptions
+	DefaultMaxFields      = 32
+	DefaultMaxEventBytes  = 16 << 10
 	// DefaultMaxParams bounds a request's parameters: a publish carries at
 	// most MaxFields (32) fields of its own and a few p_* control fields
 	// (p_event, p_id, p_subject, p_to, p_label: clients send fewer than
@@ -133,6 +156,9 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	defi(&c.Window, DefaultWindow)
 	defi(&c.MaxSessions, DefaultMaxSessions)
 	defi(&c.MaxSubscriptions, DefaultMaxSubscriptions)
+	defi(&c.MaxSubscribedSegments, DefaultMaxSubscribedSegments)
+	defi(&c.SubscribeRate, DefaultSubscribeRate)
+	defi(&c.SubscribeBurst, max(DefaultSubscribeBurst, c.SubscribeRate))
 	defi(&c.MaxFields, DefaultMaxFields)
 	defi(&c.MaxEventBytes, DefaultMaxEventBytes)
 	defi(&c.MaxParams, max(DefaultMaxParams, 2*c.MaxFields))
@@ -160,7 +186,7 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	for _, v := range []struct {
 		n string
 		v int
-	}{{"MaxSessions", c.MaxSessions}, {"MaxSubscriptions", c.MaxSubscriptions}, {"MaxFields", c.MaxFields}, {"MaxEventBytes", c.MaxEventBytes}} {
+	}{{"MaxSessions", c.MaxSessions}, {"MaxSubscriptions", c.MaxSubscriptions}, {"MaxSubscribedSegments", c.MaxSubscribedSegments}, {"MaxFields", c.MaxFields}, {"MaxEventBytes", c.MaxEventBytes}, {"MaxParams", c.MaxParams}, {"SubscribeBurst", c.SubscribeBurst}} {
 		if v.v < 0 {
 			errs = append(errs, fmt.Errorf("engine: %s must be positive, got %d", v.n, v.v))
 		}

@@ -28,6 +28,38 @@ func (p params) get(name string) (string, bool) {
 	return "", false
 }
 
+// detach returns subject and to, and rewrites fields, so that they no
+// longer share the string holding every parameter of the request, when
+// that string is much larger than they are: they may live on in windows,
+// mailboxes and rooms, and must not keep alive what a request carried
+// beside them (a parameter of a megabyte that publish drops). size is the
+// fields' names and values in bytes. Usually they are most of the request:
+// then nothing is copied.
+func (p params) detach(fields []Field, subject, to string, size int) (string, string) {
+	total := 0
+	for _, f := range p {
+		total += len(f.Name) + len(f.Value)
+	}
+	need := size + len(subject) + len(to)
+	if total <= 2*need+512 {
+		return subject, to
+	}
+	b := make([]byte, 0, need)
+	b = append(append(b, subject...), to...)
+	for _, f := range fields {
+		b = append(append(b, f.Name...), f.Value...)
+	}
+	all := string(b)
+	subject, all = all[:len(subject)], all[len(subject):]
+	to, all = all[:len(to)], all[len(to):]
+	for i := range fields {
+		n, v := len(fields[i].Name), len(fields[i].Value)
+		fields[i] = Field{all[:n], all[n : n+v]}
+		all = all[n+v:]
+	}
+	return subject, to
+}
+
 func (p params) value(name string) string {
 	v, _ := p.get(name)
 	return v
@@ -536,9 +568,9 @@ func (rc *reqCtx) listen(ackName string) {
 			rc.nack("subject reserved")
 			return
 		}
-		sub, err := s.subscribe(subject, label)
+		sub, err := s.subscribe(subject, label, true)
 		if err != nil {
-			rc.nack(subscribeReason(err))
+			rc.nack(rc.subscribeReason(err))
 			return
 		}
 		ack = append(ack, "p_sid", sub.sid)
@@ -582,10 +614,13 @@ func (rc *reqCtx) listen(ackName string) {
 	rc.openStream(f, ackEv)
 }
 
-func subscribeReason(err error) string {
+// subscribeReason is the nack reason of a refused subscribe.
+func (rc *reqCtx) subscribeReason(err error) string {
 	switch {
 	case errors.Is(err, ErrBadSubject):
 		return "invalid subject"
+	case errors.Is(err, errTooManySegments):
+		return err.Error() + " (at most " + strconv.Itoa(rc.h.cfg.MaxSubscribedSegments) + ")"
 	default:
 		return err.Error()
 	}
@@ -684,9 +719,9 @@ func (rc *reqCtx) subscribe() {
 		rc.nack("subject reserved")
 		return
 	}
-	sub, err := rc.s.subscribe(subject, label)
+	sub, err := rc.s.subscribe(subject, label, true)
 	if err != nil {
-		rc.nack(subscribeReason(err))
+		rc.nack(rc.subscribeReason(err))
 		return
 	}
 	kv := []string{"p_id", rc.s.id, "p_subject", subject, "p_sid", sub.sid}
@@ -698,14 +733,16 @@ func (rc *reqCtx) subscribe() {
 
 // unsubscribe handles the unsubscribe request.
 func (rc *reqCtx) unsubscribe() {
-	sid, ok := rc.ps.get("p_sid")
-	if !ok || sid == "" {
-		rc.s.unsubscribe("")
+	sid := rc.ps.value("p_sid")
+	removed, err := rc.s.unsubscribe(sid, true)
+	switch {
+	case err != nil:
+		rc.nack(err.Error())
+		return
+	case sid == "":
 		rc.control(oneShot("unsubscribe-ack", "p_id", rc.s.id))
 		return
-	}
-	removed := rc.s.unsubscribe(sid)
-	if len(removed) == 0 {
+	case len(removed) == 0:
 		rc.nack("no subscription for sid=" + truncate(sid, 32))
 		return
 	}
@@ -783,6 +820,7 @@ func (rc *reqCtx) publish() {
 		rc.nack("event too large")
 		return
 	}
+	subject, to = rc.ps.detach(user, subject, to, size)
 	if c := h.claimFor(subject); c != nil {
 		p := Publish{Session: s, Subject: subject, Fields: user, RemoteAddr: s.RemoteAddr()}
 		for _, name := range forwardedHeaders {

@@ -323,3 +323,240 @@ func TestSessionsPerAddrIPv6(t *testing.T) {
 	}
 	s.stop(ReasonLeave)
 }
+
+// TestSubscribeLimits: a comma list holds at most MaxSubjectParts
+// subjects; a client's subscriptions hold at most MaxSubscribedSegments
+// segments (the server's own are not counted and not refused); a client's
+// subscribes and unsubscribes come out of their own token bucket, a
+// repeated subscription costing nothing; each refusal is a nack with its
+// reason and changes nothing.
+func TestSubscribeLimits(t *testing.T) {
+	th := newTestHub(t, HubConfig{MaxSubscribedSegments: 20, SubscribeRate: 1, SubscribeBurst: 8})
+	id := th.join(FormatJSON)
+	s := th.hub.Session(id)
+	sub := func(subject, label string) wireEvent {
+		t.Helper()
+		return th.do(FormatJSON, q("p_event", "subscribe", "p_id", id, "p_subject", subject, "p_label", label))[0]
+	}
+	refill := func() { // as if a while had passed: the bucket is full again
+		s.mu.Lock()
+		s.ext.sub.at -= int64(time.Hour)
+		s.mu.Unlock()
+	}
+	list := func(n int, part string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = part + strconv.Itoa(i)
+		}
+		return strings.Join(parts, ",")
+	}
+	if ev := sub(list(MaxSubjectParts+1, "p"), ""); ev.name() != "nack" || ev["p_reason"] != "too many subjects in one list (at most 8)" {
+		t.Fatalf("a list of %d: %v", MaxSubjectParts+1, ev)
+	}
+	if ev := sub(list(MaxSubjectParts, "p"), ""); ev.name() != "subscribe-ack" { // 8 segments
+		t.Fatalf("a list of %d: %v", MaxSubjectParts, ev)
+	}
+	sid := sub("/a/b/c", "")["p_sid"] // 4 segments: 12
+	if ev := sub("/a/b/c", ""); ev.name() != "subscribe-ack" || ev["p_sid"] != sid {
+		t.Fatalf("the same subscription again: %v; want its ack with p_sid %s", ev, sid)
+	}
+	sub("/d/e/f", "") // 16
+	if ev := sub("/g/h/i/j", ""); ev.name() != "nack" || ev["p_reason"] != "too many subject segments subscribed (at most 20)" {
+		t.Fatalf("past the segments: %v", ev)
+	}
+	if _, err := s.Subscribe("/server/made/it/deep/down/here", ""); err != nil {
+		t.Fatalf("a server subscription past the client's segments: %v", err)
+	}
+	if ev := sub("/g/h/i", ""); ev.name() != "subscribe-ack" { // 20
+		t.Fatalf("within the segments: %v", ev)
+	}
+	// Four new subscriptions so far; the refused ones and the repeat took no token.
+	if got := th.do(FormatJSON, q("p_event", "unsubscribe", "p_id", id, "p_sid", sid))[0]; got.name() != "unsubscribe-ack" {
+		t.Fatalf("unsubscribe: %v", got)
+	}
+	for _, x := range []string{"x1", "x2", "x3"} { // 1 segment each: 19; tokens 6, 7, 8 (the unsubscribe was the fifth)
+		if ev := sub(x, ""); ev.name() != "subscribe-ack" {
+			t.Fatalf("%s: %v", x, ev)
+		}
+	}
+	if ev := sub("x4", ""); ev.name() != "nack" || ev["p_reason"] != "rate limited: slow down" {
+		t.Fatalf("past the burst: %v", ev)
+	}
+	if ev := th.do(FormatJSON, q("p_event", "unsubscribe", "p_id", id))[0]; ev.name() != "nack" || ev["p_reason"] != "rate limited: slow down" {
+		t.Fatalf("unsubscribe past the burst: %v", ev)
+	}
+	if n := s.nsubs.Load(); n != 7 {
+		t.Fatalf("%d subscriptions; want 7 (the list, /d/e/f, /g/h/i, x1, x2, x3 and the server's)", n)
+	}
+	refill()
+	if ev := sub("x4", ""); ev.name() != "subscribe-ack" {
+		t.Fatalf("after a refill: %v", ev)
+	}
+	if ev := th.do(FormatJSON, q("p_event", "unsubscribe", "p_id", id))[0]; ev.name() != "unsubscribe-ack" {
+		t.Fatalf("unsubscribe all: %v", ev)
+	}
+	s.mu.Lock()
+	segs := s.ext.segs
+	s.mu.Unlock()
+	if segs != 0 || s.nsubs.Load() != 0 {
+		t.Fatalf("after unsubscribing all: %d segments, %d subscriptions", segs, s.nsubs.Load())
+	}
+}
+
+// maxSessionHeap is the documented bound of what one session and the
+// subscriptions its client makes may hold in memory at the default caps
+// (docs/SECURITY.md): about 180 KiB in the worst pattern measured.
+const maxSessionHeap = 256 << 10
+
+// TestHardeningSubscriptionMemory: sessions whose clients subscribe as
+// expensively as the caps allow (lists of long subjects, deep subjects,
+// many labels; every request padded with a parameter of 64 KiB that must
+// not be kept) hold at most maxSessionHeap each. (Before the caps, 64
+// subscribes of 2 KiB lists cost 18.4 MB a session.)
+func TestHardeningSubscriptionMemory(t *testing.T) {
+	n := hardScale(24, DefaultMaxSessionsPerAddr) // sessions per pattern
+	th := newTestHub(t, HubConfig{})
+	c := hDial(t, th.srv.Addr())
+	rng := hardRand(t)
+	word := func(k int) string {
+		const alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+		b := make([]byte, k)
+		for i := range b {
+			b[i] = alpha[rng.IntN(len(alpha))]
+		}
+		return string(b)
+	}
+	pad := strings.Repeat("z", 64<<10)
+	post := func(kv ...string) wireEvent {
+		t.Helper()
+		body := q(append(kv, "p_pad", pad)...)
+		c.send("POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+		r := c.next("POST")
+		evs := parseEvents(t, FormatJSON, r.body)
+		if r.StatusCode != 200 || len(evs) != 1 {
+			t.Fatalf("%d %q", r.StatusCode, r.body)
+		}
+		return evs[0]
+	}
+	list := func(parts int, part func() string) string {
+		ps := make([]string, parts)
+		for i := range ps {
+			ps[i] = part()
+		}
+		return strings.Join(ps, ",")
+	}
+	patterns := []struct {
+		name string
+		subs func() [][2]string // subject, label
+	}{
+		{"lists of long subjects", func() (s [][2]string) { // 32 × 8 parts of 1 segment, 255 bytes each
+			for range DefaultMaxSubscribedSegments / MaxSubjectParts {
+				s = append(s, [2]string{list(MaxSubjectParts, func() string { return word(MaxSubjectLen - 1) }), word(MaxLabelLen)})
+			}
+			return s
+		}},
+		{"deep subjects", func() (s [][2]string) { // parts of 16 levels: a trie node with a map per segment
+			deep := func() string { // "/w1/w2/…/w16": 17 segments, 240 bytes
+				return "/" + list(MaxSubjectSegments, func() string { return word(14) })
+			}
+			segs := 0
+			for {
+				var parts []string
+				for len(parts) < MaxSubjectParts {
+					p := strings.ReplaceAll(deep(), ",", "/")
+					if segs+strings.Count(p, "/")+1 > DefaultMaxSubscribedSegments {
+						break
+					}
+					segs += strings.Count(p, "/") + 1
+					parts = append(parts, p)
+				}
+				if len(parts) == 0 {
+					return s
+				}
+				s = append(s, [2]string{strings.Join(parts, ","), word(MaxLabelLen)})
+			}
+		}},
+		{"many labels", func() (s [][2]string) { // one list of 4 long subjects under 64 labels
+			subject := list(4, func() string { return word(MaxSubjectLen) })
+			for range DefaultMaxSubscriptions {
+				s = append(s, [2]string{subject, word(MaxLabelLen)})
+			}
+			return s
+		}},
+	}
+	var ms runtime.MemStats
+	worst := int64(0)
+	for _, p := range patterns {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		base := int64(ms.HeapAlloc)
+		subs := 0
+		for range n {
+			ev := post("p_event", "join", "p_format", "json")
+			id := ev["p_id"]
+			for _, sl := range p.subs() {
+				if ev := post("p_event", "subscribe", "p_id", id, "p_subject", sl[0], "p_label", sl[1]); ev.name() != "subscribe-ack" {
+					t.Fatalf("%s: subscribe %d: %v", p.name, subs, ev)
+				}
+				subs++
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		per := (int64(ms.HeapAlloc) - base) / int64(n)
+		worst = max(worst, per)
+		t.Logf("%s: %d sessions, %d subscriptions each: %d KiB a session", p.name, n, subs/n, per>>10)
+	}
+	t.Logf("worst: %d KiB a session, %d MiB for an address's %d sessions", worst>>10, worst*DefaultMaxSessionsPerAddr>>20, DefaultMaxSessionsPerAddr)
+	if worst > maxSessionHeap {
+		t.Errorf("a session holds %d KiB; want at most %d KiB", worst>>10, maxSessionHeap>>10)
+	}
+}
+
+// TestHardeningWindowMemory: a session whose window is full of the largest
+// events its client may publish holds about Window × MaxEventBytes, and
+// no more: each publish is padded with a parameter of 64 KiB, which the
+// event must not keep alive (it shared the request's string before).
+func TestHardeningWindowMemory(t *testing.T) {
+	n := hardScale(8, 32)
+	th := newTestHub(t, HubConfig{PublishRate: -1})
+	c := hDial(t, th.srv.Addr())
+	pad := strings.Repeat("z", 64<<10)
+	value := strings.Repeat("v", DefaultMaxEventBytes-1) // with the name "d": the largest event
+	post := func(kv ...string) wireEvent {
+		t.Helper()
+		body := q(kv...)
+		c.send("POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+		r := c.next("POST")
+		evs := parseEvents(t, FormatJSON, r.body)
+		if r.StatusCode != 200 || len(evs) != 1 {
+			t.Fatalf("%d %q", r.StatusCode, r.body)
+		}
+		return evs[0]
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := int64(ms.HeapAlloc)
+	for i := range n {
+		id := post("p_event", "join", "p_format", "json")["p_id"]
+		subject := "/own/" + strconv.Itoa(i)
+		post("p_event", "subscribe", "p_id", id, "p_subject", subject)
+		for range DefaultWindow {
+			if ev := post("p_event", "publish", "p_id", id, "p_subject", subject, "d", value, "p_pad", pad); ev.name() != "publish-ack" {
+				t.Fatalf("publish: %v", ev)
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	per := (int64(ms.HeapAlloc) - base) / int64(n)
+	// An event's strings are one allocation of about MaxEventBytes, which
+	// the allocator rounds up to its size class (at most 1/8 more).
+	limit := int64(DefaultWindow) * (DefaultMaxEventBytes*9/8 + 1<<10)
+	t.Logf("%d sessions with a window of %d events of %d bytes: %d KiB a session, %d MiB for an address's %d sessions",
+		n, DefaultWindow, DefaultMaxEventBytes, per>>10, per*DefaultMaxSessionsPerAddr>>20, DefaultMaxSessionsPerAddr)
+	if per > limit {
+		t.Errorf("a session holds %d KiB; want at most %d KiB (Window × (9/8 MaxEventBytes + 1 KiB))", per>>10, limit>>10)
+	}
+}
