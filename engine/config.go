@@ -45,6 +45,16 @@ const (
 	// at most 6 per host, so more come only from many browsers behind one
 	// address (a NAT) or from a script.
 	DefaultMaxConnsPerAddr = 256
+	// DefaultKeepAlive is the TCP keep-alive period: a connection silent
+	// for that long is probed every third of it, and dropped after three
+	// probes go unanswered; data it does not acknowledge for twice the
+	// period drops it too. A client that vanished without a word (a
+	// laptop closed, a network gone) is therefore noticed within about
+	// 2×30 s = 1 minute instead of the kernel's 15 minutes of
+	// retransmissions, and its seat stops looking connected.
+	DefaultKeepAlive = 30 * time.Second
+	// keepAliveProbes is the number of unanswered probes that drop a connection.
+	keepAliveProbes = 3
 	// DefaultShutdownTimeout bounds a graceful shutdown.
 	DefaultShutdownTimeout = 5 * time.Second
 	// DefaultWorkQueue is the number of requests waiting for a handler
@@ -88,6 +98,10 @@ type Config struct {
 	MaxPipelined int
 	MaxOutbound  int
 	MaxInbound   int
+	// KeepAlive is the TCP keep-alive period (default DefaultKeepAlive, at
+	// least 3 s; negative: off, the operating system's defaults). A dead
+	// peer is detected within about twice the period.
+	KeepAlive time.Duration
 	// ShutdownTimeout bounds Shutdown when its context has no deadline.
 	ShutdownTimeout time.Duration
 	// Static is the embedded site (usually static.FS()); nil serves none.
@@ -153,6 +167,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = DefaultKeepAlive
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -175,6 +192,9 @@ func (c Config) withDefaults() (Config, error) {
 	positive("MaxOutbound", int64(c.MaxOutbound))
 	positive("MaxInbound", int64(c.MaxInbound))
 	positive("ShutdownTimeout", int64(c.ShutdownTimeout))
+	if c.KeepAlive > 0 && c.KeepAlive < keepAliveProbes*time.Second {
+		errs = append(errs, fmt.Errorf("engine: KeepAlive must be at least %v (or negative: off), got %v", keepAliveProbes*time.Second, c.KeepAlive))
+	}
 	if c.MaxInbound > 0 && c.MaxInbound < 64<<10 {
 		errs = append(errs, fmt.Errorf("engine: MaxInbound must be at least 64 KiB, got %d", c.MaxInbound))
 	}

@@ -165,17 +165,23 @@ func (s *Server) Start() error {
 	s.addr = addr
 	s.wheel = timewheel.New(50*time.Millisecond, 4096)
 	s.workers = newWorkerPool(s, s.cfg.Workers, s.cfg.WorkQueue)
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		// One listener per loop: each loop accepts for itself and runs OnOpen
+		// right after accept, so at most one accepted socket per loop is not
+		// yet counted against MaxConns (see fdReserve).
+		gnet.WithReusePort(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.log}),
+	}
+	if d := s.cfg.KeepAlive; d > 0 {
+		// Set on the listeners; accepted sockets inherit them (gnet sets
+		// them on each where the platform does not).
+		opts = append(opts, gnet.WithTCPKeepAlive(d), gnet.WithTCPKeepInterval(d/keepAliveProbes), gnet.WithTCPKeepCount(keepAliveProbes))
+	}
 	go func() {
-		err := gnet.Run(s, "tcp://"+addr,
-			gnet.WithMulticore(true),
-			gnet.WithNumEventLoop(s.cfg.Loops),
-			// One listener per loop: each loop accepts for itself and runs OnOpen
-			// right after accept, so at most one accepted socket per loop is not
-			// yet counted against MaxConns (see fdReserve).
-			gnet.WithReusePort(true),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{s.log}),
-		)
+		err := gnet.Run(s, "tcp://"+addr, opts...)
 		if err == nil && !s.draining.Load() {
 			// gnet.Run returns nil even when a loop died on its own (an
 			// accept error such as EMFILE stops the whole engine): Wait
@@ -284,6 +290,11 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		}
 	}
 	s.stats.accepted.Add(1)
+	if d := s.cfg.KeepAlive; d > 0 {
+		if err := setUserTimeout(gc.Fd(), 2*d); err != nil {
+			s.log.Debug("TCP_USER_TIMEOUT not set", "err", err)
+		}
+	}
 	l := s.loopFor(gc.EventLoop())
 	c := newConn(s, l, gc)
 	c.addrKey = key
