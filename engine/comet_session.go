@@ -105,21 +105,22 @@ type sessionExt struct {
 	values   map[string]any
 }
 
-// tokenBucket is a rate limiter: rate tokens a second, burst at once. Its
+// tokenBucket is a rate limiter: rate tokens per period, burst at once. Its
 // owner's lock guards it.
 type tokenBucket struct {
 	milli int64 // tokens held, in thousandths
 	at    int64 // UnixNano of the last refill (0: never used, full)
 }
 
-// take refills the bucket for the time since the last call and takes one
-// token; it reports false, taking none, when it holds less than one.
-func (b *tokenBucket) take(now int64, rate, burst int) bool {
+// take refills the bucket for the time since the last call (now, UnixNano)
+// and takes one token; it reports false, taking none, when it holds less
+// than one. rate and burst are at least 1; per is at least a millisecond.
+func (b *tokenBucket) take(now int64, rate int, per time.Duration, burst int) bool {
 	full := int64(burst) * 1000
-	if b.at == 0 {
-		b.milli = full
+	if elapsed := now - b.at; b.at == 0 || elapsed >= int64(per)*int64(burst) {
+		b.milli = full // unused for long enough to be full, whatever the rate
 	} else {
-		b.milli = min(full, b.milli+(now-b.at)*int64(rate)/1e6)
+		b.milli = min(full, b.milli+max(elapsed, 0)*int64(rate)/(int64(per)/1000))
 	}
 	b.at = now
 	if b.milli < 1000 {
@@ -176,14 +177,14 @@ func (s *Session) allowPublish() bool {
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.extLocked().pub.take(now, cfg.PublishRate, cfg.PublishBurst)
+	return s.extLocked().pub.take(now, cfg.PublishRate, time.Second, cfg.PublishBurst)
 }
 
 // allowSubscribeLocked takes one token from the bucket of the client's
 // subscribes and unsubscribes.
 func (s *Session) allowSubscribeLocked() bool {
 	cfg := &s.hub.cfg
-	return cfg.SubscribeRate < 0 || s.extLocked().sub.take(time.Now().UnixNano(), cfg.SubscribeRate, cfg.SubscribeBurst)
+	return cfg.SubscribeRate < 0 || s.extLocked().sub.take(time.Now().UnixNano(), cfg.SubscribeRate, time.Second, cfg.SubscribeBurst)
 }
 
 // Format returns the session's format.

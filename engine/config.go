@@ -114,6 +114,10 @@ type Config struct {
 	Logger *slog.Logger
 	// AccessLog logs every request at debug level when set.
 	AccessLog bool
+	// LogLimit is how many records at Warn level and above with the same
+	// message the server logs a minute (default DefaultLogLimit; -1: no
+	// limit); see LimitLogs. Clients can cause some of them.
+	LogLimit int
 }
 
 // requestHold is what one request still arriving may hold on the wire:
@@ -173,6 +177,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.LogLimit == 0 {
+		c.LogLimit = DefaultLogLimit
+	}
 	var errs []error
 	positive := func(name string, v int64) {
 		if v < 0 {
@@ -185,6 +192,9 @@ func (c Config) withDefaults() (Config, error) {
 	positive("HeaderTimeout", int64(c.HeaderTimeout))
 	positive("IdleTimeout", int64(c.IdleTimeout))
 	positive("MaxConns", int64(c.MaxConns))
+	if c.LogLimit < -1 {
+		errs = append(errs, fmt.Errorf("engine: LogLimit must be positive, or -1 for no limit, got %d", c.LogLimit))
+	}
 	if c.MaxConnsPerAddr < -1 {
 		errs = append(errs, fmt.Errorf("engine: MaxConnsPerAddr must be positive, or -1 for no cap, got %d", c.MaxConnsPerAddr))
 	}

@@ -87,7 +87,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg:         cfg,
-		log:         cfg.Logger,
+		log:         slog.New(LimitLogs(cfg.Logger.Handler(), cfg.LogLimit)),
 		maxConns:    cfg.MaxConns,
 		requestHold: requestHold(cfg.MaxInbound, cfg.Limits),
 		booted:      make(chan struct{}),
@@ -110,7 +110,8 @@ func New(cfg Config) (*Server, error) {
 // Config returns the effective configuration (defaults filled in).
 func (s *Server) Config() Config { return s.cfg }
 
-// Logger returns the server's logger.
+// Logger returns the server's logger: Config.Logger, its warnings and errors
+// limited by Config.LogLimit (LimitLogs).
 func (s *Server) Logger() *slog.Logger { return s.log }
 
 // Handle registers h for requests whose path is exactly path. method "" means
