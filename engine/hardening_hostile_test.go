@@ -128,68 +128,98 @@ func TestHardeningHostileParams(t *testing.T) {
 }
 
 // TestHardeningPartialBodies: connections that each hold a request whose
-// 1 MiB body lacks its last byte cost the server about that request's
-// size each, and nothing once they are gone. (Before, gnet's whole buffer
-// was peeked and copied again on every read: 4–6 MB a connection.)
+// 1 MiB body lacks its last bytes cost the server about that request's
+// size each (a chunked one, its decoded body too), connections holding
+// MaxInbound of pipelined requests behind MaxPipelined streams about
+// MaxInbound, and nothing once they are gone. (Before, gnet's whole buffer
+// was peeked and copied again on every read: 4–6 MB a connection holding
+// 1 MiB.)
 func TestHardeningPartialBodies(t *testing.T) {
-	n := hardScale(48, 300)
-	ch := startHardChild(t, 0, hardServerHeaderEnv+"=10m")
-	body := bytes.Repeat([]byte("x"), httpcodec.DefaultMaxBodyBytes-1)
-	head := []byte("POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-		strconv.Itoa(httpcodec.DefaultMaxBodyBytes) + "\r\n\r\n")
-	size := int64(len(head) + len(body))
-	base := ch.figures()
-	measured := 0 // requests of the measuring connection after base, counted in BytesIn
-	measLen := int64(len(hReq("GET", "/hardening/figures")))
-
-	cs := make([]net.Conn, n)
-	errs := make(chan error, 8)
-	for w := range 8 {
-		go func() {
-			for i := w; i < n; i += 8 {
-				c, err := net.DialTimeout("tcp", ch.addr, hTimeout)
-				if err != nil {
-					errs <- fmt.Errorf("dial %d: %w", i, err)
-					return
-				}
-				cs[i] = c
-				if _, err := c.Write(head); err != nil {
-					errs <- fmt.Errorf("write %d: %w", i, err)
-					return
-				}
-				if _, err := c.Write(body); err != nil {
-					errs <- fmt.Errorf("write %d: %w", i, err)
-					return
+	ch := startHardChild(t, 0, hardServerHeaderEnv+"=10m", hardServerSessionEnv+"=1s")
+	const maxBody = httpcodec.DefaultMaxBodyBytes
+	clHead := "POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(maxBody) + "\r\n\r\n"
+	chunked := func() []byte { // 4 KiB chunks up to 4 KiB short of the largest body, no last chunk
+		b := []byte("POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n")
+		piece := bytes.Repeat([]byte("x"), 4<<10)
+		for n := 0; n+2*len(piece) <= maxBody; n += len(piece) {
+			b = append(append(append(b, "1000\r\n"...), piece...), "\r\n"...)
+		}
+		return b
+	}
+	pipelined := func() []byte { // MaxPipelined streams, then requests up to 64 KiB short of MaxInbound
+		var b []byte
+		for range DefaultMaxPipelined {
+			b = append(b, hReq("GET", "/comet?p_event=join-listen&p_format=json")...)
+		}
+		filler := hReq("GET", "/x", "X-Pad: "+strings.Repeat("p", 1000))
+		for len(b)+len(filler) <= DefaultMaxInbound-64<<10 {
+			b = append(b, filler...)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name  string
+		n     int
+		bytes []byte
+		limit func(size int64) int64 // the heap a connection may hold
+	}{
+		{"content-length", hardScale(48, 300), append([]byte(clHead), bytes.Repeat([]byte("x"), maxBody-1)...),
+			func(size int64) int64 { return size + size/2 }}, // appendIn: within 1.25× what is held
+		{"chunked", hardScale(24, 100), chunked(),
+			func(size int64) int64 { return 3 * size }}, // the wire bytes, and the decoded body as large
+		{"pipelined", hardScale(24, 100), pipelined(),
+			func(size int64) int64 { return size + size/2 + DefaultMaxPipelined*16<<10 }}, // and the streams' sessions
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, size := tc.n, int64(len(tc.bytes))
+			base := ch.figures()
+			measured := 0 // requests of the measuring connection after base, counted in BytesIn
+			measLen := int64(len(hReq("GET", "/hardening/figures")))
+			cs := make([]net.Conn, n)
+			errs := make(chan error, 8)
+			for w := range 8 {
+				go func() {
+					for i := w; i < n; i += 8 {
+						c, err := net.DialTimeout("tcp", ch.addr, hTimeout)
+						if err != nil {
+							errs <- fmt.Errorf("dial %d: %w", i, err)
+							return
+						}
+						cs[i] = c
+						if _, err := c.Write(tc.bytes); err != nil {
+							errs <- fmt.Errorf("write %d: %w", i, err)
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range 8 {
+				if err := hRecv(t, errs, "the writers"); err != nil {
+					t.Fatal(err)
 				}
 			}
-			errs <- nil
-		}()
+			held := ch.waitFigures(4*hTimeout, "the server to receive every connection's bytes", func(f hardFigures) bool {
+				measured++
+				return f.OpenConns == int64(n)+1 && f.BytesIn-base.BytesIn-int64(measured)*measLen >= int64(n)*size
+			})
+			per := (int64(held.HeapInuse) - int64(base.HeapInuse)) / int64(n)
+			t.Logf("%d connections holding %d KiB each: heap %d MiB → %d MiB, %d KiB a connection (%.2f× what it sent)",
+				n, size>>10, base.HeapInuse>>20, held.HeapInuse>>20, per>>10, float64(per)/float64(size))
+			if limit := tc.limit(size); per > limit {
+				t.Errorf("%d KiB of heap a connection; want at most %d KiB", per>>10, limit>>10)
+			}
+			for _, c := range cs {
+				resetClose(c)
+			}
+			after := ch.waitFigures(2*hTimeout, "the connections and their sessions to go", func(f hardFigures) bool { return f.OpenConns == 1 && f.Sessions == 0 })
+			t.Logf("after: %v", after)
+			if after.HeapInuse > base.HeapInuse+8<<20 {
+				t.Errorf("heap in use %d MiB after the connections went; %d MiB before them", after.HeapInuse>>20, base.HeapInuse>>20)
+			}
+			ch.alive()
+		})
 	}
-	for range 8 {
-		if err := hRecv(t, errs, "the writers"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	held := ch.waitFigures(4*hTimeout, "the server to receive every partial request", func(f hardFigures) bool {
-		measured++
-		return f.OpenConns == int64(n)+1 && f.BytesIn-base.BytesIn-int64(measured)*measLen >= int64(n)*size
-	})
-	per := (int64(held.HeapInuse) - int64(base.HeapInuse)) / int64(n)
-	t.Logf("%d connections holding %d bytes each: heap %d MiB → %d MiB, %d KiB a connection (%.2f× the request)",
-		n, size, base.HeapInuse>>20, held.HeapInuse>>20, per>>10, float64(per)/float64(size))
-	// appendIn keeps a held request within about 1.25 times its size.
-	if limit := size + size/2; per > limit {
-		t.Errorf("%d KiB of heap a connection; want at most %d KiB (1.5× the request)", per>>10, limit>>10)
-	}
-	for _, c := range cs {
-		resetClose(c)
-	}
-	after := ch.waitFigures(2*hTimeout, "the connections to go", func(f hardFigures) bool { return f.OpenConns == 1 })
-	t.Logf("after: %v", after)
-	if after.HeapInuse > base.HeapInuse+8<<20 {
-		t.Errorf("heap in use %d MiB after the connections went; %d MiB before them", after.HeapInuse>>20, base.HeapInuse>>20)
-	}
-	ch.alive()
 }
 
 // BenchmarkTrickledBody: a body sent in 4 KiB pieces, each read by the
