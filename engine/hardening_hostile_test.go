@@ -127,7 +127,8 @@ func TestHardeningHostileParams(t *testing.T) {
 	}
 }
 
-// TestHardeningPartialBodies: connections that each hold a request whose
+// TestHardeningPartialBodies: an idle connection costs the server a few
+// KiB; connections that each hold a request whose
 // 1 MiB body lacks its last bytes cost the server about that request's
 // size each (a chunked one, its decoded body too), connections holding
 // MaxInbound of pipelined requests behind MaxPipelined streams about
@@ -163,6 +164,8 @@ func TestHardeningPartialBodies(t *testing.T) {
 		bytes []byte
 		limit func(size int64) int64 // the heap a connection may hold
 	}{
+		{"idle", hardScale(500, 5000), nil,
+			func(int64) int64 { return 8 << 10 }},
 		{"content-length", hardScale(48, 300), append([]byte(clHead), bytes.Repeat([]byte("x"), maxBody-1)...),
 			func(size int64) int64 { return size + size/2 }}, // appendIn: within 1.25× what is held
 		{"chunked", hardScale(24, 100), chunked(),
@@ -186,6 +189,9 @@ func TestHardeningPartialBodies(t *testing.T) {
 							return
 						}
 						cs[i] = c
+						if len(tc.bytes) == 0 {
+							continue
+						}
 						if _, err := c.Write(tc.bytes); err != nil {
 							errs <- fmt.Errorf("write %d: %w", i, err)
 							return
@@ -204,8 +210,11 @@ func TestHardeningPartialBodies(t *testing.T) {
 				return f.OpenConns == int64(n)+1 && f.BytesIn-base.BytesIn-int64(measured)*measLen >= int64(n)*size
 			})
 			per := (int64(held.HeapInuse) - int64(base.HeapInuse)) / int64(n)
-			t.Logf("%d connections holding %d KiB each: heap %d MiB → %d MiB, %d KiB a connection (%.2f× what it sent)",
-				n, size>>10, base.HeapInuse>>20, held.HeapInuse>>20, per>>10, float64(per)/float64(size))
+			t.Logf("%d connections holding %d KiB each: heap %d MiB → %d MiB, %d bytes a connection (%.2f× what it sent)",
+				n, size>>10, base.HeapInuse>>20, held.HeapInuse>>20, per, float64(per)/float64(max(size, 1)))
+			if size == 0 {
+				t.Logf("an idle connection: %d bytes of heap (its kernel buffers aside)", per)
+			}
 			if limit := tc.limit(size); per > limit {
 				t.Errorf("%d KiB of heap a connection; want at most %d KiB", per>>10, limit>>10)
 			}
