@@ -65,7 +65,7 @@ func hostileForm(size int) string {
 
 func formPost(t testing.TB, query, body string) *httpcodec.Request {
 	t.Helper()
-	return parseRequest(t, "POST /comet"+query+" HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	return parseRequest(t, formRequest(query, body))
 }
 
 // TestReadParamsCap: up to maxParams parameters (repeats included, query

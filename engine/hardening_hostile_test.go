@@ -22,13 +22,31 @@ import (
 // time, memory per connection and per session, connections per address).
 // docs/SECURITY.md lists them with what each proves.
 
+// formRequest returns a POST to /comet (with query, "" or "?…") whose body
+// is the form body.
+func formRequest(query, body string) string {
+	return "POST /comet" + query + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+// postControl sends a protocol request of a JSON session as a form POST on
+// c (kept alive) and returns the one event answered.
+func postControl(t testing.TB, c *hConn, kv ...string) wireEvent {
+	t.Helper()
+	c.send(formRequest("", q(kv...)))
+	r := c.next("POST")
+	evs := parseEvents(t, FormatJSON, r.body)
+	if r.StatusCode != 200 || len(evs) != 1 {
+		t.Fatalf("%d %q", r.StatusCode, r.body)
+	}
+	return evs[0]
+}
+
 // hostileFormPost returns a form POST to /comet whose body is the largest
 // allowed (httpcodec.DefaultMaxBodyBytes) made of distinct empty names.
 func hostileFormPost() string {
 	body := hostileForm(httpcodec.DefaultMaxBodyBytes)
-	body = body[:strings.LastIndexByte(body[:httpcodec.DefaultMaxBodyBytes], '&')+1]
-	return "POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	return formRequest("", body[:strings.LastIndexByte(body[:httpcodec.DefaultMaxBodyBytes], '&')+1])
 }
 
 // TestHardeningHostileParams: one client pipelines the largest allowed
@@ -178,33 +196,8 @@ func TestHardeningPartialBodies(t *testing.T) {
 			base := ch.figures()
 			measured := 0 // requests of the measuring connection after base, counted in BytesIn
 			measLen := int64(len(hReq("GET", "/hardening/figures")))
-			cs := make([]net.Conn, n)
-			errs := make(chan error, 8)
-			for w := range 8 {
-				go func() {
-					for i := w; i < n; i += 8 {
-						c, err := net.DialTimeout("tcp", ch.addr, hTimeout)
-						if err != nil {
-							errs <- fmt.Errorf("dial %d: %w", i, err)
-							return
-						}
-						cs[i] = c
-						if len(tc.bytes) == 0 {
-							continue
-						}
-						if _, err := c.Write(tc.bytes); err != nil {
-							errs <- fmt.Errorf("write %d: %w", i, err)
-							return
-						}
-					}
-					errs <- nil
-				}()
-			}
-			for range 8 {
-				if err := hRecv(t, errs, "the writers"); err != nil {
-					t.Fatal(err)
-				}
-			}
+			req := string(tc.bytes)
+			cs := dialEach(t, ch.addr, n, func(int) string { return req })
 			held := ch.waitFigures(4*hTimeout, "the server to receive every connection's bytes", func(f hardFigures) bool {
 				measured++
 				return f.OpenConns == int64(n)+1 && f.BytesIn-base.BytesIn-int64(measured)*measLen >= int64(n)*size
@@ -469,14 +462,7 @@ func TestHardeningSubscriptionMemory(t *testing.T) {
 	pad := strings.Repeat("z", 64<<10)
 	post := func(kv ...string) wireEvent {
 		t.Helper()
-		body := q(append(kv, "p_pad", pad)...)
-		c.send("POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-		r := c.next("POST")
-		evs := parseEvents(t, FormatJSON, r.body)
-		if r.StatusCode != 200 || len(evs) != 1 {
-			t.Fatalf("%d %q", r.StatusCode, r.body)
-		}
-		return evs[0]
+		return postControl(t, c, append(kv, "p_pad", pad)...)
 	}
 	list := func(parts int, part func() string) string {
 		ps := make([]string, parts)
@@ -570,14 +556,7 @@ func TestHardeningWindowMemory(t *testing.T) {
 	value := strings.Repeat("v", DefaultMaxEventBytes-1) // with the name "d": the largest event
 	post := func(kv ...string) wireEvent {
 		t.Helper()
-		body := q(kv...)
-		c.send("POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
-		r := c.next("POST")
-		evs := parseEvents(t, FormatJSON, r.body)
-		if r.StatusCode != 200 || len(evs) != 1 {
-			t.Fatalf("%d %q", r.StatusCode, r.body)
-		}
-		return evs[0]
+		return postControl(t, c, kv...)
 	}
 	var ms runtime.MemStats
 	runtime.GC()
