@@ -65,7 +65,8 @@ type gamesStack struct {
 }
 
 func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer, error) {
-	srv, err := engine.New(engine.Config{Addr: addr, Static: static.FS(), StaticModTime: staticModTime, Logger: log})
+	// The load generator is one address: no cap on its connections.
+	srv, err := engine.New(engine.Config{Addr: addr, MaxConnsPerAddr: -1, Static: static.FS(), StaticModTime: staticModTime, Logger: log})
 	if err != nil {
 		return nil, err
 	}

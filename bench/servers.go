@@ -109,7 +109,8 @@ func startServer(kind, addr string, log *slog.Logger, o serverOptions) (*running
 
 func startCometplay(addr string, log *slog.Logger) (*runningServer, error) {
 	srv, err := engine.New(engine.Config{
-		Addr: addr,
+		Addr:            addr,
+		MaxConnsPerAddr: -1, // the load generator is one address
 		Static: fstest.MapFS{
 			staticPath[1:]: &fstest.MapFile{Data: []byte(staticBody), ModTime: staticModTime},
 		},

@@ -55,13 +55,33 @@ type HubConfig struct {
 	MaxSessions int
 	// MaxSubscriptions caps a session's subscriptions (default 64).
 	MaxSubscriptions int
+	// MaxSubscribedSegments caps the subject segments of the subscriptions
+	// a client makes, summed over every part of every list (default 256):
+	// each may add a node to the subject index, so this bounds what a
+	// session's subscriptions cost in memory. Subscriptions made from Go
+	// (rooms, lobby, Session.Subscribe) are not counted.
+	MaxSubscribedSegments int
+	// SubscribeRate and SubscribeBurst limit a client's subscribes (new
+	// subscriptions) and unsubscribes with a token bucket of their own
+	// (defaults 10 a second, bursts of 64; a negative SubscribeRate
+	// disables it). Over it: nack "rate limited". A bucket apart from the
+	// publishes' so that a client re-subscribing everything on a new
+	// session does not spend its moves.
+	SubscribeRate  int
+	SubscribeBurst int
 	// MaxFields caps the fields of one published event (default 32).
 	MaxFields int
 	// MaxEventBytes caps the total size of a published event's names and
 	// values (default 16 KiB).
 	MaxEventBytes int
+	// MaxParams caps the parameters of one protocol request, in its query
+	// and body together, repeats included (default the larger of
+	// DefaultMaxParams and 2×MaxFields; at least MaxFields). Past it the
+	// request is answered 400 at once, before the rest is read.
+	MaxParams int
 	// MaxSessionsPerAddr caps the live sessions joined from one client IP
-	// address (default 128; -1: no cap). A join over it is answered 503.
+	// address, an IPv6 address counting with its whole /64 (default 128;
+	// -1: no cap). A join over it is answered 503.
 	MaxSessionsPerAddr int
 	// PublishRate and PublishBurst limit each session's publishes (moves,
 	// chat and lobby actions included) with a token bucket: PublishRate per
@@ -86,8 +106,23 @@ const (
 	DefaultWindow             = 256
 	DefaultMaxSessions        = 100_000
 	DefaultMaxSubscriptions   = 64
-	DefaultMaxFields          = 32
-	DefaultMaxEventBytes      = 16 << 10
+	// DefaultMaxSubscribedSegments allows every subscription of a session
+	// at DefaultMaxSubscriptions four segments ("/room/r-4f/chat" has 4).
+	DefaultMaxSubscribedSegments = 256
+	// DefaultSubscribeRate and DefaultSubscribeBurst: a client may make its
+	// whole set of subscriptions at once (DefaultMaxSubscriptions), then
+	// change ten a second. Each change takes the subject index's write
+	// lock, which every publish waits for.
+	DefaultSubscribeRate  = 10
+	DefaultSubscribeBurst = DefaultMaxSubscriptions
+	DefaultMaxFields      = 32
+	DefaultMaxEventBytes  = 16 << 10
+	// DefaultMaxParams bounds a request's parameters: a publish carries at
+	// most MaxFields (32) fields of its own and a few p_* control fields
+	// (p_event, p_id, p_subject, p_to, p_label: clients send fewer than
+	// 10); twice MaxFields leaves room for repeats. The cap bounds the work
+	// of reading one request on the event loop, whatever its body holds.
+	DefaultMaxParams          = 64
 	DefaultMaxSessionsPerAddr = 128
 	DefaultPublishRate        = 20
 	DefaultPublishBurst       = 40
@@ -123,8 +158,12 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	defi(&c.Window, DefaultWindow)
 	defi(&c.MaxSessions, DefaultMaxSessions)
 	defi(&c.MaxSubscriptions, DefaultMaxSubscriptions)
+	defi(&c.MaxSubscribedSegments, DefaultMaxSubscribedSegments)
+	defi(&c.SubscribeRate, DefaultSubscribeRate)
+	defi(&c.SubscribeBurst, max(DefaultSubscribeBurst, c.SubscribeRate))
 	defi(&c.MaxFields, DefaultMaxFields)
 	defi(&c.MaxEventBytes, DefaultMaxEventBytes)
+	defi(&c.MaxParams, max(DefaultMaxParams, 2*c.MaxFields))
 	defi(&c.MaxSessionsPerAddr, DefaultMaxSessionsPerAddr)
 	defi(&c.PublishRate, DefaultPublishRate)
 	defi(&c.PublishBurst, max(DefaultPublishBurst, c.PublishRate))
@@ -149,10 +188,13 @@ func (c HubConfig) withDefaults() (HubConfig, error) {
 	for _, v := range []struct {
 		n string
 		v int
-	}{{"MaxSessions", c.MaxSessions}, {"MaxSubscriptions", c.MaxSubscriptions}, {"MaxFields", c.MaxFields}, {"MaxEventBytes", c.MaxEventBytes}} {
+	}{{"MaxSessions", c.MaxSessions}, {"MaxSubscriptions", c.MaxSubscriptions}, {"MaxSubscribedSegments", c.MaxSubscribedSegments}, {"MaxFields", c.MaxFields}, {"MaxEventBytes", c.MaxEventBytes}, {"MaxParams", c.MaxParams}, {"SubscribeBurst", c.SubscribeBurst}} {
 		if v.v < 0 {
 			errs = append(errs, fmt.Errorf("engine: %s must be positive, got %d", v.n, v.v))
 		}
+	}
+	if c.MaxParams < c.MaxFields {
+		errs = append(errs, fmt.Errorf("engine: MaxParams (%d) must be at least MaxFields (%d)", c.MaxParams, c.MaxFields))
 	}
 	if c.DefaultFormat >= numFormats {
 		errs = append(errs, fmt.Errorf("engine: invalid DefaultFormat %d", c.DefaultFormat))
@@ -177,7 +219,7 @@ type Hub struct {
 	// by either; the secret part is compared in constant time.
 	mu       sync.RWMutex
 	sessions map[string]*Session
-	perAddr  map[netip.Addr]int32 // live sessions per client address
+	perAddr  addrCounts // live sessions per client address key (addrKey: IPv6 by /64)
 
 	index subjectIndex
 
@@ -217,7 +259,7 @@ func NewHub(srv *Server, cfg HubConfig) (*Hub, error) {
 		srv:      srv,
 		cfg:      cfg,
 		sessions: make(map[string]*Session),
-		perAddr:  make(map[netip.Addr]int32),
+		perAddr:  make(addrCounts),
 		obs:      newHubObservers(),
 	}
 	h.events.init(srv.log)
@@ -330,12 +372,9 @@ func (h *Hub) newSession(f Format, addr netip.Addr) (*Session, error) {
 		h.mu.Unlock()
 		return nil, ErrTooManySessions
 	}
-	if addr.IsValid() {
-		if n := h.perAddr[addr]; h.cfg.MaxSessionsPerAddr >= 0 && int(n) >= h.cfg.MaxSessionsPerAddr {
-			h.mu.Unlock()
-			return nil, ErrTooManySessionsFromAddr
-		}
-		h.perAddr[addr]++
+	if addr.IsValid() && !h.perAddr.take(addrKey(addr), h.cfg.MaxSessionsPerAddr) {
+		h.mu.Unlock()
+		return nil, ErrTooManySessionsFromAddr
 	}
 	for {
 		pub := newID(8)
@@ -364,11 +403,7 @@ func (h *Hub) unregister(s *Session) {
 	if h.sessions[s.id[:pubIDLen]] == s {
 		delete(h.sessions, s.id[:pubIDLen])
 		if s.addr.IsValid() {
-			if n := h.perAddr[s.addr] - 1; n > 0 {
-				h.perAddr[s.addr] = n
-			} else {
-				delete(h.perAddr, s.addr)
-			}
+			h.perAddr.give(addrKey(s.addr))
 		}
 	}
 	h.mu.Unlock()

@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
 	"html"
 	"net/http"
 	"strconv"
@@ -27,6 +28,38 @@ func (p params) get(name string) (string, bool) {
 	return "", false
 }
 
+// detach returns subject and to, and rewrites fields, so that they no
+// longer share the string holding every parameter of the request, when
+// that string is much larger than they are: they may live on in windows,
+// mailboxes and rooms, and must not keep alive what a request carried
+// beside them (a parameter of a megabyte that publish drops). size is the
+// fields' names and values in bytes. Usually they are most of the request:
+// then nothing is copied.
+func (p params) detach(fields []Field, subject, to string, size int) (string, string) {
+	total := 0
+	for _, f := range p {
+		total += len(f.Name) + len(f.Value)
+	}
+	need := size + len(subject) + len(to)
+	if total <= 2*need+512 {
+		return subject, to
+	}
+	b := make([]byte, 0, need)
+	b = append(append(b, subject...), to...)
+	for _, f := range fields {
+		b = append(append(b, f.Name...), f.Value...)
+	}
+	all := string(b)
+	subject, all = all[:len(subject)], all[len(subject):]
+	to, all = all[:len(to)], all[len(to):]
+	for i := range fields {
+		n, v := len(fields[i].Name), len(fields[i].Value)
+		fields[i] = Field{all[:n], all[n : n+v]}
+		all = all[n+v:]
+	}
+	return subject, to
+}
+
 func (p params) value(name string) string {
 	v, _ := p.get(name)
 	return v
@@ -34,33 +67,106 @@ func (p params) value(name string) string {
 
 // paramBuilder collects parameters as they are decoded, into one arena, so
 // that a request's parameters cost two allocations (one string holding
-// them all, and the slice) rather than two per parameter.
+// them all, and the slice) rather than two per parameter. It stops at a cap
+// on the parameters visited, and finds a repeated name in constant time
+// (a hash table past a few names), so its work is linear in the request.
 type paramBuilder struct {
 	arena []byte
 	idx   []int // per parameter: name start, name end, value end (the value follows the name)
+	// table indexes the names once there are more than linearParams: open
+	// addressing, each slot a parameter's number + 1 (0: empty).
+	table []int32
+	max   int  // parameters visited at most (repeats count)
+	seen  int  // parameters visited
+	over  bool // more than max were sent
 }
 
+// linearParams is how many names are compared one by one before the table
+// is built: a request of a Pushlet client has fewer, and a scan of a few
+// names is faster than hashing them.
+const linearParams = 16
+
+// paramSeed randomizes the names' hash, so that a client cannot choose
+// names that collide (hash flooding).
+var paramSeed = maphash.MakeSeed()
+
 // add records a parameter unless its name was seen: a repeated name keeps
-// its first value.
-func (pb *paramBuilder) add(k, v []byte) {
-	for i := 0; i < len(pb.idx); i += 3 {
-		if string(pb.arena[pb.idx[i]:pb.idx[i+1]]) == string(k) {
-			return
+// its first value. It reports false, and records nothing, once more than
+// max parameters were visited.
+func (pb *paramBuilder) add(k, v []byte) bool {
+	if pb.seen++; pb.seen > pb.max {
+		pb.over = true
+		return false
+	}
+	n := len(pb.idx) / 3
+	slot := -1
+	if n < linearParams {
+		for i := 0; i < len(pb.idx); i += 3 {
+			if string(pb.arena[pb.idx[i]:pb.idx[i+1]]) == string(k) {
+				return true
+			}
+		}
+	} else {
+		if len(pb.table) == 0 {
+			pb.rehash(4 * linearParams) // the first name past the scan
+		}
+		var found bool
+		if slot, found = pb.lookup(k); found {
+			return true
 		}
 	}
 	start := len(pb.arena)
 	pb.arena = append(append(pb.arena, k...), v...)
 	pb.idx = append(pb.idx, start, start+len(k), len(pb.arena))
+	if slot >= 0 {
+		pb.table[slot] = int32(n + 1)
+		if 2*(n+1) > len(pb.table) {
+			pb.rehash(2 * len(pb.table)) // at most half full
+		}
+	}
+	return true
+}
+
+// lookup returns the slot of name k in the table: where it is, or the
+// empty slot where it belongs.
+func (pb *paramBuilder) lookup(k []byte) (slot int, found bool) {
+	mask := len(pb.table) - 1
+	for i := int(maphash.Bytes(paramSeed, k)) & mask; ; i = (i + 1) & mask {
+		e := pb.table[i]
+		if e == 0 {
+			return i, false
+		}
+		j := 3 * int(e-1)
+		if string(pb.arena[pb.idx[j]:pb.idx[j+1]]) == string(k) {
+			return i, true
+		}
+	}
+}
+
+// rehash sizes the table to size slots (a power of two) and indexes every
+// name recorded so far.
+func (pb *paramBuilder) rehash(size int) {
+	if cap(pb.table) >= size {
+		pb.table = pb.table[:size]
+		clear(pb.table)
+	} else {
+		pb.table = make([]int32, size)
+	}
+	for i := 0; i < len(pb.idx); i += 3 {
+		slot, _ := pb.lookup(pb.arena[pb.idx[i]:pb.idx[i+1]])
+		pb.table[slot] = int32(i/3 + 1)
+	}
 }
 
 // builders recycles paramBuilders: their arenas are copied out by params.
 var builders = sync.Pool{New: func() any { return new(paramBuilder) }}
 
 func (pb *paramBuilder) release() {
-	if cap(pb.arena) > 64<<10 || cap(pb.idx) > 3*1024 {
+	if cap(pb.arena) > 64<<10 || cap(pb.idx) > 3*1024 || cap(pb.table) > 4096 {
 		return // a rare large request: let it go
 	}
-	pb.arena, pb.idx = pb.arena[:0], pb.idx[:0]
+	pb.arena, pb.idx, pb.table = pb.arena[:0], pb.idx[:0], pb.table[:0]
+	pb.seen, pb.over = 0, false
 	builders.Put(pb)
 }
 
@@ -84,6 +190,8 @@ var (
 	errBadBody   = "Malformed event body"
 	errBadQuery  = "Malformed query string"
 	errBadFormat = "Unsupported format: "
+	// errTooManyParams: more than HubConfig.MaxParams parameters.
+	errTooManyParams = "Too many parameters (at most "
 )
 
 // Protocol errors answered as nack events.
@@ -108,7 +216,7 @@ func (h *Hub) serve(ex *exchange, req *httpcodec.Request) {
 		ex.respond(http.StatusMethodNotAllowed, []string{"Allow", "GET, HEAD, POST, OPTIONS", "Content-Type", "text/plain; charset=utf-8"}, []byte("405 Method Not Allowed\n"))
 		return
 	}
-	ps, perr := readParams(req)
+	ps, perr := readParams(req, h.cfg.MaxParams)
 	if perr != "" {
 		h.badRequest(ex, perr, cors)
 		return
@@ -167,25 +275,33 @@ func truncate(s string, n int) string {
 }
 
 // readParams collects the request's parameters. On a POST the body's
-// parameters come first; the query may add names the body lacks.
-func readParams(req *httpcodec.Request) (params, string) {
+// parameters come first; the query may add names the body lacks. At most
+// maxParams are visited (repeats count): past them it stops and reports
+// errTooManyParams, so a request's cost is bounded whatever it holds.
+func readParams(req *httpcodec.Request, maxParams int) (params, string) {
 	ps := builders.Get().(*paramBuilder)
 	defer ps.release()
+	ps.max = maxParams
 	if string(req.Method) == "POST" && len(req.Body) > 0 {
 		ct := req.Header("Content-Type")
 		if i := bytes.IndexByte(ct, ';'); i >= 0 {
 			ct = ct[:i]
 		}
 		if strings.EqualFold(string(bytes.TrimSpace(ct)), "application/x-www-form-urlencoded") {
-			if _, err := httpcodec.VisitForm(nil, req.Body, func(k, v []byte) bool { ps.add(k, v); return true }); err != nil {
+			if _, err := httpcodec.VisitForm(nil, req.Body, ps.add); err != nil {
 				return nil, errBadBody
 			}
-		} else if err := parseEventBody(req.Body, ps); err != nil {
+		} else if err := parseEventBody(req.Body, ps); err != nil && !ps.over {
 			return nil, errBadBody
 		}
 	}
-	if err := req.VisitQuery(func(k, v []byte) bool { ps.add(k, v); return true }); err != nil {
-		return nil, errBadQuery
+	if !ps.over {
+		if err := req.VisitQuery(ps.add); err != nil {
+			return nil, errBadQuery
+		}
+	}
+	if ps.over {
+		return nil, errTooManyParams + strconv.Itoa(maxParams) + ")"
 	}
 	return ps.params(), ""
 }
@@ -236,7 +352,9 @@ func parseEventBody(body []byte, ps *paramBuilder) error {
 		if !ok {
 			return errMalformed
 		}
-		ps.add(name, dec)
+		if !ps.add(name, dec) {
+			return errMalformed // past the cap: readParams reports it
+		}
 		b = b[k+1:]
 	}
 }
@@ -451,9 +569,9 @@ func (rc *reqCtx) listen(ackName string) {
 			rc.nack("subject reserved")
 			return
 		}
-		sub, err := s.subscribe(subject, label)
+		sub, err := s.subscribe(subject, label, true)
 		if err != nil {
-			rc.nack(subscribeReason(err))
+			rc.nack(rc.subscribeReason(err))
 			return
 		}
 		ack = append(ack, "p_sid", sub.sid)
@@ -497,10 +615,13 @@ func (rc *reqCtx) listen(ackName string) {
 	rc.openStream(f, ackEv)
 }
 
-func subscribeReason(err error) string {
+// subscribeReason is the nack reason of a refused subscribe.
+func (rc *reqCtx) subscribeReason(err error) string {
 	switch {
 	case errors.Is(err, ErrBadSubject):
 		return "invalid subject"
+	case errors.Is(err, errTooManySegments):
+		return err.Error() + " (at most " + strconv.Itoa(rc.h.cfg.MaxSubscribedSegments) + ")"
 	default:
 		return err.Error()
 	}
@@ -599,9 +720,9 @@ func (rc *reqCtx) subscribe() {
 		rc.nack("subject reserved")
 		return
 	}
-	sub, err := rc.s.subscribe(subject, label)
+	sub, err := rc.s.subscribe(subject, label, true)
 	if err != nil {
-		rc.nack(subscribeReason(err))
+		rc.nack(rc.subscribeReason(err))
 		return
 	}
 	kv := []string{"p_id", rc.s.id, "p_subject", subject, "p_sid", sub.sid}
@@ -613,14 +734,16 @@ func (rc *reqCtx) subscribe() {
 
 // unsubscribe handles the unsubscribe request.
 func (rc *reqCtx) unsubscribe() {
-	sid, ok := rc.ps.get("p_sid")
-	if !ok || sid == "" {
-		rc.s.unsubscribe("")
+	sid := rc.ps.value("p_sid")
+	removed, err := rc.s.unsubscribe(sid, true)
+	switch {
+	case err != nil:
+		rc.nack(err.Error())
+		return
+	case sid == "":
 		rc.control(oneShot("unsubscribe-ack", "p_id", rc.s.id))
 		return
-	}
-	removed := rc.s.unsubscribe(sid)
-	if len(removed) == 0 {
+	case len(removed) == 0:
 		rc.nack("no subscription for sid=" + truncate(sid, 32))
 		return
 	}
@@ -698,6 +821,7 @@ func (rc *reqCtx) publish() {
 		rc.nack("event too large")
 		return
 	}
+	subject, to = rc.ps.detach(user, subject, to, size)
 	if c := h.claimFor(subject); c != nil {
 		p := Publish{Session: s, Subject: subject, Fields: user, RemoteAddr: s.RemoteAddr()}
 		for _, name := range forwardedHeaders {

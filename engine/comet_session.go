@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,9 +100,34 @@ type Session struct {
 // sessionExt holds a session's rarely used state, allocated on first use so
 // that an idle listener stays small.
 type sessionExt struct {
-	pubTokens int64 // publish token bucket, in millitokens
-	pubAt     int64 // UnixNano of the last refill
-	values    map[string]any
+	pub, sub tokenBucket // publishes; client subscribes and unsubscribes
+	segs     int         // trie segments of the client's subscriptions (HubConfig.MaxSubscribedSegments)
+	values   map[string]any
+}
+
+// tokenBucket is a rate limiter: rate tokens per period, burst at once. Its
+// owner's lock guards it.
+type tokenBucket struct {
+	milli int64 // tokens held, in thousandths
+	at    int64 // UnixNano of the last refill (0: never used, full)
+}
+
+// take refills the bucket for the time since the last call (now, UnixNano)
+// and takes one token; it reports false, taking none, when it holds less
+// than one. rate and burst are at least 1; per is at least a millisecond.
+func (b *tokenBucket) take(now int64, rate int, per time.Duration, burst int) bool {
+	full := int64(burst) * 1000
+	if elapsed := now - b.at; b.at == 0 || elapsed >= int64(per)*int64(burst) {
+		b.milli = full // unused for long enough to be full, whatever the rate
+	} else {
+		b.milli = min(full, b.milli+max(elapsed, 0)*int64(rate)/(int64(per)/1000))
+	}
+	b.at = now
+	if b.milli < 1000 {
+		return false
+	}
+	b.milli -= 1000
+	return true
 }
 
 // extLocked returns the session's sessionExt, allocating it.
@@ -150,19 +177,14 @@ func (s *Session) allowPublish() bool {
 	now := time.Now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	burst := int64(cfg.PublishBurst) * 1000
-	x := s.extLocked()
-	if x.pubAt == 0 {
-		x.pubTokens = burst
-	} else {
-		x.pubTokens = min(burst, x.pubTokens+(now-x.pubAt)*int64(cfg.PublishRate)/1e6)
-	}
-	x.pubAt = now
-	if x.pubTokens < 1000 {
-		return false
-	}
-	x.pubTokens -= 1000
-	return true
+	return s.extLocked().pub.take(now, cfg.PublishRate, time.Second, cfg.PublishBurst)
+}
+
+// allowSubscribeLocked takes one token from the bucket of the client's
+// subscribes and unsubscribes.
+func (s *Session) allowSubscribeLocked() bool {
+	cfg := &s.hub.cfg
+	return cfg.SubscribeRate < 0 || s.extLocked().sub.take(time.Now().UnixNano(), cfg.SubscribeRate, time.Second, cfg.SubscribeBurst)
 }
 
 // Format returns the session's format.
@@ -236,7 +258,7 @@ func (s *Session) SendEvent(ev *Event) { s.push(ev, nil) }
 // its sid. Subscribing again to the same subject with the same label returns
 // the existing sid.
 func (s *Session) Subscribe(subject, label string) (string, error) {
-	sub, err := s.subscribe(subject, label)
+	sub, err := s.subscribe(subject, label, false)
 	if err != nil {
 		return "", err
 	}
@@ -246,7 +268,8 @@ func (s *Session) Subscribe(subject, label string) (string, error) {
 // Unsubscribe removes the subscription with the given sid; it reports
 // whether there was one.
 func (s *Session) Unsubscribe(sid string) bool {
-	return s.unsubscribe(sid) != nil
+	removed, _ := s.unsubscribe(sid, false)
+	return removed != nil
 }
 
 // UnsubscribeSubject removes every subscription to exactly subject (label
@@ -262,7 +285,7 @@ func (s *Session) UnsubscribeSubject(subject string) int {
 	s.mu.Unlock()
 	n := 0
 	for _, sid := range sids {
-		if s.unsubscribe(sid) != nil {
+		if removed, _ := s.unsubscribe(sid, false); removed != nil {
 			n++
 		}
 	}
@@ -387,11 +410,19 @@ func (s *Session) resumeLocked(last uint64) {
 // hasPendingLocked reports whether events wait for delivery.
 func (s *Session) hasPendingLocked() bool { return s.delivered < s.seq }
 
-// subscribe adds (or finds) a subscription.
-func (s *Session) subscribe(subject, label string) (*subscription, error) {
-	parts, ok := splitSubjects(subject)
-	if !ok {
-		return nil, ErrBadSubject
+// Errors of a client's subscribe and unsubscribe (answered as nacks).
+var (
+	errSubscribeRate   = errors.New("rate limited: slow down")
+	errTooManySegments = errors.New("too many subject segments subscribed")
+)
+
+// subscribe adds (or finds) a subscription. A client's (client true) is
+// charged to the session's subscribe bucket and segment budget when it is
+// new; the server's (rooms, lobby, Session.Subscribe) is not.
+func (s *Session) subscribe(subject, label string, client bool) (*subscription, error) {
+	parts, err := splitSubjects(subject)
+	if err != nil {
+		return nil, err
 	}
 	if len(label) > MaxLabelLen {
 		return nil, errLabelTooLong
@@ -411,7 +442,22 @@ func (s *Session) subscribe(subject, label string) (*subscription, error) {
 		s.mu.Unlock()
 		return nil, errTooManySubs
 	}
-	sub := &subscription{sess: s, subject: subject, label: label, sid: s.newSIDLocked()}
+	var segs int
+	if client {
+		segs = subjectSegments(parts)
+		if s.extLocked().segs+segs > s.hub.cfg.MaxSubscribedSegments {
+			s.mu.Unlock()
+			return nil, errTooManySegments
+		}
+		if !s.allowSubscribeLocked() {
+			s.mu.Unlock()
+			return nil, errSubscribeRate
+		}
+		s.ext.segs += segs
+	}
+	// Copies: a client's subject and label are parts of the string
+	// holding every parameter of its request, which they must not keep alive.
+	sub := &subscription{sess: s, subject: strings.Clone(subject), label: strings.Clone(label), sid: s.newSIDLocked(), segs: int32(segs)}
 	s.subs = append(s.subs, sub)
 	s.nsubs.Store(int32(len(s.subs)))
 	s.mu.Unlock()
@@ -428,9 +474,15 @@ func (s *Session) subscribe(subject, label string) (*subscription, error) {
 	return sub, nil
 }
 
-// unsubscribe removes one subscription by sid, or all with sid "".
-func (s *Session) unsubscribe(sid string) []*subscription {
+// unsubscribe removes one subscription by sid, or all with sid "". A
+// client's (client true) takes a token from the session's subscribe bucket
+// first (errSubscribeRate when it is empty).
+func (s *Session) unsubscribe(sid string, client bool) ([]*subscription, error) {
 	s.mu.Lock()
+	if client && !s.allowSubscribeLocked() {
+		s.mu.Unlock()
+		return nil, errSubscribeRate
+	}
 	var removed []*subscription
 	if sid == "" {
 		removed, s.subs = s.subs, nil
@@ -443,12 +495,17 @@ func (s *Session) unsubscribe(sid string) []*subscription {
 			}
 		}
 	}
+	for _, sub := range removed {
+		if sub.segs > 0 {
+			s.ext.segs -= int(sub.segs)
+		}
+	}
 	s.nsubs.Store(int32(len(s.subs)))
 	s.mu.Unlock()
 	for _, sub := range removed {
 		s.hub.index.remove(sub)
 	}
-	return removed
+	return removed, nil
 }
 
 // newSIDLocked returns a subscription id unique within the session, in

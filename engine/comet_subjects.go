@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 )
@@ -27,7 +28,15 @@ const (
 	MaxSubjectLen = 256
 	// MaxSubjectSegments bounds the depth of a subject.
 	MaxSubjectSegments = 16
+	// MaxSubjectParts bounds the subjects of one comma list: each part is
+	// stored in the index apart (a trie path of its own), so a list of
+	// many short parts would cost far more than its bytes. Pushlet's
+	// clients and ours send one subject per subscription.
+	MaxSubjectParts = 8
 )
+
+// errTooManyParts: a comma list of more than MaxSubjectParts subjects.
+var errTooManyParts = fmt.Errorf("too many subjects in one list (at most %d)", MaxSubjectParts)
 
 // subscription is one p_sid of a session.
 type subscription struct {
@@ -35,6 +44,7 @@ type subscription struct {
 	sid     string
 	subject string // as given, possibly a comma list
 	label   string
+	segs    int32 // trie segments charged to the session's client budget (0: subscribed from Go)
 	// where it is stored in the trie (one place per comma-separated part),
 	// with its index in that node's slice for O(1) removal. The first place
 	// is inline: most subscriptions name one subject.
@@ -84,18 +94,32 @@ func validSubject(s string) bool {
 	return true
 }
 
-// splitSubjects splits a comma list and validates each part.
-func splitSubjects(list string) ([]string, bool) {
-	if list == "" || len(list) > 8*MaxSubjectLen {
-		return nil, false
+// splitSubjects splits a comma list and validates each part; the error is
+// ErrBadSubject or errTooManyParts.
+func splitSubjects(list string) ([]string, error) {
+	if list == "" || len(list) > MaxSubjectParts*MaxSubjectLen {
+		return nil, ErrBadSubject
+	}
+	if strings.Count(list, ",") >= MaxSubjectParts {
+		return nil, errTooManyParts
 	}
 	parts := strings.Split(list, ",")
 	for _, p := range parts {
 		if !validSubject(p) {
-			return nil, false
+			return nil, ErrBadSubject
 		}
 	}
-	return parts, true
+	return parts, nil
+}
+
+// subjectSegments returns how many trie nodes storing parts may create:
+// one per segment of each part.
+func subjectSegments(parts []string) int {
+	n := 0
+	for _, p := range parts {
+		n += strings.Count(p, "/") + 1
+	}
+	return n
 }
 
 // add stores sub under each of its subjects. parts come from splitSubjects.
@@ -114,8 +138,10 @@ func (ix *subjectIndex) add(sub *subscription, parts []string) {
 				if n.children == nil {
 					n.children = make(map[string]*subjectNode)
 				}
-				c = &subjectNode{parent: n, seg: seg}
-				n.children[seg] = c
+				// A copy, as the node's name and the map's key: seg is
+				// part of a client's request, which it must not keep alive.
+				c = &subjectNode{parent: n, seg: strings.Clone(seg)}
+				n.children[c.seg] = c
 			}
 			n = c
 		}

@@ -33,8 +33,28 @@ const (
 	// bounded.
 	DefaultMaxOutbound = 1 << 20
 	// DefaultMaxInbound bounds the bytes buffered from one connection that the
-	// server has not consumed yet (pipelined requests beyond MaxPipelined).
+	// server has not consumed yet: a request still arriving, and pipelined
+	// requests beyond MaxPipelined. It is what a connection's input may cost
+	// in memory (about 1.25 times it at most, see conn.appendIn).
 	DefaultMaxInbound = 2 << 20
+	// DefaultMaxConnsPerAddr bounds the connections open at once from one
+	// client address (an IPv6 address counts with its whole /64). A session
+	// keeps a data connection (a stream or a parked long-poll) and sends its
+	// control requests on a second one, so the sessions of one address at
+	// HubConfig's DefaultMaxSessionsPerAddr (128) need 256; a browser opens
+	// at most 6 per host, so more come only from many browsers behind one
+	// address (a NAT) or from a script.
+	DefaultMaxConnsPerAddr = 256
+	// DefaultKeepAlive is the TCP keep-alive period: a connection silent
+	// for that long is probed every third of it, and dropped after three
+	// probes go unanswered; data it does not acknowledge for twice the
+	// period drops it too. A client that vanished without a word (a
+	// laptop closed, a network gone) is therefore noticed within about
+	// 2×30 s = 1 minute instead of the kernel's 15 minutes of
+	// retransmissions, and its seat stops looking connected.
+	DefaultKeepAlive = 30 * time.Second
+	// keepAliveProbes is the number of unanswered probes that drop a connection.
+	keepAliveProbes = 3
 	// DefaultShutdownTimeout bounds a graceful shutdown.
 	DefaultShutdownTimeout = 5 * time.Second
 	// DefaultWorkQueue is the number of requests waiting for a handler
@@ -66,10 +86,22 @@ type Config struct {
 	// open-file limit (RLIMIT_NOFILE) minus a reserve; a larger value is
 	// lowered to that. Connections over the cap are answered 503 and closed.
 	MaxConns int
-	// MaxPipelined, MaxOutbound, MaxInbound: see the Default constants.
+	// MaxConnsPerAddr caps the connections open at once from one client
+	// address, an IPv6 address counting with its whole /64 (default
+	// DefaultMaxConnsPerAddr; -1: no cap). Connections over it are answered
+	// 503 and closed, as over MaxConns.
+	MaxConnsPerAddr int
+	// MaxPipelined, MaxOutbound, MaxInbound: see the Default constants. A
+	// request still arriving may hold more than MaxInbound when Limits
+	// allow a larger one (head and body, plus 64 KiB); one whose bytes on
+	// the wire exceed both is answered 413.
 	MaxPipelined int
 	MaxOutbound  int
 	MaxInbound   int
+	// KeepAlive is the TCP keep-alive period (default DefaultKeepAlive, at
+	// least 3 s; negative: off, the operating system's defaults). A dead
+	// peer is detected within about twice the period.
+	KeepAlive time.Duration
 	// ShutdownTimeout bounds Shutdown when its context has no deadline.
 	ShutdownTimeout time.Duration
 	// Static is the embedded site (usually static.FS()); nil serves none.
@@ -92,6 +124,24 @@ type Config struct {
 	Logger *slog.Logger
 	// AccessLog logs every request at debug level when set.
 	AccessLog bool
+	// LogLimit is how many records at Warn level and above with the same
+	// message the server logs a minute (default DefaultLogLimit; -1: no
+	// limit); see LimitLogs. Clients can cause some of them.
+	LogLimit int
+}
+
+// requestHold is what one request still arriving may hold on the wire:
+// MaxInbound, or more when the limits allow a larger request (its head and
+// body, with room for a chunked body's framing and one read).
+func requestHold(maxInbound int, l httpcodec.Limits) int {
+	head, body := l.MaxHeadBytes, l.MaxBodyBytes
+	if head <= 0 {
+		head = httpcodec.DefaultMaxHeadBytes
+	}
+	if body <= 0 {
+		body = httpcodec.DefaultMaxBodyBytes
+	}
+	return max(maxInbound, head+int(min(body, 1<<40))+64<<10)
 }
 
 // withDefaults returns c with every zero field set to its default, or an
@@ -115,6 +165,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.MaxConnsPerAddr == 0 {
+		c.MaxConnsPerAddr = DefaultMaxConnsPerAddr
+	}
 	if c.MaxPipelined == 0 {
 		c.MaxPipelined = DefaultMaxPipelined
 	}
@@ -124,14 +177,21 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInbound == 0 {
 		c.MaxInbound = DefaultMaxInbound
 	}
+
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.KeepAlive == 0 {
+		c.KeepAlive = DefaultKeepAlive
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	if c.PageCSP == "" {
 		c.PageCSP = DefaultPageCSP
+	}
+	if c.LogLimit == 0 {
+		c.LogLimit = DefaultLogLimit
 	}
 	var errs []error
 	for _, v := range []struct{ name, policy string }{{"PageCSP", c.PageCSP}, {"WebrootCSP", c.WebrootCSP}} {
@@ -150,10 +210,19 @@ func (c Config) withDefaults() (Config, error) {
 	positive("HeaderTimeout", int64(c.HeaderTimeout))
 	positive("IdleTimeout", int64(c.IdleTimeout))
 	positive("MaxConns", int64(c.MaxConns))
+	if c.LogLimit < -1 {
+		errs = append(errs, fmt.Errorf("engine: LogLimit must be positive, or -1 for no limit, got %d", c.LogLimit))
+	}
+	if c.MaxConnsPerAddr < -1 {
+		errs = append(errs, fmt.Errorf("engine: MaxConnsPerAddr must be positive, or -1 for no cap, got %d", c.MaxConnsPerAddr))
+	}
 	positive("MaxPipelined", int64(c.MaxPipelined))
 	positive("MaxOutbound", int64(c.MaxOutbound))
 	positive("MaxInbound", int64(c.MaxInbound))
 	positive("ShutdownTimeout", int64(c.ShutdownTimeout))
+	if c.KeepAlive > 0 && c.KeepAlive < keepAliveProbes*time.Second {
+		errs = append(errs, fmt.Errorf("engine: KeepAlive must be at least %v (or negative: off), got %v", keepAliveProbes*time.Second, c.KeepAlive))
+	}
 	if c.MaxInbound > 0 && c.MaxInbound < 64<<10 {
 		errs = append(errs, fmt.Errorf("engine: MaxInbound must be at least 64 KiB, got %d", c.MaxInbound))
 	}

@@ -37,14 +37,17 @@ const lingerTimeout = 500 * time.Millisecond
 // conn is the engine's state of one TCP connection. Every field is owned by
 // the connection's event loop, except timerGen (read by the timer callback).
 type conn struct {
-	l  *loop // its event loop (and, through it, the server)
-	gc gnet.Conn
+	l       *loop // its event loop (and, through it, the server)
+	gc      gnet.Conn
+	addrKey netip.Addr // counted under this key for MaxConnsPerAddr (invalid: not counted)
 
 	p          *httpcodec.Parser // held only while a request is partially received
 	head, tail *exchange         // requests being served, in arrival order
 	queued     int32             // len of the head..tail list
 	pending    int               // bytes held in exchanges waiting behind the head
 	leftIn     int32             // inbound bytes left unconsumed after the last OnTraffic
+	in         []byte            // received bytes not yet parsed, moved out of gnet's buffer: in[inOff:]
+	inOff      int
 
 	closing      bool // read no further requests; close once the queue drains
 	closeAtFlush bool // close when the current OnTraffic batch is written
@@ -52,7 +55,7 @@ type conn struct {
 	aborted      bool // closeNow has run: gnet closes it shortly
 	blocked      bool // stopped parsing at MaxPipelined; resume when the queue shrinks
 	processing   bool // inside process(); completions must not re-enter it
-	sent100      bool // "100 Continue" sent for the pending request
+	cont100      bool // "Expect: 100-continue" of the pending request handled (answered, or absent)
 
 	timer      timewheel.Timer
 	timerKind  uint8
@@ -214,6 +217,13 @@ func (c *conn) closeSlow(queued int) {
 
 // process parses every complete request in the inbound buffer and dispatches
 // it, in order, up to MaxPipelined in flight. Loop only.
+//
+// Bytes that cannot be parsed yet (a partial request, or requests waiting
+// behind MaxPipelined) are moved out of gnet's buffer into the connection's
+// own (c.in), and later bytes are appended to them: the copying is linear
+// in the bytes received, however slowly a request arrives, and the parser
+// resumes where it stopped. (gnet's Peek would copy everything buffered
+// again on every read.)
 func (c *conn) process() {
 	if c.processing || c.closed {
 		return
@@ -221,66 +231,165 @@ func (c *conn) process() {
 	c.processing = true
 	defer func() { c.processing = false }()
 
-	buf, _ := c.gc.Peek(-1)
 	if c.closing {
 		// After an error or "Connection: close" nothing more is read.
-		c.gc.Discard(len(buf))
+		c.dropInput()
 		return
 	}
-	off := 0
-	for off < len(buf) && !c.closing {
-		if int(c.queued) >= c.l.srv.cfg.MaxPipelined {
-			c.blocked = true
-			break
+	cfg := &c.l.srv.cfg
+	if int(c.queued) >= cfg.MaxPipelined {
+		// Nothing can be parsed until the queue shrinks: keep what came.
+		c.blocked = true
+		c.holdInput()
+	} else {
+		buf, held := c.input()
+		off := 0
+		for off < len(buf) && !c.closing {
+			if int(c.queued) >= cfg.MaxPipelined {
+				c.blocked = true
+				break
+			}
+			if c.p == nil {
+				c.p = c.l.getParser()
+			}
+			n, req, err := c.p.Parse(buf[off:])
+			if err != nil {
+				c.protocolError(err)
+				off = len(buf)
+				break
+			}
+			if n == 0 {
+				c.maybeContinue(buf[off:])
+				break
+			}
+			c.cont100 = false
+			c.l.srv.stats.requests.Add(1)
+			c.dispatch(req)
+			off += n
+			// Loop handlers answer into the batch at once: one read of small
+			// pipelined requests for large responses must not grow it far past
+			// MaxOutbound before the peer shows that it reads. Writing it now
+			// lets checkOutbound close a peer that does not.
+			if len(c.l.wbuf)+c.gc.OutboundBuffered()+c.pending > cfg.MaxOutbound {
+				c.flush()
+			}
 		}
-		if c.p == nil {
-			c.p = c.l.getParser()
-		}
-		n, req, err := c.p.Parse(buf[off:])
-		if err != nil {
-			c.protocolError(err)
+		if c.closing {
 			off = len(buf)
-			break
 		}
-		if n == 0 {
-			c.maybeContinue(buf[off:])
-			break
+		c.consume(buf, held, off)
+	}
+	if n := len(c.in) - c.inOff; n > cfg.MaxInbound && !c.closing {
+		switch {
+		case c.blocked:
+			c.l.srv.log.Debug("connection closed: inbound cap exceeded", "remote", c.remote())
+			c.closeNow()
+			return
+		case n > c.l.srv.requestHold:
+			// One request larger than that on the wire (a chunked body of
+			// tiny chunks: its framing is not counted in MaxBodyBytes).
+			c.protocolError(httpcodec.ErrBodyTooLarge)
+			c.dropInput()
 		}
-		c.sent100 = false
-		c.l.srv.stats.requests.Add(1)
-		c.dispatch(req)
-		off += n
-		// Loop handlers answer into the batch at once: one read of small
-		// pipelined requests for large responses must not grow it far past
-		// MaxOutbound before the peer shows that it reads. Writing it now
-		// lets checkOutbound close a peer that does not.
-		if len(c.l.wbuf)+c.gc.OutboundBuffered()+c.pending > c.l.srv.cfg.MaxOutbound {
-			c.flush()
-		}
-	}
-	if c.closing {
-		off = len(buf)
-	}
-	if off > 0 {
-		c.gc.Discard(off)
-	}
-	if c.blocked && c.gc.InboundBuffered() > c.l.srv.cfg.MaxInbound {
-		c.l.srv.log.Debug("connection closed: inbound cap exceeded", "remote", c.remote())
-		c.closeNow()
-		return
 	}
 	c.updateTimer()
 }
 
-// maybeContinue answers "Expect: 100-continue" once the head is in and no
-// earlier response is pending (an interim response must not overtake one).
-func (c *conn) maybeContinue(buf []byte) {
-	if c.sent100 || c.queued > 0 || !c.p.HeadComplete() {
+// input returns the bytes to parse: gnet's buffer, in place, when the
+// connection holds none of its own; else the held bytes with what gnet
+// buffered since appended (held is then true). Loop only.
+func (c *conn) input() (buf []byte, held bool) {
+	if c.inOff == len(c.in) {
+		buf, _ = c.gc.Peek(-1)
+		return buf, false
+	}
+	c.holdInput()
+	return c.in[c.inOff:], true
+}
+
+// consume records that buf[:off] was parsed; the rest is kept in c.in.
+func (c *conn) consume(buf []byte, held bool, off int) {
+	if held {
+		if c.inOff += off; c.inOff == len(c.in) {
+			c.releaseIn()
+		}
 		return
 	}
-	if r := c.p.Pending(buf); r != nil && r.Expect100 {
-		c.sent100 = true
-		c.write100()
+	if off < len(buf) {
+		c.appendIn(buf[off:])
+	}
+	if len(buf) > 0 {
+		c.gc.Discard(len(buf))
+	}
+}
+
+// holdInput moves what gnet has buffered to the end of c.in. Loop only.
+func (c *conn) holdInput() {
+	if c.gc.InboundBuffered() == 0 {
+		return
+	}
+	b, _ := c.gc.Peek(-1)
+	c.appendIn(b)
+	c.gc.Discard(len(b))
+}
+
+// dropInput discards everything received and not parsed. Loop only.
+func (c *conn) dropInput() {
+	if n := c.gc.InboundBuffered(); n > 0 {
+		c.gc.Discard(n)
+	}
+	c.releaseIn()
+}
+
+// appendIn appends b to the held bytes c.in[c.inOff:]. When it must make
+// room it moves the held bytes to the front if at least a quarter of
+// their size was consumed before them (the move is paid for by what was
+// consumed), else it grows the buffer geometrically: either way the work
+// is linear in the bytes received, and the buffer stays within about 1.25
+// times what is held (MaxInbound, or Server.requestHold for a request
+// still arriving) plus one read. Loop only.
+func (c *conn) appendIn(b []byte) {
+	live := len(c.in) - c.inOff
+	if cap(c.in)-len(c.in) < len(b) {
+		switch need := live + len(b); {
+		case c.inOff > 0 && 4*c.inOff >= live && cap(c.in) >= need:
+			copy(c.in, c.in[c.inOff:])
+			c.in = c.in[:live]
+		case c.in == nil && need <= inBufSize:
+			c.in = c.l.getInBuf()
+		default:
+			grow := 2 * cap(c.in)
+			if cap(c.in) >= 256<<10 {
+				grow = cap(c.in) + cap(c.in)/4
+			}
+			grown := make([]byte, live, max(need, grow))
+			copy(grown, c.in[c.inOff:])
+			c.l.putInBuf(c.in)
+			c.in = grown
+		}
+		c.inOff = 0
+	}
+	c.in = append(c.in, b...)
+}
+
+// releaseIn gives back the connection's held-bytes buffer. Loop only.
+func (c *conn) releaseIn() {
+	c.l.putInBuf(c.in)
+	c.in, c.inOff = nil, 0
+}
+
+// maybeContinue answers "Expect: 100-continue" once the head is in and no
+// earlier response is pending (an interim response must not overtake one).
+// The head is looked at once per request.
+func (c *conn) maybeContinue(buf []byte) {
+	if c.cont100 || c.queued > 0 || !c.p.HeadComplete() {
+		return
+	}
+	if r := c.p.Pending(buf); r != nil {
+		c.cont100 = true
+		if r.Expect100 {
+			c.write100()
+		}
 	}
 }
 
@@ -392,7 +501,7 @@ func (c *conn) complete(ex *exchange) {
 	if c.head != nil || c.l.cur == c {
 		return // process() (running now, or later) updates timers
 	}
-	if c.blocked || c.gc.InboundBuffered() > 0 {
+	if c.blocked || c.gc.InboundBuffered() > 0 || c.inOff < len(c.in) {
 		if c.l.cur != nil {
 			// Another connection's OnTraffic batch is being assembled in
 			// the loop's buffer: resume this one afterwards, not inside it.
@@ -482,6 +591,7 @@ func (c *conn) closeNow() {
 func (c *conn) onClosed() {
 	c.closed = true
 	c.stopTimer()
+	c.releaseIn()
 	if c.p != nil {
 		c.l.putParser(c.p)
 		c.p = nil

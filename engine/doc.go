@@ -46,8 +46,11 @@
 //     connection's loop.
 //  2. conn.process peeks at the inbound buffer and calls the resumable
 //     httpcodec.Parser. "Need more" keeps the parser's offsets (the next
-//     call resumes where it stopped); the header-read timer runs from the
-//     first byte of a request.
+//     call resumes where it stopped), and the bytes not parsed yet move out
+//     of gnet's buffer into the connection's own (conn.in), to which later
+//     bytes are appended: a request arriving slowly costs linear work and
+//     about its size in memory. The header-read timer runs from the first
+//     byte of a request.
 //  3. Each complete request becomes an exchange appended to the
 //     connection's queue (pipelined requests are answered in order, up to
 //     Config.MaxPipelined in flight).

@@ -112,7 +112,7 @@ func (g *Games) Publish(topic string, ev rooms.Event) {
 // Subscribe implements rooms.Transport (a server-side subscription).
 func (g *Games) Subscribe(sessionID, topic string) {
 	if s := g.hub.Session(sessionID); s != nil {
-		if _, err := s.subscribe(topic, ""); err != nil {
+		if _, err := s.subscribe(topic, "", false); err != nil {
 			g.hub.srv.log.Warn("games: subscribe failed", "topic", topic, "err", err)
 		}
 	}

@@ -30,6 +30,7 @@ import (
 const (
 	hardServerEnv        = "ENGINE_HARDENING_SERVER"          // "1": be the child server
 	hardServerSessionEnv = "ENGINE_HARDENING_SESSION_TIMEOUT" // the hub's SessionTimeout (a Go duration)
+	hardServerHeaderEnv  = "ENGINE_HARDENING_HEADER_TIMEOUT"  // the server's HeaderTimeout (a Go duration)
 )
 
 // hardFigures is what the child reports at /hardening/figures, after a
@@ -38,6 +39,7 @@ type hardFigures struct {
 	Goroutines int    `json:"goroutines"`
 	HeapInuse  uint64 `json:"heap_inuse"`
 	OpenConns  int64  `json:"open_connections"`
+	BytesIn    int64  `json:"bytes_in"`
 	Sessions   int    `json:"sessions"`
 	Rooms      int    `json:"rooms"`
 	// Filled in by the parent from /proc.
@@ -59,7 +61,15 @@ func TestHardeningServerHelper(t *testing.T) {
 		fmt.Printf("HARDSERVER error=%v\n", err)
 		os.Exit(2)
 	}
-	srv, err := New(Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger(), IdleTimeout: time.Hour})
+	var err error
+	// Every client is 127.0.0.1: no per-address cap.
+	cfg := Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger(), IdleTimeout: time.Hour, MaxConnsPerAddr: -1}
+	if v := os.Getenv(hardServerHeaderEnv); v != "" {
+		if cfg.HeaderTimeout, err = time.ParseDuration(v); err != nil {
+			fail(err)
+		}
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		fail(err)
 	}
@@ -92,6 +102,7 @@ func TestHardeningServerHelper(t *testing.T) {
 			Goroutines: runtime.NumGoroutine(),
 			HeapInuse:  ms.HeapInuse,
 			OpenConns:  srv.conns.Load(),
+			BytesIn:    srv.stats.bytesIn.Load(),
 			Sessions:   hub.NumSessions(),
 			Rooms:      m.NumRooms(),
 		})

@@ -28,7 +28,7 @@ import (
 func TestHardeningSlowloris(t *testing.T) {
 	const headerTimeout = 2 * time.Second
 	n := hardScale(1000, 1000)
-	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: time.Minute}, func(s *Server) {
+	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: time.Minute, MaxConnsPerAddr: -1}, func(s *Server) {
 		s.Handle("GET", "/x", hText("x"))
 	})
 	before := s.Stats().HeaderTimeouts
@@ -363,41 +363,17 @@ func TestHardeningConnectCycles(t *testing.T) {
 		for i := range kinds {
 			kinds[i] = rng.IntN(4)
 		}
-		cs := make([]net.Conn, conns)
-		errs := make(chan error, 8)
-		for w := range 8 {
-			go func() {
-				for i := w; i < conns; i += 8 {
-					c, err := net.DialTimeout("tcp", ch.addr, hTimeout)
-					if err != nil {
-						errs <- fmt.Errorf("dial %d: %w", i, err)
-						return
-					}
-					cs[i] = c
-					var req string
-					switch kinds[i] {
-					case 1:
-						req = "GET /x HTTP/1.1\r\nHost: t\r\nX-Half: "
-					case 2:
-						req = hReq("GET", "/x")
-					case 3:
-						req = hReq("GET", "/comet?p_event=join-listen&p_format=json")
-					}
-					if req != "" {
-						if _, err := io.WriteString(c, req); err != nil {
-							errs <- fmt.Errorf("write %d: %w", i, err)
-							return
-						}
-					}
-				}
-				errs <- nil
-			}()
-		}
-		for range 8 {
-			if err := hRecv(t, errs, "the dialers"); err != nil {
-				t.Fatalf("cycle %d: %v", cycle, err)
+		cs := dialEach(t, ch.addr, conns, func(i int) string {
+			switch kinds[i] {
+			case 1:
+				return "GET /x HTTP/1.1\r\nHost: t\r\nX-Half: "
+			case 2:
+				return hReq("GET", "/x")
+			case 3:
+				return hReq("GET", "/comet?p_event=join-listen&p_format=json")
 			}
-		}
+			return ""
+		})
 		held := ch.waitFigures(2*hTimeout, "every connection of the cycle to be open", func(f hardFigures) bool {
 			return f.OpenConns == int64(conns)+1 // and the measuring one
 		})

@@ -36,7 +36,7 @@ func TestHardeningMassKill(t *testing.T) {
 		roomGap = -1                     // EmptyGrace: an empty room goes at once
 	)
 	n := hardScale(2000, 5000)
-	th := newTestHub(t, HubConfig{MaxSessionsPerAddr: -1, SessionTimeout: lease})
+	th := newTestHub(t, HubConfig{MaxSessionsPerAddr: -1, SessionTimeout: lease}, Config{MaxConnsPerAddr: -1})
 	g := NewGames(th.hub)
 	g.SetDetachGrace(grace)
 	game := nim.Game

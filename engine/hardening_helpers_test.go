@@ -9,6 +9,8 @@ package engine
 // same assertions on fewer connections or cycles.
 
 import (
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -56,4 +58,37 @@ func resetClose(c net.Conn) {
 		tc.SetLinger(0)
 	}
 	c.Close()
+}
+
+// dialEach opens n connections to addr from 8 goroutines and writes
+// send(i) on the i-th ("" sends nothing); it fails the test on any error.
+func dialEach(t *testing.T, addr string, n int, send func(i int) string) []net.Conn {
+	t.Helper()
+	cs := make([]net.Conn, n)
+	errs := make(chan error, 8)
+	for w := range 8 {
+		go func() {
+			for i := w; i < n; i += 8 {
+				c, err := net.DialTimeout("tcp", addr, hTimeout)
+				if err != nil {
+					errs <- fmt.Errorf("dial %d: %w", i, err)
+					return
+				}
+				cs[i] = c
+				if req := send(i); req != "" {
+					if _, err := io.WriteString(c, req); err != nil {
+						errs <- fmt.Errorf("write %d: %w", i, err)
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := hRecv(t, errs, "the dialers"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cs
 }

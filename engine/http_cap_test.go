@@ -28,7 +28,7 @@ func TestHTTPCapServerHelper(t *testing.T) {
 	if os.Getenv(capEnv) != "1" {
 		t.Skip("helper process for TestHTTPCapStorm")
 	}
-	s, err := New(Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger()})
+	s, err := New(Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger(), MaxConnsPerAddr: -1})
 	if err != nil {
 		fmt.Printf("CAPSERVER error=%v\n", err)
 		os.Exit(2)

@@ -196,7 +196,7 @@ func TestHTTPGoroutinesFlat(t *testing.T) {
 	const n = 2000
 	var mu sync.Mutex
 	var parked []*Stream
-	s := hStart(t, Config{}, func(s *Server) {
+	s := hStart(t, Config{MaxConnsPerAddr: -1}, func(s *Server) {
 		s.Handle("GET", "/x", hText("x"))
 		s.Handle("GET", "/park", func(w *Stream, _ *Request) {
 			w.Start(200, "text/plain")

@@ -29,6 +29,7 @@ type loop struct {
 	// Loop-only state below: touched only on this loop's goroutine.
 	spare     []op
 	parsers   []*httpcodec.Parser // free parsers; a connection holds one only while a request is partial
+	inBufs    [][]byte            // free small buffers for bytes a connection holds (conn.in)
 	exchanges []*exchange         // free exchanges (finished, unowned)
 	cur       *conn               // connection whose OnTraffic is running; its output is batched in wbuf
 	wbuf      []byte              // output batch of cur, written once at the end of OnTraffic
@@ -218,6 +219,26 @@ func (l *loop) getParser() *httpcodec.Parser {
 		return p
 	}
 	return httpcodec.NewParser(l.srv.cfg.Limits)
+}
+
+// inBufSize is the size of the buffers a loop recycles for the bytes a
+// connection holds (a request head split over two reads fits); larger ones
+// are left to the collector.
+const inBufSize = 4 << 10
+
+func (l *loop) getInBuf() []byte {
+	if n := len(l.inBufs); n > 0 {
+		b := l.inBufs[n-1]
+		l.inBufs = l.inBufs[:n-1]
+		return b
+	}
+	return make([]byte, 0, inBufSize)
+}
+
+func (l *loop) putInBuf(b []byte) {
+	if cap(b) == inBufSize && len(l.inBufs) < 64 {
+		l.inBufs = append(l.inBufs, b[:0])
+	}
 }
 
 func (l *loop) putParser(p *httpcodec.Parser) {

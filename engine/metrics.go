@@ -229,31 +229,32 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 }
 
 var (
-	descConnsOpen       = desc("cometplay_connections_open", "Open client connections.")
-	descConnsMax        = desc("cometplay_connections_max", "The cap on open connections (Config.MaxConns, after the open-file limit).")
-	descConnsAccepted   = desc("cometplay_connections_accepted_total", "Connections accepted.")
-	descConnsRefused    = desc("cometplay_connections_refused_total", "Connections refused (answered 503 and closed) because the cap was reached or the server was shutting down.")
-	descSlowClosed      = desc("cometplay_connections_slow_closed_total", "Connections closed because the peer did not read its responses (Config.MaxOutbound).")
-	descHeaderTimeouts  = desc("cometplay_http_header_timeouts_total", "Requests whose head and body did not arrive within Config.HeaderTimeout.")
-	descRequestsParsed  = desc("cometplay_http_requests_parsed_total", "Requests parsed (before routing), pipelined ones included.")
-	descRequests        = desc("cometplay_http_requests_total", "Responses started, by route (the registered pattern, or static, notfound, unrouted) and status code.", "route", "code")
-	descBadRequests     = desc("cometplay_http_bad_requests_total", "Requests the parser refused (answered 400, 413, 414, 431, 501 or 505 and closed).")
-	descOverloaded      = desc("cometplay_http_overloaded_total", "Requests answered 503 because the worker queue was full (Config.WorkQueue).")
-	descPanics          = desc("cometplay_http_handler_panics_total", "Handlers that panicked (answered 500, or the connection closed).")
-	descBytesIn         = desc("cometplay_http_received_bytes_total", "Bytes read from client connections.")
-	descBytesOut        = desc("cometplay_http_sent_bytes_total", "Bytes written to client connections.")
-	descWorkers         = desc("cometplay_workers", "Goroutines running Handlers (Config.Workers).")
-	descWorkQueue       = desc("cometplay_worker_queue_length", "Requests waiting for a worker.")
-	descWorkQueueCap    = desc("cometplay_worker_queue_capacity", "Requests that may wait for a worker before the server answers 503 (Config.WorkQueue).")
-	descSessions        = desc("cometplay_comet_sessions", "Live Comet sessions, by the mode of their last listen (none: not listened yet) and format.", "mode", "format")
-	descSessionsStarted = desc("cometplay_comet_sessions_started_total", "Comet sessions created (joins).")
-	descSessionsEnded   = desc("cometplay_comet_sessions_ended_total", "Comet sessions ended, by reason (leave, expired, refresh-timeout, shutdown, closed).", "reason")
-	descListeners       = desc("cometplay_comet_listeners", "Open data channels: streams, and pull/poll refreshes parked until an event or a heartbeat.", "mode")
-	descPublished       = desc("cometplay_comet_events_published_total", "Events published (by clients and by the server), unicasts included; each is counted once, whatever its recipients.")
-	descDelivered       = desc("cometplay_comet_events_delivered_total", "Events written to data channels, once per recipient (resent ones included).")
-	descGaps            = desc("cometplay_comet_gaps_total", "Gap events sent: a client was further behind than its session's window (HubConfig.Window).")
-	descHeartbeats      = desc("cometplay_comet_heartbeats_total", "Heartbeat (hb) events sent.")
-	descNacks           = desc("cometplay_comet_nacks_total", "Protocol requests refused with a nack.")
+	descConnsOpen        = desc("cometplay_connections_open", "Open client connections.")
+	descConnsMax         = desc("cometplay_connections_max", "The cap on open connections (Config.MaxConns, after the open-file limit).")
+	descConnsAccepted    = desc("cometplay_connections_accepted_total", "Connections accepted.")
+	descConnsRefused     = desc("cometplay_connections_refused_total", "Connections refused (answered 503 and closed) because the cap was reached or the server was shutting down.")
+	descConnsRefusedAddr = desc("cometplay_connections_refused_per_addr_total", "Connections refused (answered 503 and closed) because their client address had Config.MaxConnsPerAddr open.")
+	descSlowClosed       = desc("cometplay_connections_slow_closed_total", "Connections closed because the peer did not read its responses (Config.MaxOutbound).")
+	descHeaderTimeouts   = desc("cometplay_http_header_timeouts_total", "Requests whose head and body did not arrive within Config.HeaderTimeout.")
+	descRequestsParsed   = desc("cometplay_http_requests_parsed_total", "Requests parsed (before routing), pipelined ones included.")
+	descRequests         = desc("cometplay_http_requests_total", "Responses started, by route (the registered pattern, or static, notfound, unrouted) and status code.", "route", "code")
+	descBadRequests      = desc("cometplay_http_bad_requests_total", "Requests the parser refused (answered 400, 413, 414, 431, 501 or 505 and closed).")
+	descOverloaded       = desc("cometplay_http_overloaded_total", "Requests answered 503 because the worker queue was full (Config.WorkQueue).")
+	descPanics           = desc("cometplay_http_handler_panics_total", "Handlers that panicked (answered 500, or the connection closed).")
+	descBytesIn          = desc("cometplay_http_received_bytes_total", "Bytes read from client connections.")
+	descBytesOut         = desc("cometplay_http_sent_bytes_total", "Bytes written to client connections.")
+	descWorkers          = desc("cometplay_workers", "Goroutines running Handlers (Config.Workers).")
+	descWorkQueue        = desc("cometplay_worker_queue_length", "Requests waiting for a worker.")
+	descWorkQueueCap     = desc("cometplay_worker_queue_capacity", "Requests that may wait for a worker before the server answers 503 (Config.WorkQueue).")
+	descSessions         = desc("cometplay_comet_sessions", "Live Comet sessions, by the mode of their last listen (none: not listened yet) and format.", "mode", "format")
+	descSessionsStarted  = desc("cometplay_comet_sessions_started_total", "Comet sessions created (joins).")
+	descSessionsEnded    = desc("cometplay_comet_sessions_ended_total", "Comet sessions ended, by reason (leave, expired, refresh-timeout, shutdown, closed).", "reason")
+	descListeners        = desc("cometplay_comet_listeners", "Open data channels: streams, and pull/poll refreshes parked until an event or a heartbeat.", "mode")
+	descPublished        = desc("cometplay_comet_events_published_total", "Events published (by clients and by the server), unicasts included; each is counted once, whatever its recipients.")
+	descDelivered        = desc("cometplay_comet_events_delivered_total", "Events written to data channels, once per recipient (resent ones included).")
+	descGaps             = desc("cometplay_comet_gaps_total", "Gap events sent: a client was further behind than its session's window (HubConfig.Window).")
+	descHeartbeats       = desc("cometplay_comet_heartbeats_total", "Heartbeat (hb) events sent.")
+	descNacks            = desc("cometplay_comet_nacks_total", "Protocol requests refused with a nack.")
 
 	descRooms         = desc("cometplay_rooms", "Rooms by state (waiting, playing, finished).", "state")
 	descRoomsCreated  = desc("cometplay_rooms_created_total", "Rooms created (OnCreate succeeded).")
@@ -286,7 +287,7 @@ type serverCollector struct{ s *Server }
 
 func (c serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsMax, descConnsAccepted, descConnsRefused,
-		descSlowClosed, descHeaderTimeouts, descRequestsParsed, descRequests, descBadRequests, descOverloaded,
+		descConnsRefusedAddr, descSlowClosed, descHeaderTimeouts, descRequestsParsed, descRequests, descBadRequests, descOverloaded,
 		descPanics, descBytesIn, descBytesOut, descWorkers, descWorkQueue, descWorkQueueCap} {
 		ch <- d
 	}
@@ -299,6 +300,7 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(descConnsMax, int64(s.maxConns))
 	ch <- counter(descConnsAccepted, st.accepted.Load())
 	ch <- counter(descConnsRefused, st.refused.Load())
+	ch <- counter(descConnsRefusedAddr, st.refusedAddr.Load())
 	ch <- counter(descSlowClosed, st.slowClosed.Load())
 	ch <- counter(descHeaderTimeouts, st.headerTimeouts.Load())
 	ch <- counter(descRequestsParsed, st.requests.Load())

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -27,9 +28,10 @@ import (
 type Server struct {
 	gnet.BuiltinEventEngine
 
-	cfg      Config
-	log      *slog.Logger
-	maxConns int
+	cfg         Config
+	log         *slog.Logger
+	maxConns    int
+	requestHold int // the bytes one request still arriving may hold (see requestHold)
 
 	routes  atomic.Pointer[router]
 	routeMu sync.Mutex // serializes registrations
@@ -57,6 +59,8 @@ type Server struct {
 	shutdownHooks []func()
 
 	conns      atomic.Int64
+	addrMu     sync.Mutex
+	perAddr    addrCounts // open connections per client address key (MaxConnsPerAddr)
 	stats      serverStats
 	routeStats routeStats // responses by route and status, handler latency (metrics.go)
 	statsExtra func() any // the Comet layer's figures for /debug/stats
@@ -82,12 +86,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxConns = capConns
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		maxConns: cfg.MaxConns,
-		booted:   make(chan struct{}),
-		done:     make(chan struct{}),
-		stopped:  make(chan struct{}),
+		cfg:         cfg,
+		log:         slog.New(LimitLogs(cfg.Logger.Handler(), cfg.LogLimit)),
+		maxConns:    cfg.MaxConns,
+		requestHold: requestHold(cfg.MaxInbound, cfg.Limits),
+		booted:      make(chan struct{}),
+		done:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+		perAddr:     make(addrCounts),
 	}
 	s.routeStats.init()
 	s.routes.Store(&router{exact: map[string][]route{}})
@@ -105,7 +111,8 @@ func New(cfg Config) (*Server, error) {
 // Config returns the effective configuration (defaults filled in).
 func (s *Server) Config() Config { return s.cfg }
 
-// Logger returns the server's logger.
+// Logger returns the server's logger: Config.Logger, its warnings and errors
+// limited by Config.LogLimit (LimitLogs).
 func (s *Server) Logger() *slog.Logger { return s.log }
 
 // Handle registers h for requests whose path is exactly path. method "" means
@@ -160,17 +167,23 @@ func (s *Server) Start() error {
 	s.addr = addr
 	s.wheel = timewheel.New(50*time.Millisecond, 4096)
 	s.workers = newWorkerPool(s, s.cfg.Workers, s.cfg.WorkQueue)
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		// One listener per loop: each loop accepts for itself and runs OnOpen
+		// right after accept, so at most one accepted socket per loop is not
+		// yet counted against MaxConns (see fdReserve).
+		gnet.WithReusePort(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.log}),
+	}
+	if d := s.cfg.KeepAlive; d > 0 {
+		// Set on the listeners; accepted sockets inherit them (gnet sets
+		// them on each where the platform does not).
+		opts = append(opts, gnet.WithTCPKeepAlive(d), gnet.WithTCPKeepInterval(d/keepAliveProbes), gnet.WithTCPKeepCount(keepAliveProbes))
+	}
 	go func() {
-		err := gnet.Run(s, "tcp://"+addr,
-			gnet.WithMulticore(true),
-			gnet.WithNumEventLoop(s.cfg.Loops),
-			// One listener per loop: each loop accepts for itself and runs OnOpen
-			// right after accept, so at most one accepted socket per loop is not
-			// yet counted against MaxConns (see fdReserve).
-			gnet.WithReusePort(true),
-			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-			gnet.WithLogger(gnetLogger{s.log}),
-		)
+		err := gnet.Run(s, "tcp://"+addr, opts...)
 		if err == nil && !s.draining.Load() {
 			// gnet.Run returns nil even when a loop died on its own (an
 			// accept error such as EMFILE stops the whole engine): Wait
@@ -251,6 +264,12 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 // refused503 is written to connections over the cap.
 var refused503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" + nosniffField + "Retry-After: 1\r\nContent-Length: 25\r\n\r\nserver at connection cap\n")
 
+// refusedAddr503 is written to connections over the per-address cap.
+var refusedAddr503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nContent-Length: " +
+	strconv.Itoa(len(refusedAddrBody)) + "\r\n\r\n" + refusedAddrBody)
+
+const refusedAddrBody = "too many connections from this address\n"
+
 // OnOpen implements gnet.EventHandler.
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if n := s.conns.Add(1); n > int64(s.maxConns) || s.draining.Load() {
@@ -258,9 +277,29 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		s.stats.refused.Add(1)
 		return refused503, gnet.Close
 	}
+	var key netip.Addr
+	if s.cfg.MaxConnsPerAddr >= 0 {
+		if a, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
+			key = addrKey(a.AddrPort().Addr())
+			s.addrMu.Lock()
+			ok = s.perAddr.take(key, s.cfg.MaxConnsPerAddr)
+			s.addrMu.Unlock()
+			if !ok {
+				s.conns.Add(-1)
+				s.stats.refusedAddr.Add(1)
+				return refusedAddr503, gnet.Close
+			}
+		}
+	}
 	s.stats.accepted.Add(1)
+	if d := s.cfg.KeepAlive; d > 0 {
+		if err := setUserTimeout(gc.Fd(), 2*d); err != nil {
+			s.log.Debug("TCP_USER_TIMEOUT not set", "err", err)
+		}
+	}
 	l := s.loopFor(gc.EventLoop())
 	c := newConn(s, l, gc)
+	c.addrKey = key
 	gc.SetContext(c)
 	l.link(c)
 	c.setTimer(timerHeader, s.cfg.HeaderTimeout)
@@ -275,6 +314,11 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	gc.SetContext(nil)
 	s.conns.Add(-1)
+	if c.addrKey.IsValid() {
+		s.addrMu.Lock()
+		s.perAddr.give(c.addrKey)
+		s.addrMu.Unlock()
+	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) { // no argument boxing unless logged
 		s.log.Debug("connection closed", "remote", c.remote(), "reason", closeReason(c, err))
 	}

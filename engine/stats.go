@@ -12,6 +12,7 @@ import (
 type serverStats struct {
 	accepted       atomic.Int64
 	refused        atomic.Int64
+	refusedAddr    atomic.Int64
 	requests       atomic.Int64
 	responses      atomic.Int64
 	badRequests    atomic.Int64
@@ -32,6 +33,7 @@ type Stats struct {
 	MaxConnections  int       `json:"max_connections"`
 	Accepted        int64     `json:"accepted"`
 	Refused         int64     `json:"refused_at_cap"`
+	RefusedPerAddr  int64     `json:"refused_per_addr"`
 	Requests        int64     `json:"requests"`
 	Responses       int64     `json:"responses"`
 	BadRequests     int64     `json:"bad_requests"`
@@ -60,6 +62,7 @@ func (s *Server) Stats() Stats {
 		MaxConnections:  s.maxConns,
 		Accepted:        s.stats.accepted.Load(),
 		Refused:         s.stats.refused.Load(),
+		RefusedPerAddr:  s.stats.refusedAddr.Load(),
 		Requests:        s.stats.requests.Load(),
 		Responses:       s.stats.responses.Load(),
 		BadRequests:     s.stats.badRequests.Load(),

@@ -179,10 +179,15 @@ func (p *Parser) next() {
 	p.chunked, p.chunkLeft, p.digits, p.bodyLen, p.ext = false, 0, 0, 0, 0
 }
 
-// Reset forgets any partial request.
+// Reset forgets any partial request, and releases scratch space grown
+// past keepScratch by a large chunked body: a Parser kept in a pool must
+// not pin up to MaxBodyBytes.
 func (p *Parser) Reset() {
 	p.next()
 	p.err = nil
+	if cap(p.body) > keepScratch {
+		p.body = nil
+	}
 }
 
 // Started reports whether Parse has consumed any byte of a request not yet

@@ -537,6 +537,22 @@ func TestScratchReleased(t *testing.T) {
 	}
 }
 
+// TestScratchReleasedOnReset: a parser reset after a large chunked body,
+// complete or not, keeps no large scratch (the engine pools parsers).
+func TestScratchReleasedOnReset(t *testing.T) {
+	for _, tail := range []string{"\r\n0\r\n\r\n", ""} {
+		p := NewParser(Limits{})
+		p.Parse([]byte(chunkedHead + "20000\r\n" + strings.Repeat("z", 0x20000) + tail))
+		if cap(p.body) < 0x20000 {
+			t.Fatalf("body scratch %d after a 128 KiB chunk; the test proves nothing", cap(p.body))
+		}
+		p.Reset()
+		if cap(p.body) > keepScratch {
+			t.Errorf("body scratch capacity after Reset = %d; want at most %d", cap(p.body), keepScratch)
+		}
+	}
+}
+
 func TestRequestHeaderLookup(t *testing.T) {
 	in := "GET / HTTP/1.1\r\nHost: h\r\nAccept-Encoding: br;q=1, GZip ;q=0.5\r\nX-Dup: one\r\nx-dup: two\r\nConnection: keep-alive\r\n\r\n"
 	_, r, err := NewParser(Limits{}).Parse([]byte(in))

@@ -73,11 +73,13 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.IntVar(&e.Workers, "workers", 0, "goroutines running handlers (0: max(16, 8×GOMAXPROCS))")
 	fs.IntVar(&e.WorkQueue, "work-queue", engine.DefaultWorkQueue, "requests waiting for a worker; past it: 503")
 	fs.IntVar(&e.MaxConns, "max-conns", 0, "open connections (0: the open-file limit minus a reserve); past it: 503 and close")
+	fs.IntVar(&e.MaxConnsPerAddr, "max-conns-per-addr", engine.DefaultMaxConnsPerAddr, "open connections from one IP address, IPv6 by /64 (-1: no cap); past it: 503 and close")
 	fs.IntVar(&e.MaxPipelined, "max-pipelined", engine.DefaultMaxPipelined, "requests of one connection served at once; more wait in its buffer")
 	sizeVar(fs, &e.MaxOutbound, "max-outbound", engine.DefaultMaxOutbound, "bytes queued for one connection; past it the connection closes (a peer that does not read)")
 	sizeVar(fs, &e.MaxInbound, "max-inbound", engine.DefaultMaxInbound, "unconsumed bytes buffered from one connection (at least 64KiB); past it: close")
 	fs.DurationVar(&e.HeaderTimeout, "header-timeout", engine.DefaultHeaderTimeout, "time from a request's first byte to its end; past it: 408 and close")
 	fs.DurationVar(&e.IdleTimeout, "idle-timeout", engine.DefaultIdleTimeout, "idle keep-alive connections close after this")
+	fs.DurationVar(&e.KeepAlive, "tcp-keepalive", engine.DefaultKeepAlive, "TCP keep-alive period (at least 3s; negative: off): a vanished client is dropped within about twice it")
 	fs.DurationVar(&e.ShutdownTimeout, "shutdown-timeout", engine.DefaultShutdownTimeout, "graceful shutdown (SIGINT, SIGTERM) bound; then connections are closed")
 	sizeVar(fs, &e.Limits.MaxRequestLine, "max-request-line", httpcodec.DefaultMaxRequestLine, "request line bytes; past it: 414")
 	sizeVar(fs, &e.Limits.MaxHeadBytes, "max-head-bytes", httpcodec.DefaultMaxHeadBytes, "request head bytes; past it: 431")
@@ -99,8 +101,12 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.IntVar(&c.Hub.MaxSessions, "max-sessions", engine.DefaultMaxSessions, "live sessions; a join past it: 503")
 	fs.IntVar(&c.Hub.MaxSessionsPerAddr, "max-sessions-per-addr", engine.DefaultMaxSessionsPerAddr, "live sessions joined from one IP address (-1: no cap); past it: 503")
 	fs.IntVar(&c.Hub.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "subscriptions of one session")
+	fs.IntVar(&c.Hub.MaxSubscribedSegments, "max-subscribed-segments", engine.DefaultMaxSubscribedSegments, "subject segments of the subscriptions one client makes (each may add a node to the subject index); past it: nack")
+	fs.IntVar(&c.Hub.SubscribeRate, "subscribe-rate", engine.DefaultSubscribeRate, "subscribes and unsubscribes per second per session, sustained (-1: no limit); past it: nack")
+	fs.IntVar(&c.Hub.SubscribeBurst, "subscribe-burst", 0, "subscribes and unsubscribes per session at once (0: the larger of 64 and -subscribe-rate)")
 	fs.IntVar(&c.Hub.MaxFields, "max-fields", engine.DefaultMaxFields, "fields of one published event")
 	sizeVar(fs, &c.Hub.MaxEventBytes, "max-event-bytes", engine.DefaultMaxEventBytes, "names and values of one published event")
+	fs.IntVar(&c.Hub.MaxParams, "max-params", 0, "parameters of one protocol request, query and body, repeats included (0: the larger of 64 and twice -max-fields); past it: 400")
 	fs.IntVar(&c.Hub.PublishRate, "publish-rate", engine.DefaultPublishRate, "publishes per second per session, sustained (-1: no limit); past it: nack")
 	fs.IntVar(&c.Hub.PublishBurst, "publish-burst", 0, "publishes per session at once (0: the larger of 40 and -publish-rate)")
 	fs.DurationVar(&c.Hub.StallTimeout, "stall-timeout", engine.DefaultStallTimeout, "a stream whose connection takes no more bytes while events wait, for this long, is closed as a slow reader")
@@ -137,6 +143,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.StringVar(&s.logFormat, "log-format", "text", "log format: text or json")
 	fs.Var((*levelValue)(&s.logLevel), "log-level", "log level: debug, info, warn or error")
 	fs.BoolVar(&e.AccessLog, "access-log", false, "log every request (at debug level: needs -log-level debug)")
+	fs.IntVar(&e.LogLimit, "log-limit", engine.DefaultLogLimit, "warnings and errors with the same message logged a minute, the rest counted (-1: no limit)")
 	fs.IntVar(&s.gcPercent, "gc-percent", 0, "the garbage collector's target heap growth in percent, as GOGC (-1: off, then -memory-limit is needed; 0: GOGC's, default 100); higher trades memory for a shorter latency tail (docs/OPERATIONS.md)")
 	size64Var(fs, &s.memoryLimit, "memory-limit", 0, "soft limit of the Go heap, as GOMEMLIMIT (0: GOMEMLIMIT's, default none); the collector works harder near it")
 	fs.BoolVar(&c.DemoClock, "demo-clock", false, "serve the demo stream /demo/clock (a chunk per second, from one goroutine for all clients; it needs no session, so it is off unless asked for)")
@@ -249,6 +256,9 @@ func (s *settings) check() error {
 	notNegative("workers", e.Workers)
 	positive("work-queue", e.WorkQueue)
 	notNegative("max-conns", e.MaxConns)
+	if e.MaxConnsPerAddr == 0 || e.MaxConnsPerAddr < -1 {
+		fail("max-conns-per-addr", "must be positive, or -1 for no cap, got %d", e.MaxConnsPerAddr)
+	}
 	positive("max-pipelined", e.MaxPipelined)
 	positive("max-outbound", e.MaxOutbound)
 	if e.MaxInbound < 64<<10 {
@@ -257,6 +267,9 @@ func (s *settings) check() error {
 	positiveDur("header-timeout", e.HeaderTimeout)
 	positiveDur("idle-timeout", e.IdleTimeout)
 	positiveDur("shutdown-timeout", e.ShutdownTimeout)
+	if e.KeepAlive >= 0 && e.KeepAlive < 3*time.Second {
+		fail("tcp-keepalive", "must be at least 3s, or negative for off, got %v", e.KeepAlive)
+	}
 	positive("max-request-line", e.Limits.MaxRequestLine)
 	positive("max-head-bytes", e.Limits.MaxHeadBytes)
 	if e.Limits.MaxRequestLine > 0 && e.Limits.MaxHeadBytes > 0 && e.Limits.MaxHeadBytes < e.Limits.MaxRequestLine {
@@ -308,6 +321,15 @@ func (s *settings) check() error {
 		fail("max-sessions-per-addr", "must be positive, or -1 for no cap, got %d", h.MaxSessionsPerAddr)
 	}
 	positive("max-subscriptions", h.MaxSubscriptions)
+	positive("max-subscribed-segments", h.MaxSubscribedSegments)
+	if h.SubscribeRate == 0 || h.SubscribeRate < -1 {
+		fail("subscribe-rate", "must be positive, or -1 for no limit, got %d", h.SubscribeRate)
+	}
+	notNegative("subscribe-burst", h.SubscribeBurst)
+	notNegative("max-params", h.MaxParams)
+	if h.MaxParams > 0 && h.MaxParams < h.MaxFields {
+		fail("max-params", "must be at least -max-fields (%d), got %d", h.MaxFields, h.MaxParams)
+	}
 	positive("max-fields", h.MaxFields)
 	positive("max-event-bytes", h.MaxEventBytes)
 	if h.PublishRate == 0 || h.PublishRate < -1 {
@@ -369,6 +391,9 @@ func (s *settings) check() error {
 	positiveDur("demo-clock-lifetime", c.ClockDemo.Lifetime)
 	if s.logFormat != "text" && s.logFormat != "json" {
 		fail("log-format", "want text or json, got %q", s.logFormat)
+	}
+	if e.LogLimit == 0 || e.LogLimit < -1 {
+		fail("log-limit", "must be positive, or -1 for no limit, got %d", e.LogLimit)
 	}
 	if e.AccessLog && s.logLevel > slog.LevelDebug {
 		fail("access-log", "requests are logged at debug level: add -log-level debug")
@@ -441,13 +466,16 @@ func (s *settings) printUsage(w io.Writer) {
 	})
 }
 
-// newLogger builds the logger the settings ask for, on w.
+// newLogger builds the logger the settings ask for, on w. Its warnings and
+// errors are limited by -log-limit (engine.LimitLogs) for every part of
+// the server alike: the engine, the rooms and the lobby log through it.
 func (s *settings) newLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: s.logLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if s.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(engine.LimitLogs(h, s.server.Engine.LogLimit))
 }
 
 // sizeValue is a byte count: 1048576, 1MiB, 64KiB, 1GiB (or KB, MB as

@@ -78,6 +78,21 @@ func TestParseSettingsValues(t *testing.T) {
 					t.Errorf("demo clock %v %+v", c.DemoClock, c.ClockDemo)
 				}
 			}},
+		{"abuse limits", []string{"-max-conns-per-addr=10", "-tcp-keepalive=1m", "-max-subscribed-segments=100", "-subscribe-rate=5", "-subscribe-burst=7"},
+			[]string{"COMETPLAY_MAX_PARAMS", "80", "COMETPLAY_LOG_LIMIT", "3"}, func(t *testing.T, s *settings) {
+				e, h := s.server.Engine, s.server.Hub
+				if e.MaxConnsPerAddr != 10 || e.KeepAlive != time.Minute || e.LogLimit != 3 || h.MaxSubscribedSegments != 100 ||
+					h.SubscribeRate != 5 || h.SubscribeBurst != 7 || h.MaxParams != 80 {
+					t.Errorf("engine %+v hub %+v", e, h)
+				}
+			}},
+		{"abuse limits' defaults", nil, nil, func(t *testing.T, s *settings) {
+			e, h := s.server.Engine, s.server.Hub
+			if e.MaxConnsPerAddr != engine.DefaultMaxConnsPerAddr || e.KeepAlive != engine.DefaultKeepAlive || e.LogLimit != engine.DefaultLogLimit ||
+				h.MaxSubscribedSegments != engine.DefaultMaxSubscribedSegments || h.SubscribeRate != engine.DefaultSubscribeRate || h.MaxParams != 0 {
+				t.Errorf("engine %+v hub %+v", e, h)
+			}
+		}},
 		{"garbage collector", []string{"-gc-percent=-1"}, []string{"COMETPLAY_MEMORY_LIMIT", "4GiB"}, func(t *testing.T, s *settings) {
 			if s.gcPercent != -1 || s.memoryLimit != 4<<30 {
 				t.Errorf("gc-percent %d, memory-limit %d; want -1, 4GiB", s.gcPercent, s.memoryLimit)
@@ -156,6 +171,12 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-window=70000"}, nil, "-window: must be within 1..65536, got 70000"},
 		{[]string{"-max-sessions-per-addr=0"}, nil, "-max-sessions-per-addr: must be positive, or -1 for no cap, got 0"},
 		{[]string{"-publish-rate=0"}, nil, "-publish-rate: must be positive, or -1 for no limit, got 0"},
+		{[]string{"-max-conns-per-addr=0"}, nil, "-max-conns-per-addr: must be positive, or -1 for no cap, got 0"},
+		{[]string{"-tcp-keepalive=1s"}, nil, "-tcp-keepalive: must be at least 3s, or negative for off, got 1s"},
+		{[]string{"-max-subscribed-segments=0"}, nil, "-max-subscribed-segments: must be positive, got 0"},
+		{nil, []string{"COMETPLAY_SUBSCRIBE_RATE", "0"}, "-subscribe-rate (from COMETPLAY_SUBSCRIBE_RATE): must be positive, or -1 for no limit, got 0"},
+		{[]string{"-max-params=10"}, nil, "-max-params: must be at least -max-fields (32), got 10"},
+		{[]string{"-log-limit=0"}, nil, "-log-limit: must be positive, or -1 for no limit, got 0"},
 		{[]string{"-poll-wait-min=2s", "-poll-wait-max=1s"}, nil, "-poll-wait-max: must be at least -poll-wait-min (2s), got 1s"},
 		{[]string{"-poll-wait-max=90s"}, nil, "-poll-wait-max: must be shorter than -poll-refresh-timeout (1m0s)"},
 		{[]string{"-pull-wait-max=50s"}, nil, "-pull-wait-max: must be shorter than -pull-refresh-timeout (45s)"},
@@ -354,5 +375,25 @@ func TestBinaryRuns(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), token) {
 		t.Fatal("the admin token is in the log")
+	}
+}
+
+// TestLoggerLimitsWarnings: the command's logger, which the engine, the
+// rooms and the lobby all log through, lets a warning through -log-limit
+// times and drops the rest; info lines are not limited.
+func TestLoggerLimitsWarnings(t *testing.T) {
+	s, err := parseSettings([]string{"-log-limit=2", "-log-format=json"}, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	log := s.newLogger(&buf)
+	for range 5 {
+		log.Warn("rooms: something a client caused")
+		log.With("part", "lobby").Warn("rooms: something a client caused")
+		log.Info("ordinary")
+	}
+	if w, i := strings.Count(buf.String(), "something a client caused"), strings.Count(buf.String(), "ordinary"); w != 2 || i != 5 {
+		t.Errorf("%d warnings and %d info lines logged; want 2 and 5:\n%s", w, i, buf.String())
 	}
 }

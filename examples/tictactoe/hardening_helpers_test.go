@@ -58,7 +58,8 @@ func startHardSiteWith(t *testing.T, change func(*config)) *hardSite {
 	if os.Getenv("HARDENING_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	c := config{Addr: "127.0.0.1:0", Logger: log}
+	// Every client of these tests is 127.0.0.1: no cap on its connections.
+	c := config{Addr: "127.0.0.1:0", Logger: log, Engine: engine.Config{MaxConnsPerAddr: -1}}
 	change(&c)
 	s, err := newServer(c)
 	if err != nil {

@@ -1,0 +1,586 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// The hostile-client tests: what one client may cost the server (a loop's
+// time, memory per connection and per session, connections per address).
+// docs/SECURITY.md lists them with what each proves.
+
+// formRequest returns a POST to /comet (with query, "" or "?…") whose body
+// is the form body.
+func formRequest(query, body string) string {
+	return "POST /comet" + query + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+// postControl sends a protocol request of a JSON session as a form POST on
+// c (kept alive) and returns the one event answered.
+func postControl(t testing.TB, c *hConn, kv ...string) wireEvent {
+	t.Helper()
+	c.send(formRequest("", q(kv...)))
+	r := c.next("POST")
+	evs := parseEvents(t, FormatJSON, r.body)
+	if r.StatusCode != 200 || len(evs) != 1 {
+		t.Fatalf("%d %q", r.StatusCode, r.body)
+	}
+	return evs[0]
+}
+
+// hostileFormPost returns a form POST to /comet whose body is the largest
+// allowed (httpcodec.DefaultMaxBodyBytes) made of distinct empty names.
+func hostileFormPost() string {
+	body := hostileForm(httpcodec.DefaultMaxBodyBytes)
+	return formRequest("", body[:strings.LastIndexByte(body[:httpcodec.DefaultMaxBodyBytes], '&')+1])
+}
+
+// TestHardeningHostileParams: one client pipelines the largest allowed
+// bodies of distinct parameter names to a server with a single event loop;
+// each is answered 400 at the parameter cap, and another client's join on
+// the same loop is answered while the hostile client still has requests
+// waiting. (Before the cap, reading the parameters of one such body took
+// the loop about 100 s.)
+func TestHardeningHostileParams(t *testing.T) {
+	th := newTestHub(t, HubConfig{}, Config{Loops: 1})
+	hostile := hostileFormPost()
+	total := hardScale(32, 256) // requests the hostile client pipelines (1 MiB each)
+
+	hc, err := net.Dial("tcp", th.srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hc.Close() })
+	stop := make(chan struct{})
+	var written atomic.Int64
+	writerDone := make(chan struct{})
+	go func() { // the hostile writer: as fast as the server reads
+		defer close(writerDone)
+		for range total {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := io.WriteString(hc, hostile); err != nil {
+				return
+			}
+			written.Add(1)
+		}
+	}()
+	var answered atomic.Int64
+	var done atomic.Bool // the test is over: the reader's error is ours
+	bad := make(chan string, 1)
+	go func() { // the hostile reader: every answer must be the cap's 400
+		br := bufio.NewReader(hc)
+		for {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				if !done.Load() {
+					bad <- "reading answer " + strconv.Itoa(int(answered.Load())+1) + ": " + err.Error()
+				}
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "Too many parameters (at most 64)") {
+				bad <- "answer " + strconv.Itoa(int(answered.Load())+1) + ": " + resp.Status + " " + string(b)
+				return
+			}
+			answered.Add(1)
+		}
+	}()
+
+	// Once the server has the first hostile request, another client joins.
+	hEventually(t, "the first hostile request to arrive", func() bool { return th.srv.stats.requests.Load() >= 1 })
+	other := hDial(t, th.srv.Addr())
+	other.send(hReq("GET", "/comet?p_event=join&p_format=json"))
+	// A deadline for a stuck loop only: the answer takes a loop turn.
+	other.c.SetReadDeadline(time.Now().Add(2 * DefaultHeaderTimeout))
+	resp, err := http.ReadResponse(other.br, nil)
+	if err != nil {
+		t.Fatalf("another client's join was not answered while the hostile bodies were read: %v (hostile answers so far: %d)", err, answered.Load())
+	}
+	b, _ := io.ReadAll(resp.Body)
+	seen := answered.Load()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "join-ack") {
+		t.Fatalf("join: %s %q", resp.Status, b)
+	}
+	if seen >= int64(total) {
+		t.Errorf("the join was answered after all %d hostile requests; want it answered while they were still pipelined", total)
+	}
+	t.Logf("the join was answered after %d of %d hostile requests", seen, total)
+	close(stop)
+	<-writerDone
+	deadline := time.Now().Add(2 * DefaultHeaderTimeout)
+	for answered.Load() < written.Load() {
+		select {
+		case msg := <-bad:
+			t.Fatal(msg)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d hostile requests written answered", answered.Load(), written.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	done.Store(true)
+	select {
+	case msg := <-bad:
+		t.Fatal(msg)
+	default:
+	}
+}
+
+// TestHardeningPartialBodies: an idle connection costs the server a few
+// KiB; connections that each hold a request whose
+// 1 MiB body lacks its last bytes cost the server about that request's
+// size each (a chunked one, its decoded body too), connections holding
+// MaxInbound of pipelined requests behind MaxPipelined streams about
+// MaxInbound, and nothing once they are gone. (Before, gnet's whole buffer
+// was peeked and copied again on every read: 4–6 MB a connection holding
+// 1 MiB.)
+func TestHardeningPartialBodies(t *testing.T) {
+	ch := startHardChild(t, 0, hardServerHeaderEnv+"=10m", hardServerSessionEnv+"=1s")
+	const maxBody = httpcodec.DefaultMaxBodyBytes
+	clHead := "POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(maxBody) + "\r\n\r\n"
+	chunked := func() []byte { // 4 KiB chunks up to 4 KiB short of the largest body, no last chunk
+		b := []byte("POST /comet HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n")
+		piece := bytes.Repeat([]byte("x"), 4<<10)
+		for n := 0; n+2*len(piece) <= maxBody; n += len(piece) {
+			b = append(append(append(b, "1000\r\n"...), piece...), "\r\n"...)
+		}
+		return b
+	}
+	pipelined := func() []byte { // MaxPipelined streams, then requests up to 64 KiB short of MaxInbound
+		var b []byte
+		for range DefaultMaxPipelined {
+			b = append(b, hReq("GET", "/comet?p_event=join-listen&p_format=json")...)
+		}
+		filler := hReq("GET", "/x", "X-Pad: "+strings.Repeat("p", 1000))
+		for len(b)+len(filler) <= DefaultMaxInbound-64<<10 {
+			b = append(b, filler...)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name  string
+		n     int
+		bytes []byte
+		limit func(size int64) int64 // the heap a connection may hold
+	}{
+		{"idle", hardScale(500, 5000), nil,
+			func(int64) int64 { return 8 << 10 }},
+		{"content-length", hardScale(48, 300), append([]byte(clHead), bytes.Repeat([]byte("x"), maxBody-1)...),
+			func(size int64) int64 { return size + size/2 }}, // appendIn: within 1.25× what is held
+		{"chunked", hardScale(24, 100), chunked(),
+			func(size int64) int64 { return 3 * size }}, // the wire bytes, and the decoded body as large
+		{"pipelined", hardScale(24, 100), pipelined(),
+			func(size int64) int64 { return size + size/2 + DefaultMaxPipelined*16<<10 }}, // and the streams' sessions
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, size := tc.n, int64(len(tc.bytes))
+			base := ch.figures()
+			measured := 0 // requests of the measuring connection after base, counted in BytesIn
+			measLen := int64(len(hReq("GET", "/hardening/figures")))
+			req := string(tc.bytes)
+			cs := dialEach(t, ch.addr, n, func(int) string { return req })
+			held := ch.waitFigures(4*hTimeout, "the server to receive every connection's bytes", func(f hardFigures) bool {
+				measured++
+				return f.OpenConns == int64(n)+1 && f.BytesIn-base.BytesIn-int64(measured)*measLen >= int64(n)*size
+			})
+			per := (int64(held.HeapInuse) - int64(base.HeapInuse)) / int64(n)
+			if size == 0 {
+				t.Logf("%d idle connections: heap %d MiB → %d MiB, %d bytes a connection (its kernel buffers aside)", n, base.HeapInuse>>20, held.HeapInuse>>20, per)
+			} else {
+				t.Logf("%d connections holding %d KiB each: heap %d MiB → %d MiB, %d KiB a connection (%.2f× what it sent)",
+					n, size>>10, base.HeapInuse>>20, held.HeapInuse>>20, per>>10, float64(per)/float64(size))
+			}
+			if limit := tc.limit(size); per > limit {
+				t.Errorf("%d KiB of heap a connection; want at most %d KiB", per>>10, limit>>10)
+			}
+			for _, c := range cs {
+				resetClose(c)
+			}
+			after := ch.waitFigures(2*hTimeout, "the connections and their sessions to go", func(f hardFigures) bool { return f.OpenConns == 1 && f.Sessions == 0 })
+			t.Logf("after: %v", after)
+			if after.HeapInuse > base.HeapInuse+8<<20 {
+				t.Errorf("heap in use %d MiB after the connections went; %d MiB before them", after.HeapInuse>>20, base.HeapInuse>>20)
+			}
+			ch.alive()
+		})
+	}
+}
+
+// BenchmarkTrickledBody: a body sent in 4 KiB pieces, each read by the
+// server on its own, costs it time linear in the body's size (the ratio of
+// the two sizes' ns/op is about 4; it grew with the square before, as
+// every read copied everything buffered again).
+func BenchmarkTrickledBody(b *testing.B) {
+	const piece = 4 << 10
+	for _, size := range []int{256 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("size=%dKiB", size>>10), func(b *testing.B) {
+			s := hStart(b, Config{Loops: 1}, func(s *Server) { s.Handle("POST", "/x", hText("x")) })
+			c := hDial(b, s.Addr())
+			head := "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: " + strconv.Itoa(size) + "\r\n\r\n"
+			chunk := bytes.Repeat([]byte("x"), piece)
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				sent := s.stats.bytesIn.Load()
+				c.send(head)
+				for left := size; left > 0; left -= piece {
+					if _, err := c.c.Write(chunk[:min(piece, left)]); err != nil {
+						b.Fatal(err)
+					}
+					sent += int64(min(piece, left))
+					// One read per piece: wait for the server to take it.
+					for s.stats.bytesIn.Load() < sent {
+						runtime.Gosched()
+					}
+				}
+				if r := c.next("POST"); r.body != "x" {
+					b.Fatalf("answer %q", r.body)
+				}
+			}
+		})
+	}
+}
+
+// dialFrom connects to addr from the local address from ("127.0.0.2":
+// Linux answers the whole 127.0.0.0/8 on loopback).
+func dialFrom(t testing.TB, from, addr string) *hConn {
+	t.Helper()
+	d := net.Dialer{Timeout: hTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dial %s from %s: %v", addr, from, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &hConn{t: t, c: c, br: bufio.NewReader(c)}
+}
+
+// TestHardeningConnsPerAddr: one address holds at most MaxConnsPerAddr
+// connections (the default, 256); the next ones are answered 503 with the
+// reason and closed, while another address is still served, and a closed
+// connection frees a place.
+func TestHardeningConnsPerAddr(t *testing.T) {
+	s := hStart(t, Config{HeaderTimeout: time.Hour, IdleTimeout: time.Hour}, func(s *Server) {
+		s.Handle("GET", "/x", hText("x"))
+	})
+	limit := s.Config().MaxConnsPerAddr
+	if limit != DefaultMaxConnsPerAddr {
+		t.Fatalf("MaxConnsPerAddr = %d; want the default %d", limit, DefaultMaxConnsPerAddr)
+	}
+	held := make([]*hConn, limit)
+	for i := range held {
+		held[i] = dialFrom(t, "127.0.0.1", s.Addr())
+		if r := held[i].get("/x"); r.body != "x" {
+			t.Fatalf("connection %d: %d %q", i, r.StatusCode, r.body)
+		}
+	}
+	extra := hardScale(10, 1000)
+	for i := range extra {
+		c := dialFrom(t, "127.0.0.1", s.Addr())
+		r := c.next("GET") // answered at once, before any request
+		if r.StatusCode != http.StatusServiceUnavailable || r.body != "too many connections from this address\n" || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("connection %d past the cap: %d %q", limit+i+1, r.StatusCode, r.body)
+		}
+		c.expectEOF(hTimeout)
+		c.c.Close()
+	}
+	if r := dialFrom(t, "127.0.0.2", s.Addr()).get("/x"); r.body != "x" {
+		t.Fatalf("another address: %d %q", r.StatusCode, r.body)
+	}
+	if st := s.Stats(); st.RefusedPerAddr != int64(extra) || st.Refused != 0 {
+		t.Errorf("refused per address %d, at the global cap %d; want %d, 0", st.RefusedPerAddr, st.Refused, extra)
+	}
+	held[0].c.Close()
+	hEventually(t, "the server to see a connection close", func() bool { return s.conns.Load() == int64(limit) })
+	if r := dialFrom(t, "127.0.0.1", s.Addr()).get("/x"); r.body != "x" {
+		t.Fatalf("after a close: %d %q", r.StatusCode, r.body)
+	}
+}
+
+// TestAddrKey: IPv4 addresses count apart, IPv6 ones by /64, and an
+// IPv4-mapped IPv6 address as its IPv4 address.
+func TestAddrKey(t *testing.T) {
+	for _, tc := range []struct{ a, b string }{
+		{"2001:db8::1", "2001:db8::ffff:ffff:ffff:ffff"},
+		{"2001:db8:0:7::1", "2001:db8:0:7:8000::"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"fe80::1%eth0", "fe80::2%eth1"},
+	} {
+		if ka, kb := addrKey(netip.MustParseAddr(tc.a)), addrKey(netip.MustParseAddr(tc.b)); ka != kb {
+			t.Errorf("addrKey(%s) = %v, addrKey(%s) = %v; want one key", tc.a, ka, tc.b, kb)
+		}
+	}
+	for _, tc := range []struct{ a, b string }{
+		{"2001:db8::1", "2001:db8:0:1::1"},
+		{"192.0.2.1", "192.0.2.2"},
+		{"::1", "::2:0:0:0:1"},
+	} {
+		if ka, kb := addrKey(netip.MustParseAddr(tc.a)), addrKey(netip.MustParseAddr(tc.b)); ka == kb {
+			t.Errorf("addrKey(%s) = addrKey(%s) = %v; want two keys", tc.a, tc.b, ka)
+		}
+	}
+}
+
+// TestSessionsPerAddrIPv6: the sessions of an IPv6 /64 count together
+// against MaxSessionsPerAddr; another /64 has its own.
+func TestSessionsPerAddrIPv6(t *testing.T) {
+	th := newTestHub(t, HubConfig{MaxSessionsPerAddr: 3})
+	for i := range 3 {
+		if _, err := th.hub.newSession(FormatJSON, netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", i+1))); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+	}
+	if _, err := th.hub.newSession(FormatJSON, netip.MustParseAddr("2001:db8::ffff:1")); err != ErrTooManySessionsFromAddr {
+		t.Fatalf("a fourth session from the /64: %v; want %v", err, ErrTooManySessionsFromAddr)
+	}
+	s, err := th.hub.newSession(FormatJSON, netip.MustParseAddr("2001:db8:0:1::1"))
+	if err != nil {
+		t.Fatalf("another /64: %v", err)
+	}
+	s.stop(ReasonLeave)
+}
+
+// TestSubscribeLimits: a comma list holds at most MaxSubjectParts
+// subjects; a client's subscriptions hold at most MaxSubscribedSegments
+// segments (the server's own are not counted and not refused); a client's
+// subscribes and unsubscribes come out of their own token bucket, a
+// repeated subscription costing nothing; each refusal is a nack with its
+// reason and changes nothing.
+func TestSubscribeLimits(t *testing.T) {
+	th := newTestHub(t, HubConfig{MaxSubscribedSegments: 20, SubscribeRate: 1, SubscribeBurst: 8})
+	id := th.join(FormatJSON)
+	s := th.hub.Session(id)
+	sub := func(subject, label string) wireEvent {
+		t.Helper()
+		return th.do(FormatJSON, q("p_event", "subscribe", "p_id", id, "p_subject", subject, "p_label", label))[0]
+	}
+	refill := func() { // as if a while had passed: the bucket is full again
+		s.mu.Lock()
+		s.ext.sub.at -= int64(time.Hour)
+		s.mu.Unlock()
+	}
+	list := func(n int, part string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = part + strconv.Itoa(i)
+		}
+		return strings.Join(parts, ",")
+	}
+	if ev := sub(list(MaxSubjectParts+1, "p"), ""); ev.name() != "nack" || ev["p_reason"] != "too many subjects in one list (at most 8)" {
+		t.Fatalf("a list of %d: %v", MaxSubjectParts+1, ev)
+	}
+	if ev := sub(list(MaxSubjectParts, "p"), ""); ev.name() != "subscribe-ack" { // 8 segments
+		t.Fatalf("a list of %d: %v", MaxSubjectParts, ev)
+	}
+	sid := sub("/a/b/c", "")["p_sid"] // 4 segments: 12
+	if ev := sub("/a/b/c", ""); ev.name() != "subscribe-ack" || ev["p_sid"] != sid {
+		t.Fatalf("the same subscription again: %v; want its ack with p_sid %s", ev, sid)
+	}
+	sub("/d/e/f", "") // 16
+	if ev := sub("/g/h/i/j", ""); ev.name() != "nack" || ev["p_reason"] != "too many subject segments subscribed (at most 20)" {
+		t.Fatalf("past the segments: %v", ev)
+	}
+	if _, err := s.Subscribe("/server/made/it/deep/down/here", ""); err != nil {
+		t.Fatalf("a server subscription past the client's segments: %v", err)
+	}
+	if ev := sub("/g/h/i", ""); ev.name() != "subscribe-ack" { // 20
+		t.Fatalf("within the segments: %v", ev)
+	}
+	// Four new subscriptions so far; the refused ones and the repeat took no token.
+	if got := th.do(FormatJSON, q("p_event", "unsubscribe", "p_id", id, "p_sid", sid))[0]; got.name() != "unsubscribe-ack" {
+		t.Fatalf("unsubscribe: %v", got)
+	}
+	for _, x := range []string{"x1", "x2", "x3"} { // 1 segment each: 19; tokens 6, 7, 8 (the unsubscribe was the fifth)
+		if ev := sub(x, ""); ev.name() != "subscribe-ack" {
+			t.Fatalf("%s: %v", x, ev)
+		}
+	}
+	if ev := sub("x4", ""); ev.name() != "nack" || ev["p_reason"] != "rate limited: slow down" {
+		t.Fatalf("past the burst: %v", ev)
+	}
+	if ev := th.do(FormatJSON, q("p_event", "unsubscribe", "p_id", id))[0]; ev.name() != "nack" || ev["p_reason"] != "rate limited: slow down" {
+		t.Fatalf("unsubscribe past the burst: %v", ev)
+	}
+	if n := s.nsubs.Load(); n != 7 {
+		t.Fatalf("%d subscriptions; want 7 (the list, /d/e/f, /g/h/i, x1, x2, x3 and the server's)", n)
+	}
+	refill()
+	if ev := sub("x4", ""); ev.name() != "subscribe-ack" {
+		t.Fatalf("after a refill: %v", ev)
+	}
+	if ev := th.do(FormatJSON, q("p_event", "unsubscribe", "p_id", id))[0]; ev.name() != "unsubscribe-ack" {
+		t.Fatalf("unsubscribe all: %v", ev)
+	}
+	s.mu.Lock()
+	segs := s.ext.segs
+	s.mu.Unlock()
+	if segs != 0 || s.nsubs.Load() != 0 {
+		t.Fatalf("after unsubscribing all: %d segments, %d subscriptions", segs, s.nsubs.Load())
+	}
+}
+
+// maxSessionHeap is the documented bound of what one session and the
+// subscriptions its client makes may hold in memory at the default caps
+// (docs/SECURITY.md): about 180 KiB in the worst pattern measured.
+const maxSessionHeap = 256 << 10
+
+// TestHardeningSubscriptionMemory: sessions whose clients subscribe as
+// expensively as the caps allow (lists of long subjects, deep subjects,
+// many labels; every request padded with a parameter of 64 KiB that must
+// not be kept) hold at most maxSessionHeap each. (Before the caps, 64
+// subscribes of 2 KiB lists cost 18.4 MB a session.)
+func TestHardeningSubscriptionMemory(t *testing.T) {
+	n := hardScale(24, DefaultMaxSessionsPerAddr) // sessions per pattern
+	th := newTestHub(t, HubConfig{})
+	c := hDial(t, th.srv.Addr())
+	rng := hardRand(t)
+	word := func(k int) string {
+		const alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
+		b := make([]byte, k)
+		for i := range b {
+			b[i] = alpha[rng.IntN(len(alpha))]
+		}
+		return string(b)
+	}
+	pad := strings.Repeat("z", 64<<10)
+	post := func(kv ...string) wireEvent {
+		t.Helper()
+		return postControl(t, c, append(kv, "p_pad", pad)...)
+	}
+	list := func(parts int, part func() string) string {
+		ps := make([]string, parts)
+		for i := range ps {
+			ps[i] = part()
+		}
+		return strings.Join(ps, ",")
+	}
+	patterns := []struct {
+		name string
+		subs func() [][2]string // subject, label
+	}{
+		{"lists of long subjects", func() (s [][2]string) { // 32 × 8 parts of 1 segment, 255 bytes each
+			for range DefaultMaxSubscribedSegments / MaxSubjectParts {
+				s = append(s, [2]string{list(MaxSubjectParts, func() string { return word(MaxSubjectLen - 1) }), word(MaxLabelLen)})
+			}
+			return s
+		}},
+		{"deep subjects", func() (s [][2]string) { // parts of 16 levels: a trie node with a map per segment
+			deep := func() string { // "/w1/w2/…/w16": 17 segments, 240 bytes
+				return "/" + list(MaxSubjectSegments, func() string { return word(14) })
+			}
+			segs := 0
+			for {
+				var parts []string
+				for len(parts) < MaxSubjectParts {
+					p := strings.ReplaceAll(deep(), ",", "/")
+					if segs+strings.Count(p, "/")+1 > DefaultMaxSubscribedSegments {
+						break
+					}
+					segs += strings.Count(p, "/") + 1
+					parts = append(parts, p)
+				}
+				if len(parts) == 0 {
+					return s
+				}
+				s = append(s, [2]string{strings.Join(parts, ","), word(MaxLabelLen)})
+			}
+		}},
+		{"many labels", func() (s [][2]string) { // one list of 4 long subjects under 64 labels
+			subject := list(4, func() string { return word(MaxSubjectLen) })
+			for range DefaultMaxSubscriptions {
+				s = append(s, [2]string{subject, word(MaxLabelLen)})
+			}
+			return s
+		}},
+	}
+	var ms runtime.MemStats
+	worst := int64(0)
+	for _, p := range patterns {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		base := int64(ms.HeapAlloc)
+		subs := 0
+		var ids []string
+		for range n {
+			ev := post("p_event", "join", "p_format", "json")
+			id := ev["p_id"]
+			ids = append(ids, id)
+			for _, sl := range p.subs() {
+				if ev := post("p_event", "subscribe", "p_id", id, "p_subject", sl[0], "p_label", sl[1]); ev.name() != "subscribe-ack" {
+					t.Fatalf("%s: subscribe %d: %v", p.name, subs, ev)
+				}
+				subs++
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		per := (int64(ms.HeapAlloc) - base) / int64(n)
+		for _, id := range ids { // the next pattern's sessions come from this address too
+			post("p_event", "leave", "p_id", id)
+		}
+		worst = max(worst, per)
+		t.Logf("%s: %d sessions, %d subscriptions each: %d KiB a session", p.name, n, subs/n, per>>10)
+	}
+	t.Logf("worst: %d KiB a session, %d MiB for an address's %d sessions", worst>>10, worst*DefaultMaxSessionsPerAddr>>20, DefaultMaxSessionsPerAddr)
+	if worst > maxSessionHeap {
+		t.Errorf("a session holds %d KiB; want at most %d KiB", worst>>10, maxSessionHeap>>10)
+	}
+}
+
+// TestHardeningWindowMemory: a session whose window is full of the largest
+// events its client may publish holds about Window × MaxEventBytes, and
+// no more: each publish is padded with a parameter of 64 KiB, which the
+// event must not keep alive (it shared the request's string before).
+func TestHardeningWindowMemory(t *testing.T) {
+	n := hardScale(8, 32)
+	th := newTestHub(t, HubConfig{PublishRate: -1})
+	c := hDial(t, th.srv.Addr())
+	pad := strings.Repeat("z", 64<<10)
+	value := strings.Repeat("v", DefaultMaxEventBytes-1) // with the name "d": the largest event
+	post := func(kv ...string) wireEvent {
+		t.Helper()
+		return postControl(t, c, kv...)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base := int64(ms.HeapAlloc)
+	for i := range n {
+		id := post("p_event", "join", "p_format", "json")["p_id"]
+		subject := "/own/" + strconv.Itoa(i)
+		post("p_event", "subscribe", "p_id", id, "p_subject", subject)
+		for range DefaultWindow {
+			if ev := post("p_event", "publish", "p_id", id, "p_subject", subject, "d", value, "p_pad", pad); ev.name() != "publish-ack" {
+				t.Fatalf("publish: %v", ev)
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	per := (int64(ms.HeapAlloc) - base) / int64(n)
+	// An event's strings are one allocation of about MaxEventBytes, which
+	// the allocator rounds up to its size class (at most 1/8 more).
+	limit := int64(DefaultWindow) * (DefaultMaxEventBytes*9/8 + 1<<10)
+	t.Logf("%d sessions with a window of %d events of %d bytes: %d KiB a session, %d MiB for an address's %d sessions",
+		n, DefaultWindow, DefaultMaxEventBytes, per>>10, per*DefaultMaxSessionsPerAddr>>20, DefaultMaxSessionsPerAddr)
+	if per > limit {
+		t.Errorf("a session holds %d KiB; want at most %d KiB (Window × (9/8 MaxEventBytes + 1 KiB))", per>>10, limit>>10)
+	}
+}
