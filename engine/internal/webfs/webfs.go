@@ -374,6 +374,18 @@ type entry struct {
 	cost int64 // bytes charged to the cache; guarded by cache.mu
 }
 
+// isDocument reports whether a file of this type is rendered as a document
+// that may run script (HTML, XHTML, SVG, XML), so that a Content-Security-Policy
+// applies to it.
+func isDocument(ctype string) bool {
+	mt, _, _ := strings.Cut(ctype, ";")
+	switch strings.TrimSpace(mt) {
+	case "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml":
+		return true
+	}
+	return false
+}
+
 func (f *FS) newEntry(key, name string, body []byte, mod time.Time, csp string) *entry {
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:8])
@@ -384,7 +396,9 @@ func (f *FS) newEntry(key, name string, body []byte, mod time.Time, csp string) 
 		etag:    `"` + tag + `"`,
 		gzETag:  `"` + tag + `-gz"`,
 		modTime: mod,
-		csp:     csp,
+	}
+	if isDocument(e.ctype) {
+		e.csp = csp // a policy governs documents only: a script, style sheet or image is not one
 	}
 	if !isZeroTime(mod) {
 		e.lastModified = mod.UTC().Format(http.TimeFormat)

@@ -231,17 +231,18 @@ func TestServe(t *testing.T) {
 }
 
 // TestPolicyBySource: each file carries the Content-Security-Policy of the
-// tree it came from; a webroot file that overrides an embedded one carries
-// the webroot's. A 304 and a 404 carry none.
+// tree it came from when it is a document; a webroot file that overrides an
+// embedded one carries the webroot's. Scripts, style sheets, images, a 304
+// and a 404 carry none.
 func TestPolicyBySource(t *testing.T) {
 	const emb, web = "default-src 'self'", "default-src 'none'"
 	f := newFS(t, Options{Embedded: embedded(), Webroot: webroot(t), EmbeddedCSP: emb, WebrootCSP: web})
 	for path, want := range map[string]string{
 		"/":            emb,
-		"/app.js":      emb,
-		"/img.png":     emb,
+		"/app.js":      "", // not a document: no policy applies to it
+		"/img.png":     "",
 		"/extra.html":  web,
-		"/style.css":   web, // overrides the embedded style.css
+		"/style.css":   "", // the webroot's, overriding the embedded one, is not a document either
 		"/nope.html":   "",
 		"/wdir":        "", // a redirect
 		"/../etc/pass": "",
