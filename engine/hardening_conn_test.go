@@ -41,6 +41,7 @@ func TestHardeningSlowloris(t *testing.T) {
 	}
 	results := make([]result, n)
 	finished := make([]atomic.Bool, n)
+	var firstAnswer atomic.Int64 // UnixNano when the first slowloris connection got its 408
 	conns := make([]net.Conn, n)
 	var readers sync.WaitGroup
 	for i := range n {
@@ -66,6 +67,7 @@ func TestHardeningSlowloris(t *testing.T) {
 				return
 			}
 			io.Copy(io.Discard, resp.Body)
+			firstAnswer.CompareAndSwap(0, time.Now().UnixNano())
 			results[i] = result{status: resp.StatusCode, close: resp.Close, elapsed: time.Since(start)}
 			if _, err := br.ReadByte(); err == nil {
 				results[i].err = fmt.Errorf("bytes after the 408")
@@ -102,7 +104,7 @@ func TestHardeningSlowloris(t *testing.T) {
 	// Served clients, meanwhile: half on new connections, half kept alive.
 	var latMu sync.Mutex
 	var lats []time.Duration
-	var served atomic.Int64
+	var served, servedDuring atomic.Int64 // servedDuring: answered while every slowloris connection was still held
 	goodErr := make(chan error, 4)
 	for w := range 4 {
 		bg.Add(1)
@@ -157,6 +159,9 @@ func TestHardeningSlowloris(t *testing.T) {
 					return
 				}
 				served.Add(1)
+				if fa := firstAnswer.Load(); fa == 0 || time.Now().UnixNano() < fa {
+					servedDuring.Add(1)
+				}
 				latMu.Lock()
 				lats = append(lats, d)
 				latMu.Unlock()
@@ -180,9 +185,10 @@ func TestHardeningSlowloris(t *testing.T) {
 		if r.err != nil || r.status != http.StatusRequestTimeout || !r.close {
 			t.Fatalf("slowloris %d: status %d close=%v err=%v; want 408, close and EOF", i, r.status, r.close, r.err)
 		}
-		// The wheel ticks every 50 ms; a loaded machine under -race adds
-		// more. The lower bound proves trickling is not a request.
-		if r.elapsed < headerTimeout-100*time.Millisecond || r.elapsed > headerTimeout+2*time.Second {
+		// The lower bound proves trickling is not a request. The upper one
+		// only catches a timeout that never fires: a loaded machine under
+		// -race may run the wheel and the loops late, so it is generous.
+		if r.elapsed < headerTimeout-100*time.Millisecond || r.elapsed > headerTimeout+hTimeout {
 			t.Fatalf("slowloris %d closed after %v; want about %v", i, r.elapsed, headerTimeout)
 		}
 		slowest = max(slowest, r.elapsed)
@@ -191,16 +197,19 @@ func TestHardeningSlowloris(t *testing.T) {
 		t.Fatalf("header_timeouts grew by %d; want %d", got, n)
 	}
 	slices.Sort(lats)
-	if len(lats) < 20 {
-		t.Fatalf("only %d requests served meanwhile", len(lats))
+	if len(lats) == 0 {
+		t.Fatal("no request served meanwhile")
 	}
 	p50, p99, top := lats[len(lats)/2], lats[len(lats)*99/100], lats[len(lats)-1]
-	t.Logf("%d slowloris connections closed with 408 after at most %v; meanwhile %d requests served: p50 %v, p99 %v, max %v",
-		n, slowest, served.Load(), p50, p99, top)
-	// Bounded: a served client never waited anywhere near the time a
-	// slowloris connection is allowed to hold its request open.
-	if top >= headerTimeout/2 {
-		t.Fatalf("a served client waited %v (header timeout %v)", top, headerTimeout)
+	t.Logf("%d slowloris connections closed with 408 after at most %v; meanwhile %d requests served (%d while every one was held): p50 %v, p99 %v, max %v",
+		n, slowest, served.Load(), servedDuring.Load(), p50, p99, top)
+	// The server went on serving others while every slowloris connection
+	// held its request open: requests were answered before the first of
+	// them timed out. Ordering, not a latency bound, so that a machine
+	// whose cores are busy elsewhere cannot fail it (the latencies above
+	// are logged for the reader).
+	if got := servedDuring.Load(); got < 20 {
+		t.Fatalf("only %d requests served while the slowloris connections were held (before the first 408)", got)
 	}
 }
 
