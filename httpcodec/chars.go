@@ -138,3 +138,29 @@ func scanTchar(b []byte, i int) int {
 	}
 	return i
 }
+
+// scanVersion returns the index of the first byte of b at or after i that
+// isVersionChar rejects, or len(b).
+func scanVersion(b []byte, i int) int {
+	for i < len(b) && isVersionChar[b[i]] {
+		i++
+	}
+	return i
+}
+
+// scanOWS returns the index of the first byte of b at or after i that is
+// neither SP nor HTAB (RFC 9110 §5.6.3), or len(b).
+func scanOWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// trimOWSRight returns the end of b[lo:hi] without its trailing SP and HTAB.
+func trimOWSRight(b []byte, lo, hi int) int {
+	for hi > lo && (b[hi-1] == ' ' || b[hi-1] == '\t') {
+		hi--
+	}
+	return hi
+}

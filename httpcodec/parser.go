@@ -82,9 +82,8 @@ type fieldSpan struct {
 // A Parser keeps offsets, never slices, of the bytes it has seen: the caller
 // may hand it the same bytes at a different address on every call.
 type Parser struct {
-	lim       Limits // resolved: no zero fields
-	lineLimit int    // min(MaxRequestLine, MaxHeadBytes)
-	lineErr   error  // the error for exceeding lineLimit
+	lim  Limits // resolved: no zero fields
+	line bound  // the request line's: MaxRequestLine, or MaxHeadBytes when lower
 
 	state   state
 	trailer bool // the field states are reading the trailer section
@@ -92,9 +91,8 @@ type Parser struct {
 	scanned int  // bytes examined since NewParser; tests use it to prove there is no rescanning
 
 	// Where the field states stop, and what they report.
-	fieldLimit int   // offset the head (or trailer) must end before
-	fieldErr   error // error for reaching fieldLimit
-	fieldBad   error // error for a malformed field line
+	fields   bound // the head's (MaxHeadBytes), or the trailer's
+	fieldBad error // error for a malformed field line
 
 	// Request line.
 	methodEnd   int // the target starts at methodEnd+1
@@ -156,9 +154,9 @@ func NewParser(l Limits) *Parser {
 	if l.MaxChunkExtBytes <= 0 {
 		l.MaxChunkExtBytes = DefaultMaxChunkExtBytes
 	}
-	p := &Parser{lim: l, lineLimit: l.MaxRequestLine, lineErr: ErrRequestLineTooLong}
+	p := &Parser{lim: l, line: bound{l.MaxRequestLine, ErrRequestLineTooLong}}
 	if l.MaxHeadBytes < l.MaxRequestLine {
-		p.lineLimit, p.lineErr = l.MaxHeadBytes, ErrHeaderTooLarge
+		p.line = bound{l.MaxHeadBytes, ErrHeaderTooLarge}
 	}
 	p.next()
 	return p
@@ -170,7 +168,7 @@ func (p *Parser) next() {
 	p.state = stMethod
 	p.trailer = false
 	p.off = 0
-	p.fieldLimit, p.fieldErr, p.fieldBad = p.lim.MaxHeadBytes, ErrHeaderTooLarge, ErrBadRequest
+	p.fields, p.fieldBad = bound{p.lim.MaxHeadBytes, ErrHeaderTooLarge}, ErrBadRequest
 	p.queryStart = -1
 	p.pathDecoded = false
 	p.spans = p.spans[:0]
@@ -231,24 +229,22 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 	if p.off == 0 && cap(p.body) > keepScratch {
 		p.body = nil
 	}
-	// Each case consumes what it can and either moves to another state,
-	// returns (need more, or a complete request), or sets bad. The loop
-	// condition is the single error exit. Cases follow the order of the
+	// Each case consumes what it can and then moves to another state,
+	// returns (a complete request, or p.stop where a scan ran out of bytes
+	// or reached its bound), or sets bad. The loop condition is the exit of
+	// the other rejections, and of expect's need-more verdict (needMore).
+	// Every rejection is built by fail. Cases follow the order of the
 	// states, so the common path falls through to the next one without a
 	// round trip through the switch; p.state is always kept current.
 	var bad error
 	for bad == nil {
 		switch p.state {
 		case stMethod:
-			end := min(len(buf), p.lineLimit)
-			i := scanTchar(buf[:end], p.off)
+			w := p.line.cut(buf)
+			i := scanTchar(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.lineLimit {
-					bad = p.lineErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.line, buf, i)
 			}
 			// RFC 9112 §2.2 lets a server skip empty lines before the request
 			// line; like net/http we do not, so a stray CRLF is rejected here.
@@ -262,15 +258,11 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stTarget:
-			end := min(len(buf), p.lineLimit)
-			i := scanTarget(buf[:end], p.off)
+			w := p.line.cut(buf)
+			i := scanTarget(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.lineLimit {
-					bad = p.lineErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.line, buf, i)
 			}
 			// RFC 9112 §3: exactly one SP on each side of the target.
 			if buf[i] != ' ' || i == p.methodEnd+1 {
@@ -283,17 +275,11 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stVersion:
-			i, end := p.off, min(len(buf), p.lineLimit)
-			for i < end && isVersionChar[buf[i]] {
-				i++
-			}
+			w := p.line.cut(buf)
+			i := scanVersion(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.lineLimit {
-					bad = p.lineErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.line, buf, i)
 			}
 			if buf[i] != '\r' {
 				bad = ErrBadRequest // includes a bare LF: RFC 9112 §2.2 allows accepting it, we do not
@@ -305,18 +291,10 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stLineLF:
-			if p.off >= min(len(buf), p.lineLimit) {
-				if p.off == p.lineLimit {
-					bad = p.lineErr
-					continue
-				}
-				return 0, nil, nil
-			}
-			if buf[p.off] != '\n' {
-				bad = ErrBadRequest // bare CR, RFC 9112 §2.2
+			// Anything but LF makes the CR before it a bare CR, RFC 9112 §2.2.
+			if bad = p.expect(buf, '\n', p.line, ErrBadRequest); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
 			if bad = p.requestLine(buf); bad != nil {
 				continue
 			}
@@ -324,12 +302,8 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stFieldStart:
-			if p.off >= min(len(buf), p.fieldLimit) {
-				if p.off == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
+			if w := p.fields.cut(buf); p.off == len(w) {
+				return p.stop(p.fields, buf, p.off)
 			}
 			c := buf[p.off]
 			if c == '\r' {
@@ -352,15 +326,11 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stFieldName:
-			end := min(len(buf), p.fieldLimit)
-			i := scanTchar(buf[:end], p.off)
+			w := p.fields.cut(buf)
+			i := scanTchar(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.fields, buf, i)
 			}
 			// RFC 9112 §5.1: whitespace between the field name and the colon
 			// MUST be rejected with 400.
@@ -374,32 +344,22 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stFieldOWS:
-			i, end := p.off, min(len(buf), p.fieldLimit)
-			for i < end && (buf[i] == ' ' || buf[i] == '\t') {
-				i++
-			}
+			w := p.fields.cut(buf)
+			i := scanOWS(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.fields, buf, i)
 			}
 			p.valStart = i
 			p.state = stFieldValue
 			fallthrough
 
 		case stFieldValue:
-			end := min(len(buf), p.fieldLimit)
-			i := scanValue(buf[:end], p.off)
+			w := p.fields.cut(buf)
+			i := scanValue(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.fields, buf, i)
 			}
 			// RFC 9110 §5.5: NUL, CR, LF and other controls are invalid in a
 			// value; a CR must start the line's CRLF.
@@ -407,28 +367,15 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 				bad = p.fieldBad
 				continue
 			}
-			j := i
-			for j > p.valStart && (buf[j-1] == ' ' || buf[j-1] == '\t') {
-				j--
-			}
-			p.valEnd = j
+			p.valEnd = trimOWSRight(buf, p.valStart, i)
 			p.advance(i + 1)
 			p.state = stFieldLF
 			fallthrough
 
 		case stFieldLF:
-			if p.off >= min(len(buf), p.fieldLimit) {
-				if p.off == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
-			}
-			if buf[p.off] != '\n' {
-				bad = p.fieldBad
+			if bad = p.expect(buf, '\n', p.fields, p.fieldBad); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
 			// Trailer fields are checked for syntax and dropped: RFC 9110
 			// §6.5.1 forbids merging them into the header section blindly.
 			if !p.trailer {
@@ -437,18 +384,9 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.state = stFieldStart
 
 		case stHeadLF:
-			if p.off >= min(len(buf), p.fieldLimit) {
-				if p.off == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
-			}
-			if buf[p.off] != '\n' {
-				bad = p.fieldBad
+			if bad = p.expect(buf, '\n', p.fields, p.fieldBad); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
 			if p.trailer {
 				return p.complete(buf, p.off)
 			}
@@ -508,13 +446,12 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 		case stChunkSizeOWS, stChunkExt:
 			// Extension bytes (and the whitespace before them) count against
 			// MaxChunkExtBytes over the whole body; one past the budget fails.
-			i, end := p.off, min(len(buf), p.off+p.lim.MaxChunkExtBytes-p.ext+1)
+			budget := bound{at: p.off + p.lim.MaxChunkExtBytes - p.ext + 1}
+			var i int
 			if p.state == stChunkSizeOWS {
-				for i < end && (buf[i] == ' ' || buf[i] == '\t') {
-					i++
-				}
+				i = scanOWS(budget.cut(buf), p.off)
 			} else {
-				i = scanValue(buf[:end], i)
+				i = scanValue(budget.cut(buf), p.off)
 			}
 			p.ext += i - p.off
 			p.advance(i)
@@ -533,14 +470,9 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.state = stChunkSizeLF
 
 		case stChunkSizeLF:
-			if p.off >= len(buf) {
-				return 0, nil, nil
-			}
-			if buf[p.off] != '\n' {
-				bad = ErrBadChunk
+			if bad = p.expect(buf, '\n', unbounded, ErrBadChunk); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
 			if p.chunkLeft > 0 {
 				p.bodyLen += int64(p.chunkLeft)
 				p.state = stChunkData
@@ -549,8 +481,8 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			// The last chunk: the trailer section follows, read by the field
 			// states within what is left of the extension budget.
 			p.trailer = true
-			p.fieldLimit = p.off + p.lim.MaxChunkExtBytes - p.ext
-			p.fieldErr, p.fieldBad = ErrBadChunk, ErrBadChunk
+			p.fields = bound{at: p.off + p.lim.MaxChunkExtBytes - p.ext, err: ErrBadChunk}
+			p.fieldBad = ErrBadChunk
 			p.state = stFieldStart
 
 		case stChunkData:
@@ -565,32 +497,79 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 				return 0, nil, nil
 			}
 			p.state = stChunkDataCR
+			fallthrough
 
-		case stChunkDataCR, stChunkDataLF:
-			if p.off >= len(buf) {
-				return 0, nil, nil
-			}
-			want := byte('\r')
-			if p.state == stChunkDataLF {
-				want = '\n'
-			}
-			if buf[p.off] != want {
-				bad = ErrBadChunk // RFC 9112 §7.1: chunk data ends with exactly CRLF
+		case stChunkDataCR:
+			// RFC 9112 §7.1: chunk data ends with exactly CRLF.
+			if bad = p.expect(buf, '\r', unbounded, ErrBadChunk); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
-			if p.state == stChunkDataCR {
-				p.state = stChunkDataLF
-			} else {
-				p.digits = 0
-				p.state = stChunkSize
+			p.state = stChunkDataLF
+			fallthrough
+
+		case stChunkDataLF:
+			if bad = p.expect(buf, '\n', unbounded, ErrBadChunk); bad != nil {
+				continue
 			}
+			p.digits = 0
+			p.state = stChunkSize
 
 		default:
 			panic("httpcodec: bad parser state " + strconv.Itoa(int(p.state)))
 		}
 	}
+	if _, more := bad.(needMore); more {
+		return 0, nil, nil
+	}
 	return 0, nil, p.fail(buf, bad)
+}
+
+// needMore is expect's verdict "need more bytes"; Parse turns it into
+// (0, nil, nil) and never returns it. It is a type of its own so that
+// recognizing it costs one comparison of type words (comparing with an
+// errors.New value calls runtime.ifaceeq).
+type needMore struct{}
+
+func (needMore) Error() string { return "httpcodec: need more bytes" }
+
+// bound is an offset, from the start of the request, that a state's scan
+// must not reach, and the rejection for reaching it: the request line's
+// (414, or 431 when the head limit is lower), the head's (431), the
+// trailer's (what the chunk-extension budget leaves).
+type bound struct {
+	at  int
+	err error
+}
+
+// unbounded is the bound of the states that only the bytes received limit.
+var unbounded = bound{at: math.MaxInt}
+
+// cut returns the window of buf a scan may examine: up to the bound.
+func (b bound) cut(buf []byte) []byte { return buf[:min(len(buf), b.at)] }
+
+// stop ends the call of Parse whose scan ran to i, the end of its window
+// b.cut(buf): with b.err when the bound was reached, else asking for more.
+func (p *Parser) stop(b bound, buf []byte, i int) (int, *Request, error) {
+	if i >= b.at {
+		return 0, nil, p.fail(buf, b.err)
+	}
+	return 0, nil, nil
+}
+
+// expect consumes the byte at p.off, which must be c; any other byte is
+// rejected with bad.
+func (p *Parser) expect(buf []byte, c byte, b bound, bad error) error {
+	if w := b.cut(buf); p.off == len(w) {
+		if p.off >= b.at {
+			return b.err
+		}
+		return needMore{}
+	}
+	if buf[p.off] != c {
+		return bad
+	}
+	p.advance(p.off + 1)
+	return nil
 }
 
 // advance moves the scan position to i, counting the bytes examined.
