@@ -12,7 +12,8 @@ import (
 type state uint8
 
 const (
-	stMethod       state = iota // method token, up to SP
+	stEmptyLF      state = iota // LF of an empty line before the request line
+	stMethod                    // method token, up to SP, or the CR of an empty line
 	stTarget                    // request-target, up to SP
 	stVersion                   // HTTP-version, up to CR
 	stLineLF                    // LF ending the request line
@@ -34,6 +35,7 @@ const (
 )
 
 var stateNames = [...]string{
+	stEmptyLF:      "empty-line",
 	stMethod:       "method",
 	stTarget:       "target",
 	stVersion:      "version",
@@ -82,12 +84,14 @@ type fieldSpan struct {
 // A Parser keeps offsets, never slices, of the bytes it has seen: the caller
 // may hand it the same bytes at a different address on every call.
 type Parser struct {
-	lim  Limits // resolved: no zero fields
-	line bound  // the request line's: MaxRequestLine, or MaxHeadBytes when lower
+	lim     Limits // resolved: no zero fields
+	lineMax bound  // MaxRequestLine and its error, or MaxHeadBytes when lower
+	line    bound  // lineMax from the start of the request line
 
 	state   state
 	trailer bool // the field states are reading the trailer section
 	off     int  // next byte to examine, from the start of the request
+	start   int  // where the request line starts, after the empty lines skipped
 	scanned int  // bytes examined since NewParser; tests use it to prove there is no rescanning
 
 	// Where the field states stop, and what they report.
@@ -97,7 +101,6 @@ type Parser struct {
 	// Request line.
 	methodEnd   int // the target starts at methodEnd+1
 	targetEnd   int // the version starts at targetEnd+1
-	versionEnd  int
 	minor       int
 	pathStart   int
 	pathEnd     int
@@ -154,9 +157,9 @@ func NewParser(l Limits) *Parser {
 	if l.MaxChunkExtBytes <= 0 {
 		l.MaxChunkExtBytes = DefaultMaxChunkExtBytes
 	}
-	p := &Parser{lim: l, line: bound{l.MaxRequestLine, ErrRequestLineTooLong}}
+	p := &Parser{lim: l, lineMax: bound{l.MaxRequestLine, ErrRequestLineTooLong}}
 	if l.MaxHeadBytes < l.MaxRequestLine {
-		p.line = bound{l.MaxHeadBytes, ErrHeaderTooLarge}
+		p.lineMax = bound{l.MaxHeadBytes, ErrHeaderTooLarge}
 	}
 	p.next()
 	return p
@@ -168,7 +171,8 @@ func (p *Parser) next() {
 	p.state = stMethod
 	p.trailer = false
 	p.off = 0
-	p.fields, p.fieldBad = bound{p.lim.MaxHeadBytes, ErrHeaderTooLarge}, ErrBadRequest
+	p.startAt(0)
+	p.fieldBad = ErrBadRequest
 	p.queryStart = -1
 	p.pathDecoded = false
 	p.spans = p.spans[:0]
@@ -183,9 +187,18 @@ func (p *Parser) Reset() {
 	p.err = nil
 }
 
+// startAt places the start of the request line at off, after the empty
+// lines before it: the limits of the line and of the head count from there.
+func (p *Parser) startAt(off int) {
+	p.start = off
+	p.line = bound{off + p.lineMax.at, p.lineMax.err}
+	p.fields = bound{off + p.lim.MaxHeadBytes, ErrHeaderTooLarge}
+}
+
 // Started reports whether Parse has consumed any byte of a request not yet
 // complete (the engine starts its header-read timer on the first byte).
-func (p *Parser) Started() bool { return p.off > 0 }
+// Empty lines before a request line, which Parse skips, do not start it.
+func (p *Parser) Started() bool { return p.off > p.start && p.state != stEmptyLF }
 
 // HeadComplete reports whether the head of the pending request has been parsed
 // and only its body is awaited; Pending returns that partial request (valid
@@ -239,6 +252,14 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 	var bad error
 	for bad == nil {
 		switch p.state {
+		case stEmptyLF:
+			if bad = p.expect(buf, '\n', unbounded, ErrBadRequest); bad != nil {
+				continue
+			}
+			p.startAt(p.off)
+			p.state = stMethod
+			fallthrough
+
 		case stMethod:
 			w := p.line.cut(buf)
 			i := scanTchar(w, p.off)
@@ -246,9 +267,18 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			if i == len(w) {
 				return p.stop(p.line, buf, i)
 			}
-			// RFC 9112 §2.2 lets a server skip empty lines before the request
-			// line; like net/http we do not, so a stray CRLF is rejected here.
-			if buf[i] != ' ' || i == 0 {
+			if i == p.start && buf[i] == '\r' {
+				// RFC 9112 §2.2: a server SHOULD ignore at least one empty
+				// line (CRLF) before the request line; we ignore MaxEmptyLines.
+				// A bare LF is rejected, as everywhere.
+				p.advance(i + 1)
+				p.state = stEmptyLF
+				if p.start == 2*MaxEmptyLines {
+					bad = ErrBadRequest
+				}
+				continue
+			}
+			if buf[i] != ' ' || i == p.start {
 				bad = ErrBadRequest
 				continue
 			}
@@ -275,17 +305,24 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stVersion:
+			// Each byte is checked as it arrives: a version we do not serve
+			// is refused at once, not when (or if) the line ends.
+			vs := p.targetEnd + 1
 			w := p.line.cut(buf)
-			i := scanVersion(w, p.off)
+			i := scanVersion(w, vs, p.off)
 			p.advance(i)
 			if i == len(w) {
 				return p.stop(p.line, buf, i)
+			}
+			if i-vs < len("HTTP/1.1") {
+				bad = versionError(i-vs, buf[i])
+				continue
 			}
 			if buf[i] != '\r' {
 				bad = ErrBadRequest // includes a bare LF: RFC 9112 §2.2 allows accepting it, we do not
 				continue
 			}
-			p.versionEnd = i
+			p.minor = int(buf[i-1] - '0')
 			p.advance(i + 1)
 			p.state = stLineLF
 			fallthrough
@@ -612,7 +649,7 @@ func (p *Parser) complete(buf []byte, end int) (int, *Request, error) {
 func (p *Parser) fill(buf []byte) *Request {
 	r := &p.req
 	ts := p.methodEnd + 1
-	r.Method = buf[:p.methodEnd:p.methodEnd]
+	r.Method = buf[p.start:p.methodEnd:p.methodEnd]
 	r.Target = buf[ts:p.targetEnd:p.targetEnd]
 	r.RawPath = buf[p.pathStart:p.pathEnd:p.pathEnd]
 	r.Path = r.RawPath
@@ -655,19 +692,25 @@ func (p *Parser) fill(buf []byte) *Request {
 	return r
 }
 
-// requestLine checks the request line just read: version, method and the
-// form of the target (RFC 9112 §3), and decodes the path.
-func (p *Parser) requestLine(buf []byte) error {
-	v := buf[p.targetEnd+1 : p.versionEnd]
-	// RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
-	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
-		return ErrBadRequest
-	}
-	if v[5] != '1' || v[7] > '1' {
+// versionError is the rejection of a request line whose HTTP-version has c
+// at index k, where neither "HTTP/1.0" nor "HTTP/1.1" could have it.
+// RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
+// A digit where a version number goes is a version we do not serve (505,
+// RFC 9110 §15.6.6), whatever follows; anything else is malformed.
+func versionError(k int, c byte) error {
+	if (k == 5 || k == 7) && isDigit(c) {
 		return ErrUnsupportedVersion
 	}
-	p.minor = int(v[7] - '0')
-	method := buf[:p.methodEnd]
+	return ErrBadRequest
+}
+
+// requestLine checks the request line just read, whose version is known to
+// be one we serve: the method and the form of the target (RFC 9112 §3), and
+// decodes the path. The version is checked first, byte by byte, because it
+// says how to read the rest: the HTTP/2 preface "PRI * HTTP/2.0" is a 505,
+// not a misplaced asterisk-form.
+func (p *Parser) requestLine(buf []byte) error {
+	method := buf[p.start:p.methodEnd]
 	// CONNECT (authority-form, RFC 9112 §3.2.3) asks for a tunnel; we are
 	// not a proxy.
 	if string(method) == "CONNECT" {
