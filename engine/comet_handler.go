@@ -213,7 +213,7 @@ func (h *Hub) serve(ex *exchange, req *httpcodec.Request) {
 		h.preflight(ex, req, cors)
 		return
 	default:
-		ex.respond(http.StatusMethodNotAllowed, []string{"Allow", "GET, HEAD, POST, OPTIONS", "Content-Type", "text/plain; charset=utf-8"}, []byte("405 Method Not Allowed\n"))
+		h.srv.refuseMethod(ex, req.Method, "GET, HEAD, POST, OPTIONS")
 		return
 	}
 	ps, perr := readParams(req, h.cfg.MaxParams)

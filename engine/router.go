@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -29,11 +30,15 @@ type prefixRoute struct {
 // router is immutable once published; registration copies it.
 type router struct {
 	exact    map[string][]route
-	prefixes []prefixRoute // longest prefix first
+	prefixes []prefixRoute   // longest prefix first
+	methods  map[string]bool // methods some route registered (see knows)
 }
 
 func (rt *router) clone() *router {
-	n := &router{exact: make(map[string][]route, len(rt.exact)+1)}
+	n := &router{exact: make(map[string][]route, len(rt.exact)+1), methods: maps.Clone(rt.methods)}
+	if n.methods == nil {
+		n.methods = map[string]bool{}
+	}
 	for k, v := range rt.exact {
 		n.exact[k] = slices.Clone(v)
 	}
@@ -45,6 +50,9 @@ func (rt *router) clone() *router {
 
 func (rt *router) add(method, pattern string, prefix bool, r route) {
 	r.method = strings.ToUpper(method)
+	if r.method != "" {
+		rt.methods[r.method] = true
+	}
 	if !prefix {
 		rt.exact[pattern] = replaceRoute(rt.exact[pattern], r)
 		return
@@ -67,6 +75,18 @@ func replaceRoute(rs []route, r route) []route {
 		}
 	}
 	return append(rs, r)
+}
+
+// knows reports whether the server recognises method (RFC 9110 §9.1): a
+// method of RFC 9110 §9.3 or PATCH (RFC 5789), or one a route registered.
+// A method it does not recognise is answered 501 on every resource; one it
+// recognises but the resource does not allow, 405 with Allow.
+func (rt *router) knows(method []byte) bool {
+	switch string(method) {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH":
+		return true
+	}
+	return rt.methods[string(method)]
 }
 
 // match finds the routes for path and picks the one for method. It returns

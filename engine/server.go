@@ -117,7 +117,9 @@ func (s *Server) Logger() *slog.Logger { return s.log }
 
 // Handle registers h for requests whose path is exactly path. method "" means
 // any method; "GET" also serves HEAD (the body is dropped). A later
-// registration for the same method and path replaces the earlier one.
+// registration for the same method and path replaces the earlier one. A
+// method that no route of the path takes is answered 405 with Allow, or 501
+// when the server does not recognise it (see router.knows).
 func (s *Server) Handle(method, path string, h Handler) {
 	s.addRoute(method, path, false, route{h: h})
 }
@@ -361,7 +363,8 @@ func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 	if s.cfg.AccessLog {
 		s.log.Debug("request", "method", string(req.Method), "target", redactTarget(req.Target), "remote", ex.c.remote())
 	}
-	r, found, ok, allow := s.routes.Load().match(req.Method, req.Path)
+	rt := s.routes.Load()
+	r, found, ok, allow := rt.match(req.Method, req.Path)
 	ex.route = r.id // metrics: requests by route and status
 	switch {
 	case ok && r.lh != nil:
@@ -369,7 +372,10 @@ func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 	case ok:
 		s.dispatchWorker(ex, req, r.h)
 	case found:
-		ex.respond(http.StatusMethodNotAllowed, []string{"Allow", allow, "Content-Type", "text/plain; charset=utf-8"}, []byte("405 Method Not Allowed\n"))
+		s.refuseMethod(ex, req.Method, allow)
+	case !rt.knows(req.Method): // 501 whatever the resource; counted as no route
+		ex.route = routeNotFound
+		ex.respondError(http.StatusNotImplemented)
 	case s.static != nil:
 		ex.route = routeStatic
 		s.serveStatic(ex, req)
@@ -377,6 +383,17 @@ func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 		ex.route = routeNotFound
 		ex.respondError(http.StatusNotFound)
 	}
+}
+
+// refuseMethod answers a request whose method the resource does not allow,
+// allow listing those it does: 405 when the server recognises the method,
+// 501 when it does not (see router.knows). Loop only.
+func (s *Server) refuseMethod(ex *exchange, method []byte, allow string) {
+	if !s.routes.Load().knows(method) {
+		ex.respondError(http.StatusNotImplemented)
+		return
+	}
+	ex.respond(http.StatusMethodNotAllowed, []string{"Allow", allow, "Content-Type", "text/plain; charset=utf-8"}, []byte("405 Method Not Allowed\n"))
 }
 
 // dispatchWorker copies req and queues it for a worker; a full queue is

@@ -20,6 +20,13 @@ const (
 	// MaxChunkSizeDigits is the number of hex digits a chunk size may have:
 	// 16 digits already exceed any body we accept; more is an overflow attempt.
 	MaxChunkSizeDigits = 16
+	// MaxEmptyLines is the number of empty lines (CRLF) ignored before a
+	// request line; one more is a 400. RFC 9112 §2.2 asks a server to ignore
+	// at least one, which old clients send after a POST body (RFC 2616 §4.1
+	// already said so); net/http's server discards up to 4 CR or LF bytes
+	// there, two empty lines. Four lines leave a margin over both while
+	// bounding what a peer makes the parser skip (8 bytes per request).
+	MaxEmptyLines = 4
 	// DefaultMaxChunkExtBytes bounds the chunk-extension and trailer overhead
 	// of one chunked body (answered 400), as net/http's chunked reader does
 	// against tiny chunks carrying huge extensions.
@@ -57,7 +64,7 @@ var (
 type ParseError struct {
 	Err     error  // one of the sentinels above
 	State   string // parser state name, e.g. "header-name"
-	Offset  int    // byte offset in the request where the error was found
+	Offset  int    // byte offset in the request, skipped empty lines included, where the error was found
 	Snippet string // strconv.Quote of at most 16 bytes around Offset
 }
 

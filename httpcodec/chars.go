@@ -17,9 +17,6 @@ var (
 	// except '#', which never reaches a server (RFC 9112 §3.2). Non-ASCII
 	// bytes are refused: RFC 3986 URIs are ASCII and browsers escape them.
 	isTargetChar = makeTable(func(c byte) bool { return c > 0x20 && c < 0x7f && c != '#' })
-	// isVersionChar: the characters of "HTTP/1.1"; the version is checked
-	// whole once the line ends.
-	isVersionChar = makeTable(func(c byte) bool { return isDigit(c) || contains("HTP/.", c) })
 	// isValueChar: field-vchar / obs-text / SP / HTAB (RFC 9110 §5.5); no
 	// other control, no DEL. Chunk extensions use the same class.
 	isValueChar = makeTable(func(c byte) bool { return c == '\t' || c >= 0x20 && c != 0x7f })
@@ -137,4 +134,43 @@ func scanTchar(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// The versions we serve as little-endian words, for scanVersion's fast path.
+var (
+	http10 = binary.LittleEndian.Uint64([]byte("HTTP/1.0"))
+	http11 = binary.LittleEndian.Uint64([]byte("HTTP/1.1"))
+)
+
+// scanVersion returns the index of the first byte of b at or after i that
+// cannot continue "HTTP/1.0" or "HTTP/1.1" begun at b[start], or len(b).
+// It stops at the byte after the version.
+func scanVersion(b []byte, start, i int) int {
+	const v = "HTTP/1.1"
+	if i == start && len(b)-start >= len(v) { // the whole version at once: one word
+		if w := binary.LittleEndian.Uint64(b[start:]); w == http11 || w == http10 {
+			return start + len(v)
+		}
+	}
+	for i < len(b) && i-start < len(v) && (b[i] == v[i-start] || i-start == len(v)-1 && b[i] == '0') {
+		i++
+	}
+	return i
+}
+
+// scanOWS returns the index of the first byte of b at or after i that is
+// neither SP nor HTAB (RFC 9110 §5.6.3), or len(b).
+func scanOWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// trimOWSRight returns the end of b[lo:hi] without its trailing SP and HTAB.
+func trimOWSRight(b []byte, lo, hi int) int {
+	for hi > lo && (b[hi-1] == ' ' || b[hi-1] == '\t') {
+		hi--
+	}
+	return hi
 }

@@ -17,6 +17,10 @@
 //
 //   - Lines end in CRLF. RFC 9112 §2.2 lets a recipient accept a bare LF;
 //     we reject it, and a bare CR, anywhere in the head or chunk framing.
+//   - Empty lines before a request line are skipped, as RFC 9112 §2.2 asks,
+//     but only CRLF ones and at most MaxEmptyLines per request; one more is
+//     a 400. They do not start a request (Started), nor count against the
+//     line and head limits.
 //   - No obs-fold (RFC 9112 §5.2), no whitespace before a field's colon
 //     (§5.1), no control characters in field values (RFC 9110 §5.5).
 //   - Transfer-Encoding together with Content-Length is ErrSmuggling. The only
@@ -30,6 +34,11 @@
 //     for OPTIONS; CONNECT is ErrNotImplemented. The path must percent-decode
 //     and must not decode to NUL.
 //   - Only HTTP/1.0 and HTTP/1.1 are served (ErrUnsupportedVersion, 505).
+//     The version is checked byte by byte as it arrives, and before the
+//     method and the target: one that cannot become "HTTP/1.0" or "HTTP/1.1"
+//     is refused at its first wrong byte, without waiting for the end of the
+//     line: ErrUnsupportedVersion where a version number stands ("HTTP/2",
+//     "HTTP/1.2", and so "HTTP/5.66"), ErrBadRequest otherwise.
 //   - Every size is bounded by Limits, and a limit is enforced as soon as it
 //     is certain to be exceeded, not when the bytes have all arrived.
 //

@@ -12,7 +12,8 @@ import (
 type state uint8
 
 const (
-	stMethod       state = iota // method token, up to SP
+	stEmptyLF      state = iota // LF of an empty line before the request line
+	stMethod                    // method token, up to SP, or the CR of an empty line
 	stTarget                    // request-target, up to SP
 	stVersion                   // HTTP-version, up to CR
 	stLineLF                    // LF ending the request line
@@ -34,6 +35,7 @@ const (
 )
 
 var stateNames = [...]string{
+	stEmptyLF:      "empty-line",
 	stMethod:       "method",
 	stTarget:       "target",
 	stVersion:      "version",
@@ -82,24 +84,23 @@ type fieldSpan struct {
 // A Parser keeps offsets, never slices, of the bytes it has seen: the caller
 // may hand it the same bytes at a different address on every call.
 type Parser struct {
-	lim       Limits // resolved: no zero fields
-	lineLimit int    // min(MaxRequestLine, MaxHeadBytes)
-	lineErr   error  // the error for exceeding lineLimit
+	lim     Limits // resolved: no zero fields
+	lineMax bound  // MaxRequestLine and its error, or MaxHeadBytes when lower
+	line    bound  // lineMax from the start of the request line
 
 	state   state
 	trailer bool // the field states are reading the trailer section
 	off     int  // next byte to examine, from the start of the request
+	start   int  // where the request line starts, after the empty lines skipped
 	scanned int  // bytes examined since NewParser; tests use it to prove there is no rescanning
 
 	// Where the field states stop, and what they report.
-	fieldLimit int   // offset the head (or trailer) must end before
-	fieldErr   error // error for reaching fieldLimit
-	fieldBad   error // error for a malformed field line
+	fields   bound // the head's (MaxHeadBytes), or the trailer's
+	fieldBad error // error for a malformed field line
 
 	// Request line.
 	methodEnd   int // the target starts at methodEnd+1
 	targetEnd   int // the version starts at targetEnd+1
-	versionEnd  int
 	minor       int
 	pathStart   int
 	pathEnd     int
@@ -156,9 +157,9 @@ func NewParser(l Limits) *Parser {
 	if l.MaxChunkExtBytes <= 0 {
 		l.MaxChunkExtBytes = DefaultMaxChunkExtBytes
 	}
-	p := &Parser{lim: l, lineLimit: l.MaxRequestLine, lineErr: ErrRequestLineTooLong}
+	p := &Parser{lim: l, lineMax: bound{l.MaxRequestLine, ErrRequestLineTooLong}}
 	if l.MaxHeadBytes < l.MaxRequestLine {
-		p.lineLimit, p.lineErr = l.MaxHeadBytes, ErrHeaderTooLarge
+		p.lineMax = bound{l.MaxHeadBytes, ErrHeaderTooLarge}
 	}
 	p.next()
 	return p
@@ -170,7 +171,8 @@ func (p *Parser) next() {
 	p.state = stMethod
 	p.trailer = false
 	p.off = 0
-	p.fieldLimit, p.fieldErr, p.fieldBad = p.lim.MaxHeadBytes, ErrHeaderTooLarge, ErrBadRequest
+	p.startAt(0)
+	p.fieldBad = ErrBadRequest
 	p.queryStart = -1
 	p.pathDecoded = false
 	p.spans = p.spans[:0]
@@ -190,9 +192,18 @@ func (p *Parser) Reset() {
 	}
 }
 
+// startAt places the start of the request line at off, after the empty
+// lines before it: the limits of the line and of the head count from there.
+func (p *Parser) startAt(off int) {
+	p.start = off
+	p.line = bound{off + p.lineMax.at, p.lineMax.err}
+	p.fields = bound{off + p.lim.MaxHeadBytes, ErrHeaderTooLarge}
+}
+
 // Started reports whether Parse has consumed any byte of a request not yet
 // complete (the engine starts its header-read timer on the first byte).
-func (p *Parser) Started() bool { return p.off > 0 }
+// Empty lines before a request line, which Parse skips, do not start it.
+func (p *Parser) Started() bool { return p.off > p.start && p.state != stEmptyLF }
 
 // HeadComplete reports whether the head of the pending request has been parsed
 // and only its body is awaited; Pending returns that partial request (valid
@@ -236,28 +247,43 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 	if p.off == 0 && cap(p.body) > keepScratch {
 		p.body = nil
 	}
-	// Each case consumes what it can and either moves to another state,
-	// returns (need more, or a complete request), or sets bad. The loop
-	// condition is the single error exit. Cases follow the order of the
+	// Each case consumes what it can and then moves to another state,
+	// returns (a complete request, or p.stop where a scan ran out of bytes
+	// or reached its bound), or sets bad. The loop condition is the exit of
+	// the other rejections, and of expect's need-more verdict (needMore).
+	// Every rejection is built by fail. Cases follow the order of the
 	// states, so the common path falls through to the next one without a
 	// round trip through the switch; p.state is always kept current.
 	var bad error
 	for bad == nil {
 		switch p.state {
-		case stMethod:
-			end := min(len(buf), p.lineLimit)
-			i := scanTchar(buf[:end], p.off)
-			p.advance(i)
-			if i == end {
-				if i == p.lineLimit {
-					bad = p.lineErr
-					continue
-				}
-				return 0, nil, nil
+		case stEmptyLF:
+			if bad = p.expect(buf, '\n', unbounded, ErrBadRequest); bad != nil {
+				continue
 			}
-			// RFC 9112 §2.2 lets a server skip empty lines before the request
-			// line; like net/http we do not, so a stray CRLF is rejected here.
-			if buf[i] != ' ' || i == 0 {
+			p.startAt(p.off)
+			p.state = stMethod
+			fallthrough
+
+		case stMethod:
+			w := p.line.cut(buf)
+			i := scanTchar(w, p.off)
+			p.advance(i)
+			if i == len(w) {
+				return p.stop(p.line, buf, i)
+			}
+			if i == p.start && buf[i] == '\r' {
+				// RFC 9112 §2.2: a server SHOULD ignore at least one empty
+				// line (CRLF) before the request line; we ignore MaxEmptyLines.
+				// A bare LF is rejected, as everywhere.
+				p.advance(i + 1)
+				p.state = stEmptyLF
+				if p.start == 2*MaxEmptyLines {
+					bad = ErrBadRequest
+				}
+				continue
+			}
+			if buf[i] != ' ' || i == p.start {
 				bad = ErrBadRequest
 				continue
 			}
@@ -267,15 +293,11 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stTarget:
-			end := min(len(buf), p.lineLimit)
-			i := scanTarget(buf[:end], p.off)
+			w := p.line.cut(buf)
+			i := scanTarget(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.lineLimit {
-					bad = p.lineErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.line, buf, i)
 			}
 			// RFC 9112 §3: exactly one SP on each side of the target.
 			if buf[i] != ' ' || i == p.methodEnd+1 {
@@ -288,40 +310,33 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stVersion:
-			i, end := p.off, min(len(buf), p.lineLimit)
-			for i < end && isVersionChar[buf[i]] {
-				i++
-			}
+			// Each byte is checked as it arrives: a version we do not serve
+			// is refused at once, not when (or if) the line ends.
+			vs := p.targetEnd + 1
+			w := p.line.cut(buf)
+			i := scanVersion(w, vs, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.lineLimit {
-					bad = p.lineErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.line, buf, i)
+			}
+			if i-vs < len("HTTP/1.1") {
+				bad = versionError(i-vs, buf[i])
+				continue
 			}
 			if buf[i] != '\r' {
 				bad = ErrBadRequest // includes a bare LF: RFC 9112 §2.2 allows accepting it, we do not
 				continue
 			}
-			p.versionEnd = i
+			p.minor = int(buf[i-1] - '0')
 			p.advance(i + 1)
 			p.state = stLineLF
 			fallthrough
 
 		case stLineLF:
-			if p.off >= min(len(buf), p.lineLimit) {
-				if p.off == p.lineLimit {
-					bad = p.lineErr
-					continue
-				}
-				return 0, nil, nil
-			}
-			if buf[p.off] != '\n' {
-				bad = ErrBadRequest // bare CR, RFC 9112 §2.2
+			// Anything but LF makes the CR before it a bare CR, RFC 9112 §2.2.
+			if bad = p.expect(buf, '\n', p.line, ErrBadRequest); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
 			if bad = p.requestLine(buf); bad != nil {
 				continue
 			}
@@ -329,12 +344,8 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stFieldStart:
-			if p.off >= min(len(buf), p.fieldLimit) {
-				if p.off == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
+			if w := p.fields.cut(buf); p.off == len(w) {
+				return p.stop(p.fields, buf, p.off)
 			}
 			c := buf[p.off]
 			if c == '\r' {
@@ -357,15 +368,11 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stFieldName:
-			end := min(len(buf), p.fieldLimit)
-			i := scanTchar(buf[:end], p.off)
+			w := p.fields.cut(buf)
+			i := scanTchar(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.fields, buf, i)
 			}
 			// RFC 9112 §5.1: whitespace between the field name and the colon
 			// MUST be rejected with 400.
@@ -379,32 +386,22 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			fallthrough
 
 		case stFieldOWS:
-			i, end := p.off, min(len(buf), p.fieldLimit)
-			for i < end && (buf[i] == ' ' || buf[i] == '\t') {
-				i++
-			}
+			w := p.fields.cut(buf)
+			i := scanOWS(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.fields, buf, i)
 			}
 			p.valStart = i
 			p.state = stFieldValue
 			fallthrough
 
 		case stFieldValue:
-			end := min(len(buf), p.fieldLimit)
-			i := scanValue(buf[:end], p.off)
+			w := p.fields.cut(buf)
+			i := scanValue(w, p.off)
 			p.advance(i)
-			if i == end {
-				if i == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
+			if i == len(w) {
+				return p.stop(p.fields, buf, i)
 			}
 			// RFC 9110 §5.5: NUL, CR, LF and other controls are invalid in a
 			// value; a CR must start the line's CRLF.
@@ -412,28 +409,15 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 				bad = p.fieldBad
 				continue
 			}
-			j := i
-			for j > p.valStart && (buf[j-1] == ' ' || buf[j-1] == '\t') {
-				j--
-			}
-			p.valEnd = j
+			p.valEnd = trimOWSRight(buf, p.valStart, i)
 			p.advance(i + 1)
 			p.state = stFieldLF
 			fallthrough
 
 		case stFieldLF:
-			if p.off >= min(len(buf), p.fieldLimit) {
-				if p.off == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
-			}
-			if buf[p.off] != '\n' {
-				bad = p.fieldBad
+			if bad = p.expect(buf, '\n', p.fields, p.fieldBad); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
 			// Trailer fields are checked for syntax and dropped: RFC 9110
 			// §6.5.1 forbids merging them into the header section blindly.
 			if !p.trailer {
@@ -442,18 +426,9 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.state = stFieldStart
 
 		case stHeadLF:
-			if p.off >= min(len(buf), p.fieldLimit) {
-				if p.off == p.fieldLimit {
-					bad = p.fieldErr
-					continue
-				}
-				return 0, nil, nil
-			}
-			if buf[p.off] != '\n' {
-				bad = p.fieldBad
+			if bad = p.expect(buf, '\n', p.fields, p.fieldBad); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
 			if p.trailer {
 				return p.complete(buf, p.off)
 			}
@@ -513,13 +488,12 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 		case stChunkSizeOWS, stChunkExt:
 			// Extension bytes (and the whitespace before them) count against
 			// MaxChunkExtBytes over the whole body; one past the budget fails.
-			i, end := p.off, min(len(buf), p.off+p.lim.MaxChunkExtBytes-p.ext+1)
+			budget := bound{at: p.off + p.lim.MaxChunkExtBytes - p.ext + 1}
+			var i int
 			if p.state == stChunkSizeOWS {
-				for i < end && (buf[i] == ' ' || buf[i] == '\t') {
-					i++
-				}
+				i = scanOWS(budget.cut(buf), p.off)
 			} else {
-				i = scanValue(buf[:end], i)
+				i = scanValue(budget.cut(buf), p.off)
 			}
 			p.ext += i - p.off
 			p.advance(i)
@@ -538,14 +512,9 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			p.state = stChunkSizeLF
 
 		case stChunkSizeLF:
-			if p.off >= len(buf) {
-				return 0, nil, nil
-			}
-			if buf[p.off] != '\n' {
-				bad = ErrBadChunk
+			if bad = p.expect(buf, '\n', unbounded, ErrBadChunk); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
 			if p.chunkLeft > 0 {
 				p.bodyLen += int64(p.chunkLeft)
 				p.state = stChunkData
@@ -554,8 +523,8 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 			// The last chunk: the trailer section follows, read by the field
 			// states within what is left of the extension budget.
 			p.trailer = true
-			p.fieldLimit = p.off + p.lim.MaxChunkExtBytes - p.ext
-			p.fieldErr, p.fieldBad = ErrBadChunk, ErrBadChunk
+			p.fields = bound{at: p.off + p.lim.MaxChunkExtBytes - p.ext, err: ErrBadChunk}
+			p.fieldBad = ErrBadChunk
 			p.state = stFieldStart
 
 		case stChunkData:
@@ -570,32 +539,79 @@ func (p *Parser) Parse(buf []byte) (n int, req *Request, err error) {
 				return 0, nil, nil
 			}
 			p.state = stChunkDataCR
+			fallthrough
 
-		case stChunkDataCR, stChunkDataLF:
-			if p.off >= len(buf) {
-				return 0, nil, nil
-			}
-			want := byte('\r')
-			if p.state == stChunkDataLF {
-				want = '\n'
-			}
-			if buf[p.off] != want {
-				bad = ErrBadChunk // RFC 9112 §7.1: chunk data ends with exactly CRLF
+		case stChunkDataCR:
+			// RFC 9112 §7.1: chunk data ends with exactly CRLF.
+			if bad = p.expect(buf, '\r', unbounded, ErrBadChunk); bad != nil {
 				continue
 			}
-			p.advance(p.off + 1)
-			if p.state == stChunkDataCR {
-				p.state = stChunkDataLF
-			} else {
-				p.digits = 0
-				p.state = stChunkSize
+			p.state = stChunkDataLF
+			fallthrough
+
+		case stChunkDataLF:
+			if bad = p.expect(buf, '\n', unbounded, ErrBadChunk); bad != nil {
+				continue
 			}
+			p.digits = 0
+			p.state = stChunkSize
 
 		default:
 			panic("httpcodec: bad parser state " + strconv.Itoa(int(p.state)))
 		}
 	}
+	if _, more := bad.(needMore); more {
+		return 0, nil, nil
+	}
 	return 0, nil, p.fail(buf, bad)
+}
+
+// needMore is expect's verdict "need more bytes"; Parse turns it into
+// (0, nil, nil) and never returns it. It is a type of its own so that
+// recognizing it costs one comparison of type words (comparing with an
+// errors.New value calls runtime.ifaceeq).
+type needMore struct{}
+
+func (needMore) Error() string { return "httpcodec: need more bytes" }
+
+// bound is an offset, from the start of the request, that a state's scan
+// must not reach, and the rejection for reaching it: the request line's
+// (414, or 431 when the head limit is lower), the head's (431), the
+// trailer's (what the chunk-extension budget leaves).
+type bound struct {
+	at  int
+	err error
+}
+
+// unbounded is the bound of the states that only the bytes received limit.
+var unbounded = bound{at: math.MaxInt}
+
+// cut returns the window of buf a scan may examine: up to the bound.
+func (b bound) cut(buf []byte) []byte { return buf[:min(len(buf), b.at)] }
+
+// stop ends the call of Parse whose scan ran to i, the end of its window
+// b.cut(buf): with b.err when the bound was reached, else asking for more.
+func (p *Parser) stop(b bound, buf []byte, i int) (int, *Request, error) {
+	if i >= b.at {
+		return 0, nil, p.fail(buf, b.err)
+	}
+	return 0, nil, nil
+}
+
+// expect consumes the byte at p.off, which must be c; any other byte is
+// rejected with bad.
+func (p *Parser) expect(buf []byte, c byte, b bound, bad error) error {
+	if w := b.cut(buf); p.off == len(w) {
+		if p.off >= b.at {
+			return b.err
+		}
+		return needMore{}
+	}
+	if buf[p.off] != c {
+		return bad
+	}
+	p.advance(p.off + 1)
+	return nil
 }
 
 // advance moves the scan position to i, counting the bytes examined.
@@ -638,7 +654,7 @@ func (p *Parser) complete(buf []byte, end int) (int, *Request, error) {
 func (p *Parser) fill(buf []byte) *Request {
 	r := &p.req
 	ts := p.methodEnd + 1
-	r.Method = buf[:p.methodEnd:p.methodEnd]
+	r.Method = buf[p.start:p.methodEnd:p.methodEnd]
 	r.Target = buf[ts:p.targetEnd:p.targetEnd]
 	r.RawPath = buf[p.pathStart:p.pathEnd:p.pathEnd]
 	r.Path = r.RawPath
@@ -681,19 +697,25 @@ func (p *Parser) fill(buf []byte) *Request {
 	return r
 }
 
-// requestLine checks the request line just read: version, method and the
-// form of the target (RFC 9112 §3), and decodes the path.
-func (p *Parser) requestLine(buf []byte) error {
-	v := buf[p.targetEnd+1 : p.versionEnd]
-	// RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
-	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
-		return ErrBadRequest
-	}
-	if v[5] != '1' || v[7] > '1' {
+// versionError is the rejection of a request line whose HTTP-version has c
+// at index k, where neither "HTTP/1.0" nor "HTTP/1.1" could have it.
+// RFC 9112 §2.3: HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
+// A digit where a version number goes is a version we do not serve (505,
+// RFC 9110 §15.6.6), whatever follows; anything else is malformed.
+func versionError(k int, c byte) error {
+	if (k == 5 || k == 7) && isDigit(c) {
 		return ErrUnsupportedVersion
 	}
-	p.minor = int(v[7] - '0')
-	method := buf[:p.methodEnd]
+	return ErrBadRequest
+}
+
+// requestLine checks the request line just read, whose version is known to
+// be one we serve: the method and the form of the target (RFC 9112 §3), and
+// decodes the path. The version is checked first, byte by byte, because it
+// says how to read the rest: the HTTP/2 preface "PRI * HTTP/2.0" is a 505,
+// not a misplaced asterisk-form.
+func (p *Parser) requestLine(buf []byte) error {
+	method := buf[p.start:p.methodEnd]
 	// CONNECT (authority-form, RFC 9112 §3.2.3) asks for a tunnel; we are
 	// not a proxy.
 	if string(method) == "CONNECT" {

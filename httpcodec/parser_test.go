@@ -161,6 +161,19 @@ var acceptCases = []struct {
 			Headers: "Expect: 100-continue"},
 	},
 	{
+		name: "empty lines before the request line are ignored",
+		in:   "\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n",
+		want: got{Method: "GET", Target: "/x", Path: "/x", RawPath: "/x", Proto: "1.1",
+			Headers: "Host: h", Host: "h", HasHost: true, KeepAlive: true},
+	},
+	{
+		name: "MaxEmptyLines empty lines before a POST",
+		in:   strings.Repeat("\r\n", MaxEmptyLines) + "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
+		want: got{Method: "POST", Target: "/", Path: "/", RawPath: "/", Proto: "1.1",
+			Headers: "Host: h\nContent-Length: 2", Host: "h", HasHost: true, CL: 2,
+			Body: "hi", HasBody: true, KeepAlive: true},
+	},
+	{
 		name: "extension method and token characters in names",
 		in:   "M-SEARCH! /x HTTP/1.1\r\nHost: h\r\nX!#$%&'*+-.^_`|~: v\r\n\r\n",
 		want: got{Method: "M-SEARCH!", Target: "/x", Path: "/x", RawPath: "/x", Proto: "1.1",
@@ -175,7 +188,10 @@ var rejectCases = []struct {
 	want   error
 }{
 	{"empty method", " / HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
-	{"leading empty line", "\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
+	{"one empty line too many", strings.Repeat("\r\n", MaxEmptyLines+1) + "GET / HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
+	{"bare LF as empty line", "\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
+	{"bare CR as empty line", "\r\rGET / HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
+	{"empty line then a space", "\r\n / HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
 	{"non-token method", "G@T / HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
 	{"two spaces after method", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
 	{"tab as separator", "GET\t/ HTTP/1.1\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
@@ -184,6 +200,12 @@ var rejectCases = []struct {
 	{"two-digit minor", "GET / HTTP/1.10\r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
 	{"space after version", "GET / HTTP/1.1 \r\nHost: h\r\n\r\n", Limits{}, ErrBadRequest},
 	{"HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", Limits{}, ErrUnsupportedVersion},
+	{"unsupported major version, line not ended", "GET / HTTP/5.6", Limits{}, ErrUnsupportedVersion},
+	{"unsupported major version, malformed", "GET / HTTP/5.66\r\nHost: h\r\n\r\n", Limits{}, ErrUnsupportedVersion},
+	{"unsupported minor version, line not ended", "GET / HTTP/1.2", Limits{}, ErrUnsupportedVersion},
+	{"malformed version, line not ended", "GET / HTTP/1,1", Limits{}, ErrBadRequest},
+	{"not HTTP, line not ended", "GET / HTTQ", Limits{}, ErrBadRequest},
+	{"unsupported version before a bad target", "GET * HTTP/3", Limits{}, ErrUnsupportedVersion},
 	{"HTTP/1.2", "GET / HTTP/1.2\r\nHost: h\r\n\r\n", Limits{}, ErrUnsupportedVersion},
 	{"HTTP/0.9", "GET / HTTP/0.9\r\n\r\n", Limits{}, ErrUnsupportedVersion},
 	{"h2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", Limits{}, ErrUnsupportedVersion},
@@ -335,6 +357,9 @@ var pipelines = []struct {
 		chunkedHead + "2;a=b\r\nhi\r\n3\r\n!!!\r\n0\r\nT: 1\r\n\r\n" +
 		"GET /4 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 4, 0},
 	{"complete then partial", "GET / HTTP/1.1\r\nHost: h\r\n\r\nPOST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\nabc", 1, 50},
+	{"empty line after a body", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody\r\n" +
+		"GET /2 HTTP/1.1\r\nHost: h\r\n\r\n" + chunkedHead + "1\r\nx\r\n0\r\n\r\n\r\n\r\n" + "GET /4 HTTP/1.1\r\nHost: h\r\n\r\n", 4, 0},
+	{"empty lines after the last request", "GET / HTTP/1.1\r\nHost: h\r\n\r\n\r\n\r\n", 1, 4},
 	{"complete then invalid", "GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost : h\r\n\r\n", 1, 0},
 	{"body that looks like a request", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 28\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n\r\n", 2, 0},
 }
@@ -461,6 +486,29 @@ func TestHeadCompleteAndPending(t *testing.T) {
 	}
 }
 
+// TestEmptyLinesBeforeRequest checks that up to MaxEmptyLines empty lines
+// (RFC 9112 §2.2) are skipped without starting a request: the engine keeps
+// such a connection under its idle timer, not the header timer.
+func TestEmptyLinesBeforeRequest(t *testing.T) {
+	in := []byte(strings.Repeat("\r\n", MaxEmptyLines) + "GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+	p := NewParser(Limits{})
+	for k := 1; k < len(in); k++ {
+		if n, r, err := p.Parse(in[:k]); n != 0 || r != nil || err != nil {
+			t.Fatalf("Parse(in[:%d]) = %d, %v, %v; want need more", k, n, r, err)
+		}
+		if got, want := p.Started(), k > 2*MaxEmptyLines; got != want {
+			t.Errorf("after %q Started() = %v; want %v", in[:k], got, want)
+		}
+	}
+	n, r, err := p.Parse(in)
+	if err != nil || r == nil || n != len(in) || string(r.Method) != "GET" || string(r.Target) != "/x" {
+		t.Fatalf("Parse(%q) = %d, %v, %v; want the whole input as GET /x", in, n, r, err)
+	}
+	if p.Started() {
+		t.Errorf("after the request Started() = true; want false")
+	}
+}
+
 // TestLimitsEarly checks that limits trip as soon as they are certain to be
 // exceeded, without waiting for the rest of the request.
 func TestLimitsEarly(t *testing.T) {
@@ -474,6 +522,12 @@ func TestLimitsEarly(t *testing.T) {
 		{"request line", Limits{MaxRequestLine: 16}, "GET /2345678901", "GET /23456789012", ErrRequestLineTooLong},
 		{"request line CRLF counts", Limits{MaxRequestLine: 16}, "GET / HTTP/1.1\r", "GET / HTTP/1.1\r\n", nil},
 		{"request line one over", Limits{MaxRequestLine: 15}, "GET / HTTP/1.1", "GET / HTTP/1.1\r", ErrRequestLineTooLong},
+		{"request line after empty lines", Limits{MaxRequestLine: 16}, "\r\n\r\nGET / HTTP/1.1\r", "\r\n\r\nGET / HTTP/1.1\r\n", nil},
+		{"head after empty lines", Limits{MaxHeadBytes: 32}, "\r\nGET / HTTP/1.1\r\nHost: h\r\nX: 123", "\r\nGET / HTTP/1.1\r\nHost: h\r\nX: 1234", ErrHeaderTooLarge},
+		{"major version", Limits{}, "GET / HTTP/", "GET / HTTP/2", ErrUnsupportedVersion},
+		{"minor version", Limits{}, "GET / HTTP/1.", "GET / HTTP/1.9", ErrUnsupportedVersion},
+		{"version syntax", Limits{}, "GET / HTTP/1.1", "GET / HTTP/1.1 ", ErrBadRequest},
+		{"version case", Limits{}, "GET / HTT", "GET / HTTp", ErrBadRequest},
 		{"head", Limits{MaxHeadBytes: 32}, "GET / HTTP/1.1\r\nHost: h\r\nX: 123", "GET / HTTP/1.1\r\nHost: h\r\nX: 1234", ErrHeaderTooLarge},
 		{"body by Content-Length", Limits{MaxBodyBytes: 10}, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n",
 			"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", ErrBodyTooLarge},
