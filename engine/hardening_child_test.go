@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net"
 	"os"
 	"os/exec"
@@ -241,6 +242,10 @@ func (ch *hardChild) alive() {
 	}
 }
 
+// figuresTimeout bounds the wait for the child's figures: it only catches
+// a child that stopped answering.
+const figuresTimeout = 2 * time.Minute
+
 // figures measures the child: its own report and, from /proc, its open
 // files and resident memory.
 func (ch *hardChild) figures() hardFigures {
@@ -253,10 +258,18 @@ func (ch *hardChild) figures() hardFigures {
 		ch.meas = &hConn{t: ch.t, c: c, br: bufio.NewReader(c)}
 	}
 	ch.meas.send(hReq("GET", "/hardening/figures"))
-	r := ch.meas.next("GET")
+	// The child collects garbage and returns memory to the OS before it
+	// answers: with a large heap, under -race, on a machine whose cores
+	// are busy elsewhere, that may take far longer than a request.
+	ch.meas.c.SetReadDeadline(time.Now().Add(figuresTimeout))
+	resp, err := http.ReadResponse(ch.meas.br, &http.Request{Method: "GET"})
+	if err != nil {
+		ch.t.Fatalf("child figures: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
 	var f hardFigures
-	if r.StatusCode != 200 || json.Unmarshal([]byte(r.body), &f) != nil {
-		ch.t.Fatalf("child figures: %d %q", r.StatusCode, r.body)
+	if err != nil || resp.StatusCode != 200 || json.Unmarshal(body, &f) != nil {
+		ch.t.Fatalf("child figures: %d %q %v", resp.StatusCode, body, err)
 	}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", ch.pid))
 	if err != nil {

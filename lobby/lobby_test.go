@@ -20,6 +20,9 @@ import (
 
 const timeout = 10 * time.Second
 
+// shutdownTimeout bounds a test environment's shutdown.
+const shutdownTimeout = 2 * time.Minute
+
 type env struct {
 	t  *testing.T
 	m  *rooms.Manager
@@ -42,7 +45,10 @@ func newEnv(t *testing.T, o lobby.Options, tr rooms.Transport) *env {
 	e.l = lobby.New(e.m, tr, o)
 	t.Cleanup(func() {
 		e.l.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		// Disposing tens of thousands of rooms under -race on a busy
+		// machine takes a while: the bound only catches a shutdown that
+		// hangs.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 		defer cancel()
 		if err := e.m.Shutdown(ctx); err != nil {
 			t.Error(err)
