@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cometplay/cometplay/httpcodec"
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 func parseRequest(t testing.TB, raw string) *httpcodec.Request {
@@ -112,7 +113,7 @@ func TestReadParamsCap(t *testing.T) {
 // TestReadParamsManyNames: past the names compared one by one, the table
 // keeps the first value of every name, in order, as a plain map would.
 func TestReadParamsManyNames(t *testing.T) {
-	rng := hardRand(t)
+	rng := testkit.Rand(t)
 	for round := range 50 {
 		n := 1 + rng.IntN(300)
 		var pairs []string

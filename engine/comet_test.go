@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // tricky is a value that breaks Pushlet 2.0.4's xml and js writers.
@@ -711,8 +713,8 @@ func TestLargeBacklogPaced(t *testing.T) {
 	}
 	// A small receive window, so that the server's writes really wait for
 	// the reader.
-	c := hDialSmallRcvbuf(t, th.srv.Addr(), 16<<10)
-	s := th.openStreamOn(c.c, FormatJSON, q("p_event", "listen", "p_id", id, "p_last", "0"))
+	c := testkit.DialSmallRcvbuf(t, th.srv.Addr(), 16<<10)
+	s := th.openStreamOn(c.C, FormatJSON, q("p_event", "listen", "p_id", id, "p_last", "0"))
 	evs := s.next(2+n, 30*time.Second)
 	for k, e := range evs[2:] {
 		if e.name() != "data" || e["i"] != strconv.Itoa(k+1) {

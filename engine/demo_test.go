@@ -9,28 +9,30 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // hDialFrom connects to addr from the loopback address local (127.0.0.x:
 // another client address on the same machine).
-func hDialFrom(t testing.TB, local, addr string) *hConn {
+func hDialFrom(t testing.TB, local, addr string) *testkit.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: hTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+	d := net.Dialer{Timeout: testkit.Timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial %s from %s: %v", addr, local, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &hConn{t: t, c: c, br: bufio.NewReader(c)}
+	return &testkit.Conn{T: t, C: c, BR: bufio.NewReader(c)}
 }
 
 // clockStream opens /demo/clock from local and returns the connection and
 // the response head; its body streams the ticks.
-func clockStream(t *testing.T, local, addr string) (*hConn, *http.Response) {
+func clockStream(t *testing.T, local, addr string) (*testkit.Conn, *http.Response) {
 	t.Helper()
 	c := hDialFrom(t, local, addr)
-	c.send(hReq("GET", "/demo/clock"))
-	resp, err := c.head("GET")
+	c.Send(testkit.Req("GET", "/demo/clock"))
+	resp, err := c.Head("GET")
 	if err != nil {
 		t.Fatalf("clock from %s: %v", local, err)
 	}
@@ -51,14 +53,14 @@ func TestHTTPClockDemoCaps(t *testing.T) {
 	refused := func(local, why string) {
 		t.Helper()
 		c, resp := clockStream(t, local, s.Addr())
-		defer c.c.Close()
+		defer c.C.Close()
 		body := make([]byte, 128)
 		n, _ := resp.Body.Read(body)
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body[:n]), why) {
 			t.Fatalf("clock from %s: %d Retry-After %q %q; want 503 %q", local, resp.StatusCode, resp.Header.Get("Retry-After"), body[:n], why)
 		}
 	}
-	var open []*hConn
+	var open []*testkit.Conn
 	for _, local := range []string{"127.0.0.1", "127.0.0.1"} {
 		c, resp := clockStream(t, local, s.Addr())
 		if resp.StatusCode != 200 {
@@ -74,14 +76,14 @@ func TestHTTPClockDemoCaps(t *testing.T) {
 	refused("127.0.0.3", "too many clock streams\n")
 
 	// A stream whose client went away frees its place (at the next tick).
-	open[0].c.Close()
-	for deadline := time.Now().Add(hTimeout); ; time.Sleep(20 * time.Millisecond) { // polled: a tick is a second
+	open[0].C.Close()
+	for deadline := time.Now().Add(testkit.Timeout); ; time.Sleep(20 * time.Millisecond) { // polled: a tick is a second
 		c, resp := clockStream(t, "127.0.0.3", s.Addr())
 		if resp.StatusCode == 200 {
 			open[0] = c
 			break
 		}
-		c.c.Close()
+		c.C.Close()
 		if time.Now().After(deadline) {
 			t.Fatal("no place freed by a closed stream")
 		}
@@ -90,7 +92,7 @@ func TestHTTPClockDemoCaps(t *testing.T) {
 	// Every stream ends after its lifetime: the response is complete, and
 	// the connection serves the next request.
 	body := bufio.NewReader(resp.Body)
-	c3.c.SetReadDeadline(time.Now().Add(lifetime + hTimeout))
+	c3.C.SetReadDeadline(time.Now().Add(lifetime + testkit.Timeout))
 	for {
 		if _, err := body.ReadString('\n'); err != nil {
 			if !errors.Is(err, io.EOF) {
@@ -99,7 +101,7 @@ func TestHTTPClockDemoCaps(t *testing.T) {
 			break
 		}
 	}
-	if r := c3.get("/debug/stats"); r.StatusCode != 200 {
+	if r := c3.Get("/debug/stats"); r.StatusCode != 200 {
 		t.Fatalf("after the clock stream ended: %d", r.StatusCode)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -23,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/lobby"
 	"github.com/cometplay/cometplay/rooms"
 	"github.com/cometplay/cometplay/rooms/example/nim"
@@ -64,7 +64,7 @@ func TestHardeningServerHelper(t *testing.T) {
 	}
 	var err error
 	// Every client is 127.0.0.1: no per-address cap.
-	cfg := Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger(), IdleTimeout: time.Hour, MaxConnsPerAddr: -1}
+	cfg := Config{Addr: "127.0.0.1:0", Loops: 2, Logger: testkit.Logger(), IdleTimeout: time.Hour, MaxConnsPerAddr: -1}
 	if v := os.Getenv(hardServerHeaderEnv); v != "" {
 		if cfg.HeaderTimeout, err = time.ParseDuration(v); err != nil {
 			fail(err)
@@ -85,11 +85,11 @@ func TestHardeningServerHelper(t *testing.T) {
 		fail(err)
 	}
 	g := NewGames(hub)
-	m := rooms.NewManager(g, rooms.ManagerOptions{Logger: hLogger()})
+	m := rooms.NewManager(g, rooms.ManagerOptions{Logger: testkit.Logger()})
 	if err := m.Register(nim.Game); err != nil {
 		fail(err)
 	}
-	lb := lobby.New(m, g, lobby.Options{Logger: hLogger()})
+	lb := lobby.New(m, g, lobby.Options{Logger: testkit.Logger()})
 	if err := g.Mount(m, lb); err != nil {
 		fail(err)
 	}
@@ -134,94 +134,25 @@ func TestHardeningServerHelper(t *testing.T) {
 	}
 }
 
-// childProc is a child process of this test binary running one helper
-// test as a server: its stdout lines with the prefix are its reports, the
-// first one saying where it listens. Closing its stdin asks it to stop.
-type childProc struct {
-	cmd     *exec.Cmd
-	lines   chan string   // the child's further reports
-	exited  chan struct{} // closed when the child has exited
-	exitErr error         // cmd.Wait's result, set before exited closes
-}
-
-// startChildProc runs the helper test under "ulimit -n nofile" when
-// nofile > 0, with env added to the environment. It returns the child and
-// its first report. The test's cleanup stops it (killing it after wait).
-func startChildProc(t *testing.T, helper, prefix string, nofile int, wait time.Duration, env ...string) (*childProc, string) {
-	t.Helper()
-	args := []string{os.Args[0], "-test.run=^" + helper + "$", "-test.count=1"}
-	var cmd *exec.Cmd
-	if nofile > 0 {
-		script := fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile)
-		cmd = exec.Command("sh", append([]string{"-c", script}, args...)...)
-	} else {
-		cmd = exec.Command(args[0], args[1:]...)
-	}
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	cp := &childProc{cmd: cmd, lines: make(chan string, 16), exited: make(chan struct{})}
-	first := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for n := 0; sc.Scan(); {
-			line := sc.Text()
-			if !strings.HasPrefix(line, prefix) {
-				continue
-			}
-			if n++; n == 1 {
-				first <- line
-				continue
-			}
-			select {
-			case cp.lines <- line:
-			default: // nobody listening: drop it
-			}
-		}
-		cp.exitErr = cmd.Wait()
-		close(cp.exited)
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		select {
-		case <-cp.exited:
-		case <-time.After(wait):
-			cmd.Process.Kill() // the child this test started, by its own handle
-			<-cp.exited
-		}
-	})
-	return cp, hRecv(t, first, "the child server to start")
-}
-
 // hardChild is a running child server.
 type hardChild struct {
-	*childProc
+	*testkit.ChildProc
 	t    *testing.T
 	addr string
 	pid  int
 	max  int
-	meas *hConn // one kept-alive connection for measurements (it counts in every figure alike)
+	meas *testkit.Conn // one kept-alive connection for measurements (it counts in every figure alike)
 }
 
 // startHardChild starts the child server, under "ulimit -n nofile" when
 // nofile > 0, with extra environment variables.
 func startHardChild(t *testing.T, nofile int, env ...string) *hardChild {
 	t.Helper()
-	cp, line := startChildProc(t, "TestHardeningServerHelper", "HARDSERVER ", nofile, 10*time.Second, append([]string{hardServerEnv + "=1"}, env...)...)
-	ch := &hardChild{childProc: cp, t: t}
+	cp, line := testkit.StartChild(t, "TestHardeningServerHelper", "HARDSERVER ", nofile, 10*time.Second, append([]string{hardServerEnv + "=1"}, env...)...)
+	ch := &hardChild{ChildProc: cp, t: t}
 	t.Cleanup(func() { // runs before the child's own cleanup
 		if ch.meas != nil {
-			ch.meas.c.Close()
+			ch.meas.C.Close()
 		}
 	})
 	if _, err := fmt.Sscanf(line, "HARDSERVER addr=%s pid=%d max=%d", &ch.addr, &ch.pid, &ch.max); err != nil {
@@ -234,10 +165,10 @@ func startHardChild(t *testing.T, nofile int, env ...string) *hardChild {
 func (ch *hardChild) alive() {
 	ch.t.Helper()
 	select {
-	case line := <-ch.lines:
+	case line := <-ch.Lines:
 		ch.t.Fatalf("child: %s", line)
-	case <-ch.exited:
-		ch.t.Fatalf("child exited: %v", ch.exitErr)
+	case <-ch.Exited:
+		ch.t.Fatalf("child exited: %v", ch.ExitErr)
 	default:
 	}
 }
@@ -251,18 +182,18 @@ const figuresTimeout = 2 * time.Minute
 func (ch *hardChild) figures() hardFigures {
 	ch.t.Helper()
 	if ch.meas == nil {
-		c, err := net.DialTimeout("tcp", ch.addr, hTimeout)
+		c, err := net.DialTimeout("tcp", ch.addr, testkit.Timeout)
 		if err != nil {
 			ch.t.Fatalf("dial the child: %v", err)
 		}
-		ch.meas = &hConn{t: ch.t, c: c, br: bufio.NewReader(c)}
+		ch.meas = &testkit.Conn{T: ch.t, C: c, BR: bufio.NewReader(c)}
 	}
-	ch.meas.send(hReq("GET", "/hardening/figures"))
+	ch.meas.Send(testkit.Req("GET", "/hardening/figures"))
 	// The child collects garbage and returns memory to the OS before it
 	// answers: with a large heap, under -race, on a machine whose cores
 	// are busy elsewhere, that may take far longer than a request.
-	ch.meas.c.SetReadDeadline(time.Now().Add(figuresTimeout))
-	resp, err := http.ReadResponse(ch.meas.br, &http.Request{Method: "GET"})
+	ch.meas.C.SetReadDeadline(time.Now().Add(figuresTimeout))
+	resp, err := http.ReadResponse(ch.meas.BR, &http.Request{Method: "GET"})
 	if err != nil {
 		ch.t.Fatalf("child figures: %v", err)
 	}

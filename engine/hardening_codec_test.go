@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cometplay/cometplay/httpcodec"
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // smuggledReq is the request an attacker hides behind an ambiguous framing.
@@ -139,7 +140,7 @@ func TestHardeningSmugglingOverTheWire(t *testing.T) {
 			w.Respond(200, "text/plain; charset=utf-8", []byte("SMUGGLED\n"))
 		})
 	})
-	rng := hardRand(t)
+	rng := testkit.Rand(t)
 	for _, v := range smugglingVectors {
 		for _, mode := range []string{"whole", "pieces"} {
 			if mode == "pieces" && len(v.raw) > 4<<10 {
@@ -147,7 +148,7 @@ func TestHardeningSmugglingOverTheWire(t *testing.T) {
 			}
 			t.Run(v.name+"/"+mode, func(t *testing.T) {
 				before := s.Stats()
-				c := hDial(t, s.Addr())
+				c := testkit.Dial(t, s.Addr())
 				// Written concurrently: the server answers and stops reading
 				// before the largest vectors are written (writes may then
 				// fail, which is fine), and the answer must still arrive.
@@ -163,20 +164,20 @@ func TestHardeningSmugglingOverTheWire(t *testing.T) {
 				go func() {
 					b := []byte(v.raw)
 					for _, n := range pieces {
-						if _, err := c.c.Write(b[:n]); err != nil {
+						if _, err := c.C.Write(b[:n]); err != nil {
 							return
 						}
 						b = b[n:]
 					}
 				}()
-				r := c.next("POST")
+				r := c.Next("POST")
 				if r.StatusCode != v.status || !r.Close {
 					t.Fatalf("got %d close=%v; want %d and close", r.StatusCode, r.Close, v.status)
 				}
-				if want := fmt.Sprintf("%d %s\n", v.status, httpcodec.StatusText(v.status)); r.body != want {
-					t.Fatalf("body %q; want %q", r.body, want)
+				if want := fmt.Sprintf("%d %s\n", v.status, httpcodec.StatusText(v.status)); r.Text != want {
+					t.Fatalf("body %q; want %q", r.Text, want)
 				}
-				if err := c.waitEOF(hTimeout); err != nil {
+				if err := c.WaitEOF(testkit.Timeout); err != nil {
 					t.Fatal(err)
 				}
 				// The connection is closed: whatever it carried has been
@@ -195,8 +196,8 @@ func TestHardeningSmugglingOverTheWire(t *testing.T) {
 		}
 	}
 	// The server is still serving, and never ran a smuggled request.
-	if r := hGet(t, s.Addr(), "/"); r.StatusCode != 200 || r.body != "ok" {
-		t.Fatalf("server after the vectors: %d %q", r.StatusCode, r.body)
+	if r := testkit.Get(t, s.Addr(), "/"); r.StatusCode != 200 || r.Text != "ok" {
+		t.Fatalf("server after the vectors: %d %q", r.StatusCode, r.Text)
 	}
 	if n := smuggled.Load(); n != 0 {
 		t.Fatalf("the smuggled request ran %d time(s)", n)
@@ -226,14 +227,14 @@ func TestHardeningBodyIsNotARequest(t *testing.T) {
 		fmt.Sprintf("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(smuggledReq), smuggledReq),
 		fmt.Sprintf("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s", len(smuggledReq), smuggledReq),
 	} {
-		c := hDial(t, s.Addr())
-		c.send(raw + hReq("GET", "/"))
+		c := testkit.Dial(t, s.Addr())
+		c.Send(raw + testkit.Req("GET", "/"))
 		for i := range 2 {
-			if r := c.next("GET"); r.StatusCode != 200 || r.body != "ok" || r.Close {
-				t.Fatalf("%q: response %d: %d %q close=%v", raw, i, r.StatusCode, r.body, r.Close)
+			if r := c.Next("GET"); r.StatusCode != 200 || r.Text != "ok" || r.Close {
+				t.Fatalf("%q: response %d: %d %q close=%v", raw, i, r.StatusCode, r.Text, r.Close)
 			}
 		}
-		bodies = append(bodies, hRecv(t, done, "the first request's handler"), hRecv(t, done, "the second request's handler"))
+		bodies = append(bodies, testkit.Recv(t, done, "the first request's handler"), testkit.Recv(t, done, "the second request's handler"))
 	}
 	for i := 0; i < len(bodies); i += 2 {
 		// Handlers run on workers in parallel: either order.

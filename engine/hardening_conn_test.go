@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHardeningSlowloris: 1,000 connections each start a request head and
@@ -27,7 +29,7 @@ import (
 // version.)
 func TestHardeningSlowloris(t *testing.T) {
 	const headerTimeout = 2 * time.Second
-	n := hardScale(1000, 1000)
+	n := testkit.Scale(1000, 1000)
 	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: time.Minute, MaxConnsPerAddr: -1}, func(s *Server) {
 		s.Handle("GET", "/x", hText("x"))
 	})
@@ -45,7 +47,7 @@ func TestHardeningSlowloris(t *testing.T) {
 	conns := make([]net.Conn, n)
 	var readers sync.WaitGroup
 	for i := range n {
-		c, err := net.DialTimeout("tcp", s.Addr(), hTimeout)
+		c, err := net.DialTimeout("tcp", s.Addr(), testkit.Timeout)
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}
@@ -60,7 +62,7 @@ func TestHardeningSlowloris(t *testing.T) {
 			defer readers.Done()
 			defer finished[i].Store(true)
 			br := bufio.NewReader(c)
-			c.SetReadDeadline(time.Now().Add(headerTimeout + hTimeout))
+			c.SetReadDeadline(time.Now().Add(headerTimeout + testkit.Timeout))
 			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
 				results[i].err = err
@@ -110,7 +112,7 @@ func TestHardeningSlowloris(t *testing.T) {
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
-			var keep *hConn
+			var keep *testkit.Conn
 			for {
 				select {
 				case <-allDone:
@@ -121,37 +123,37 @@ func TestHardeningSlowloris(t *testing.T) {
 				t0 := time.Now()
 				var body string
 				if w%2 == 0 {
-					c, err := net.DialTimeout("tcp", s.Addr(), hTimeout)
+					c, err := net.DialTimeout("tcp", s.Addr(), testkit.Timeout)
 					if err != nil {
 						goodErr <- err
 						return
 					}
-					hc := &hConn{t: t, c: c, br: bufio.NewReader(c)}
-					io.WriteString(c, hReq("GET", "/x"))
-					r, err := hc.tryNext("GET")
+					hc := &testkit.Conn{T: t, C: c, BR: bufio.NewReader(c)}
+					io.WriteString(c, testkit.Req("GET", "/x"))
+					r, err := hc.TryNext("GET")
 					c.Close()
 					if err != nil {
 						goodErr <- err
 						return
 					}
-					body = r.body
+					body = r.Text
 				} else {
 					if keep == nil {
-						c, err := net.DialTimeout("tcp", s.Addr(), hTimeout)
+						c, err := net.DialTimeout("tcp", s.Addr(), testkit.Timeout)
 						if err != nil {
 							goodErr <- err
 							return
 						}
 						defer c.Close()
-						keep = &hConn{t: t, c: c, br: bufio.NewReader(c)}
+						keep = &testkit.Conn{T: t, C: c, BR: bufio.NewReader(c)}
 					}
-					io.WriteString(keep.c, hReq("GET", "/x"))
-					r, err := keep.tryNext("GET")
+					io.WriteString(keep.C, testkit.Req("GET", "/x"))
+					r, err := keep.TryNext("GET")
 					if err != nil {
 						goodErr <- err
 						return
 					}
-					body = r.body
+					body = r.Text
 				}
 				d := time.Since(t0)
 				if body != "x" {
@@ -170,11 +172,11 @@ func TestHardeningSlowloris(t *testing.T) {
 	}
 	select {
 	case <-allDone:
-	case <-time.After(headerTimeout + 2*hTimeout):
+	case <-time.After(headerTimeout + 2*testkit.Timeout):
 		t.Fatal("slowloris connections still open long after the header timeout")
 	}
 	for range 4 {
-		if err := hRecv(t, goodErr, "a served client to stop"); err != nil {
+		if err := testkit.Recv(t, goodErr, "a served client to stop"); err != nil {
 			t.Fatalf("served client: %v", err)
 		}
 	}
@@ -188,7 +190,7 @@ func TestHardeningSlowloris(t *testing.T) {
 		// The lower bound proves trickling is not a request. The upper one
 		// only catches a timeout that never fires: a loaded machine under
 		// -race may run the wheel and the loops late, so it is generous.
-		if r.elapsed < headerTimeout-100*time.Millisecond || r.elapsed > headerTimeout+hTimeout {
+		if r.elapsed < headerTimeout-100*time.Millisecond || r.elapsed > headerTimeout+testkit.Timeout {
 			t.Fatalf("slowloris %d closed after %v; want about %v", i, r.elapsed, headerTimeout)
 		}
 		slowest = max(slowest, r.elapsed)
@@ -222,9 +224,9 @@ func TestHardeningSlowloris(t *testing.T) {
 func TestHardeningNonReaders(t *testing.T) {
 	const maxOut = 256 << 10
 	const evSize = 64 << 10
-	readersN := hardScale(5, 50)
-	stallN := hardScale(20, 200)
-	events := hardScale(100, 400)
+	readersN := testkit.Scale(5, 50)
+	stallN := testkit.Scale(20, 200)
+	events := testkit.Scale(100, 400)
 	th := newTestHub(t, HubConfig{Window: 1024}, Config{Loops: 2, MaxOutbound: maxOut})
 
 	listen := func(c net.Conn, id string) {
@@ -236,8 +238,8 @@ func TestHardeningNonReaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := hDialSmallRcvbuf(t, th.srv.Addr(), 4<<10)
-		listen(c.c, s.ID())
+		c := testkit.DialSmallRcvbuf(t, th.srv.Addr(), 4<<10)
+		listen(c.C, s.ID())
 		stalled = append(stalled, s)
 	}
 	// Readers: each counts the events it got, checking their order.
@@ -252,20 +254,20 @@ func TestHardeningNonReaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := hDial(t, th.srv.Addr())
-		listen(c.c, s.ID())
+		c := testkit.Dial(t, th.srv.Addr())
+		listen(c.C, s.ID())
 		r := &reader{done: make(chan struct{})}
 		rs[i] = r
 		go func() {
 			defer close(r.done)
-			resp, err := http.ReadResponse(c.br, nil)
+			resp, err := http.ReadResponse(c.BR, nil)
 			if err != nil {
 				r.err = err
 				return
 			}
 			br := bufio.NewReaderSize(resp.Body, 4*evSize)
 			for r.got.Load() < int64(events) {
-				c.c.SetReadDeadline(time.Now().Add(hTimeout))
+				c.C.SetReadDeadline(time.Now().Add(testkit.Timeout))
 				line, err := br.ReadSlice('\n')
 				if err != nil {
 					r.err = fmt.Errorf("after %d events: %w", r.got.Load(), err)
@@ -290,7 +292,7 @@ func TestHardeningNonReaders(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, hTimeout, "every listener attached", func() bool {
+	eventually(t, testkit.Timeout, "every listener attached", func() bool {
 		return th.hub.Stats().StreamListeners == int64(readersN+stallN)
 	})
 
@@ -298,7 +300,7 @@ func TestHardeningNonReaders(t *testing.T) {
 	// The heap's peak is what is measured: collect often, so that it shows
 	// what is held rather than garbage not yet collected.
 	defer debug.SetGCPercent(debug.SetGCPercent(10))
-	grow := hHeapGrowth(func() {
+	grow := testkit.HeapGrowth(func() {
 		for i := range events {
 			// Publishers do not wait for readers; this one stays at most 4
 			// events (MaxOutbound) ahead of the slowest reader only so that
@@ -316,7 +318,7 @@ func TestHardeningNonReaders(t *testing.T) {
 			th.hub.Publish("/big", "i", strconv.Itoa(i), "v", value)
 		}
 		for _, r := range rs {
-			hRecv(t, r.done, "a reader to get every event")
+			testkit.Recv(t, r.done, "a reader to get every event")
 		}
 	})
 	for i, r := range rs {
@@ -324,7 +326,7 @@ func TestHardeningNonReaders(t *testing.T) {
 			t.Fatalf("reader %d: %d of %d events: %v", i, r.got.Load(), events, r.err)
 		}
 	}
-	eventually(t, hTimeout, "every non-reader closed", func() bool { return th.srv.Stats().SlowClosed == int64(stallN) })
+	eventually(t, testkit.Timeout, "every non-reader closed", func() bool { return th.srv.Stats().SlowClosed == int64(stallN) })
 	for i, s := range stalled {
 		if s.Listening() {
 			t.Fatalf("non-reader %d still has a listener", i)
@@ -360,9 +362,9 @@ func TestHardeningNonReaders(t *testing.T) {
 // long form without it, where the bound is tight.) The client side holds one cycle's sockets at a
 // time (the open-file limit is 20,000 for each process).
 func TestHardeningConnectCycles(t *testing.T) {
-	cycles, conns := hardScale(3, 10), hardScale(2000, 10_000)
+	cycles, conns := testkit.Scale(3, 10), testkit.Scale(2000, 10_000)
 	ch := startHardChild(t, 0, hardServerSessionEnv+"=1s")
-	rng := hardRand(t)
+	rng := testkit.Rand(t)
 	base := ch.figures()
 	t.Logf("baseline: %v", base)
 	var warm hardFigures
@@ -372,24 +374,24 @@ func TestHardeningConnectCycles(t *testing.T) {
 		for i := range kinds {
 			kinds[i] = rng.IntN(4)
 		}
-		cs := dialEach(t, ch.addr, conns, func(i int) string {
+		cs := testkit.DialEach(t, ch.addr, conns, func(i int) string {
 			switch kinds[i] {
 			case 1:
 				return "GET /x HTTP/1.1\r\nHost: t\r\nX-Half: "
 			case 2:
-				return hReq("GET", "/x")
+				return testkit.Req("GET", "/x")
 			case 3:
-				return hReq("GET", "/comet?p_event=join-listen&p_format=json")
+				return testkit.Req("GET", "/comet?p_event=join-listen&p_format=json")
 			}
 			return ""
 		})
-		held := ch.waitFigures(2*hTimeout, "every connection of the cycle to be open", func(f hardFigures) bool {
+		held := ch.waitFigures(2*testkit.Timeout, "every connection of the cycle to be open", func(f hardFigures) bool {
 			return f.OpenConns == int64(conns)+1 // and the measuring one
 		})
 		for _, c := range cs {
-			resetClose(c)
+			testkit.ResetClose(c)
 		}
-		after := ch.waitFigures(2*hTimeout, "the child to return to its baseline", func(f hardFigures) bool {
+		after := ch.waitFigures(2*testkit.Timeout, "the child to return to its baseline", func(f hardFigures) bool {
 			return f.OpenConns == 1 && f.FDs == base.FDs && f.Goroutines <= base.Goroutines && f.Sessions == 0
 		})
 		t.Logf("cycle %d (%v): held %d connections, %d sessions (%d fds); after: %v", cycle, time.Since(start).Round(time.Millisecond), held.OpenConns-1, held.Sessions, held.FDs, after)
@@ -428,18 +430,18 @@ func TestHardeningCapStormComet(t *testing.T) {
 	ch := startHardChild(t, nofile, hardServerSessionEnv+"=1s")
 	base := ch.figures()
 	n := 3 * nofile
-	conns := make([]*hConn, 0, n)
+	conns := make([]*testkit.Conn, 0, n)
 	defer func() {
 		for _, c := range conns {
-			resetClose(c.c)
+			testkit.ResetClose(c.C)
 		}
 	}()
 	for i := range n {
-		c, err := net.DialTimeout("tcp", ch.addr, hTimeout)
+		c, err := net.DialTimeout("tcp", ch.addr, testkit.Timeout)
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}
-		conns = append(conns, &hConn{t: t, c: c, br: bufio.NewReaderSize(c, 1024)})
+		conns = append(conns, &testkit.Conn{T: t, C: c, BR: bufio.NewReaderSize(c, 1024)})
 	}
 	statuses := make([]int, n)
 	var wg sync.WaitGroup
@@ -449,10 +451,10 @@ func TestHardeningCapStormComet(t *testing.T) {
 			defer wg.Done()
 			for i := w; i < n; i += 8 {
 				c := conns[i]
-				if _, err := io.WriteString(c.c, hReq("GET", "/comet?p_event=join-listen&p_format=json")); err != nil {
+				if _, err := io.WriteString(c.C, testkit.Req("GET", "/comet?p_event=join-listen&p_format=json")); err != nil {
 					continue // refused and already reset
 				}
-				resp, err := c.head("GET")
+				resp, err := c.Head("GET")
 				if err != nil {
 					continue
 				}
@@ -478,22 +480,22 @@ func TestHardeningCapStormComet(t *testing.T) {
 	}
 	ch.alive()
 	for _, c := range conns {
-		resetClose(c.c)
+		testkit.ResetClose(c.C)
 	}
 	conns = nil
 	// Served again once the storm is over, and back to the baseline.
-	hEventually(t, "a new connection to be served after the storm", func() bool {
-		c, err := net.DialTimeout("tcp", ch.addr, hTimeout)
+	testkit.Eventually(t, "a new connection to be served after the storm", func() bool {
+		c, err := net.DialTimeout("tcp", ch.addr, testkit.Timeout)
 		if err != nil {
 			return false
 		}
 		defer c.Close()
-		hc := &hConn{t: t, c: c, br: bufio.NewReader(c)}
-		io.WriteString(c, hReq("GET", "/x"))
-		r, err := hc.tryNext("GET")
-		return err == nil && r.StatusCode == 200 && r.body == "x"
+		hc := &testkit.Conn{T: t, C: c, BR: bufio.NewReader(c)}
+		io.WriteString(c, testkit.Req("GET", "/x"))
+		r, err := hc.TryNext("GET")
+		return err == nil && r.StatusCode == 200 && r.Text == "x"
 	})
-	after := ch.waitFigures(2*hTimeout, "the sessions to expire and the open files to return to the baseline", func(f hardFigures) bool {
+	after := ch.waitFigures(2*testkit.Timeout, "the sessions to expire and the open files to return to the baseline", func(f hardFigures) bool {
 		return f.Sessions == 0 && f.FDs == base.FDs && f.OpenConns == 1
 	})
 	t.Logf("baseline %v; after %v", base, after)

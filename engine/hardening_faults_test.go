@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/lobby"
 	"github.com/cometplay/cometplay/rooms"
 	"github.com/cometplay/cometplay/rooms/example/nim"
@@ -35,7 +36,7 @@ func TestHardeningMassKill(t *testing.T) {
 		onTime  = 5 * time.Second        // slack for thousands of timers firing under -race
 		roomGap = -1                     // EmptyGrace: an empty room goes at once
 	)
-	n := hardScale(2000, 5000)
+	n := testkit.Scale(2000, 5000)
 	th := newTestHub(t, HubConfig{MaxSessionsPerAddr: -1, SessionTimeout: lease}, Config{MaxConnsPerAddr: -1})
 	g := NewGames(th.hub)
 	g.SetDetachGrace(grace)
@@ -84,7 +85,7 @@ func TestHardeningMassKill(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := net.DialTimeout("tcp", th.srv.Addr(), hTimeout)
+			c, err := net.DialTimeout("tcp", th.srv.Addr(), testkit.Timeout)
 			if err != nil {
 				t.Fatalf("dial %d: %v", i, err)
 			}
@@ -104,7 +105,7 @@ func TestHardeningMassKill(t *testing.T) {
 			}
 			roomIDs = append(roomIDs, id)
 		}
-		eventually(t, 4*hTimeout, "every client listening and every game started", func() bool {
+		eventually(t, 4*testkit.Timeout, "every client listening and every game started", func() bool {
 			return th.hub.Stats().StreamListeners == int64(n) && m.Stats().Rooms[rooms.StatePlaying] == int64(n/2)
 		})
 		held := time.Since(setup)
@@ -112,11 +113,11 @@ func TestHardeningMassKill(t *testing.T) {
 		// reset first hears of it that much earlier than the last one.
 		killed := time.Now()
 		for _, c := range conns {
-			resetClose(c)
+			testkit.ResetClose(c)
 		}
 		clear(conns) // the client's sockets must not count in the heap below
 
-		eventually(t, hTimeout, "every session detached", func() bool { return th.hub.Stats().StreamListeners == 0 })
+		eventually(t, testkit.Timeout, "every session detached", func() bool { return th.hub.Stats().StreamListeners == 0 })
 		// Every seat is held: each room is still there, its players shown
 		// disconnected, before the window has run out.
 		eventually(t, window, "every seat to be held disconnected", func() bool {
@@ -153,7 +154,7 @@ func TestHardeningMassKill(t *testing.T) {
 		if st := lb.Stats(); st.PlayersOnline != 0 {
 			t.Fatalf("lobby: %d players online", st.PlayersOnline)
 		}
-		eventually(t, hTimeout, "the goroutines to return to their baseline", func() bool { return runtime.NumGoroutine() <= baseG })
+		eventually(t, testkit.Timeout, "the goroutines to return to their baseline", func() bool { return runtime.NumGoroutine() <= baseG })
 		var ms runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
@@ -180,15 +181,15 @@ func TestHardeningMassKill(t *testing.T) {
 // read whole, and the events of the lost answers come again: in the end it
 // has every event exactly once, in order, without a gap. The seed is logged.
 func TestHardeningLongPollVanish(t *testing.T) {
-	rounds := hardScale(300, 3000)
+	rounds := testkit.Scale(300, 3000)
 	th := newTestHub(t, HubConfig{Window: 1024, MaxSessionsPerAddr: -1})
-	rng := hardRand(t)
+	rng := testkit.Rand(t)
 	id := th.join(FormatJSON)
 	th.do(FormatJSON, q("p_event", "subscribe", "p_id", id, "p_subject", "/feed"))
 	th.do(FormatJSON, q("p_event", "listen", "p_id", id, "p_mode", "pull"))
 	s := th.hub.Session(id)
 	th.hc.CloseIdleConnections() // from here on, only this test's raw connections
-	eventually(t, hTimeout, "the setup's connections to close", func() bool { return th.srv.conns.Load() == 0 })
+	eventually(t, testkit.Timeout, "the setup's connections to close", func() bool { return th.srv.conns.Load() == 0 })
 	acceptedBase, dialed := th.srv.stats.accepted.Load(), int64(0)
 
 	published := 0
@@ -203,7 +204,7 @@ func TestHardeningLongPollVanish(t *testing.T) {
 		}
 	}
 	refresh := func() net.Conn {
-		c, err := net.DialTimeout("tcp", th.srv.Addr(), hTimeout)
+		c, err := net.DialTimeout("tcp", th.srv.Addr(), testkit.Timeout)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,11 +216,11 @@ func TestHardeningLongPollVanish(t *testing.T) {
 	whole := func(c net.Conn) {
 		t.Helper()
 		defer c.Close()
-		hc := &hConn{t: t, c: c, br: bufio.NewReader(c)}
-		r := hc.next("GET")
+		hc := &testkit.Conn{T: t, C: c, BR: bufio.NewReader(c)}
+		r := hc.Next("GET")
 		var evs []map[string]string
-		if err := json.Unmarshal([]byte(r.body), &evs); err != nil {
-			t.Fatalf("answer %q: %v", r.body, err)
+		if err := json.Unmarshal([]byte(r.Text), &evs); err != nil {
+			t.Fatalf("answer %q: %v", r.Text, err)
 		}
 		for _, e := range evs {
 			switch e["p_event"] {
@@ -239,7 +240,7 @@ func TestHardeningLongPollVanish(t *testing.T) {
 		// server: a vanished client's refresh cannot arrive late and take
 		// over this round's (a newer refresh ends an older one; that is the
 		// protocol, not what this test is about).
-		eventually(t, hTimeout, "the earlier connections to be accepted and closed", func() bool {
+		eventually(t, testkit.Timeout, "the earlier connections to be accepted and closed", func() bool {
 			return th.srv.stats.accepted.Load()-acceptedBase == dialed && th.srv.conns.Load() == 0
 		})
 		publish(rng.IntN(5))
@@ -247,29 +248,29 @@ func TestHardeningLongPollVanish(t *testing.T) {
 		case k == 0 && len(got) == published:
 			// Vanish while parked; events come while nobody listens.
 			c := refresh()
-			eventually(t, hTimeout, "the refresh to park", parked)
-			resetClose(c)
-			eventually(t, hTimeout, "the parked refresh to detach", func() bool { return !parked() })
+			eventually(t, testkit.Timeout, "the refresh to park", parked)
+			testkit.ResetClose(c)
+			eventually(t, testkit.Timeout, "the parked refresh to detach", func() bool { return !parked() })
 			publish(1 + rng.IntN(3))
 			counts["vanished while parked"]++
 		case k == 1 && len(got) == published:
 			// Vanish while parked, as the answer is written: an event
 			// arrives and the client resets the connection at once.
 			c := refresh()
-			eventually(t, hTimeout, "the refresh to park", parked)
+			eventually(t, testkit.Timeout, "the refresh to park", parked)
 			publish(1 + rng.IntN(3))
-			resetClose(c)
+			testkit.ResetClose(c)
 			counts["vanished as the parked answer was written"]++
 		case k == 2:
 			// Vanish right after sending the refresh.
-			resetClose(refresh())
+			testkit.ResetClose(refresh())
 			counts["vanished after sending"]++
 		case k == 3 && published > len(got):
 			// Vanish mid-answer: read a part of it, then reset.
 			c := refresh()
-			c.SetReadDeadline(time.Now().Add(hTimeout))
+			c.SetReadDeadline(time.Now().Add(testkit.Timeout))
 			io.ReadFull(c, make([]byte, 1+rng.IntN(300)))
-			resetClose(c)
+			testkit.ResetClose(c)
 			counts["vanished mid-answer"]++
 		default:
 			if published == len(got) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cometplay/cometplay/httpcodec"
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // The hostile-client tests: what one client may cost the server (a loop's
@@ -31,13 +32,13 @@ func formRequest(query, body string) string {
 
 // postControl sends a protocol request of a JSON session as a form POST on
 // c (kept alive) and returns the one event answered.
-func postControl(t testing.TB, c *hConn, kv ...string) wireEvent {
+func postControl(t testing.TB, c *testkit.Conn, kv ...string) wireEvent {
 	t.Helper()
-	c.send(formRequest("", q(kv...)))
-	r := c.next("POST")
-	evs := parseEvents(t, FormatJSON, r.body)
+	c.Send(formRequest("", q(kv...)))
+	r := c.Next("POST")
+	evs := parseEvents(t, FormatJSON, r.Text)
 	if r.StatusCode != 200 || len(evs) != 1 {
-		t.Fatalf("%d %q", r.StatusCode, r.body)
+		t.Fatalf("%d %q", r.StatusCode, r.Text)
 	}
 	return evs[0]
 }
@@ -58,7 +59,7 @@ func hostileFormPost() string {
 func TestHardeningHostileParams(t *testing.T) {
 	th := newTestHub(t, HubConfig{}, Config{Loops: 1})
 	hostile := hostileFormPost()
-	total := hardScale(32, 256) // requests the hostile client pipelines (1 MiB each)
+	total := testkit.Scale(32, 256) // requests the hostile client pipelines (1 MiB each)
 
 	hc, err := net.Dial("tcp", th.srv.Addr())
 	if err != nil {
@@ -105,12 +106,12 @@ func TestHardeningHostileParams(t *testing.T) {
 	}()
 
 	// Once the server has the first hostile request, another client joins.
-	hEventually(t, "the first hostile request to arrive", func() bool { return th.srv.stats.requests.Load() >= 1 })
-	other := hDial(t, th.srv.Addr())
-	other.send(hReq("GET", "/comet?p_event=join&p_format=json"))
+	testkit.Eventually(t, "the first hostile request to arrive", func() bool { return th.srv.stats.requests.Load() >= 1 })
+	other := testkit.Dial(t, th.srv.Addr())
+	other.Send(testkit.Req("GET", "/comet?p_event=join&p_format=json"))
 	// A deadline for a stuck loop only: the answer takes a loop turn.
-	other.c.SetReadDeadline(time.Now().Add(2 * DefaultHeaderTimeout))
-	resp, err := http.ReadResponse(other.br, nil)
+	other.C.SetReadDeadline(time.Now().Add(2 * DefaultHeaderTimeout))
+	resp, err := http.ReadResponse(other.BR, nil)
 	if err != nil {
 		t.Fatalf("another client's join was not answered while the hostile bodies were read: %v (hostile answers so far: %d)", err, answered.Load())
 	}
@@ -168,9 +169,9 @@ func TestHardeningPartialBodies(t *testing.T) {
 	pipelined := func() []byte { // MaxPipelined streams, then requests up to 64 KiB short of MaxInbound
 		var b []byte
 		for range DefaultMaxPipelined {
-			b = append(b, hReq("GET", "/comet?p_event=join-listen&p_format=json")...)
+			b = append(b, testkit.Req("GET", "/comet?p_event=join-listen&p_format=json")...)
 		}
-		filler := hReq("GET", "/x", "X-Pad: "+strings.Repeat("p", 1000))
+		filler := testkit.Req("GET", "/x", "X-Pad: "+strings.Repeat("p", 1000))
 		for len(b)+len(filler) <= DefaultMaxInbound-64<<10 {
 			b = append(b, filler...)
 		}
@@ -182,23 +183,23 @@ func TestHardeningPartialBodies(t *testing.T) {
 		bytes []byte
 		limit func(size int64) int64 // the heap a connection may hold
 	}{
-		{"idle", hardScale(500, 5000), nil,
+		{"idle", testkit.Scale(500, 5000), nil,
 			func(int64) int64 { return 8 << 10 }},
-		{"content-length", hardScale(48, 300), append([]byte(clHead), bytes.Repeat([]byte("x"), maxBody-1)...),
+		{"content-length", testkit.Scale(48, 300), append([]byte(clHead), bytes.Repeat([]byte("x"), maxBody-1)...),
 			func(size int64) int64 { return size + size/2 }}, // appendIn: within 1.25× what is held
-		{"chunked", hardScale(24, 100), chunked(),
+		{"chunked", testkit.Scale(24, 100), chunked(),
 			func(size int64) int64 { return 3 * size }}, // the wire bytes, and the decoded body as large
-		{"pipelined", hardScale(24, 100), pipelined(),
+		{"pipelined", testkit.Scale(24, 100), pipelined(),
 			func(size int64) int64 { return size + size/2 + DefaultMaxPipelined*16<<10 }}, // and the streams' sessions
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, size := tc.n, int64(len(tc.bytes))
 			base := ch.figures()
 			measured := 0 // requests of the measuring connection after base, counted in BytesIn
-			measLen := int64(len(hReq("GET", "/hardening/figures")))
+			measLen := int64(len(testkit.Req("GET", "/hardening/figures")))
 			req := string(tc.bytes)
-			cs := dialEach(t, ch.addr, n, func(int) string { return req })
-			held := ch.waitFigures(4*hTimeout, "the server to receive every connection's bytes", func(f hardFigures) bool {
+			cs := testkit.DialEach(t, ch.addr, n, func(int) string { return req })
+			held := ch.waitFigures(4*testkit.Timeout, "the server to receive every connection's bytes", func(f hardFigures) bool {
 				measured++
 				return f.OpenConns == int64(n)+1 && f.BytesIn-base.BytesIn-int64(measured)*measLen >= int64(n)*size
 			})
@@ -213,9 +214,9 @@ func TestHardeningPartialBodies(t *testing.T) {
 				t.Errorf("%d KiB of heap a connection; want at most %d KiB", per>>10, limit>>10)
 			}
 			for _, c := range cs {
-				resetClose(c)
+				testkit.ResetClose(c)
 			}
-			after := ch.waitFigures(2*hTimeout, "the connections and their sessions to go", func(f hardFigures) bool { return f.OpenConns == 1 && f.Sessions == 0 })
+			after := ch.waitFigures(2*testkit.Timeout, "the connections and their sessions to go", func(f hardFigures) bool { return f.OpenConns == 1 && f.Sessions == 0 })
 			t.Logf("after: %v", after)
 			if after.HeapInuse > base.HeapInuse+8<<20 {
 				t.Errorf("heap in use %d MiB after the connections went; %d MiB before them", after.HeapInuse>>20, base.HeapInuse>>20)
@@ -234,15 +235,15 @@ func BenchmarkTrickledBody(b *testing.B) {
 	for _, size := range []int{256 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("size=%dKiB", size>>10), func(b *testing.B) {
 			s := hStart(b, Config{Loops: 1}, func(s *Server) { s.Handle("POST", "/x", hText("x")) })
-			c := hDial(b, s.Addr())
+			c := testkit.Dial(b, s.Addr())
 			head := "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: " + strconv.Itoa(size) + "\r\n\r\n"
 			chunk := bytes.Repeat([]byte("x"), piece)
 			b.SetBytes(int64(size))
 			for b.Loop() {
 				sent := s.stats.bytesIn.Load()
-				c.send(head)
+				c.Send(head)
 				for left := size; left > 0; left -= piece {
-					if _, err := c.c.Write(chunk[:min(piece, left)]); err != nil {
+					if _, err := c.C.Write(chunk[:min(piece, left)]); err != nil {
 						b.Fatal(err)
 					}
 					sent += int64(min(piece, left))
@@ -251,8 +252,8 @@ func BenchmarkTrickledBody(b *testing.B) {
 						runtime.Gosched()
 					}
 				}
-				if r := c.next("POST"); r.body != "x" {
-					b.Fatalf("answer %q", r.body)
+				if r := c.Next("POST"); r.Text != "x" {
+					b.Fatalf("answer %q", r.Text)
 				}
 			}
 		})
@@ -261,15 +262,15 @@ func BenchmarkTrickledBody(b *testing.B) {
 
 // dialFrom connects to addr from the local address from ("127.0.0.2":
 // Linux answers the whole 127.0.0.0/8 on loopback).
-func dialFrom(t testing.TB, from, addr string) *hConn {
+func dialFrom(t testing.TB, from, addr string) *testkit.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: hTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+	d := net.Dialer{Timeout: testkit.Timeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatalf("dial %s from %s: %v", addr, from, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &hConn{t: t, c: c, br: bufio.NewReader(c)}
+	return &testkit.Conn{T: t, C: c, BR: bufio.NewReader(c)}
 }
 
 // TestHardeningConnsPerAddr: one address holds at most MaxConnsPerAddr
@@ -284,33 +285,33 @@ func TestHardeningConnsPerAddr(t *testing.T) {
 	if limit != DefaultMaxConnsPerAddr {
 		t.Fatalf("MaxConnsPerAddr = %d; want the default %d", limit, DefaultMaxConnsPerAddr)
 	}
-	held := make([]*hConn, limit)
+	held := make([]*testkit.Conn, limit)
 	for i := range held {
 		held[i] = dialFrom(t, "127.0.0.1", s.Addr())
-		if r := held[i].get("/x"); r.body != "x" {
-			t.Fatalf("connection %d: %d %q", i, r.StatusCode, r.body)
+		if r := held[i].Get("/x"); r.Text != "x" {
+			t.Fatalf("connection %d: %d %q", i, r.StatusCode, r.Text)
 		}
 	}
-	extra := hardScale(10, 1000)
+	extra := testkit.Scale(10, 1000)
 	for i := range extra {
 		c := dialFrom(t, "127.0.0.1", s.Addr())
-		r := c.next("GET") // answered at once, before any request
-		if r.StatusCode != http.StatusServiceUnavailable || r.body != "too many connections from this address\n" || r.Header.Get("Retry-After") == "" {
-			t.Fatalf("connection %d past the cap: %d %q", limit+i+1, r.StatusCode, r.body)
+		r := c.Next("GET") // answered at once, before any request
+		if r.StatusCode != http.StatusServiceUnavailable || r.Text != "too many connections from this address\n" || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("connection %d past the cap: %d %q", limit+i+1, r.StatusCode, r.Text)
 		}
-		c.expectEOF(hTimeout)
-		c.c.Close()
+		c.ExpectEOF(testkit.Timeout)
+		c.C.Close()
 	}
-	if r := dialFrom(t, "127.0.0.2", s.Addr()).get("/x"); r.body != "x" {
-		t.Fatalf("another address: %d %q", r.StatusCode, r.body)
+	if r := dialFrom(t, "127.0.0.2", s.Addr()).Get("/x"); r.Text != "x" {
+		t.Fatalf("another address: %d %q", r.StatusCode, r.Text)
 	}
 	if st := s.Stats(); st.RefusedPerAddr != int64(extra) || st.Refused != 0 {
 		t.Errorf("refused per address %d, at the global cap %d; want %d, 0", st.RefusedPerAddr, st.Refused, extra)
 	}
-	held[0].c.Close()
-	hEventually(t, "the server to see a connection close", func() bool { return s.conns.Load() == int64(limit) })
-	if r := dialFrom(t, "127.0.0.1", s.Addr()).get("/x"); r.body != "x" {
-		t.Fatalf("after a close: %d %q", r.StatusCode, r.body)
+	held[0].C.Close()
+	testkit.Eventually(t, "the server to see a connection close", func() bool { return s.conns.Load() == int64(limit) })
+	if r := dialFrom(t, "127.0.0.1", s.Addr()).Get("/x"); r.Text != "x" {
+		t.Fatalf("after a close: %d %q", r.StatusCode, r.Text)
 	}
 }
 
@@ -447,10 +448,10 @@ const maxSessionHeap = 256 << 10
 // not be kept) hold at most maxSessionHeap each. (Before the caps, 64
 // subscribes of 2 KiB lists cost 18.4 MB a session.)
 func TestHardeningSubscriptionMemory(t *testing.T) {
-	n := hardScale(24, DefaultMaxSessionsPerAddr) // sessions per pattern
+	n := testkit.Scale(24, DefaultMaxSessionsPerAddr) // sessions per pattern
 	th := newTestHub(t, HubConfig{})
-	c := hDial(t, th.srv.Addr())
-	rng := hardRand(t)
+	c := testkit.Dial(t, th.srv.Addr())
+	rng := testkit.Rand(t)
 	word := func(k int) string {
 		const alpha = "abcdefghijklmnopqrstuvwxyz0123456789"
 		b := make([]byte, k)
@@ -549,9 +550,9 @@ func TestHardeningSubscriptionMemory(t *testing.T) {
 // no more: each publish is padded with a parameter of 64 KiB, which the
 // event must not keep alive (it shared the request's string before).
 func TestHardeningWindowMemory(t *testing.T) {
-	n := hardScale(8, 32)
+	n := testkit.Scale(8, 32)
 	th := newTestHub(t, HubConfig{PublishRate: -1})
-	c := hDial(t, th.srv.Addr())
+	c := testkit.Dial(t, th.srv.Addr())
 	pad := strings.Repeat("z", 64<<10)
 	value := strings.Repeat("v", DefaultMaxEventBytes-1) // with the name "d": the largest event
 	post := func(kv ...string) wireEvent {

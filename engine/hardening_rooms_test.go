@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/rooms"
 	"github.com/cometplay/cometplay/rooms/example/nim"
 )
@@ -40,7 +41,7 @@ func TestHardeningCreateWithNegativeEmptyGrace(t *testing.T) {
 	if err := m.Join(room, rooms.PlayerInfo{SessionID: ids[1], PlayerID: "p1", Name: "Bob"}); err != nil {
 		t.Fatalf("joining the new room: %v", err)
 	}
-	eventually(t, hTimeout, "both players seated", func() bool {
+	eventually(t, testkit.Timeout, "both players seated", func() bool {
 		info, ok := m.Room(room)
 		return ok && len(info.Players) == 2 && info.State == rooms.StatePlaying
 	})

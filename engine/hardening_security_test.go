@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/rooms"
 	"github.com/cometplay/cometplay/rooms/example/nim"
 )
@@ -112,7 +113,7 @@ func requireCryptoRand(t *testing.T, file, fn string) {
 // 16-byte (128-bit) secret, base64url: 33 characters; reconnection tokens
 // are 20 bytes (160 bits) in lowercase base32: 32 characters.
 func TestHardeningSecretIDs(t *testing.T) {
-	n := hardScale(20_000, 200_000)
+	n := testkit.Scale(20_000, 200_000)
 	t.Run("session secret generator", func(t *testing.T) {
 		requireCryptoRand(t, "comet.go", "newID")
 		checkRandom(t, "secret", n, secretIDLen, 128, base64URL, base64.RawURLEncoding.DecodeString, func() string { return newID(16) })
@@ -148,7 +149,7 @@ func TestHardeningSecretIDs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		eventually(t, hTimeout, "every creator seated", func() bool { return tr.count() == k })
+		eventually(t, testkit.Timeout, "every creator seated", func() bool { return tr.count() == k })
 		var tokens []string
 		tr.mu.Lock()
 		for _, tok := range tr.joined {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHardeningShutdownDeliversPending: events queued for a session but not
@@ -20,7 +22,7 @@ func TestHardeningShutdownDeliversPending(t *testing.T) {
 	for range 4 {
 		id := th.join(FormatJSON)
 		s := th.openStream(FormatJSON, q("p_event", "listen", "p_id", id, "p_subject", "/news"))
-		s.next(2, hTimeout) // listen-ack, hb
+		s.next(2, testkit.Timeout) // listen-ack, hb
 		streams = append(streams, s)
 	}
 	pullID := th.join(FormatJSON)
@@ -31,14 +33,14 @@ func TestHardeningShutdownDeliversPending(t *testing.T) {
 		st, _, body := th.get("/comet", q("p_event", "refresh", "p_id", pullID))
 		pulled <- strconv.Itoa(st) + " " + body
 	}()
-	eventually(t, hTimeout, "the refresh to park", func() bool { return th.hub.Session(pullID).Listening() })
+	eventually(t, testkit.Timeout, "the refresh to park", func() bool { return th.hub.Session(pullID).Listening() })
 
 	// Hold every loop: the listeners cannot write what is published now.
 	var holds []blockLoop
 	for _, l := range th.srv.allLoops() {
 		b := blockLoop{make(chan struct{}), make(chan struct{})}
 		l.post(op{kind: opTask, task: b})
-		hRecv(t, b.entered, "a loop to be held")
+		testkit.Recv(t, b.entered, "a loop to be held")
 		holds = append(holds, b)
 	}
 	for i := range events {
@@ -46,12 +48,12 @@ func TestHardeningShutdownDeliversPending(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- th.srv.Shutdown(context.Background()) }()
-	eventually(t, hTimeout, "the shutdown hooks to end every session", func() bool { return th.hub.NumSessions() == 0 })
+	eventually(t, testkit.Timeout, "the shutdown hooks to end every session", func() bool { return th.hub.NumSessions() == 0 })
 	for _, b := range holds {
 		close(b.release)
 	}
 	for i, s := range streams {
-		evs := s.next(events+1, hTimeout)
+		evs := s.next(events+1, testkit.Timeout)
 		for k, e := range evs[:events] {
 			if e.name() != "data" || e["n"] != strconv.Itoa(k) {
 				t.Fatalf("stream %d: %s; want the %d pending events, then abort", i, fmtEvents(evs), events)
@@ -61,13 +63,13 @@ func TestHardeningShutdownDeliversPending(t *testing.T) {
 			t.Fatalf("stream %d: %s; want abort after the pending events", i, fmtEvents(evs))
 		}
 	}
-	got := hRecv(t, pulled, "the parked refresh's answer")
+	got := testkit.Recv(t, pulled, "the parked refresh's answer")
 	st, body, _ := strings.Cut(got, " ")
 	evs := parseEvents(t, FormatJSON, body)
 	if st != "200" || len(evs) != events+2 || evs[0].name() != "refresh-ack" || evs[events+1].name() != "abort" {
 		t.Fatalf("parked refresh at shutdown: %s %s; want refresh-ack, the %d events, abort", st, fmtEvents(evs), events)
 	}
-	if err := hRecv(t, done, "Shutdown to return"); err != nil {
+	if err := testkit.Recv(t, done, "Shutdown to return"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"testing/fstest"
 
 	"github.com/cometplay/cometplay/internal/browsertest"
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // Fetch Metadata (https://www.w3.org/TR/fetch-metadata/) as Chromium sends it
@@ -363,7 +364,7 @@ func TestHardeningSecurityHeaders(t *testing.T) {
 			t.Errorf("%s: policy %q; want default-src 'none', script-src 'unsafe-inline' only", what, policy)
 		}
 	}
-	get := func(target string, hdr ...string) string { return hReq("GET", target, hdr...) }
+	get := func(target string, hdr ...string) string { return testkit.Req("GET", target, hdr...) }
 	checks := []check{
 		{"page", get("/"), 200, page},
 		{"script file (not a document: no policy)", get("/app.js"), 200, nil},
@@ -379,22 +380,22 @@ func TestHardeningSecurityHeaders(t *testing.T) {
 		{"400 page", get("/comet?p_event=listen&p_id=nobody"), 400, none},
 		{"403 origin", get("/comet?p_event=join", "Origin: https://evil.example"), 403, nil},
 		{"403 cross-site", get("/comet?p_event=join", "Sec-Fetch-Site: cross-site"), 403, nil},
-		{"405 method", hReq("PUT", "/comet?p_event=join", "Content-Length: 0"), 405, nil},
-		{"preflight", hReq("OPTIONS", "/comet"), 204, nil},
+		{"405 method", testkit.Req("PUT", "/comet?p_event=join", "Content-Length: 0"), 405, nil},
+		{"preflight", testkit.Req("OPTIONS", "/comet"), 204, nil},
 		{"handler", get("/h"), 200, nil},
 		{"net/http handler", get("/adapter"), 200, nil},
 		{"net/http handler with its own nosniff", get("/adapter-nosniff"), 200, nil},
-		{"405 route", hReq("POST", "/h", "Content-Length: 0"), 405, nil},
+		{"405 route", testkit.Req("POST", "/h", "Content-Length: 0"), 405, nil},
 		{"400 parser", "GET /\x01 HTTP/1.1\r\nHost: t\r\n\r\n", 400, nil},
 	}
 	for _, c := range checks {
-		conn := hDial(t, addr)
-		conn.send(c.req)
+		conn := testkit.Dial(t, addr)
+		conn.Send(c.req)
 		method := strings.Fields(c.req)[0]
-		r := conn.next(method)
+		r := conn.Next(method)
 		what := fmt.Sprintf("%s (%d)", c.name, r.StatusCode)
 		if r.StatusCode != c.status {
-			t.Errorf("%s: want status %d: %q", what, c.status, r.body)
+			t.Errorf("%s: want status %d: %q", what, c.status, r.Text)
 		}
 		if got := r.Header.Values("X-Content-Type-Options"); !slices.Equal(got, []string{"nosniff"}) {
 			t.Errorf("%s: X-Content-Type-Options %q; want one nosniff", what, got)
@@ -406,21 +407,21 @@ func TestHardeningSecurityHeaders(t *testing.T) {
 		case policy != "" && c.status < 300:
 			t.Errorf("%s: unexpected policy %q", what, policy)
 		}
-		if c.name == "js pull listen" && (!strings.Contains(r.body, "setTimeout(refresh, ") || strings.Contains(r.body, `setTimeout("`)) {
-			t.Errorf("%s: the refresh script evaluates a string, which the policy forbids: %q", what, r.body)
+		if c.name == "js pull listen" && (!strings.Contains(r.Text, "setTimeout(refresh, ") || strings.Contains(r.Text, `setTimeout("`)) {
+			t.Errorf("%s: the refresh script evaluates a string, which the policy forbids: %q", what, r.Text)
 		}
 	}
-	if got := hGet(t, srvs[1].Addr(), "/mine.html").Header.Get("Content-Security-Policy"); got != mineCSP {
+	if got := testkit.Get(t, srvs[1].Addr(), "/mine.html").Header.Get("Content-Security-Policy"); got != mineCSP {
 		t.Errorf("webroot page with WebrootCSP: policy %q; want %q", got, mineCSP)
 	}
-	if got := hGet(t, srvs[1].Addr(), "/").Header.Get("Content-Security-Policy"); got != DefaultPageCSP {
+	if got := testkit.Get(t, srvs[1].Addr(), "/").Header.Get("Content-Security-Policy"); got != DefaultPageCSP {
 		t.Errorf("embedded page: policy %q; want DefaultPageCSP %q", got, DefaultPageCSP)
 	}
 
 	// A js stream's head.
-	conn := hDial(t, addr)
-	conn.send(get("/comet?p_event=join-listen&p_format=js&p_mode=stream"))
-	head, err := conn.head("GET")
+	conn := testkit.Dial(t, addr)
+	conn.Send(get("/comet?p_event=join-listen&p_format=js&p_mode=stream"))
+	head, err := conn.Head("GET")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,16 +429,16 @@ func TestHardeningSecurityHeaders(t *testing.T) {
 	if head.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("js stream: no nosniff: %v", head.Header)
 	}
-	conn.c.Close()
+	conn.C.Close()
 
 	// The 503 of the connection cap, written before any request is read.
 	capped := hStart(t, Config{MaxConns: 1, Loops: 1}, nil)
-	first := hDial(t, capped.Addr())
-	if r := first.get("/"); r.StatusCode != 404 {
+	first := testkit.Dial(t, capped.Addr())
+	if r := first.Get("/"); r.StatusCode != 404 {
 		t.Fatalf("first connection: %d", r.StatusCode)
 	}
-	second := hDial(t, capped.Addr())
-	r, err := second.head("GET")
+	second := testkit.Dial(t, capped.Addr())
+	r, err := second.Head("GET")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // The connection-cap tests run the server in a child process with a low
@@ -28,7 +30,7 @@ func TestHTTPCapServerHelper(t *testing.T) {
 	if os.Getenv(capEnv) != "1" {
 		t.Skip("helper process for TestHTTPCapStorm")
 	}
-	s, err := New(Config{Addr: "127.0.0.1:0", Loops: 2, Logger: hLogger(), MaxConnsPerAddr: -1})
+	s, err := New(Config{Addr: "127.0.0.1:0", Loops: 2, Logger: testkit.Logger(), MaxConnsPerAddr: -1})
 	if err != nil {
 		fmt.Printf("CAPSERVER error=%v\n", err)
 		os.Exit(2)
@@ -65,7 +67,7 @@ func TestHTTPCapServerHelper(t *testing.T) {
 
 // capChild is a running child server.
 type capChild struct {
-	*childProc
+	*testkit.ChildProc
 	addr string
 	max  int
 }
@@ -76,8 +78,8 @@ func startCapChild(t *testing.T, uncapped bool) *capChild {
 	if uncapped {
 		env = append(env, uncappedEnv+"=1")
 	}
-	cp, line := startChildProc(t, "TestHTTPCapServerHelper", "CAPSERVER ", capNoFile, 5*time.Second, env...)
-	ch := &capChild{childProc: cp}
+	cp, line := testkit.StartChild(t, "TestHTTPCapServerHelper", "CAPSERVER ", capNoFile, 5*time.Second, env...)
+	ch := &capChild{ChildProc: cp}
 	if _, err := fmt.Sscanf(line, "CAPSERVER addr=%s max=%d", &ch.addr, &ch.max); err != nil {
 		t.Fatalf("child said %q: %v", line, err)
 	}
@@ -87,11 +89,11 @@ func startCapChild(t *testing.T, uncapped bool) *capChild {
 // storm opens n connections to addr and sends a GET on each. It returns them
 // with, for each, the status answered (0: closed or reset without one). A
 // failing dial fails the test unless dialErrOK, when the storm stops there.
-func storm(t *testing.T, addr string, n int, dialErrOK bool) ([]*hConn, []int) {
+func storm(t *testing.T, addr string, n int, dialErrOK bool) ([]*testkit.Conn, []int) {
 	t.Helper()
-	var conns []*hConn
+	var conns []*testkit.Conn
 	for i := range n {
-		c, err := net.DialTimeout("tcp", addr, hTimeout)
+		c, err := net.DialTimeout("tcp", addr, testkit.Timeout)
 		if err != nil {
 			if dialErrOK {
 				t.Logf("dial %d: %v", i, err)
@@ -99,7 +101,7 @@ func storm(t *testing.T, addr string, n int, dialErrOK bool) ([]*hConn, []int) {
 			}
 			t.Fatalf("dial %d: %v", i, err)
 		}
-		conns = append(conns, &hConn{t: t, c: c, br: bufio.NewReaderSize(c, 512)})
+		conns = append(conns, &testkit.Conn{T: t, C: c, BR: bufio.NewReaderSize(c, 512)})
 	}
 	n = len(conns)
 	statuses := make([]int, n)
@@ -110,10 +112,10 @@ func storm(t *testing.T, addr string, n int, dialErrOK bool) ([]*hConn, []int) {
 			defer wg.Done()
 			for i := w; i < n; i += 8 {
 				c := conns[i]
-				if _, err := io.WriteString(c.c, hReq("GET", "/x")); err != nil {
+				if _, err := io.WriteString(c.C, testkit.Req("GET", "/x")); err != nil {
 					continue // refused and already reset
 				}
-				if r, err := c.tryNext("GET"); err == nil {
+				if r, err := c.TryNext("GET"); err == nil {
 					statuses[i] = r.StatusCode
 				}
 			}
@@ -157,42 +159,42 @@ func TestHTTPCapStorm(t *testing.T) {
 		// connection, and 503 for a new one (the cap is full).
 		for i, st := range statuses {
 			if st == 200 {
-				if r := conns[i].get("/x"); r.body != "x" {
-					t.Errorf("second request on a storm connection: %d %q", r.StatusCode, r.body)
+				if r := conns[i].Get("/x"); r.Text != "x" {
+					t.Errorf("second request on a storm connection: %d %q", r.StatusCode, r.Text)
 				}
 				break
 			}
 		}
-		c := hDial(t, ch.addr)
-		c.send(hReq("GET", "/x"))
-		if r, err := c.tryNext("GET"); err == nil && r.StatusCode != 503 {
+		c := testkit.Dial(t, ch.addr)
+		c.Send(testkit.Req("GET", "/x"))
+		if r, err := c.TryNext("GET"); err == nil && r.StatusCode != 503 {
 			t.Errorf("new connection at the cap: %d", r.StatusCode)
 		}
 		select {
-		case line := <-ch.lines:
+		case line := <-ch.Lines:
 			t.Fatalf("child: %s", line)
-		case <-ch.exited:
-			t.Fatalf("child exited during the storm: %v", ch.exitErr)
+		case <-ch.Exited:
+			t.Fatalf("child exited during the storm: %v", ch.ExitErr)
 		default:
 		}
 		for _, c := range conns {
-			c.c.Close()
+			c.C.Close()
 		}
 		// After the storm: served again, once the server has seen the closes.
-		hEventually(t, "a new connection to be served after the storm", func() bool {
-			nc, err := net.DialTimeout("tcp", ch.addr, hTimeout)
+		testkit.Eventually(t, "a new connection to be served after the storm", func() bool {
+			nc, err := net.DialTimeout("tcp", ch.addr, testkit.Timeout)
 			if err != nil {
 				return false
 			}
 			defer nc.Close()
-			hc := &hConn{t: t, c: nc, br: bufio.NewReader(nc)}
-			io.WriteString(nc, hReq("GET", "/debug/stats"))
-			r, err := hc.tryNext("GET")
+			hc := &testkit.Conn{T: t, C: nc, BR: bufio.NewReader(nc)}
+			io.WriteString(nc, testkit.Req("GET", "/debug/stats"))
+			r, err := hc.TryNext("GET")
 			if err != nil || r.StatusCode != 200 {
 				return false
 			}
-			if !strings.Contains(r.body, `"refused_at_cap": `) || strings.Contains(r.body, `"refused_at_cap": 0,`) {
-				t.Errorf("stats do not count refusals: %s", r.body)
+			if !strings.Contains(r.Text, `"refused_at_cap": `) || strings.Contains(r.Text, `"refused_at_cap": 0,`) {
+				t.Errorf("stats do not count refusals: %s", r.Text)
 			}
 			return true
 		})
@@ -202,22 +204,22 @@ func TestHTTPCapStorm(t *testing.T) {
 		conns, _ := storm(t, ch.addr, 3*capNoFile, true)
 		defer func() {
 			for _, c := range conns {
-				c.c.Close()
+				c.C.Close()
 			}
 		}()
 		select {
-		case <-ch.exited:
-		case <-time.After(hTimeout):
+		case <-ch.Exited:
+		case <-time.After(testkit.Timeout):
 			t.Fatal("the uncapped server survived a storm past its open-file limit: the cap test above proves nothing")
 		}
 		select {
-		case line := <-ch.lines: // sent before the child's exit was seen
+		case line := <-ch.Lines: // sent before the child's exit was seen
 			if !strings.Contains(line, "died") || strings.Contains(line, "err=<nil>") {
 				t.Fatalf("child: %s (Wait must report an engine that stopped by itself)", line)
 			}
 			t.Logf("as expected without the cap: %s", line)
 		default:
-			t.Fatalf("child exited (%v) without reporting its engine's death", ch.exitErr)
+			t.Fatalf("child exited (%v) without reporting its engine's death", ch.ExitErr)
 		}
 	})
 }

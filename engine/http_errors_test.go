@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cometplay/cometplay/httpcodec"
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHTTPStatusFor pins the one mapping from codec errors to statuses.
@@ -76,31 +77,31 @@ func TestHTTPBadRequestsOverTheWire(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := s.Stats().BadRequests
-			c := hDial(t, s.Addr())
+			c := testkit.Dial(t, s.Addr())
 			// A good request first: the error must come after its response.
 			// Everything is written before anything is read, and the
 			// reading waits a little more, so that a reset caused by the
 			// unread trailer would arrive before the client reads.
 			werr := make(chan error, 1)
 			go func() {
-				_, err := c.c.Write([]byte(hReq("GET", "/") + tt.req + trailer))
+				_, err := c.C.Write([]byte(testkit.Req("GET", "/") + tt.req + trailer))
 				werr <- err
 			}()
-			if err := hRecv(t, werr, "writer"); err != nil {
+			if err := testkit.Recv(t, werr, "writer"); err != nil {
 				t.Fatalf("writing: %v (the server stopped reading)", err)
 			}
 			time.Sleep(50 * time.Millisecond) // the timing condition under test, not synchronization
-			if r := c.next("GET"); r.body != "ok" {
-				t.Fatalf("good request before the bad one: %q", r.body)
+			if r := c.Next("GET"); r.Text != "ok" {
+				t.Fatalf("good request before the bad one: %q", r.Text)
 			}
-			r := c.next("GET")
+			r := c.Next("GET")
 			if r.StatusCode != tt.status || !r.Close {
 				t.Fatalf("got %d close=%v; want %d and close", r.StatusCode, r.Close, tt.status)
 			}
-			if want := fmt.Sprintf("%d %s\n", tt.status, httpcodec.StatusText(tt.status)); r.body != want {
-				t.Fatalf("body %q; want %q", r.body, want)
+			if want := fmt.Sprintf("%d %s\n", tt.status, httpcodec.StatusText(tt.status)); r.Text != want {
+				t.Fatalf("body %q; want %q", r.Text, want)
 			}
-			if err := c.waitEOF(hTimeout); err != nil {
+			if err := c.WaitEOF(testkit.Timeout); err != nil {
 				t.Fatal(err)
 			}
 			if got := s.Stats().BadRequests - before; got != 1 {
@@ -108,7 +109,7 @@ func TestHTTPBadRequestsOverTheWire(t *testing.T) {
 			}
 		})
 	}
-	if r := hGet(t, s.Addr(), "/"); r.StatusCode != http.StatusOK {
+	if r := testkit.Get(t, s.Addr(), "/"); r.StatusCode != http.StatusOK {
 		t.Fatalf("server after errors: %d", r.StatusCode)
 	}
 }
@@ -126,11 +127,11 @@ func TestHTTPCloseAfterQueuedResponses(t *testing.T) {
 	const k = 400 // 3.2 MiB of responses: more than loopback socket buffers take, below MaxOutbound
 	for _, tt := range []struct{ name, last string }{
 		{"bad request", "BAD\r\n\r\n"},
-		{"connection close", hReq("GET", "/big", "Connection: close")},
+		{"connection close", testkit.Req("GET", "/big", "Connection: close")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := hDialSmallRcvbuf(t, s.Addr(), 4<<10)
-			trailer := strings.Repeat(hReq("GET", "/big"), 2000)
+			c := testkit.DialSmallRcvbuf(t, s.Addr(), 4<<10)
+			trailer := strings.Repeat(testkit.Req("GET", "/big"), 2000)
 			// The client goes on sending while it (slowly) reads: input that
 			// reaches a socket the server has closed outright is answered
 			// with a reset, which discards whatever the server's kernel had
@@ -139,7 +140,7 @@ func TestHTTPCloseAfterQueuedResponses(t *testing.T) {
 			wdone := make(chan struct{})
 			go func() {
 				defer close(wdone)
-				if _, err := c.c.Write([]byte(strings.Repeat(hReq("GET", "/big"), k) + tt.last + trailer)); err != nil {
+				if _, err := c.C.Write([]byte(strings.Repeat(testkit.Req("GET", "/big"), k) + tt.last + trailer)); err != nil {
 					return
 				}
 				for {
@@ -148,7 +149,7 @@ func TestHTTPCloseAfterQueuedResponses(t *testing.T) {
 						return
 					case <-time.After(10 * time.Millisecond):
 					}
-					if _, err := c.c.Write([]byte("more junk\r\n")); err != nil {
+					if _, err := c.C.Write([]byte("more junk\r\n")); err != nil {
 						return
 					}
 				}
@@ -156,16 +157,16 @@ func TestHTTPCloseAfterQueuedResponses(t *testing.T) {
 			defer func() { close(stop); <-wdone }()
 			time.Sleep(100 * time.Millisecond) // let the server queue, then find the end
 			for i := range k {
-				r, err := c.tryNext("GET")
-				if err != nil || r.body != body {
+				r, err := c.TryNext("GET")
+				if err != nil || r.Text != body {
 					t.Fatalf("response %d: %v", i, err)
 				}
 			}
-			r := c.next("GET")
+			r := c.Next("GET")
 			if !r.Close {
 				t.Fatalf("last response %d does not close", r.StatusCode)
 			}
-			if err := c.waitEOF(hTimeout); err != nil {
+			if err := c.WaitEOF(testkit.Timeout); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -3,6 +3,8 @@ package engine
 import (
 	"net/http"
 	"testing"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHTTPRoutingUnknownMethod: RFC 9110 §9.1 answers a method the server
@@ -21,7 +23,7 @@ func TestHTTPRoutingUnknownMethod(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	c := hDial(t, s.Addr())
+	c := testkit.Dial(t, s.Addr())
 	tests := []struct {
 		name, method, target string
 		status               int
@@ -40,11 +42,11 @@ func TestHTTPRoutingUnknownMethod(t *testing.T) {
 		{"route for every method", "MKCOLA", "/any", 200, "", "any MKCOLA"},
 	}
 	for _, tt := range tests {
-		c.send(hReq(tt.method, tt.target))
-		r := c.next(tt.method)
-		if r.StatusCode != tt.status || r.Header.Get("Allow") != tt.allow || tt.body != "" && r.body != tt.body {
+		c.Send(testkit.Req(tt.method, tt.target))
+		r := c.Next(tt.method)
+		if r.StatusCode != tt.status || r.Header.Get("Allow") != tt.allow || tt.body != "" && r.Text != tt.body {
 			t.Errorf("%s: %s %s = %d Allow %q %q; want %d Allow %q %q", tt.name, tt.method, tt.target,
-				r.StatusCode, r.Header.Get("Allow"), r.body, tt.status, tt.allow, tt.body)
+				r.StatusCode, r.Header.Get("Allow"), r.Text, tt.status, tt.allow, tt.body)
 		}
 		if r.Close {
 			t.Fatalf("%s: the connection closes; want it kept (the request was well framed)", tt.name)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHTTPPipelineParkedFirst: a parked request answered 200 ms later by
@@ -31,14 +33,14 @@ func TestHTTPPipelineParkedFirst(t *testing.T) {
 			close(quickDone)
 		})
 	})
-	c := hDial(t, s.Addr())
+	c := testkit.Dial(t, s.Addr())
 	start := time.Now()
-	c.send(hReq("GET", "/park") + hReq("GET", "/quick"))
-	if r := c.next("GET"); r.body != "parked" {
-		t.Fatalf("first response = %q; want parked", r.body)
+	c.Send(testkit.Req("GET", "/park") + testkit.Req("GET", "/quick"))
+	if r := c.Next("GET"); r.Text != "parked" {
+		t.Fatalf("first response = %q; want parked", r.Text)
 	}
-	if r := c.next("GET"); r.body != "quick" {
-		t.Fatalf("second response = %q; want quick", r.body)
+	if r := c.Next("GET"); r.Text != "quick" {
+		t.Fatalf("second response = %q; want quick", r.Text)
 	}
 	if el := time.Since(start); el < 200*time.Millisecond {
 		t.Fatalf("answered after %v, before the parked handler responded", el)
@@ -98,7 +100,7 @@ func TestHTTPPipelineRandom(t *testing.T) {
 			if rng.IntN(6) == 0 {
 				method = "HEAD"
 			}
-			reqs.WriteString(hReq(method, fmt.Sprintf("/r?id=%s&d=%v&chunks=%d", id, d, chunks)))
+			reqs.WriteString(testkit.Req(method, fmt.Sprintf("/r?id=%s&d=%v&chunks=%d", id, d, chunks)))
 			body := "body-" + id
 			if chunks > 0 {
 				body = ""
@@ -111,7 +113,7 @@ func TestHTTPPipelineRandom(t *testing.T) {
 			}
 			wants = append(wants, want{method, body})
 		}
-		c := hDial(t, s.Addr())
+		c := testkit.Dial(t, s.Addr())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -121,20 +123,20 @@ func TestHTTPPipelineRandom(t *testing.T) {
 			go func() {
 				for len(raw) > 0 {
 					n := min(len(raw), 1+wr.IntN(300))
-					if _, err := c.c.Write([]byte(raw[:n])); err != nil {
+					if _, err := c.C.Write([]byte(raw[:n])); err != nil {
 						return
 					}
 					raw = raw[n:]
 				}
 			}()
 			for i, w := range wants {
-				r, err := c.tryNext(w.method)
+				r, err := c.TryNext(w.method)
 				if err != nil {
 					errs <- fmt.Errorf("conn %d response %d: %v", ci, i, err)
 					return
 				}
-				if r.body != w.body {
-					errs <- fmt.Errorf("conn %d response %d: body %q; want %q", ci, i, r.body, w.body)
+				if r.Text != w.body {
+					errs <- fmt.Errorf("conn %d response %d: body %q; want %q", ci, i, r.Text, w.body)
 					return
 				}
 			}
@@ -159,13 +161,13 @@ func TestHTTPStartedNotParked(t *testing.T) {
 		})
 		s.Handle("GET", "/x", hText("x"))
 	})
-	c := hDial(t, s.Addr())
-	c.send(hReq("GET", "/forgot-end") + hReq("GET", "/x"))
-	if r := c.next("GET"); r.body != "partial" {
-		t.Fatalf("forgot-end = %q", r.body)
+	c := testkit.Dial(t, s.Addr())
+	c.Send(testkit.Req("GET", "/forgot-end") + testkit.Req("GET", "/x"))
+	if r := c.Next("GET"); r.Text != "partial" {
+		t.Fatalf("forgot-end = %q", r.Text)
 	}
-	if r := c.next("GET"); r.body != "x" {
-		t.Fatalf("next = %q", r.body)
+	if r := c.Next("GET"); r.Text != "x" {
+		t.Fatalf("next = %q", r.Text)
 	}
 }
 
@@ -187,17 +189,17 @@ func TestHTTPPipelineFloodParked(t *testing.T) {
 			mu.Unlock()
 		})
 	})
-	c := hDial(t, s.Addr())
-	req := hReq("GET", "/park", "X-Pad: "+strings.Repeat("p", 40))
+	c := testkit.Dial(t, s.Addr())
+	req := testkit.Req("GET", "/park", "X-Pad: "+strings.Repeat("p", 40))
 	all := strings.Repeat(req, 10000)
 	t.Logf("pipelining %d bytes", len(all))
 	werr := make(chan error, 1)
 	go func() {
-		_, err := c.c.Write([]byte(all))
+		_, err := c.C.Write([]byte(all))
 		werr <- err
 	}()
-	c.expectEOF(hTimeout)
-	if err := hRecv(t, werr, "writer"); err == nil {
+	c.ExpectEOF(testkit.Timeout)
+	if err := testkit.Recv(t, werr, "writer"); err == nil {
 		// The kernel may have taken it all (socket buffers); that is fine
 		// as long as the server did not.
 		t.Logf("all bytes written before the close")
@@ -213,7 +215,7 @@ func TestHTTPPipelineFloodParked(t *testing.T) {
 	for _, w := range parked {
 		select {
 		case <-w.Done():
-		case <-time.After(hTimeout):
+		case <-time.After(testkit.Timeout):
 			t.Fatal("parked stream not told of the close")
 		}
 	}
@@ -232,12 +234,12 @@ func TestHTTPPipelineFloodNoRead(t *testing.T) {
 	for _, path := range []string{"/w", "/big.txt"} {
 		t.Run(path, func(t *testing.T) {
 			before := s.Stats().SlowClosed
-			c := hDial(t, s.Addr())
+			c := testkit.Dial(t, s.Addr())
 			// 16 KiB per response, 10,000 responses: 160 MB if buffered.
-			all := strings.Repeat(hReq("GET", path), 10000)
-			grow := hHeapGrowth(func() {
-				go c.c.Write([]byte(all))
-				hEventually(t, "the slow reader to be closed", func() bool { return s.Stats().SlowClosed > before })
+			all := strings.Repeat(testkit.Req("GET", path), 10000)
+			grow := testkit.HeapGrowth(func() {
+				go c.C.Write([]byte(all))
+				testkit.Eventually(t, "the slow reader to be closed", func() bool { return s.Stats().SlowClosed > before })
 			})
 			if grow > 32<<20 {
 				t.Errorf("heap in use grew by %d MB during the flood", grow>>20)
@@ -259,15 +261,15 @@ func TestHTTPWorkerQueueFull(t *testing.T) {
 		})
 	})
 	defer close(release)
-	busy := hDial(t, s.Addr())
-	busy.send(hReq("GET", "/block"))
-	hRecv(t, started, "the worker to be busy")
-	queued := hDial(t, s.Addr())
-	queued.send(hReq("GET", "/block")) // fills the queue of 1
-	hEventually(t, "the queue to fill", func() bool { return len(s.workers.jobs) == 1 })
-	c := hDial(t, s.Addr())
+	busy := testkit.Dial(t, s.Addr())
+	busy.Send(testkit.Req("GET", "/block"))
+	testkit.Recv(t, started, "the worker to be busy")
+	queued := testkit.Dial(t, s.Addr())
+	queued.Send(testkit.Req("GET", "/block")) // fills the queue of 1
+	testkit.Eventually(t, "the queue to fill", func() bool { return len(s.workers.jobs) == 1 })
+	c := testkit.Dial(t, s.Addr())
 	start := time.Now()
-	r := c.get("/block")
+	r := c.Get("/block")
 	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("overloaded: %d %v", r.StatusCode, r.Header)
 	}
@@ -277,7 +279,7 @@ func TestHTTPWorkerQueueFull(t *testing.T) {
 	if st := s.Stats(); st.Overloaded != 1 {
 		t.Fatalf("overloaded_503 = %d", st.Overloaded)
 	}
-	if r := c.get("/debug/stats"); r.StatusCode != 503 {
+	if r := c.Get("/debug/stats"); r.StatusCode != 503 {
 		// Still overloaded: the stats handler needs a worker too.
 		t.Fatalf("stats while overloaded: %d", r.StatusCode)
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHTTPErrorsEmptyLinesBeforeRequest: RFC 9112 §2.2 asks a server to
@@ -17,17 +19,17 @@ func TestHTTPErrorsEmptyLinesBeforeRequest(t *testing.T) {
 			w.Respond(http.StatusOK, "text/plain", append([]byte("moved "), r.Body...))
 		})
 	})
-	c := hDial(t, s.Addr())
-	c.send("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if r := c.next("GET"); r.StatusCode != 200 || r.body != "ok" || r.Close {
-		t.Fatalf("GET after an empty line = %d %q close=%v; want 200 ok, kept open", r.StatusCode, r.body, r.Close)
+	c := testkit.Dial(t, s.Addr())
+	c.Send("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.Next("GET"); r.StatusCode != 200 || r.Text != "ok" || r.Close {
+		t.Fatalf("GET after an empty line = %d %q close=%v; want 200 ok, kept open", r.StatusCode, r.Text, r.Close)
 	}
-	c.send("POST /move HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\ne2e4\r\n" + "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if r := c.next("POST"); r.StatusCode != 200 || r.body != "moved e2e4" {
-		t.Fatalf("POST = %d %q; want 200 %q", r.StatusCode, r.body, "moved e2e4")
+	c.Send("POST /move HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\ne2e4\r\n" + "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.Next("POST"); r.StatusCode != 200 || r.Text != "moved e2e4" {
+		t.Fatalf("POST = %d %q; want 200 %q", r.StatusCode, r.Text, "moved e2e4")
 	}
-	if r := c.next("GET"); r.StatusCode != 200 || r.body != "ok" {
-		t.Fatalf("GET after the POST's extra CRLF = %d %q; want 200 ok", r.StatusCode, r.body)
+	if r := c.Next("GET"); r.StatusCode != 200 || r.Text != "ok" {
+		t.Fatalf("GET after the POST's extra CRLF = %d %q; want 200 ok", r.StatusCode, r.Text)
 	}
 	if got := s.Stats().BadRequests; got != 0 {
 		t.Errorf("bad_requests = %d; want 0", got)
@@ -42,14 +44,14 @@ func TestHTTPErrorsEmptyLinesKeepConnectionIdle(t *testing.T) {
 	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: time.Minute}, func(s *Server) {
 		s.Handle("GET", "/", hText("ok"))
 	})
-	c := hDial(t, s.Addr())
-	c.send("\r\n\r\n")
+	c := testkit.Dial(t, s.Addr())
+	c.Send("\r\n\r\n")
 	// Far past the header deadline: a header timer would have answered 408
 	// (a late wheel can only make this pass, not fail).
-	c.expectOpen(5 * headerTimeout)
-	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	if r := c.next("GET"); r.StatusCode != 200 || r.body != "ok" {
-		t.Fatalf("GET after idle empty lines = %d %q; want 200 ok", r.StatusCode, r.body)
+	c.ExpectOpen(5 * headerTimeout)
+	c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.Next("GET"); r.StatusCode != 200 || r.Text != "ok" {
+		t.Fatalf("GET after idle empty lines = %d %q; want 200 ok", r.StatusCode, r.Text)
 	}
 	if got := s.Stats().HeaderTimeouts; got != 0 {
 		t.Errorf("header_timeouts = %d; want 0", got)
@@ -67,10 +69,10 @@ func TestHTTPErrorsBadVersionAnsweredAtOnce(t *testing.T) {
 	})
 	for _, line := range []string{"GET / HTTP/5.6", "GET / HTTP/1.2"} {
 		t.Run(line, func(t *testing.T) {
-			c := hDial(t, s.Addr())
-			c.send(line) // and nothing more: no CRLF, no header
-			c.c.SetReadDeadline(time.Now().Add(headerTimeout / 2))
-			r, err := http.ReadResponse(c.br, nil)
+			c := testkit.Dial(t, s.Addr())
+			c.Send(line) // and nothing more: no CRLF, no header
+			c.C.SetReadDeadline(time.Now().Add(headerTimeout / 2))
+			r, err := http.ReadResponse(c.BR, nil)
 			if err != nil {
 				t.Fatalf("reading the answer to %q: %v", line, err)
 			}

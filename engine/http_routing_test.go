@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHTTPRouting checks exact and prefix routes, longest prefix first, GET
@@ -28,7 +30,7 @@ func TestHTTPRouting(t *testing.T) {
 		s.Handle("GET", "/replaced", hText("old"))
 		s.Handle("GET", "/replaced", hText("new"))
 	})
-	c := hDial(t, s.Addr())
+	c := testkit.Dial(t, s.Addr())
 	tests := []struct {
 		name, method, target string
 		status               int
@@ -53,10 +55,10 @@ func TestHTTPRouting(t *testing.T) {
 		{"percent-decoded path", "GET", "/%61", 200, "exact a", ""},
 	}
 	for _, tt := range tests {
-		c.send(hReq(tt.method, tt.target))
-		r := c.next(tt.method)
-		if r.StatusCode != tt.status || r.body != tt.body {
-			t.Errorf("%s: %s %s = %d %q; want %d %q", tt.name, tt.method, tt.target, r.StatusCode, r.body, tt.status, tt.body)
+		c.Send(testkit.Req(tt.method, tt.target))
+		r := c.Next(tt.method)
+		if r.StatusCode != tt.status || r.Text != tt.body {
+			t.Errorf("%s: %s %s = %d %q; want %d %q", tt.name, tt.method, tt.target, r.StatusCode, r.Text, tt.status, tt.body)
 		}
 		if got := r.Header.Get("Allow"); got != tt.allow {
 			t.Errorf("%s: Allow = %q; want %q", tt.name, got, tt.allow)
@@ -81,15 +83,15 @@ func TestHTTPHandlersOffLoop(t *testing.T) {
 		})
 		s.Handle("GET", "/fast", hText("fast"))
 	})
-	blocked := hDial(t, s.Addr())
-	blocked.send(hReq("GET", "/block"))
-	hRecv(t, entered, "blocking handler to start")
-	if r := hGet(t, s.Addr(), "/fast"); r.body != "fast" {
-		t.Fatalf("fast = %q", r.body)
+	blocked := testkit.Dial(t, s.Addr())
+	blocked.Send(testkit.Req("GET", "/block"))
+	testkit.Recv(t, entered, "blocking handler to start")
+	if r := testkit.Get(t, s.Addr(), "/fast"); r.Text != "fast" {
+		t.Fatalf("fast = %q", r.Text)
 	}
 	close(release)
-	if r := blocked.next("GET"); r.body != "unblocked" {
-		t.Fatalf("blocked = %q", r.body)
+	if r := blocked.Next("GET"); r.Text != "unblocked" {
+		t.Fatalf("blocked = %q", r.Text)
 	}
 }
 
@@ -104,25 +106,25 @@ func TestHTTPRequestCopy(t *testing.T) {
 			w.Respond(200, "application/octet-stream", r.Body)
 		})
 	})
-	c := hDial(t, s.Addr())
-	c.send("POST /echo?a=1&b=x+y HTTP/1.1\r\nHost: example\r\nX-Multi: 1\r\nx-multi: 2\r\nContent-Length: 5\r\n\r\nhello" +
+	c := testkit.Dial(t, s.Addr())
+	c.Send("POST /echo?a=1&b=x+y HTTP/1.1\r\nHost: example\r\nX-Multi: 1\r\nx-multi: 2\r\nContent-Length: 5\r\n\r\nhello" +
 		"PUT /echo HTTP/1.1\r\nHost: example\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n" +
 		"GET /echo HTTP/1.0\r\n\r\n")
 	for i, want := range []string{"hello", "abcde", ""} {
-		r := c.next("GET")
-		if r.body != want {
-			t.Errorf("response %d body = %q; want %q", i, r.body, want)
+		r := c.Next("GET")
+		if r.Text != want {
+			t.Errorf("response %d body = %q; want %q", i, r.Text, want)
 		}
 	}
 	// Requests of one connection run on workers concurrently: sort them.
 	byMethod := map[string]*Request{}
 	for range 3 {
-		r := hRecv(t, got, "handler")
+		r := testkit.Recv(t, got, "handler")
 		byMethod[r.Method] = r
 	}
 	if r := byMethod["POST"]; r == nil || r.Path != "/echo" || r.RawQuery != "a=1&b=x+y" || r.Query().Get("b") != "x y" ||
 		r.Host != "example" || r.Proto != "HTTP/1.1" || string(r.Body) != "hello" ||
-		strings.Join(r.Header["X-Multi"], ",") != "1,2" || r.RemoteAddr != c.c.LocalAddr().String() {
+		strings.Join(r.Header["X-Multi"], ",") != "1,2" || r.RemoteAddr != c.C.LocalAddr().String() {
 		t.Errorf("POST = %+v", r)
 	}
 	if r := byMethod["PUT"]; r == nil || string(r.Body) != "abcde" || r.Header.Get("Transfer-Encoding") != "chunked" {
@@ -131,7 +133,7 @@ func TestHTTPRequestCopy(t *testing.T) {
 	if r := byMethod["GET"]; r == nil || r.Proto != "HTTP/1.0" || r.Body != nil {
 		t.Errorf("GET = %+v", r)
 	}
-	c.expectEOF(hTimeout) // the HTTP/1.0 request did not ask for keep-alive
+	c.ExpectEOF(testkit.Timeout) // the HTTP/1.0 request did not ask for keep-alive
 }
 
 // TestHTTPStreamAPI exercises the Stream handle: errors of misuse, a
@@ -171,39 +173,39 @@ func TestHTTPStreamAPI(t *testing.T) {
 		})
 		s.Handle("GET", "/panic", func(*Stream, *Request) { panic("boom") })
 	})
-	c := hDial(t, s.Addr())
+	c := testkit.Dial(t, s.Addr())
 
-	r := c.get("/silent")
-	if r.StatusCode != 200 || r.body != "" || r.ContentLength != 0 || r.Header.Get("X-Set") != "v" {
-		t.Errorf("/silent = %d %q CL %d X-Set %q; want 200, empty, CL 0, v", r.StatusCode, r.body, r.ContentLength, r.Header.Get("X-Set"))
+	r := c.Get("/silent")
+	if r.StatusCode != 200 || r.Text != "" || r.ContentLength != 0 || r.Header.Get("X-Set") != "v" {
+		t.Errorf("/silent = %d %q CL %d X-Set %q; want 200, empty, CL 0, v", r.StatusCode, r.Text, r.ContentLength, r.Header.Get("X-Set"))
 	}
-	r = c.get("/misuse")
-	if r.StatusCode != 201 || r.body != "created" || r.Header.Get("Injected") != "" {
-		t.Errorf("/misuse = %d %q %v", r.StatusCode, r.body, r.Header)
+	r = c.Get("/misuse")
+	if r.StatusCode != 201 || r.Text != "created" || r.Header.Get("Injected") != "" {
+		t.Errorf("/misuse = %d %q %v", r.StatusCode, r.Text, r.Header)
 	}
 	want := "SetHeader(bad name)=" + ErrBadHeader.Error() + "; SetHeader(CRLF)=" + ErrBadHeader.Error() +
 		"; SetHeader(Content-Length)=" + ErrBadHeader.Error() + "; Write before Start=" + ErrNotStarted.Error() +
 		"; End before Start=" + ErrNotStarted.Error() + "; Respond=<nil>; Respond again=" + ErrResponded.Error() +
 		"; Start after Respond=" + ErrResponded.Error() + "; SetHeader after Respond=" + ErrResponded.Error()
-	if got := hRecv(t, errs, "misuse report"); got != want {
+	if got := testkit.Recv(t, errs, "misuse report"); got != want {
 		t.Errorf("misuse:\n got %s\nwant %s", got, want)
 	}
-	r = c.get("/started")
-	if r.body != "one,two" || r.Header.Get("X-Stream") != "yes" || len(r.TransferEncoding) != 1 ||
+	r = c.Get("/started")
+	if r.Text != "one,two" || r.Header.Get("X-Stream") != "yes" || len(r.TransferEncoding) != 1 ||
 		r.Header.Get("Cache-Control") != "no-cache, no-store" || r.Header.Get("X-Accel-Buffering") != "no" {
-		t.Errorf("/started = %q %v TE %v", r.body, r.Header, r.TransferEncoding)
+		t.Errorf("/started = %q %v TE %v", r.Text, r.Header, r.TransferEncoding)
 	}
-	if got := hRecv(t, errs, "stream report"); got != "Write after End="+ErrResponded.Error() {
+	if got := testkit.Recv(t, errs, "stream report"); got != "Write after End="+ErrResponded.Error() {
 		t.Errorf("stream: %s", got)
 	}
-	r = c.get("/panic")
+	r = c.Get("/panic")
 	if r.StatusCode != 500 {
 		t.Errorf("/panic = %d; want 500", r.StatusCode)
 	}
 	if s.Stats().HandlerPanics != 1 {
 		t.Errorf("handler_panics = %d; want 1", s.Stats().HandlerPanics)
 	}
-	if r := c.get("/silent"); r.StatusCode != 200 {
+	if r := c.Get("/silent"); r.StatusCode != 200 {
 		t.Errorf("connection unusable after a panic: %d", r.StatusCode)
 	}
 }
@@ -228,20 +230,20 @@ func TestHTTPStreamBadInput(t *testing.T) {
 		s.Handle("GET", "/ok", hText("ok"))
 	})
 	for _, target := range []string{"/status?0", "/status?99", "/status?1000", "/status?101", "/start-status", "/ctype", "/start-ctype"} {
-		c := hDial(t, s.Addr())
-		c.send(hReq("GET", target))
-		if err := hRecv(t, errs, target); err == nil {
+		c := testkit.Dial(t, s.Addr())
+		c.Send(testkit.Req("GET", target))
+		if err := testkit.Recv(t, errs, target); err == nil {
 			t.Errorf("%s: accepted", target)
 		}
 		// The handler returned with an error and without parking: the
 		// server answers for it.
-		r := c.next("GET")
+		r := c.Next("GET")
 		if r.StatusCode != 200 || r.Header.Get("Set-Cookie") != "" {
 			t.Errorf("%s: then %d %v", target, r.StatusCode, r.Header)
 		}
 	}
-	if r := hGet(t, s.Addr(), "/ok"); r.body != "ok" {
-		t.Fatalf("server broken: %q", r.body)
+	if r := testkit.Get(t, s.Addr(), "/ok"); r.Text != "ok" {
+		t.Fatalf("server broken: %q", r.Text)
 	}
 }
 
@@ -259,27 +261,27 @@ func TestHTTPHead(t *testing.T) {
 				// A pushing goroutine must learn that no body will be sent.
 				select {
 				case <-w.Done():
-				case <-time.After(hTimeout):
+				case <-time.After(testkit.Timeout):
 				}
 				_, err := w.Write([]byte("data"))
 				streamDone <- err
 			}()
 		})
 	})
-	c := hDial(t, s.Addr())
-	c.send(hReq("HEAD", "/body") + hReq("HEAD", "/stream") + hReq("GET", "/body"))
-	r := c.next("HEAD")
-	if r.StatusCode != 200 || r.ContentLength != 10 || r.body != "" {
-		t.Errorf("HEAD /body = %d CL %d %q", r.StatusCode, r.ContentLength, r.body)
+	c := testkit.Dial(t, s.Addr())
+	c.Send(testkit.Req("HEAD", "/body") + testkit.Req("HEAD", "/stream") + testkit.Req("GET", "/body"))
+	r := c.Next("HEAD")
+	if r.StatusCode != 200 || r.ContentLength != 10 || r.Text != "" {
+		t.Errorf("HEAD /body = %d CL %d %q", r.StatusCode, r.ContentLength, r.Text)
 	}
-	r = c.next("HEAD")
-	if r.StatusCode != 200 || r.body != "" {
-		t.Errorf("HEAD /stream = %d %q", r.StatusCode, r.body)
+	r = c.Next("HEAD")
+	if r.StatusCode != 200 || r.Text != "" {
+		t.Errorf("HEAD /stream = %d %q", r.StatusCode, r.Text)
 	}
-	if r := c.next("GET"); r.body != "0123456789" {
-		t.Errorf("GET after HEADs = %q", r.body)
+	if r := c.Next("GET"); r.Text != "0123456789" {
+		t.Errorf("GET after HEADs = %q", r.Text)
 	}
-	if err := hRecv(t, streamDone, "HEAD stream to be reported done"); err == nil {
+	if err := testkit.Recv(t, streamDone, "HEAD stream to be reported done"); err == nil {
 		t.Errorf("Write on a finished HEAD stream succeeded")
 	}
 }
@@ -302,51 +304,51 @@ func TestHTTPKeepAliveAndClose(t *testing.T) {
 		})
 	})
 	t.Run("http11 keep-alive", func(t *testing.T) {
-		c := hDial(t, s.Addr())
+		c := testkit.Dial(t, s.Addr())
 		for range 3 {
-			if r := c.get("/x"); r.Close || r.Header.Get("Connection") != "" {
+			if r := c.Get("/x"); r.Close || r.Header.Get("Connection") != "" {
 				t.Fatalf("keep-alive response says close: %v", r.Header)
 			}
 		}
-		c.expectOpen(50 * time.Millisecond)
+		c.ExpectOpen(50 * time.Millisecond)
 	})
 	t.Run("connection close", func(t *testing.T) {
-		c := hDial(t, s.Addr())
-		c.send(hReq("GET", "/x", "Connection: close") + hReq("GET", "/x"))
-		if r := c.next("GET"); !r.Close || r.body != "x" {
-			t.Fatalf("close response: close=%v %q", r.Close, r.body)
+		c := testkit.Dial(t, s.Addr())
+		c.Send(testkit.Req("GET", "/x", "Connection: close") + testkit.Req("GET", "/x"))
+		if r := c.Next("GET"); !r.Close || r.Text != "x" {
+			t.Fatalf("close response: close=%v %q", r.Close, r.Text)
 		}
-		c.expectEOF(hTimeout) // and the pipelined second request is not answered
+		c.ExpectEOF(testkit.Timeout) // and the pipelined second request is not answered
 	})
 	t.Run("http10", func(t *testing.T) {
-		c := hDial(t, s.Addr())
-		c.send("GET /x HTTP/1.0\r\n\r\n")
-		if h := c.rawHead(); !strings.Contains(h, "\r\nConnection: close\r\n") || !strings.Contains(h, "\r\nContent-Length: 1\r\n") {
+		c := testkit.Dial(t, s.Addr())
+		c.Send("GET /x HTTP/1.0\r\n\r\n")
+		if h := c.RawHead(); !strings.Contains(h, "\r\nConnection: close\r\n") || !strings.Contains(h, "\r\nContent-Length: 1\r\n") {
 			t.Fatalf("1.0 head: %q", h)
 		}
-		if b := c.rest(); b != "x" {
+		if b := c.Rest(); b != "x" {
 			t.Fatalf("1.0 body then EOF: %q", b)
 		}
 	})
 	t.Run("http10 keep-alive", func(t *testing.T) {
-		c := hDial(t, s.Addr())
+		c := testkit.Dial(t, s.Addr())
 		for range 2 {
-			c.send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-			r := c.next("GET")
-			if r.Header.Get("Connection") != "keep-alive" || r.body != "x" {
-				t.Fatalf("1.0 keep-alive response: %v %q", r.Header, r.body)
+			c.Send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+			r := c.Next("GET")
+			if r.Header.Get("Connection") != "keep-alive" || r.Text != "x" {
+				t.Fatalf("1.0 keep-alive response: %v %q", r.Header, r.Text)
 			}
 		}
-		c.expectOpen(50 * time.Millisecond)
+		c.ExpectOpen(50 * time.Millisecond)
 	})
 	t.Run("http10 stream", func(t *testing.T) {
-		c := hDial(t, s.Addr())
-		c.send("GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-		h := c.rawHead()
+		c := testkit.Dial(t, s.Addr())
+		c.Send("GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		h := c.RawHead()
 		if !strings.Contains(h, "\r\nConnection: close\r\n") || strings.Contains(h, "Transfer-Encoding") || strings.Contains(h, "Content-Length") {
 			t.Fatalf("1.0 stream head: %q", h)
 		}
-		if b := c.rest(); b != "abcd" {
+		if b := c.Rest(); b != "abcd" {
 			t.Fatalf("1.0 stream body: %q", b) // raw, ended by the close
 		}
 	})
@@ -364,57 +366,57 @@ func TestHTTPExpectContinue(t *testing.T) {
 		})
 	})
 	const cont = "HTTP/1.1 100 Continue\r\n\r\n"
-	readExactly := func(c *hConn, n int) string {
+	readExactly := func(c *testkit.Conn, n int) string {
 		t.Helper()
 		b := make([]byte, n)
-		c.c.SetReadDeadline(time.Now().Add(hTimeout))
-		if _, err := io.ReadFull(c.br, b); err != nil {
+		c.C.SetReadDeadline(time.Now().Add(testkit.Timeout))
+		if _, err := io.ReadFull(c.BR, b); err != nil {
 			t.Fatalf("reading %d bytes: %v", n, err)
 		}
 		return string(b)
 	}
 	t.Run("alone", func(t *testing.T) {
-		c := hDial(t, s.Addr())
-		c.send(hReq("POST", "/echo", "Expect: 100-continue", "Content-Length: 10"))
+		c := testkit.Dial(t, s.Addr())
+		c.Send(testkit.Req("POST", "/echo", "Expect: 100-continue", "Content-Length: 10"))
 		if got := readExactly(c, len(cont)); got != cont {
 			t.Fatalf("interim = %q", got)
 		}
-		c.send("01234")
-		c.expectOpen(30 * time.Millisecond) // no second 100 for the rest of the body
-		c.send("56789")
-		if r := c.next("POST"); r.StatusCode != 200 || r.body != "0123456789" {
-			t.Fatalf("final = %d %q", r.StatusCode, r.body)
+		c.Send("01234")
+		c.ExpectOpen(30 * time.Millisecond) // no second 100 for the rest of the body
+		c.Send("56789")
+		if r := c.Next("POST"); r.StatusCode != 200 || r.Text != "0123456789" {
+			t.Fatalf("final = %d %q", r.StatusCode, r.Text)
 		}
 	})
 	t.Run("behind a parked request", func(t *testing.T) {
-		c := hDial(t, s.Addr())
-		c.send(hReq("GET", "/park") + hReq("POST", "/echo", "Expect: 100-continue", "Content-Length: 3"))
-		c.expectOpen(50 * time.Millisecond) // a 100 now would overtake the parked response
+		c := testkit.Dial(t, s.Addr())
+		c.Send(testkit.Req("GET", "/park") + testkit.Req("POST", "/echo", "Expect: 100-continue", "Content-Length: 3"))
+		c.ExpectOpen(50 * time.Millisecond) // a 100 now would overtake the parked response
 		close(release)
-		if r := c.next("GET"); r.body != "parked" {
-			t.Fatalf("parked = %q", r.body)
+		if r := c.Next("GET"); r.Text != "parked" {
+			t.Fatalf("parked = %q", r.Text)
 		}
 		if got := readExactly(c, len(cont)); got != cont {
 			t.Fatalf("interim after the parked response = %q", got)
 		}
-		c.send("abc")
-		if r := c.next("POST"); r.body != "abc" {
-			t.Fatalf("final = %q", r.body)
+		c.Send("abc")
+		if r := c.Next("POST"); r.Text != "abc" {
+			t.Fatalf("final = %q", r.Text)
 		}
 	})
 	t.Run("body sent anyway", func(t *testing.T) {
-		c := hDial(t, s.Addr())
-		c.send(hReq("POST", "/echo", "Expect: 100-continue", "Content-Length: 3") + "xyz")
-		r := c.next("POST") // a 100, if any, is skipped by ReadResponse
-		if r.body != "xyz" {
-			t.Fatalf("final = %q", r.body)
+		c := testkit.Dial(t, s.Addr())
+		c.Send(testkit.Req("POST", "/echo", "Expect: 100-continue", "Content-Length: 3") + "xyz")
+		r := c.Next("POST") // a 100, if any, is skipped by ReadResponse
+		if r.Text != "xyz" {
+			t.Fatalf("final = %q", r.Text)
 		}
 	})
 	t.Run("too large: no 100", func(t *testing.T) {
-		c := hDial(t, s.Addr())
-		c.send(hReq("POST", "/echo", "Expect: 100-continue", "Content-Length: 99999999"))
-		c.c.SetReadDeadline(time.Now().Add(hTimeout))
-		line, _ := c.br.ReadString('\n')
+		c := testkit.Dial(t, s.Addr())
+		c.Send(testkit.Req("POST", "/echo", "Expect: 100-continue", "Content-Length: 99999999"))
+		c.C.SetReadDeadline(time.Now().Add(testkit.Timeout))
+		line, _ := c.BR.ReadString('\n')
 		if !strings.HasPrefix(line, "HTTP/1.1 413 ") {
 			t.Fatalf("first line = %q; want 413", line)
 		}
@@ -436,9 +438,9 @@ func TestHTTPStreamConcurrent(t *testing.T) {
 		})
 	})
 	t.Run("writers", func(t *testing.T) {
-		c := hDial(t, s.Addr())
-		c.send(hReq("GET", "/p"))
-		w := hRecv(t, parked, "the parked stream")
+		c := testkit.Dial(t, s.Addr())
+		c.Send(testkit.Req("GET", "/p"))
+		w := testkit.Recv(t, parked, "the parked stream")
 		if err := w.Start(200, "text/plain"); err != nil {
 			t.Fatal(err)
 		}
@@ -458,12 +460,12 @@ func TestHTTPStreamConcurrent(t *testing.T) {
 		}
 		wg.Wait()
 		w.End()
-		r := c.next("GET")
+		r := c.Next("GET")
 		next := make([]int, writers)
-		for _, part := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(r.body, "<"), ">"), "><") {
+		for _, part := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(r.Text, "<"), ">"), "><") {
 			var g, k int
 			if _, err := fmt.Sscanf(part, "%d:%d", &g, &k); err != nil || g < 0 || g >= writers {
-				t.Fatalf("torn chunk %q in %q", part, r.body)
+				t.Fatalf("torn chunk %q in %q", part, r.Text)
 			}
 			if k != next[g] {
 				t.Fatalf("writer %d: chunk %d after %d", g, k, next[g]-1)
@@ -478,13 +480,13 @@ func TestHTTPStreamConcurrent(t *testing.T) {
 	})
 	t.Run("racing finishers", func(t *testing.T) {
 		const n = 32
-		conns := make([]*hConn, n)
+		conns := make([]*testkit.Conn, n)
 		for i := range conns {
-			conns[i] = hDial(t, s.Addr())
-			conns[i].send(hReq("GET", "/p"))
+			conns[i] = testkit.Dial(t, s.Addr())
+			conns[i].Send(testkit.Req("GET", "/p"))
 		}
 		for range n {
-			w := hRecv(t, parked, "a parked stream")
+			w := testkit.Recv(t, parked, "a parked stream")
 			for _, f := range []func(){
 				func() { w.Respond(200, "text/plain", []byte("respond")) },
 				func() { w.Start(200, "text/plain"); w.Write([]byte("stream")); w.End() },
@@ -495,12 +497,12 @@ func TestHTTPStreamConcurrent(t *testing.T) {
 			}
 		}
 		for i, c := range conns {
-			r, err := c.tryNext("GET")
+			r, err := c.TryNext("GET")
 			if err != nil {
 				continue // closed: Close won the race
 			}
-			if r.body != "respond" && r.body != "stream" && r.body != "" {
-				t.Errorf("connection %d: %d %q", i, r.StatusCode, r.body)
+			if r.Text != "respond" && r.Text != "stream" && r.Text != "" {
+				t.Errorf("connection %d: %d %q", i, r.StatusCode, r.Text)
 			}
 		}
 	})
@@ -526,16 +528,16 @@ func TestHTTPStartNoBodyStatus(t *testing.T) {
 		}
 		s.Handle("GET", "/x", hText("x"))
 	})
-	c := hDial(t, s.Addr())
-	c.send(hReq("GET", "/204") + hReq("GET", "/x") + hReq("GET", "/304") + hReq("GET", "/x"))
+	c := testkit.Dial(t, s.Addr())
+	c.Send(testkit.Req("GET", "/204") + testkit.Req("GET", "/x") + testkit.Req("GET", "/304") + testkit.Req("GET", "/x"))
 	for _, want := range []int{204, 200, 304, 200} {
-		r := c.next("GET")
-		if r.StatusCode != want || (want == 200 && r.body != "x") || r.TransferEncoding != nil {
-			t.Fatalf("got %d %q TE %v; want %d", r.StatusCode, r.body, r.TransferEncoding, want)
+		r := c.Next("GET")
+		if r.StatusCode != want || (want == 200 && r.Text != "x") || r.TransferEncoding != nil {
+			t.Fatalf("got %d %q TE %v; want %d", r.StatusCode, r.Text, r.TransferEncoding, want)
 		}
 	}
 	for range 2 {
-		if err := hRecv(t, errs, "the writer to be told"); !errors.Is(err, ErrClosed) {
+		if err := testkit.Recv(t, errs, "the writer to be told"); !errors.Is(err, ErrClosed) {
 			t.Errorf("Write after a bodiless head = %v; want ErrClosed", err)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHTTPSlowReaderClosed: a handler streams, from a goroutine pacing its
@@ -46,11 +48,11 @@ func TestHTTPSlowReaderClosed(t *testing.T) {
 		})
 	})
 	var r result
-	grow := hHeapGrowth(func() {
-		c := hDialSmallRcvbuf(t, s.Addr(), 4<<10)
-		c.send(hReq("GET", "/firehose")) // and never read
-		r = hRecv(t, res, "the slow reader to be cut off")
-		hEventually(t, "the connection to close", func() bool { return s.Stats().OpenConnections == 0 })
+	grow := testkit.HeapGrowth(func() {
+		c := testkit.DialSmallRcvbuf(t, s.Addr(), 4<<10)
+		c.Send(testkit.Req("GET", "/firehose")) // and never read
+		r = testkit.Recv(t, res, "the slow reader to be cut off")
+		testkit.Eventually(t, "the connection to close", func() bool { return s.Stats().OpenConnections == 0 })
 	})
 	if !errors.Is(r.err, ErrClosed) {
 		t.Fatalf("Write error = %v; want ErrClosed", r.err)
@@ -88,12 +90,12 @@ func TestHTTPStreamProducerBounded(t *testing.T) {
 			streams <- w
 		})
 	})
-	c := hDial(t, s.Addr())
-	c.send(hReq("GET", "/firehose"))
-	w := hRecv(t, streams, "the stream")
+	c := testkit.Dial(t, s.Addr())
+	c.Send(testkit.Req("GET", "/firehose"))
+	w := testkit.Recv(t, streams, "the stream")
 	b := blockLoop{make(chan struct{}), make(chan struct{})}
 	s.allLoops()[0].post(op{kind: opTask, task: b})
-	hRecv(t, b.entered, "the loop to be held")
+	testkit.Recv(t, b.entered, "the loop to be held")
 	var written int64
 	var err error
 	for written < 64<<20 { // a safety valve for when the bound is missing
@@ -107,7 +109,7 @@ func TestHTTPStreamProducerBounded(t *testing.T) {
 	if !errors.Is(err, ErrClosed) || written > maxOut {
 		t.Fatalf("wrote %d KiB into a held loop (cap %d KiB), then %v; want ErrClosed at the cap", written>>10, maxOut>>10, err)
 	}
-	hEventually(t, "the connection to close", func() bool { return s.Stats().OpenConnections == 0 })
+	testkit.Eventually(t, "the connection to close", func() bool { return s.Stats().OpenConnections == 0 })
 	if st := s.Stats(); st.SlowClosed != 1 {
 		t.Fatalf("slow_readers_closed = %d; want 1", st.SlowClosed)
 	}
@@ -124,30 +126,30 @@ func TestHTTPDebugStats(t *testing.T) {
 	}
 	t.Cleanup(func() { nc.Close() })
 	cr := &countingReader{r: nc}
-	c := &hConn{t: t, c: nc, br: bufio.NewReader(cr)}
+	c := &testkit.Conn{T: t, C: nc, BR: bufio.NewReader(cr)}
 	sent := 0
 	for range 3 {
-		req := hReq("POST", "/x", "Content-Length: 5") + "hello"
-		c.send(req)
+		req := testkit.Req("POST", "/x", "Content-Length: 5") + "hello"
+		c.Send(req)
 		sent += len(req)
-		c.next("POST")
+		c.Next("POST")
 	}
-	statsReq := hReq("GET", "/debug/stats")
+	statsReq := testkit.Req("GET", "/debug/stats")
 	received := cr.n // every byte of the three responses, nothing more
-	c.send(statsReq)
+	c.Send(statsReq)
 	sent += len(statsReq)
-	r := c.next("GET")
+	r := c.Next("GET")
 	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("stats response: %d %v", r.StatusCode, r.Header)
 	}
 	var st map[string]any
-	if err := json.Unmarshal([]byte(r.body), &st); err != nil {
-		t.Fatalf("stats JSON: %v\n%s", err, r.body)
+	if err := json.Unmarshal([]byte(r.Text), &st); err != nil {
+		t.Fatalf("stats JSON: %v\n%s", err, r.Text)
 	}
 	num := func(k string) int64 {
 		v, ok := st[k].(float64)
 		if !ok {
-			t.Fatalf("stats field %q missing or not a number in %s", k, r.body)
+			t.Fatalf("stats field %q missing or not a number in %s", k, r.Text)
 		}
 		return int64(v)
 	}
@@ -207,36 +209,36 @@ func TestHTTPGoroutinesFlat(t *testing.T) {
 		})
 	})
 	// Warm up: workers, wheel and loops exist; one request of each kind.
-	hGet(t, s.Addr(), "/x")
+	testkit.Get(t, s.Addr(), "/x")
 	runtime.GC()
 	base := runtime.NumGoroutine()
 
 	dial := func() net.Conn {
-		c, err := net.DialTimeout("tcp", s.Addr(), hTimeout)
+		c, err := net.DialTimeout("tcp", s.Addr(), testkit.Timeout)
 		if err != nil {
 			t.Fatalf("dial: %v", err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	keep := make([]*hConn, n)
+	keep := make([]*testkit.Conn, n)
 	for i := range keep {
 		nc := dial()
-		keep[i] = &hConn{t: t, c: nc, br: bufio.NewReaderSize(nc, 512)}
-		keep[i].send(hReq("GET", "/x"))
+		keep[i] = &testkit.Conn{T: t, C: nc, BR: bufio.NewReaderSize(nc, 512)}
+		keep[i].Send(testkit.Req("GET", "/x"))
 	}
 	for _, c := range keep {
-		if r := c.next("GET"); r.body != "x" {
-			t.Fatalf("keep-alive: %q", r.body)
+		if r := c.Next("GET"); r.Text != "x" {
+			t.Fatalf("keep-alive: %q", r.Text)
 		}
 	}
-	streams := make([]*hConn, n)
+	streams := make([]*testkit.Conn, n)
 	for i := range streams {
 		nc := dial()
-		streams[i] = &hConn{t: t, c: nc, br: bufio.NewReaderSize(nc, 512)}
-		streams[i].send(hReq("GET", "/park"))
+		streams[i] = &testkit.Conn{T: t, C: nc, BR: bufio.NewReaderSize(nc, 512)}
+		streams[i].Send(testkit.Req("GET", "/park"))
 	}
-	hEventually(t, "every stream to park", func() bool {
+	testkit.Eventually(t, "every stream to park", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(parked) == n
@@ -259,8 +261,8 @@ func TestHTTPGoroutinesFlat(t *testing.T) {
 		}
 	}()
 	for _, c := range streams {
-		if r := c.next("GET"); r.body != "tick" {
-			t.Fatalf("stream: %q", r.body)
+		if r := c.Next("GET"); r.Text != "tick" {
+			t.Fatalf("stream: %q", r.Text)
 		}
 	}
 }
@@ -269,9 +271,9 @@ func TestHTTPGoroutinesFlat(t *testing.T) {
 // client from one goroutine, and drops clients that went away.
 func TestHTTPClockDemo(t *testing.T) {
 	s := hStart(t, Config{}, func(s *Server) { MountClockDemo(s, ClockDemo{}) })
-	c := hDial(t, s.Addr())
-	c.send(hReq("GET", "/demo/clock"))
-	resp, err := c.head("GET")
+	c := testkit.Dial(t, s.Addr())
+	c.Send(testkit.Req("GET", "/demo/clock"))
+	resp, err := c.Head("GET")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,12 +298,12 @@ func TestHTTPClockDemo(t *testing.T) {
 	}
 	// HEAD on the streaming handler: head only, and the connection is
 	// usable for the next request.
-	h := hDial(t, s.Addr())
-	h.send(hReq("HEAD", "/demo/clock") + hReq("GET", "/debug/stats"))
-	if r := h.next("HEAD"); r.StatusCode != 200 || r.body != "" {
-		t.Fatalf("HEAD clock: %d %q", r.StatusCode, r.body)
+	h := testkit.Dial(t, s.Addr())
+	h.Send(testkit.Req("HEAD", "/demo/clock") + testkit.Req("GET", "/debug/stats"))
+	if r := h.Next("HEAD"); r.StatusCode != 200 || r.Text != "" {
+		t.Fatalf("HEAD clock: %d %q", r.StatusCode, r.Text)
 	}
-	if r := h.next("GET"); r.StatusCode != 200 {
+	if r := h.Next("GET"); r.StatusCode != 200 {
 		t.Fatalf("after HEAD: %d", r.StatusCode)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHTTPShutdownGraceful: Shutdown closes idle keep-alive connections at
@@ -29,19 +31,19 @@ func TestHTTPShutdownGraceful(t *testing.T) {
 			parkedIn <- parkedReq{w, r.RemoteAddr}
 		})
 	})
-	idle := hDial(t, s.Addr())
-	if r := idle.get("/x"); r.body != "x" {
-		t.Fatal(r.body)
+	idle := testkit.Dial(t, s.Addr())
+	if r := idle.Get("/x"); r.Text != "x" {
+		t.Fatal(r.Text)
 	}
-	single := hDial(t, s.Addr())
-	single.send(hReq("GET", "/park"))
-	piped := hDial(t, s.Addr())
-	piped.send(hReq("GET", "/park") + hReq("GET", "/park"))
-	streamed := hDial(t, s.Addr())
-	streamed.send(hReq("GET", "/park"))
+	single := testkit.Dial(t, s.Addr())
+	single.Send(testkit.Req("GET", "/park"))
+	piped := testkit.Dial(t, s.Addr())
+	piped.Send(testkit.Req("GET", "/park") + testkit.Req("GET", "/park"))
+	streamed := testkit.Dial(t, s.Addr())
+	streamed.Send(testkit.Req("GET", "/park"))
 	var parked []parkedReq
 	for range 4 {
-		parked = append(parked, hRecv(t, parkedIn, "requests to park"))
+		parked = append(parked, testkit.Recv(t, parkedIn, "requests to park"))
 	}
 
 	done := make(chan error, 1)
@@ -51,14 +53,14 @@ func TestHTTPShutdownGraceful(t *testing.T) {
 		defer cancel()
 		done <- s.Shutdown(ctx)
 	}()
-	idle.expectEOF(hTimeout)
-	hEventually(t, "the server to start draining", s.draining.Load)
+	idle.ExpectEOF(testkit.Timeout)
+	testkit.Eventually(t, "the server to start draining", s.draining.Load)
 
 	// New connections are refused (503 then close, or no listener).
-	if c, err := net.DialTimeout("tcp", s.Addr(), hTimeout); err == nil {
-		hc := &hConn{t: t, c: c, br: bufio.NewReader(c)}
-		hc.send(hReq("GET", "/x"))
-		if r, err := hc.tryNext("GET"); err == nil && r.StatusCode != 503 {
+	if c, err := net.DialTimeout("tcp", s.Addr(), testkit.Timeout); err == nil {
+		hc := &testkit.Conn{T: t, C: c, BR: bufio.NewReader(c)}
+		hc.Send(testkit.Req("GET", "/x"))
+		if r, err := hc.TryNext("GET"); err == nil && r.StatusCode != 503 {
 			t.Errorf("new connection during shutdown got %d", r.StatusCode)
 		}
 		c.Close()
@@ -67,7 +69,7 @@ func TestHTTPShutdownGraceful(t *testing.T) {
 	// Still in flight: answer them all now, during the shutdown.
 	for _, p := range parked {
 		w := p.w
-		if p.remote == streamed.c.LocalAddr().String() {
+		if p.remote == streamed.C.LocalAddr().String() {
 			w.Start(200, "text/plain")
 			w.Write([]byte("stream"))
 			w.End()
@@ -75,21 +77,21 @@ func TestHTTPShutdownGraceful(t *testing.T) {
 		}
 		w.Respond(200, "text/plain", []byte("late"))
 	}
-	if r := single.next("GET"); r.body != "late" || !r.Close {
-		t.Errorf("parked = %q close=%v", r.body, r.Close)
+	if r := single.Next("GET"); r.Text != "late" || !r.Close {
+		t.Errorf("parked = %q close=%v", r.Text, r.Close)
 	}
 	for i := range 2 {
-		if r := piped.next("GET"); r.body != "late" {
-			t.Errorf("pipelined %d = %q", i, r.body)
+		if r := piped.Next("GET"); r.Text != "late" {
+			t.Errorf("pipelined %d = %q", i, r.Text)
 		}
 	}
-	if r := streamed.next("GET"); r.body != "stream" {
-		t.Errorf("streamed = %q", r.body)
+	if r := streamed.Next("GET"); r.Text != "stream" {
+		t.Errorf("streamed = %q", r.Text)
 	}
-	for _, c := range []*hConn{single, piped, streamed} {
-		c.expectEOF(hTimeout)
+	for _, c := range []*testkit.Conn{single, piped, streamed} {
+		c.ExpectEOF(testkit.Timeout)
 	}
-	if err := hRecv(t, done, "Shutdown"); err != nil {
+	if err := testkit.Recv(t, done, "Shutdown"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	if el := time.Since(start); el > 3*time.Second {
@@ -116,12 +118,12 @@ func TestHTTPShutdownDeadline(t *testing.T) {
 			<-block
 		})
 	})
-	p := hDial(t, s.Addr())
-	p.send(hReq("GET", "/park"))
-	b := hDial(t, s.Addr())
-	b.send(hReq("GET", "/block"))
-	hRecv(t, entered, "the blocking handler")
-	hEventually(t, "the parked request", func() bool { return s.Stats().Requests == 2 })
+	p := testkit.Dial(t, s.Addr())
+	p.Send(testkit.Req("GET", "/park"))
+	b := testkit.Dial(t, s.Addr())
+	b.Send(testkit.Req("GET", "/block"))
+	testkit.Recv(t, entered, "the blocking handler")
+	testkit.Eventually(t, "the parked request", func() bool { return s.Stats().Requests == 2 })
 
 	const deadline = 500 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
@@ -135,8 +137,8 @@ func TestHTTPShutdownDeadline(t *testing.T) {
 		t.Fatalf("Shutdown still running %v after its deadline of %v", time.Since(start)-deadline, deadline)
 	}
 	// Both connections were closed when the deadline passed.
-	for _, c := range []*hConn{p, b} {
-		if err := c.waitEOF(hTimeout); err != nil && !errors.Is(err, io.EOF) {
+	for _, c := range []*testkit.Conn{p, b} {
+		if err := c.WaitEOF(testkit.Timeout); err != nil && !errors.Is(err, io.EOF) {
 			t.Error(err)
 		}
 	}
@@ -150,11 +152,11 @@ func TestHTTPShutdownSlowReader(t *testing.T) {
 	s := hStart(t, Config{MaxOutbound: 16 << 20}, func(s *Server) {
 		s.Handle("GET", "/big", hText(body))
 	})
-	c := hDialSmallRcvbuf(t, s.Addr(), 4<<10)
-	c.send(hReq("GET", "/big"))
+	c := testkit.DialSmallRcvbuf(t, s.Addr(), 4<<10)
+	c.Send(testkit.Req("GET", "/big"))
 	// Wait until the response is fully produced (handed to the socket and
 	// gnet's buffer): the connection is then idle from the server's view.
-	hEventually(t, "the response to be produced", func() bool { return s.Stats().Responses == 1 })
+	testkit.Eventually(t, "the response to be produced", func() bool { return s.Stats().Responses == 1 })
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -162,11 +164,11 @@ func TestHTTPShutdownSlowReader(t *testing.T) {
 		done <- s.Shutdown(ctx)
 	}()
 	time.Sleep(100 * time.Millisecond) // the shutdown's drain runs before the client reads: the condition under test
-	r := c.next("GET")
-	if len(r.body) != len(body) {
-		t.Fatalf("got %d of %d body bytes", len(r.body), len(body))
+	r := c.Next("GET")
+	if len(r.Text) != len(body) {
+		t.Fatalf("got %d of %d body bytes", len(r.Text), len(body))
 	}
-	if err := hRecv(t, done, "Shutdown"); err != nil {
+	if err := testkit.Recv(t, done, "Shutdown"); err != nil {
 		t.Fatal(err)
 	}
 }

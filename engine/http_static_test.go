@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // staticSite is the embedded tree of the static tests.
@@ -59,7 +61,7 @@ func TestHTTPStatic(t *testing.T) {
 			s := hStart(t, Config{Static: site, StaticModTime: embMod, Webroot: mode.webroot}, func(s *Server) {
 				s.Handle("GET", "/api/x", hText("route wins"))
 			})
-			c := hDial(t, s.Addr())
+			c := testkit.Dial(t, s.Addr())
 
 			// Types, bodies, validators.
 			wantCSS := "body { color: red }"
@@ -79,85 +81,85 @@ func TestHTTPStatic(t *testing.T) {
 				{"/img.png", "image/png", string(site["img.png"].Data)},
 			}
 			for _, f := range files {
-				r := c.get(f.path)
-				if r.StatusCode != 200 || r.body != f.body || r.Header.Get("Content-Type") != f.ctype {
-					t.Errorf("GET %s = %d %q %q; want 200 %q", f.path, r.StatusCode, r.Header.Get("Content-Type"), r.body, f.ctype)
+				r := c.Get(f.path)
+				if r.StatusCode != 200 || r.Text != f.body || r.Header.Get("Content-Type") != f.ctype {
+					t.Errorf("GET %s = %d %q %q; want 200 %q", f.path, r.StatusCode, r.Header.Get("Content-Type"), r.Text, f.ctype)
 					continue
 				}
 				if r.Header.Get("ETag") == "" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
 					t.Errorf("GET %s: headers %v", f.path, r.Header)
 				}
 				// HEAD: same length, no body (a body would break the next response).
-				c.send(hReq("HEAD", f.path))
-				h := c.next("HEAD")
-				if h.StatusCode != 200 || h.ContentLength != int64(len(f.body)) || h.body != "" || h.Header.Get("ETag") != r.Header.Get("ETag") {
-					t.Errorf("HEAD %s = %d CL %d %q", f.path, h.StatusCode, h.ContentLength, h.body)
+				c.Send(testkit.Req("HEAD", f.path))
+				h := c.Next("HEAD")
+				if h.StatusCode != 200 || h.ContentLength != int64(len(f.body)) || h.Text != "" || h.Header.Get("ETag") != r.Header.Get("ETag") {
+					t.Errorf("HEAD %s = %d CL %d %q", f.path, h.StatusCode, h.ContentLength, h.Text)
 				}
 				// If-None-Match → 304, no body, the ETag again.
-				c.send(hReq("GET", f.path, "If-None-Match: "+r.Header.Get("ETag")))
-				nm := c.next("GET")
-				if nm.StatusCode != 304 || nm.body != "" || nm.Header.Get("ETag") != r.Header.Get("ETag") || nm.Header.Get("Content-Length") != "" {
-					t.Errorf("If-None-Match %s = %d %q %v", f.path, nm.StatusCode, nm.body, nm.Header)
+				c.Send(testkit.Req("GET", f.path, "If-None-Match: "+r.Header.Get("ETag")))
+				nm := c.Next("GET")
+				if nm.StatusCode != 304 || nm.Text != "" || nm.Header.Get("ETag") != r.Header.Get("ETag") || nm.Header.Get("Content-Length") != "" {
+					t.Errorf("If-None-Match %s = %d %q %v", f.path, nm.StatusCode, nm.Text, nm.Header)
 				}
 			}
-			if lm := c.get("/style.css").Header.Get("Last-Modified"); mode.webroot != "" && lm != mtime.Format(http.TimeFormat) {
+			if lm := c.Get("/style.css").Header.Get("Last-Modified"); mode.webroot != "" && lm != mtime.Format(http.TimeFormat) {
 				t.Errorf("webroot Last-Modified = %q; want %q", lm, mtime.Format(http.TimeFormat))
 			}
-			if lm := c.get("/app.js").Header.Get("Last-Modified"); lm != embMod.Format(http.TimeFormat) {
+			if lm := c.Get("/app.js").Header.Get("Last-Modified"); lm != embMod.Format(http.TimeFormat) {
 				t.Errorf("embedded Last-Modified = %q; want %q", lm, embMod.Format(http.TimeFormat))
 			}
-			c.send(hReq("GET", "/app.js", "If-Modified-Since: "+embMod.Add(time.Hour).Format(http.TimeFormat)))
-			if r := c.next("GET"); r.StatusCode != 304 {
+			c.Send(testkit.Req("GET", "/app.js", "If-Modified-Since: "+embMod.Add(time.Hour).Format(http.TimeFormat)))
+			if r := c.Next("GET"); r.StatusCode != 304 {
 				t.Errorf("If-Modified-Since later = %d; want 304", r.StatusCode)
 			}
-			c.send(hReq("GET", "/app.js", "If-Modified-Since: "+embMod.Add(-time.Hour).Format(http.TimeFormat)))
-			if r := c.next("GET"); r.StatusCode != 200 {
+			c.Send(testkit.Req("GET", "/app.js", "If-Modified-Since: "+embMod.Add(-time.Hour).Format(http.TimeFormat)))
+			if r := c.Next("GET"); r.StatusCode != 200 {
 				t.Errorf("If-Modified-Since earlier = %d; want 200", r.StatusCode)
 			}
 
 			// gzip when accepted, with its own ETag.
-			c.send(hReq("GET", "/app.js", "Accept-Encoding: gzip, deflate"))
-			gz := c.next("GET")
+			c.Send(testkit.Req("GET", "/app.js", "Accept-Encoding: gzip, deflate"))
+			gz := c.Next("GET")
 			if gz.Header.Get("Content-Encoding") != "gzip" || gz.Header.Get("Vary") != "Accept-Encoding" {
 				t.Errorf("gzip: %v", gz.Header)
 			} else {
-				zr, err := gzip.NewReader(strings.NewReader(gz.body))
+				zr, err := gzip.NewReader(strings.NewReader(gz.Text))
 				must(err)
 				plain, err := io.ReadAll(zr)
 				must(err)
-				if !bytes.Equal(plain, site["app.js"].Data) || len(gz.body) >= len(plain) {
-					t.Errorf("gzip body: %d bytes inflating to %d", len(gz.body), len(plain))
+				if !bytes.Equal(plain, site["app.js"].Data) || len(gz.Text) >= len(plain) {
+					t.Errorf("gzip body: %d bytes inflating to %d", len(gz.Text), len(plain))
 				}
-				c.send(hReq("GET", "/app.js", "Accept-Encoding: gzip", "If-None-Match: "+gz.Header.Get("ETag")))
-				if r := c.next("GET"); r.StatusCode != 304 {
+				c.Send(testkit.Req("GET", "/app.js", "Accept-Encoding: gzip", "If-None-Match: "+gz.Header.Get("ETag")))
+				if r := c.Next("GET"); r.StatusCode != 304 {
 					t.Errorf("gzip If-None-Match = %d", r.StatusCode)
 				}
 			}
-			c.send(hReq("GET", "/app.js", "Accept-Encoding: gzip;q=0"))
-			if r := c.next("GET"); r.Header.Get("Content-Encoding") != "" {
+			c.Send(testkit.Req("GET", "/app.js", "Accept-Encoding: gzip;q=0"))
+			if r := c.Next("GET"); r.Header.Get("Content-Encoding") != "" {
 				t.Errorf("gzip;q=0 still compressed")
 			}
-			c.send(hReq("GET", "/img.png", "Accept-Encoding: gzip"))
-			if r := c.next("GET"); r.Header.Get("Content-Encoding") != "" {
+			c.Send(testkit.Req("GET", "/img.png", "Accept-Encoding: gzip"))
+			if r := c.Next("GET"); r.Header.Get("Content-Encoding") != "" {
 				t.Errorf("png compressed")
 			}
 
 			// Redirect, routes first, methods, webroot-only files.
-			if r := c.get("/sub"); r.StatusCode != 301 || r.Header.Get("Location") != "/sub/" {
+			if r := c.Get("/sub"); r.StatusCode != 301 || r.Header.Get("Location") != "/sub/" {
 				t.Errorf("/sub = %d %q", r.StatusCode, r.Header.Get("Location"))
 			}
-			if r := c.get("/api/x"); r.body != "route wins" {
-				t.Errorf("route = %q", r.body)
+			if r := c.Get("/api/x"); r.Text != "route wins" {
+				t.Errorf("route = %q", r.Text)
 			}
-			c.send(hReq("POST", "/index.html", "Content-Length: 0"))
-			if r := c.next("POST"); r.StatusCode != 405 || r.Header.Get("Allow") != "GET, HEAD" {
+			c.Send(testkit.Req("POST", "/index.html", "Content-Length: 0"))
+			if r := c.Next("POST"); r.StatusCode != 405 || r.Header.Get("Allow") != "GET, HEAD" {
 				t.Errorf("POST static = %d %v", r.StatusCode, r.Header)
 			}
 			wantOnly := 404
 			if mode.webroot != "" {
 				wantOnly = 200
 			}
-			if r := c.get("/only/file.txt"); r.StatusCode != wantOnly {
+			if r := c.Get("/only/file.txt"); r.StatusCode != wantOnly {
 				t.Errorf("/only/file.txt = %d; want %d", r.StatusCode, wantOnly)
 			}
 
@@ -184,19 +186,19 @@ func TestHTTPStatic(t *testing.T) {
 				"/only/file.txt%00.png",
 			}
 			for _, p := range bad {
-				r := c.get(p)
-				if r.StatusCode == 200 || strings.Contains(r.body, "SECRET") || strings.Contains(r.body, "hidden\n") {
-					t.Errorf("GET %s = %d %q", p, r.StatusCode, r.body)
+				r := c.Get(p)
+				if r.StatusCode == 200 || strings.Contains(r.Text, "SECRET") || strings.Contains(r.Text, "hidden\n") {
+					t.Errorf("GET %s = %d %q", p, r.StatusCode, r.Text)
 				}
 				if r.Close { // a 400 from the codec closes: reconnect
-					c = hDial(t, s.Addr())
+					c = testkit.Dial(t, s.Addr())
 				}
 			}
 			for _, raw := range []string{"GET /..\\secret.txt HTTP/1.1\r\nHost: t\r\n\r\n", "GET \\..\\secret.txt HTTP/1.1\r\nHost: t\r\n\r\n"} {
-				c := hDial(t, s.Addr())
-				c.send(raw)
-				if r := c.next("GET"); r.StatusCode == 200 || strings.Contains(r.body, "SECRET") {
-					t.Errorf("%q = %d %q", raw, r.StatusCode, r.body)
+				c := testkit.Dial(t, s.Addr())
+				c.Send(raw)
+				if r := c.Next("GET"); r.StatusCode == 200 || strings.Contains(r.Text, "SECRET") {
+					t.Errorf("%q = %d %q", raw, r.StatusCode, r.Text)
 				}
 			}
 		})
@@ -206,7 +208,7 @@ func TestHTTPStatic(t *testing.T) {
 // TestHTTPStaticNone: without a static tree, unrouted paths are 404.
 func TestHTTPStaticNone(t *testing.T) {
 	s := hStart(t, Config{}, nil)
-	if r := hGet(t, s.Addr(), "/index.html"); r.StatusCode != 404 {
+	if r := testkit.Get(t, s.Addr(), "/index.html"); r.StatusCode != 404 {
 		t.Fatalf("got %d", r.StatusCode)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // TestHTTPHeaderTimeoutSlowloris: a client trickling its head one byte every
@@ -14,16 +16,16 @@ import (
 // the first byte of the request: trickling does not extend it.
 func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 	const headerTimeout = 600 * time.Millisecond
-	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: hTimeout}, func(s *Server) {
+	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: testkit.Timeout}, func(s *Server) {
 		s.Handle("GET", "/x", hText("x"))
 	})
-	slow := hDial(t, s.Addr())
+	slow := testkit.Dial(t, s.Addr())
 	// A first request completes: the next one's deadline counts from its
 	// own first byte.
-	if r := slow.get("/x"); r.body != "x" {
-		t.Fatalf("first request: %q", r.body)
+	if r := slow.Get("/x"); r.Text != "x" {
+		t.Fatalf("first request: %q", r.Text)
 	}
-	head := hReq("GET", "/x", "X-Slow: "+strings.Repeat("s", 200))
+	head := testkit.Req("GET", "/x", "X-Slow: "+strings.Repeat("s", 200))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -36,7 +38,7 @@ func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			if _, err := slow.c.Write([]byte{head[i]}); err != nil {
+			if _, err := slow.C.Write([]byte{head[i]}); err != nil {
 				return
 			}
 		}
@@ -45,11 +47,11 @@ func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 
 	// Other clients are served while the slow one trickles.
 	for range 3 {
-		if r := hGet(t, s.Addr(), "/x"); r.body != "x" {
-			t.Fatalf("other client: %q", r.body)
+		if r := testkit.Get(t, s.Addr(), "/x"); r.Text != "x" {
+			t.Fatalf("other client: %q", r.Text)
 		}
 	}
-	r := slow.next("GET")
+	r := slow.Next("GET")
 	el := time.Since(start)
 	if r.StatusCode != 408 || !r.Close {
 		t.Fatalf("slow client got %d close=%v; want 408 and close", r.StatusCode, r.Close)
@@ -58,7 +60,7 @@ func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 	if el < headerTimeout || el > headerTimeout+time.Second {
 		t.Fatalf("408 after %v; want about %v", el, headerTimeout+100*time.Millisecond)
 	}
-	slow.expectEOF(hTimeout)
+	slow.ExpectEOF(testkit.Timeout)
 	if st := s.Stats(); st.HeaderTimeouts != 1 {
 		t.Fatalf("header_timeouts = %d; want 1", st.HeaderTimeouts)
 	}
@@ -69,19 +71,19 @@ func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 // body never completes is also closed.
 func TestHTTPHeaderTimeoutSilent(t *testing.T) {
 	const headerTimeout = 300 * time.Millisecond
-	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: hTimeout}, func(s *Server) {
+	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: testkit.Timeout}, func(s *Server) {
 		s.Handle("POST", "/x", hText("x"))
 	})
-	silent := hDial(t, s.Addr())
-	partialBody := hDial(t, s.Addr())
-	partialBody.send(hReq("POST", "/x", "Content-Length: 10") + "12345")
+	silent := testkit.Dial(t, s.Addr())
+	partialBody := testkit.Dial(t, s.Addr())
+	partialBody.Send(testkit.Req("POST", "/x", "Content-Length: 10") + "12345")
 	start := time.Now()
-	for _, c := range []*hConn{silent, partialBody} {
-		r := c.next("GET")
+	for _, c := range []*testkit.Conn{silent, partialBody} {
+		r := c.Next("GET")
 		if r.StatusCode != 408 {
 			t.Fatalf("got %d; want 408", r.StatusCode)
 		}
-		c.expectEOF(hTimeout)
+		c.ExpectEOF(testkit.Timeout)
 	}
 	if el := time.Since(start); el < headerTimeout-50*time.Millisecond {
 		t.Fatalf("closed after %v, before the deadline %v", el, headerTimeout)
@@ -106,32 +108,32 @@ func TestHTTPIdleTimeout(t *testing.T) {
 			go func() { <-release; w.Write([]byte("tick")); w.End() }()
 		})
 	})
-	idleConn := hDial(t, s.Addr())
-	poll := hDial(t, s.Addr())
-	stream := hDial(t, s.Addr())
-	poll.send(hReq("GET", "/longpoll"))
-	stream.send(hReq("GET", "/stream"))
-	resp, err := stream.head("GET")
+	idleConn := testkit.Dial(t, s.Addr())
+	poll := testkit.Dial(t, s.Addr())
+	stream := testkit.Dial(t, s.Addr())
+	poll.Send(testkit.Req("GET", "/longpoll"))
+	stream.Send(testkit.Req("GET", "/stream"))
+	resp, err := stream.Head("GET")
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if r := idleConn.get("/x"); r.body != "x" {
-		t.Fatal(r.body)
+	if r := idleConn.Get("/x"); r.Text != "x" {
+		t.Fatal(r.Text)
 	}
-	idleConn.expectEOF(hTimeout)
+	idleConn.ExpectEOF(testkit.Timeout)
 	if el := time.Since(start); el < idle-50*time.Millisecond || el > idle+time.Second {
 		t.Fatalf("idle connection closed after %v; want about %v", el, idle)
 	}
 	// The parked ones are still there after 4 idle periods in all.
-	poll.expectOpen(3 * idle)
+	poll.ExpectOpen(3 * idle)
 	close(release)
-	if r := poll.next("GET"); r.body != "event" {
-		t.Fatalf("long poll = %q", r.body)
+	if r := poll.Next("GET"); r.Text != "event" {
+		t.Fatalf("long poll = %q", r.Text)
 	}
 	if b, err := io.ReadAll(resp.Body); string(b) != "tick" || err != nil {
 		t.Fatalf("stream = %q, %v", b, err)
 	}
 	// After the answer the long-poll connection is idle: the timer is back.
-	poll.expectEOF(hTimeout)
+	poll.ExpectEOF(testkit.Timeout)
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometplay/cometplay/internal/testkit"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,13 +54,13 @@ func TestKeepAlive(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := hStart(t, Config{Loops: 1, KeepAlive: tc.cfg}, func(s *Server) { s.Handle("GET", "/x", hText("x")) })
-			c := hDial(t, s.Addr())
-			c.get("/x") // accepted and served
+			c := testkit.Dial(t, s.Addr())
+			c.Get("/x") // accepted and served
 			out := make(chan sockOpts, 4)
 			for _, l := range s.allLoops() {
 				l.post(op{kind: opTask, task: sockOptsTask{l: l, out: out}})
 			}
-			got := hRecv(t, out, "the socket's options")
+			got := testkit.Recv(t, out, "the socket's options")
 			if got.err != nil {
 				t.Fatal(got.err)
 			}

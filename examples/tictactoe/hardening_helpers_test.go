@@ -25,17 +25,6 @@ import (
 // hardWait bounds every wait of these tests.
 const hardWait = 20 * time.Second
 
-// hardLong reports whether the long forms run ("make hardening" sets
-// COMETPLAY_HARDENING=long); hardScale picks short or long.
-func hardLong() bool { return os.Getenv("COMETPLAY_HARDENING") == "long" }
-
-func hardScale(short, long int) int {
-	if hardLong() {
-		return long
-	}
-	return short
-}
-
 // hardSite is a running example server.
 type hardSite struct {
 	t    *testing.T

@@ -16,6 +16,7 @@ import (
 	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
 	"github.com/cometplay/cometplay/internal/cometclient"
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/lobby"
 	"github.com/cometplay/cometplay/rooms"
 )
@@ -36,8 +37,8 @@ import (
 // asserted: what a busy machine changes (how many requests the flood gets
 // through) is only logged.
 func TestHardeningLobbyFlood(t *testing.T) {
-	listed := hardScale(1000, 20000)
-	newcomers := hardScale(5, 20)
+	listed := testkit.Scale(1000, 20000)
+	newcomers := testkit.Scale(5, 20)
 	const attackers, inFlight = 40, 8
 	hs := startHardSiteWith(t, func(c *config) {
 		c.Hub = engine.HubConfig{PublishRate: -1}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/internal/cometclient"
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/rooms"
 )
 
@@ -37,8 +38,8 @@ type hardMove struct {
 // (reason "shutdown"); and the shutdown returns within its deadline.
 // The seed (the moves, the moment of the shutdown) is logged.
 func TestHardeningShutdownUnderLoad(t *testing.T) {
-	games := hardScale(40, 200)
-	extra := hardScale(200, 2000)
+	games := testkit.Scale(40, 200)
+	extra := testkit.Scale(200, 2000)
 	hs := startHardSite(t, engine.HubConfig{MaxSessionsPerAddr: -1, PublishRate: -1}, 0)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("HARDENING_SEED"); s != "" {

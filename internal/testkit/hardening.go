@@ -1,12 +1,4 @@
-package engine
-
-// Helpers of the hardening tests (hardening_*_test.go): faults, bad input
-// and abuse at scale. docs/SECURITY.md lists what each test proves.
-//
-// Every hardening test has a short form, run by "make test" (go test with
-// no environment), and a long form at the scale the issue names, run by
-// "make hardening" (COMETPLAY_HARDENING=long). The short forms keep the
-// same assertions on fewer connections or cycles.
+package testkit
 
 import (
 	"fmt"
@@ -19,23 +11,31 @@ import (
 	"time"
 )
 
-// hardeningEnv selects the long forms: "long".
-const hardeningEnv = "COMETPLAY_HARDENING"
+// Helpers of the hardening tests: faults, bad input and abuse at scale.
+// docs/SECURITY.md lists what each test proves.
+//
+// Every hardening test has a short form, run by "make test" (go test with
+// no environment), and a long form at the scale the issue names, run by
+// "make hardening" (COMETPLAY_HARDENING=long). The short forms keep the
+// same assertions on fewer connections or cycles.
 
-// hardLong reports whether the long forms run.
-func hardLong() bool { return os.Getenv(hardeningEnv) == "long" }
+// HardeningEnv selects the long forms: "long".
+const HardeningEnv = "COMETPLAY_HARDENING"
 
-// hardScale returns short, or long under the long forms.
-func hardScale(short, long int) int {
-	if hardLong() {
+// Long reports whether the long forms run.
+func Long() bool { return os.Getenv(HardeningEnv) == "long" }
+
+// Scale returns short, or long under the long forms.
+func Scale(short, long int) int {
+	if Long() {
 		return long
 	}
 	return short
 }
 
-// hardRand returns a generator seeded from HARDENING_SEED when set (to
+// Rand returns a generator seeded from HARDENING_SEED when set (to
 // replay a failure), else from the clock; the seed is logged.
-func hardRand(t testing.TB) *rand.Rand {
+func Rand(t testing.TB) *rand.Rand {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("HARDENING_SEED"); s != "" {
@@ -49,27 +49,27 @@ func hardRand(t testing.TB) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
-// resetClose closes c with a TCP reset (SO_LINGER 0), as a client that
+// ResetClose closes c with a TCP reset (SO_LINGER 0), as a client that
 // dies or is killed does: the server sees the connection go away at once,
 // and the client's port is not held in TIME_WAIT, so tens of thousands of
 // cycles do not exhaust the ephemeral ports.
-func resetClose(c net.Conn) {
+func ResetClose(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetLinger(0)
 	}
 	c.Close()
 }
 
-// dialEach opens n connections to addr from 8 goroutines and writes
+// DialEach opens n connections to addr from 8 goroutines and writes
 // send(i) on the i-th ("" sends nothing); it fails the test on any error.
-func dialEach(t *testing.T, addr string, n int, send func(i int) string) []net.Conn {
+func DialEach(t *testing.T, addr string, n int, send func(i int) string) []net.Conn {
 	t.Helper()
 	cs := make([]net.Conn, n)
 	errs := make(chan error, 8)
 	for w := range 8 {
 		go func() {
 			for i := w; i < n; i += 8 {
-				c, err := net.DialTimeout("tcp", addr, hTimeout)
+				c, err := net.DialTimeout("tcp", addr, Timeout)
 				if err != nil {
 					errs <- fmt.Errorf("dial %d: %w", i, err)
 					return
@@ -86,7 +86,7 @@ func dialEach(t *testing.T, addr string, n int, send func(i int) string) []net.C
 		}()
 	}
 	for range 8 {
-		if err := hRecv(t, errs, "the dialers"); err != nil {
+		if err := Recv(t, errs, "the dialers"); err != nil {
 			t.Fatal(err)
 		}
 	}
