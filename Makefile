@@ -28,7 +28,7 @@ fuzz:
 
 ## bench: load generator and same-run baselines; writes bench/RESULTS.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./httpcodec/ ./engine/...
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./httpcodec/ ./engine/... ./comet/ ./internal/history/
 	$(GO) run ./bench all -out bench/RESULTS.md
 
 lint: fmt-check vet
@@ -55,5 +55,5 @@ clean:
 HARDENING_FUZZTIME ?= 10m
 .PHONY: hardening
 hardening:
-	COMETPLAY_HARDENING=long $(GO) test -count=1 -timeout 60m -run 'Hardening' ./engine/ ./examples/tictactoe/
+	COMETPLAY_HARDENING=long $(GO) test -count=1 -timeout 60m -run 'Hardening' ./engine/ ./comet/ ./games/ ./examples/tictactoe/
 	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(HARDENING_FUZZTIME) ./httpcodec/

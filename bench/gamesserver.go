@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/games"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -12,25 +14,22 @@ import (
 
 	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
-	"github.com/cometplay/cometplay/lobby"
 	"github.com/cometplay/cometplay/rooms"
 	"github.com/cometplay/cometplay/static"
 )
 
-// kindGames is the real stack of the example server (examples/tictactoe:
-// engine.New with the embedded site, engine.NewHub, engine.NewGames,
-// rooms.NewManager with ttt.Game, lobby.New, Games.Mount, the metrics at
-// /metrics, the admin console off as without a token, the clock demo),
-// wired as its newServer does with its default flags, plus the hub limits
-// a load test needs. The example's newServer lives in its package main, so
-// the wiring is repeated here; keep the two in step.
+// kindGames is the real stack of the example server: games.New, the one
+// constructor examples/tictactoe uses too, with ttt.Game, the embedded
+// site, the lobby, the metrics at /metrics and the admin console off as
+// without a token, plus the hub limits a load test needs and the bench's
+// own endpoints.
 const kindGames = "games"
 
 // serverOptions are the settings of `bench serve` beyond kind and address.
 type serverOptions struct {
 	// Hub configures the Comet hub of the games kind (and the limits the
 	// net/http Comet baseline mirrors).
-	Hub engine.HubConfig
+	Hub comet.Config
 	// Queues is the number of quick-match queues of the games kind: ttt.Game
 	// is registered under ttt.Name and, for Queues > 1, also under
 	// gameName(1..Queues-1), the same room under other names. Each load
@@ -51,73 +50,41 @@ func gameName(i int) string {
 // defaultHubConfig is the hub of the load tests: every session comes from
 // 127.0.0.1, so no per-address cap, and simulated players may publish as
 // fast as the scenario drives them.
-func defaultHubConfig() engine.HubConfig {
-	return engine.HubConfig{MaxSessionsPerAddr: -1, PublishRate: -1}
-}
-
-// gamesStack is a running games server.
-type gamesStack struct {
-	srv     *engine.Server
-	hub     *engine.Hub
-	games   *engine.Games
-	manager *rooms.Manager
-	lobby   *lobby.Lobby
+func defaultHubConfig() comet.Config {
+	return comet.Config{MaxSessionsPerAddr: -1, PublishRate: -1}
 }
 
 func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer, error) {
-	// The load generator is one address: no cap on its connections.
-	srv, err := engine.New(engine.Config{Addr: addr, MaxConnsPerAddr: -1, Static: static.FS(), StaticModTime: staticModTime, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	hub, err := engine.NewHub(srv, o.Hub)
-	if err != nil {
-		return nil, err
-	}
-	games := engine.NewGames(hub)
-	manager := rooms.NewManager(games, rooms.ManagerOptions{Logger: log})
+	var gs []rooms.Game
 	for i := range max(1, o.Queues) {
 		g := ttt.Game
 		g.Name = gameName(i)
-		if err := manager.Register(g); err != nil {
-			return nil, err
-		}
+		gs = append(gs, g)
 	}
-	lb := lobby.New(manager, games, lobby.Options{Logger: log})
-	if err := games.Mount(manager, lb); err != nil {
-		lb.Close()
+	g, err := games.New(games.Config{
+		HTTP:    engine.Config{Addr: addr, Static: static.FS(), StaticModTime: staticModTime},
+		Comet:   o.Hub,
+		Games:   gs,
+		Metrics: true,
+		Logger:  log,
+	})
+	if err != nil {
 		return nil, err
 	}
-	metrics := engine.NewMetrics(srv, hub)
-	metrics.AddRooms(manager)
-	metrics.AddLobby(lb)
-	if _, err := engine.MountAdmin(srv, hub, engine.AdminConfig{Metrics: metrics, Rooms: manager}); err != nil {
-		lb.Close()
+	mountDirectMatch(g.HTTP(), g.Hub(), g.Rooms())
+	mountBenchPublish(g.HTTP(), g.Hub())
+	if err := g.Start(); err != nil {
+		g.Shutdown(context.Background())
 		return nil, err
 	}
-	srv.HandleHTTP("/metrics", metrics.Handler())
-	mountDirectMatch(srv, hub, manager)
-	mountBenchPublish(srv, hub)
-	if err := srv.Start(); err != nil {
-		lb.Close()
-		return nil, err
-	}
-	st := &gamesStack{srv: srv, hub: hub, games: games, manager: manager, lobby: lb}
 	return &runningServer{
 		Kind: kindGames,
-		Addr: srv.Addr(),
-		stop: st.shutdown,
+		Addr: g.Addr(),
+		stop: g.Shutdown,
 		extra: func() any {
-			return map[string]any{"hub": hub.Stats(), "rooms": manager.Stats(), "lobby": lb.Stats()}
+			return map[string]any{"hub": g.Hub().Stats(), "rooms": g.Rooms().Stats(), "lobby": g.Lobby().Stats()}
 		},
 	}, nil
-}
-
-// shutdown stops rooms first, as the example does, then the server.
-func (s *gamesStack) shutdown(ctx context.Context) error {
-	errRooms := s.manager.Shutdown(ctx)
-	s.lobby.Close()
-	return errors.Join(errRooms, s.srv.Shutdown(ctx))
 }
 
 // parseMsRange parses "min-max" in milliseconds ("" leaves both zero).
@@ -139,7 +106,7 @@ func parseMsRange(s string) (lo, hi int, err error) {
 
 // hubFlags are the serve flags that configure the hub, rendered back for
 // the report.
-func describeHub(c engine.HubConfig) string {
+func describeHub(c comet.Config) string {
 	var parts []string
 	add := func(name string, v any) { parts = append(parts, fmt.Sprintf("%s=%v", name, v)) }
 	add("MaxSessionsPerAddr", c.MaxSessionsPerAddr)
@@ -165,7 +132,7 @@ func describeHub(c engine.HubConfig) string {
 // player simulation load the game path (engine, Games, rooms runtime, ttt)
 // with more players than the lobby can admit. Handlers run on the engine's
 // workers; the queue has its own lock.
-func mountDirectMatch(srv *engine.Server, hub *engine.Hub, m *rooms.Manager) {
+func mountDirectMatch(srv *engine.Server, hub *comet.Hub, m *rooms.Manager) {
 	var (
 		mu      sync.Mutex
 		waiting = map[string]rooms.PlayerInfo{} // by game: one player waits at most

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/cometplay/cometplay/comet"
 	"log/slog"
 	"net/url"
 	"strconv"
@@ -19,13 +20,13 @@ import (
 // records the figures in RESULTS.md.
 
 // benchServer starts an engine server with a hub on 127.0.0.1:0.
-func benchServer(tb testing.TB) (*engine.Server, *engine.Hub) {
+func benchServer(tb testing.TB) (*engine.Server, *comet.Hub) {
 	tb.Helper()
 	srv, err := engine.New(engine.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hub, err := engine.NewHub(srv, defaultHubConfig())
+	hub, err := comet.NewHub(srv, defaultHubConfig())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func BenchmarkHubPublish(b *testing.B) {
 		b.Run("recipients="+strconv.Itoa(n), func(b *testing.B) {
 			_, hub := benchServer(b)
 			for range n {
-				s, err := hub.Join(engine.FormatJSON)
+				s, err := hub.Join(comet.FormatJSON)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -52,7 +53,7 @@ func BenchmarkHubPublish(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			for range engine.DefaultWindow {
+			for range comet.DefaultWindow {
 				hub.Publish("/bench/fan", "k", "0")
 			}
 			b.ReportAllocs()
@@ -77,7 +78,7 @@ func BenchmarkStreamDelivery(b *testing.B) {
 			var got sync.WaitGroup
 			conns := make([]*wireConn, n)
 			for i := range conns {
-				s, err := hub.Join(engine.FormatJSON)
+				s, err := hub.Join(comet.FormatJSON)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
 	"io"
 	"maps"
 	"math"
@@ -16,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/cometplay/cometplay/engine"
 )
 
 // playersOptions are the flags of `bench players`.
@@ -921,5 +920,5 @@ func (o playersOptions) switchPause() time.Duration {
 	if o.SwitchSpread < defaultSwitchSpread {
 		return 2 * o.SwitchSpread // tests: no stampede to wait out
 	}
-	return o.SwitchSpread + engine.DefaultDetachGrace
+	return o.SwitchSpread + comet.DefaultDetachGrace
 }

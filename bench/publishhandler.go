@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/engine"
 )
 
@@ -16,7 +17,7 @@ const benchPublishPath = "/bench/publish"
 
 // mountBenchPublish registers benchPublishPath on srv (run on the engine's
 // workers, like every Handler).
-func mountBenchPublish(srv *engine.Server, hub *engine.Hub) {
+func mountBenchPublish(srv *engine.Server, hub *comet.Hub) {
 	srv.Handle("GET", benchPublishPath, func(w *engine.Stream, r *engine.Request) {
 		q := r.Query()
 		if err := hub.Publish(q.Get("subject"), "k", q.Get("k"), "t", q.Get("t")); err != nil {

@@ -431,9 +431,9 @@ func serveMain(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the server's life to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile at exit to this file")
 	o := serverOptions{Hub: defaultHubConfig()}
-	fs.IntVar(&o.Hub.MaxSessionsPerAddr, "max-sessions-per-addr", o.Hub.MaxSessionsPerAddr, "games, nethttp-comet: HubConfig.MaxSessionsPerAddr (-1: no cap)")
-	fs.IntVar(&o.Hub.PublishRate, "publish-rate", o.Hub.PublishRate, "games: HubConfig.PublishRate per session (-1: no limit)")
-	pollWait := fs.String("poll-wait", "", "games: HubConfig.PollWaitMin-Max in ms, e.g. 500-1000 (default the engine's)")
+	fs.IntVar(&o.Hub.MaxSessionsPerAddr, "max-sessions-per-addr", o.Hub.MaxSessionsPerAddr, "games, nethttp-comet: comet.Config.MaxSessionsPerAddr (-1: no cap)")
+	fs.IntVar(&o.Hub.PublishRate, "publish-rate", o.Hub.PublishRate, "games: comet.Config.PublishRate per session (-1: no limit)")
+	pollWait := fs.String("poll-wait", "", "games: comet.Config.PollWaitMin-Max in ms, e.g. 500-1000 (default the engine's)")
 	fs.IntVar(&o.Queues, "queues", 1, "games: quick-match queues (tictactoe registered under this many names)")
 	if err := fs.Parse(args); err != nil {
 		return err

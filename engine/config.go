@@ -41,7 +41,7 @@ const (
 	// client address (an IPv6 address counts with its whole /64). A session
 	// keeps a data connection (a stream or a parked long-poll) and sends its
 	// control requests on a second one, so the sessions of one address at
-	// HubConfig's DefaultMaxSessionsPerAddr (128) need 256; a browser opens
+	// comet.Config's DefaultMaxSessionsPerAddr (128) need 256; a browser opens
 	// at most 6 per host, so more come only from many browsers behind one
 	// address (a NAT) or from a script.
 	DefaultMaxConnsPerAddr = 256

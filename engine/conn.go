@@ -10,8 +10,8 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/cometplay/cometplay/engine/internal/timewheel"
 	"github.com/cometplay/cometplay/httpcodec"
+	"github.com/cometplay/cometplay/internal/timewheel"
 )
 
 // Connection timer kinds. A connection has one timer; its kind says what the
@@ -37,12 +37,12 @@ const lingerTimeout = 500 * time.Millisecond
 // conn is the engine's state of one TCP connection. Every field is owned by
 // the connection's event loop, except timerGen (read by the timer callback).
 type conn struct {
-	l       *loop // its event loop (and, through it, the server)
+	l       *Loop // its event loop (and, through it, the server)
 	gc      gnet.Conn
 	addrKey netip.Addr // counted under this key for MaxConnsPerAddr (invalid: not counted)
 
 	p          *httpcodec.Parser // held only while a request is partially received
-	head, tail *exchange         // requests being served, in arrival order
+	head, tail *Exchange         // requests being served, in arrival order
 	queued     int32             // len of the head..tail list
 	pending    int               // bytes held in exchanges waiting behind the head
 	leftIn     int32             // inbound bytes left unconsumed after the last OnTraffic
@@ -66,7 +66,7 @@ type conn struct {
 	prev, next *conn // the loop's list of open connections
 }
 
-func newConn(srv *Server, l *loop, gc gnet.Conn) *conn {
+func newConn(srv *Server, l *Loop, gc gnet.Conn) *conn {
 	c := &conn{l: l, gc: gc}
 	return c
 }
@@ -443,9 +443,9 @@ func (c *conn) protocolError(err error) {
 }
 
 // enqueue appends a new exchange to the connection's queue. Loop only.
-func (c *conn) enqueue(keepAlive, head, http10 bool) *exchange {
+func (c *conn) enqueue(keepAlive, head, http10 bool) *Exchange {
 	ex := c.l.getExchange()
-	*ex = exchange{c: c, keepAlive: keepAlive, head: head, http10: http10}
+	*ex = Exchange{c: c, keepAlive: keepAlive, head: head, http10: http10}
 	if c.tail == nil {
 		c.head, c.tail = ex, ex
 	} else {
@@ -469,7 +469,7 @@ func (c *conn) dispatch(req *httpcodec.Request) {
 // complete is called when ex has produced its whole response. It retires
 // finished exchanges from the head of the queue, releases the next one's held
 // bytes, and resumes reading when the queue has room again. Loop only.
-func (c *conn) complete(ex *exchange) {
+func (c *conn) complete(ex *Exchange) {
 	if ex != c.head || c.closed {
 		return
 	}

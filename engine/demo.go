@@ -2,10 +2,11 @@ package engine
 
 import (
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
-	"github.com/cometplay/cometplay/rooms"
+	"github.com/cometplay/cometplay/internal/netaddr"
 )
 
 // ClockDemo configures MountClockDemo. Zero fields take the defaults given.
@@ -53,7 +54,7 @@ func MountClockDemo(s *Server, c ClockDemo) {
 	if c.Lifetime <= 0 {
 		c.Lifetime = DefaultClockLifetime
 	}
-	d := &clockDemo{c: c, clients: map[*Stream]clockClient{}, perAddr: map[string]int{}}
+	d := &clockDemo{c: c, clients: map[*Stream]clockClient{}, perAddr: map[netip.Addr]int{}}
 	s.Handle("GET", "/demo/clock", d.serve)
 }
 
@@ -64,16 +65,17 @@ type clockDemo struct {
 	mu      sync.Mutex
 	n       int // streams counted: started or starting
 	clients map[*Stream]clockClient
-	perAddr map[string]int // rooms.AddrKey → streams counted
+	perAddr map[netip.Addr]int // streams counted by netaddr.Key
 }
 
 type clockClient struct {
-	addr  string
+	addr  netip.Addr
 	until time.Time // end of its lifetime
 }
 
 func (d *clockDemo) serve(w *Stream, r *Request) {
-	addr := rooms.AddrKey(r.RemoteAddr)
+	ap, _ := netip.ParseAddrPort(r.RemoteAddr) // "ip:port" (invalid: counted as one unknown client)
+	addr := netaddr.Key(ap.Addr())
 	d.mu.Lock()
 	var refusal string
 	switch {
@@ -105,7 +107,7 @@ func (d *clockDemo) serve(w *Stream, r *Request) {
 	d.mu.Unlock()
 }
 
-func (d *clockDemo) releaseLocked(addr string) {
+func (d *clockDemo) releaseLocked(addr netip.Addr) {
 	d.n--
 	if d.perAddr[addr]--; d.perAddr[addr] <= 0 {
 		delete(d.perAddr, addr)

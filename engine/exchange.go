@@ -7,6 +7,12 @@ import (
 	"github.com/cometplay/cometplay/httpcodec"
 )
 
+// An Exchange is one request and its response on a connection. The HTTP
+// server uses it for everything it answers; a protocol layer that answers
+// on the event loop (Server.HandleLoop: the comet package) gets the
+// exchange of each request it serves and writes the response through the
+// methods of layer.go. Every field is owned by the connection's loop.
+
 // Exchange states.
 const (
 	exPending   uint8 = iota // no response byte produced yet
@@ -14,13 +20,13 @@ const (
 	exDone                   // whole response produced
 )
 
-// exchange is one request and its response on a connection. Its fields are
+// Exchange is one request and its response on a connection. Its fields are
 // owned by the connection's loop. A response produced while an earlier
 // exchange of the same connection is unfinished is held in pend and released
 // in order (pipelining, RFC 9112 §9.3.2).
-type exchange struct {
+type Exchange struct {
 	c     *conn
-	next  *exchange
+	next  *Exchange
 	state uint8
 
 	keepAlive bool   // the connection stays open after this response
@@ -34,30 +40,30 @@ type exchange struct {
 	// owner, when set, is told on the loop if the connection closes before
 	// the response is done: the Comet layer detaches a listener; a worker
 	// request's Stream marks itself closed.
-	owner exchangeOwner
+	owner ExchangeOwner
 }
 
-// exchangeOwner is notified on the loop when an unfinished exchange's
-// connection goes away.
-type exchangeOwner interface {
-	exchangeGone(ex *exchange)
+// ExchangeOwner is told, on the loop, when the connection of an exchange it
+// owns goes away before the response is done (see Exchange.SetOwner).
+type ExchangeOwner interface {
+	ExchangeGone(x *Exchange)
 }
 
-func (ex *exchange) gone() {
+func (ex *Exchange) gone() {
 	if ex.state == exDone {
 		return
 	}
 	ex.state = exDone
 	if ex.owner != nil {
-		ex.owner.exchangeGone(ex)
+		ex.owner.ExchangeGone(ex)
 	}
 }
 
 // isHead reports whether ex's bytes go straight to the socket.
-func (ex *exchange) isHead() bool { return ex == ex.c.head }
+func (ex *Exchange) isHead() bool { return ex == ex.c.head }
 
 // buf returns the buffer ex's next bytes are appended to; commit takes it back.
-func (ex *exchange) buf() []byte {
+func (ex *Exchange) buf() []byte {
 	c := ex.c
 	if !ex.isHead() {
 		return ex.pend
@@ -68,7 +74,7 @@ func (ex *exchange) buf() []byte {
 	return c.l.scratch[:0]
 }
 
-func (ex *exchange) commit(b []byte) {
+func (ex *Exchange) commit(b []byte) {
 	c := ex.c
 	if !ex.isHead() {
 		c.pending += len(b) - len(ex.pend)
@@ -90,7 +96,7 @@ func (ex *exchange) commit(b []byte) {
 // appendHead appends the status line and the headers every response carries:
 // Date, X-Content-Type-Options: nosniff (unless hdrs has it already), and the
 // Connection field the framing needs.
-func (ex *exchange) appendHead(b []byte, status int, hdrs []string) []byte {
+func (ex *Exchange) appendHead(b []byte, status int, hdrs []string) []byte {
 	ex.c.l.srv.routeStats.count(ex.route, status) // every response head passes here: count it once
 	if ex.keepAlive && ex.next == nil && ex.c.l.srv.draining.Load() {
 		// Shutting down: the last response of a connection says so and
@@ -128,7 +134,7 @@ func bodyAllowed(status int) bool {
 }
 
 // respond produces a complete response with Content-Length. Loop only.
-func (ex *exchange) respond(status int, hdrs []string, body []byte) {
+func (ex *Exchange) respond(status int, hdrs []string, body []byte) {
 	if ex.state != exPending || ex.c.closed {
 		return
 	}
@@ -147,7 +153,7 @@ func (ex *exchange) respond(status int, hdrs []string, body []byte) {
 }
 
 // finish commits the last bytes of the response and retires the exchange.
-func (ex *exchange) finish(b []byte) {
+func (ex *Exchange) finish(b []byte) {
 	ex.state = exDone
 	ex.commit(b)
 	ex.c.l.srv.countStatusDone(ex)
@@ -155,12 +161,12 @@ func (ex *exchange) finish(b []byte) {
 }
 
 // respondError answers with a short plain-text body naming the status.
-func (ex *exchange) respondError(status int) {
+func (ex *Exchange) respondError(status int) {
 	ex.respond(status, textPlain, []byte(strconv.Itoa(status)+" "+httpcodec.StatusText(status)+"\n"))
 }
 
 // start produces the head of a streamed response. Loop only.
-func (ex *exchange) start(status int, hdrs []string) {
+func (ex *Exchange) start(status int, hdrs []string) {
 	if ex.state != exPending || ex.c.closed {
 		return
 	}
@@ -187,7 +193,7 @@ func (ex *exchange) start(status int, hdrs []string) {
 		// pushing chunks must learn it, or it would write into a finished
 		// exchange forever (ex.gone skips done exchanges): its Writes now
 		// fail with ErrClosed and Done is closed.
-		if st, ok := ex.owner.(*Stream); ok {
+		if st, ok := streamOf(ex); ok {
 			st.markClosed()
 		}
 		return
@@ -197,7 +203,7 @@ func (ex *exchange) start(status int, hdrs []string) {
 }
 
 // chunk writes p as one chunk of the streamed response. Loop only.
-func (ex *exchange) chunk(p []byte) {
+func (ex *Exchange) chunk(p []byte) {
 	if ex.state != exStreaming || len(p) == 0 || ex.c.closed {
 		return
 	}
@@ -219,7 +225,7 @@ func (ex *exchange) chunk(p []byte) {
 
 // streamBuf returns the output buffer of a streaming exchange; ok is false
 // when ex is not streaming. Loop only.
-func (ex *exchange) streamBuf() (b []byte, ok bool) {
+func (ex *Exchange) streamBuf() (b []byte, ok bool) {
 	if ex.state != exStreaming || ex.c.closed {
 		return nil, false
 	}
@@ -231,7 +237,7 @@ func (ex *exchange) streamBuf() (b []byte, ok bool) {
 const chunkReserve = "00000000\r\n"
 
 // chunkOpen reserves the size line of a chunk starting at len(b).
-func (ex *exchange) chunkOpen(b []byte) []byte {
+func (ex *Exchange) chunkOpen(b []byte) []byte {
 	if ex.chunked {
 		b = append(b, chunkReserve...)
 	}
@@ -241,7 +247,7 @@ func (ex *exchange) chunkOpen(b []byte) []byte {
 // chunkClose finishes the chunk opened at mark: it writes the real size line
 // (moving the data left if it is shorter than the reserve) and the CRLF. An
 // empty chunk is removed, so it can never end the stream by accident.
-func (ex *exchange) chunkClose(b []byte, mark int) []byte {
+func (ex *Exchange) chunkClose(b []byte, mark int) []byte {
 	if !ex.chunked {
 		return b
 	}
@@ -260,7 +266,7 @@ func (ex *exchange) chunkClose(b []byte, mark int) []byte {
 }
 
 // end finishes a streamed response. Loop only.
-func (ex *exchange) end() {
+func (ex *Exchange) end() {
 	if ex.state != exStreaming || ex.c.closed {
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/cometplay/cometplay/httpcodec"
+
 	"github.com/cometplay/cometplay/internal/testkit"
 )
 
@@ -19,9 +21,16 @@ func TestHTTPRoutingUnknownMethod(t *testing.T) {
 		s.Handle("", "/any", func(w *Stream, r *Request) {
 			w.Respond(http.StatusOK, "text/plain", []byte("any "+r.Method))
 		})
-		if _, err := NewHub(s, HubConfig{}); err != nil {
-			t.Fatal(err)
-		}
+		// A protocol layer's path (comet's, for one), answering on the
+		// loop: it refuses what it does not serve through RefuseMethod.
+		s.HandleLoop("/comet", false, func(x *Exchange, r *httpcodec.Request) {
+			switch string(r.Method) {
+			case "GET", "HEAD", "POST", "OPTIONS":
+				x.Respond(http.StatusOK, nil, []byte("protocol"))
+			default:
+				s.RefuseMethod(x, r.Method, "GET, HEAD, POST, OPTIONS")
+			}
+		})
 	})
 	c := testkit.Dial(t, s.Addr())
 	tests := []struct {

@@ -66,15 +66,6 @@ func TestHTTPSlowReaderClosed(t *testing.T) {
 	}
 }
 
-// blockLoop is a loop task that holds its event loop until release closes:
-// the test's stand-in for a loop falling behind under load.
-type blockLoop struct{ entered, release chan struct{} }
-
-func (b blockLoop) runOnLoop() {
-	close(b.entered)
-	<-b.release
-}
-
 // TestHTTPStreamProducerBounded: a producer writing in a tight loop while
 // the event loop lags (here: is held) is stopped once MaxOutbound bytes wait
 // in the loop's inbox, instead of queueing without bound; the connection is
@@ -93,9 +84,9 @@ func TestHTTPStreamProducerBounded(t *testing.T) {
 	c := testkit.Dial(t, s.Addr())
 	c.Send(testkit.Req("GET", "/firehose"))
 	w := testkit.Recv(t, streams, "the stream")
-	b := blockLoop{make(chan struct{}), make(chan struct{})}
-	s.allLoops()[0].post(op{kind: opTask, task: b})
-	testkit.Recv(t, b.entered, "the loop to be held")
+	b := testkit.NewHold()
+	s.Loops()[0].Post(b, 0)
+	testkit.Recv(t, b.Entered, "the loop to be held")
 	var written int64
 	var err error
 	for written < 64<<20 { // a safety valve for when the bound is missing
@@ -105,7 +96,7 @@ func TestHTTPStreamProducerBounded(t *testing.T) {
 		}
 		written += int64(k)
 	}
-	close(b.release)
+	b.Release()
 	if !errors.Is(err, ErrClosed) || written > maxOut {
 		t.Fatalf("wrote %d KiB into a held loop (cap %d KiB), then %v; want ErrClosed at the cap", written>>10, maxOut>>10, err)
 	}

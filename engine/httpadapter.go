@@ -569,11 +569,11 @@ func (w *responseWriter) backlog() (int, error) {
 // connection (gnet's outbound buffer and responses held behind an earlier
 // one), or -1 once it is closed.
 type backlogTask struct {
-	ex    *exchange
+	ex    *Exchange
 	reply chan<- int // buffered: the send never waits
 }
 
-func (t backlogTask) runOnLoop() {
+func (t backlogTask) RunOnLoop(uint32) {
 	c := t.ex.c
 	n := -1
 	if !c.closed && !c.aborted && t.ex.state == exStreaming {
@@ -617,7 +617,7 @@ const (
 
 // headTask writes the head of an adapted response on the loop.
 type headTask struct {
-	ex     *exchange
+	ex     *Exchange
 	kind   int
 	status int
 	hdrs   []string
@@ -626,7 +626,7 @@ type headTask struct {
 	close  bool   // the handler asked to close the connection afterwards
 }
 
-func (t headTask) runOnLoop() {
+func (t headTask) RunOnLoop(uint32) {
 	ex := t.ex
 	if ex.state != exPending || ex.c.closed || ex.c.aborted {
 		return
@@ -650,7 +650,7 @@ func (t headTask) runOnLoop() {
 		b = append(b, "\r\n"...)
 		if ex.head || noBody || t.length == 0 {
 			ex.finish(b)
-			if st, ok := ex.owner.(*Stream); ok {
+			if st, ok := streamOf(ex); ok {
 				st.markClosed() // nothing more may be written (see exchange.start)
 			}
 			return

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cometplay/cometplay/httpcodec"
+	"github.com/cometplay/cometplay/internal/testkit"
 )
 
 // adWait bounds every wait of these tests.
@@ -36,7 +37,7 @@ func adStart(t *testing.T, cfg Config, mount func(*Server)) *Server {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
 	if cfg.Logger == nil {
-		cfg.Logger = testLogger(t)
+		cfg.Logger = testkit.Logger()
 	}
 	if cfg.Loops == 0 {
 		cfg.Loops = 2

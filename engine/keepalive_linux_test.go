@@ -16,11 +16,11 @@ type sockOpts struct {
 
 // sockOptsTask reads them on the socket's loop, where its fd is owned.
 type sockOptsTask struct {
-	l   *loop
+	l   *Loop
 	out chan<- sockOpts
 }
 
-func (k sockOptsTask) runOnLoop() {
+func (k sockOptsTask) RunOnLoop(uint32) {
 	for c := k.l.conns; c != nil; c = c.next {
 		fd := c.gc.Fd()
 		var o sockOpts

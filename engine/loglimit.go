@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"github.com/cometplay/cometplay/internal/ratelimit"
 	"log/slog"
 	"sync"
 	"time"
@@ -49,7 +50,7 @@ type logLimits struct {
 }
 
 type logAllowance struct {
-	bucket     tokenBucket
+	bucket     ratelimit.Bucket
 	suppressed int
 }
 
@@ -100,7 +101,7 @@ func (st *logLimits) allow(msg string, now int64) (suppressed int, ok bool) {
 			st.msgs[msg] = a
 		}
 	}
-	if st.per == 0 || !a.bucket.take(now, st.per, time.Minute, st.per) {
+	if st.per == 0 || !a.bucket.Take(now, st.per, time.Minute, st.per) {
 		a.suppressed++
 		return 0, false
 	}

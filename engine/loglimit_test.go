@@ -4,49 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 )
-
-// captureHandler keeps the records it handles.
-type captureHandler struct {
-	mu   sync.Mutex
-	recs []string // "LEVEL message k=v…"
-}
-
-func (c *captureHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (c *captureHandler) Handle(_ context.Context, r slog.Record) error {
-	s := r.Level.String() + " " + r.Message
-	r.Attrs(func(a slog.Attr) bool {
-		s += " " + a.String()
-		return true
-	})
-	c.mu.Lock()
-	c.recs = append(c.recs, s)
-	c.mu.Unlock()
-	return nil
-}
-
-func (c *captureHandler) WithAttrs([]slog.Attr) slog.Handler { return c }
-func (c *captureHandler) WithGroup(string) slog.Handler      { return c }
-
-func (c *captureHandler) lines() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.recs...)
-}
 
 // TestLimitLogs: records at Warn and above pass at most perMinute times a
 // minute per message, the first one after a pause says how many were
 // dropped; other levels and other messages are not affected; messages past
 // maxLogMessages share one allowance.
 func TestLimitLogs(t *testing.T) {
-	var c captureHandler
+	var c testkit.LogCapture
 	h := LimitLogs(&c, 3)
 	if LimitLogs(h, 5) != h {
 		t.Fatal("LimitLogs wrapped a limited handler again")
@@ -71,55 +41,19 @@ func TestLimitLogs(t *testing.T) {
 		want = append(want, "INFO info")
 	}
 	want = append(want, "ERROR other", "WARN flood suppressed=7", "WARN flood suppressed=1")
-	if got := c.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := c.Lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	var o captureHandler
+	var o testkit.LogCapture
 	h = LimitLogs(&o, 1)
 	for i := range maxLogMessages + 10 {
 		h.Handle(context.Background(), slog.NewRecord(t0, slog.LevelWarn, fmt.Sprint("m", i), 0))
 	}
-	if got := len(o.lines()); got != maxLogMessages+1 {
+	if got := len(o.Lines()); got != maxLogMessages+1 {
 		t.Errorf("%d distinct messages logged %d records; want %d (the rest share one allowance)", maxLogMessages+10, got, maxLogMessages+1)
 	}
 	if LimitLogs(&o, -1) != slog.Handler(&o) {
 		t.Error("LimitLogs(h, -1) is not h")
-	}
-}
-
-// TestLogFloodWrongAdminToken: a client sending wrong admin tokens, which
-// the server logs as a warning, gets at most Config.LogLimit lines in a
-// minute however many it sends.
-func TestLogFloodWrongAdminToken(t *testing.T) {
-	var c captureHandler
-	th := newTestHub(t, HubConfig{}, Config{Logger: slog.New(&c)})
-	if _, err := MountAdmin(th.srv, th.hub, AdminConfig{Token: testAdminToken, Assets: fstest.MapFS{"index.html": {Data: []byte("admin")}}}); err != nil {
-		t.Fatal(err)
-	}
-	const n = 100
-	start := time.Now()
-	for range n {
-		req, _ := http.NewRequest("GET", th.base+"/debug/pprof/", nil)
-		req.Header.Set("Authorization", "Bearer wrong-token-0123456789")
-		resp, err := th.hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusForbidden {
-			t.Fatalf("wrong token: %d", resp.StatusCode)
-		}
-	}
-	refused := 0
-	for _, l := range c.lines() {
-		if strings.Contains(l, "admin: refused a wrong credential") {
-			refused++
-		}
-	}
-	// The burst, and what refilled while the requests were sent.
-	most := DefaultLogLimit + int(time.Since(start)*DefaultLogLimit/time.Minute) + 1
-	if refused < DefaultLogLimit || refused > most {
-		t.Errorf("%d wrong tokens logged %d times; want %d to %d", n, refused, DefaultLogLimit, most)
 	}
 }

@@ -17,7 +17,7 @@ import (
 // scheduled, asks gnet to run the inbox once (EventLoop.Execute). A burst of
 // posts (one published event fanned out to thousands of listeners) therefore
 // costs one wake-up per loop, and the loop drains the whole batch at once.
-type loop struct {
+type Loop struct {
 	srv *Server
 	el  gnet.EventLoop
 	idx int
@@ -30,27 +30,25 @@ type loop struct {
 	spare     []op
 	parsers   []*httpcodec.Parser // free parsers; a connection holds one only while a request is partial
 	inBufs    [][]byte            // free small buffers for bytes a connection holds (conn.in)
-	exchanges []*exchange         // free exchanges (finished, unowned)
+	exchanges []*Exchange         // free exchanges (finished, unowned)
 	cur       *conn               // connection whose OnTraffic is running; its output is batched in wbuf
 	wbuf      []byte              // output batch of cur, written once at the end of OnTraffic
 	scratch   []byte              // response assembly outside OnTraffic
 	conns     *conn               // open connections (for draining at shutdown)
-	evs       []queued            // Comet: events being written by a listener
-	cbuf      []byte              // Comet: response body assembly
 	now       time.Time           // time at the start of the current batch (clock)
 	nowSet    bool
 }
 
 // clock returns the time, read once per batch of work on the loop (an
 // OnTraffic call or a drained inbox): responses of one batch share a Date.
-func (l *loop) clock() time.Time {
+func (l *Loop) clock() time.Time {
 	if !l.nowSet {
 		l.now, l.nowSet = time.Now(), true
 	}
 	return l.now
 }
 
-func (l *loop) link(c *conn) {
+func (l *Loop) link(c *conn) {
 	c.next = l.conns
 	if l.conns != nil {
 		l.conns.prev = c
@@ -58,7 +56,7 @@ func (l *loop) link(c *conn) {
 	l.conns = c
 }
 
-func (l *loop) unlink(c *conn) {
+func (l *Loop) unlink(c *conn) {
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else if l.conns == c {
@@ -74,43 +72,32 @@ func (l *loop) unlink(c *conn) {
 type opKind uint8
 
 const (
-	opRespond    opKind = iota + 1 // ex: complete response (status, hdrs, data)
-	opStart                        // ex: head of a streamed response (status, hdrs)
-	opChunk                        // ex: one chunk (data)
-	opEnd                          // ex: end of a streamed response
-	opClose                        // c: close the connection
-	opSlowClose                    // c: close it, its stream's queued bytes passed MaxOutbound
-	opTimer                        // c: connection timer fired (gen)
-	opTask                         // task.runOnLoop()
-	opListener                     // sess.runListener(gen): deliver to a Comet data channel
-	opEndChannel                   // end a replaced Comet data channel (ex, f, m)
-	opResume                       // c: resume parsing pipelined requests (see conn.complete)
+	opRespond   opKind = iota + 1 // ex: complete response (status, hdrs, data)
+	opStart                       // ex: head of a streamed response (status, hdrs)
+	opChunk                       // ex: one chunk (data)
+	opEnd                         // ex: end of a streamed response
+	opClose                       // c: close the connection
+	opSlowClose                   // c: close it, its stream's queued bytes passed MaxOutbound
+	opTimer                       // c: connection timer fired (gen)
+	opTask                        // task.RunOnLoop(gen): a protocol layer's work (Loop.Post)
+	opResume                      // c: resume parsing pipelined requests (see conn.complete)
 )
 
 // op is one unit of work posted to a loop. It is a value type so that posting
 // does not allocate beyond the inbox slice's growth.
 type op struct {
 	kind   opKind
-	f      Format
-	m      Mode
 	status int
 	gen    uint32
 	c      *conn
-	ex     *exchange
-	sess   *Session
+	ex     *Exchange
 	hdrs   []string
 	data   []byte
-	task   loopTask
-}
-
-// loopTask is work that must run on a particular loop (the Comet layer uses it
-// to write queued events into a parked listen).
-type loopTask interface {
-	runOnLoop()
+	task   LoopTask
 }
 
 // post hands o to the loop. Safe for concurrent use; never blocks on I/O.
-func (l *loop) post(o op) {
+func (l *Loop) post(o op) {
 	l.mu.Lock()
 	l.ops = append(l.ops, o)
 	if l.scheduled {
@@ -130,7 +117,7 @@ func (l *loop) post(o op) {
 }
 
 // Run drains the inbox. It implements gnet.Runnable and runs on the loop.
-func (l *loop) Run(context.Context) error {
+func (l *Loop) Run(context.Context) error {
 	l.mu.Lock()
 	ops := l.ops
 	l.ops = l.spare[:0]
@@ -145,10 +132,10 @@ func (l *loop) Run(context.Context) error {
 	return nil
 }
 
-func (l *loop) exec(o *op) {
+func (l *Loop) exec(o *op) {
 	switch o.kind {
 	case opTask:
-		o.task.runOnLoop()
+		o.task.RunOnLoop(o.gen)
 		return
 	case opClose:
 		o.c.closeNow()
@@ -159,12 +146,6 @@ func (l *loop) exec(o *op) {
 	case opTimer:
 		o.c.timerFired(o.gen)
 		return
-	case opListener:
-		o.sess.runListener(o.gen)
-		return
-	case opEndChannel:
-		endChannel(o.ex, o.f, o.m)
-		return
 	case opResume:
 		if !o.c.closed && o.c.head == nil {
 			o.c.complete(nil)
@@ -174,7 +155,7 @@ func (l *loop) exec(o *op) {
 	ex := o.ex
 	if o.kind == opChunk {
 		// The chunk has left the inbox (Stream.Write bounds what is in it).
-		if st, ok := ex.owner.(*Stream); ok {
+		if st, ok := streamOf(ex); ok {
 			st.posted.Add(-int64(len(o.data)))
 		}
 	}
@@ -194,25 +175,25 @@ func (l *loop) exec(o *op) {
 }
 
 // getExchange returns a free exchange (its fields are set by the caller).
-func (l *loop) getExchange() *exchange {
+func (l *Loop) getExchange() *Exchange {
 	if n := len(l.exchanges); n > 0 {
 		ex := l.exchanges[n-1]
 		l.exchanges[n-1] = nil
 		l.exchanges = l.exchanges[:n-1]
 		return ex
 	}
-	return new(exchange)
+	return new(Exchange)
 }
 
 // putExchange recycles a finished exchange that nothing references any more.
-func (l *loop) putExchange(ex *exchange) {
-	*ex = exchange{}
+func (l *Loop) putExchange(ex *Exchange) {
+	*ex = Exchange{}
 	if len(l.exchanges) < 256 {
 		l.exchanges = append(l.exchanges, ex)
 	}
 }
 
-func (l *loop) getParser() *httpcodec.Parser {
+func (l *Loop) getParser() *httpcodec.Parser {
 	if n := len(l.parsers); n > 0 {
 		p := l.parsers[n-1]
 		l.parsers = l.parsers[:n-1]
@@ -226,7 +207,7 @@ func (l *loop) getParser() *httpcodec.Parser {
 // are left to the collector.
 const inBufSize = 4 << 10
 
-func (l *loop) getInBuf() []byte {
+func (l *Loop) getInBuf() []byte {
 	if n := len(l.inBufs); n > 0 {
 		b := l.inBufs[n-1]
 		l.inBufs = l.inBufs[:n-1]
@@ -235,13 +216,13 @@ func (l *loop) getInBuf() []byte {
 	return make([]byte, 0, inBufSize)
 }
 
-func (l *loop) putInBuf(b []byte) {
+func (l *Loop) putInBuf(b []byte) {
 	if cap(b) == inBufSize && len(l.inBufs) < 64 {
 		l.inBufs = append(l.inBufs, b[:0])
 	}
 }
 
-func (l *loop) putParser(p *httpcodec.Parser) {
+func (l *Loop) putParser(p *httpcodec.Parser) {
 	p.Reset()
 	if len(l.parsers) < 64 {
 		l.parsers = append(l.parsers, p)

@@ -4,22 +4,14 @@ import (
 	"maps"
 	"slices"
 	"strings"
-
-	"github.com/cometplay/cometplay/httpcodec"
 )
-
-// loopHandler serves a request on the event loop. Only the engine's own
-// non-blocking handlers (the Comet protocol, in-memory static files) are
-// loopHandlers; the request aliases the inbound buffer and is valid only
-// during the call.
-type loopHandler func(ex *exchange, req *httpcodec.Request)
 
 // route is one registered handler: exactly one of h and lh is set.
 type route struct {
 	method string // "" matches every method; "GET" also matches HEAD
 	h      Handler
-	lh     loopHandler
-	id     uint16 // route label of the metrics (routeStats)
+	lh     LoopHandler // run on the loop (HandleLoop)
+	id     uint16      // route label of the metrics (routeStats)
 }
 
 type prefixRoute struct {

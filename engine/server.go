@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cometplay/cometplay/internal/netaddr"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,16 +19,14 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/cometplay/cometplay/engine/internal/timewheel"
 	"github.com/cometplay/cometplay/engine/internal/webfs"
 	"github.com/cometplay/cometplay/httpcodec"
+	"github.com/cometplay/cometplay/internal/timewheel"
 )
 
 // Server is an HTTP/1.1 server on gnet event loops. Create it with New,
 // register handlers, then Start it. All methods are safe for concurrent use.
 type Server struct {
-	gnet.BuiltinEventEngine
-
 	cfg         Config
 	log         *slog.Logger
 	maxConns    int
@@ -42,7 +41,7 @@ type Server struct {
 	staticMemo staticMemo
 
 	loopsMu sync.Mutex
-	loops   []*loop
+	loops   []*Loop
 
 	eng      gnet.Engine
 	addr     string
@@ -58,13 +57,13 @@ type Server struct {
 	hookMu        sync.Mutex
 	shutdownHooks []func()
 
-	conns      atomic.Int64
-	addrMu     sync.Mutex
-	perAddr    addrCounts // open connections per client address key (MaxConnsPerAddr)
-	stats      serverStats
-	routeStats routeStats // responses by route and status, handler latency (metrics.go)
-	statsExtra func() any // the Comet layer's figures for /debug/stats
-	hub        *Hub       // the Comet hub mounted on this server, if any
+	conns         atomic.Int64
+	addrMu        sync.Mutex
+	perAddr       netaddr.Counts // open connections per client address key (MaxConnsPerAddr)
+	stats         serverStats
+	routeStats    routeStats     // responses by route and status, handler latency (metrics.go)
+	statsSections []statsSection // the layers' figures for /debug/stats (AddStats); guarded by hookMu
+	redact        []redaction    // parameters the access log redacts (RedactParam); set before Start
 }
 
 // New returns a Server configured by cfg (see Config for the defaults), or an
@@ -93,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 		booted:      make(chan struct{}),
 		done:        make(chan struct{}),
 		stopped:     make(chan struct{}),
-		perAddr:     make(addrCounts),
+		perAddr:     make(netaddr.Counts),
 	}
 	s.routeStats.init()
 	s.routes.Store(&router{exact: map[string][]route{}})
@@ -128,12 +127,6 @@ func (s *Server) Handle(method, path string, h Handler) {
 // route and no longer prefix claims.
 func (s *Server) HandlePrefix(method, prefix string, h Handler) {
 	s.addRoute(method, prefix, true, route{h: h})
-}
-
-// handleLoop registers one of the engine's own non-blocking handlers, run
-// on the event loop.
-func (s *Server) handleLoop(method, pattern string, prefix bool, h loopHandler) {
-	s.addRoute(method, pattern, prefix, route{lh: h})
 }
 
 func (s *Server) addRoute(method, pattern string, prefix bool, r route) {
@@ -185,7 +178,7 @@ func (s *Server) Start() error {
 		opts = append(opts, gnet.WithTCPKeepAlive(d), gnet.WithTCPKeepInterval(d/keepAliveProbes), gnet.WithTCPKeepCount(keepAliveProbes))
 	}
 	go func() {
-		err := gnet.Run(s, "tcp://"+addr, opts...)
+		err := gnet.Run(&gnetEvents{s: s}, "tcp://"+addr, opts...)
 		if err == nil && !s.draining.Load() {
 			// gnet.Run returns nil even when a loop died on its own (an
 			// accept error such as EMFILE stops the whole engine): Wait
@@ -232,6 +225,13 @@ func (s *Server) reservePort(addr string) (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// gnetEvents receives gnet's callbacks for a Server, so that they are not
+// part of the Server's API.
+type gnetEvents struct {
+	gnet.BuiltinEventEngine
+	s *Server
+}
+
 // errEngineStopped is Wait's error when the event loops stopped without
 // Shutdown.
 var errEngineStopped = errors.New("engine: event loops stopped without Shutdown (see the log)")
@@ -251,7 +251,8 @@ func (s *Server) Wait() error {
 }
 
 // OnBoot implements gnet.EventHandler.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+func (h *gnetEvents) OnBoot(eng gnet.Engine) gnet.Action {
+	s := h.s
 	s.eng = eng
 	if s.reserve != nil {
 		// gnet's first listener is bound; the others bind with SO_REUSEPORT.
@@ -267,13 +268,14 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 var refused503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" + nosniffField + "Retry-After: 1\r\nContent-Length: 25\r\n\r\nserver at connection cap\n")
 
 // refusedAddr503 is written to connections over the per-address cap.
-var refusedAddr503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nContent-Length: " +
+var refusedAddr503 = []byte("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" + nosniffField + "Retry-After: 5\r\nContent-Length: " +
 	strconv.Itoa(len(refusedAddrBody)) + "\r\n\r\n" + refusedAddrBody)
 
 const refusedAddrBody = "too many connections from this address\n"
 
 // OnOpen implements gnet.EventHandler.
-func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+func (h *gnetEvents) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := h.s
 	if n := s.conns.Add(1); n > int64(s.maxConns) || s.draining.Load() {
 		s.conns.Add(-1)
 		s.stats.refused.Add(1)
@@ -282,9 +284,9 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	var key netip.Addr
 	if s.cfg.MaxConnsPerAddr >= 0 {
 		if a, ok := gc.RemoteAddr().(*net.TCPAddr); ok {
-			key = addrKey(a.AddrPort().Addr())
+			key = netaddr.Key(a.AddrPort().Addr())
 			s.addrMu.Lock()
-			ok = s.perAddr.take(key, s.cfg.MaxConnsPerAddr)
+			ok = s.perAddr.Take(key, s.cfg.MaxConnsPerAddr)
 			s.addrMu.Unlock()
 			if !ok {
 				s.conns.Add(-1)
@@ -309,7 +311,8 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 }
 
 // OnClose implements gnet.EventHandler.
-func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
+func (h *gnetEvents) OnClose(gc gnet.Conn, err error) gnet.Action {
+	s := h.s
 	c, _ := gc.Context().(*conn)
 	if c == nil {
 		return gnet.None // refused at the cap
@@ -318,7 +321,7 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	s.conns.Add(-1)
 	if c.addrKey.IsValid() {
 		s.addrMu.Lock()
-		s.perAddr.give(c.addrKey)
+		s.perAddr.Give(c.addrKey)
 		s.addrMu.Unlock()
 	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) { // no argument boxing unless logged
@@ -329,7 +332,7 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 }
 
 // OnTraffic implements gnet.EventHandler.
-func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
+func (h *gnetEvents) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, _ := gc.Context().(*conn)
 	if c == nil {
 		return gnet.Close
@@ -339,7 +342,7 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 
 // loopFor returns the engine's loop for a gnet event loop, creating it on
 // first use.
-func (s *Server) loopFor(el gnet.EventLoop) *loop {
+func (s *Server) loopFor(el gnet.EventLoop) *Loop {
 	s.loopsMu.Lock()
 	defer s.loopsMu.Unlock()
 	for _, l := range s.loops {
@@ -347,21 +350,21 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 			return l
 		}
 	}
-	l := &loop{srv: s, el: el, idx: len(s.loops)}
+	l := &Loop{srv: s, el: el, idx: len(s.loops)}
 	s.loops = append(s.loops, l)
 	return l
 }
 
-func (s *Server) allLoops() []*loop {
+func (s *Server) allLoops() []*Loop {
 	s.loopsMu.Lock()
 	defer s.loopsMu.Unlock()
-	return append([]*loop(nil), s.loops...)
+	return append([]*Loop(nil), s.loops...)
 }
 
 // serve routes one parsed request. Loop only.
-func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
+func (s *Server) serve(ex *Exchange, req *httpcodec.Request) {
 	if s.cfg.AccessLog {
-		s.log.Debug("request", "method", string(req.Method), "target", redactTarget(req.Target), "remote", ex.c.remote())
+		s.log.Debug("request", "method", string(req.Method), "target", redactTarget(req.Target, s.redact), "remote", ex.c.remote())
 	}
 	rt := s.routes.Load()
 	r, found, ok, allow := rt.match(req.Method, req.Path)
@@ -372,7 +375,7 @@ func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 	case ok:
 		s.dispatchWorker(ex, req, r.h)
 	case found:
-		s.refuseMethod(ex, req.Method, allow)
+		s.RefuseMethod(ex, req.Method, allow)
 	case !rt.knows(req.Method): // 501 whatever the resource; counted as no route
 		ex.route = routeNotFound
 		ex.respondError(http.StatusNotImplemented)
@@ -385,10 +388,11 @@ func (s *Server) serve(ex *exchange, req *httpcodec.Request) {
 	}
 }
 
-// refuseMethod answers a request whose method the resource does not allow,
+// RefuseMethod answers a request whose method the resource does not allow,
 // allow listing those it does: 405 when the server recognises the method,
-// 501 when it does not (see router.knows). Loop only.
-func (s *Server) refuseMethod(ex *exchange, method []byte, allow string) {
+// 501 when it does not (a standard method, or one a route was registered
+// for, is recognised). Loop only: a LoopHandler uses it.
+func (s *Server) RefuseMethod(ex *Exchange, method []byte, allow string) {
 	if !s.routes.Load().knows(method) {
 		ex.respondError(http.StatusNotImplemented)
 		return
@@ -398,9 +402,9 @@ func (s *Server) refuseMethod(ex *exchange, method []byte, allow string) {
 
 // dispatchWorker copies req and queues it for a worker; a full queue is
 // answered 503 at once.
-func (s *Server) dispatchWorker(ex *exchange, req *httpcodec.Request, h Handler) {
+func (s *Server) dispatchWorker(ex *Exchange, req *httpcodec.Request, h Handler) {
 	st := &Stream{ex: ex, l: ex.c.l}
-	ex.owner = st
+	ex.owner = (*streamOwner)(st)
 	r := copyRequest(req, ex.c.remote())
 	if !s.workers.submit(job{st: st, req: r, h: h, route: ex.route}) {
 		s.stats.overloaded.Add(1)
@@ -492,9 +496,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
 
 // drainTask marks every connection of a loop as closing and closes the idle ones.
-type drainTask struct{ l *loop }
+type drainTask struct{ l *Loop }
 
-func (d drainTask) runOnLoop() {
+func (d drainTask) RunOnLoop(uint32) {
 	for c := d.l.conns; c != nil; {
 		next := c.next
 		c.closing = true

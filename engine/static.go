@@ -11,7 +11,7 @@ import (
 // embedded site and the webroot. With no webroot every file is in memory and
 // the request is served on the loop; with a webroot it may touch the disk, so
 // it goes to a worker.
-func (s *Server) serveStatic(ex *exchange, req *httpcodec.Request) {
+func (s *Server) serveStatic(ex *Exchange, req *httpcodec.Request) {
 	if s.cfg.Webroot == "" {
 		if resp, ok := s.staticMemo.lookup(req); ok {
 			ex.respond(resp.Status, resp.Header, resp.Body)

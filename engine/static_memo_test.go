@@ -17,11 +17,12 @@ func TestStaticMemo(t *testing.T) {
 	for i := 0; i < maxStaticMemo+10; i++ {
 		fsys[fmt.Sprintf("f%d.txt", i)] = &fstest.MapFile{Data: []byte("x")}
 	}
-	th := newTestHub(t, HubConfig{}, Config{Static: fsys})
+	s := hStart(t, Config{Static: fsys}, nil)
+	base := "http://" + s.Addr()
 	rt := &http.Transport{DisableCompression: true} // no Accept-Encoding unless the test sets it
 	t.Cleanup(rt.CloseIdleConnections)
 	get := func(path string, hdr ...string) (*http.Response, string) {
-		req, _ := http.NewRequest("GET", th.base+path, nil)
+		req, _ := http.NewRequest("GET", base+path, nil)
 		for i := 0; i+1 < len(hdr); i += 2 {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
@@ -51,9 +52,9 @@ func TestStaticMemo(t *testing.T) {
 			t.Fatalf("f%d: %d %q", i, r.StatusCode, b)
 		}
 	}
-	th.srv.staticMemo.mu.RLock()
-	n := th.srv.staticMemo.n
-	th.srv.staticMemo.mu.RUnlock()
+	s.staticMemo.mu.RLock()
+	n := s.staticMemo.n
+	s.staticMemo.mu.RUnlock()
 	if n > maxStaticMemo {
 		t.Fatalf("memo holds %d answers; cap %d", n, maxStaticMemo)
 	}

@@ -24,7 +24,7 @@ type serverStats struct {
 	bytesOut       atomic.Int64
 }
 
-func (s *Server) countStatusDone(*exchange) { s.stats.responses.Add(1) }
+func (s *Server) countStatusDone(*Exchange) { s.stats.responses.Add(1) }
 
 // Stats is a snapshot of the server's figures, as served at /debug/stats.
 type Stats struct {
@@ -48,7 +48,25 @@ type Stats struct {
 	HeapInuse       uint64    `json:"heap_inuse_bytes"`
 	Sys             uint64    `json:"sys_bytes"`
 	NumGC           uint32    `json:"num_gc"`
-	Extra           any       `json:"comet,omitempty"`
+	// Sections are the layers' figures (Server.AddStats), by name: in the
+	// JSON encoding each is a field of the object beside those above
+	// ("comet": the hub's).
+	Sections map[string]any `json:"-"`
+}
+
+// MarshalJSON encodes the figures with each section as a field of its own.
+func (st Stats) MarshalJSON() ([]byte, error) {
+	type plain Stats
+	b, err := json.Marshal(plain(st))
+	if err != nil || len(st.Sections) == 0 {
+		return b, err
+	}
+	extra, err := json.Marshal(st.Sections)
+	if err != nil {
+		return nil, err
+	}
+	// {"time":…} + {"comet":…} → {"time":…,"comet":…}
+	return append(append(b[:len(b)-1], ','), extra[1:]...), nil
 }
 
 // Stats returns a snapshot of the server's figures. It reads runtime memory
@@ -78,8 +96,14 @@ func (s *Server) Stats() Stats {
 		Sys:             ms.Sys,
 		NumGC:           ms.NumGC,
 	}
-	if s.statsExtra != nil {
-		st.Extra = s.statsExtra()
+	s.hookMu.Lock()
+	sections := s.statsSections
+	s.hookMu.Unlock()
+	for _, sec := range sections {
+		if st.Sections == nil {
+			st.Sections = make(map[string]any, len(sections))
+		}
+		st.Sections[sec.name] = sec.f()
 	}
 	return st
 }

@@ -44,8 +44,8 @@ var (
 // connection's event loop, and a client that stops reading is disconnected
 // when its queued bytes exceed Config.MaxOutbound.
 type Stream struct {
-	ex *exchange
-	l  *loop
+	ex *Exchange
+	l  *Loop
 
 	mu      sync.Mutex
 	hdrs    []string // guarded by mu until the head is sent
@@ -247,8 +247,18 @@ func (s *Stream) Done() <-chan struct{} {
 	return s.doneCh
 }
 
-// exchangeGone implements exchangeOwner: the client went away.
-func (s *Stream) exchangeGone(*exchange) { s.markClosed() }
+// streamOwner is a Stream seen as its exchange's owner, so that
+// ExchangeGone is not part of Stream's API.
+type streamOwner Stream
+
+// ExchangeGone implements ExchangeOwner: the client went away.
+func (o *streamOwner) ExchangeGone(*Exchange) { (*Stream)(o).markClosed() }
+
+// streamOf returns the Stream that owns ex, if one does.
+func streamOf(ex *Exchange) (*Stream, bool) {
+	so, ok := ex.owner.(*streamOwner)
+	return (*Stream)(so), ok
+}
 
 // markClosed runs on the loop when the connection closes; it never blocks.
 func (s *Stream) markClosed() {

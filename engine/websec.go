@@ -15,19 +15,14 @@ import (
 // (frame-ancestors): a game may be embedded in a portal's page.
 const DefaultPageCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
 
-// publicIDLen is the length of the public part at the start of a session
-// id (8 bytes in base64url), which every subscriber sees as p_from.
-const publicIDLen = 11
-
 // redactTarget returns a request target for the access log with the value
-// of every p_id parameter cut to its public part and marked REDACTED: the
-// rest is the session's secret, and whoever reads the log could act as the
-// session with it. A parameter whose name does not decode, or decodes to
-// p_id in any case, is redacted too. A target without p_id is returned as
-// it is.
-func redactTarget(target []byte) string {
+// of every parameter named in rs (RedactParam) cut to its first bytes and
+// marked REDACTED. A parameter whose name does not decode, or decodes to a
+// redacted name in any case, is redacted too. A target without them is
+// returned as it is.
+func redactTarget(target []byte, rs []redaction) string {
 	q := bytes.IndexByte(target, '?')
-	if q < 0 {
+	if q < 0 || len(rs) == 0 {
 		return string(target)
 	}
 	var b strings.Builder
@@ -41,13 +36,20 @@ func redactTarget(target []byte) string {
 		k, v, hasValue := bytes.Cut(pair, []byte("="))
 		var err error
 		name, err = httpcodec.AppendUnescape(name[:0], k, true)
-		if !hasValue || len(v) == 0 || (err == nil && !bytes.EqualFold(name, []byte("p_id"))) {
+		keep := -1
+		for _, r := range rs {
+			if err != nil || bytes.EqualFold(name, []byte(r.name)) {
+				keep = r.keep
+				break
+			}
+		}
+		if !hasValue || len(v) == 0 || keep < 0 {
 			b.Write(pair)
 			continue
 		}
 		b.Write(k)
 		b.WriteByte('=')
-		b.Write(v[:min(len(v), publicIDLen)])
+		b.Write(v[:min(len(v), keep)])
 		b.WriteString(".REDACTED")
 	}
 	return b.String()

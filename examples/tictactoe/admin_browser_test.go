@@ -10,6 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/games"
 	"io"
 	"log/slog"
 	"os"
@@ -84,22 +87,22 @@ func TestAdminBrowser(t *testing.T) {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	s, err := newServer(config{
-		Addr: "127.0.0.1:0", Logger: log, DetachGrace: 300 * time.Millisecond,
-		AdminToken: adminTestToken, AdminInterval: 200 * time.Millisecond, Metrics: true,
-	})
+	s, err := newServer(config{Config: games.Config{
+		HTTP: engine.Config{Addr: "127.0.0.1:0"}, Logger: log, Comet: comet.Config{DetachGrace: 300 * time.Millisecond},
+		Admin: games.AdminConfig{Token: adminTestToken, Interval: 200 * time.Millisecond}, Metrics: true,
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		s.shutdown(ctx)
+		s.Shutdown(ctx)
 	})
-	base := "http://" + s.srv.Addr()
+	base := "http://" + s.HTTP().Addr()
 
 	b := browsertest.Start(t)
 	page := b.NewContext(t).NewPage(t, base+"/admin/")

@@ -17,6 +17,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/games"
 	"log/slog"
 	"net/url"
 	"os"
@@ -58,15 +60,14 @@ func startSiteWith(t *testing.T, change func(*config)) *site {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	c := config{
-		Addr:   "127.0.0.1:0",
+	c := config{Config: games.Config{
+		HTTP:   engine.Config{Addr: "127.0.0.1:0"},
 		Logger: log,
 		// Poll answers come back after 50–150 ms instead of 6–10 s, so a
 		// whole game over poll fits in a test; a lost listen is reported
 		// to the rooms after 300 ms instead of 2 s.
-		Hub:         engine.HubConfig{PollWaitMin: 50, PollWaitMax: 150},
-		DetachGrace: 300 * time.Millisecond,
-	}
+		Comet: comet.Config{PollWaitMin: 50, PollWaitMax: 150, DetachGrace: 300 * time.Millisecond},
+	}}
 	if change != nil {
 		change(&c)
 	}
@@ -74,17 +75,17 @@ func startSiteWith(t *testing.T, change func(*config)) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := s.shutdown(ctx); err != nil {
+		if err := s.Shutdown(ctx); err != nil {
 			t.Logf("shutdown: %v", err)
 		}
 	})
-	return &site{t: t, s: s, base: "http://" + s.srv.Addr() + "/"}
+	return &site{t: t, s: s, base: "http://" + s.HTTP().Addr() + "/"}
 }
 
 // url returns the site's address with query parameters kv (name, value…).
@@ -372,7 +373,7 @@ func testWinRematchDraw(t *testing.T, b *browsertest.Browser) {
 			t.Errorf("%s played over %q; want %q", pl.name, v.Transport, want)
 		}
 	}
-	if info, _ := st.s.rooms.Room(room); info.Spectators != 1 || info.State != rooms.StateFinished {
+	if info, _ := st.s.Rooms().Room(room); info.Spectators != 1 || info.State != rooms.StateFinished {
 		t.Errorf("server's room: %+v; want finished with one spectator", info)
 	}
 
@@ -484,7 +485,7 @@ func testReload(t *testing.T, b *browsertest.Browser) {
 	if v := ann.view(); v.Result != "win" || !slices.Equal(v.Win, []int{2, 4, 6}) {
 		t.Errorf("Ann: result %q, line %v; want a win on 2 4 6", v.Result, v.Win)
 	}
-	if n := st.s.hub.NumSessions(); n != 2 {
+	if n := st.s.Hub().NumSessions(); n != 2 {
 		t.Errorf("%d sessions after the reloads; want 2 (reloaded pages leave theirs)", n)
 	}
 }
@@ -542,7 +543,7 @@ func testTwoTabs(t *testing.T, b *browsertest.Browser) {
 		t.Errorf("leaders (first tab, second tab) = %s; want true false", got)
 	}
 	waitServer(t, "one session and one stream per player", func() bool {
-		return st.s.hub.NumSessions() == 2 && st.s.hub.Stats().StreamListeners == 2
+		return st.s.Hub().NumSessions() == 2 && st.s.Hub().Stats().StreamListeners == 2
 	})
 
 	// Either tab plays; every tab shows it.
@@ -562,7 +563,7 @@ func testTwoTabs(t *testing.T, b *browsertest.Browser) {
 	home.click(`#my-games button[data-room=` + js(room) + `]`)
 	home.waitGame("Ann's game", `g.mark === 'X' && `+boardIs(board))
 	home.p.Close()
-	if n := st.s.hub.NumSessions(); n != 2 {
+	if n := st.s.Hub().NumSessions(); n != 2 {
 		t.Errorf("%d sessions with three tabs of Ann; want 2", n)
 	}
 
@@ -571,7 +572,7 @@ func testTwoTabs(t *testing.T, b *browsertest.Browser) {
 	play(t, [2]*player{tab, bob}, nil, board, 6) // X: 4 8 6
 	board[6] = "X"
 	bob.waitGame("the move of the new leader", boardIs(board))
-	if n := st.s.hub.NumSessions(); n != 2 {
+	if n := st.s.Hub().NumSessions(); n != 2 {
 		t.Errorf("%d sessions after the first tab closed; want 2", n)
 	}
 	if v := bob.view(); v.Reconnecting != "" {
@@ -613,7 +614,7 @@ func testShutdownNoResult(t *testing.T, b *browsertest.Browser) {
 	play(t, [2]*player{ann, bob}, nil, nil, 4)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
-	if err := st.s.rooms.Shutdown(ctx); err != nil { // the rooms only: the pages stay connected
+	if err := st.s.Rooms().Shutdown(ctx); err != nil { // the rooms only: the pages stay connected
 		t.Fatal(err)
 	}
 	const want = "The server is restarting: the game ended without a result."

@@ -19,7 +19,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/games"
 	"github.com/cometplay/cometplay/httpcodec"
 	"github.com/cometplay/cometplay/lobby"
 	"github.com/cometplay/cometplay/rooms"
@@ -63,11 +65,11 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs := flag.NewFlagSet("tictactoe", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported by main, usage by printUsage
 	c := &s.server
-	e := &c.Engine
+	e := &c.HTTP
 
 	// Server
-	fs.StringVar(&c.Addr, "addr", engine.DefaultAddr, "listen address host:port (port 0: any free port)")
-	fs.StringVar(&c.Webroot, "webroot", "", "directory whose files override and extend the embedded static/ site")
+	fs.StringVar(&c.HTTP.Addr, "addr", engine.DefaultAddr, "listen address host:port (port 0: any free port)")
+	fs.StringVar(&c.HTTP.Webroot, "webroot", "", "directory whose files override and extend the embedded static/ site")
 	fs.StringVar(&e.WebrootCSP, "webroot-csp", "", "Content-Security-Policy sent with the -webroot files (default: none, as Pushlet's pages need inline script; the embedded site's files always carry engine.DefaultPageCSP)")
 	fs.IntVar(&e.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
 	fs.IntVar(&e.Workers, "workers", 0, "goroutines running handlers (0: max(16, 8×GOMAXPROCS))")
@@ -88,32 +90,32 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	sizeVar(fs, &e.Limits.MaxChunkExtBytes, "max-chunk-ext-bytes", httpcodec.DefaultMaxChunkExtBytes, "chunk-extension and trailer bytes of a chunked body; past it: 400")
 
 	// Comet
-	fs.Var((*formatValue)(&c.Hub.DefaultFormat), "default-format", "format of a join that names none: js, xml, xml-strict, json, sse")
-	fs.DurationVar(&c.Hub.SessionTimeout, "session-timeout", engine.DefaultSessionTimeout, "session lease, renewed by every request and open stream")
-	fs.DurationVar(&c.Hub.Heartbeat, "heartbeat", engine.DefaultHeartbeat, "silence after which a stream gets an hb event, and a parked long-poll is answered")
-	fs.DurationVar(&c.Hub.PullRefreshTimeout, "pull-refresh-timeout", engine.DefaultPullRefreshTimeout, "a long-poll session whose client does not come back within this ends")
-	fs.DurationVar(&c.Hub.PollRefreshTimeout, "poll-refresh-timeout", engine.DefaultPollRefreshTimeout, "a poll session whose client does not come back within this ends")
+	fs.Var((*formatValue)(&c.Comet.DefaultFormat), "default-format", "format of a join that names none: js, xml, xml-strict, json, sse")
+	fs.DurationVar(&c.Comet.SessionTimeout, "session-timeout", comet.DefaultSessionTimeout, "session lease, renewed by every request and open stream")
+	fs.DurationVar(&c.Comet.Heartbeat, "heartbeat", comet.DefaultHeartbeat, "silence after which a stream gets an hb event, and a parked long-poll is answered")
+	fs.DurationVar(&c.Comet.PullRefreshTimeout, "pull-refresh-timeout", comet.DefaultPullRefreshTimeout, "a long-poll session whose client does not come back within this ends")
+	fs.DurationVar(&c.Comet.PollRefreshTimeout, "poll-refresh-timeout", comet.DefaultPollRefreshTimeout, "a poll session whose client does not come back within this ends")
 	fs.DurationVar(&s.pullWaitMin, "pull-wait-min", 2*time.Second, "least p_wait sent to Pushlet long-poll clients")
 	fs.DurationVar(&s.pullWaitMax, "pull-wait-max", 6*time.Second, "greatest p_wait sent to Pushlet long-poll clients")
 	fs.DurationVar(&s.pollWaitMin, "poll-wait-min", 6*time.Second, "least wait between two polls")
 	fs.DurationVar(&s.pollWaitMax, "poll-wait-max", 10*time.Second, "greatest wait between two polls")
-	fs.IntVar(&c.Hub.Window, "window", engine.DefaultWindow, "recent events each session keeps for resume (1..65536); older ones are reported as a gap")
-	fs.IntVar(&c.Hub.MaxSessions, "max-sessions", engine.DefaultMaxSessions, "live sessions; a join past it: 503")
-	fs.IntVar(&c.Hub.MaxSessionsPerAddr, "max-sessions-per-addr", engine.DefaultMaxSessionsPerAddr, "live sessions joined from one IP address (-1: no cap); past it: 503")
-	fs.IntVar(&c.Hub.MaxSubscriptions, "max-subscriptions", engine.DefaultMaxSubscriptions, "subscriptions of one session")
-	fs.IntVar(&c.Hub.MaxSubscribedSegments, "max-subscribed-segments", engine.DefaultMaxSubscribedSegments, "subject segments of the subscriptions one client makes (each may add a node to the subject index); past it: nack")
-	fs.IntVar(&c.Hub.SubscribeRate, "subscribe-rate", engine.DefaultSubscribeRate, "subscribes and unsubscribes per second per session, sustained (-1: no limit); past it: nack")
-	fs.IntVar(&c.Hub.SubscribeBurst, "subscribe-burst", 0, "subscribes and unsubscribes per session at once (0: the larger of 64 and -subscribe-rate)")
-	fs.IntVar(&c.Hub.MaxFields, "max-fields", engine.DefaultMaxFields, "fields of one published event")
-	sizeVar(fs, &c.Hub.MaxEventBytes, "max-event-bytes", engine.DefaultMaxEventBytes, "names and values of one published event")
-	fs.IntVar(&c.Hub.MaxParams, "max-params", 0, "parameters of one protocol request, query and body, repeats included (0: the larger of 64 and twice -max-fields); past it: 400")
-	fs.IntVar(&c.Hub.PublishRate, "publish-rate", engine.DefaultPublishRate, "publishes per second per session, sustained (-1: no limit); past it: nack")
-	fs.IntVar(&c.Hub.PublishBurst, "publish-burst", 0, "publishes per session at once (0: the larger of 40 and -publish-rate)")
-	fs.DurationVar(&c.Hub.StallTimeout, "stall-timeout", engine.DefaultStallTimeout, "a stream whose connection takes no more bytes while events wait, for this long, is closed as a slow reader")
-	listVar(fs, &c.Hub.AllowedOrigins, "allowed-origins", "comma-separated origins (https://example.com) allowed cross-origin requests; * allows any (default: same origin only)")
-	fs.BoolVar(&c.Hub.ForcePullAll, "force-pull-all", false, "force every listen to long-poll")
-	listVar(fs, &c.Hub.ForcePullAgents, "force-pull-agents", "comma-separated User-Agent substrings whose listens are forced to long-poll")
-	fs.DurationVar(&c.DetachGrace, "detach-grace", engine.DefaultDetachGrace, "how long a lost listen must stay lost before rooms and lobby hear of it")
+	fs.IntVar(&c.Comet.Window, "window", comet.DefaultWindow, "recent events each session keeps for resume (1..65536); older ones are reported as a gap")
+	fs.IntVar(&c.Comet.MaxSessions, "max-sessions", comet.DefaultMaxSessions, "live sessions; a join past it: 503")
+	fs.IntVar(&c.Comet.MaxSessionsPerAddr, "max-sessions-per-addr", comet.DefaultMaxSessionsPerAddr, "live sessions joined from one IP address (-1: no cap); past it: 503")
+	fs.IntVar(&c.Comet.MaxSubscriptions, "max-subscriptions", comet.DefaultMaxSubscriptions, "subscriptions of one session")
+	fs.IntVar(&c.Comet.MaxSubscribedSegments, "max-subscribed-segments", comet.DefaultMaxSubscribedSegments, "subject segments of the subscriptions one client makes (each may add a node to the subject index); past it: nack")
+	fs.IntVar(&c.Comet.SubscribeRate, "subscribe-rate", comet.DefaultSubscribeRate, "subscribes and unsubscribes per second per session, sustained (-1: no limit); past it: nack")
+	fs.IntVar(&c.Comet.SubscribeBurst, "subscribe-burst", 0, "subscribes and unsubscribes per session at once (0: the larger of 64 and -subscribe-rate)")
+	fs.IntVar(&c.Comet.MaxFields, "max-fields", comet.DefaultMaxFields, "fields of one published event")
+	sizeVar(fs, &c.Comet.MaxEventBytes, "max-event-bytes", comet.DefaultMaxEventBytes, "names and values of one published event")
+	fs.IntVar(&c.Comet.MaxParams, "max-params", 0, "parameters of one protocol request, query and body, repeats included (0: the larger of 64 and twice -max-fields); past it: 400")
+	fs.IntVar(&c.Comet.PublishRate, "publish-rate", comet.DefaultPublishRate, "publishes per second per session, sustained (-1: no limit); past it: nack")
+	fs.IntVar(&c.Comet.PublishBurst, "publish-burst", 0, "publishes per session at once (0: the larger of 40 and -publish-rate)")
+	fs.DurationVar(&c.Comet.StallTimeout, "stall-timeout", comet.DefaultStallTimeout, "a stream whose connection takes no more bytes while events wait, for this long, is closed as a slow reader")
+	listVar(fs, &c.Comet.AllowedOrigins, "allowed-origins", "comma-separated origins (https://example.com) allowed cross-origin requests; * allows any (default: same origin only)")
+	fs.BoolVar(&c.Comet.ForcePullAll, "force-pull-all", false, "force every listen to long-poll")
+	listVar(fs, &c.Comet.ForcePullAgents, "force-pull-agents", "comma-separated User-Agent substrings whose listens are forced to long-poll")
+	fs.DurationVar(&c.Comet.DetachGrace, "detach-grace", comet.DefaultDetachGrace, "how long a lost listen must stay lost before rooms and lobby hear of it")
 
 	// Rooms and lobby
 	fs.IntVar(&c.Rooms.Executors, "executors", 0, "goroutines running room hooks (0: 2×GOMAXPROCS)")
@@ -136,8 +138,8 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.DurationVar(&c.Lobby.Tick, "lobby-tick", lobby.DefaultTick, "how often the lobby publishes the changes of its shown lists, coalesced")
 
 	// Operations
-	fs.StringVar(&c.AdminToken, "admin-token", "", "token of the admin console (/admin/) and pprof (/debug/pprof/), at least 16 characters; unset: both off (prefer the environment variable: flags show in ps)")
-	fs.DurationVar(&c.AdminInterval, "admin-interval", engine.DefaultAdminInterval, "period of the figures pushed to the admin console")
+	fs.StringVar(&c.Admin.Token, "admin-token", "", "token of the admin console (/admin/) and pprof (/debug/pprof/), at least 16 characters; unset: both off (prefer the environment variable: flags show in ps)")
+	fs.DurationVar(&c.Admin.Interval, "admin-interval", games.DefaultAdminInterval, "period of the figures pushed to the admin console")
 	fs.BoolVar(&c.Metrics, "metrics", true, "serve Prometheus metrics at /metrics")
 	fs.BoolVar(&c.MetricsAuth, "metrics-auth", false, "require the admin token (Authorization: Bearer) on /metrics")
 	fs.StringVar(&s.logFormat, "log-format", "text", "log format: text or json")
@@ -194,8 +196,8 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (*settings
 		return nil, err
 	}
 	s.server.Lobby.PresenceShown, s.server.Lobby.RoomsShown = s.lobbyShown, s.lobbyShown
-	s.server.Hub.PullWaitMin, s.server.Hub.PullWaitMax = int(s.pullWaitMin.Milliseconds()), int(s.pullWaitMax.Milliseconds())
-	s.server.Hub.PollWaitMin, s.server.Hub.PollWaitMax = int(s.pollWaitMin.Milliseconds()), int(s.pollWaitMax.Milliseconds())
+	s.server.Comet.PullWaitMin, s.server.Comet.PullWaitMax = int(s.pullWaitMin.Milliseconds()), int(s.pullWaitMax.Milliseconds())
+	s.server.Comet.PollWaitMin, s.server.Comet.PollWaitMax = int(s.pollWaitMin.Milliseconds()), int(s.pollWaitMax.Milliseconds())
 	return s, nil
 }
 
@@ -211,7 +213,7 @@ func (s *settings) ref(name string) string {
 // check validates every value, and returns all the errors at once.
 func (s *settings) check() error {
 	c := &s.server
-	e := &c.Engine
+	e := &c.HTTP
 	var errs []error
 	fail := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", s.ref(name), fmt.Sprintf(format, args...)))
@@ -237,19 +239,19 @@ func (s *settings) check() error {
 		}
 	}
 
-	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
-		fail("addr", "want host:port, got %q", c.Addr)
+	if _, port, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		fail("addr", "want host:port, got %q", c.HTTP.Addr)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		fail("addr", "invalid port %q", port)
 	}
-	if c.Webroot != "" {
-		if fi, err := os.Stat(c.Webroot); err != nil || !fi.IsDir() {
-			fail("webroot", "not a directory: %q", c.Webroot)
+	if c.HTTP.Webroot != "" {
+		if fi, err := os.Stat(c.HTTP.Webroot); err != nil || !fi.IsDir() {
+			fail("webroot", "not a directory: %q", c.HTTP.Webroot)
 		}
 	}
 	if strings.ContainsFunc(e.WebrootCSP, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		fail("webroot-csp", "control characters in %q", e.WebrootCSP)
-	} else if e.WebrootCSP != "" && c.Webroot == "" {
+	} else if e.WebrootCSP != "" && c.HTTP.Webroot == "" {
 		fail("webroot-csp", "needs -webroot")
 	}
 	notNegative("loops", e.Loops)
@@ -281,7 +283,7 @@ func (s *settings) check() error {
 	}
 	positive("max-chunk-ext-bytes", e.Limits.MaxChunkExtBytes)
 
-	h := &c.Hub
+	h := &c.Comet
 	positiveDur("session-timeout", h.SessionTimeout)
 	positiveDur("heartbeat", h.Heartbeat)
 	positiveDur("stall-timeout", h.StallTimeout)
@@ -341,7 +343,7 @@ func (s *settings) check() error {
 			fail("allowed-origins", "%q is not an origin like https://example.com (or *)", o)
 		}
 	}
-	positiveDur("detach-grace", c.DetachGrace)
+	positiveDur("detach-grace", c.Comet.DetachGrace)
 
 	notNegative("executors", c.Rooms.Executors)
 	positive("mailbox-size", c.Rooms.MailboxSize)
@@ -374,13 +376,13 @@ func (s *settings) check() error {
 		fail("lobby-tick", "must be at least 10ms, got %v", c.Lobby.Tick)
 	}
 
-	if t := c.AdminToken; t != "" && len(t) < engine.MinAdminTokenLen {
-		fail("admin-token", "must have at least %d characters, got %d", engine.MinAdminTokenLen, len(t)) // never the token itself
+	if t := c.Admin.Token; t != "" && len(t) < games.MinAdminTokenLen {
+		fail("admin-token", "must have at least %d characters, got %d", games.MinAdminTokenLen, len(t)) // never the token itself
 	}
-	if c.AdminInterval < 100*time.Millisecond {
-		fail("admin-interval", "must be at least 100ms, got %v", c.AdminInterval)
+	if c.Admin.Interval < 100*time.Millisecond {
+		fail("admin-interval", "must be at least 100ms, got %v", c.Admin.Interval)
 	}
-	if c.MetricsAuth && c.AdminToken == "" {
+	if c.MetricsAuth && c.Admin.Token == "" {
 		fail("metrics-auth", "needs -admin-token (the token /metrics will require)")
 	}
 	if c.MetricsAuth && !c.Metrics {
@@ -421,7 +423,7 @@ func (s *settings) logAttrs() []any {
 		v := f.Value.String()
 		if f.Name == "admin-token" {
 			v = "unset"
-			if s.server.AdminToken != "" {
+			if s.server.Admin.Token != "" {
 				v = "set"
 			}
 		}
@@ -475,7 +477,7 @@ func (s *settings) newLogger(w io.Writer) *slog.Logger {
 	if s.logFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(engine.LimitLogs(h, s.server.Engine.LogLimit))
+	return slog.New(engine.LimitLogs(h, s.server.HTTP.LogLimit))
 }
 
 // sizeValue is a byte count: 1048576, 1MiB, 64KiB, 1GiB (or KB, MB as
@@ -588,12 +590,12 @@ func (v listValue) Set(s string) error {
 }
 
 // formatValue is a Comet format name.
-type formatValue engine.Format
+type formatValue comet.Format
 
-func (v *formatValue) String() string { return engine.Format(*v).String() }
+func (v *formatValue) String() string { return comet.Format(*v).String() }
 
 func (v *formatValue) Set(s string) error {
-	f, ok := engine.ParseFormat(s)
+	f, ok := comet.ParseFormat(s)
 	if !ok {
 		return errors.New("want js, xml, xml-strict, json or sse")
 	}

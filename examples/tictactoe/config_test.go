@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,9 +58,9 @@ func TestParseSettingsValues(t *testing.T) {
 				c.Lobby.QueuePerAddr != 0 || c.Lobby.ListRate != lobby.DefaultListRate || c.Lobby.ListPer != lobby.DefaultListPer {
 				t.Errorf("defaults: demo clock %v, rooms %+v, lobby %+v", c.DemoClock, c.Rooms, c.Lobby)
 			}
-			if c.Addr != engine.DefaultAddr || c.Engine.MaxConns != 0 || c.Engine.MaxOutbound != engine.DefaultMaxOutbound ||
-				c.Hub.Heartbeat != engine.DefaultHeartbeat || c.Hub.Window != engine.DefaultWindow || !c.Metrics || c.MetricsAuth ||
-				c.AdminToken != "" || c.Hub.PullWaitMin != 2000 || c.Hub.PollWaitMax != 10000 || s.logLevel != slog.LevelInfo || s.logFormat != "text" {
+			if c.HTTP.Addr != engine.DefaultAddr || c.HTTP.MaxConns != 0 || c.HTTP.MaxOutbound != engine.DefaultMaxOutbound ||
+				c.Comet.Heartbeat != comet.DefaultHeartbeat || c.Comet.Window != comet.DefaultWindow || !c.Metrics || c.MetricsAuth ||
+				c.Admin.Token != "" || c.Comet.PullWaitMin != 2000 || c.Comet.PollWaitMax != 10000 || s.logLevel != slog.LevelInfo || s.logFormat != "text" {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
@@ -80,16 +81,16 @@ func TestParseSettingsValues(t *testing.T) {
 			}},
 		{"abuse limits", []string{"-max-conns-per-addr=10", "-tcp-keepalive=1m", "-max-subscribed-segments=100", "-subscribe-rate=5", "-subscribe-burst=7"},
 			[]string{"COMETPLAY_MAX_PARAMS", "80", "COMETPLAY_LOG_LIMIT", "3"}, func(t *testing.T, s *settings) {
-				e, h := s.server.Engine, s.server.Hub
+				e, h := s.server.HTTP, s.server.Comet
 				if e.MaxConnsPerAddr != 10 || e.KeepAlive != time.Minute || e.LogLimit != 3 || h.MaxSubscribedSegments != 100 ||
 					h.SubscribeRate != 5 || h.SubscribeBurst != 7 || h.MaxParams != 80 {
 					t.Errorf("engine %+v hub %+v", e, h)
 				}
 			}},
 		{"abuse limits' defaults", nil, nil, func(t *testing.T, s *settings) {
-			e, h := s.server.Engine, s.server.Hub
+			e, h := s.server.HTTP, s.server.Comet
 			if e.MaxConnsPerAddr != engine.DefaultMaxConnsPerAddr || e.KeepAlive != engine.DefaultKeepAlive || e.LogLimit != engine.DefaultLogLimit ||
-				h.MaxSubscribedSegments != engine.DefaultMaxSubscribedSegments || h.SubscribeRate != engine.DefaultSubscribeRate || h.MaxParams != 0 {
+				h.MaxSubscribedSegments != comet.DefaultMaxSubscribedSegments || h.SubscribeRate != comet.DefaultSubscribeRate || h.MaxParams != 0 {
 				t.Errorf("engine %+v hub %+v", e, h)
 			}
 		}},
@@ -99,41 +100,41 @@ func TestParseSettingsValues(t *testing.T) {
 			}
 		}},
 		{"flag", []string{"-max-conns", "500", "-heartbeat=15s"}, nil, func(t *testing.T, s *settings) {
-			if s.server.Engine.MaxConns != 500 || s.server.Hub.Heartbeat != 15*time.Second {
-				t.Errorf("MaxConns %d Heartbeat %v; want 500 15s", s.server.Engine.MaxConns, s.server.Hub.Heartbeat)
+			if s.server.HTTP.MaxConns != 500 || s.server.Comet.Heartbeat != 15*time.Second {
+				t.Errorf("MaxConns %d Heartbeat %v; want 500 15s", s.server.HTTP.MaxConns, s.server.Comet.Heartbeat)
 			}
 		}},
 		{"environment", nil, []string{"COMETPLAY_MAX_CONNS", "300", "COMETPLAY_LOG_LEVEL", "debug", "COMETPLAY_ACCESS_LOG", "true"}, func(t *testing.T, s *settings) {
-			if s.server.Engine.MaxConns != 300 || s.logLevel != slog.LevelDebug || !s.server.Engine.AccessLog {
-				t.Errorf("MaxConns %d level %v access log %v; want 300 debug true", s.server.Engine.MaxConns, s.logLevel, s.server.Engine.AccessLog)
+			if s.server.HTTP.MaxConns != 300 || s.logLevel != slog.LevelDebug || !s.server.HTTP.AccessLog {
+				t.Errorf("MaxConns %d level %v access log %v; want 300 debug true", s.server.HTTP.MaxConns, s.logLevel, s.server.HTTP.AccessLog)
 			}
 		}},
 		{"flag wins over environment", []string{"-max-conns=500"}, []string{"COMETPLAY_MAX_CONNS", "300"}, func(t *testing.T, s *settings) {
-			if s.server.Engine.MaxConns != 500 {
-				t.Errorf("MaxConns %d; want the flag's 500", s.server.Engine.MaxConns)
+			if s.server.HTTP.MaxConns != 500 {
+				t.Errorf("MaxConns %d; want the flag's 500", s.server.HTTP.MaxConns)
 			}
 		}},
 		{"sizes", []string{"-max-outbound", "512KiB", "-max-event-bytes=32768"}, []string{"COMETPLAY_MAX_BODY_BYTES", "2MiB"}, func(t *testing.T, s *settings) {
-			e := s.server.Engine
-			if e.MaxOutbound != 512<<10 || e.Limits.MaxBodyBytes != 2<<20 || s.server.Hub.MaxEventBytes != 32<<10 {
-				t.Errorf("MaxOutbound %d MaxBodyBytes %d MaxEventBytes %d", e.MaxOutbound, e.Limits.MaxBodyBytes, s.server.Hub.MaxEventBytes)
+			e := s.server.HTTP
+			if e.MaxOutbound != 512<<10 || e.Limits.MaxBodyBytes != 2<<20 || s.server.Comet.MaxEventBytes != 32<<10 {
+				t.Errorf("MaxOutbound %d MaxBodyBytes %d MaxEventBytes %d", e.MaxOutbound, e.Limits.MaxBodyBytes, s.server.Comet.MaxEventBytes)
 			}
 		}},
 		{"webroot policy", []string{"-webroot", "."}, []string{"COMETPLAY_WEBROOT_CSP", "default-src 'self'"}, func(t *testing.T, s *settings) {
-			if s.server.Webroot != "." || s.server.Engine.WebrootCSP != "default-src 'self'" {
-				t.Errorf("webroot %q policy %q; want . and default-src 'self'", s.server.Webroot, s.server.Engine.WebrootCSP)
+			if s.server.HTTP.Webroot != "." || s.server.HTTP.WebrootCSP != "default-src 'self'" {
+				t.Errorf("webroot %q policy %q; want . and default-src 'self'", s.server.HTTP.Webroot, s.server.HTTP.WebrootCSP)
 			}
 		}},
 		{"lists and waits", []string{"-allowed-origins", "https://a.example, https://b.example", "-poll-wait-min=50ms", "-poll-wait-max=150ms", "-default-format", "json"}, nil, func(t *testing.T, s *settings) {
-			h := s.server.Hub
-			if len(h.AllowedOrigins) != 2 || h.AllowedOrigins[1] != "https://b.example" || h.PollWaitMin != 50 || h.PollWaitMax != 150 || h.DefaultFormat != engine.FormatJSON {
+			h := s.server.Comet
+			if len(h.AllowedOrigins) != 2 || h.AllowedOrigins[1] != "https://b.example" || h.PollWaitMin != 50 || h.PollWaitMax != 150 || h.DefaultFormat != comet.FormatJSON {
 				t.Errorf("origins %q poll wait %d..%d format %v", h.AllowedOrigins, h.PollWaitMin, h.PollWaitMax, h.DefaultFormat)
 			}
 		}},
 		{"operations", []string{"-metrics-auth", "-log-format=json", "-reconnect-window=-1s"}, []string{"COMETPLAY_ADMIN_TOKEN", "0123456789abcdef"}, func(t *testing.T, s *settings) {
 			c := s.server
-			if !c.MetricsAuth || c.AdminToken != "0123456789abcdef" || s.logFormat != "json" || c.ReconnectWindow != -time.Second {
-				t.Errorf("metrics-auth %v token %q format %q window %v", c.MetricsAuth, c.AdminToken, s.logFormat, c.ReconnectWindow)
+			if !c.MetricsAuth || c.Admin.Token != "0123456789abcdef" || s.logFormat != "json" || c.ReconnectWindow != -time.Second {
+				t.Errorf("metrics-auth %v token %q format %q window %v", c.MetricsAuth, c.Admin.Token, s.logFormat, c.ReconnectWindow)
 			}
 		}},
 	} {

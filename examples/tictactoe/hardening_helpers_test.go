@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/games"
 	"log/slog"
 	"net"
 	"net/http"
@@ -35,9 +37,9 @@ type hardSite struct {
 
 // startHardSite starts newServer with hub (and the given detach grace)
 // on 127.0.0.1:0; it is shut down in t.Cleanup unless the test did.
-func startHardSite(t *testing.T, hub engine.HubConfig, grace time.Duration) *hardSite {
+func startHardSite(t *testing.T, hub comet.Config, grace time.Duration) *hardSite {
 	t.Helper()
-	return startHardSiteWith(t, func(c *config) { c.Hub, c.DetachGrace = hub, grace })
+	return startHardSiteWith(t, func(c *config) { c.Comet, c.Comet.DetachGrace = hub, grace })
 }
 
 // startHardSiteWith is startHardSite with the configuration change makes.
@@ -48,22 +50,22 @@ func startHardSiteWith(t *testing.T, change func(*config)) *hardSite {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	// Every client of these tests is 127.0.0.1: no cap on its connections.
-	c := config{Addr: "127.0.0.1:0", Logger: log, Engine: engine.Config{MaxConnsPerAddr: -1}}
+	c := config{Config: games.Config{HTTP: engine.Config{Addr: "127.0.0.1:0", MaxConnsPerAddr: -1}, Logger: log}}
 	change(&c)
 	s, err := newServer(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
-	hs := &hardSite{t: t, s: s, base: "http://" + s.srv.Addr(),
+	hs := &hardSite{t: t, s: s, base: "http://" + s.HTTP().Addr(),
 		hc: &http.Client{Timeout: hardWait, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	t.Cleanup(func() {
 		hs.hc.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		s.shutdown(ctx) // a no-op if the test shut it down already
+		s.Shutdown(ctx) // a no-op if the test shut it down already
 	})
 	return hs
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -41,11 +42,11 @@ func TestHardeningLobbyFlood(t *testing.T) {
 	newcomers := testkit.Scale(5, 20)
 	const attackers, inFlight = 40, 8
 	hs := startHardSiteWith(t, func(c *config) {
-		c.Hub = engine.HubConfig{PublishRate: -1}
+		c.Comet = comet.Config{PublishRate: -1}
 		c.EmptyGrace = time.Hour // the listed rooms wait, empty, for the whole test
 	})
 	for range listed {
-		if _, err := hs.s.rooms.Create(ttt.Name, rooms.PlayerInfo{}, nil); err != nil {
+		if _, err := hs.s.Rooms().Create(ttt.Name, rooms.PlayerInfo{}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,7 +68,7 @@ func TestHardeningLobbyFlood(t *testing.T) {
 		}
 		sessions = append(sessions, c)
 	}
-	hEventuallyT(t, "the flood's hellos", func() bool { return int(hs.s.lobby.Stats().PlayersOnline) >= attackers+1 })
+	hEventuallyT(t, "the flood's hellos", func() bool { return int(hs.s.Lobby().Stats().PlayersOnline) >= attackers+1 })
 
 	var (
 		sent, accepted atomic.Int64
@@ -123,7 +124,7 @@ func TestHardeningLobbyFlood(t *testing.T) {
 				return
 			default:
 			}
-			if q := int64(hs.s.lobby.Stats().Queued); q > maxQueued.Load() {
+			if q := int64(hs.s.Lobby().Stats().Queued); q > maxQueued.Load() {
 				maxQueued.Store(q)
 			}
 			time.Sleep(time.Millisecond) // a sampling period, not a synchronization
@@ -147,7 +148,7 @@ func TestHardeningLobbyFlood(t *testing.T) {
 	if q := maxQueued.Load(); q > share+1 {
 		t.Errorf("the lobby's queue held %d actions during the flood; want at most the flooding address's share (%d) and a newcomer's hello", q, share)
 	}
-	made := hs.s.rooms.NumRooms() - listed
+	made := hs.s.Rooms().NumRooms() - listed
 	if made > rooms.DefaultMaxWaitingPerAddr || made == 0 {
 		t.Errorf("the flooding address made %d rooms; want 1..%d", made, rooms.DefaultMaxWaitingPerAddr)
 	}
@@ -168,7 +169,7 @@ func TestHardeningLobbyFlood(t *testing.T) {
 // streams need no session, so an open one is anybody's connection), and
 // when on, its streams are capped per address (503 with the reason).
 func TestHardeningDemoClock(t *testing.T) {
-	off := startHardSite(t, engine.HubConfig{}, 0)
+	off := startHardSite(t, comet.Config{}, 0)
 	if resp := hGet(t, off.hc, off.base+"/demo/clock"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("the demo clock by default: %d; want 404", resp.StatusCode)
 	}

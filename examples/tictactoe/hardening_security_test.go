@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/internal/cometclient"
 	"github.com/cometplay/cometplay/rooms"
 )
@@ -22,7 +22,7 @@ import (
 // move, the seq expected). None of them changes the board: the spectator
 // sees exactly the moves that were accepted.
 func TestHardeningGameRules(t *testing.T) {
-	hs := startHardSite(t, engine.HubConfig{}, 0)
+	hs := startHardSite(t, comet.Config{}, 0)
 	ann, bob := hs.player("Ann"), hs.player("Bob")
 	carl, dave := hs.player("Carl"), hs.player("Dave")
 	spec, eve := hs.player("Spec"), hs.player("Eve")
@@ -154,14 +154,14 @@ func TestHardeningGameRules(t *testing.T) {
 }
 
 // TestHardeningRateLimits: each session's publishes (moves, chat and lobby
-// actions included) are limited by HubConfig.PublishRate and PublishBurst:
+// actions included) are limited by comet.Config.PublishRate and PublishBurst:
 // past the burst, "rate limited: slow down", and a refused move is not
 // applied; the bucket refills and the client's retry is applied once. Lobby chat has its own, stricter limit
 // (lobby.Options.ChatRate per ChatPer: 5 per 10 s): the sixth message is
 // refused with "lobby: too many messages, slow down" and nobody sees it.
 func TestHardeningRateLimits(t *testing.T) {
 	const burst = 8
-	hs := startHardSite(t, engine.HubConfig{PublishRate: 4, PublishBurst: burst}, 0)
+	hs := startHardSite(t, comet.Config{PublishRate: 4, PublishBurst: burst}, 0)
 	ann, bob := hs.player("Ann"), hs.player("Bob")
 	x, o := pair(ann, bob)
 
@@ -217,7 +217,7 @@ func TestHardeningRateLimits(t *testing.T) {
 	})
 
 	t.Run("chat", func(t *testing.T) {
-		hs := startHardSite(t, engine.HubConfig{}, 0)
+		hs := startHardSite(t, comet.Config{}, 0)
 		cat, dan := hs.player("Cat"), hs.player("Dan")
 		for i := range 5 {
 			if err := cat.lobby("action", "chat", "text", fmt.Sprint("hello ", i)); err != nil {
@@ -250,12 +250,12 @@ func TestHardeningRateLimits(t *testing.T) {
 }
 
 // TestHardeningSessionsPerAddr: over the wire, one client address holds at
-// most HubConfig.MaxSessionsPerAddr live sessions; the next join is
+// most comet.Config.MaxSessionsPerAddr live sessions; the next join is
 // answered 503 with the reason and Retry-After, and creates nothing. Ending
 // a session (leave) or its lease running out frees a place.
 func TestHardeningSessionsPerAddr(t *testing.T) {
 	const perAddr = 4
-	hs := startHardSite(t, engine.HubConfig{MaxSessionsPerAddr: perAddr, SessionTimeout: time.Second}, 0)
+	hs := startHardSite(t, comet.Config{MaxSessionsPerAddr: perAddr, SessionTimeout: time.Second}, 0)
 	ctx := context.Background()
 	join := func() (*cometclient.Client, error) { return cometclient.Join(ctx, hs.base, hs.hc) }
 	var cs []*cometclient.Client
@@ -277,7 +277,7 @@ func TestHardeningSessionsPerAddr(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "too many sessions from this address") || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("join over the cap: %d %q %v", resp.StatusCode, b, resp.Header)
 		}
-		if n := hs.s.hub.NumSessions(); n != perAddr {
+		if n := hs.s.Hub().NumSessions(); n != perAddr {
 			t.Fatalf("%d sessions; want %d", n, perAddr)
 		}
 	}
@@ -292,12 +292,12 @@ func TestHardeningSessionsPerAddr(t *testing.T) {
 	// Keep one session alive with heartbeats while the others' leases run
 	// out: their places free up.
 	deadline := time.Now().Add(hardWait)
-	for hs.s.hub.NumSessions() > 1 {
+	for hs.s.Hub().NumSessions() > 1 {
 		if _, err := cs[1].Do(ctx, "hb"); err != nil {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d sessions still live after their leases", hs.s.hub.NumSessions())
+			t.Fatalf("%d sessions still live after their leases", hs.s.Hub().NumSessions())
 		}
 		time.Sleep(100 * time.Millisecond) // the heartbeat's period, not a synchronization
 	}

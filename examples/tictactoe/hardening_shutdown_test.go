@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/cometplay/cometplay/comet"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -12,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/internal/cometclient"
 	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/rooms"
@@ -40,7 +40,7 @@ type hardMove struct {
 func TestHardeningShutdownUnderLoad(t *testing.T) {
 	games := testkit.Scale(40, 200)
 	extra := testkit.Scale(200, 2000)
-	hs := startHardSite(t, engine.HubConfig{MaxSessionsPerAddr: -1, PublishRate: -1}, 0)
+	hs := startHardSite(t, comet.Config{MaxSessionsPerAddr: -1, PublishRate: -1}, 0)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("HARDENING_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
@@ -98,14 +98,14 @@ func TestHardeningShutdownUnderLoad(t *testing.T) {
 	// The rooms fall behind: every executor is held (a hook of one room
 	// each, through Manager.Do), so the last wave is accepted, acknowledged
 	// and still waiting in the rooms' mailboxes when the shutdown begins.
-	execs := hs.s.rooms.Stats().Executors
+	execs := hs.s.Rooms().Stats().Executors
 	unhold := make(chan struct{})
 	for i := range execs {
-		if err := hs.s.rooms.Do(tables[i].x.room, func(*rooms.Ctx) { <-unhold }); err != nil {
+		if err := hs.s.Rooms().Do(tables[i].x.room, func(*rooms.Ctx) { <-unhold }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	hEventuallyT(t, "every executor held", func() bool { return hs.s.rooms.Stats().ExecutorsBusy == int64(execs) })
+	hEventuallyT(t, "every executor held", func() bool { return hs.s.Rooms().Stats().ExecutorsBusy == int64(execs) })
 	close(w.release)
 	for range games {
 		hRecvT(t, w.sent, "the last wave of moves to be acknowledged")
@@ -116,7 +116,7 @@ func TestHardeningShutdownUnderLoad(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	shut := make(chan error, 1)
-	go func() { shut <- hs.s.shutdown(ctx) }()
+	go func() { shut <- hs.s.Shutdown(ctx) }()
 	// Release the rooms once the shutdown is under way: when a listener
 	// gets its abort (which, done right, waits for the rooms), or else
 	// after a moment. The verdict does not depend on which comes first.

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"github.com/cometplay/cometplay/comet"
 	"io"
 	"net/http"
 	"regexp"
@@ -29,7 +30,7 @@ import (
 // response says nosniff.
 func TestHardeningSitePages(t *testing.T) {
 	const token = "web-hardening-admin-token"
-	base := strings.TrimSuffix(startSiteWith(t, func(c *config) { c.AdminToken = token }).base, "/")
+	base := strings.TrimSuffix(startSiteWith(t, func(c *config) { c.Admin.Token = token }).base, "/")
 	get := func(path string, hdr ...string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)
@@ -97,7 +98,7 @@ func TestHardeningSitePages(t *testing.T) {
 // requests cross-site (Fetch Metadata) and sends no Origin.
 func TestHardeningForeignImagesKeepTheSessionCap(t *testing.T) {
 	const perAddr = 4
-	hs := startHardSite(t, engine.HubConfig{MaxSessionsPerAddr: perAddr}, 0)
+	hs := startHardSite(t, comet.Config{MaxSessionsPerAddr: perAddr}, 0)
 	for i := range perAddr + 1 {
 		req, _ := http.NewRequest("GET", hs.base+"/comet?p_event=join&p_format=json", nil)
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
@@ -116,7 +117,7 @@ func TestHardeningForeignImagesKeepTheSessionCap(t *testing.T) {
 			t.Fatalf("foreign image %d: %d; want 403", i, resp.StatusCode)
 		}
 	}
-	if n := hs.s.hub.NumSessions(); n != 0 {
+	if n := hs.s.Hub().NumSessions(); n != 0 {
 		t.Fatalf("foreign images made %d sessions", n)
 	}
 	for i := range perAddr {

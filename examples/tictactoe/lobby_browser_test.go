@@ -42,7 +42,7 @@ func createRoom(t *testing.T, p *hardPlayer) string {
 // listedRooms returns the ids of the server's rooms in the lobby's order:
 // waiting, playing, finished, then by id.
 func listedRooms(st *site) []string {
-	all := st.s.rooms.Rooms("")
+	all := st.s.Rooms().Rooms("")
 	slices.SortFunc(all, func(a, b rooms.RoomInfo) int {
 		return cmp.Or(cmp.Compare(a.State, b.State), strings.Compare(a.ID, b.ID))
 	})

@@ -52,28 +52,28 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 	}
 
 	c := st.server
-	c.Logger, c.StaticModTime = log, startTime()
+	c.Logger, c.HTTP.StaticModTime = log, startTime()
 	s, err := newServer(c)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if err := s.start(); err != nil {
+	if err := s.Start(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "cometplay is running: open http://%s/\n", s.srv.Addr())
-	if c.AdminToken != "" {
-		log.Info("admin console", "url", "http://"+s.srv.Addr()+"/admin/", "pprof", "http://"+s.srv.Addr()+"/debug/pprof/")
+	fmt.Fprintf(stdout, "cometplay is running: open http://%s/\n", s.Addr())
+	if c.Admin.Token != "" {
+		log.Info("admin console", "url", "http://"+s.Addr()+"/admin/", "pprof", "http://"+s.Addr()+"/debug/pprof/")
 	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	signal.Stop(sig)
-	ctx, cancel := context.WithTimeout(context.Background(), c.Engine.ShutdownTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.HTTP.ShutdownTimeout)
 	defer cancel()
-	if err := s.shutdown(ctx); err != nil {
+	if err := s.Shutdown(ctx); err != nil {
 		log.Error("shutdown", "err", err)
 		return 1
 	}

@@ -1,5 +1,13 @@
 // Package layout holds the test that enforces the direction of the
-// project's imports (see layout_test.go): httpcodec uses only the standard
-// library, rooms and lobby import neither gnet nor engine, and only engine
-// imports gnet.
+// project's imports (see layout_test.go), one layer on the next:
+//
+//	httpcodec          the standard library only
+//	engine             httpcodec, gnet (the only package importing it); no layer above it
+//	comet              engine; not games, rooms or lobby
+//	rooms, lobby       neither gnet nor engine, comet or games (lobby may import rooms)
+//	games              engine, comet, rooms, lobby; not gnet
+//	static             assets only: nothing of ours
+//
+// bench is the one other importer of gnet: its bare-gnet baseline is the
+// floor the engine is measured against.
 package layout

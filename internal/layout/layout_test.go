@@ -2,8 +2,11 @@ package layout
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"maps"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,40 +62,104 @@ func isStd(path string) bool {
 	return !strings.Contains(first, ".")
 }
 
-func TestImportDirection(t *testing.T) {
-	pkgs := listAll(t)
-	if len(pkgs) < 5 {
-		t.Fatalf("go list found only %d packages", len(pkgs))
-	}
+// rule says what a package may not depend on.
+type rule struct {
+	pkg    string   // the package and those below it
+	direct bool     // checks direct imports (else every dependency)
+	banned []string // module paths (and below) it must not depend on; "std-only" allows only the standard library
+	why    string
+}
+
+var rules = []rule{
+	{"/httpcodec", false, []string{"std-only"}, "httpcodec uses the standard library only"},
+	{"/engine", false, []string{"/comet", "/games", "/rooms", "/lobby", "/static"}, "engine (HTTP) knows no layer above it"},
+	{"/comet", false, []string{"/games", "/rooms", "/lobby", "/static"}, "comet knows nothing of games"},
+	{"/rooms", false, []string{gnet, "/engine", "/comet", "/games", "/lobby"}, "rooms imports nothing else of ours"},
+	{"/lobby", false, []string{gnet, "/engine", "/comet", "/games"}, "lobby may import rooms only"},
+	{"/games", true, []string{gnet, "/static"}, "games reaches gnet only through engine, and takes its site as a config"},
+	{"/static", false, []string{module + "/"}, "static holds assets only"},
+}
+
+// violations returns what in pkgs breaks the rules (and the one rule of
+// the whole module: only engine, and bench's baseline, import gnet).
+func violations(pkgs map[string]pkg) []string {
+	var out []string
 	under := func(p, prefix string) bool { return p == prefix || strings.HasPrefix(p, prefix+"/") }
 	for path, p := range pkgs {
-		for _, d := range p.Deps {
-			switch {
-			case under(path, module+"/httpcodec") && !isStd(d):
-				t.Errorf("%s depends on %s: httpcodec must use the standard library only", path, d)
-			case (under(path, module+"/rooms") || under(path, module+"/lobby")) && (strings.HasPrefix(d, gnet) || under(d, module+"/engine")):
-				t.Errorf("%s depends on %s: rooms and lobby must import neither gnet nor engine", path, d)
+		for _, r := range rules {
+			if !under(path, module+r.pkg) {
+				continue
+			}
+			deps := p.Deps
+			if r.direct {
+				deps = p.Imports
+			}
+			for _, d := range deps {
+				for _, b := range r.banned {
+					bad := false
+					switch {
+					case b == "std-only":
+						bad = !isStd(d)
+					case strings.HasPrefix(b, "/"):
+						bad = under(d, module+b)
+					case strings.HasSuffix(b, "/"):
+						bad = strings.HasPrefix(d, b)
+					default:
+						bad = strings.HasPrefix(d, b)
+					}
+					if bad {
+						out = append(out, fmt.Sprintf("%s depends on %s: %s", path, d, r.why))
+					}
+				}
 			}
 		}
 		for _, d := range p.Imports {
-			// bench's bare-gnet baseline server is the one other direct user
-			// of gnet: it is the floor the engine is measured against.
 			if strings.HasPrefix(d, gnet) && !under(path, module+"/engine") && !under(path, module+"/bench") {
-				t.Errorf("%s imports %s: only engine imports gnet", path, d)
+				out = append(out, fmt.Sprintf("%s imports %s: only engine imports gnet", path, d))
 			}
 		}
 	}
-	for _, must := range []string{"/httpcodec", "/engine", "/rooms", "/lobby"} {
+	return out
+}
+
+func TestImportDirection(t *testing.T) {
+	pkgs := listAll(t)
+	for _, must := range []string{"/httpcodec", "/engine", "/comet", "/games", "/rooms", "/lobby", "/static"} {
 		if _, ok := pkgs[module+must]; !ok {
 			t.Errorf("package %s missing", module+must)
 		}
 	}
+	for _, v := range violations(pkgs) {
+		t.Error(v)
+	}
 }
 
-// TestImportDirectionDetects checks the checker on a made-up violation, so
-// the test above cannot pass vacuously.
+// TestImportDirectionDetects checks the checker on the real graph with one
+// made-up violation added per rule, so the test above cannot pass
+// vacuously.
 func TestImportDirectionDetects(t *testing.T) {
 	if isStd("github.com/x/y") || !isStd("net/http") {
 		t.Fatal("isStd misclassifies")
+	}
+	real := listAll(t)
+	for _, tc := range []struct{ pkg, dep string }{
+		{"/engine", module + "/comet"},
+		{"/engine", module + "/games"},
+		{"/comet", module + "/rooms"},
+		{"/comet", module + "/games"},
+		{"/rooms", gnet + "/v2"},
+		{"/lobby", module + "/comet"},
+		{"/games", gnet + "/v2"},
+		{"/httpcodec", "golang.org/x/sys/unix"},
+		{"/static", module + "/engine"},
+	} {
+		pkgs := maps.Clone(real)
+		p := pkgs[module+tc.pkg]
+		p.Deps = append(slices.Clone(p.Deps), tc.dep)
+		p.Imports = append(slices.Clone(p.Imports), tc.dep)
+		pkgs[module+tc.pkg] = p
+		if v := violations(pkgs); len(v) == 0 {
+			t.Errorf("%s importing %s is not reported", tc.pkg, tc.dep)
+		}
 	}
 }

@@ -1,0 +1,73 @@
+// Package comet is cometplay's Comet hub, built on the engine's HTTP
+// server: sessions, subjects, each session's event history and every
+// Comet transport (stream, SSE, forever-iframe, long-poll, poll), speaking
+// Pushlet's protocol (docs/PROTOCOL.md) so that Pushlet's own JavaScript
+// clients work unmodified, extended with JSON, SSE and resume without loss.
+//
+// NewHub mounts the protocol on an engine.Server at Config.Paths
+// ("/pushlet/pushlet.srv" and "/comet"). Go code publishes with
+// Hub.Publish and Hub.Send, subscribes sessions server-side with
+// Session.Subscribe, routes client publishes to a subject prefix with
+// Hub.Claim, and hears of sessions coming and going with
+// Hub.OnSessionEvent. The games package builds the rooms runtime and the
+// lobby on these.
+//
+// # Concurrency contract
+//
+// The protocol runs on the engine's event loops (engine.Server.HandleLoop):
+// parsing a request's parameters, answering control requests, attaching
+// and writing data channels. That code never blocks: it takes only a
+// session's mutex or the subject index's lock, never around I/O, and posts
+// to loops (engine.Loop.Post), which never waits. A SubjectHandler given to
+// Hub.Claim runs there too, so it must not block: it validates and hands
+// the publish on (the games package enqueues it in a room's or the lobby's
+// mailbox).
+//
+// Every exported method is safe for concurrent use. Session lifecycle
+// callbacks (OnSessionEvent) run on one goroutine of the hub, in order,
+// never under a lock. Session timers (leases, heartbeats, the detach grace)
+// are entries in the server's one timing wheel (engine.Server.Timers).
+//
+// Lock order: the subject index's lock and session mutexes are never held
+// together (publishers collect subscriptions under the index's read lock,
+// release it, then lock each session). A session's mutex may be held while
+// posting to a loop or arming a timer: the inbox and wheel mutexes are
+// leaves.
+//
+// # The life of a request
+//
+//  1. The engine parses a request to a protocol path and calls Hub.serve
+//     on the connection's loop (the request aliases the inbound buffer).
+//  2. The origin check runs (same origin, Fetch Metadata, AllowedOrigins);
+//     the parameters of the query and of a form or Pushlet XML body are
+//     read in one pass, bounded by Config.MaxParams.
+//  3. join creates a session; other events look the session up by its
+//     secret id (p_id), compared in constant time.
+//  4. A control request (subscribe, publish, hb, leave…) is answered at
+//     once on the same Exchange; a publish to a claimed subject goes to its
+//     SubjectHandler, any other is fanned out (the life of a push).
+//  5. A data channel (listen in stream mode, or a pull/poll refresh) is
+//     attached to the session: a stream starts its chunked response and
+//     keeps it; a parked refresh waits for an event or a heartbeat.
+//
+// # The life of a push
+//
+//  1. A client publishes (a request on any loop) or Go code calls
+//     Hub.Publish.
+//  2. The subject index (a trie of subject segments) yields the matching
+//     subscriptions, at most one per session; the event is created once and
+//     shared by every recipient.
+//  3. For each recipient, the session appends (seq, event, subscription)
+//     to its bounded window and, if a listener is attached and not already
+//     scheduled, posts the listener to its loop (a sessionRunner task).
+//  4. On that loop, the listener takes the events after the session's
+//     delivered cursor (a gap event first if the window overflowed) and
+//     writes them: on a stream, one chunk per event, flushed in one write;
+//     for a parked long-poll, one complete response. Each event's encoding
+//     in the listener's format is computed once per event and cached when
+//     it has more than two recipients; only p_seq, p_sid and p_label are
+//     written per recipient.
+//  5. A client that reconnects with p_last (or Last-Event-ID) moves the
+//     cursor back and receives everything after it that the window still
+//     holds.
+package comet

@@ -1,0 +1,648 @@
+package comet
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/internal/netaddr"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config configures the Comet hub. Zero fields take the defaults below,
+// which follow Pushlet 2.0.4's pushlet.properties where it has one.
+type Config struct {
+	// Paths the protocol is served at (default "/pushlet/pushlet.srv" and "/comet").
+	Paths []string
+	// DefaultFormat is used when a join names none (default js, as Pushlet).
+	DefaultFormat Format
+	// SessionTimeout is the lease renewed by every request and every open
+	// stream (default 5 minutes).
+	SessionTimeout time.Duration
+	// Heartbeat is the silence after which a stream gets an hb event, and the
+	// time a pull refresh waits for an event before answering with an hb
+	// (default 20 s).
+	Heartbeat time.Duration
+	// PullRefreshTimeout and PollRefreshTimeout stop a pull or poll session
+	// whose client does not come back with a refresh in time (45 s, 60 s).
+	PullRefreshTimeout time.Duration
+	PollRefreshTimeout time.Duration
+	// PullWaitMin/Max and PollWaitMin/Max bound the random p_wait (in
+	// milliseconds) sent in refresh events (2000–6000, 6000–10000).
+	PullWaitMin, PullWaitMax int
+	PollWaitMin, PollWaitMax int
+	// Window is the number of recent events each session keeps for resume
+	// (default 256). It is allocated as events arrive, so idle sessions stay small.
+	Window int
+	// ForcePullAll forces every listen to pull mode; ForcePullAgents forces it
+	// for User-Agents containing one of the strings (case-insensitive). Both
+	// are off by default (Pushlet forced pull for "safari", which is every
+	// Chromium).
+	ForcePullAll    bool
+	ForcePullAgents []string
+	// AllowedOrigins lists origins ("https://example.com") whose pages may
+	// use the protocol besides the server's own (http://<Host>); "*" allows
+	// any. Requests of other sites' pages, told by Origin, Sec-Fetch-Site or
+	// Referer, are answered 403 (see checkOrigin). Default: same origin only.
+	AllowedOrigins []string
+	// MaxSessions caps concurrent sessions (default 100,000); a join over it
+	// is answered 503.
+	MaxSessions int
+	// MaxSubscriptions caps a session's subscriptions (default 64).
+	MaxSubscriptions int
+	// MaxSubscribedSegments caps the subject segments of the subscriptions
+	// a client makes, summed over every part of every list (default 256):
+	// each may add a node to the subject index, so this bounds what a
+	// session's subscriptions cost in memory. Subscriptions made from Go
+	// (rooms, lobby, Session.Subscribe) are not counted.
+	MaxSubscribedSegments int
+	// SubscribeRate and SubscribeBurst limit a client's subscribes (new
+	// subscriptions) and unsubscribes with a token bucket of their own
+	// (defaults 10 a second, bursts of 64; a negative SubscribeRate
+	// disables it). Over it: nack "rate limited". A bucket apart from the
+	// publishes' so that a client re-subscribing everything on a new
+	// session does not spend its moves.
+	SubscribeRate  int
+	SubscribeBurst int
+	// MaxFields caps the fields of one published event (default 32).
+	MaxFields int
+	// MaxEventBytes caps the total size of a published event's names and
+	// values (default 16 KiB).
+	MaxEventBytes int
+	// MaxParams caps the parameters of one protocol request, in its query
+	// and body together, repeats included (default the larger of
+	// DefaultMaxParams and 2×MaxFields; at least MaxFields). Past it the
+	// request is answered 400 at once, before the rest is read.
+	MaxParams int
+	// MaxSessionsPerAddr caps the live sessions joined from one client IP
+	// address, an IPv6 address counting with its whole /64 (default 128;
+	// -1: no cap). A join over it is answered 503.
+	MaxSessionsPerAddr int
+	// PublishRate and PublishBurst limit each session's publishes (moves,
+	// chat and lobby actions included) with a token bucket: PublishRate per
+	// second sustained, PublishBurst at once (defaults 20 and 40; a negative
+	// PublishRate disables the limit). Over it: nack "rate limited".
+	PublishRate  int
+	PublishBurst int
+	// StallTimeout closes a stream whose connection accepts no more bytes
+	// while events wait for it, for this long (default 5 s): a peer that
+	// stopped reading. A backlog larger than the connection's outbound cap
+	// (engine Config.MaxOutbound) is sent in slices as the peer reads it.
+	StallTimeout time.Duration
+	// DetachGrace is how long a session's lost data channel (its connection
+	// went away before the response ended) must stay lost before
+	// SessionDetached is reported (default 2 s; negative: at once). A stream
+	// that reconnects at once (a network blip, a long-poll client between
+	// two refreshes whose request was cut) is not reported at all: a game's
+	// players do not flicker "dropped".
+	DetachGrace time.Duration
+}
+
+// Hub defaults.
+const (
+	DefaultSessionTimeout     = 5 * time.Minute
+	DefaultHeartbeat          = 20 * time.Second
+	DefaultPullRefreshTimeout = 45 * time.Second
+	DefaultPollRefreshTimeout = 60 * time.Second
+	DefaultStallTimeout       = 5 * time.Second
+	DefaultDetachGrace        = 2 * time.Second
+	DefaultWindow             = 256
+	DefaultMaxSessions        = 100_000
+	DefaultMaxSubscriptions   = 64
+	// DefaultMaxSubscribedSegments allows every subscription of a session
+	// at DefaultMaxSubscriptions four segments ("/room/r-4f/chat" has 4).
+	DefaultMaxSubscribedSegments = 256
+	// DefaultSubscribeRate and DefaultSubscribeBurst: a client may make its
+	// whole set of subscriptions at once (DefaultMaxSubscriptions), then
+	// change ten a second. Each change takes the subject index's write
+	// lock, which every publish waits for.
+	DefaultSubscribeRate  = 10
+	DefaultSubscribeBurst = DefaultMaxSubscriptions
+	DefaultMaxFields      = 32
+	DefaultMaxEventBytes  = 16 << 10
+	// DefaultMaxParams bounds a request's parameters: a publish carries at
+	// most MaxFields (32) fields of its own and a few p_* control fields
+	// (p_event, p_id, p_subject, p_to, p_label: clients send fewer than
+	// 10); twice MaxFields leaves room for repeats. The cap bounds the work
+	// of reading one request on the event loop, whatever its body holds.
+	DefaultMaxParams          = 64
+	DefaultMaxSessionsPerAddr = 128
+	DefaultPublishRate        = 20
+	DefaultPublishBurst       = 40
+	// MaxLabelLen bounds p_label.
+	MaxLabelLen = 128
+)
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Paths) == 0 {
+		c.Paths = []string{"/pushlet/pushlet.srv", "/comet"}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.SessionTimeout, DefaultSessionTimeout)
+	def(&c.Heartbeat, DefaultHeartbeat)
+	def(&c.PullRefreshTimeout, DefaultPullRefreshTimeout)
+	def(&c.PollRefreshTimeout, DefaultPollRefreshTimeout)
+	def(&c.StallTimeout, DefaultStallTimeout)
+	def(&c.DetachGrace, DefaultDetachGrace)
+	defi := func(d *int, v int) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.PullWaitMin == 0 && c.PullWaitMax == 0 {
+		c.PullWaitMin, c.PullWaitMax = 2000, 6000
+	}
+	if c.PollWaitMin == 0 && c.PollWaitMax == 0 {
+		c.PollWaitMin, c.PollWaitMax = 6000, 10000
+	}
+	defi(&c.Window, DefaultWindow)
+	defi(&c.MaxSessions, DefaultMaxSessions)
+	defi(&c.MaxSubscriptions, DefaultMaxSubscriptions)
+	defi(&c.MaxSubscribedSegments, DefaultMaxSubscribedSegments)
+	defi(&c.SubscribeRate, DefaultSubscribeRate)
+	defi(&c.SubscribeBurst, max(DefaultSubscribeBurst, c.SubscribeRate))
+	defi(&c.MaxFields, DefaultMaxFields)
+	defi(&c.MaxEventBytes, DefaultMaxEventBytes)
+	defi(&c.MaxParams, max(DefaultMaxParams, 2*c.MaxFields))
+	defi(&c.MaxSessionsPerAddr, DefaultMaxSessionsPerAddr)
+	defi(&c.PublishRate, DefaultPublishRate)
+	defi(&c.PublishBurst, max(DefaultPublishBurst, c.PublishRate))
+	var errs []error
+	for _, d := range []struct {
+		n string
+		v time.Duration
+	}{{"SessionTimeout", c.SessionTimeout}, {"Heartbeat", c.Heartbeat}, {"PullRefreshTimeout", c.PullRefreshTimeout}, {"PollRefreshTimeout", c.PollRefreshTimeout}, {"StallTimeout", c.StallTimeout}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("comet: %s must be positive, got %v", d.n, d.v))
+		}
+	}
+	if c.PullWaitMin < 0 || c.PullWaitMax < c.PullWaitMin {
+		errs = append(errs, fmt.Errorf("comet: PullWaitMin/Max must satisfy 0 <= min <= max, got %d/%d", c.PullWaitMin, c.PullWaitMax))
+	}
+	if c.PollWaitMin < 0 || c.PollWaitMax < c.PollWaitMin {
+		errs = append(errs, fmt.Errorf("comet: PollWaitMin/Max must satisfy 0 <= min <= max, got %d/%d", c.PollWaitMin, c.PollWaitMax))
+	}
+	if c.Window < 1 || c.Window > 1<<16 {
+		errs = append(errs, fmt.Errorf("comet: Window must be within 1..65536, got %d", c.Window))
+	}
+	for _, v := range []struct {
+		n string
+		v int
+	}{{"MaxSessions", c.MaxSessions}, {"MaxSubscriptions", c.MaxSubscriptions}, {"MaxSubscribedSegments", c.MaxSubscribedSegments}, {"MaxFields", c.MaxFields}, {"MaxEventBytes", c.MaxEventBytes}, {"MaxParams", c.MaxParams}, {"SubscribeBurst", c.SubscribeBurst}} {
+		if v.v < 0 {
+			errs = append(errs, fmt.Errorf("comet: %s must be positive, got %d", v.n, v.v))
+		}
+	}
+	if c.MaxParams < c.MaxFields {
+		errs = append(errs, fmt.Errorf("comet: MaxParams (%d) must be at least MaxFields (%d)", c.MaxParams, c.MaxFields))
+	}
+	if c.DefaultFormat >= numFormats {
+		errs = append(errs, fmt.Errorf("comet: invalid DefaultFormat %d", c.DefaultFormat))
+	}
+	for _, o := range c.AllowedOrigins {
+		if o != "*" && !strings.Contains(o, "://") {
+			errs = append(errs, fmt.Errorf("comet: AllowedOrigins entry %q is not an origin like https://example.com", o))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// Hub is the Comet core: sessions, subjects, per-session event queues and
+// the transports, speaking Pushlet's protocol. All exported methods are safe
+// for concurrent use and never block on a client.
+type Hub struct {
+	srv *engine.Server
+	cfg Config
+
+	// sessions maps a session's public id to it. A session id (p_id) is
+	// its public id followed by a 128-bit secret, so one map serves lookups
+	// by either; the secret part is compared in constant time.
+	mu       sync.RWMutex
+	sessions map[string]*Session
+	perAddr  netaddr.Counts // live sessions per client address key (netaddr.Key: IPv6 by /64)
+
+	index subjectIndex
+
+	claimMu  sync.RWMutex
+	claims   []claim  // longest prefix first
+	reserves []string // subjects clients may not subscribe to (server-side only)
+
+	events sessionEventQueue
+
+	stats hubStats
+	obs   hubObservers // fan-out histograms (metrics.go)
+
+	scratch []loopScratch // per event loop (engine.Loop.Index): used only on that loop
+}
+
+// loopScratch is space a listener's delivery uses on its event loop.
+type loopScratch struct {
+	evs  []queued // events being written
+	cbuf []byte   // response body assembly
+}
+
+// scratchFor returns l's scratch space. Loop only (l's).
+func (h *Hub) scratchFor(l *engine.Loop) *loopScratch { return &h.scratch[l.Index()] }
+
+type claim struct {
+	prefix       string
+	childrenOnly bool
+	h            SubjectHandler
+}
+
+type hubStats struct {
+	joins, leaves, published, delivered, gaps, heartbeats, nacks atomic.Int64
+	listenersStream, listenersPull                               atomic.Int64
+	// For the metrics: live sessions by mode slot (modeNone before the
+	// first listen) and format, and ended sessions by reason (endReasons).
+	sessions [len(modeNames) + 1][numFormats]atomic.Int64
+	ended    [len(endReasons)]atomic.Int64
+}
+
+// NewHub creates the hub and mounts the protocol on srv (at cfg.Paths).
+// Call it before srv.Start.
+func NewHub(srv *engine.Server, cfg Config) (*Hub, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		srv:      srv,
+		cfg:      cfg,
+		sessions: make(map[string]*Session),
+		perAddr:  make(netaddr.Counts),
+		obs:      newHubObservers(),
+	}
+	h.scratch = make([]loopScratch, srv.Config().Loops)
+	h.events.init(srv.Logger())
+	for _, p := range cfg.Paths {
+		srv.HandleLoop(p, false, h.serve)
+	}
+	srv.RegisterOnShutdown(h.abortAll)
+	srv.AddStats("comet", func() any { return h.Stats() })
+	// A session id's secret must not reach the access log; its public
+	// part may.
+	srv.RedactParam("p_id", pubIDLen)
+	return h, nil
+}
+
+// Logger returns the logger of the hub's server.
+func (h *Hub) Logger() *slog.Logger { return h.srv.Logger() }
+
+// Config returns the hub's effective configuration.
+func (h *Hub) Config() Config { return h.cfg }
+
+// Stats is a snapshot of the hub's figures.
+type Stats struct {
+	Sessions        int   `json:"sessions"`
+	StreamListeners int64 `json:"stream_listeners"`
+	PullListeners   int64 `json:"pull_listeners_parked"`
+	Joins           int64 `json:"joins"`
+	Leaves          int64 `json:"sessions_ended"`
+	Published       int64 `json:"events_published"`
+	Delivered       int64 `json:"events_delivered"`
+	Gaps            int64 `json:"gaps"`
+	Heartbeats      int64 `json:"heartbeats"`
+	Nacks           int64 `json:"nacks"`
+}
+
+// Stats returns a snapshot of the hub's figures.
+func (h *Hub) Stats() Stats {
+	h.mu.RLock()
+	n := len(h.sessions)
+	h.mu.RUnlock()
+	return Stats{
+		Sessions:        n,
+		StreamListeners: h.stats.listenersStream.Load(),
+		PullListeners:   h.stats.listenersPull.Load(),
+		Joins:           h.stats.joins.Load(),
+		Leaves:          h.stats.leaves.Load(),
+		Published:       h.stats.published.Load(),
+		Delivered:       h.stats.delivered.Load(),
+		Gaps:            h.stats.gaps.Load(),
+		Heartbeats:      h.stats.heartbeats.Load(),
+		Nacks:           h.stats.nacks.Load(),
+	}
+}
+
+// Lengths of the two parts of a session id.
+const (
+	pubIDLen    = 11 // 8 random bytes, base64url
+	secretIDLen = 22 // 16 random bytes (128 bits), base64url
+)
+
+// Session returns the live session with the given secret id (p_id), or nil.
+func (h *Hub) Session(id string) *Session {
+	if len(id) != pubIDLen+secretIDLen {
+		return nil
+	}
+	h.mu.RLock()
+	s := h.sessions[id[:pubIDLen]]
+	h.mu.RUnlock()
+	if s == nil || subtle.ConstantTimeCompare([]byte(s.id[pubIDLen:]), []byte(id[pubIDLen:])) != 1 {
+		return nil
+	}
+	return s
+}
+
+// SessionByPublicID returns the live session with the given public id, or nil.
+func (h *Hub) SessionByPublicID(pub string) *Session {
+	if len(pub) != pubIDLen {
+		return nil
+	}
+	h.mu.RLock()
+	s := h.sessions[pub]
+	h.mu.RUnlock()
+	return s
+}
+
+// Sessions returns the live sessions, in no particular order.
+func (h *Hub) Sessions() []*Session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	all := make([]*Session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		all = append(all, s)
+	}
+	return all
+}
+
+// NumSessions returns the number of live sessions.
+func (h *Hub) NumSessions() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.sessions)
+}
+
+// Errors of newSession.
+var (
+	// ErrTooManySessions: MaxSessions is reached.
+	ErrTooManySessions = errors.New("comet: too many sessions")
+	// ErrTooManySessionsFromAddr: MaxSessionsPerAddr is reached for the address.
+	ErrTooManySessionsFromAddr = errors.New("comet: too many sessions from this address")
+)
+
+// newID returns n random bytes, base64url encoded without padding.
+func newID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newSession creates and registers a session.
+func (h *Hub) newSession(f Format, addr netip.Addr) (*Session, error) {
+	s := &Session{hub: h, format: f, addr: addr, modeSlot: modeNone}
+	s.lastActive.Store(time.Now().UnixNano())
+	// The secret: 16 random bytes, 128 bits, beyond the 122 of a UUIDv4.
+	secret := newID(16)
+	h.mu.Lock()
+	if len(h.sessions) >= h.cfg.MaxSessions {
+		h.mu.Unlock()
+		return nil, ErrTooManySessions
+	}
+	if addr.IsValid() && !h.perAddr.Take(netaddr.Key(addr), h.cfg.MaxSessionsPerAddr) {
+		h.mu.Unlock()
+		return nil, ErrTooManySessionsFromAddr
+	}
+	for {
+		pub := newID(8)
+		if _, dup := h.sessions[pub]; !dup {
+			s.id = pub + secret
+			break
+		}
+	}
+	h.sessions[s.id[:pubIDLen]] = s
+	h.mu.Unlock()
+	h.stats.joins.Add(1)
+	h.stats.sessions[modeNone][f].Add(1)
+	s.mu.Lock()
+	s.armLocked(h.cfg.SessionTimeout)
+	s.mu.Unlock()
+	h.events.push(SessionEvent{Kind: SessionJoined, Session: s})
+	return s, nil
+}
+
+// Join creates a session from Go (for tests and server-side bots). It has
+// no listener until one connects with its id.
+func (h *Hub) Join(f Format) (*Session, error) { return h.newSession(f, netip.Addr{}) }
+
+func (h *Hub) unregister(s *Session) {
+	h.mu.Lock()
+	if h.sessions[s.id[:pubIDLen]] == s {
+		delete(h.sessions, s.id[:pubIDLen])
+		if s.addr.IsValid() {
+			h.perAddr.Give(netaddr.Key(s.addr))
+		}
+	}
+	h.mu.Unlock()
+}
+
+// Publish sends a data event to every session subscribed to subject, from
+// the server (no p_from). kv are name, value pairs of its fields.
+func (h *Hub) Publish(subject string, kv ...string) error {
+	if !validSubject(subject) {
+		return ErrBadSubject
+	}
+	fs := make([]Field, 0, 3+len(kv)/2)
+	fs = append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject})
+	for i := 0; i+1 < len(kv); i += 2 {
+		fs = append(fs, Field{kv[i], kv[i+1]})
+	}
+	h.multicast(subject, newEventFields(fs))
+	return nil
+}
+
+// ErrBadSubject reports an empty, too long or malformed subject.
+var ErrBadSubject = errors.New("comet: invalid subject")
+
+// Send sends a data event to one session (by secret or public id), whatever
+// its subscriptions. It reports whether the session exists.
+func (h *Hub) Send(id, subject string, kv ...string) bool {
+	s := h.Session(id)
+	if s == nil {
+		s = h.SessionByPublicID(id)
+	}
+	if s == nil {
+		return false
+	}
+	s.Send(subject, kv...)
+	return true
+}
+
+// multicast delivers ev to every session subscribed to subject.
+func (h *Hub) multicast(subject string, ev *Event) int {
+	h.stats.published.Add(1)
+	start := time.Now()
+	buf := subsPool.Get().(*subsBuf)
+	buf.subs = h.index.collect(buf.subs[:0], subject, buf.seen)
+	if len(buf.subs) <= fewSolo {
+		ev.solo = true // before any recipient can write it
+	}
+	for _, sub := range buf.subs {
+		sub.sess.push(ev, sub)
+	}
+	n := len(buf.subs)
+	h.obs.observe(start, n) // fan-out latency and size (metrics)
+	clear(buf.subs)
+	if cap(buf.subs) > 1<<16 {
+		buf.subs = nil
+	}
+	subsPool.Put(buf)
+	return n
+}
+
+type subsBuf struct {
+	subs []*subscription
+	seen map[*Session]struct{}
+}
+
+var subsPool = sync.Pool{New: func() any { return &subsBuf{seen: make(map[*Session]struct{})} }}
+
+// SubjectHandler receives publishes to a claimed subject prefix instead of
+// its subscribers. HandlePublish runs on an event loop: it must return at
+// once (queue the work elsewhere) and must not call back into the hub while
+// holding locks of its own. A non-nil error is answered to the publisher as a
+// nack with the error's text as p_reason; nil is answered publish-ack.
+type SubjectHandler interface {
+	HandlePublish(p Publish) error
+}
+
+// Publish is one client publish to a claimed subject. Fields are the
+// publisher's own fields (no p_* control fields), owned by the handler.
+type Publish struct {
+	Session *Session
+	Subject string
+	Fields  []Field
+	// RemoteAddr is the publisher's address; Header holds the request's
+	// Cookie, Authorization and User-Agent headers when present (nil if
+	// none), for authentication hooks.
+	RemoteAddr string
+	Header     http.Header
+}
+
+// Get returns the value of the named field ("" if absent).
+func (p Publish) Get(name string) string {
+	for _, f := range p.Fields {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Claim routes client publishes to subjects under prefix (same matching as
+// subscriptions) to handler. The longest matching claim wins.
+func (h *Hub) Claim(prefix string, handler SubjectHandler) error {
+	if !validSubject(prefix) {
+		return ErrBadSubject
+	}
+	c := claim{prefix: prefix, h: handler}
+	if len(prefix) > 1 && strings.HasSuffix(prefix, "/") {
+		c.prefix, c.childrenOnly = prefix[:len(prefix)-1], true
+	}
+	h.claimMu.Lock()
+	defer h.claimMu.Unlock()
+	for _, old := range h.claims {
+		if old.prefix == c.prefix && old.childrenOnly == c.childrenOnly {
+			return fmt.Errorf("comet: subject prefix %q already claimed", prefix)
+		}
+	}
+	h.claims = append(h.claims, c)
+	// Longest first, so the most specific claim wins.
+	for i := len(h.claims) - 1; i > 0 && len(h.claims[i].prefix) > len(h.claims[i-1].prefix); i-- {
+		h.claims[i], h.claims[i-1] = h.claims[i-1], h.claims[i]
+	}
+	return nil
+}
+
+// Reserve forbids clients to subscribe to prefix and everything below it
+// (segment matching): only the server subscribes sessions there
+// (Session.Subscribe), as rooms do with their players.
+func (h *Hub) Reserve(prefix string) error {
+	if !validSubject(prefix) {
+		return ErrBadSubject
+	}
+	h.claimMu.Lock()
+	h.reserves = append(h.reserves, strings.TrimSuffix(prefix, "/"))
+	h.claimMu.Unlock()
+	return nil
+}
+
+// reserved reports whether a client subscription to subject (maybe a comma
+// list) touches a reserved prefix, or is a prefix of one (subscribing to "/"
+// would otherwise receive everything).
+func (h *Hub) reserved(subject string) bool {
+	h.claimMu.RLock()
+	defer h.claimMu.RUnlock()
+	if len(h.reserves) == 0 {
+		return false
+	}
+	for part := range strings.SplitSeq(subject, ",") {
+		part = strings.TrimSuffix(part, "/")
+		for _, r := range h.reserves {
+			if segmentPrefix(part, r) || segmentPrefix(r, part) || part == "" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// segmentPrefix reports whether p is s or a segment-wise prefix of s.
+func segmentPrefix(p, s string) bool {
+	return s == p || strings.HasPrefix(s, p+"/")
+}
+
+// claimFor returns the handler claiming subject, or nil.
+func (h *Hub) claimFor(subject string) SubjectHandler {
+	h.claimMu.RLock()
+	defer h.claimMu.RUnlock()
+	for _, c := range h.claims {
+		if c.prefix == "/" && c.childrenOnly {
+			if strings.HasPrefix(subject, "/") {
+				return c.h
+			}
+			continue
+		}
+		if !strings.HasPrefix(subject, c.prefix) {
+			continue
+		}
+		rest := subject[len(c.prefix):]
+		if rest == "" && !c.childrenOnly || strings.HasPrefix(rest, "/") {
+			return c.h
+		}
+	}
+	return nil
+}
+
+// abortAll sends abort to every listener: the server is shutting down.
+func (h *Hub) abortAll() {
+	h.mu.RLock()
+	all := make([]*Session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		all = append(all, s)
+	}
+	h.mu.RUnlock()
+	for _, s := range all {
+		s.stop(ReasonShutdown)
+	}
+}
+
+// OnSessionEvent registers fn to receive session lifecycle events. fn runs
+// on the hub's event goroutine, one event at a time in the order they
+// happened, never on an event loop; it should return promptly.
+func (h *Hub) OnSessionEvent(fn func(SessionEvent)) {
+	h.events.subscribe(fn, false)
+}

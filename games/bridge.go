@@ -1,0 +1,183 @@
+package games
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// Bridge connects the rooms runtime and the lobby to a comet Hub. It is
+// their rooms.Transport over Comet sessions (events become data events
+// with the fields type and data); it routes client publishes to
+// "/room/<id>" to the rooms Manager and to "/lobby" to the Lobby; and it
+// tells them when sessions come and go, in one order decided here.
+//
+// Wire contract (see docs/PROTOCOL.md, "Rooms and lobby"): a client
+// publishes {p_subject=/room/<id>, type, data (JSON), move (move id), seq}
+// to act in a room and {p_subject=/lobby, action, …} in the lobby; it
+// receives data events {p_subject=/room/<id> or /lobby/…, type, data
+// (JSON)}.
+//
+// Server.New builds and mounts one; use NewBridge directly only to wire a
+// server by hand.
+type Bridge struct {
+	hub     *comet.Hub
+	m       *rooms.Manager
+	lb      *lobby.Lobby
+	watch   sessionWatcher // who hears of sessions: the lobby, or the Manager without one
+	mounted bool
+}
+
+// sessionWatcher is what hears of a session's data channel and end: the
+// lobby (which tells the Manager in turn), or the Manager itself when there
+// is no lobby. Both implement it.
+type sessionWatcher interface {
+	Attached(sessionID string)
+	Detached(sessionID string)
+	SessionEnded(sessionID string)
+}
+
+// NewBridge returns the bridge for hub. Create the rooms Manager and the
+// Lobby with it as their Transport, then call Mount.
+func NewBridge(hub *comet.Hub) *Bridge { return &Bridge{hub: hub} }
+
+// roomPrefix is where rooms live (rooms.ManagerOptions.TopicPrefix must agree).
+const roomPrefix = "/room/"
+
+// Mount claims "/room" and "/lobby", reserves "/room" (clients cannot
+// subscribe there; rooms subscribe their players), and forwards session
+// events. The lobby may be nil (rooms only).
+func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
+	if b.mounted {
+		return errors.New("games: bridge already mounted")
+	}
+	if p := m.Options().TopicPrefix; p != "" && p != roomPrefix {
+		return errors.New("games: rooms TopicPrefix must be " + roomPrefix + ", got " + p)
+	}
+	b.m, b.lb, b.watch = m, lb, m
+	if lb != nil {
+		b.watch = lb // the lobby tells the Manager, after its own bookkeeping
+	}
+	if err := b.hub.Claim(strings.TrimSuffix(roomPrefix, "/"), roomClaim{b}); err != nil {
+		return err
+	}
+	if err := b.hub.Reserve(strings.TrimSuffix(roomPrefix, "/")); err != nil {
+		return err
+	}
+	if lb != nil {
+		if err := b.hub.Claim(lobby.TopicLobby, lobbyClaim{b}); err != nil {
+			return err
+		}
+	}
+	b.hub.OnSessionEvent(b.sessionEvent)
+	b.mounted = true
+	return nil
+}
+
+// data returns an event's JSON data as text ("null" for none).
+func data(ev rooms.Event) string {
+	if len(ev.Data) == 0 {
+		return "null"
+	}
+	return string(ev.Data)
+}
+
+// Send implements rooms.Transport.
+func (b *Bridge) Send(sessionID string, ev rooms.Event) {
+	b.hub.Send(sessionID, ev.Topic, "type", ev.Type, "data", data(ev))
+}
+
+// Publish implements rooms.Transport. The event is held once for all its
+// recipients.
+func (b *Bridge) Publish(topic string, ev rooms.Event) {
+	b.hub.Publish(topic, "type", ev.Type, "data", data(ev))
+}
+
+// Subscribe implements rooms.Transport (a server-side subscription).
+func (b *Bridge) Subscribe(sessionID, topic string) {
+	if s := b.hub.Session(sessionID); s != nil {
+		if _, err := s.Subscribe(topic, ""); err != nil {
+			b.hub.Logger().Warn("games: subscribe failed", "topic", topic, "err", err)
+		}
+	}
+}
+
+// Unsubscribe implements rooms.Transport.
+func (b *Bridge) Unsubscribe(sessionID, topic string) {
+	if s := b.hub.Session(sessionID); s != nil {
+		s.UnsubscribeSubject(topic)
+	}
+}
+
+// roomClaim receives publishes to /room/<id>.
+type roomClaim struct{ b *Bridge }
+
+var errNoRoomSubject = errors.New("rooms: publish to /room/<id>")
+
+// NeedsHeader implements comet.HeaderNeeder: a move reads no header.
+func (roomClaim) NeedsHeader([]comet.Field) bool { return false }
+
+// HandlePublish runs on an event loop: Deliver only validates and enqueues.
+func (rc roomClaim) HandlePublish(p comet.Publish) error {
+	id, ok := strings.CutPrefix(p.Subject, roomPrefix)
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return errNoRoomSubject
+	}
+	msg := rooms.Message{Type: p.Get("type"), MoveID: p.Get("move")}
+	if d := p.Get("data"); d != "" {
+		msg.Data = []byte(d)
+	}
+	if s := p.Get("seq"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return errors.New("rooms: invalid seq")
+		}
+		msg.Seq = n
+	}
+	return rc.b.m.Deliver(id, p.Session.ID(), msg)
+}
+
+// lobbyClaim receives publishes to /lobby.
+type lobbyClaim struct{ b *Bridge }
+
+// NeedsHeader implements comet.HeaderNeeder: only a hello reads the
+// headers (an Authenticator may look at cookies).
+func (lobbyClaim) NeedsHeader(fs []comet.Field) bool {
+	for _, f := range fs {
+		if f.Name == "action" {
+			return f.Value == "hello"
+		}
+	}
+	return false
+}
+
+// HandlePublish runs on an event loop: Handle only validates and enqueues.
+func (lc lobbyClaim) HandlePublish(p comet.Publish) error {
+	if p.Subject != lobby.TopicLobby {
+		return lobby.ErrUnknownAction
+	}
+	fields := make(map[string]string, len(p.Fields))
+	for _, f := range p.Fields {
+		fields[f.Name] = f.Value
+	}
+	return lc.b.lb.Handle(p.Session.ID(), lobby.Request{Fields: fields, RemoteAddr: p.RemoteAddr, Header: p.Header})
+}
+
+// sessionEvent runs on the hub's event goroutine, so the watcher hears of
+// each session's attach, detach and end in order. A detach comes only once
+// the data channel stayed lost for the hub's DetachGrace.
+func (b *Bridge) sessionEvent(ev comet.SessionEvent) {
+	id := ev.Session.ID()
+	switch ev.Kind {
+	case comet.SessionAttached:
+		b.watch.Attached(id)
+	case comet.SessionDetached:
+		b.watch.Detached(id)
+	case comet.SessionLeft:
+		b.watch.SessionEnded(id)
+	}
+}

@@ -1,0 +1,193 @@
+package games
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// Config is everything a running game server is built from. The zero value
+// of every field but Games is usable: it takes the defaults of the layer it
+// configures.
+type Config struct {
+	// HTTP configures the HTTP server: address, limits, timeouts, the
+	// static site (Static, Webroot). Its Logger is Logger.
+	HTTP engine.Config
+	// Comet configures the Comet hub: its paths, leases, heartbeats,
+	// windows and limits.
+	Comet comet.Config
+	// Games are the games the server runs (at least one).
+	Games []rooms.Game
+	// Rooms configures the rooms runtime. Its Logger is Logger; its
+	// TopicPrefix must be "" or "/room/".
+	Rooms rooms.ManagerOptions
+	// Lobby configures the lobby (presence, room list, quick-match, chat).
+	// Its Logger is Logger. NoLobby leaves the lobby out: clients then join
+	// rooms by id only.
+	Lobby   lobby.Options
+	NoLobby bool
+	// Admin configures the admin console at /admin/ and pprof at
+	// /debug/pprof/; an empty Token leaves both off (404). Its Assets
+	// default to the "admin" directory of HTTP.Static, its Metrics and
+	// Rooms to the server's.
+	Admin AdminConfig
+	// Metrics serves the Prometheus metrics at /metrics; MetricsAuth puts
+	// them behind the admin token.
+	Metrics, MetricsAuth bool
+	// Logger receives every layer's logs (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Server is a game server: the HTTP server, the Comet hub on it, the rooms
+// runtime running the games, the lobby, the metrics and the admin console,
+// wired in the one order that works. Create it with New, add your own
+// endpoints to HTTP() if you like, then Start it. Its methods are safe for
+// concurrent use.
+type Server struct {
+	http    *engine.Server
+	hub     *comet.Hub
+	bridge  *Bridge
+	rooms   *rooms.Manager
+	lobby   *lobby.Lobby // nil with NoLobby
+	metrics *Metrics
+	admin   *Admin
+}
+
+// New builds a game server from cfg without starting it, or returns an
+// error naming what in cfg is wrong.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	hc := cfg.HTTP
+	hc.Logger = cfg.Logger
+	srv, err := engine.New(hc)
+	if err != nil {
+		return nil, err
+	}
+	hub, err := comet.NewHub(srv, cfg.Comet)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{http: srv, hub: hub, bridge: NewBridge(hub)}
+	ro := cfg.Rooms
+	ro.Logger = cfg.Logger
+	s.rooms = rooms.NewManager(s.bridge, ro)
+	fail := func(err error) (*Server, error) {
+		s.stopRooms(context.Background())
+		return nil, err
+	}
+	for _, g := range cfg.Games {
+		if err := s.rooms.Register(g); err != nil {
+			return fail(err)
+		}
+	}
+	if !cfg.NoLobby {
+		lo := cfg.Lobby
+		lo.Logger = cfg.Logger
+		s.lobby = lobby.New(s.rooms, s.bridge, lo)
+	}
+	if err := s.bridge.Mount(s.rooms, s.lobby); err != nil {
+		return fail(err)
+	}
+	s.metrics = NewMetrics(srv, hub)
+	s.metrics.AddRooms(s.rooms)
+	if s.lobby != nil {
+		s.metrics.AddLobby(s.lobby)
+	}
+	ac := cfg.Admin
+	if ac.Assets == nil && hc.Static != nil {
+		if sub, err := fs.Sub(hc.Static, "admin"); err == nil {
+			ac.Assets = sub
+		}
+	}
+	if ac.Metrics == nil {
+		ac.Metrics = s.metrics
+	}
+	if ac.Rooms == nil {
+		ac.Rooms = s.rooms
+	}
+	if s.admin, err = MountAdmin(srv, hub, ac); err != nil {
+		return fail(err)
+	}
+	if cfg.Metrics {
+		h := s.metrics.Handler()
+		if cfg.MetricsAuth {
+			h = s.admin.Require(h)
+		}
+		srv.HandleHTTP("/metrics", h)
+	}
+	return s, nil
+}
+
+// validate checks what only the combination of the layers can tell; each
+// layer checks its own settings when it is built.
+func (c *Config) validate() error {
+	var errs []error
+	if len(c.Games) == 0 {
+		errs = append(errs, errors.New("games: no game to run (Config.Games is empty)"))
+	}
+	if p := c.Rooms.TopicPrefix; p != "" && p != roomPrefix {
+		errs = append(errs, errors.New("games: Rooms.TopicPrefix must be "+roomPrefix+", got "+p))
+	}
+	if c.MetricsAuth && c.Admin.Token == "" {
+		errs = append(errs, errors.New("games: MetricsAuth needs an Admin.Token (the token /metrics will require)"))
+	}
+	if c.MetricsAuth && !c.Metrics {
+		errs = append(errs, errors.New("games: MetricsAuth needs Metrics"))
+	}
+	return errors.Join(errs...)
+}
+
+// Start starts listening; Addr then returns the address.
+func (s *Server) Start() error { return s.http.Start() }
+
+// Addr returns the address the server listens on (after Start).
+func (s *Server) Addr() string { return s.http.Addr() }
+
+// Shutdown stops the server: the rooms first, so that every player hears
+// "shutdown" while the connections still carry it, then the lobby and the
+// admin console, then the HTTP server, which sends abort to every listener
+// and drains. ctx bounds it (default: the HTTP server's ShutdownTimeout).
+func (s *Server) Shutdown(ctx context.Context) error {
+	errRooms := s.stopRooms(ctx)
+	s.admin.Close()
+	return errors.Join(errRooms, s.http.Shutdown(ctx))
+}
+
+// stopRooms shuts the rooms down and closes the lobby.
+func (s *Server) stopRooms(ctx context.Context) error {
+	err := s.rooms.Shutdown(ctx)
+	if s.lobby != nil {
+		s.lobby.Close()
+	}
+	return err
+}
+
+// HTTP returns the HTTP server, to add endpoints (before Start).
+func (s *Server) HTTP() *engine.Server { return s.http }
+
+// Hub returns the Comet hub.
+func (s *Server) Hub() *comet.Hub { return s.hub }
+
+// Rooms returns the rooms runtime.
+func (s *Server) Rooms() *rooms.Manager { return s.rooms }
+
+// Lobby returns the lobby (nil with NoLobby).
+func (s *Server) Lobby() *lobby.Lobby { return s.lobby }
+
+// Metrics returns the metrics registry, to add an application's own
+// collectors.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Admin returns the admin console (disabled without a token).
+func (s *Server) Admin() *Admin { return s.admin }
