@@ -17,7 +17,7 @@ import (
 )
 
 // clientView is what a client knows of the lobby's lists after applying,
-// in order, the snapshots and deltas it received, as static/js/model.js
+// in order, the snapshots and deltas it received, as static/js/rooms.js
 // does.
 type clientView struct {
 	online  map[string]string          // player id → name

@@ -31,7 +31,13 @@ export const State = Object.freeze({
 	CLOSED: 'closed',
 });
 
-/** Transport names, best first: the order of the automatic choice. */
+/** @typedef {'stream'|'sse'|'iframe'|'long-poll'|'poll'} Transport */
+/** @typedef {'nack'|'network'|'http'|'session'|'protocol'|'interrupted'|'fallback'|'closed'} CometErrorCode */
+
+/**
+ * Transport names, best first: the order of the automatic choice.
+ * @type {readonly Transport[]}
+ */
 export const TRANSPORTS = Object.freeze(['stream', 'sse', 'long-poll', 'poll']);
 
 const ALL_TRANSPORTS = ['stream', 'sse', 'iframe', 'long-poll', 'poll'];
@@ -53,15 +59,18 @@ const ALL_TRANSPORTS = ['stream', 'sse', 'iframe', 'long-poll', 'poll'];
  * - 'closed': the client was closed.
  */
 export class CometError extends Error {
+	/** @type {'CometError'} */
+	name = 'CometError';
+
 	/**
-	 * @param {string} code
+	 * @param {CometErrorCode} code
 	 * @param {string} message
 	 * @param {object} [detail]
 	 */
 	constructor(code, message, detail) {
 		super(message);
-		this.name = 'CometError';
 		this.code = code;
+		/** @type {any} */
 		this.detail = detail;
 	}
 }
@@ -163,8 +172,12 @@ function subKey(subject, label) {
 	return subject + '\n' + (label || '');
 }
 
-/** Emitter is a minimal event emitter; a throwing listener does not stop the others. */
-class Emitter {
+/**
+ * Emitter is a minimal event emitter; a throwing listener does not stop the
+ * others (its error is rethrown asynchronously, so it shows in the console).
+ * CometClient and rooms.js's RoomsClient keep one for their listeners.
+ */
+export class Emitter {
 	#listeners = new Map();
 
 	/**
@@ -203,6 +216,11 @@ class Emitter {
 		return off;
 	}
 
+	/**
+	 * emit calls the listeners of type with arg.
+	 * @param {string} type
+	 * @param {any} [arg]
+	 */
 	emit(type, arg) {
 		const set = this.#listeners.get(type);
 		if (!set) return;
@@ -844,7 +862,8 @@ class Link {
  *   holds the connection.
  * - 'error' (CometError): a non-fatal error; the client keeps trying.
  */
-export class CometClient extends Emitter {
+export class CometClient {
+	#events = new Emitter();
 	#opts;
 	#tabId = randomId();
 	#key;
@@ -877,7 +896,6 @@ export class CometClient extends Emitter {
 	 * @param {import('./cometplay.js').CometOptions} [options]
 	 */
 	constructor(options = {}) {
-		super();
 		const o = { ...DEFAULTS, ...options };
 		o.backoff = { ...DEFAULTS.backoff, ...(options.backoff || {}) };
 		const base = hasDocument() ? document.baseURI : (typeof location === 'object' ? location.href : undefined);
@@ -911,6 +929,40 @@ export class CometClient extends Emitter {
 			if (e.persisted) this.#link?.kick();
 		};
 		this.#onOnline = () => this.#link?.kick();
+	}
+
+	/**
+	 * on registers fn for events of type (see the class comment) and returns
+	 * a function removing it.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 * @returns {() => void}
+	 */
+	on(type, fn) {
+		return this.#events.on(type, fn);
+	}
+
+	/**
+	 * once registers fn for the next event of type only.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 * @returns {() => void}
+	 */
+	once(type, fn) {
+		return this.#events.once(type, fn);
+	}
+
+	/**
+	 * off removes a listener registered with on.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 */
+	off(type, fn) {
+		this.#events.off(type, fn);
+	}
+
+	#emit(type, arg) {
+		this.#events.emit(type, arg);
 	}
 
 	/** state is the connection state (see State). */
@@ -957,7 +1009,7 @@ export class CometClient extends Emitter {
 			window.addEventListener('online', this.#onOnline);
 		}
 		if (this.#opts.shared) {
-			this.#startShared().catch((err) => this.emit('error', err));
+			this.#startShared().catch((err) => this.#emit('error', err));
 		} else {
 			this.#becomeLeader();
 		}
@@ -1074,9 +1126,9 @@ export class CometClient extends Emitter {
 		const changedS = state !== this.#state;
 		this.#transport = transport || this.#transport;
 		this.#state = state;
-		if (changedT) this.emit('transport', transport);
+		if (changedT) this.#emit('transport', transport);
 		if (changedS) {
-			this.emit('state', { state, transport: this.#transport });
+			this.#emit('state', { state, transport: this.#transport });
 			if (state === State.CONNECTED) {
 				const ws = this.#connectWaiters;
 				this.#connectWaiters = [];
@@ -1087,10 +1139,10 @@ export class CometClient extends Emitter {
 
 	// #dispatch delivers a session event to this tab's application.
 	#dispatch(ev) {
-		this.emit('event', ev);
+		this.#emit('event', ev);
 		switch (ev.p_event) {
 		case 'gap':
-			this.emit('gap', { from: Number(ev.p_gap_from), to: Number(ev.p_gap_to) });
+			this.#emit('gap', { from: Number(ev.p_gap_from), to: Number(ev.p_gap_to) });
 			return;
 		case 'data':
 			if (ev.p_sid !== undefined && ev.p_subject !== undefined) {
@@ -1103,7 +1155,7 @@ export class CometClient extends Emitter {
 				}
 				if (!mine) return; // another tab's subscription
 			}
-			this.emit('data', ev);
+			this.#emit('data', ev);
 		}
 	}
 
@@ -1117,7 +1169,7 @@ export class CometClient extends Emitter {
 		try {
 			this.#bc.postMessage(msg);
 		} catch (err) {
-			this.emit('error', new CometError('protocol', 'BroadcastChannel: ' + err.message));
+			this.#emit('error', new CometError('protocol', 'BroadcastChannel: ' + err.message));
 		}
 	}
 
@@ -1140,7 +1192,7 @@ export class CometClient extends Emitter {
 			this.#becomeLeader();
 			return new Promise((release) => { this.#releaseLeader = release; });
 		}).catch((err) => {
-			if (!this.#closed) this.emit('error', new CometError('protocol', 'Web Locks: ' + err.message));
+			if (!this.#closed) this.#emit('error', new CometError('protocol', 'Web Locks: ' + err.message));
 		});
 	}
 
@@ -1158,20 +1210,20 @@ export class CometClient extends Emitter {
 				this.#session = { id, publicId };
 				this.#lastSeq = 0;
 				this.#post({ k: 'session', session: this.#sessionInfo(), previous });
-				this.emit('session', { publicId, previous });
+				this.#emit('session', { publicId, previous });
 			},
 			event: (ev) => {
 				if (ev.p_seq !== undefined && ev.p_event !== 'abort') this.#lastSeq = Number(ev.p_seq);
 				this.#post({ k: 'ev', ev, session: this.publicId });
 				this.#dispatch(ev);
 			},
-			fallback: (name, why) => this.emit('error', new CometError('fallback', why + '; falling back to ' + name, { transport: name })),
-			error: (err) => this.emit('error', err),
+			fallback: (name, why) => this.#emit('error', new CometError('fallback', why + '; falling back to ' + name, { transport: name })),
+			error: (err) => this.#emit('error', err),
 		}, this.#session, this.#lastSeq, this.#transport);
 		this.#link = link;
 		for (const s of this.#mySubs.values()) link.subscribe(s.subject, s.label, this.#tabId).catch(() => {});
 		this.#post({ k: 'leader', session: this.#sessionInfo(), lastSeq: this.#lastSeq, state: this.#state, transport: this.#transport });
-		this.emit('leader', true);
+		this.#emit('leader', true);
 		this.#redirectPending();
 		link.start();
 	}
@@ -1203,7 +1255,7 @@ export class CometClient extends Emitter {
 			this.#lastSeq = previous !== null ? msg.lastSeq || 0 : Math.max(this.#lastSeq, msg.lastSeq || 0);
 			this.#session = { id: s.id, publicId: s.publicId };
 			this.#positioned = true;
-			this.emit('session', { publicId: s.publicId, previous });
+			this.#emit('session', { publicId: s.publicId, previous });
 			this.#drainHeld();
 		} else if (s) {
 			this.#lastSeq = Math.max(this.#lastSeq, msg.lastSeq || 0);
@@ -1336,7 +1388,7 @@ export class CometClient extends Emitter {
 			this.#lastSeq = 0;
 			this.#clearHeld();
 			this.#positioned = true;
-			this.emit('session', { publicId: msg.session.publicId, previous: msg.previous });
+			this.#emit('session', { publicId: msg.session.publicId, previous: msg.previous });
 			return;
 		case 'ev':
 			// Any sender's, as long as it is of our session: the old
@@ -1386,7 +1438,7 @@ export class CometClient extends Emitter {
 		this.#bc = null;
 		if (this.#isLeader) {
 			this.#isLeader = false;
-			this.emit('leader', false);
+			this.#emit('leader', false);
 		}
 		this.#setState(State.CLOSED, null);
 	}

@@ -2,8 +2,8 @@
 // with the winning line, rematch, the opponent's connection, and the
 // spectator's view (both names, no playable cells).
 
-import { $, el, show, setText, setData, reason, clock } from './ui.js';
-import { active } from './model.js';
+import { $, el, show, setText, setData, reason, clock, toast } from './ui.js';
+import { active } from './rooms.js';
 
 const WHY = {
 	timeout: ' ran out of time',
@@ -35,11 +35,11 @@ export class GameView {
 			if (b) this.play(Number(b.dataset.cell));
 		});
 		board.addEventListener('keydown', (e) => this.arrows(e));
-		$('rematch').addEventListener('click', () => this.app.rematch(this.room));
+		$('rematch').addEventListener('click', () => this.app.rc.rematch(this.room).catch((err) => toast(reason(err.message), 'error')));
 		$('leave').addEventListener('click', () => this.leave());
 		$('leave-cancel').addEventListener('click', () => {
 			this.confirmLeave = false;
-			this.render(this.app.model, this.room);
+			this.render(this.app.rc.model, this.room);
 			$('leave').focus();
 		});
 		for (const id of ['back-lobby', 'notice-lobby']) $(id).addEventListener('click', () => this.app.navigate(null));
@@ -49,19 +49,21 @@ export class GameView {
 	}
 
 	game() {
-		const m = this.app.model;
-		return m && this.room ? m.games[this.room] : null;
+		return this.app.rc.room(this.room);
 	}
 
 	// canPlay reports whether the player may mark cell i now.
 	canPlay(g, i) {
 		return active(g) && !g.spectator && g.state === 'playing' && !!g.turn && !!g.me &&
-			g.turn.player === g.me.id && !g.board[i] && !this.app.pendingMove(g.id);
+			g.turn.player === g.me.id && !g.game.board[i] && !this.app.rc.pending(g.id);
 	}
 
 	play(i) {
 		const g = this.game();
-		if (this.canPlay(g, i)) this.app.move(g.id, i);
+		if (!this.canPlay(g, i)) return;
+		this.app.rc.move(g.id, 'move', { cell: i }).catch((err) => {
+			if (err.code !== 'closed') toast(reason(err.message), 'error');
+		});
 	}
 
 	// arrows moves the focus over the board with the arrow keys, Home and End.
@@ -87,7 +89,7 @@ export class GameView {
 		if (!g) return;
 		if (!g.spectator && g.state === 'playing' && !this.confirmLeave) {
 			this.confirmLeave = true;
-			this.render(this.app.model, this.room);
+			this.render(this.app.rc.model, this.room);
 			$('leave').focus();
 			return;
 		}
@@ -113,7 +115,7 @@ export class GameView {
 		show($('game-main'), true);
 
 		const me = g.me;
-		const myMark = !g.spectator && me ? g.marks[me.id] || null : null;
+		const myMark = !g.spectator && me ? g.game.marks[me.id] || null : null;
 		const myTurn = !!(g.turn && me && g.turn.player === me.id && !g.spectator);
 		const opponents = g.players.filter((p) => !me || p.id !== me.id);
 		const result = g.state === 'finished' && g.result ? this.outcome(g) : null;
@@ -131,9 +133,9 @@ export class GameView {
 
 		const line = g.result && Array.isArray(g.result.line) ? g.result.line : [];
 		this.cells.forEach((b, i) => {
-			const mark = g.board[i] || '';
+			const mark = g.game.board[i] || '';
 			if (b.textContent !== mark) b.textContent = mark;
-			setData(b, { mark, win: line.includes(i) ? 'true' : null, last: g.lastMove === i ? 'true' : null });
+			setData(b, { mark, win: line.includes(i) ? 'true' : null, last: g.game.lastMove === i ? 'true' : null });
 			const where = 'Row ' + (Math.floor(i / 3) + 1) + ', column ' + (i % 3 + 1) + ': ' +
 				(mark || 'empty') + (line.includes(i) ? ', winning line' : '');
 			if (b.getAttribute('aria-label') !== where) b.setAttribute('aria-label', where);
@@ -166,7 +168,7 @@ export class GameView {
 				g.closed ? 'This room has closed: ' + reason(g.closed).toLowerCase() + '.' :
 					g.kicked ? 'You are no longer in this room: ' + reason(g.kicked).toLowerCase() + '.' :
 						g.left === 'left' ? 'You left this room.' : 'You are no longer in this room (' + g.left + ').';
-		} else if (this.app.joining === this.room) {
+		} else if (this.app.rc.joining === this.room) {
 			text = 'Joining the room…';
 		} else if (g && g.rejected) {
 			text = 'Could not enter this room: ' + reason(g.rejected).toLowerCase() + '.';
@@ -198,7 +200,7 @@ export class GameView {
 					el('span', { class: 'mark', text: '?', attrs: { 'aria-hidden': 'true' } }),
 					el('span', { class: 'name muted', text: 'Waiting for a player…' }));
 			}
-			const mark = g.marks[p.id] || '';
+			const mark = g.game.marks[p.id] || '';
 			const turn = g.state === 'playing' && g.turn && g.turn.player === p.id;
 			return el('li', { class: 'player' + (turn ? ' active' : ''), dataset: { seat, player: p.id, mark } },
 				el('span', { class: 'mark', dataset: { mark }, text: mark || '·', attrs: { 'aria-label': mark ? 'plays ' + mark : 'no mark yet' } }),
@@ -207,7 +209,7 @@ export class GameView {
 				p.connected ? null : el('span', { class: 'away-tag', text: 'reconnecting…' }),
 				turn ? el('span', { class: 'sr-only', text: ', to move' }) : null);
 		});
-		const key = JSON.stringify([g.players, g.marks, g.turn && g.turn.player, g.state, g.spectator]);
+		const key = JSON.stringify([g.players, g.game.marks, g.turn && g.turn.player, g.state, g.spectator]);
 		const list = $('players');
 		if (list.dataset.key !== key) {
 			list.dataset.key = key;
@@ -217,14 +219,14 @@ export class GameView {
 
 	turnText(g, myMark, myTurn, opponents) {
 		const name = (id) => g.names[id] || 'Someone';
-		const markOf = (id) => g.marks[id] ? ' (' + g.marks[id] + ')' : '';
+		const markOf = (id) => g.game.marks[id] ? ' (' + g.game.marks[id] + ')' : '';
 		switch (g.state) {
 		case 'waiting':
 			return g.spectator ? 'Waiting for the players…' : 'Waiting for an opponent. Invite someone: send them this page’s address.';
 		case 'playing':
 			if (!g.turn) return 'Playing.';
 			if (g.spectator) return name(g.turn.player) + '’s turn' + markOf(g.turn.player) + '.';
-			if (myTurn) return this.app.pendingMove(g.id) ? 'Sending your move…' : 'Your turn — you play ' + myMark + '.';
+			if (myTurn) return this.app.rc.pending(g.id) ? 'Sending your move…' : 'Your turn — you play ' + myMark + '.';
 			return name(g.turn.player) + '’s turn. You play ' + (myMark || '?') + '.';
 		case 'finished':
 			return 'Game over.';
@@ -237,7 +239,7 @@ export class GameView {
 		const r = g.result;
 		const name = (id) => g.names[id] || 'Someone';
 		const myId = g.me && !g.spectator ? g.me.id : null;
-		const loserId = Object.keys(g.marks).find((id) => id !== r.winner);
+		const loserId = Object.keys(g.game.marks).find((id) => id !== r.winner);
 		const why = WHY[r.reason] ? name(loserId) + WHY[r.reason] : '';
 		if (r.draw) return { kind: 'draw', text: 'It’s a draw.' };
 		if (!r.winner) return { kind: 'over', text: r.reason === 'shutdown' ? SHUTDOWN : 'Game over.' };

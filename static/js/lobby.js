@@ -7,10 +7,50 @@
 // for itself (up to MORE_KEEP entries) and refreshes on demand.
 
 import { $, el, show, setText, setData, replaceChildrenKeepingFocus, reason, toast, time } from './ui.js';
-import { active, shownRooms, emptyMore, addPage, MORE_KEEP } from './model.js';
+import { active, shownRooms } from './rooms.js';
+import { GAME } from './ttt.js';
 
-/** GAME is the game this site offers. */
-export const GAME = 'tictactoe';
+/**
+ * MORE_KEEP bounds the entries a list paged in with "Show more" keeps
+ * (rooms, or players), beyond the ones the lobby keeps up to date.
+ */
+export const MORE_KEEP = 1000;
+
+/**
+ * emptyMore returns a list paged in with the lobby's "list" action, beyond
+ * the shown list: a snapshot, not kept up to date.
+ */
+export function emptyMore() {
+	return {
+		items: [], // rooms or players, in the lobby's order
+		next: 0, // the offset of the next page
+		at: 0, // local Unix ms of the first page
+		end: false, // the last page came
+	};
+}
+
+/**
+ * addPage appends the entries of a "page" event (data) to more, skipping
+ * those it has already, up to MORE_KEEP.
+ * @param {ReturnType<typeof emptyMore>} more
+ * @param {{what: string, offset: number, count: number, rooms?: object[], online?: object[]}} data
+ * @param {number} now local Unix ms
+ */
+export function addPage(more, data, now) {
+	const got = (data.what === 'players' ? data.online : data.rooms) || [];
+	const have = new Set(more.items.map((x) => x.id));
+	if (!more.items.length) more.at = now;
+	for (const x of got) {
+		if (more.items.length >= MORE_KEEP) break;
+		if (x && x.id && !have.has(x.id)) {
+			have.add(x.id);
+			more.items.push(x);
+		}
+	}
+	more.next = (Number(data.offset) || 0) + got.length;
+	more.end = got.length === 0 || more.next >= (Number(data.count) || 0) || more.items.length >= MORE_KEEP;
+	return more;
+}
 
 const STATE_TEXT = { waiting: 'Waiting', playing: 'Playing', finished: 'Finished' };
 
@@ -44,7 +84,7 @@ export class LobbyView {
 		this.pagingKeys = { rooms: null, players: null };
 
 		$('quickplay').addEventListener('click', () => this.quickplay());
-		$('qp-cancel').addEventListener('click', () => this.send('cancel-quickplay', {}));
+		$('qp-cancel').addEventListener('click', () => this.send(() => this.app.rc.cancelQuickplay()));
 		$('create-form').addEventListener('submit', (e) => {
 			e.preventDefault();
 			this.create();
@@ -66,10 +106,10 @@ export class LobbyView {
 		});
 	}
 
-	// send performs a lobby action; a refusal is shown as a toast.
-	async send(action, fields) {
+	// send performs a lobby request; a refusal is shown as a toast.
+	async send(request) {
 		try {
-			await this.app.lobby(action, fields);
+			await request();
 			return true;
 		} catch (err) {
 			toast(reason(err.message), 'error');
@@ -80,7 +120,7 @@ export class LobbyView {
 	async quickplay() {
 		const b = $('quickplay');
 		b.disabled = true;
-		await this.send('quickplay', { game: GAME });
+		await this.send(() => this.app.rc.quickplay(GAME));
 		b.disabled = false;
 	}
 
@@ -96,14 +136,12 @@ export class LobbyView {
 				$('create-turn').focus();
 				return;
 			}
-			options = JSON.stringify({ turn: String(n) });
+			options = { turn: String(n) };
 		}
 		show(err, false);
-		const fields = { game: GAME };
-		if (options) fields.options = options;
 		const b = $('create-submit');
 		b.disabled = true;
-		if (await this.send('create', fields)) {
+		if (await this.send(() => this.app.rc.create(GAME, options))) {
 			$('create-turn').value = '';
 		}
 		b.disabled = false;
@@ -115,7 +153,7 @@ export class LobbyView {
 		const err = $('chat-error');
 		if (!text) return;
 		try {
-			await this.app.lobby('chat', { text });
+			await this.app.rc.chat(text);
 			input.value = '';
 			show(err, false);
 		} catch (e) {
@@ -136,7 +174,7 @@ export class LobbyView {
 	 * in when they all came.
 	 */
 	async load(what, refresh) {
-		if (this.loading[what] || !this.app.model) return;
+		if (this.loading[what] || !this.app.rc.model) return;
 		const old = this.more[what];
 		const more = refresh ? emptyMore() : { ...old, items: [...old.items], end: false };
 		const want = refresh ? Math.max(1, old.items.length) : old.items.length + 1;
@@ -147,10 +185,10 @@ export class LobbyView {
 		this.app.render();
 		try {
 			for (let n = 0; n < LOAD_PAGES && more.items.length < want && !more.end; n++) {
-				const m = this.app.model;
+				const m = this.app.rc.model;
 				const shown = what === 'rooms' ? Object.keys(m.rooms).length : m.online.length;
 				const offset = more.items.length ? more.next : Math.max(shown, more.next);
-				const page = await this.app.ask('list', { what, offset: String(offset) }, 'page');
+				const page = await this.app.rc.list(what, offset);
 				if (this.more[what] !== old) return; // forgotten meanwhile (a new session)
 				addPage(more, page, Date.now());
 			}
