@@ -290,6 +290,7 @@ func TestBrowser(t *testing.T) {
 		{"PhoneAndKeyboard", testPhoneAndKeyboard},
 		{"LobbyShowMore", testLobbyShowMore},
 		{"SeatedPlayerBrowsesLobby", testSeatedBrowse},
+		{"NimToTheEnd", testNim},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
