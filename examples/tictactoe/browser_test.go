@@ -291,6 +291,7 @@ func TestBrowser(t *testing.T) {
 		{"LobbyShowMore", testLobbyShowMore},
 		{"SeatedPlayerBrowsesLobby", testSeatedBrowse},
 		{"NimToTheEnd", testNim},
+		{"ResultInView", testResultInView},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -147,10 +147,15 @@ export class GameView {
 		});
 		setData($('board'), { playable: this.cells.some((_, i) => this.canPlay(g, i)) ? 'true' : 'false' });
 
-		show($('result'), !!result);
+		const resultEl = $('result');
+		const shown = !resultEl.hidden;
+		show(resultEl, !!result);
+		show($('turn'), !result); // the result says it
 		if (result) {
 			setText($('result-text'), result.text);
 			this.renderRematch(g, opponents);
+			// A player who scrolled down to the board sees how it ended.
+			if (!shown) resultEl.scrollIntoView({ block: 'nearest' });
 		}
 		this.renderLeave(g);
 		this.tick();
