@@ -83,6 +83,12 @@ type Options struct {
 	// Tick is how often changes of the shown lists are published, each
 	// kind coalesced into one delta event (default 500 ms).
 	Tick time.Duration
+	// QuickplayWait bounds a wait in the quick-play queue (default 2
+	// minutes): a player nobody was matched with by then leaves the queue
+	// with an error (ErrNoOpponent) saying so, instead of waiting forever —
+	// for a player alone on the server, or whose "opponent" is another
+	// window of the same player.
+	QuickplayWait time.Duration
 	// Logger receives the lobby's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Clock is the source of time (default rooms.RealClock).
@@ -104,6 +110,7 @@ const (
 	DefaultListPer     = 5 * time.Second
 	DefaultShown       = 30
 	DefaultTick        = 500 * time.Millisecond
+	DefaultQuickplay   = 2 * time.Minute
 	// MaxShown bounds PresenceShown and RoomsShown.
 	MaxShown = 1000
 	// MaxBrowseTabs bounds the tabs a session may have browsing the lobby.
@@ -129,6 +136,7 @@ var (
 	ErrClosed        = errors.New("lobby: closed")
 	ErrAlreadyQueued = errors.New("lobby: already waiting for a match")
 	ErrNotQueued     = errors.New("lobby: not waiting for a match")
+	ErrNoOpponent    = errors.New("lobby: no opponent found")
 	ErrTokenOwner    = errors.New("lobby: reconnection token belongs to another player")
 	ErrTooManyTabs   = fmt.Errorf("lobby: more than %d tabs browsing", MaxBrowseTabs)
 )
@@ -184,7 +192,8 @@ type Lobby struct {
 	pmu      sync.Mutex
 	changed  map[string]bool
 	sessEvts map[string]sessEvent
-	awayFire []awayFire
+	awayFire []sessionFire
+	qpFire   []sessionFire // quick-play waits run out
 	tickFire bool
 
 	// Owned by the lobby goroutine.
@@ -222,7 +231,9 @@ const (
 	evEnded
 )
 
-type awayFire struct {
+// sessionFire is a timer of a session that fired: its away grace, or its
+// quick-play wait. gen tells a timer stopped too late from the current one.
+type sessionFire struct {
 	session string
 	gen     int
 }
@@ -238,6 +249,8 @@ type session struct {
 	away     rooms.Stopper
 	queued   string // game waited for in quickplay
 	queueReq string
+	queueGen int             // counts the waits in the queue, for qpFire
+	queueEnd rooms.Stopper   // the wait's QuickplayWait timer
 	browsing map[string]bool // tabs showing the lobby
 	hearing  bool            // subscribed to the lobby's broadcasts
 }
@@ -300,6 +313,9 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	o.PresenceShown, o.RoomsShown = min(o.PresenceShown, MaxShown), min(o.RoomsShown, MaxShown)
 	if o.Tick <= 0 {
 		o.Tick = DefaultTick
+	}
+	if o.QuickplayWait <= 0 {
+		o.QuickplayWait = DefaultQuickplay
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -365,6 +381,9 @@ func (l *Lobby) Close() {
 		for _, s := range l.sessions {
 			if s.away != nil {
 				s.away.Stop()
+			}
+			if s.queueEnd != nil {
+				s.queueEnd.Stop()
 			}
 		}
 		if l.views.timer != nil {
@@ -833,6 +852,14 @@ func (l *Lobby) enqueue(s *session, game, req string) error {
 		return rooms.ErrUnknownGame
 	}
 	s.queued, s.queueReq = game, req
+	s.queueGen++
+	sid, gen := s.id, s.queueGen
+	s.queueEnd = l.clock.AfterFunc(l.o.QuickplayWait, func() {
+		l.pmu.Lock()
+		l.qpFire = append(l.qpFire, sessionFire{sid, gen})
+		l.pmu.Unlock()
+		l.poke()
+	})
 	l.queues[game] = append(l.queues[game], s)
 	l.send(s.id, "queued", queuedData{Game: game, Waiting: len(l.queues[game]), Needed: g.MinPlayers, Req: req})
 	for len(l.queues[game]) >= g.MinPlayers {
@@ -847,7 +874,7 @@ func (l *Lobby) enqueue(s *session, game, req string) error {
 // gets "matched" before the room's "joined".
 func (l *Lobby) match(game string, group []*session) {
 	for _, s := range group {
-		s.queued = ""
+		s.leftQueue()
 	}
 	id, err := l.m.Create(game, rooms.PlayerInfo{}, nil)
 	if err != nil {
@@ -872,14 +899,35 @@ func (l *Lobby) dequeue(s *session) {
 		return
 	}
 	l.queues[s.queued] = slices.DeleteFunc(l.queues[s.queued], func(o *session) bool { return o == s })
+	s.leftQueue()
+}
+
+// shortDuration formats d without its zero units: 2m, 90s as 1m30s, 1h.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// leftQueue forgets the session's wait in the quick-play queue.
+func (s *session) leftQueue() {
 	s.queued = ""
+	if s.queueEnd != nil {
+		s.queueEnd.Stop()
+		s.queueEnd = nil
+	}
 }
 
 // drain applies the coalesced inputs.
 func (l *Lobby) drain() {
 	l.pmu.Lock()
-	changed, evts, fires, tick := l.changed, l.sessEvts, l.awayFire, l.tickFire
-	l.changed, l.sessEvts, l.awayFire, l.tickFire = make(map[string]bool), make(map[string]sessEvent), nil, false
+	changed, evts, fires, qpFires, tick := l.changed, l.sessEvts, l.awayFire, l.qpFire, l.tickFire
+	l.changed, l.sessEvts, l.awayFire, l.qpFire, l.tickFire = make(map[string]bool), make(map[string]sessEvent), nil, nil, false
 	l.pmu.Unlock()
 
 	for _, id := range slices.Sorted(maps.Keys(changed)) {
@@ -915,7 +963,7 @@ func (l *Lobby) drain() {
 			gen := s.awayGen
 			s.away = l.clock.AfterFunc(l.o.AwayGrace, func() {
 				l.pmu.Lock()
-				l.awayFire = append(l.awayFire, awayFire{sid, gen})
+				l.awayFire = append(l.awayFire, sessionFire{sid, gen})
 				l.pmu.Unlock()
 				l.poke()
 			})
@@ -933,6 +981,13 @@ func (l *Lobby) drain() {
 		if s := l.sessions[f.session]; s != nil && s.awayGen == f.gen && s.detached {
 			s.away = nil
 			l.goOffline(s)
+		}
+	}
+	for _, f := range qpFires {
+		if s := l.sessions[f.session]; s != nil && s.queued != "" && s.queueGen == f.gen {
+			req := s.queueReq
+			l.dequeue(s)
+			l.send(s.id, "error", errorData{Action: "quickplay", Reason: fmt.Errorf("%w within %s: nobody else asked for a game; try again, or create a room and send its address", ErrNoOpponent, shortDuration(l.o.QuickplayWait)).Error(), Req: req})
 		}
 	}
 	if tick {

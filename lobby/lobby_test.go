@@ -705,3 +705,46 @@ func TestSync(t *testing.T) {
 		t.Errorf("joined = %v", j)
 	}
 }
+
+// TestQuickplayWaitEnds: a player nobody is matched with leaves the queue
+// after QuickplayWait with an error saying so (never waits forever); a
+// wait that ended (matched, cancelled, run out) is not ended again by its
+// timer.
+func TestQuickplayWaitEnds(t *testing.T) {
+	e := newEnv(t, lobby.Options{QuickplayWait: time.Minute}, nil)
+	e.hello("ann", "Ann")
+	e.hello("bob", "Bob")
+	noOpponent := func(m map[string]any) bool {
+		return m["action"] == "quickplay" && strings.HasPrefix(m["reason"].(string), lobby.ErrNoOpponent.Error()+" within 1m: ")
+	}
+	e.must("ann", "quickplay", "game", "nim", "req", "q1")
+	e.wait("ann", "queued", nil)
+	e.settle()
+	e.c.Advance(time.Minute - time.Millisecond)
+	e.settle()
+	if n := e.count("ann", "error"); n != 0 {
+		t.Fatalf("%d errors before the wait ran out", n)
+	}
+	e.c.Advance(time.Millisecond)
+	e.settle()
+	if got := e.wait("ann", "error", noOpponent); got["req"] != "q1" {
+		t.Errorf("the wait's end = %v; want the quickplay's req", got)
+	}
+	// Out of the queue: cancelling says so, and Bob waits alone.
+	e.must("ann", "cancel-quickplay")
+	e.wait("ann", "error", func(m map[string]any) bool { return m["reason"] == lobby.ErrNotQueued.Error() })
+	e.must("bob", "quickplay", "game", "nim")
+	if got := e.wait("bob", "queued", nil)["waiting"]; got != 1.0 {
+		t.Errorf("Bob's queue: waiting %v; want 1 (Ann left it)", got)
+	}
+	// Matched half-way through Bob's wait: neither hears of it later.
+	e.c.Advance(30 * time.Second)
+	e.settle()
+	e.must("ann", "quickplay", "game", "nim")
+	e.wait("ann", "matched", nil)
+	e.c.Advance(time.Hour)
+	e.settle()
+	if a, b := e.count("ann", "error"), e.count("bob", "error"); a != 2 || b != 0 {
+		t.Errorf("errors after a match: Ann %d (want the two above), Bob %d (want 0)", a, b)
+	}
+}

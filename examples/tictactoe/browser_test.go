@@ -292,6 +292,7 @@ func TestBrowser(t *testing.T) {
 		{"SeatedPlayerBrowsesLobby", testSeatedBrowse},
 		{"NimToTheEnd", testNim},
 		{"ResultInView", testResultInView},
+		{"SecondWindowSamePlayer", testSecondWindow},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -134,6 +134,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.DurationVar(&c.Lobby.ListPer, "list-per", lobby.DefaultListPer, "the window of -list-rate")
 	fs.IntVar(&s.lobbyShown, "lobby-shown", lobby.DefaultShown, "players online and rooms a lobby page is shown and kept live about (the rest: by page, on demand)")
 	fs.DurationVar(&c.Lobby.Tick, "lobby-tick", lobby.DefaultTick, "how often the lobby publishes the changes of its shown lists, coalesced")
+	fs.DurationVar(&c.Lobby.QuickplayWait, "quickplay-wait", lobby.DefaultQuickplay, "a player nobody is matched with by then leaves the quick-play queue, told no opponent was found")
 
 	// Operations
 	fs.StringVar(&c.AdminToken, "admin-token", "", "token of the admin console (/admin/) and pprof (/debug/pprof/), at least 16 characters; unset: both off (prefer the environment variable: flags show in ps)")
@@ -367,6 +368,7 @@ func (s *settings) check() error {
 	}
 	positive("list-rate", c.Lobby.ListRate)
 	positiveDur("list-per", c.Lobby.ListPer)
+	positiveDur("quickplay-wait", c.Lobby.QuickplayWait)
 	if s.lobbyShown < 1 || s.lobbyShown > lobby.MaxShown {
 		fail("lobby-shown", "must be within 1..%d, got %d", lobby.MaxShown, s.lobbyShown)
 	}

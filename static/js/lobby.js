@@ -78,6 +78,7 @@ export class LobbyView {
 		this.onlineKey = null;
 		this.gamesKey = null;
 		this.chatKeys = [];
+		this.otherTabs = null; // the player's other tabs, asked once per wait in the queue
 		this.more = { rooms: emptyMore(), players: emptyMore() }; // paged in by this tab
 		this.loading = { rooms: false, players: false };
 		this.moreKeys = { rooms: null, players: null };
@@ -238,7 +239,28 @@ export class LobbyView {
 		const q = m.queue;
 		show($('qp-idle'), !q);
 		show($('qp-waiting'), !!q);
-		if (q) setText($('qp-text'), 'Looking for an opponent… (' + q.waiting + ' of ' + q.needed + ' players ready)');
+		const err = $('qp-error');
+		setText(err, m.queueError ? reason(m.queueError) : '');
+		show(err, !q && !!m.queueError);
+		if (!q) {
+			this.otherTabs = null;
+			return;
+		}
+		setText($('qp-text'), 'Looking for an opponent… (' + q.waiting + ' of ' + q.needed + ' players ready)');
+		if (this.otherTabs === null) {
+			// Other windows of this player are not opponents: say so, so
+			// that nobody waits for one of them.
+			this.otherTabs = 0;
+			this.app.rc.otherTabs().then((n) => {
+				if (this.otherTabs === null) return;
+				this.otherTabs = n;
+				this.app.render();
+			});
+		}
+		const same = $('qp-same');
+		show(same, this.otherTabs > 0);
+		setText(same, 'Your other ' + (this.otherTabs === 1 ? 'window' : 'windows') + ' in this browser ' + (this.otherTabs === 1 ? 'is ' : 'are ') +
+			(m.me ? m.me.name : 'you') + ' too, not an opponent. To play against yourself, open a window and enter another name.');
 	}
 
 	renderMyGames(m) {

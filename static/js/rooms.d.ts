@@ -123,6 +123,8 @@ export interface Model<S = any> {
 	chat: ChatLine[];
 	/** The quick-play queue while the player waits in it. */
 	queue: { game: string; waiting: number; needed: number } | null;
+	/** Why the last wait in the queue ended without a match (no opponent in time…), or ''. */
+	queueError: string;
 	/** The rooms the player is or was in, by id. */
 	games: Record<string, Room<S>>;
 }
@@ -196,6 +198,8 @@ export declare class RoomsClient<S = any> {
 	lastName(): string;
 	/** Starts as the player called name (this browser's, with its seats, or a new one); after a refused hello, says hello again with it. */
 	play(name: string): Promise<void>;
+	/** The number of the player's other tabs in this browser: the same player, never its opponent. */
+	otherTabs(): Promise<number>;
 	/** Starts as the player key of livePlayers: the same player as those tabs. */
 	continueAs(key: string): void;
 	/** Renames the player; rejects with the lobby's reason. */

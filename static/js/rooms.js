@@ -86,6 +86,7 @@ export function emptyModel(session) {
 		roomsCount: 0, // every room listed
 		chat: /** @type {{from: {id: string, name: string}, text: string, ts: number}[]} */ ([]),
 		queue: /** @type {{game: string, waiting: number, needed: number}|null} */ (null), // while quick-playing
+		queueError: '', // why the last wait in the queue ended without a match
 		games: /** @type {Record<string, any>} */ ({}), // by room id, see newRoom
 	};
 }
@@ -167,6 +168,7 @@ export function apply(m, e, now, rules = SNAPSHOT_RULES) {
 		break;
 	case '/lobby queued':
 		m.queue = { game: d.game, waiting: d.waiting, needed: d.needed };
+		m.queueError = '';
 		break;
 	case '/lobby matched':
 		m.queue = null;
@@ -177,7 +179,10 @@ export function apply(m, e, now, rules = SNAPSHOT_RULES) {
 		if (d.action === 'leave-room' && m.games[d.room]) m.games[d.room].left = 'left';
 		break;
 	case '/lobby error':
-		if (d.action === 'quickplay') m.queue = null;
+		if (d.action === 'quickplay') {
+			m.queue = null;
+			m.queueError = d.reason || 'refused';
+		}
 		break;
 	case '/lobby/presence presence-delta': {
 		// Players entering the shown list or renamed, and the ids of those
@@ -497,6 +502,15 @@ export class RoomsClient {
 	}
 
 	/**
+	 * otherTabs resolves to the number of the player's other tabs in this
+	 * browser: the same player, never its opponent.
+	 * @returns {Promise<number>}
+	 */
+	async otherTabs() {
+		return this.#key ? Math.max(0, (await store.tabsOf(this.#key)) - 1) : 0;
+	}
+
+	/**
 	 * continueAs starts this tab as the player key (from livePlayers): the
 	 * same player as the other tabs showing it, with their session.
 	 * @param {string} key
@@ -797,6 +811,7 @@ export class RoomsClient {
 				break;
 			}
 			if (d.action === 'browse') break; // quietly: the next view change says it again
+			if (d.action === 'quickplay') break; // model.queueError says it
 			if ((d.action === 'join' || d.action === 'spectate') && mine) this.#joining = null;
 			if (mine) this.#notice(d.reason, 'error');
 			break;

@@ -135,6 +135,17 @@ export function releaseTab(key, tabId) {
 	held.delete(name);
 }
 
+/** tabsOf resolves to the number of tabs of this browser showing profile key. */
+export async function tabsOf(key) {
+	if (!navigator.locks || typeof navigator.locks.query !== 'function') return 1;
+	try {
+		const q = await navigator.locks.query();
+		return (q.held || []).filter((l) => l.name && l.name.startsWith(LOCK_PREFIX + key + ':')).length;
+	} catch {
+		return 1;
+	}
+}
+
 /** liveProfiles resolves to the keys of the profiles some tab of this browser shows now. */
 export async function liveProfiles() {
 	const live = new Set();
