@@ -45,6 +45,12 @@ type Options struct {
 	// goes to every player in the lobby, so this bounds what chat costs
 	// however many players there are.
 	ChatLobbyRate int
+	// ChatHistory is how many of the last chat messages the lobby keeps and
+	// sends to a session arriving in the lobby (hello, sync) or coming back
+	// to it from a game, as one "chat-history" event (default 50, at most
+	// MaxChatHistory): nobody finds an empty chat right after others
+	// talked. The messages are encoded once for all the sessions they go to.
+	ChatHistory int
 	// Auth turns a hello into an identity (default rooms.Guest).
 	Auth rooms.Authenticator
 	// AuthTimeout bounds one Authenticate call (default 5 s).
@@ -101,6 +107,7 @@ const (
 	DefaultChatRate    = 5
 	DefaultChatLobby   = 20
 	DefaultChatPer     = 10 * time.Second
+	DefaultChatHistory = 50
 	DefaultAuthTimeout = 5 * time.Second
 	DefaultAuthWorkers = 4
 	DefaultAuthQueue   = 256
@@ -113,6 +120,10 @@ const (
 	DefaultQuickplay   = 2 * time.Minute
 	// MaxShown bounds PresenceShown and RoomsShown.
 	MaxShown = 1000
+	// MaxChatHistory bounds ChatHistory: at most ChatMaxLen runes each, a
+	// history of 500 is at most about 600 KB in every arriving session's
+	// event window.
+	MaxChatHistory = 500
 	// MaxBrowseTabs bounds the tabs a session may have browsing the lobby.
 	MaxBrowseTabs = 16
 	// MaxFields bounds a request's fields, MaxFieldLen each value (bytes),
@@ -203,6 +214,8 @@ type Lobby struct {
 	queues   map[string][]*session // quickplay, by game
 	seats    map[string]int        // player id → seats held in waiting or playing rooms
 	views    views
+	chatLog  []chatData // the last ChatHistory messages, oldest first
+	chatEnc  []byte     // chatLog's chat-history event, encoded (nil: to encode)
 }
 
 type job struct {
@@ -277,6 +290,10 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	if o.ChatPer <= 0 {
 		o.ChatPer = DefaultChatPer
 	}
+	if o.ChatHistory <= 0 {
+		o.ChatHistory = DefaultChatHistory
+	}
+	o.ChatHistory = min(o.ChatHistory, MaxChatHistory)
 	if o.ChatLobbyRate <= 0 {
 		o.ChatLobbyRate = DefaultChatLobby
 	}
@@ -729,7 +746,9 @@ func (l *Lobby) do(j job) (pending bool) {
 			l.send(s.id, "ok", okData{Action: j.action, Req: req})
 		}
 	case "chat":
-		l.publish(TopicChat, "chat", chatData{From: s.ident, Text: j.f["text"], TS: j.at.UnixMilli()})
+		c := chatData{From: s.ident, Text: j.f["text"], TS: j.at.UnixMilli()}
+		l.publish(TopicChat, "chat", c)
+		l.keepChat(c)
 	case "name":
 		err = l.rename(s, j.f["name"], req)
 	case "sync":
@@ -1020,6 +1039,29 @@ func (l *Lobby) ended(s *session) {
 	l.gmu.Unlock()
 }
 
+// keepChat adds a message to the chat history.
+func (l *Lobby) keepChat(c chatData) {
+	if len(l.chatLog) == l.o.ChatHistory {
+		copy(l.chatLog, l.chatLog[1:])
+		l.chatLog = l.chatLog[:len(l.chatLog)-1]
+	}
+	l.chatLog = append(l.chatLog, c)
+	l.chatEnc = nil
+}
+
+// sendChatHistory sends the session the chat history, encoded once until
+// the next message.
+func (l *Lobby) sendChatHistory(session string) {
+	if l.chatEnc == nil {
+		b, ok := l.encode("chat-history", chatHistoryData{Messages: orEmpty(l.chatLog)})
+		if !ok {
+			return
+		}
+		l.chatEnc = b
+	}
+	l.t.Send(session, rooms.Event{Topic: TopicLobby, Type: "chat-history", Data: l.chatEnc})
+}
+
 func (l *Lobby) fail(j job, err error) {
 	l.send(j.session, "error", errorData{Action: j.action, Reason: err.Error(), Req: j.f["req"]})
 }
@@ -1191,6 +1233,10 @@ type chatData struct {
 	From rooms.Identity `json:"from"`
 	Text string         `json:"text"`
 	TS   int64          `json:"ts"`
+}
+
+type chatHistoryData struct {
+	Messages []chatData `json:"messages"`
 }
 
 type errorData struct {

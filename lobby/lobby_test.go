@@ -118,8 +118,8 @@ func TestHello(t *testing.T) {
 	if got := e.wait("s1", "rooms", nil); len(got["rooms"].([]any)) != 0 || got["count"] != 0.0 {
 		t.Errorf("rooms = %v", got)
 	}
-	if got := roomstest.Types(e.tr.Events("s1")); !slices.Equal(got, []string{"welcome", "presence", "rooms"}) {
-		t.Errorf("events = %v; want welcome, presence, rooms", got)
+	if got := roomstest.Types(e.tr.Events("s1")); !slices.Equal(got, []string{"welcome", "presence", "rooms", "chat-history"}) {
+		t.Errorf("events = %v; want welcome, presence, rooms, chat-history", got)
 	}
 	for _, topic := range []string{lobby.TopicPresence, lobby.TopicRooms, lobby.TopicChat} {
 		if !e.tr.Subscribed("s1", topic) {
@@ -746,5 +746,63 @@ func TestQuickplayWaitEnds(t *testing.T) {
 	e.settle()
 	if a, b := e.count("ann", "error"), e.count("bob", "error"); a != 2 || b != 0 {
 		t.Errorf("errors after a match: Ann %d (want the two above), Bob %d (want 0)", a, b)
+	}
+}
+
+// TestChatHistory: the lobby keeps the last ChatHistory messages and sends
+// them, oldest first, to a session that says hello, asks for sync, or comes
+// back to the lobby from a game; an empty history is an empty list.
+func TestChatHistory(t *testing.T) {
+	e := newEnv(t, lobby.Options{ChatHistory: 3, ChatRate: 100, ChatLobbyRate: 100}, nil)
+	// history waits for the session's nth chat-history and returns it.
+	history := func(s string, nth int) string {
+		t.Helper()
+		e.wait(s, "chat-history", func(map[string]any) bool { return e.count(s, "chat-history") >= nth })
+		var got []string
+		n := 0
+		for _, r := range e.tr.Events(s) {
+			if r.Type != "chat-history" {
+				continue
+			}
+			if n++; n == nth {
+				for _, x := range r.Map()["messages"].([]any) {
+					c := x.(map[string]any)
+					got = append(got, c["from"].(map[string]any)["name"].(string)+": "+c["text"].(string))
+				}
+			}
+		}
+		return strings.Join(got, ", ")
+	}
+	e.hello("ann", "Ann")
+	if got := history("ann", 1); got != "" {
+		t.Errorf("the first history = %q; want none", got)
+	}
+	e.hello("bob", "Bob")
+	for i, text := range []string{"one", "two", "three", "four"} {
+		e.must([]string{"ann", "bob"}[i%2], "chat", "text", text)
+	}
+	e.settle()
+	e.hello("carl", "Carl")
+	if got, want := history("carl", 1), "Bob: two, Ann: three, Bob: four"; got != want {
+		t.Errorf("Carl's history = %q; want %q (the last 3)", got, want)
+	}
+	e.must("ann", "chat", "text", "five")
+	e.must("carl", "sync")
+	if got, want := history("carl", 2), "Ann: three, Bob: four, Ann: five"; got != want {
+		t.Errorf("Carl's history after sync = %q; want %q", got, want)
+	}
+	// Ann and Bob play: they hear nothing of the lobby; back from the game
+	// (it ended), Ann gets what was said meanwhile.
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("bob", "quickplay", "game", "nim")
+	room := e.wait("ann", "matched", nil)["room"].(string)
+	e.settle()
+	e.must("carl", "chat", "text", "six")
+	e.settle()
+	before := e.count("ann", "chat-history")
+	e.must("ann", "leave-room", "room", room)
+	e.settle()
+	if got, want := history("ann", before+1), "Bob: four, Ann: five, Carl: six"; got != want {
+		t.Errorf("Ann's history back from her game = %q; want %q", got, want)
 	}
 }

@@ -248,10 +248,11 @@ func diffView[T any](before, after []T, id func(T) string, changed func(T) bool)
 	return entered, orEmpty(slices.Sorted(maps.Keys(gone)))
 }
 
-// sendSnapshots sends a session the published views.
+// sendSnapshots sends a session the published views and the chat history.
 func (l *Lobby) sendSnapshots(session string) {
 	l.send(session, "presence", presenceData{Online: orEmpty(l.views.online), Count: l.views.onlineN})
 	l.send(session, "rooms", roomsData{Rooms: orEmpty(l.views.rooms), Count: l.views.roomsN})
+	l.sendChatHistory(session)
 }
 
 func orEmpty[T any](s []T) []T {

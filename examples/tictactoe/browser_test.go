@@ -293,6 +293,7 @@ func TestBrowser(t *testing.T) {
 		{"NimToTheEnd", testNim},
 		{"ResultInView", testResultInView},
 		{"SecondWindowSamePlayer", testSecondWindow},
+		{"ChatHistoryOnArrival", testChatHistory},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -127,6 +127,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.IntVar(&c.Lobby.ChatRate, "chat-rate", lobby.DefaultChatRate, "chat messages per player within -chat-per")
 	fs.DurationVar(&c.Lobby.ChatPer, "chat-per", lobby.DefaultChatPer, "the window of -chat-rate")
 	fs.IntVar(&c.Lobby.ChatLobbyRate, "chat-lobby-rate", lobby.DefaultChatLobby, "chat messages per second in the whole lobby (each goes to every player there)")
+	fs.IntVar(&c.Lobby.ChatHistory, "chat-history", lobby.DefaultChatHistory, "the last chat messages a player arriving in the lobby (or back from a game) is sent")
 	fs.DurationVar(&c.Lobby.AwayGrace, "away-grace", lobby.DefaultAwayGrace, "how long a player whose connection went away stays online in the lobby")
 	fs.IntVar(&c.Lobby.QueueSize, "lobby-queue", lobby.DefaultQueueSize, "lobby actions waiting for the lobby; past it: busy")
 	fs.IntVar(&c.Lobby.QueuePerAddr, "lobby-queue-per-addr", 0, "lobby actions of one IP address (an IPv6 /64) waiting for the lobby, hellos until their welcome (0: -lobby-queue/16); past it: too many requests from your address")
@@ -359,6 +360,9 @@ func (s *settings) check() error {
 	positive("chat-max-len", c.Lobby.ChatMaxLen)
 	positive("chat-rate", c.Lobby.ChatRate)
 	positive("chat-lobby-rate", c.Lobby.ChatLobbyRate)
+	if c.Lobby.ChatHistory < 1 || c.Lobby.ChatHistory > lobby.MaxChatHistory {
+		fail("chat-history", "must be within 1..%d, got %d", lobby.MaxChatHistory, c.Lobby.ChatHistory)
+	}
 	positiveDur("chat-per", c.Lobby.ChatPer)
 	positiveDur("away-grace", c.Lobby.AwayGrace)
 	positive("lobby-queue", c.Lobby.QueueSize)

@@ -397,7 +397,7 @@ export class LobbyView {
 		}
 		const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
 		for (const c of m.chat.slice(from)) {
-			log.append(el('li', {},
+			log.append(el('li', { dataset: c.earlier ? { earlier: 'true' } : {} },
 				el('time', { class: 'muted', text: time(c.ts), dateTime: new Date(c.ts).toISOString() }), ' ',
 				el('span', { class: 'name', text: (c.from && c.from.name) || '?' }), ': ',
 				el('span', { class: 'text', text: c.text })));

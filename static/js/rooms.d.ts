@@ -102,6 +102,8 @@ export interface ChatLine {
 	text: string;
 	/** Unix ms when the lobby accepted it. */
 	ts: number;
+	/** It came with the lobby's history (said while the session was away), not live. */
+	earlier?: boolean;
 }
 
 /** What one session knows, built from the events the server pushed. */

@@ -84,7 +84,7 @@ export function emptyModel(session) {
 		onlineCount: 0, // every player online
 		rooms: /** @type {Record<string, any>} */ ({}), // the rooms shown: RoomInfo by id
 		roomsCount: 0, // every room listed
-		chat: /** @type {{from: {id: string, name: string}, text: string, ts: number}[]} */ ([]),
+		chat: /** @type {{from: {id: string, name: string}, text: string, ts: number, earlier?: boolean}[]} */ ([]),
 		queue: /** @type {{game: string, waiting: number, needed: number}|null} */ (null), // while quick-playing
 		queueError: '', // why the last wait in the queue ended without a match
 		games: /** @type {Record<string, any>} */ ({}), // by room id, see newRoom
@@ -204,6 +204,16 @@ export function apply(m, e, now, rules = SNAPSHOT_RULES) {
 		m.chat.push({ from: d.from, text: d.text, ts: d.ts });
 		if (m.chat.length > CHAT_KEEP) m.chat.splice(0, m.chat.length - CHAT_KEEP);
 		break;
+	case '/lobby chat-history': {
+		// The lobby's last messages, on arrival and back from a game: they
+		// replace the chat (the lines heard live keep their place; the
+		// others were said while the session was away: earlier).
+		const key = (/** @type {any} */ c) => c.ts + '|' + (c.from && c.from.id) + '|' + c.text;
+		const had = new Map(m.chat.map((c) => [key(c), c]));
+		m.chat = (d.messages || []).slice(-CHAT_KEEP).map((/** @type {any} */ c) =>
+			had.get(key(c)) || { from: c.from, text: c.text, ts: c.ts, earlier: true });
+		break;
+	}
 	}
 }
 
