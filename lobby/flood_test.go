@@ -125,7 +125,7 @@ func TestHelloKeepsItsPlace(t *testing.T) {
 	})
 	e := newEnv(t, lobby.Options{Auth: auth, QueuePerAddr: 3, AuthWorkers: 2, AuthTimeout: time.Hour}, nil)
 	for i := range 3 {
-		if err := e.from("192.0.2.66", fmt.Sprint("a", i), "hello", "name", "A"); err != nil {
+		if err := e.from("192.0.2.66", fmt.Sprint("a", i), "hello", "name", fmt.Sprint("A", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +133,7 @@ func TestHelloKeepsItsPlace(t *testing.T) {
 	if q := e.l.Stats().Queued; q != 0 {
 		t.Fatalf("queued = %d; want 0", q)
 	}
-	if err := e.from("192.0.2.66", "a3", "hello", "name", "A"); !errors.Is(err, lobby.ErrAddrBusy) {
+	if err := e.from("192.0.2.66", "a3", "hello", "name", "A3"); !errors.Is(err, lobby.ErrAddrBusy) {
 		t.Fatalf("a 4th hello while 3 are authenticated: %v; want ErrAddrBusy", err)
 	}
 	close(gate)
@@ -141,7 +141,7 @@ func TestHelloKeepsItsPlace(t *testing.T) {
 		e.wait(fmt.Sprint("a", i), "welcome", nil)
 	}
 	e.settle()
-	if err := e.from("192.0.2.66", "a3", "hello", "name", "A"); err != nil {
+	if err := e.from("192.0.2.66", "a3", "hello", "name", "A3"); err != nil {
 		t.Fatalf("after the welcomes: %v", err)
 	}
 	e.wait("a3", "welcome", nil)

@@ -148,6 +148,7 @@ var (
 	ErrAlreadyQueued = errors.New("lobby: already waiting for a match")
 	ErrNotQueued     = errors.New("lobby: not waiting for a match")
 	ErrNoOpponent    = errors.New("lobby: no opponent found")
+	ErrNameTaken     = errors.New("lobby: name taken: another player online is called that (names must differ in more than case); choose another")
 	ErrTokenOwner    = errors.New("lobby: reconnection token belongs to another player")
 	ErrTooManyTabs   = fmt.Errorf("lobby: more than %d tabs browsing", MaxBrowseTabs)
 )
@@ -214,8 +215,9 @@ type Lobby struct {
 	queues   map[string][]*session // quickplay, by game
 	seats    map[string]int        // player id → seats held in waiting or playing rooms
 	views    views
-	chatLog  []chatData // the last ChatHistory messages, oldest first
-	chatEnc  []byte     // chatLog's chat-history event, encoded (nil: to encode)
+	names    map[string]map[string]int // nameKey → player id → holds: see holdName
+	chatLog  []chatData                // the last ChatHistory messages, oldest first
+	chatEnc  []byte                    // chatLog's chat-history event, encoded (nil: to encode)
 }
 
 type job struct {
@@ -359,6 +361,7 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 		roomList: make(map[string]rooms.RoomInfo),
 		queues:   make(map[string][]*session),
 		seats:    make(map[string]int),
+		names:    make(map[string]map[string]int),
 	}
 	for _, g := range o.Games {
 		l.offered[g] = true
@@ -797,11 +800,19 @@ func (l *Lobby) welcome(r authResult) {
 			tokenErr = ErrTokenOwner
 		}
 	}
+	// A player coming back to its seat keeps its name (its seat holds it,
+	// but a finished game's does not).
+	if (token == "" || tokenErr != nil) && l.nameTaken(id.Name, id.PlayerID) {
+		delete(l.sessions, s.id)
+		l.fail(r.job, ErrNameTaken)
+		return
+	}
 	s.pending, s.ident = false, id
 	p := l.players[id.PlayerID]
 	if p == nil {
 		p = &player{ident: id, sessions: make(map[string]*session, 1)}
 		l.players[id.PlayerID] = p
+		l.holdName(id.Name, id.PlayerID, 1)
 	}
 	p.sessions[s.id] = s
 	l.gmu.Lock()
@@ -850,6 +861,11 @@ func (l *Lobby) rename(s *session, name, req string) error {
 		return err
 	}
 	p := l.players[s.ident.PlayerID]
+	if l.nameTaken(name, p.ident.PlayerID) {
+		return ErrNameTaken
+	}
+	l.holdName(p.ident.Name, p.ident.PlayerID, -1)
+	l.holdName(name, p.ident.PlayerID, 1)
 	p.ident.Name = name
 	for _, o := range p.sessions {
 		o.ident.Name = name
@@ -859,6 +875,59 @@ func (l *Lobby) rename(s *session, name, req string) error {
 		l.presenceChanged(p.ident.PlayerID)
 	}
 	return nil
+}
+
+// nameKey is what names are compared by: Unicode simple case folding,
+// each letter mapped to the first of its case orbit ("Dup", "dup" and
+// "DUP" are one name; "ß" and "ẞ" too). Names are valid (rooms.ValidateName:
+// trimmed, single spaces). Canonically equivalent spellings (é as one
+// character, or e and a combining accent) and look-alike letters of other
+// scripts are different names.
+func nameKey(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		low := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			low = min(low, f)
+		}
+		b.WriteRune(low)
+	}
+	return b.String()
+}
+
+// holdName counts (delta +1 or -1) that the player pid holds name: a
+// player holds its name while it has a session that said hello, and the
+// name it sits under in a waiting or playing room while it holds that seat
+// (so that a reload, whose old session ended, finds its name free).
+func (l *Lobby) holdName(name, pid string, delta int) {
+	k := nameKey(name)
+	holders := l.names[k]
+	if holders == nil {
+		if delta <= 0 {
+			return
+		}
+		holders = make(map[string]int, 1)
+		l.names[k] = holders
+	}
+	if n := holders[pid] + delta; n > 0 {
+		holders[pid] = n
+	} else {
+		delete(holders, pid)
+		if len(holders) == 0 {
+			delete(l.names, k)
+		}
+	}
+}
+
+// nameTaken reports whether another player than pid holds name.
+func (l *Lobby) nameTaken(name, pid string) bool {
+	for holder := range l.names[nameKey(name)] {
+		if holder != pid {
+			return true
+		}
+	}
+	return false
 }
 
 // enqueue puts a session in a game's quickplay queue and matches.
@@ -1029,6 +1098,7 @@ func (l *Lobby) ended(s *session) {
 	delete(p.sessions, s.id)
 	if len(p.sessions) == 0 {
 		delete(l.players, s.ident.PlayerID)
+		l.holdName(p.ident.Name, p.ident.PlayerID, -1)
 	}
 	l.gmu.Lock()
 	delete(l.gate, s.id)

@@ -661,7 +661,7 @@ func TestBusy(t *testing.T) {
 	}
 	accepted, busy := 0, 0
 	for i := range 10 {
-		switch err := e.do(fmt.Sprint("s", i), "hello", "name", "X"); {
+		switch err := e.do(fmt.Sprint("s", i), "hello", "name", fmt.Sprint("X", i)); {
 		case err == nil:
 			accepted++
 		case errors.Is(err, lobby.ErrBusy):
@@ -804,5 +804,55 @@ func TestChatHistory(t *testing.T) {
 	e.settle()
 	if got, want := history("ann", before+1), "Bob: four, Ann: five, Carl: six"; got != want {
 		t.Errorf("Ann's history back from her game = %q; want %q", got, want)
+	}
+}
+
+// TestNamesUnique: a name is taken while another player holds it — has a
+// session, or sits under it in a waiting or playing room — whatever its
+// case; hello and rename say so, a player may change its own name's case,
+// and a player coming back to its seat with its token keeps its name.
+func TestNamesUnique(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	taken := func(m map[string]any) bool { return m["reason"] == lobby.ErrNameTaken.Error() }
+	e.hello("ann", "Dup")
+	for _, name := range []string{"Dup", "dup", "DUP", " dUp "} {
+		s := "x-" + strings.TrimSpace(name)
+		e.must(s, "hello", "name", name, "req", "h1")
+		if got := e.wait(s, "error", nil); !taken(got) || got["action"] != "hello" || got["req"] != "h1" {
+			t.Errorf("hello %q while Dup is online: %v; want %v", name, got, lobby.ErrNameTaken)
+		}
+		if n := e.count(s, "welcome"); n != 0 {
+			t.Errorf("hello %q welcomed", name)
+		}
+	}
+	// The refused session may try another name.
+	e.hello("x-dup", "Bob")
+	e.must("x-dup", "name", "name", "DUP")
+	e.wait("x-dup", "error", taken)
+	e.must("ann", "name", "name", "DUP") // her own name, in capitals
+	if got := e.wait("ann", "ok", nil)["player"].(map[string]any)["name"]; got != "DUP" {
+		t.Errorf("Dup renamed to DUP: %v", got)
+	}
+	// A name given up is free.
+	e.must("ann", "name", "name", "Ann")
+	e.wait("ann", "ok", func(m map[string]any) bool { return m["player"].(map[string]any)["name"] == "Ann" })
+	e.hello("carl", "dup")
+	e.l.SessionEnded("carl")
+	e.settle()
+	e.hello("dave", "Dup")
+
+	// Ann and Bob play; Ann's page reloads (her session ends): her seat
+	// holds her name, which nobody else may take; her new session, with
+	// the token, is Ann again.
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("x-dup", "quickplay", "game", "nim")
+	token := e.wait("ann", "joined", nil)["token"].(string)
+	e.settle()
+	e.l.SessionEnded("ann")
+	e.settle()
+	e.must("eve", "hello", "name", "ANN")
+	e.wait("eve", "error", taken)
+	if p := e.hello("ann2", "Whoever", "token", token); p["name"] != "Ann" {
+		t.Errorf("Ann back with her token is %v", p)
 	}
 }

@@ -279,12 +279,13 @@ func (l *Lobby) list(s *session, f map[string]string, req string) {
 }
 
 // countSeats adds delta to the seat count of each player seated in a
-// waiting or playing room.
+// waiting or playing room, and to the holds of their names there.
 func (l *Lobby) countSeats(info rooms.RoomInfo, delta int) {
 	if info.State != rooms.StateWaiting && info.State != rooms.StatePlaying {
 		return
 	}
 	for _, p := range info.Players {
+		l.holdName(p.Name, p.ID, delta)
 		if n := l.seats[p.ID] + delta; n > 0 {
 			l.seats[p.ID] = n
 		} else {

@@ -294,6 +294,7 @@ func TestBrowser(t *testing.T) {
 		{"ResultInView", testResultInView},
 		{"SecondWindowSamePlayer", testSecondWindow},
 		{"ChatHistoryOnArrival", testChatHistory},
+		{"UniqueNamesRenameSignOut", testNames},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -4,6 +4,7 @@ package main
 // of a player, names, renaming and signing out.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,4 +44,54 @@ func testSecondWindow(t *testing.T, b *browsertest.Browser) {
 	if v := browsertest.Eval[string](carl.p, `document.getElementById('qp-error').textContent`); !strings.Contains(v, "create a room") {
 		t.Errorf("the end of the wait says %q; want it to suggest creating a room", v)
 	}
+}
+
+// onlineAre is a condition: the lobby's list of players online shows names,
+// in this order.
+func onlineAre(names ...string) string {
+	return namesAre("online", names) + ` && ` + textIs("online-count", fmt.Sprintf("(%d)", len(names)))
+}
+
+// testNames: names are unique among the players online, whatever their
+// case (a clear error, and the player tries another); a tab renames its
+// player (refused for a name taken) and signs out, then plays as someone
+// else.
+func testNames(t *testing.T, b *browsertest.Browser) {
+	st := startSite(t)
+	dup := st.join(t, b.NewContext(t), "Dup", "")
+	bob := &player{t: t, p: b.NewContext(t).NewPage(t, st.url()), name: "Bob"}
+	bob.p.SetName("Bob")
+	bob.waitView("name")
+	enter := func(name string) {
+		bob.p.Run(`document.getElementById('name-input').value = ` + js(name))
+		bob.click("#name-submit")
+	}
+	enter("dup")
+	const taken = "Name taken: another player online is called that (names must differ in more than case); choose another"
+	bob.waitFor("the name refused", `document.body.dataset.view === 'name' && `+textIs("name-error", taken))
+	if got := browsertest.Eval[string](bob.p, `document.activeElement.id`); got != "name-input" {
+		t.Errorf("after the refusal the focus is on %q; want the name input", got)
+	}
+	enter("Bob")
+	bob.waitView("lobby")
+	dup.waitFor("Bob online", onlineAre("Bob", "Dup"))
+
+	bob.click("#rename-open")
+	bob.p.Run(`document.getElementById('rename-input').value = 'DUP'`)
+	bob.click("#rename-submit")
+	bob.waitFor("the new name refused", textIs("rename-error", taken))
+	bob.p.Run(`document.getElementById('rename-input').value = 'Robert'`)
+	bob.click("#rename-submit")
+	bob.waitFor("the new name", textIs("me-name", "Robert")+` && document.getElementById('rename-form').hidden`)
+	dup.waitFor("Bob renamed", onlineAre("Dup", "Robert"))
+
+	bob.click("#sign-out")
+	bob.waitFor("signed out", `document.body.dataset.view === 'name' && document.getElementById('name-input').value === '' && document.getElementById('continue').hidden`)
+	dup.waitFor("Robert gone", onlineAre("Dup"))
+	enter("Carl")
+	bob.waitFor("Carl's lobby", `document.body.dataset.view === 'lobby' && `+textIs("me-name", "Carl"))
+	dup.waitFor("Carl online", onlineAre("Carl", "Dup"))
+	// A reload is Carl again, not Robert.
+	bob.p.Navigate(st.url())
+	bob.waitFor("Carl after a reload", `document.body.dataset.view === 'lobby' && `+textIs("me-name", "Carl"))
 }

@@ -122,6 +122,16 @@ export class App {
 		for (const t of ['state', 'transport', 'leader']) this.rc.comet.on(t, () => this.renderConn());
 	}
 
+	/** signOut stops this tab being the player and shows the name view. */
+	async signOut() {
+		await this.rc.signOut();
+		this.nameError = '';
+		$('name-input').value = '';
+		this.navigate(null);
+		await this.listLivePlayers();
+		this.render();
+	}
+
 	/** navigate shows a room (or the lobby for null), keeping the other URL parameters. */
 	navigate(room) {
 		const url = new URL(location.href);

@@ -101,6 +101,13 @@ export class LobbyView {
 			$(p + '-show-more').addEventListener('click', () => this.load(what, false));
 			$(p + '-refresh').addEventListener('click', () => this.load(what, true));
 		}
+		$('rename-open').addEventListener('click', () => this.openRename(true));
+		$('rename-cancel').addEventListener('click', () => this.openRename(false));
+		$('rename-form').addEventListener('submit', (e) => {
+			e.preventDefault();
+			this.rename();
+		});
+		$('sign-out').addEventListener('click', () => this.app.signOut());
 		$('my-games').addEventListener('click', (e) => {
 			const b = e.target.closest('button[data-room]');
 			if (b) this.app.navigate(b.dataset.room);
@@ -115,6 +122,45 @@ export class LobbyView {
 		} catch (err) {
 			toast(reason(err.message), 'error');
 			return false;
+		}
+	}
+
+	// openRename shows (or hides) the form that changes the player's name.
+	openRename(open) {
+		const form = $('rename-form');
+		show(form, open);
+		show($('who'), !open);
+		show($('rename-error'), false);
+		if (open) {
+			const input = $('rename-input');
+			input.value = (this.app.rc.model && this.app.rc.model.me && this.app.rc.model.me.name) || '';
+			input.focus();
+			input.select();
+		} else {
+			$('rename-open').focus();
+		}
+	}
+
+	async rename() {
+		const input = $('rename-input');
+		const err = $('rename-error');
+		const name = input.value.trim();
+		if (!name) {
+			setText(err, 'Please enter a name.');
+			show(err, true);
+			return;
+		}
+		const b = $('rename-submit');
+		b.disabled = true;
+		try {
+			await this.app.rc.rename(name);
+			this.openRename(false);
+		} catch (e) {
+			setText(err, reason(e.message));
+			show(err, true);
+			input.focus();
+		} finally {
+			b.disabled = false;
 		}
 	}
 

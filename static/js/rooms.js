@@ -560,14 +560,15 @@ export class RoomsClient {
 		this.#comet?.close();
 		this.#bc?.close();
 		clearTimeout(this.#syncTimer);
-		store.releaseTab(key, this.#tabId);
+		const tab = this.#tabId;
+		store.releaseTab(key, tab);
 		store.setTabProfile(null);
 		this.#key = this.#comet = this.#bc = this.#model = this.#joining = this.#browseReq = this.#browseAcked = null;
 		this.#synced = this.#gapSeen = this.#browseSent = false;
 		this.#buffer = [];
 		this.#hello = 'none';
 		this.#helloError = '';
-		const live = await store.liveProfiles();
+		const live = await store.liveProfiles(tab);
 		if (!live.has(key)) store.remove(key);
 		this.#changed();
 	}

@@ -146,14 +146,20 @@ export async function tabsOf(key) {
 	}
 }
 
-/** liveProfiles resolves to the keys of the profiles some tab of this browser shows now. */
-export async function liveProfiles() {
+/**
+ * liveProfiles resolves to the keys of the profiles some tab of this
+ * browser shows now (but the tab butTab).
+ * @param {string} [butTab]
+ */
+export async function liveProfiles(butTab) {
 	const live = new Set();
 	if (!navigator.locks || typeof navigator.locks.query !== 'function') return live;
 	try {
 		const q = await navigator.locks.query();
 		for (const l of q.held || []) {
-			if (l.name && l.name.startsWith(LOCK_PREFIX)) live.add(l.name.slice(LOCK_PREFIX.length).split(':')[0]);
+			if (!l.name || !l.name.startsWith(LOCK_PREFIX)) continue;
+			const [key, tab] = l.name.slice(LOCK_PREFIX.length).split(':');
+			if (tab !== butTab) live.add(key);
 		}
 	} catch {
 		// No answer: treat every profile as idle.
