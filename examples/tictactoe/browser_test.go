@@ -295,6 +295,7 @@ func TestBrowser(t *testing.T) {
 		{"SecondWindowSamePlayer", testSecondWindow},
 		{"ChatHistoryOnArrival", testChatHistory},
 		{"UniqueNamesRenameSignOut", testNames},
+		{"PollHurries", testPollHurries},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -50,7 +50,7 @@ type settings struct {
 	logLevel    slog.Level
 
 	// Set from durations, converted to the hub's milliseconds.
-	pullWaitMin, pullWaitMax, pollWaitMin, pollWaitMax time.Duration
+	pullWaitMin, pullWaitMax, pollWaitMin, pollWaitMax, pollWaitFloor time.Duration
 	// Sets both lobby.Options.PresenceShown and RoomsShown.
 	lobbyShown int
 
@@ -97,6 +97,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.DurationVar(&s.pullWaitMax, "pull-wait-max", 6*time.Second, "greatest p_wait sent to Pushlet long-poll clients")
 	fs.DurationVar(&s.pollWaitMin, "poll-wait-min", 6*time.Second, "least wait between two polls")
 	fs.DurationVar(&s.pollWaitMax, "poll-wait-max", 10*time.Second, "greatest wait between two polls")
+	fs.DurationVar(&s.pollWaitFloor, "poll-wait-floor", engine.DefaultPollWaitFloor*time.Millisecond, "least wait between two polls of a client that asks for shorter waits (a page during a game)")
 	fs.IntVar(&c.Hub.Window, "window", engine.DefaultWindow, "recent events each session keeps for resume (1..65536); older ones are reported as a gap")
 	fs.IntVar(&c.Hub.MaxSessions, "max-sessions", engine.DefaultMaxSessions, "live sessions; a join past it: 503")
 	fs.IntVar(&c.Hub.MaxSessionsPerAddr, "max-sessions-per-addr", engine.DefaultMaxSessionsPerAddr, "live sessions joined from one IP address (-1: no cap); past it: 503")
@@ -198,6 +199,7 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (*settings
 	s.server.Lobby.PresenceShown, s.server.Lobby.RoomsShown = s.lobbyShown, s.lobbyShown
 	s.server.Hub.PullWaitMin, s.server.Hub.PullWaitMax = int(s.pullWaitMin.Milliseconds()), int(s.pullWaitMax.Milliseconds())
 	s.server.Hub.PollWaitMin, s.server.Hub.PollWaitMax = int(s.pollWaitMin.Milliseconds()), int(s.pollWaitMax.Milliseconds())
+	s.server.Hub.PollWaitFloor = int(s.pollWaitFloor.Milliseconds())
 	return s, nil
 }
 
@@ -289,6 +291,9 @@ func (s *settings) check() error {
 	positiveDur("stall-timeout", h.StallTimeout)
 	positiveDur("pull-refresh-timeout", h.PullRefreshTimeout)
 	positiveDur("poll-refresh-timeout", h.PollRefreshTimeout)
+	if s.pollWaitFloor < time.Millisecond {
+		fail("poll-wait-floor", "must be at least 1ms, got %v", s.pollWaitFloor)
+	}
 	for _, w := range []struct {
 		lo, hi         string
 		min, max       time.Duration

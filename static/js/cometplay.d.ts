@@ -196,6 +196,13 @@ export declare class CometClient {
 	unsubscribe(subject: string, label?: string): Promise<void>;
 	/** Publishes a data event (at most once); rejects with the server's nack reason. */
 	publish(subject: string, fields?: Record<string, string | number | boolean>, options?: PublishOptions): Promise<void>;
+	/**
+	 * Asks, on the poll transport, for the server's answers every ms (not
+	 * below the server's HubConfig.PollWaitFloor, 1 s by default, nor above
+	 * its own wait); null: the server's wait. The connection asks for the
+	 * shortest wait of its tabs.
+	 */
+	setPollWait(ms: number | null): void;
 	/** Stops this tab's client; the last tab out leaves the session. */
 	close(): void;
 

@@ -259,6 +259,8 @@ class Link {
 		this.transport = null;
 		this.closed = false;
 		this.subs = new Map(); // key → {subject, label, sid, owners: Set, pending}
+		this.pollWishes = new Map(); // owner (tab) → the poll wait it asks for, ms: see setPollWait
+		this.pollWake = null; // cuts the poll transport's current wait short
 		this.sessionWaiters = [];
 		this.abortListen = null;
 		this.sleepers = new Set();
@@ -306,16 +308,19 @@ class Link {
 		return Math.round(d * (1 - b.jitter * Math.random()));
 	}
 
-	// sleep waits ms, or less if kick() or stop() is called.
-	sleep(ms) {
+	// sleep waits ms, or less if kick() or stop() is called (or, for the
+	// poll transport's wait, pollNow).
+	sleep(ms, poll = false) {
 		return new Promise((resolve) => {
 			const wake = () => {
 				clearTimeout(t);
 				this.sleepers.delete(wake);
+				if (this.pollWake === wake) this.pollWake = null;
 				resolve();
 			};
 			const t = setTimeout(wake, ms);
 			this.sleepers.add(wake);
+			if (poll) this.pollWake = wake;
 		});
 	}
 
@@ -559,6 +564,30 @@ class Link {
 		for (const e of [...this.subs.values()]) {
 			if (e.owners.has(owner)) this.unsubscribe(e.subject, e.label, owner).catch(() => {});
 		}
+		this.setPollWait(owner, null);
+	}
+
+	/**
+	 * setPollWait records the poll wait owner asks for (ms, or null for the
+	 * server's). A shorter one than before takes effect at once: the poll
+	 * waiting now comes back early, asking for it.
+	 */
+	setPollWait(owner, ms) {
+		const before = this.pollWait();
+		if (ms === null || ms === undefined) this.pollWishes.delete(owner);
+		else this.pollWishes.set(owner, Math.max(0, Math.floor(ms)));
+		const now = this.pollWait();
+		if (now !== null && (before === null || now < before)) this.pollNow();
+	}
+
+	/** pollWait is the shortest poll wait the tabs ask for, or null. */
+	pollWait() {
+		return this.pollWishes.size ? Math.min(...this.pollWishes.values()) : null;
+	}
+
+	/** pollNow ends the poll transport's wait: it refreshes at once. */
+	pollNow() {
+		this.pollWake?.();
 	}
 
 	publish(subject, fields, to, keepalive) {
@@ -568,7 +597,11 @@ class Link {
 		}
 		f.p_subject = subject;
 		if (to) f.p_to = to;
-		return this.control('publish', f, false, !!keepalive).then(() => undefined);
+		return this.control('publish', f, false, !!keepalive).then(() => {
+			// What the publish caused (an ack, the room's answer) comes
+			// with the next poll: do not wait the server's p_wait for it.
+			this.pollNow();
+		});
 	}
 
 	// deliver takes one event off the data channel.
@@ -802,7 +835,13 @@ class Link {
 		};
 		let acked = false;
 		try {
-			let r = await this.getEvents(name, { p_event: 'listen', p_mode: mode, p_format: 'json' }, this.opts.requestTimeout, ctrl);
+			// A poll asks for the wait the tabs want (p_wait; the server
+			// keeps it above its floor).
+			const asked = (fields) => {
+				const w = mode === 'poll' ? this.pollWait() : null;
+				return w === null ? fields : { ...fields, p_wait: String(w) };
+			};
+			let r = await this.getEvents(name, asked({ p_event: 'listen', p_mode: mode, p_format: 'json' }), this.opts.requestTimeout, ctrl);
 			for (;;) {
 				if (stopped) return { acked };
 				if (r.gone) return { acked, gone: true };
@@ -829,11 +868,11 @@ class Link {
 				if (wait < 0) return { acked };
 				// Long-poll comes back at once: p_wait is for Pushlet's own
 				// clients. Poll honours it.
-				if (mode === 'poll' && wait > 0) await this.sleep(wait);
+				if (mode === 'poll' && wait > 0) await this.sleep(wait, true);
 				if (stopped) return { acked };
 				ctrl = new AbortController();
 				const timeout = mode === 'pull' ? this.opts.heartbeatTimeout : this.opts.requestTimeout;
-				r = await this.getEvents(name, { p_event: 'refresh', p_format: 'json' }, timeout, ctrl);
+				r = await this.getEvents(name, asked({ p_event: 'refresh', p_format: 'json' }), timeout, ctrl);
 			}
 		} catch (err) {
 			if (stopped) return { acked };
@@ -874,6 +913,8 @@ export class CometClient {
 	#session = null; // {id, publicId} of the shared session, as this tab knows it
 	#lastSeq = 0;
 	#mySubs = new Map(); // key → {subject, label}
+	/** @type {number|null} */
+	#pollWait = null; // the poll wait this tab asks for: see setPollWait
 	#link = null;
 	#isLeader = false;
 	#leaderId = null;
@@ -1065,6 +1106,22 @@ export class CometClient {
 	}
 
 	/**
+	 * setPollWait asks, on the poll transport, for the server's answers
+	 * every ms milliseconds rather than after the server's p_wait (6–10 s
+	 * by default): a page does while a game is on. The server does not go
+	 * below its floor (HubConfig.PollWaitFloor, 1 s by default), nor above
+	 * its own wait. null goes back to the server's. The connection asks for
+	 * the shortest wait its tabs ask for. Other transports are not affected
+	 * (they deliver events as they happen).
+	 * @param {number|null} ms
+	 */
+	setPollWait(ms) {
+		this.#pollWait = ms === null || ms === undefined ? null : Math.max(0, Math.floor(ms));
+		if (this.#closed || !this.#started) return;
+		this.#request('pollWait', { ms: this.#pollWait }).catch(() => {});
+	}
+
+	/**
 	 * close stops this tab's client. If it was the last tab of the browser
 	 * using the session, the session is left (the server forgets it at once);
 	 * otherwise another tab takes over the connection. Pending requests are
@@ -1093,6 +1150,9 @@ export class CometClient {
 		case 'subscribe': return link.subscribe(args.subject, args.label, owner);
 		case 'unsubscribe': return link.unsubscribe(args.subject, args.label, owner);
 		case 'publish': return link.publish(args.subject, args.fields, args.to, args.keepalive);
+		case 'pollWait':
+			link.setPollWait(owner, args.ms);
+			return Promise.resolve();
 		}
 		return Promise.reject(new CometError('protocol', 'unknown operation ' + op));
 	}
@@ -1184,7 +1244,7 @@ export class CometClient {
 			}).catch(failed);
 		});
 		if (this.#closed) return;
-		this.#post({ k: 'hello', subs: this.subscriptions });
+		this.#post({ k: 'hello', subs: this.subscriptions, pollWait: this.#pollWait });
 		// Queued behind the current leader; granted when it is gone.
 		this.#leaderQueue = new AbortController();
 		navigator.locks.request(this.#key + ':leader', { signal: this.#leaderQueue.signal }, () => {
@@ -1222,6 +1282,7 @@ export class CometClient {
 		}, this.#session, this.#lastSeq, this.#transport);
 		this.#link = link;
 		for (const s of this.#mySubs.values()) link.subscribe(s.subject, s.label, this.#tabId).catch(() => {});
+		link.setPollWait(this.#tabId, this.#pollWait);
 		this.#post({ k: 'leader', session: this.#sessionInfo(), lastSeq: this.#lastSeq, state: this.#state, transport: this.#transport });
 		this.#emit('leader', true);
 		this.#redirectPending();
@@ -1340,6 +1401,7 @@ export class CometClient {
 			case 'hello':
 				this.#watchFollower(msg.from);
 				for (const s of msg.subs || []) this.#link.subscribe(s.subject, s.label, msg.from).catch(() => {});
+				this.#link.setPollWait(msg.from, typeof msg.pollWait === 'number' ? msg.pollWait : null);
 				this.#post({ k: 'welcome', to: msg.from, session: this.#sessionInfo(), lastSeq: this.#lastSeq, state: this.#state, transport: this.#transport });
 				return;
 			case 'req':
@@ -1363,7 +1425,7 @@ export class CometClient {
 			this.#leaderId = msg.from;
 			this.#adopt(msg);
 			// A new leader knows nothing of this tab: tell it our subscriptions.
-			if (fresh && msg.k === 'leader') this.#post({ k: 'hello', to: msg.from, subs: this.subscriptions });
+			if (fresh && msg.k === 'leader') this.#post({ k: 'hello', to: msg.from, subs: this.subscriptions, pollWait: this.#pollWait });
 			this.#redirectPending();
 			return;
 		}

@@ -132,12 +132,16 @@ export class GameView {
 		document.title = (myTurn ? 'Your turn · ' : '') + 'cometplay tictactoe';
 
 		const line = g.result && Array.isArray(g.result.line) ? g.result.line : [];
+		// The player's own move shows at once, tentative until the room
+		// applied it.
+		const pending = this.app.rc.pending(g.id);
 		this.cells.forEach((b, i) => {
-			const mark = g.game.board[i] || '';
+			const tentative = !g.game.board[i] && !!pending && pending.data.cell === i && !!myMark;
+			const mark = g.game.board[i] || (tentative ? myMark : '');
 			if (b.textContent !== mark) b.textContent = mark;
-			setData(b, { mark, win: line.includes(i) ? 'true' : null, last: g.game.lastMove === i ? 'true' : null });
+			setData(b, { mark, tentative: tentative ? 'true' : null, win: line.includes(i) ? 'true' : null, last: g.game.lastMove === i ? 'true' : null });
 			const where = 'Row ' + (Math.floor(i / 3) + 1) + ', column ' + (i % 3 + 1) + ': ' +
-				(mark || 'empty') + (line.includes(i) ? ', winning line' : '');
+				(mark || 'empty') + (tentative ? ', sending' : '') + (line.includes(i) ? ', winning line' : '');
 			if (b.getAttribute('aria-label') !== where) b.setAttribute('aria-label', where);
 			// Spectators get no playable cells at all; players keep focusable
 			// cells (arrow keys) that say when they cannot be played.

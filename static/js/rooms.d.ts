@@ -10,6 +10,8 @@ import type { CometClient, CometOptions } from './cometplay.js';
 export declare const ASK_TIMEOUT: number;
 /** The sends of one move whose fate stays unknown (network errors), in all. */
 export declare const MOVE_TRIES: number;
+/** The poll wait (ms) asked of the server while the player is in a room or waits for an answer (CometClient.setPollWait). */
+export declare const HURRY_WAIT: number;
 /** The chat lines the model keeps. */
 export declare const CHAT_KEEP: number;
 

@@ -44,6 +44,14 @@ export const ASK_TIMEOUT = 15000;
 /** MOVE_TRIES bounds the sends of one move whose fate stays unknown (network errors). */
 export const MOVE_TRIES = 3;
 
+/**
+ * HURRY_WAIT is the poll wait (ms) asked of the server (CometClient's
+ * setPollWait; the server keeps it above its floor, 1 s by default) while
+ * the player is in a room or waits for an answer: on the poll transport, the
+ * server's own wait (6–10 s) would show moves and replies that late.
+ */
+export const HURRY_WAIT = 500;
+
 /** CHAT_KEEP bounds the chat lines kept in the model. */
 export const CHAT_KEEP = 100;
 
@@ -386,6 +394,7 @@ export class RoomsClient {
 	#pageHidden = false;
 	#waiters = new Map(); // req → {reply, done, fail, timer}: see ask
 	#changeQueued = false;
+	#hurrying = false; // asking for short poll waits
 
 	/**
 	 * @param {{game?: {initial: () => any, apply: (state: any, type: string, data: any, room: any) => void}, comet?: object, currentRoom?: () => (string|null)}} [options]
@@ -564,7 +573,7 @@ export class RoomsClient {
 		store.releaseTab(key, tab);
 		store.setTabProfile(null);
 		this.#key = this.#comet = this.#bc = this.#model = this.#joining = this.#browseReq = this.#browseAcked = null;
-		this.#synced = this.#gapSeen = this.#browseSent = false;
+		this.#synced = this.#gapSeen = this.#browseSent = this.#hurrying = false;
 		this.#buffer = [];
 		this.#hello = 'none';
 		this.#helloError = '';
@@ -629,6 +638,7 @@ export class RoomsClient {
 		queueMicrotask(() => {
 			this.#changeQueued = false;
 			this.#syncBrowse();
+			this.#syncHurry();
 			this.#emit('change', undefined);
 		});
 	}
@@ -1144,5 +1154,19 @@ export class RoomsClient {
 	 */
 	rematch(room) {
 		return this.send(room, 'rematch');
+	}
+
+	// syncHurry asks the server for short poll waits (on the poll
+	// transport) while an answer is awaited or the player is in a room, and
+	// for the server's own the rest of the time.
+	#syncHurry() {
+		if (!this.#comet) return;
+		const m = this.#model;
+		const inRoom = !!m && Object.values(m.games).some(active);
+		const hurry = this.#hello === 'sent' || !!this.#joining || this.#waiters.size > 0 || this.#moves.size > 0 ||
+			!!(m && m.queue) || inRoom;
+		if (hurry === this.#hurrying) return;
+		this.#hurrying = hurry;
+		this.#comet.setPollWait(hurry ? HURRY_WAIT : null);
 	}
 }
