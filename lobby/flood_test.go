@@ -226,8 +226,10 @@ func TestCreateCaps(t *testing.T) {
 // page, with n rooms in the lobby.
 func listAlloc(t testing.TB, n, lists int) float64 {
 	e := newEnv(t.(*testing.T), lobby.Options{ListRate: lists + 1}, nil)
-	for range n {
-		if _, err := e.m.Create("nim", rooms.PlayerInfo{}, nil); err != nil {
+	for i := range n {
+		// Each with its creator in it: the lobby lists no empty room.
+		id := fmt.Sprint("c", i)
+		if _, err := e.m.Create("nim", rooms.PlayerInfo{SessionID: id, PlayerID: id, Name: id}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -210,10 +210,10 @@ type Lobby struct {
 
 	// Owned by the lobby goroutine.
 	sessions map[string]*session
-	players  map[string]*player // online players by id
-	roomList map[string]rooms.RoomInfo
-	queues   map[string][]*session // quickplay, by game
-	seats    map[string]int        // player id → seats held in waiting or playing rooms
+	players  map[string]*player        // online players by id
+	roomList map[string]rooms.RoomInfo // the rooms listed (see listed)
+	queues   map[string][]*session     // quickplay, by game
+	seats    map[string]int            // player id → seats held in waiting or playing rooms
 	views    views
 	names    map[string]map[string]int // nameKey → player id → holds: see holdName
 	chatLog  []chatData                // the last ChatHistory messages, oldest first
@@ -369,7 +369,7 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	l.authCtx, l.cancel = context.WithCancel(context.Background())
 	m.OnRoomChange(l.roomChanged)
 	for _, info := range m.Rooms("") {
-		if l.offered[info.Game] {
+		if l.offered[info.Game] && listed(info) {
 			l.roomList[info.ID] = info
 			l.countSeats(info, 1)
 		}
@@ -1019,15 +1019,19 @@ func (l *Lobby) drain() {
 	l.pmu.Unlock()
 
 	for _, id := range slices.Sorted(maps.Keys(changed)) {
-		old, listed := l.roomList[id]
+		old, was := l.roomList[id]
 		info, ok := l.m.Room(id)
-		if !ok && !listed {
+		now := ok && listed(info)
+		if !was && !now {
+			if ok {
+				l.reseat(old, info) // its players may hear the lobby again
+			}
 			continue
 		}
-		if listed {
+		if was {
 			l.countSeats(old, -1)
 		}
-		if ok {
+		if now {
 			l.roomList[id] = info
 			l.countSeats(info, 1)
 		} else {
@@ -1082,6 +1086,14 @@ func (l *Lobby) drain() {
 		l.views.armed = false
 		l.flush()
 	}
+}
+
+// listed reports whether the lobby lists a room: one can join it (waiting,
+// with a player in it) or watch a game (playing). A game over is of no use
+// to anyone else (a rematch lists it again), and an empty room only waits
+// for its empty grace to end.
+func listed(info rooms.RoomInfo) bool {
+	return info.State == rooms.StatePlaying || info.State == rooms.StateWaiting && len(info.Players) > 0
 }
 
 // ended forgets a session that is gone.

@@ -448,9 +448,13 @@ func TestQuickplayPlayFinishRematch(t *testing.T) {
 		t.Errorf("finished = %v", got)
 	}
 	e.settle()
-	e.wait("ann", "rooms-delta", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
+	// A game over leaves the list (nobody else can join or watch it).
+	e.wait("ann", "rooms-delta", func(m map[string]any) bool { return removedIn(m, "removed", room) })
 	// Bob, back in the lobby after the game, gets fresh snapshots.
-	e.wait("bob", "rooms", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
+	e.wait("bob", "rooms", func(map[string]any) bool { return e.count("bob", "rooms") >= 2 })
+	if r, _ := e.tr.Last("bob", "rooms"); roomIn(r.Map(), room) != nil {
+		t.Errorf("Bob's snapshot after the game lists the game over: %v", r.Map())
+	}
 
 	for _, s := range []string{"ann", "bob"} {
 		if err := e.m.Deliver(room, s, rooms.Message{Type: "rematch"}); err != nil {
@@ -465,6 +469,9 @@ func TestQuickplayPlayFinishRematch(t *testing.T) {
 	if turn["player"].(map[string]any)["name"] != "Bob" {
 		t.Errorf("rematch turn = %v; want Bob first", turn)
 	}
+	// The rematch is listed again.
+	e.settle()
+	e.wait("ann", "rooms-delta", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "playing" })
 }
 
 func TestCreateJoinSpectate(t *testing.T) {
@@ -854,5 +861,34 @@ func TestNamesUnique(t *testing.T) {
 	e.wait("eve", "error", taken)
 	if p := e.hello("ann2", "Whoever", "token", token); p["name"] != "Ann" {
 		t.Errorf("Ann back with her token is %v", p)
+	}
+}
+
+// TestEmptyRoomsNotListed: the lobby lists a waiting room while someone is
+// in it: one its creator left leaves the list at once (not after the
+// room's empty grace), and a room made empty (quick play's, before its
+// players join) is never listed.
+func TestEmptyRoomsNotListed(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	e.hello("ann", "Ann")
+	e.hello("obs", "Observer")
+	e.must("ann", "create", "game", "nim")
+	room := e.wait("ann", "created", nil)["room"].(string)
+	e.settle()
+	e.wait("obs", "rooms-delta", func(m map[string]any) bool { return roomIn(m, room) != nil })
+	e.must("ann", "leave-room", "room", room)
+	e.settle()
+	e.wait("obs", "rooms-delta", func(m map[string]any) bool { return removedIn(m, "removed", room) })
+	if _, ok := e.m.Room(room); !ok {
+		t.Fatal("the room is gone already; the test wants it empty, waiting for its grace")
+	}
+	if _, err := e.m.Create("nim", rooms.PlayerInfo{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	e.must("obs", "sync")
+	e.settle()
+	if r, _ := e.tr.Last("obs", "rooms"); len(r.Map()["rooms"].([]any)) != 0 || r.Map()["count"] != 0.0 {
+		t.Errorf("rooms listed with two empty rooms: %v", r.Map())
 	}
 }

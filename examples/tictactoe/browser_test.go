@@ -296,6 +296,8 @@ func TestBrowser(t *testing.T) {
 		{"ChatHistoryOnArrival", testChatHistory},
 		{"UniqueNamesRenameSignOut", testNames},
 		{"PollHurries", testPollHurries},
+		{"RoomsDoNotLinger", testRoomsDoNotLinger},
+		{"SmallThings", testSmallThings},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

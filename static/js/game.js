@@ -16,6 +16,14 @@ const WHY = {
 // winner (result {reason: "shutdown"}), and the room closed.
 const SHUTDOWN = 'The server is restarting: the game ended without a result.';
 
+// CLOSED says why a room closed, by the runtime's reason (closed {reason}).
+const CLOSED = {
+	'room closed': 'This room has closed.',
+	'room empty': 'This room has closed: everyone left.',
+	'server shutting down': 'This room has closed: the server is restarting.',
+	'internal error in room': 'This room has closed after an error on the server.',
+};
+
 /** GameView renders one room of the model and sends the player's moves. */
 export class GameView {
 	/** @param {import('./app.js').App} app */
@@ -174,7 +182,7 @@ export class GameView {
 		if (g && g.joined && (g.closed || g.kicked || g.left)) {
 			const stopped = g.closed && g.result && g.result.reason === 'shutdown' && !g.result.winner;
 			text = stopped ? SHUTDOWN :
-				g.closed ? 'This room has closed: ' + reason(g.closed).toLowerCase() + '.' :
+				g.closed ? CLOSED[g.closed] || 'This room has closed: ' + reason(g.closed).toLowerCase() + '.' :
 					g.kicked ? 'You are no longer in this room: ' + reason(g.kicked).toLowerCase() + '.' :
 						g.left === 'left' ? 'You left this room.' : 'You are no longer in this room (' + g.left + ').';
 		} else if (this.app.rc.joining === this.room) {
@@ -185,7 +193,7 @@ export class GameView {
 		} else if (!m || !m.me) {
 			text = 'Connecting…';
 		} else if (!info) {
-			text = 'This room does not exist (any more).';
+			text = 'This room is not open: its game is over, or it does not exist.';
 		} else {
 			const names = (info.players || []).map((p) => p.name);
 			text = info.state === 'waiting' ? (names.length ? names.join(' and ') + ' is waiting for an opponent.' : 'This room is waiting for players.') :
@@ -202,8 +210,18 @@ export class GameView {
 
 	renderPlayers(g) {
 		const me = g.me;
+		// The players of this game who left its seats (by their marks).
+		const gone = Object.keys(g.game.marks).filter((id) => !g.players.some((p) => p.id === id));
 		const items = [0, 1].map((seat) => {
 			const p = g.players.find((x) => x.seat === seat);
+			if (!p && g.state !== 'waiting') {
+				// Nobody joins a game under way or over: say who left.
+				const id = gone.shift();
+				const mark = id ? g.game.marks[id] : '';
+				return el('li', { class: 'player empty', dataset: { seat, mark } },
+					el('span', { class: 'mark', dataset: { mark }, text: mark || '·', attrs: { 'aria-hidden': 'true' } }),
+					el('span', { class: 'name muted', text: id ? (g.names[id] || 'Your opponent') + ' (left)' : 'Empty seat' }));
+			}
 			if (!p) {
 				return el('li', { class: 'player empty', dataset: { seat } },
 					el('span', { class: 'mark', text: '?', attrs: { 'aria-hidden': 'true' } }),

@@ -176,7 +176,8 @@ export class LobbyView {
 		const err = $('create-error');
 		let options;
 		if (turnText !== '') {
-			const n = Number(turnText);
+			// Digits only: Number would take "1e2" or "0x1f" for a number.
+			const n = /^[0-9]{1,3}$/.test(turnText) ? Number(turnText) : NaN;
 			if (!Number.isInteger(n) || n < 1 || n > 300) {
 				setText(err, 'The turn clock is a whole number of seconds from 1 to 300 (or empty for none).');
 				show(err, true);
