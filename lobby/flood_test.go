@@ -226,13 +226,7 @@ func TestCreateCaps(t *testing.T) {
 // page, with n rooms in the lobby.
 func listAlloc(t testing.TB, n, lists int) float64 {
 	e := newEnv(t.(*testing.T), lobby.Options{ListRate: lists + 1}, nil)
-	for i := range n {
-		// Each with its creator in it: the lobby lists no empty room.
-		id := fmt.Sprint("c", i)
-		if _, err := e.m.Create("nim", rooms.PlayerInfo{SessionID: id, PlayerID: id, Name: id}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fillRooms(t, e.m, n)
 	e.hello("ann", "Ann")
 	e.settle()
 	if got := e.page("ann", "rooms", 0)["count"]; got != float64(n) {
@@ -272,6 +266,18 @@ func TestListCostIndependentOfRooms(t *testing.T) {
 	}
 }
 
+// fillRooms creates n Nim rooms, each waiting with its creator in it (the
+// lobby lists no empty room).
+func fillRooms(t testing.TB, m *rooms.Manager, n int) {
+	t.Helper()
+	for i := range n {
+		id := fmt.Sprint("c", i)
+		if _, err := m.Create("nim", rooms.PlayerInfo{SessionID: id, PlayerID: id, Name: id}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // countingTransport discards events, counting them.
 type countingTransport struct{ sent atomic.Int64 }
 
@@ -286,11 +292,7 @@ func BenchmarkList(b *testing.B) {
 	for _, n := range []int{1000, 20000} {
 		b.Run(fmt.Sprint("rooms=", n), func(b *testing.B) {
 			m, l, ctx := benchLobby(b, rooms.ManagerOptions{}, lobby.Options{ListRate: 2*b.N + 10}, "", func(m *rooms.Manager) {
-				for range n {
-					if _, err := m.Create("nim", rooms.PlayerInfo{}, nil); err != nil {
-						b.Fatal(err)
-					}
-				}
+				fillRooms(b, m, n)
 			})
 			if m.WaitIdle(ctx) != nil || l.Sync(ctx) != nil {
 				b.Fatal("setup timed out")
