@@ -75,7 +75,9 @@ const (
 // Config configures a Server. The zero value is usable: every zero field takes
 // its default.
 type Config struct {
-	// Addr is the TCP address to listen on, "host:port"; port 0 picks a free one.
+	// Addr is the TCP address to listen on, "host:port"; port 0 picks a free
+	// one. Start refuses an address that another socket listens on, with
+	// an error wrapping syscall.EADDRINUSE (see listen.go).
 	Addr string
 	// Loops is the number of event loops (default GOMAXPROCS).
 	Loops int

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -49,6 +48,7 @@ type Server struct {
 	booted   chan struct{}
 	done     chan struct{} // closed when gnet.Run returns
 	runErr   error         // gnet.Run's result, set before done closes
+	bootErr  error         // OnBoot's refusal (another listener on the port), set before done closes
 	started  atomic.Bool
 	draining atomic.Bool
 	stopOnce sync.Once
@@ -150,14 +150,15 @@ func (s *Server) RegisterOnShutdown(fn func()) {
 }
 
 // Start binds the address and starts the event loops and workers. It returns
-// once the server accepts connections.
+// once the server accepts connections, or an error wrapping
+// syscall.EADDRINUSE when another socket listens on the address.
 func (s *Server) Start() error {
 	if !s.started.CompareAndSwap(false, true) {
 		return errors.New("engine: server already started")
 	}
 	addr, err := s.reservePort(s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("engine: listen %s: %w", s.cfg.Addr, err)
+		return err
 	}
 	s.addr = addr
 	s.wheel = timewheel.New(50*time.Millisecond, 4096)
@@ -179,7 +180,9 @@ func (s *Server) Start() error {
 	}
 	go func() {
 		err := gnet.Run(&gnetEvents{s: s}, "tcp://"+addr, opts...)
-		if err == nil && !s.draining.Load() {
+		if s.bootErr != nil {
+			err = s.bootErr
+		} else if err == nil && !s.draining.Load() {
 			// gnet.Run returns nil even when a loop died on its own (an
 			// accept error such as EMFILE stops the whole engine): Wait
 			// must not report that as a clean stop.
@@ -202,27 +205,6 @@ func (s *Server) Start() error {
 		}
 		return s.runErr
 	}
-}
-
-// reservePort resolves port 0 to a concrete free port and holds it with
-// SO_REUSEPORT until gnet's own reuse-port listeners are bound, so every
-// event loop listens on the same port.
-func (s *Server) reservePort(addr string) (string, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	ln, err := lc.Listen(context.Background(), "tcp", addr)
-	if err != nil {
-		return "", err
-	}
-	s.reserve = ln
-	return ln.Addr().String(), nil
 }
 
 // gnetEvents receives gnet's callbacks for a Server, so that they are not
@@ -253,6 +235,11 @@ func (s *Server) Wait() error {
 // OnBoot implements gnet.EventHandler.
 func (h *gnetEvents) OnBoot(eng gnet.Engine) gnet.Action {
 	s := h.s
+	if err := soleListener(s.cfg.Addr, s.addr); err != nil {
+		// gnet.Run returns at once; Start closes the reservation.
+		s.bootErr = err
+		return gnet.Shutdown
+	}
 	s.eng = eng
 	if s.reserve != nil {
 		// gnet's first listener is bound; the others bind with SO_REUSEPORT.

@@ -10,6 +10,7 @@ import (
 	"github.com/cometplay/cometplay/comet"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -432,19 +433,18 @@ func TestBinaryBadFlag(t *testing.T) {
 	}
 }
 
-// TestBinaryRuns: the command starts with settings from flags and the
-// environment, logs them as one JSON line without the token, serves the
-// site, /metrics and (with the token) the console, and exits 0 on SIGTERM.
-func TestBinaryRuns(t *testing.T) {
-	const token = "binary-test-admin-token"
-	cmd := runMain(t, "-addr 127.0.0.1:0 -log-format json -shutdown-timeout 3s -gc-percent 300", "COMETPLAY_ADMIN_TOKEN", token, "COMETPLAY_WINDOW", "128",
-		"COMETPLAY_MEMORY_LIMIT", "2GiB")
+// startMain starts the command with runMain's arguments and waits for its
+// start line: it returns the command, the base URL it serves ("http://host:port")
+// and its stderr. The test's cleanup kills it.
+func startMain(t *testing.T, args string, kv ...string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	cmd := runMain(t, args, kv...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -461,12 +461,67 @@ func TestBinaryRuns(t *testing.T) {
 	select {
 	case l := <-lines:
 		if _, err := fmt.Sscanf(l, "cometplay is running: open %s", &base); err != nil {
-			t.Fatalf("first line %q", l)
+			t.Fatalf("first line %q; stderr %q", l, stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no start line; stderr %q", stderr.String())
 	}
-	base = strings.TrimSuffix(base, "/")
+	return cmd, strings.TrimSuffix(base, "/"), stderr
+}
+
+// TestBinaryRefusesHeldAddress: a second server started on the address of a
+// running one (or of any other listener) exits with status 1 and a message
+// naming the address, instead of sharing the port with it (the kernel would
+// split the players between the two); the first keeps serving.
+func TestBinaryRefusesHeldAddress(t *testing.T) {
+	_, base, _ := startMain(t, "-addr 127.0.0.1:0")
+	first := strings.TrimPrefix(base, "http://")
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	for _, addr := range []string{first, plain.Addr().String()} {
+		cmd := runMain(t, "-addr "+addr)
+		var stderr, stdout bytes.Buffer
+		cmd.Stderr, cmd.Stdout = &stderr, &stdout
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err = <-done:
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("second server on %s still running after 20 s; stdout %q", addr, stdout.String())
+		}
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("second server on %s: %v; want exit status 1 (stdout %q, stderr %q)", addr, err, stdout.String(), stderr.String())
+		}
+		if msg := stderr.String(); !strings.Contains(msg, addr) || !strings.Contains(msg, "address already in use") || strings.Contains(stdout.String(), "running") {
+			t.Fatalf("second server on %s: stderr %q, stdout %q; want a message naming the address and no start line", addr, msg, stdout.String())
+		}
+	}
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the first server answers GET / with %d", resp.StatusCode)
+	}
+}
+
+// TestBinaryRuns: the command starts with settings from flags and the
+// environment, logs them as one JSON line without the token, serves the
+// site, /metrics and (with the token) the console, and exits 0 on SIGTERM.
+func TestBinaryRuns(t *testing.T) {
+	const token = "binary-test-admin-token"
+	cmd, base, stderr := startMain(t, "-addr 127.0.0.1:0 -log-format json -shutdown-timeout 3s -gc-percent 300", "COMETPLAY_ADMIN_TOKEN", token, "COMETPLAY_WINDOW", "128",
+		"COMETPLAY_MEMORY_LIMIT", "2GiB")
 	for path, want := range map[string]int{"/": 200, "/metrics": 200, "/admin/": 401, "/debug/pprof/": 401} {
 		resp, err := http.Get(base + path)
 		if err != nil {
