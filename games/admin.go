@@ -12,6 +12,7 @@ import (
 	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/engine"
 	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/pprof"
@@ -68,8 +69,8 @@ const (
 // AdminConfig configures the admin console.
 type AdminConfig struct {
 	// Token is the credential. Empty turns the console off: /admin/ and
-	// /debug/pprof/ then answer 404. Otherwise it must have at least
-	// MinAdminTokenLen bytes.
+	// /debug/pprof/ then answer 404 with a page saying how to turn it on.
+	// Otherwise it must have at least MinAdminTokenLen bytes.
 	Token string
 	// Assets holds the console's page: index.html and what it loads
 	// (usually fs.Sub(static.FS(), "admin")).
@@ -124,17 +125,17 @@ var errReservedSubject = errors.New("subject reserved")
 
 // MountAdmin mounts the admin console on srv (call it before Start): the
 // page and its API under /admin/, net/http/pprof under /debug/pprof/, and
-// the reserved subject on hub. With an empty token it mounts 404s there
-// instead (so the page's files are not served as static ones) and returns
-// a disabled Admin.
+// the reserved subject on hub. With an empty token it mounts there instead
+// a 404 whose page says how to turn the console on (so the page's files
+// are not served as static ones) and returns a disabled Admin.
 func MountAdmin(srv *engine.Server, hub *comet.Hub, cfg AdminConfig) (*Admin, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	a := &Admin{srv: srv, hub: hub, cfg: cfg, watchers: make(map[*comet.Session]struct{}), stop: make(chan struct{})}
 	if cfg.Token == "" {
-		srv.HandleHTTP("/admin/", http.NotFoundHandler())
-		srv.HandleHTTP("/debug/pprof/", http.NotFoundHandler())
+		srv.HandleHTTP("/admin/", withPolicy(adminCSP, offPage("text/html; charset=utf-8", adminOffPage)))
+		srv.HandleHTTP("/debug/pprof/", offPage("text/plain; charset=utf-8", pprofOffText))
 		return a, nil
 	}
 	if cfg.Assets == nil {
@@ -265,7 +266,7 @@ func (a *Admin) refuse(w http.ResponseWriter, r *http.Request, status int, page 
 // files are served only after sign-in. adminCSP allows it by its hash.
 const loginStyle = `body{font:16px system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#1d2430}
 input,button{font:inherit;padding:.5rem .7rem;margin:.3rem 0;width:100%;box-sizing:border-box}
-button{background:#2356c7;color:#fff;border:0;border-radius:4px;cursor:pointer}.err{color:#a3171b}`
+button{background:#2356c7;color:#fff;border:0;border-radius:4px;cursor:pointer}.err{color:#a3171b}pre{white-space:pre-wrap}`
 
 // adminCSP is the Content-Security-Policy of every response under /admin/:
 // the embedded pages' (engine.DefaultPageCSP) with the login form's style sheet,
@@ -290,6 +291,42 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <button type="submit">Sign in</button></form>
 <p><small>The token is the server's -admin-token (COMETPLAY_ADMIN_TOKEN).</small></p></body></html>
 `))
+
+// The pages served while the console is off say how to give the server a
+// token: the command's variable (or flag), or the Go field.
+var (
+	turnOnNeed    = "restart the server with an admin token of at least " + strconv.Itoa(MinAdminTokenLen) + " bytes in the COMETPLAY_ADMIN_TOKEN variable, for example:"
+	turnOnExample = "COMETPLAY_ADMIN_TOKEN=$(openssl rand -hex 16) make run"
+	turnOnOther   = "The -admin-token flag works too, but command lines show in ps; a server of your own built with games.New takes the token in Config.Admin.Token."
+)
+
+// adminOffPage is /admin/ while the console is off.
+var adminOffPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cometplay admin: off</title>
+<style>` + loginStyle + `</style></head>
+<body><h1>cometplay admin</h1>
+<p>The admin console is off: this server was started without an admin token.</p>
+<p>To turn it on, ` + template.HTMLEscapeString(turnOnNeed) + `</p>
+<pre>` + template.HTMLEscapeString(turnOnExample) + `</pre>
+<p>` + template.HTMLEscapeString(turnOnOther) + `</p>
+<p>Then sign in here with the token; the same token opens /debug/pprof/.</p></body></html>
+`
+
+// pprofOffText is /debug/pprof/ while the console is off.
+var pprofOffText = "pprof is off: this server was started without an admin token.\nTo turn it on, " + turnOnNeed + "\n\n    " + turnOnExample + "\n\n" + turnOnOther +
+	"\nThen send the token as \"Authorization: Bearer <token>\".\n"
+
+// offPage answers every request with 404 and body, of content type ct,
+// never cached (the console may be turned on at the next start).
+func offPage(ct, body string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, body)
+	})
+}
 
 // withPolicy sets the Content-Security-Policy of every response of h.
 func withPolicy(policy string, h http.Handler) http.Handler {

@@ -351,7 +351,9 @@ func TestAdminPprof(t *testing.T) {
 }
 
 // TestAdminDisabled: without a token the console is off: its paths answer
-// 404, even though the embedded site holds the page's files.
+// 404, even though the embedded site holds the page's files, with a page
+// saying how to turn it on (HTML for the console, text for pprof's
+// clients), under the console's policy and never cached.
 func TestAdminDisabled(t *testing.T) {
 	srv, err := engine.New(engine.Config{Addr: "127.0.0.1:0", Static: static.FS(), Logger: testkit.Logger()})
 	if err != nil {
@@ -369,14 +371,31 @@ func TestAdminDisabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	for _, p := range []string{"/admin/", "/admin/index.html", "/admin/admin.js", "/debug/pprof/", "/debug/pprof/heap"} {
+	for _, p := range []string{"/admin/", "/admin/index.html", "/admin/admin.js", "/admin/api/rooms", "/debug/pprof/", "/debug/pprof/heap"} {
 		resp, err := http.Get("http://" + srv.Addr() + p)
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 404 {
 			t.Errorf("GET %s with the console off: %d; want 404", p, resp.StatusCode)
+		}
+		wantType, wantSays := "text/html; charset=utf-8", "The admin console is off"
+		if strings.HasPrefix(p, "/debug/") {
+			wantType, wantSays = "text/plain; charset=utf-8", "pprof is off"
+		}
+		h := resp.Header
+		if h.Get("Content-Type") != wantType || h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s with the console off: headers %v; want %s, no-store, nosniff", p, h, wantType)
+		}
+		if strings.HasPrefix(p, "/admin/") && h.Get("Content-Security-Policy") != adminCSP {
+			t.Errorf("GET %s with the console off: CSP %q; want the console's", p, h.Get("Content-Security-Policy"))
+		}
+		for _, say := range []string{wantSays, "COMETPLAY_ADMIN_TOKEN=", "at least 16 bytes", "-admin-token", "Config.Admin.Token"} {
+			if !strings.Contains(string(body), say) {
+				t.Errorf("GET %s with the console off: the page does not say %q:\n%s", p, say, body)
+			}
 		}
 	}
 	if _, err := MountAdmin(srv, hub, AdminConfig{Token: "short"}); err == nil || !strings.Contains(err.Error(), "at least 16") {
