@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 # Long fuzzing (make fuzz): per target.
 LONGFUZZ ?= 10m
 
-.PHONY: run test unit types fuzz-short fuzz bench lint fmt-check vet deps browser-deps clean
+.PHONY: run test unit test-under-load types fuzz-short fuzz bench lint fmt-check vet deps browser-deps clean
 
 ## run: start the tictactoe server and print the URL to open.
 run:
@@ -22,6 +22,10 @@ unit:
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
 	# The allocation tests, which the race detector's own allocations rule out above.
 	$(GO) test -count=1 -run 'Alloc' ./...
+
+## test-under-load: the race-enabled suite (as in test) with every CPU kept busy by four busy loops: tests must not assert wall-clock bounds that a loaded machine breaks.
+test-under-load:
+	GO=$(GO) ./scripts/test-under-load.sh
 
 fuzz-short:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
