@@ -249,7 +249,9 @@ func TestHTTPPipelineFloodNoRead(t *testing.T) {
 }
 
 // TestHTTPWorkerQueueFull: when every worker is busy and the queue is full,
-// the next request is answered 503 at once.
+// the next request is answered 503 at once: while the worker is still held
+// (it is released only when the test ends), so the answer did not wait for
+// it.
 func TestHTTPWorkerQueueFull(t *testing.T) {
 	release := make(chan struct{})
 	started := make(chan struct{}, 4)
@@ -268,13 +270,9 @@ func TestHTTPWorkerQueueFull(t *testing.T) {
 	queued.Send(testkit.Req("GET", "/block")) // fills the queue of 1
 	testkit.Eventually(t, "the queue to fill", func() bool { return len(s.workers.jobs) == 1 })
 	c := testkit.Dial(t, s.Addr())
-	start := time.Now()
 	r := c.Get("/block")
 	if r.StatusCode != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("overloaded: %d %v", r.StatusCode, r.Header)
-	}
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("503 took %v", el)
 	}
 	if st := s.Stats(); st.Overloaded != 1 {
 		t.Fatalf("overloaded_503 = %d", st.Overloaded)

@@ -46,13 +46,12 @@ func TestHTTPShutdownGraceful(t *testing.T) {
 		parked = append(parked, testkit.Recv(t, parkedIn, "requests to park"))
 	}
 
+	// The deadline is far off: Shutdown must return because nothing is left
+	// in flight, its context still live.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*testkit.Timeout)
+	defer cancel()
 	done := make(chan error, 1)
-	start := time.Now()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		done <- s.Shutdown(ctx)
-	}()
+	go func() { done <- s.Shutdown(ctx) }()
 	idle.ExpectEOF(testkit.Timeout)
 	testkit.Eventually(t, "the server to start draining", s.draining.Load)
 
@@ -94,8 +93,8 @@ func TestHTTPShutdownGraceful(t *testing.T) {
 	if err := testkit.Recv(t, done, "Shutdown"); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if el := time.Since(start); el > 3*time.Second {
-		t.Fatalf("Shutdown took %v with nothing left in flight", el)
+	if ctx.Err() != nil {
+		t.Fatal("Shutdown waited for its deadline with nothing left in flight")
 	}
 	if err := s.Wait(); err != nil {
 		t.Fatalf("Wait: %v", err)
@@ -133,7 +132,7 @@ func TestHTTPShutdownDeadline(t *testing.T) {
 	go func() { done <- s.Shutdown(ctx) }()
 	select {
 	case <-done:
-	case <-time.After(deadline + 3*time.Second):
+	case <-time.After(deadline + testkit.Timeout): // what is refused: waiting for the handler, forever
 		t.Fatalf("Shutdown still running %v after its deadline of %v", time.Since(start)-deadline, deadline)
 	}
 	// Both connections were closed when the deadline passed.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,7 +14,10 @@ import (
 // TestHTTPHeaderTimeoutSlowloris: a client trickling its head one byte every
 // 100 ms is answered 408 and closed at the header deadline, although it
 // keeps sending; meanwhile other clients are served. The deadline runs from
-// the first byte of the request: trickling does not extend it.
+// the first byte of the request: trickling does not extend it, so the 408
+// comes while the client still has most of its head to send (a deadline
+// extended by each byte would come only after the trickle stopped, some
+// 20 s later).
 func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 	const headerTimeout = 600 * time.Millisecond
 	s := hStart(t, Config{HeaderTimeout: headerTimeout, IdleTimeout: testkit.Timeout}, func(s *Server) {
@@ -28,6 +32,7 @@ func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 	head := testkit.Req("GET", "/x", "X-Slow: "+strings.Repeat("s", 200))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var sent atomic.Int64
 	wg.Add(1)
 	start := time.Now()
 	go func() {
@@ -41,6 +46,7 @@ func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 			if _, err := slow.C.Write([]byte{head[i]}); err != nil {
 				return
 			}
+			sent.Add(1)
 		}
 	}()
 	defer func() { close(stop); wg.Wait() }()
@@ -52,13 +58,16 @@ func TestHTTPHeaderTimeoutSlowloris(t *testing.T) {
 		}
 	}
 	r := slow.Next("GET")
-	el := time.Since(start)
+	el, n := time.Since(start), sent.Load()
 	if r.StatusCode != 408 || !r.Close {
 		t.Fatalf("slow client got %d close=%v; want 408 and close", r.StatusCode, r.Close)
 	}
-	// The first byte left ~100 ms after start; the wheel ticks every 50 ms.
-	if el < headerTimeout || el > headerTimeout+time.Second {
-		t.Fatalf("408 after %v; want about %v", el, headerTimeout+100*time.Millisecond)
+	// The first byte left ~100 ms after start: not before the deadline.
+	if el < headerTimeout {
+		t.Fatalf("408 after %v, before the deadline %v", el, headerTimeout)
+	}
+	if half := int64(len(head)-2) / 2; n > half {
+		t.Fatalf("408 after %d bytes of the trickle; want it within the first %d (the deadline counts from the first byte)", n, half)
 	}
 	slow.ExpectEOF(testkit.Timeout)
 	if st := s.Stats(); st.HeaderTimeouts != 1 {
@@ -121,9 +130,11 @@ func TestHTTPIdleTimeout(t *testing.T) {
 	if r := idleConn.Get("/x"); r.Text != "x" {
 		t.Fatal(r.Text)
 	}
+	// Closed by its idle timer: not before it, and long before the default
+	// (a minute) that a timer not set from the configuration would use.
 	idleConn.ExpectEOF(testkit.Timeout)
-	if el := time.Since(start); el < idle-50*time.Millisecond || el > idle+time.Second {
-		t.Fatalf("idle connection closed after %v; want about %v", el, idle)
+	if el := time.Since(start); el < idle-50*time.Millisecond {
+		t.Fatalf("idle connection closed after %v, before its timeout %v", el, idle)
 	}
 	// The parked ones are still there after 4 idle periods in all.
 	poll.ExpectOpen(3 * idle)
