@@ -5,14 +5,18 @@ FUZZTIME ?= 10s
 # Long fuzzing (make fuzz): per target.
 LONGFUZZ ?= 10m
 
-.PHONY: run test unit fuzz-short fuzz bench lint fmt-check vet deps browser-deps clean
+.PHONY: run test unit types fuzz-short fuzz bench lint fmt-check vet deps browser-deps clean
 
 ## run: start the tictactoe server and print the URL to open.
 run:
 	$(GO) run ./examples/tictactoe -addr $(ADDR) $(ARGS)
 
-## test: everything CI runs: formatting, vet, the race-enabled suite (browser tests included), the allocation tests (without -race) and a short run of every fuzz target.
-test: deps fmt-check vet unit fuzz-short
+## test: everything CI runs: formatting, vet, the type check of the browser library's declarations, the race-enabled suite (browser tests included), the allocation tests (without -race) and a short run of every fuzz target.
+test: deps fmt-check vet types unit fuzz-short
+
+## types: static/js/*.d.ts checked against the JavaScript with TypeScript (pinned in tools/ts; installs nodejs and npm when missing).
+types:
+	./scripts/typecheck.sh
 
 unit:
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
@@ -49,7 +53,7 @@ browser-deps:
 	@./scripts/browser-deps.sh
 
 clean:
-	rm -rf test-output bin
+	rm -rf test-output bin tools/ts/impl
 
 ## hardening: the long forms of the hardening tests (faults, bad input and abuse at the scale docs/SECURITY.md gives), without -race so that resident memory is measured exactly, then HARDENING_FUZZTIME of differential fuzzing. "make test" runs their short forms.
 HARDENING_FUZZTIME ?= 10m

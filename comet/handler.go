@@ -535,6 +535,22 @@ func (rc *reqCtx) channelParams() (f Format, last uint64, resume, ok bool) {
 	return
 }
 
+// askedWait returns the p_wait of a listen or refresh: the poll wait in ms
+// the client asks for, -1 if none (see appendRefresh). An invalid one is
+// nacked.
+func (rc *reqCtx) askedWait() (int32, bool) {
+	v := rc.ps.value("p_wait")
+	if v == "" {
+		return -1, true
+	}
+	n, err := strconv.ParseUint(v, 10, 31)
+	if err != nil {
+		rc.nack("invalid p_wait")
+		return 0, false
+	}
+	return int32(n), true
+}
+
 // listenMode picks the mode of a listen.
 func (rc *reqCtx) listenMode(f Format) (Mode, bool) {
 	m := ModeStream
@@ -575,6 +591,10 @@ func (rc *reqCtx) listen(ackName string) {
 		rc.nack("unsupported mode: " + truncate(rc.ps.value("p_mode"), 32))
 		return
 	}
+	asked, ok := rc.askedWait()
+	if !ok {
+		return
+	}
 	ack := []string{"p_id", s.id, "p_mode", m.String(), "p_format", f.String()}
 	if subject, has := rc.ps.get("p_subject"); has {
 		label := rc.ps.value("p_label")
@@ -609,7 +629,7 @@ func (rc *reqCtx) listen(ackName string) {
 		b := responseStart(sc.cbuf[:0], f, false)
 		b = appendEvent(b, f, ackEv, nil)
 		b = eventSep(b, f, false)
-		b = rc.h.appendRefresh(b, f, string(rc.req.Path), s, m)
+		b = rc.h.appendRefresh(b, f, string(rc.req.Path), s, m, asked)
 		b = responseEnd(b, f, false, false)
 		sc.cbuf = b[:0]
 		s.mu.Lock()
@@ -700,6 +720,10 @@ func (rc *reqCtx) refresh() {
 	if f == FormatSSE {
 		f = FormatJSON
 	}
+	asked, ok := rc.askedWait()
+	if !ok {
+		return
+	}
 	s.mu.Lock()
 	m := s.mode
 	if m == ModeStream {
@@ -708,7 +732,7 @@ func (rc *reqCtx) refresh() {
 	if resume {
 		s.resumeLocked(last)
 	}
-	s.attachLocked(channel{ex: ex, l: ex.Loop(), format: f, mode: m, pathIdx: rc.pathIdx()})
+	s.attachLocked(channel{ex: ex, l: ex.Loop(), format: f, mode: m, pathIdx: rc.pathIdx(), wait: asked})
 	if !s.hasPendingLocked() && m == ModePull && !s.stopped {
 		s.mu.Unlock() // parked: an event or the heartbeat interval answers it
 		return

@@ -42,6 +42,11 @@ type Config struct {
 	// milliseconds) sent in refresh events (2000–6000, 6000–10000).
 	PullWaitMin, PullWaitMax int
 	PollWaitMin, PollWaitMax int
+	// PollWaitFloor is the shortest p_wait a poll client gets when it asks
+	// for a shorter one than the server's with the p_wait parameter of
+	// listen and refresh (default 1000 ms): the site's pages ask while a
+	// game is on, and no client polls faster by asking.
+	PollWaitFloor int
 	// Window, SessionHistoryBytes and ResumeHorizon bound what a session
 	// keeps for resume, whichever comes first: its last Window events
 	// (default 256), SessionHistoryBytes of them (default 256 KiB, at least
@@ -155,6 +160,7 @@ const (
 	DefaultSubscribeBurst = DefaultMaxSubscriptions
 	DefaultMaxFields      = 32
 	DefaultMaxEventBytes  = 16 << 10
+	DefaultPollWaitFloor  = 1000
 	// DefaultMaxParams bounds a request's parameters: a publish carries at
 	// most MaxFields (32) fields of its own and a few p_* control fields
 	// (p_event, p_id, p_subject, p_to, p_label: clients send fewer than
@@ -194,6 +200,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PollWaitMin == 0 && c.PollWaitMax == 0 {
 		c.PollWaitMin, c.PollWaitMax = 6000, 10000
 	}
+	defi(&c.PollWaitFloor, DefaultPollWaitFloor)
 	defi(&c.Window, DefaultWindow)
 	defi(&c.MaxSessions, DefaultMaxSessions)
 	defi(&c.MaxSubscriptions, DefaultMaxSubscriptions)
@@ -217,6 +224,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PullWaitMin < 0 || c.PullWaitMax < c.PullWaitMin {
 		errs = append(errs, fmt.Errorf("comet: PullWaitMin/Max must satisfy 0 <= min <= max, got %d/%d", c.PullWaitMin, c.PullWaitMax))
+	}
+	if c.PollWaitFloor < 0 {
+		errs = append(errs, fmt.Errorf("engine: PollWaitFloor must be positive, got %d", c.PollWaitFloor))
 	}
 	if c.PollWaitMin < 0 || c.PollWaitMax < c.PollWaitMin {
 		errs = append(errs, fmt.Errorf("comet: PollWaitMin/Max must satisfy 0 <= min <= max, got %d/%d", c.PollWaitMin, c.PollWaitMax))

@@ -24,6 +24,7 @@ type channel struct {
 	format  Format
 	mode    Mode // ModeStream, or the pull/poll mode of a parked refresh
 	pathIdx uint8
+	wait    int32 // a refresh's p_wait, asked by the client (ms; -1: none)
 }
 
 // listener is a session's open data channel: a stream, or a parked pull
@@ -279,7 +280,7 @@ func (ch channel) write(h *Hub, s *Session, evs []item, seq uint64, act uint8) {
 	b = ch.appendBatch(h, b, evs, seq, act, false)
 	if act < actEnd && s != nil {
 		b = eventSep(b, ch.format, false)
-		b = s.hub.appendRefresh(b, ch.format, s.hub.cfg.Paths[ch.pathIdx], s, ch.mode)
+		b = s.hub.appendRefresh(b, ch.format, s.hub.cfg.Paths[ch.pathIdx], s, ch.mode, ch.wait)
 	}
 	b = responseEnd(b, ch.format, false, false)
 	sc.cbuf = b[:0]
@@ -346,8 +347,10 @@ func (ch channel) appendBatch(h *Hub, b []byte, evs []item, seq uint64, act uint
 	return b
 }
 
-// appendRefresh appends the refresh event that ends a pull or poll response.
-func (h *Hub) appendRefresh(b []byte, f Format, path string, s *Session, m Mode) []byte {
+// appendRefresh appends the refresh event that ends a pull or poll
+// response. A poll client that asked for a shorter wait (asked ≥ 0, its
+// p_wait) gets it, but not below PollWaitFloor.
+func (h *Hub) appendRefresh(b []byte, f Format, path string, s *Session, m Mode, asked int32) []byte {
 	lo, hi := h.cfg.PullWaitMin, h.cfg.PullWaitMax
 	if m == ModePoll {
 		lo, hi = h.cfg.PollWaitMin, h.cfg.PollWaitMax
@@ -355,6 +358,9 @@ func (h *Hub) appendRefresh(b []byte, f Format, path string, s *Session, m Mode)
 	wait := lo
 	if hi > lo {
 		wait += rand.IntN(hi - lo + 1)
+	}
+	if m == ModePoll && asked >= 0 {
+		wait = min(wait, max(int(asked), h.cfg.PollWaitFloor))
 	}
 	url := path + "?p_id=" + s.id + "&p_event=refresh"
 	if f == FormatJS {

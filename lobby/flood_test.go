@@ -125,7 +125,7 @@ func TestHelloKeepsItsPlace(t *testing.T) {
 	})
 	e := newEnv(t, lobby.Options{Auth: auth, QueuePerAddr: 3, AuthWorkers: 2, AuthTimeout: time.Hour}, nil)
 	for i := range 3 {
-		if err := e.from("192.0.2.66", fmt.Sprint("a", i), "hello", "name", "A"); err != nil {
+		if err := e.from("192.0.2.66", fmt.Sprint("a", i), "hello", "name", fmt.Sprint("A", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,7 +133,7 @@ func TestHelloKeepsItsPlace(t *testing.T) {
 	if q := e.l.Stats().Queued; q != 0 {
 		t.Fatalf("queued = %d; want 0", q)
 	}
-	if err := e.from("192.0.2.66", "a3", "hello", "name", "A"); !errors.Is(err, lobby.ErrAddrBusy) {
+	if err := e.from("192.0.2.66", "a3", "hello", "name", "A3"); !errors.Is(err, lobby.ErrAddrBusy) {
 		t.Fatalf("a 4th hello while 3 are authenticated: %v; want ErrAddrBusy", err)
 	}
 	close(gate)
@@ -141,7 +141,7 @@ func TestHelloKeepsItsPlace(t *testing.T) {
 		e.wait(fmt.Sprint("a", i), "welcome", nil)
 	}
 	e.settle()
-	if err := e.from("192.0.2.66", "a3", "hello", "name", "A"); err != nil {
+	if err := e.from("192.0.2.66", "a3", "hello", "name", "A3"); err != nil {
 		t.Fatalf("after the welcomes: %v", err)
 	}
 	e.wait("a3", "welcome", nil)
@@ -226,11 +226,7 @@ func TestCreateCaps(t *testing.T) {
 // page, with n rooms in the lobby.
 func listAlloc(t testing.TB, n, lists int) float64 {
 	e := newEnv(t.(*testing.T), lobby.Options{ListRate: lists + 1}, nil)
-	for range n {
-		if _, err := e.m.Create("nim", rooms.PlayerInfo{}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fillRooms(t, e.m, n)
 	e.hello("ann", "Ann")
 	e.settle()
 	if got := e.page("ann", "rooms", 0)["count"]; got != float64(n) {
@@ -270,6 +266,18 @@ func TestListCostIndependentOfRooms(t *testing.T) {
 	}
 }
 
+// fillRooms creates n Nim rooms, each waiting with its creator in it (the
+// lobby lists no empty room).
+func fillRooms(t testing.TB, m *rooms.Manager, n int) {
+	t.Helper()
+	for i := range n {
+		id := fmt.Sprint("c", i)
+		if _, err := m.Create("nim", rooms.PlayerInfo{SessionID: id, PlayerID: id, Name: id}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // countingTransport discards events, counting them.
 type countingTransport struct{ sent atomic.Int64 }
 
@@ -284,11 +292,7 @@ func BenchmarkList(b *testing.B) {
 	for _, n := range []int{1000, 20000} {
 		b.Run(fmt.Sprint("rooms=", n), func(b *testing.B) {
 			m, l, ctx := benchLobby(b, rooms.ManagerOptions{}, lobby.Options{ListRate: 2*b.N + 10}, "", func(m *rooms.Manager) {
-				for range n {
-					if _, err := m.Create("nim", rooms.PlayerInfo{}, nil); err != nil {
-						b.Fatal(err)
-					}
-				}
+				fillRooms(b, m, n)
 			})
 			if m.WaitIdle(ctx) != nil || l.Sync(ctx) != nil {
 				b.Fatal("setup timed out")

@@ -45,6 +45,12 @@ type Options struct {
 	// goes to every player in the lobby, so this bounds what chat costs
 	// however many players there are.
 	ChatLobbyRate int
+	// ChatHistory is how many of the last chat messages the lobby keeps and
+	// sends to a session arriving in the lobby (hello, sync) or coming back
+	// to it from a game, as one "chat-history" event (default 50, at most
+	// MaxChatHistory): nobody finds an empty chat right after others
+	// talked. The messages are encoded once for all the sessions they go to.
+	ChatHistory int
 	// Auth turns a hello into an identity (default rooms.Guest).
 	Auth rooms.Authenticator
 	// AuthTimeout bounds one Authenticate call (default 5 s).
@@ -83,6 +89,12 @@ type Options struct {
 	// Tick is how often changes of the shown lists are published, each
 	// kind coalesced into one delta event (default 500 ms).
 	Tick time.Duration
+	// QuickplayWait bounds a wait in the quick-play queue (default 2
+	// minutes): a player nobody was matched with by then leaves the queue
+	// with an error (ErrNoOpponent) saying so, instead of waiting forever —
+	// for a player alone on the server, or whose "opponent" is another
+	// window of the same player.
+	QuickplayWait time.Duration
 	// Logger receives the lobby's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Clock is the source of time (default rooms.RealClock).
@@ -95,6 +107,7 @@ const (
 	DefaultChatRate    = 5
 	DefaultChatLobby   = 20
 	DefaultChatPer     = 10 * time.Second
+	DefaultChatHistory = 50
 	DefaultAuthTimeout = 5 * time.Second
 	DefaultAuthWorkers = 4
 	DefaultAuthQueue   = 256
@@ -104,8 +117,13 @@ const (
 	DefaultListPer     = 5 * time.Second
 	DefaultShown       = 30
 	DefaultTick        = 500 * time.Millisecond
+	DefaultQuickplay   = 2 * time.Minute
 	// MaxShown bounds PresenceShown and RoomsShown.
 	MaxShown = 1000
+	// MaxChatHistory bounds ChatHistory: at most ChatMaxLen runes each, a
+	// history of 500 is at most about 600 KB in every arriving session's
+	// event window.
+	MaxChatHistory = 500
 	// MaxBrowseTabs bounds the tabs a session may have browsing the lobby.
 	MaxBrowseTabs = 16
 	// MaxFields bounds a request's fields, MaxFieldLen each value (bytes),
@@ -129,6 +147,8 @@ var (
 	ErrClosed        = errors.New("lobby: closed")
 	ErrAlreadyQueued = errors.New("lobby: already waiting for a match")
 	ErrNotQueued     = errors.New("lobby: not waiting for a match")
+	ErrNoOpponent    = errors.New("lobby: no opponent found")
+	ErrNameTaken     = errors.New("lobby: name taken: another player online is called that (names must differ in more than case); choose another")
 	ErrTokenOwner    = errors.New("lobby: reconnection token belongs to another player")
 	ErrTooManyTabs   = fmt.Errorf("lobby: more than %d tabs browsing", MaxBrowseTabs)
 )
@@ -184,16 +204,20 @@ type Lobby struct {
 	pmu      sync.Mutex
 	changed  map[string]bool
 	sessEvts map[string]sessEvent
-	awayFire []awayFire
+	awayFire []sessionFire
+	qpFire   []sessionFire // quick-play waits run out
 	tickFire bool
 
 	// Owned by the lobby goroutine.
 	sessions map[string]*session
-	players  map[string]*player // online players by id
-	roomList map[string]rooms.RoomInfo
-	queues   map[string][]*session // quickplay, by game
-	seats    map[string]int        // player id → seats held in waiting or playing rooms
+	players  map[string]*player        // online players by id
+	roomList map[string]rooms.RoomInfo // the rooms listed (see listed)
+	queues   map[string][]*session     // quickplay, by game
+	seats    map[string]int            // player id → seats held in waiting or playing rooms
 	views    views
+	names    map[string]map[string]int // nameKey → player id → holds: see holdName
+	chatLog  []chatData                // the last ChatHistory messages, oldest first
+	chatEnc  []byte                    // chatLog's chat-history event, encoded (nil: to encode)
 }
 
 type job struct {
@@ -222,7 +246,9 @@ const (
 	evEnded
 )
 
-type awayFire struct {
+// sessionFire is a timer of a session that fired: its away grace, or its
+// quick-play wait. gen tells a timer stopped too late from the current one.
+type sessionFire struct {
 	session string
 	gen     int
 }
@@ -238,6 +264,8 @@ type session struct {
 	away     rooms.Stopper
 	queued   string // game waited for in quickplay
 	queueReq string
+	queueGen int             // counts the waits in the queue, for qpFire
+	queueEnd rooms.Stopper   // the wait's QuickplayWait timer
 	browsing map[string]bool // tabs showing the lobby
 	hearing  bool            // subscribed to the lobby's broadcasts
 }
@@ -264,6 +292,10 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	if o.ChatPer <= 0 {
 		o.ChatPer = DefaultChatPer
 	}
+	if o.ChatHistory <= 0 {
+		o.ChatHistory = DefaultChatHistory
+	}
+	o.ChatHistory = min(o.ChatHistory, MaxChatHistory)
 	if o.ChatLobbyRate <= 0 {
 		o.ChatLobbyRate = DefaultChatLobby
 	}
@@ -301,6 +333,9 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	if o.Tick <= 0 {
 		o.Tick = DefaultTick
 	}
+	if o.QuickplayWait <= 0 {
+		o.QuickplayWait = DefaultQuickplay
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -326,6 +361,7 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 		roomList: make(map[string]rooms.RoomInfo),
 		queues:   make(map[string][]*session),
 		seats:    make(map[string]int),
+		names:    make(map[string]map[string]int),
 	}
 	for _, g := range o.Games {
 		l.offered[g] = true
@@ -333,7 +369,7 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	l.authCtx, l.cancel = context.WithCancel(context.Background())
 	m.OnRoomChange(l.roomChanged)
 	for _, info := range m.Rooms("") {
-		if l.offered[info.Game] {
+		if l.offered[info.Game] && listed(info) {
 			l.roomList[info.ID] = info
 			l.countSeats(info, 1)
 		}
@@ -365,6 +401,9 @@ func (l *Lobby) Close() {
 		for _, s := range l.sessions {
 			if s.away != nil {
 				s.away.Stop()
+			}
+			if s.queueEnd != nil {
+				s.queueEnd.Stop()
 			}
 		}
 		if l.views.timer != nil {
@@ -710,7 +749,9 @@ func (l *Lobby) do(j job) (pending bool) {
 			l.send(s.id, "ok", okData{Action: j.action, Req: req})
 		}
 	case "chat":
-		l.publish(TopicChat, "chat", chatData{From: s.ident, Text: j.f["text"], TS: j.at.UnixMilli()})
+		c := chatData{From: s.ident, Text: j.f["text"], TS: j.at.UnixMilli()}
+		l.publish(TopicChat, "chat", c)
+		l.keepChat(c)
 	case "name":
 		err = l.rename(s, j.f["name"], req)
 	case "sync":
@@ -759,11 +800,19 @@ func (l *Lobby) welcome(r authResult) {
 			tokenErr = ErrTokenOwner
 		}
 	}
+	// A player coming back to its seat keeps its name (its seat holds it,
+	// but a finished game's does not).
+	if (token == "" || tokenErr != nil) && l.nameTaken(id.Name, id.PlayerID) {
+		delete(l.sessions, s.id)
+		l.fail(r.job, ErrNameTaken)
+		return
+	}
 	s.pending, s.ident = false, id
 	p := l.players[id.PlayerID]
 	if p == nil {
 		p = &player{ident: id, sessions: make(map[string]*session, 1)}
 		l.players[id.PlayerID] = p
+		l.holdName(id.Name, id.PlayerID, 1)
 	}
 	p.sessions[s.id] = s
 	l.gmu.Lock()
@@ -812,6 +861,11 @@ func (l *Lobby) rename(s *session, name, req string) error {
 		return err
 	}
 	p := l.players[s.ident.PlayerID]
+	if l.nameTaken(name, p.ident.PlayerID) {
+		return ErrNameTaken
+	}
+	l.holdName(p.ident.Name, p.ident.PlayerID, -1)
+	l.holdName(name, p.ident.PlayerID, 1)
 	p.ident.Name = name
 	for _, o := range p.sessions {
 		o.ident.Name = name
@@ -821,6 +875,59 @@ func (l *Lobby) rename(s *session, name, req string) error {
 		l.presenceChanged(p.ident.PlayerID)
 	}
 	return nil
+}
+
+// nameKey is what names are compared by: Unicode simple case folding,
+// each letter mapped to the first of its case orbit ("Dup", "dup" and
+// "DUP" are one name; "ß" and "ẞ" too). Names are valid (rooms.ValidateName:
+// trimmed, single spaces). Canonically equivalent spellings (é as one
+// character, or e and a combining accent) and look-alike letters of other
+// scripts are different names.
+func nameKey(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	for _, r := range name {
+		low := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			low = min(low, f)
+		}
+		b.WriteRune(low)
+	}
+	return b.String()
+}
+
+// holdName counts (delta +1 or -1) that the player pid holds name: a
+// player holds its name while it has a session that said hello, and the
+// name it sits under in a waiting or playing room while it holds that seat
+// (so that a reload, whose old session ended, finds its name free).
+func (l *Lobby) holdName(name, pid string, delta int) {
+	k := nameKey(name)
+	holders := l.names[k]
+	if holders == nil {
+		if delta <= 0 {
+			return
+		}
+		holders = make(map[string]int, 1)
+		l.names[k] = holders
+	}
+	if n := holders[pid] + delta; n > 0 {
+		holders[pid] = n
+	} else {
+		delete(holders, pid)
+		if len(holders) == 0 {
+			delete(l.names, k)
+		}
+	}
+}
+
+// nameTaken reports whether another player than pid holds name.
+func (l *Lobby) nameTaken(name, pid string) bool {
+	for holder := range l.names[nameKey(name)] {
+		if holder != pid {
+			return true
+		}
+	}
+	return false
 }
 
 // enqueue puts a session in a game's quickplay queue and matches.
@@ -833,6 +940,14 @@ func (l *Lobby) enqueue(s *session, game, req string) error {
 		return rooms.ErrUnknownGame
 	}
 	s.queued, s.queueReq = game, req
+	s.queueGen++
+	sid, gen := s.id, s.queueGen
+	s.queueEnd = l.clock.AfterFunc(l.o.QuickplayWait, func() {
+		l.pmu.Lock()
+		l.qpFire = append(l.qpFire, sessionFire{sid, gen})
+		l.pmu.Unlock()
+		l.poke()
+	})
 	l.queues[game] = append(l.queues[game], s)
 	l.send(s.id, "queued", queuedData{Game: game, Waiting: len(l.queues[game]), Needed: g.MinPlayers, Req: req})
 	for len(l.queues[game]) >= g.MinPlayers {
@@ -847,7 +962,7 @@ func (l *Lobby) enqueue(s *session, game, req string) error {
 // gets "matched" before the room's "joined".
 func (l *Lobby) match(game string, group []*session) {
 	for _, s := range group {
-		s.queued = ""
+		s.leftQueue()
 	}
 	id, err := l.m.Create(game, rooms.PlayerInfo{}, nil)
 	if err != nil {
@@ -872,26 +987,51 @@ func (l *Lobby) dequeue(s *session) {
 		return
 	}
 	l.queues[s.queued] = slices.DeleteFunc(l.queues[s.queued], func(o *session) bool { return o == s })
+	s.leftQueue()
+}
+
+// shortDuration formats d without its zero units: 2m, 90s as 1m30s, 1h.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// leftQueue forgets the session's wait in the quick-play queue.
+func (s *session) leftQueue() {
 	s.queued = ""
+	if s.queueEnd != nil {
+		s.queueEnd.Stop()
+		s.queueEnd = nil
+	}
 }
 
 // drain applies the coalesced inputs.
 func (l *Lobby) drain() {
 	l.pmu.Lock()
-	changed, evts, fires, tick := l.changed, l.sessEvts, l.awayFire, l.tickFire
-	l.changed, l.sessEvts, l.awayFire, l.tickFire = make(map[string]bool), make(map[string]sessEvent), nil, false
+	changed, evts, fires, qpFires, tick := l.changed, l.sessEvts, l.awayFire, l.qpFire, l.tickFire
+	l.changed, l.sessEvts, l.awayFire, l.qpFire, l.tickFire = make(map[string]bool), make(map[string]sessEvent), nil, nil, false
 	l.pmu.Unlock()
 
 	for _, id := range slices.Sorted(maps.Keys(changed)) {
-		old, listed := l.roomList[id]
+		old, was := l.roomList[id]
 		info, ok := l.m.Room(id)
-		if !ok && !listed {
+		now := ok && listed(info)
+		if !was && !now {
+			if ok {
+				l.reseat(old, info) // its players may hear the lobby again
+			}
 			continue
 		}
-		if listed {
+		if was {
 			l.countSeats(old, -1)
 		}
-		if ok {
+		if now {
 			l.roomList[id] = info
 			l.countSeats(info, 1)
 		} else {
@@ -915,7 +1055,7 @@ func (l *Lobby) drain() {
 			gen := s.awayGen
 			s.away = l.clock.AfterFunc(l.o.AwayGrace, func() {
 				l.pmu.Lock()
-				l.awayFire = append(l.awayFire, awayFire{sid, gen})
+				l.awayFire = append(l.awayFire, sessionFire{sid, gen})
 				l.pmu.Unlock()
 				l.poke()
 			})
@@ -935,10 +1075,25 @@ func (l *Lobby) drain() {
 			l.goOffline(s)
 		}
 	}
+	for _, f := range qpFires {
+		if s := l.sessions[f.session]; s != nil && s.queued != "" && s.queueGen == f.gen {
+			req := s.queueReq
+			l.dequeue(s)
+			l.send(s.id, "error", errorData{Action: "quickplay", Reason: fmt.Errorf("%w within %s: nobody else asked for a game; try again, or create a room and send its address", ErrNoOpponent, shortDuration(l.o.QuickplayWait)).Error(), Req: req})
+		}
+	}
 	if tick {
 		l.views.armed = false
 		l.flush()
 	}
+}
+
+// listed reports whether the lobby lists a room: one can join it (waiting,
+// with a player in it) or watch a game (playing). A game over is of no use
+// to anyone else (a rematch lists it again), and an empty room only waits
+// for its empty grace to end.
+func listed(info rooms.RoomInfo) bool {
+	return info.State == rooms.StatePlaying || info.State == rooms.StateWaiting && len(info.Players) > 0
 }
 
 // ended forgets a session that is gone.
@@ -955,6 +1110,7 @@ func (l *Lobby) ended(s *session) {
 	delete(p.sessions, s.id)
 	if len(p.sessions) == 0 {
 		delete(l.players, s.ident.PlayerID)
+		l.holdName(p.ident.Name, p.ident.PlayerID, -1)
 	}
 	l.gmu.Lock()
 	delete(l.gate, s.id)
@@ -963,6 +1119,29 @@ func (l *Lobby) ended(s *session) {
 		delete(l.chat, s.ident.PlayerID)
 	}
 	l.gmu.Unlock()
+}
+
+// keepChat adds a message to the chat history.
+func (l *Lobby) keepChat(c chatData) {
+	if len(l.chatLog) == l.o.ChatHistory {
+		copy(l.chatLog, l.chatLog[1:])
+		l.chatLog = l.chatLog[:len(l.chatLog)-1]
+	}
+	l.chatLog = append(l.chatLog, c)
+	l.chatEnc = nil
+}
+
+// sendChatHistory sends the session the chat history, encoded once until
+// the next message.
+func (l *Lobby) sendChatHistory(session string) {
+	if l.chatEnc == nil {
+		b, ok := l.encode("chat-history", chatHistoryData{Messages: orEmpty(l.chatLog)})
+		if !ok {
+			return
+		}
+		l.chatEnc = b
+	}
+	l.t.Send(session, rooms.Event{Topic: TopicLobby, Type: "chat-history", Data: l.chatEnc})
 }
 
 func (l *Lobby) fail(j job, err error) {
@@ -1136,6 +1315,10 @@ type chatData struct {
 	From rooms.Identity `json:"from"`
 	Text string         `json:"text"`
 	TS   int64          `json:"ts"`
+}
+
+type chatHistoryData struct {
+	Messages []chatData `json:"messages"`
 }
 
 type errorData struct {

@@ -124,8 +124,8 @@ func TestHello(t *testing.T) {
 	if got := e.wait("s1", "rooms", nil); len(got["rooms"].([]any)) != 0 || got["count"] != 0.0 {
 		t.Errorf("rooms = %v", got)
 	}
-	if got := roomstest.Types(e.tr.Events("s1")); !slices.Equal(got, []string{"welcome", "presence", "rooms"}) {
-		t.Errorf("events = %v; want welcome, presence, rooms", got)
+	if got := roomstest.Types(e.tr.Events("s1")); !slices.Equal(got, []string{"welcome", "presence", "rooms", "chat-history"}) {
+		t.Errorf("events = %v; want welcome, presence, rooms, chat-history", got)
 	}
 	for _, topic := range []string{lobby.TopicPresence, lobby.TopicRooms, lobby.TopicChat} {
 		if !e.tr.Subscribed("s1", topic) {
@@ -454,9 +454,13 @@ func TestQuickplayPlayFinishRematch(t *testing.T) {
 		t.Errorf("finished = %v", got)
 	}
 	e.settle()
-	e.wait("ann", "rooms-delta", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
+	// A game over leaves the list (nobody else can join or watch it).
+	e.wait("ann", "rooms-delta", func(m map[string]any) bool { return removedIn(m, "removed", room) })
 	// Bob, back in the lobby after the game, gets fresh snapshots.
-	e.wait("bob", "rooms", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "finished" })
+	e.wait("bob", "rooms", func(map[string]any) bool { return e.count("bob", "rooms") >= 2 })
+	if r, _ := e.tr.Last("bob", "rooms"); roomIn(r.Map(), room) != nil {
+		t.Errorf("Bob's snapshot after the game lists the game over: %v", r.Map())
+	}
 
 	for _, s := range []string{"ann", "bob"} {
 		if err := e.m.Deliver(room, s, rooms.Message{Type: "rematch"}); err != nil {
@@ -471,6 +475,9 @@ func TestQuickplayPlayFinishRematch(t *testing.T) {
 	if turn["player"].(map[string]any)["name"] != "Bob" {
 		t.Errorf("rematch turn = %v; want Bob first", turn)
 	}
+	// The rematch is listed again.
+	e.settle()
+	e.wait("ann", "rooms-delta", func(m map[string]any) bool { r := roomIn(m, room); return r != nil && r["state"] == "playing" })
 }
 
 func TestCreateJoinSpectate(t *testing.T) {
@@ -667,7 +674,7 @@ func TestBusy(t *testing.T) {
 	}
 	accepted, busy := 0, 0
 	for i := range 10 {
-		switch err := e.do(fmt.Sprint("s", i), "hello", "name", "X"); {
+		switch err := e.do(fmt.Sprint("s", i), "hello", "name", fmt.Sprint("X", i)); {
 		case err == nil:
 			accepted++
 		case errors.Is(err, lobby.ErrBusy):
@@ -709,5 +716,185 @@ func TestSync(t *testing.T) {
 	}
 	if j := e.wait("s1", "joined", nil); j["room"] != room {
 		t.Errorf("joined = %v", j)
+	}
+}
+
+// TestQuickplayWaitEnds: a player nobody is matched with leaves the queue
+// after QuickplayWait with an error saying so (never waits forever); a
+// wait that ended (matched, cancelled, run out) is not ended again by its
+// timer.
+func TestQuickplayWaitEnds(t *testing.T) {
+	e := newEnv(t, lobby.Options{QuickplayWait: time.Minute}, nil)
+	e.hello("ann", "Ann")
+	e.hello("bob", "Bob")
+	noOpponent := func(m map[string]any) bool {
+		return m["action"] == "quickplay" && strings.HasPrefix(m["reason"].(string), lobby.ErrNoOpponent.Error()+" within 1m: ")
+	}
+	e.must("ann", "quickplay", "game", "nim", "req", "q1")
+	e.wait("ann", "queued", nil)
+	e.settle()
+	e.c.Advance(time.Minute - time.Millisecond)
+	e.settle()
+	if n := e.count("ann", "error"); n != 0 {
+		t.Fatalf("%d errors before the wait ran out", n)
+	}
+	e.c.Advance(time.Millisecond)
+	e.settle()
+	if got := e.wait("ann", "error", noOpponent); got["req"] != "q1" {
+		t.Errorf("the wait's end = %v; want the quickplay's req", got)
+	}
+	// Out of the queue: cancelling says so, and Bob waits alone.
+	e.must("ann", "cancel-quickplay")
+	e.wait("ann", "error", func(m map[string]any) bool { return m["reason"] == lobby.ErrNotQueued.Error() })
+	e.must("bob", "quickplay", "game", "nim")
+	if got := e.wait("bob", "queued", nil)["waiting"]; got != 1.0 {
+		t.Errorf("Bob's queue: waiting %v; want 1 (Ann left it)", got)
+	}
+	// Matched half-way through Bob's wait: neither hears of it later.
+	e.c.Advance(30 * time.Second)
+	e.settle()
+	e.must("ann", "quickplay", "game", "nim")
+	e.wait("ann", "matched", nil)
+	e.c.Advance(time.Hour)
+	e.settle()
+	if a, b := e.count("ann", "error"), e.count("bob", "error"); a != 2 || b != 0 {
+		t.Errorf("errors after a match: Ann %d (want the two above), Bob %d (want 0)", a, b)
+	}
+}
+
+// TestChatHistory: the lobby keeps the last ChatHistory messages and sends
+// them, oldest first, to a session that says hello, asks for sync, or comes
+// back to the lobby from a game; an empty history is an empty list.
+func TestChatHistory(t *testing.T) {
+	e := newEnv(t, lobby.Options{ChatHistory: 3, ChatRate: 100, ChatLobbyRate: 100}, nil)
+	// history waits for the session's nth chat-history and returns it.
+	history := func(s string, nth int) string {
+		t.Helper()
+		e.wait(s, "chat-history", func(map[string]any) bool { return e.count(s, "chat-history") >= nth })
+		var got []string
+		n := 0
+		for _, r := range e.tr.Events(s) {
+			if r.Type != "chat-history" {
+				continue
+			}
+			if n++; n == nth {
+				for _, x := range r.Map()["messages"].([]any) {
+					c := x.(map[string]any)
+					got = append(got, c["from"].(map[string]any)["name"].(string)+": "+c["text"].(string))
+				}
+			}
+		}
+		return strings.Join(got, ", ")
+	}
+	e.hello("ann", "Ann")
+	if got := history("ann", 1); got != "" {
+		t.Errorf("the first history = %q; want none", got)
+	}
+	e.hello("bob", "Bob")
+	for i, text := range []string{"one", "two", "three", "four"} {
+		e.must([]string{"ann", "bob"}[i%2], "chat", "text", text)
+	}
+	e.settle()
+	e.hello("carl", "Carl")
+	if got, want := history("carl", 1), "Bob: two, Ann: three, Bob: four"; got != want {
+		t.Errorf("Carl's history = %q; want %q (the last 3)", got, want)
+	}
+	e.must("ann", "chat", "text", "five")
+	e.must("carl", "sync")
+	if got, want := history("carl", 2), "Ann: three, Bob: four, Ann: five"; got != want {
+		t.Errorf("Carl's history after sync = %q; want %q", got, want)
+	}
+	// Ann and Bob play: they hear nothing of the lobby; back from the game
+	// (it ended), Ann gets what was said meanwhile.
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("bob", "quickplay", "game", "nim")
+	room := e.wait("ann", "matched", nil)["room"].(string)
+	e.settle()
+	e.must("carl", "chat", "text", "six")
+	e.settle()
+	before := e.count("ann", "chat-history")
+	e.must("ann", "leave-room", "room", room)
+	e.settle()
+	if got, want := history("ann", before+1), "Bob: four, Ann: five, Carl: six"; got != want {
+		t.Errorf("Ann's history back from her game = %q; want %q", got, want)
+	}
+}
+
+// TestNamesUnique: a name is taken while another player holds it — has a
+// session, or sits under it in a waiting or playing room — whatever its
+// case; hello and rename say so, a player may change its own name's case,
+// and a player coming back to its seat with its token keeps its name.
+func TestNamesUnique(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	taken := func(m map[string]any) bool { return m["reason"] == lobby.ErrNameTaken.Error() }
+	e.hello("ann", "Dup")
+	for _, name := range []string{"Dup", "dup", "DUP", " dUp "} {
+		s := "x-" + strings.TrimSpace(name)
+		e.must(s, "hello", "name", name, "req", "h1")
+		if got := e.wait(s, "error", nil); !taken(got) || got["action"] != "hello" || got["req"] != "h1" {
+			t.Errorf("hello %q while Dup is online: %v; want %v", name, got, lobby.ErrNameTaken)
+		}
+		if n := e.count(s, "welcome"); n != 0 {
+			t.Errorf("hello %q welcomed", name)
+		}
+	}
+	// The refused session may try another name.
+	e.hello("x-dup", "Bob")
+	e.must("x-dup", "name", "name", "DUP")
+	e.wait("x-dup", "error", taken)
+	e.must("ann", "name", "name", "DUP") // her own name, in capitals
+	if got := e.wait("ann", "ok", nil)["player"].(map[string]any)["name"]; got != "DUP" {
+		t.Errorf("Dup renamed to DUP: %v", got)
+	}
+	// A name given up is free.
+	e.must("ann", "name", "name", "Ann")
+	e.wait("ann", "ok", func(m map[string]any) bool { return m["player"].(map[string]any)["name"] == "Ann" })
+	e.hello("carl", "dup")
+	e.l.SessionEnded("carl")
+	e.settle()
+	e.hello("dave", "Dup")
+
+	// Ann and Bob play; Ann's page reloads (her session ends): her seat
+	// holds her name, which nobody else may take; her new session, with
+	// the token, is Ann again.
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("x-dup", "quickplay", "game", "nim")
+	token := e.wait("ann", "joined", nil)["token"].(string)
+	e.settle()
+	e.l.SessionEnded("ann")
+	e.settle()
+	e.must("eve", "hello", "name", "ANN")
+	e.wait("eve", "error", taken)
+	if p := e.hello("ann2", "Whoever", "token", token); p["name"] != "Ann" {
+		t.Errorf("Ann back with her token is %v", p)
+	}
+}
+
+// TestEmptyRoomsNotListed: the lobby lists a waiting room while someone is
+// in it: one its creator left leaves the list at once (not after the
+// room's empty grace), and a room made empty (quick play's, before its
+// players join) is never listed.
+func TestEmptyRoomsNotListed(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	e.hello("ann", "Ann")
+	e.hello("obs", "Observer")
+	e.must("ann", "create", "game", "nim")
+	room := e.wait("ann", "created", nil)["room"].(string)
+	e.settle()
+	e.wait("obs", "rooms-delta", func(m map[string]any) bool { return roomIn(m, room) != nil })
+	e.must("ann", "leave-room", "room", room)
+	e.settle()
+	e.wait("obs", "rooms-delta", func(m map[string]any) bool { return removedIn(m, "removed", room) })
+	if _, ok := e.m.Room(room); !ok {
+		t.Fatal("the room is gone already; the test wants it empty, waiting for its grace")
+	}
+	if _, err := e.m.Create("nim", rooms.PlayerInfo{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	e.must("obs", "sync")
+	e.settle()
+	if r, _ := e.tr.Last("obs", "rooms"); len(r.Map()["rooms"].([]any)) != 0 || r.Map()["count"] != 0.0 {
+		t.Errorf("rooms listed with two empty rooms: %v", r.Map())
 	}
 }

@@ -248,10 +248,11 @@ func diffView[T any](before, after []T, id func(T) string, changed func(T) bool)
 	return entered, orEmpty(slices.Sorted(maps.Keys(gone)))
 }
 
-// sendSnapshots sends a session the published views.
+// sendSnapshots sends a session the published views and the chat history.
 func (l *Lobby) sendSnapshots(session string) {
 	l.send(session, "presence", presenceData{Online: orEmpty(l.views.online), Count: l.views.onlineN})
 	l.send(session, "rooms", roomsData{Rooms: orEmpty(l.views.rooms), Count: l.views.roomsN})
+	l.sendChatHistory(session)
 }
 
 func orEmpty[T any](s []T) []T {
@@ -278,12 +279,13 @@ func (l *Lobby) list(s *session, f map[string]string, req string) {
 }
 
 // countSeats adds delta to the seat count of each player seated in a
-// waiting or playing room.
+// waiting or playing room, and to the holds of their names there.
 func (l *Lobby) countSeats(info rooms.RoomInfo, delta int) {
 	if info.State != rooms.StateWaiting && info.State != rooms.StatePlaying {
 		return
 	}
 	for _, p := range info.Players {
+		l.holdName(p.Name, p.ID, delta)
 		if n := l.seats[p.ID] + delta; n > 0 {
 			l.seats[p.ID] = n
 		} else {

@@ -17,7 +17,7 @@ import (
 )
 
 // clientView is what a client knows of the lobby's lists after applying,
-// in order, the snapshots and deltas it received, as static/js/model.js
+// in order, the snapshots and deltas it received, as static/js/rooms.js
 // does.
 type clientView struct {
 	online  map[string]string          // player id → name
@@ -150,7 +150,7 @@ func TestViewsFollowRandomChanges(t *testing.T) {
 		case op <= 1 || len(live) < 2:
 			n++
 			s := fmt.Sprint("s", n)
-			e.hello(s, fmt.Sprintf("P%02d", rng.IntN(30)))
+			e.hello(s, fmt.Sprintf("P%02d %s", rng.IntN(30), s)) // names are unique
 			live = append(live, s)
 		case op == 2:
 			i := rng.IntN(len(live))
@@ -158,7 +158,7 @@ func TestViewsFollowRandomChanges(t *testing.T) {
 			live = slices.Delete(live, i, i+1)
 		case op == 3:
 			s := live[rng.IntN(len(live))]
-			e.must(s, "name", "name", fmt.Sprintf("P%02d", rng.IntN(30)))
+			e.must(s, "name", "name", fmt.Sprintf("P%02d %s", rng.IntN(30), s))
 		case op == 4:
 			s := live[rng.IntN(len(live))]
 			e.must(s, "create", "game", "nim", "req", fmt.Sprint("c", step))

@@ -291,6 +291,14 @@ func TestBrowser(t *testing.T) {
 		{"PhoneAndKeyboard", testPhoneAndKeyboard},
 		{"LobbyShowMore", testLobbyShowMore},
 		{"SeatedPlayerBrowsesLobby", testSeatedBrowse},
+		{"NimToTheEnd", testNim},
+		{"ResultInView", testResultInView},
+		{"SecondWindowSamePlayer", testSecondWindow},
+		{"ChatHistoryOnArrival", testChatHistory},
+		{"UniqueNamesRenameSignOut", testNames},
+		{"PollHurries", testPollHurries},
+		{"RoomsDoNotLinger", testRoomsDoNotLinger},
+		{"SmallThings", testSmallThings},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -52,7 +52,7 @@ type settings struct {
 	logLevel    slog.Level
 
 	// Set from durations, converted to the hub's milliseconds.
-	pullWaitMin, pullWaitMax, pollWaitMin, pollWaitMax time.Duration
+	pullWaitMin, pullWaitMax, pollWaitMin, pollWaitMax, pollWaitFloor time.Duration
 	// Sets both lobby.Options.PresenceShown and RoomsShown.
 	lobbyShown int
 
@@ -99,6 +99,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.DurationVar(&s.pullWaitMax, "pull-wait-max", 6*time.Second, "greatest p_wait sent to Pushlet long-poll clients")
 	fs.DurationVar(&s.pollWaitMin, "poll-wait-min", 6*time.Second, "least wait between two polls")
 	fs.DurationVar(&s.pollWaitMax, "poll-wait-max", 10*time.Second, "greatest wait between two polls")
+	fs.DurationVar(&s.pollWaitFloor, "poll-wait-floor", comet.DefaultPollWaitFloor*time.Millisecond, "least wait between two polls of a client that asks for shorter waits (a page during a game)")
 	fs.IntVar(&c.Comet.Window, "window", comet.DefaultWindow, "recent events each session keeps for resume (1..65536); older ones are reported as a gap")
 	fs.IntVar(&c.Comet.MaxSessions, "max-sessions", comet.DefaultMaxSessions, "live sessions; a join past it: 503")
 	fs.IntVar(&c.Comet.MaxSessionsPerAddr, "max-sessions-per-addr", comet.DefaultMaxSessionsPerAddr, "live sessions joined from one IP address (-1: no cap); past it: 503")
@@ -129,6 +130,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.IntVar(&c.Lobby.ChatRate, "chat-rate", lobby.DefaultChatRate, "chat messages per player within -chat-per")
 	fs.DurationVar(&c.Lobby.ChatPer, "chat-per", lobby.DefaultChatPer, "the window of -chat-rate")
 	fs.IntVar(&c.Lobby.ChatLobbyRate, "chat-lobby-rate", lobby.DefaultChatLobby, "chat messages per second in the whole lobby (each goes to every player there)")
+	fs.IntVar(&c.Lobby.ChatHistory, "chat-history", lobby.DefaultChatHistory, "the last chat messages a player arriving in the lobby (or back from a game) is sent")
 	fs.DurationVar(&c.Lobby.AwayGrace, "away-grace", lobby.DefaultAwayGrace, "how long a player whose connection went away stays online in the lobby")
 	fs.IntVar(&c.Lobby.QueueSize, "lobby-queue", lobby.DefaultQueueSize, "lobby actions waiting for the lobby; past it: busy")
 	fs.IntVar(&c.Lobby.QueuePerAddr, "lobby-queue-per-addr", 0, "lobby actions of one IP address (an IPv6 /64) waiting for the lobby, hellos until their welcome (0: -lobby-queue/16); past it: too many requests from your address")
@@ -136,6 +138,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.DurationVar(&c.Lobby.ListPer, "list-per", lobby.DefaultListPer, "the window of -list-rate")
 	fs.IntVar(&s.lobbyShown, "lobby-shown", lobby.DefaultShown, "players online and rooms a lobby page is shown and kept live about (the rest: by page, on demand)")
 	fs.DurationVar(&c.Lobby.Tick, "lobby-tick", lobby.DefaultTick, "how often the lobby publishes the changes of its shown lists, coalesced")
+	fs.DurationVar(&c.Lobby.QuickplayWait, "quickplay-wait", lobby.DefaultQuickplay, "a player nobody is matched with by then leaves the quick-play queue, told no opponent was found")
 
 	// Operations
 	fs.StringVar(&c.Admin.Token, "admin-token", "", "token of the admin console (/admin/) and pprof (/debug/pprof/), at least 16 characters; unset: both off (prefer the environment variable: flags show in ps)")
@@ -198,6 +201,7 @@ func parseSettings(args []string, lookup func(string) (string, bool)) (*settings
 	s.server.Lobby.PresenceShown, s.server.Lobby.RoomsShown = s.lobbyShown, s.lobbyShown
 	s.server.Comet.PullWaitMin, s.server.Comet.PullWaitMax = int(s.pullWaitMin.Milliseconds()), int(s.pullWaitMax.Milliseconds())
 	s.server.Comet.PollWaitMin, s.server.Comet.PollWaitMax = int(s.pollWaitMin.Milliseconds()), int(s.pollWaitMax.Milliseconds())
+	s.server.Comet.PollWaitFloor = int(s.pollWaitFloor.Milliseconds())
 	return s, nil
 }
 
@@ -289,6 +293,9 @@ func (s *settings) check() error {
 	positiveDur("stall-timeout", h.StallTimeout)
 	positiveDur("pull-refresh-timeout", h.PullRefreshTimeout)
 	positiveDur("poll-refresh-timeout", h.PollRefreshTimeout)
+	if s.pollWaitFloor < time.Millisecond {
+		fail("poll-wait-floor", "must be at least 1ms, got %v", s.pollWaitFloor)
+	}
 	for _, w := range []struct {
 		lo, hi         string
 		min, max       time.Duration
@@ -360,6 +367,9 @@ func (s *settings) check() error {
 	positive("chat-max-len", c.Lobby.ChatMaxLen)
 	positive("chat-rate", c.Lobby.ChatRate)
 	positive("chat-lobby-rate", c.Lobby.ChatLobbyRate)
+	if c.Lobby.ChatHistory < 1 || c.Lobby.ChatHistory > lobby.MaxChatHistory {
+		fail("chat-history", "must be within 1..%d, got %d", lobby.MaxChatHistory, c.Lobby.ChatHistory)
+	}
 	positiveDur("chat-per", c.Lobby.ChatPer)
 	positiveDur("away-grace", c.Lobby.AwayGrace)
 	positive("lobby-queue", c.Lobby.QueueSize)
@@ -369,6 +379,7 @@ func (s *settings) check() error {
 	}
 	positive("list-rate", c.Lobby.ListRate)
 	positiveDur("list-per", c.Lobby.ListPer)
+	positiveDur("quickplay-wait", c.Lobby.QuickplayWait)
 	if s.lobbyShown < 1 || s.lobbyShown > lobby.MaxShown {
 		fail("lobby-shown", "must be within 1..%d, got %d", lobby.MaxShown, s.lobbyShown)
 	}

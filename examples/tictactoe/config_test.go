@@ -64,9 +64,14 @@ func TestParseSettingsValues(t *testing.T) {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
-		{"lobby", []string{"-lobby-shown=5", "-chat-lobby-rate=7"}, []string{"COMETPLAY_LOBBY_TICK", "250ms"}, func(t *testing.T, s *settings) {
-			if l := s.server.Lobby; l.PresenceShown != 5 || l.RoomsShown != 5 || l.Tick != 250*time.Millisecond || l.ChatLobbyRate != 7 {
-				t.Errorf("lobby options %+v; want 5 shown, 250ms tick, 7 chat/s", l)
+		{"lobby", []string{"-lobby-shown=5", "-chat-lobby-rate=7", "-chat-history=9"}, []string{"COMETPLAY_LOBBY_TICK", "250ms", "COMETPLAY_QUICKPLAY_WAIT", "30s"}, func(t *testing.T, s *settings) {
+			if l := s.server.Lobby; l.PresenceShown != 5 || l.RoomsShown != 5 || l.Tick != 250*time.Millisecond || l.ChatLobbyRate != 7 || l.ChatHistory != 9 || l.QuickplayWait != 30*time.Second {
+				t.Errorf("lobby options %+v; want 5 shown, 250ms tick, 7 chat/s, 9 kept, 30s in the queue", l)
+			}
+		}},
+		{"lobby defaults", nil, nil, func(t *testing.T, s *settings) {
+			if l, h := s.server.Lobby, s.server.Comet; l.ChatHistory != lobby.DefaultChatHistory || l.QuickplayWait != lobby.DefaultQuickplay || h.PollWaitFloor != comet.DefaultPollWaitFloor {
+				t.Errorf("chat history %d, quick-play wait %v, poll wait floor %d", l.ChatHistory, l.QuickplayWait, h.PollWaitFloor)
 			}
 		}},
 		{"what one address may hold", []string{"-max-waiting-per-player=2", "-max-waiting-per-addr=-1", "-lobby-queue-per-addr=10", "-list-rate=7", "-demo-clock"},
@@ -125,10 +130,10 @@ func TestParseSettingsValues(t *testing.T) {
 				t.Errorf("webroot %q policy %q; want . and default-src 'self'", s.server.HTTP.Webroot, s.server.HTTP.WebrootCSP)
 			}
 		}},
-		{"lists and waits", []string{"-allowed-origins", "https://a.example, https://b.example", "-poll-wait-min=50ms", "-poll-wait-max=150ms", "-default-format", "json"}, nil, func(t *testing.T, s *settings) {
+		{"lists and waits", []string{"-allowed-origins", "https://a.example, https://b.example", "-poll-wait-min=50ms", "-poll-wait-max=150ms", "-poll-wait-floor=20ms", "-default-format", "json"}, nil, func(t *testing.T, s *settings) {
 			h := s.server.Comet
-			if len(h.AllowedOrigins) != 2 || h.AllowedOrigins[1] != "https://b.example" || h.PollWaitMin != 50 || h.PollWaitMax != 150 || h.DefaultFormat != comet.FormatJSON {
-				t.Errorf("origins %q poll wait %d..%d format %v", h.AllowedOrigins, h.PollWaitMin, h.PollWaitMax, h.DefaultFormat)
+			if len(h.AllowedOrigins) != 2 || h.AllowedOrigins[1] != "https://b.example" || h.PollWaitMin != 50 || h.PollWaitMax != 150 || h.PollWaitFloor != 20 || h.DefaultFormat != comet.FormatJSON {
+				t.Errorf("origins %q poll wait %d..%d (floor %d) format %v", h.AllowedOrigins, h.PollWaitMin, h.PollWaitMax, h.PollWaitFloor, h.DefaultFormat)
 			}
 		}},
 		{"operations", []string{"-metrics-auth", "-log-format=json", "-reconnect-window=-1s"}, []string{"COMETPLAY_ADMIN_TOKEN", "0123456789abcdef"}, func(t *testing.T, s *settings) {
@@ -190,6 +195,9 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-gc-percent=-1"}, nil, "-gc-percent: -1 turns the collector off: give -memory-limit too"},
 		{[]string{"-memory-limit=lots"}, nil, `invalid value "lots" for flag -memory-limit`},
 		{[]string{"-chat-lobby-rate=0"}, nil, "-chat-lobby-rate: must be positive, got 0"},
+		{[]string{"-chat-history=501"}, nil, "-chat-history: must be within 1..500, got 501"},
+		{[]string{"-quickplay-wait=0s"}, nil, "-quickplay-wait: must be positive, got 0s"},
+		{[]string{"-poll-wait-floor=0s"}, nil, "-poll-wait-floor: must be at least 1ms, got 0s"},
 		{[]string{"-lobby-shown=0"}, nil, "-lobby-shown: must be within 1..1000, got 0"},
 		{nil, []string{"COMETPLAY_LOBBY_SHOWN", "5000"}, "-lobby-shown (from COMETPLAY_LOBBY_SHOWN): must be within 1..1000, got 5000"},
 		{[]string{"-lobby-tick=1ms"}, nil, "-lobby-tick: must be at least 10ms, got 1ms"},

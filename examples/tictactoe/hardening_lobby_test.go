@@ -43,10 +43,12 @@ func TestHardeningLobbyFlood(t *testing.T) {
 	const attackers, inFlight = 40, 8
 	hs := startHardSiteWith(t, func(c *config) {
 		c.Comet = comet.Config{PublishRate: -1}
-		c.EmptyGrace = time.Hour // the listed rooms wait, empty, for the whole test
 	})
-	for range listed {
-		if _, err := hs.s.Rooms().Create(ttt.Name, rooms.PlayerInfo{}, nil); err != nil {
+	for i := range listed {
+		// Each waits with its creator in it (the lobby lists no empty
+		// room), a player without a session, for the whole test.
+		id := fmt.Sprint("creator", i)
+		if _, err := hs.s.Rooms().Create(ttt.Name, rooms.PlayerInfo{SessionID: id, PlayerID: id, Name: id}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

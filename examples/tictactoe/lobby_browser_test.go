@@ -129,10 +129,10 @@ func testLobbyShowMore(t *testing.T, b *browsertest.Browser) {
 }
 
 // testSeatedBrowse: a player seated in a game hears nothing of the lobby
-// while the game shows (a chat line sent then never reaches the page); back
-// in the lobby (the game goes on), the page gets fresh lists (a room created
-// meanwhile shows) and live changes (rooms and chat); back in the game, it
-// hears nothing again.
+// while the game shows (a chat line sent then reaches the page only with the
+// lobby's history, back in the lobby); back in the lobby (the game goes
+// on), the page gets fresh lists (a room created meanwhile shows) and live
+// changes (rooms and chat); back in the game, it hears nothing again.
 func testSeatedBrowse(t *testing.T, b *browsertest.Browser) {
 	st := startSiteWith(t, func(c *config) { c.Lobby.Tick = 20 * time.Millisecond })
 	ann := st.join(t, b.NewContext(t), "Ann", "")
@@ -159,8 +159,11 @@ func testSeatedBrowse(t *testing.T, b *browsertest.Browser) {
 			t.Fatalf("%s: chat: %v", p.name, err)
 		}
 	}
-	chatShows := func(text string) string {
-		return `[...document.querySelectorAll('#chat-log .text')].some((e) => e.textContent === ` + js(text) + `)`
+	// chatShows is a condition: the chat shows text, live or (earlier) with
+	// the lobby's history.
+	chatShows := func(text string, earlier bool) string {
+		return `[...document.querySelectorAll('#chat-log li')].some((li) => li.querySelector('.text').textContent === ` + js(text) +
+			` && (li.dataset.earlier === 'true') === ` + js(earlier) + `)`
 	}
 	chat(carl, "while you play")
 	r1 := createRoom(t, carl)
@@ -176,9 +179,10 @@ func testSeatedBrowse(t *testing.T, b *browsertest.Browser) {
 	dave := hs.player("Dave")
 	r2 := createRoom(t, dave)
 	chat(dave, "hello Ann")
-	ann.waitFor("Dave's room and chat, live", `!!document.querySelector('#rooms [data-room=`+js(r2)+`]') && `+chatShows("hello Ann")+` && `+textIs("online-count", "(4)"))
-	if browsertest.Eval[bool](ann.p, chatShows("while you play")) {
-		t.Errorf("a chat line sent while Ann's only tab showed her game reached her")
+	ann.waitFor("Dave's room and chat, live", `!!document.querySelector('#rooms [data-room=`+js(r2)+`]') && `+chatShows("hello Ann", false)+` && `+textIs("online-count", "(4)"))
+	// What was said while she played came with the lobby's history, not live.
+	if !browsertest.Eval[bool](ann.p, chatShows("while you play", true)) || browsertest.Eval[bool](ann.p, chatShows("while you play", false)) {
+		t.Errorf("a chat line sent while Ann's only tab showed her game did not come (only) with the history back in the lobby")
 	}
 
 	ann.click(`#my-games button[data-room=` + js(game) + `]`)
@@ -188,11 +192,27 @@ func testSeatedBrowse(t *testing.T, b *browsertest.Browser) {
 	ann.click("#back-lobby")
 	ann.waitFor("the lobby to know Ann's tab shows it again", `document.body.dataset.view === 'lobby' && document.body.dataset.browse === 'on'`)
 	chat(dave, "welcome back")
-	ann.waitFor("the chat line sent after Ann came back", chatShows("welcome back"))
-	if browsertest.Eval[bool](ann.p, chatShows("back to your game")) {
-		t.Errorf("a chat line sent while Ann's tab showed her game (the second time) reached her")
+	ann.waitFor("the chat line sent after Ann came back", chatShows("welcome back", false))
+	if !browsertest.Eval[bool](ann.p, chatShows("back to your game", true)) || browsertest.Eval[bool](ann.p, chatShows("back to your game", false)) {
+		t.Errorf("a chat line sent while Ann's tab showed her game (the second time) did not come (only) with the history")
 	}
 	// The game went on all along.
 	ann.click(`#my-games button[data-room=` + js(game) + `]`)
 	play(t, [2]*player{ann, bob}, nil, nil, 4)
+}
+
+// testChatHistory: a player arriving in the lobby finds what was said
+// before (the lobby's last messages, in order), not "No messages yet.".
+func testChatHistory(t *testing.T, b *browsertest.Browser) {
+	st := startSite(t)
+	hs := st.goPlayers(t)
+	bots := []*hardPlayer{hs.player("Bot 1"), hs.player("Bot 2")}
+	for i, text := range []string{"anyone for a game?", "me, in a minute", "ok"} {
+		if err := bots[i%2].lobby("action", "chat", "text", text); err != nil {
+			t.Fatalf("chat: %v", err)
+		}
+	}
+	ann := st.join(t, b.NewContext(t), "Ann", "")
+	ann.waitFor("the chat so far", `[...document.querySelectorAll('#chat-log li')].map((li) => li.querySelector('.name').textContent + ': ' + li.querySelector('.text').textContent).join('|') === `+
+		js("Bot 1: anyone for a game?|Bot 2: me, in a minute|Bot 1: ok")+` && document.getElementById('chat-empty').hidden`)
 }

@@ -1,5 +1,5 @@
-// Package layout holds the test that enforces the direction of the
-// project's imports (see layout_test.go), one layer on the next:
+// Package layout holds the tests of the repository's shape: the direction
+// of the project's imports (layout_test.go), one layer on the next,
 //
 //	httpcodec          the standard library only
 //	engine             httpcodec, gnet (the only package importing it); no layer above it
@@ -8,6 +8,9 @@
 //	games              engine, comet, rooms, lobby; not gnet
 //	static             assets only: nothing of ours
 //
-// bench is the one other importer of gnet: its bare-gnet baseline is the
-// floor the engine is measured against.
+// (bench is the one other importer of gnet: its bare-gnet baseline is the
+// floor the engine is measured against), and the links of its
+// documentation (links_test.go: every relative link of README.md and
+// docs/*.md, with its #anchor, and every document a code span names,
+// resolves to a file of the repository).
 package layout

@@ -154,6 +154,21 @@ export interface Subscription {
 	label: string;
 }
 
+/**
+ * A minimal event emitter; a throwing listener does not stop the others (its
+ * error is rethrown asynchronously). CometClient and RoomsClient keep one.
+ */
+export declare class Emitter {
+	/** Registers a listener; returns a function removing it. */
+	on(type: string, fn: (arg: any) => void): () => void;
+	/** Registers a listener for the next event only. */
+	once(type: string, fn: (arg: any) => void): () => void;
+	/** Removes a listener. */
+	off(type: string, fn: (arg: any) => void): void;
+	/** Calls the listeners of type with arg. */
+	emit(type: string, arg?: any): void;
+}
+
 /** The client of one tab. */
 export declare class CometClient {
 	/** @throws {TypeError} for an unknown transport, or a URL option that is not an http(s) URL of the page's origin. */
@@ -181,6 +196,13 @@ export declare class CometClient {
 	unsubscribe(subject: string, label?: string): Promise<void>;
 	/** Publishes a data event (at most once); rejects with the server's nack reason. */
 	publish(subject: string, fields?: Record<string, string | number | boolean>, options?: PublishOptions): Promise<void>;
+	/**
+	 * Asks, on the poll transport, for the server's answers every ms (not
+	 * below the server's HubConfig.PollWaitFloor, 1 s by default, nor above
+	 * its own wait); null: the server's wait. The connection asks for the
+	 * shortest wait of its tabs.
+	 */
+	setPollWait(ms: number | null): void;
 	/** Stops this tab's client; the last tab out leaves the session. */
 	close(): void;
 

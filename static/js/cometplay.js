@@ -31,7 +31,13 @@ export const State = Object.freeze({
 	CLOSED: 'closed',
 });
 
-/** Transport names, best first: the order of the automatic choice. */
+/** @typedef {'stream'|'sse'|'iframe'|'long-poll'|'poll'} Transport */
+/** @typedef {'nack'|'network'|'http'|'session'|'protocol'|'interrupted'|'fallback'|'closed'} CometErrorCode */
+
+/**
+ * Transport names, best first: the order of the automatic choice.
+ * @type {readonly Transport[]}
+ */
 export const TRANSPORTS = Object.freeze(['stream', 'sse', 'long-poll', 'poll']);
 
 const ALL_TRANSPORTS = ['stream', 'sse', 'iframe', 'long-poll', 'poll'];
@@ -53,15 +59,18 @@ const ALL_TRANSPORTS = ['stream', 'sse', 'iframe', 'long-poll', 'poll'];
  * - 'closed': the client was closed.
  */
 export class CometError extends Error {
+	/** @type {'CometError'} */
+	name = 'CometError';
+
 	/**
-	 * @param {string} code
+	 * @param {CometErrorCode} code
 	 * @param {string} message
 	 * @param {object} [detail]
 	 */
 	constructor(code, message, detail) {
 		super(message);
-		this.name = 'CometError';
 		this.code = code;
+		/** @type {any} */
 		this.detail = detail;
 	}
 }
@@ -163,8 +172,12 @@ function subKey(subject, label) {
 	return subject + '\n' + (label || '');
 }
 
-/** Emitter is a minimal event emitter; a throwing listener does not stop the others. */
-class Emitter {
+/**
+ * Emitter is a minimal event emitter; a throwing listener does not stop the
+ * others (its error is rethrown asynchronously, so it shows in the console).
+ * CometClient and rooms.js's RoomsClient keep one for their listeners.
+ */
+export class Emitter {
 	#listeners = new Map();
 
 	/**
@@ -203,6 +216,11 @@ class Emitter {
 		return off;
 	}
 
+	/**
+	 * emit calls the listeners of type with arg.
+	 * @param {string} type
+	 * @param {any} [arg]
+	 */
 	emit(type, arg) {
 		const set = this.#listeners.get(type);
 		if (!set) return;
@@ -241,6 +259,8 @@ class Link {
 		this.transport = null;
 		this.closed = false;
 		this.subs = new Map(); // key → {subject, label, sid, owners: Set, pending}
+		this.pollWishes = new Map(); // owner (tab) → the poll wait it asks for, ms: see setPollWait
+		this.pollWake = null; // cuts the poll transport's current wait short
 		this.sessionWaiters = [];
 		this.abortListen = null;
 		this.sleepers = new Set();
@@ -288,16 +308,19 @@ class Link {
 		return Math.round(d * (1 - b.jitter * Math.random()));
 	}
 
-	// sleep waits ms, or less if kick() or stop() is called.
-	sleep(ms) {
+	// sleep waits ms, or less if kick() or stop() is called (or, for the
+	// poll transport's wait, pollNow).
+	sleep(ms, poll = false) {
 		return new Promise((resolve) => {
 			const wake = () => {
 				clearTimeout(t);
 				this.sleepers.delete(wake);
+				if (this.pollWake === wake) this.pollWake = null;
 				resolve();
 			};
 			const t = setTimeout(wake, ms);
 			this.sleepers.add(wake);
+			if (poll) this.pollWake = wake;
 		});
 	}
 
@@ -541,6 +564,30 @@ class Link {
 		for (const e of [...this.subs.values()]) {
 			if (e.owners.has(owner)) this.unsubscribe(e.subject, e.label, owner).catch(() => {});
 		}
+		this.setPollWait(owner, null);
+	}
+
+	/**
+	 * setPollWait records the poll wait owner asks for (ms, or null for the
+	 * server's). A shorter one than before takes effect at once: the poll
+	 * waiting now comes back early, asking for it.
+	 */
+	setPollWait(owner, ms) {
+		const before = this.pollWait();
+		if (ms === null || ms === undefined) this.pollWishes.delete(owner);
+		else this.pollWishes.set(owner, Math.max(0, Math.floor(ms)));
+		const now = this.pollWait();
+		if (now !== null && (before === null || now < before)) this.pollNow();
+	}
+
+	/** pollWait is the shortest poll wait the tabs ask for, or null. */
+	pollWait() {
+		return this.pollWishes.size ? Math.min(...this.pollWishes.values()) : null;
+	}
+
+	/** pollNow ends the poll transport's wait: it refreshes at once. */
+	pollNow() {
+		this.pollWake?.();
 	}
 
 	publish(subject, fields, to, keepalive) {
@@ -550,7 +597,11 @@ class Link {
 		}
 		f.p_subject = subject;
 		if (to) f.p_to = to;
-		return this.control('publish', f, false, !!keepalive).then(() => undefined);
+		return this.control('publish', f, false, !!keepalive).then(() => {
+			// What the publish caused (an ack, the room's answer) comes
+			// with the next poll: do not wait the server's p_wait for it.
+			this.pollNow();
+		});
 	}
 
 	// deliver takes one event off the data channel.
@@ -784,7 +835,13 @@ class Link {
 		};
 		let acked = false;
 		try {
-			let r = await this.getEvents(name, { p_event: 'listen', p_mode: mode, p_format: 'json' }, this.opts.requestTimeout, ctrl);
+			// A poll asks for the wait the tabs want (p_wait; the server
+			// keeps it above its floor).
+			const asked = (fields) => {
+				const w = mode === 'poll' ? this.pollWait() : null;
+				return w === null ? fields : { ...fields, p_wait: String(w) };
+			};
+			let r = await this.getEvents(name, asked({ p_event: 'listen', p_mode: mode, p_format: 'json' }), this.opts.requestTimeout, ctrl);
 			for (;;) {
 				if (stopped) return { acked };
 				if (r.gone) return { acked, gone: true };
@@ -811,11 +868,11 @@ class Link {
 				if (wait < 0) return { acked };
 				// Long-poll comes back at once: p_wait is for Pushlet's own
 				// clients. Poll honours it.
-				if (mode === 'poll' && wait > 0) await this.sleep(wait);
+				if (mode === 'poll' && wait > 0) await this.sleep(wait, true);
 				if (stopped) return { acked };
 				ctrl = new AbortController();
 				const timeout = mode === 'pull' ? this.opts.heartbeatTimeout : this.opts.requestTimeout;
-				r = await this.getEvents(name, { p_event: 'refresh', p_format: 'json' }, timeout, ctrl);
+				r = await this.getEvents(name, asked({ p_event: 'refresh', p_format: 'json' }), timeout, ctrl);
 			}
 		} catch (err) {
 			if (stopped) return { acked };
@@ -844,7 +901,8 @@ class Link {
  *   holds the connection.
  * - 'error' (CometError): a non-fatal error; the client keeps trying.
  */
-export class CometClient extends Emitter {
+export class CometClient {
+	#events = new Emitter();
 	#opts;
 	#tabId = randomId();
 	#key;
@@ -855,6 +913,8 @@ export class CometClient extends Emitter {
 	#session = null; // {id, publicId} of the shared session, as this tab knows it
 	#lastSeq = 0;
 	#mySubs = new Map(); // key → {subject, label}
+	/** @type {number|null} */
+	#pollWait = null; // the poll wait this tab asks for: see setPollWait
 	#link = null;
 	#isLeader = false;
 	#leaderId = null;
@@ -877,7 +937,6 @@ export class CometClient extends Emitter {
 	 * @param {import('./cometplay.js').CometOptions} [options]
 	 */
 	constructor(options = {}) {
-		super();
 		const o = { ...DEFAULTS, ...options };
 		o.backoff = { ...DEFAULTS.backoff, ...(options.backoff || {}) };
 		const base = hasDocument() ? document.baseURI : (typeof location === 'object' ? location.href : undefined);
@@ -911,6 +970,40 @@ export class CometClient extends Emitter {
 			if (e.persisted) this.#link?.kick();
 		};
 		this.#onOnline = () => this.#link?.kick();
+	}
+
+	/**
+	 * on registers fn for events of type (see the class comment) and returns
+	 * a function removing it.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 * @returns {() => void}
+	 */
+	on(type, fn) {
+		return this.#events.on(type, fn);
+	}
+
+	/**
+	 * once registers fn for the next event of type only.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 * @returns {() => void}
+	 */
+	once(type, fn) {
+		return this.#events.once(type, fn);
+	}
+
+	/**
+	 * off removes a listener registered with on.
+	 * @param {string} type
+	 * @param {(arg: any) => void} fn
+	 */
+	off(type, fn) {
+		this.#events.off(type, fn);
+	}
+
+	#emit(type, arg) {
+		this.#events.emit(type, arg);
 	}
 
 	/** state is the connection state (see State). */
@@ -957,7 +1050,7 @@ export class CometClient extends Emitter {
 			window.addEventListener('online', this.#onOnline);
 		}
 		if (this.#opts.shared) {
-			this.#startShared().catch((err) => this.emit('error', err));
+			this.#startShared().catch((err) => this.#emit('error', err));
 		} else {
 			this.#becomeLeader();
 		}
@@ -1013,6 +1106,22 @@ export class CometClient extends Emitter {
 	}
 
 	/**
+	 * setPollWait asks, on the poll transport, for the server's answers
+	 * every ms milliseconds rather than after the server's p_wait (6–10 s
+	 * by default): a page does while a game is on. The server does not go
+	 * below its floor (HubConfig.PollWaitFloor, 1 s by default), nor above
+	 * its own wait. null goes back to the server's. The connection asks for
+	 * the shortest wait its tabs ask for. Other transports are not affected
+	 * (they deliver events as they happen).
+	 * @param {number|null} ms
+	 */
+	setPollWait(ms) {
+		this.#pollWait = ms === null || ms === undefined ? null : Math.max(0, Math.floor(ms));
+		if (this.#closed || !this.#started) return;
+		this.#request('pollWait', { ms: this.#pollWait }).catch(() => {});
+	}
+
+	/**
 	 * close stops this tab's client. If it was the last tab of the browser
 	 * using the session, the session is left (the server forgets it at once);
 	 * otherwise another tab takes over the connection. Pending requests are
@@ -1041,6 +1150,9 @@ export class CometClient extends Emitter {
 		case 'subscribe': return link.subscribe(args.subject, args.label, owner);
 		case 'unsubscribe': return link.unsubscribe(args.subject, args.label, owner);
 		case 'publish': return link.publish(args.subject, args.fields, args.to, args.keepalive);
+		case 'pollWait':
+			link.setPollWait(owner, args.ms);
+			return Promise.resolve();
 		}
 		return Promise.reject(new CometError('protocol', 'unknown operation ' + op));
 	}
@@ -1074,9 +1186,9 @@ export class CometClient extends Emitter {
 		const changedS = state !== this.#state;
 		this.#transport = transport || this.#transport;
 		this.#state = state;
-		if (changedT) this.emit('transport', transport);
+		if (changedT) this.#emit('transport', transport);
 		if (changedS) {
-			this.emit('state', { state, transport: this.#transport });
+			this.#emit('state', { state, transport: this.#transport });
 			if (state === State.CONNECTED) {
 				const ws = this.#connectWaiters;
 				this.#connectWaiters = [];
@@ -1087,10 +1199,10 @@ export class CometClient extends Emitter {
 
 	// #dispatch delivers a session event to this tab's application.
 	#dispatch(ev) {
-		this.emit('event', ev);
+		this.#emit('event', ev);
 		switch (ev.p_event) {
 		case 'gap':
-			this.emit('gap', { from: Number(ev.p_gap_from), to: Number(ev.p_gap_to) });
+			this.#emit('gap', { from: Number(ev.p_gap_from), to: Number(ev.p_gap_to) });
 			return;
 		case 'data':
 			if (ev.p_sid !== undefined && ev.p_subject !== undefined) {
@@ -1103,7 +1215,7 @@ export class CometClient extends Emitter {
 				}
 				if (!mine) return; // another tab's subscription
 			}
-			this.emit('data', ev);
+			this.#emit('data', ev);
 		}
 	}
 
@@ -1117,7 +1229,7 @@ export class CometClient extends Emitter {
 		try {
 			this.#bc.postMessage(msg);
 		} catch (err) {
-			this.emit('error', new CometError('protocol', 'BroadcastChannel: ' + err.message));
+			this.#emit('error', new CometError('protocol', 'BroadcastChannel: ' + err.message));
 		}
 	}
 
@@ -1132,7 +1244,7 @@ export class CometClient extends Emitter {
 			}).catch(failed);
 		});
 		if (this.#closed) return;
-		this.#post({ k: 'hello', subs: this.subscriptions });
+		this.#post({ k: 'hello', subs: this.subscriptions, pollWait: this.#pollWait });
 		// Queued behind the current leader; granted when it is gone.
 		this.#leaderQueue = new AbortController();
 		navigator.locks.request(this.#key + ':leader', { signal: this.#leaderQueue.signal }, () => {
@@ -1140,7 +1252,7 @@ export class CometClient extends Emitter {
 			this.#becomeLeader();
 			return new Promise((release) => { this.#releaseLeader = release; });
 		}).catch((err) => {
-			if (!this.#closed) this.emit('error', new CometError('protocol', 'Web Locks: ' + err.message));
+			if (!this.#closed) this.#emit('error', new CometError('protocol', 'Web Locks: ' + err.message));
 		});
 	}
 
@@ -1158,20 +1270,21 @@ export class CometClient extends Emitter {
 				this.#session = { id, publicId };
 				this.#lastSeq = 0;
 				this.#post({ k: 'session', session: this.#sessionInfo(), previous });
-				this.emit('session', { publicId, previous });
+				this.#emit('session', { publicId, previous });
 			},
 			event: (ev) => {
 				if (ev.p_seq !== undefined && ev.p_event !== 'abort') this.#lastSeq = Number(ev.p_seq);
 				this.#post({ k: 'ev', ev, session: this.publicId });
 				this.#dispatch(ev);
 			},
-			fallback: (name, why) => this.emit('error', new CometError('fallback', why + '; falling back to ' + name, { transport: name })),
-			error: (err) => this.emit('error', err),
+			fallback: (name, why) => this.#emit('error', new CometError('fallback', why + '; falling back to ' + name, { transport: name })),
+			error: (err) => this.#emit('error', err),
 		}, this.#session, this.#lastSeq, this.#transport);
 		this.#link = link;
 		for (const s of this.#mySubs.values()) link.subscribe(s.subject, s.label, this.#tabId).catch(() => {});
+		link.setPollWait(this.#tabId, this.#pollWait);
 		this.#post({ k: 'leader', session: this.#sessionInfo(), lastSeq: this.#lastSeq, state: this.#state, transport: this.#transport });
-		this.emit('leader', true);
+		this.#emit('leader', true);
 		this.#redirectPending();
 		link.start();
 	}
@@ -1203,7 +1316,7 @@ export class CometClient extends Emitter {
 			this.#lastSeq = previous !== null ? msg.lastSeq || 0 : Math.max(this.#lastSeq, msg.lastSeq || 0);
 			this.#session = { id: s.id, publicId: s.publicId };
 			this.#positioned = true;
-			this.emit('session', { publicId: s.publicId, previous });
+			this.#emit('session', { publicId: s.publicId, previous });
 			this.#drainHeld();
 		} else if (s) {
 			this.#lastSeq = Math.max(this.#lastSeq, msg.lastSeq || 0);
@@ -1288,6 +1401,7 @@ export class CometClient extends Emitter {
 			case 'hello':
 				this.#watchFollower(msg.from);
 				for (const s of msg.subs || []) this.#link.subscribe(s.subject, s.label, msg.from).catch(() => {});
+				this.#link.setPollWait(msg.from, typeof msg.pollWait === 'number' ? msg.pollWait : null);
 				this.#post({ k: 'welcome', to: msg.from, session: this.#sessionInfo(), lastSeq: this.#lastSeq, state: this.#state, transport: this.#transport });
 				return;
 			case 'req':
@@ -1311,7 +1425,7 @@ export class CometClient extends Emitter {
 			this.#leaderId = msg.from;
 			this.#adopt(msg);
 			// A new leader knows nothing of this tab: tell it our subscriptions.
-			if (fresh && msg.k === 'leader') this.#post({ k: 'hello', to: msg.from, subs: this.subscriptions });
+			if (fresh && msg.k === 'leader') this.#post({ k: 'hello', to: msg.from, subs: this.subscriptions, pollWait: this.#pollWait });
 			this.#redirectPending();
 			return;
 		}
@@ -1336,7 +1450,7 @@ export class CometClient extends Emitter {
 			this.#lastSeq = 0;
 			this.#clearHeld();
 			this.#positioned = true;
-			this.emit('session', { publicId: msg.session.publicId, previous: msg.previous });
+			this.#emit('session', { publicId: msg.session.publicId, previous: msg.previous });
 			return;
 		case 'ev':
 			// Any sender's, as long as it is of our session: the old
@@ -1386,7 +1500,7 @@ export class CometClient extends Emitter {
 		this.#bc = null;
 		if (this.#isLeader) {
 			this.#isLeader = false;
-			this.emit('leader', false);
+			this.#emit('leader', false);
 		}
 		this.#setState(State.CLOSED, null);
 	}

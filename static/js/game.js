@@ -2,8 +2,8 @@
 // with the winning line, rematch, the opponent's connection, and the
 // spectator's view (both names, no playable cells).
 
-import { $, el, show, setText, setData, reason, clock } from './ui.js';
-import { active } from './model.js';
+import { $, el, show, setText, setData, reason, clock, toast } from './ui.js';
+import { active } from './rooms.js';
 
 const WHY = {
 	timeout: ' ran out of time',
@@ -15,6 +15,14 @@ const WHY = {
 // SHUTDOWN is what a game the server stopped shows: it ended without a
 // winner (result {reason: "shutdown"}), and the room closed.
 const SHUTDOWN = 'The server is restarting: the game ended without a result.';
+
+// CLOSED says why a room closed, by the runtime's reason (closed {reason}).
+const CLOSED = {
+	'room closed': 'This room has closed.',
+	'room empty': 'This room has closed: everyone left.',
+	'server shutting down': 'This room has closed: the server is restarting.',
+	'internal error in room': 'This room has closed after an error on the server.',
+};
 
 /** GameView renders one room of the model and sends the player's moves. */
 export class GameView {
@@ -35,11 +43,11 @@ export class GameView {
 			if (b) this.play(Number(b.dataset.cell));
 		});
 		board.addEventListener('keydown', (e) => this.arrows(e));
-		$('rematch').addEventListener('click', () => this.app.rematch(this.room));
+		$('rematch').addEventListener('click', () => this.app.rc.rematch(this.room).catch((err) => toast(reason(err.message), 'error')));
 		$('leave').addEventListener('click', () => this.leave());
 		$('leave-cancel').addEventListener('click', () => {
 			this.confirmLeave = false;
-			this.render(this.app.model, this.room);
+			this.render(this.app.rc.model, this.room);
 			$('leave').focus();
 		});
 		for (const id of ['back-lobby', 'notice-lobby']) $(id).addEventListener('click', () => this.app.navigate(null));
@@ -49,19 +57,21 @@ export class GameView {
 	}
 
 	game() {
-		const m = this.app.model;
-		return m && this.room ? m.games[this.room] : null;
+		return this.app.rc.room(this.room);
 	}
 
 	// canPlay reports whether the player may mark cell i now.
 	canPlay(g, i) {
 		return active(g) && !g.spectator && g.state === 'playing' && !!g.turn && !!g.me &&
-			g.turn.player === g.me.id && !g.board[i] && !this.app.pendingMove(g.id);
+			g.turn.player === g.me.id && !g.game.board[i] && !this.app.rc.pending(g.id);
 	}
 
 	play(i) {
 		const g = this.game();
-		if (this.canPlay(g, i)) this.app.move(g.id, i);
+		if (!this.canPlay(g, i)) return;
+		this.app.rc.move(g.id, 'move', { cell: i }).catch((err) => {
+			if (err.code !== 'closed') toast(reason(err.message), 'error');
+		});
 	}
 
 	// arrows moves the focus over the board with the arrow keys, Home and End.
@@ -87,7 +97,7 @@ export class GameView {
 		if (!g) return;
 		if (!g.spectator && g.state === 'playing' && !this.confirmLeave) {
 			this.confirmLeave = true;
-			this.render(this.app.model, this.room);
+			this.render(this.app.rc.model, this.room);
 			$('leave').focus();
 			return;
 		}
@@ -113,7 +123,7 @@ export class GameView {
 		show($('game-main'), true);
 
 		const me = g.me;
-		const myMark = !g.spectator && me ? g.marks[me.id] || null : null;
+		const myMark = !g.spectator && me ? g.game.marks[me.id] || null : null;
 		const myTurn = !!(g.turn && me && g.turn.player === me.id && !g.spectator);
 		const opponents = g.players.filter((p) => !me || p.id !== me.id);
 		const result = g.state === 'finished' && g.result ? this.outcome(g) : null;
@@ -130,12 +140,16 @@ export class GameView {
 		document.title = (myTurn ? 'Your turn · ' : '') + 'cometplay tictactoe';
 
 		const line = g.result && Array.isArray(g.result.line) ? g.result.line : [];
+		// The player's own move shows at once, tentative until the room
+		// applied it.
+		const pending = this.app.rc.pending(g.id);
 		this.cells.forEach((b, i) => {
-			const mark = g.board[i] || '';
+			const tentative = !g.game.board[i] && !!pending && pending.data.cell === i && !!myMark;
+			const mark = g.game.board[i] || (tentative ? myMark : '');
 			if (b.textContent !== mark) b.textContent = mark;
-			setData(b, { mark, win: line.includes(i) ? 'true' : null, last: g.lastMove === i ? 'true' : null });
+			setData(b, { mark, tentative: tentative ? 'true' : null, win: line.includes(i) ? 'true' : null, last: g.game.lastMove === i ? 'true' : null });
 			const where = 'Row ' + (Math.floor(i / 3) + 1) + ', column ' + (i % 3 + 1) + ': ' +
-				(mark || 'empty') + (line.includes(i) ? ', winning line' : '');
+				(mark || 'empty') + (tentative ? ', sending' : '') + (line.includes(i) ? ', winning line' : '');
 			if (b.getAttribute('aria-label') !== where) b.setAttribute('aria-label', where);
 			// Spectators get no playable cells at all; players keep focusable
 			// cells (arrow keys) that say when they cannot be played.
@@ -145,10 +159,15 @@ export class GameView {
 		});
 		setData($('board'), { playable: this.cells.some((_, i) => this.canPlay(g, i)) ? 'true' : 'false' });
 
-		show($('result'), !!result);
+		const resultEl = $('result');
+		const shown = !resultEl.hidden;
+		show(resultEl, !!result);
+		show($('turn'), !result); // the result says it
 		if (result) {
 			setText($('result-text'), result.text);
 			this.renderRematch(g, opponents);
+			// A player who scrolled down to the board sees how it ended.
+			if (!shown) resultEl.scrollIntoView({ block: 'nearest' });
 		}
 		this.renderLeave(g);
 		this.tick();
@@ -163,10 +182,10 @@ export class GameView {
 		if (g && g.joined && (g.closed || g.kicked || g.left)) {
 			const stopped = g.closed && g.result && g.result.reason === 'shutdown' && !g.result.winner;
 			text = stopped ? SHUTDOWN :
-				g.closed ? 'This room has closed: ' + reason(g.closed).toLowerCase() + '.' :
+				g.closed ? CLOSED[g.closed] || 'This room has closed: ' + reason(g.closed).toLowerCase() + '.' :
 					g.kicked ? 'You are no longer in this room: ' + reason(g.kicked).toLowerCase() + '.' :
 						g.left === 'left' ? 'You left this room.' : 'You are no longer in this room (' + g.left + ').';
-		} else if (this.app.joining === this.room) {
+		} else if (this.app.rc.joining === this.room) {
 			text = 'Joining the room…';
 		} else if (g && g.rejected) {
 			text = 'Could not enter this room: ' + reason(g.rejected).toLowerCase() + '.';
@@ -174,7 +193,7 @@ export class GameView {
 		} else if (!m || !m.me) {
 			text = 'Connecting…';
 		} else if (!info) {
-			text = 'This room does not exist (any more).';
+			text = 'This room is not open: its game is over, or it does not exist.';
 		} else {
 			const names = (info.players || []).map((p) => p.name);
 			text = info.state === 'waiting' ? (names.length ? names.join(' and ') + ' is waiting for an opponent.' : 'This room is waiting for players.') :
@@ -191,14 +210,24 @@ export class GameView {
 
 	renderPlayers(g) {
 		const me = g.me;
+		// The players of this game who left its seats (by their marks).
+		const gone = Object.keys(g.game.marks).filter((id) => !g.players.some((p) => p.id === id));
 		const items = [0, 1].map((seat) => {
 			const p = g.players.find((x) => x.seat === seat);
+			if (!p && g.state !== 'waiting') {
+				// Nobody joins a game under way or over: say who left.
+				const id = gone.shift();
+				const mark = id ? g.game.marks[id] : '';
+				return el('li', { class: 'player empty', dataset: { seat, mark } },
+					el('span', { class: 'mark', dataset: { mark }, text: mark || '·', attrs: { 'aria-hidden': 'true' } }),
+					el('span', { class: 'name muted', text: id ? (g.names[id] || 'Your opponent') + ' (left)' : 'Empty seat' }));
+			}
 			if (!p) {
 				return el('li', { class: 'player empty', dataset: { seat } },
 					el('span', { class: 'mark', text: '?', attrs: { 'aria-hidden': 'true' } }),
 					el('span', { class: 'name muted', text: 'Waiting for a player…' }));
 			}
-			const mark = g.marks[p.id] || '';
+			const mark = g.game.marks[p.id] || '';
 			const turn = g.state === 'playing' && g.turn && g.turn.player === p.id;
 			return el('li', { class: 'player' + (turn ? ' active' : ''), dataset: { seat, player: p.id, mark } },
 				el('span', { class: 'mark', dataset: { mark }, text: mark || '·', attrs: { 'aria-label': mark ? 'plays ' + mark : 'no mark yet' } }),
@@ -207,7 +236,7 @@ export class GameView {
 				p.connected ? null : el('span', { class: 'away-tag', text: 'reconnecting…' }),
 				turn ? el('span', { class: 'sr-only', text: ', to move' }) : null);
 		});
-		const key = JSON.stringify([g.players, g.marks, g.turn && g.turn.player, g.state, g.spectator]);
+		const key = JSON.stringify([g.players, g.game.marks, g.turn && g.turn.player, g.state, g.spectator]);
 		const list = $('players');
 		if (list.dataset.key !== key) {
 			list.dataset.key = key;
@@ -217,14 +246,14 @@ export class GameView {
 
 	turnText(g, myMark, myTurn, opponents) {
 		const name = (id) => g.names[id] || 'Someone';
-		const markOf = (id) => g.marks[id] ? ' (' + g.marks[id] + ')' : '';
+		const markOf = (id) => g.game.marks[id] ? ' (' + g.game.marks[id] + ')' : '';
 		switch (g.state) {
 		case 'waiting':
 			return g.spectator ? 'Waiting for the players…' : 'Waiting for an opponent. Invite someone: send them this page’s address.';
 		case 'playing':
 			if (!g.turn) return 'Playing.';
 			if (g.spectator) return name(g.turn.player) + '’s turn' + markOf(g.turn.player) + '.';
-			if (myTurn) return this.app.pendingMove(g.id) ? 'Sending your move…' : 'Your turn — you play ' + myMark + '.';
+			if (myTurn) return this.app.rc.pending(g.id) ? 'Sending your move…' : 'Your turn — you play ' + myMark + '.';
 			return name(g.turn.player) + '’s turn. You play ' + (myMark || '?') + '.';
 		case 'finished':
 			return 'Game over.';
@@ -237,7 +266,7 @@ export class GameView {
 		const r = g.result;
 		const name = (id) => g.names[id] || 'Someone';
 		const myId = g.me && !g.spectator ? g.me.id : null;
-		const loserId = Object.keys(g.marks).find((id) => id !== r.winner);
+		const loserId = Object.keys(g.game.marks).find((id) => id !== r.winner);
 		const why = WHY[r.reason] ? name(loserId) + WHY[r.reason] : '';
 		if (r.draw) return { kind: 'draw', text: 'It’s a draw.' };
 		if (!r.winner) return { kind: 'over', text: r.reason === 'shutdown' ? SHUTDOWN : 'Game over.' };

@@ -7,10 +7,50 @@
 // for itself (up to MORE_KEEP entries) and refreshes on demand.
 
 import { $, el, show, setText, setData, replaceChildrenKeepingFocus, reason, toast, time } from './ui.js';
-import { active, shownRooms, emptyMore, addPage, MORE_KEEP } from './model.js';
+import { active, shownRooms } from './rooms.js';
+import { GAME } from './ttt.js';
 
-/** GAME is the game this site offers. */
-export const GAME = 'tictactoe';
+/**
+ * MORE_KEEP bounds the entries a list paged in with "Show more" keeps
+ * (rooms, or players), beyond the ones the lobby keeps up to date.
+ */
+export const MORE_KEEP = 1000;
+
+/**
+ * emptyMore returns a list paged in with the lobby's "list" action, beyond
+ * the shown list: a snapshot, not kept up to date.
+ */
+export function emptyMore() {
+	return {
+		items: [], // rooms or players, in the lobby's order
+		next: 0, // the offset of the next page
+		at: 0, // local Unix ms of the first page
+		end: false, // the last page came
+	};
+}
+
+/**
+ * addPage appends the entries of a "page" event (data) to more, skipping
+ * those it has already, up to MORE_KEEP.
+ * @param {ReturnType<typeof emptyMore>} more
+ * @param {{what: string, offset: number, count: number, rooms?: object[], online?: object[]}} data
+ * @param {number} now local Unix ms
+ */
+export function addPage(more, data, now) {
+	const got = (data.what === 'players' ? data.online : data.rooms) || [];
+	const have = new Set(more.items.map((x) => x.id));
+	if (!more.items.length) more.at = now;
+	for (const x of got) {
+		if (more.items.length >= MORE_KEEP) break;
+		if (x && x.id && !have.has(x.id)) {
+			have.add(x.id);
+			more.items.push(x);
+		}
+	}
+	more.next = (Number(data.offset) || 0) + got.length;
+	more.end = got.length === 0 || more.next >= (Number(data.count) || 0) || more.items.length >= MORE_KEEP;
+	return more;
+}
 
 const STATE_TEXT = { waiting: 'Waiting', playing: 'Playing', finished: 'Finished' };
 
@@ -38,13 +78,14 @@ export class LobbyView {
 		this.onlineKey = null;
 		this.gamesKey = null;
 		this.chatKeys = [];
+		this.otherTabs = null; // the player's other tabs, asked once per wait in the queue
 		this.more = { rooms: emptyMore(), players: emptyMore() }; // paged in by this tab
 		this.loading = { rooms: false, players: false };
 		this.moreKeys = { rooms: null, players: null };
 		this.pagingKeys = { rooms: null, players: null };
 
 		$('quickplay').addEventListener('click', () => this.quickplay());
-		$('qp-cancel').addEventListener('click', () => this.send('cancel-quickplay', {}));
+		$('qp-cancel').addEventListener('click', () => this.send(() => this.app.rc.cancelQuickplay()));
 		$('create-form').addEventListener('submit', (e) => {
 			e.preventDefault();
 			this.create();
@@ -60,16 +101,23 @@ export class LobbyView {
 			$(p + '-show-more').addEventListener('click', () => this.load(what, false));
 			$(p + '-refresh').addEventListener('click', () => this.load(what, true));
 		}
+		$('rename-open').addEventListener('click', () => this.openRename(true));
+		$('rename-cancel').addEventListener('click', () => this.openRename(false));
+		$('rename-form').addEventListener('submit', (e) => {
+			e.preventDefault();
+			this.rename();
+		});
+		$('sign-out').addEventListener('click', () => this.app.signOut());
 		$('my-games').addEventListener('click', (e) => {
 			const b = e.target.closest('button[data-room]');
 			if (b) this.app.navigate(b.dataset.room);
 		});
 	}
 
-	// send performs a lobby action; a refusal is shown as a toast.
-	async send(action, fields) {
+	// send performs a lobby request; a refusal is shown as a toast.
+	async send(request) {
 		try {
-			await this.app.lobby(action, fields);
+			await request();
 			return true;
 		} catch (err) {
 			toast(reason(err.message), 'error');
@@ -77,10 +125,49 @@ export class LobbyView {
 		}
 	}
 
+	// openRename shows (or hides) the form that changes the player's name.
+	openRename(open) {
+		const form = $('rename-form');
+		show(form, open);
+		show($('who'), !open);
+		show($('rename-error'), false);
+		if (open) {
+			const input = $('rename-input');
+			input.value = (this.app.rc.model && this.app.rc.model.me && this.app.rc.model.me.name) || '';
+			input.focus();
+			input.select();
+		} else {
+			$('rename-open').focus();
+		}
+	}
+
+	async rename() {
+		const input = $('rename-input');
+		const err = $('rename-error');
+		const name = input.value.trim();
+		if (!name) {
+			setText(err, 'Please enter a name.');
+			show(err, true);
+			return;
+		}
+		const b = $('rename-submit');
+		b.disabled = true;
+		try {
+			await this.app.rc.rename(name);
+			this.openRename(false);
+		} catch (e) {
+			setText(err, reason(e.message));
+			show(err, true);
+			input.focus();
+		} finally {
+			b.disabled = false;
+		}
+	}
+
 	async quickplay() {
 		const b = $('quickplay');
 		b.disabled = true;
-		await this.send('quickplay', { game: GAME });
+		await this.send(() => this.app.rc.quickplay(GAME));
 		b.disabled = false;
 	}
 
@@ -89,21 +176,20 @@ export class LobbyView {
 		const err = $('create-error');
 		let options;
 		if (turnText !== '') {
-			const n = Number(turnText);
+			// Digits only: Number would take "1e2" or "0x1f" for a number.
+			const n = /^[0-9]{1,3}$/.test(turnText) ? Number(turnText) : NaN;
 			if (!Number.isInteger(n) || n < 1 || n > 300) {
 				setText(err, 'The turn clock is a whole number of seconds from 1 to 300 (or empty for none).');
 				show(err, true);
 				$('create-turn').focus();
 				return;
 			}
-			options = JSON.stringify({ turn: String(n) });
+			options = { turn: String(n) };
 		}
 		show(err, false);
-		const fields = { game: GAME };
-		if (options) fields.options = options;
 		const b = $('create-submit');
 		b.disabled = true;
-		if (await this.send('create', fields)) {
+		if (await this.send(() => this.app.rc.create(GAME, options))) {
 			$('create-turn').value = '';
 		}
 		b.disabled = false;
@@ -115,7 +201,7 @@ export class LobbyView {
 		const err = $('chat-error');
 		if (!text) return;
 		try {
-			await this.app.lobby('chat', { text });
+			await this.app.rc.chat(text);
 			input.value = '';
 			show(err, false);
 		} catch (e) {
@@ -136,7 +222,7 @@ export class LobbyView {
 	 * in when they all came.
 	 */
 	async load(what, refresh) {
-		if (this.loading[what] || !this.app.model) return;
+		if (this.loading[what] || !this.app.rc.model) return;
 		const old = this.more[what];
 		const more = refresh ? emptyMore() : { ...old, items: [...old.items], end: false };
 		const want = refresh ? Math.max(1, old.items.length) : old.items.length + 1;
@@ -147,10 +233,10 @@ export class LobbyView {
 		this.app.render();
 		try {
 			for (let n = 0; n < LOAD_PAGES && more.items.length < want && !more.end; n++) {
-				const m = this.app.model;
+				const m = this.app.rc.model;
 				const shown = what === 'rooms' ? Object.keys(m.rooms).length : m.online.length;
 				const offset = more.items.length ? more.next : Math.max(shown, more.next);
-				const page = await this.app.ask('list', { what, offset: String(offset) }, 'page');
+				const page = await this.app.rc.list(what, offset);
 				if (this.more[what] !== old) return; // forgotten meanwhile (a new session)
 				addPage(more, page, Date.now());
 			}
@@ -200,7 +286,28 @@ export class LobbyView {
 		const q = m.queue;
 		show($('qp-idle'), !q);
 		show($('qp-waiting'), !!q);
-		if (q) setText($('qp-text'), 'Looking for an opponent… (' + q.waiting + ' of ' + q.needed + ' players ready)');
+		const err = $('qp-error');
+		setText(err, m.queueError ? reason(m.queueError) : '');
+		show(err, !q && !!m.queueError);
+		if (!q) {
+			this.otherTabs = null;
+			return;
+		}
+		setText($('qp-text'), 'Looking for an opponent… (' + q.waiting + ' of ' + q.needed + ' players ready)');
+		if (this.otherTabs === null) {
+			// Other windows of this player are not opponents: say so, so
+			// that nobody waits for one of them.
+			this.otherTabs = 0;
+			this.app.rc.otherTabs().then((n) => {
+				if (this.otherTabs === null) return;
+				this.otherTabs = n;
+				this.app.render();
+			});
+		}
+		const same = $('qp-same');
+		show(same, this.otherTabs > 0);
+		setText(same, 'Your other ' + (this.otherTabs === 1 ? 'window' : 'windows') + ' in this browser ' + (this.otherTabs === 1 ? 'is ' : 'are ') +
+			(m.me ? m.me.name : 'you') + ' too, not an opponent. To play against yourself, open a window and enter another name.');
 	}
 
 	renderMyGames(m) {
@@ -337,7 +444,7 @@ export class LobbyView {
 		}
 		const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 24;
 		for (const c of m.chat.slice(from)) {
-			log.append(el('li', {},
+			log.append(el('li', { dataset: c.earlier ? { earlier: 'true' } : {} },
 				el('time', { class: 'muted', text: time(c.ts), dateTime: new Date(c.ts).toISOString() }), ' ',
 				el('span', { class: 'name', text: (c.from && c.from.name) || '?' }), ': ',
 				el('span', { class: 'text', text: c.text })));

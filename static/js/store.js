@@ -91,32 +91,75 @@ export function tabProfile() {
 	}
 }
 
-/** setTabProfile remembers the profile this tab shows (kept across reloads). */
+/**
+ * setTabProfile remembers the profile this tab shows (kept across reloads);
+ * null forgets it.
+ * @param {string|null} key
+ */
 export function setTabProfile(key) {
 	try {
-		sessionStorage.setItem(TAB, key);
+		if (key === null) sessionStorage.removeItem(TAB);
+		else sessionStorage.setItem(TAB, key);
 	} catch {
 		// Without sessionStorage a reload asks for the name again.
 	}
 }
 
+/** remove forgets a profile (its name and its seats' tokens). */
+export function remove(key) {
+	const all = read();
+	if (!(key in all)) return;
+	delete all[key];
+	write(all);
+}
+
+// The locks holdTab took: lock name → its release (null until granted).
+const held = new Map();
+
 /**
- * holdTab marks this tab as showing profile key, for as long as it lives
- * (a Web Lock, released when the tab goes away).
+ * holdTab marks this tab as showing profile key, until releaseTab or the
+ * tab goes away (a Web Lock).
  */
 export function holdTab(key, tabId) {
 	if (!navigator.locks || typeof navigator.locks.request !== 'function') return;
-	navigator.locks.request(LOCK_PREFIX + key + ':' + tabId, () => new Promise(() => {})).catch(() => {});
+	const name = LOCK_PREFIX + key + ':' + tabId;
+	held.set(name, null);
+	// Released at once if releaseTab came before the lock.
+	navigator.locks.request(name, () => held.has(name) ? new Promise((release) => held.set(name, release)) : undefined).catch(() => {});
 }
 
-/** liveProfiles resolves to the keys of the profiles some tab of this browser shows now. */
-export async function liveProfiles() {
+/** releaseTab ends holdTab: the tab no longer shows profile key. */
+export function releaseTab(key, tabId) {
+	const name = LOCK_PREFIX + key + ':' + tabId;
+	held.get(name)?.();
+	held.delete(name);
+}
+
+/** tabsOf resolves to the number of tabs of this browser showing profile key. */
+export async function tabsOf(key) {
+	if (!navigator.locks || typeof navigator.locks.query !== 'function') return 1;
+	try {
+		const q = await navigator.locks.query();
+		return (q.held || []).filter((l) => l.name && l.name.startsWith(LOCK_PREFIX + key + ':')).length;
+	} catch {
+		return 1;
+	}
+}
+
+/**
+ * liveProfiles resolves to the keys of the profiles some tab of this
+ * browser shows now (but the tab butTab).
+ * @param {string} [butTab]
+ */
+export async function liveProfiles(butTab) {
 	const live = new Set();
 	if (!navigator.locks || typeof navigator.locks.query !== 'function') return live;
 	try {
 		const q = await navigator.locks.query();
 		for (const l of q.held || []) {
-			if (l.name && l.name.startsWith(LOCK_PREFIX)) live.add(l.name.slice(LOCK_PREFIX.length).split(':')[0]);
+			if (!l.name || !l.name.startsWith(LOCK_PREFIX)) continue;
+			const [key, tab] = l.name.slice(LOCK_PREFIX.length).split(':');
+			if (tab !== butTab) live.add(key);
 		}
 	} catch {
 		// No answer: treat every profile as idle.

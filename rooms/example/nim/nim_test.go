@@ -109,26 +109,33 @@ func TestRematchAlternatesFirstPlayer(t *testing.T) {
 	}
 }
 
-// TestGuideShowsTheSource keeps docs/ROOMS.md's listing identical to nim.go.
+// TestGuideShowsTheSource keeps docs/ROOMS.md's listings identical to the
+// game's two halves: nim.go, and the page's script static/js/nim.js.
 func TestGuideShowsTheSource(t *testing.T) {
-	src, err := os.ReadFile("nim.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	guide, err := os.ReadFile("../../../docs/ROOMS.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const begin, end = "<!-- begin nim.go -->\n```go\n", "```\n<!-- end nim.go -->"
-	_, rest, ok1 := strings.Cut(string(guide), begin)
-	listing, _, ok2 := strings.Cut(rest, end)
-	if !ok1 || !ok2 {
-		t.Fatalf("docs/ROOMS.md has no listing between %q and %q", begin, end)
-	}
-	if listing != string(src) {
-		t.Errorf("docs/ROOMS.md's listing differs from nim.go; paste nim.go into it")
-	}
-	if n := strings.Count(string(src), "\n"); n >= 100 {
-		t.Errorf("nim.go has %d lines; the guide promises under 100", n)
+	for _, c := range []struct{ name, path, lang string }{
+		{"nim.go", "nim.go", "go"},
+		{"nim.js", "../../../static/js/nim.js", "js"},
+	} {
+		src, err := os.ReadFile(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin, end := "<!-- begin "+c.name+" -->\n```"+c.lang+"\n", "```\n<!-- end "+c.name+" -->"
+		_, rest, ok1 := strings.Cut(string(guide), begin)
+		listing, _, ok2 := strings.Cut(rest, end)
+		if !ok1 || !ok2 {
+			t.Errorf("docs/ROOMS.md has no listing between %q and %q", begin, end)
+			continue
+		}
+		if listing != string(src) {
+			t.Errorf("docs/ROOMS.md's listing differs from %s; paste %s into it", c.path, c.name)
+		}
+		if n := strings.Count(string(src), "\n"); n >= 100 {
+			t.Errorf("%s has %d lines; the guide promises under 100", c.name, n)
+		}
 	}
 }
