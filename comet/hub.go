@@ -49,7 +49,7 @@ type Config struct {
 	PollWaitFloor int
 	// Window, SessionHistoryBytes and ResumeHorizon bound what a session
 	// keeps for resume, whichever comes first: its last Window events
-	// (default 256), SessionHistoryBytes of them (default 256 KiB, at least
+	// (default 256), SessionHistoryBytes of them (default 1 MiB, at least
 	// MaxEventBytes), and what is younger than ResumeHorizon (default 30 s,
 	// a seat's reconnect window). What the client acknowledges (p_last on a
 	// listen or refresh, p_ack on any request) is let go at once. A client
@@ -136,10 +136,12 @@ const (
 	DefaultStallTimeout       = 5 * time.Second
 	DefaultDetachGrace        = 2 * time.Second
 	DefaultWindow             = 256
-	// DefaultSessionHistoryBytes lets a session hold its whole Window of
-	// events of up to 1 KiB (a game's events are a few hundred bytes), or
-	// 16 of the largest events.
-	DefaultSessionHistoryBytes = 256 << 10
+	// DefaultSessionHistoryBytes is a connection's outbound cap (engine's
+	// DefaultMaxOutbound): a client that reads slower than its events come
+	// falls that far behind before it loses any, as it would be closed that
+	// far behind anyway. It holds a whole Window of events of up to 4 KiB (a
+	// game's are a few hundred bytes), or 64 of the largest.
+	DefaultSessionHistoryBytes = 1 << 20
 	// DefaultResumeHorizon is a seat's reconnect window: a client gone
 	// longer has lost its seat anyway, and reloads its state.
 	DefaultResumeHorizon = 30 * time.Second
