@@ -432,12 +432,12 @@ type simPlayer struct {
 	ctrl *ctrlConn
 	rng  *rand.Rand // guarded by mu
 
-	id        string // p_id, set before the data channel opens
-	last      uint64 // last p_seq received (data channel goroutine)
+	id   string // p_id, set before the data channel opens
+	last uint64 // last p_seq received (data channel goroutine)
 	// seen is last, for the control requests' p_ack: every request of
 	// the session acknowledges what the data channel delivered, as
 	// static/js/cometplay.js does, so that the server lets go of it.
-	seen atomic.Uint64
+	seen      atomic.Uint64
 	lastEvent atomic.Int64
 	switching atomic.Bool // the data channel is being closed for another transport
 	helloHeld atomic.Bool // holds a place in the hello window
