@@ -370,6 +370,15 @@ type Stats struct {
 	Gaps            int64 `json:"gaps"`
 	Heartbeats      int64 `json:"heartbeats"`
 	Nacks           int64 `json:"nacks"`
+	// The history (Config.Window and the byte limits): the bytes of slabs
+	// the hub holds, the references sessions hold into them, and how many
+	// slabs it let go because nothing held them any more, for the resume
+	// horizon, or for HistoryBytes.
+	HistoryBytes    int64 `json:"history_bytes"`
+	HistoryRefs     int64 `json:"history_references"`
+	HistoryReleased int64 `json:"history_slabs_released"`
+	HistoryExpired  int64 `json:"history_slabs_expired"`
+	HistoryEvicted  int64 `json:"history_slabs_evicted"`
 }
 
 // Stats returns a snapshot of the hub's figures.
@@ -377,7 +386,13 @@ func (h *Hub) Stats() Stats {
 	h.mu.RLock()
 	n := len(h.sessions)
 	h.mu.RUnlock()
+	hs := h.store.Stats()
 	return Stats{
+		HistoryBytes:    hs.Bytes,
+		HistoryRefs:     hs.Refs,
+		HistoryReleased: hs.Released,
+		HistoryExpired:  hs.Expired,
+		HistoryEvicted:  hs.Evicted,
 		Sessions:        n,
 		StreamListeners: h.stats.listenersStream.Load(),
 		PullListeners:   h.stats.listenersPull.Load(),
