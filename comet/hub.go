@@ -578,10 +578,11 @@ func (h *Hub) multicast(subject string, fs []Field) int {
 		}
 		size := uint32(eventSize(fs))
 		for _, sub := range buf.subs[:n] {
-			if !sub.sess.pushRef(ref, size, sub) {
+			if !sub.sess.pushRef(ref, size, sub, &buf.wake) {
 				h.store.Release(ref)
 			}
 		}
+		buf.wake.flush()
 	}
 	h.obs.observe(start, n) // fan-out latency and size (metrics)
 	clear(buf.subs)
@@ -620,6 +621,7 @@ func (rb *recordBuf) put() {
 }
 
 type subsBuf struct {
+	wake wakeups // the listeners to wake, by loop
 	subs []*subscription
 	seen map[*Session]struct{}
 }

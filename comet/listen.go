@@ -44,13 +44,53 @@ type listener struct {
 // requestLocked asks the listener's loop to deliver what is pending and
 // perform act. s.mu must be held and the listener active.
 func (s *Session) requestLocked(act uint8) {
+	s.requestInto(act, nil)
+}
+
+// requestInto is requestLocked that, with b, gathers the post in b instead
+// of posting it: a fan-out posts to each loop once (wakeups.flush).
+func (s *Session) requestInto(act uint8, b *wakeups) {
 	lst := &s.lst
 	if act > lst.action {
 		lst.action = act
 	}
-	if !lst.scheduled {
-		lst.scheduled = true
+	if lst.scheduled {
+		return
+	}
+	lst.scheduled = true
+	if b == nil {
 		lst.l.Post((*sessionRunner)(s), lst.gen)
+		return
+	}
+	b.add(lst.l, engine.Posted{Task: (*sessionRunner)(s), Arg: lst.gen})
+}
+
+// wakeups gathers the listener deliveries a fan-out asks for, by loop, so
+// that each loop's inbox is locked once per fan-out instead of once per
+// listener. Not safe for concurrent use: one fan-out owns it.
+type wakeups struct {
+	loops []*engine.Loop
+	tasks [][]engine.Posted
+}
+
+func (b *wakeups) add(l *engine.Loop, t engine.Posted) {
+	i := l.Index()
+	for len(b.loops) <= i {
+		b.loops, b.tasks = append(b.loops, nil), append(b.tasks, nil)
+	}
+	b.loops[i] = l
+	b.tasks[i] = append(b.tasks[i], t)
+}
+
+// flush posts what was gathered, and empties b for the next fan-out.
+func (b *wakeups) flush() {
+	for i, l := range b.loops {
+		if l != nil {
+			l.PostAll(b.tasks[i])
+			clear(b.tasks[i])
+			b.tasks[i] = b.tasks[i][:0]
+			b.loops[i] = nil
+		}
 	}
 }
 

@@ -235,7 +235,7 @@ func (s *Session) sendFields(fs []Field) {
 		h.srv.Logger().Error("comet: event not held", "err", err)
 		return
 	}
-	if !s.pushRef(ref, uint32(eventSize(fs)), nil) {
+	if !s.pushRef(ref, uint32(eventSize(fs)), nil, nil) {
 		h.store.Release(ref)
 	}
 }
@@ -283,10 +283,10 @@ func (s *Session) Close() { s.stop(ReasonClosed) }
 
 // pushRef gives the session an event held in the hub's store (one of the
 // references Put counted for its recipients), through sub (nil: a unicast),
-// and wakes its listener. It reports false, keeping nothing, when the
+// and wakes its listener (through wake, when a fan-out gathers the wakeups). It reports false, keeping nothing, when the
 // session has stopped: the caller releases the reference. Safe from any
 // goroutine.
-func (s *Session) pushRef(ref history.Ref, size uint32, sub *subscription) bool {
+func (s *Session) pushRef(ref history.Ref, size uint32, sub *subscription, wake *wakeups) bool {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
@@ -305,7 +305,7 @@ func (s *Session) pushRef(ref history.Ref, size uint32, sub *subscription) bool 
 		s.dropOldestLocked()
 	}
 	if s.lst.active {
-		s.requestLocked(actNone)
+		s.requestInto(actNone, wake)
 	}
 	s.mu.Unlock()
 	return true
