@@ -355,7 +355,8 @@ func TestMulticastOncePerSession(t *testing.T) {
 // client that does not refresh in time is stopped; an open stream keeps its
 // session alive past the lease.
 func TestLeaseAndRefreshTimeouts(t *testing.T) {
-	th := newTestHub(t, Config{SessionTimeout: 300 * time.Millisecond, PullRefreshTimeout: 200 * time.Millisecond, Heartbeat: 100 * time.Millisecond})
+	th := newTestHub(t, Config{SessionTimeout: 300 * time.Millisecond, PullRefreshTimeout: 200 * time.Millisecond, Heartbeat: 100 * time.Millisecond,
+		PullWaitMin: 50, PullWaitMax: 100})
 	var mu sync.Mutex
 	reasons := map[string]string{}
 	th.hub.OnSessionEvent(func(ev SessionEvent) {

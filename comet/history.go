@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cometplay/cometplay/engine"
+
 	"github.com/cometplay/cometplay/internal/history"
 )
 
@@ -28,14 +30,17 @@ func (c *Config) historyDefaults() []error {
 		c.HistoryBytes = max(DefaultHistoryBytes, minHistoryEvents*int64(c.MaxEventBytes))
 	}
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &engine.ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
 	if c.SessionHistoryBytes < c.MaxEventBytes {
-		errs = append(errs, fmt.Errorf("comet: SessionHistoryBytes must be at least MaxEventBytes (%d), got %d", c.MaxEventBytes, c.SessionHistoryBytes))
+		bad("SessionHistoryBytes", "must be at least MaxEventBytes (%d), got %d", c.MaxEventBytes, c.SessionHistoryBytes)
 	}
 	if c.ResumeHorizon < time.Second {
-		errs = append(errs, fmt.Errorf("comet: ResumeHorizon must be at least 1s, got %v", c.ResumeHorizon))
+		bad("ResumeHorizon", "must be at least 1s, got %v", c.ResumeHorizon)
 	}
 	if c.HistoryBytes < minHistoryEvents*int64(c.MaxEventBytes) {
-		errs = append(errs, fmt.Errorf("comet: HistoryBytes must be at least %d × MaxEventBytes (%d), got %d", minHistoryEvents, minHistoryEvents*int64(c.MaxEventBytes), c.HistoryBytes))
+		bad("HistoryBytes", "must be at least %d × MaxEventBytes (%d), got %d", minHistoryEvents, minHistoryEvents*int64(c.MaxEventBytes), c.HistoryBytes)
 	}
 	return errs
 }

@@ -32,14 +32,16 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Heartbeat is the silence after which a stream gets an hb event, and the
 	// time a pull refresh waits for an event before answering with an hb
-	// (default 20 s).
+	// (default 20 s; shorter than SessionTimeout).
 	Heartbeat time.Duration
 	// PullRefreshTimeout and PollRefreshTimeout stop a pull or poll session
 	// whose client does not come back with a refresh in time (45 s, 60 s).
 	PullRefreshTimeout time.Duration
 	PollRefreshTimeout time.Duration
 	// PullWaitMin/Max and PollWaitMin/Max bound the random p_wait (in
-	// milliseconds) sent in refresh events (2000–6000, 6000–10000).
+	// milliseconds) sent in refresh events (2000–6000, 6000–10000; both 0:
+	// the default). The max must be shorter than the refresh timeout, or
+	// clients expire between two polls.
 	PullWaitMin, PullWaitMax int
 	PollWaitMin, PollWaitMax int
 	// PollWaitFloor is the shortest p_wait a poll client gets when it asks
@@ -87,8 +89,8 @@ type Config struct {
 	MaxSubscribedSegments int
 	// SubscribeRate and SubscribeBurst limit a client's subscribes (new
 	// subscriptions) and unsubscribes with a token bucket of their own
-	// (defaults 10 a second, bursts of 64; a negative SubscribeRate
-	// disables it). Over it: nack "rate limited". A bucket apart from the
+	// (defaults 10 a second, bursts of 64; a SubscribeRate of -1 disables
+	// it). Over it: nack "rate limited". A bucket apart from the
 	// publishes' so that a client re-subscribing everything on a new
 	// session does not spend its moves.
 	SubscribeRate  int
@@ -109,8 +111,8 @@ type Config struct {
 	MaxSessionsPerAddr int
 	// PublishRate and PublishBurst limit each session's publishes (moves,
 	// chat and lobby actions included) with a token bucket: PublishRate per
-	// second sustained, PublishBurst at once (defaults 20 and 40; a negative
-	// PublishRate disables the limit). Over it: nack "rate limited".
+	// second sustained, PublishBurst at once (defaults 20 and 40; a
+	// PublishRate of -1 disables the limit). Over it: nack "rate limited".
 	PublishRate  int
 	PublishBurst int
 	// StallTimeout closes a stream whose connection accepts no more bytes
@@ -216,43 +218,70 @@ func (c Config) withDefaults() (Config, error) {
 	defi(&c.PublishRate, DefaultPublishRate)
 	defi(&c.PublishBurst, max(DefaultPublishBurst, c.PublishRate))
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &engine.ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
 	for _, d := range []struct {
 		n string
 		v time.Duration
 	}{{"SessionTimeout", c.SessionTimeout}, {"Heartbeat", c.Heartbeat}, {"PullRefreshTimeout", c.PullRefreshTimeout}, {"PollRefreshTimeout", c.PollRefreshTimeout}, {"StallTimeout", c.StallTimeout}} {
 		if d.v < 0 {
-			errs = append(errs, fmt.Errorf("comet: %s must be positive, got %v", d.n, d.v))
+			bad(d.n, "must be positive, got %v", d.v)
 		}
 	}
-	if c.PullWaitMin < 0 || c.PullWaitMax < c.PullWaitMin {
-		errs = append(errs, fmt.Errorf("comet: PullWaitMin/Max must satisfy 0 <= min <= max, got %d/%d", c.PullWaitMin, c.PullWaitMax))
+	if c.Heartbeat > 0 && c.SessionTimeout > 0 && c.Heartbeat >= c.SessionTimeout {
+		bad("Heartbeat", "must be shorter than SessionTimeout (%v), got %v", c.SessionTimeout, c.Heartbeat)
+	}
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	for _, w := range []struct {
+		name    string
+		min     int
+		max     int
+		refresh time.Duration
+	}{{"Pull", c.PullWaitMin, c.PullWaitMax, c.PullRefreshTimeout}, {"Poll", c.PollWaitMin, c.PollWaitMax, c.PollRefreshTimeout}} {
+		switch {
+		case w.min < 0:
+			bad(w.name+"WaitMin", "must not be negative, got %v", ms(w.min))
+		case w.max <= 0:
+			bad(w.name+"WaitMax", "must be positive, got %v", ms(w.max))
+		case w.max < w.min:
+			bad(w.name+"WaitMax", "must be at least %sWaitMin (%v), got %v", w.name, ms(w.min), ms(w.max))
+		case w.refresh > 0 && ms(w.max) >= w.refresh:
+			bad(w.name+"WaitMax", "must be shorter than %sRefreshTimeout (%v), or clients expire between polls, got %v", w.name, w.refresh, ms(w.max))
+		}
 	}
 	if c.PollWaitFloor < 0 {
-		errs = append(errs, fmt.Errorf("engine: PollWaitFloor must be positive, got %d", c.PollWaitFloor))
-	}
-	if c.PollWaitMin < 0 || c.PollWaitMax < c.PollWaitMin {
-		errs = append(errs, fmt.Errorf("comet: PollWaitMin/Max must satisfy 0 <= min <= max, got %d/%d", c.PollWaitMin, c.PollWaitMax))
+		bad("PollWaitFloor", "must be positive, got %v", ms(c.PollWaitFloor))
 	}
 	if c.Window < 1 || c.Window > 1<<16 {
-		errs = append(errs, fmt.Errorf("comet: Window must be within 1..65536, got %d", c.Window))
+		bad("Window", "must be within 1..65536, got %d", c.Window)
 	}
-	for _, v := range []struct {
-		n string
-		v int
-	}{{"MaxSessions", c.MaxSessions}, {"MaxSubscriptions", c.MaxSubscriptions}, {"MaxSubscribedSegments", c.MaxSubscribedSegments}, {"MaxFields", c.MaxFields}, {"MaxEventBytes", c.MaxEventBytes}, {"MaxParams", c.MaxParams}, {"SubscribeBurst", c.SubscribeBurst}} {
-		if v.v < 0 {
-			errs = append(errs, fmt.Errorf("comet: %s must be positive, got %d", v.n, v.v))
+	// atLeast says problem, with the value, of a field below least.
+	atLeast := func(field string, v, least int, problem string) {
+		if v < least {
+			bad(field, "%s, got %d", problem, v)
 		}
 	}
-	if c.MaxParams < c.MaxFields {
-		errs = append(errs, fmt.Errorf("comet: MaxParams (%d) must be at least MaxFields (%d)", c.MaxParams, c.MaxFields))
+	atLeast("MaxSessions", c.MaxSessions, 0, "must be positive")
+	atLeast("MaxSubscriptions", c.MaxSubscriptions, 0, "must be positive")
+	atLeast("MaxSubscribedSegments", c.MaxSubscribedSegments, 0, "must be positive")
+	atLeast("MaxFields", c.MaxFields, 0, "must be positive")
+	atLeast("MaxEventBytes", c.MaxEventBytes, 0, "must be positive")
+	atLeast("MaxParams", c.MaxParams, 0, "must not be negative (0: automatic)")
+	atLeast("SubscribeBurst", c.SubscribeBurst, 0, "must not be negative (0: automatic)")
+	atLeast("PublishBurst", c.PublishBurst, 0, "must not be negative (0: automatic)")
+	if c.MaxParams >= 0 && c.MaxParams < c.MaxFields {
+		bad("MaxParams", "must be at least MaxFields (%d), got %d", c.MaxFields, c.MaxParams)
 	}
+	atLeast("MaxSessionsPerAddr", c.MaxSessionsPerAddr, -1, "must be positive, or -1 for no cap")
+	atLeast("SubscribeRate", c.SubscribeRate, -1, "must be positive, or -1 for no limit")
+	atLeast("PublishRate", c.PublishRate, -1, "must be positive, or -1 for no limit")
 	if c.DefaultFormat >= numFormats {
-		errs = append(errs, fmt.Errorf("comet: invalid DefaultFormat %d", c.DefaultFormat))
+		bad("DefaultFormat", "unknown format %d", c.DefaultFormat)
 	}
 	for _, o := range c.AllowedOrigins {
 		if o != "*" && !strings.Contains(o, "://") {
-			errs = append(errs, fmt.Errorf("comet: AllowedOrigins entry %q is not an origin like https://example.com", o))
+			bad("AllowedOrigins", "%q is not an origin like https://example.com (or *)", o)
 		}
 	}
 	errs = append(errs, c.historyDefaults()...)

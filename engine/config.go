@@ -1,13 +1,17 @@
 package engine
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"runtime"
+	"strconv"
 	"time"
 
+	"github.com/cometplay/cometplay/engine/internal/webfs"
 	"github.com/cometplay/cometplay/httpcodec"
 )
 
@@ -60,6 +64,9 @@ const (
 	// DefaultWorkQueue is the number of requests waiting for a handler
 	// goroutine before the server answers 503.
 	DefaultWorkQueue = 4096
+	// minInbound is the least MaxInbound: a connection must be able to
+	// buffer a whole request head and a read's worth of pipelined bytes.
+	minInbound = 64 << 10
 	// fdReserve is kept free below the open-file limit for the process's own
 	// files (listeners, pollers, event fds, static files, logs, profiles).
 	fdReserve = 128
@@ -144,8 +151,8 @@ func requestHold(maxInbound int, l httpcodec.Limits) int {
 	return max(maxInbound, head+int(min(body, 1<<40))+64<<10)
 }
 
-// withDefaults returns c with every zero field set to its default, or an
-// error naming the first invalid field.
+// withDefaults returns c with every zero field set to its default, and
+// what is wrong with the rest (check).
 func (c Config) withDefaults() (Config, error) {
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
@@ -193,38 +200,139 @@ func (c Config) withDefaults() (Config, error) {
 	if c.LogLimit == 0 {
 		c.LogLimit = DefaultLogLimit
 	}
+	return c, c.check()
+}
+
+// Validate reports what is wrong with c, all of it at once: an error
+// joining one *ConfigError per invalid setting (ConfigErrors lists them),
+// or nil. New validates too; Validate lets a program check a configuration
+// before building anything (games.Config.Validate checks every layer's).
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
+// check applies every rule of the HTTP layer's settings to c, whose zero
+// fields hold their defaults.
+func (c Config) check() error {
 	var errs []error
-	for _, v := range []struct{ name, policy string }{{"PageCSP", c.PageCSP}, {"WebrootCSP", c.WebrootCSP}} {
-		if !validHeader("Content-Security-Policy", v.policy) {
-			errs = append(errs, fmt.Errorf("engine: %s must be a header value (no CR, LF or NUL), got %q", v.name, v.policy))
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("Addr", "want host:port, got %q", c.Addr)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("Addr", "invalid port %q (want 0..65535)", port)
+	}
+	if c.Webroot != "" {
+		if err := webfs.CheckWebroot(c.Webroot); errors.Is(err, webfs.ErrWebrootNotDir) || errors.Is(err, fs.ErrNotExist) {
+			bad("Webroot", "not a directory: %q", c.Webroot)
+		} else if err != nil {
+			bad("Webroot", "%v", err)
 		}
 	}
-	positive := func(name string, v int64) {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("engine: %s must not be negative, got %d", name, v))
+	for _, v := range []struct{ field, policy string }{{"PageCSP", c.PageCSP}, {"WebrootCSP", c.WebrootCSP}} {
+		if !webfs.ValidCSP(v.policy) {
+			bad(v.field, "control characters in %q", v.policy)
 		}
 	}
-	positive("Loops", int64(c.Loops))
-	positive("Workers", int64(c.Workers))
-	positive("WorkQueue", int64(c.WorkQueue))
-	positive("HeaderTimeout", int64(c.HeaderTimeout))
-	positive("IdleTimeout", int64(c.IdleTimeout))
-	positive("MaxConns", int64(c.MaxConns))
-	if c.LogLimit < -1 {
-		errs = append(errs, fmt.Errorf("engine: LogLimit must be positive, or -1 for no limit, got %d", c.LogLimit))
+	if c.WebrootCSP != "" && c.Webroot == "" {
+		bad("WebrootCSP", "needs Webroot (it is sent with the webroot's files only)")
+	}
+	const positive, automatic = "must be positive", "must not be negative (0: automatic)"
+	for _, v := range []struct {
+		field, problem string
+		v              int64
+	}{{"Loops", automatic, int64(c.Loops)}, {"Workers", automatic, int64(c.Workers)}, {"MaxConns", automatic, int64(c.MaxConns)},
+		{"WorkQueue", positive, int64(c.WorkQueue)}, {"MaxPipelined", positive, int64(c.MaxPipelined)}, {"MaxOutbound", positive, int64(c.MaxOutbound)},
+		{"Limits.MaxRequestLine", positive, int64(c.Limits.MaxRequestLine)}, {"Limits.MaxHeadBytes", positive, int64(c.Limits.MaxHeadBytes)},
+		{"Limits.MaxHeaders", positive, int64(c.Limits.MaxHeaders)}, {"Limits.MaxBodyBytes", positive, c.Limits.MaxBodyBytes},
+		{"Limits.MaxChunkExtBytes", positive, int64(c.Limits.MaxChunkExtBytes)}} {
+		if v.v < 0 {
+			bad(v.field, "%s, got %d", v.problem, v.v)
+		}
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"HeaderTimeout", c.HeaderTimeout}, {"IdleTimeout", c.IdleTimeout}, {"ShutdownTimeout", c.ShutdownTimeout}} {
+		if d.v < 0 {
+			bad(d.field, "must be positive, got %v", d.v)
+		}
+	}
+	// httpcodec bounds the request line by the head when the head is
+	// smaller: a longer line would be refused with the head's 431.
+	if line, head := cmp.Or(c.Limits.MaxRequestLine, httpcodec.DefaultMaxRequestLine), cmp.Or(c.Limits.MaxHeadBytes, httpcodec.DefaultMaxHeadBytes); line > 0 && head > 0 && head < line {
+		bad("Limits.MaxHeadBytes", "must be at least Limits.MaxRequestLine (%d), got %d", line, head)
+	}
+	if c.MaxInbound < minInbound {
+		bad("MaxInbound", "must be at least 64KiB (%d), got %d", minInbound, c.MaxInbound)
 	}
 	if c.MaxConnsPerAddr < -1 {
-		errs = append(errs, fmt.Errorf("engine: MaxConnsPerAddr must be positive, or -1 for no cap, got %d", c.MaxConnsPerAddr))
+		bad("MaxConnsPerAddr", "must be positive, or -1 for no cap, got %d", c.MaxConnsPerAddr)
 	}
-	positive("MaxPipelined", int64(c.MaxPipelined))
-	positive("MaxOutbound", int64(c.MaxOutbound))
-	positive("MaxInbound", int64(c.MaxInbound))
-	positive("ShutdownTimeout", int64(c.ShutdownTimeout))
-	if c.KeepAlive > 0 && c.KeepAlive < keepAliveProbes*time.Second {
-		errs = append(errs, fmt.Errorf("engine: KeepAlive must be at least %v (or negative: off), got %v", keepAliveProbes*time.Second, c.KeepAlive))
+	if c.LogLimit < -1 {
+		bad("LogLimit", "must be positive, or -1 for no limit, got %d", c.LogLimit)
 	}
-	if c.MaxInbound > 0 && c.MaxInbound < 64<<10 {
-		errs = append(errs, fmt.Errorf("engine: MaxInbound must be at least 64 KiB, got %d", c.MaxInbound))
+	if c.KeepAlive >= 0 && c.KeepAlive < keepAliveProbes*time.Second {
+		bad("KeepAlive", "must be at least %v, or negative for off, got %v", keepAliveProbes*time.Second, c.KeepAlive)
 	}
-	return c, errors.Join(errs...)
+	return errors.Join(errs...)
+}
+
+// ConfigError is what is wrong with one setting. Field is the path of its
+// field in the configuration ("MaxConnsPerAddr", "Limits.MaxHeadBytes"; a
+// configuration holding another names it from there: games.Config's
+// "HTTP.MaxConnsPerAddr"); Problem says what is wrong, with the value
+// ("must be positive, or -1 for no cap, got -2"). Another setting a
+// problem compares with is named by its path in the same configuration.
+// The engine's and the comet package's validation return them;
+// rooms.ConfigError is their equivalent for the packages that import
+// nothing of ours (rooms, lobby).
+type ConfigError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Field == "" {
+		return e.Problem
+	}
+	return e.Field + ": " + e.Problem
+}
+
+// ConfigField returns the error's field and problem (rooms.ConfigError
+// has the same method: ConfigErrors reads both).
+func (e *ConfigError) ConfigField() (field, problem string) { return e.Field, e.Problem }
+
+// ConfigErrors lists the problems err reports, one *ConfigError each, with
+// path and a dot put before each Field (path "": the Fields as they are).
+// err is what a Validate method returns, or several of them joined with
+// errors.Join, at any depth. Its errors with a ConfigField method (this
+// package's ConfigError, rooms.ConfigError) give their field and problem;
+// any other becomes a ConfigError of Field path whose Problem is its text.
+func ConfigErrors(path string, err error) []*ConfigError {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*ConfigError
+		for _, e := range j.Unwrap() {
+			out = append(out, ConfigErrors(path, e)...)
+		}
+		return out
+	}
+	field, problem := "", err.Error()
+	var fe interface{ ConfigField() (string, string) }
+	if errors.As(err, &fe) {
+		field, problem = fe.ConfigField()
+	}
+	switch {
+	case path == "":
+	case field == "":
+		field = path
+	default:
+		field = path + "." + field
+	}
+	return []*ConfigError{{Field: field, Problem: problem}}
 }

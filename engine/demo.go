@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -36,6 +38,26 @@ const (
 // clockRetryAfter is the Retry-After of a clock request over a cap: about
 // when a stream may have ended (a tick), with room to spare.
 const clockRetryAfter = "5"
+
+// Validate reports what is wrong with c as Config.Validate does: an error
+// joining a *ConfigError per invalid field, or nil. MountClockDemo takes
+// the default for an invalid value.
+func (c ClockDemo) Validate() error {
+	var errs []error
+	bad := func(field string, v any) {
+		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf("must be positive, got %v", v)})
+	}
+	if c.MaxStreams < 0 {
+		bad("MaxStreams", c.MaxStreams)
+	}
+	if c.MaxPerAddr < 0 {
+		bad("MaxPerAddr", c.MaxPerAddr)
+	}
+	if c.Lifetime < 0 {
+		bad("Lifetime", c.Lifetime)
+	}
+	return errors.Join(errs...)
+}
 
 // MountClockDemo registers GET /demo/clock: a response that streams one
 // chunk per second (the seed's "infinite loop that flushes"), within the

@@ -52,6 +52,11 @@ const AdminSubject = "/admin/stats"
 // unpredictable text keep a guessing attacker out without rate limiting.
 const MinAdminTokenLen = 16
 
+// MinAdminInterval is the shortest AdminConfig.Interval: each push gathers
+// every metric of the server, and a page cannot show figures faster than
+// this anyway.
+const MinAdminInterval = 100 * time.Millisecond
+
 // Admin defaults.
 const (
 	DefaultAdminInterval = time.Second
@@ -75,11 +80,31 @@ type AdminConfig struct {
 	// Rooms, when set, lets the console list rooms and close them.
 	Rooms *rooms.Manager
 	// Interval is the period of the figures pushed to watching pages
-	// (default DefaultAdminInterval).
+	// (default DefaultAdminInterval, at least MinAdminInterval).
 	Interval time.Duration
 	// MaxRooms bounds the rooms listed in each push (default
 	// DefaultAdminRooms); /admin/api/rooms lists them all.
 	MaxRooms int
+}
+
+// Validate reports what is wrong with c: an error joining one
+// *engine.ConfigError per invalid setting, or nil. The token itself is
+// never in it, only its length.
+func (c AdminConfig) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &engine.ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	if c.Token != "" && len(c.Token) < MinAdminTokenLen {
+		bad("Token", "must have at least %d bytes, got %d", MinAdminTokenLen, len(c.Token))
+	}
+	if c.Interval < 0 || (c.Interval > 0 && c.Interval < MinAdminInterval) {
+		bad("Interval", "must be at least %v, got %v", MinAdminInterval, c.Interval)
+	}
+	if c.MaxRooms < 0 {
+		bad("MaxRooms", "must be positive, got %d", c.MaxRooms)
+	}
+	return errors.Join(errs...)
 }
 
 // Admin is a mounted admin console. Its methods are safe for concurrent use.
@@ -103,19 +128,17 @@ var errReservedSubject = errors.New("subject reserved")
 // instead (so the page's files are not served as static ones) and returns
 // a disabled Admin.
 func MountAdmin(srv *engine.Server, hub *comet.Hub, cfg AdminConfig) (*Admin, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	a := &Admin{srv: srv, hub: hub, cfg: cfg, watchers: make(map[*comet.Session]struct{}), stop: make(chan struct{})}
 	if cfg.Token == "" {
 		srv.HandleHTTP("/admin/", http.NotFoundHandler())
 		srv.HandleHTTP("/debug/pprof/", http.NotFoundHandler())
 		return a, nil
 	}
-	switch {
-	case len(cfg.Token) < MinAdminTokenLen:
-		return nil, fmt.Errorf("games: admin token must have at least %d bytes, got %d", MinAdminTokenLen, len(cfg.Token))
-	case cfg.Assets == nil:
+	if cfg.Assets == nil {
 		return nil, errors.New("games: admin console without Assets")
-	case cfg.Interval < 0 || cfg.MaxRooms < 0:
-		return nil, errors.New("games: negative admin Interval or MaxRooms")
 	}
 	if a.cfg.Interval == 0 {
 		a.cfg.Interval = DefaultAdminInterval

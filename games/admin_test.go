@@ -45,7 +45,7 @@ func newAdminServer(t *testing.T) *adminServer {
 		HTTP:  engine.Config{Static: static.FS()}, // the console's page, from the site's admin/
 		Comet: comet.Config{DetachGrace: 50 * time.Millisecond}, Games: []rooms.Game{game},
 		Lobby: lobby.Options{AwayGrace: 30 * time.Second},
-		Admin: AdminConfig{Token: testAdminToken, Interval: 50 * time.Millisecond},
+		Admin: AdminConfig{Token: testAdminToken, Interval: MinAdminInterval},
 	})
 	return &adminServer{gs, gs.Admin()}
 }

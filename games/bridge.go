@@ -2,6 +2,7 @@ package games
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,15 @@ func NewBridge(hub *comet.Hub) *Bridge { return &Bridge{hub: hub} }
 // roomPrefix is where rooms live (rooms.ManagerOptions.TopicPrefix must agree).
 const roomPrefix = "/room/"
 
+// topicPrefixProblem says what is wrong with a rooms TopicPrefix, or "":
+// the bridge claims roomPrefix for the rooms.
+func topicPrefixProblem(p string) string {
+	if p != "" && p != roomPrefix {
+		return fmt.Sprintf("must be %q (or empty), got %q", roomPrefix, p)
+	}
+	return ""
+}
+
 // Mount claims "/room" and "/lobby", reserves "/room" (clients cannot
 // subscribe there; rooms subscribe their players), and forwards session
 // events. The lobby may be nil (rooms only).
@@ -55,8 +65,8 @@ func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 	if b.mounted {
 		return errors.New("games: bridge already mounted")
 	}
-	if p := m.Options().TopicPrefix; p != "" && p != roomPrefix {
-		return errors.New("games: rooms TopicPrefix must be " + roomPrefix + ", got " + p)
+	if problem := topicPrefixProblem(m.Options().TopicPrefix); problem != "" {
+		return errors.New("games: rooms TopicPrefix " + problem)
 	}
 	b.m, b.lb, b.watch = m, lb, m
 	if lb != nil {

@@ -11,6 +11,11 @@
 //	if err != nil { … }
 //	if err := srv.Start(); err != nil { … }
 //
+// New refuses a bad Config with every problem at once, each an
+// engine.ConfigError named by the setting's path in Config
+// ("Comet.Heartbeat"): Config.Validate reports them without building
+// anything, each layer's rules being its own Validate's.
+//
 // Beside the constructor it holds what connects the layers: the Bridge
 // (the rooms' and the lobby's rooms.Transport over Comet sessions, the
 // claims that route client publishes to rooms and to the lobby, and the one

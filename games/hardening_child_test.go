@@ -81,6 +81,7 @@ func TestHardeningServerHelper(t *testing.T) {
 		if c.Comet.SessionTimeout, err = time.ParseDuration(v); err != nil {
 			fail(err)
 		}
+		c.Comet.Heartbeat = c.Comet.SessionTimeout / 2 // it must be shorter
 	}
 	gs, err := New(c)
 	if err != nil {

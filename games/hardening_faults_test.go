@@ -40,7 +40,7 @@ func TestHardeningMassKill(t *testing.T) {
 	game.EmptyGrace = roomGap
 	th := startGames(t, Config{
 		HTTP:  engine.Config{MaxConnsPerAddr: -1},
-		Comet: comet.Config{MaxSessionsPerAddr: -1, SessionTimeout: lease, DetachGrace: grace},
+		Comet: comet.Config{MaxSessionsPerAddr: -1, SessionTimeout: lease, Heartbeat: lease / 2, DetachGrace: grace},
 		Games: []rooms.Game{game},
 		Lobby: lobby.Options{AwayGrace: window},
 	})

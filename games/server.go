@@ -65,7 +65,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	hc := cfg.HTTP
@@ -129,21 +129,46 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// validate checks what only the combination of the layers can tell; each
-// layer checks its own settings when it is built.
-func (c *Config) validate() error {
+// Validate reports what is wrong with c, all of it at once: an error
+// joining one *engine.ConfigError per problem (engine.ConfigErrors lists
+// them), whose Field is the setting's path in Config
+// ("HTTP.MaxConnsPerAddr", "Comet.Heartbeat", "Rooms.MailboxSize",
+// "Lobby.ChatRate", "Admin.Token"), or nil. Each layer's settings are
+// checked by the layer's own Validate (engine.Config, comet.Config,
+// rooms.ManagerOptions, lobby.Options, AdminConfig); Validate adds what
+// only their combination tells. New calls it before building anything.
+func (c Config) Validate() error {
 	var errs []error
-	if len(c.Games) == 0 {
-		errs = append(errs, errors.New("games: no game to run (Config.Games is empty)"))
+	for _, l := range []struct {
+		path string
+		err  error
+	}{{"HTTP", c.HTTP.Validate()}, {"Comet", c.Comet.Validate()}, {"Rooms", c.Rooms.Validate()}, {"Admin", c.Admin.Validate()}} {
+		for _, e := range engine.ConfigErrors(l.path, l.err) {
+			errs = append(errs, e)
+		}
 	}
-	if p := c.Rooms.TopicPrefix; p != "" && p != roomPrefix {
-		errs = append(errs, errors.New("games: Rooms.TopicPrefix must be "+roomPrefix+", got "+p))
+	if !c.NoLobby {
+		for _, e := range engine.ConfigErrors("Lobby", c.Lobby.Validate()) {
+			errs = append(errs, e)
+		}
+	}
+	bad := func(field, problem string) {
+		errs = append(errs, &engine.ConfigError{Field: field, Problem: problem})
+	}
+	if len(c.Games) == 0 {
+		bad("Games", "no game to run")
+	}
+	if problem := topicPrefixProblem(c.Rooms.TopicPrefix); problem != "" {
+		bad("Rooms.TopicPrefix", problem)
+	}
+	if c.Admin.Token != "" && c.Admin.Assets == nil && c.HTTP.Static == nil {
+		bad("Admin.Assets", "the console needs its page: Assets, or HTTP.Static with an admin directory")
 	}
 	if c.MetricsAuth && c.Admin.Token == "" {
-		errs = append(errs, errors.New("games: MetricsAuth needs an Admin.Token (the token /metrics will require)"))
+		bad("MetricsAuth", "needs Admin.Token (the token /metrics will require)")
 	}
 	if c.MetricsAuth && !c.Metrics {
-		errs = append(errs, errors.New("games: MetricsAuth needs Metrics"))
+		bad("MetricsAuth", "needs Metrics")
 	}
 	return errors.Join(errs...)
 }

@@ -58,3 +58,6 @@ func (l *Lobby) barrier(ctx context.Context, noFlush bool, inspect func()) error
 		return ctx.Err()
 	}
 }
+
+// Options returns the options in effect, defaults filled in.
+func (l *Lobby) Options() Options { return l.o }

@@ -1,6 +1,7 @@
 package lobby
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -87,7 +88,8 @@ type Options struct {
 	PresenceShown int
 	RoomsShown    int
 	// Tick is how often changes of the shown lists are published, each
-	// kind coalesced into one delta event (default 500 ms).
+	// kind coalesced into one delta event (default 500 ms, at least
+	// MinTick).
 	Tick time.Duration
 	// QuickplayWait bounds a wait in the quick-play queue (default 2
 	// minutes): a player nobody was matched with by then leaves the queue
@@ -124,6 +126,10 @@ const (
 	// history of 500 is at most about 600 KB in every arriving session's
 	// event window.
 	MaxChatHistory = 500
+	// MinTick bounds Tick from below: each tick publishes the changes of
+	// every shown list to every lobby subscriber, and more often than this
+	// the events cost more than the coalescing saves.
+	MinTick = 10 * time.Millisecond
 	// MaxBrowseTabs bounds the tabs a session may have browsing the lobby.
 	MaxBrowseTabs = 16
 	// MaxFields bounds a request's fields, MaxFieldLen each value (bytes),
@@ -276,10 +282,64 @@ type player struct {
 	sessions map[string]*session // sessions said hello
 }
 
+// Validate reports what is wrong with o, all of it at once: an error
+// joining one *rooms.ConfigError per invalid setting, or nil. Zero fields
+// are valid (they take their defaults). New, which cannot fail, logs what
+// Validate reports and takes the default for each invalid value: options
+// that come from users should be validated first (games.New does).
+func (o Options) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &rooms.ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	for _, v := range []struct {
+		field string
+		v     int
+	}{{"ChatMaxLen", o.ChatMaxLen}, {"ChatRate", o.ChatRate}, {"ChatLobbyRate", o.ChatLobbyRate}, {"AuthWorkers", o.AuthWorkers},
+		{"AuthQueue", o.AuthQueue}, {"QueueSize", o.QueueSize}, {"ListRate", o.ListRate}} {
+		if v.v < 0 {
+			bad(v.field, "must be positive, got %d", v.v)
+		}
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"ChatPer", o.ChatPer}, {"AuthTimeout", o.AuthTimeout}, {"AwayGrace", o.AwayGrace}, {"ListPer", o.ListPer}, {"QuickplayWait", o.QuickplayWait}} {
+		if d.v < 0 {
+			bad(d.field, "must be positive, got %v", d.v)
+		}
+	}
+	if o.QueuePerAddr < 0 {
+		bad("QueuePerAddr", "must not be negative (0: automatic), got %d", o.QueuePerAddr)
+	} else if queue := cmp.Or(o.QueueSize, DefaultQueueSize); queue > 0 && o.QueuePerAddr > queue {
+		bad("QueuePerAddr", "must be at most QueueSize (%d), got %d", queue, o.QueuePerAddr)
+	}
+	for _, v := range []struct {
+		field string
+		v     int
+		most  int
+	}{{"PresenceShown", o.PresenceShown, MaxShown}, {"RoomsShown", o.RoomsShown, MaxShown}, {"ChatHistory", o.ChatHistory, MaxChatHistory}} {
+		if v.v < 0 || v.v > v.most {
+			bad(v.field, "must be within 1..%d, got %d", v.most, v.v)
+		}
+	}
+	if o.Tick < 0 || (o.Tick > 0 && o.Tick < MinTick) {
+		bad("Tick", "must be at least %v, got %v", MinTick, o.Tick)
+	}
+	return errors.Join(errs...)
+}
+
 // New returns a Lobby over the Manager and the Transport and starts its
 // goroutines; Close stops them. It registers with m.OnRoomChange to keep the
-// room list live.
+// room list live. Invalid options (see Validate) are logged and replaced by
+// their defaults.
 func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := o.Validate(); err != nil {
+		o.Logger.Error("lobby: invalid Options, defaults used instead", "err", err)
+	}
 	if len(o.Games) == 0 {
 		o.Games = m.Games()
 	}
@@ -336,9 +396,7 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	if o.QuickplayWait <= 0 {
 		o.QuickplayWait = DefaultQuickplay
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Tick = max(o.Tick, MinTick)
 	if o.Clock == nil {
 		o.Clock = rooms.RealClock{}
 	}

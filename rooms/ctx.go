@@ -77,7 +77,7 @@ func (r *room) finish(result any) {
 	}
 	r.state = StateFinished
 	r.games.finished.Add(1) // Stats
-	r.publish("finished", finishedData{Result: result})
+	r.publish(evFinished, finishedData{Result: result})
 	if r.turn != nil || r.turnTimer != nil {
 		r.setTurn(nil, 0, nil)
 	}
@@ -86,21 +86,29 @@ func (r *room) finish(result any) {
 
 // Broadcast sends an event to the room's players and spectators. data is
 // encoded with encoding/json (a json.RawMessage passes through); an object is
-// what clients expect. A value that cannot be encoded is logged and not sent.
-func (c *Ctx) Broadcast(typ string, data any) {
+// what clients expect. Nothing is sent, and the error says why (it is
+// logged too), for a type the runtime sends itself (Reserved: "turn",
+// "ack"…, ErrReservedType) or data that cannot be encoded.
+func (c *Ctx) Broadcast(typ string, data any) error {
 	c.check()
-	c.r.publish(typ, data)
+	if err := c.r.gameType(typ); err != nil {
+		return err
+	}
+	return c.r.publish(typ, data)
 }
 
 // Send sends an event to one player or spectator (ignored for one that has
 // left). A player whose connection is down gets it when it listens again,
-// as far as the transport keeps events.
-func (c *Ctx) Send(p *Player, typ string, data any) {
+// as far as the transport keeps events. Its errors are Broadcast's.
+func (c *Ctx) Send(p *Player, typ string, data any) error {
 	c.check()
-	if p == nil || p.left {
-		return
+	if err := c.r.gameType(typ); err != nil {
+		return err
 	}
-	c.r.sendTo(p.session, typ, data)
+	if p == nil || p.left {
+		return nil
+	}
+	return c.r.sendTo(p.session, typ, data)
 }
 
 // Kick takes p out of the room at once: it gets "kicked" {room, reason}, the
@@ -112,7 +120,7 @@ func (c *Ctx) Kick(p *Player, reason string) {
 	if p == nil || p.left || r.byID[p.id] != p {
 		return
 	}
-	r.sendTo(p.session, "kicked", kickedData{Room: r.id, Reason: reason})
+	r.sendTo(p.session, evKicked, kickedData{Room: r.id, Reason: reason})
 	if p.spectator {
 		r.removeSpectator(p)
 		return

@@ -8,12 +8,13 @@
 // A game implements Room (five hooks) and keeps its state in its own struct.
 // Game describes it (seats, reconnect window, ticks, rematch, spectators) and
 // Manager.Register makes it playable. Each hook gets the room's handle,
-// *Ctx: broadcast, send, kick, timers cancelled on dispose, the clock, a
-// logger, the players, the lobby label and lock, the state machine (Start,
-// Finish, Dispose) and the turn (SetTurn). Optional capabilities are small
-// interfaces found by type assertion: Ticker, Snapshotter, Rematcher,
-// SpectateChecker. rooms/example/nim is a complete game; roomstest runs one
-// in tests without a network.
+// *Ctx: broadcast and send (of the game's own event types: those the
+// runtime sends are Reserved), kick, timers cancelled on dispose, the
+// clock, a logger, the players, the lobby label and lock, the state machine
+// (Start, Finish, Dispose) and the turn (SetTurn). Optional capabilities
+// are small interfaces found by type assertion: Ticker, Snapshotter,
+// Rematcher, SpectateChecker. rooms/example/nim is a complete game;
+// roomstest runs one in tests without a network.
 //
 // # The room state machine
 //

@@ -63,6 +63,10 @@ var (
 	// ErrAuthRefused: an Authenticator refused the request. Authenticators
 	// should wrap it; its text is sent to the client.
 	ErrAuthRefused = errors.New("rooms: authentication refused")
+	// ErrReservedType: Ctx.Broadcast or Ctx.Send was given an event type
+	// the runtime sends itself (Reserved). The error returned names it:
+	// `rooms: event type "turn" is reserved for the runtime`.
+	ErrReservedType = errors.New("rooms: event type reserved for the runtime")
 )
 
 // Reasons the runtime puts in "error" events for moves and messages it

@@ -235,8 +235,15 @@ func (x *tokenTable) drop(token string) {
 }
 
 // NewManager returns a Manager delivering events through t and starts its
-// executors. Call Shutdown to stop it.
+// executors. Call Shutdown to stop it. Invalid options (see Validate) are
+// logged and replaced by their defaults.
 func NewManager(t Transport, o ManagerOptions) *Manager {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if err := o.Validate(); err != nil {
+		o.Logger.Error("rooms: invalid ManagerOptions, defaults used instead", "err", err)
+	}
 	if o.Executors <= 0 {
 		o.Executors = 2 * runtime.GOMAXPROCS(0)
 	}
@@ -245,9 +252,6 @@ func NewManager(t Transport, o ManagerOptions) *Manager {
 	}
 	if o.Clock == nil {
 		o.Clock = RealClock{}
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	if o.TopicPrefix == "" {
 		o.TopicPrefix = DefaultTopicPrefix

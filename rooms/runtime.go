@@ -304,7 +304,7 @@ func (r *room) join(it *item) {
 	r.mu.Lock()
 	r.members[p.session] = &gate{}
 	r.mu.Unlock()
-	r.publish("player-joined", playerData{p.Summary()})
+	r.publish(evPlayerJoined, playerData{p.Summary()})
 	r.subscribe(p.session)
 	r.sendJoined(p, false)
 	r.out = append(r.out, tail...)
@@ -374,7 +374,7 @@ func (r *room) reclaim(it *item) {
 		r.mu.Unlock()
 		r.unsubscribe(old)
 		if _, ended := r.m.sessions.state(old); !ended {
-			r.sendTo(old, "kicked", kickedData{r.id, ReasonReclaimed})
+			r.sendTo(old, evKicked, kickedData{r.id, ReasonReclaimed})
 		}
 		r.m.sessions.unref(old, r)
 	} else {
@@ -409,7 +409,7 @@ func (r *room) reject(it *item, reason string) {
 		it.moved = true
 		r.m.sessions.unref(it.session, r)
 	}
-	r.sendTo(it.session, "join-rejected", rejectData{Room: r.id, Reason: reason})
+	r.sendTo(it.session, evJoinRejected, rejectData{Room: r.id, Reason: reason})
 }
 
 // answer tells the sender of an item that will not be processed why.
@@ -443,7 +443,7 @@ func (r *room) message(s string, msg Message) {
 		return
 	}
 	if seq, ok := p.moves.find(msg.MoveID); ok {
-		r.sendTo(s, "ack", ackData{Move: msg.MoveID, Seq: seq})
+		r.sendTo(s, evAck, ackData{Move: msg.MoveID, Seq: seq})
 		return
 	}
 	switch {
@@ -469,7 +469,7 @@ func (r *room) message(s string, msg Message) {
 	r.m.stats.moves.Add(1)
 	p.seq++
 	p.moves.add(msg.MoveID, p.seq)
-	if ev, ok := r.event("ack", ackData{Move: msg.MoveID, Seq: p.seq}); ok {
+	if ev, err := r.event(evAck, ackData{Move: msg.MoveID, Seq: p.seq}); err == nil {
 		// The mover learns its move was applied before its consequences.
 		r.out = slices.Insert(r.out, mark, outEvent{op: opSend, session: s, ev: ev})
 	}
@@ -490,7 +490,7 @@ func (r *room) vote(p *Player) {
 			votes++
 		}
 	}
-	r.publish("rematch-vote", voteData{Player: p.Summary(), Votes: votes, Needed: max(r.nseated, r.game.MinPlayers)})
+	r.publish(evRematchVote, voteData{Player: p.Summary(), Votes: votes, Needed: max(r.nseated, r.game.MinPlayers)})
 	r.checkRematch()
 }
 
@@ -558,7 +558,7 @@ func (r *room) unseat(p *Player) {
 // leaveHook (now, or after the current hook for a kick).
 func (r *room) removeSeat(p *Player, reason LeaveReason) {
 	r.unseat(p)
-	r.publish("player-left", leftData{Player: p.Summary(), Reason: reason})
+	r.publish(evPlayerLeft, leftData{Player: p.Summary(), Reason: reason})
 	r.unsubscribe(p.session)
 }
 
@@ -618,7 +618,7 @@ func (r *room) disconnect(p *Player) {
 		r.leaveHook(p, LeaveDropped)
 		return
 	}
-	r.publish("player-dropped", droppedData{Player: p.Summary(), WindowMS: ms(r.window)})
+	r.publish(evPlayerDropped, droppedData{Player: p.Summary(), WindowMS: ms(r.window)})
 	p.window = r.after(r.window, func(*Ctx) {
 		p.window = nil
 		r.removeSeat(p, LeaveDropped)
@@ -634,7 +634,7 @@ func (r *room) reconnect(p *Player, snapshot bool) {
 	}
 	p.connected = true
 	r.dirty = true
-	r.publish("player-reconnected", playerData{p.Summary()})
+	r.publish(evPlayerReconnected, playerData{p.Summary()})
 	if snapshot {
 		r.sendSnapshot(p)
 	}
@@ -691,7 +691,7 @@ func (r *room) shutdown() {
 		// first, then the second...) cannot hand the last one the game.
 		r.finish(ShutdownResult{Reason: LeaveShutdown.String()})
 	}
-	r.publish("closed", closedData{Reason: ReasonShutdown})
+	r.publish(evClosed, closedData{Reason: ReasonShutdown})
 	r.closedSent = true
 	for _, p := range r.seats {
 		if p != nil {
@@ -742,7 +742,7 @@ func (r *room) dispose(reason string, hook bool) {
 		r.guard(func() { r.impl.OnDispose(&r.ctx) })
 	}
 	if !r.closedSent {
-		r.publish("closed", closedData{Reason: reason})
+		r.publish(evClosed, closedData{Reason: reason})
 		r.closedSent = true
 	}
 	for _, p := range r.seats {
@@ -780,7 +780,7 @@ func (r *room) showState() {
 	}
 	r.shownState, r.shownLocked = r.state, l
 	r.dirty = true
-	r.publish("room-state", stateData{State: r.state, Locked: l})
+	r.publish(evRoomState, stateData{State: r.state, Locked: l})
 }
 
 func (r *room) locked() bool { return r.manualLock || r.nseated >= len(r.seats) }
@@ -842,7 +842,7 @@ func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
 		}, 0)
 		r.turnTimer = t
 	}
-	r.publish("turn", r.turnData())
+	r.publish(evTurn, r.turnData())
 }
 
 func (r *room) turnData() turnData {
@@ -873,25 +873,42 @@ func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer
 // Output: everything a room says goes through the outbox and is handed to
 // the Transport after the item, outside every lock.
 
-func (r *room) event(typ string, data any) (Event, bool) {
+// event encodes an event of the room, or logs and returns why it cannot.
+func (r *room) event(typ string, data any) (Event, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
-		r.log.Error("rooms: cannot encode event data, event not sent", "type", typ, "err", err)
-		return Event{}, false
+		err = fmt.Errorf("rooms: event %q not sent: cannot encode its data: %w", typ, err)
+		r.log.Error(err.Error())
+		return Event{}, err
 	}
-	return Event{Topic: r.topic, Type: typ, Data: b}, true
+	return Event{Topic: r.topic, Type: typ, Data: b}, nil
 }
 
-func (r *room) publish(typ string, data any) {
-	if ev, ok := r.event(typ, data); ok {
+func (r *room) publish(typ string, data any) error {
+	ev, err := r.event(typ, data)
+	if err == nil {
 		r.out = append(r.out, outEvent{op: opPublish, ev: ev})
 	}
+	return err
 }
 
-func (r *room) sendTo(s, typ string, data any) {
-	if ev, ok := r.event(typ, data); ok {
+func (r *room) sendTo(s, typ string, data any) error {
+	ev, err := r.event(typ, data)
+	if err == nil {
 		r.out = append(r.out, outEvent{op: opSend, session: s, ev: ev})
 	}
+	return err
+}
+
+// gameType returns, and logs, ErrReservedType for an event type a game may
+// not send (Reserved).
+func (r *room) gameType(typ string) error {
+	if !Reserved(typ) {
+		return nil
+	}
+	err := reservedTypeError(typ)
+	r.log.Error("rooms: event not sent", "err", err)
+	return err
 }
 
 func (r *room) subscribe(s string) {
@@ -929,12 +946,12 @@ func (r *room) sendJoined(p *Player, reconnected bool) {
 		t := r.turnData()
 		d.Turn = &t
 	}
-	r.sendTo(p.session, "joined", d)
+	r.sendTo(p.session, evJoined, d)
 }
 
 func (r *room) sendSnapshot(p *Player) {
 	if sn, ok := r.impl.(Snapshotter); ok {
-		r.sendTo(p.session, "state", sn.Snapshot(&r.ctx, p))
+		r.sendTo(p.session, evState, sn.Snapshot(&r.ctx, p))
 	}
 }
 
@@ -946,7 +963,7 @@ func (r *room) rejectMove(msg Message, reason string) {
 }
 
 func (r *room) sendError(s string, msg Message, reason string, expected int) {
-	r.sendTo(s, "error", errorData{Move: msg.MoveID, Type: msg.Type, Reason: reason, Expected: expected})
+	r.sendTo(s, evError, errorData{Move: msg.MoveID, Type: msg.Type, Reason: reason, Expected: expected})
 }
 
 // Event payloads (see docs/ROOMS.md, "What the browser sees").

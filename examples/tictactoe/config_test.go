@@ -110,6 +110,11 @@ func TestParseSettingsValues(t *testing.T) {
 				t.Errorf("gc-percent %d, memory-limit %d; want -1, 4GiB", s.gcPercent, s.memoryLimit)
 			}
 		}},
+		{"negative means at once", []string{"-detach-grace=-1s", "-empty-grace=-1s"}, nil, func(t *testing.T, s *settings) {
+			if s.server.Comet.DetachGrace != -time.Second || s.server.EmptyGrace != -time.Second {
+				t.Errorf("detach grace %v, empty grace %v; want -1s", s.server.Comet.DetachGrace, s.server.EmptyGrace)
+			}
+		}},
 		{"flag", []string{"-max-conns", "500", "-heartbeat=15s"}, nil, func(t *testing.T, s *settings) {
 			if s.server.HTTP.MaxConns != 500 || s.server.Comet.Heartbeat != 15*time.Second {
 				t.Errorf("MaxConns %d Heartbeat %v; want 500 15s", s.server.HTTP.MaxConns, s.server.Comet.Heartbeat)
@@ -171,54 +176,71 @@ func TestParseSettingsErrors(t *testing.T) {
 		{nil, []string{"COMETPLAY_HEARTBEAT", "-1s"}, "-heartbeat (from COMETPLAY_HEARTBEAT): must be positive, got -1s"},
 		{[]string{"-heartbeat=50s"}, nil, "-heartbeat: must be shorter than 45s"},
 		{[]string{"-heartbeat=10m"}, []string{"COMETPLAY_SESSION_TIMEOUT", "5m"}, "-heartbeat: must be shorter than 45s"},
-		{[]string{"-max-conns=lots"}, nil, `invalid value "lots" for flag -max-conns`},
-		{nil, []string{"COMETPLAY_MAX_CONNS", "lots"}, `COMETPLAY_MAX_CONNS (for -max-conns): invalid value "lots"`},
+		{[]string{"-max-conns=lots"}, nil, `-max-conns: invalid value "lots": want a whole number`},
+		{nil, []string{"COMETPLAY_MAX_CONNS", "lots"}, `-max-conns (from COMETPLAY_MAX_CONNS): invalid value "lots"`},
 		{[]string{"-max-conns=-1"}, nil, "-max-conns: must not be negative (0: automatic), got -1"},
-		{[]string{"-work-queue=0"}, nil, "-work-queue: must be positive, got 0"},
-		{[]string{"-max-inbound=1KiB"}, nil, "-max-inbound: must be at least 64KiB, got 1KiB"},
-		{[]string{"-max-outbound=lots"}, nil, `invalid value "lots" for flag -max-outbound: want a byte count`},
-		{[]string{"-max-head-bytes=1KiB"}, nil, "-max-head-bytes: must be at least -max-request-line (8KiB), got 1KiB"},
-		{[]string{"-idle-timeout=0s"}, nil, "-idle-timeout: must be positive, got 0s"},
-		{[]string{"-window=0"}, nil, "-window: must be within 1..65536, got 0"},
+		{[]string{"-work-queue=0"}, nil, "-work-queue: must not be 0: leave it unset for its default (4096)"},
+		{[]string{"-work-queue=-5"}, nil, "-work-queue: must be positive, got -5"},
+		{[]string{"-max-inbound=1KiB"}, nil, "-max-inbound: must be at least 64KiB (65536), got 1024"},
+		{[]string{"-max-outbound=lots"}, nil, `-max-outbound: invalid value "lots": want a whole number of bytes`},
+		{[]string{"-max-head-bytes=1KiB"}, nil, "-max-head-bytes: must be at least -max-request-line (8192), got 1024"},
+		{[]string{"-idle-timeout=0s"}, nil, "-idle-timeout: must not be 0: leave it unset for its default (1m0s)"},
+		{[]string{"-idle-timeout=-1s"}, nil, "-idle-timeout: must be positive, got -1s"},
+		{[]string{"-window=0"}, nil, "-window: must not be 0"},
 		{[]string{"-window=70000"}, nil, "-window: must be within 1..65536, got 70000"},
-		{[]string{"-max-sessions-per-addr=0"}, nil, "-max-sessions-per-addr: must be positive, or -1 for no cap, got 0"},
-		{[]string{"-publish-rate=0"}, nil, "-publish-rate: must be positive, or -1 for no limit, got 0"},
-		{[]string{"-max-conns-per-addr=0"}, nil, "-max-conns-per-addr: must be positive, or -1 for no cap, got 0"},
+		{[]string{"-max-sessions-per-addr=0"}, nil, "-max-sessions-per-addr: must not be 0"},
+		{[]string{"-max-sessions-per-addr=-3"}, nil, "-max-sessions-per-addr: must be positive, or -1 for no cap, got -3"},
+		{[]string{"-publish-rate=0"}, nil, "-publish-rate: must not be 0"},
+		{[]string{"-publish-rate=-2"}, nil, "-publish-rate: must be positive, or -1 for no limit, got -2"},
+		{[]string{"-max-conns-per-addr=0"}, nil, "-max-conns-per-addr: must not be 0: leave it unset for its default (256)"},
+		{nil, []string{"COMETPLAY_MAX_CONNS_PER_ADDR", "-2"}, "-max-conns-per-addr (from COMETPLAY_MAX_CONNS_PER_ADDR): must be positive, or -1 for no cap, got -2"},
 		{[]string{"-tcp-keepalive=1s"}, nil, "-tcp-keepalive: must be at least 3s, or negative for off, got 1s"},
-		{[]string{"-max-subscribed-segments=0"}, nil, "-max-subscribed-segments: must be positive, got 0"},
-		{nil, []string{"COMETPLAY_SUBSCRIBE_RATE", "0"}, "-subscribe-rate (from COMETPLAY_SUBSCRIBE_RATE): must be positive, or -1 for no limit, got 0"},
+		{[]string{"-max-subscribed-segments=0"}, nil, "-max-subscribed-segments: must not be 0"},
+		{[]string{"-max-subscribed-segments=-1"}, nil, "-max-subscribed-segments: must be positive, got -1"},
+		{nil, []string{"COMETPLAY_SUBSCRIBE_RATE", "0"}, "-subscribe-rate (from COMETPLAY_SUBSCRIBE_RATE): must not be 0"},
+		{nil, []string{"COMETPLAY_SUBSCRIBE_RATE", "-7"}, "-subscribe-rate (from COMETPLAY_SUBSCRIBE_RATE): must be positive, or -1 for no limit, got -7"},
 		{[]string{"-max-params=10"}, nil, "-max-params: must be at least -max-fields (32), got 10"},
-		{[]string{"-log-limit=0"}, nil, "-log-limit: must be positive, or -1 for no limit, got 0"},
+		{[]string{"-log-limit=0"}, nil, "-log-limit: must not be 0"},
+		{[]string{"-log-limit=-2"}, nil, "-log-limit: must be positive, or -1 for no limit, got -2"},
 		{[]string{"-poll-wait-min=2s", "-poll-wait-max=1s"}, nil, "-poll-wait-max: must be at least -poll-wait-min (2s), got 1s"},
 		{[]string{"-poll-wait-max=90s"}, nil, "-poll-wait-max: must be shorter than -poll-refresh-timeout (1m0s)"},
 		{[]string{"-pull-wait-max=50s"}, nil, "-pull-wait-max: must be shorter than -pull-refresh-timeout (45s)"},
 		{[]string{"-allowed-origins=example.com"}, nil, `-allowed-origins: "example.com" is not an origin`},
-		{[]string{"-default-format=yaml"}, nil, `invalid value "yaml" for flag -default-format: want js, xml`},
+		{[]string{"-default-format=yaml"}, nil, `-default-format: invalid value "yaml": want js, xml`},
 		{[]string{"-reconnect-window=0s"}, nil, "-reconnect-window: must not be 0"},
-		{[]string{"-mailbox-size=0"}, nil, "-mailbox-size: must be positive, got 0"},
+		{[]string{"-mailbox-size=0"}, nil, "-mailbox-size: must not be 0"},
+		{[]string{"-mailbox-size=-1"}, nil, "-mailbox-size: must be positive, got -1"},
 		{[]string{"-chat-per=-5s"}, nil, "-chat-per: must be positive, got -5s"},
 		{[]string{"-gc-percent=-2"}, nil, "-gc-percent: must be -1 (off), 0 (GOGC's) or positive, got -2"},
 		{[]string{"-gc-percent=-1"}, nil, "-gc-percent: -1 turns the collector off: give -memory-limit too"},
-		{[]string{"-memory-limit=lots"}, nil, `invalid value "lots" for flag -memory-limit`},
-		{[]string{"-chat-lobby-rate=0"}, nil, "-chat-lobby-rate: must be positive, got 0"},
+		{[]string{"-memory-limit=lots"}, nil, `-memory-limit: invalid value "lots"`},
+		{[]string{"-chat-lobby-rate=0"}, nil, "-chat-lobby-rate: must not be 0"},
+		{[]string{"-chat-lobby-rate=-1"}, nil, "-chat-lobby-rate: must be positive, got -1"},
 		{[]string{"-chat-history=501"}, nil, "-chat-history: must be within 1..500, got 501"},
-		{[]string{"-quickplay-wait=0s"}, nil, "-quickplay-wait: must be positive, got 0s"},
-		{[]string{"-poll-wait-floor=0s"}, nil, "-poll-wait-floor: must be at least 1ms, got 0s"},
-		{[]string{"-lobby-shown=0"}, nil, "-lobby-shown: must be within 1..1000, got 0"},
+		{[]string{"-quickplay-wait=0s"}, nil, "-quickplay-wait: must not be 0"},
+		{[]string{"-quickplay-wait=-1s"}, nil, "-quickplay-wait: must be positive, got -1s"},
+		{[]string{"-poll-wait-floor=0s"}, nil, "-poll-wait-floor: must not be 0"},
+		{[]string{"-poll-wait-floor=-5ms"}, nil, "-poll-wait-floor: must be positive, got -5ms"},
+		{[]string{"-lobby-shown=0"}, nil, "-lobby-shown: must not be 0"},
+		{[]string{"-lobby-shown=-1"}, nil, "-lobby-shown: must be within 1..1000, got -1"},
 		{nil, []string{"COMETPLAY_LOBBY_SHOWN", "5000"}, "-lobby-shown (from COMETPLAY_LOBBY_SHOWN): must be within 1..1000, got 5000"},
 		{[]string{"-lobby-tick=1ms"}, nil, "-lobby-tick: must be at least 10ms, got 1ms"},
-		{[]string{"-max-waiting-per-player=0"}, nil, "-max-waiting-per-player: must be positive, or -1 for no cap, got 0"},
+		{[]string{"-max-waiting-per-player=0"}, nil, "-max-waiting-per-player: must not be 0"},
+		{[]string{"-max-waiting-per-player=-9"}, nil, "-max-waiting-per-player: must be positive, or -1 for no cap, got -9"},
 		{[]string{"-max-waiting-per-addr=-2"}, nil, "-max-waiting-per-addr: must be positive, or -1 for no cap, got -2"},
 		{[]string{"-lobby-queue-per-addr=2000"}, nil, "-lobby-queue-per-addr: must be at most -lobby-queue (1024), got 2000"},
 		{[]string{"-lobby-queue-per-addr=-1"}, nil, "-lobby-queue-per-addr: must not be negative"},
-		{[]string{"-list-rate=0"}, nil, "-list-rate: must be positive, got 0"},
-		{[]string{"-demo-clock-streams=0"}, nil, "-demo-clock-streams: must be positive, got 0"},
-		{nil, []string{"COMETPLAY_DEMO_CLOCK_LIFETIME", "0s"}, "-demo-clock-lifetime (from COMETPLAY_DEMO_CLOCK_LIFETIME): must be positive, got 0s"},
-		{[]string{"-admin-token=short"}, nil, "-admin-token: must have at least 16 characters, got 5"},
+		{[]string{"-list-rate=0"}, nil, "-list-rate: must not be 0"},
+		{[]string{"-list-rate=-1"}, nil, "-list-rate: must be positive, got -1"},
+		{[]string{"-demo-clock-streams=0"}, nil, "-demo-clock-streams: must not be 0"},
+		{[]string{"-demo-clock-streams=-1"}, nil, "-demo-clock-streams: must be positive, got -1"},
+		{nil, []string{"COMETPLAY_DEMO_CLOCK_LIFETIME", "0s"}, "-demo-clock-lifetime (from COMETPLAY_DEMO_CLOCK_LIFETIME): must not be 0"},
+		{nil, []string{"COMETPLAY_DEMO_CLOCK_LIFETIME", "-1m"}, "-demo-clock-lifetime (from COMETPLAY_DEMO_CLOCK_LIFETIME): must be positive, got -1m0s"},
+		{[]string{"-admin-token=short"}, nil, "-admin-token: must have at least 16 bytes, got 5"},
 		{[]string{"-admin-interval=1ms"}, nil, "-admin-interval: must be at least 100ms, got 1ms"},
 		{[]string{"-metrics-auth"}, nil, "-metrics-auth: needs -admin-token"},
 		{[]string{"-log-format=xml"}, nil, `-log-format: want text or json, got "xml"`},
-		{[]string{"-log-level=verbose"}, nil, `invalid value "verbose" for flag -log-level: want debug, info, warn or error`},
+		{[]string{"-log-level=verbose"}, nil, `-log-level: invalid value "verbose": want debug, info, warn or error`},
 		{[]string{"-access-log"}, nil, "-access-log: requests are logged at debug level: add -log-level debug"},
 		{[]string{"-addr=nowhere"}, nil, `-addr: want host:port, got "nowhere"`},
 		{[]string{"-addr=127.0.0.1:99999"}, nil, `-addr: invalid port "99999"`},
@@ -226,6 +248,14 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-webroot-csp=default-src 'self'"}, nil, "-webroot-csp: needs -webroot"},
 		{[]string{"-webroot=.", "-webroot-csp=default-src 'self'\r\nX: y"}, nil, "-webroot-csp: control characters"},
 		{[]string{"-profile=heap"}, nil, `-profile: want cpu, mem, block, mutex or trace, got "heap"`},
+		// What only a layer, or the combination of layers, knows: told
+		// with the flags, the settings it compares with included.
+		{[]string{"-heartbeat=40s", "-session-timeout=30s"}, nil, "-heartbeat: must be shorter than -session-timeout (30s), got 40s"},
+		{[]string{"-executors=-1"}, nil, "-executors: must not be negative (0: automatic), got -1"},
+		{[]string{"-lobby-queue=100", "-lobby-queue-per-addr=200"}, nil, "-lobby-queue-per-addr: must be at most -lobby-queue (100), got 200"},
+		{[]string{"-metrics=false", "-metrics-auth", "-admin-token=0123456789abcdef"}, nil, "-metrics-auth: needs -metrics"},
+		{[]string{"-max-params=-1"}, nil, "-max-params: must not be negative (0: automatic), got -1"},
+		{[]string{"-max-body-bytes=-1"}, nil, "-max-body-bytes: must be positive, got -1"},
 		{[]string{"-nope"}, nil, "flag provided but not defined: -nope"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
 	} {
@@ -236,10 +266,112 @@ func TestParseSettingsErrors(t *testing.T) {
 			}
 		})
 	}
-	// Every error at once, one per line.
-	_, err := parseSettings([]string{"-window=0", "-work-queue=0", "-log-format=xml"}, env())
-	if err == nil || strings.Count(err.Error(), "\n") != 2 {
-		t.Fatalf("three bad flags: %v; want three lines", err)
+	// Every error at once, one per line: values that do not parse, zeros,
+	// the layers' rules and this command's.
+	_, err := parseSettings([]string{"-window=0", "-heartbeat=5", "-work-queue=-1", "-log-format=xml"}, env("COMETPLAY_MAX_CONNS", "x"))
+	if err == nil || strings.Count(err.Error(), "\n") != 4 {
+		t.Fatalf("five bad flags: %v; want five lines", err)
+	}
+}
+
+// TestParseSettingsSyntax: a value that does not parse is refused with
+// the flag, the value, and what the flag wants.
+func TestParseSettingsSyntax(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-heartbeat", "5"}, `-heartbeat: invalid value "5": a duration needs a unit, e.g. 5s or 500ms`},
+		{[]string{"-heartbeat=1.5"}, `-heartbeat: invalid value "1.5": a duration needs a unit, e.g. 5s or 500ms`},
+		{[]string{"-idle-timeout=soon"}, `-idle-timeout: invalid value "soon": want a duration such as 500ms, 20s or 1m30s`},
+		{[]string{"-pull-wait-max=1500us"}, `-pull-wait-max: invalid value "1500us": want whole milliseconds`},
+		{[]string{"-max-outbound=64k"}, `-max-outbound: invalid value "64k": unknown unit "k": want a whole number of bytes, with B, KiB, MiB or GiB`},
+		{[]string{"-max-outbound=1.5MiB"}, `-max-outbound: invalid value "1.5MiB": want a whole number of bytes`},
+		{[]string{"-max-event-bytes=MiB"}, `-max-event-bytes: invalid value "MiB": want a whole number of bytes`},
+		{[]string{"-max-outbound=99999999999GiB"}, `-max-outbound: invalid value "99999999999GiB": too large`},
+		{[]string{"-max-conns=1e3"}, `-max-conns: invalid value "1e3": want a whole number, such as 64 or -1`},
+		{[]string{"-max-conns=99999999999999999999"}, `-max-conns: invalid value "99999999999999999999": out of range`},
+		{[]string{"-metrics=maybe"}, `-metrics: invalid value "maybe": want true or false`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := parseSettings(tc.args, env())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("parseSettings(%q) = %v; want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+	// Sizes and durations that do parse.
+	s, err := parseSettings([]string{"-max-outbound=64kib", "-max-body-bytes= 2 MB", "-pull-wait-min=0", "-pull-wait-max=1.5s"}, env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.server; c.HTTP.MaxOutbound != 64<<10 || c.HTTP.Limits.MaxBodyBytes != 2e6 || c.Comet.PullWaitMin != 0 || c.Comet.PullWaitMax != 1500 {
+		t.Errorf("max-outbound %d, max-body-bytes %d, pull-wait %d..%d ms; want 64KiB, 2MB, 0..1500",
+			c.HTTP.MaxOutbound, c.HTTP.Limits.MaxBodyBytes, c.Comet.PullWaitMin, c.Comet.PullWaitMax)
+	}
+}
+
+// TestFlagFields: every flag that sets a field of the server's
+// configuration is found by that field's path, the path the layers' errors
+// name it by; so is each field -lobby-shown sets.
+func TestFlagFields(t *testing.T) {
+	s := &settings{fromEnv: map[string]string{}}
+	s.fs = newFlagSet(s)
+	flags := s.flagFields()
+	for path, want := range map[string]string{
+		"HTTP.MaxConnsPerAddr":     "max-conns-per-addr",
+		"HTTP.Limits.MaxHeadBytes": "max-head-bytes",
+		"HTTP.Addr":                "addr",
+		"Comet.Heartbeat":          "heartbeat",
+		"Comet.PollWaitMax":        "poll-wait-max",
+		"Comet.AllowedOrigins":     "allowed-origins",
+		"Comet.DefaultFormat":      "default-format",
+		"Rooms.MailboxSize":        "mailbox-size",
+		"Lobby.ChatRate":           "chat-rate",
+		"Lobby.PresenceShown":      "lobby-shown",
+		"Lobby.RoomsShown":         "lobby-shown",
+		"Admin.Token":              "admin-token",
+		"MetricsAuth":              "metrics-auth",
+		"ReconnectWindow":          "reconnect-window",
+		"ClockDemo.Lifetime":       "demo-clock-lifetime",
+	} {
+		if got := flags[path]; got != want {
+			t.Errorf("flag of %s = %q; want %q", path, got, want)
+		}
+	}
+	// Every flag's Value points at a field its path names, whatever its
+	// type, but for the settings of the command itself.
+	mapped := map[string]bool{}
+	for _, name := range flags {
+		mapped[name] = true
+	}
+	own := map[string]bool{"profile": true, "gc-percent": true, "memory-limit": true, "log-format": true, "log-level": true}
+	s.fs.VisitAll(func(f *flag.Flag) {
+		if mapped[f.Name] == own[f.Name] {
+			t.Errorf("-%s: mapped to a field %v; want %v", f.Name, mapped[f.Name], !own[f.Name])
+		}
+	})
+}
+
+// TestPrintUsage: -h lists each flag with the kind of value it takes, its
+// variable and its default.
+func TestPrintUsage(t *testing.T) {
+	s, err := parseSettings([]string{"-h"}, env())
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseSettings(-h) = %v; want flag.ErrHelp", err)
+	}
+	var buf bytes.Buffer
+	s.printUsage(&buf)
+	for _, want := range []string{
+		"  -heartbeat duration  [$COMETPLAY_HEARTBEAT]\n", "(default 20s)",
+		"  -max-outbound size  [$COMETPLAY_MAX_OUTBOUND]\n", "(default 1MiB)",
+		"  -metrics  [$COMETPLAY_METRICS]\n", "  -lobby-shown int  [$COMETPLAY_LOBBY_SHOWN]\n",
+		"  -pull-wait-min duration  [$COMETPLAY_PULL_WAIT_MIN]\n", "(default 2s)",
+		"  -allowed-origins list", "  -default-format format", "  -log-level level", "  -addr string",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, buf.String())
+		}
 	}
 }
 
@@ -290,7 +422,7 @@ func TestBinaryBadFlag(t *testing.T) {
 		want string
 	}{
 		{"-addr 127.0.0.1:0 -heartbeat=-1s", nil, "-heartbeat: must be positive, got -1s"},
-		{"-addr 127.0.0.1:0", []string{"COMETPLAY_MAX_CONNS", "many"}, `COMETPLAY_MAX_CONNS (for -max-conns): invalid value "many"`},
+		{"-addr 127.0.0.1:0", []string{"COMETPLAY_MAX_CONNS", "many"}, `-max-conns (from COMETPLAY_MAX_CONNS): invalid value "many": want a whole number`},
 	} {
 		cmd := runMain(t, tc.args, tc.env...)
 		var stderr, stdout bytes.Buffer

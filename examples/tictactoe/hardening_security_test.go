@@ -255,7 +255,7 @@ func TestHardeningRateLimits(t *testing.T) {
 // a session (leave) or its lease running out frees a place.
 func TestHardeningSessionsPerAddr(t *testing.T) {
 	const perAddr = 4
-	hs := startHardSite(t, comet.Config{MaxSessionsPerAddr: perAddr, SessionTimeout: time.Second}, 0)
+	hs := startHardSite(t, comet.Config{MaxSessionsPerAddr: perAddr, SessionTimeout: time.Second, Heartbeat: time.Second / 2}, 0)
 	ctx := context.Background()
 	join := func() (*cometclient.Client, error) { return cometclient.Join(ctx, hs.base, hs.hc) }
 	var cs []*cometclient.Client

@@ -30,8 +30,9 @@ type server struct {
 	*games.Server
 }
 
-// newServer builds the example server without starting it.
-func newServer(c config) (*server, error) {
+// gamesConfig is the games.Config c runs: c's, with tictactoe and the
+// embedded site.
+func (c *config) gamesConfig() games.Config {
 	game := ttt.Game
 	if c.ReconnectWindow != 0 {
 		game.ReconnectWindow = c.ReconnectWindow
@@ -42,7 +43,12 @@ func newServer(c config) (*server, error) {
 	gc := c.Config
 	gc.Games = []rooms.Game{game}
 	gc.HTTP.Static = static.FS()
-	g, err := games.New(gc)
+	return gc
+}
+
+// newServer builds the example server without starting it.
+func newServer(c config) (*server, error) {
+	g, err := games.New(c.gamesConfig())
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func New(o Options) (*FS, error) {
 		return nil, fmt.Errorf("%w: negative MaxFileSize %d", ErrInvalidOptions, o.MaxFileSize)
 	}
 	for _, v := range []string{o.EmbeddedCSP, o.WebrootCSP} {
-		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		if !ValidCSP(v) {
 			return nil, fmt.Errorf("%w: control character in a Content-Security-Policy: %q", ErrInvalidOptions, v)
 		}
 	}
@@ -103,18 +103,35 @@ func New(o Options) (*FS, error) {
 	}
 	f.cache.init(o.CacheBytes)
 	if o.Webroot != "" {
-		st, err := os.Stat(o.Webroot)
-		if err != nil {
-			return nil, fmt.Errorf("webfs: webroot: %w", err)
+		if err := CheckWebroot(o.Webroot); err != nil {
+			return nil, err
 		}
-		if !st.IsDir() {
-			return nil, fmt.Errorf("%w: %s", ErrWebrootNotDir, o.Webroot)
-		}
+		var err error
 		if f.root, err = os.OpenRoot(o.Webroot); err != nil {
 			return nil, fmt.Errorf("webfs: webroot: %w", err)
 		}
 	}
 	return f, nil
+}
+
+// ValidCSP reports whether policy may be sent as a Content-Security-Policy:
+// it has no control characters (a CR or LF would end the header).
+func ValidCSP(policy string) bool {
+	return !strings.ContainsFunc(policy, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// CheckWebroot reports why dir cannot be a webroot: an error wrapping
+// [ErrWebrootNotDir] when it is not a directory, or the error of reading it
+// (for example one matching [fs.ErrNotExist]).
+func CheckWebroot(dir string) error {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("webfs: webroot: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%w: %s", ErrWebrootNotDir, dir)
+	}
+	return nil
 }
 
 // Close releases the webroot. Requests served after Close see only the
