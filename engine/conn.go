@@ -169,11 +169,7 @@ func (c *conn) batch() {
 	l.cur, l.out = c, c
 	c.process()
 	l.cur = nil
-	if len(l.jobs) > 0 {
-		jobs := l.jobs
-		l.jobs = nil // the worker owns the slice now
-		l.srv.submitJobs(jobs)
-	}
+	l.srv.submitJobs(l)
 	l.out = nil
 	c.flush()
 	c.leftIn = int32(c.gc.InboundBuffered())

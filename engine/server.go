@@ -411,24 +411,41 @@ func (s *Server) dispatchWorker(ex *Exchange, req *httpcodec.Request, h Handler)
 	ex.owner = (*streamOwner)(st)
 	copyRequest(r, hc.inline[:], req, ex.c.remote())
 	j := job{st: st, req: r, h: h, route: ex.route}
-	if l := ex.c.l; l.cur == ex.c {
-		// Parsing a batch of requests of this connection (pipelined):
-		// they go to one worker together when the batch is parsed
-		// (conn.batch), one hand-off instead of one per request.
-		l.jobs = append(l.jobs, j)
-		return
+	l := ex.c.l
+	if l.jobs == nil {
+		l.jobs = &jobBatch{ops: opBatch{l: l}}
 	}
-	s.submitJobs([]job{j})
+	st.batch = &l.jobs.ops // while its Handler runs; the worker clears it (not shared before submit)
+	l.jobs.jobs = append(l.jobs.jobs, j)
+	if l.cur != ex.c {
+		s.submitJobs(l) // not in a batch of a connection's requests
+	}
+	// Otherwise a connection's requests parsed together go to one worker
+	// together when the batch is parsed (conn.batch): one hand-off instead
+	// of one per request.
 }
 
-// submitJobs queues jobs for one worker; a full queue is answered 503 at
-// once, for each of them.
-func (s *Server) submitJobs(jobs []job) {
-	if s.workers.submit(jobs) {
+// jobBatch is the Handlers of a connection's requests parsed together, for
+// one worker, and the responses they gather.
+type jobBatch struct {
+	ops  opBatch
+	jobs []job
+}
+
+// submitJobs queues the loop's gathered jobs for one worker; a full queue
+// is answered 503 at once, for each of them. Loop only.
+func (s *Server) submitJobs(l *Loop) {
+	jb := l.jobs
+	if jb == nil {
 		return
 	}
-	for _, j := range jobs {
+	l.jobs = nil // the worker owns it now
+	if s.workers.submit(jb) {
+		return
+	}
+	for _, j := range jb.jobs {
 		s.stats.overloaded.Add(1)
+		j.st.batch = nil
 		ex := j.st.ex
 		ex.owner = nil
 		ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "1", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 server busy\n"))
@@ -442,10 +459,16 @@ type handlerCall struct {
 	st     Stream
 	req    Request
 	inline [inlineFields]headerField
-	hdrs   [8]string // the first response fields the Handler sets
+	hdrs   [inlineHdrs]string // the first response fields the Handler sets
 }
 
-const inlineFields = 8
+// The room a handlerCall has for a request's fields and a response's: the
+// usual (a browser sends about ten fields; an API client a few), in one
+// allocation small enough to stay cheap.
+const (
+	inlineFields = 6
+	inlineHdrs   = 6
+)
 
 // copyRequest copies req into r: one string holds every part of it (method,
 // target, path, query, host, header names and values), the body its own
@@ -608,7 +631,7 @@ func statusFor(err error) int {
 // holds up only its own connection's, which wait for its response anyway.
 type workerPool struct {
 	srv  *Server
-	jobs chan []job
+	jobs chan *jobBatch
 	wg   sync.WaitGroup
 }
 
@@ -624,7 +647,7 @@ type job struct {
 }
 
 func newWorkerPool(s *Server, n, queue int) *workerPool {
-	p := &workerPool{srv: s, jobs: make(chan []job, queue)}
+	p := &workerPool{srv: s, jobs: make(chan *jobBatch, queue)}
 	p.wg.Add(n)
 	for range n {
 		go p.work()
@@ -633,9 +656,9 @@ func newWorkerPool(s *Server, n, queue int) *workerPool {
 }
 
 // submit queues jobs without blocking; false means the queue is full.
-func (p *workerPool) submit(jobs []job) bool {
+func (p *workerPool) submit(jb *jobBatch) bool {
 	select {
-	case p.jobs <- jobs:
+	case p.jobs <- jb:
 		return true
 	default:
 		return false
@@ -662,36 +685,42 @@ func (p *workerPool) stop(ctx context.Context) bool {
 
 func (p *workerPool) work() {
 	defer p.wg.Done()
-	var b opBatch
-	for jobs := range p.jobs {
-		b.l = jobs[0].st.l
-		for i, j := range jobs {
-			start := time.Now()
-			st := j.st
-			st.mu.Lock()
-			st.batch = &b
-			st.mu.Unlock()
-			p.run(j)
-			st.mu.Lock()
-			st.batch = nil
-			finished := st.phase == phaseFinished
-			st.mu.Unlock()
-			if !finished {
-				b.flush() // its later ops go straight to the loop: this must be there first
-			}
-			if rest := jobs[i+1:]; len(rest) > 0 && time.Since(start) > handlerSlice {
-				b.flush()
-				if p.submit(rest) {
-					break // another worker takes the rest
-				}
-			}
-		}
-		b.flush()
+	for jb := range p.jobs {
+		p.runBatch(jb)
 	}
 }
 
-func (p *workerPool) run(j job) {
-	defer p.srv.routeStats.observeHandler(j.route, time.Now())
+// runBatch runs a batch's Handlers in order and posts their responses
+// together. Past handlerSlice of Handlers it hands the rest to another
+// worker (sharing the batch's ops: opBatch locks).
+func (p *workerPool) runBatch(jb *jobBatch) {
+	jobs := jb.jobs
+	for i := 0; i < len(jobs); i++ {
+		j := jobs[i]
+		start := time.Now()
+		p.run(j, start)
+		if !j.st.handlerReturned() {
+			jb.ops.flush() // its later ops go straight to the loop: these must be there first
+		}
+		if i+1 < len(jobs) && time.Since(start) > handlerSlice {
+			jb.ops.flush()
+			rest := &jobBatch{ops: opBatch{l: jb.ops.l}, jobs: jobs[i+1:]}
+			for _, r := range rest.jobs {
+				r.st.mu.Lock()
+				r.st.batch = &rest.ops
+				r.st.mu.Unlock()
+			}
+			if p.submit(rest) {
+				return // another worker takes the rest
+			}
+			jb, jobs, i = rest, rest.jobs, -1 // the queue is full: run the rest here
+		}
+	}
+	jb.ops.flush()
+}
+
+func (p *workerPool) run(j job, start time.Time) {
+	defer p.srv.routeStats.observeHandler(j.route, start)
 	defer func() {
 		if v := recover(); v != nil {
 			p.srv.stats.panics.Add(1)
@@ -702,7 +731,6 @@ func (p *workerPool) run(j job) {
 		}
 	}()
 	j.h(j.st, j.req)
-	j.st.finishIfUnanswered()
 }
 
 // gnetLogger routes gnet's logs to slog.

@@ -333,26 +333,29 @@ func (s *Stream) markClosedLocked() {
 	}
 }
 
-// finishIfUnanswered is called when the handler returns.
-func (s *Stream) finishIfUnanswered() {
+// handlerReturned is called by the worker when the Handler returns: an
+// unanswered response is finished (200, or the end of a started stream),
+// the stream's ops go straight to the loop from now on, and it reports
+// whether the response is finished (false: parked, the batch must be
+// posted before anything else of this stream).
+func (s *Stream) handlerReturned() (finished bool) {
 	s.mu.Lock()
-	if s.parked || s.phase == phaseFinished {
-		s.mu.Unlock()
-		return
-	}
-	if s.phase == phaseStreaming {
+	defer s.mu.Unlock()
+	switch {
+	case s.parked || s.phase == phaseFinished:
+	case s.phase == phaseStreaming:
 		// Started, not ended and not parked: nobody will end it, and the
 		// response (with every request pipelined behind it) would hang.
 		// End it, as net/http does when a handler returns.
 		s.phase = phaseFinished
 		s.postLocked(op{kind: opEnd, ex: s.ex})
-		s.mu.Unlock()
-		return
+	default:
+		s.phase = phaseFinished
+		hdrs := s.headersLocked("")
+		s.postLocked(op{kind: opRespond, ex: s.ex, status: http.StatusOK, hdrs: hdrs})
 	}
-	s.phase = phaseFinished
-	hdrs := s.headersLocked("")
-	s.postLocked(op{kind: opRespond, ex: s.ex, status: http.StatusOK, hdrs: hdrs})
-	s.mu.Unlock()
+	s.batch = nil
+	return s.phase == phaseFinished
 }
 
 // Request is a request handed to a Handler: an owned copy, valid for as long
