@@ -63,7 +63,7 @@ type conn struct {
 	deadline   int64 // UnixNano
 	flushUntil int64 // UnixNano: while timerFlush, when to give up on the peer reading
 
-	prev, next *conn // the loop's list of open connections
+	prev, next *conn  // the loop's list of open connections
 	remoteS    string // remote, once asked for
 }
 

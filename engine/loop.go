@@ -38,9 +38,9 @@ type Loop struct {
 
 	// Loop-only state below: touched only on this loop's goroutine.
 	spare     []op
-	bulkRun   []op  // the bulk slice being run
-	jobs      *jobBatch // Handlers of cur's requests parsed so far, for one worker
-	hdrBuf    []string // a response's fields with its content type
+	bulkRun   []op                // the bulk slice being run
+	jobs      *jobBatch           // Handlers of cur's requests parsed so far, for one worker
+	hdrBuf    []string            // a response's fields with its content type
 	parsers   []*httpcodec.Parser // free parsers; a connection holds one only while a request is partial
 	inBufs    [][]byte            // free small buffers for bytes a connection holds (conn.in)
 	exchanges []*Exchange         // free exchanges (finished, unowned)
