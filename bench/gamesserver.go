@@ -62,7 +62,7 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		gs = append(gs, g)
 	}
 	g, err := games.New(games.Config{
-		HTTP:    engine.Config{Addr: addr, Static: static.FS(), StaticModTime: staticModTime},
+		HTTP:    engine.Config{Addr: addr, Static: static.FS(), StaticModTime: staticModTime, MaxConnsPerAddr: -1}, // the load generator is one address
 		Comet:   o.Hub,
 		Games:   gs,
 		Metrics: true,
