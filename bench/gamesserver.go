@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cometplay/cometplay/comet"
-	"github.com/cometplay/cometplay/games"
 	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/games"
+	"github.com/cometplay/cometplay/lobby"
 
 	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
@@ -62,8 +64,12 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		gs = append(gs, g)
 	}
 	g, err := games.New(games.Config{
-		HTTP:    engine.Config{Addr: addr, Static: static.FS(), StaticModTime: staticModTime},
-		Comet:   o.Hub,
+		HTTP:  engine.Config{Addr: addr, Static: static.FS(), StaticModTime: staticModTime, MaxConnsPerAddr: -1}, // the load generator is one address
+		Comet: o.Hub,
+		// Every simulated player comes from the load generator's address:
+		// no per-address share of the rooms or the lobby's queue.
+		Rooms:   rooms.ManagerOptions{MaxWaitingPerAddr: -1},
+		Lobby:   lobby.Options{QueuePerAddr: lobby.DefaultQueueSize},
 		Games:   gs,
 		Metrics: true,
 		Logger:  log,

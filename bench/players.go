@@ -432,8 +432,12 @@ type simPlayer struct {
 	ctrl *ctrlConn
 	rng  *rand.Rand // guarded by mu
 
-	id        string // p_id, set before the data channel opens
-	last      uint64 // last p_seq received (data channel goroutine)
+	id   string // p_id, set before the data channel opens
+	last uint64 // last p_seq received (data channel goroutine)
+	// seen is last, for the control requests' p_ack: every request of
+	// the session acknowledges what the data channel delivered, as
+	// static/js/cometplay.js does, so that the server lets go of it.
+	seen      atomic.Uint64
 	lastEvent atomic.Int64
 	switching atomic.Bool // the data channel is being closed for another transport
 	helloHeld atomic.Bool // holds a place in the hello window
@@ -463,6 +467,10 @@ func (p *simPlayer) target(event string, kv ...string) string {
 	if p.id != "" {
 		b.WriteString("&p_id=")
 		b.WriteString(p.id)
+		if n := p.seen.Load(); n > 0 && event != "listen" && event != "refresh" {
+			b.WriteString("&p_ack=")
+			b.WriteString(strconv.FormatUint(n, 10))
+		}
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		b.WriteByte('&')
@@ -808,6 +816,7 @@ func (p *simPlayer) handle(obj []byte, ts int64) {
 		} else {
 			p.last = seq
 		}
+		p.seen.Store(p.last)
 		if s.inWindow(now) {
 			s.events.Add(1)
 		}

@@ -233,7 +233,7 @@ func TestBrowserTransports(t *testing.T) {
 // every event exactly once, in order, in the same session. Then the server
 // is made to send old events again: the client drops the duplicates.
 // (The server side of the rewind uses package internals: Session.mu and
-// resumeLocked.)
+// the delivered cursor.)
 func TestBrowserResume(t *testing.T) {
 	b := browsertest.Start(t)
 	for _, tr := range btTransports {
@@ -267,20 +267,28 @@ func TestBrowserResume(t *testing.T) {
 			bs.proxy.restore()
 			btWaitN(t, p, "/r", 10)
 
-			if tr != "poll" {
+			if tr != "poll" && tr != "long-poll" {
 				// Rewind the server's delivery cursor while the data channel
 				// is open (a stream, or a parked long-poll that only the
-				// next event wakes): it sends events 1..11 again. A poll
-				// client is never parked, and each refresh says where it is.
+				// next event wakes) to the oldest event the session still
+				// holds (the reconnect's p_last let go of 1..5): it sends
+				// those again, then 11. A poll client is never parked, and
+				// each refresh of a poll or long-poll client says where it
+				// is (p_last), which lets go of what it has: nothing is
+				// held to send again.
 				btEventually(t, "the listener back", s.Listening)
 				sent := bs.hub.Stats().Delivered
 				s.mu.Lock()
-				s.resumeLocked(0)
+				held := s.hist.Len()
+				s.delivered = s.seq - uint64(held)
 				s.mu.Unlock()
+				if held == 0 {
+					t.Fatal("the session holds none of events 6..10, which the client has not acknowledged")
+				}
 				bs.hub.Publish("/r", "i", "11")
 				btWaitN(t, p, "/r", 11)
-				if d := bs.hub.Stats().Delivered - sent; d < 11 {
-					t.Fatalf("the server sent %d events after the rewind; want 1..11 again", d)
+				if d := bs.hub.Stats().Delivered - sent; d < int64(held)+1 {
+					t.Fatalf("the server sent %d events after the rewind; want the %d held again and 11", d, held)
 				}
 			} else {
 				bs.hub.Publish("/r", "i", "11")
@@ -723,4 +731,34 @@ func (p *btProxy) restore() {
 	p.mu.Lock()
 	p.down = false
 	p.mu.Unlock()
+}
+
+// TestBrowserAcknowledges: the client library acknowledges what its data
+// channel delivered, so the server lets go of it: with its next request
+// (p_ack on a publish), and on a channel that no request follows, at once
+// past 64 events (or 5 s after the first, which this test does not wait
+// for).
+func TestBrowserAcknowledges(t *testing.T) {
+	b := browsertest.Start(t)
+	bs := newBTServer(t, Config{})
+	p := b.NewPage(t, bs.clientURL(btOptions("stream")))
+	pub := btConnect(t, p)
+	s := bs.hub.SessionByPublicID(pub)
+	p.Run(`T.client.subscribe('/r')`)
+	btEventually(t, "the subscription", func() bool { return len(s.Info().Subjects) == 1 })
+	for i := 1; i <= 5; i++ {
+		bs.hub.Publish("/r", "i", strconv.Itoa(i))
+	}
+	btWaitN(t, p, "/r", 5)
+	if n, _ := held(s); n == 0 {
+		t.Fatal("the session holds nothing before the client acknowledged anything")
+	}
+	p.Run(`T.client.publish('/elsewhere', {k: 1})`) // a request of the session: it carries p_ack
+	btEventually(t, "the publish's acknowledgement to let the events go", func() bool { n, _ := held(s); return n == 0 })
+
+	for i := 6; i <= 75; i++ {
+		bs.hub.Publish("/r", "i", strconv.Itoa(i))
+	}
+	btWaitN(t, p, "/r", 75)
+	btEventually(t, "the client to acknowledge past 64 events", func() bool { n, _ := held(s); return n < 64 })
 }

@@ -706,7 +706,7 @@ func TestSubscriptionListsAndRemoval(t *testing.T) {
 // connection's outbound cap gets it in slices, every event once, in order,
 // instead of being closed as a slow reader.
 func TestLargeBacklogPaced(t *testing.T) {
-	th := newTestHub(t, Config{MaxEventBytes: 32 << 10}, engine.Config{MaxOutbound: 64 << 10})
+	th := newTestHub(t, Config{MaxEventBytes: 32 << 10, SessionHistoryBytes: 8 << 20}, engine.Config{MaxOutbound: 64 << 10})
 	id := th.join(FormatJSON)
 	th.do(FormatJSON, testkit.Query("p_event", "subscribe", "p_id", id, "p_subject", "/big"))
 	big := strings.Repeat("x", 15<<10)

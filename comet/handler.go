@@ -245,6 +245,18 @@ func (h *Hub) serve(ex *engine.Exchange, req *httpcodec.Request) {
 	s.touch()
 	rc.s = s
 	rc.format = s.Format()
+	if v, ok := ps.get("p_ack"); ok {
+		// Our extension: any request may acknowledge the events its client
+		// has applied (docs/PROTOCOL.md, "Acknowledging events").
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			rc.nack("invalid p_ack")
+			return
+		}
+		s.mu.Lock()
+		s.ackLocked(n)
+		s.mu.Unlock()
+	}
 	switch evName {
 	case "listen":
 		rc.listen("listen-ack")
@@ -674,7 +686,7 @@ func (rc *reqCtx) openStream(f Format, ack *Event) {
 	}
 	s.attachLocked(ch)
 	sc := rc.h.scratchFor(ch.l)
-	evs, gapFrom, gapTo := s.takeLocked(sc.evs[:0], ex.OutboundRoom())
+	evs := s.takeLocked(sc.items[:0], ex.OutboundRoom())
 	if s.hasPendingLocked() {
 		s.requestLocked(actNone) // the rest of a large backlog, in slices
 	}
@@ -690,11 +702,11 @@ func (rc *reqCtx) openStream(f Format, ack *Event) {
 	b = ex.ChunkClose(b, mark)
 	// Pushlet's stream starts with an hb "to speed up the return"; then
 	// whatever was pending (a resume).
-	b = ch.appendBatch(rc.h, b, nil, 0, 0, seq, actHeartbeat, true)
-	b = ch.appendBatch(rc.h, b, evs, gapFrom, gapTo, seq, actNone, true)
+	b = ch.appendBatch(rc.h, b, nil, seq, actHeartbeat, true)
+	b = ch.appendBatch(rc.h, b, evs, seq, actNone, true)
 	ex.Commit(b)
 	clear(evs)
-	sc.evs = evs[:0]
+	sc.items = evs[:0]
 }
 
 // refresh answers a pull/poll client: pending events at once, else (pull)
@@ -875,7 +887,6 @@ func (rc *reqCtx) publish() {
 		fs = append(fs, Field{"p_to", to})
 	}
 	fs = append(fs, user...)
-	ev := newEventFields(fs)
 	if to != "" {
 		// Unicast: by public id (what p_from shows) or secret id. An unknown
 		// target is dropped silently and still acknowledged, as in Pushlet.
@@ -885,11 +896,10 @@ func (rc *reqCtx) publish() {
 		}
 		h.stats.published.Add(1)
 		if t != nil {
-			ev.solo = true
-			t.push(ev, nil)
+			t.sendFields(fs)
 		}
 	} else {
-		h.multicast(subject, ev)
+		h.multicast(subject, fs)
 	}
 	rc.control(oneShot("publish-ack"))
 }

@@ -30,7 +30,9 @@ func TestHardeningNonReaders(t *testing.T) {
 	readersN := testkit.Scale(5, 50)
 	stallN := testkit.Scale(20, 200)
 	events := testkit.Scale(100, 400)
-	th := newTestHub(t, Config{Window: 1024}, engine.Config{Loops: 2, MaxOutbound: maxOut})
+	// Each session may hold 16 of the events: the publisher stays at most 4
+	// ahead of the slowest reader.
+	th := newTestHub(t, Config{Window: 1024, SessionHistoryBytes: 16 * evSize}, engine.Config{Loops: 2, MaxOutbound: maxOut})
 
 	listen := func(c net.Conn, id string) {
 		fmt.Fprintf(c, "GET /comet?p_event=listen&p_id=%s&p_subject=/big HTTP/1.1\r\nHost: x\r\n\r\n", id)
@@ -141,8 +143,9 @@ func TestHardeningNonReaders(t *testing.T) {
 	all := int64(stallN) * int64(events) * evSize
 	t.Logf("%d readers got %d events of %d KiB each; %d non-readers closed; heap grew by at most %d MiB (buffering everything for them: %d MiB)",
 		readersN, events, evSize>>10, stallN, grow>>20, all>>20)
-	// What must be held: every event, raw and encoded once (the window
-	// keeps them all); up to about twice MaxOutbound per listener, queued
+	// What must be held: every event, as a record in the history (no client
+	// acknowledges, and all are younger than the resume horizon) and encoded
+	// once per loop; up to about twice MaxOutbound per listener, queued
 	// for it (a non-reader before it is found out); the test's own readers'
 	// buffers; plus slack for the runtime and for garbage between
 	// collections.

@@ -354,13 +354,16 @@ func TestHardeningSubscriptionMemory(t *testing.T) {
 	}
 }
 
-// TestHardeningWindowMemory: a session whose window is full of the largest
-// events its client may publish holds about Window × MaxEventBytes, and
-// no more: each publish is padded with a parameter of 64 KiB, which the
-// event must not keep alive (it shared the request's string before).
-func TestHardeningWindowMemory(t *testing.T) {
+// TestHardeningHistoryMemory: sessions whose clients publish the largest
+// events they may (each padded with a 64 KiB parameter, which the event must
+// not keep alive: it shared the request's string once) to themselves, a
+// whole Window of them, never listening nor acknowledging: each session
+// holds at most SessionHistoryBytes of them, in slabs (a slab holds three
+// of the largest events: a third more), and the hub at most HistoryBytes.
+func TestHardeningHistoryMemory(t *testing.T) {
 	n := testkit.Scale(8, 32)
 	th := newTestHub(t, Config{PublishRate: -1})
+	cfg := th.hub.Config()
 	c := testkit.Dial(t, th.srv.Addr())
 	pad := strings.Repeat("z", 64<<10)
 	value := strings.Repeat("v", DefaultMaxEventBytes-1) // with the name "d": the largest event
@@ -376,7 +379,7 @@ func TestHardeningWindowMemory(t *testing.T) {
 		id := post("p_event", "join", "p_format", "json")["p_id"]
 		subject := "/own/" + strconv.Itoa(i)
 		post("p_event", "subscribe", "p_id", id, "p_subject", subject)
-		for range DefaultWindow {
+		for range cfg.Window {
 			if ev := post("p_event", "publish", "p_id", id, "p_subject", subject, "d", value, "p_pad", pad); ev.name() != "publish-ack" {
 				t.Fatalf("publish: %v", ev)
 			}
@@ -385,12 +388,14 @@ func TestHardeningWindowMemory(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	per := (int64(ms.HeapAlloc) - base) / int64(n)
-	// An event's strings are one allocation of about MaxEventBytes, which
-	// the allocator rounds up to its size class (at most 1/8 more).
-	limit := int64(DefaultWindow) * (DefaultMaxEventBytes*9/8 + 1<<10)
-	t.Logf("%d sessions with a window of %d events of %d bytes: %d KiB a session, %d MiB for an address's %d sessions",
-		n, DefaultWindow, DefaultMaxEventBytes, per>>10, per*DefaultMaxSessionsPerAddr>>20, DefaultMaxSessionsPerAddr)
+	limit := int64(cfg.SessionHistoryBytes)*4/3 + int64(cfg.Window)*16 + 64<<10
+	st := th.hub.Stats()
+	t.Logf("%d sessions, each sent %d events of %d bytes: %d KiB a session (the hub's history %d MiB); an address's %d sessions at most %d MiB, the hub's HistoryBytes (%d MiB)",
+		n, cfg.Window, DefaultMaxEventBytes, per>>10, st.HistoryBytes>>20, DefaultMaxSessionsPerAddr, min(per*DefaultMaxSessionsPerAddr, cfg.HistoryBytes)>>20, cfg.HistoryBytes>>20)
 	if per > limit {
-		t.Errorf("a session holds %d KiB; want at most %d KiB (Window × (9/8 MaxEventBytes + 1 KiB))", per>>10, limit>>10)
+		t.Errorf("a session holds %d KiB; want at most %d KiB (SessionHistoryBytes × 4/3, its ring, slack)", per>>10, limit>>10)
+	}
+	if st.HistoryBytes > cfg.HistoryBytes {
+		t.Errorf("the hub holds %d bytes of history; HistoryBytes is %d", st.HistoryBytes, cfg.HistoryBytes)
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/cometplay/cometplay/engine"
-	"github.com/cometplay/cometplay/internal/netaddr"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -15,6 +13,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/internal/history"
+	"github.com/cometplay/cometplay/internal/netaddr"
+	"github.com/cometplay/cometplay/internal/timewheel"
 )
 
 // Config configures the Comet hub. Zero fields take the defaults below,
@@ -46,9 +49,22 @@ type Config struct {
 	// listen and refresh (default 1000 ms): the site's pages ask while a
 	// game is on, and no client polls faster by asking.
 	PollWaitFloor int
-	// Window is the number of recent events each session keeps for resume
-	// (default 256). It is allocated as events arrive, so idle sessions stay small.
-	Window int
+	// Window, SessionHistoryBytes and ResumeHorizon bound what a session
+	// keeps for resume, whichever comes first: its last Window events
+	// (default 256), SessionHistoryBytes of them (default 1 MiB, at least
+	// MaxEventBytes), and what is younger than ResumeHorizon (default 30 s,
+	// a seat's reconnect window). What the client acknowledges (p_last on a
+	// listen or refresh, p_ack on any request) is let go at once. A client
+	// resuming from further back gets a gap event. Events are held once for
+	// all their recipients, as records in pointer-free slabs; a session
+	// holds 16 bytes per event (none when it holds none).
+	Window              int
+	SessionHistoryBytes int
+	ResumeHorizon       time.Duration
+	// HistoryBytes bounds the events the hub holds for all its sessions
+	// together (default 128 MiB, at least 64 × MaxEventBytes): past it the
+	// oldest are let go, and the sessions that still held them get a gap.
+	HistoryBytes int64
 	// ForcePullAll forces every listen to pull mode; ForcePullAgents forces it
 	// for User-Agents containing one of the strings (case-insensitive). Both
 	// are off by default (Pushlet forced pull for "safari", which is every
@@ -122,8 +138,21 @@ const (
 	DefaultStallTimeout       = 5 * time.Second
 	DefaultDetachGrace        = 2 * time.Second
 	DefaultWindow             = 256
-	DefaultMaxSessions        = 100_000
-	DefaultMaxSubscriptions   = 64
+	// DefaultSessionHistoryBytes is a connection's outbound cap (engine's
+	// DefaultMaxOutbound): a client that reads slower than its events come
+	// falls that far behind before it loses any, as it would be closed that
+	// far behind anyway. It holds a whole Window of events of up to 4 KiB (a
+	// game's are a few hundred bytes), or 64 of the largest.
+	DefaultSessionHistoryBytes = 1 << 20
+	// DefaultResumeHorizon is a seat's reconnect window: a client gone
+	// longer has lost its seat anyway, and reloads its state.
+	DefaultResumeHorizon = 30 * time.Second
+	// DefaultHistoryBytes bounds the history of the whole hub: 5,000 games
+	// at a move a second hold a few MiB of it when their clients acknowledge,
+	// and the bound holds with none doing so.
+	DefaultHistoryBytes     = 128 << 20
+	DefaultMaxSessions      = 100_000
+	DefaultMaxSubscriptions = 64
 	// DefaultMaxSubscribedSegments allows every subscription of a session
 	// at DefaultMaxSubscriptions four segments ("/room/r-4f/chat" has 4).
 	DefaultMaxSubscribedSegments = 256
@@ -255,6 +284,7 @@ func (c Config) withDefaults() (Config, error) {
 			bad("AllowedOrigins", "%q is not an origin like https://example.com (or *)", o)
 		}
 	}
+	errs = append(errs, c.historyDefaults()...)
 	return c, errors.Join(errs...)
 }
 
@@ -284,12 +314,21 @@ type Hub struct {
 	obs   hubObservers // fan-out histograms (metrics.go)
 
 	scratch []loopScratch // per event loop (engine.Loop.Index): used only on that loop
+
+	store *history.Store // the events sessions still hold (history.go)
+	// janitor lets the store drop what is past the resume horizon while
+	// nothing is published (a Put does it too); armed with the first
+	// session, on the server's wheel.
+	janitor   timewheel.Timer
+	janitorOn atomic.Bool
+	closed    atomic.Bool // the server is shutting down
 }
 
 // loopScratch is space a listener's delivery uses on its event loop.
 type loopScratch struct {
-	evs  []queued // events being written
-	cbuf []byte   // response body assembly
+	items []item   // what is being written
+	cbuf  []byte   // response body assembly
+	enc   encCache // events encoded last on this loop
 }
 
 // scratchFor returns l's scratch space. Loop only (l's).
@@ -317,7 +356,12 @@ func NewHub(srv *engine.Server, cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	store, err := newStore(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	h := &Hub{
+		store:    store,
 		srv:      srv,
 		cfg:      cfg,
 		sessions: make(map[string]*Session),
@@ -355,6 +399,15 @@ type Stats struct {
 	Gaps            int64 `json:"gaps"`
 	Heartbeats      int64 `json:"heartbeats"`
 	Nacks           int64 `json:"nacks"`
+	// The history (Config.Window and the byte limits): the bytes of slabs
+	// the hub holds, the references sessions hold into them, and how many
+	// slabs it let go because nothing held them any more, for the resume
+	// horizon, or for HistoryBytes.
+	HistoryBytes    int64 `json:"history_bytes"`
+	HistoryRefs     int64 `json:"history_references"`
+	HistoryReleased int64 `json:"history_slabs_released"`
+	HistoryExpired  int64 `json:"history_slabs_expired"`
+	HistoryEvicted  int64 `json:"history_slabs_evicted"`
 }
 
 // Stats returns a snapshot of the hub's figures.
@@ -362,7 +415,13 @@ func (h *Hub) Stats() Stats {
 	h.mu.RLock()
 	n := len(h.sessions)
 	h.mu.RUnlock()
+	hs := h.store.Stats()
 	return Stats{
+		HistoryBytes:    hs.Bytes,
+		HistoryRefs:     hs.Refs,
+		HistoryReleased: hs.Released,
+		HistoryExpired:  hs.Expired,
+		HistoryEvicted:  hs.Evicted,
 		Sessions:        n,
 		StreamListeners: h.stats.listenersStream.Load(),
 		PullListeners:   h.stats.listenersPull.Load(),
@@ -465,6 +524,9 @@ func (h *Hub) newSession(f Format, addr netip.Addr) (*Session, error) {
 	h.sessions[s.id[:pubIDLen]] = s
 	h.mu.Unlock()
 	h.stats.joins.Add(1)
+	if h.janitorOn.CompareAndSwap(false, true) {
+		h.srv.Timers().ScheduleFirer(&h.janitor, janitorPeriod, (*hubJanitor)(h))
+	}
 	h.stats.sessions[modeNone][f].Add(1)
 	s.mu.Lock()
 	s.armLocked(h.cfg.SessionTimeout)
@@ -494,13 +556,19 @@ func (h *Hub) Publish(subject string, kv ...string) error {
 	if !validSubject(subject) {
 		return ErrBadSubject
 	}
+	h.multicast(subject, dataFields(subject, kv))
+	return nil
+}
+
+// dataFields returns the fields of a data event on subject from the server:
+// p_event, p_time, p_subject, then kv's name, value pairs.
+func dataFields(subject string, kv []string) []Field {
 	fs := make([]Field, 0, 3+len(kv)/2)
 	fs = append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject})
 	for i := 0; i+1 < len(kv); i += 2 {
 		fs = append(fs, Field{kv[i], kv[i+1]})
 	}
-	h.multicast(subject, newEventFields(fs))
-	return nil
+	return fs
 }
 
 // ErrBadSubject reports an empty, too long or malformed subject.
@@ -520,19 +588,31 @@ func (h *Hub) Send(id, subject string, kv ...string) bool {
 	return true
 }
 
-// multicast delivers ev to every session subscribed to subject.
-func (h *Hub) multicast(subject string, ev *Event) int {
+// multicast delivers an event of fields fs to every session subscribed to
+// subject: it is put in the history once, with a reference for each.
+func (h *Hub) multicast(subject string, fs []Field) int {
 	h.stats.published.Add(1)
 	start := time.Now()
 	buf := subsPool.Get().(*subsBuf)
 	buf.subs = h.index.collect(buf.subs[:0], subject, buf.seen)
-	if len(buf.subs) <= fewSolo {
-		ev.solo = true // before any recipient can write it
-	}
-	for _, sub := range buf.subs {
-		sub.sess.push(ev, sub)
-	}
 	n := len(buf.subs)
+	if n > 0 {
+		rb := records.Get().(*recordBuf)
+		rb.b = record(rb.b[:0], fs)
+		ref, err := h.store.Put(rb.b, n)
+		rb.put()
+		if err != nil {
+			h.srv.Logger().Error("comet: event not held", "subject", subject, "err", err)
+			n = 0
+		}
+		size := uint32(eventSize(fs))
+		for _, sub := range buf.subs[:n] {
+			if !sub.sess.pushRef(ref, size, sub, &buf.wake) {
+				h.store.Release(ref)
+			}
+		}
+		buf.wake.flush()
+	}
 	h.obs.observe(start, n) // fan-out latency and size (metrics)
 	clear(buf.subs)
 	if cap(buf.subs) > 1<<16 {
@@ -542,7 +622,35 @@ func (h *Hub) multicast(subject string, ev *Event) int {
 	return n
 }
 
+// janitorPeriod is how often the janitor runs.
+const janitorPeriod = time.Second
+
+// hubJanitor is the Hub seen as the janitor's timer callback.
+type hubJanitor Hub
+
+// Fire runs on the wheel's goroutine: a short critical section of the
+// store, then the next turn.
+func (j *hubJanitor) Fire() {
+	h := (*Hub)(j)
+	h.store.Expire()
+	if !h.closed.Load() {
+		h.srv.Timers().ScheduleFirer(&h.janitor, janitorPeriod, j)
+	}
+}
+
+// recordBuf is a buffer a record is encoded in before the store copies it.
+type recordBuf struct{ b []byte }
+
+var records = sync.Pool{New: func() any { return new(recordBuf) }}
+
+func (rb *recordBuf) put() {
+	if cap(rb.b) <= 64<<10 {
+		records.Put(rb)
+	}
+}
+
 type subsBuf struct {
+	wake wakeups // the listeners to wake, by loop
 	subs []*subscription
 	seen map[*Session]struct{}
 }
@@ -668,6 +776,8 @@ func (h *Hub) claimFor(subject string) SubjectHandler {
 
 // abortAll sends abort to every listener: the server is shutting down.
 func (h *Hub) abortAll() {
+	h.closed.Store(true)
+	h.srv.Timers().Cancel(&h.janitor)
 	h.mu.RLock()
 	all := make([]*Session, 0, len(h.sessions))
 	for _, s := range h.sessions {

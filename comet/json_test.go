@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/cometplay/cometplay/internal/history"
 )
 
 // FuzzAppendJSONString: the output is one valid JSON string holding the
@@ -62,20 +64,28 @@ func BenchmarkNewEvent(b *testing.B) {
 	}
 }
 
-// TestSoloEventsAreNotCached: an event written for one or two recipients
-// keeps no encoding; one shared more widely caches each format once.
-func TestSoloEventsAreNotCached(t *testing.T) {
-	solo := oneShot("hb")
-	shared := NewEvent("data", "p_subject", "/a", "k", "v")
-	for _, f := range []Format{FormatJSON, FormatJS, FormatXML} {
-		appendEvent(nil, f, solo, nil)
-		appendEvent(nil, f, shared, nil)
+// TestEncCacheEncodesOncePerEvent: a loop encodes an event once per format
+// family and writes it from the cache for every further recipient; another
+// family, or another event in the same slot, is encoded anew; what it
+// writes is what encoding the event's fields gives.
+func TestEncCacheEncodesOncePerEvent(t *testing.T) {
+	fs := []Field{{"p_event", "data"}, {"p_subject", "/a"}, {"k", "v<\"&"}}
+	rec := record(nil, fs)
+	var c encCache
+	const ref = history.Ref(7 << 32)
+	for _, f := range []Format{FormatJSON, FormatSSE, FormatJS, FormatXML, FormatXMLStrict} {
+		got := c.encoded(ref, rec, f)
+		if want := appendFields(nil, f, fs); string(got) != string(want) {
+			t.Fatalf("%s: %q; want %q", f, got, want)
+		}
 	}
-	if solo.enc.Load() != nil {
-		t.Error("a solo event cached its encoding")
+	first := c.encoded(ref, rec, FormatJSON)
+	again := c.encoded(ref, rec, FormatSSE) // sse writes json's encoding
+	if &first[0] != &again[0] {
+		t.Error("the same event and family was encoded again")
 	}
-	c := shared.enc.Load()
-	if c == nil || c[FormatJSON].Load() == nil || c[FormatXMLStrict].Load() != nil {
-		t.Error("a shared event did not cache exactly the formats written")
+	other := record(nil, []Field{{"p_event", "data"}, {"k", "w"}})
+	if got := string(c.encoded(ref+1, other, FormatJSON)); got != `"p_event":"data","k":"w"` {
+		t.Errorf("another event: %q", got)
 	}
 }

@@ -44,13 +44,53 @@ type listener struct {
 // requestLocked asks the listener's loop to deliver what is pending and
 // perform act. s.mu must be held and the listener active.
 func (s *Session) requestLocked(act uint8) {
+	s.requestInto(act, nil)
+}
+
+// requestInto is requestLocked that, with b, gathers the post in b instead
+// of posting it: a fan-out posts to each loop once (wakeups.flush).
+func (s *Session) requestInto(act uint8, b *wakeups) {
 	lst := &s.lst
 	if act > lst.action {
 		lst.action = act
 	}
-	if !lst.scheduled {
-		lst.scheduled = true
+	if lst.scheduled {
+		return
+	}
+	lst.scheduled = true
+	if b == nil {
 		lst.l.Post((*sessionRunner)(s), lst.gen)
+		return
+	}
+	b.add(lst.l, engine.Posted{Task: (*sessionRunner)(s), Arg: lst.gen})
+}
+
+// wakeups gathers the listener deliveries a fan-out asks for, by loop, so
+// that each loop's inbox is locked once per fan-out instead of once per
+// listener. Not safe for concurrent use: one fan-out owns it.
+type wakeups struct {
+	loops []*engine.Loop
+	tasks [][]engine.Posted
+}
+
+func (b *wakeups) add(l *engine.Loop, t engine.Posted) {
+	i := l.Index()
+	for len(b.loops) <= i {
+		b.loops, b.tasks = append(b.loops, nil), append(b.tasks, nil)
+	}
+	b.loops[i] = l
+	b.tasks[i] = append(b.tasks[i], t)
+}
+
+// flush posts what was gathered, and empties b for the next fan-out.
+func (b *wakeups) flush() {
+	for i, l := range b.loops {
+		if l != nil {
+			l.PostAll(b.tasks[i])
+			clear(b.tasks[i])
+			b.tasks[i] = b.tasks[i][:0]
+			b.loops[i] = nil
+		}
 	}
 }
 
@@ -157,8 +197,7 @@ func (s *Session) runListener(gen uint32) {
 	act := lst.action
 	lst.action = actNone
 	ch := lst.channel
-	var evs []queued
-	var gapFrom, gapTo uint64
+	var evs []item
 	// An abort (shutdown) delivers what is pending before it: events
 	// pushed before the shutdown, a room's last ones among them, must not
 	// be lost (stop kept the window for this).
@@ -188,19 +227,19 @@ func (s *Session) runListener(gen uint32) {
 			ch.ex.CloseSlow()
 			return
 		}
-		evs, gapFrom, gapTo = s.takeLocked(s.hub.scratchFor(ch.l).evs[:0], budget)
+		evs = s.takeLocked(s.hub.scratchFor(ch.l).items[:0], budget)
 	}
 	// Part of a backlog left for later (the connection was full): a stream
 	// goes on when its turn comes again; the session timer retries soon.
 	more := ch.mode == ModeStream && act < actEnd && !s.stopped && s.hasPendingLocked()
 	if s.stopped {
-		s.win = nil
+		s.releaseHistoryLocked()
 	}
 	seq := s.seq
 	if s.stopped && act < actEnd {
 		act = actEnd
 	}
-	ending := act >= actEnd || (ch.mode != ModeStream && (len(evs) > 0 || gapTo != 0 || act == actHeartbeat || act == actFlush))
+	ending := act >= actEnd || (ch.mode != ModeStream && (len(evs) > 0 || act == actHeartbeat || act == actFlush))
 	if ending {
 		s.detachLocked()
 	} else {
@@ -210,9 +249,9 @@ func (s *Session) runListener(gen uint32) {
 		}
 	}
 	s.mu.Unlock()
-	ch.write(s.hub, s, evs, gapFrom, gapTo, seq, act)
+	ch.write(s.hub, s, evs, seq, act)
 	clear(evs)
-	s.hub.scratchFor(ch.l).evs = evs[:0]
+	s.hub.scratchFor(ch.l).items = evs[:0]
 	if more && len(evs) > 0 {
 		// The write may have gone straight to the socket: try the next
 		// slice at once (if the connection is full, the timer retries).
@@ -246,19 +285,19 @@ type endTask struct {
 
 func (t *endTask) RunOnLoop(uint32) {
 	ch := channel{ex: t.ex, l: t.ex.Loop(), format: t.f, mode: t.m}
-	ch.write(t.h, nil, nil, 0, 0, 0, actEnd)
+	ch.write(t.h, nil, nil, 0, actEnd)
 }
 
 // write writes events and the action to the channel, and ends it when the
 // action or the mode says so. s may be nil for actEnd. Loop only.
-func (ch channel) write(h *Hub, s *Session, evs []queued, gapFrom, gapTo, seq uint64, act uint8) {
+func (ch channel) write(h *Hub, s *Session, evs []item, seq uint64, act uint8) {
 	ex := ch.ex
 	if ch.mode == ModeStream {
 		b, ok := ex.StreamBuf()
 		if !ok {
 			return
 		}
-		b = ch.appendBatch(h, b, evs, gapFrom, gapTo, seq, act, true)
+		b = ch.appendBatch(h, b, evs, seq, act, true)
 		if act >= actEnd {
 			mark := len(b)
 			b = ex.ChunkOpen(b)
@@ -278,7 +317,7 @@ func (ch channel) write(h *Hub, s *Session, evs []queued, gapFrom, gapTo, seq ui
 	sc := h.scratchFor(ch.l)
 	b := responseStart(sc.cbuf[:0], ch.format, false)
 	b = appendEvent(b, ch.format, oneShot("refresh-ack"), nil)
-	b = ch.appendBatch(h, b, evs, gapFrom, gapTo, seq, act, false)
+	b = ch.appendBatch(h, b, evs, seq, act, false)
 	if act < actEnd && s != nil {
 		b = eventSep(b, ch.format, false)
 		b = s.hub.appendRefresh(b, ch.format, s.hub.cfg.Paths[ch.pathIdx], s, ch.mode, ch.wait)
@@ -288,42 +327,61 @@ func (ch channel) write(h *Hub, s *Session, evs []queued, gapFrom, gapTo, seq ui
 	ex.Respond(200, plainHeaders[ch.format], b)
 }
 
-// appendBatch appends a gap event, the events, and the hb or abort an action
-// asks for. On a stream each is its own chunk.
-func (ch channel) appendBatch(h *Hub, b []byte, evs []queued, gapFrom, gapTo, seq uint64, act uint8, stream bool) []byte {
+// appendBatch appends the items (events, and gap events where events were
+// lost), and the hb or abort an action asks for. On a stream each is its
+// own chunk. Events are written from their records in the hub's history,
+// encoded once per event on this loop.
+func (ch channel) appendBatch(h *Hub, b []byte, evs []item, seq uint64, act uint8, stream bool) []byte {
 	f := ch.format
-	put := func(ev *Event, r *recipient) {
+	open := func() int {
 		if stream {
 			mark := len(b)
 			b = ch.ex.ChunkOpen(b)
-			b = appendEvent(b, f, ev, r)
+			return mark
+		}
+		b = eventSep(b, f, false) // after refresh-ack
+		return 0
+	}
+	closeChunk := func(mark int) {
+		if stream {
 			b = eventSep(b, f, true)
 			b = ch.ex.ChunkClose(b, mark)
-		} else {
-			b = eventSep(b, f, false) // after refresh-ack
-			b = appendEvent(b, f, ev, r)
 		}
 	}
-	st := &h.stats
-	if gapTo != 0 {
-		st.gaps.Add(1)
-		put(oneShot("gap", "p_gap_from", strconv.FormatUint(gapFrom, 10), "p_gap_to", strconv.FormatUint(gapTo, 10)),
-			&recipient{seq: gapTo, withSeq: true})
+	put := func(ev *Event, r *recipient) {
+		mark := open()
+		b = appendEvent(b, f, ev, r)
+		closeChunk(mark)
 	}
+	gap := func(from, to uint64) {
+		h.stats.gaps.Add(1)
+		put(oneShot("gap", "p_gap_from", strconv.FormatUint(from, 10), "p_gap_to", strconv.FormatUint(to, 10)),
+			&recipient{seq: to, withSeq: true})
+	}
+	enc := &h.scratchFor(ch.l).enc
+	delivered := 0
 	for i := range evs {
-		q := &evs[i]
-		r := recipient{seq: q.seq, withSeq: true}
-		if q.sub != nil {
-			r.sid, r.label = q.sub.sid, q.sub.label
+		it := &evs[i]
+		if it.gapFrom != 0 {
+			gap(it.gapFrom, it.seq)
+			continue
 		}
-		put(q.ev, &r)
+		rec, ok := h.store.Get(it.e.Ref)
+		if !ok { // let go since it was taken (the horizon, the hub's bytes)
+			gap(it.seq, it.seq)
+			continue
+		}
+		mark := open()
+		b = appendEncoded(b, f, enc.encoded(it.e.Ref, rec, f), &recipient{seq: it.seq, withSeq: true, sid: it.sid, label: it.label})
+		closeChunk(mark)
+		delivered++
 	}
-	st.delivered.Add(int64(len(evs)))
+	h.stats.delivered.Add(int64(delivered))
 	switch {
 	case act == actAbort:
 		put(oneShot("abort"), &recipient{seq: seq, withSeq: true})
-	case act == actHeartbeat && (stream || len(evs) == 0 && gapTo == 0):
-		st.heartbeats.Add(1)
+	case act == actHeartbeat && (stream || len(evs) == 0):
+		h.stats.heartbeats.Add(1)
 		put(oneShot("hb"), &recipient{seq: seq, withSeq: true})
 	}
 	return b

@@ -74,15 +74,18 @@ func (h *Hub) Collectors() []prometheus.Collector {
 }
 
 var (
-	descSessions        = promutil.Desc("cometplay_comet_sessions", "Live Comet sessions, by the mode of their last listen (none: not listened yet) and format.", "mode", "format")
-	descSessionsStarted = promutil.Desc("cometplay_comet_sessions_started_total", "Comet sessions created (joins).")
-	descSessionsEnded   = promutil.Desc("cometplay_comet_sessions_ended_total", "Comet sessions ended, by reason (leave, expired, refresh-timeout, shutdown, closed).", "reason")
-	descListeners       = promutil.Desc("cometplay_comet_listeners", "Open data channels: streams, and pull/poll refreshes parked until an event or a heartbeat.", "mode")
-	descPublished       = promutil.Desc("cometplay_comet_events_published_total", "Events published (by clients and by the server), unicasts included; each is counted once, whatever its recipients.")
-	descDelivered       = promutil.Desc("cometplay_comet_events_delivered_total", "Events written to data channels, once per recipient (resent ones included).")
-	descGaps            = promutil.Desc("cometplay_comet_gaps_total", "Gap events sent: a client was further behind than its session's window (Config.Window).")
-	descHeartbeats      = promutil.Desc("cometplay_comet_heartbeats_total", "Heartbeat (hb) events sent.")
-	descNacks           = promutil.Desc("cometplay_comet_nacks_total", "Protocol requests refused with a nack.")
+	descHistoryBytes        = promutil.Desc("cometplay_comet_history_bytes", "Bytes of the slabs holding the events sessions may still deliver (bounded by Config.HistoryBytes).")
+	descHistoryRefs         = promutil.Desc("cometplay_comet_history_references", "Events held by sessions: one per event per session that has not acknowledged it (bounded by Window, SessionHistoryBytes and ResumeHorizon per session).")
+	descHistorySlabsDropped = promutil.Desc("cometplay_comet_history_slabs_dropped_total", "History slabs let go, by reason: released (nothing held them), expired (past ResumeHorizon), evicted (past HistoryBytes; their holders get a gap).", "reason")
+	descSessions            = promutil.Desc("cometplay_comet_sessions", "Live Comet sessions, by the mode of their last listen (none: not listened yet) and format.", "mode", "format")
+	descSessionsStarted     = promutil.Desc("cometplay_comet_sessions_started_total", "Comet sessions created (joins).")
+	descSessionsEnded       = promutil.Desc("cometplay_comet_sessions_ended_total", "Comet sessions ended, by reason (leave, expired, refresh-timeout, shutdown, closed).", "reason")
+	descListeners           = promutil.Desc("cometplay_comet_listeners", "Open data channels: streams, and pull/poll refreshes parked until an event or a heartbeat.", "mode")
+	descPublished           = promutil.Desc("cometplay_comet_events_published_total", "Events published (by clients and by the server), unicasts included; each is counted once, whatever its recipients.")
+	descDelivered           = promutil.Desc("cometplay_comet_events_delivered_total", "Events written to data channels, once per recipient (resent ones included).")
+	descGaps                = promutil.Desc("cometplay_comet_gaps_total", "Gap events sent: a client was further behind than its session's window (Config.Window).")
+	descHeartbeats          = promutil.Desc("cometplay_comet_heartbeats_total", "Heartbeat (hb) events sent.")
+	descNacks               = promutil.Desc("cometplay_comet_nacks_total", "Protocol requests refused with a nack.")
 )
 
 // hubCollector reads the hub's atomics at scrape time.
@@ -90,7 +93,7 @@ type hubCollector struct{ h *Hub }
 
 func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsStarted, descSessionsEnded, descListeners,
-		descPublished, descDelivered, descGaps, descHeartbeats, descNacks} {
+		descPublished, descDelivered, descGaps, descHeartbeats, descNacks, descHistoryBytes, descHistoryRefs, descHistorySlabsDropped} {
 		ch <- d
 	}
 }
@@ -113,4 +116,10 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- promutil.Counter(descGaps, st.gaps.Load())
 	ch <- promutil.Counter(descHeartbeats, st.heartbeats.Load())
 	ch <- promutil.Counter(descNacks, st.nacks.Load())
+	hs := c.h.store.Stats()
+	ch <- promutil.Gauge(descHistoryBytes, hs.Bytes)
+	ch <- promutil.Gauge(descHistoryRefs, hs.Refs)
+	ch <- promutil.Counter(descHistorySlabsDropped, hs.Released, "released")
+	ch <- promutil.Counter(descHistorySlabsDropped, hs.Expired, "expired")
+	ch <- promutil.Counter(descHistorySlabsDropped, hs.Evicted, "evicted")
 }

@@ -2,7 +2,6 @@ package comet
 
 import (
 	"errors"
-	"github.com/cometplay/cometplay/internal/ratelimit"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -10,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/history"
+	"github.com/cometplay/cometplay/internal/ratelimit"
 
 	"github.com/cometplay/cometplay/internal/timewheel"
 )
@@ -89,9 +91,11 @@ type Session struct {
 	connected       bool  // a data channel is open, or ended normally since the last one closed
 	lostAt          int64 // UnixNano when the data channel was lost, while its detach waits out DetachGrace (0: none)
 	subs            []*subscription
-	win             *window // recent events; nil until the first one
-	seq             uint64  // last sequence number assigned
-	delivered       uint64  // last sequence number written to a data channel
+	gone            []*subscription // unsubscribed, while held events may still name them (goneAt)
+	hist            history.Ring    // the events since the last acknowledged one: references into the hub's store
+	seq             uint64          // last sequence number assigned
+	delivered       uint64          // last sequence number written to a data channel
+	nextSub         uint32          // id of the last subscription made
 	lst             listener
 	refreshDeadline int64       // UnixNano: a pull/poll client must refresh before this (0: none)
 	ext             *sessionExt // what only some sessions need; nil until then
@@ -115,19 +119,15 @@ func (s *Session) extLocked() *sessionExt {
 	return s.ext
 }
 
-// window is a session's ring of recent events, oldest at head. It grows by
-// doubling up to Config.Window, so a session that receives few events
-// keeps a small one.
-type window struct {
-	buf     []queued
-	head, n int32
-}
-
-// queued is one event held in a session's window.
-type queued struct {
-	seq uint64
-	ev  *Event
-	sub *subscription // matching subscription (p_sid, p_label); nil for unicast
+// item is one thing a data channel writes for a session: a held event
+// (seq, its entry, the sid and label of the subscription it came through),
+// or, with gapFrom set, the gap event for gapFrom..seq, events the session
+// can no longer deliver.
+type item struct {
+	seq        uint64
+	e          history.Entry
+	gapFrom    uint64
+	sid, label string
 }
 
 // ID returns the secret session id (p_id). Treat it as a credential.
@@ -218,18 +218,27 @@ func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
 
 // Send queues a data event for this session only (unicast: no p_sid).
 func (s *Session) Send(subject string, kv ...string) {
-	fs := make([]Field, 0, 3+len(kv)/2)
-	fs = append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject})
-	for i := 0; i+1 < len(kv); i += 2 {
-		fs = append(fs, Field{kv[i], kv[i+1]})
-	}
-	ev := newEventFields(fs)
-	ev.solo = true
-	s.push(ev, nil)
+	s.sendFields(dataFields(subject, kv))
 }
 
 // SendEvent queues ev for this session only.
-func (s *Session) SendEvent(ev *Event) { s.push(ev, nil) }
+func (s *Session) SendEvent(ev *Event) { s.sendFields(ev.fields) }
+
+// sendFields holds an event of these fields for this session alone.
+func (s *Session) sendFields(fs []Field) {
+	h := s.hub
+	buf := records.Get().(*recordBuf)
+	buf.b = record(buf.b[:0], fs)
+	ref, err := h.store.Put(buf.b, 1)
+	buf.put()
+	if err != nil {
+		h.srv.Logger().Error("comet: event not held", "err", err)
+		return
+	}
+	if !s.pushRef(ref, uint32(eventSize(fs)), nil, nil) {
+		h.store.Release(ref)
+	}
+}
 
 // Subscribe adds a subscription, as the subscribe request does, and returns
 // its sid. Subscribing again to the same subject with the same label returns
@@ -272,92 +281,148 @@ func (s *Session) UnsubscribeSubject(subject string) int {
 // Close ends the session with ReasonClosed (its listener ends at once).
 func (s *Session) Close() { s.stop(ReasonClosed) }
 
-// push appends ev to the window and wakes the listener. Safe from any goroutine.
-func (s *Session) push(ev *Event, sub *subscription) {
+// pushRef gives the session an event held in the hub's store (one of the
+// references Put counted for its recipients), through sub (nil: a unicast),
+// and wakes its listener (through wake, when a fan-out gathers the wakeups). It reports false, keeping nothing, when the
+// session has stopped: the caller releases the reference. Safe from any
+// goroutine.
+func (s *Session) pushRef(ref history.Ref, size uint32, sub *subscription, wake *wakeups) bool {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.seq++
-	s.appendRingLocked(queued{seq: s.seq, ev: ev, sub: sub})
+	var id uint32
+	if sub != nil {
+		id = sub.id
+	}
+	cfg := &s.hub.cfg
+	if old, ok := s.hist.Push(s.seq, history.Entry{Ref: ref, Size: size, Sub: id}, cfg.Window); ok {
+		s.hub.store.Release(old.Ref)
+	}
+	for s.hist.Bytes() > int64(cfg.SessionHistoryBytes) && s.hist.Len() > 1 {
+		s.dropOldestLocked()
+	}
 	if s.lst.active {
-		s.requestLocked(actNone)
+		s.requestInto(actNone, wake)
 	}
 	s.mu.Unlock()
+	return true
 }
 
-// appendRingLocked stores q in the window, evicting the oldest event when
-// it is full.
-func (s *Session) appendRingLocked(q queued) {
-	w := s.win
-	if w == nil {
-		w = new(window)
-		s.win = w
+// dropOldestLocked lets the oldest held event go.
+func (s *Session) dropOldestLocked() {
+	if e, ok := s.hist.PopFront(); ok {
+		s.hub.store.Release(e.Ref)
 	}
-	limit := s.hub.cfg.Window
-	size := int32(len(w.buf))
-	if w.n == size && int(size) < limit {
-		n := min(max(4, 2*int(size)), limit)
-		grown := make([]queued, n)
-		for i := int32(0); i < w.n; i++ {
-			grown[i] = w.buf[(w.head+i)%size]
+}
+
+// ackLocked lets go of what the client has: the events up to upTo, and
+// never one not delivered yet.
+func (s *Session) ackLocked(upTo uint64) {
+	upTo = min(upTo, s.delivered)
+	for s.hist.Len() > 0 && s.hist.First(0) <= upTo {
+		s.dropOldestLocked()
+	}
+	s.pruneGoneLocked()
+}
+
+// trimLocked lets go of the oldest events the store no longer holds (past
+// the resume horizon, or the hub's byte limit): a client resuming from
+// there gets the gap it would get anyway.
+func (s *Session) trimLocked() {
+	for s.hist.Len() > 0 {
+		e, _ := s.hist.At(s.hist.First(0))
+		if s.hub.store.Alive(e.Ref) {
+			break
 		}
-		w.buf, w.head, size = grown, 0, int32(n)
+		s.dropOldestLocked()
 	}
-	if w.n == size {
-		w.buf[w.head] = q // overwrite the oldest
-		w.head = (w.head + 1) % size
+	s.pruneGoneLocked()
+}
+
+// releaseHistoryLocked lets go of everything held (the session ends).
+func (s *Session) releaseHistoryLocked() {
+	st := s.hub.store
+	s.hist.Reset(func(e history.Entry) { st.Release(e.Ref) })
+	s.gone = nil
+}
+
+// pruneGoneLocked forgets the unsubscribed subscriptions no held event
+// came through.
+func (s *Session) pruneGoneLocked() {
+	if len(s.gone) == 0 {
 		return
 	}
-	w.buf[(w.head+w.n)%size] = q
-	w.n++
-}
-
-// oldestLocked returns the sequence number of the oldest event held (seq+1
-// when none is held).
-func (s *Session) oldestLocked() uint64 {
-	if s.win == nil || s.win.n == 0 {
-		return s.seq + 1
+	first := s.hist.First(s.seq + 1)
+	kept := s.gone[:0]
+	for _, sub := range s.gone {
+		if sub.goneAt >= first {
+			kept = append(kept, sub)
+		}
 	}
-	return s.win.buf[s.win.head].seq
+	clear(s.gone[len(kept):])
+	s.gone = kept
 }
 
-// takeLocked appends the held events after the delivered cursor to dst and
-// advances the cursor past them. gapFrom..gapTo is the range lost (gapTo ==
-// 0: none). It stops once the events taken add up to budget bytes (always
-// taking at least one; budget < 0: none), leaving the rest pending: a large
-// backlog goes out in slices a slow but live client can absorb instead of
-// overflowing its connection's outbound cap.
-func (s *Session) takeLocked(dst []queued, budget int) (out []queued, gapFrom, gapTo uint64) {
+// subByID returns the subscription an event came through (it may have been
+// unsubscribed since), or nil.
+func (s *Session) subByID(id uint32) *subscription {
+	for _, list := range [2][]*subscription{s.subs, s.gone} {
+		for _, sub := range list {
+			if sub.id == id {
+				return sub
+			}
+		}
+	}
+	return nil
+}
+
+// takeLocked appends to dst what a data channel should write now: the held
+// events after the delivered cursor, a gap item where events are no longer
+// held, and advances the cursor past them. It stops once the events taken
+// add up to budget bytes (always taking at least one; budget < 0: none),
+// leaving the rest pending: a large backlog goes out in slices a slow but
+// live client can absorb instead of overflowing its connection's outbound
+// cap.
+func (s *Session) takeLocked(dst []item, budget int) []item {
 	if s.delivered >= s.seq || budget < 0 {
-		return dst, 0, 0
+		return dst
 	}
-	oldest := s.oldestLocked()
-	if s.delivered+1 < oldest {
-		gapFrom, gapTo = s.delivered+1, oldest-1
-		s.delivered = gapTo
+	gap := func(q uint64) {
+		if n := len(dst); n > 0 && dst[n-1].gapFrom != 0 && dst[n-1].seq+1 == q {
+			dst[n-1].seq = q
+			return
+		}
+		dst = append(dst, item{seq: q, gapFrom: q})
 	}
-	w := s.win
-	if w == nil {
-		s.delivered = s.seq
-		return dst, gapFrom, gapTo
+	if first := s.hist.First(s.seq + 1); s.delivered+1 < first {
+		dst = append(dst, item{seq: first - 1, gapFrom: s.delivered + 1})
+		s.delivered = first - 1
 	}
 	size := 0
-	for i := int32(0); i < w.n; i++ {
-		q := w.buf[(w.head+i)%int32(len(w.buf))]
-		if q.seq <= s.delivered {
+	for q := s.delivered + 1; q <= s.seq; q++ {
+		e, _ := s.hist.At(q)
+		if !s.hub.store.Alive(e.Ref) {
+			gap(q) // let go by the store: past the horizon or the hub's bytes
+			s.delivered = q
 			continue
 		}
-		if size > 0 && size+q.ev.size > budget {
-			return dst, gapFrom, gapTo // the rest on the next turn
+		if size > 0 && size+int(e.Size) > budget {
+			break // the rest on the next turn
 		}
-		size += q.ev.size
-		dst = append(dst, q)
-		s.delivered = q.seq
+		size += int(e.Size)
+		it := item{seq: q, e: e}
+		if e.Sub != 0 {
+			if sub := s.subByID(e.Sub); sub != nil {
+				it.sid, it.label = sub.sid, sub.label
+			}
+		}
+		dst = append(dst, it)
+		s.delivered = q
 	}
-	s.delivered = s.seq
-	return dst, gapFrom, gapTo
+	return dst
 }
 
 // pacingRetry is how soon a channel whose connection was too full to take
@@ -365,9 +430,11 @@ func (s *Session) takeLocked(dst []queued, budget int) (out []queued, gapFrom, g
 const pacingRetry = 20 * time.Millisecond
 
 // resumeLocked moves the delivered cursor back to last (a client's p_last or
-// Last-Event-ID): everything after it still held is sent again.
+// Last-Event-ID): everything after it still held is sent again, and what
+// the client says it has is let go.
 func (s *Session) resumeLocked(last uint64) {
 	s.delivered = min(last, s.seq)
+	s.ackLocked(last)
 }
 
 // hasPendingLocked reports whether events wait for delivery.
@@ -420,7 +487,8 @@ func (s *Session) subscribe(subject, label string, client bool) (*subscription, 
 	}
 	// Copies: a client's subject and label are parts of the string
 	// holding every parameter of its request, which they must not keep alive.
-	sub := &subscription{sess: s, subject: strings.Clone(subject), label: strings.Clone(label), sid: s.newSIDLocked(), segs: int32(segs)}
+	s.nextSub++
+	sub := &subscription{sess: s, id: s.nextSub, subject: strings.Clone(subject), label: strings.Clone(label), sid: s.newSIDLocked(), segs: int32(segs)}
 	s.subs = append(s.subs, sub)
 	s.nsubs.Store(int32(len(s.subs)))
 	s.mu.Unlock()
@@ -461,6 +529,11 @@ func (s *Session) unsubscribe(sid string, client bool) ([]*subscription, error) 
 	for _, sub := range removed {
 		if sub.segs > 0 {
 			s.ext.segs -= int(sub.segs)
+		}
+		if s.hist.Len() > 0 {
+			// Held events that came through it still name it (p_sid, p_label).
+			sub.goneAt = s.seq
+			s.gone = append(s.gone, sub)
 		}
 	}
 	s.nsubs.Store(int32(len(s.subs)))
@@ -520,6 +593,7 @@ func (s *Session) check() {
 		s.mu.Unlock()
 		return
 	}
+	s.trimLocked() // what the store let go of past the horizon
 	var expire string
 	next := int64(cfg.SessionTimeout)
 	if lst := &s.lst; lst.active {
@@ -596,7 +670,7 @@ func (s *Session) stop(reason string) {
 	// runListener takes them and releases the window. Otherwise the window
 	// goes now.
 	if reason != ReasonShutdown || !s.lst.active {
-		s.win = nil
+		s.releaseHistoryLocked()
 	}
 	s.mu.Unlock()
 	s.hub.srv.Timers().Cancel(&s.timer)

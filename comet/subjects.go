@@ -41,6 +41,8 @@ var errTooManyParts = fmt.Errorf("too many subjects in one list (at most %d)", M
 // subscription is one p_sid of a session.
 type subscription struct {
 	sess    *Session
+	id      uint32 // within its session: what its held events name (history.Entry.Sub)
+	goneAt  uint64 // once unsubscribed: the session's seq then (no event after it came through it)
 	sid     string
 	subject string // as given, possibly a comma list
 	label   string

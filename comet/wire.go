@@ -88,26 +88,15 @@ type Field struct {
 }
 
 // Event is an immutable Pushlet event: an ordered list of fields, the first
-// being p_event. One Event published to many sessions is shared by all of
-// them; its encoding in each format is computed once and cached (unless it
-// has at most two recipients: see solo), and only the per-recipient fields
-// (p_seq, p_sid, p_label) are written per recipient.
+// being p_event. Published or sent, it is encoded once into the hub's
+// history (as a record of its fields, held in pointer-free slabs: see
+// internal/history) and the Event itself is let go; each recipient's data
+// channel writes it from the record, with only p_seq, p_sid and p_label
+// written per recipient.
 type Event struct {
 	fields []Field
-	size   int                       // approximate encoded size (names, values, punctuation), for pacing
-	enc    atomic.Pointer[encodings] // allocated at the first cached encoding
-	// solo: the event has at most fewSolo recipients (set before it is
-	// queued, read-only after), so its encodings are not cached: a cached
-	// copy would double what the recipients' windows hold for an encoding
-	// written once or twice.
-	solo bool
+	size   int // approximate encoded size (names, values, punctuation), for pacing
 }
-
-// encodings caches an event's encoding in each format.
-type encodings [numFormats]atomic.Pointer[[]byte]
-
-// fewSolo is the most recipients of an event written without caching.
-const fewSolo = 2
 
 // NewEvent returns an event of type name (the p_event value) carrying
 // p_time and the given fields, as name, value pairs. It panics on an odd
@@ -141,13 +130,9 @@ func allocEvent(n int) (*Event, []Field) {
 	return new(Event), make([]Field, 0, n)
 }
 
-// oneShot is NewEvent for an event the server writes once (acks, refresh,
-// hb, gap, abort): its encoding is not cached.
-func oneShot(name string, kv ...string) *Event {
-	e := NewEvent(name, kv...)
-	e.solo = true
-	return e
-}
+// oneShot is NewEvent for an event the server writes once and keeps no
+// history of (acks, refresh, hb, gap, abort).
+func oneShot(name string, kv ...string) *Event { return NewEvent(name, kv...) }
 
 func newEventFields(fs []Field) *Event {
 	e := new(Event)
@@ -156,11 +141,17 @@ func newEventFields(fs []Field) *Event {
 }
 
 func (e *Event) setFields(fs []Field) {
+	e.fields, e.size = fs, eventSize(fs)
+}
+
+// eventSize is the approximate encoded size of an event of these fields:
+// what it counts for in pacing a data channel and in the history limits.
+func eventSize(fs []Field) int {
 	n := 32
 	for _, f := range fs {
 		n += len(f.Name) + len(f.Value) + 8
 	}
-	e.fields, e.size = fs, n
+	return n
 }
 
 // Name returns the event's p_event.
@@ -206,32 +197,25 @@ type recipient struct {
 	label   string
 }
 
-// appendShared appends the encoding of e's fields in format f, computed
-// once and cached unless e is solo.
-func (e *Event) appendShared(b []byte, f Format) []byte {
-	if f == FormatSSE {
-		f = FormatJSON
+// family is the format whose field encoding f shares: sse writes json's,
+// xml-strict xml's.
+func family(f Format) Format {
+	switch f {
+	case FormatSSE:
+		return FormatJSON
+	case FormatXMLStrict:
+		return FormatXML
 	}
-	if e.solo {
-		for i, fd := range e.fields {
-			b = appendField(b, f, fd.Name, fd.Value, i == 0)
-		}
-		return b
+	return f
+}
+
+// appendFields appends the encoding of fs in format f's family.
+func appendFields(b []byte, f Format, fs []Field) []byte {
+	f = family(f)
+	for i, fd := range fs {
+		b = appendField(b, f, fd.Name, fd.Value, i == 0)
 	}
-	c := e.enc.Load()
-	if c == nil {
-		e.enc.CompareAndSwap(nil, new(encodings))
-		c = e.enc.Load()
-	}
-	if p := c[f].Load(); p != nil {
-		return append(b, *p...)
-	}
-	var enc []byte
-	for i, fd := range e.fields {
-		enc = appendField(enc, f, fd.Name, fd.Value, i == 0)
-	}
-	c[f].Store(&enc) // a racing encoder stores identical bytes
-	return append(b, enc...)
+	return b
 }
 
 // appendField appends one name/value pair in format f. first says whether it
@@ -295,31 +279,51 @@ func recipientSep(b []byte, f Format) []byte {
 // a recipient (nil for control responses). For json it is one object; the
 // caller separates objects (commas in an array, newlines on a stream).
 func appendEvent(b []byte, f Format, e *Event, r *recipient) []byte {
+	b = frameStart(b, f, r, e.Name() == "hb")
+	b = appendFields(b, f, e.fields)
+	return frameEnd(b, f)
+}
+
+// appendEncoded is appendEvent for an event whose fields are already
+// encoded in f's family (shared by its recipients).
+func appendEncoded(b []byte, f Format, shared []byte, r *recipient) []byte {
+	b = frameStart(b, f, r, false)
+	b = append(b, shared...)
+	return frameEnd(b, f)
+}
+
+// frameStart appends what comes before an event's own fields: the frame's
+// opening and the per-recipient fields. hb says the event is a heartbeat,
+// which an SSE stream writes without an id (it repeats the last one).
+func frameStart(b []byte, f Format, r *recipient, hb bool) []byte {
 	switch f {
 	case FormatJS:
 		b = append(b, `<script language="JavaScript">parent.push(`...)
-		b = appendRecipient(b, f, r)
-		b = e.appendShared(b, f)
-		return append(b, ");</script>"...)
 	case FormatJSON:
 		b = append(b, '{')
-		b = appendRecipient(b, f, r)
-		b = e.appendShared(b, f)
-		return append(b, '}')
 	case FormatSSE:
-		if r != nil && r.withSeq && r.seq != 0 && e.Name() != "hb" {
+		if r != nil && r.withSeq && r.seq != 0 && !hb {
 			b = append(b, "id: "...)
 			b = strconv.AppendUint(b, r.seq, 10)
 			b = append(b, '\n')
 		}
 		b = append(b, "data: {"...)
-		b = appendRecipient(b, FormatJSON, r)
-		b = e.appendShared(b, FormatJSON)
-		return append(b, "}\n\n"...)
 	default:
 		b = append(b, "<event "...)
-		b = appendRecipient(b, f, r)
-		b = e.appendShared(b, f)
+	}
+	return appendRecipient(b, family(f), r)
+}
+
+// frameEnd closes an event's frame.
+func frameEnd(b []byte, f Format) []byte {
+	switch f {
+	case FormatJS:
+		return append(b, ");</script>"...)
+	case FormatJSON:
+		return append(b, '}')
+	case FormatSSE:
+		return append(b, "}\n\n"...)
+	default:
 		return append(b, "/>"...)
 	}
 }

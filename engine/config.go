@@ -61,7 +61,8 @@ const (
 	keepAliveProbes = 3
 	// DefaultShutdownTimeout bounds a graceful shutdown.
 	DefaultShutdownTimeout = 5 * time.Second
-	// DefaultWorkQueue is the number of requests waiting for a handler
+	// DefaultWorkQueue is the number of requests (a connection's pipelined
+	// requests parsed together count once) waiting for a handler
 	// goroutine before the server answers 503.
 	DefaultWorkQueue = 4096
 	// minInbound is the least MaxInbound: a connection must be able to
@@ -84,7 +85,9 @@ type Config struct {
 	// Workers is the number of goroutines that run Handlers (default
 	// 8×GOMAXPROCS, at least 16). It does not grow with connections.
 	Workers int
-	// WorkQueue bounds the requests waiting for a worker (default DefaultWorkQueue).
+	// WorkQueue bounds the requests waiting for a worker (default
+	// DefaultWorkQueue); a connection's pipelined requests parsed together
+	// are one item, run by one worker in order.
 	WorkQueue int
 	// Limits bounds request parsing (see httpcodec.Limits for the defaults).
 	Limits httpcodec.Limits

@@ -63,7 +63,8 @@ type conn struct {
 	deadline   int64 // UnixNano
 	flushUntil int64 // UnixNano: while timerFlush, when to give up on the peer reading
 
-	prev, next *conn // the loop's list of open connections
+	prev, next *conn  // the loop's list of open connections
+	remoteS    string // remote, once asked for
 }
 
 func newConn(srv *Server, l *Loop, gc gnet.Conn) *conn {
@@ -136,11 +137,15 @@ func (c *conn) timerFired(gen uint32) {
 	}
 }
 
+// remote returns the peer's address as text, made once per connection
+// (a Handler's every request carries it).
 func (c *conn) remote() string {
-	if a := c.gc.RemoteAddr(); a != nil {
-		return a.String()
+	if c.remoteS == "" {
+		if a := c.gc.RemoteAddr(); a != nil {
+			c.remoteS = a.String()
+		}
 	}
-	return ""
+	return c.remoteS
 }
 
 // onTraffic parses and serves what has arrived. Loop only.
@@ -154,13 +159,26 @@ func (c *conn) onTraffic() gnet.Action {
 
 // batch serves the inbound buffer as one batch: the responses it produces
 // are assembled in the loop's buffer and written with one write. Loop only;
-// no other connection's batch may be in progress.
+// no other connection's batch may be in progress (output of another
+// connection a run of the inbox was collecting is written first).
 func (c *conn) batch() {
-	c.l.cur = c
+	l := c.l
+	if l.out != c {
+		l.flushOut()
+	}
+	l.cur, l.out = c, c
 	c.process()
-	c.l.cur = nil
+	l.cur = nil
+	l.srv.submitJobs(l)
+	l.out = nil
 	c.flush()
 	c.leftIn = int32(c.gc.InboundBuffered())
+	c.flushed()
+}
+
+// flushed closes the connection when its last response was in the batch
+// just written.
+func (c *conn) flushed() {
 	if c.closeAtFlush {
 		c.closeAtFlush = false
 		c.finishClose()
@@ -395,7 +413,7 @@ func (c *conn) maybeContinue(buf []byte) {
 
 func (c *conn) write100() {
 	const cont = "HTTP/1.1 100 Continue\r\n\r\n"
-	if c.l.cur == c {
+	if c.l.out == c {
 		c.l.wbuf = append(c.l.wbuf, cont...)
 		return
 	}
@@ -517,7 +535,7 @@ func (c *conn) complete(ex *Exchange) {
 
 // emit writes bytes of the head exchange: batched during OnTraffic, direct otherwise.
 func (c *conn) emit(b []byte) {
-	if c.l.cur == c {
+	if c.l.out == c {
 		c.l.wbuf = append(c.l.wbuf, b...)
 		return
 	}
@@ -526,7 +544,7 @@ func (c *conn) emit(b []byte) {
 
 // scheduleClose closes the connection once its last response is written.
 func (c *conn) scheduleClose() {
-	if c.l.cur == c {
+	if c.l.out == c {
 		c.closeAtFlush = true
 		return
 	}

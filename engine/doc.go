@@ -29,7 +29,16 @@
 //
 // Handlers (Server.Handle) run on a fixed pool of worker goroutines fed by a
 // bounded queue (Config.Workers, Config.WorkQueue); a full queue is answered
-// 503 at once. Timers live in one hashed timing wheel driven by one
+// 503 at once. A connection's requests parsed in one batch (pipelined) go to
+// one worker in one hand-off and run in order, the rest handed back to the
+// queue when a Handler takes longer than a millisecond; the responses they
+// complete reach the loop in one post and leave in one write.
+//
+// A loop's inbox has two lanes. The engine's own work (a Handler's response,
+// timers, closes) is urgent and done first; a protocol layer's tasks
+// (Loop.Post: comet's deliveries) are done a few hundred at a time, between
+// which gnet serves the loop's sockets: a fan-out to thousands of listeners
+// holds no response, request or other connection behind all of it. Timers live in one hashed timing wheel driven by one
 // goroutine (Server.Timers): the connections' header and idle timeouts here,
 // the Comet sessions' leases, heartbeats and detach graces in comet. Its
 // callbacks only post to a loop. (A net/http handler whose client reads
@@ -57,8 +66,9 @@
 //     Config.MaxPipelined in flight).
 //  4. The router picks a handler. A LoopHandler (comet's protocol) and the
 //     static files run right there on the loop. A Handler gets an owned
-//     copy of the request and runs on a worker; its Stream posts the
-//     response to the loop.
+//     copy of the request (its Stream, Request and strings in two
+//     allocations) and runs on a worker, with the other requests of the
+//     batch; its Stream posts the response to the loop's urgent lane.
 //  5. The exchange at the head of the queue writes straight into the loop's
 //     output batch; a later one holds its bytes until those before it are
 //     done. At the end of OnTraffic the batch is written with one write.

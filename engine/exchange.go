@@ -68,7 +68,7 @@ func (ex *Exchange) buf() []byte {
 	if !ex.isHead() {
 		return ex.pend
 	}
-	if c.l.cur == c {
+	if c.l.out == c {
 		return c.l.wbuf
 	}
 	return c.l.scratch[:0]
@@ -82,7 +82,7 @@ func (ex *Exchange) commit(b []byte) {
 		c.checkOutbound()
 		return
 	}
-	if c.l.cur == c {
+	if c.l.out == c {
 		c.l.wbuf = b
 		return
 	}

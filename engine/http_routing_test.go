@@ -124,10 +124,10 @@ func TestHTTPRequestCopy(t *testing.T) {
 	}
 	if r := byMethod["POST"]; r == nil || r.Path != "/echo" || r.RawQuery != "a=1&b=x+y" || r.Query().Get("b") != "x y" ||
 		r.Host != "example" || r.Proto != "HTTP/1.1" || string(r.Body) != "hello" ||
-		strings.Join(r.Header["X-Multi"], ",") != "1,2" || r.RemoteAddr != c.C.LocalAddr().String() {
+		strings.Join(r.Header()["X-Multi"], ",") != "1,2" || r.RemoteAddr != c.C.LocalAddr().String() {
 		t.Errorf("POST = %+v", r)
 	}
-	if r := byMethod["PUT"]; r == nil || string(r.Body) != "abcde" || r.Header.Get("Transfer-Encoding") != "chunked" {
+	if r := byMethod["PUT"]; r == nil || string(r.Body) != "abcde" || r.Header().Get("Transfer-Encoding") != "chunked" {
 		t.Errorf("PUT = %+v", r)
 	}
 	if r := byMethod["GET"]; r == nil || r.Proto != "HTTP/1.0" || r.Body != nil {

@@ -149,10 +149,7 @@ func newHTTPRequest(r *Request) (*http.Request, error) {
 	if !ok {
 		return nil, fmt.Errorf("engine: bad protocol %q", r.Proto)
 	}
-	hdr := r.Header
-	if hdr == nil {
-		hdr = make(http.Header)
-	}
+	hdr := r.Header()
 	host := r.Host
 	if u.Host != "" {
 		host = u.Host

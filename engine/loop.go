@@ -16,27 +16,53 @@ import (
 // Posting appends to a slice under a mutex and, when the loop is not already
 // scheduled, asks gnet to run the inbox once (EventLoop.Execute). A burst of
 // posts (one published event fanned out to thousands of listeners) therefore
-// costs one wake-up per loop, and the loop drains the whole batch at once.
+// costs one wake-up per loop.
+//
+// The inbox has two lanes. The engine's own work (a Handler's response and
+// chunks, timers, closes) is urgent: each run does all of it first. A
+// protocol layer's tasks (Loop.Post: comet's listener deliveries) are bulk:
+// a run does at most bulkSlice of them, then hands the loop back to gnet,
+// which reads and serves the sockets that are ready before the next run. A
+// fan-out to thousands of listeners thus never holds a response, a request
+// or another connection's traffic behind all of it.
 type Loop struct {
 	srv *Server
 	el  gnet.EventLoop
 	idx int
 
 	mu        sync.Mutex
-	ops       []op // guarded by mu
+	ops       []op // urgent lane; guarded by mu
+	bulk      []op // bulk lane, from bulkHead on; guarded by mu
+	bulkHead  int  // guarded by mu
 	scheduled bool // guarded by mu: an Execute is pending
 
 	// Loop-only state below: touched only on this loop's goroutine.
 	spare     []op
+	bulkRun   []op                // the bulk slice being run
+	jobs      *jobBatch           // Handlers of cur's requests parsed so far, for one worker
+	hdrBuf    []string            // a response's fields with its content type
 	parsers   []*httpcodec.Parser // free parsers; a connection holds one only while a request is partial
 	inBufs    [][]byte            // free small buffers for bytes a connection holds (conn.in)
 	exchanges []*Exchange         // free exchanges (finished, unowned)
-	cur       *conn               // connection whose OnTraffic is running; its output is batched in wbuf
-	wbuf      []byte              // output batch of cur, written once at the end of OnTraffic
+	cur       *conn               // connection whose requests are being parsed and served (conn.batch)
+	out       *conn               // connection whose output is being collected in wbuf: cur's, or a run of the inbox's
+	wbuf      []byte              // output batch of out, written once at the end of OnTraffic or of its part of a run
 	scratch   []byte              // response assembly outside OnTraffic
 	conns     *conn               // open connections (for draining at shutdown)
 	now       time.Time           // time at the start of the current batch (clock)
 	nowSet    bool
+}
+
+// flushOut writes the output collected for l.out, if any, and stops
+// collecting.
+func (l *Loop) flushOut() {
+	c := l.out
+	if c == nil {
+		return
+	}
+	l.out = nil
+	c.flush()
+	c.flushed()
 }
 
 // clock returns the time, read once per batch of work on the loop (an
@@ -92,43 +118,112 @@ type op struct {
 	c      *conn
 	ex     *Exchange
 	hdrs   []string
+	ctype  string // opRespond: Content-Type, appended to hdrs on the loop
 	data   []byte
 	task   LoopTask
 }
 
-// post hands o to the loop. Safe for concurrent use; never blocks on I/O.
+// bulkSlice is the most bulk tasks one run of the inbox does before the loop
+// serves its sockets again: a few hundred writes, about a millisecond.
+const bulkSlice = 256
+
+// post hands o to the loop's urgent lane. Safe for concurrent use; never
+// blocks on I/O.
 func (l *Loop) post(o op) {
 	l.mu.Lock()
 	l.ops = append(l.ops, o)
+	l.scheduleLocked()
+}
+
+// postAll hands ops to the loop's urgent lane at once. Safe for concurrent
+// use.
+func (l *Loop) postAll(ops []op) {
+	l.mu.Lock()
+	l.ops = append(l.ops, ops...)
+	l.scheduleLocked()
+}
+
+// postBulk hands tasks to the loop's bulk lane. Safe for concurrent use.
+func (l *Loop) postBulk(o ...op) {
+	l.mu.Lock()
+	l.bulk = append(l.bulk, o...)
+	l.scheduleLocked()
+}
+
+// scheduleLocked asks gnet to run the inbox unless a run is pending, and
+// unlocks l.mu.
+func (l *Loop) scheduleLocked() {
 	if l.scheduled {
 		l.mu.Unlock()
 		return
 	}
 	l.scheduled = true
 	l.mu.Unlock()
+	l.execute()
+}
+
+// execute asks gnet to run the inbox (l.scheduled is set).
+func (l *Loop) execute() {
 	if err := l.el.Execute(context.Background(), l); err != nil {
 		// The engine is shutting down: its connections are being closed and
 		// their exchanges notified by OnClose, so the work is moot.
 		l.mu.Lock()
 		l.ops = l.ops[:0]
+		clear(l.bulk)
+		l.bulk, l.bulkHead = l.bulk[:0], 0
 		l.scheduled = false
 		l.mu.Unlock()
 	}
 }
 
-// Run drains the inbox. It implements gnet.Runnable and runs on the loop.
+// Run drains the urgent lane and a slice of the bulk lane. It implements
+// gnet.Runnable and runs on the loop; when bulk work remains it asks for
+// another run, which gnet makes after serving the sockets that are ready.
 func (l *Loop) Run(context.Context) error {
 	l.mu.Lock()
 	ops := l.ops
 	l.ops = l.spare[:0]
-	l.scheduled = false
+	bulk := l.bulkRun[:0]
+	if n := len(l.bulk) - l.bulkHead; n > 0 {
+		k := min(n, bulkSlice)
+		bulk = append(bulk, l.bulk[l.bulkHead:l.bulkHead+k]...)
+		clear(l.bulk[l.bulkHead : l.bulkHead+k])
+		l.bulkHead += k
+		if l.bulkHead == len(l.bulk) {
+			if cap(l.bulk) > 1<<16 {
+				l.bulk = nil // a rare huge fan-out: let its array go
+			}
+			l.bulk, l.bulkHead = l.bulk[:0], 0
+		}
+	}
+	more := l.bulkHead < len(l.bulk)
+	l.scheduled = more // a run stays pending for the rest
 	l.mu.Unlock()
 	l.nowSet = false
 	for i := range ops {
+		// The responses, chunks and ends a connection's Handlers posted
+		// are written together, with one write.
+		var c *conn
+		if ops[i].ex != nil {
+			c = ops[i].ex.c
+		}
+		if l.out != c {
+			l.flushOut()
+			l.out = c
+		}
 		l.exec(&ops[i])
 		ops[i] = op{}
 	}
+	l.flushOut()
 	l.spare = ops[:0]
+	for i := range bulk {
+		l.exec(&bulk[i])
+		bulk[i] = op{}
+	}
+	l.bulkRun = bulk[:0]
+	if more {
+		l.execute()
+	}
 	return nil
 }
 
@@ -164,7 +259,12 @@ func (l *Loop) exec(o *op) {
 	}
 	switch o.kind {
 	case opRespond:
-		ex.respond(o.status, o.hdrs, o.data)
+		hdrs := o.hdrs
+		if o.ctype != "" {
+			hdrs = append(append(l.hdrBuf[:0], o.hdrs...), "Content-Type", o.ctype)
+			l.hdrBuf = hdrs[:0]
+		}
+		ex.respond(o.status, hdrs, o.data)
 	case opStart:
 		ex.start(o.status, o.hdrs)
 	case opChunk:

@@ -188,7 +188,7 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- promutil.Gauge(descWorkQueueCap, int64(s.cfg.WorkQueue))
 	queued := 0
 	if s.started.Load() && s.workers != nil {
-		queued = len(s.workers.jobs)
+		queued = len(s.workers.jobs) // batches: a connection's pipelined requests count once
 	}
 	ch <- promutil.Gauge(descWorkQueue, int64(queued))
 	for _, rc := range *s.routeStats.table.Load() {

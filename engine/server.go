@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cometplay/cometplay/internal/netaddr"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/netaddr"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -390,35 +392,117 @@ func (s *Server) RefuseMethod(ex *Exchange, method []byte, allow string) {
 // dispatchWorker copies req and queues it for a worker; a full queue is
 // answered 503 at once.
 func (s *Server) dispatchWorker(ex *Exchange, req *httpcodec.Request, h Handler) {
-	st := &Stream{ex: ex, l: ex.c.l}
+	hc := &handlerCall{st: Stream{ex: ex, l: ex.c.l}}
+	st, r := &hc.st, &hc.req
+	st.hdrs = hc.hdrs[:0]
 	ex.owner = (*streamOwner)(st)
-	r := copyRequest(req, ex.c.remote())
-	if !s.workers.submit(job{st: st, req: r, h: h, route: ex.route}) {
+	copyRequest(r, hc.inline[:], req, ex.c.remote())
+	j := job{st: st, req: r, h: h, route: ex.route}
+	l := ex.c.l
+	if l.jobs == nil {
+		l.jobs = &jobBatch{ops: opBatch{l: l}}
+	}
+	st.batch = &l.jobs.ops // while its Handler runs; the worker clears it (not shared before submit)
+	l.jobs.jobs = append(l.jobs.jobs, j)
+	if l.cur != ex.c {
+		s.submitJobs(l) // not in a batch of a connection's requests
+	}
+	// Otherwise a connection's requests parsed together go to one worker
+	// together when the batch is parsed (conn.batch): one hand-off instead
+	// of one per request.
+}
+
+// jobBatch is the Handlers of a connection's requests parsed together, for
+// one worker, and the responses they gather.
+type jobBatch struct {
+	ops  opBatch
+	jobs []job
+}
+
+// submitJobs queues the loop's gathered jobs for one worker; a full queue
+// is answered 503 at once, for each of them. Loop only.
+func (s *Server) submitJobs(l *Loop) {
+	jb := l.jobs
+	if jb == nil {
+		return
+	}
+	l.jobs = nil // the worker owns it now
+	if s.workers.submit(jb) {
+		return
+	}
+	for _, j := range jb.jobs {
 		s.stats.overloaded.Add(1)
+		j.st.batch = nil
+		ex := j.st.ex
 		ex.owner = nil
 		ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "1", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 server busy\n"))
 	}
 }
 
-func copyRequest(req *httpcodec.Request, remote string) *Request {
-	r := &Request{
-		Method:     string(req.Method),
-		Target:     string(req.Target),
-		Path:       string(req.Path),
-		RawQuery:   string(req.RawQuery),
-		Proto:      "HTTP/1." + strconv.Itoa(req.ProtoMinor),
-		Host:       string(req.Host),
-		Header:     make(http.Header, len(req.Headers)),
-		RemoteAddr: remote,
-	}
+// handlerCall is what a Handler gets, in one allocation: its Stream, its
+// Request, and room for the Request's header fields (most requests have
+// fewer than inlineFields).
+type handlerCall struct {
+	st     Stream
+	req    Request
+	inline [inlineFields]headerField
+	hdrs   [inlineHdrs]string // the first response fields the Handler sets
+}
+
+// The room a handlerCall has for a request's fields and a response's: the
+// usual (a browser sends about ten fields; an API client a few), in one
+// allocation small enough to stay cheap.
+const (
+	inlineFields = 6
+	inlineHdrs   = 6
+)
+
+// copyRequest copies req into r: one string holds every part of it (method,
+// target, path, query, host, header names and values), the body its own
+// slice.
+func copyRequest(r *Request, inline []headerField, req *httpcodec.Request, remote string) {
+	n := len(req.Method) + len(req.Target) + len(req.Path) + len(req.RawQuery) + len(req.Host)
 	for _, h := range req.Headers {
-		k := http.CanonicalHeaderKey(string(h.Name))
-		r.Header[k] = append(r.Header[k], string(h.Value))
+		n += len(h.Name) + len(h.Value)
 	}
+	var b strings.Builder
+	b.Grow(n)
+	add := func(p []byte) (start, end int) {
+		start = b.Len()
+		b.Write(p)
+		return start, b.Len()
+	}
+	type span struct{ s, e int }
+	var parts [5]span
+	for i, p := range [5][]byte{req.Method, req.Target, req.Path, req.RawQuery, req.Host} {
+		parts[i].s, parts[i].e = add(p)
+	}
+	fields := inline[:0]
+	if len(req.Headers) > len(inline) {
+		fields = make([]headerField, 0, len(req.Headers))
+	}
+	var spanBuf [2 * inlineFields]span
+	spans := spanBuf[:0] // on the stack for a usual request
+	for _, h := range req.Headers {
+		ns, ne := add(h.Name)
+		vs, ve := add(h.Value)
+		spans = append(spans, span{ns, ne}, span{vs, ve})
+	}
+	all := b.String()
+	at := func(sp span) string { return all[sp.s:sp.e] }
+	r.Method, r.Target, r.Path, r.RawQuery, r.Host = at(parts[0]), at(parts[1]), at(parts[2]), at(parts[3]), at(parts[4])
+	r.Proto = "HTTP/1.1"
+	if req.ProtoMinor == 0 {
+		r.Proto = "HTTP/1.0"
+	}
+	for i := 0; i < len(spans); i += 2 {
+		fields = append(fields, headerField{at(spans[i]), at(spans[i+1])})
+	}
+	r.fields = fields
+	r.RemoteAddr = remote
 	if len(req.Body) > 0 {
 		r.Body = append([]byte(nil), req.Body...)
 	}
-	return r
 }
 
 // Shutdown stops the server gracefully: new connections are refused, the
@@ -528,11 +612,19 @@ func statusFor(err error) int {
 }
 
 // workerPool runs Handlers on a fixed set of goroutines fed by a bounded queue.
+// An item of the queue is the requests of one connection parsed in one batch
+// (pipelined): one worker runs them in order, handing the rest back to the
+// queue when one takes longer than handlerSlice, so that a slow Handler
+// holds up only its own connection's, which wait for its response anyway.
 type workerPool struct {
 	srv  *Server
-	jobs chan job
+	jobs chan *jobBatch
 	wg   sync.WaitGroup
 }
+
+// handlerSlice is how long a worker runs a batch's Handlers before it hands
+// the rest to other workers.
+const handlerSlice = time.Millisecond
 
 type job struct {
 	st    *Stream
@@ -542,7 +634,7 @@ type job struct {
 }
 
 func newWorkerPool(s *Server, n, queue int) *workerPool {
-	p := &workerPool{srv: s, jobs: make(chan job, queue)}
+	p := &workerPool{srv: s, jobs: make(chan *jobBatch, queue)}
 	p.wg.Add(n)
 	for range n {
 		go p.work()
@@ -550,10 +642,10 @@ func newWorkerPool(s *Server, n, queue int) *workerPool {
 	return p
 }
 
-// submit queues j without blocking; false means the queue is full.
-func (p *workerPool) submit(j job) bool {
+// submit queues jobs without blocking; false means the queue is full.
+func (p *workerPool) submit(jb *jobBatch) bool {
 	select {
-	case p.jobs <- j:
+	case p.jobs <- jb:
 		return true
 	default:
 		return false
@@ -580,13 +672,42 @@ func (p *workerPool) stop(ctx context.Context) bool {
 
 func (p *workerPool) work() {
 	defer p.wg.Done()
-	for j := range p.jobs {
-		p.run(j)
+	for jb := range p.jobs {
+		p.runBatch(jb)
 	}
 }
 
-func (p *workerPool) run(j job) {
-	defer p.srv.routeStats.observeHandler(j.route, time.Now())
+// runBatch runs a batch's Handlers in order and posts their responses
+// together. Past handlerSlice of Handlers it hands the rest to another
+// worker (sharing the batch's ops: opBatch locks).
+func (p *workerPool) runBatch(jb *jobBatch) {
+	jobs := jb.jobs
+	for i := 0; i < len(jobs); i++ {
+		j := jobs[i]
+		start := time.Now()
+		p.run(j, start)
+		if !j.st.handlerReturned() {
+			jb.ops.flush() // its later ops go straight to the loop: these must be there first
+		}
+		if i+1 < len(jobs) && time.Since(start) > handlerSlice {
+			jb.ops.flush()
+			rest := &jobBatch{ops: opBatch{l: jb.ops.l}, jobs: jobs[i+1:]}
+			for _, r := range rest.jobs {
+				r.st.mu.Lock()
+				r.st.batch = &rest.ops
+				r.st.mu.Unlock()
+			}
+			if p.submit(rest) {
+				return // another worker takes the rest
+			}
+			jb, jobs, i = rest, rest.jobs, -1 // the queue is full: run the rest here
+		}
+	}
+	jb.ops.flush()
+}
+
+func (p *workerPool) run(j job, start time.Time) {
+	defer p.srv.routeStats.observeHandler(j.route, start)
 	defer func() {
 		if v := recover(); v != nil {
 			p.srv.stats.panics.Add(1)
@@ -597,7 +718,6 @@ func (p *workerPool) run(j job) {
 		}
 	}()
 	j.h(j.st, j.req)
-	j.st.finishIfUnanswered()
 }
 
 // gnetLogger routes gnet's logs to slog.

@@ -44,8 +44,9 @@ var (
 // connection's event loop, and a client that stops reading is disconnected
 // when its queued bytes exceed Config.MaxOutbound.
 type Stream struct {
-	ex *Exchange
-	l  *Loop
+	ex    *Exchange
+	l     *Loop
+	batch *opBatch // guarded by mu: while its worker runs the Handler, ops gather here
 
 	mu      sync.Mutex
 	hdrs    []string // guarded by mu until the head is sent
@@ -55,6 +56,51 @@ type Stream struct {
 	posted  atomic.Int64  // bytes of Write chunks posted to the loop and not yet taken
 	doneCh  chan struct{} // guarded by mu; lazily made
 	doneSet bool          // guarded by mu
+}
+
+// postLocked hands o to the loop, or to the worker's batch while the
+// Handler runs. s.mu must be held (it orders a stream's ops).
+func (s *Stream) postLocked(o op) {
+	if s.batch != nil {
+		if o.kind == opRespond {
+			s.batch.add(o)
+			return
+		}
+		// A streamed response (or a close) goes now, after what the
+		// batch holds: its Handler is still running and may wait for it
+		// (the net/http adapter's Flush does).
+		s.batch.flush()
+	}
+	s.l.post(o)
+}
+
+// opBatch gathers the complete responses of the Handlers a worker runs for
+// one connection's pipelined requests, so that they reach the loop in one
+// post. A stream's ops stay in order: its ops after the Handler
+// returns are posted directly, and the batch is posted first whenever the
+// Handler left its response unfinished (see workerPool.work).
+type opBatch struct {
+	mu  sync.Mutex
+	l   *Loop
+	ops []op
+}
+
+func (b *opBatch) add(o op) {
+	b.mu.Lock()
+	b.ops = append(b.ops, o)
+	b.mu.Unlock()
+}
+
+// flush posts what was gathered.
+func (b *opBatch) flush() {
+	b.mu.Lock()
+	ops := b.ops
+	b.ops = b.ops[:0]
+	b.mu.Unlock()
+	if len(ops) > 0 {
+		b.l.postAll(ops)
+		clear(ops)
+	}
 }
 
 const (
@@ -79,15 +125,23 @@ func (s *Stream) SetHeader(name, value string) error {
 }
 
 func validHeader(name, value string) bool {
-	if name == "" || strings.ContainsAny(name, "\r\n\x00: \t") || strings.ContainsAny(value, "\r\n\x00") {
+	if name == "" {
 		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '\r', '\n', 0, ':', ' ', '\t':
+			return false
+		}
+	}
+	for i := 0; i < len(value); i++ {
+		switch value[i] {
+		case '\r', '\n', 0:
+			return false
+		}
 	}
 	// Framing is the server's: a handler cannot set these.
-	switch strings.ToLower(name) {
-	case "content-length", "transfer-encoding", "connection":
-		return false
-	}
-	return true
+	return !strings.EqualFold(name, "Content-Length") && !strings.EqualFold(name, "Transfer-Encoding") && !strings.EqualFold(name, "Connection")
 }
 
 // Respond sends a complete response with a Content-Length. contentType may be
@@ -106,13 +160,15 @@ func (s *Stream) Respond(status int, contentType string, body []byte) error {
 		return ErrResponded
 	}
 	s.phase = phaseFinished
-	hdrs := s.headersLocked(contentType)
+	hdrs := s.headersLocked("")
 	if s.closed.Load() {
 		s.mu.Unlock()
 		return ErrClosed
 	}
 	// Posting under s.mu keeps the order of ops from racing goroutines.
-	s.l.post(op{kind: opRespond, ex: s.ex, status: status, hdrs: hdrs, data: body})
+	// The content type travels apart: the loop appends it to the fields,
+	// so that a response without other fields allocates none.
+	s.postLocked(op{kind: opRespond, ex: s.ex, status: status, hdrs: hdrs, ctype: contentType, data: body})
 	s.mu.Unlock()
 	return nil
 }
@@ -159,7 +215,7 @@ func (s *Stream) Start(status int, contentType string) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.l.post(op{kind: opStart, ex: s.ex, status: status, hdrs: hdrs})
+	s.postLocked(op{kind: opStart, ex: s.ex, status: status, hdrs: hdrs})
 	s.mu.Unlock()
 	return nil
 }
@@ -188,11 +244,11 @@ func (s *Stream) Write(p []byte) (int, error) {
 	// queues without limit before the loop can see the peer lag.
 	if s.posted.Add(int64(len(p))) > int64(s.l.srv.cfg.MaxOutbound) {
 		s.posted.Add(-int64(len(p)))
-		s.l.post(op{kind: opSlowClose, c: s.ex.c})
+		s.postLocked(op{kind: opSlowClose, c: s.ex.c})
 		s.markClosedLocked()
 		return 0, ErrClosed
 	}
-	s.l.post(op{kind: opChunk, ex: s.ex, data: append([]byte(nil), p...)})
+	s.postLocked(op{kind: opChunk, ex: s.ex, data: append([]byte(nil), p...)})
 	return len(p), nil
 }
 
@@ -212,7 +268,7 @@ func (s *Stream) End() error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	s.l.post(op{kind: opEnd, ex: s.ex})
+	s.postLocked(op{kind: opEnd, ex: s.ex})
 	return nil
 }
 
@@ -220,7 +276,7 @@ func (s *Stream) End() error {
 func (s *Stream) Close() {
 	s.mu.Lock()
 	s.phase = phaseFinished
-	s.l.post(op{kind: opClose, c: s.ex.c})
+	s.postLocked(op{kind: opClose, c: s.ex.c})
 	s.mu.Unlock()
 }
 
@@ -277,30 +333,33 @@ func (s *Stream) markClosedLocked() {
 	}
 }
 
-// finishIfUnanswered is called when the handler returns.
-func (s *Stream) finishIfUnanswered() {
+// handlerReturned is called by the worker when the Handler returns: an
+// unanswered response is finished (200, or the end of a started stream),
+// the stream's ops go straight to the loop from now on, and it reports
+// whether the response is finished (false: parked, the batch must be
+// posted before anything else of this stream).
+func (s *Stream) handlerReturned() (finished bool) {
 	s.mu.Lock()
-	if s.parked || s.phase == phaseFinished {
-		s.mu.Unlock()
-		return
-	}
-	if s.phase == phaseStreaming {
+	defer s.mu.Unlock()
+	switch {
+	case s.parked || s.phase == phaseFinished:
+	case s.phase == phaseStreaming:
 		// Started, not ended and not parked: nobody will end it, and the
 		// response (with every request pipelined behind it) would hang.
 		// End it, as net/http does when a handler returns.
 		s.phase = phaseFinished
-		s.l.post(op{kind: opEnd, ex: s.ex})
-		s.mu.Unlock()
-		return
+		s.postLocked(op{kind: opEnd, ex: s.ex})
+	default:
+		s.phase = phaseFinished
+		hdrs := s.headersLocked("")
+		s.postLocked(op{kind: opRespond, ex: s.ex, status: http.StatusOK, hdrs: hdrs})
 	}
-	s.phase = phaseFinished
-	hdrs := s.headersLocked("")
-	s.l.post(op{kind: opRespond, ex: s.ex, status: http.StatusOK, hdrs: hdrs})
-	s.mu.Unlock()
+	s.batch = nil
+	return s.phase == phaseFinished
 }
 
 // Request is a request handed to a Handler: an owned copy, valid for as long
-// as the handler keeps it.
+// as the handler keeps it. Its strings share one allocation.
 type Request struct {
 	Method     string
 	Target     string // request-target as sent
@@ -308,11 +367,41 @@ type Request struct {
 	RawQuery   string
 	Proto      string // "HTTP/1.1" or "HTTP/1.0"
 	Host       string
-	Header     http.Header
 	Body       []byte
 	RemoteAddr string
 
-	query url.Values
+	fields []headerField // the header fields, in order, as received
+	header http.Header   // built by Header on first use
+	query  url.Values
+}
+
+// headerField is one header field of a Request.
+type headerField struct{ name, value string }
+
+// Header returns the request's header fields as an http.Header (canonical
+// names; a repeated field's values in order), built on the first call and
+// owned by the handler. HeaderValue reads one field without building it.
+// Not safe for concurrent use with itself.
+func (r *Request) Header() http.Header {
+	if r.header == nil {
+		r.header = make(http.Header, len(r.fields))
+		for _, f := range r.fields {
+			k := http.CanonicalHeaderKey(f.name)
+			r.header[k] = append(r.header[k], f.value)
+		}
+	}
+	return r.header
+}
+
+// HeaderValue returns the value of the first header field called name
+// (case-insensitive), or "".
+func (r *Request) HeaderValue(name string) string {
+	for _, f := range r.fields {
+		if strings.EqualFold(f.name, name) {
+			return f.value
+		}
+	}
+	return ""
 }
 
 // Query returns the parsed query string ('+' is a space). Invalid pairs are

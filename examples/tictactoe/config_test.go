@@ -85,6 +85,12 @@ func TestParseSettingsValues(t *testing.T) {
 					t.Errorf("demo clock %v %+v", c.DemoClock, c.ClockDemo)
 				}
 			}},
+		{"history", []string{"-session-history-bytes=64KiB", "-resume-horizon=10s"}, []string{"COMETPLAY_HISTORY_BYTES", "32MiB"}, func(t *testing.T, s *settings) {
+			h := s.server.Comet
+			if h.SessionHistoryBytes != 64<<10 || h.ResumeHorizon != 10*time.Second || h.HistoryBytes != 32<<20 {
+				t.Errorf("session history %d, horizon %v, history %d", h.SessionHistoryBytes, h.ResumeHorizon, h.HistoryBytes)
+			}
+		}},
 		{"abuse limits", []string{"-max-conns-per-addr=10", "-tcp-keepalive=1m", "-max-subscribed-segments=100", "-subscribe-rate=5", "-subscribe-burst=7"},
 			[]string{"COMETPLAY_MAX_PARAMS", "80", "COMETPLAY_LOG_LIMIT", "3"}, func(t *testing.T, s *settings) {
 				e, h := s.server.HTTP, s.server.Comet

@@ -54,6 +54,11 @@ type Client struct {
 	HTTP   *http.Client
 	ID     string // secret session id
 	Public string // public id
+	// NoAck leaves p_ack out of the session's requests, as Pushlet's own
+	// clients do: the server then holds every event for a resume within its
+	// bounds. By default each request acknowledges what the client has
+	// received (see docs/PROTOCOL.md, "Acknowledging events").
+	NoAck bool
 
 	mu   sync.Mutex
 	last uint64 // highest p_seq received by Stream/Refresh (for resume)
@@ -81,6 +86,11 @@ func (c *Client) url(event string, kv ...string) string {
 	v.Set("p_event", event)
 	if c.ID != "" {
 		v.Set("p_id", c.ID)
+		if last := c.Last(); last > 0 && event != "listen" && event != "refresh" && !c.NoAck {
+			// As static/js/cometplay.js does: every request of the session
+			// acknowledges what the data channel delivered.
+			v.Set("p_ack", strconv.FormatUint(last, 10))
+		}
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		v.Set(kv[i], kv[i+1])

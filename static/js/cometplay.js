@@ -113,6 +113,13 @@ const DEFAULTS = {
 
 // Events of the data channel that carry a sequence number but are not
 // session events: hb and abort report the last number assigned.
+// A data channel's events are acknowledged with the session's next request,
+// or, when none comes, ACK_AFTER ms after the first unacknowledged one, or
+// at once past ACK_EVENTS of them: what the server holds for the session
+// stays small.
+const ACK_AFTER = 5000;
+const ACK_EVENTS = 64;
+
 const UNSEQUENCED = new Set(['hb', 'abort', 'listen-ack', 'refresh-ack', 'refresh', 'join-listen-ack']);
 
 // How long a follower tab holds an event that arrived ahead of a missing
@@ -255,6 +262,8 @@ class Link {
 		this.id = session ? session.id : null;
 		this.publicId = session ? session.publicId : null;
 		this.lastSeq = session ? lastSeq : 0;
+		this.ackedSeq = 0; // the last sequence number the server was told we have (p_ack, p_last)
+		this.ackTimer = null; // acknowledges what the channel delivered when no request does (ACK_AFTER)
 		this.state = State.CONNECTING;
 		this.transport = null;
 		this.closed = false;
@@ -277,6 +286,7 @@ class Link {
 	stop(leave, beacon) {
 		if (this.closed) return;
 		this.closed = true;
+		clearTimeout(this.ackTimer);
 		const id = this.id;
 		this.abortListen?.();
 		this.kick();
@@ -396,6 +406,7 @@ class Link {
 		this.id = ack.p_id;
 		this.publicId = ack.p_public || null;
 		this.lastSeq = 0;
+		this.ackedSeq = 0;
 		const id = this.id;
 		const waiters = this.sessionWaiters;
 		this.sessionWaiters = [];
@@ -456,6 +467,13 @@ class Link {
 	// keepalive lets the request outlive the page (sent as the page goes
 	// away).
 	async post(params, timeout = this.opts.requestTimeout, keepalive = false) {
+		if (params.p_id === this.id && this.lastSeq > this.ackedSeq && params.p_ack === undefined) {
+			// Every request of the session acknowledges what the data channel
+			// delivered, so that the server lets go of it (docs/PROTOCOL.md,
+			// "Acknowledging events").
+			params = { ...params, p_ack: String(this.lastSeq) };
+			this.ackedSeq = this.lastSeq;
+		}
 		const ctrl = new AbortController();
 		const timer = setTimeout(() => ctrl.abort(), timeout);
 		let res;
@@ -623,6 +641,30 @@ class Link {
 		}
 		this.lastSeq = seq;
 		this.hooks.event(ev);
+		this.scheduleAck();
+	}
+
+	// scheduleAck acknowledges delivered events on a data channel that no
+	// request of ours follows (a spectator, a stream between two moves): at
+	// once past ACK_EVENTS of them, else ACK_AFTER after the first.
+	scheduleAck() {
+		if (this.lastSeq - this.ackedSeq >= ACK_EVENTS) {
+			clearTimeout(this.ackTimer);
+			this.ackTimer = null;
+			this.sendAck();
+			return;
+		}
+		if (this.ackTimer === null) {
+			this.ackTimer = setTimeout(() => {
+				this.ackTimer = null;
+				if (this.lastSeq > this.ackedSeq) this.sendAck();
+			}, ACK_AFTER);
+		}
+	}
+
+	sendAck() {
+		if (this.closed || !this.id) return;
+		this.post({ p_event: 'hb', p_id: this.id }).catch(() => {});
 	}
 
 	connected(name) {
@@ -640,6 +682,7 @@ class Link {
 	}
 
 	listenQuery(fields) {
+		this.ackedSeq = Math.max(this.ackedSeq, this.lastSeq); // p_last acknowledges
 		return new URLSearchParams({ ...fields, p_id: this.id, p_last: String(this.lastSeq) }).toString();
 	}
 
