@@ -221,7 +221,7 @@ type Lobby struct {
 	queues   map[string][]*session     // quickplay, by game
 	seats    map[string]int            // player id → seats held in waiting or playing rooms
 	views    views
-	names    map[string]map[string]int // nameKey → player id → holds: see holdName
+	names    map[string]nameHolders // nameKey → who holds it: see holdName
 	chatLog  []chatData                // the last ChatHistory messages, oldest first
 	chatEnc  []byte                    // chatLog's chat-history event, encoded (nil: to encode)
 }
@@ -419,7 +419,7 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 		roomList: make(map[string]rooms.RoomInfo),
 		queues:   make(map[string][]*session),
 		seats:    make(map[string]int),
-		names:    make(map[string]map[string]int),
+		names:    make(map[string]nameHolders),
 	}
 	for _, g := range o.Games {
 		l.offered[g] = true
@@ -954,33 +954,62 @@ func nameKey(name string) string {
 	return b.String()
 }
 
+// nameHolders is who holds one name: nearly always a single player
+// (names are unique; a second holder comes only with a reconnection token
+// issued before the name was taken), held inline, any others in more.
+type nameHolders struct {
+	pid  string
+	n    int            // pid's holds (0: pid is empty)
+	more map[string]int // other players' holds
+}
+
 // holdName counts (delta +1 or -1) that the player pid holds name: a
 // player holds its name while it has a session that said hello, and the
 // name it sits under in a waiting or playing room while it holds that seat
 // (so that a reload, whose old session ended, finds its name free).
 func (l *Lobby) holdName(name, pid string, delta int) {
 	k := nameKey(name)
-	holders := l.names[k]
-	if holders == nil {
-		if delta <= 0 {
-			return
+	h := l.names[k]
+	switch {
+	case h.n > 0 && h.pid == pid:
+		h.n += delta
+	case h.more[pid]+delta > 0 && (h.n > 0 || h.more != nil):
+		if h.more == nil {
+			h.more = make(map[string]int, 1)
 		}
-		holders = make(map[string]int, 1)
-		l.names[k] = holders
+		h.more[pid] += delta
+	case h.more != nil:
+		delete(h.more, pid)
+	case delta > 0:
+		h.pid, h.n = pid, delta
+	default:
+		return // not held: nothing to release
 	}
-	if n := holders[pid] + delta; n > 0 {
-		holders[pid] = n
-	} else {
-		delete(holders, pid)
-		if len(holders) == 0 {
-			delete(l.names, k)
+	if h.n <= 0 { // the inline holder is gone: another takes its place
+		h.pid, h.n = "", 0
+		for p, n := range h.more {
+			h.pid, h.n = p, n
+			delete(h.more, p)
+			break
 		}
 	}
+	if len(h.more) == 0 {
+		h.more = nil
+	}
+	if h.n == 0 {
+		delete(l.names, k)
+		return
+	}
+	l.names[k] = h
 }
 
 // nameTaken reports whether another player than pid holds name.
 func (l *Lobby) nameTaken(name, pid string) bool {
-	for holder := range l.names[nameKey(name)] {
+	h := l.names[nameKey(name)]
+	if h.n > 0 && h.pid != pid {
+		return true
+	}
+	for holder := range h.more {
 		if holder != pid {
 			return true
 		}

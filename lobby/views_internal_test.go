@@ -77,3 +77,40 @@ func BenchmarkTickUpdate(b *testing.B) {
 		})
 	}
 }
+
+// TestNameHolds: the count of who holds a name, the first holder inline and
+// any others beside it: each holder's holds are counted apart, the name is
+// free only when every hold is released, and releasing what is not held
+// changes nothing.
+func TestNameHolds(t *testing.T) {
+	l := &Lobby{names: make(map[string]nameHolders)}
+	taken := func(name, pid string) bool { return l.nameTaken(name, pid) }
+	l.holdName("Ann", "p1", 1)
+	l.holdName("ANN", "p1", 1) // a seat under another case of the name
+	if !taken("ann", "p2") || taken("ann", "p1") {
+		t.Fatal("Ann held by p1: taken for p2, not for p1")
+	}
+	l.holdName("Ann", "p2", 1) // p2 came back with a token
+	l.holdName("Ann", "p2", 1)
+	l.holdName("Ann", "p3", -1) // never held it
+	l.holdName("Bob", "p3", -1)
+	if len(l.names) != 1 || !taken("Ann", "p1") || !taken("Ann", "p2") || !taken("Ann", "p3") {
+		t.Fatalf("two holders: %+v", l.names)
+	}
+	l.holdName("Ann", "p1", -1)
+	l.holdName("Ann", "p1", -1) // p1 gone: p2 holds it alone
+	if taken("Ann", "p2") || !taken("Ann", "p1") {
+		t.Fatalf("p2 alone: %+v", l.names)
+	}
+	if h := l.names[nameKey("Ann")]; h.pid != "p2" || h.n != 2 || h.more != nil {
+		t.Fatalf("p2 should hold it inline twice: %+v", h)
+	}
+	l.holdName("Ann", "p2", -1)
+	if !taken("Ann", "p1") {
+		t.Fatal("p2 still holds it once")
+	}
+	l.holdName("Ann", "p2", -1)
+	if taken("Ann", "p1") || len(l.names) != 0 {
+		t.Fatalf("released by all: %+v", l.names)
+	}
+}

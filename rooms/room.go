@@ -158,9 +158,11 @@ type Game struct {
 	// connection goes away (default DefaultReconnectWindow; negative: not
 	// held, the player is dropped at once).
 	ReconnectWindow time.Duration
-	// EmptyGrace is how long a room with no seated player (held seats count
-	// as seated) lives before it is disposed (default DefaultEmptyGrace;
-	// negative: disposed as soon as it is empty).
+	// EmptyGrace is how long a waiting room with no seated player (held
+	// seats count as seated) lives before it is disposed (default
+	// DefaultEmptyGrace; negative: disposed as soon as it is empty). A room
+	// whose game started or ended is disposed as soon as nobody sits in it:
+	// only waiting rooms take joins.
 	EmptyGrace time.Duration
 	// TickRate is the period of OnTick for rooms implementing Ticker (0: no
 	// ticks).

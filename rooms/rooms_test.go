@@ -1017,3 +1017,57 @@ func TestAddrKey(t *testing.T) {
 		}
 	}
 }
+
+// TestStartedRoomNobodySitsInClosesAtOnce: a room whose game started or
+// ended and whose last seated player left can never be sat in again (joins
+// are for waiting rooms), so it closes at once, without the EmptyGrace a
+// waiting room gets; its spectators are told why. A held seat still keeps
+// it.
+func TestStartedRoomNobodySitsInClosesAtOnce(t *testing.T) {
+	for _, finish := range []bool{false, true} {
+		t.Run(map[bool]string{false: "playing", true: "finished"}[finish], func(t *testing.T) {
+			g := &hooks{message: func(c *rooms.Ctx, _ *rooms.Player, m rooms.Message) error {
+				switch m.Type {
+				case "start":
+					return c.Start()
+				case "finish":
+					c.Finish(nil)
+				}
+				return nil
+			}}
+			h := roomstest.New(t, rooms.ManagerOptions{}, probeGame(g))
+			id := h.Create("probe", "ann", nil)
+			if err := h.Join(id, "bob"); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Spectate(id, "cat"); err != nil {
+				t.Fatal(err)
+			}
+			if err := h.Send(id, "ann", "start", nil); err != nil {
+				t.Fatal(err)
+			}
+			if finish {
+				if err := h.Send(id, "ann", "finish", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h.Detach("bob") // a held seat counts as seated
+			if err := h.Leave(id, "ann"); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := h.M.Room(id); !ok {
+				t.Fatal("room disposed while bob's seat is held")
+			}
+			h.Advance(rooms.DefaultReconnectWindow) // bob's window ends: nobody sits in it
+			if _, ok := h.M.Room(id); ok {
+				t.Fatal("a started room nobody sits in is still there")
+			}
+			if got := field(t, h, "cat", "closed", "reason"); got != rooms.ReasonEmpty {
+				t.Errorf("spectator told %v; want %q", got, rooms.ReasonEmpty)
+			}
+			if n := g.log.count("dispose"); n != 1 {
+				t.Errorf("OnDispose ran %d times", n)
+			}
+		})
+	}
+}

@@ -138,6 +138,13 @@ func newRoom(m *Manager, g *Game, id string) *room {
 	return r
 }
 
+// outPool holds the buffers rooms gather an item's Transport calls in;
+// one that grew past maxPooledOut (a broadcast to a crowd of spectators)
+// is left to the collector.
+var outPool = sync.Pool{New: func() any { return new([]outEvent) }}
+
+const maxPooledOut = 256
+
 // process runs one item and everything it entails: deferred hooks,
 // disposal, the empty check, state broadcasts, the Transport calls and the
 // public info. Executor only.
@@ -147,6 +154,19 @@ func (r *room) process(it *item) {
 	}
 	r.active.Store(true)
 	defer r.active.Store(false)
+	// The Transport calls an item makes are gathered in a buffer borrowed
+	// for the item: a room between items holds none (most rooms, most of
+	// the time, idle or waiting out their grace).
+	buf := outPool.Get().(*[]outEvent)
+	r.out = (*buf)[:0]
+	defer func() {
+		clear(r.out)
+		if cap(r.out) <= maxPooledOut {
+			*buf = r.out[:0]
+			outPool.Put(buf)
+		}
+		r.out = nil
+	}()
 	ok := r.guard(func() {
 		r.handle(it)
 		for len(r.post) > 0 {
@@ -717,7 +737,10 @@ func (r *room) checkEmpty() {
 	if r.grace != nil {
 		return
 	}
-	if r.game.EmptyGrace < 0 {
+	// A game started or over that nobody sits in can never be sat in
+	// again (joins are for waiting rooms; a held seat counts as seated):
+	// it closes at once instead of holding its memory for the grace.
+	if r.game.EmptyGrace < 0 || r.state != StateWaiting {
 		r.closeWith(ReasonEmpty, true)
 		return
 	}

@@ -219,11 +219,17 @@ func (r *room) enqueueLocked(it item) error {
 	return nil
 }
 
+// keptMailbox is the most items' room an empty mailbox keeps: one
+// message at a time (a move, its opponent's after it) reuses it, and a
+// room between items holds no more than that (items are large: a join's
+// player information, a message).
+const keptMailbox = 2
+
 func (r *room) qlen() int { return len(r.q) - r.qhead }
 
 func (r *room) popLocked() (item, bool) {
 	if r.qhead == len(r.q) {
-		if cap(r.q) > 64 {
+		if cap(r.q) > keptMailbox {
 			r.q, r.qhead = nil, 0 // give back a burst's memory
 		}
 		return item{}, false

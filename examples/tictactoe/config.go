@@ -135,7 +135,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	intVar(fs, &c.Rooms.MaxWaitingPerAddr, "max-waiting-per-addr", rooms.DefaultMaxWaitingPerAddr, "rooms the players of one IP address (an IPv6 /64) created that wait for players (-1: no cap); past it create is refused")
 	sizeVar(fs, &c.Rooms.MaxMessageBytes, "max-message-bytes", rooms.DefaultMaxMessageBytes, "data of one room message")
 	durationVar(fs, &c.ReconnectWindow, "reconnect-window", rooms.DefaultReconnectWindow, "how long a player's seat is held after its connection went away (negative: not held)")
-	durationVar(fs, &c.EmptyGrace, "empty-grace", rooms.DefaultEmptyGrace, "how long a room nobody sits in lives (negative: closed at once)")
+	durationVar(fs, &c.EmptyGrace, "empty-grace", rooms.DefaultEmptyGrace, "how long a waiting room nobody sits in lives (negative: closed at once; a game started or over closes at once)")
 	intVar(fs, &c.Lobby.ChatMaxLen, "chat-max-len", lobby.DefaultChatMaxLen, "characters of one chat message")
 	intVar(fs, &c.Lobby.ChatRate, "chat-rate", lobby.DefaultChatRate, "chat messages per player within -chat-per")
 	durationVar(fs, &c.Lobby.ChatPer, "chat-per", lobby.DefaultChatPer, "the window of -chat-rate")
