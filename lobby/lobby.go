@@ -222,8 +222,8 @@ type Lobby struct {
 	seats    map[string]int            // player id → seats held in waiting or playing rooms
 	views    views
 	names    map[string]nameHolders // nameKey → who holds it: see holdName
-	chatLog  []chatData                // the last ChatHistory messages, oldest first
-	chatEnc  []byte                    // chatLog's chat-history event, encoded (nil: to encode)
+	chatLog  []chatData             // the last ChatHistory messages, oldest first
+	chatEnc  []byte                 // chatLog's chat-history event, encoded (nil: to encode)
 }
 
 type job struct {
