@@ -107,9 +107,26 @@ type sessionIndex struct {
 }
 
 type sessionRec struct {
-	rooms    map[*room]int // references: memberships and pending joins
-	detached bool          // its listen connection is gone
-	ended    bool          // the session is gone for good
+	rooms    []roomRefs // references: memberships and pending joins
+	detached bool       // its listen connection is gone
+	ended    bool       // the session is gone for good
+}
+
+// roomRefs counts a session's references to one room. A session is in a
+// room or two (a game, one it waits to join): a slice scanned in full costs
+// less than a map per session.
+type roomRefs struct {
+	r *room
+	n int
+}
+
+// list returns the rooms of rec.
+func (rec *sessionRec) list() []*room {
+	rs := make([]*room, len(rec.rooms))
+	for i, rr := range rec.rooms {
+		rs[i] = rr.r
+	}
+	return rs
 }
 
 // rooms returns the rooms session s is in (or joining).
@@ -120,11 +137,7 @@ func (x *sessionIndex) rooms(s string) []*room {
 	if rec == nil {
 		return nil
 	}
-	rs := make([]*room, 0, len(rec.rooms))
-	for r := range rec.rooms {
-		rs = append(rs, r)
-	}
-	return rs
+	return rec.list()
 }
 
 // ref records that session s has a membership or a pending join in r.
@@ -133,13 +146,19 @@ func (x *sessionIndex) ref(s string, r *room) error {
 	defer x.mu.Unlock()
 	rec := x.m[s]
 	if rec == nil {
-		rec = &sessionRec{rooms: make(map[*room]int, 1)}
+		rec = &sessionRec{}
 		x.m[s] = rec
 	}
 	if rec.ended {
 		return ErrSessionEnded
 	}
-	rec.rooms[r]++
+	for i := range rec.rooms {
+		if rec.rooms[i].r == r {
+			rec.rooms[i].n++
+			return nil
+		}
+	}
+	rec.rooms = append(rec.rooms, roomRefs{r, 1})
 	return nil
 }
 
@@ -152,8 +171,13 @@ func (x *sessionIndex) unref(s string, r *room) {
 	if rec == nil {
 		return
 	}
-	if rec.rooms[r]--; rec.rooms[r] <= 0 {
-		delete(rec.rooms, r)
+	for i := range rec.rooms {
+		if rec.rooms[i].r == r {
+			if rec.rooms[i].n--; rec.rooms[i].n <= 0 {
+				rec.rooms = slices.Delete(rec.rooms, i, i+1)
+			}
+			break
+		}
 	}
 	x.forgetLocked(s, rec)
 }
@@ -184,17 +208,14 @@ func (x *sessionIndex) set(s string, detached, ended bool) []*room {
 		if !detached || ended {
 			return nil
 		}
-		rec = &sessionRec{rooms: make(map[*room]int, 1)}
+		rec = &sessionRec{}
 		x.m[s] = rec
 	}
 	if rec.ended {
 		return nil
 	}
 	rec.detached, rec.ended = detached, ended
-	rs := make([]*room, 0, len(rec.rooms))
-	for r := range rec.rooms {
-		rs = append(rs, r)
-	}
+	rs := rec.list()
 	x.forgetLocked(s, rec)
 	return rs
 }
