@@ -38,7 +38,10 @@
 // timers, closes) is urgent and done first; a protocol layer's tasks
 // (Loop.Post: comet's deliveries) are done a few hundred at a time, between
 // which gnet serves the loop's sockets: a fan-out to thousands of listeners
-// holds no response, request or other connection behind all of it. Timers live in one hashed timing wheel driven by one
+// holds no response, request or other connection behind all of it. (gnet
+// runs a task that a task posts in the same pass over its queue, so the
+// next slice is posted by one goroutine per server, the kicker, once the
+// current one returned.) Timers live in one hashed timing wheel driven by one
 // goroutine (Server.Timers): the connections' header and idle timeouts here,
 // the Comet sessions' leases, heartbeats and detach graces in comet. Its
 // callbacks only post to a loop. (A net/http handler whose client reads

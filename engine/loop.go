@@ -22,7 +22,8 @@ import (
 // chunks, timers, closes) is urgent: each run does all of it first. A
 // protocol layer's tasks (Loop.Post: comet's listener deliveries) are bulk:
 // a run does at most bulkSlice of them, then hands the loop back to gnet,
-// which reads and serves the sockets that are ready before the next run. A
+// which reads and serves the sockets that are ready before the next run
+// (posted by the server's kicker goroutine, not by the run itself). A
 // fan-out to thousands of listeners thus never holds a response, a request
 // or another connection's traffic behind all of it.
 type Loop struct {
@@ -222,9 +223,31 @@ func (l *Loop) Run(context.Context) error {
 	}
 	l.bulkRun = bulk[:0]
 	if more {
-		l.execute()
+		// Not l.execute() from here: gnet runs a task posted by a task in
+		// the same pass over its queue, so the loop would run the whole lane
+		// before it looked at its sockets again. The kicker posts the next
+		// run from its own goroutine, by which time the loop is (nearly
+		// always) back in epoll_wait, serving what is ready first.
+		select {
+		case l.srv.kick <- l:
+		default: // not reached: one pending run per loop, room for each
+			l.execute()
+		}
 	}
 	return nil
+}
+
+// kicker posts the next run of each loop whose bulk lane is not done (see
+// Run), until the server stops. One goroutine per server.
+func (s *Server) kicker() {
+	for {
+		select {
+		case l := <-s.kick:
+			l.execute()
+		case <-s.done:
+			return
+		}
+	}
 }
 
 func (l *Loop) exec(o *op) {

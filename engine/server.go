@@ -37,6 +37,7 @@ type Server struct {
 	routeMu sync.Mutex // serializes registrations
 
 	wheel      *timewheel.Wheel
+	kick       chan *Loop // loops whose bulk lane wants another run: see Loop.Run
 	workers    *workerPool
 	static     *webfs.FS
 	staticMemo staticMemo
@@ -165,6 +166,8 @@ func (s *Server) Start() error {
 	s.addr = addr
 	s.wheel = timewheel.New(50*time.Millisecond, 4096)
 	s.workers = newWorkerPool(s, s.cfg.Workers, s.cfg.WorkQueue)
+	s.kick = make(chan *Loop, s.cfg.Loops)
+	go s.kicker()
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
