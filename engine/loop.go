@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -32,10 +33,11 @@ type Loop struct {
 	idx int
 
 	mu        sync.Mutex
-	ops       []op // urgent lane; guarded by mu
-	bulk      []op // bulk lane, from bulkHead on; guarded by mu
-	bulkHead  int  // guarded by mu
-	scheduled bool // guarded by mu: an Execute is pending
+	ops       []op        // urgent lane; guarded by mu
+	bulk      []op        // bulk lane, from bulkHead on; guarded by mu
+	bulkHead  int         // guarded by mu
+	scheduled bool        // guarded by mu: an Execute is pending
+	urgent    atomic.Bool // ops is not empty: a bulk slice stops to run it
 
 	// Loop-only state below: touched only on this loop's goroutine.
 	spare     []op
@@ -133,6 +135,7 @@ const bulkSlice = 256
 func (l *Loop) post(o op) {
 	l.mu.Lock()
 	l.ops = append(l.ops, o)
+	l.urgent.Store(true)
 	l.scheduleLocked()
 }
 
@@ -141,6 +144,7 @@ func (l *Loop) post(o op) {
 func (l *Loop) postAll(ops []op) {
 	l.mu.Lock()
 	l.ops = append(l.ops, ops...)
+	l.urgent.Store(true)
 	l.scheduleLocked()
 }
 
@@ -184,6 +188,7 @@ func (l *Loop) Run(context.Context) error {
 	l.mu.Lock()
 	ops := l.ops
 	l.ops = l.spare[:0]
+	l.urgent.Store(false)
 	bulk := l.bulkRun[:0]
 	if n := len(l.bulk) - l.bulkHead; n > 0 {
 		k := min(n, bulkSlice)
@@ -201,25 +206,19 @@ func (l *Loop) Run(context.Context) error {
 	l.scheduled = more // a run stays pending for the rest
 	l.mu.Unlock()
 	l.nowSet = false
-	for i := range ops {
-		// The responses, chunks and ends a connection's Handlers posted
-		// are written together, with one write.
-		var c *conn
-		if ops[i].ex != nil {
-			c = ops[i].ex.c
-		}
-		if l.out != c {
-			l.flushOut()
-			l.out = c
-		}
-		l.exec(&ops[i])
-		ops[i] = op{}
-	}
-	l.flushOut()
-	l.spare = ops[:0]
+	l.runUrgent(ops)
 	for i := range bulk {
 		l.exec(&bulk[i])
 		bulk[i] = op{}
+		// A response posted meanwhile does not wait for the slice's end.
+		if i%urgentCheck == urgentCheck-1 && l.urgent.Load() {
+			l.mu.Lock()
+			ops := l.ops
+			l.ops = l.spare[:0]
+			l.urgent.Store(false)
+			l.mu.Unlock()
+			l.runUrgent(ops)
+		}
 	}
 	l.bulkRun = bulk[:0]
 	if more {
@@ -235,6 +234,32 @@ func (l *Loop) Run(context.Context) error {
 		}
 	}
 	return nil
+}
+
+// urgentCheck is how many bulk tasks run between two looks at the urgent
+// lane: a response waits for at most that many deliveries.
+const urgentCheck = 16
+
+// runUrgent runs ops, urgent-lane work taken from the inbox, and keeps
+// their slice as the next spare.
+func (l *Loop) runUrgent(ops []op) {
+	for i := range ops {
+		// The responses, chunks and ends a connection's Handlers posted
+		// are written together, with one write.
+		var c *conn
+		if ops[i].ex != nil {
+			c = ops[i].ex.c
+		}
+		if l.out != c {
+			l.flushOut()
+			l.out = c
+		}
+		l.exec(&ops[i])
+		ops[i] = op{}
+	}
+	l.flushOut()
+	// The two slices alternate: l.ops is the other one (or nil), never ops.
+	l.spare = ops[:0]
 }
 
 // kicker posts the next run of each loop whose bulk lane is not done (see

@@ -3,6 +3,7 @@ package engine
 import (
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cometplay/cometplay/httpcodec"
 	"github.com/cometplay/cometplay/internal/testkit"
@@ -39,6 +40,8 @@ func TestLoopServesSocketsBetweenBulkSlices(t *testing.T) {
 		})
 	})
 	c := testkit.Dial(t, s.Addr())
+	// The loop is known once it opened a connection.
+	testkit.EventuallyWithin(t, testkit.Timeout, "the loop", func() bool { return len(s.Loops()) == 1 })
 	ts := make([]Posted, tasks)
 	for i := range ts {
 		ts[i] = Posted{Task: bulk}
@@ -57,4 +60,76 @@ func TestLoopServesSocketsBetweenBulkSlices(t *testing.T) {
 	}
 	t.Logf("served after %d of %d bulk tasks", n, tasks)
 	testkit.EventuallyWithin(t, testkit.Timeout, "the bulk lane to finish", func() bool { return bulk.n.Load() == tasks })
+}
+
+// urgentProbe is a bulk task: its first run waits until the loop's urgent
+// lane holds work (a Handler's response), and its check-th run records
+// whether that work is still waiting.
+type urgentProbe struct {
+	l       *Loop
+	n       int
+	check   int
+	release chan struct{} // closed by the first run: the Handler answers
+	waiting chan bool
+}
+
+func (u *urgentProbe) pending() bool {
+	u.l.mu.Lock()
+	defer u.l.mu.Unlock()
+	return len(u.l.ops) > 0
+}
+
+func (u *urgentProbe) RunOnLoop(uint32) {
+	u.n++
+	switch u.n {
+	case 1:
+		close(u.release)
+		deadline := time.Now().Add(testkit.Timeout)
+		for !u.pending() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	case u.check:
+		u.waiting <- u.pending()
+	}
+}
+
+// TestLoopRunsUrgentWithinBulkSlice: a Handler's response posted while the
+// loop runs a slice of its bulk lane is written within a few tasks, not
+// after the slice (a few hundred writes, milliseconds on a busy machine).
+func TestLoopRunsUrgentWithinBulkSlice(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	s := hStart(t, Config{Loops: 1}, func(s *Server) {
+		s.Handle("GET", "/warm", func(w *Stream, _ *Request) { w.Respond(200, "text/plain", []byte("w")) })
+		s.Handle("GET", "/h", func(w *Stream, _ *Request) {
+			started <- struct{}{}
+			<-release
+			w.Respond(200, "text/plain", []byte("h"))
+		})
+	})
+	c := testkit.Dial(t, s.Addr())
+	if r := c.Get("/warm"); r.Text != "w" { // the loop is known once it served a connection
+		t.Fatalf("response %d %q", r.StatusCode, r.Text)
+	}
+	l := s.Loops()[0]
+	u := &urgentProbe{l: l, check: 4 * urgentCheck, waiting: make(chan bool, 1)}
+	if u.check >= bulkSlice {
+		t.Fatalf("the check (%d) must fall within one slice (%d)", u.check, bulkSlice)
+	}
+	ts := make([]Posted, bulkSlice)
+	for i := range ts {
+		ts[i] = Posted{Task: u}
+	}
+	// The request is with a worker before the lane starts; the first bulk
+	// task lets it answer, and waits until its response is in the urgent
+	// lane.
+	u.release = release
+	c.Send(testkit.Req("GET", "/h"))
+	testkit.Recv(t, started, "the handler")
+	l.PostAll(ts)
+	if testkit.Recv(t, u.waiting, "the check") {
+		t.Fatalf("the response still waited after %d of the slice's %d tasks", u.check, bulkSlice)
+	}
+	if r := c.Next("GET"); r.Text != "h" {
+		t.Fatalf("response %d %q", r.StatusCode, r.Text)
+	}
 }
