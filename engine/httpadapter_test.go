@@ -429,7 +429,12 @@ func TestHTTPAdapterLargeBodies(t *testing.T) {
 	payload := bytes.Repeat([]byte("0123456789abcdefghijklmnopqrstuvwxyz\n"), size/37+1)[:size]
 	sum := sha256.Sum256(payload)
 	var handed atomic.Int64
-	s := adStart(t, Config{MaxOutbound: 256 << 10, Limits: limitsWithBody(4 << 20)}, func(s *Server) {
+	// HeaderTimeout covers a request's body too: a 3 MiB upload under -race
+	// on a machine saturated by other work can take longer than the
+	// default 10 s, which would answer 408. This test is about bodies, not
+	// timeouts (TestHTTPTimers* are).
+	cfg := Config{MaxOutbound: 256 << 10, Limits: limitsWithBody(4 << 20), HeaderTimeout: 5 * time.Minute}
+	s := adStart(t, cfg, func(s *Server) {
 		s.HandleHTTP("/big", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Query().Get("declare") != "" {
 				w.Header().Set("Content-Length", strconv.Itoa(size))

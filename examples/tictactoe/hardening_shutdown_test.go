@@ -127,13 +127,14 @@ func TestHardeningShutdownUnderLoad(t *testing.T) {
 	}()
 	<-aborted
 	close(unhold)
+	// Shutdown reports the context's error when the deadline passes with
+	// work left: nil means every room and connection stopped while the
+	// context was live. How long it took is not checked: on a machine
+	// saturated by other work this goroutine may run late.
 	err := hRecvT(t, shut, "the shutdown")
 	took := time.Since(start)
 	if err != nil {
-		t.Errorf("shutdown: %v", err)
-	}
-	if took > deadline+time.Second {
-		t.Errorf("shutdown took %v; deadline %v", took, deadline)
+		t.Errorf("shutdown after %v (deadline %v): %v", took, deadline, err)
 	}
 	drained := make(chan struct{})
 	go func() { drivers.Wait(); close(drained) }()
