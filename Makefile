@@ -64,4 +64,6 @@ HARDENING_FUZZTIME ?= 10m
 .PHONY: hardening
 hardening:
 	COMETPLAY_HARDENING=long $(GO) test -count=1 -timeout 60m -run 'Hardening' ./engine/ ./comet/ ./games/ ./examples/tictactoe/
+	# The caps of issue 17 that rooms, lobby and the engine test at unit size: waiting rooms, lobby floods, chat, shutdown, keepalive, subscribe and parameter limits.
+	$(GO) test -count=1 -run 'TestWaitingRoomCaps|TestShutdownEndsGamesWithoutAWinner|TestCreateCaps|TestListCostIndependentOfRooms|TestListRate|TestAddressShareOfTheQueue|TestChatInvisible|TestKeepAlive|TestSubscribeLimits|TestReadParamsCap' ./rooms/ ./lobby/ ./engine/ ./comet/
 	$(GO) test -run '^$$' -fuzz '^FuzzDifferential$$' -fuzztime $(HARDENING_FUZZTIME) ./httpcodec/

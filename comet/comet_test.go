@@ -92,7 +92,7 @@ func TestControlWhileListenParked(t *testing.T) {
 		_, _, body := th.get("/pushlet/pushlet.srv", testkit.Query("p_event", "refresh", "p_id", id))
 		done <- parseEvents(t, FormatXMLStrict, body)
 	}()
-	testkit.EventuallyWithin(t, 5*time.Second, "refresh parked", func() bool { return th.hub.Session(id).Listening() })
+	testkit.EventuallyWithin(t, testkit.Timeout, "refresh parked", func() bool { return th.hub.Session(id).Listening() })
 	if evs := th.do(FormatXMLStrict, testkit.Query("p_event", "hb", "p_id", id)); names(evs)[0] != "hb-ack" {
 		t.Fatal(evs)
 	}
@@ -140,7 +140,7 @@ func TestLeaveEndsParkedListen(t *testing.T) {
 			_, _, body := th.get("/pushlet/pushlet.srv", testkit.Query("p_event", "refresh", "p_id", id))
 			done <- body
 		}()
-		testkit.EventuallyWithin(t, 5*time.Second, "refresh parked", func() bool { return th.hub.Session(id).Listening() })
+		testkit.EventuallyWithin(t, testkit.Timeout, "refresh parked", func() bool { return th.hub.Session(id).Listening() })
 		start := time.Now()
 		th.do(FormatXMLStrict, testkit.Query("p_event", "leave", "p_id", id))
 		select {
@@ -174,7 +174,7 @@ func TestResumeAcrossKilledConnection(t *testing.T) {
 			evs := s.next(5, 5*time.Second)
 			last := evs[1]["p_seq"] // the client saw 1 and 2 ... and then its connection dies
 			s.conn.Close()
-			testkit.EventuallyWithin(t, 5*time.Second, "listener detached", func() bool { return !th.hub.Session(id).Listening() })
+			testkit.EventuallyWithin(t, testkit.Timeout, "listener detached", func() bool { return !th.hub.Session(id).Listening() })
 			for i := 6; i <= 10; i++ {
 				th.hub.Publish(subj, "i", strconv.Itoa(i))
 			}
@@ -375,8 +375,8 @@ func TestLeaseAndRefreshTimeouts(t *testing.T) {
 	s := th.openStream(FormatJSON, testkit.Query("p_event", "listen", "p_id", streamer))
 	s.next(2, time.Second)
 
-	testkit.EventuallyWithin(t, 5*time.Second, "idle session expired", func() bool { return reason(idle) == ReasonExpired })
-	testkit.EventuallyWithin(t, 5*time.Second, "pull session timed out", func() bool { return reason(pull) == ReasonRefreshTimeout })
+	testkit.EventuallyWithin(t, testkit.Timeout, "idle session expired", func() bool { return reason(idle) == ReasonExpired })
+	testkit.EventuallyWithin(t, testkit.Timeout, "pull session timed out", func() bool { return reason(pull) == ReasonRefreshTimeout })
 	if st, _, _ := th.get("/pushlet/pushlet.srv", testkit.Query("p_event", "hb", "p_id", idle)); st != 400 {
 		t.Errorf("expired id answered %d; want 400", st)
 	}
@@ -407,7 +407,7 @@ func TestShutdownAbortsListeners(t *testing.T) {
 		n, _ := resp.Body.Read(b)
 		done <- string(b[:n])
 	}()
-	testkit.EventuallyWithin(t, 5*time.Second, "refresh parked", func() bool { return th.hub.Session(pullID).Listening() })
+	testkit.EventuallyWithin(t, testkit.Timeout, "refresh parked", func() bool { return th.hub.Session(pullID).Listening() })
 	go th.srv.Shutdown(t.Context())
 	evs := s.next(1, 5*time.Second)
 	if evs[0].name() != "abort" {
@@ -620,7 +620,7 @@ func TestPublishRateLimit(t *testing.T) {
 	if e := pub(); e.name() != "nack" || e["p_reason"] != "rate limited: slow down" {
 		t.Fatalf("publish over the burst: %v", e)
 	}
-	testkit.EventuallyWithin(t, 5*time.Second, "bucket refilled", func() bool { return pub().name() == "publish-ack" })
+	testkit.EventuallyWithin(t, testkit.Timeout, "bucket refilled", func() bool { return pub().name() == "publish-ack" })
 	// Other requests are not limited.
 	if e := th.do(FormatJSON, testkit.Query("p_event", "hb", "p_id", id))[0]; e.name() != "hb-ack" {
 		t.Fatalf("hb: %v", e)

@@ -278,7 +278,7 @@ func TestAdminCloseRoomAndSession(t *testing.T) {
 	if r := ann.wait("/room/", "closed").m(); r["reason"] != "room closed" {
 		t.Fatalf("closed: %v", r)
 	}
-	testkit.EventuallyWithin(t, 5*time.Second, "the room gone", func() bool { _, ok := as.m.Room(ann.room); return !ok })
+	testkit.EventuallyWithin(t, testkit.Timeout, "the room gone", func() bool { _, ok := as.m.Room(ann.room); return !ok })
 	if status, _, _ := as.do(t, "POST", "/admin/api/rooms/close", url.Values{"room": {ann.room}}, auth); status != 404 {
 		t.Fatalf("closing it again: %d; want 404", status)
 	}

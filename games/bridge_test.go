@@ -197,7 +197,7 @@ func TestGamesReconnect(t *testing.T) {
 	// The other player's stream dies; it comes back with p_last within the
 	// window: same seat, nothing lost, its turn kept.
 	other.s.Close()
-	testkit.EventuallyWithin(t, 5*time.Second, "detach seen", func() bool {
+	testkit.EventuallyWithin(t, testkit.Timeout, "detach seen", func() bool {
 		info, _ := gs.m.Room(other.room)
 		for _, p := range info.Players {
 			if p.ID == other.id {

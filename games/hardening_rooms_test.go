@@ -2,7 +2,6 @@ package games
 
 import (
 	"testing"
-	"time"
 
 	"github.com/cometplay/cometplay/comet"
 
@@ -43,5 +42,5 @@ func TestHardeningCreateWithNegativeEmptyGrace(t *testing.T) {
 	// Empty again: disposed at once.
 	m.Leave(room, ids[0])
 	m.Leave(room, ids[1])
-	testkit.EventuallyWithin(t, 5*time.Second, "the empty room disposed", func() bool { return m.NumRooms() == 0 })
+	testkit.EventuallyWithin(t, testkit.Timeout, "the empty room disposed", func() bool { return m.NumRooms() == 0 })
 }
