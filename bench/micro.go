@@ -14,13 +14,13 @@ import (
 )
 
 // microMain is `bench micro`: the Go micro-benchmarks of the hot paths
-// (the codec's, the engine's publish and session queue, the bench's own
-// through exported APIs) run with `go test -bench`, their figures recorded
+// (the codec's, the engine's, the Comet hub's publish and sessions, the
+// history store's, the bench's own through exported APIs) run with `go test -bench`, their figures recorded
 // in RESULTS.md.
 func microMain(ctx context.Context, args, invocation []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("micro", flag.ContinueOnError)
 	out := fs.String("out", "", "RESULTS.md to update (its micro section); empty prints the section")
-	pkgs := fs.String("pkgs", "./httpcodec,./engine,./bench", "packages whose benchmarks run")
+	pkgs := fs.String("pkgs", "./httpcodec,./engine,./comet,./internal/history,./bench", "packages whose benchmarks run")
 	bench := fs.String("bench", ".", "the -bench pattern")
 	benchtime := fs.String("benchtime", "300ms", "the -benchtime of each benchmark")
 	if err := fs.Parse(args); err != nil {

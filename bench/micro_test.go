@@ -15,9 +15,9 @@ import (
 )
 
 // Micro-benchmarks of the hot paths through exported APIs only (the
-// engine's own benchmarks of its internals are in engine/comet_bench_test.go).
-// `go run ./bench micro` runs them with the codec's and the engine's and
-// records the figures in RESULTS.md.
+// Comet hub's own benchmarks of its internals are in comet/bench_test.go).
+// `go run ./bench micro` runs them with the codec's, the engine's, the hub's
+// and the history store's and records the figures in RESULTS.md.
 
 // benchServer starts an engine server with a hub on 127.0.0.1:0.
 func benchServer(tb testing.TB) (*engine.Server, *comet.Hub) {

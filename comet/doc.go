@@ -55,19 +55,26 @@
 //  1. A client publishes (a request on any loop) or Go code calls
 //     Hub.Publish.
 //  2. The subject index (a trie of subject segments) yields the matching
-//     subscriptions, at most one per session; the event is created once and
-//     shared by every recipient.
-//  3. For each recipient, the session appends (seq, event, subscription)
-//     to its bounded window and, if a listener is attached and not already
-//     scheduled, posts the listener to its loop (a sessionRunner task).
+//     subscriptions, at most one per session. The event is encoded once,
+//     as a pointer-free record, into the hub's history store
+//     (internal/history: slabs the collector never scans), with one
+//     reference per recipient.
+//  3. For each recipient, the session gives the event its next p_seq and
+//     appends (seq, reference, size, subscription) to its own small ring;
+//     what a session holds is bounded by count (Config.Window), bytes
+//     (SessionHistoryBytes; HistoryBytes for the hub) and age
+//     (ResumeHorizon). If a listener is attached and not already scheduled, the
+//     session posts it to its loop's bulk lane (a sessionRunner task).
 //  4. On that loop, the listener takes the events after the session's
-//     delivered cursor (a gap event first if the window overflowed) and
-//     writes them: on a stream, one chunk per event, flushed in one write;
-//     for a parked long-poll, one complete response. Each event's encoding
-//     in the listener's format is computed once per event and cached when
-//     it has more than two recipients; only p_seq, p_sid and p_label are
-//     written per recipient.
-//  5. A client that reconnects with p_last (or Last-Event-ID) moves the
-//     cursor back and receives everything after it that the window still
-//     holds.
+//     delivered cursor (a gap event first if some were let go) and writes
+//     them: on a stream, one chunk per event, flushed in one write; for a
+//     parked long-poll, one complete response. Each event's encoding in a
+//     format family is computed once per loop (encCache, a small cache of
+//     the records written last); only p_seq, p_sid and p_label are written
+//     per recipient.
+//  5. An acknowledgement lets go of what the client has: a listen or
+//     refresh carrying p_last (or Last-Event-ID), or p_ack on any control
+//     request. A reference released by its last holder frees the record's
+//     bytes. A client that reconnects with p_last moves the cursor back and
+//     receives everything after it that is still held.
 package comet

@@ -46,8 +46,10 @@
 // the Comet sessions' leases, heartbeats and detach graces in comet. Its
 // callbacks only post to a loop. (A net/http handler whose client reads
 // slowly waits for its backlog to drain with the runtime's timers, on its
-// worker: at most one per worker.) The goroutine count therefore does not
-// grow with connections, sessions or timers.
+// worker: at most one per worker. The clock demo, when mounted, ticks its
+// streams from one goroutine of its own, and Shutdown polls the connection
+// count on the goroutine that called it.) The goroutine count therefore
+// does not grow with connections, sessions or timers.
 //
 // Ordinary net/http handlers mounted with HandleHTTP run on the workers like
 // any Handler and may block; their writes wait for the client on the

@@ -14,13 +14,13 @@ import (
 // Metrics in the Prometheus format.
 //
 // The hot paths only update what the engine counts anyway: atomics (the
-// counters of serverStats, hubStats, per-route status counters) and three
-// histograms, whose Observe is an atomic add. Metrics turns them into
-// Prometheus metrics when it is scraped, with collectors that read the
-// atomics then: a scrape costs a few thousand atomic loads, the hot path
-// nothing more. Label values are bounded: route is a registered pattern or
-// one of "static", "notfound", "unrouted"; code a status code; mode and
-// format the protocol's few; game a registered game; reason a fixed set.
+// counters of serverStats, per-route status counters) and histograms, whose
+// Observe is an atomic add. Metrics turns them into Prometheus metrics when
+// it is scraped, with collectors that read the atomics then: a scrape costs
+// a few thousand atomic loads, the hot path nothing more. Label values are
+// bounded: route is a registered pattern or one of "static", "notfound",
+// "unrouted"; code a status code. (The Comet hub's metrics, with their
+// mode and format labels, are comet's; the rooms' and lobby's, games'.)
 
 // Fixed route labels for requests that no registered pattern serves.
 const (

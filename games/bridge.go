@@ -70,7 +70,7 @@ func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 	}
 	b.m, b.lb, b.watch = m, lb, m
 	if lb != nil {
-		b.watch = lb // the lobby tells the Manager, after its own bookkeeping
+		b.watch = lb // the lobby tells the Manager first, then does its own bookkeeping
 	}
 	if err := b.hub.Claim(strings.TrimSuffix(roomPrefix, "/"), roomClaim{b}); err != nil {
 		return err

@@ -6,11 +6,11 @@
 //
 // # Concurrency
 //
-// Handle, Detached, Attached and SessionEnded are called by the engine on
-// its event loops: they are safe for concurrent use and never block. Handle
+// Handle, Detached, Attached and SessionEnded are called by the games
+// package's bridge on the Comet hub's event loops: they are safe for concurrent use and never block. Handle
 // checks what is cheap at once (the action, field sizes, that the session
 // said hello, chat length and rate, names) and returns those errors for the
-// engine to send as a nack; everything else is queued (at most
+// bridge to send as a nack; everything else is queued (at most
 // Options.QueueSize actions, then ErrBusy) for the lobby's one goroutine,
 // and its outcome reaches the session as events. The Authenticator runs on
 // Options.AuthWorkers goroutines of its own with a deadline, so a slow one
@@ -29,7 +29,7 @@
 // sessions is online while either is, and listed once.
 //
 // The lobby forwards Detached, Attached and SessionEnded to the Manager;
-// those are idempotent, so an engine that also calls the Manager directly
+// those are idempotent, so a caller that also calls the Manager directly
 // does no harm.
 //
 // # Who hears the lobby

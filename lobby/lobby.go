@@ -176,7 +176,7 @@ type Request struct {
 // Lobby is where players meet: presence, the live room list, room
 // creation and joining, quick-match and chat. It runs on one goroutine of
 // its own plus AuthWorkers; its exported methods are safe for concurrent
-// use and never block, so the engine calls them from its event loops.
+// use and never block, so the games bridge calls them from the Comet hub's event loops.
 type Lobby struct {
 	m       *rooms.Manager
 	t       rooms.Transport
@@ -470,12 +470,12 @@ func (l *Lobby) Close() {
 	})
 }
 
-// Handle processes one client action. It is called on an engine event
+// Handle processes one client action. It is called on an event
 // loop: it validates cheaply (action, field sizes, hello first, chat length
 // and rate, list rate, the address's share of the queue), enqueues, and
 // returns; the Authenticator and everything else run on the lobby's
 // goroutines, and their outcome reaches the session as events. The
-// returned error is for the engine to send back as a nack.
+// returned error is for the caller (the games bridge) to send back as a nack.
 func (l *Lobby) Handle(sessionID string, req Request) (err error) {
 	if l.closed.Load() {
 		return ErrClosed
@@ -629,7 +629,7 @@ func (l *Lobby) unreserve(addr string) {
 
 // Detached reports that the session's listen connection went away: after
 // AwayGrace without Attached the session counts as offline. The Manager is
-// told too (Manager.Detached is idempotent, so an engine that also calls
+// told too (Manager.Detached is idempotent, so a caller that also calls
 // it directly does no harm). Never blocks.
 func (l *Lobby) Detached(sessionID string) {
 	l.m.Detached(sessionID)

@@ -1,7 +1,7 @@
 // Package rooms is the API game developers write rooms against, and the
-// runtime that runs them for the engine. It imports nothing else of
-// cometplay's; the engine reaches it through Manager and it reaches players
-// through the Transport the engine gives it. docs/ROOMS.md is the guide.
+// runtime that runs them. It imports nothing else of cometplay's: the games
+// package's bridge reaches it through Manager and it reaches players
+// through the Transport the bridge gives it (over the Comet hub). docs/ROOMS.md is the guide.
 //
 // # Writing a game
 //
@@ -31,8 +31,8 @@
 // The Manager's methods are safe for concurrent use and never block
 // (Shutdown and WaitIdle excepted, which wait by design): they validate
 // their arguments, copy what they keep, append to the room's mailbox and
-// return. They never run a hook, so the engine calls them from its event
-// loops.
+// return. They never run a hook, so the bridge calls them from the Comet
+// hub's event loops.
 //
 // Hooks run on a fixed pool of executor goroutines
 // (ManagerOptions.Executors, default 2×GOMAXPROCS). A room with work is on
@@ -59,13 +59,14 @@
 //
 // # Life of a move
 //
-//  1. The engine parses a player's message on an event loop and calls
+//  1. The Comet hub parses a player's publish on an event loop and the
+//     games bridge (the room subject's claim handler) calls
 //     Manager.Deliver(roomID, sessionID, msg).
 //  2. Deliver checks the message (type, sizes, JSON, a move's Seq) and
 //     that the session is seated in the room, copies it into the room's
 //     mailbox and, if the room was idle, puts the room on the run queue. Its error (ErrNoRoom,
 //     ErrNotInRoom, ErrMailboxFull, ErrBadMessage, ErrSpectator) is the
-//     engine's to answer as a nack.
+//     bridge's to answer as a nack.
 //  3. An executor takes the room off the queue and processes up to 16 of
 //     its items before letting the next room run.
 //  4. For a move (a message with a MoveID) the runtime answers a retry of

@@ -69,7 +69,8 @@ const (
 // reconnection tokens and the index of sessions. Every method is safe for
 // concurrent use and never blocks (except Shutdown and WaitIdle, which
 // wait by design): they validate, enqueue and return. Hooks never run on the
-// caller's goroutine, so the engine may call them from its event loops.
+// caller's goroutine, so the games bridge may call them from the Comet
+// hub's event loops.
 // Results of the asynchronous steps reach players as events through the
 // Transport.
 type Manager struct {

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 )
 
-// Stats is a snapshot of a Manager's figures, for monitoring (the engine
-// exports them as Prometheus metrics). Counters count from NewManager;
+// Stats is a snapshot of a Manager's figures, for monitoring (the games
+// package exports them as Prometheus metrics). Counters count from NewManager;
 // the others are current values.
 type Stats struct {
 	// Rooms counts the rooms by state, indexed by State (waiting, playing,

@@ -2,8 +2,8 @@ package rooms
 
 import "time"
 
-// Transport is how the runtime reaches players. The engine implements it
-// over Comet sessions; tests use roomstest.Transport. Its methods must never
+// Transport is how the runtime reaches players. The games package's bridge
+// implements it over Comet sessions; tests use roomstest.Transport. Its methods must never
 // block and must be safe to call from any goroutine: the runtime calls them
 // from executor goroutines, never while holding one of its locks.
 type Transport interface {

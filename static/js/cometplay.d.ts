@@ -198,7 +198,7 @@ export declare class CometClient {
 	publish(subject: string, fields?: Record<string, string | number | boolean>, options?: PublishOptions): Promise<void>;
 	/**
 	 * Asks, on the poll transport, for the server's answers every ms (not
-	 * below the server's HubConfig.PollWaitFloor, 1 s by default, nor above
+	 * below the server's comet.Config.PollWaitFloor, 1 s by default, nor above
 	 * its own wait); null: the server's wait. The connection asks for the
 	 * shortest wait of its tabs.
 	 */

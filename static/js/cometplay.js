@@ -1152,7 +1152,7 @@ export class CometClient {
 	 * setPollWait asks, on the poll transport, for the server's answers
 	 * every ms milliseconds rather than after the server's p_wait (6–10 s
 	 * by default): a page does while a game is on. The server does not go
-	 * below its floor (HubConfig.PollWaitFloor, 1 s by default), nor above
+	 * below its floor (comet.Config.PollWaitFloor, 1 s by default), nor above
 	 * its own wait. null goes back to the server's. The connection asks for
 	 * the shortest wait its tabs ask for. Other transports are not affected
 	 * (they deliver events as they happen).
