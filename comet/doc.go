@@ -63,8 +63,14 @@
 //     appends (seq, reference, size, subscription) to its own small ring;
 //     what a session holds is bounded by count (Config.Window), bytes
 //     (SessionHistoryBytes; HistoryBytes for the hub) and age
-//     (ResumeHorizon). If a listener is attached and not already scheduled, the
-//     session posts it to its loop's bulk lane (a sessionRunner task).
+//     (ResumeHorizon). If a listener is attached and not already scheduled,
+//     the session posts it to its loop (a sessionRunner task): an event to at
+//     most urgentFanout (16) recipients, a room's players, and a unicast go
+//     in the loop's urgent lane; a larger fan-out (a lobby delta) goes in
+//     the bulk lane, which the loop runs in slices between serving its
+//     sockets. A move's event thus never waits behind a lobby's deliveries
+//     to thousands; a listener already waiting in the bulk lane is posted
+//     again, urgently, and whichever run comes first delivers both.
 //  4. On that loop, the listener takes the events after the session's
 //     delivered cursor (a gap event first if some were let go) and writes
 //     them: on a stream, one chunk per event, flushed in one write; for a

@@ -606,6 +606,7 @@ func (h *Hub) multicast(subject string, fs []Field) int {
 			n = 0
 		}
 		size := uint32(eventSize(fs))
+		buf.wake.urgent = n <= urgentFanout
 		for _, sub := range buf.subs[:n] {
 			if !sub.sess.pushRef(ref, size, sub, &buf.wake) {
 				h.store.Release(ref)

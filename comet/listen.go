@@ -35,6 +35,7 @@ type listener struct {
 	gen       uint32 // changes with every attach and detach: stale posts are ignored
 	active    bool
 	scheduled bool  // a runListener for gen is posted
+	urgent    bool  // ... in the loop's urgent lane
 	action    uint8 // pending action
 	lastWrite int64 // UnixNano of the last write (stream heartbeats)
 	parkedAt  int64 // UnixNano when a refresh parked
@@ -42,35 +43,54 @@ type listener struct {
 }
 
 // requestLocked asks the listener's loop to deliver what is pending and
-// perform act. s.mu must be held and the listener active.
+// perform act, in the loop's bulk lane. s.mu must be held and the listener
+// active.
 func (s *Session) requestLocked(act uint8) {
-	s.requestInto(act, nil)
+	s.requestInto(act, nil, false)
 }
 
+// urgentFanout is the most recipients an event may have for its deliveries
+// to go in their loops' urgent lanes (engine.Loop.PostUrgent): a room's
+// players and a few spectators, a unicast. An event to more (a lobby delta
+// to every browsing player) is a fan-out: it goes in the bulk lanes, where a
+// loop serves its sockets between slices, and it never holds a move's
+// event behind all of its own deliveries.
+const urgentFanout = 16
+
 // requestInto is requestLocked that, with b, gathers the post in b instead
-// of posting it: a fan-out posts to each loop once (wakeups.flush).
-func (s *Session) requestInto(act uint8, b *wakeups) {
+// of posting it: a fan-out posts to each loop once (wakeups.flush). urgent
+// asks for the urgent lane (b's own choice when b is given); a listener
+// already waiting in the bulk lane is posted again, urgently, and whichever
+// run comes first delivers (the other finds nothing scheduled).
+func (s *Session) requestInto(act uint8, b *wakeups, urgent bool) {
 	lst := &s.lst
 	if act > lst.action {
 		lst.action = act
 	}
-	if lst.scheduled {
+	if b != nil {
+		urgent = b.urgent
+	}
+	if lst.scheduled && (lst.urgent || !urgent) {
 		return
 	}
-	lst.scheduled = true
-	if b == nil {
+	lst.scheduled, lst.urgent = true, urgent
+	switch {
+	case b != nil:
+		b.add(lst.l, engine.Posted{Task: (*sessionRunner)(s), Arg: lst.gen})
+	case urgent:
+		lst.l.PostUrgent((*sessionRunner)(s), lst.gen)
+	default:
 		lst.l.Post((*sessionRunner)(s), lst.gen)
-		return
 	}
-	b.add(lst.l, engine.Posted{Task: (*sessionRunner)(s), Arg: lst.gen})
 }
 
 // wakeups gathers the listener deliveries a fan-out asks for, by loop, so
 // that each loop's inbox is locked once per fan-out instead of once per
 // listener. Not safe for concurrent use: one fan-out owns it.
 type wakeups struct {
-	loops []*engine.Loop
-	tasks [][]engine.Posted
+	loops  []*engine.Loop
+	tasks  [][]engine.Posted
+	urgent bool // post to the loops' urgent lanes (a fan-out to at most urgentFanout)
 }
 
 func (b *wakeups) add(l *engine.Loop, t engine.Posted) {
@@ -86,7 +106,11 @@ func (b *wakeups) add(l *engine.Loop, t engine.Posted) {
 func (b *wakeups) flush() {
 	for i, l := range b.loops {
 		if l != nil {
-			l.PostAll(b.tasks[i])
+			if b.urgent {
+				l.PostAllUrgent(b.tasks[i])
+			} else {
+				l.PostAll(b.tasks[i])
+			}
 			clear(b.tasks[i])
 			b.tasks[i] = b.tasks[i][:0]
 			b.loops[i] = nil
@@ -189,11 +213,13 @@ func (s *Session) lostLocked() {
 func (s *Session) runListener(gen uint32) {
 	s.mu.Lock()
 	lst := &s.lst
-	if !lst.active || lst.gen != gen {
+	if !lst.active || lst.gen != gen || !lst.scheduled {
+		// A stale post, or the second of two (bulk, then urgent): the
+		// other run delivered.
 		s.mu.Unlock()
 		return
 	}
-	lst.scheduled = false
+	lst.scheduled, lst.urgent = false, false
 	act := lst.action
 	lst.action = actNone
 	ch := lst.channel

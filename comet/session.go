@@ -283,9 +283,10 @@ func (s *Session) Close() { s.stop(ReasonClosed) }
 
 // pushRef gives the session an event held in the hub's store (one of the
 // references Put counted for its recipients), through sub (nil: a unicast),
-// and wakes its listener (through wake, when a fan-out gathers the wakeups). It reports false, keeping nothing, when the
-// session has stopped: the caller releases the reference. Safe from any
-// goroutine.
+// and wakes its listener (through wake, when a fan-out gathers the wakeups;
+// a unicast's in the loop's urgent lane). It reports false, keeping nothing,
+// when the session has stopped: the caller releases the reference. Safe
+// from any goroutine.
 func (s *Session) pushRef(ref history.Ref, size uint32, sub *subscription, wake *wakeups) bool {
 	s.mu.Lock()
 	if s.stopped {
@@ -305,7 +306,7 @@ func (s *Session) pushRef(ref history.Ref, size uint32, sub *subscription, wake 
 		s.dropOldestLocked()
 	}
 	if s.lst.active {
-		s.requestInto(actNone, wake)
+		s.requestInto(actNone, wake, wake == nil) // a unicast is urgent
 	}
 	s.mu.Unlock()
 	return true

@@ -90,8 +90,11 @@
 //     free. A LoopHandler keeps the Exchange and answers later.
 //  2. Any goroutine writes: Stream.Write posts a chunk to the connection's
 //     loop (bounded by Config.MaxOutbound); a protocol layer posts a
-//     LoopTask (Loop.Post) that writes through the Exchange on the loop
-//     (comet's listeners: see the comet package's life of a push).
+//     LoopTask that writes through the Exchange on the loop (comet's
+//     listeners: see the comet package's life of a push): Loop.Post for the
+//     bulk lane (a fan-out, run in slices between which the loop serves its
+//     sockets), Loop.PostUrgent for a small delivery that must not wait
+//     behind one.
 //  3. The loop drains its inbox in one Run: each chunk or task appends to
 //     the connection's output and is written at once; a peer whose queued
 //     bytes pass MaxOutbound is closed as a slow reader.

@@ -48,6 +48,16 @@ func (l *Loop) Post(t LoopTask, arg uint32) {
 	l.postBulk(op{kind: opTask, task: t, gen: arg})
 }
 
+// PostUrgent hands t to the loop's urgent lane, with the engine's own
+// responses: it runs before the bulk lane's pending tasks, and a bulk slice
+// being run stops within a few tasks to run it. For small deliveries that
+// must not wait behind a fan-out (an event to a room's two players behind a
+// lobby update to thousands); a fan-out itself belongs in the bulk lane,
+// where the loop serves its sockets between slices. Safe for concurrent use.
+func (l *Loop) PostUrgent(t LoopTask, arg uint32) {
+	l.post(op{kind: opTask, task: t, gen: arg})
+}
+
 // Posted is a task and its argument, for PostAll.
 type Posted struct {
 	Task LoopTask
@@ -65,6 +75,20 @@ func (l *Loop) PostAll(ts []Posted) {
 	for _, t := range ts {
 		l.bulk = append(l.bulk, op{kind: opTask, task: t.Task, gen: t.Arg})
 	}
+	l.scheduleLocked()
+}
+
+// PostAllUrgent is PostUrgent for many tasks, taking the inbox lock once.
+// It uses ts only during the call.
+func (l *Loop) PostAllUrgent(ts []Posted) {
+	if len(ts) == 0 {
+		return
+	}
+	l.mu.Lock()
+	for _, t := range ts {
+		l.ops = append(l.ops, op{kind: opTask, task: t.Task, gen: t.Arg})
+	}
+	l.urgent.Store(true)
 	l.scheduleLocked()
 }
 

@@ -20,13 +20,15 @@ import (
 // costs one wake-up per loop.
 //
 // The inbox has two lanes. The engine's own work (a Handler's response and
-// chunks, timers, closes) is urgent: each run does all of it first. A
-// protocol layer's tasks (Loop.Post: comet's listener deliveries) are bulk:
+// chunks, timers, closes) and a protocol layer's small deliveries
+// (Loop.PostUrgent: comet's events to a few recipients) are urgent: each
+// run does all of it first. A protocol layer's other tasks (Loop.Post:
+// comet's fan-outs to many listeners) are bulk:
 // a run does at most bulkSlice of them, then hands the loop back to gnet,
 // which reads and serves the sockets that are ready before the next run
 // (posted by the server's kicker goroutine, not by the run itself). A
-// fan-out to thousands of listeners thus never holds a response, a request
-// or another connection's traffic behind all of it.
+// fan-out to thousands of listeners thus never holds a response, a request,
+// a room's move or another connection's traffic behind all of it.
 type Loop struct {
 	srv *Server
 	el  gnet.EventLoop

@@ -133,3 +133,56 @@ func TestLoopRunsUrgentWithinBulkSlice(t *testing.T) {
 		t.Fatalf("response %d %q", r.StatusCode, r.Text)
 	}
 }
+
+// orderTask records, on its loop, the order in which tasks ran.
+type orderTask struct {
+	name string
+	log  *[]string
+}
+
+func (o *orderTask) RunOnLoop(uint32) { *o.log = append(*o.log, o.name) }
+
+// TestLoopPostUrgentGoesAheadOfBulk: a task posted with PostUrgent (a
+// delivery to a room's two players) runs before the bulk tasks posted
+// before it (a lobby fan-out to thousands), not after all of them; tasks of
+// each lane keep their own order. The loop is held while both are posted,
+// so the order does not depend on the machine's speed.
+func TestLoopPostUrgentGoesAheadOfBulk(t *testing.T) {
+	s := hStart(t, Config{Loops: 1}, func(s *Server) {
+		s.Handle("GET", "/warm", func(w *Stream, _ *Request) { w.Respond(200, "text/plain", []byte("w")) })
+	})
+	c := testkit.Dial(t, s.Addr())
+	if r := c.Get("/warm"); r.Text != "w" { // the loop is known once it served a connection
+		t.Fatalf("response %d %q", r.StatusCode, r.Text)
+	}
+	l := s.Loops()[0]
+	hold := testkit.NewHold()
+	l.Post(hold, 0)
+	testkit.Recv(t, hold.Entered, "the loop to be held")
+
+	var log []string // appended on the loop only
+	const bulk = 3 * bulkSlice
+	ts := make([]Posted, bulk)
+	for i := range ts {
+		ts[i] = Posted{Task: &orderTask{name: "bulk", log: &log}}
+	}
+	l.PostAll(ts)
+	l.PostUrgent(&orderTask{name: "urgent1", log: &log}, 0)
+	l.PostAllUrgent([]Posted{{Task: &orderTask{name: "urgent2", log: &log}}})
+	done := make(chan []string, 1)
+	l.Post(&endTask{f: func() { done <- append([]string(nil), log...) }}, 0)
+	hold.Release()
+
+	got := testkit.Recv(t, done, "every task to run")
+	if len(got) != bulk+2 {
+		t.Fatalf("%d tasks ran, want %d", len(got), bulk+2)
+	}
+	if got[0] != "urgent1" || got[1] != "urgent2" {
+		t.Fatalf("first tasks run: %q, %q; want the two urgent ones ahead of the %d bulk tasks posted before them", got[0], got[1], bulk)
+	}
+}
+
+// endTask calls f on the loop.
+type endTask struct{ f func() }
+
+func (e *endTask) RunOnLoop(uint32) { e.f() }
