@@ -10,7 +10,7 @@ import (
 
 // benchHub is a hub on an unstarted server: enough for the publish path
 // without listeners (sessions queue the events in their windows).
-func benchHub(b *testing.B, sessions int) *Hub {
+func benchHub(b testing.TB, sessions int) *Hub {
 	b.Helper()
 	srv, err := engine.New(engine.Config{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

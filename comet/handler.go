@@ -842,7 +842,7 @@ func (rc *reqCtx) publish() {
 	// The publisher's own fields. Pushlet copies every parameter; control
 	// fields (p_*) are the server's and are not copied, so nobody can forge
 	// p_from, p_seq or p_sid.
-	var user []Field
+	user := make([]Field, 0, len(rc.ps)) // owned by the claim's handler, or copied into the record
 	size := 0
 	for _, f := range rc.ps {
 		if strings.HasPrefix(f.Name, "p_") {
@@ -877,7 +877,7 @@ func (rc *reqCtx) publish() {
 			rc.nack(err.Error())
 			return
 		}
-		rc.control(oneShot("publish-ack"))
+		rc.control(plain(&publishAck, "publish-ack"))
 		return
 	}
 	fs := make([]Field, 0, 6+len(user))
@@ -901,7 +901,7 @@ func (rc *reqCtx) publish() {
 	} else {
 		h.multicast(subject, fs)
 	}
-	rc.control(oneShot("publish-ack"))
+	rc.control(plain(&publishAck, "publish-ack"))
 }
 
 // checkOrigin lets a protocol request through only when it comes from the

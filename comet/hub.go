@@ -556,19 +556,39 @@ func (h *Hub) Publish(subject string, kv ...string) error {
 	if !validSubject(subject) {
 		return ErrBadSubject
 	}
-	h.multicast(subject, dataFields(subject, kv))
+	fb := dataFields(subject, kv)
+	h.multicast(subject, fb.fs)
+	fb.put()
 	return nil
 }
 
+// fieldsBuf holds a server event's fields while it is put in the history
+// (which copies them into a record): a room's every move and ack publishes
+// one, and the fields need not outlive the call.
+type fieldsBuf struct{ fs []Field }
+
+var fieldsPool = sync.Pool{New: func() any { return new(fieldsBuf) }}
+
 // dataFields returns the fields of a data event on subject from the server:
-// p_event, p_time, p_subject, then kv's name, value pairs.
-func dataFields(subject string, kv []string) []Field {
-	fs := make([]Field, 0, 3+len(kv)/2)
-	fs = append(fs, Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject})
+// p_event, p_time, p_subject, then kv's name, value pairs, in a pooled
+// buffer the caller puts back once the event is held.
+func dataFields(subject string, kv []string) *fieldsBuf {
+	fb := fieldsPool.Get().(*fieldsBuf)
+	fs := append(fb.fs[:0], Field{"p_event", "data"}, Field{"p_time", unixTime()}, Field{"p_subject", subject})
 	for i := 0; i+1 < len(kv); i += 2 {
 		fs = append(fs, Field{kv[i], kv[i+1]})
 	}
-	return fs
+	fb.fs = fs
+	return fb
+}
+
+// put gives fb back to the pool, holding no strings.
+func (fb *fieldsBuf) put() {
+	clear(fb.fs)
+	if cap(fb.fs) <= 64 {
+		fb.fs = fb.fs[:0]
+		fieldsPool.Put(fb)
+	}
 }
 
 // ErrBadSubject reports an empty, too long or malformed subject.

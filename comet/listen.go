@@ -342,7 +342,7 @@ func (ch channel) write(h *Hub, s *Session, evs []item, seq uint64, act uint8) {
 	}
 	sc := h.scratchFor(ch.l)
 	b := responseStart(sc.cbuf[:0], ch.format, false)
-	b = appendEvent(b, ch.format, oneShot("refresh-ack"), nil)
+	b = appendEvent(b, ch.format, plain(&refreshAck, "refresh-ack"), nil)
 	b = ch.appendBatch(h, b, evs, seq, act, false)
 	if act < actEnd && s != nil {
 		b = eventSep(b, ch.format, false)
@@ -408,7 +408,7 @@ func (ch channel) appendBatch(h *Hub, b []byte, evs []item, seq uint64, act uint
 		put(oneShot("abort"), &recipient{seq: seq, withSeq: true})
 	case act == actHeartbeat && (stream || len(evs) == 0):
 		h.stats.heartbeats.Add(1)
-		put(oneShot("hb"), &recipient{seq: seq, withSeq: true})
+		put(plain(&heartbeat, "hb"), &recipient{seq: seq, withSeq: true})
 	}
 	return b
 }

@@ -218,7 +218,9 @@ func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
 
 // Send queues a data event for this session only (unicast: no p_sid).
 func (s *Session) Send(subject string, kv ...string) {
-	s.sendFields(dataFields(subject, kv))
+	fb := dataFields(subject, kv)
+	s.sendFields(fb.fs)
+	fb.put()
 }
 
 // SendEvent queues ev for this session only.

@@ -134,6 +134,28 @@ func allocEvent(n int) (*Event, []Field) {
 // history of (acks, refresh, hb, gap, abort).
 func oneShot(name string, kv ...string) *Event { return NewEvent(name, kv...) }
 
+// plainEvent is an event of no fields but p_event and p_time, built once per
+// second and shared by every answer that writes it in that second (writing
+// an event never changes it).
+type plainEvent struct {
+	sec int64
+	ev  *Event
+}
+
+// The plain events of every move and refresh.
+var publishAck, refreshAck, heartbeat atomic.Pointer[plainEvent]
+
+// plain returns the event name of this second, held in p.
+func plain(p *atomic.Pointer[plainEvent], name string) *Event {
+	now := time.Now().Unix()
+	if t := p.Load(); t != nil && t.sec == now {
+		return t.ev
+	}
+	t := &plainEvent{sec: now, ev: NewEvent(name)}
+	p.Store(t)
+	return t.ev
+}
+
 func newEventFields(fs []Field) *Event {
 	e := new(Event)
 	e.setFields(fs)

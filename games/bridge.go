@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/lobby"
@@ -88,12 +89,16 @@ func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 	return nil
 }
 
-// data returns an event's JSON data as text ("null" for none).
+// data returns an event's JSON data as text ("null" for none), without a
+// copy: rooms.Event's contract is that nobody modifies Data once it is
+// passed to the Transport, and the hub copies it into the event's record
+// anyway. A room's every event went through here: the copy was a tenth of
+// what the server allocated at 5,000 games.
 func data(ev rooms.Event) string {
 	if len(ev.Data) == 0 {
 		return "null"
 	}
-	return string(ev.Data)
+	return unsafe.String(unsafe.SliceData(ev.Data), len(ev.Data))
 }
 
 // Send implements rooms.Transport.

@@ -22,8 +22,9 @@ type Ring struct {
 }
 
 // keepCap is the largest buffer kept when a ring empties: a recipient that
-// receives an event now and then does not reallocate for each.
-const keepCap = 4
+// receives an event now and then, or a player who acknowledges a move's few
+// events at a time, does not reallocate for each (128 bytes).
+const keepCap = 8
 
 // Len returns the number of entries held.
 func (r *Ring) Len() int { return int(r.n) }
