@@ -386,6 +386,7 @@ func (ch channel) appendBatch(h *Hub, b []byte, evs []item, seq uint64, act uint
 	}
 	enc := &h.scratchFor(ch.l).enc
 	delivered := 0
+	h.store.Pin() // the records stay as they are while they are encoded
 	for i := range evs {
 		it := &evs[i]
 		if it.gapFrom != 0 {
@@ -402,6 +403,7 @@ func (ch channel) appendBatch(h *Hub, b []byte, evs []item, seq uint64, act uint
 		closeChunk(mark)
 		delivered++
 	}
+	h.store.Unpin()
 	h.stats.delivered.Add(int64(delivered))
 	switch {
 	case act == actAbort:

@@ -28,9 +28,12 @@
 // store's mutex; Get reads an immutable snapshot of the slab table through an
 // atomic pointer and never locks, so the event loops that write events to
 // thousands of listeners do not contend. A record's bytes are written before
-// its Ref is returned and never again, and a dropped slab is only
-// unreferenced (never reused): a reader that resolved a Ref may go on reading
-// its bytes after the slab was dropped.
+// its Ref is returned and never again while its slab lives. A reader pins
+// its reads (Store.Pin, Unpin: one atomic counter): the buffer of a dropped
+// slab is kept (up to a few) and given to a new slab only once no read was
+// pinned at some moment after the drop, so a reader that resolved a Ref may
+// read its bytes until it unpins, however the slab was dropped meanwhile,
+// and a store whose events come and go allocates no new bytes for them.
 //
 // A Ring is not safe for concurrent use: its owner guards it (the session's
 // mutex).

@@ -80,8 +80,19 @@ type Store struct {
 
 	tab atomic.Pointer[table]
 
-	puts, released, expired, evicted, lostRefs atomic.Int64
+	// Buffers of dropped slabs, for new slabs: a buffer is retired when its
+	// slab is dropped, and free to write once no read was pinned at some
+	// moment since (see Pin). Both under mu; spareSlabs at most together.
+	retired, free [][]byte
+	readers       atomic.Int64 // reads pinned now
+
+	puts, released, expired, evicted, lostRefs, reused atomic.Int64
 }
+
+// spareSlabs is the most buffers of dropped slabs kept for reuse: a store
+// whose events come and go at a steady rate allocates no new slab, and
+// the collector no new bytes, for them.
+const spareSlabs = 16
 
 // ErrRecordTooLarge is returned by Put for a record larger than MaxBytes.
 var ErrRecordTooLarge = errors.New("history: record larger than the store's byte limit")
@@ -146,12 +157,42 @@ func (s *Store) newSlabLocked(size int) {
 			s.dropLocked(s.live[0], &s.evicted)
 		}
 	}
-	sl := &slab{gen: s.nextGen, buf: make([]byte, size)}
+	sl := &slab{gen: s.nextGen, buf: s.bufferLocked(size)}
 	s.nextGen++
 	s.cur = sl
 	s.live = append(s.live, sl)
 	s.bytes += int64(size)
 	s.publishLocked()
+}
+
+// bufferLocked returns a buffer for a new slab of size bytes: a dropped
+// slab's, when one is free, or a new one.
+func (s *Store) bufferLocked(size int) []byte {
+	if size != s.cfg.SlabSize {
+		return make([]byte, size)
+	}
+	if len(s.retired) > 0 && s.readers.Load() == 0 {
+		// No read is pinned now: none still reads a slab retired before.
+		s.free = append(s.free, s.retired...)
+		clear(s.retired)
+		s.retired = s.retired[:0]
+	}
+	if n := len(s.free); n > 0 {
+		b := s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		s.reused.Add(1)
+		return b
+	}
+	return make([]byte, size)
+}
+
+// retireLocked keeps the buffer of a dropped slab for reuse, unless
+// spareSlabs are kept already.
+func (s *Store) retireLocked(b []byte) {
+	if len(b) == s.cfg.SlabSize && len(s.retired)+len(s.free) < spareSlabs {
+		s.retired = append(s.retired, b)
+	}
 }
 
 // sealLocked marks sl full; it is dropped at once if nothing references it.
@@ -183,6 +224,7 @@ func (s *Store) dropLocked(sl *slab, reason *atomic.Int64) {
 		}
 	}
 	s.bytes -= int64(len(sl.buf))
+	s.retireLocked(sl.buf)
 	if reason == nil {
 		s.released.Add(1)
 	} else {
@@ -226,8 +268,19 @@ func (s *Store) Expire() {
 	s.mu.Unlock()
 }
 
+// Pin starts a read: the records Get returns until the matching Unpin
+// stay as they are, even if their slabs are dropped meanwhile (a dropped
+// slab's buffer is reused only once no read is pinned). Pin for as long as
+// it takes to copy or encode what Get returned, not longer: a read pinned
+// for good keeps the store allocating new slabs. Safe for concurrent use.
+func (s *Store) Pin() { s.readers.Add(1) }
+
+// Unpin ends a read started by Pin.
+func (s *Store) Unpin() { s.readers.Add(-1) }
+
 // Get returns the record ref names, or false if its slab was dropped. The
-// bytes are read-only and stay valid as long as the caller holds them.
+// bytes are read-only, and valid until the caller's Unpin: call Pin before
+// Get.
 func (s *Store) Get(ref Ref) ([]byte, bool) {
 	sl := s.tab.Load().lookup(ref.gen())
 	if sl == nil {
@@ -270,16 +323,18 @@ type Stats struct {
 	Expired  int64 // slabs dropped for the horizon
 	Evicted  int64 // slabs dropped for the byte limit
 	LostRefs int64 // references that pointed into slabs dropped for the horizon or the byte limit
+	Reused   int64 // slabs made with a dropped slab's buffer
+	Spare    int   // buffers of dropped slabs kept for reuse (outside Bytes)
 }
 
 // Stats returns the store's figures.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{Bytes: s.bytes, Slabs: len(s.live)}
+	st := Stats{Bytes: s.bytes, Slabs: len(s.live), Spare: len(s.retired) + len(s.free)}
 	for _, sl := range s.live {
 		st.Refs += sl.refs.Load()
 	}
 	s.mu.Unlock()
-	st.Puts, st.Released, st.Expired, st.Evicted, st.LostRefs = s.puts.Load(), s.released.Load(), s.expired.Load(), s.evicted.Load(), s.lostRefs.Load()
+	st.Puts, st.Released, st.Expired, st.Evicted, st.LostRefs, st.Reused = s.puts.Load(), s.released.Load(), s.expired.Load(), s.evicted.Load(), s.lostRefs.Load(), s.reused.Load()
 	return st
 }

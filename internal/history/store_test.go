@@ -163,6 +163,56 @@ func TestARecordLargerThanASlabGetsItsOwn(t *testing.T) {
 	}
 }
 
+// TestDroppedSlabsAreReusedOnlyWhenNoReadIsPinned: a slab's buffer goes
+// to a new slab once nothing references it, so that events coming and going
+// cost no new bytes; but never while a read that may still hold its bytes
+// is pinned.
+func TestDroppedSlabsAreReusedOnlyWhenNoReadIsPinned(t *testing.T) {
+	s, _ := newTestStore(t, Config{SlabSize: 256})
+	a := record(1, 100)
+	refA := mustPut(t, s, a, 1)
+	fill := func(n int) { // n records, each released at once
+		for i := range n {
+			s.Release(mustPut(t, s, record(1000+i, 100), 1))
+		}
+	}
+	fill(3) // A's slab is full and sealed
+	pre := s.Stats() // pre.Spare: buffers dropped before the read, free to reuse
+	s.Pin()
+	got, ok := s.Get(refA)
+	if !ok {
+		t.Fatal("A does not resolve")
+	}
+	s.Release(refA) // A's slab is dropped now
+	if s.Alive(refA) {
+		t.Fatal("A's slab outlived its last reference")
+	}
+	fill(20) // several new slabs, while the read is pinned
+	if reused := s.Stats().Reused - pre.Reused; reused > int64(pre.Spare) {
+		t.Fatalf("%d slabs reused while a read was pinned; want at most the %d dropped before it", reused, pre.Spare)
+	}
+	if !bytes.Equal(got, a) {
+		t.Fatal("A's bytes changed under a pinned read")
+	}
+	s.Unpin()
+	fill(20)
+	st := s.Stats()
+	if st.Reused == 0 {
+		t.Fatalf("no slab reused once nothing was pinned: %+v", st)
+	}
+	if st.Spare > spareSlabs {
+		t.Fatalf("%d spare buffers kept; want at most %d", st.Spare, spareSlabs)
+	}
+	// Steady traffic allocates no more slabs: each new one reuses a buffer.
+	before := s.Stats()
+	fill(1000)
+	after := s.Stats()
+	made := int64(after.Released+after.Expired+after.Evicted) - int64(before.Released+before.Expired+before.Evicted)
+	if reused := after.Reused - before.Reused; reused < made-1 {
+		t.Fatalf("%d slabs made, %d of them with a reused buffer; want all but at most one", made, reused)
+	}
+}
+
 func TestNewStoreRejectsBadConfigs(t *testing.T) {
 	for _, cfg := range []Config{{SlabSize: 10}, {MaxBytes: -1}, {SlabSize: 4096, MaxBytes: 1000}, {Horizon: -time.Second}} {
 		if _, err := NewStore(cfg); err == nil {
@@ -189,6 +239,7 @@ func TestConcurrentPutGetRelease(t *testing.T) {
 	for range 4 {
 		readers.Go(func() {
 			for ref := range refs {
+				s.Pin()
 				rec, ok := s.Get(ref)
 				if ok {
 					n := Get(rec, "n")
@@ -198,6 +249,7 @@ func TestConcurrentPutGetRelease(t *testing.T) {
 						t.Errorf("record %s read back altered", n)
 					}
 				}
+				s.Unpin()
 				s.Release(ref)
 			}
 		})
