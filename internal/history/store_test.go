@@ -176,7 +176,7 @@ func TestDroppedSlabsAreReusedOnlyWhenNoReadIsPinned(t *testing.T) {
 			s.Release(mustPut(t, s, record(1000+i, 100), 1))
 		}
 	}
-	fill(3) // A's slab is full and sealed
+	fill(3)          // A's slab is full and sealed
 	pre := s.Stats() // pre.Spare: buffers dropped before the read, free to reuse
 	s.Pin()
 	got, ok := s.Get(refA)
