@@ -171,12 +171,17 @@ func (pb *paramBuilder) release() {
 	builders.Put(pb)
 }
 
-func (pb *paramBuilder) params() params {
+// params returns the parameters recorded, appended to dst: their strings
+// in one new string, which the caller may keep; dst's slice it need not.
+func (pb *paramBuilder) params(dst params) params {
 	if len(pb.idx) == 0 {
-		return nil
+		return dst
 	}
 	all := string(pb.arena)
-	ps := make(params, 0, len(pb.idx)/3)
+	ps := dst
+	if ps == nil {
+		ps = make(params, 0, len(pb.idx)/3)
+	}
 	for i := 0; i < len(pb.idx); i += 3 {
 		ps = append(ps, Field{all[pb.idx[i]:pb.idx[i+1]], all[pb.idx[i+1]:pb.idx[i+2]]})
 	}
@@ -217,7 +222,16 @@ func (h *Hub) serve(ex *engine.Exchange, req *httpcodec.Request) {
 		h.srv.RefuseMethod(ex, req.Method, "GET, HEAD, POST, OPTIONS")
 		return
 	}
-	ps, perr := readParams(req, h.cfg.MaxParams)
+	// The parameters' slice is the loop's, for this request only (nothing
+	// keeps it: a publish copies its fields, the rest keep strings).
+	sc := h.scratchFor(ex.Loop())
+	ps, perr := readParamsInto(sc.params[:0], req, h.cfg.MaxParams)
+	defer func() {
+		clear(ps)
+		if cap(ps) <= 256 {
+			sc.params = ps[:0]
+		}
+	}()
 	if perr != "" {
 		h.badRequest(ex, perr, cors)
 		return
@@ -292,6 +306,12 @@ func truncate(s string, n int) string {
 // maxParams are visited (repeats count): past them it stops and reports
 // errTooManyParams, so a request's cost is bounded whatever it holds.
 func readParams(req *httpcodec.Request, maxParams int) (params, string) {
+	return readParamsInto(nil, req, maxParams)
+}
+
+// readParamsInto is readParams appending to dst (a loop's scratch slice:
+// the parameters' strings are new, the slice is reused).
+func readParamsInto(dst params, req *httpcodec.Request, maxParams int) (params, string) {
 	ps := builders.Get().(*paramBuilder)
 	defer ps.release()
 	ps.max = maxParams
@@ -316,7 +336,7 @@ func readParams(req *httpcodec.Request, maxParams int) (params, string) {
 	if ps.over {
 		return nil, errTooManyParams + strconv.Itoa(maxParams) + ")"
 	}
-	return ps.params(), ""
+	return ps.params(dst), ""
 }
 
 // parseEventBody reads Pushlet's POST body: one element <event name="value"

@@ -326,9 +326,10 @@ type Hub struct {
 
 // loopScratch is space a listener's delivery uses on its event loop.
 type loopScratch struct {
-	items []item   // what is being written
-	cbuf  []byte   // response body assembly
-	enc   encCache // events encoded last on this loop
+	items  []item   // what is being written
+	cbuf   []byte   // response body assembly
+	enc    encCache // events encoded last on this loop
+	params params   // the request being served's parameters (Hub.serve)
 }
 
 // scratchFor returns l's scratch space. Loop only (l's).
