@@ -67,28 +67,28 @@ type Posted struct {
 // PostAll is Post for many tasks, taking the loop's inbox lock once: a
 // fan-out to thousands of listeners posts them per loop. It uses ts only
 // during the call.
-func (l *Loop) PostAll(ts []Posted) {
-	if len(ts) == 0 {
-		return
-	}
-	l.mu.Lock()
-	for _, t := range ts {
-		l.bulk = append(l.bulk, op{kind: opTask, task: t.Task, gen: t.Arg})
-	}
-	l.scheduleLocked()
-}
+func (l *Loop) PostAll(ts []Posted) { l.postTasks(ts, false) }
 
 // PostAllUrgent is PostUrgent for many tasks, taking the inbox lock once.
 // It uses ts only during the call.
-func (l *Loop) PostAllUrgent(ts []Posted) {
+func (l *Loop) PostAllUrgent(ts []Posted) { l.postTasks(ts, true) }
+
+// postTasks appends ts to the urgent or the bulk lane as task ops.
+func (l *Loop) postTasks(ts []Posted, urgent bool) {
 	if len(ts) == 0 {
 		return
 	}
+	lane := &l.bulk
+	if urgent {
+		lane = &l.ops
+	}
 	l.mu.Lock()
 	for _, t := range ts {
-		l.ops = append(l.ops, op{kind: opTask, task: t.Task, gen: t.Arg})
+		*lane = append(*lane, op{kind: opTask, task: t.Task, gen: t.Arg})
 	}
-	l.urgent.Store(true)
+	if urgent {
+		l.urgent.Store(true)
+	}
 	l.scheduleLocked()
 }
 
