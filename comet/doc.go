@@ -77,7 +77,9 @@
 //     parked long-poll, one complete response. Each event's encoding in a
 //     format family is computed once per loop (encCache, a small cache of
 //     the records written last); only p_seq, p_sid and p_label are written
-//     per recipient.
+//     per recipient. The records are read under the store's pin
+//     (history.Store.Pin): a slab let go meanwhile keeps its bytes until
+//     no read is pinned, after which its buffer serves a new slab.
 //  5. An acknowledgement lets go of what the client has: a listen or
 //     refresh carrying p_last (or Last-Event-ID), or p_ack on any control
 //     request. A reference released by its last holder frees the record's
