@@ -36,6 +36,8 @@ func TestHotPathAllocations(t *testing.T) {
 		// allocation per 64 KiB of events, below one per call here).
 		{"Hub.Publish to a room", 0, func() { h.Publish("/all", "type", "move", "data", `{"cell":4}`) }},
 		{"Session.Send", 0, func() { s.Send("/dm", "type", "ack") }},
+		// The publish-ack of every move is built once per second.
+		{"publish-ack", 0, func() { _ = plain(&publishAck, "publish-ack") }},
 	} {
 		if got := testing.AllocsPerRun(200, tc.f); got > tc.max {
 			t.Errorf("%s: %.1f allocations; want at most %.0f", tc.name, got, tc.max)

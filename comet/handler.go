@@ -228,7 +228,7 @@ func (h *Hub) serve(ex *engine.Exchange, req *httpcodec.Request) {
 	ps, perr := readParamsInto(sc.params[:0], req, h.cfg.MaxParams)
 	defer func() {
 		clear(ps)
-		if cap(ps) <= 256 {
+		if ps != nil && cap(ps) <= 256 { // nil: refused, the scratch slice untouched
 			sc.params = ps[:0]
 		}
 	}()

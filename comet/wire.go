@@ -135,11 +135,11 @@ func allocEvent(n int) (*Event, []Field) {
 func oneShot(name string, kv ...string) *Event { return NewEvent(name, kv...) }
 
 // plainEvent is an event of no fields but p_event and p_time, built once per
-// second and shared by every answer that writes it in that second (writing
-// an event never changes it).
+// second (per unixTime's text) and shared by every answer that writes it in
+// that second (writing an event never changes it).
 type plainEvent struct {
-	sec int64
-	ev  *Event
+	at string // its p_time
+	ev *Event
 }
 
 // The plain events of every move and refresh.
@@ -147,13 +147,14 @@ var publishAck, refreshAck, heartbeat atomic.Pointer[plainEvent]
 
 // plain returns the event name of this second, held in p.
 func plain(p *atomic.Pointer[plainEvent], name string) *Event {
-	now := time.Now().Unix()
-	if t := p.Load(); t != nil && t.sec == now {
+	at := unixTime()
+	if t := p.Load(); t != nil && t.at == at {
 		return t.ev
 	}
-	t := &plainEvent{sec: now, ev: NewEvent(name)}
-	p.Store(t)
-	return t.ev
+	e, fs := allocEvent(2)
+	e.setFields(append(fs, Field{"p_event", name}, Field{"p_time", at}))
+	p.Store(&plainEvent{at: at, ev: e})
+	return e
 }
 
 func newEventFields(fs []Field) *Event {
