@@ -463,7 +463,7 @@ func (c *conn) protocolError(err error) {
 // enqueue appends a new exchange to the connection's queue. Loop only.
 func (c *conn) enqueue(keepAlive, head, http10 bool) *Exchange {
 	ex := c.l.getExchange()
-	*ex = Exchange{c: c, keepAlive: keepAlive, head: head, http10: http10}
+	*ex = Exchange{c: c, keepAlive: keepAlive, head: head, http10: http10, gen: ex.gen}
 	if c.tail == nil {
 		c.head, c.tail = ex, ex
 	} else {
@@ -500,8 +500,11 @@ func (c *conn) complete(ex *Exchange) {
 		done.next = nil
 		c.queued--
 		keepAlive := done.keepAlive
-		if done.owner == nil {
-			// Nobody else holds it (no Stream, no Comet listener): reuse it.
+		if _, stream := done.owner.(*streamOwner); done.owner == nil || stream {
+			// Nobody else holds it (no Comet listener), or only a Stream
+			// whose response is complete: every op that names the exchange
+			// came before the one that completed it, and a Stream
+			// finished posts none (Close names the connection): reuse it.
 			c.l.putExchange(done)
 		}
 		if !keepAlive {

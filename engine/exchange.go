@@ -34,6 +34,7 @@ type Exchange struct {
 	http10    bool   // HTTP/1.0 peer: no chunked coding; a stream ends with the connection
 	chunked   bool   // the streamed response uses chunked coding
 	route     uint16 // metrics label of the route that serves it (routeStats)
+	gen       uint32 // counts the exchange's reuses: an op naming an older one is dropped
 
 	pend []byte // bytes produced while not at the head of the queue
 
@@ -188,12 +189,14 @@ func (ex *Exchange) start(status int, hdrs []string) {
 	}
 	b = append(b, "\r\n"...)
 	if ex.head || noBody {
-		ex.finish(b)
 		// The response is complete without a body. A parked handler
 		// pushing chunks must learn it, or it would write into a finished
 		// exchange forever (ex.gone skips done exchanges): its Writes now
-		// fail with ErrClosed and Done is closed.
-		if st, ok := streamOf(ex); ok {
+		// fail with ErrClosed and Done is closed. (Its stream is looked up
+		// first: finish may hand the exchange to the next request.)
+		st, ok := streamOf(ex)
+		ex.finish(b)
+		if ok {
 			st.markClosed()
 		}
 		return

@@ -108,7 +108,7 @@ func htmlEscape(s string) string {
 }
 
 func serveHTTP(h http.Handler, st *Stream, r *Request) {
-	srv := st.l.srv
+	srv := st.c.l.srv
 	req, err := newHTTPRequest(r)
 	if err != nil {
 		st.Respond(http.StatusBadRequest, "text/plain; charset=utf-8", []byte("400 Bad Request\n"))
@@ -550,7 +550,7 @@ func (w *responseWriter) waitDrain() error {
 // client (after everything written so far, which the loop takes first).
 func (w *responseWriter) backlog() (int, error) {
 	reply := make(chan int, 1)
-	w.st.l.post(op{kind: opTask, task: backlogTask{ex: w.st.ex, reply: reply}})
+	w.st.c.l.post(op{kind: opTask, gen: w.st.gen, task: backlogTask{ex: w.st.ex, reply: reply}})
 	select {
 	case n := <-reply:
 		if n < 0 {
@@ -570,10 +570,11 @@ type backlogTask struct {
 	reply chan<- int // buffered: the send never waits
 }
 
-func (t backlogTask) RunOnLoop(uint32) {
+func (t backlogTask) RunOnLoop(gen uint32) {
 	c := t.ex.c
 	n := -1
-	if !c.closed && !c.aborted && t.ex.state == exStreaming {
+	// A finished response's exchange may serve another request by now.
+	if t.ex.gen == gen && !c.closed && !c.aborted && t.ex.state == exStreaming {
 		n = c.gc.OutboundBuffered() + c.pending
 	}
 	t.reply <- n
@@ -601,7 +602,7 @@ func (s *Stream) postHead(t headTask, streaming bool) error {
 		return ErrClosed
 	}
 	// Posting under s.mu keeps the order with Write and End.
-	s.l.post(op{kind: opTask, task: t})
+	s.c.l.post(op{kind: opTask, gen: s.gen, task: t})
 	return nil
 }
 
@@ -623,9 +624,9 @@ type headTask struct {
 	close  bool   // the handler asked to close the connection afterwards
 }
 
-func (t headTask) RunOnLoop(uint32) {
+func (t headTask) RunOnLoop(gen uint32) {
 	ex := t.ex
-	if ex.state != exPending || ex.c.closed || ex.c.aborted {
+	if ex.gen != gen || ex.state != exPending || ex.c.closed || ex.c.aborted {
 		return
 	}
 	if t.close {
@@ -646,8 +647,9 @@ func (t headTask) RunOnLoop(uint32) {
 		}
 		b = append(b, "\r\n"...)
 		if ex.head || noBody || t.length == 0 {
+			st, ok := streamOf(ex) // before finish, which may reuse ex
 			ex.finish(b)
-			if st, ok := streamOf(ex); ok {
+			if ok {
 				st.markClosed() // nothing more may be written (see exchange.start)
 			}
 			return

@@ -43,25 +43,92 @@ type routeStats struct {
 	mu    sync.Mutex        // serializes additions
 	ids   map[string]uint16 // label → id; guarded by mu
 	table atomic.Pointer[[]*routeCounters]
-	hist  *prometheus.HistogramVec // cometplay_http_handler_duration_seconds by route
 }
 
 // routeCounters are one route label's figures.
 type routeCounters struct {
 	label   string
-	codes   [900]atomic.Int64               // responses by status code - 100
-	handler atomic.Pointer[handlerObserver] // handler durations; set once a worker route has the label
+	codes   [900]atomic.Int64           // responses by status code - 100
+	handler atomic.Pointer[handlerHist] // handler durations; set once a worker route has the label
 }
 
-type handlerObserver struct{ prometheus.Observer }
+// handlerBounds are the upper bounds of the handler-duration buckets.
+var handlerBounds = [...]time.Duration{
+	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
+	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+	30 * time.Second, time.Minute,
+}
+
+// handlerHist is one route's handler-duration histogram: atomic counts
+// by bucket (the last for longer than every bound), read at scrape time.
+// A worker adds a batch's observations at once (handlerTally).
+type handlerHist struct {
+	counts [len(handlerBounds) + 1]atomic.Uint64
+	count  atomic.Uint64
+	sumNs  atomic.Int64
+}
+
+// handlerTally gathers, on a worker's stack, the durations of the Handlers
+// of one route that it runs in a row: a batch of pipelined requests costs
+// its histogram a few atomic adds instead of a few per request.
+type handlerTally struct {
+	h      *handlerHist
+	n      uint64
+	sumNs  int64
+	counts [len(handlerBounds) + 1]uint32
+}
+
+func (t *handlerTally) add(h *handlerHist, took time.Duration) {
+	if h != t.h {
+		t.flush()
+		t.h = h
+	}
+	if h == nil {
+		return
+	}
+	i := 0
+	for i < len(handlerBounds) && took > handlerBounds[i] {
+		i++
+	}
+	t.counts[i]++
+	t.n++
+	t.sumNs += int64(took)
+}
+
+func (t *handlerTally) flush() {
+	if t.h == nil || t.n == 0 {
+		return
+	}
+	for i, c := range t.counts {
+		if c > 0 {
+			t.h.counts[i].Add(uint64(c))
+		}
+	}
+	t.h.sumNs.Add(t.sumNs)
+	t.h.count.Add(t.n) // last: a scrape never sees more observations than bucket counts
+	*t = handlerTally{}
+}
+
+var descHandlerDuration = promutil.Desc("cometplay_http_handler_duration_seconds",
+	"Time a Handler ran on its worker goroutine, by route (a parked response's wait afterwards is not included).", "route")
+
+// metric returns the histogram as Prometheus reads it.
+func (h *handlerHist) metric(route string) prometheus.Metric {
+	n := h.count.Load()
+	buckets := make(map[float64]uint64, len(handlerBounds))
+	var cum uint64
+	for i, b := range handlerBounds {
+		cum += h.counts[i].Load()
+		buckets[b.Seconds()] = min(cum, n)
+	}
+	return prometheus.MustNewConstHistogram(descHandlerDuration, n, time.Duration(h.sumNs.Load()).Seconds(), buckets, route)
+}
 
 func (rs *routeStats) init() {
 	rs.ids = make(map[string]uint16)
-	rs.hist = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "cometplay_http_handler_duration_seconds",
-		Help:    "Time a Handler ran on its worker goroutine, by route (a parked response's wait afterwards is not included).",
-		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"route"})
 	t := make([]*routeCounters, 0, numFixedRoutes)
 	for i, l := range fixedRouteLabels {
 		rs.ids[l] = uint16(i)
@@ -91,7 +158,7 @@ func (rs *routeStats) id(label string, worker bool) uint16 {
 		}
 	}
 	if rc := rs.get(id); worker && rc.handler.Load() == nil {
-		rc.handler.Store(&handlerObserver{rs.hist.WithLabelValues(label)})
+		rc.handler.Store(new(handlerHist))
 	}
 	return id
 }
@@ -110,13 +177,12 @@ func (rs *routeStats) count(id uint16, status int) {
 	}
 }
 
-// observeHandler records how long a handler of route id ran.
-func (rs *routeStats) observeHandler(id uint16, start time.Time) {
+// handlerHist returns the handler-duration histogram of route id, or nil.
+func (rs *routeStats) handlerHist(id uint16) *handlerHist {
 	if rc := rs.get(id); rc != nil {
-		if h := rc.handler.Load(); h != nil {
-			h.Observe(time.Since(start).Seconds())
-		}
+		return rc.handler.Load()
 	}
+	return nil
 }
 
 // RouteLabels returns the values the route label of the server's metrics
@@ -134,7 +200,7 @@ func (s *Server) RouteLabels() []string {
 // at scrape time, and the handler duration histogram. Register them in a
 // registry of your own, or use games.Metrics, which does.
 func (s *Server) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{serverCollector{s}, s.routeStats.hist}
+	return []prometheus.Collector{serverCollector{s}}
 }
 
 var (
@@ -163,7 +229,7 @@ type serverCollector struct{ s *Server }
 func (c serverCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsMax, descConnsAccepted, descConnsRefused,
 		descConnsRefusedAddr, descSlowClosed, descHeaderTimeouts, descRequestsParsed, descRequests, descBadRequests, descOverloaded,
-		descPanics, descBytesIn, descBytesOut, descWorkers, descWorkQueue, descWorkQueueCap} {
+		descPanics, descBytesIn, descBytesOut, descWorkers, descWorkQueue, descWorkQueueCap, descHandlerDuration} {
 		ch <- d
 	}
 }
@@ -192,6 +258,9 @@ func (c serverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- promutil.Gauge(descWorkQueue, int64(queued))
 	for _, rc := range *s.routeStats.table.Load() {
+		if h := rc.handler.Load(); h != nil {
+			ch <- h.metric(rc.label)
+		}
 		for i := range rc.codes {
 			if n := rc.codes[i].Load(); n > 0 {
 				ch <- promutil.Counter(descRequests, n, rc.label, strconv.Itoa(i+100))

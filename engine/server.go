@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,10 +11,10 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/cometplay/cometplay/internal/netaddr"
 
@@ -395,15 +396,14 @@ func (s *Server) RefuseMethod(ex *Exchange, method []byte, allow string) {
 // dispatchWorker copies req and queues it for a worker; a full queue is
 // answered 503 at once.
 func (s *Server) dispatchWorker(ex *Exchange, req *httpcodec.Request, h Handler) {
-	hc := &handlerCall{st: Stream{ex: ex, l: ex.c.l}}
+	hc := &handlerCall{st: Stream{ex: ex, c: ex.c, gen: ex.gen}}
 	st, r := &hc.st, &hc.req
-	st.hdrs = hc.hdrs[:0]
 	ex.owner = (*streamOwner)(st)
 	copyRequest(r, hc.inline[:], req, ex.c.remote())
 	j := job{st: st, req: r, h: h, route: ex.route}
 	l := ex.c.l
 	if l.jobs == nil {
-		l.jobs = &jobBatch{ops: opBatch{l: l}}
+		l.jobs = newJobBatch(l)
 	}
 	st.batch = &l.jobs.ops // while its Handler runs; the worker clears it (not shared before submit)
 	l.jobs.jobs = append(l.jobs.jobs, j)
@@ -420,6 +420,30 @@ func (s *Server) dispatchWorker(ex *Exchange, req *httpcodec.Request, h Handler)
 type jobBatch struct {
 	ops  opBatch
 	jobs []job
+}
+
+// jobBatches recycles jobBatches with their two slices, which a pipelined
+// connection otherwise grows afresh for every batch (about 200 bytes a
+// request in responses alone).
+var jobBatches = sync.Pool{New: func() any { return new(jobBatch) }}
+
+func newJobBatch(l *Loop) *jobBatch {
+	jb := jobBatches.Get().(*jobBatch)
+	jb.ops.l = l
+	return jb
+}
+
+// recycle returns a finished batch to the pool: every stream of it has
+// had handlerReturned (its batch pointer cleared) or was moved to another
+// batch, and its ops are flushed.
+func (jb *jobBatch) recycle() {
+	if cap(jb.jobs) > 256 || cap(jb.ops.ops) > 256 {
+		return // an unusual batch: leave its large slices to the collector
+	}
+	clear(jb.jobs)
+	jb.jobs = jb.jobs[:0]
+	jb.ops.l = nil
+	jobBatches.Put(jb)
 }
 
 // submitJobs queues the loop's gathered jobs for one worker; a full queue
@@ -440,68 +464,79 @@ func (s *Server) submitJobs(l *Loop) {
 		ex.owner = nil
 		ex.respond(http.StatusServiceUnavailable, []string{"Retry-After", "1", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 server busy\n"))
 	}
+	jb.recycle()
 }
 
 // handlerCall is what a Handler gets, in one allocation: its Stream, its
-// Request, and room for the Request's header fields (most requests have
-// fewer than inlineFields).
+// Request, and room for the Request's header fields (most requests from
+// API clients have fewer than inlineFields). The response's fields travel
+// in a pooled slice (headerSlices) instead.
 type handlerCall struct {
 	st     Stream
 	req    Request
 	inline [inlineFields]headerField
-	hdrs   [inlineHdrs]string // the first response fields the Handler sets
 }
 
-// The room a handlerCall has for a request's fields and a response's: the
-// usual (a browser sends about ten fields; an API client a few; a response
-// has its Content-Type and a few more, such as the static files' caching
-// fields and nosniff, five names and values), in one allocation small
-// enough to stay cheap.
-const (
-	inlineFields = 6
-	inlineHdrs   = 10
-)
+// inlineFields is the room a handlerCall has for a request's fields: an API
+// client's few (curl sends three; a browser's ten or so take a slice of
+// their own). It keeps a handlerCall within the runtime's 384-byte size
+// class (TestHandlerCallSize), well under the 512 bytes past which an
+// object with pointers costs a type header: one cheap allocation a request.
+const inlineFields = 4
 
 // copyRequest copies req into r: one string holds every part of it (method,
 // target, path, query, host, header names and values), the body its own
 // slice.
 func copyRequest(r *Request, inline []headerField, req *httpcodec.Request, remote string) {
-	n := len(req.Method) + len(req.Target) + len(req.Path) + len(req.RawQuery) + len(req.Host)
+	n := len(req.Method) + len(req.Target) + len(req.RawQuery) + len(req.Host)
+	// The path is the target's start when nothing in it is escaped: the usual.
+	samePath := bytes.HasPrefix(req.Target, req.Path)
+	if !samePath {
+		n += len(req.Path)
+	}
 	for _, h := range req.Headers {
 		n += len(h.Name) + len(h.Value)
 	}
-	var b strings.Builder
-	b.Grow(n)
-	add := func(p []byte) (start, end int) {
-		start = b.Len()
-		b.Write(p)
-		return start, b.Len()
+	buf := make([]byte, 0, n)
+	buf = append(buf, req.Method...)
+	buf = append(buf, req.Target...)
+	if !samePath {
+		buf = append(buf, req.Path...)
 	}
-	type span struct{ s, e int }
-	var parts [5]span
-	for i, p := range [5][]byte{req.Method, req.Target, req.Path, req.RawQuery, req.Host} {
-		parts[i].s, parts[i].e = add(p)
+	buf = append(buf, req.RawQuery...)
+	buf = append(buf, req.Host...)
+	for _, h := range req.Headers {
+		buf = append(buf, h.Name...)
+		buf = append(buf, h.Value...)
 	}
+	// One string for all of them, as strings.Builder makes it: buf is
+	// never written again.
+	all := unsafe.String(unsafe.SliceData(buf), len(buf))
+	at := 0
+	next := func(k int) string {
+		s := all[at : at+k]
+		at += k
+		return s
+	}
+	r.Method = next(len(req.Method))
+	r.Target = next(len(req.Target))
+	r.Path = r.Target[:len(req.Path)]
+	if !samePath {
+		r.Path = next(len(req.Path))
+	}
+	r.RawQuery = next(len(req.RawQuery))
+	r.Host = next(len(req.Host))
 	fields := inline[:0]
 	if len(req.Headers) > len(inline) {
 		fields = make([]headerField, 0, len(req.Headers))
 	}
-	var spanBuf [2 * inlineFields]span
-	spans := spanBuf[:0] // on the stack for a usual request
 	for _, h := range req.Headers {
-		ns, ne := add(h.Name)
-		vs, ve := add(h.Value)
-		spans = append(spans, span{ns, ne}, span{vs, ve})
+		name := next(len(h.Name))
+		fields = append(fields, headerField{name, next(len(h.Value))})
 	}
-	all := b.String()
-	at := func(sp span) string { return all[sp.s:sp.e] }
-	r.Method, r.Target, r.Path, r.RawQuery, r.Host = at(parts[0]), at(parts[1]), at(parts[2]), at(parts[3]), at(parts[4])
 	r.Proto = "HTTP/1.1"
 	if req.ProtoMinor == 0 {
 		r.Proto = "HTTP/1.0"
-	}
-	for i := 0; i < len(spans); i += 2 {
-		fields = append(fields, headerField{at(spans[i]), at(spans[i+1])})
 	}
 	r.fields = fields
 	r.RemoteAddr = remote
@@ -687,15 +722,25 @@ func (p *workerPool) work() {
 // worker (sharing the batch's ops: opBatch locks).
 func (p *workerPool) runBatch(jb *jobBatch) {
 	jobs := jb.jobs
+	// One monotonic clock read a Handler (time.Since reads only that
+	// clock; time.Now reads the wall clock too): a Handler's end is the
+	// next one's start.
+	base, prev := time.Now(), time.Duration(0)
+	var tally handlerTally
+	defer tally.flush()
 	for i := 0; i < len(jobs); i++ {
 		j := jobs[i]
-		start := time.Now()
-		p.run(j, start)
+		p.run(j)
+		at := time.Since(base)
+		took := at - prev
+		prev = at
+		tally.add(p.srv.routeStats.handlerHist(j.route), took)
 		if !j.st.handlerReturned() {
 			jb.ops.flush() // its later ops go straight to the loop: these must be there first
 		}
-		if i+1 < len(jobs) && time.Since(start) > handlerSlice {
+		if i+1 < len(jobs) && took > handlerSlice {
 			jb.ops.flush()
+			// rest shares jb's jobs array, so jb is not recycled.
 			rest := &jobBatch{ops: opBatch{l: jb.ops.l}, jobs: jobs[i+1:]}
 			for _, r := range rest.jobs {
 				r.st.mu.Lock()
@@ -709,10 +754,11 @@ func (p *workerPool) runBatch(jb *jobBatch) {
 		}
 	}
 	jb.ops.flush()
+	jb.recycle()
 }
 
-func (p *workerPool) run(j job, start time.Time) {
-	defer p.srv.routeStats.observeHandler(j.route, start)
+// run runs one Handler; a panic is logged and answered 500.
+func (p *workerPool) run(j job) {
 	defer func() {
 		if v := recover(); v != nil {
 			p.srv.stats.panics.Add(1)

@@ -34,7 +34,10 @@ func (s *Server) serveStatic(ex *Exchange, req *httpcodec.Request) {
 	s.dispatchWorker(ex, req, func(w *Stream, _ *Request) {
 		resp := s.static.Serve(wr)
 		w.mu.Lock()
-		w.hdrs = append(w.hdrs, resp.Header...)
+		if w.hdrs == nil {
+			w.hdrs = headerSlices.Get().(*[]string)
+		}
+		*w.hdrs = append(*w.hdrs, resp.Header...)
 		w.mu.Unlock()
 		w.Respond(resp.Status, "", resp.Body)
 	})

@@ -44,18 +44,22 @@ var (
 // connection's event loop, and a client that stops reading is disconnected
 // when its queued bytes exceed Config.MaxOutbound.
 type Stream struct {
+	// ex is the request's exchange while the response is unfinished; the
+	// loop reuses it for a later request once the response is complete,
+	// so only the ops that produce the response use it (c outlives it).
 	ex    *Exchange
-	l     *Loop
+	c     *conn
 	batch *opBatch // guarded by mu: while its worker runs the Handler, ops gather here
 
 	mu      sync.Mutex
-	hdrs    []string // guarded by mu until the head is sent
-	phase   int      // guarded by mu: 0 fresh, 1 streaming, 2 finished
-	parked  bool     // guarded by mu
-	closed  atomic.Bool
+	hdrs    *[]string     // guarded by mu until the head is sent; from headerSlices
 	posted  atomic.Int64  // bytes of Write chunks posted to the loop and not yet taken
 	doneCh  chan struct{} // guarded by mu; lazily made
-	doneSet bool          // guarded by mu
+	closed  atomic.Bool
+	gen     uint32 // ex.gen when the request came: the loop drops ops of a reused exchange
+	phase   uint8  // guarded by mu: 0 fresh, 1 streaming, 2 finished
+	parked  bool   // guarded by mu
+	doneSet bool   // guarded by mu
 }
 
 // postLocked hands o to the loop, or to the worker's batch while the
@@ -71,7 +75,7 @@ func (s *Stream) postLocked(o op) {
 		// (the net/http adapter's Flush does).
 		s.batch.flush()
 	}
-	s.l.post(o)
+	s.c.l.post(o)
 }
 
 // opBatch gathers the complete responses of the Handlers a worker runs for
@@ -120,7 +124,10 @@ func (s *Stream) SetHeader(name, value string) error {
 	if s.phase != phaseFresh {
 		return ErrResponded
 	}
-	s.hdrs = append(s.hdrs, name, value)
+	if s.hdrs == nil {
+		s.hdrs = headerSlices.Get().(*[]string)
+	}
+	*s.hdrs = append(*s.hdrs, name, value)
 	return nil
 }
 
@@ -129,20 +136,38 @@ func validHeader(name, value string) bool {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
-		switch name[i] {
-		case '\r', '\n', 0, ':', ' ', '\t':
+		if badInName[name[i]] {
 			return false
 		}
 	}
 	for i := 0; i < len(value); i++ {
-		switch value[i] {
-		case '\r', '\n', 0:
+		if badInValue[value[i]] {
 			return false
 		}
 	}
 	// Framing is the server's: a handler cannot set these.
-	return !strings.EqualFold(name, "Content-Length") && !strings.EqualFold(name, "Transfer-Encoding") && !strings.EqualFold(name, "Connection")
+	switch len(name) {
+	case len("Content-Length"):
+		return !strings.EqualFold(name, "Content-Length")
+	case len("Transfer-Encoding"):
+		return !strings.EqualFold(name, "Transfer-Encoding")
+	case len("Connection"):
+		return !strings.EqualFold(name, "Connection")
+	}
+	return true
 }
+
+// The bytes that would split a response: in a field value CR, LF and NUL;
+// in a name also the colon and white space.
+var badInName, badInValue = func() (n, v [256]bool) {
+	for _, c := range "\r\n\x00" {
+		n[c], v[c] = true, true
+	}
+	for _, c := range ": \t" {
+		n[c] = true
+	}
+	return n, v
+}()
 
 // Respond sends a complete response with a Content-Length. contentType may be
 // "" to send none. It returns ErrBadStatus or ErrBadHeader, and sends
@@ -160,7 +185,7 @@ func (s *Stream) Respond(status int, contentType string, body []byte) error {
 		return ErrResponded
 	}
 	s.phase = phaseFinished
-	hdrs := s.headersLocked("")
+	hdrs, box := s.headersLocked("")
 	if s.closed.Load() {
 		s.mu.Unlock()
 		return ErrClosed
@@ -168,7 +193,7 @@ func (s *Stream) Respond(status int, contentType string, body []byte) error {
 	// Posting under s.mu keeps the order of ops from racing goroutines.
 	// The content type travels apart: the loop appends it to the fields,
 	// so that a response without other fields allocates none.
-	s.postLocked(op{kind: opRespond, ex: s.ex, status: status, hdrs: hdrs, ctype: contentType, data: body})
+	s.postLocked(op{kind: opRespond, ex: s.ex, gen: s.gen, status: status, hdrs: hdrs, box: box, ctype: contentType, data: body})
 	s.mu.Unlock()
 	return nil
 }
@@ -186,13 +211,44 @@ func checkHead(status int, contentType string) error {
 	return nil
 }
 
-func (s *Stream) headersLocked(contentType string) []string {
-	hdrs := s.hdrs
-	if contentType != "" {
-		hdrs = append(hdrs, "Content-Type", contentType)
-	}
+// headersLocked hands over the response's fields, with the content type
+// when there is one: the slice and the pool box it came in (the loop
+// returns the box once it has written the head), or nil.
+func (s *Stream) headersLocked(contentType string, more ...string) ([]string, *[]string) {
+	box := s.hdrs
 	s.hdrs = nil
-	return hdrs
+	if contentType == "" && len(more) == 0 {
+		if box == nil {
+			return nil, nil
+		}
+		return *box, box
+	}
+	if box == nil {
+		box = headerSlices.Get().(*[]string)
+	}
+	if contentType != "" {
+		*box = append(*box, "Content-Type", contentType)
+	}
+	*box = append(*box, more...)
+	return *box, box
+}
+
+// headerSlices recycles the slices that carry a Handler's response fields
+// to the loop, which puts them back after writing the head (putHeaders).
+var headerSlices = sync.Pool{New: func() any {
+	s := make([]string, 0, 16)
+	return &s
+}}
+
+// putHeaders returns a slice of response fields to headerSlices. Loop only,
+// once the head is written.
+func putHeaders(box *[]string) {
+	if cap(*box) > 64 {
+		return // a handler with many fields: leave it to the collector
+	}
+	clear(*box)
+	*box = (*box)[:0]
+	headerSlices.Put(box)
 }
 
 // Start sends the head of a streamed response (chunked for HTTP/1.1; for an
@@ -210,12 +266,12 @@ func (s *Stream) Start(status int, contentType string) error {
 		return ErrResponded
 	}
 	s.phase = phaseStreaming
-	hdrs := append(s.headersLocked(contentType), antiBuffering...)
+	hdrs, box := s.headersLocked(contentType, antiBuffering...)
 	if s.closed.Load() {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.postLocked(op{kind: opStart, ex: s.ex, status: status, hdrs: hdrs})
+	s.postLocked(op{kind: opStart, ex: s.ex, gen: s.gen, status: status, hdrs: hdrs, box: box})
 	s.mu.Unlock()
 	return nil
 }
@@ -242,13 +298,13 @@ func (s *Stream) Write(p []byte) (int, error) {
 	// Chunks waiting in the loop's inbox are queued bytes too: without
 	// this bound a producer faster than the loop (io.Copy into a Stream)
 	// queues without limit before the loop can see the peer lag.
-	if s.posted.Add(int64(len(p))) > int64(s.l.srv.cfg.MaxOutbound) {
+	if s.posted.Add(int64(len(p))) > int64(s.c.l.srv.cfg.MaxOutbound) {
 		s.posted.Add(-int64(len(p)))
-		s.postLocked(op{kind: opSlowClose, c: s.ex.c})
+		s.postLocked(op{kind: opSlowClose, c: s.c})
 		s.markClosedLocked()
 		return 0, ErrClosed
 	}
-	s.postLocked(op{kind: opChunk, ex: s.ex, data: append([]byte(nil), p...)})
+	s.postLocked(op{kind: opChunk, ex: s.ex, gen: s.gen, data: append([]byte(nil), p...)})
 	return len(p), nil
 }
 
@@ -268,7 +324,7 @@ func (s *Stream) End() error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	s.postLocked(op{kind: opEnd, ex: s.ex})
+	s.postLocked(op{kind: opEnd, ex: s.ex, gen: s.gen})
 	return nil
 }
 
@@ -276,7 +332,7 @@ func (s *Stream) End() error {
 func (s *Stream) Close() {
 	s.mu.Lock()
 	s.phase = phaseFinished
-	s.postLocked(op{kind: opClose, c: s.ex.c})
+	s.postLocked(op{kind: opClose, c: s.c})
 	s.mu.Unlock()
 }
 
@@ -348,11 +404,11 @@ func (s *Stream) handlerReturned() (finished bool) {
 		// response (with every request pipelined behind it) would hang.
 		// End it, as net/http does when a handler returns.
 		s.phase = phaseFinished
-		s.postLocked(op{kind: opEnd, ex: s.ex})
+		s.postLocked(op{kind: opEnd, ex: s.ex, gen: s.gen})
 	default:
 		s.phase = phaseFinished
-		hdrs := s.headersLocked("")
-		s.postLocked(op{kind: opRespond, ex: s.ex, status: http.StatusOK, hdrs: hdrs})
+		hdrs, box := s.headersLocked("")
+		s.postLocked(op{kind: opRespond, ex: s.ex, gen: s.gen, status: http.StatusOK, hdrs: hdrs, box: box})
 	}
 	s.batch = nil
 	return s.phase == phaseFinished
@@ -371,7 +427,13 @@ type Request struct {
 	RemoteAddr string
 
 	fields []headerField // the header fields, in order, as received
-	header http.Header   // built by Header on first use
+	parsed *parsedRequest
+}
+
+// parsedRequest is what Header and Query build on first use (apart, so
+// that a Request that needs neither stays smaller).
+type parsedRequest struct {
+	header http.Header
 	query  url.Values
 }
 
@@ -383,14 +445,18 @@ type headerField struct{ name, value string }
 // owned by the handler. HeaderValue reads one field without building it.
 // Not safe for concurrent use with itself.
 func (r *Request) Header() http.Header {
-	if r.header == nil {
-		r.header = make(http.Header, len(r.fields))
+	if r.parsed == nil {
+		r.parsed = new(parsedRequest)
+	}
+	if r.parsed.header == nil {
+		h := make(http.Header, len(r.fields))
 		for _, f := range r.fields {
 			k := http.CanonicalHeaderKey(f.name)
-			r.header[k] = append(r.header[k], f.value)
+			h[k] = append(h[k], f.value)
 		}
+		r.parsed.header = h
 	}
-	return r.header
+	return r.parsed.header
 }
 
 // HeaderValue returns the value of the first header field called name
@@ -407,8 +473,11 @@ func (r *Request) HeaderValue(name string) string {
 // Query returns the parsed query string ('+' is a space). Invalid pairs are
 // skipped, as url.ParseQuery does.
 func (r *Request) Query() url.Values {
-	if r.query == nil {
-		r.query, _ = url.ParseQuery(r.RawQuery)
+	if r.parsed == nil {
+		r.parsed = new(parsedRequest)
 	}
-	return r.query
+	if r.parsed.query == nil {
+		r.parsed.query, _ = url.ParseQuery(r.RawQuery)
+	}
+	return r.parsed.query
 }
