@@ -914,12 +914,18 @@ func (rc *reqCtx) publish() {
 		if t == nil {
 			t = h.Session(to)
 		}
-		h.stats.published.Add(1)
 		if t != nil {
-			t.sendFields(fs)
+			// On the loop: refused rather than waiting behind a full
+			// fan-out queue.
+			if err := t.sendFields(fs, false); err != nil {
+				rc.nack(err.Error())
+				return
+			}
 		}
-	} else {
-		h.multicast(subject, fs)
+		h.stats.published.Add(1)
+	} else if err := h.multicast(subject, fs, false); err != nil {
+		rc.nack(err.Error())
+		return
 	}
 	rc.control(plain(&publishAck, "publish-ack"))
 }

@@ -315,6 +315,7 @@ type Hub struct {
 
 	scratch []loopScratch // per event loop (engine.Loop.Index): used only on that loop
 
+	fan   fanoutQueue    // large fan-outs, pushed by the hub (fanout.go)
 	store *history.Store // the events sessions still hold (history.go)
 	// janitor lets the store drop what is past the resume horizon while
 	// nothing is published (a Put does it too); armed with the first
@@ -409,6 +410,7 @@ type Stats struct {
 	HistoryReleased int64 `json:"history_slabs_released"`
 	HistoryExpired  int64 `json:"history_slabs_expired"`
 	HistoryEvicted  int64 `json:"history_slabs_evicted"`
+	FanoutStats
 }
 
 // Stats returns a snapshot of the hub's figures.
@@ -418,6 +420,7 @@ func (h *Hub) Stats() Stats {
 	h.mu.RUnlock()
 	hs := h.store.Stats()
 	return Stats{
+		FanoutStats:     h.fan.stats(),
 		HistoryBytes:    hs.Bytes,
 		HistoryRefs:     hs.Refs,
 		HistoryReleased: hs.Released,
@@ -558,7 +561,7 @@ func (h *Hub) Publish(subject string, kv ...string) error {
 		return ErrBadSubject
 	}
 	fb := dataFields(subject, kv)
-	h.multicast(subject, fb.fs)
+	_ = h.multicast(subject, fb.fs, true) // it may wait: never refused
 	fb.put()
 	return nil
 }
@@ -610,23 +613,37 @@ func (h *Hub) Send(id, subject string, kv ...string) bool {
 }
 
 // multicast delivers an event of fields fs to every session subscribed to
-// subject: it is put in the history once, with a reference for each.
-func (h *Hub) multicast(subject string, fs []Field) int {
-	h.stats.published.Add(1)
-	start := time.Now()
+// subject: it is put in the history once, with a reference for each. A
+// large fan-out, or any while one is queued, is pushed by the hub's fan-out
+// goroutine (fanout.go). A caller that may not wait (an event loop) gets
+// errFanoutBusy while that queue is full.
+func (h *Hub) multicast(subject string, fs []Field, mayWait bool) error {
+	rb := records.Get().(*recordBuf)
+	rb.b = record(rb.b[:0], fs)
+	size := uint32(eventSize(fs))
+	queued, err := h.fan.push(h, fanoutJob{subject: subject, size: size}, rb.b, h.index.estimate(subject) > DeferFanout, mayWait)
+	if !queued {
+		h.multicastRecord(subject, rb.b, size, time.Now())
+	}
+	rb.put()
+	if err == nil {
+		h.stats.published.Add(1)
+	}
+	return err
+}
+
+// multicastRecord pushes the event of record rec into the sessions
+// subscribed to subject now; start is when it was published.
+func (h *Hub) multicastRecord(subject string, rec []byte, size uint32, start time.Time) {
 	buf := subsPool.Get().(*subsBuf)
 	buf.subs = h.index.collect(buf.subs[:0], subject, buf.seen)
 	n := len(buf.subs)
 	if n > 0 {
-		rb := records.Get().(*recordBuf)
-		rb.b = record(rb.b[:0], fs)
-		ref, err := h.store.Put(rb.b, n)
-		rb.put()
+		ref, err := h.store.Put(rec, n)
 		if err != nil {
 			h.srv.Logger().Error("comet: event not held", "subject", subject, "err", err)
 			n = 0
 		}
-		size := uint32(eventSize(fs))
 		buf.wake.urgent = n <= urgentFanout
 		for _, sub := range buf.subs[:n] {
 			if !sub.sess.pushRef(ref, size, sub, &buf.wake) {
@@ -641,7 +658,18 @@ func (h *Hub) multicast(subject string, fs []Field) int {
 		buf.subs = nil
 	}
 	subsPool.Put(buf)
-	return n
+}
+
+// unicastRecord pushes the event of record rec into session s alone.
+func (h *Hub) unicastRecord(s *Session, rec []byte, size uint32) {
+	ref, err := h.store.Put(rec, 1)
+	if err != nil {
+		h.srv.Logger().Error("comet: event not held", "err", err)
+		return
+	}
+	if !s.pushRef(ref, size, nil, nil) {
+		h.store.Release(ref)
+	}
 }
 
 // janitorPeriod is how often the janitor runs.

@@ -86,6 +86,9 @@ var (
 	descGaps                = promutil.Desc("cometplay_comet_gaps_total", "Gap events sent: a client was further behind than its session's window (Config.Window).")
 	descHeartbeats          = promutil.Desc("cometplay_comet_heartbeats_total", "Heartbeat (hb) events sent.")
 	descNacks               = promutil.Desc("cometplay_comet_nacks_total", "Protocol requests refused with a nack.")
+	descFanoutsQueued       = promutil.Desc("cometplay_comet_fanouts_queued", "Events waiting for the hub's fan-out goroutine or being pushed by it (large fan-outs, and every push while one is queued).")
+	descFanoutsDeferred     = promutil.Desc("cometplay_comet_fanouts_deferred_total", "Events pushed into their sessions by the hub's fan-out goroutine rather than by their publisher.")
+	descFanoutsHelped       = promutil.Desc("cometplay_comet_fanouts_helped_total", "Queued events a publisher pushed itself because the fan-out queue was full (it was slowed down).")
 )
 
 // hubCollector reads the hub's atomics at scrape time.
@@ -93,7 +96,8 @@ type hubCollector struct{ h *Hub }
 
 func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsStarted, descSessionsEnded, descListeners,
-		descPublished, descDelivered, descGaps, descHeartbeats, descNacks, descHistoryBytes, descHistoryRefs, descHistorySlabsDropped} {
+		descPublished, descDelivered, descGaps, descHeartbeats, descNacks, descHistoryBytes, descHistoryRefs, descHistorySlabsDropped,
+		descFanoutsQueued, descFanoutsDeferred, descFanoutsHelped} {
 		ch <- d
 	}
 }
@@ -122,4 +126,8 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- promutil.Counter(descHistorySlabsDropped, hs.Released, "released")
 	ch <- promutil.Counter(descHistorySlabsDropped, hs.Expired, "expired")
 	ch <- promutil.Counter(descHistorySlabsDropped, hs.Evicted, "evicted")
+	fs := c.h.fan.stats()
+	ch <- promutil.Gauge(descFanoutsQueued, int64(fs.Queued))
+	ch <- promutil.Counter(descFanoutsDeferred, fs.Deferred)
+	ch <- promutil.Counter(descFanoutsHelped, fs.Helped)
 }

@@ -219,27 +219,27 @@ func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
 // Send queues a data event for this session only (unicast: no p_sid).
 func (s *Session) Send(subject string, kv ...string) {
 	fb := dataFields(subject, kv)
-	s.sendFields(fb.fs)
+	_ = s.sendFields(fb.fs, true) // it may wait: never refused
 	fb.put()
 }
 
 // SendEvent queues ev for this session only.
-func (s *Session) SendEvent(ev *Event) { s.sendFields(ev.fields) }
+func (s *Session) SendEvent(ev *Event) { _ = s.sendFields(ev.fields, true) }
 
-// sendFields holds an event of these fields for this session alone.
-func (s *Session) sendFields(fs []Field) {
+// sendFields holds an event of these fields for this session alone, as
+// multicast does (errFanoutBusy for a caller that may not wait while the
+// fan-out queue is full).
+func (s *Session) sendFields(fs []Field, mayWait bool) error {
 	h := s.hub
 	buf := records.Get().(*recordBuf)
 	buf.b = record(buf.b[:0], fs)
-	ref, err := h.store.Put(buf.b, 1)
+	size := uint32(eventSize(fs))
+	queued, err := h.fan.push(h, fanoutJob{to: s, size: size}, buf.b, false, mayWait)
+	if !queued {
+		h.unicastRecord(s, buf.b, size) // nothing queued to go before it
+	}
 	buf.put()
-	if err != nil {
-		h.srv.Logger().Error("comet: event not held", "err", err)
-		return
-	}
-	if !s.pushRef(ref, uint32(eventSize(fs)), nil, nil) {
-		h.store.Release(ref)
-	}
+	return err
 }
 
 // Subscribe adds a subscription, as the subscribe request does, and returns

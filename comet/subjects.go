@@ -217,6 +217,32 @@ func (sub *subscription) fixPlace(n *subjectNode, childrenOnly bool, idx int) {
 	}
 }
 
+// estimate returns how many subscriptions collect would find for subject
+// before it drops a session's duplicates: an upper bound on the recipients,
+// in time proportional to the subject's depth.
+func (ix *subjectIndex) estimate(subject string) int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	n, total := &ix.root, 0
+	rest := subject
+	for {
+		seg, more := rest, false
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, rest, more = rest[:i], rest[i+1:], true
+		}
+		c := n.children[seg]
+		if c == nil {
+			return total
+		}
+		n = c
+		total += len(n.exact)
+		if !more {
+			return total
+		}
+		total += len(n.below)
+	}
+}
+
 // collect appends to dst every subscription matching subject, at most one per
 // session (the first found, from the shallowest node: Pushlet delivers a
 // multicast once per session). seen is scratch space for deduplication.

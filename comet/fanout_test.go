@@ -1,0 +1,168 @@
+package comet
+
+import (
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cometplay/cometplay/internal/history"
+	"github.com/cometplay/cometplay/internal/testkit"
+)
+
+// heldValues returns field name of every event session s holds, oldest
+// first.
+func heldValues(s *Session, name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var vs []string
+	for seq := s.hist.First(s.seq + 1); seq <= s.seq; seq++ {
+		e, ok := s.hist.At(seq)
+		if !ok {
+			continue
+		}
+		rec, ok := s.hub.store.Get(e.Ref)
+		if !ok {
+			vs = append(vs, "(gone)")
+			continue
+		}
+		vs = append(vs, history.Get(rec, name))
+	}
+	return vs
+}
+
+// TestLargeFanoutDoesNotHoldItsPublisher: a publish to more than
+// DeferFanout sessions returns before any of them has the event (the hub's
+// fan-out goroutine pushes it, held here), then reaches every one.
+func TestLargeFanoutDoesNotHoldItsPublisher(t *testing.T) {
+	th := newTestHub(t, Config{MaxSessionsPerAddr: -1})
+	ss := subscribed(t, th, DeferFanout+1, "/many")
+	h := th.hub
+	h.fan.exec.Lock() // the fan-out goroutine cannot push
+	if err := h.Publish("/many", "k", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := held(ss[0]); n != 0 {
+		t.Fatalf("the publisher pushed the event itself: a session holds %d", n)
+	}
+	if st := h.Stats(); st.Queued != 1 || st.Deferred != 1 {
+		t.Fatalf("queued %d, deferred %d; want 1, 1", st.Queued, st.Deferred)
+	}
+	h.fan.exec.Unlock()
+	testkit.Eventually(t, "every session to hold the event", func() bool {
+		for _, s := range ss {
+			if n, _ := held(s); n != 1 {
+				return false
+			}
+		}
+		return h.Stats().Queued == 0
+	})
+	// A small publish with nothing queued is pushed by its publisher.
+	few := subscribed(t, th, 2, "/few")
+	if err := h.Publish("/few", "k", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := held(few[0]); n != 1 {
+		t.Fatalf("a small publish was not pushed at once: %d held", n)
+	}
+}
+
+// TestFanoutKeepsThePublishersOrder: while a large fan-out waits, a small
+// publish and a unicast to one of its sessions wait behind it, so that the
+// session gets all three in the order they were published.
+func TestFanoutKeepsThePublishersOrder(t *testing.T) {
+	th := newTestHub(t, Config{MaxSessionsPerAddr: -1})
+	ss := subscribed(t, th, DeferFanout+1, "/many")
+	s := ss[0]
+	if _, err := s.Subscribe("/one", ""); err != nil {
+		t.Fatal(err)
+	}
+	h := th.hub
+	h.fan.exec.Lock()
+	_ = h.Publish("/many", "k", "1")
+	_ = h.Publish("/one", "k", "2")
+	s.Send("/direct", "k", "3")
+	if n, _ := held(s); n != 0 {
+		t.Fatalf("%d events pushed past a queued one", n)
+	}
+	h.fan.exec.Unlock()
+	testkit.Eventually(t, "the three events", func() bool { n, _ := held(s); return n == 3 })
+	if got := heldValues(s, "k"); !slices.Equal(got, []string{"1", "2", "3"}) {
+		t.Fatalf("events in order %v, want [1 2 3]", got)
+	}
+}
+
+// TestFanoutQueueIsBounded: past maxQueuedFanouts waiting events, the
+// publisher pushes the queue itself before it returns (it waits here for
+// the push held by the test), so the queue cannot grow without bound; every
+// event still arrives, in order.
+func TestFanoutQueueIsBounded(t *testing.T) {
+	th := newTestHub(t, Config{MaxSessionsPerAddr: -1, Window: 4096})
+	ss := subscribed(t, th, DeferFanout+1, "/many")
+	h := th.hub
+	const total = maxQueuedFanouts + 50
+	var returned atomic.Int64
+	h.fan.exec.Lock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range total {
+			_ = h.Publish("/many", "k", strconv.Itoa(i))
+			returned.Add(1)
+		}
+	}()
+	testkit.Eventually(t, "the queue to fill", func() bool { return h.Stats().Queued > maxQueuedFanouts })
+	if st, r := h.Stats(), returned.Load(); st.Queued != maxQueuedFanouts+1 || r != maxQueuedFanouts {
+		t.Fatalf("queued %d, publishes returned %d: the publisher did not wait at the bound (%d)", st.Queued, r, maxQueuedFanouts)
+	}
+	h.fan.exec.Unlock()
+	testkit.Recv(t, done, "the publisher to finish")
+	testkit.Eventually(t, "the queue to drain", func() bool { return h.Stats().Queued == 0 })
+	got := heldValues(ss[len(ss)-1], "k")
+	if len(got) != total {
+		t.Fatalf("%d events held, want %d", len(got), total)
+	}
+	for i, v := range got {
+		if v != strconv.Itoa(i) {
+			t.Fatalf("event %d is %q: out of order", i, v)
+		}
+	}
+}
+
+// TestClientPublishRefusedWhileTheFanoutQueueIsFull: an event loop never
+// waits for the fan-out queue: a client's publish (multicast or unicast)
+// while it is full is refused with nack "busy", publishes nothing, and is
+// accepted again once the queue drains.
+func TestClientPublishRefusedWhileTheFanoutQueueIsFull(t *testing.T) {
+	th := newTestHub(t, Config{MaxSessionsPerAddr: -1, PublishRate: -1})
+	subscribed(t, th, DeferFanout+1, "/many")
+	h := th.hub
+	id := th.join(FormatJSON)
+	pub := h.Session(id)
+	h.fan.exec.Lock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range maxQueuedFanouts + 1 {
+			_ = h.Publish("/many", "k", strconv.Itoa(i)) // the last one waits: the queue is full
+		}
+	}()
+	testkit.Eventually(t, "the queue to fill", func() bool { return h.Stats().Queued > maxQueuedFanouts })
+	published := h.Stats().Published
+	for _, q := range []string{"p_subject=/many", "p_subject=/x&p_to=" + pub.PublicID()} {
+		evs := th.do(FormatJSON, "p_event=publish&p_format=json&p_id="+id+"&k=v&"+q)
+		if len(evs) != 1 || evs[0].name() != "nack" || evs[0]["p_reason"] != "busy" {
+			t.Fatalf("publish (%s) with the queue full: %v; want nack busy", q, evs)
+		}
+	}
+	if st := h.Stats(); st.Refused != 2 || st.Published != published || st.Queued != maxQueuedFanouts+1 {
+		t.Fatalf("refused %d, published %d (was %d), queued %d", st.Refused, st.Published, published, st.Queued)
+	}
+	h.fan.exec.Unlock()
+	testkit.Recv(t, done, "the Go publisher to finish")
+	testkit.Eventually(t, "the queue to drain", func() bool { return h.Stats().Queued == 0 })
+	evs := th.do(FormatJSON, "p_event=publish&p_format=json&p_id="+id+"&p_subject=/many&k=v")
+	if len(evs) != 1 || evs[0].name() != "publish-ack" {
+		t.Fatalf("publish after the queue drained: %v", evs)
+	}
+}
