@@ -217,30 +217,36 @@ func (sub *subscription) fixPlace(n *subjectNode, childrenOnly bool, idx int) {
 	}
 }
 
+// matching calls take with the subscriptions that match subject, node by
+// node from the shallowest: each node's exact list, and the below list of
+// every node above the subject's own. The caller holds ix.mu.
+func (ix *subjectIndex) matching(subject string, take func([]*subscription)) {
+	n, rest := &ix.root, subject
+	for {
+		seg, more := rest, false
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, rest, more = rest[:i], rest[i+1:], true
+		}
+		if n = n.children[seg]; n == nil {
+			return
+		}
+		take(n.exact)
+		if !more {
+			return
+		}
+		take(n.below)
+	}
+}
+
 // estimate returns how many subscriptions collect would find for subject
 // before it drops a session's duplicates: an upper bound on the recipients,
 // in time proportional to the subject's depth.
 func (ix *subjectIndex) estimate(subject string) int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	n, total := &ix.root, 0
-	rest := subject
-	for {
-		seg, more := rest, false
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			seg, rest, more = rest[:i], rest[i+1:], true
-		}
-		c := n.children[seg]
-		if c == nil {
-			return total
-		}
-		n = c
-		total += len(n.exact)
-		if !more {
-			return total
-		}
-		total += len(n.below)
-	}
+	total := 0
+	ix.matching(subject, func(subs []*subscription) { total += len(subs) })
+	return total
 }
 
 // collect appends to dst every subscription matching subject, at most one per
@@ -249,10 +255,9 @@ func (ix *subjectIndex) estimate(subject string) int {
 func (ix *subjectIndex) collect(dst []*subscription, subject string, seen map[*Session]struct{}) []*subscription {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	n := &ix.root
 	start := len(dst)
 	dup := false // some matched session holds several subscriptions
-	take := func(subs []*subscription) {
+	ix.matching(subject, func(subs []*subscription) {
 		for _, sub := range subs {
 			// A session with several subscriptions, or one subscription
 			// listing several subjects, may match at two nodes.
@@ -261,24 +266,7 @@ func (ix *subjectIndex) collect(dst []*subscription, subject string, seen map[*S
 			}
 		}
 		dst = append(dst, subs...)
-	}
-	rest := subject
-	for {
-		seg, more := rest, false
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			seg, rest, more = rest[:i], rest[i+1:], true
-		}
-		c := n.children[seg]
-		if c == nil {
-			break
-		}
-		n = c
-		take(n.exact)
-		if !more {
-			break
-		}
-		take(n.below)
-	}
+	})
 	if !dup {
 		return dst
 	}
