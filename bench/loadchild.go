@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +56,13 @@ func loadChildMain(ctx context.Context, stdin io.Reader, stdout io.Writer) error
 	line, err := in.ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("bench: loadchild: reading the configuration: %w", err)
+	}
+	if path := os.Getenv("BENCH_LOAD_CPUPROFILE"); path != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+		if err == nil {
+			_ = pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	var cfg loadChildConfig
 	if err := json.Unmarshal([]byte(line), &cfg); err != nil {
