@@ -54,15 +54,18 @@
 //
 //  1. A client publishes (a request on any loop) or Go code calls
 //     Hub.Publish. The event is encoded once, as a pointer-free record. If
-//     its subject has more than DeferFanout (256) subscriptions, or another
-//     push is queued, the record is queued for the hub's fan-out goroutine
-//     (fanout.go; it exists only while something is queued) and the
-//     publisher returns at once: a Handler's answer, a room's executor or a
-//     loop serving a client's publish never waits for a fan-out to
-//     thousands. Queued pushes run one at a time in the order they came,
-//     so each producer's events keep their order; past maxQueuedFanouts
-//     (1,024) waiting, the publisher pushes the queue itself before it
-//     returns. Otherwise the publisher pushes it now.
+//     its subject has more than DeferFanout (256) subscriptions, or its
+//     producer (the lobby, a room, a client's session, or the hub's default
+//     one: Hub.PublishFrom) has a push queued, the record is queued for the
+//     hub's fan-out goroutine (fanout.go; it exists only while something is
+//     queued) and the publisher returns at once: a Handler's answer, the
+//     lobby's executor or a loop serving a client's publish never waits for
+//     a fan-out to thousands, and a room's move never waits behind the
+//     lobby's. Queued pushes run one at a time in the order they came, so
+//     each producer's events keep their order; past maxQueuedFanouts (1,024)
+//     waiting, the publisher pushes the queue itself before it returns (a
+//     client's publish to many is refused "busy" instead). Otherwise the
+//     publisher pushes it now.
 //  2. The subject index (a trie of subject segments) yields the matching
 //     subscriptions, at most one per session. The record goes into the
 //     hub's history store

@@ -21,10 +21,14 @@ import (
 // the order they came.
 //
 // Order: a producer's events reach each session in the order it published
-// them. While anything is queued or being pushed, every push (a small
-// publish, a unicast) joins the queue behind it; a push runs on its
-// publisher only when the queue is empty and idle, that is when everything
-// queued before has reached its sessions.
+// them. A producer is named by the caller (Hub.PublishFrom, Hub.SendFrom:
+// the games package names the lobby and each room; a client's publishes
+// are its session's) or is the hub's default one (Hub.Publish, Hub.Send,
+// Session.Send). While a producer has an event queued or being pushed,
+// its every push (a small publish, a unicast) joins the queue behind it; a
+// small push runs on its publisher when its producer has nothing queued.
+// Producers do not wait for each other: a room's moves are pushed at once
+// while the lobby's broadcast to thousands waits in the queue.
 //
 // Bound: at most maxQueuedFanouts events or maxQueuedFanoutBytes of records
 // wait. Past either, a publisher that may wait (Go code: Hub.Publish,
@@ -46,7 +50,8 @@ const (
 
 // fanoutJob is one queued push: a multicast to subject, or a unicast to to.
 type fanoutJob struct {
-	subject string
+	producer string
+	subject  string
 	to      *Session
 	rec     []byte // the event's record (history.AppendField), owned
 	size    uint32 // eventSize of its fields
@@ -59,8 +64,9 @@ type fanoutQueue struct {
 	jobs    []fanoutJob
 	head    int
 	bytes   int
-	pending int  // jobs queued or being pushed
-	running bool // the fan-out goroutine exists
+	pending int            // jobs queued or being pushed
+	by      map[string]int // pending, by producer
+	running bool           // the fan-out goroutine exists
 	// exec is held by whoever pushes queued jobs, the goroutine or an
 	// overflowing publisher: one job at a time, in order.
 	exec sync.Mutex
@@ -74,12 +80,13 @@ type fanoutQueue struct {
 var errFanoutBusy = errors.New("busy")
 
 // push queues the push of record rec for job, or reports false when the
-// caller should push it now: the queue is idle and the fan-out is small.
-// With the queue full, a caller that may wait pushes the queue itself; one
-// that may not (an event loop) gets errFanoutBusy and nothing is queued.
+// caller should push it now: the fan-out is small and its producer has
+// nothing queued. With the queue full, a caller that may wait pushes the
+// queue itself; one that may not (an event loop) gets errFanoutBusy and
+// nothing is queued.
 func (q *fanoutQueue) push(h *Hub, job fanoutJob, rec []byte, large, mayWait bool) (bool, error) {
 	q.mu.Lock()
-	if q.pending == 0 && !large {
+	if !large && q.by[job.producer] == 0 {
 		q.mu.Unlock()
 		return false, nil
 	}
@@ -93,6 +100,10 @@ func (q *fanoutQueue) push(h *Hub, job fanoutJob, rec []byte, large, mayWait boo
 	q.jobs = append(q.jobs, job)
 	q.bytes += len(rec)
 	q.pending++
+	if q.by == nil {
+		q.by = make(map[string]int)
+	}
+	q.by[job.producer]++
 	q.deferred++
 	over := q.fullLocked()
 	start := !q.running
@@ -158,6 +169,9 @@ func (q *fanoutQueue) drain(h *Hub, helping bool) {
 		}
 		q.mu.Lock()
 		q.pending--
+		if q.by[job.producer]--; q.by[job.producer] == 0 {
+			delete(q.by, job.producer)
+		}
 		q.mu.Unlock()
 	}
 }

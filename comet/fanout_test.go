@@ -130,9 +130,10 @@ func TestFanoutQueueIsBounded(t *testing.T) {
 }
 
 // TestClientPublishRefusedWhileTheFanoutQueueIsFull: an event loop never
-// waits for the fan-out queue: a client's publish (multicast or unicast)
-// while it is full is refused with nack "busy", publishes nothing, and is
-// accepted again once the queue drains.
+// waits for the fan-out queue: a client's publish to many while it is full
+// is refused with nack "busy", publishes nothing, and is accepted again
+// once the queue drains. A small publish or a unicast, which does not go
+// through the queue (the client has nothing queued), is still accepted.
 func TestClientPublishRefusedWhileTheFanoutQueueIsFull(t *testing.T) {
 	th := newTestHub(t, Config{MaxSessionsPerAddr: -1, PublishRate: -1})
 	subscribed(t, th, DeferFanout+1, "/many")
@@ -149,20 +150,59 @@ func TestClientPublishRefusedWhileTheFanoutQueueIsFull(t *testing.T) {
 	}()
 	testkit.Eventually(t, "the queue to fill", func() bool { return h.Stats().Queued > maxQueuedFanouts })
 	published := h.Stats().Published
-	for _, q := range []string{"p_subject=/many", "p_subject=/x&p_to=" + pub.PublicID()} {
+	control := func(q string) wireEvent {
+		t.Helper()
 		evs := th.do(FormatJSON, "p_event=publish&p_format=json&p_id="+id+"&k=v&"+q)
-		if len(evs) != 1 || evs[0].name() != "nack" || evs[0]["p_reason"] != "busy" {
-			t.Fatalf("publish (%s) with the queue full: %v; want nack busy", q, evs)
+		if len(evs) != 1 {
+			t.Fatalf("publish (%s): %v", q, evs)
 		}
+		return evs[0]
 	}
-	if st := h.Stats(); st.Refused != 2 || st.Published != published || st.Queued != maxQueuedFanouts+1 {
+	if ev := control("p_subject=/many"); ev.name() != "nack" || ev["p_reason"] != "busy" {
+		t.Fatalf("publish to many with the queue full: %v; want nack busy", ev)
+	}
+	if st := h.Stats(); st.Refused != 1 || st.Published != published || st.Queued != maxQueuedFanouts+1 {
 		t.Fatalf("refused %d, published %d (was %d), queued %d", st.Refused, st.Published, published, st.Queued)
+	}
+	for _, q := range []string{"p_subject=/few", "p_subject=/x&p_to=" + pub.PublicID()} {
+		if ev := control(q); ev.name() != "publish-ack" {
+			t.Fatalf("small publish (%s) with the queue full: %v; want publish-ack", q, ev)
+		}
 	}
 	h.fan.exec.Unlock()
 	testkit.Recv(t, done, "the Go publisher to finish")
 	testkit.Eventually(t, "the queue to drain", func() bool { return h.Stats().Queued == 0 })
-	evs := th.do(FormatJSON, "p_event=publish&p_format=json&p_id="+id+"&p_subject=/many&k=v")
-	if len(evs) != 1 || evs[0].name() != "publish-ack" {
-		t.Fatalf("publish after the queue drained: %v", evs)
+	if ev := control("p_subject=/many"); ev.name() != "publish-ack" {
+		t.Fatalf("publish after the queue drained: %v", ev)
+	}
+}
+
+// TestFanoutProducersDoNotWaitForEachOther: while one producer's large
+// fan-out waits (the lobby's broadcast), another producer's small publish
+// and unicast to the same session (a room's move) are pushed at once; the
+// waiting producer's own later events still queue behind its fan-out.
+func TestFanoutProducersDoNotWaitForEachOther(t *testing.T) {
+	th := newTestHub(t, Config{MaxSessionsPerAddr: -1})
+	ss := subscribed(t, th, DeferFanout+1, "/many")
+	s := ss[0]
+	if _, err := s.Subscribe("/room", ""); err != nil {
+		t.Fatal(err)
+	}
+	h := th.hub
+	h.fan.exec.Lock()
+	_ = h.PublishFrom("lobby", "/many", "k", "1")
+	_ = h.PublishFrom("room", "/room", "k", "2")
+	h.SendFrom("room", s.PublicID(), "/room", "k", "3")
+	if got := heldValues(s, "k"); !slices.Equal(got, []string{"2", "3"}) {
+		t.Fatalf("another producer's events: %v, want [2 3] pushed at once", got)
+	}
+	h.SendFrom("lobby", s.PublicID(), "/lobby", "k", "4") // behind the lobby's fan-out
+	if n, _ := held(s); n != 2 {
+		t.Fatalf("%d events held: the lobby's unicast passed its queued fan-out", n)
+	}
+	h.fan.exec.Unlock()
+	testkit.Eventually(t, "the lobby's events", func() bool { n, _ := held(s); return n == 4 })
+	if got := heldValues(s, "k"); !slices.Equal(got, []string{"2", "3", "1", "4"}) {
+		t.Fatalf("events in order %v, want [2 3 1 4]", got)
 	}
 }

@@ -917,13 +917,13 @@ func (rc *reqCtx) publish() {
 		if t != nil {
 			// On the loop: refused rather than waiting behind a full
 			// fan-out queue.
-			if err := t.sendFields(fs, false); err != nil {
+			if err := t.sendFields(s.PublicID(), fs, false); err != nil {
 				rc.nack(err.Error())
 				return
 			}
 		}
 		h.stats.published.Add(1)
-	} else if err := h.multicast(subject, fs, false); err != nil {
+	} else if err := h.multicast(s.PublicID(), subject, fs, false); err != nil {
 		rc.nack(err.Error())
 		return
 	}

@@ -555,13 +555,28 @@ func (h *Hub) unregister(s *Session) {
 }
 
 // Publish sends a data event to every session subscribed to subject, from
-// the server (no p_from). kv are name, value pairs of its fields.
+// the server (no p_from). kv are name, value pairs of its fields. It
+// returns once the event is in its sessions' queues, or, for more than
+// DeferFanout sessions (or while such a fan-out waits), once it is queued
+// for the hub's fan-out goroutine, which pushes events in the order they
+// were published (fanout.go). Only when 1,024 of them already wait does the
+// caller push them itself first; a SubjectHandler, which runs on an event
+// loop, should hand its publishing to another goroutine if it publishes to
+// many.
 func (h *Hub) Publish(subject string, kv ...string) error {
+	return h.PublishFrom("", subject, kv...)
+}
+
+// PublishFrom is Publish for a named producer: its events reach each
+// session in the order it published them, and wait for no other
+// producer's (Publish and Send are the hub's default producer, ""). A
+// producer is any string: the games package names the lobby and each room.
+func (h *Hub) PublishFrom(producer, subject string, kv ...string) error {
 	if !validSubject(subject) {
 		return ErrBadSubject
 	}
 	fb := dataFields(subject, kv)
-	_ = h.multicast(subject, fb.fs, true) // it may wait: never refused
+	_ = h.multicast(producer, subject, fb.fs, true) // it may wait: never refused
 	fb.put()
 	return nil
 }
@@ -601,6 +616,11 @@ var ErrBadSubject = errors.New("comet: invalid subject")
 // Send sends a data event to one session (by secret or public id), whatever
 // its subscriptions. It reports whether the session exists.
 func (h *Hub) Send(id, subject string, kv ...string) bool {
+	return h.SendFrom("", id, subject, kv...)
+}
+
+// SendFrom is Send for a named producer (see PublishFrom).
+func (h *Hub) SendFrom(producer, id, subject string, kv ...string) bool {
 	s := h.Session(id)
 	if s == nil {
 		s = h.SessionByPublicID(id)
@@ -608,20 +628,23 @@ func (h *Hub) Send(id, subject string, kv ...string) bool {
 	if s == nil {
 		return false
 	}
-	s.Send(subject, kv...)
+	fb := dataFields(subject, kv)
+	_ = s.sendFields(producer, fb.fs, true) // it may wait: never refused
+	fb.put()
 	return true
 }
 
 // multicast delivers an event of fields fs to every session subscribed to
 // subject: it is put in the history once, with a reference for each. A
-// large fan-out, or any while one is queued, is pushed by the hub's fan-out
-// goroutine (fanout.go). A caller that may not wait (an event loop) gets
-// errFanoutBusy while that queue is full.
-func (h *Hub) multicast(subject string, fs []Field, mayWait bool) error {
+// large fan-out, or any while its producer has one queued, is pushed by the
+// hub's fan-out goroutine (fanout.go). A caller that may not wait (an event
+// loop) gets errFanoutBusy while that queue is full.
+func (h *Hub) multicast(producer, subject string, fs []Field, mayWait bool) error {
 	rb := records.Get().(*recordBuf)
 	rb.b = record(rb.b[:0], fs)
 	size := uint32(eventSize(fs))
-	queued, err := h.fan.push(h, fanoutJob{subject: subject, size: size}, rb.b, h.index.estimate(subject) > DeferFanout, mayWait)
+	job := fanoutJob{producer: producer, subject: subject, size: size}
+	queued, err := h.fan.push(h, job, rb.b, h.index.estimate(subject) > DeferFanout, mayWait)
 	if !queued {
 		h.multicastRecord(subject, rb.b, size, time.Now())
 	}

@@ -217,24 +217,26 @@ func (s *Session) Seq() uint64 {
 func (s *Session) touch() { s.lastActive.Store(time.Now().UnixNano()) }
 
 // Send queues a data event for this session only (unicast: no p_sid).
+// It is the hub's default producer's (see Hub.PublishFrom).
 func (s *Session) Send(subject string, kv ...string) {
 	fb := dataFields(subject, kv)
-	_ = s.sendFields(fb.fs, true) // it may wait: never refused
+	_ = s.sendFields("", fb.fs, true) // it may wait: never refused
 	fb.put()
 }
 
-// SendEvent queues ev for this session only.
-func (s *Session) SendEvent(ev *Event) { _ = s.sendFields(ev.fields, true) }
+// SendEvent queues ev for this session only, from the hub's default
+// producer.
+func (s *Session) SendEvent(ev *Event) { _ = s.sendFields("", ev.fields, true) }
 
 // sendFields holds an event of these fields for this session alone, as
 // multicast does (errFanoutBusy for a caller that may not wait while the
 // fan-out queue is full).
-func (s *Session) sendFields(fs []Field, mayWait bool) error {
+func (s *Session) sendFields(producer string, fs []Field, mayWait bool) error {
 	h := s.hub
 	buf := records.Get().(*recordBuf)
 	buf.b = record(buf.b[:0], fs)
 	size := uint32(eventSize(fs))
-	queued, err := h.fan.push(h, fanoutJob{to: s, size: size}, buf.b, false, mayWait)
+	queued, err := h.fan.push(h, fanoutJob{producer: producer, to: s, size: size}, buf.b, false, mayWait)
 	if !queued {
 		h.unicastRecord(s, buf.b, size) // nothing queued to go before it
 	}

@@ -103,13 +103,24 @@ func data(ev rooms.Event) string {
 
 // Send implements rooms.Transport.
 func (b *Bridge) Send(sessionID string, ev rooms.Event) {
-	b.hub.Send(sessionID, ev.Topic, "type", ev.Type, "data", data(ev))
+	b.hub.SendFrom(producer(ev.Topic), sessionID, ev.Topic, "type", ev.Type, "data", data(ev))
 }
 
 // Publish implements rooms.Transport. The event is held once for all its
 // recipients.
 func (b *Bridge) Publish(topic string, ev rooms.Event) {
-	b.hub.Publish(topic, "type", ev.Type, "data", data(ev))
+	b.hub.PublishFrom(producer(topic), topic, "type", ev.Type, "data", data(ev))
+}
+
+// producer names who sends an event of topic, for the hub's ordering
+// (comet.Hub.PublishFrom): the lobby, whatever its topic, or the room whose
+// topic it is. Each keeps its own order and waits for no other: a room's
+// moves never queue behind the lobby's broadcast to thousands.
+func producer(topic string) string {
+	if topic == lobby.TopicLobby || strings.HasPrefix(topic, lobby.TopicLobby+"/") {
+		return lobby.TopicLobby
+	}
+	return topic
 }
 
 // Subscribe implements rooms.Transport (a server-side subscription).

@@ -379,3 +379,22 @@ func TestGamesHelloForwardsHeaders(t *testing.T) {
 		}
 	}
 }
+
+// The bridge names the producer of every event for the hub's ordering: the
+// lobby for all its topics, each room for its own, so that a room's moves
+// never wait behind the lobby's broadcasts.
+func TestBridgeProducers(t *testing.T) {
+	for topic, want := range map[string]string{
+		lobby.TopicLobby:    lobby.TopicLobby,
+		lobby.TopicPresence: lobby.TopicLobby,
+		lobby.TopicRooms:    lobby.TopicLobby,
+		lobby.TopicChat:     lobby.TopicLobby,
+		"/room/r1":          "/room/r1",
+		"/room/r2":          "/room/r2",
+		"/lobbyist":         "/lobbyist",
+	} {
+		if got := producer(topic); got != want {
+			t.Errorf("producer(%q) = %q, want %q", topic, got, want)
+		}
+	}
+}
