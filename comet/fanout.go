@@ -52,10 +52,10 @@ const (
 type fanoutJob struct {
 	producer string
 	subject  string
-	to      *Session
-	rec     []byte // the event's record (history.AppendField), owned
-	size    uint32 // eventSize of its fields
-	at      time.Time
+	to       *Session
+	rec      []byte // the event's record (history.AppendField), owned
+	size     uint32 // eventSize of its fields
+	at       time.Time
 }
 
 // fanoutQueue is a hub's queue of pushes (see above).
