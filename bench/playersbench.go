@@ -178,6 +178,7 @@ type playersRun struct {
 	CPU           cpuUse // over the measured window
 	Samples       sampleSummary
 	Delivered     int64         // events the hub delivered in the window
+	HubEnd        hubFigures    // the hub's figures at the window's end (history held)
 	Warmup        playersResult // the switch to the transport and the warmup
 	Debug         map[string]any
 	CPUProf, Heap string
@@ -231,19 +232,28 @@ func (r *playersResult) errorCount() int64 {
 	return n + int64(r.Stalled)
 }
 
-// hubDelivered reads events_delivered from a games server's stats.
-func hubDelivered(st childStats) int64 {
-	if len(st.Extra) == 0 {
-		return 0
-	}
-	var x struct {
-		Hub struct {
-			Delivered int64 `json:"events_delivered"`
-		} `json:"hub"`
-	}
-	json.Unmarshal(st.Extra, &x)
-	return x.Hub.Delivered
+// hubFigures are the figures of a games server's hub the players scenarios
+// read from its stats.
+type hubFigures struct {
+	Delivered    int64 `json:"events_delivered"`
+	HistoryBytes int64 `json:"history_bytes"`      // the store's live slabs
+	HistoryRefs  int64 `json:"history_references"` // events held by sessions
+	FanoutsQueue int   `json:"fanouts_queued"`
 }
+
+// hubStats reads the hub's figures from a games server's stats.
+func hubStats(st childStats) hubFigures {
+	var x struct {
+		Hub hubFigures `json:"hub"`
+	}
+	if len(st.Extra) > 0 {
+		json.Unmarshal(st.Extra, &x)
+	}
+	return x.Hub
+}
+
+// hubDelivered reads events_delivered from a games server's stats.
+func hubDelivered(st childStats) int64 { return hubStats(st).Delivered }
 
 func (o playersOptions) serverArgs(procs int) []string {
 	args := []string{"-queues", strconv.Itoa(procs)}
@@ -502,6 +512,7 @@ func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGro
 		return nil, err
 	}
 	r.Delivered = hubDelivered(st1) - hubDelivered(st0)
+	r.HubEnd = hubStats(st1)
 	r.GC = gcBetween(st0.Runtime, st1.Runtime)
 	if r.CPUProf, r.Heap, err = prof.stop(); err != nil {
 		return nil, err
@@ -563,9 +574,10 @@ func (r *playersRun) cpuPerMove() time.Duration {
 
 func (r *playersRun) summary() string {
 	x := &r.Res
-	return fmt.Sprintf("players %-9s games %d: %.0f moves/s, move→opponent p50 %s p99 %s max %s (server-side p99 %s), server %.2f cores, RSS %s, goroutines %d–%d, errors %d, games done %d",
+	return fmt.Sprintf("players %-9s games %d: %.0f moves/s, move→opponent p50 %s p99 %s max %s (server-side p99 %s), server %.2f cores, RSS %s, goroutines %d–%d, errors %d, games done %d, history held %s in %d references",
 		r.Transport, r.Games, r.movesPerSec(), fmtDur(x.MoveLat.Quantile(0.5)), fmtDur(x.MoveLat.Quantile(0.99)), fmtDur(x.MoveLat.Max()),
-		fmtDur(x.MoveLatSrv.Quantile(0.99)), r.CPU.Server, fmtBytes(r.Samples.MaxRSS), r.Samples.MinGoroutines, r.Samples.MaxGoro, x.errorCount(), x.Games)
+		fmtDur(x.MoveLatSrv.Quantile(0.99)), r.CPU.Server, fmtBytes(r.Samples.MaxRSS), r.Samples.MinGoroutines, r.Samples.MaxGoro, x.errorCount(), x.Games,
+		fmtBytes(r.HubEnd.HistoryBytes), r.HubEnd.HistoryRefs)
 }
 
 // fmtBytes formats a size in binary units.
