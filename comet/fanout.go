@@ -48,11 +48,13 @@ const (
 	maxQueuedFanoutBytes = 8 << 20
 )
 
-// fanoutJob is one queued push: a multicast to subject, or a unicast to to.
+// fanoutJob is one queued push: a multicast to subject, a unicast to to, or
+// one event to each of tos.
 type fanoutJob struct {
 	producer string
 	subject  string
 	to       *Session
+	tos      []*Session
 	rec      []byte // the event's record (history.AppendField), owned
 	size     uint32 // eventSize of its fields
 	at       time.Time
@@ -162,9 +164,12 @@ func (q *fanoutQueue) drain(h *Hub, helping bool) {
 			q.helped++
 		}
 		q.mu.Unlock()
-		if job.to != nil {
+		switch {
+		case job.to != nil:
 			h.unicastRecord(job.to, job.rec, job.size)
-		} else {
+		case job.tos != nil:
+			h.sendAllRecord(job.tos, job.rec, job.size)
+		default:
 			h.multicastRecord(job.subject, job.rec, job.size, job.at)
 		}
 		q.mu.Lock()

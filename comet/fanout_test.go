@@ -206,3 +206,38 @@ func TestFanoutProducersDoNotWaitForEachOther(t *testing.T) {
 		t.Fatalf("events in order %v, want [2 3 1 4]", got)
 	}
 }
+
+// TestSendAllHoldsTheEventOnce: SendAllFrom puts one record in the store
+// for all its sessions (unknown ids skipped), each session holding it once,
+// in its producer's order.
+func TestSendAllHoldsTheEventOnce(t *testing.T) {
+	th := newTestHub(t, Config{MaxSessionsPerAddr: -1})
+	ss := subscribed(t, th, 3, "/x")
+	h := th.hub
+	puts := h.store.Stats().Puts
+	ids := []string{ss[0].PublicID(), "nobody", ss[1].ID(), ss[2].PublicID()}
+	if n := h.SendAllFrom("lobby", ids, "/lobby", "k", "1"); n != 3 {
+		t.Fatalf("reached %d sessions, want 3", n)
+	}
+	if d := h.store.Stats().Puts - puts; d != 1 {
+		t.Fatalf("%d records put, want 1 for all three sessions", d)
+	}
+	for _, s := range ss {
+		if got := heldValues(s, "k"); !slices.Equal(got, []string{"1"}) {
+			t.Fatalf("session holds %v", got)
+		}
+	}
+	// Behind the same producer's queued fan-out, it waits its turn.
+	big := subscribed(t, th, DeferFanout+1, "/many")
+	h.fan.exec.Lock()
+	_ = h.PublishFrom("lobby", "/many", "k", "2")
+	h.SendAllFrom("lobby", []string{big[0].PublicID(), big[1].PublicID()}, "/lobby", "k", "3")
+	if n, _ := held(big[0]); n != 0 {
+		t.Fatalf("%d events held: SendAll passed its producer's queued fan-out", n)
+	}
+	h.fan.exec.Unlock()
+	testkit.Eventually(t, "both events", func() bool { n, _ := held(big[0]); return n == 2 })
+	if got := heldValues(big[0], "k"); !slices.Equal(got, []string{"2", "3"}) {
+		t.Fatalf("events in order %v, want [2 3]", got)
+	}
+}

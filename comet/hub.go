@@ -634,6 +634,54 @@ func (h *Hub) SendFrom(producer, id, subject string, kv ...string) bool {
 	return true
 }
 
+// SendAllFrom sends one data event to each of the sessions ids names (by
+// secret or public id; unknown ones are skipped), held once for all of them,
+// from a named producer (see PublishFrom). It returns how many it reached.
+func (h *Hub) SendAllFrom(producer string, ids []string, subject string, kv ...string) int {
+	tos := make([]*Session, 0, len(ids))
+	for _, id := range ids {
+		s := h.Session(id)
+		if s == nil {
+			s = h.SessionByPublicID(id)
+		}
+		if s != nil {
+			tos = append(tos, s)
+		}
+	}
+	if len(tos) == 0 {
+		return 0
+	}
+	fb := dataFields(subject, kv)
+	rb := records.Get().(*recordBuf)
+	rb.b = record(rb.b[:0], fb.fs)
+	size := uint32(eventSize(fb.fs))
+	fb.put()
+	job := fanoutJob{producer: producer, tos: tos, size: size}
+	if queued, _ := h.fan.push(h, job, rb.b, len(tos) > DeferFanout, true); !queued {
+		h.sendAllRecord(tos, rb.b, size)
+	}
+	rb.put()
+	return len(tos)
+}
+
+// sendAllRecord pushes the event of record rec into each of tos now.
+func (h *Hub) sendAllRecord(tos []*Session, rec []byte, size uint32) {
+	ref, err := h.store.Put(rec, len(tos))
+	if err != nil {
+		h.srv.Logger().Error("comet: event not held", "err", err)
+		return
+	}
+	buf := subsPool.Get().(*subsBuf)
+	buf.wake.urgent = len(tos) <= urgentFanout
+	for _, s := range tos {
+		if !s.pushRef(ref, size, nil, &buf.wake) {
+			h.store.Release(ref)
+		}
+	}
+	buf.wake.flush()
+	subsPool.Put(buf)
+}
+
 // multicast delivers an event of fields fs to every session subscribed to
 // subject: it is put in the history once, with a reference for each. A
 // large fan-out, or any while its producer has one queued, is pushed by the

@@ -106,6 +106,12 @@ func (b *Bridge) Send(sessionID string, ev rooms.Event) {
 	b.hub.SendFrom(producer(ev.Topic), sessionID, ev.Topic, "type", ev.Type, "data", data(ev))
 }
 
+// SendAll implements rooms.MultiSender: one event held once for all the
+// sessions (the lobby's snapshots at a tick).
+func (b *Bridge) SendAll(sessionIDs []string, ev rooms.Event) {
+	b.hub.SendAllFrom(producer(ev.Topic), sessionIDs, ev.Topic, "type", ev.Type, "data", data(ev))
+}
+
 // Publish implements rooms.Transport. The event is held once for all its
 // recipients.
 func (b *Bridge) Publish(topic string, ev rooms.Event) {

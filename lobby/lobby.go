@@ -440,6 +440,7 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	}
 	l.views.allRooms.update(all, func(id string) (rooms.RoomInfo, bool) { info, ok := l.roomList[id]; return info, ok })
 	l.views.rooms, l.views.roomsN = l.views.allRooms.first(o.RoomsShown), len(l.roomList)
+	l.views.snapRooms = nil
 	l.wg.Add(1 + o.AuthWorkers)
 	go l.loop()
 	for range o.AuthWorkers {

@@ -43,6 +43,10 @@ type views struct {
 	rehear    map[string]bool            // sessions to hear the lobby again, if still free
 	armed     bool                       // a tick is on its way
 	timer     rooms.Stopper
+
+	// The snapshots of the views, encoded once for every session sent them
+	// until the views change (nil: not encoded since).
+	snapPresence, snapRooms []byte
 }
 
 // The lists' orders: players by name, then id; rooms waiting (joinable)
@@ -182,12 +186,14 @@ func (l *Lobby) armTick() {
 // the sessions whose players lost their seats hear the lobby again.
 func (l *Lobby) flush() {
 	defer func() {
+		var back []string // sessions hearing the lobby again: sent the snapshots together
 		for id := range l.views.rehear {
-			if s := l.sessions[id]; s != nil {
-				l.hear(s, true)
+			if s := l.sessions[id]; s != nil && l.hear(s, false) {
+				back = append(back, s.id)
 			}
 		}
 		l.views.rehear = nil
+		l.sendSnapshotsTo(back)
 	}()
 	if len(l.views.presence) > 0 {
 		changed := l.views.presence
@@ -211,6 +217,7 @@ func (l *Lobby) flush() {
 			l.publish(TopicPresence, "presence-delta", d)
 		}
 		l.views.online, l.views.onlineN = view, n
+		l.views.snapPresence = nil
 	}
 	if len(l.views.touched) > 0 {
 		touched := l.views.touched
@@ -227,6 +234,7 @@ func (l *Lobby) flush() {
 			l.publish(TopicRooms, "rooms-delta", d)
 		}
 		l.views.rooms, l.views.roomsN = view, n
+		l.views.snapRooms = nil
 	}
 }
 
@@ -249,10 +257,42 @@ func diffView[T any](before, after []T, id func(T) string, changed func(T) bool)
 }
 
 // sendSnapshots sends a session the published views and the chat history.
-func (l *Lobby) sendSnapshots(session string) {
-	l.send(session, "presence", presenceData{Online: orEmpty(l.views.online), Count: l.views.onlineN})
-	l.send(session, "rooms", roomsData{Rooms: orEmpty(l.views.rooms), Count: l.views.roomsN})
-	l.sendChatHistory(session)
+func (l *Lobby) sendSnapshots(session string) { l.sendSnapshotsTo([]string{session}) }
+
+// sendSnapshotsTo sends sessions the published views and the chat history:
+// each encoded once until it changes (a rooms snapshot is several KiB, and
+// at a tick hundreds of players may come back to the lobby), and sent to
+// all of them at once when the Transport can (rooms.MultiSender), so that
+// it is held once for all of them.
+func (l *Lobby) sendSnapshotsTo(sessions []string) {
+	if len(sessions) == 0 {
+		return
+	}
+	if l.views.snapPresence == nil {
+		l.views.snapPresence, _ = l.encode("presence", presenceData{Online: orEmpty(l.views.online), Count: l.views.onlineN})
+	}
+	if l.views.snapRooms == nil {
+		l.views.snapRooms, _ = l.encode("rooms", roomsData{Rooms: orEmpty(l.views.rooms), Count: l.views.roomsN})
+	}
+	if l.chatEnc == nil {
+		l.chatEnc, _ = l.encode("chat-history", chatHistoryData{Messages: orEmpty(l.chatLog)})
+	}
+	for _, ev := range [...]rooms.Event{
+		{Topic: TopicLobby, Type: "presence", Data: l.views.snapPresence},
+		{Topic: TopicLobby, Type: "rooms", Data: l.views.snapRooms},
+		{Topic: TopicLobby, Type: "chat-history", Data: l.chatEnc},
+	} {
+		if ev.Data == nil {
+			continue // not encodable: logged by encode
+		}
+		if ms, ok := l.t.(rooms.MultiSender); ok && len(sessions) > 1 {
+			ms.SendAll(sessions, ev)
+			continue
+		}
+		for _, s := range sessions {
+			l.t.Send(s, ev)
+		}
+	}
 }
 
 func orEmpty[T any](s []T) []T {
@@ -324,14 +364,15 @@ func (l *Lobby) reseat(before, after rooms.RoomInfo) {
 // hear subscribes the session to the lobby's broadcasts when it is in the
 // lobby (no seat, or a tab browsing it) and unsubscribes it otherwise.
 // With snapshots, a session that starts hearing is first sent the views,
-// as it missed the deltas.
-func (l *Lobby) hear(s *session, snapshots bool) {
+// as it missed the deltas. It reports whether the session started hearing
+// (and needs the snapshots, if it was not sent them here).
+func (l *Lobby) hear(s *session, snapshots bool) bool {
 	if s.pending {
-		return
+		return false
 	}
 	want := l.seats[s.ident.PlayerID] == 0 || len(s.browsing) > 0
 	if want == s.hearing {
-		return
+		return false
 	}
 	s.hearing = want
 	for _, topic := range [...]string{TopicPresence, TopicRooms, TopicChat} {
@@ -344,6 +385,7 @@ func (l *Lobby) hear(s *session, snapshots bool) {
 	if want && snapshots {
 		l.sendSnapshots(s.id)
 	}
+	return want
 }
 
 // browse answers the "browse" action: whether one of the session's tabs

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -442,4 +443,64 @@ func TestLobbyScalesLinearly(t *testing.T) {
 	if ratio > 20 {
 		t.Errorf("10× the players cost ×%.1f the lobby bytes; want linear (≈10)", ratio)
 	}
+}
+
+// multiTransport is the recording transport with rooms.MultiSender: it
+// notes every SendAll and records each of its unicasts.
+type multiTransport struct {
+	*roomstest.Transport
+	mu    sync.Mutex
+	calls []sendAll
+}
+
+type sendAll struct {
+	typ      string
+	sessions []string
+}
+
+func (m *multiTransport) SendAll(ids []string, ev rooms.Event) {
+	m.mu.Lock()
+	m.calls = append(m.calls, sendAll{ev.Type, slices.Sorted(slices.Values(ids))})
+	m.mu.Unlock()
+	for _, id := range ids {
+		m.Transport.Send(id, ev)
+	}
+}
+
+func (m *multiTransport) sendAlls() []sendAll {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.calls)
+}
+
+// TestSnapshotsSentTogether: the players back in the lobby at one tick are
+// sent the snapshots together (rooms.MultiSender: each encoded and held
+// once for all), and their views are right.
+func TestSnapshotsSentTogether(t *testing.T) {
+	mt := &multiTransport{Transport: roomstest.NewTransport()}
+	e := newEnv(t, lobby.Options{}, mt)
+	e.tr = mt.Transport
+	e.hello("ann", "Ann")
+	e.hello("bob", "Bob")
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("bob", "quickplay", "game", "nim")
+	room := e.wait("ann", "joined", nil)["room"].(string)
+	e.settle()
+	before := len(mt.sendAlls())
+	playNim(t, e, room, "ann", "bob")
+	e.wait("bob", "finished", nil)
+	e.settle()
+	calls := mt.sendAlls()[before:]
+	types := map[string]bool{}
+	for _, c := range calls {
+		if !slices.Equal(c.sessions, []string{"ann", "bob"}) {
+			t.Errorf("%s sent to %v; want both players at once", c.typ, c.sessions)
+		}
+		types[c.typ] = true
+	}
+	if len(types) != 3 || !types["presence"] || !types["rooms"] || !types["chat-history"] {
+		t.Fatalf("snapshots sent together: %v; want presence, rooms and chat-history once each", calls)
+	}
+	e.checkView("ann", lobby.DefaultShown, lobby.DefaultShown)
+	e.checkView("bob", lobby.DefaultShown, lobby.DefaultShown)
 }

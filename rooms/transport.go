@@ -19,6 +19,15 @@ type Transport interface {
 	Unsubscribe(sessionID, topic string)
 }
 
+// MultiSender is a Transport that can also send one event to several
+// sessions at once, holding it once for all of them (the lobby sends its
+// snapshots so to the players back in the lobby at a tick). The lobby uses
+// it when its Transport has it, and Send to each session otherwise. The
+// order of Send holds for each session.
+type MultiSender interface {
+	SendAll(sessionIDs []string, ev Event)
+}
+
 // Event is one event pushed to clients. The Transport owns it once passed:
 // the runtime never modifies Data afterwards.
 type Event struct {
