@@ -238,7 +238,6 @@ type hubFigures struct {
 	Delivered    int64 `json:"events_delivered"`
 	HistoryBytes int64 `json:"history_bytes"`      // the store's live slabs
 	HistoryRefs  int64 `json:"history_references"` // events held by sessions
-	FanoutsQueue int   `json:"fanouts_queued"`
 }
 
 // hubStats reads the hub's figures from a games server's stats.

@@ -3,6 +3,7 @@ package comet
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,9 +67,12 @@ type fanoutQueue struct {
 	jobs    []fanoutJob
 	head    int
 	bytes   int
-	pending int            // jobs queued or being pushed
-	by      map[string]int // pending, by producer
+	by      map[string]int // jobs queued or being pushed, by producer
 	running bool           // the fan-out goroutine exists
+	// pending is every producer's jobs together, changed under mu and read
+	// without it: while it is 0 (nearly always) a small push does not
+	// take mu, the hub-wide lock every room's move would otherwise take.
+	pending atomic.Int64
 	// exec is held by whoever pushes queued jobs, the goroutine or an
 	// overflowing publisher: one job at a time, in order.
 	exec sync.Mutex
@@ -87,6 +91,11 @@ var errFanoutBusy = errors.New("busy")
 // queue itself; one that may not (an event loop) gets errFanoutBusy and
 // nothing is queued.
 func (q *fanoutQueue) push(h *Hub, job fanoutJob, rec []byte, large, mayWait bool) (bool, error) {
+	if !large && q.pending.Load() == 0 {
+		// Nothing is queued: not this producer's either. (Another
+		// producer's job queued meanwhile need not go first.)
+		return false, nil
+	}
 	q.mu.Lock()
 	if !large && q.by[job.producer] == 0 {
 		q.mu.Unlock()
@@ -101,7 +110,7 @@ func (q *fanoutQueue) push(h *Hub, job fanoutJob, rec []byte, large, mayWait boo
 	job.at = time.Now()
 	q.jobs = append(q.jobs, job)
 	q.bytes += len(rec)
-	q.pending++
+	q.pending.Add(1)
 	if q.by == nil {
 		q.by = make(map[string]int)
 	}
@@ -173,7 +182,7 @@ func (q *fanoutQueue) drain(h *Hub, helping bool) {
 			h.multicastRecord(job.subject, job.rec, job.size, job.at)
 		}
 		q.mu.Lock()
-		q.pending--
+		q.pending.Add(-1)
 		if q.by[job.producer]--; q.by[job.producer] == 0 {
 			delete(q.by, job.producer)
 		}
@@ -192,5 +201,5 @@ type FanoutStats struct {
 func (q *fanoutQueue) stats() FanoutStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return FanoutStats{Queued: q.pending, Deferred: q.deferred, Helped: q.helped, Refused: q.refused}
+	return FanoutStats{Queued: int(q.pending.Load()), Deferred: q.deferred, Helped: q.helped, Refused: q.refused}
 }

@@ -241,3 +241,24 @@ func TestSendAllHoldsTheEventOnce(t *testing.T) {
 		t.Fatalf("events in order %v, want [2 3]", got)
 	}
 }
+
+// TestSmallPushTakesNoHubLock: with nothing queued, a small publish and a
+// unicast (every room's move) do not take the fan-out queue's lock, which
+// every producer shares: here it is held, and they are pushed anyway.
+func TestSmallPushTakesNoHubLock(t *testing.T) {
+	th := newTestHub(t, Config{MaxSessionsPerAddr: -1})
+	s := subscribed(t, th, 2, "/room")[0]
+	h := th.hub
+	h.fan.mu.Lock()
+	defer h.fan.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = h.PublishFrom("room", "/room", "k", "1")
+		h.SendFrom("room", s.PublicID(), "/room", "k", "2")
+	}()
+	testkit.Recv(t, done, "the small pushes, with the queue's lock held")
+	if got := heldValues(s, "k"); !slices.Equal(got, []string{"1", "2"}) {
+		t.Fatalf("session holds %v", got)
+	}
+}

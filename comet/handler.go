@@ -910,11 +910,7 @@ func (rc *reqCtx) publish() {
 	if to != "" {
 		// Unicast: by public id (what p_from shows) or secret id. An unknown
 		// target is dropped silently and still acknowledged, as in Pushlet.
-		t := h.SessionByPublicID(to)
-		if t == nil {
-			t = h.Session(to)
-		}
-		if t != nil {
+		if t := h.sessionByAnyID(to); t != nil {
 			// On the loop: refused rather than waiting behind a full
 			// fan-out queue.
 			if err := t.sendFields(s.PublicID(), fs, false); err != nil {

@@ -459,6 +459,15 @@ func (h *Hub) Session(id string) *Session {
 	return s
 }
 
+// sessionByAnyID returns the live session id names by its public or its
+// secret id, or nil.
+func (h *Hub) sessionByAnyID(id string) *Session {
+	if s := h.SessionByPublicID(id); s != nil {
+		return s
+	}
+	return h.Session(id)
+}
+
 // SessionByPublicID returns the live session with the given public id, or nil.
 func (h *Hub) SessionByPublicID(pub string) *Session {
 	if len(pub) != pubIDLen {
@@ -621,10 +630,7 @@ func (h *Hub) Send(id, subject string, kv ...string) bool {
 
 // SendFrom is Send for a named producer (see PublishFrom).
 func (h *Hub) SendFrom(producer, id, subject string, kv ...string) bool {
-	s := h.Session(id)
-	if s == nil {
-		s = h.SessionByPublicID(id)
-	}
+	s := h.sessionByAnyID(id)
 	if s == nil {
 		return false
 	}
@@ -640,11 +646,7 @@ func (h *Hub) SendFrom(producer, id, subject string, kv ...string) bool {
 func (h *Hub) SendAllFrom(producer string, ids []string, subject string, kv ...string) int {
 	tos := make([]*Session, 0, len(ids))
 	for _, id := range ids {
-		s := h.Session(id)
-		if s == nil {
-			s = h.SessionByPublicID(id)
-		}
-		if s != nil {
+		if s := h.sessionByAnyID(id); s != nil {
 			tos = append(tos, s)
 		}
 	}

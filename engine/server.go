@@ -520,8 +520,9 @@ func copyRequest(r *Request, inline []headerField, req *httpcodec.Request, remot
 	}
 	r.Method = next(len(req.Method))
 	r.Target = next(len(req.Target))
-	r.Path = r.Target[:len(req.Path)]
-	if !samePath {
+	if samePath {
+		r.Path = r.Target[:len(req.Path)]
+	} else {
 		r.Path = next(len(req.Path))
 	}
 	r.RawQuery = next(len(req.RawQuery))

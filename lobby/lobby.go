@@ -440,7 +440,6 @@ func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
 	}
 	l.views.allRooms.update(all, func(id string) (rooms.RoomInfo, bool) { info, ok := l.roomList[id]; return info, ok })
 	l.views.rooms, l.views.roomsN = l.views.allRooms.first(o.RoomsShown), len(l.roomList)
-	l.views.snapRooms = nil
 	l.wg.Add(1 + o.AuthWorkers)
 	go l.loop()
 	for range o.AuthWorkers {
@@ -1217,19 +1216,6 @@ func (l *Lobby) keepChat(c chatData) {
 	}
 	l.chatLog = append(l.chatLog, c)
 	l.chatEnc = nil
-}
-
-// sendChatHistory sends the session the chat history, encoded once until
-// the next message.
-func (l *Lobby) sendChatHistory(session string) {
-	if l.chatEnc == nil {
-		b, ok := l.encode("chat-history", chatHistoryData{Messages: orEmpty(l.chatLog)})
-		if !ok {
-			return
-		}
-		l.chatEnc = b
-	}
-	l.t.Send(session, rooms.Event{Topic: TopicLobby, Type: "chat-history", Data: l.chatEnc})
 }
 
 func (l *Lobby) fail(j job, err error) {

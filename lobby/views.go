@@ -268,19 +268,16 @@ func (l *Lobby) sendSnapshotsTo(sessions []string) {
 	if len(sessions) == 0 {
 		return
 	}
-	if l.views.snapPresence == nil {
-		l.views.snapPresence, _ = l.encode("presence", presenceData{Online: orEmpty(l.views.online), Count: l.views.onlineN})
-	}
-	if l.views.snapRooms == nil {
-		l.views.snapRooms, _ = l.encode("rooms", roomsData{Rooms: orEmpty(l.views.rooms), Count: l.views.roomsN})
-	}
-	if l.chatEnc == nil {
-		l.chatEnc, _ = l.encode("chat-history", chatHistoryData{Messages: orEmpty(l.chatLog)})
-	}
 	for _, ev := range [...]rooms.Event{
-		{Topic: TopicLobby, Type: "presence", Data: l.views.snapPresence},
-		{Topic: TopicLobby, Type: "rooms", Data: l.views.snapRooms},
-		{Topic: TopicLobby, Type: "chat-history", Data: l.chatEnc},
+		{Topic: TopicLobby, Type: "presence", Data: l.cached(&l.views.snapPresence, "presence", func() any {
+			return presenceData{Online: orEmpty(l.views.online), Count: l.views.onlineN}
+		})},
+		{Topic: TopicLobby, Type: "rooms", Data: l.cached(&l.views.snapRooms, "rooms", func() any {
+			return roomsData{Rooms: orEmpty(l.views.rooms), Count: l.views.roomsN}
+		})},
+		{Topic: TopicLobby, Type: "chat-history", Data: l.cached(&l.chatEnc, "chat-history", func() any {
+			return chatHistoryData{Messages: orEmpty(l.chatLog)}
+		})},
 	} {
 		if ev.Data == nil {
 			continue // not encodable: logged by encode
@@ -293,6 +290,15 @@ func (l *Lobby) sendSnapshotsTo(sessions []string) {
 			l.t.Send(s, ev)
 		}
 	}
+}
+
+// cached returns *enc, first encoding data() into it if it is nil (whoever
+// changes what it encodes sets it to nil). Nil if data cannot be encoded.
+func (l *Lobby) cached(enc *[]byte, typ string, data func() any) []byte {
+	if *enc == nil {
+		*enc, _ = l.encode(typ, data())
+	}
+	return *enc
 }
 
 func orEmpty[T any](s []T) []T {
