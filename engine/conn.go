@@ -37,8 +37,8 @@ const lingerTimeout = 500 * time.Millisecond
 // conn is the engine's state of one TCP connection. Every field is owned by
 // the connection's event loop, except timerGen (read by the timer callback).
 type conn struct {
-	l       *Loop // its event loop (and, through it, the server)
-	gc      gnet.Conn
+	l       *Loop      // its event loop (and, through it, the server)
+	gc      socket     // gnet's connection, or a relayed request's (relay.go)
 	addrKey netip.Addr // counted under this key for MaxConnsPerAddr (invalid: not counted)
 
 	p          *httpcodec.Parser // held only while a request is partially received
@@ -67,7 +67,20 @@ type conn struct {
 	remoteS    string // remote, once asked for
 }
 
-func newConn(srv *Server, l *Loop, gc gnet.Conn) *conn {
+// socket is what a conn uses of its transport: gnet's connection, or a
+// relaySocket serving one request relayed from another node (relay.go).
+type socket interface {
+	InboundBuffered() int
+	Peek(n int) ([]byte, error)
+	Discard(n int) (int, error)
+	Write(b []byte) (int, error)
+	OutboundBuffered() int
+	Fd() int
+	RemoteAddr() net.Addr
+	Close() error
+}
+
+func newConn(srv *Server, l *Loop, gc socket) *conn {
 	c := &conn{l: l, gc: gc}
 	return c
 }
@@ -432,6 +445,13 @@ func (c *conn) updateTimer() {
 			c.setTimer(timerHeader, c.l.srv.cfg.HeaderTimeout)
 		}
 	case c.head == nil && !c.closing:
+		if _, relayed := c.gc.(*relaySocket); relayed {
+			// A relayed connection carries one request: its response is
+			// complete, so it is done (relay.go).
+			c.closing = true
+			c.scheduleClose()
+			return
+		}
 		if c.p != nil {
 			c.l.putParser(c.p)
 			c.p = nil
@@ -562,6 +582,11 @@ func (c *conn) finishClose() {
 	}
 	if c.flushUntil == 0 {
 		c.flushUntil = time.Now().Add(c.l.srv.cfg.IdleTimeout).UnixNano()
+	}
+	if _, relayed := c.gc.(*relaySocket); relayed {
+		// Its one response is written (to the node it came from): done.
+		c.closeNow()
+		return
 	}
 	if c.gc.OutboundBuffered() > 0 {
 		// gnet's close makes one non-blocking attempt to write its outbound

@@ -112,6 +112,7 @@ const (
 	opTimer                       // c: connection timer fired (gen)
 	opTask                        // task.RunOnLoop(gen): a protocol layer's work (Loop.Post)
 	opResume                      // c: resume parsing pipelined requests (see conn.complete)
+	opRaw                         // ex: bytes of a relayed response (data; status 1: the last)
 )
 
 // op is one unit of work posted to a loop. It is a value type so that posting
@@ -327,6 +328,8 @@ func (l *Loop) exec(o *op) {
 		ex.chunk(o.data)
 	case opEnd:
 		ex.end()
+	case opRaw:
+		ex.raw(o.data, o.status == 1)
 	}
 	if o.box != nil {
 		putHeaders(o.box) // the head is written: nothing reads the fields now

@@ -22,6 +22,8 @@ type serverStats struct {
 	panics         atomic.Int64
 	bytesIn        atomic.Int64
 	bytesOut       atomic.Int64
+	relayedIn      atomic.Int64 // connections of requests relayed from other nodes, open now
+	relayedOut     atomic.Int64 // responses relayed from other nodes to our clients
 }
 
 func (s *Server) countStatusDone(*Exchange) { s.stats.responses.Add(1) }
@@ -43,11 +45,16 @@ type Stats struct {
 	HandlerPanics   int64     `json:"handler_panics"`
 	BytesIn         int64     `json:"bytes_in"`
 	BytesOut        int64     `json:"bytes_out"`
-	Goroutines      int       `json:"goroutines"`
-	HeapAlloc       uint64    `json:"heap_alloc_bytes"`
-	HeapInuse       uint64    `json:"heap_inuse_bytes"`
-	Sys             uint64    `json:"sys_bytes"`
-	NumGC           uint32    `json:"num_gc"`
+	// RelayedIn: requests another node received and this one serves, open
+	// now; RelayedOut: responses another node served to our clients (a
+	// cluster, see ServeRelayed and Exchange.Relay).
+	RelayedIn  int64  `json:"relayed_in_open"`
+	RelayedOut int64  `json:"relayed_out"`
+	Goroutines int    `json:"goroutines"`
+	HeapAlloc  uint64 `json:"heap_alloc_bytes"`
+	HeapInuse  uint64 `json:"heap_inuse_bytes"`
+	Sys        uint64 `json:"sys_bytes"`
+	NumGC      uint32 `json:"num_gc"`
 	// Sections are the layers' figures (Server.AddStats), by name: in the
 	// JSON encoding each is a field of the object beside those above
 	// ("comet": the hub's).
@@ -90,6 +97,8 @@ func (s *Server) Stats() Stats {
 		HandlerPanics:   s.stats.panics.Load(),
 		BytesIn:         s.stats.bytesIn.Load(),
 		BytesOut:        s.stats.bytesOut.Load(),
+		RelayedIn:       s.stats.relayedIn.Load(),
+		RelayedOut:      s.stats.relayedOut.Load(),
 		Goroutines:      runtime.NumGoroutine(),
 		HeapAlloc:       ms.HeapAlloc,
 		HeapInuse:       ms.HeapInuse,

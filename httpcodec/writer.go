@@ -186,3 +186,37 @@ func AppendChunkEnd(dst []byte) []byte { return append(dst, "\r\n"...) }
 
 // AppendFinalChunk appends the last chunk and the empty trailer: "0\r\n\r\n".
 func AppendFinalChunk(dst []byte) []byte { return append(dst, "0\r\n\r\n"...) }
+
+// AppendRequest appends r as a request message again, as a node of a
+// cluster relays it to the node that serves it: the request line and the
+// fields as received, except the framing ones (Content-Length,
+// Transfer-Encoding, Expect, which described the bytes on the client's
+// connection), then Content-Length and the decoded body when there is a
+// body or the method is POST. The result parses to the same method,
+// target, fields, body and keep-alive choice.
+func AppendRequest(dst []byte, r *Request) []byte {
+	dst = append(dst, r.Method...)
+	dst = append(dst, ' ')
+	dst = append(dst, r.Target...)
+	if r.ProtoMinor == 0 {
+		dst = append(dst, " HTTP/1.0\r\n"...)
+	} else {
+		dst = append(dst, " HTTP/1.1\r\n"...)
+	}
+	for _, h := range r.Headers {
+		if equalFold(h.Name, "Content-Length") || equalFold(h.Name, "Transfer-Encoding") || equalFold(h.Name, "Expect") {
+			continue
+		}
+		dst = append(dst, h.Name...)
+		dst = append(dst, ": "...)
+		dst = append(dst, h.Value...)
+		dst = append(dst, "\r\n"...)
+	}
+	if r.Body != nil || string(r.Method) == "POST" {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, int64(len(r.Body)), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "\r\n"...)
+	return append(dst, r.Body...)
+}
