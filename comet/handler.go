@@ -253,7 +253,9 @@ func (h *Hub) serve(ex *engine.Exchange, req *httpcodec.Request) {
 	}
 	s := h.Session(id)
 	if s == nil {
-		h.badRequest(ex, errBadID+id, cors)
+		if !h.relayToHome(ex, req, id, cors) {
+			h.badRequest(ex, errBadID+id, cors)
+		}
 		return
 	}
 	s.touch()

@@ -25,6 +25,10 @@ import (
 type Config struct {
 	// Paths the protocol is served at (default "/pushlet/pushlet.srv" and "/comet").
 	Paths []string
+	// Cluster, when set, runs the hub as one node of several (see Cluster;
+	// the cluster package): sessions' ids name their home node, and a
+	// request for another node's session is relayed there.
+	Cluster Cluster
 	// DefaultFormat is used when a join names none (default js, as Pushlet).
 	DefaultFormat Format
 	// SessionTimeout is the lease renewed by every request and every open
@@ -253,6 +257,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PollWaitFloor < 0 {
 		bad("PollWaitFloor", "must be positive, got %v", ms(c.PollWaitFloor))
 	}
+	if c.Cluster != nil && !validTag(c.Cluster.Tag()) {
+		bad("Cluster", "its tag must be %d characters of A-Z a-z 0-9 - _, got %q", TagLen, c.Cluster.Tag())
+	}
 	if c.Window < 1 || c.Window > 1<<16 {
 		bad("Window", "must be within 1..65536, got %d", c.Window)
 	}
@@ -344,6 +351,7 @@ type claim struct {
 
 type hubStats struct {
 	joins, leaves, published, delivered, gaps, heartbeats, nacks atomic.Int64
+	relayed                                                      atomic.Int64 // requests relayed to their session's home node
 	listenersStream, listenersPull                               atomic.Int64
 	// For the metrics: live sessions by mode slot (modeNone before the
 	// first listen) and format, and ended sessions by reason (endReasons).
@@ -380,6 +388,9 @@ func NewHub(srv *engine.Server, cfg Config) (*Hub, error) {
 	// A session id's secret must not reach the access log; its public
 	// part may.
 	srv.RedactParam("p_id", pubIDLen)
+	if cfg.Cluster != nil {
+		cfg.Cluster.Attach(srv, h)
+	}
 	return h, nil
 }
 
@@ -401,6 +412,9 @@ type Stats struct {
 	Gaps            int64 `json:"gaps"`
 	Heartbeats      int64 `json:"heartbeats"`
 	Nacks           int64 `json:"nacks"`
+	// Relayed counts requests for sessions of other nodes relayed to them
+	// (Config.Cluster).
+	Relayed int64 `json:"relayed_to_home"`
 	// The history (Config.Window and the byte limits): the bytes of slabs
 	// the hub holds, the references sessions hold into them, and how many
 	// slabs it let go because nothing held them any more, for the resume
@@ -436,6 +450,7 @@ func (h *Hub) Stats() Stats {
 		Gaps:            h.stats.gaps.Load(),
 		Heartbeats:      h.stats.heartbeats.Load(),
 		Nacks:           h.stats.nacks.Load(),
+		Relayed:         h.stats.relayed.Load(),
 	}
 }
 
@@ -529,6 +544,11 @@ func (h *Hub) newSession(f Format, addr netip.Addr) (*Session, error) {
 	}
 	for {
 		pub := newID(8)
+		if h.cfg.Cluster != nil {
+			// The home node's tag begins the public id (54 random bits
+			// follow): any node knows where the session lives.
+			pub = h.cfg.Cluster.Tag() + pub[TagLen:]
+		}
 		if _, dup := h.sessions[pub]; !dup {
 			s.id = pub + secret
 			break

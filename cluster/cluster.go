@@ -1,0 +1,456 @@
+// Package cluster runs cometplay as one node of several, on NATS: an
+// embedded NATS server routed to the other nodes' (or an external NATS),
+// and what the nodes say to each other over it. It is the only package
+// that imports NATS; without it (no cluster flags) a server is one process
+// with no NATS, as before.
+//
+// # What works across nodes now
+//
+// Any node answers any request of a session (comet.Cluster): a session
+// lives on its home node, the node that answered its join, whose tag
+// begins the session's public id. A request for a session of another node
+// is relayed there whole (engine.Exchange.Relay on this side,
+// engine.Server.ServeRelayed on the other), served there as if it had come
+// to it, and its response is written back as that node wrote it: control
+// requests, and data channels of every transport (a stream's chunks keep
+// coming through the relay until its client goes away here). A client
+// behind a load balancer that picks a node per request, even one request
+// of a keep-alive connection to one node and the next to another, works
+// unmodified; resume with p_last works through any node, since the
+// session's history is on its home node.
+//
+// Not yet across nodes (docs/CLUSTER.md): publishes reach the sessions of
+// the node that takes them (a room's, the lobby's, a client's), so the
+// rooms and the lobby of the games server are still one per node.
+//
+// # Subjects
+//
+//	cp.n.<tag>.req          requests relayed to node tag, and "gone" notices
+//	cp.n.<tag>.rel.<id>     the response to relayed request id of node tag
+//
+// A relayed request carries the subject of its response as its reply
+// subject, so NATS answers "no responders" at once when the node it is
+// for is not there: the request is then answered here as one for an
+// unknown session (400), and the client joins again, as after its session
+// expired.
+//
+// # Goroutines
+//
+// A node adds a fixed number of goroutines, whatever the sessions,
+// requests and relays: the embedded NATS server's own, one per
+// subscription (two), and one sending what the event loops hand it (the
+// loops never wait on NATS: they queue).
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/httpcodec"
+)
+
+// Options configure a node.
+type Options struct {
+	// Node is this node's tag: comet.TagLen (2) characters of A-Z a-z 0-9
+	// - _, unique among the nodes. It begins the id of every session made
+	// here.
+	Node string
+	// NATS is the URL of an external NATS server or cluster to connect to
+	// ("nats://host:4222", several separated by commas). Empty: the node
+	// runs its own NATS server, embedded, routed to the others' (Listen,
+	// Routes).
+	NATS string
+	// Listen is the embedded NATS server's cluster (route) address,
+	// host:port ("127.0.0.1:6222"; port 0 picks one: see RouteAddr).
+	Listen string
+	// Routes are the other nodes' route addresses (host:port). A node
+	// needs one reachable node to join; listing them all is usual.
+	Routes []string
+	// Name is the NATS cluster's name (default "cometplay"): nodes of
+	// another name refuse the routes.
+	Name string
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Node is one node of a cluster: it implements comet.Cluster. Create it
+// with Start before the hub (comet.Config.Cluster); NewHub attaches it to
+// the server.
+type Node struct {
+	opts Options
+	log  *slog.Logger
+	ns   *server.Server // embedded; nil with an external NATS
+	nc   *nats.Conn
+	out  *outbox
+
+	srv *engine.Server // set by Attach
+	hub *comet.Hub
+
+	nextID atomic.Uint64
+	mu     sync.Mutex
+	relays map[uint64]*relay           // this node's requests out, by id
+	served map[string]engine.RelayConn // requests in, by their response subject
+	subs   []*nats.Subscription
+
+	stats stats
+}
+
+type stats struct {
+	relaysOut, relaysIn, noHome, bytesIn, bytesOut atomic.Int64
+}
+
+// Start starts the node's NATS (embedded, or connects to Options.NATS) and
+// returns the node, ready for the hub.
+func Start(o Options) (*Node, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Name == "" {
+		o.Name = "cometplay"
+	}
+	if !validTag(o.Node) {
+		return nil, fmt.Errorf("cluster: node tag must be %d characters of A-Z a-z 0-9 - _, got %q", comet.TagLen, o.Node)
+	}
+	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]engine.RelayConn)}
+	var err error
+	if o.NATS == "" {
+		if n.ns, err = startEmbedded(o); err != nil {
+			return nil, err
+		}
+		n.nc, err = nats.Connect("", nats.InProcessServer(n.ns), nats.Name("cometplay-"+o.Node), nats.MaxReconnects(-1))
+	} else {
+		n.nc, err = nats.Connect(o.NATS, nats.Name("cometplay-"+o.Node), nats.MaxReconnects(-1))
+	}
+	if err != nil {
+		n.shutdownNATS()
+		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
+	}
+	n.out = newOutbox(n.nc, n.log)
+	return n, nil
+}
+
+func startEmbedded(o Options) (*server.Server, error) {
+	host, port := "127.0.0.1", -1
+	if o.Listen != "" {
+		h, p, err := net.SplitHostPort(o.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: listen address %q: %w", o.Listen, err)
+		}
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("cluster: listen address %q: bad port", o.Listen)
+		}
+		if port == 0 {
+			port = -1
+		}
+		host = h
+	}
+	var routes []*url.URL
+	for _, r := range o.Routes {
+		if r == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(r); err != nil {
+			return nil, fmt.Errorf("cluster: route %q: %w", r, err)
+		}
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: r})
+	}
+	ns, err := server.NewServer(&server.Options{
+		ServerName: "cometplay-" + o.Node,
+		// The node's own connection is in-process and nodes meet on routes;
+		// NATS starts its routes only once its client port listens (its
+		// DontListen never routes), so that one listens on loopback, on
+		// any free port.
+		Host:    "127.0.0.1",
+		Port:    -1,
+		NoLog:   true,
+		NoSigs:  true,
+		Cluster: server.ClusterOpts{Name: o.Name, Host: host, Port: port},
+		Routes:  routes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: embedded NATS: %w", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("cluster: embedded NATS not ready in 10s")
+	}
+	return ns, nil
+}
+
+// RouteAddr returns the embedded NATS server's route address (for the
+// other nodes' Routes), or nil with an external NATS.
+func (n *Node) RouteAddr() *net.TCPAddr {
+	if n.ns == nil {
+		return nil
+	}
+	return n.ns.ClusterAddr()
+}
+
+// Routes returns how many nodes' NATS servers the embedded one is routed
+// to now (0 with an external NATS).
+func (n *Node) Routes() int {
+	if n.ns == nil {
+		return 0
+	}
+	return n.ns.NumRoutes()
+}
+
+// Tag implements comet.Cluster.
+func (n *Node) Tag() string { return n.opts.Node }
+
+// Attach implements comet.Cluster: the node serves the requests other
+// nodes relay here, and takes the responses to its own.
+func (n *Node) Attach(srv *engine.Server, h *comet.Hub) {
+	n.srv, n.hub = srv, h
+	sub1, err1 := n.nc.Subscribe("cp.n."+n.opts.Node+".req", n.onRequest)
+	sub2, err2 := n.nc.Subscribe("cp.n."+n.opts.Node+".rel.*", n.onResponse)
+	if err := errors.Join(err1, err2); err != nil {
+		n.log.Error("cluster: subscribing", "err", err)
+		return
+	}
+	for _, s := range []*nats.Subscription{sub1, sub2} {
+		// Bounded by bytes, not by count: a burst of small relayed
+		// requests must not be dropped as a slow consumer.
+		s.SetPendingLimits(-1, 256<<20)
+	}
+	n.subs = append(n.subs, sub1, sub2)
+	if err := n.nc.Flush(); err != nil {
+		n.log.Error("cluster: subscribing", "err", err)
+	}
+	srv.AddStats("cluster", func() any { return n.Stats() })
+	srv.RegisterOnShutdown(n.Close)
+}
+
+// Stats are a node's figures (in /debug/stats, section "cluster").
+type Stats struct {
+	Node string `json:"node"`
+	// Routes: the other nodes' NATS servers routed to now (embedded NATS).
+	Routes int `json:"routes"`
+	// RelaysOut: requests relayed to their session's home node; RelaysIn:
+	// requests other nodes relayed here; NoHome: relayed requests whose
+	// node was not there (answered as for an unknown session).
+	RelaysOut int64 `json:"relays_out"`
+	RelaysIn  int64 `json:"relays_in"`
+	NoHome    int64 `json:"relays_no_home"`
+	// BytesOut and BytesIn: response bytes sent to other nodes and
+	// received from them.
+	BytesOut int64 `json:"relay_bytes_out"`
+	BytesIn  int64 `json:"relay_bytes_in"`
+	// Open: relays in flight both ways (streams included).
+	Open int `json:"relays_open"`
+}
+
+// Stats returns the node's figures.
+func (n *Node) Stats() Stats {
+	n.mu.Lock()
+	open := len(n.relays) + len(n.served)
+	n.mu.Unlock()
+	return Stats{
+		Node: n.opts.Node, Routes: n.Routes(),
+		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
+		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open,
+	}
+}
+
+// Close leaves the cluster: the subscriptions end, what is queued is sent,
+// the NATS connection and the embedded server stop. Safe to call twice.
+func (n *Node) Close() {
+	for _, s := range n.subs {
+		s.Unsubscribe()
+	}
+	n.subs = nil
+	if n.out != nil {
+		n.out.close()
+	}
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	n.shutdownNATS()
+}
+
+func (n *Node) shutdownNATS() {
+	if n.ns != nil {
+		n.ns.Shutdown()
+		n.ns.WaitForShutdown()
+	}
+}
+
+// Message kinds, the first byte of each message's data.
+const (
+	kindRequest = 'q' // cp.n.<home>.req: a relayed request (remote address, request bytes)
+	kindGone    = 'g' // cp.n.<home>.req: the client of relayed request went away (its response subject)
+	kindData    = 'd' // cp.n.<from>.rel.<id>: bytes of the response
+	kindEnd     = 'e' // cp.n.<from>.rel.<id>: bytes, the last of the response
+)
+
+// relay is a request of ours being served by another node.
+type relay struct {
+	n    *Node
+	id   uint64
+	home string
+	to   engine.Relay
+	// unknown answers on the loop when the home node is not there.
+	unknown func(x *engine.Exchange)
+}
+
+// Relay implements comet.Cluster. On x's loop.
+func (n *Node) Relay(tag string, x *engine.Exchange, req *httpcodec.Request, unknown func(x *engine.Exchange)) {
+	r := &relay{n: n, id: n.nextID.Add(1), home: tag, to: x.Relay(), unknown: unknown}
+	n.mu.Lock()
+	n.relays[r.id] = r
+	n.mu.Unlock()
+	x.SetOwner(r)
+	n.stats.relaysOut.Add(1)
+	remote := netip.AddrPortFrom(x.RemoteAddr(), 0)
+	b := make([]byte, 0, 1+32+len(req.Target)+256+len(req.Body))
+	b = append(b, kindRequest)
+	ab, _ := remote.MarshalBinary()
+	b = append(b, byte(len(ab)))
+	b = append(b, ab...)
+	b = httpcodec.AppendRequest(b, req)
+	n.out.push(msg{subj: "cp.n." + tag + ".req", reply: n.responseSubject(r.id), data: b})
+}
+
+func (n *Node) responseSubject(id uint64) string {
+	return "cp.n." + n.opts.Node + ".rel." + strconv.FormatUint(id, 36)
+}
+
+// ExchangeGone implements engine.ExchangeOwner: our client went away
+// before the response ended; the home node ends its side.
+func (r *relay) ExchangeGone(*engine.Exchange) {
+	n := r.n
+	n.mu.Lock()
+	_, open := n.relays[r.id]
+	delete(n.relays, r.id)
+	n.mu.Unlock()
+	if open {
+		n.out.push(msg{subj: "cp.n." + r.home + ".req", data: append([]byte{kindGone}, n.responseSubject(r.id)...)})
+	}
+}
+
+// onResponse takes the bytes of a response to one of our relays (NATS's
+// goroutine of the subscription).
+func (n *Node) onResponse(m *nats.Msg) {
+	subj := m.Subject
+	i := len(subj) - 1
+	for i >= 0 && subj[i] != '.' {
+		i--
+	}
+	id, err := strconv.ParseUint(subj[i+1:], 36, 64)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	r := n.relays[id]
+	n.mu.Unlock()
+	if r == nil {
+		return // its client went away meanwhile
+	}
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		// No responders: the home node is not there (it stopped, or the
+		// id was never one of a live node's).
+		n.mu.Lock()
+		delete(n.relays, id)
+		n.mu.Unlock()
+		n.stats.noHome.Add(1)
+		r.to.Do(r.unknown)
+		return
+	}
+	if len(m.Data) == 0 {
+		return
+	}
+	n.stats.bytesIn.Add(int64(len(m.Data) - 1))
+	switch m.Data[0] {
+	case kindData:
+		r.to.Write(m.Data[1:], false)
+	case kindEnd:
+		n.mu.Lock()
+		delete(n.relays, id)
+		n.mu.Unlock()
+		r.to.Write(m.Data[1:], true)
+	}
+}
+
+// onRequest serves a request another node relayed here, or ends one whose
+// client went away there (NATS's goroutine of the subscription).
+func (n *Node) onRequest(m *nats.Msg) {
+	if len(m.Data) == 0 || n.srv == nil {
+		return
+	}
+	switch m.Data[0] {
+	case kindRequest:
+		if m.Reply == "" || len(m.Data) < 2 || len(m.Data) < 2+int(m.Data[1]) {
+			return
+		}
+		var remote netip.AddrPort
+		remote.UnmarshalBinary(m.Data[2 : 2+m.Data[1]])
+		raw := m.Data[2+m.Data[1]:]
+		n.stats.relaysIn.Add(1)
+		out := &served{n: n, subj: m.Reply}
+		// Registered before it can end: RelayEnd (on a loop) removes it.
+		n.mu.Lock()
+		n.served[m.Reply] = engine.RelayConn{}
+		n.mu.Unlock()
+		rc := n.srv.ServeRelayed(remote, raw, out)
+		n.mu.Lock()
+		if _, open := n.served[m.Reply]; open {
+			n.served[m.Reply] = rc
+		}
+		n.mu.Unlock()
+	case kindGone:
+		subj := string(m.Data[1:])
+		n.mu.Lock()
+		rc, ok := n.served[subj]
+		delete(n.served, subj)
+		n.mu.Unlock()
+		if ok {
+			rc.Close()
+		}
+	}
+}
+
+// served is the RelayOut of a request served here for another node: what
+// the handlers write goes to the response subject. On a loop.
+type served struct {
+	n    *Node
+	subj string
+}
+
+func (s *served) RelayWrite(b []byte) {
+	s.n.stats.bytesOut.Add(int64(len(b)))
+	s.n.out.push(msg{subj: s.subj, data: append(append(make([]byte, 0, 1+len(b)), kindData), b...)})
+}
+
+func (s *served) RelayEnd() {
+	s.n.mu.Lock()
+	delete(s.n.served, s.subj)
+	s.n.mu.Unlock()
+	s.n.out.push(msg{subj: s.subj, data: []byte{kindEnd}})
+}
+
+func validTag(t string) bool {
+	if len(t) != comet.TagLen {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
