@@ -19,14 +19,20 @@
 // unmodified; resume with p_last works through any node, since the
 // session's history is on its home node.
 //
-// Not yet across nodes (docs/CLUSTER.md): publishes reach the sessions of
-// the node that takes them (a room's, the lobby's, a client's), so the
-// rooms and the lobby of the games server are still one per node.
+// A client's publish to a subject no claim handles reaches the subscribers
+// of every node, and a unicast (p_to) its session on any node, in the
+// order each producer sent them (publish.go).
+//
+// Not yet across nodes (docs/CLUSTER.md): Go's Hub.Publish and Send, and
+// so the rooms' and the lobby's events, reach the sessions of their own
+// node; the games server's rooms and lobby are still one per node.
 //
 // # Subjects
 //
 //	cp.n.<tag>.req          requests relayed to node tag, and "gone" notices
 //	cp.n.<tag>.rel.<id>     the response to relayed request id of node tag
+//	cp.pub                  client publishes, for every node's subscribers
+//	cp.n.<tag>.pub          unicasts (p_to) to a session of node tag
 //
 // A relayed request carries the subject of its response as its reply
 // subject, so NATS answers "no responders" at once when the node it is
@@ -38,7 +44,7 @@
 //
 // A node adds a fixed number of goroutines, whatever the sessions,
 // requests and relays: the embedded NATS server's own, one per
-// subscription (two), and one sending what the event loops hand it (the
+// subscription (four), and one sending what the event loops hand it (the
 // loops never wait on NATS: they queue).
 package cluster
 
@@ -110,6 +116,7 @@ type Node struct {
 
 type stats struct {
 	relaysOut, relaysIn, noHome, bytesIn, bytesOut atomic.Int64
+	pubsOut, pubsIn                                atomic.Int64
 }
 
 // Start starts the node's NATS (embedded, or connects to Options.NATS) and
@@ -218,16 +225,18 @@ func (n *Node) Attach(srv *engine.Server, h *comet.Hub) {
 	n.srv, n.hub = srv, h
 	sub1, err1 := n.nc.Subscribe("cp.n."+n.opts.Node+".req", n.onRequest)
 	sub2, err2 := n.nc.Subscribe("cp.n."+n.opts.Node+".rel.*", n.onResponse)
-	if err := errors.Join(err1, err2); err != nil {
+	sub3, err3 := n.nc.Subscribe("cp.pub", func(m *nats.Msg) { n.onPublish(m.Data) })
+	sub4, err4 := n.nc.Subscribe("cp.n."+n.opts.Node+".pub", func(m *nats.Msg) { n.onPublish(m.Data) })
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		n.log.Error("cluster: subscribing", "err", err)
 		return
 	}
-	for _, s := range []*nats.Subscription{sub1, sub2} {
+	for _, s := range []*nats.Subscription{sub1, sub2, sub3, sub4} {
 		// Bounded by bytes, not by count: a burst of small relayed
 		// requests must not be dropped as a slow consumer.
 		s.SetPendingLimits(-1, 256<<20)
 	}
-	n.subs = append(n.subs, sub1, sub2)
+	n.subs = append(n.subs, sub1, sub2, sub3, sub4)
 	if err := n.nc.Flush(); err != nil {
 		n.log.Error("cluster: subscribing", "err", err)
 	}
@@ -252,6 +261,10 @@ type Stats struct {
 	BytesIn  int64 `json:"relay_bytes_in"`
 	// Open: relays in flight both ways (streams included).
 	Open int `json:"relays_open"`
+	// PublishesOut: client publishes (and unicasts) sent to other nodes;
+	// PublishesIn: theirs delivered here.
+	PublishesOut int64 `json:"publishes_out"`
+	PublishesIn  int64 `json:"publishes_in"`
 }
 
 // Stats returns the node's figures.
@@ -263,6 +276,7 @@ func (n *Node) Stats() Stats {
 		Node: n.opts.Node, Routes: n.Routes(),
 		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
 		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open,
+		PublishesOut: n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
 	}
 }
 

@@ -230,3 +230,60 @@ func TestAnyNodePerConnection(t *testing.T) {
 		t.Fatal("no request was relayed")
 	}
 }
+
+// A client's publishes reach the subscribers of every node, in order, and
+// a unicast (p_to) its session on another node only.
+func TestPublishesReachEveryNode(t *testing.T) {
+	nodes := startCluster(t, 3)
+	lb := perRequestLB(t, nodes)
+	ids := make([]string, 3)
+	streams := make([]*stream, 3)
+	for i, tn := range nodes {
+		c := dial(t, tn.addr())
+		_, evs := c.do("p_event=join&p_format=json")
+		ids[i] = evs[0]["p_id"]
+		c.do("p_event=subscribe&p_id=" + ids[i] + "&p_subject=/chat")
+		// Each listens through the next node.
+		streams[i] = openStream(t, nodes[(i+1)%3].addr(), "p_event=listen&p_id="+ids[i]+"&p_mode=stream")
+		streams[i].next()
+	}
+	pub := dial(t, lb)
+	for k := range 10 {
+		st, evs := pub.do("p_event=publish&p_format=json&p_id=" + ids[0] + "&p_subject=/chat&i=" + strconv.Itoa(k))
+		if st != 200 || evs[0]["p_event"] != "publish-ack" {
+			t.Fatalf("publish %d: %d %v", k, st, evs)
+		}
+	}
+	// A unicast from the first session to the third's public id, then
+	// one more multicast.
+	if st, _ := pub.do("p_event=publish&p_format=json&p_id=" + ids[0] + "&p_subject=/chat&p_to=" + ids[2][:11] + "&i=to3"); st != 200 {
+		t.Fatalf("unicast: %d", st)
+	}
+	pub.do("p_event=publish&p_format=json&p_id=" + ids[0] + "&p_subject=/chat&i=10")
+	for i, s := range streams {
+		var got []map[string]string
+		for range 10 {
+			got = append(got, s.next())
+		}
+		checkSeq(t, got, 1, 0)
+		for _, ev := range got {
+			if ev["p_from"] != ids[0][:11] {
+				t.Fatalf("node %d: p_from %q, want %q", i+1, ev["p_from"], ids[0][:11])
+			}
+		}
+		ev := s.next()
+		if i == 2 {
+			if ev["i"] != "to3" {
+				t.Fatalf("the unicast's target got %v", ev)
+			}
+			ev = s.next()
+		}
+		if ev["i"] != "10" {
+			t.Fatalf("node %d: %v after the unicast, want i=10", i+1, ev)
+		}
+	}
+	if nodes[0].node.Stats().PublishesOut != 12 || nodes[1].node.Stats().PublishesIn != 11 || nodes[2].node.Stats().PublishesIn != 12 {
+		t.Fatalf("publishes out of n1 %d, into n2 %d, into n3 %d; want 12, 11, 12",
+			nodes[0].node.Stats().PublishesOut, nodes[1].node.Stats().PublishesIn, nodes[2].node.Stats().PublishesIn)
+	}
+}

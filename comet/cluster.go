@@ -28,6 +28,13 @@ type Cluster interface {
 	// was), unknown runs on the loop instead, to answer as for an unknown
 	// session.
 	Relay(tag string, x *engine.Exchange, req *httpcodec.Request, unknown func(x *engine.Exchange))
+	// Publish hands the other nodes an event a client of this node
+	// published to a subject no claim handles, after it reached this
+	// node's subscribers: each node gives it to its own (Hub.DeliverRemote).
+	// to is "" or, for a unicast (p_to), the public or secret id of a
+	// session of another node: only that node gets it. It runs on a loop
+	// and must not block; fs is the callee's.
+	Publish(producer, subject, to string, fs []Field)
 }
 
 // TagLen is the length of a node's tag (Cluster.Tag).
@@ -49,6 +56,25 @@ func (h *Hub) relayToHome(ex *engine.Exchange, req *httpcodec.Request, id, cors 
 		h.badRequest(x, errBadID+id, cors)
 	})
 	return true
+}
+
+// DeliverRemote pushes an event a client of another node published
+// (Cluster.Publish; fs as that node made them, p_from included) to this
+// node's sessions: the subscribers of subject, or the session to names
+// (by its public or secret id) when to is set. Events of one producer
+// keep their order. It may wait for the hub's fan-out queue (it runs on
+// the cluster's goroutine, not on a loop).
+func (h *Hub) DeliverRemote(producer, subject, to string, fs []Field) {
+	if !validSubject(subject) {
+		return
+	}
+	if to != "" {
+		if t := h.sessionByAnyID(to); t != nil {
+			_ = t.sendFields(producer, fs, true)
+		}
+		return
+	}
+	_ = h.multicast(producer, subject, fs, true)
 }
 
 // validTag reports whether t can begin a public id: TagLen characters of

@@ -919,11 +919,15 @@ func (rc *reqCtx) publish() {
 				rc.nack(err.Error())
 				return
 			}
+		} else if cl := h.cfg.Cluster; cl != nil && len(to) >= TagLen && to[:TagLen] != cl.Tag() {
+			cl.Publish(s.PublicID(), subject, to, fs) // a session of another node
 		}
 		h.stats.published.Add(1)
 	} else if err := h.multicast(s.PublicID(), subject, fs, false); err != nil {
 		rc.nack(err.Error())
 		return
+	} else if cl := h.cfg.Cluster; cl != nil {
+		cl.Publish(s.PublicID(), subject, "", fs)
 	}
 	rc.control(plain(&publishAck, "publish-ack"))
 }
