@@ -88,6 +88,9 @@ type Options struct {
 	// Name is the NATS cluster's name (default "cometplay"): nodes of
 	// another name refuse the routes.
 	Name string
+	// Games is the tag of the games node, the node that runs the rooms
+	// and the lobby for all (games.Cluster; default "n1").
+	Games string
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -111,12 +114,20 @@ type Node struct {
 	served map[string]engine.RelayConn // requests in, by their response subject
 	subs   []*nats.Subscription
 
+	games gamesSide
+
+	peersMu sync.Mutex
+	peers   map[string]time.Time // other nodes, by tag: when each last said hello
+	stop    chan struct{}
+	stopped chan struct{}
+
 	stats stats
 }
 
 type stats struct {
 	relaysOut, relaysIn, noHome, bytesIn, bytesOut atomic.Int64
 	pubsOut, pubsIn                                atomic.Int64
+	claimsOut, claimsIn, opsOut, opsIn             atomic.Int64
 }
 
 // Start starts the node's NATS (embedded, or connects to Options.NATS) and
@@ -128,10 +139,18 @@ func Start(o Options) (*Node, error) {
 	if o.Name == "" {
 		o.Name = "cometplay"
 	}
+	if o.Games == "" {
+		o.Games = "n1"
+	}
+	if !validTag(o.Games) {
+		return nil, fmt.Errorf("cluster: games node tag must be %d characters of A-Z a-z 0-9 - _, got %q", comet.TagLen, o.Games)
+	}
 	if !validTag(o.Node) {
 		return nil, fmt.Errorf("cluster: node tag must be %d characters of A-Z a-z 0-9 - _, got %q", comet.TagLen, o.Node)
 	}
-	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]engine.RelayConn)}
+	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]engine.RelayConn),
+		peers: make(map[string]time.Time), stop: make(chan struct{}), stopped: make(chan struct{})}
+	n.games.pending = make(map[uint64]func(error))
 	var err error
 	if o.NATS == "" {
 		if n.ns, err = startEmbedded(o); err != nil {
@@ -146,7 +165,69 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
 	}
 	n.out = newOutbox(n.nc, n.log)
+	hello, err := n.nc.Subscribe("cp.nodes", n.onHello)
+	if err != nil {
+		n.Close()
+		return nil, fmt.Errorf("cluster: subscribing: %w", err)
+	}
+	n.subs = append(n.subs, hello)
+	go n.sayHello()
 	return n, nil
+}
+
+// helloEvery is how often a node tells the others it is there; a node not
+// heard of for peerTimeout is taken as gone (Peers).
+const (
+	helloEvery  = time.Second
+	peerTimeout = 3 * helloEvery
+)
+
+// sayHello tells the other nodes this one is there, now and every
+// helloEvery, until Close. One goroutine per node.
+func (n *Node) sayHello() {
+	defer close(n.stopped)
+	t := time.NewTicker(helloEvery)
+	defer t.Stop()
+	for {
+		n.out.push(msg{subj: "cp.nodes", data: []byte(n.opts.Node)})
+		select {
+		case <-t.C:
+		case <-n.stop:
+			return
+		}
+	}
+}
+
+func (n *Node) onHello(m *nats.Msg) {
+	tag := string(m.Data)
+	if tag == n.opts.Node || !validTag(tag) {
+		return
+	}
+	n.peersMu.Lock()
+	_, known := n.peers[tag]
+	n.peers[tag] = time.Now()
+	n.peersMu.Unlock()
+	if !known {
+		// Answer a newcomer at once rather than at the next tick.
+		n.out.push(msg{subj: "cp.nodes", data: []byte(n.opts.Node)})
+	}
+}
+
+// Peers returns the tags of the other nodes heard of in the last
+// peerTimeout.
+func (n *Node) Peers() []string {
+	now := time.Now()
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	tags := make([]string, 0, len(n.peers))
+	for tag, seen := range n.peers {
+		if now.Sub(seen) > peerTimeout {
+			delete(n.peers, tag)
+			continue
+		}
+		tags = append(tags, tag)
+	}
+	return tags
 }
 
 func startEmbedded(o Options) (*server.Server, error) {
@@ -207,8 +288,8 @@ func (n *Node) RouteAddr() *net.TCPAddr {
 	return n.ns.ClusterAddr()
 }
 
-// Routes returns how many nodes' NATS servers the embedded one is routed
-// to now (0 with an external NATS).
+// Routes returns the embedded NATS server's route connections now (NATS
+// pools several per other node; 0 with an external NATS).
 func (n *Node) Routes() int {
 	if n.ns == nil {
 		return 0
@@ -247,7 +328,8 @@ func (n *Node) Attach(srv *engine.Server, h *comet.Hub) {
 // Stats are a node's figures (in /debug/stats, section "cluster").
 type Stats struct {
 	Node string `json:"node"`
-	// Routes: the other nodes' NATS servers routed to now (embedded NATS).
+	// Routes: the embedded NATS server's route connections to the other
+	// nodes' now (NATS pools several per node; 0: none, or external NATS).
 	Routes int `json:"routes"`
 	// RelaysOut: requests relayed to their session's home node; RelaysIn:
 	// requests other nodes relayed here; NoHome: relayed requests whose
@@ -265,6 +347,17 @@ type Stats struct {
 	// PublishesIn: theirs delivered here.
 	PublishesOut int64 `json:"publishes_out"`
 	PublishesIn  int64 `json:"publishes_in"`
+	// GamesNode: the node running the rooms and the lobby; Peers: the
+	// other nodes heard of.
+	GamesNode string   `json:"games_node"`
+	Peers     []string `json:"peers"`
+	// ClaimsOut: room and lobby publishes forwarded to the games node;
+	// ClaimsIn: those it handled here. OpsOut: the games node's events and
+	// subscriptions sent to other nodes' sessions; OpsIn: applied here.
+	ClaimsOut int64 `json:"claims_out"`
+	ClaimsIn  int64 `json:"claims_in"`
+	OpsOut    int64 `json:"ops_out"`
+	OpsIn     int64 `json:"ops_in"`
 }
 
 // Stats returns the node's figures.
@@ -277,12 +370,21 @@ func (n *Node) Stats() Stats {
 		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
 		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open,
 		PublishesOut: n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
+		GamesNode: n.opts.Games, Peers: n.Peers(),
+		ClaimsOut: n.stats.claimsOut.Load(), ClaimsIn: n.stats.claimsIn.Load(),
+		OpsOut: n.stats.opsOut.Load(), OpsIn: n.stats.opsIn.Load(),
 	}
 }
 
 // Close leaves the cluster: the subscriptions end, what is queued is sent,
 // the NATS connection and the embedded server stop. Safe to call twice.
 func (n *Node) Close() {
+	select {
+	case <-n.stop:
+	default:
+		close(n.stop)
+		<-n.stopped
+	}
 	for _, s := range n.subs {
 		s.Unsubscribe()
 	}

@@ -895,6 +895,21 @@ func (rc *reqCtx) publish() {
 				p.Header.Set(name, string(v))
 			}
 		}
+		if ac, ok := c.(AsyncSubjectHandler); ok {
+			later := reqCtx{h: h, s: s, format: rc.format, cors: rc.cors} // no req, no ps: they are the loop's
+			relay := rc.ex.Relay()
+			ac.HandlePublishAsync(p, func(err error) {
+				relay.Do(func(x *engine.Exchange) {
+					later.ex = x
+					if err != nil {
+						later.nack(err.Error())
+						return
+					}
+					later.control(plain(&publishAck, "publish-ack"))
+				})
+			})
+			return
+		}
 		if err := c.HandlePublish(p); err != nil {
 			rc.nack(err.Error())
 			return

@@ -809,6 +809,18 @@ type SubjectHandler interface {
 	HandlePublish(p Publish) error
 }
 
+// AsyncSubjectHandler is a SubjectHandler that may answer later: a node of
+// a cluster hands a publish to the node that runs its subject's handler
+// and learns the outcome from it. When a claim's handler implements it,
+// the hub calls HandlePublishAsync instead of HandlePublish, on the loop
+// (it must not block), and answers the publish (publish-ack, or nack with
+// the error) when done is called, once, from any goroutine. The request
+// waits meanwhile; the client's other requests do not.
+type AsyncSubjectHandler interface {
+	SubjectHandler
+	HandlePublishAsync(p Publish, done func(error))
+}
+
 // Publish is one client publish to a claimed subject. Fields are the
 // publisher's own fields (no p_* control fields), owned by the handler.
 type Publish struct {

@@ -3,6 +3,7 @@ package games
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -28,6 +29,7 @@ import (
 // server by hand.
 type Bridge struct {
 	hub     *comet.Hub
+	cluster Cluster // nil: one node
 	m       *rooms.Manager
 	lb      *lobby.Lobby
 	watch   sessionWatcher // who hears of sessions: the lobby, or the Manager without one
@@ -73,14 +75,18 @@ func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 	if lb != nil {
 		b.watch = lb // the lobby tells the Manager first, then does its own bookkeeping
 	}
-	if err := b.hub.Claim(strings.TrimSuffix(roomPrefix, "/"), roomClaim{b}); err != nil {
+	var rc, lc comet.SubjectHandler = roomClaim{b}, lobbyClaim{b}
+	if b.cluster != nil && !b.cluster.IsGamesNode() {
+		rc, lc = forwardClaim{b: b}, forwardClaim{b: b, lobby: true}
+	}
+	if err := b.hub.Claim(strings.TrimSuffix(roomPrefix, "/"), rc); err != nil {
 		return err
 	}
 	if err := b.hub.Reserve(strings.TrimSuffix(roomPrefix, "/")); err != nil {
 		return err
 	}
 	if lb != nil {
-		if err := b.hub.Claim(lobby.TopicLobby, lobbyClaim{b}); err != nil {
+		if err := b.hub.Claim(lobby.TopicLobby, lc); err != nil {
 			return err
 		}
 	}
@@ -155,7 +161,12 @@ func (roomClaim) NeedsHeader([]comet.Field) bool { return false }
 
 // HandlePublish runs on an event loop: Deliver only validates and enqueues.
 func (rc roomClaim) HandlePublish(p comet.Publish) error {
-	id, ok := strings.CutPrefix(p.Subject, roomPrefix)
+	return rc.b.handleRoom(p.Session.ID(), p.Subject, p)
+}
+
+// handleRoom delivers a publish to /room/<id> (p's fields) to the room.
+func (b *Bridge) handleRoom(sessionID, subject string, p comet.Publish) error {
+	id, ok := strings.CutPrefix(subject, roomPrefix)
 	if !ok || id == "" || strings.Contains(id, "/") {
 		return errNoRoomSubject
 	}
@@ -170,7 +181,7 @@ func (rc roomClaim) HandlePublish(p comet.Publish) error {
 		}
 		msg.Seq = n
 	}
-	return rc.b.m.Deliver(id, p.Session.ID(), msg)
+	return b.m.Deliver(id, sessionID, msg)
 }
 
 // lobbyClaim receives publishes to /lobby.
@@ -189,14 +200,19 @@ func (lobbyClaim) NeedsHeader(fs []comet.Field) bool {
 
 // HandlePublish runs on an event loop: Handle only validates and enqueues.
 func (lc lobbyClaim) HandlePublish(p comet.Publish) error {
-	if p.Subject != lobby.TopicLobby {
+	return lc.b.handleLobby(p.Session.ID(), p.Subject, p.Fields, p.RemoteAddr, p.Header)
+}
+
+// handleLobby hands a publish to /lobby to the lobby.
+func (b *Bridge) handleLobby(sessionID, subject string, fs []comet.Field, remote string, header http.Header) error {
+	if subject != lobby.TopicLobby {
 		return lobby.ErrUnknownAction
 	}
-	fields := make(map[string]string, len(p.Fields))
-	for _, f := range p.Fields {
+	fields := make(map[string]string, len(fs))
+	for _, f := range fs {
 		fields[f.Name] = f.Value
 	}
-	return lc.b.lb.Handle(p.Session.ID(), lobby.Request{Fields: fields, RemoteAddr: p.RemoteAddr, Header: p.Header})
+	return b.lb.Handle(sessionID, lobby.Request{Fields: fields, RemoteAddr: remote, Header: header})
 }
 
 // sessionEvent runs on the hub's event goroutine, so the watcher hears of
@@ -204,6 +220,13 @@ func (lc lobbyClaim) HandlePublish(p comet.Publish) error {
 // the data channel stayed lost for the hub's DetachGrace.
 func (b *Bridge) sessionEvent(ev comet.SessionEvent) {
 	id := ev.Session.ID()
+	if b.cluster != nil && !b.cluster.IsGamesNode() {
+		switch ev.Kind {
+		case comet.SessionAttached, comet.SessionDetached, comet.SessionLeft:
+			b.cluster.ForwardSessionEvent(ev.Kind, id)
+		}
+		return
+	}
 	switch ev.Kind {
 	case comet.SessionAttached:
 		b.watch.Attached(id)

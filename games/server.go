@@ -42,6 +42,9 @@ type Config struct {
 	Metrics, MetricsAuth bool
 	// Logger receives every layer's logs (default slog.Default()).
 	Logger *slog.Logger
+	// Cluster, when set, makes the server one node of several (the
+	// cluster package; see Cluster): it is also the hub's Comet.Cluster.
+	Cluster Cluster
 }
 
 // Server is a game server: the HTTP server, the Comet hub on it, the rooms
@@ -74,14 +77,27 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	hub, err := comet.NewHub(srv, cfg.Comet)
+	cc := cfg.Comet
+	if cfg.Cluster != nil {
+		cc.Cluster = cfg.Cluster
+	}
+	hub, err := comet.NewHub(srv, cc)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{http: srv, hub: hub, bridge: NewBridge(hub)}
+	// The rooms and the lobby reach sessions through the bridge, or on a
+	// cluster's games node through every session's home node.
+	var tr Transport = s.bridge
+	if cfg.Cluster != nil {
+		s.bridge.cluster = cfg.Cluster
+		if cfg.Cluster.IsGamesNode() {
+			tr = cfg.Cluster.RemoteTransport(s.bridge)
+		}
+	}
 	ro := cfg.Rooms
 	ro.Logger = cfg.Logger
-	s.rooms = rooms.NewManager(s.bridge, ro)
+	s.rooms = rooms.NewManager(tr, ro)
 	fail := func(err error) (*Server, error) {
 		s.stopRooms(context.Background())
 		return nil, err
@@ -94,10 +110,13 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.NoLobby {
 		lo := cfg.Lobby
 		lo.Logger = cfg.Logger
-		s.lobby = lobby.New(s.rooms, s.bridge, lo)
+		s.lobby = lobby.New(s.rooms, tr, lo)
 	}
 	if err := s.bridge.Mount(s.rooms, s.lobby); err != nil {
 		return fail(err)
+	}
+	if cfg.Cluster != nil {
+		cfg.Cluster.ServeGames(s.bridge, s.bridge)
 	}
 	s.metrics = NewMetrics(srv, hub)
 	s.metrics.AddRooms(s.rooms)

@@ -1,0 +1,226 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
+	"github.com/cometplay/cometplay/games"
+	"github.com/cometplay/cometplay/internal/testkit"
+	"github.com/cometplay/cometplay/rooms"
+)
+
+var _ games.Cluster = (*Node)(nil)
+
+type gamesNode struct {
+	node *Node
+	gs   *games.Server
+}
+
+func (g *gamesNode) addr() string { return g.gs.Addr() }
+
+// startGamesCluster starts n games servers running tictactoe, each a node
+// of one cluster whose games node is n1.
+func startGamesCluster(t *testing.T, n int) ([]*gamesNode, []*testNode) {
+	t.Helper()
+	nodes := make([]*gamesNode, n)
+	plain := make([]*testNode, n) // the same nodes, for the balancers
+	var first string
+	for i := range nodes {
+		o := Options{Node: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Logger: testkit.Logger()}
+		if i > 0 {
+			o.Routes = []string{first}
+		}
+		node, err := Start(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = node.RouteAddr().String()
+		}
+		gs, err := games.New(games.Config{
+			HTTP:    engine.Config{Addr: "127.0.0.1:0", Loops: 2},
+			Comet:   comet.Config{MaxSessionsPerAddr: -1, PublishRate: -1},
+			Games:   []rooms.Game{ttt.Game},
+			Logger:  testkit.Logger(),
+			Cluster: node,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := gs.Start(); err != nil {
+			t.Fatal(err)
+		}
+		gn := &gamesNode{node: node, gs: gs}
+		nodes[i] = gn
+		plain[i] = &testNode{node: node, srv: gs.HTTP(), hub: gs.Hub()}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			gs.Shutdown(ctx)
+			node.Close()
+		})
+		for range 4 {
+			testkit.Get(t, gs.Addr(), "/")
+		}
+	}
+	testkit.Eventually(t, "every node routed and heard of the others", func() bool {
+		for _, gn := range nodes {
+			if gn.node.Routes() < n-1 || len(gn.node.Peers()) < n-1 {
+				return false
+			}
+		}
+		return true
+	})
+	return nodes, plain
+}
+
+// tttPlayer plays tictactoe through addr (a balancer): it joins, listens,
+// says hello, quick-matches and moves on its turns until the game ends.
+type tttPlayer struct {
+	t    *testing.T
+	name string
+	ctl  *client
+	s    *stream
+	id   string
+
+	me, room string
+	seq      int
+	board    [9]string
+	lastSeq  uint64
+	gaps     int
+}
+
+func (p *tttPlayer) publish(kv ...string) {
+	q := "p_event=publish&p_format=json&p_id=" + p.id
+	for i := 0; i+1 < len(kv); i += 2 {
+		q += "&" + kv[i] + "=" + url.QueryEscape(kv[i+1])
+	}
+	st, evs := p.ctl.do(q)
+	if st != 200 || len(evs) == 0 || evs[0]["p_event"] != "publish-ack" {
+		p.t.Errorf("%s: publish %v: %d %v", p.name, kv, st, evs)
+	}
+}
+
+// play returns the game's result, or an error.
+func (p *tttPlayer) play(lb string) (string, error) {
+	p.ctl = dial(p.t, lb)
+	_, evs := p.ctl.do("p_event=join&p_format=json")
+	if len(evs) == 0 {
+		return "", fmt.Errorf("%s: join failed", p.name)
+	}
+	p.id = evs[0]["p_id"]
+	p.s = openStream(p.t, lb, "p_event=listen&p_id="+p.id+"&p_mode=stream")
+	p.s.next() // listen-ack
+	p.publish("p_subject", "/lobby", "action", "hello", "name", p.name)
+	p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+	deadline := time.Now().Add(testkit.Timeout)
+	for time.Now().Before(deadline) {
+		ev := p.s.next()
+		if seq, err := strconv.ParseUint(ev["p_seq"], 10, 64); err == nil && seq > 0 {
+			if seq != p.lastSeq+1 {
+				p.gaps++
+			}
+			p.lastSeq = seq
+		}
+		if ev["p_event"] == "gap" {
+			p.gaps++
+		}
+		var data map[string]json.RawMessage
+		json.Unmarshal([]byte(ev["data"]), &data)
+		switch ev["type"] {
+		case "joined":
+			var j struct {
+				Room   string `json:"room"`
+				Seq    int    `json:"seq"`
+				Player struct {
+					ID string `json:"id"`
+				} `json:"player"`
+			}
+			json.Unmarshal([]byte(ev["data"]), &j)
+			p.room, p.seq, p.me = j.Room, j.Seq, j.Player.ID
+		case "ack":
+			var a struct {
+				Seq int `json:"seq"`
+			}
+			json.Unmarshal([]byte(ev["data"]), &a)
+			p.seq = a.Seq
+		case "move", "start":
+			var b struct {
+				Board [9]string `json:"board"`
+			}
+			json.Unmarshal([]byte(ev["data"]), &b)
+			p.board = b.Board
+		case "turn":
+			var tu struct {
+				Player *struct {
+					ID string `json:"id"`
+				} `json:"player"`
+			}
+			json.Unmarshal([]byte(ev["data"]), &tu)
+			if tu.Player == nil || tu.Player.ID != p.me {
+				continue
+			}
+			for cell, m := range p.board {
+				if m == "" {
+					next := strconv.Itoa(p.seq + 1)
+					p.publish("p_subject", "/room/"+p.room, "type", "move", "data", `{"cell":`+strconv.Itoa(cell)+`}`, "move", "m"+next, "seq", next)
+					break
+				}
+			}
+		case "finished":
+			return ev["data"], nil
+		}
+	}
+	return "", fmt.Errorf("%s: no finished game within %v", p.name, testkit.Timeout)
+}
+
+// Tictactoe through a per-request balancer in front of three nodes: the
+// players' sessions live on every node, the rooms and the lobby on the
+// games node; every game is matched, played and finished, p_seq contiguous.
+func TestTictactoeThroughAnyNode(t *testing.T) {
+	nodes, plain := startGamesCluster(t, 3)
+	lb := perRequestLB(t, plain)
+	const players = 16
+	var wg sync.WaitGroup
+	results := make([]string, players)
+	ps := make([]*tttPlayer, players)
+	for i := range ps {
+		ps[i] = &tttPlayer{t: t, name: "p" + strconv.Itoa(i)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := ps[i].play(lb)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	t.Logf("results: %q; n1 %+v; n2 %+v", results[:2], nodes[0].node.Stats(), nodes[1].node.Stats())
+	homes := map[string]int{}
+	for i, p := range ps {
+		if results[i] == "" {
+			continue
+		}
+		if p.gaps != 0 {
+			t.Errorf("%s: %d gaps in p_seq", p.name, p.gaps)
+		}
+		homes[p.id[:2]]++
+	}
+	if len(homes) < 2 {
+		t.Errorf("the players' sessions are on %v: want them spread over the nodes", homes)
+	}
+	if s := nodes[1].node.Stats(); s.ClaimsOut == 0 || nodes[0].node.Stats().ClaimsIn == 0 || s.OpsIn == 0 {
+		t.Errorf("n2 forwarded %d claims, n1 handled %d, n2 applied %d ops: want each > 0", s.ClaimsOut, nodes[0].node.Stats().ClaimsIn, s.OpsIn)
+	}
+}

@@ -1,0 +1,119 @@
+package games
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// Cluster is what a games server needs of the nodes it runs with, beyond
+// the hub's comet.Cluster (the cluster package implements it over NATS;
+// Config.Cluster nil: one node).
+//
+// Sessions live on every node (their home: the node that answered their
+// join). The rooms and the lobby run on one of them, the games node, for
+// all: the other nodes hand it their clients' publishes to /room/… and
+// /lobby (ForwardClaim) and their sessions' comings and goings
+// (ForwardSessionEvent), and the games node's rooms and lobby reach each
+// session through its home node (RemoteTransport).
+type Cluster interface {
+	comet.Cluster
+	// IsGamesNode reports whether this node runs the rooms and the lobby.
+	IsGamesNode() bool
+	// ForwardClaim hands a client's publish to /room/… or /lobby to the
+	// games node; done gets what its handler returned, or an error if the
+	// games node is not there. On a loop: it must not block.
+	ForwardClaim(c ClaimCall, done func(error))
+	// ForwardSessionEvent tells the games node that a session of this
+	// node attached, detached or ended, in the order they happened.
+	ForwardSessionEvent(kind comet.SessionEventKind, sessionID string)
+	// RemoteTransport returns the games node's Transport: what is for a
+	// session of this node goes to local, what is for another node's goes
+	// there; a Publish goes to every node.
+	RemoteTransport(local Transport) Transport
+	// ServeGames is called once by New on every node: the cluster applies
+	// what the games node sends for this node's sessions to local, and, on
+	// the games node, hands forwarded claims and session events to g.
+	ServeGames(local Transport, g GamesHandler)
+}
+
+// Transport is a rooms.Transport that also sends to several sessions at
+// once (rooms.MultiSender): the Bridge is one.
+type Transport interface {
+	rooms.Transport
+	rooms.MultiSender
+}
+
+// ClaimCall is a client's publish to /room/… or /lobby, as the games node
+// gets it from another node.
+type ClaimCall struct {
+	SessionID  string // the publisher's session (its secret id)
+	Subject    string
+	Fields     []comet.Field
+	RemoteAddr string
+	Header     http.Header // Cookie, Authorization, User-Agent, for a lobby hello
+}
+
+// GamesHandler is what the games node's cluster hands forwarded claims and
+// session events to: the Bridge.
+type GamesHandler interface {
+	HandleClaim(c ClaimCall) error
+	SessionEvent(kind comet.SessionEventKind, sessionID string)
+}
+
+// ErrGamesUnavailable answers a forwarded publish when the games node is
+// not there.
+var ErrGamesUnavailable = errors.New("games: the games node is not available, try again")
+
+// HandleClaim implements GamesHandler: a publish to /room/… or /lobby
+// forwarded by another node, handled as one of this node's.
+func (b *Bridge) HandleClaim(c ClaimCall) error {
+	switch {
+	case strings.HasPrefix(c.Subject, roomPrefix):
+		return b.handleRoom(c.SessionID, c.Subject, comet.Publish{Fields: c.Fields})
+	case c.Subject == lobby.TopicLobby && b.lb != nil:
+		return b.handleLobby(c.SessionID, c.Subject, c.Fields, c.RemoteAddr, c.Header)
+	}
+	return lobby.ErrUnknownAction
+}
+
+// SessionEvent implements GamesHandler: another node's session attached,
+// detached or ended.
+func (b *Bridge) SessionEvent(kind comet.SessionEventKind, id string) {
+	switch kind {
+	case comet.SessionAttached:
+		b.watch.Attached(id)
+	case comet.SessionDetached:
+		b.watch.Detached(id)
+	case comet.SessionLeft:
+		b.watch.SessionEnded(id)
+	}
+}
+
+// forwardClaim is the claim of /room and /lobby on a node that is not the
+// games node: each publish goes to the games node, and its answer comes
+// back from there (comet.AsyncSubjectHandler).
+type forwardClaim struct {
+	b     *Bridge
+	lobby bool
+}
+
+func (f forwardClaim) NeedsHeader(fs []comet.Field) bool {
+	if f.lobby {
+		return lobbyClaim{}.NeedsHeader(fs)
+	}
+	return false
+}
+
+// HandlePublish is not called: the hub calls HandlePublishAsync.
+func (f forwardClaim) HandlePublish(comet.Publish) error {
+	return errors.New("games: a forwarded claim answers through HandlePublishAsync")
+}
+
+func (f forwardClaim) HandlePublishAsync(p comet.Publish, done func(error)) {
+	f.b.cluster.ForwardClaim(ClaimCall{SessionID: p.Session.ID(), Subject: p.Subject, Fields: p.Fields, RemoteAddr: p.RemoteAddr, Header: p.Header}, done)
+}
