@@ -12,7 +12,9 @@ type asyncClaim struct {
 	got chan func(error)
 }
 
-func (a *asyncClaim) HandlePublish(Publish) error { panic("the hub called HandlePublish of an async claim") }
+func (a *asyncClaim) HandlePublish(Publish) error {
+	panic("the hub called HandlePublish of an async claim")
+}
 
 func (a *asyncClaim) HandlePublishAsync(p Publish, done func(error)) { a.got <- done }
 
