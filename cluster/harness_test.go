@@ -9,10 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 
 	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/engine"
+	"github.com/cometplay/cometplay/internal/balancer"
 	"github.com/cometplay/cometplay/internal/testkit"
 )
 
@@ -105,24 +103,19 @@ func (tn *testNode) stop() {
 	tn.node.Close()
 }
 
-// perRequestLB is a reverse proxy sending each request to the next node.
+// perRequestLB is the balancer sending each request to the next node
+// (internal/balancer, as make cluster runs it).
 func perRequestLB(t *testing.T, nodes []*testNode) string {
 	t.Helper()
-	var next atomic.Uint32
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			tn := nodes[int(next.Add(1))%len(nodes)]
-			r.SetURL(&url.URL{Scheme: "http", Host: tn.addr()})
-			r.Out.Host = r.In.Host
-		},
-		FlushInterval: -1,
-		ErrorLog:      nil,
+	var bs []balancer.Backend
+	for _, tn := range nodes {
+		bs = append(bs, balancer.Backend{Name: tn.node.Tag(), Addr: tn.addr()})
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: rp}
+	hs := &http.Server{Handler: balancer.New(bs)}
 	go hs.Serve(l)
 	t.Cleanup(func() { hs.Close() })
 	return l.Addr().String()

@@ -55,6 +55,8 @@ type settings struct {
 	memoryLimit int64
 	logFormat   string
 	logLevel    slog.Level
+	// cluster: the node's options; Node empty: one process, no NATS.
+	cluster clusterFlags
 
 	fs      *flag.FlagSet
 	fromEnv map[string]string // flag name → the variable its value came from
@@ -166,7 +168,20 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	intVar(fs, &c.ClockDemo.MaxPerAddr, "demo-clock-per-addr", engine.DefaultClockPerAddr, "clock streams of one IP address (an IPv6 /64) open at once; past it: 503")
 	durationVar(fs, &c.ClockDemo.Lifetime, "demo-clock-lifetime", engine.DefaultClockLifetime, "a clock stream ends after this long")
 	fs.StringVar(&s.profile, "profile", "", "profile the run with pkg/profile: cpu, mem, block, mutex or trace (written to ./ at exit)")
+
+	// Cluster (docs/CLUSTER.md)
+	fs.StringVar(&s.cluster.node, "node", "", "this node's tag (2 characters of A-Z a-z 0-9 - _) in a cluster; unset: one process, no NATS")
+	fs.StringVar(&s.cluster.listen, "cluster-listen", "127.0.0.1:6222", "the embedded NATS server's route address host:port (port 0: any free port)")
+	listVar(fs, &s.cluster.routes, "cluster-routes", "comma-separated route addresses (host:port) of the other nodes' embedded NATS servers")
+	fs.StringVar(&s.cluster.nats, "nats", "", "URL of an external NATS to use instead of the embedded server (nats://host:4222, comma-separated for several)")
+	fs.StringVar(&s.cluster.games, "cluster-games", "n1", "tag of the games node, which runs the rooms and the lobby for every node")
 	return fs
+}
+
+// clusterFlags are the -node, -cluster-* and -nats flags.
+type clusterFlags struct {
+	node, listen, nats, games string
+	routes                    []string
 }
 
 // parseSettings parses args, then takes each flag not given from its
@@ -250,6 +265,17 @@ func (s *settings) check() []error {
 	}
 	if c.Comet.Heartbeat >= browserHeartbeatTimeout {
 		fail("heartbeat", "must be shorter than %v, after which the site's browser client deems a silent connection dead, got %v", browserHeartbeatTimeout, c.Comet.Heartbeat)
+	}
+	if k := s.cluster; k.node == "" {
+		for _, name := range []string{"cluster-routes", "nats"} {
+			if f := s.fs.Lookup(name); f != nil && f.Value.String() != "" {
+				fail(name, "needs -node (this node's tag)")
+			}
+		}
+	} else if !validTag(k.node) {
+		fail("node", "want 2 characters of A-Z a-z 0-9 - _, got %q", k.node)
+	} else if !validTag(k.games) {
+		fail("cluster-games", "want 2 characters of A-Z a-z 0-9 - _, got %q", k.games)
 	}
 	if s.logFormat != "text" && s.logFormat != "json" {
 		fail("log-format", "want text or json, got %q", s.logFormat)
@@ -751,4 +777,9 @@ func (v *levelValue) Set(s string) error {
 		}
 		return l, err
 	})
+}
+
+// validTag reports whether t is a node tag (cluster.Options.Node).
+func validTag(t string) bool {
+	return len(t) == comet.TagLen && strings.Trim(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == ""
 }

@@ -346,7 +346,8 @@ func TestFlagFields(t *testing.T) {
 	for _, name := range flags {
 		mapped[name] = true
 	}
-	own := map[string]bool{"profile": true, "gc-percent": true, "memory-limit": true, "log-format": true, "log-level": true}
+	own := map[string]bool{"profile": true, "gc-percent": true, "memory-limit": true, "log-format": true, "log-level": true,
+		"node": true, "cluster-listen": true, "cluster-routes": true, "nats": true, "cluster-games": true}
 	s.fs.VisitAll(func(f *flag.Flag) {
 		if mapped[f.Name] == own[f.Name] {
 			t.Errorf("-%s: mapped to a field %v; want %v", f.Name, mapped[f.Name], !own[f.Name])
@@ -597,5 +598,29 @@ func TestLoggerLimitsWarnings(t *testing.T) {
 	}
 	if w, i := strings.Count(buf.String(), "something a client caused"), strings.Count(buf.String(), "ordinary"); w != 2 || i != 5 {
 		t.Errorf("%d warnings and %d info lines logged; want 2 and 5:\n%s", w, i, buf.String())
+	}
+}
+
+// The cluster flags: a tag is checked, and the others need -node.
+func TestClusterFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // "" for valid
+	}{
+		{[]string{"-node", "n1", "-cluster-routes", "127.0.0.1:6223"}, ""},
+		{[]string{"-node", "n1", "-nats", "nats://127.0.0.1:4222"}, ""},
+		{[]string{"-node", "n!"}, "-node"},
+		{[]string{"-node", "abc"}, "-node"},
+		{[]string{"-node", "n1", "-cluster-games", "x"}, "-cluster-games"},
+		{[]string{"-cluster-routes", "127.0.0.1:6223"}, "-cluster-routes: needs -node"},
+		{[]string{"-nats", "nats://h:4222"}, "-nats: needs -node"},
+	} {
+		_, err := parseSettings(c.args, env())
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.args, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: error %v, want one naming %q", c.args, err, c.want)
+		}
 	}
 }

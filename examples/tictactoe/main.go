@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/pkg/profile"
+
+	"github.com/cometplay/cometplay/cluster"
 )
 
 func main() {
@@ -53,6 +55,16 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 
 	c := st.server
 	c.Logger, c.HTTP.StaticModTime = log, startTime()
+	if k := st.cluster; k.node != "" {
+		node, err := cluster.Start(cluster.Options{Node: k.node, NATS: k.nats, Listen: k.listen, Routes: k.routes, Games: k.games, Logger: log})
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer node.Close()
+		c.Cluster = node
+		log.Info("cluster node", "node", k.node, "games_node", k.games, "routes", node.RouteAddr(), "nats", k.nats)
+	}
 	s, err := newServer(c)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
