@@ -80,7 +80,6 @@ type Session struct {
 	id   string     // public id (pubIDLen) + secret: whoever knows it acts as the session
 	addr netip.Addr // client address that joined (invalid for Hub.Join)
 
-	nsubs      atomic.Int32
 	lastActive atomic.Int64 // UnixNano of the last request
 
 	mu              sync.Mutex
@@ -96,6 +95,7 @@ type Session struct {
 	seq             uint64          // last sequence number assigned
 	delivered       uint64          // last sequence number written to a data channel
 	nextSub         uint32          // id of the last subscription made
+	nsubs           atomic.Int32    // len(subs), read without the lock
 	lst             listener
 	refreshDeadline int64       // UnixNano: a pull/poll client must refresh before this (0: none)
 	ext             *sessionExt // what only some sessions need; nil until then
