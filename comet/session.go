@@ -246,7 +246,8 @@ func (s *Session) sendFields(producer string, fs []Field, mayWait bool) error {
 
 // Subscribe adds a subscription, as the subscribe request does, and returns
 // its sid. Subscribing again to the same subject with the same label returns
-// the existing sid.
+// the existing sid. The subscription keeps subject and label as given (not
+// copies): a substring of a large string keeps all of it alive.
 func (s *Session) Subscribe(subject, label string) (string, error) {
 	sub, err := s.subscribe(subject, label, false)
 	if err != nil {
@@ -490,10 +491,15 @@ func (s *Session) subscribe(subject, label string, client bool) (*subscription, 
 		}
 		s.ext.segs += segs
 	}
-	// Copies: a client's subject and label are parts of the string
-	// holding every parameter of its request, which they must not keep alive.
+	// Copies of a client's subject and label: they are parts of the string
+	// holding every parameter of its request, which they must not keep
+	// alive. The server's are its own strings (a room's topic), kept as
+	// they are: a copy for each member would hold the same bytes again.
+	if client {
+		subject, label = strings.Clone(subject), strings.Clone(label)
+	}
 	s.nextSub++
-	sub := &subscription{sess: s, id: s.nextSub, subject: strings.Clone(subject), label: strings.Clone(label), sid: s.newSIDLocked(), segs: int32(segs)}
+	sub := &subscription{sess: s, id: s.nextSub, subject: subject, label: label, sid: s.newSIDLocked(), segs: int32(segs)}
 	s.subs = append(s.subs, sub)
 	s.nsubs.Store(int32(len(s.subs)))
 	s.mu.Unlock()
