@@ -80,7 +80,6 @@ type Session struct {
 	id   string     // public id (pubIDLen) + secret: whoever knows it acts as the session
 	addr netip.Addr // client address that joined (invalid for Hub.Join)
 
-	nsubs      atomic.Int32
 	lastActive atomic.Int64 // UnixNano of the last request
 
 	mu              sync.Mutex
@@ -96,6 +95,7 @@ type Session struct {
 	seq             uint64          // last sequence number assigned
 	delivered       uint64          // last sequence number written to a data channel
 	nextSub         uint32          // id of the last subscription made
+	nsubs           atomic.Int32    // len(subs), read without the lock
 	lst             listener
 	refreshDeadline int64       // UnixNano: a pull/poll client must refresh before this (0: none)
 	ext             *sessionExt // what only some sessions need; nil until then
@@ -246,7 +246,8 @@ func (s *Session) sendFields(producer string, fs []Field, mayWait bool) error {
 
 // Subscribe adds a subscription, as the subscribe request does, and returns
 // its sid. Subscribing again to the same subject with the same label returns
-// the existing sid.
+// the existing sid. The subscription keeps subject and label as given (not
+// copies): a substring of a large string keeps all of it alive.
 func (s *Session) Subscribe(subject, label string) (string, error) {
 	sub, err := s.subscribe(subject, label, false)
 	if err != nil {
@@ -490,10 +491,15 @@ func (s *Session) subscribe(subject, label string, client bool) (*subscription, 
 		}
 		s.ext.segs += segs
 	}
-	// Copies: a client's subject and label are parts of the string
-	// holding every parameter of its request, which they must not keep alive.
+	// Copies of a client's subject and label: they are parts of the string
+	// holding every parameter of its request, which they must not keep
+	// alive. The server's are its own strings (a room's topic), kept as
+	// they are: a copy for each member would hold the same bytes again.
+	if client {
+		subject, label = strings.Clone(subject), strings.Clone(label)
+	}
 	s.nextSub++
-	sub := &subscription{sess: s, id: s.nextSub, subject: strings.Clone(subject), label: strings.Clone(label), sid: s.newSIDLocked(), segs: int32(segs)}
+	sub := &subscription{sess: s, id: s.nextSub, subject: subject, label: label, sid: s.newSIDLocked(), segs: int32(segs)}
 	s.subs = append(s.subs, sub)
 	s.nsubs.Store(int32(len(s.subs)))
 	s.mu.Unlock()

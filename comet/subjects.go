@@ -41,18 +41,18 @@ var errTooManyParts = fmt.Errorf("too many subjects in one list (at most %d)", M
 // subscription is one p_sid of a session.
 type subscription struct {
 	sess    *Session
-	id      uint32 // within its session: what its held events name (history.Entry.Sub)
 	goneAt  uint64 // once unsubscribed: the session's seq then (no event after it came through it)
 	sid     string
 	subject string // as given, possibly a comma list
 	label   string
-	segs    int32 // trie segments charged to the session's client budget (0: subscribed from Go)
 	// where it is stored in the trie (one place per comma-separated part),
 	// with its index in that node's slice for O(1) removal. The first place
 	// is inline: most subscriptions name one subject.
 	place  subPlace
 	more   *[]subPlace // further places (rare: comma lists)
 	placed int32       // number of places in use
+	id     uint32      // within its session: what its held events name (history.Entry.Sub)
+	segs   int32       // trie segments charged to the session's client budget (0: subscribed from Go)
 }
 
 // placeAt returns the i-th place of sub.
@@ -65,8 +65,8 @@ func (sub *subscription) placeAt(i int) *subPlace {
 
 type subPlace struct {
 	n            *subjectNode
+	idx          int32 // in n.exact or n.below
 	childrenOnly bool
-	idx          int
 }
 
 type subjectNode struct {
@@ -158,10 +158,10 @@ func (ix *subjectIndex) add(sub *subscription, parts []string) {
 			continue
 		}
 		if childrenOnly {
-			pl.idx = len(n.below)
+			pl.idx = int32(len(n.below))
 			n.below = append(n.below, sub)
 		} else {
-			pl.idx = len(n.exact)
+			pl.idx = int32(len(n.exact))
 			n.exact = append(n.exact, sub)
 		}
 		if sub.placed == 0 {
@@ -188,7 +188,7 @@ func (ix *subjectIndex) remove(sub *subscription) {
 		}
 		s := *list
 		last := len(s) - 1
-		if pl.idx <= last && s[pl.idx] == sub {
+		if int(pl.idx) <= last && s[pl.idx] == sub {
 			moved := s[last]
 			s[pl.idx] = moved
 			s[last] = nil
@@ -208,7 +208,7 @@ func (ix *subjectIndex) remove(sub *subscription) {
 }
 
 // fixPlace records sub's new index in node n after a swap-removal.
-func (sub *subscription) fixPlace(n *subjectNode, childrenOnly bool, idx int) {
+func (sub *subscription) fixPlace(n *subjectNode, childrenOnly bool, idx int32) {
 	for i := 0; i < int(sub.placed); i++ {
 		if pl := sub.placeAt(i); pl.n == n && pl.childrenOnly == childrenOnly {
 			pl.idx = idx

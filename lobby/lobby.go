@@ -263,9 +263,6 @@ type session struct {
 	id       string
 	addr     string // the client's address (hello's RemoteAddr), for rooms' limits
 	ident    rooms.Identity
-	pending  bool // hello being authenticated
-	online   bool // counted in its player's presence
-	detached bool
 	awayGen  int
 	away     rooms.Stopper
 	queued   string // game waited for in quickplay
@@ -273,13 +270,16 @@ type session struct {
 	queueGen int             // counts the waits in the queue, for qpFire
 	queueEnd rooms.Stopper   // the wait's QuickplayWait timer
 	browsing map[string]bool // tabs showing the lobby
-	hearing  bool            // subscribed to the lobby's broadcasts
+	pending  bool            // hello being authenticated
+	online   bool            // counted in its player's presence
+	detached bool
+	hearing  bool // subscribed to the lobby's broadcasts
 }
 
 type player struct {
 	ident    rooms.Identity
-	online   int                 // online sessions
-	sessions map[string]*session // sessions said hello
+	online   int        // online sessions
+	sessions []*session // sessions said hello (most players have one: a slice, not a map)
 }
 
 // Validate reports what is wrong with o, all of it at once: an error
@@ -868,11 +868,11 @@ func (l *Lobby) welcome(r authResult) {
 	s.pending, s.ident = false, id
 	p := l.players[id.PlayerID]
 	if p == nil {
-		p = &player{ident: id, sessions: make(map[string]*session, 1)}
+		p = &player{ident: id}
 		l.players[id.PlayerID] = p
 		l.holdName(id.Name, id.PlayerID, 1)
 	}
-	p.sessions[s.id] = s
+	p.sessions = append(p.sessions, s)
 	l.gmu.Lock()
 	l.gate[s.id] = id.PlayerID
 	l.gmu.Unlock()
@@ -1194,7 +1194,9 @@ func (l *Lobby) ended(s *session) {
 	}
 	l.goOffline(s)
 	p := l.players[s.ident.PlayerID]
-	delete(p.sessions, s.id)
+	if i := slices.Index(p.sessions, s); i >= 0 {
+		p.sessions = slices.Delete(p.sessions, i, i+1)
+	}
 	if len(p.sessions) == 0 {
 		delete(l.players, s.ident.PlayerID)
 		l.holdName(p.ident.Name, p.ident.PlayerID, -1)

@@ -72,13 +72,13 @@ func (c *Ctx) Finish(result any) {
 
 func (r *room) finish(result any) {
 	if r.state != StatePlaying {
-		r.log.Warn("rooms: Finish ignored, room not playing", "state", r.state)
+		r.logger().Warn("rooms: Finish ignored, room not playing", "state", r.state)
 		return
 	}
 	r.state = StateFinished
 	r.games.finished.Add(1) // Stats
 	r.publish(evFinished, finishedData{Result: result})
-	if r.turn != nil || r.turnTimer != nil {
+	if r.turn != nil || r.turnTimed() {
 		r.setTurn(nil, 0, nil)
 	}
 	r.showState()
@@ -117,7 +117,7 @@ func (c *Ctx) Send(p *Player, typ string, data any) error {
 func (c *Ctx) Kick(p *Player, reason string) {
 	c.check()
 	r := c.r
-	if p == nil || p.left || r.byID[p.id] != p {
+	if p == nil || p.left || r.byID(p.id) != p {
 		return
 	}
 	r.sendTo(p.session, evKicked, kickedData{Room: r.id, Reason: reason})
@@ -151,7 +151,7 @@ func (c *Ctx) Every(d time.Duration, f func(*Ctx)) *Timer {
 func (c *Ctx) Now() time.Time { return c.r.m.clock.Now() }
 
 // Logger returns the room's logger (with "room" and "game" attributes).
-func (c *Ctx) Logger() *slog.Logger { return c.r.log }
+func (c *Ctx) Logger() *slog.Logger { return c.r.logger() }
 
 // Players returns the seated players by seat, including those whose seat is
 // held in the reconnect window. The slice is the caller's.
@@ -176,7 +176,7 @@ func (c *Ctx) Spectators() []*Player {
 // Player returns the seated player or spectator with that public id, or nil.
 func (c *Ctx) Player(id string) *Player {
 	c.check()
-	return c.r.byID[id]
+	return c.r.byID(id)
 }
 
 // SetLabel sets the label the lobby shows for the room; control characters
@@ -228,7 +228,7 @@ func (c *Ctx) Dispose() {
 // this room, or SetTurn panics.
 func (c *Ctx) SetTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
 	c.check()
-	if p != nil && (p.spectator || p.left || c.r.byID[p.id] != p) {
+	if p != nil && (p.spectator || p.left || c.r.byID(p.id) != p) {
 		panic("rooms: SetTurn with a player not seated in this room")
 	}
 	c.r.setTurn(p, timeout, onTimeout)
@@ -238,7 +238,7 @@ func (c *Ctx) SetTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
 func (c *Ctx) Turn() *Player { c.check(); return c.r.turn }
 
 // TurnDeadline returns the current turn's deadline (zero: none).
-func (c *Ctx) TurnDeadline() time.Time { c.check(); return c.r.turnAt }
+func (c *Ctx) TurnDeadline() time.Time { c.check(); return c.r.turnAt() }
 
 // SetReconnectWindow changes how long this room holds a seat whose
 // connection went away (0: the game's ReconnectWindow; negative: not held).
@@ -254,11 +254,12 @@ func (c *Ctx) SetReconnectWindow(d time.Duration) {
 // Timer is a timer of a room (Ctx.After, Ctx.Every). Like Ctx, it may be
 // used only inside its room's hooks.
 type Timer struct {
-	r       *room
-	fn      func(*Ctx)
-	period  time.Duration
-	stopper Stopper
-	stopped bool
+	r          *room
+	fn         func(*Ctx)
+	period     time.Duration
+	stopper    Stopper
+	prev, next *Timer // the room's pending timers (room.timers)
+	stopped    bool
 }
 
 // Stop cancels the timer and reports whether it did: false if it had
@@ -274,11 +275,33 @@ func (t *Timer) stop() bool {
 		return false
 	}
 	t.stopped = true
-	delete(t.r.timers, t)
+	t.r.unlinkTimer(t)
 	if t.stopper != nil {
 		t.stopper.Stop()
 	}
 	return true
+}
+
+// linkTimer adds t to the room's pending timers, which dispose stops.
+func (r *room) linkTimer(t *Timer) {
+	t.next = r.timers
+	if t.next != nil {
+		t.next.prev = t
+	}
+	r.timers = t
+}
+
+// unlinkTimer takes t, stopped or run, out of the room's pending timers.
+func (r *room) unlinkTimer(t *Timer) {
+	if t.prev != nil {
+		t.prev.next = t.next
+	} else if r.timers == t {
+		r.timers = t.next
+	}
+	if t.next != nil {
+		t.next.prev = t.prev
+	}
+	t.prev, t.next = nil, nil
 }
 
 // fire runs on the clock's goroutine: it only enqueues.

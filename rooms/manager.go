@@ -227,11 +227,11 @@ type tokenTable struct {
 	m  map[string]tokenRef
 }
 
-// tokenRef locates the seat a reconnection token reclaims.
+// tokenRef locates the seat a reconnection token reclaims. Of the seat's
+// player only the id and name are read off the executor: they never change.
 type tokenRef struct {
-	room     *room
-	playerID string
-	name     string
+	room *room
+	seat *Player
 }
 
 func (x *tokenTable) get(token string) (tokenRef, bool) {
@@ -411,8 +411,7 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 	}
 	m.mu.Lock()
 	for m.rooms[r.id] != nil {
-		r.id = RandomID() // 80 random bits: in practice never
-		r.topic = m.o.TopicPrefix + r.id
+		r.setID(RandomID()) // 80 random bits: in practice never
 	}
 	if m.closed {
 		m.mu.Unlock()
@@ -428,9 +427,9 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 	// Both items go in at once: were the creator's join enqueued after an
 	// executor ran a failing OnCreate, it would find the room gone and the
 	// creator would never hear why. A fresh mailbox has room for both.
-	its := []item{{kind: kCreate, counted: true, opts: opts, creatorNext: withCreator}}
+	its := []item{{kind: kCreate, counted: true, entry: &entry{opts: opts}, creatorNext: withCreator}}
 	if withCreator {
-		its = append(its, item{kind: kJoin, counted: true, info: creator, session: creator.SessionID})
+		its = append(its, item{kind: kJoin, counted: true, entry: &entry{info: creator}, session: creator.SessionID})
 	}
 	r.enqueueAll(its)
 	return r.id, nil
@@ -469,7 +468,7 @@ func (m *Manager) enter(roomID string, p PlayerInfo, kind itemKind) error {
 	if err := m.sessions.ref(p.SessionID, r); err != nil {
 		return err
 	}
-	if err := r.enqueue(item{kind: kind, counted: true, info: p, session: p.SessionID}); err != nil {
+	if err := r.enqueue(item{kind: kind, counted: true, entry: &entry{info: p}, session: p.SessionID}); err != nil {
 		m.sessions.unref(p.SessionID, r)
 		return err
 	}
@@ -559,7 +558,7 @@ func (m *Manager) Do(roomID string, f func(*Ctx)) error {
 func (m *Manager) Resync(sessionID string) error {
 	for _, r := range m.sessions.rooms(sessionID) {
 		err := r.enqueue(item{kind: kDo, counted: true, fn: func(c *Ctx) {
-			if p := c.r.bySession[sessionID]; p != nil {
+			if p := c.r.bySession(sessionID); p != nil {
 				c.r.sendJoined(p, false)
 				c.r.sendSnapshot(p)
 			}
@@ -611,7 +610,7 @@ func (m *Manager) Reclaim(token string, p PlayerInfo) error {
 	if err := m.sessions.ref(p.SessionID, ref.room); err != nil {
 		return err
 	}
-	err := ref.room.enqueue(item{kind: kReclaim, counted: true, session: p.SessionID, info: p, token: token})
+	err := ref.room.enqueue(item{kind: kReclaim, counted: true, session: p.SessionID, entry: &entry{info: p, token: token}})
 	if err != nil {
 		m.sessions.unref(p.SessionID, ref.room)
 		if err == ErrNoRoom {
@@ -629,7 +628,7 @@ func (m *Manager) TokenOwner(token string) (roomID string, who Identity, ok bool
 	if !ok {
 		return "", Identity{}, false
 	}
-	return ref.room.id, Identity{PlayerID: ref.playerID, Name: ref.name}, true
+	return ref.room.id, Identity{PlayerID: ref.seat.id, Name: ref.seat.name}, true
 }
 
 // Rooms returns a snapshot of the rooms of a game ("" for all), sorted by

@@ -213,20 +213,20 @@ type PlayerInfo struct {
 // identity across reconnections: the *Player a game holds stays valid for the
 // seat's whole life.
 type Player struct {
-	id, name  string
-	seat      int
-	spectator bool
-	connected bool
-	joinOpts  Options
+	id, name string
+	joinOpts Options
 
 	// runtime state, owned by the room's executor
-	session string // current session (secret)
-	token   string // private reconnection token (seated players)
-	seq     int    // last applied move sequence number
-	moves   moveLog
-	window  *Timer // reconnect window while disconnected
-	rematch bool   // voted for a rematch
-	left    bool
+	session   string // current session (secret)
+	token     string // private reconnection token (seated players)
+	seq       int    // last applied move sequence number
+	moves     moveLog
+	window    *Timer // reconnect window while disconnected
+	seat      int32
+	spectator bool
+	connected bool
+	rematch   bool // voted for a rematch
+	left      bool
 }
 
 // ID returns the player's stable public id.
@@ -237,7 +237,7 @@ func (p *Player) Name() string { return p.name }
 
 // Seat returns the player's seat, 0-based, or -1 for a spectator. A player
 // that has left keeps the seat number it had.
-func (p *Player) Seat() int { return p.seat }
+func (p *Player) Seat() int { return int(p.seat) }
 
 // Spectator reports whether p is a spectator.
 func (p *Player) Spectator() bool { return p.spectator }
@@ -256,7 +256,7 @@ func (p *Player) JoinOptions() Options { return p.joinOpts }
 
 // Summary returns the player's public description.
 func (p *Player) Summary() PlayerSummary {
-	return PlayerSummary{ID: p.id, Name: p.name, Seat: p.seat, Connected: p.connected}
+	return PlayerSummary{ID: p.id, Name: p.name, Seat: int(p.seat), Connected: p.connected}
 }
 
 // State is the state of a room. The runtime enforces the transitions

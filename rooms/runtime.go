@@ -27,31 +27,31 @@ const (
 	kShutdown                 // Manager.Shutdown
 )
 
-// item is one unit of work in a room's mailbox.
+// item is one unit of work in a room's mailbox. An empty mailbox keeps
+// room for keptMailbox of them, so an item is kept small: what only the
+// items that seat someone carry is behind entry.
 type item struct {
 	kind    itemKind
 	counted bool // a client item, subject to MailboxSize
 	// moved reports that the session reference taken for a join-like item
 	// now belongs to a seat (or was released), so answering the item must
 	// not release it again.
-	moved   bool
-	session string
-	info    PlayerInfo
-	msg     Message
-	opts    Options
-	token   string
-	fn      func(*Ctx)
-	timer   *Timer
+	moved bool
 	// creatorNext marks a kCreate whose creator's kJoin is the next item
 	// (Manager.Create enqueues both at once).
 	creatorNext bool
+	session     string
+	msg         Message    // kMessage
+	fn          func(*Ctx) // kDo
+	timer       *Timer     // kTimer
+	entry       *entry     // kCreate, kJoin, kSpectate, kReclaim
 }
 
-// gate is what other goroutines may know of a member session, under room.mu.
-type gate struct {
-	spectator bool
-	leaving   bool // a kLeave is queued
-	presence  bool // a kPresence is queued
+// entry is what an item that creates a room or seats someone carries.
+type entry struct {
+	info  PlayerInfo // kJoin, kSpectate, kReclaim
+	opts  Options    // kCreate
+	token string     // kReclaim
 }
 
 // outOp is a Transport call the room makes after an item.
@@ -70,72 +70,83 @@ type outEvent struct {
 	ev      Event
 }
 
-// room is the runtime side of one room.
+// room is the runtime side of one room. It is what every room costs while
+// it lives, so its fields are ordered to pack and what only some rooms use
+// is allocated when they first do (the logger, the maps of a large room).
 type room struct {
 	m     *Manager
-	id    string
+	id    string // the end of topic
 	game  *Game
 	topic string
-	log   *slog.Logger
+	log   *slog.Logger // made on first use (logger): most rooms never log
 	ctx   Ctx
 
 	mu        sync.Mutex // guards the fields below; never held while calling out
 	q         []item     // the mailbox, from qhead
-	qhead     int
-	pending   int // counted items in q
+	qhead     int32
+	pending   int32 // counted items in q
 	scheduled bool
 	closed    bool
-	members   map[string]*gate // by session id
-	info      RoomInfo         // last published info
 	infoOK    bool
+	members   gates    // by session id
+	info      RoomInfo // last published info
 
 	// Everything below is owned by the executor running the room.
 	active      atomic.Bool // an item is being processed (Ctx is valid)
-	impl        Room
 	created     bool
-	state       State
-	seats       []*Player // by seat; nil = free
-	nseated     int
-	byID        map[string]*Player
-	bySession   map[string]*Player
-	spectators  []*Player
-	label       string
 	manualLock  bool
-	window      time.Duration
-	timers      map[*Timer]struct{}
-	turn        *Player
-	turnAt      time.Time // turn deadline; zero = none
-	turnTimer   *Timer
-	grace       *Timer
-	lastTick    time.Time
-	out         []outEvent // Transport calls to make after the item
-	post        []func()   // hooks to run after the current one returns
-	closing     bool       // dispose after the current item
-	closeReason string
+	closing     bool // dispose after the current item
 	closeHook   bool // call OnDispose when closing
 	closedSent  bool // "closed" already published
-	shownState  State
 	shownLocked bool
-	dirty       bool          // public info changed since last published
+	dirty       bool // public info changed since last published
+	nseated     int
+	state       State
+	shownState  State
+	counted     State // state+1 the room is counted under in Stats (0: none yet)
+	impl        Room
+	seats       []*Player // by seat; nil = free
+	spectators  []*Player
+	idx         *memberIndex // players by id and session, for a room of more than smallRoom places
+	label       string
+	window      time.Duration
+	timers      *Timer // the pending timers, linked through Timer.next
+	turn        *Player
+	clock       *turnClock // the turn's deadline (nil: never had one)
+	grace       *Timer
+	out         []outEvent // Transport calls to make after the item
+	post        []func()   // hooks to run after the current one returns
+	closeReason string
 	games       *gameCounters // the game's counters (Stats)
-	counted     State         // state+1 the room is counted under in Stats (0: none yet)
 	charge      *charge       // what the room counts against while waiting (nil: nothing)
 }
 
 func newRoom(m *Manager, g *Game, id string) *room {
 	r := &room{
-		m: m, id: id, game: g, topic: m.o.TopicPrefix + id,
-		log:       m.log.With("room", id, "game", g.Name),
-		members:   make(map[string]*gate),
-		seats:     make([]*Player, g.MaxPlayers),
-		byID:      make(map[string]*Player),
-		bySession: make(map[string]*Player),
-		timers:    make(map[*Timer]struct{}),
-		window:    g.ReconnectWindow,
-		games:     m.stats.game(g.Name),
+		m: m, game: g,
+		seats:  make([]*Player, g.MaxPlayers),
+		window: g.ReconnectWindow,
+		games:  m.stats.game(g.Name),
 	}
+	r.setID(id)
 	r.ctx.r = r
+	r.indexLarge(0)
 	return r
+}
+
+// setID names the room: its id is the end of its topic, one string for both.
+func (r *room) setID(id string) {
+	r.topic = r.m.o.TopicPrefix + id
+	r.id = r.topic[len(r.m.o.TopicPrefix):]
+}
+
+// logger returns the room's logger (with "room" and "game" attributes),
+// making it on first use. Executor only.
+func (r *room) logger() *slog.Logger {
+	if r.log == nil {
+		r.log = r.m.log.With("room", r.id, "game", r.game.Name)
+	}
+	return r.log
 }
 
 // outPool holds the buffers rooms gather an item's Transport calls in;
@@ -211,7 +222,7 @@ func (r *room) process(it *item) {
 func (r *room) guard(f func()) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			r.log.Error("rooms: panic in a room hook; the room is closed", "panic", v, "stack", string(debug.Stack()))
+			r.logger().Error("rooms: panic in a room hook; the room is closed", "panic", v, "stack", string(debug.Stack()))
 			r.m.stats.panics.Add(1)
 			ok = false
 		}
@@ -223,7 +234,7 @@ func (r *room) guard(f func()) (ok bool) {
 func (r *room) handle(it *item) {
 	switch it.kind {
 	case kCreate:
-		r.create(it.opts)
+		r.create(it.entry.opts)
 	case kJoin:
 		r.join(it)
 	case kSpectate:
@@ -260,18 +271,18 @@ func (r *room) create(opts Options) {
 	r.impl = impl
 	r.label = cleanLabel(opts["label"])
 	if err := impl.OnCreate(&r.ctx, opts); err != nil {
-		r.log.Info("rooms: creation refused", "err", err)
+		r.logger().Info("rooms: creation refused", "err", err)
 		r.closeWith(err.Error(), false)
 		return
 	}
 	r.created = true
 	r.dirty = true
 	if tk, ok := impl.(Ticker); ok && r.game.TickRate > 0 {
-		r.lastTick = r.m.clock.Now()
+		last := r.m.clock.Now()
 		r.after(r.game.TickRate, func(c *Ctx) {
 			now := r.m.clock.Now()
-			dt := now.Sub(r.lastTick)
-			r.lastTick = now
+			dt := now.Sub(last)
+			last = now
 			tk.OnTick(c, dt)
 		}, r.game.TickRate)
 	}
@@ -282,7 +293,7 @@ func (r *room) admit(p PlayerInfo) error {
 	switch {
 	case r.state != StateWaiting:
 		return ErrGameStarted
-	case r.byID[p.PlayerID] != nil || r.bySession[p.SessionID] != nil:
+	case r.byID(p.PlayerID) != nil || r.bySession(p.SessionID) != nil:
 		return ErrAlreadyJoined
 	case r.nseated >= len(r.seats):
 		return ErrRoomFull
@@ -293,16 +304,16 @@ func (r *room) admit(p PlayerInfo) error {
 }
 
 func (r *room) join(it *item) {
-	info := it.info
+	info := it.entry.info
 	if err := r.admit(info); err != nil {
 		r.reject(it, err.Error())
 		return
 	}
-	p := &Player{id: info.PlayerID, name: info.Name, seat: slices.Index(r.seats, nil),
+	p := &Player{id: info.PlayerID, name: info.Name, seat: int32(slices.Index(r.seats, nil)),
 		connected: true, joinOpts: info.Options, session: info.SessionID}
 	r.seats[p.seat] = p
 	r.nseated++
-	r.byID[p.id], r.bySession[p.session] = p, p
+	r.index(p)
 	it.moved = true // the seat holds the session's reference now
 
 	mark := len(r.out)
@@ -322,7 +333,7 @@ func (r *room) join(it *item) {
 	r.out = r.out[:mark]
 	r.setToken(p)
 	r.mu.Lock()
-	r.members[p.session] = &gate{}
+	r.members.set(p.session, gate{})
 	r.mu.Unlock()
 	r.publish(evPlayerJoined, playerData{p.Summary()})
 	r.subscribe(p.session)
@@ -334,7 +345,7 @@ func (r *room) join(it *item) {
 }
 
 func (r *room) spectate(it *item) {
-	info := it.info
+	info := it.entry.info
 	switch {
 	case !r.game.Spectators:
 		r.reject(it, ErrSpectatorsNotAllowed.Error())
@@ -342,7 +353,7 @@ func (r *room) spectate(it *item) {
 	case len(r.spectators) >= r.game.MaxSpectators:
 		r.reject(it, ErrTooManySpectators.Error())
 		return
-	case r.byID[info.PlayerID] != nil || r.bySession[info.SessionID] != nil:
+	case r.byID(info.PlayerID) != nil || r.bySession(info.SessionID) != nil:
 		r.reject(it, ErrAlreadyJoined.Error())
 		return
 	}
@@ -354,11 +365,12 @@ func (r *room) spectate(it *item) {
 			return
 		}
 	}
+	r.indexLarge(1)
 	r.spectators = append(r.spectators, p)
-	r.byID[p.id], r.bySession[p.session] = p, p
+	r.index(p)
 	it.moved = true
 	r.mu.Lock()
-	r.members[p.session] = &gate{spectator: true}
+	r.members.set(p.session, gate{spectator: true})
 	r.mu.Unlock()
 	r.subscribe(p.session)
 	r.sendJoined(p, false)
@@ -370,7 +382,7 @@ func (r *room) spectate(it *item) {
 func (r *room) reclaim(it *item) {
 	var p *Player
 	for _, q := range r.seats {
-		if q != nil && q.token == it.token {
+		if q != nil && q.token == it.entry.token {
 			p = q
 			break
 		}
@@ -381,16 +393,14 @@ func (r *room) reclaim(it *item) {
 		return
 	}
 	if old := p.session; old != s {
-		if r.bySession[s] != nil {
+		if r.bySession(s) != nil {
 			r.reject(it, ErrAlreadyJoined.Error())
 			return
 		}
-		delete(r.bySession, old)
-		r.bySession[s] = p
-		p.session = s
+		r.moveSession(p, s)
 		r.mu.Lock()
-		delete(r.members, old)
-		r.members[s] = &gate{}
+		r.members.del(old)
+		r.members.set(s, gate{})
 		r.mu.Unlock()
 		r.unsubscribe(old)
 		if _, ended := r.m.sessions.state(old); !ended {
@@ -420,7 +430,7 @@ func (r *room) reclaim(it *item) {
 // setToken gives p a fresh reconnection token.
 func (r *room) setToken(p *Player) {
 	p.token = randomString(20)
-	r.m.tokens.set(p.token, tokenRef{room: r, playerID: p.id, name: p.name})
+	r.m.tokens.set(p.token, tokenRef{room: r, seat: p})
 }
 
 // reject answers a join-like item.
@@ -443,7 +453,7 @@ func (r *room) answer(it *item, reason string) {
 }
 
 func (r *room) message(s string, msg Message) {
-	p := r.bySession[s]
+	p := r.bySession(s)
 	switch {
 	case p == nil:
 		r.rejectMove(msg, RejectNotInRoom)
@@ -462,7 +472,7 @@ func (r *room) message(s string, msg Message) {
 		}
 		return
 	}
-	if seq, ok := p.moves.find(msg.MoveID); ok {
+	if seq, ok := p.moves.find(msg.MoveID, p.seq); ok {
 		r.sendTo(s, evAck, ackData{Move: msg.MoveID, Seq: seq})
 		return
 	}
@@ -488,7 +498,7 @@ func (r *room) message(s string, msg Message) {
 	}
 	r.m.stats.moves.Add(1)
 	p.seq++
-	p.moves.add(msg.MoveID, p.seq)
+	p.moves.add(msg.MoveID)
 	if ev, err := r.event(evAck, ackData{Move: msg.MoveID, Seq: p.seq}); err == nil {
 		// The mover learns its move was applied before its consequences.
 		r.out = slices.Insert(r.out, mark, outEvent{op: opSend, session: s, ev: ev})
@@ -529,7 +539,8 @@ func (r *room) checkRematch() {
 			// A new game: its moves may reuse the last game's ids. A late
 			// retry of one of those carries an old seq and is refused as
 			// stale, never applied.
-			q.rematch, q.moves = false, moveLog{}
+			q.rematch = false
+			q.moves.reset()
 		}
 	}
 	r.state = StatePlaying
@@ -541,7 +552,7 @@ func (r *room) checkRematch() {
 }
 
 func (r *room) leave(s string) {
-	p := r.bySession[s]
+	p := r.bySession(s)
 	switch {
 	case p == nil:
 	case p.spectator:
@@ -554,12 +565,9 @@ func (r *room) leave(s string) {
 
 // unseat frees p's seat and forgets its session, without events.
 func (r *room) unseat(p *Player) {
+	r.unindex(p)
 	r.seats[p.seat] = nil
 	r.nseated--
-	delete(r.byID, p.id)
-	if r.bySession[p.session] == p {
-		delete(r.bySession, p.session)
-	}
 	p.left, p.connected, p.rematch = true, false, false
 	if p.window != nil {
 		p.window.stop()
@@ -568,7 +576,7 @@ func (r *room) unseat(p *Player) {
 	r.m.tokens.drop(p.token)
 	p.token = ""
 	r.mu.Lock()
-	delete(r.members, p.session)
+	r.members.del(p.session)
 	r.mu.Unlock()
 	r.m.sessions.unref(p.session, r)
 	r.dirty = true
@@ -591,14 +599,11 @@ func (r *room) leaveHook(p *Player, reason LeaveReason) {
 }
 
 func (r *room) removeSpectator(p *Player) {
+	r.unindex(p)
 	r.spectators = slices.DeleteFunc(r.spectators, func(q *Player) bool { return q == p })
-	delete(r.byID, p.id)
-	if r.bySession[p.session] == p {
-		delete(r.bySession, p.session)
-	}
 	p.left, p.connected = true, false
 	r.mu.Lock()
-	delete(r.members, p.session)
+	r.members.del(p.session)
 	r.mu.Unlock()
 	r.unsubscribe(p.session)
 	r.m.sessions.unref(p.session, r)
@@ -608,11 +613,11 @@ func (r *room) removeSpectator(p *Player) {
 // presence reconciles a member with its session's reported state.
 func (r *room) presence(s string) {
 	r.mu.Lock()
-	if g := r.members[s]; g != nil {
+	if g := r.members.get(s); g != nil {
 		g.presence = false
 	}
 	r.mu.Unlock()
-	p := r.bySession[s]
+	p := r.bySession(s)
 	if p == nil {
 		return
 	}
@@ -663,7 +668,7 @@ func (r *room) reconnect(p *Player, snapshot bool) {
 // notePresence queues a presence check for a member session, once.
 func (r *room) notePresence(s string) {
 	r.mu.Lock()
-	g := r.members[s]
+	g := r.members.get(s)
 	if g == nil || g.presence || r.closed {
 		r.mu.Unlock()
 		return
@@ -683,7 +688,7 @@ func (r *room) gateLocked(s string) (*gate, error) {
 	if r.closed {
 		return nil, ErrNoRoom
 	}
-	g := r.members[s]
+	g := r.members.get(s)
 	if g == nil {
 		return nil, ErrNotInRoom
 	}
@@ -696,7 +701,7 @@ func (r *room) fire(t *Timer) {
 	}
 	if t.period == 0 {
 		t.stopped = true
-		delete(r.timers, t)
+		r.unlinkTimer(t)
 	}
 	t.fn(&r.ctx)
 	if t.period > 0 && !t.stopped && !r.closing {
@@ -757,10 +762,15 @@ func (r *room) checkEmpty() {
 func (r *room) dispose(reason string, hook bool) {
 	r.closing = false
 	r.state = StateDisposed
-	for t := range r.timers {
-		t.stop()
+	for t := r.timers; t != nil; t = r.timers {
+		if !t.stop() {
+			r.unlinkTimer(t) // not pending: only its link was left
+		}
 	}
-	r.turnTimer, r.grace = nil, nil
+	if r.clock != nil {
+		r.clock.timer = nil
+	}
+	r.grace = nil
 	if hook && r.created {
 		r.guard(func() { r.impl.OnDispose(&r.ctx) })
 	}
@@ -846,24 +856,48 @@ func (r *room) summaries() []PlayerSummary {
 	return out
 }
 
-func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
-	if r.turnTimer != nil {
-		r.turnTimer.stop()
-		r.turnTimer = nil
+// turnClock is the deadline of a room's turn, for the games that give
+// turns one (most rooms never have one).
+type turnClock struct {
+	at    time.Time // the deadline; zero = none
+	timer *Timer    // pending until the deadline
+}
+
+// turnAt returns the current turn's deadline (zero: none).
+func (r *room) turnAt() time.Time {
+	if r.clock == nil {
+		return time.Time{}
 	}
-	r.turn, r.turnAt = p, time.Time{}
+	return r.clock.at
+}
+
+// turnTimed reports whether the turn's deadline is still pending.
+func (r *room) turnTimed() bool { return r.clock != nil && r.clock.timer != nil }
+
+func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
+	if c := r.clock; c != nil {
+		if c.timer != nil {
+			c.timer.stop()
+		}
+		c.at, c.timer = time.Time{}, nil
+	}
+	r.turn = p
 	if p != nil && timeout > 0 {
-		r.turnAt = r.m.clock.Now().Add(timeout)
+		if r.clock == nil {
+			r.clock = new(turnClock)
+		}
+		c := r.clock
+		c.at = r.m.clock.Now().Add(timeout)
 		var t *Timer
-		t = r.after(timeout, func(c *Ctx) {
-			if r.turnTimer == t {
-				r.turnTimer = nil
+		t = r.after(timeout, func(ctx *Ctx) {
+			if c.timer == t {
+				c.timer = nil
 			}
 			if onTimeout != nil {
-				onTimeout(c)
+				onTimeout(ctx)
 			}
 		}, 0)
-		r.turnTimer = t
+		c.timer = t
 	}
 	r.publish(evTurn, r.turnData())
 }
@@ -874,9 +908,9 @@ func (r *room) turnData() turnData {
 		s := r.turn.Summary()
 		d.Player = &s
 	}
-	if !r.turnAt.IsZero() {
-		d.DeadlineMS = r.turnAt.UnixMilli()
-		d.TimeoutMS = max(0, ms(r.turnAt.Sub(r.m.clock.Now())))
+	if at := r.turnAt(); !at.IsZero() {
+		d.DeadlineMS = at.UnixMilli()
+		d.TimeoutMS = max(0, ms(at.Sub(r.m.clock.Now())))
 	}
 	return d
 }
@@ -888,7 +922,7 @@ func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer
 		t.stopped = true
 		return t
 	}
-	r.timers[t] = struct{}{}
+	r.linkTimer(t)
 	t.stopper = r.m.clock.AfterFunc(max(d, 0), t.fire)
 	return t
 }
@@ -901,7 +935,7 @@ func (r *room) event(typ string, data any) (Event, error) {
 	b, err := json.Marshal(data)
 	if err != nil {
 		err = fmt.Errorf("rooms: event %q not sent: cannot encode its data: %w", typ, err)
-		r.log.Error(err.Error())
+		r.logger().Error(err.Error())
 		return Event{}, err
 	}
 	return Event{Topic: r.topic, Type: typ, Data: b}, nil
@@ -930,7 +964,7 @@ func (r *room) gameType(typ string) error {
 		return nil
 	}
 	err := reservedTypeError(typ)
-	r.log.Error("rooms: event not sent", "err", err)
+	r.logger().Error("rooms: event not sent", "err", err)
 	return err
 }
 
@@ -962,7 +996,7 @@ func (r *room) flush() {
 
 func (r *room) sendJoined(p *Player, reconnected bool) {
 	d := joinedData{
-		Room: r.id, Game: r.game.Name, Seat: p.seat, Player: p.Summary(), Token: p.token,
+		Room: r.id, Game: r.game.Name, Seat: int(p.seat), Player: p.Summary(), Token: p.token,
 		Players: r.summaries(), State: r.state, Locked: r.locked(), Reconnected: reconnected, Seq: p.seq,
 	}
 	if r.turn != nil {
@@ -1066,27 +1100,39 @@ type voteData struct {
 	Needed int           `json:"needed"`
 }
 
-// moveLog remembers a seat's last moveMemory applied move ids.
+// moveLog remembers a seat's last moveMemory applied move ids. Their
+// sequence numbers are consecutive, up to the seat's last (Player.seq): the
+// log keeps the ids only, in the order they were applied.
 type moveLog struct {
-	ids  []string
-	seqs []int
-	next int
+	ids  []string // oldest first until full, then a ring whose oldest is at next
+	next uint8
 }
 
-func (l *moveLog) find(id string) (int, bool) {
+// find returns the sequence number of the applied move id, given the
+// seat's last.
+func (l *moveLog) find(id string, last int) (int, bool) {
+	n := len(l.ids)
 	for i, x := range l.ids {
 		if x == id {
-			return l.seqs[i], true
+			age := n - 1 - (i-int(l.next)+n)%n // moves applied after it
+			return last - age, true
 		}
 	}
 	return 0, false
 }
 
-func (l *moveLog) add(id string, seq int) {
+// add records the next applied move.
+func (l *moveLog) add(id string) {
 	if len(l.ids) < moveMemory {
-		l.ids, l.seqs = append(l.ids, id), append(l.seqs, seq)
+		l.ids = append(l.ids, id)
 		return
 	}
-	l.ids[l.next], l.seqs[l.next] = id, seq
-	l.next = (l.next + 1) % moveMemory
+	l.ids[l.next] = id
+	l.next = uint8((int(l.next) + 1) % moveMemory)
+}
+
+// reset forgets every move (a new game), keeping the buffer.
+func (l *moveLog) reset() {
+	clear(l.ids)
+	l.ids, l.next = l.ids[:0], 0
 }

@@ -201,15 +201,15 @@ func (r *room) enqueueLocked(it item) error {
 		return ErrNoRoom
 	}
 	if it.counted {
-		if r.pending >= r.m.o.MailboxSize {
+		if int(r.pending) >= r.m.o.MailboxSize {
 			r.m.stats.mailboxFull.Add(1)
 			return ErrMailboxFull
 		}
 		r.pending++
 	}
-	if r.qhead > 0 && r.qhead == len(r.q) {
+	if h := int(r.qhead); h > 0 && h == len(r.q) {
 		r.q, r.qhead = r.q[:0], 0
-	} else if r.qhead > 32 && r.qhead > len(r.q)/2 {
+	} else if h > 32 && h > len(r.q)/2 {
 		n := copy(r.q, r.q[r.qhead:])
 		clear(r.q[n:])
 		r.q, r.qhead = r.q[:n], 0
@@ -221,14 +221,14 @@ func (r *room) enqueueLocked(it item) error {
 
 // keptMailbox is the most items' room an empty mailbox keeps: one
 // message at a time (a move, its opponent's after it) reuses it, and a
-// room between items holds no more than that (items are large: a join's
-// player information, a message).
+// room between items holds no more than that (an item is a message's size,
+// 112 bytes: what a join carries is behind item.entry).
 const keptMailbox = 2
 
-func (r *room) qlen() int { return len(r.q) - r.qhead }
+func (r *room) qlen() int { return len(r.q) - int(r.qhead) }
 
 func (r *room) popLocked() (item, bool) {
-	if r.qhead == len(r.q) {
+	if int(r.qhead) == len(r.q) {
 		if cap(r.q) > keptMailbox {
 			r.q, r.qhead = nil, 0 // give back a burst's memory
 		}
