@@ -5,11 +5,15 @@ FUZZTIME ?= 10s
 # Long fuzzing (make fuzz): per target.
 LONGFUZZ ?= 10m
 
-.PHONY: run test unit test-under-load types fuzz-short fuzz bench lint fmt-check vet deps browser-deps clean
+.PHONY: run cluster test unit test-under-load types fuzz-short fuzz bench lint fmt-check vet deps browser-deps clean
 
 ## run: start the tictactoe server and print the URL to open.
 run:
 	$(GO) run ./examples/tictactoe -addr $(ADDR) $(ARGS)
+
+## cluster: three nodes of the server on one machine, their NATS embedded, behind a per-request round-robin balancer; prints the address to open (docs/CLUSTER.md).
+cluster:
+	GO=$(GO) ./scripts/cluster.sh $(ARGS)
 
 ## test: everything CI runs: formatting, vet, the type check of the browser library's declarations, the race-enabled suite (browser tests included), the allocation tests (without -race) and a short run of every fuzz target.
 test: deps fmt-check vet types unit fuzz-short
