@@ -116,6 +116,8 @@ type Node struct {
 
 	games gamesSide
 
+	rtt atomic.Int64 // the last round trip to NATS, in nanoseconds
+
 	peersMu sync.Mutex
 	peers   map[string]time.Time // other nodes, by tag: when each last said hello
 	stop    chan struct{}
@@ -183,13 +185,17 @@ const (
 )
 
 // sayHello tells the other nodes this one is there, now and every
-// helloEvery, until Close. One goroutine per node.
+// helloEvery, and measures the round trip to NATS, until Close. One
+// goroutine per node.
 func (n *Node) sayHello() {
 	defer close(n.stopped)
 	t := time.NewTicker(helloEvery)
 	defer t.Stop()
 	for {
 		n.out.push(msg{subj: "cp.nodes", data: []byte(n.opts.Node)})
+		if rtt, err := n.nc.RTT(); err == nil {
+			n.rtt.Store(int64(rtt))
+		}
 		select {
 		case <-t.C:
 		case <-n.stop:
@@ -343,6 +349,9 @@ type Stats struct {
 	BytesIn  int64 `json:"relay_bytes_in"`
 	// Open: relays in flight both ways (streams included).
 	Open int `json:"relays_open"`
+	// NATSRoundTrip: the last round trip to the NATS server (measured
+	// every second).
+	NATSRoundTrip time.Duration `json:"nats_rtt_ns"`
 	// PublishesOut: client publishes (and unicasts) sent to other nodes;
 	// PublishesIn: theirs delivered here.
 	PublishesOut int64 `json:"publishes_out"`
@@ -370,7 +379,7 @@ func (n *Node) Stats() Stats {
 		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
 		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open,
 		PublishesOut: n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
-		GamesNode: n.opts.Games, Peers: n.Peers(),
+		GamesNode: n.opts.Games, Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()),
 		ClaimsOut: n.stats.claimsOut.Load(), ClaimsIn: n.stats.claimsIn.Load(),
 		OpsOut: n.stats.opsOut.Load(), OpsIn: n.stats.opsIn.Load(),
 	}

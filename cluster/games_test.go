@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +50,7 @@ func startGamesCluster(t *testing.T, n int) ([]*gamesNode, []*testNode) {
 		gs, err := games.New(games.Config{
 			HTTP:    engine.Config{Addr: "127.0.0.1:0", Loops: 2},
 			Comet:   comet.Config{MaxSessionsPerAddr: -1, PublishRate: -1},
+			Metrics: true,
 			Games:   []rooms.Game{ttt.Game},
 			Logger:  testkit.Logger(),
 			Cluster: node,
@@ -219,6 +221,13 @@ func TestTictactoeThroughAnyNode(t *testing.T) {
 	}
 	if len(homes) < 2 {
 		t.Errorf("the players' sessions are on %v: want them spread over the nodes", homes)
+	}
+	// The figures are in /metrics too.
+	m := testkit.Get(t, nodes[0].addr(), "/metrics")
+	for _, want := range []string{`cometplay_cluster_claims_total{direction="in"}`, `cometplay_cluster_relays_total{direction="out"}`, "cometplay_cluster_nats_rtt_seconds", "cometplay_cluster_peers 2"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("/metrics of n1 lacks %s", want)
+		}
 	}
 	if s := nodes[1].node.Stats(); s.ClaimsOut == 0 || nodes[0].node.Stats().ClaimsIn == 0 || s.OpsIn == 0 {
 		t.Errorf("n2 forwarded %d claims, n1 handled %d, n2 applied %d ops: want each > 0", s.ClaimsOut, nodes[0].node.Stats().ClaimsIn, s.OpsIn)

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/lobby"
@@ -119,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Cluster.ServeGames(s.bridge, s.bridge)
 	}
 	s.metrics = NewMetrics(srv, hub)
+	if c, ok := cfg.Cluster.(prometheus.Collector); ok {
+		s.metrics.Registry().MustRegister(c) // the cluster's figures
+	}
 	s.metrics.AddRooms(s.rooms)
 	if s.lobby != nil {
 		s.metrics.AddLobby(s.lobby)

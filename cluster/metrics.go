@@ -1,0 +1,55 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The node's figures for Prometheus (games.New registers a Cluster that is
+// a prometheus.Collector with the server's metrics): the same as Stats.
+var (
+	descRelays     = prometheus.NewDesc("cometplay_cluster_relays_total", "Requests relayed: out, to their session's home node; in, served here for another node.", []string{"direction"}, nil)
+	descRelayBytes = prometheus.NewDesc("cometplay_cluster_relay_bytes_total", "Response bytes of relayed requests: out, sent to other nodes; in, received from them.", []string{"direction"}, nil)
+	descNoHome     = prometheus.NewDesc("cometplay_cluster_relays_no_home_total", "Relayed requests whose node was not there (answered as for an unknown session).", nil, nil)
+	descOpen       = prometheus.NewDesc("cometplay_cluster_relays_open", "Relays in flight, both ways (streams included).", nil, nil)
+	descPublishes  = prometheus.NewDesc("cometplay_cluster_publishes_total", "Client publishes and unicasts: out, sent to other nodes; in, delivered here.", []string{"direction"}, nil)
+	descClaims     = prometheus.NewDesc("cometplay_cluster_claims_total", "Room and lobby publishes: out, forwarded to the games node; in, handled here for other nodes.", []string{"direction"}, nil)
+	descOps        = prometheus.NewDesc("cometplay_cluster_pushes_total", "The games node's events and subscriptions for other nodes' sessions: out, sent; in, applied here.", []string{"direction"}, nil)
+	descPeers      = prometheus.NewDesc("cometplay_cluster_peers", "Other nodes heard of in the last 3 s.", nil, nil)
+	descRoutes     = prometheus.NewDesc("cometplay_cluster_nats_routes", "Route connections of the embedded NATS server.", nil, nil)
+	descRTT        = prometheus.NewDesc("cometplay_cluster_nats_rtt_seconds", "Round trip to the NATS server, measured every second.", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (n *Node) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (n *Node) Collect(ch chan<- prometheus.Metric) {
+	s := n.Stats()
+	c := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	g := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
+	}
+	c(descRelays, s.RelaysOut, "out")
+	c(descRelays, s.RelaysIn, "in")
+	c(descRelayBytes, s.BytesOut, "out")
+	c(descRelayBytes, s.BytesIn, "in")
+	c(descNoHome, s.NoHome)
+	g(descOpen, float64(s.Open))
+	c(descPublishes, s.PublishesOut, "out")
+	c(descPublishes, s.PublishesIn, "in")
+	c(descClaims, s.ClaimsOut, "out")
+	c(descClaims, s.ClaimsIn, "in")
+	c(descOps, s.OpsOut, "out")
+	c(descOps, s.OpsIn, "in")
+	g(descPeers, float64(len(s.Peers)))
+	g(descRoutes, float64(s.Routes))
+	g(descRTT, time.Duration(n.rtt.Load()).Seconds())
+}
