@@ -233,3 +233,58 @@ func TestTictactoeThroughAnyNode(t *testing.T) {
 		t.Errorf("n2 forwarded %d claims, n1 handled %d, n2 applied %d ops: want each > 0", s.ClaimsOut, nodes[0].node.Stats().ClaimsIn, s.OpsIn)
 	}
 }
+
+// 100 players quick-matching at once through every node end in exactly 50
+// rooms, none in two: the lobby is one for all nodes.
+func TestQuickMatchAcrossNodes(t *testing.T) {
+	_, plain := startGamesCluster(t, 3)
+	lb := perRequestLB(t, plain)
+	const players = 100
+	rooms := make([]string, players)
+	var wg sync.WaitGroup
+	for i := range players {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := &tttPlayer{t: t, name: "q" + strconv.Itoa(i)}
+			p.ctl = dial(t, lb)
+			_, evs := p.ctl.do("p_event=join&p_format=json")
+			if len(evs) == 0 {
+				t.Errorf("%s: join failed", p.name)
+				return
+			}
+			p.id = evs[0]["p_id"]
+			p.s = openStream(t, lb, "p_event=listen&p_id="+p.id+"&p_mode=stream")
+			p.s.next()
+			p.publish("p_subject", "/lobby", "action", "hello", "name", p.name)
+			p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+			for {
+				ev := p.s.next()
+				if ev["type"] == "joined" {
+					var j struct {
+						Room string `json:"room"`
+					}
+					json.Unmarshal([]byte(ev["data"]), &j)
+					rooms[i] = j.Room
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seated := map[string]int{}
+	for i, r := range rooms {
+		if r == "" {
+			t.Fatalf("q%d was not seated", i)
+		}
+		seated[r]++
+	}
+	if len(seated) != players/2 {
+		t.Errorf("%d players in %d rooms, want %d", players, len(seated), players/2)
+	}
+	for r, n := range seated {
+		if n != 2 {
+			t.Errorf("room %s has %d players", r, n)
+		}
+	}
+}
