@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cometplay/cometplay/cluster"
 	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/games"
 	"github.com/cometplay/cometplay/lobby"
@@ -39,6 +40,11 @@ type serverOptions struct {
 	// players of a game live in one process (which measures the latency of
 	// a move from its send to the opponent's receipt in memory).
 	Queues int
+	// Node, ClusterListen and ClusterRoutes make the games kind a node of
+	// a cluster (cluster.Options: its tag, its embedded NATS server's route
+	// address, the other nodes'); Node empty: one server.
+	Node, ClusterListen string
+	ClusterRoutes       []string
 }
 
 // gameName is the game played by load process i (see serverOptions.Queues).
@@ -63,7 +69,15 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		g.Name = gameName(i)
 		gs = append(gs, g)
 	}
-	g, err := games.New(games.Config{
+	var node *cluster.Node
+	if o.Node != "" {
+		var err error
+		node, err = cluster.Start(cluster.Options{Node: o.Node, Listen: o.ClusterListen, Routes: o.ClusterRoutes, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+	}
+	gc := games.Config{
 		HTTP:  engine.Config{Addr: addr, Static: static.FS(), StaticModTime: staticModTime, MaxConnsPerAddr: -1}, // the load generator is one address
 		Comet: o.Hub,
 		// Every simulated player comes from the load generator's address:
@@ -73,8 +87,15 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		Games:   gs,
 		Metrics: true,
 		Logger:  log,
-	})
+	}
+	if node != nil {
+		gc.Cluster = node
+	}
+	g, err := games.New(gc)
 	if err != nil {
+		if node != nil {
+			node.Close()
+		}
 		return nil, err
 	}
 	mountDirectMatch(g.HTTP(), g.Hub(), g.Rooms())
@@ -83,10 +104,18 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		g.Shutdown(context.Background())
 		return nil, err
 	}
+	stop := g.Shutdown
+	if node != nil {
+		stop = func(ctx context.Context) error {
+			err := g.Shutdown(ctx)
+			node.Close()
+			return err
+		}
+	}
 	return &runningServer{
 		Kind: kindGames,
 		Addr: g.Addr(),
-		stop: g.Shutdown,
+		stop: stop,
 		extra: func() any {
 			return map[string]any{"hub": g.Hub().Stats(), "rooms": g.Rooms().Stats(), "lobby": g.Lobby().Stats()}
 		},

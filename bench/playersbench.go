@@ -36,13 +36,18 @@ type playersOptions struct {
 	RequeueEvery   int
 	HelloWindow    int
 	ServerProcs    int
-	Env            []string // GOGC, GOMEMLIMIT of the server
-	PollWait       string
-	ProfileDir     string
-	Section        string
-	Drain          time.Duration
-	Rounds         int
-	SwitchSpread   time.Duration
+	// Nodes > 1 runs the server as that many nodes of a cluster behind
+	// the per-request balancer (internal/balancer) in this process: the
+	// players talk to the balancer, the server's figures are the games
+	// node's (n1).
+	Nodes        int
+	Env          []string // GOGC, GOMEMLIMIT of the server
+	PollWait     string
+	ProfileDir   string
+	Section      string
+	Drain        time.Duration
+	Rounds       int
+	SwitchSpread time.Duration
 	// Targets is the set of targets the section states (targetsPlayers5k,
 	// targetsLobby, targetsReference; "" picks by the other options).
 	Targets string
@@ -69,6 +74,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.IntVar(&o.HelloWindow, "hello-window", 64, "hellos waiting for their welcome at once, all processes together (the ramp's pace)")
 	fs.IntVar(&o.RequeueEvery, "requeue-every", 3, "games in a room before its players quick-match again (0: rematch forever)")
 	fs.IntVar(&o.ServerProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of the server")
+	fs.IntVar(&o.Nodes, "nodes", 1, "server nodes: more than 1 runs a cluster behind a per-request round-robin balancer")
 	env = fs.String("server-env", "", "environment of the server, space separated (e.g. GOGC=200 GOMEMLIMIT=1GiB)")
 	fs.StringVar(&o.PollWait, "poll-wait", "500-1000", "the server's poll p_wait range in ms (the engine's default is 6000-10000)")
 	fs.StringVar(&o.ProfileDir, "profile", "", "collect CPU and heap profiles of the server over each measured window into this directory")
@@ -323,18 +329,12 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 	players := 2 * games
 	procs := o.loadProcs(games)
 	ramp := &playersRamp{Transport: o.Transports[0], Games: games, Players: players, Procs: procs}
-	srv, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: o.serverArgs(procs)})
+	srv, addr, stopServers, err := startPlayersServers(ctx, o, procs)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := srv.Stop(sctx); err != nil {
-			fmt.Fprintln(progress, err)
-		}
-	}()
-	fmt.Fprintf(progress, "players: %d games, server pid %d at %s, %d load processes\n", games, srv.Pid(), srv.Addr, procs)
+	defer stopServers(progress)
+	fmt.Fprintf(progress, "players: %d games, server pid %d at %s, %d load processes\n", games, srv.Pid(), addr, procs)
 	ramp.RSSBefore, _ = srv.RSS()
 	ramp.FileLimit, _ = procFileLimit(srv.Pid())
 	if st, err := debugStats(srv.Addr); err == nil {
@@ -354,7 +354,7 @@ func runPlayers(ctx context.Context, o playersOptions, progress io.Writer) (*pla
 			n += 2
 		}
 		cfg := playersConfig{
-			Addr: srv.Addr, Transport: o.Transports[0], Players: n, Game: gameName(i), Think: o.Think, Lobby: o.Lobby, Match: o.Match,
+			Addr: addr, Transport: o.Transports[0], Players: n, Game: gameName(i), Think: o.Think, Lobby: o.Lobby, Match: o.Match,
 			Ramp: max(1, o.Ramp/procs), CtrlConns: o.CtrlConns, RequeueEvery: o.RequeueEvery, HelloWindow: max(1, o.HelloWindow/procs),
 			SwitchSpread: o.SwitchSpread,
 			Seed:         uint64(i + 1), Name: fmt.Sprintf("p%d-", i),

@@ -435,8 +435,14 @@ func serveMain(args []string) error {
 	fs.IntVar(&o.Hub.PublishRate, "publish-rate", o.Hub.PublishRate, "games: comet.Config.PublishRate per session (-1: no limit)")
 	pollWait := fs.String("poll-wait", "", "games: comet.Config.PollWaitMin-Max in ms, e.g. 500-1000 (default the engine's)")
 	fs.IntVar(&o.Queues, "queues", 1, "games: quick-match queues (tictactoe registered under this many names)")
+	fs.StringVar(&o.Node, "node", "", "games: this node's tag in a cluster (empty: one server)")
+	fs.StringVar(&o.ClusterListen, "cluster-listen", "127.0.0.1:0", "games with -node: the embedded NATS server's route address")
+	routes := fs.String("cluster-routes", "", "games with -node: the other nodes' route addresses, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *routes != "" {
+		o.ClusterRoutes = strings.Split(*routes, ",")
 	}
 	var err error
 	if o.Hub.PollWaitMin, o.Hub.PollWaitMax, err = parseMsRange(*pollWait); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"sync/atomic"
+	"time"
 )
 
 // Backend is one node: its name (for X-Cometplay-Node) and its address
@@ -37,5 +38,8 @@ func New(backends []Backend) http.Handler {
 		// Flush at once: a stream's chunks reach the client as the node
 		// writes them.
 		FlushInterval: -1,
+		// Keep connections to the nodes for the next requests: every
+		// request of every client goes through them.
+		Transport: &http.Transport{MaxIdleConns: 4096, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second, DisableCompression: true},
 	}
 }

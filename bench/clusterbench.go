@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// `bench cluster`: the players' move → opponent latency through the
+// cluster (three nodes behind the per-request balancer) against one node,
+// in one run: the configurations take turns, round after round, so that
+// the machine's background load falls on all of them alike. A third
+// configuration, one node behind the same balancer, tells the balancer's
+// own share apart from the cluster's.
+
+// clusterModes are the configurations, in the order of a round (the order
+// turns from round to round).
+var clusterModes = []struct {
+	name    string
+	nodes   int
+	balance bool
+}{
+	{"one node", 1, false},
+	{"one node behind the balancer", 1, true},
+	{"three nodes behind the balancer", 3, true},
+}
+
+type clusterRun struct {
+	Mode  string
+	Round int
+	Run   *playersRun
+}
+
+type clusterReport struct {
+	o      playersOptions
+	rounds int
+	runs   []clusterRun
+	load   [2]string
+}
+
+func clusterMain(ctx context.Context, args, invocation []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
+	var o playersOptions
+	games, trans, env := playersFlags(fs, &o)
+	rounds := fs.Int("cluster-rounds", 2, "rounds: each runs every configuration once")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Transports = strings.Split(*trans, ",")
+	var err error
+	if o.Games, err = strconv.Atoi(*games); err != nil || o.Games < 1 {
+		return fmt.Errorf("bench: bad -games %q", *games)
+	}
+	o.Env = strings.Fields(*env)
+	o.Section = "cluster"
+	started := time.Now()
+	rep := &clusterReport{o: o, rounds: *rounds}
+	rep.load[0] = loadAverage()
+	for r := range *rounds {
+		for k := range clusterModes {
+			m := clusterModes[(k+r)%len(clusterModes)]
+			mo := o
+			mo.Nodes = m.nodes
+			mo.Rounds = 1
+			mo.ProfileDir = ""
+			if m.balance && m.nodes == 1 {
+				os.Setenv(balanceOneEnv, "1")
+			}
+			fmt.Fprintf(os.Stderr, "cluster round %d: %s\n", r+1, m.name)
+			_, runs, err := runPlayers(ctx, mo, os.Stderr)
+			os.Unsetenv(balanceOneEnv)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			for _, run := range runs {
+				rep.runs = append(rep.runs, clusterRun{Mode: m.name, Round: r, Run: run})
+			}
+		}
+	}
+	rep.load[1] = loadAverage()
+	return writeReport(rep, o.Out, "", "cluster", invocation, started, stdout)
+}
+
+// med returns the median over the rounds of f for mode and transport.
+func (rep *clusterReport) med(mode, transport string, f func(*playersRun) time.Duration) (time.Duration, []time.Duration) {
+	var vs []time.Duration
+	for _, cr := range rep.runs {
+		if cr.Mode == mode && cr.Run.Transport == transport {
+			vs = append(vs, f(cr.Run))
+		}
+	}
+	if len(vs) == 0 {
+		return 0, nil
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	return s[len(s)/2], vs
+}
+
+func (rep *clusterReport) targets() []target {
+	var ts []target
+	one, three := clusterModes[0].name, clusterModes[2].name
+	for _, tr := range rep.o.Transports {
+		cfg := fmt.Sprintf("%s, %d games, %d round(s) of %v, medians", tr, rep.o.Games, rep.rounds, rep.o.Duration)
+		a50, _ := rep.med(one, tr, moveP50)
+		c50, _ := rep.med(three, tr, moveP50)
+		b50, _ := rep.med(clusterModes[1].name, tr, moveP50)
+		d := c50 - a50
+		ts = append(ts, target{What: "through the balancer in front of three nodes vs one node: move → opponent p50 within +1 ms", Config: cfg,
+			Measured: "+" + fmtDur(d), Met: d <= time.Millisecond,
+			Context: fmt.Sprintf("three nodes %s, one node %s; one node behind the balancer %s", fmtDur(c50), fmtDur(a50), fmtDur(b50))})
+		a99, _ := rep.med(one, tr, moveP99)
+		c99, _ := rep.med(three, tr, moveP99)
+		b99, _ := rep.med(clusterModes[1].name, tr, moveP99)
+		d = c99 - a99
+		ts = append(ts, target{What: "through the balancer in front of three nodes vs one node: move → opponent p99 within +5 ms", Config: cfg,
+			Measured: "+" + fmtDur(d), Met: d <= 5*time.Millisecond,
+			Context: fmt.Sprintf("three nodes %s, one node %s; one node behind the balancer %s", fmtDur(c99), fmtDur(a99), fmtDur(b99))})
+	}
+	return ts
+}
+
+func (rep *clusterReport) writeCharts(string) error { return nil }
+
+func (rep *clusterReport) summary() string {
+	var b strings.Builder
+	for _, t := range rep.targets() {
+		fmt.Fprintf(&b, "%s (%s): %s %s; %s\n", t.What, t.Config, t.Measured, metWord(t.Met), t.Context)
+	}
+	return b.String()
+}
+
+func (rep *clusterReport) markdown(header, _ string) string {
+	var b strings.Builder
+	b.WriteString("## Cluster: three nodes behind a balancer against one node\n\n")
+	b.WriteString(header)
+	fmt.Fprintf(&b, "\nThe players of `bench players` (%d games, one move per %v per game, quick-matching through the lobby) play against three configurations in turn, round after round (the order turns each round): **one node** (`bench serve -kind games`, as in the players sections); **one node behind the balancer** (`internal/balancer`, the per-request round-robin reverse proxy `make cluster` runs, in the bench's own process); **three nodes behind the balancer** (three `bench serve -kind games -node nX` processes, their NATS servers embedded and routed to each other, n1 the games node: every request of a player goes to the next node, and is relayed to its session's home node). All on this machine's two cores, with the load processes. Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
+		rep.o.Games, rep.o.Think, rep.load[0], rep.load[1])
+	b.WriteString(targetsTable("### Targets", "context", rep.targets()))
+	b.WriteString("### By round\n\n| configuration | transport | round | move → opponent p50 | p99 | server-side p99 | moves/s | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, cr := range rep.runs {
+		r := cr.Run
+		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %.0f | %d |\n", cr.Mode, r.Transport, cr.Round+1, fmtDur(moveP50(r)), fmtDur(moveP99(r)), fmtDur(srvP99(r)), r.movesPerSec(), r.Res.errorCount())
+	}
+	b.WriteString("\nServer-side is the send of a move to the kernel's receive stamp on the opponent's socket (see the players sections); with the balancer, the opponent's socket is the balancer's.\n\n")
+	return b.String()
+}

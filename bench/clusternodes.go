@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cometplay/cometplay/internal/balancer"
+)
+
+// startPlayersServers starts the server of a players run: one games server,
+// or with o.Nodes > 1 that many nodes of a cluster (their NATS servers
+// embedded and routed to each other) behind the per-request balancer in
+// this process. It returns the games node's child (whose figures the run
+// reports), the address the players use and how to stop it all.
+func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Child, string, func(io.Writer), error) {
+	if o.Nodes <= 1 && os.Getenv(balanceOneEnv) == "" {
+		srv, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: o.serverArgs(procs)})
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return srv, srv.Addr, func(progress io.Writer) { stopChild(srv, progress) }, nil
+	}
+	// Route ports picked now: each node is told every other's.
+	ports := make([]string, o.Nodes)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, "", nil, err
+		}
+		ports[i] = l.Addr().String()
+		l.Close()
+	}
+	var children []*Child
+	stop := func(progress io.Writer) {
+		for _, c := range children {
+			stopChild(c, progress)
+		}
+	}
+	var bs []balancer.Backend
+	for i := range o.Nodes {
+		var others []string
+		for j, p := range ports {
+			if j != i {
+				others = append(others, p)
+			}
+		}
+		tag := "n" + strconv.Itoa(i+1)
+		args := append(o.serverArgs(procs), "-node", tag, "-cluster-listen", ports[i], "-cluster-routes", strings.Join(others, ","))
+		if o.Nodes <= 1 {
+			args = o.serverArgs(procs)
+		}
+		c, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: args})
+		if err != nil {
+			stop(io.Discard)
+			return nil, "", nil, err
+		}
+		children = append(children, c)
+		bs = append(bs, balancer.Backend{Name: tag, Addr: c.Addr})
+	}
+	// Ready when every node hears of the others.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, c := range children {
+		for {
+			st, err := debugStats(c.Addr)
+			if err == nil {
+				if cl, ok := st["cluster"].(map[string]any); ok {
+					if peers, ok := cl["peers"].([]any); ok && len(peers) == o.Nodes-1 {
+						break
+					}
+				} else if o.Nodes <= 1 {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				stop(io.Discard)
+				return nil, "", nil, fmt.Errorf("bench: the cluster's nodes did not meet within 30s")
+			}
+			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
+				stop(io.Discard)
+				return nil, "", nil, err
+			}
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		stop(io.Discard)
+		return nil, "", nil, err
+	}
+	hs := &http.Server{Handler: balancer.New(bs)}
+	go hs.Serve(l)
+	return children[0], l.Addr().String(), func(progress io.Writer) {
+		hs.Close()
+		stop(progress)
+	}, nil
+}
+
+// balanceOneEnv set puts a one-node players run behind the balancer too
+// (bench cluster's middle configuration).
+const balanceOneEnv = "BENCH_BALANCE_ONE"
+
+func stopChild(c *Child, progress io.Writer) {
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.Stop(sctx); err != nil {
+		fmt.Fprintln(progress, err)
+	}
+}
