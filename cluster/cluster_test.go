@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/internal/testkit"
 )
 
@@ -286,4 +287,35 @@ func TestPublishesReachEveryNode(t *testing.T) {
 		t.Fatalf("publishes out of n1 %d, into n2 %d, into n3 %d; want 12, 11, 12",
 			nodes[0].node.Stats().PublishesOut, nodes[1].node.Stats().PublishesIn, nodes[2].node.Stats().PublishesIn)
 	}
+}
+
+// A client that stops reading a relayed stream is closed by the node that
+// holds its connection, at that node's outbound cap, and the home node's
+// listener is detached: the cap holds on relayed channels.
+func TestRelayedSlowReaderIsClosed(t *testing.T) {
+	nodes := startClusterWith(t, 3, engine.Config{MaxOutbound: 64 << 10})
+	a, b := nodes[0], nodes[1]
+	ca := dial(t, a.addr())
+	_, evs := ca.do("p_event=join&p_format=json")
+	id := evs[0]["p_id"]
+	ca.do("p_event=subscribe&p_id=" + id + "&p_subject=/t")
+	c := testkit.DialSmallRcvbuf(t, b.addr(), 4<<10)
+	c.Send("GET /comet?p_event=listen&p_mode=stream&p_id=" + id + " HTTP/1.1\r\nHost: t\r\n\r\n")
+	if resp, err := c.Head("GET"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("listen: %v %v", resp, err)
+	}
+	testkit.Eventually(t, "the listener attached on A", func() bool { return a.hub.Stats().StreamListeners == 1 })
+	// The client reads nothing more; A keeps publishing.
+	big := strings.Repeat("x", 4<<10)
+	for i := 0; b.srv.Stats().SlowClosed == 0; i++ {
+		if i > 10000 {
+			t.Fatal("B never closed the slow reader")
+		}
+		a.hub.Publish("/t", "i", strconv.Itoa(i), "pad", big)
+		if i%64 == 63 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	testkit.Eventually(t, "A's listener detached", func() bool { return a.hub.Stats().StreamListeners == 0 })
+	testkit.Eventually(t, "the relays ended", func() bool { return a.node.Stats().Open == 0 && b.node.Stats().Open == 0 })
 }

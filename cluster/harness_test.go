@@ -36,7 +36,13 @@ type testNode struct {
 
 func (tn *testNode) addr() string { return tn.srv.Addr() }
 
-func startCluster(t *testing.T, n int) []*testNode {
+func startCluster(t testing.TB, n int) []*testNode {
+	t.Helper()
+	return startClusterWith(t, n, engine.Config{})
+}
+
+// startClusterWith starts n nodes whose servers have ecfg's settings.
+func startClusterWith(t testing.TB, n int, ecfg engine.Config) []*testNode {
 	t.Helper()
 	nodes := make([]*testNode, n)
 	var first string
@@ -52,7 +58,9 @@ func startCluster(t *testing.T, n int) []*testNode {
 		if i == 0 {
 			first = node.RouteAddr().String()
 		}
-		srv, err := engine.New(engine.Config{Addr: "127.0.0.1:0", Logger: testkit.Logger(), Loops: 2})
+		ec := ecfg
+		ec.Addr, ec.Logger, ec.Loops = "127.0.0.1:0", testkit.Logger(), 2
+		srv, err := engine.New(ec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,12 +157,12 @@ func perConnLB(t *testing.T, nodes []*testNode) string {
 
 // client is a raw HTTP/1.1 client on one keep-alive connection.
 type client struct {
-	t  *testing.T
+	t  testing.TB
 	c  *testkit.Conn
 	to string
 }
 
-func dial(t *testing.T, addr string) *client {
+func dial(t testing.TB, addr string) *client {
 	return &client{t: t, c: testkit.Dial(t, addr), to: addr}
 }
 
@@ -170,7 +178,7 @@ func (cl *client) do(query string) (int, []map[string]string) {
 	return 200, parseJSON(cl.t, r.Text)
 }
 
-func parseJSON(t *testing.T, text string) []map[string]string {
+func parseJSON(t testing.TB, text string) []map[string]string {
 	t.Helper()
 	text = strings.TrimSpace(text)
 	if strings.HasPrefix(text, "[") {
