@@ -117,7 +117,11 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 		Addr: g.Addr(),
 		stop: stop,
 		extra: func() any {
-			return map[string]any{"hub": g.Hub().Stats(), "rooms": g.Rooms().Stats(), "lobby": g.Lobby().Stats()}
+			x := map[string]any{"hub": g.Hub().Stats(), "rooms": g.Rooms().Stats()}
+			if lb := g.Lobby(); lb != nil { // a cluster's lobby is on its games node
+				x["lobby"] = lb.Stats()
+			}
+			return x
 		},
 	}, nil
 }

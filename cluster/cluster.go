@@ -119,7 +119,7 @@ type Node struct {
 	rtt atomic.Int64 // the last round trip to NATS, in nanoseconds
 
 	peersMu sync.Mutex
-	peers   map[string]time.Time // other nodes, by tag: when each last said hello
+	peers   map[string]peer // other nodes, by tag
 	stop    chan struct{}
 	stopped chan struct{}
 
@@ -130,6 +130,7 @@ type stats struct {
 	relaysOut, relaysIn, noHome, bytesIn, bytesOut atomic.Int64
 	pubsOut, pubsIn                                atomic.Int64
 	claimsOut, claimsIn, opsOut, opsIn             atomic.Int64
+	roomCallsOut, roomCallsIn                      atomic.Int64
 }
 
 // Start starts the node's NATS (embedded, or connects to Options.NATS) and
@@ -151,7 +152,7 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cluster: node tag must be %d characters of A-Z a-z 0-9 - _, got %q", comet.TagLen, o.Node)
 	}
 	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]engine.RelayConn),
-		peers: make(map[string]time.Time), stop: make(chan struct{}), stopped: make(chan struct{})}
+		peers: make(map[string]peer), stop: make(chan struct{}), stopped: make(chan struct{})}
 	n.games.pending = make(map[uint64]func(error))
 	var err error
 	if o.NATS == "" {
@@ -177,6 +178,11 @@ func Start(o Options) (*Node, error) {
 	return n, nil
 }
 
+// peer is what a node knows of another: when it last said hello.
+type peer struct {
+	seen time.Time
+}
+
 // helloEvery is how often a node tells the others it is there; a node not
 // heard of for peerTimeout is taken as gone (Peers).
 const (
@@ -192,7 +198,7 @@ func (n *Node) sayHello() {
 	t := time.NewTicker(helloEvery)
 	defer t.Stop()
 	for {
-		n.out.push(msg{subj: "cp.nodes", data: []byte(n.opts.Node)})
+		n.sayHelloOnce()
 		if rtt, err := n.nc.RTT(); err == nil {
 			n.rtt.Store(int64(rtt))
 		}
@@ -204,6 +210,11 @@ func (n *Node) sayHello() {
 	}
 }
 
+// sayHelloOnce tells the other nodes this one is there.
+func (n *Node) sayHelloOnce() {
+	n.out.push(msg{subj: "cp.nodes", data: []byte(n.opts.Node)})
+}
+
 func (n *Node) onHello(m *nats.Msg) {
 	tag := string(m.Data)
 	if tag == n.opts.Node || !validTag(tag) {
@@ -211,11 +222,11 @@ func (n *Node) onHello(m *nats.Msg) {
 	}
 	n.peersMu.Lock()
 	_, known := n.peers[tag]
-	n.peers[tag] = time.Now()
+	n.peers[tag] = peer{seen: time.Now()}
 	n.peersMu.Unlock()
 	if !known {
 		// Answer a newcomer at once rather than at the next tick.
-		n.out.push(msg{subj: "cp.nodes", data: []byte(n.opts.Node)})
+		n.sayHelloOnce()
 	}
 }
 
@@ -226,8 +237,8 @@ func (n *Node) Peers() []string {
 	n.peersMu.Lock()
 	defer n.peersMu.Unlock()
 	tags := make([]string, 0, len(n.peers))
-	for tag, seen := range n.peers {
-		if now.Sub(seen) > peerTimeout {
+	for tag, p := range n.peers {
+		if now.Sub(p.seen) > peerTimeout {
 			delete(n.peers, tag)
 			continue
 		}
@@ -367,10 +378,22 @@ type Stats struct {
 	ClaimsIn  int64 `json:"claims_in"`
 	OpsOut    int64 `json:"ops_out"`
 	OpsIn     int64 `json:"ops_in"`
+	// RoomCallsOut: the games node's lobby's calls on other nodes' rooms
+	// (create, join, leave…); RoomCallsIn: those this node's rooms
+	// answered. Rooms: this node's rooms now.
+	RoomCallsOut int64 `json:"room_calls_out"`
+	RoomCallsIn  int64 `json:"room_calls_in"`
+	Rooms        int   `json:"rooms"`
 }
 
 // Stats returns the node's figures.
 func (n *Node) Stats() Stats {
+	rooms := 0
+	n.games.mu.Lock()
+	if m := n.games.rooms; m != nil {
+		rooms = m.NumRooms()
+	}
+	n.games.mu.Unlock()
 	n.mu.Lock()
 	open := len(n.relays) + len(n.served)
 	n.mu.Unlock()
@@ -382,6 +405,8 @@ func (n *Node) Stats() Stats {
 		GamesNode: n.opts.Games, Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()),
 		ClaimsOut: n.stats.claimsOut.Load(), ClaimsIn: n.stats.claimsIn.Load(),
 		OpsOut: n.stats.opsOut.Load(), OpsIn: n.stats.opsIn.Load(),
+		RoomCallsOut: n.stats.roomCallsOut.Load(), RoomCallsIn: n.stats.roomCallsIn.Load(),
+		Rooms: rooms,
 	}
 }
 

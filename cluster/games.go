@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -16,8 +18,10 @@ import (
 // The games node (games.Cluster): one node runs the rooms and the lobby
 // for every node's sessions.
 //
-//	cp.games.in          claims forwarded to the games node ('c', with a
-//	                     reply subject) and session events ('s'), in order
+//	cp.n.<tag>.in        claims forwarded to node tag ('c', with a reply
+//	                     subject: for its rooms, or the games node's lobby),
+//	                     and on the games node session events ('s') and
+//	                     the other nodes' room changes ('r'), in order
 //	cp.n.<tag>.crep.<id> the games node's answer to claim id of node tag
 //	cp.n.<tag>.ops       the games node's rooms' and lobby's events and
 //	                     subscriptions for the sessions of node tag, in order
@@ -35,10 +39,13 @@ const (
 	opUnsubscribe = 'x' // session, topic
 )
 
-// Message kinds on cp.games.in.
+// Message kinds on cp.n.<tag>.in: claims for the node's rooms (or, on
+// the games node, its lobby), and on the games node session events and
+// the other nodes' room changes.
 const (
-	inClaim   = 'c'
-	inSession = 's'
+	inClaim      = 'c'
+	inSession    = 's'
+	inRoomChange = 'r'
 )
 
 // games is the node's side of the games node.
@@ -47,13 +54,26 @@ type gamesSide struct {
 	pending map[uint64]func(error) // claims forwarded, waiting for the answer
 	local   games.Transport
 	handler games.GamesHandler
+	rooms   *rooms.Manager // this node's rooms (ServeRooms)
+	dir     *directory     // the games node's view of every node's rooms
 }
 
 // IsGamesNode implements games.Cluster.
 func (n *Node) IsGamesNode() bool { return n.opts.Games == n.opts.Node }
 
-// ForwardClaim implements games.Cluster. On a loop.
+// inSubject is where node tag takes claims, session events and room
+// changes.
+func inSubject(tag string) string { return "cp.n." + tag + ".in" }
+
+// ForwardClaim implements games.Cluster: a publish to /room/<id> goes to
+// the room's node, one to /lobby to the games node. On a loop.
 func (n *Node) ForwardClaim(c games.ClaimCall, done func(error)) {
+	dest := n.opts.Games
+	if id, ok := strings.CutPrefix(c.Subject, "/room/"); ok {
+		if tag := RoomOwner(id); tag != "" {
+			dest = tag
+		}
+	}
 	id := n.nextID.Add(1)
 	n.games.mu.Lock()
 	n.games.pending[id] = done
@@ -71,13 +91,13 @@ func (n *Node) ForwardClaim(c games.ClaimCall, done func(error)) {
 	}
 	b = appendFields(b, hs)
 	n.stats.claimsOut.Add(1)
-	n.out.push(msg{subj: "cp.games.in", reply: "cp.n." + n.opts.Node + ".crep." + strconv.FormatUint(id, 36), data: b})
+	n.out.push(msg{subj: inSubject(dest), reply: "cp.n." + n.opts.Node + ".crep." + strconv.FormatUint(id, 36), data: b})
 }
 
 // ForwardSessionEvent implements games.Cluster.
 func (n *Node) ForwardSessionEvent(kind comet.SessionEventKind, sessionID string) {
 	b := append([]byte{inSession, byte(kind)}, sessionID...)
-	n.out.push(msg{subj: "cp.games.in", data: b})
+	n.out.push(msg{subj: inSubject(n.opts.Games), data: b})
 }
 
 // ServeGames implements games.Cluster.
@@ -91,12 +111,7 @@ func (n *Node) ServeGames(local games.Transport, g games.GamesHandler) {
 	}{
 		{"cp.n." + n.opts.Node + ".ops", func(m *nats.Msg) { n.onOps(m.Data) }},
 		{"cp.n." + n.opts.Node + ".crep.*", n.onClaimAnswer},
-	}
-	if n.IsGamesNode() {
-		subs = append(subs, struct {
-			subj string
-			f    nats.MsgHandler
-		}{"cp.games.in", n.onGamesIn})
+		{inSubject(n.opts.Node), n.onGamesIn},
 	}
 	for _, s := range subs {
 		sub, err := n.nc.Subscribe(s.subj, s.f)
@@ -156,6 +171,14 @@ func (n *Node) onGamesIn(m *nats.Msg) {
 	switch m.Data[0] {
 	case inSession:
 		g.SessionEvent(comet.SessionEventKind(m.Data[1]), string(m.Data[2:]))
+	case inRoomChange:
+		n.games.mu.Lock()
+		d := n.games.dir
+		n.games.mu.Unlock()
+		var rc roomChange
+		if d != nil && json.Unmarshal(m.Data[2:], &rc) == nil {
+			d.changed(rc.Info, rc.Removed)
+		}
 	case inClaim:
 		b := m.Data[1:]
 		var c games.ClaimCall

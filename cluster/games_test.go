@@ -16,6 +16,7 @@ import (
 	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
 	"github.com/cometplay/cometplay/games"
 	"github.com/cometplay/cometplay/internal/testkit"
+	"github.com/cometplay/cometplay/lobby"
 	"github.com/cometplay/cometplay/rooms"
 )
 
@@ -52,6 +53,9 @@ func startGamesCluster(t *testing.T, n int) ([]*gamesNode, []*testNode) {
 			Comet:   comet.Config{MaxSessionsPerAddr: -1, PublishRate: -1},
 			Metrics: true,
 			Games:   []rooms.Game{ttt.Game},
+			// Every player comes from 127.0.0.1: no per-address share.
+			Rooms:   rooms.ManagerOptions{MaxWaitingPerAddr: -1},
+			Lobby:   lobby.Options{QueuePerAddr: lobby.DefaultQueueSize},
 			Logger:  testkit.Logger(),
 			Cluster: node,
 		})
@@ -112,6 +116,32 @@ func (p *tttPlayer) publish(kv ...string) {
 	}
 }
 
+// hello says hello in the lobby and waits for the welcome (the lobby
+// takes other actions only then).
+func (p *tttPlayer) hello() {
+	p.publish("p_subject", "/lobby", "action", "hello", "name", p.name)
+	for {
+		ev := p.s.next()
+		p.count(ev)
+		if ev["type"] == "welcome" {
+			return
+		}
+	}
+}
+
+// count checks that p_seq goes up one by one.
+func (p *tttPlayer) count(ev map[string]string) {
+	if seq, err := strconv.ParseUint(ev["p_seq"], 10, 64); err == nil && seq > 0 {
+		if seq != p.lastSeq+1 {
+			p.gaps++
+		}
+		p.lastSeq = seq
+	}
+	if ev["p_event"] == "gap" {
+		p.gaps++
+	}
+}
+
 // play returns the game's result, or an error.
 func (p *tttPlayer) play(lb string) (string, error) {
 	p.ctl = dial(p.t, lb)
@@ -122,20 +152,12 @@ func (p *tttPlayer) play(lb string) (string, error) {
 	p.id = evs[0]["p_id"]
 	p.s = openStream(p.t, lb, "p_event=listen&p_id="+p.id+"&p_mode=stream")
 	p.s.next() // listen-ack
-	p.publish("p_subject", "/lobby", "action", "hello", "name", p.name)
+	p.hello()
 	p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
 	deadline := time.Now().Add(testkit.Timeout)
 	for time.Now().Before(deadline) {
 		ev := p.s.next()
-		if seq, err := strconv.ParseUint(ev["p_seq"], 10, 64); err == nil && seq > 0 {
-			if seq != p.lastSeq+1 {
-				p.gaps++
-			}
-			p.lastSeq = seq
-		}
-		if ev["p_event"] == "gap" {
-			p.gaps++
-		}
+		p.count(ev)
 		var data map[string]json.RawMessage
 		json.Unmarshal([]byte(ev["data"]), &data)
 		switch ev["type"] {
@@ -237,6 +259,7 @@ func TestTictactoeThroughAnyNode(t *testing.T) {
 // 100 players quick-matching at once through every node end in exactly 50
 // rooms, none in two: the lobby is one for all nodes.
 func TestQuickMatchAcrossNodes(t *testing.T) {
+	// … and the rooms are spread over the nodes.
 	_, plain := startGamesCluster(t, 3)
 	lb := perRequestLB(t, plain)
 	const players = 100
@@ -256,7 +279,7 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 			p.id = evs[0]["p_id"]
 			p.s = openStream(t, lb, "p_event=listen&p_id="+p.id+"&p_mode=stream")
 			p.s.next()
-			p.publish("p_subject", "/lobby", "action", "hello", "name", p.name)
+			p.hello()
 			p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
 			for {
 				ev := p.s.next()
@@ -282,9 +305,17 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 	if len(seated) != players/2 {
 		t.Errorf("%d players in %d rooms, want %d", players, len(seated), players/2)
 	}
+	owners := map[string]int{}
 	for r, n := range seated {
 		if n != 2 {
 			t.Errorf("room %s has %d players", r, n)
 		}
+		owners[RoomOwner(r)]++
+	}
+	// The rooms are placed on the node with the fewest: every node has
+	// some (the lobby hears of the others' counts every second, so not
+	// exactly a third each).
+	if len(owners) != 3 {
+		t.Errorf("rooms by node: %v; want rooms on each of the three", owners)
 	}
 }

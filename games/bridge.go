@@ -76,7 +76,7 @@ func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 		b.watch = lb // the lobby tells the Manager first, then does its own bookkeeping
 	}
 	var rc, lc comet.SubjectHandler = roomClaim{b}, lobbyClaim{b}
-	if b.cluster != nil && !b.cluster.IsGamesNode() {
+	if b.cluster != nil {
 		rc, lc = forwardClaim{b: b}, forwardClaim{b: b, lobby: true}
 	}
 	if err := b.hub.Claim(strings.TrimSuffix(roomPrefix, "/"), rc); err != nil {
@@ -85,7 +85,7 @@ func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 	if err := b.hub.Reserve(strings.TrimSuffix(roomPrefix, "/")); err != nil {
 		return err
 	}
-	if lb != nil {
+	if lb != nil || b.cluster != nil {
 		if err := b.hub.Claim(lobby.TopicLobby, lc); err != nil {
 			return err
 		}

@@ -15,29 +15,47 @@ import (
 // Config.Cluster nil: one node).
 //
 // Sessions live on every node (their home: the node that answered their
-// join). The rooms and the lobby run on one of them, the games node, for
-// all: the other nodes hand it their clients' publishes to /room/… and
-// /lobby (ForwardClaim) and their sessions' comings and goings
-// (ForwardSessionEvent), and the games node's rooms and lobby reach each
-// session through its home node (RemoteTransport).
+// join), and so do rooms: each node runs a rooms Manager and owns the
+// rooms it creates (their ids begin with its tag). The lobby runs on one
+// node, the games node, for all: the other nodes hand it their clients'
+// publishes to /lobby and their sessions' comings and goings
+// (ForwardClaim, ForwardSessionEvent), and it reaches every node's rooms
+// (RoomService), creating each on the node with the fewest. A publish to
+// /room/<id> goes from the session's home to the room's node. The rooms'
+// and the lobby's events reach each session through its home node
+// (RemoteTransport).
 type Cluster interface {
 	comet.Cluster
 	// IsGamesNode reports whether this node runs the rooms and the lobby.
 	IsGamesNode() bool
-	// ForwardClaim hands a client's publish to /room/… or /lobby to the
-	// games node; done gets what its handler returned, or an error if the
-	// games node is not there. On a loop: it must not block.
+	// ForwardClaim hands a client's publish to /room/<id> to the room's
+	// node, or to /lobby to the games node; done gets what its handler
+	// returned, or an error if that node is not there. On a loop: it must
+	// not block.
 	ForwardClaim(c ClaimCall, done func(error))
+	// OwnsRoom reports whether the room (its id) is this node's.
+	OwnsRoom(id string) bool
+	// RoomIDPrefix begins the ids of the rooms this node creates
+	// (rooms.ManagerOptions.IDPrefix).
+	RoomIDPrefix() string
+	// ServeRooms is called once by New on every node: its rooms answer the
+	// games node's lobby and tell it their changes.
+	ServeRooms(m *rooms.Manager)
+	// RoomService returns, on the games node, the rooms of every node for
+	// the lobby.
+	RoomService(local *rooms.Manager) lobby.RoomService
 	// ForwardSessionEvent tells the games node that a session of this
 	// node attached, detached or ended, in the order they happened.
 	ForwardSessionEvent(kind comet.SessionEventKind, sessionID string)
-	// RemoteTransport returns the games node's Transport: what is for a
-	// session of this node goes to local, what is for another node's goes
-	// there; a Publish goes to every node.
+	// RemoteTransport returns the Transport of the node's rooms (and, on
+	// the games node, its lobby): what is for a session of this node goes
+	// to local, what is for another node's goes there; a Publish goes to
+	// every node.
 	RemoteTransport(local Transport) Transport
 	// ServeGames is called once by New on every node: the cluster applies
-	// what the games node sends for this node's sessions to local, and, on
-	// the games node, hands forwarded claims and session events to g.
+	// what other nodes' rooms and lobby send for this node's sessions to
+	// local, and hands forwarded claims (and, on the games node, session
+	// events) to g.
 	ServeGames(local Transport, g GamesHandler)
 }
 
@@ -94,9 +112,11 @@ func (b *Bridge) SessionEvent(kind comet.SessionEventKind, id string) {
 	}
 }
 
-// forwardClaim is the claim of /room and /lobby on a node that is not the
-// games node: each publish goes to the games node, and its answer comes
-// back from there (comet.AsyncSubjectHandler).
+// forwardClaim is the claim of /room and /lobby of a node of a cluster:
+// a publish to one of its rooms (or its lobby, on the games node) is
+// handled here; any other goes to the node that has the room (or the
+// lobby), and its answer comes back from there
+// (comet.AsyncSubjectHandler).
 type forwardClaim struct {
 	b     *Bridge
 	lobby bool
@@ -115,5 +135,15 @@ func (f forwardClaim) HandlePublish(comet.Publish) error {
 }
 
 func (f forwardClaim) HandlePublishAsync(p comet.Publish, done func(error)) {
+	switch {
+	case f.lobby && f.b.lb != nil:
+		done(lobbyClaim{f.b}.HandlePublish(p))
+		return
+	case !f.lobby:
+		if id, ok := strings.CutPrefix(p.Subject, roomPrefix); ok && f.b.cluster.OwnsRoom(id) {
+			done(roomClaim{f.b}.HandlePublish(p))
+			return
+		}
+	}
 	f.b.cluster.ForwardClaim(ClaimCall{SessionID: p.Session.ID(), Subject: p.Subject, Fields: p.Fields, RemoteAddr: p.RemoteAddr, Header: p.Header}, done)
 }

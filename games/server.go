@@ -88,17 +88,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{http: srv, hub: hub, bridge: NewBridge(hub)}
-	// The rooms and the lobby reach sessions through the bridge, or on a
-	// cluster's games node through every session's home node.
+	// The rooms and the lobby reach sessions through the bridge, or in a
+	// cluster through every session's home node.
 	var tr Transport = s.bridge
-	if cfg.Cluster != nil {
-		s.bridge.cluster = cfg.Cluster
-		if cfg.Cluster.IsGamesNode() {
-			tr = cfg.Cluster.RemoteTransport(s.bridge)
-		}
-	}
 	ro := cfg.Rooms
 	ro.Logger = cfg.Logger
+	if cfg.Cluster != nil {
+		s.bridge.cluster = cfg.Cluster
+		tr = cfg.Cluster.RemoteTransport(s.bridge)
+		ro.IDPrefix = cfg.Cluster.RoomIDPrefix()
+	}
 	s.rooms = rooms.NewManager(tr, ro)
 	fail := func(err error) (*Server, error) {
 		s.stopRooms(context.Background())
@@ -109,7 +108,15 @@ func New(cfg Config) (*Server, error) {
 			return fail(err)
 		}
 	}
-	if !cfg.NoLobby {
+	switch {
+	case cfg.Cluster != nil && cfg.Cluster.IsGamesNode():
+		// The lobby of every node's players, over every node's rooms.
+		lo := cfg.Lobby
+		lo.Logger = cfg.Logger
+		s.lobby = lobby.New(cfg.Cluster.RoomService(s.rooms), tr, lo)
+	case cfg.Cluster != nil:
+		// The games node has the lobby.
+	case !cfg.NoLobby:
 		lo := cfg.Lobby
 		lo.Logger = cfg.Logger
 		s.lobby = lobby.New(s.rooms, tr, lo)
@@ -118,6 +125,7 @@ func New(cfg Config) (*Server, error) {
 		return fail(err)
 	}
 	if cfg.Cluster != nil {
+		cfg.Cluster.ServeRooms(s.rooms)
 		cfg.Cluster.ServeGames(s.bridge, s.bridge)
 	}
 	s.metrics = NewMetrics(srv, hub)
@@ -181,6 +189,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Games) == 0 {
 		bad("Games", "no game to run")
+	}
+	if c.Cluster != nil && c.NoLobby {
+		bad("NoLobby", "a cluster's rooms hear of their players' sessions through the lobby: run it")
 	}
 	if problem := topicPrefixProblem(c.Rooms.TopicPrefix); problem != "" {
 		bad("Rooms.TopicPrefix", problem)

@@ -178,7 +178,7 @@ type Request struct {
 // its own plus AuthWorkers; its exported methods are safe for concurrent
 // use and never block, so the games bridge calls them from the Comet hub's event loops.
 type Lobby struct {
-	m       *rooms.Manager
+	m       RoomService
 	t       rooms.Transport
 	o       Options
 	log     *slog.Logger
@@ -329,11 +329,35 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// New returns a Lobby over the Manager and the Transport and starts its
-// goroutines; Close stops them. It registers with m.OnRoomChange to keep the
-// room list live. Invalid options (see Validate) are logged and replaced by
-// their defaults.
-func New(m *rooms.Manager, t rooms.Transport, o Options) *Lobby {
+// RoomService is what the lobby uses of the rooms runtime: a
+// *rooms.Manager, or on a cluster's games node the rooms of every node
+// (the cluster package). Its methods are the Manager's, with the same
+// contracts.
+type RoomService interface {
+	Games() []string
+	Game(name string) (rooms.Game, bool)
+	Create(game string, creator rooms.PlayerInfo, opts rooms.Options) (string, error)
+	Join(roomID string, p rooms.PlayerInfo) error
+	Spectate(roomID string, p rooms.PlayerInfo) error
+	Leave(roomID, sessionID string) error
+	Reclaim(token string, p rooms.PlayerInfo) error
+	TokenOwner(token string) (roomID string, who rooms.Identity, ok bool)
+	Resync(sessionID string) error
+	Room(id string) (rooms.RoomInfo, bool)
+	Rooms(game string) []rooms.RoomInfo
+	OnRoomChange(fn func(info rooms.RoomInfo, removed bool))
+	Attached(sessionID string)
+	Detached(sessionID string)
+	SessionEnded(sessionID string)
+}
+
+var _ RoomService = (*rooms.Manager)(nil)
+
+// New returns a Lobby over the rooms (a *rooms.Manager) and the Transport
+// and starts its goroutines; Close stops them. It registers with
+// m.OnRoomChange to keep the room list live. Invalid options (see
+// Validate) are logged and replaced by their defaults.
+func New(m RoomService, t rooms.Transport, o Options) *Lobby {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

@@ -3,6 +3,7 @@ package rooms
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ConfigError is what is wrong with one setting of ManagerOptions (or of
@@ -47,6 +48,9 @@ func (o ManagerOptions) Validate() error {
 	}
 	if o.MaxWaitingPerAddr < -1 {
 		bad("MaxWaitingPerAddr", "must be positive, or -1 for no cap, got %d", o.MaxWaitingPerAddr)
+	}
+	if len(o.IDPrefix) > 16 || strings.Trim(o.IDPrefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		bad("IDPrefix", "must be at most 16 characters of A-Z a-z 0-9 - _, got %q", o.IDPrefix)
 	}
 	return errors.Join(errs...)
 }

@@ -32,6 +32,10 @@ type ManagerOptions struct {
 	// TopicPrefix is prepended to a room's id to make its topic (default
 	// "/room/").
 	TopicPrefix string
+	// IDPrefix begins the id of every room this Manager creates and every
+	// reconnection token it gives (a cluster node's tag, which tells any
+	// node where a room lives); default none.
+	IDPrefix string
 	// MaxMessageBytes bounds a message's Data (default 16 KiB).
 	MaxMessageBytes int
 	// MaxWaitingPerPlayer and MaxWaitingPerAddr bound the waiting rooms a
@@ -397,7 +401,7 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 	if g == nil {
 		return "", ErrUnknownGame
 	}
-	r := newRoom(m, g, RandomID())
+	r := newRoom(m, g, m.o.IDPrefix+RandomID())
 	if withCreator {
 		c := charge{player: creator.PlayerID, addr: AddrKey(creator.Addr)}
 		if err := m.waiting.take(c, m.o.MaxWaitingPerPlayer, m.o.MaxWaitingPerAddr); err != nil {
@@ -411,7 +415,7 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 	}
 	m.mu.Lock()
 	for m.rooms[r.id] != nil {
-		r.setID(RandomID()) // 80 random bits: in practice never
+		r.setID(m.o.IDPrefix + RandomID()) // 80 random bits: in practice never
 	}
 	if m.closed {
 		m.mu.Unlock()

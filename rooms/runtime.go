@@ -429,7 +429,7 @@ func (r *room) reclaim(it *item) {
 
 // setToken gives p a fresh reconnection token.
 func (r *room) setToken(p *Player) {
-	p.token = randomString(20)
+	p.token = r.m.o.IDPrefix + randomString(20)
 	r.m.tokens.set(p.token, tokenRef{room: r, seat: p})
 }
 

@@ -1,0 +1,380 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/lobby"
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// Rooms across nodes. Every node runs a rooms Manager and owns the rooms
+// it creates: their ids (and their seats' reconnection tokens) begin with
+// the node's tag and "-", so any node knows where a room lives. The lobby,
+// on the games node, creates each room on the node with the fewest rooms
+// and reaches every room through the directory (a lobby.RoomService):
+// calls for a room of another node are requests to it (cp.n.<tag>.rooms),
+// its room list is fed by every node's changes, and session presence goes
+// to every node. A client's move goes from its session's home straight to
+// the room's node.
+
+// roomRequestTimeout bounds the lobby's wait for another node's answer.
+const roomRequestTimeout = 2 * time.Second
+
+// errNodeUnavailable answers a call for a room whose node does not answer.
+var errNodeUnavailable = errors.New("rooms: the room's node is not available, try again")
+
+// RoomIDPrefix returns the prefix of the ids of the rooms this node
+// creates (rooms.ManagerOptions.IDPrefix).
+func (n *Node) RoomIDPrefix() string { return n.opts.Node + "-" }
+
+// RoomOwner returns the tag of the node a room (or a reconnection token)
+// belongs to, or "" if its id names none.
+func RoomOwner(id string) string {
+	if len(id) > comet.TagLen && id[comet.TagLen] == '-' && validTag(id[:comet.TagLen]) {
+		return id[:comet.TagLen]
+	}
+	return ""
+}
+
+// roomCall is a call of the games node's lobby on another node's rooms.
+type roomCall struct {
+	Op      string           `json:"op"`
+	Room    string           `json:"room,omitempty"`
+	Game    string           `json:"game,omitempty"`
+	Session string           `json:"session,omitempty"`
+	Token   string           `json:"token,omitempty"`
+	Player  rooms.PlayerInfo `json:"player"`
+	Options rooms.Options    `json:"options,omitempty"`
+}
+
+type roomAnswer struct {
+	Err   string         `json:"err,omitempty"`
+	Room  string         `json:"room,omitempty"`
+	Who   rooms.Identity `json:"who"`
+	OK    bool           `json:"ok,omitempty"`
+	Info  rooms.RoomInfo `json:"info"`
+	Rooms int            `json:"rooms,omitempty"`
+}
+
+// ServeRooms implements games.Cluster: this node's rooms answer the games
+// node's calls, and their changes go to it.
+func (n *Node) ServeRooms(m *rooms.Manager) {
+	n.games.mu.Lock()
+	n.games.rooms = m
+	n.games.mu.Unlock()
+	sub, err := n.nc.Subscribe("cp.n."+n.opts.Node+".rooms", n.onRoomCall)
+	if err != nil {
+		n.log.Error("cluster: subscribing", "err", err)
+		return
+	}
+	sub.SetPendingLimits(-1, 256<<20)
+	n.subs = append(n.subs, sub)
+	if !n.IsGamesNode() {
+		m.OnRoomChange(func(info rooms.RoomInfo, removed bool) {
+			b, _ := json.Marshal(roomChange{Info: info, Removed: removed})
+			n.out.push(msg{subj: inSubject(n.opts.Games), data: append([]byte{inRoomChange, 0}, b...)})
+		})
+	}
+}
+
+type roomChange struct {
+	Info    rooms.RoomInfo `json:"info"`
+	Removed bool           `json:"removed"`
+}
+
+// onRoomCall runs a call of the games node on this node's rooms.
+func (n *Node) onRoomCall(m *nats.Msg) {
+	n.games.mu.Lock()
+	mgr := n.games.rooms
+	n.games.mu.Unlock()
+	var c roomCall
+	if mgr == nil || json.Unmarshal(m.Data, &c) != nil {
+		return
+	}
+	var a roomAnswer
+	var err error
+	switch c.Op {
+	case "create":
+		a.Room, err = mgr.Create(c.Game, c.Player, c.Options)
+	case "join":
+		err = mgr.Join(c.Room, c.Player)
+	case "spectate":
+		err = mgr.Spectate(c.Room, c.Player)
+	case "leave":
+		err = mgr.Leave(c.Room, c.Session)
+	case "reclaim":
+		err = mgr.Reclaim(c.Token, c.Player)
+	case "token":
+		a.Room, a.Who, a.OK = mgr.TokenOwner(c.Token)
+	case "resync":
+		err = mgr.Resync(c.Session)
+	case "room":
+		a.Info, a.OK = mgr.Room(c.Room)
+	case "attached":
+		mgr.Attached(c.Session)
+	case "detached":
+		mgr.Detached(c.Session)
+	case "ended":
+		mgr.SessionEnded(c.Session)
+	default:
+		err = fmt.Errorf("cluster: unknown room call %q", c.Op)
+	}
+	if err != nil {
+		a.Err = err.Error()
+	}
+	n.stats.roomCallsIn.Add(1)
+	if m.Reply != "" {
+		b, _ := json.Marshal(a)
+		n.out.push(msg{subj: m.Reply, data: b})
+	}
+}
+
+// roomErrors are the rooms' errors a call's answer may name: the lobby
+// tells some of them apart (errors.Is).
+var roomErrors = []error{
+	rooms.ErrNoRoom, rooms.ErrNotInRoom, rooms.ErrMailboxFull, rooms.ErrRoomFull, rooms.ErrRoomLocked,
+	rooms.ErrGameStarted, rooms.ErrAlreadyJoined, rooms.ErrSpectatorsNotAllowed, rooms.ErrTooManySpectators,
+	rooms.ErrSpectator, rooms.ErrUnknownGame, rooms.ErrBadMessage, rooms.ErrBadOptions, rooms.ErrBadPlayer,
+	rooms.ErrBadToken, rooms.ErrSessionEnded, rooms.ErrTooManyRooms, rooms.ErrClosed, rooms.ErrNotEnoughPlayers,
+	rooms.ErrBadState, rooms.ErrInvalidName, rooms.ErrAuthRefused, rooms.ErrReservedType,
+}
+
+// roomError turns an answer's error text back into the rooms' error it
+// names (wrapped with the rest of the text), or a plain error.
+func roomError(s string) error {
+	if s == "" {
+		return nil
+	}
+	for _, e := range roomErrors {
+		if rest, ok := strings.CutPrefix(s, e.Error()); ok {
+			if rest == "" {
+				return e
+			}
+			return fmt.Errorf("%w%s", e, rest)
+		}
+	}
+	return errors.New(s)
+}
+
+// directory is the games node's lobby.RoomService: its own rooms, and
+// every other node's through calls and their changes.
+type directory struct {
+	n     *Node
+	local *rooms.Manager
+
+	mu     sync.Mutex
+	remote map[string]rooms.RoomInfo // other nodes' rooms, by id, as their last change said
+	placed map[string]int            // rooms created on a node whose first change has not come
+	fns    []func(rooms.RoomInfo, bool)
+}
+
+// RoomService implements games.Cluster (the games node's lobby's rooms).
+func (n *Node) RoomService(local *rooms.Manager) lobby.RoomService {
+	d := &directory{n: n, local: local, remote: make(map[string]rooms.RoomInfo), placed: make(map[string]int)}
+	n.games.mu.Lock()
+	n.games.dir = d
+	n.games.mu.Unlock()
+	return d
+}
+
+// call sends c to node tag and waits for its answer.
+func (d *directory) call(tag string, c roomCall) (roomAnswer, error) {
+	b, _ := json.Marshal(c)
+	d.n.stats.roomCallsOut.Add(1)
+	m, err := d.n.nc.Request("cp.n."+tag+".rooms", b, roomRequestTimeout)
+	if err != nil {
+		return roomAnswer{}, errNodeUnavailable
+	}
+	var a roomAnswer
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		return roomAnswer{}, err
+	}
+	return a, roomError(a.Err)
+}
+
+// owner returns the node of a room or token id ("" or this node: local).
+func (d *directory) owner(id string) string {
+	if tag := RoomOwner(id); tag != "" && tag != d.n.opts.Node {
+		return tag
+	}
+	return ""
+}
+
+func (d *directory) Games() []string                     { return d.local.Games() }
+func (d *directory) Game(name string) (rooms.Game, bool) { return d.local.Game(name) }
+
+// Create places the room on the node with the fewest rooms: those the
+// directory knows of from their changes, and those it placed there whose
+// first change has not come yet.
+func (d *directory) Create(game string, creator rooms.PlayerInfo, opts rooms.Options) (string, error) {
+	tag, least := "", d.local.NumRooms()
+	d.mu.Lock()
+	loads := make(map[string]int, 4)
+	for _, p := range d.n.Peers() {
+		loads[p] = d.placed[p]
+	}
+	for id := range d.remote {
+		if o := RoomOwner(id); o != "" {
+			if _, alive := loads[o]; alive {
+				loads[o]++
+			}
+		}
+	}
+	d.mu.Unlock()
+	for peer, load := range loads {
+		if load < least || load == least && tag != "" && peer < tag {
+			tag, least = peer, load
+		}
+	}
+	if tag == "" {
+		return d.local.Create(game, creator, opts)
+	}
+	a, err := d.call(tag, roomCall{Op: "create", Game: game, Player: creator, Options: opts})
+	if errors.Is(err, errNodeUnavailable) {
+		return d.local.Create(game, creator, opts) // that node went: here instead
+	}
+	if err == nil {
+		d.mu.Lock()
+		if _, known := d.remote[a.Room]; !known {
+			d.placed[tag]++
+		}
+		d.mu.Unlock()
+	}
+	return a.Room, err
+}
+
+func (d *directory) Join(room string, p rooms.PlayerInfo) error {
+	if tag := d.owner(room); tag != "" {
+		_, err := d.call(tag, roomCall{Op: "join", Room: room, Player: p})
+		return err
+	}
+	return d.local.Join(room, p)
+}
+
+func (d *directory) Spectate(room string, p rooms.PlayerInfo) error {
+	if tag := d.owner(room); tag != "" {
+		_, err := d.call(tag, roomCall{Op: "spectate", Room: room, Player: p})
+		return err
+	}
+	return d.local.Spectate(room, p)
+}
+
+func (d *directory) Leave(room, session string) error {
+	if tag := d.owner(room); tag != "" {
+		_, err := d.call(tag, roomCall{Op: "leave", Room: room, Session: session})
+		return err
+	}
+	return d.local.Leave(room, session)
+}
+
+func (d *directory) Reclaim(token string, p rooms.PlayerInfo) error {
+	if tag := d.owner(token); tag != "" {
+		_, err := d.call(tag, roomCall{Op: "reclaim", Token: token, Player: p})
+		return err
+	}
+	return d.local.Reclaim(token, p)
+}
+
+func (d *directory) TokenOwner(token string) (string, rooms.Identity, bool) {
+	if tag := d.owner(token); tag != "" {
+		a, err := d.call(tag, roomCall{Op: "token", Token: token})
+		return a.Room, a.Who, err == nil && a.OK
+	}
+	return d.local.TokenOwner(token)
+}
+
+// Resync asks every node: the session may sit in rooms of several.
+func (d *directory) Resync(session string) error {
+	err := d.local.Resync(session)
+	for _, tag := range d.n.Peers() {
+		if _, e := d.call(tag, roomCall{Op: "resync", Session: session}); e == nil {
+			err = nil
+		}
+	}
+	return err
+}
+
+func (d *directory) Room(id string) (rooms.RoomInfo, bool) {
+	if d.owner(id) != "" {
+		d.mu.Lock()
+		info, ok := d.remote[id]
+		d.mu.Unlock()
+		return info, ok
+	}
+	return d.local.Room(id)
+}
+
+func (d *directory) Rooms(game string) []rooms.RoomInfo {
+	all := d.local.Rooms(game)
+	d.mu.Lock()
+	for _, info := range d.remote {
+		if game == "" || info.Game == game {
+			all = append(all, info)
+		}
+	}
+	d.mu.Unlock()
+	return all
+}
+
+func (d *directory) OnRoomChange(fn func(rooms.RoomInfo, bool)) {
+	d.local.OnRoomChange(fn)
+	d.mu.Lock()
+	d.fns = append(d.fns, fn)
+	d.mu.Unlock()
+}
+
+// changed records another node's room change and tells the lobby.
+func (d *directory) changed(info rooms.RoomInfo, removed bool) {
+	d.mu.Lock()
+	_, known := d.remote[info.ID]
+	if tag := RoomOwner(info.ID); !known && d.placed[tag] > 0 {
+		d.placed[tag]-- // its first change
+	}
+	if removed {
+		delete(d.remote, info.ID)
+	} else {
+		d.remote[info.ID] = info
+	}
+	fns := d.fns
+	d.mu.Unlock()
+	for _, fn := range fns {
+		fn(info, removed)
+	}
+}
+
+// presence tells every node's rooms of a session's attach, detach or end.
+func (d *directory) presence(op, session string) {
+	b, _ := json.Marshal(roomCall{Op: op, Session: session})
+	for _, tag := range d.n.Peers() {
+		d.n.out.push(msg{subj: "cp.n." + tag + ".rooms", data: b})
+	}
+}
+
+func (d *directory) Attached(session string) {
+	d.local.Attached(session)
+	d.presence("attached", session)
+}
+
+func (d *directory) Detached(session string) {
+	d.local.Detached(session)
+	d.presence("detached", session)
+}
+
+func (d *directory) SessionEnded(session string) {
+	d.local.SessionEnded(session)
+	d.presence("ended", session)
+}
+
+// OwnsRoom implements games.Cluster.
+func (n *Node) OwnsRoom(id string) bool {
+	tag := RoomOwner(id)
+	return tag == "" || tag == n.opts.Node
+}
