@@ -110,8 +110,8 @@ type Node struct {
 
 	nextID atomic.Uint64
 	mu     sync.Mutex
-	relays map[uint64]*relay           // this node's requests out, by id
-	served map[string]engine.RelayConn // requests in, by their response subject
+	relays map[uint64]*relay     // this node's requests out, by id
+	served map[string]servedConn // requests in, by their response subject
 	subs   []*nats.Subscription
 
 	games gamesSide
@@ -131,6 +131,7 @@ type stats struct {
 	pubsOut, pubsIn                                atomic.Int64
 	claimsOut, claimsIn, opsOut, opsIn             atomic.Int64
 	roomCallsOut, roomCallsIn                      atomic.Int64
+	reaped                                         atomic.Int64
 }
 
 // Start starts the node's NATS (embedded, or connects to Options.NATS) and
@@ -151,7 +152,7 @@ func Start(o Options) (*Node, error) {
 	if !validTag(o.Node) {
 		return nil, fmt.Errorf("cluster: node tag must be %d characters of A-Z a-z 0-9 - _, got %q", comet.TagLen, o.Node)
 	}
-	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]engine.RelayConn),
+	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]servedConn),
 		peers: make(map[string]peer), stop: make(chan struct{}), stopped: make(chan struct{})}
 	n.games.pending = make(map[uint64]func(error))
 	var err error
@@ -204,6 +205,7 @@ func (n *Node) sayHello() {
 		}
 		select {
 		case <-t.C:
+			n.reap()
 		case <-n.stop:
 			return
 		}
@@ -358,8 +360,10 @@ type Stats struct {
 	// received from them.
 	BytesOut int64 `json:"relay_bytes_out"`
 	BytesIn  int64 `json:"relay_bytes_in"`
-	// Open: relays in flight both ways (streams included).
-	Open int `json:"relays_open"`
+	// Open: relays in flight both ways (streams included). Reaped: relays
+	// ended because the node at their other end went quiet.
+	Open   int   `json:"relays_open"`
+	Reaped int64 `json:"relays_reaped"`
 	// NATSRoundTrip: the last round trip to the NATS server (measured
 	// every second).
 	NATSRoundTrip time.Duration `json:"nats_rtt_ns"`
@@ -400,7 +404,7 @@ func (n *Node) Stats() Stats {
 	return Stats{
 		Node: n.opts.Node, Routes: n.Routes(),
 		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
-		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open,
+		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open, Reaped: n.stats.reaped.Load(),
 		PublishesOut: n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
 		GamesNode: n.opts.Games, Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()),
 		ClaimsOut: n.stats.claimsOut.Load(), ClaimsIn: n.stats.claimsIn.Load(),
@@ -439,6 +443,51 @@ func (n *Node) shutdownNATS() {
 	}
 }
 
+// reap ends the relays of nodes that went quiet (no hello for
+// peerTimeout): what this node serves for a client of a node that is gone
+// (nobody reads it: a stream would hold its session's data channel
+// forever), and our requests whose home node is gone (their responses
+// will never come: the client's connection is closed, and it reconnects).
+func (n *Node) reap() {
+	alive := map[string]bool{n.opts.Node: true}
+	for _, t := range n.Peers() {
+		alive[t] = true
+	}
+	old := time.Now().Add(-peerTimeout)
+	var ins []engine.RelayConn
+	var outs []*relay
+	n.mu.Lock()
+	for subj, sc := range n.served {
+		if sc.since.Before(old) && !alive[originOf(subj)] {
+			ins = append(ins, sc.rc)
+			delete(n.served, subj)
+		}
+	}
+	for id, r := range n.relays {
+		if r.since.Before(old) && !alive[r.home] {
+			outs = append(outs, r)
+			delete(n.relays, id)
+		}
+	}
+	n.mu.Unlock()
+	for _, rc := range ins {
+		rc.Close()
+	}
+	for _, r := range outs {
+		r.to.Abort()
+	}
+	n.stats.reaped.Add(int64(len(ins) + len(outs)))
+}
+
+// originOf returns the tag of the node a response subject
+// (cp.n.<tag>.rel.<id>) goes to.
+func originOf(subj string) string {
+	if len(subj) >= 5+comet.TagLen {
+		return subj[5 : 5+comet.TagLen]
+	}
+	return ""
+}
+
 // Message kinds, the first byte of each message's data.
 const (
 	kindRequest = 'q' // cp.n.<home>.req: a relayed request (remote address, request bytes)
@@ -447,19 +496,26 @@ const (
 	kindEnd     = 'e' // cp.n.<from>.rel.<id>: bytes, the last of the response
 )
 
+// servedConn is a request served here for another node.
+type servedConn struct {
+	rc    engine.RelayConn
+	since time.Time
+}
+
 // relay is a request of ours being served by another node.
 type relay struct {
-	n    *Node
-	id   uint64
-	home string
-	to   engine.Relay
+	n     *Node
+	id    uint64
+	home  string
+	since time.Time
+	to    engine.Relay
 	// unknown answers on the loop when the home node is not there.
 	unknown func(x *engine.Exchange)
 }
 
 // Relay implements comet.Cluster. On x's loop.
 func (n *Node) Relay(tag string, x *engine.Exchange, req *httpcodec.Request, unknown func(x *engine.Exchange)) {
-	r := &relay{n: n, id: n.nextID.Add(1), home: tag, to: x.Relay(), unknown: unknown}
+	r := &relay{n: n, id: n.nextID.Add(1), home: tag, to: x.Relay(), unknown: unknown, since: time.Now()}
 	n.mu.Lock()
 	n.relays[r.id] = r
 	n.mu.Unlock()
@@ -552,23 +608,24 @@ func (n *Node) onRequest(m *nats.Msg) {
 		n.stats.relaysIn.Add(1)
 		out := &served{n: n, subj: m.Reply}
 		// Registered before it can end: RelayEnd (on a loop) removes it.
+		now := time.Now()
 		n.mu.Lock()
-		n.served[m.Reply] = engine.RelayConn{}
+		n.served[m.Reply] = servedConn{since: now}
 		n.mu.Unlock()
 		rc := n.srv.ServeRelayed(remote, raw, out)
 		n.mu.Lock()
 		if _, open := n.served[m.Reply]; open {
-			n.served[m.Reply] = rc
+			n.served[m.Reply] = servedConn{rc: rc, since: now}
 		}
 		n.mu.Unlock()
 	case kindGone:
 		subj := string(m.Data[1:])
 		n.mu.Lock()
-		rc, ok := n.served[subj]
+		sc, ok := n.served[subj]
 		delete(n.served, subj)
 		n.mu.Unlock()
 		if ok {
-			rc.Close()
+			sc.rc.Close()
 		}
 	}
 }

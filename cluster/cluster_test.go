@@ -1,6 +1,9 @@
 package cluster
 
 import (
+	"errors"
+	"io"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -318,4 +321,38 @@ func TestRelayedSlowReaderIsClosed(t *testing.T) {
 	}
 	testkit.Eventually(t, "A's listener detached", func() bool { return a.hub.Stats().StreamListeners == 0 })
 	testkit.Eventually(t, "the relays ended", func() bool { return a.node.Stats().Open == 0 && b.node.Stats().Open == 0 })
+}
+
+// When a node goes quiet without a word (a crash), the relays at the other
+// end end once it has been silent for peerTimeout: the streams its
+// clients were reading through the others are detached on their home
+// nodes, and the clients reading its sessions' streams through other
+// nodes are disconnected (they reconnect).
+func TestRelaysOfAQuietNodeEnd(t *testing.T) {
+	nodes := startCluster(t, 3)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	// A session of A read through B, and one of C read through A.
+	ca := dial(t, a.addr())
+	_, evs := ca.do("p_event=join&p_format=json")
+	sa := openStream(t, b.addr(), "p_event=listen&p_mode=stream&p_id="+evs[0]["p_id"])
+	sa.next()
+	cc := dial(t, c.addr())
+	_, evs = cc.do("p_event=join&p_format=json")
+	sc := openStream(t, a.addr(), "p_event=listen&p_mode=stream&p_id="+evs[0]["p_id"])
+	sc.next()
+	testkit.Eventually(t, "both streams attached", func() bool {
+		return a.hub.Stats().StreamListeners == 1 && c.hub.Stats().StreamListeners == 1
+	})
+	// B and C leave NATS first, as a crash would: nothing they would have
+	// said about their clients reaches A.
+	b.node.Close()
+	c.node.Close()
+	testkit.Eventually(t, "A's listener read through B detached", func() bool { return a.hub.Stats().StreamListeners == 0 })
+	sc.c.SetReadDeadline(time.Now().Add(testkit.Timeout))
+	if _, err := io.Copy(io.Discard, sc.br); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the stream of C's session read through A: %v, want it closed", err)
+	}
+	if got := a.node.Stats().Reaped; got != 2 {
+		t.Errorf("A reaped %d relays, want 2", got)
+	}
 }

@@ -56,6 +56,24 @@ func (r Relay) Do(f func(x *Exchange)) {
 	r.ex.c.l.post(op{kind: opTask, task: &relayDo{r: r, f: f}})
 }
 
+// Abort closes the exchange's connection if its response has not ended:
+// its producer is gone and the rest will never come (a client reading a
+// relayed stream reconnects, as after any lost connection). Safe for
+// concurrent use.
+func (r Relay) Abort() {
+	r.ex.c.l.post(op{kind: opTask, task: &relayAbort{r: r}})
+}
+
+type relayAbort struct{ r Relay }
+
+func (a *relayAbort) RunOnLoop(uint32) {
+	ex := a.r.ex
+	if ex.gen != a.r.gen || ex.state == exDone || ex.c.closed {
+		return
+	}
+	ex.c.closeNow()
+}
+
 type relayDo struct {
 	r Relay
 	f func(x *Exchange)

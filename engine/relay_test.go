@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bufio"
+	"errors"
+	"io"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -186,5 +188,31 @@ func TestServeRelayedBeforeAnyConnection(t *testing.T) {
 	s.ServeRelayed(netip.MustParseAddrPort("127.0.0.1:9"), []byte("GET / HTTP/1.1\r\nHost: t\r\n\r\n"), &collectOut{done: got})
 	if text := testkit.Recv(t, got, "the answer"); !strings.HasPrefix(text, "HTTP/1.1 503 ") {
 		t.Fatalf("answer %q, want 503", text)
+	}
+}
+
+// Relay.Abort closes the connection of a relayed response that will not
+// end (its producer is gone).
+func TestRelayAbortClosesTheConnection(t *testing.T) {
+	got := make(chan Relay, 1)
+	b := hStart(t, Config{}, func(s *Server) {
+		s.HandleLoop("/stuck", false, func(x *Exchange, _ *httpcodec.Request) {
+			r := x.Relay()
+			r.Write([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n"), false)
+			got <- r
+		})
+	})
+	c := testkit.Dial(t, b.Addr())
+	c.Send("GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n")
+	r := testkit.Recv(t, got, "the relay")
+	resp, err := c.Head("GET")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("head: %v %v", resp, err)
+	}
+	r.Abort()
+	// The body ends with the connection, before its last chunk.
+	body, err := io.ReadAll(resp.Body)
+	if string(body) != "one" || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("body %q, %v; want one, then the connection closed", body, err)
 	}
 }
