@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -321,6 +322,7 @@ func (d *directory) Rooms(game string) []rooms.RoomInfo {
 		}
 	}
 	d.mu.Unlock()
+	slices.SortFunc(all, func(a, b rooms.RoomInfo) int { return strings.Compare(a.ID, b.ID) })
 	return all
 }
 
