@@ -95,8 +95,10 @@ type tttPlayer struct {
 	t    *testing.T
 	name string
 	ctl  *client
-	s    *stream
+	s    events
 	id   string
+	// transport: stream (the default), sse, long-poll or poll.
+	transport string
 
 	me, room string
 	seq      int
@@ -114,6 +116,102 @@ func (p *tttPlayer) publish(kv ...string) {
 	if st != 200 || len(evs) == 0 || evs[0]["p_event"] != "publish-ack" {
 		p.t.Errorf("%s: publish %v: %d %v", p.name, kv, st, evs)
 	}
+}
+
+// gameDeadline bounds a test game, from join to its end.
+const gameDeadline = 2 * time.Minute
+
+// events is where a player's events come from.
+type events interface{ next() map[string]string }
+
+// connect joins through lb and opens the data channel of the player's
+// transport.
+func (p *tttPlayer) connect(lb string) error {
+	format := "json"
+	if p.transport == "sse" {
+		format = "sse"
+	}
+	p.ctl = dial(p.t, lb)
+	_, evs := p.ctl.do("p_event=join&p_format=" + format)
+	if len(evs) == 0 {
+		return fmt.Errorf("%s: join failed", p.name)
+	}
+	p.id = evs[0]["p_id"]
+	switch p.transport {
+	case "", "stream":
+		st := openStream(p.t, lb, "p_event=listen&p_id="+p.id+"&p_mode=stream")
+		st.next() // listen-ack
+		p.s = st
+	case "sse":
+		st := openStream(p.t, lb, "p_event=listen&p_id="+p.id)
+		p.s = &sseEvents{st}
+	case "long-poll", "poll":
+		mode := map[string]string{"long-poll": "pull", "poll": "poll"}[p.transport]
+		r := &refresher{t: p.t, cl: dial(p.t, lb), id: p.id, poll: mode == "poll"}
+		st, evs := r.cl.do("p_event=listen&p_format=json&p_mode=" + mode + "&p_id=" + p.id)
+		if st != 200 || len(evs) == 0 || evs[0]["p_event"] != "listen-ack" {
+			return fmt.Errorf("%s: listen: %d %v", p.name, st, evs)
+		}
+		r.buf = evs[1:]
+		p.s = r
+	default:
+		return fmt.Errorf("unknown transport %q", p.transport)
+	}
+	return nil
+}
+
+// sseEvents reads an event stream's data lines.
+type sseEvents struct{ s *stream }
+
+func (e *sseEvents) next() map[string]string {
+	for {
+		e.s.c.SetReadDeadline(time.Now().Add(testkit.Timeout))
+		line, err := e.s.br.ReadString('\n')
+		if err != nil {
+			e.s.t.Fatalf("sse: %v", err)
+		}
+		data, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "data: ")
+		if !ok {
+			continue
+		}
+		var ev map[string]string
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			e.s.t.Fatalf("sse data %q: %v", data, err)
+		}
+		if ev["p_event"] != "hb" {
+			return ev
+		}
+	}
+}
+
+// refresher takes a long-poll or poll session's events with refreshes,
+// each through the balancer.
+type refresher struct {
+	t    testing.TB
+	cl   *client
+	id   string
+	poll bool
+	buf  []map[string]string
+}
+
+func (r *refresher) next() map[string]string {
+	for len(r.buf) == 0 {
+		st, evs := r.cl.do("p_event=refresh&p_format=json&p_id=" + r.id)
+		if st != 200 {
+			r.t.Fatalf("refresh: %d", st)
+		}
+		for _, ev := range evs {
+			if ev["p_event"] != "hb" && ev["p_event"] != "refresh-ack" {
+				r.buf = append(r.buf, ev)
+			}
+		}
+		if r.poll && len(r.buf) == 0 {
+			time.Sleep(20 * time.Millisecond) // a poll client waits between polls
+		}
+	}
+	ev := r.buf[0]
+	r.buf = r.buf[1:]
+	return ev
 }
 
 // hello says hello in the lobby and waits for the welcome (the lobby
@@ -144,17 +242,14 @@ func (p *tttPlayer) count(ev map[string]string) {
 
 // play returns the game's result, or an error.
 func (p *tttPlayer) play(lb string) (string, error) {
-	p.ctl = dial(p.t, lb)
-	_, evs := p.ctl.do("p_event=join&p_format=json")
-	if len(evs) == 0 {
-		return "", fmt.Errorf("%s: join failed", p.name)
+	if err := p.connect(lb); err != nil {
+		return "", err
 	}
-	p.id = evs[0]["p_id"]
-	p.s = openStream(p.t, lb, "p_event=listen&p_id="+p.id+"&p_mode=stream")
-	p.s.next() // listen-ack
 	p.hello()
 	p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
-	deadline := time.Now().Add(testkit.Timeout)
+	// A liveness bound, not a measure: the race detector and a busy machine
+	// slow a game down many times.
+	deadline := time.Now().Add(gameDeadline)
 	for time.Now().Before(deadline) {
 		ev := p.s.next()
 		p.count(ev)
@@ -204,45 +299,57 @@ func (p *tttPlayer) play(lb string) (string, error) {
 			return ev["data"], nil
 		}
 	}
-	return "", fmt.Errorf("%s: no finished game within %v", p.name, testkit.Timeout)
+	return "", fmt.Errorf("%s: no finished game within %v", p.name, gameDeadline)
 }
 
-// Tictactoe through a per-request balancer in front of three nodes: the
-// players' sessions live on every node, the rooms and the lobby on the
-// games node; every game is matched, played and finished, p_seq contiguous.
+// Tictactoe through a per-request balancer in front of three nodes, 20
+// games on each transport (stream, sse, long-poll, poll): the players'
+// sessions live on every node, the rooms on every node, the lobby on the
+// games node; every game is matched, played and finished, p_seq
+// contiguous, and requests are relayed.
 func TestTictactoeThroughAnyNode(t *testing.T) {
 	nodes, plain := startGamesCluster(t, 3)
 	lb := perRequestLB(t, plain)
-	const players = 16
-	var wg sync.WaitGroup
-	results := make([]string, players)
-	ps := make([]*tttPlayer, players)
-	for i := range ps {
-		ps[i] = &tttPlayer{t: t, name: "p" + strconv.Itoa(i)}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, err := ps[i].play(lb)
-			if err != nil {
-				t.Error(err)
+	for _, tr := range []string{"stream", "sse", "long-poll", "poll"} {
+		t.Run(tr, func(t *testing.T) {
+			const players = 40 // 20 games
+			var wg sync.WaitGroup
+			results := make([]string, players)
+			ps := make([]*tttPlayer, players)
+			for i := range ps {
+				ps[i] = &tttPlayer{t: t, name: tr[:2] + strconv.Itoa(i), transport: tr}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r, err := ps[i].play(lb)
+					if err != nil {
+						t.Error(err)
+					}
+					results[i] = r
+				}()
 			}
-			results[i] = r
-		}()
+			wg.Wait()
+			homes := map[string]int{}
+			for i, p := range ps {
+				if results[i] == "" {
+					continue
+				}
+				if p.gaps != 0 {
+					t.Errorf("%s: %d gaps in p_seq", p.name, p.gaps)
+				}
+				homes[p.id[:2]]++
+			}
+			if len(homes) < 2 {
+				t.Errorf("the players' sessions are on %v: want them spread over the nodes", homes)
+			}
+		})
 	}
-	wg.Wait()
-	t.Logf("results: %q; n1 %+v; n2 %+v", results[:2], nodes[0].node.Stats(), nodes[1].node.Stats())
-	homes := map[string]int{}
-	for i, p := range ps {
-		if results[i] == "" {
-			continue
-		}
-		if p.gaps != 0 {
-			t.Errorf("%s: %d gaps in p_seq", p.name, p.gaps)
-		}
-		homes[p.id[:2]]++
+	var relayed int64
+	for _, n := range nodes {
+		relayed += n.node.Stats().RelaysOut
 	}
-	if len(homes) < 2 {
-		t.Errorf("the players' sessions are on %v: want them spread over the nodes", homes)
+	if relayed == 0 {
+		t.Error("no request was relayed")
 	}
 	// The figures are in /metrics too.
 	m := testkit.Get(t, nodes[0].addr(), "/metrics")
@@ -270,15 +377,10 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			p := &tttPlayer{t: t, name: "q" + strconv.Itoa(i)}
-			p.ctl = dial(t, lb)
-			_, evs := p.ctl.do("p_event=join&p_format=json")
-			if len(evs) == 0 {
-				t.Errorf("%s: join failed", p.name)
+			if err := p.connect(lb); err != nil {
+				t.Error(err)
 				return
 			}
-			p.id = evs[0]["p_id"]
-			p.s = openStream(t, lb, "p_event=listen&p_id="+p.id+"&p_mode=stream")
-			p.s.next()
 			p.hello()
 			p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
 			for {
