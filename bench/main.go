@@ -48,8 +48,8 @@ var scenarios = []scenario{
 	{name: "lobby", brief: "5,000 games whose players keep browsing the lobby (its deltas and chat all along) and re-queue after every game, over every transport", main: playersMain,
 		args: []string{"-section", "lobby", "-lobby", "full", "-games", "5000", "-transports", "long-poll,stream,sse,poll", "-requeue-every", "1", "-rounds", "2", "-d", "20s", "-warmup", "4s",
 			"-targets", targetsLobby}, profile: true},
-	{name: "cluster", brief: "move → opponent through the balancer in front of three nodes (NATS embedded) against one node, in turns: 1,000 games, stream and long-poll", main: clusterMain,
-		args: []string{"-games", "1000", "-transports", "stream,long-poll", "-cluster-rounds", "2", "-d", "20s", "-warmup", "4s"}},
+	{name: "cluster", brief: "move → opponent through the balancer in front of three nodes (NATS embedded) against one node, in turns: 300 games, stream and long-poll", main: clusterMain,
+		args: []string{"-games", "300", "-transports", "stream,long-poll", "-cluster-rounds", "2", "-d", "20s", "-warmup", "4s"}},
 	{name: "micro", brief: "Go micro-benchmarks of the codec, the engine and the bench", main: microMain},
 }
 
@@ -69,7 +69,7 @@ commands:
   lobby       5,000 games whose players keep browsing the lobby and re-queue after every
               game, every transport
   cluster     move → opponent through three nodes behind the per-request balancer against
-              one node (and one node behind it), in turns: 1,000 games, stream and long-poll
+              one node (and one node behind it), in turns: 300 games, stream and long-poll
   micro       go test -bench of httpcodec, engine and bench, recorded in RESULTS.md
   all         every scenario in turn (make bench): all -out bench/RESULTS.md
   load        load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s
