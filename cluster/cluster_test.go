@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -354,5 +355,45 @@ func TestRelaysOfAQuietNodeEnd(t *testing.T) {
 	}
 	if got := a.node.Stats().Reaped; got != 2 {
 		t.Errorf("A reaped %d relays, want 2", got)
+	}
+}
+
+// The forever-iframe transport (Pushlet's js format) through any node: the
+// script chunks come through the relay, numbered one by one.
+func TestAnyNodeIframe(t *testing.T) {
+	nodes := startCluster(t, 3)
+	lb := perRequestLB(t, nodes)
+	cl := dial(t, lb)
+	cl.c.Send("GET /comet?p_event=join&p_format=js HTTP/1.1\r\nHost: t\r\n\r\n")
+	r := cl.c.Next("GET")
+	m := regexp.MustCompile(`'p_id', *"([^"]+)"`).FindStringSubmatch(r.Text)
+	if r.StatusCode != 200 || m == nil {
+		t.Fatalf("join: %d %q", r.StatusCode, r.Text)
+	}
+	id := m[1]
+	home := nodeOf(nodes, id)
+	cl.c.Send("GET /comet?p_event=subscribe&p_subject=/t&p_id=" + id + " HTTP/1.1\r\nHost: t\r\n\r\n")
+	if r := cl.c.Next("GET"); r.StatusCode != 200 || !strings.Contains(r.Text, "subscribe-ack") {
+		t.Fatalf("subscribe: %d %q", r.StatusCode, r.Text)
+	}
+	s := openStream(t, lb, "p_event=listen&p_mode=stream&p_id="+id)
+	for i := range 5 {
+		home.hub.Publish("/t", "i", strconv.Itoa(i))
+	}
+	var got strings.Builder
+	buf := make([]byte, 4096)
+	want := regexp.MustCompile(`parent\.push\('p_seq', *"5",[^)]*'p_event', *"data"[^)]*'i', *"4"`)
+	for !want.MatchString(got.String()) {
+		s.c.SetReadDeadline(time.Now().Add(testkit.Timeout))
+		n, err := s.br.Read(buf)
+		if err != nil {
+			t.Fatalf("iframe stream: %v; got %q", err, got.String())
+		}
+		got.Write(buf[:n])
+	}
+	for i := 1; i <= 5; i++ {
+		if !regexp.MustCompile(`'p_seq', *"` + strconv.Itoa(i) + `"`).MatchString(got.String()) {
+			t.Fatalf("event %d missing from %q", i, got.String())
+		}
 	}
 }
