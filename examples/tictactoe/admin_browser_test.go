@@ -148,6 +148,9 @@ func TestAdminBrowser(t *testing.T) {
 		return `JSON.parse(document.querySelector('canvas[data-chart="` + chart + `"]').dataset.last || '[]')`
 	}
 	waitFor("figures pushed", points("connections")+` >= 3`)
+	if !browsertest.Eval[bool](page, `document.getElementById('cluster-card').hidden`) {
+		t.Error("the cluster card shows on a server that is not a cluster node")
+	}
 
 	// A game of tictactoe by two Go clients; the charts follow it.
 	ann, bob := newGoPlayer(t, base, "Ann"), newGoPlayer(t, base, "Bob")

@@ -47,6 +47,8 @@ func startClusterSite(t *testing.T) (*site, []*server, []*cluster.Node) {
 			Logger:  slog.New(slog.DiscardHandler),
 			Comet:   comet.Config{PollWaitMin: 50, PollWaitMax: 150, DetachGrace: 300 * time.Millisecond},
 			Cluster: node,
+			Admin:   games.AdminConfig{Token: adminTestToken, Interval: 200 * time.Millisecond},
+			Metrics: true,
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -112,5 +114,25 @@ func TestBrowserCluster(t *testing.T) {
 	}
 	if relayed == 0 {
 		t.Error("no request was relayed to its session's node")
+	}
+
+	// The admin console of a node shows the cluster.
+	page := b.NewContext(t).NewPage(t, "http://"+servers[1].Addr()+"/admin/")
+	page.SetName("admin")
+	page.WaitFor("the sign-in form", `!!document.getElementById('login')`, wait)
+	page.Run(`(() => {
+		document.getElementById('token').value = ` + jsString(adminTestToken) + `;
+		document.getElementById('login').requestSubmit();
+	})()`)
+	deadline := time.Now().Add(wait)
+	cond := `!document.getElementById('cluster-card').hidden && [...document.querySelectorAll('#cluster tr')].some((tr) => tr.innerText.includes('other nodes heard of') && tr.cells[1].textContent === '2')`
+	for {
+		err := page.Poll(cond, time.Until(deadline)) // across the sign-in's navigation
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the console's cluster card: %v", err)
+		}
 	}
 }

@@ -286,6 +286,33 @@ function renderTables(cur, prev) {
 		const v = n ? num(sum(cur, n)) : num(sum(cur, 'cometplay_rooms_executors_busy')) + ' / ' + num(sum(cur, 'cometplay_rooms_executors'));
 		return [[label], [v, 'num']];
 	}));
+	renderCluster(cur, prev);
+}
+
+// renderCluster shows a cluster node's figures (docs/CLUSTER.md), when
+// the server is one.
+function renderCluster(cur, prev) {
+	const on = !!cur.m.cometplay_cluster_peers;
+	$('cluster-card').hidden = !on;
+	if (!on) return;
+	const rows = [
+		['other nodes heard of', 'cometplay_cluster_peers'],
+		['NATS routes', 'cometplay_cluster_nats_routes'],
+		['NATS round trip (ms)', 'cometplay_cluster_nats_rtt_seconds', null, 1000],
+		['relays open', 'cometplay_cluster_relays_open'],
+		['requests relayed home', 'cometplay_cluster_relays_total', { direction: 'out' }],
+		['requests served for other nodes', 'cometplay_cluster_relays_total', { direction: 'in' }],
+		['relays to a node not there', 'cometplay_cluster_relays_no_home_total'],
+		['publishes sent to other nodes', 'cometplay_cluster_publishes_total', { direction: 'out' }],
+		['room and lobby publishes forwarded', 'cometplay_cluster_claims_total', { direction: 'out' }],
+		['forwarded publishes handled here', 'cometplay_cluster_claims_total', { direction: 'in' }],
+		['events pushed to other nodes', 'cometplay_cluster_pushes_total', { direction: 'out' }],
+	];
+	fillTable('cluster', rows.filter(([, n]) => cur.m[n]).map(([label, n, want, scale]) => {
+		const v = sum(cur, n, want);
+		const counter = n.endsWith('_total');
+		return [[label], [num(v === null ? null : v * (scale || 1)), 'num'], [counter ? num(rate(cur, prev, n, want)) : '', 'num']];
+	}));
 }
 
 const armed = new Set(); // rooms whose Close button was pressed once
