@@ -87,7 +87,8 @@ func clusterMain(ctx context.Context, args, invocation []string, stdout io.Write
 	return writeReport(rep, o.Out, "", "cluster", invocation, started, stdout)
 }
 
-// med returns the median over the rounds of f for mode and transport.
+// med returns the median over the rounds of f for mode and transport (of
+// an even count, the mean of the middle two).
 func (rep *clusterReport) med(mode, transport string, f func(*playersRun) time.Duration) (time.Duration, []time.Duration) {
 	var vs []time.Duration
 	for _, cr := range rep.runs {
@@ -100,6 +101,9 @@ func (rep *clusterReport) med(mode, transport string, f func(*playersRun) time.D
 	}
 	s := slices.Clone(vs)
 	slices.Sort(s)
+	if len(s)%2 == 0 {
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2, vs
+	}
 	return s[len(s)/2], vs
 }
 
