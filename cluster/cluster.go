@@ -56,6 +56,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -548,16 +549,18 @@ func (r *relay) ExchangeGone(*engine.Exchange) {
 	}
 }
 
+// lastID reads the id that ends a subject (….<id in base 36>).
+func lastID(subj string) (uint64, bool) {
+	i := strings.LastIndexByte(subj, '.')
+	id, err := strconv.ParseUint(subj[i+1:], 36, 64)
+	return id, err == nil
+}
+
 // onResponse takes the bytes of a response to one of our relays (NATS's
 // goroutine of the subscription).
 func (n *Node) onResponse(m *nats.Msg) {
-	subj := m.Subject
-	i := len(subj) - 1
-	for i >= 0 && subj[i] != '.' {
-		i--
-	}
-	id, err := strconv.ParseUint(subj[i+1:], 36, 64)
-	if err != nil {
+	id, ok := lastID(m.Subject)
+	if !ok {
 		return
 	}
 	n.mu.Lock()
@@ -649,15 +652,4 @@ func (s *served) RelayEnd() {
 	s.n.out.push(msg{subj: s.subj, data: []byte{kindEnd}})
 }
 
-func validTag(t string) bool {
-	if len(t) != comet.TagLen {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func validTag(t string) bool { return comet.ValidTag(t) }

@@ -129,13 +129,8 @@ func (n *Node) ServeGames(local games.Transport, g games.GamesHandler) {
 
 // onClaimAnswer gives a forwarded claim's answer to the hub.
 func (n *Node) onClaimAnswer(m *nats.Msg) {
-	subj := m.Subject
-	i := len(subj) - 1
-	for i >= 0 && subj[i] != '.' {
-		i--
-	}
-	id, err := strconv.ParseUint(subj[i+1:], 36, 64)
-	if err != nil {
+	id, ok := lastID(m.Subject)
+	if !ok {
 		return
 	}
 	n.games.mu.Lock()

@@ -77,9 +77,9 @@ func (h *Hub) DeliverRemote(producer, subject, to string, fs []Field) {
 	_ = h.multicast(producer, subject, fs, true)
 }
 
-// validTag reports whether t can begin a public id: TagLen characters of
-// the base64url alphabet.
-func validTag(t string) bool {
+// ValidTag reports whether t can be a node's tag (Cluster.Tag): TagLen
+// characters of the base64url alphabet (A-Z a-z 0-9 - _).
+func ValidTag(t string) bool {
 	if len(t) != TagLen {
 		return false
 	}

@@ -257,7 +257,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PollWaitFloor < 0 {
 		bad("PollWaitFloor", "must be positive, got %v", ms(c.PollWaitFloor))
 	}
-	if c.Cluster != nil && !validTag(c.Cluster.Tag()) {
+	if c.Cluster != nil && !ValidTag(c.Cluster.Tag()) {
 		bad("Cluster", "its tag must be %d characters of A-Z a-z 0-9 - _, got %q", TagLen, c.Cluster.Tag())
 	}
 	if c.Window < 1 || c.Window > 1<<16 {

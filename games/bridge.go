@@ -227,12 +227,5 @@ func (b *Bridge) sessionEvent(ev comet.SessionEvent) {
 		}
 		return
 	}
-	switch ev.Kind {
-	case comet.SessionAttached:
-		b.watch.Attached(id)
-	case comet.SessionDetached:
-		b.watch.Detached(id)
-	case comet.SessionLeft:
-		b.watch.SessionEnded(id)
-	}
+	b.SessionEvent(ev.Kind, id)
 }

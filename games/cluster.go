@@ -99,8 +99,8 @@ func (b *Bridge) HandleClaim(c ClaimCall) error {
 	return lobby.ErrUnknownAction
 }
 
-// SessionEvent implements GamesHandler: another node's session attached,
-// detached or ended.
+// SessionEvent implements GamesHandler: a session (of this node, or
+// another node's) attached, detached or ended; the watcher hears of it.
 func (b *Bridge) SessionEvent(kind comet.SessionEventKind, id string) {
 	switch kind {
 	case comet.SessionAttached:

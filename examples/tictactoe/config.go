@@ -272,9 +272,9 @@ func (s *settings) check() []error {
 				fail(name, "needs -node (this node's tag)")
 			}
 		}
-	} else if !validTag(k.node) {
+	} else if !comet.ValidTag(k.node) {
 		fail("node", "want 2 characters of A-Z a-z 0-9 - _, got %q", k.node)
-	} else if !validTag(k.games) {
+	} else if !comet.ValidTag(k.games) {
 		fail("cluster-games", "want 2 characters of A-Z a-z 0-9 - _, got %q", k.games)
 	}
 	if s.logFormat != "text" && s.logFormat != "json" {
@@ -777,9 +777,4 @@ func (v *levelValue) Set(s string) error {
 		}
 		return l, err
 	})
-}
-
-// validTag reports whether t is a node tag (cluster.Options.Node).
-func validTag(t string) bool {
-	return len(t) == comet.TagLen && strings.Trim(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == ""
 }
