@@ -5,6 +5,7 @@
 //	go run ./bench players -games 1000              # tictactoe players over every transport
 //	go run ./bench players-5k                       # 5,000 games, every transport, 3 rounds of 60 s
 //	go run ./bench players-sweep                    # the most games one server holds at p99 ≤ 50 ms
+//	go run ./bench cluster -out bench/RESULTS.md    # three nodes behind a balancer vs one node
 //	go run ./bench all -out bench/RESULTS.md        # every scenario (make bench)
 //	go run ./bench load -kind cometplay -c 100 -pipeline 16 -d 5s
 //	go run ./bench serve -kind games -addr 127.0.0.1:0
@@ -39,6 +40,16 @@
 // children's CPU time is read from /proc around each run. `bench serve`
 // takes -cpuprofile and -memprofile, and the comparison passes
 // -server-args to every child, so profiles can be collected under load.
+//
+// # Cluster
+//
+// `bench players -nodes 3` runs the players against a cluster: three
+// `bench serve -kind games -node nX` children, their NATS servers embedded
+// and routed to each other, behind internal/balancer (a per-request
+// round-robin reverse proxy) in the parent; the players talk to the
+// balancer, and the figures of the server are the games node's (n1).
+// `bench cluster` takes turns, round after round, between one node, one
+// node behind the balancer and three nodes behind it (clusterbench.go).
 //
 // # Players and listeners
 //
