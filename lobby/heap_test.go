@@ -17,13 +17,13 @@ import (
 // The race detector's instrumentation allocates, hence the build tag; make
 // test runs this in a pass without it.
 
-// TestLiveHeapPerListedRoom: what the lobby keeps of each room it lists
+// TestAllocatedHeapPerListedRoom: what the lobby keeps of each room it lists
 // (its info, once, shared by the sorted list of all rooms, and the seats
 // and names of its players), measured as the live heap a lobby adds over a
 // Manager holding the rooms: 401 bytes a room of one player. It was 618
 // when the list and the sorted list held a copy of the info each; the bound
 // leaves room for the runtime's noise, not for a second copy.
-func TestLiveHeapPerListedRoom(t *testing.T) {
+func TestAllocatedHeapPerListedRoom(t *testing.T) {
 	const n = 4000
 	m := rooms.NewManager(roomstest.NewTransport(), rooms.ManagerOptions{Logger: roomstest.DiscardLogger, MaxWaitingPerAddr: -1, MaxWaitingPerPlayer: -1})
 	t.Cleanup(func() { m.Shutdown(context.Background()) })
