@@ -21,10 +21,13 @@ type Ring struct {
 	bytes int64  // sum of Size over the entries
 }
 
-// keepCap is the largest buffer kept when a ring empties: a recipient that
-// receives an event now and then, or a player who acknowledges a move's few
-// events at a time, does not reallocate for each (128 bytes).
-const keepCap = 8
+// keepCap is the first buffer a ring gets, and the largest it keeps when it
+// empties: a recipient that receives an event now and then, or a player who
+// acknowledges a move's few events at a time, does not reallocate for each.
+// A player holds five between two of its moves (its move's ack, its move,
+// the turn, the opponent's move, the turn): six entries are 96 bytes, a
+// size class of their own, where eight were 128.
+const keepCap = 6
 
 // Len returns the number of entries held.
 func (r *Ring) Len() int { return int(r.n) }

@@ -1,6 +1,9 @@
 package history
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestRingKeepsConsecutiveSequenceNumbers(t *testing.T) {
 	var r Ring
@@ -53,5 +56,17 @@ func TestAnEmptiedRingOwnsNothing(t *testing.T) {
 	r.Reset(func(Entry) { released++ })
 	if released != 1 || r.Len() != 0 || r.buf != nil {
 		t.Fatalf("Reset released %d, left %d entries and a buffer of %d", released, r.Len(), cap(r.buf))
+	}
+}
+
+// A player's ring, holding the five events between two of its moves, owns
+// 96 bytes (it was 128, a buffer of eight entries).
+func TestAPlayersRingOwnsNinetySixBytes(t *testing.T) {
+	var r Ring
+	for seq := uint64(1); seq <= 5; seq++ {
+		r.Push(seq, Entry{Ref: Ref(seq), Size: 150}, 256)
+	}
+	if got := uintptr(cap(r.buf)) * unsafe.Sizeof(Entry{}); got > 96 {
+		t.Fatalf("a ring of 5 entries owns %d bytes; want at most 96", got)
 	}
 }
