@@ -33,7 +33,7 @@ func TestHotPathAllocations(t *testing.T) {
 		{"readParams", 2, func() { readParams(req, DefaultMaxParams) }},
 		{"readParamsInto a loop's slice", 1, func() { scratch, _ = readParamsInto(scratch[:0], req, DefaultMaxParams) }},
 		// The event is held once, as bytes in the store's slabs (one
-		// allocation per 64 KiB of events, below one per call here).
+		// allocation per 16 KiB of events, below one per call here).
 		{"Hub.Publish to a room", 0, func() { h.Publish("/all", "type", "move", "data", `{"cell":4}`) }},
 		{"Session.Send", 0, func() { s.Send("/dm", "type", "ack") }},
 		// The publish-ack of every move is built once per second.

@@ -35,7 +35,7 @@ func (l *Lobby) CheckLists(ctx context.Context) error {
 			return
 		}
 		want := slices.SortedFunc(maps.Values(l.roomList), roomsOrder.cmp)
-		if !slices.EqualFunc(want, l.views.allRooms.all, func(a, b rooms.RoomInfo) bool { return fmt.Sprint(a) == fmt.Sprint(b) }) {
+		if !slices.EqualFunc(want, l.views.allRooms.all, func(a, b *rooms.RoomInfo) bool { return fmt.Sprint(*a) == fmt.Sprint(*b) }) {
 			err = fmt.Errorf("rooms, sorted: %v; kept: %v", want, l.views.allRooms.all)
 		}
 	}); berr != nil {
@@ -61,3 +61,10 @@ func (l *Lobby) barrier(ctx context.Context, noFlush bool, inspect func()) error
 
 // Options returns the options in effect, defaults filled in.
 func (l *Lobby) Options() Options { return l.o }
+
+// NumListed returns the number of rooms the lobby lists (lobby goroutine's
+// state, read at a barrier).
+func (l *Lobby) NumListed(ctx context.Context) (n int, err error) {
+	err = l.barrier(ctx, true, func() { n = len(l.roomList) })
+	return n, err
+}

@@ -216,10 +216,10 @@ type Lobby struct {
 
 	// Owned by the lobby goroutine.
 	sessions map[string]*session
-	players  map[string]*player        // online players by id
-	roomList map[string]rooms.RoomInfo // the rooms listed (see listed)
-	queues   map[string][]*session     // quickplay, by game
-	seats    map[string]int            // player id → seats held in waiting or playing rooms
+	players  map[string]*player         // online players by id
+	roomList map[string]*rooms.RoomInfo // the rooms listed (see listed); never changed in place: views.allRooms shares them
+	queues   map[string][]*session      // quickplay, by game
+	seats    map[string]int             // player id → seats held in waiting or playing rooms
 	views    views
 	names    map[string]nameHolders // nameKey → who holds it: see holdName
 	chatLog  []chatData             // the last ChatHistory messages, oldest first
@@ -440,7 +440,7 @@ func New(m RoomService, t rooms.Transport, o Options) *Lobby {
 		sessEvts: make(map[string]sessEvent),
 		sessions: make(map[string]*session),
 		players:  make(map[string]*player),
-		roomList: make(map[string]rooms.RoomInfo),
+		roomList: make(map[string]*rooms.RoomInfo),
 		queues:   make(map[string][]*session),
 		seats:    make(map[string]int),
 		names:    make(map[string]nameHolders),
@@ -452,7 +452,7 @@ func New(m RoomService, t rooms.Transport, o Options) *Lobby {
 	m.OnRoomChange(l.roomChanged)
 	for _, info := range m.Rooms("") {
 		if l.offered[info.Game] && listed(info) {
-			l.roomList[info.ID] = info
+			l.roomList[info.ID] = &info
 			l.countSeats(info, 1)
 		}
 	}
@@ -462,7 +462,7 @@ func New(m RoomService, t rooms.Transport, o Options) *Lobby {
 	for id := range l.roomList {
 		all[id] = true
 	}
-	l.views.allRooms.update(all, func(id string) (rooms.RoomInfo, bool) { info, ok := l.roomList[id]; return info, ok })
+	l.views.allRooms.update(all, func(id string) (*rooms.RoomInfo, bool) { info, ok := l.roomList[id]; return info, ok })
 	l.views.rooms, l.views.roomsN = l.views.allRooms.first(o.RoomsShown), len(l.roomList)
 	l.wg.Add(1 + o.AuthWorkers)
 	go l.loop()
@@ -1130,7 +1130,11 @@ func (l *Lobby) drain() {
 	l.pmu.Unlock()
 
 	for _, id := range slices.Sorted(maps.Keys(changed)) {
-		old, was := l.roomList[id]
+		var old rooms.RoomInfo
+		kept, was := l.roomList[id]
+		if was {
+			old = *kept
+		}
 		info, ok := l.m.Room(id)
 		now := ok && listed(info)
 		if !was && !now {
@@ -1143,7 +1147,7 @@ func (l *Lobby) drain() {
 			l.countSeats(old, -1)
 		}
 		if now {
-			l.roomList[id] = info
+			l.roomList[id] = &info
 			l.countSeats(info, 1)
 		} else {
 			delete(l.roomList, id)

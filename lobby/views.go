@@ -32,16 +32,16 @@ import (
 
 // views is the state of the published views. Lobby goroutine only.
 type views struct {
-	online    []rooms.Identity // the presence view last published
-	onlineN   int              // the total online with it
-	rooms     []rooms.RoomInfo // the rooms view last published
+	online    []rooms.Identity  // the presence view last published
+	onlineN   int               // the total online with it
+	rooms     []*rooms.RoomInfo // the rooms view last published
 	roomsN    int
-	allOnline sortedList[rooms.Identity] // every player online, as last published
-	allRooms  sortedList[rooms.RoomInfo] // every room, as last published
-	presence  map[string]bool            // players whose presence changed since (ids)
-	touched   map[string]bool            // rooms changed since
-	rehear    map[string]bool            // sessions to hear the lobby again, if still free
-	armed     bool                       // a tick is on its way
+	allOnline sortedList[rooms.Identity]  // every player online, as last published
+	allRooms  sortedList[*rooms.RoomInfo] // every room, as last published (shared with roomList, which replaces a room's info rather than change it)
+	presence  map[string]bool             // players whose presence changed since (ids)
+	touched   map[string]bool             // rooms changed since
+	rehear    map[string]bool             // sessions to hear the lobby again, if still free
+	armed     bool                        // a tick is on its way
 	timer     rooms.Stopper
 
 	// The snapshots of the views, encoded once for every session sent them
@@ -58,9 +58,9 @@ var (
 			return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.PlayerID, b.PlayerID))
 		},
 	}
-	roomsOrder = sortedList[rooms.RoomInfo]{
-		id: func(r rooms.RoomInfo) string { return r.ID },
-		cmp: func(a, b rooms.RoomInfo) int {
+	roomsOrder = sortedList[*rooms.RoomInfo]{
+		id: func(r *rooms.RoomInfo) string { return r.ID },
+		cmp: func(a, b *rooms.RoomInfo) int {
 			return cmp.Or(cmp.Compare(a.State, b.State), strings.Compare(a.ID, b.ID))
 		},
 	}
@@ -126,8 +126,8 @@ type presenceData struct {
 }
 
 type roomsData struct {
-	Rooms []rooms.RoomInfo `json:"rooms"`
-	Count int              `json:"count"`
+	Rooms []*rooms.RoomInfo `json:"rooms"`
+	Count int               `json:"count"`
 }
 
 type presenceDelta struct {
@@ -137,9 +137,9 @@ type presenceDelta struct {
 }
 
 type roomsDelta struct {
-	Count   int              `json:"count"`
-	Rooms   []rooms.RoomInfo `json:"rooms"`   // entered the view, or changed
-	Removed []string         `json:"removed"` // room ids that left the view
+	Count   int               `json:"count"`
+	Rooms   []*rooms.RoomInfo `json:"rooms"`   // entered the view, or changed
+	Removed []string          `json:"removed"` // room ids that left the view
 }
 
 type pageData struct {
@@ -147,7 +147,7 @@ type pageData struct {
 	Offset int    `json:"offset"`
 	Count  int    `json:"count"`
 	Online any    `json:"online,omitempty"` // []rooms.Identity, for players
-	Rooms  any    `json:"rooms,omitempty"`  // []rooms.RoomInfo, for rooms
+	Rooms  any    `json:"rooms,omitempty"`  // []*rooms.RoomInfo, for rooms
 	Req    string `json:"req,omitempty"`
 }
 
@@ -222,14 +222,14 @@ func (l *Lobby) flush() {
 	if len(l.views.touched) > 0 {
 		touched := l.views.touched
 		l.views.touched = nil
-		l.views.allRooms.update(touched, func(id string) (rooms.RoomInfo, bool) {
+		l.views.allRooms.update(touched, func(id string) (*rooms.RoomInfo, bool) {
 			info, ok := l.roomList[id]
 			return info, ok
 		})
 		view, n := l.views.allRooms.first(l.o.RoomsShown), len(l.views.allRooms.all)
 		d := roomsDelta{Count: n}
-		d.Rooms, d.Removed = diffView(l.views.rooms, view, func(r rooms.RoomInfo) string { return r.ID },
-			func(r rooms.RoomInfo) bool { return touched[r.ID] })
+		d.Rooms, d.Removed = diffView(l.views.rooms, view, func(r *rooms.RoomInfo) string { return r.ID },
+			func(r *rooms.RoomInfo) bool { return touched[r.ID] })
 		if len(d.Rooms)+len(d.Removed) > 0 || n != l.views.roomsN {
 			l.publish(TopicRooms, "rooms-delta", d)
 		}

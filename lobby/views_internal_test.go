@@ -17,7 +17,7 @@ func TestSortedListUpdate(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 3))
-	cur := map[string]rooms.RoomInfo{}
+	cur := map[string]*rooms.RoomInfo{}
 	s := roomsOrder
 	for step := range 300 {
 		changed := map[string]bool{}
@@ -27,12 +27,12 @@ func TestSortedListUpdate(t *testing.T) {
 			if rng.IntN(4) == 0 {
 				delete(cur, id)
 			} else {
-				cur[id] = rooms.RoomInfo{ID: id, State: rooms.State(rng.IntN(3)), Spectators: step}
+				cur[id] = &rooms.RoomInfo{ID: id, State: rooms.State(rng.IntN(3)), Spectators: step}
 			}
 		}
-		s.update(changed, func(id string) (rooms.RoomInfo, bool) { r, ok := cur[id]; return r, ok })
+		s.update(changed, func(id string) (*rooms.RoomInfo, bool) { r, ok := cur[id]; return r, ok })
 		want := slices.SortedFunc(maps.Values(cur), roomsOrder.cmp)
-		if !slices.EqualFunc(want, s.all, func(a, b rooms.RoomInfo) bool {
+		if !slices.EqualFunc(want, s.all, func(a, b *rooms.RoomInfo) bool {
 			return a.ID == b.ID && a.State == b.State && a.Spectators == b.Spectators
 		}) {
 			t.Fatalf("step %d: kept %v; sorted %v", step, s.all, want)
@@ -46,14 +46,14 @@ func BenchmarkTickUpdate(b *testing.B) {
 	const n = 20000
 	for _, k := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("rooms=%d/changed=%d", n, k), func(b *testing.B) {
-			cur := make(map[string]rooms.RoomInfo, n)
+			cur := make(map[string]*rooms.RoomInfo, n)
 			all := make(map[string]bool, n)
 			for i := range n {
 				id := fmt.Sprintf("r%06d", i)
-				cur[id], all[id] = rooms.RoomInfo{ID: id}, true
+				cur[id], all[id] = &rooms.RoomInfo{ID: id}, true
 			}
 			s := roomsOrder
-			get := func(id string) (rooms.RoomInfo, bool) { r, ok := cur[id]; return r, ok }
+			get := func(id string) (*rooms.RoomInfo, bool) { r, ok := cur[id]; return r, ok }
 			s.update(all, get)
 			rng := rand.New(rand.NewPCG(1, 2))
 			changed := make([]map[string]bool, 64)

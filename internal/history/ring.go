@@ -21,10 +21,17 @@ type Ring struct {
 	bytes int64  // sum of Size over the entries
 }
 
-// keepCap is the largest buffer kept when a ring empties: a recipient that
-// receives an event now and then, or a player who acknowledges a move's few
-// events at a time, does not reallocate for each (128 bytes).
-const keepCap = 8
+// firstCap is the buffer a ring gets first, and keepCap the largest it
+// keeps when it empties: a recipient that receives an event now and then,
+// or a player who acknowledges a move's few events at a time, does not
+// reallocate for each. A player holds five between two of its moves (its
+// move's ack, its move, the turn, the opponent's move, the turn): six
+// entries are 96 bytes, a size class of their own. A ring that needs more
+// grows to eight (128 bytes, what every ring got before), then doubles.
+const (
+	firstCap = 6
+	keepCap  = 8
+)
 
 // Len returns the number of entries held.
 func (r *Ring) Len() int { return int(r.n) }
@@ -54,7 +61,14 @@ func (r *Ring) Push(seq uint64, e Entry, limit int) (evicted Entry, ok bool) {
 	}
 	size := int32(len(r.buf))
 	if r.n == size {
-		grown := make([]Entry, min(max(keepCap, 2*int(size)), max(limit, 1)))
+		c := 2 * int(size)
+		switch {
+		case size == 0:
+			c = firstCap
+		case size < keepCap:
+			c = keepCap
+		}
+		grown := make([]Entry, min(c, max(limit, 1)))
 		for i := int32(0); i < r.n; i++ {
 			grown[i] = r.buf[(r.head+i)%size]
 		}

@@ -1,6 +1,9 @@
 package history
 
-import "testing"
+import (
+	"testing"
+	"unsafe"
+)
 
 func TestRingKeepsConsecutiveSequenceNumbers(t *testing.T) {
 	var r Ring
@@ -53,5 +56,31 @@ func TestAnEmptiedRingOwnsNothing(t *testing.T) {
 	r.Reset(func(Entry) { released++ })
 	if released != 1 || r.Len() != 0 || r.buf != nil {
 		t.Fatalf("Reset released %d, left %d entries and a buffer of %d", released, r.Len(), cap(r.buf))
+	}
+}
+
+// A player's ring, holding the five events between two of its moves, owns
+// 96 bytes (it was 128, a buffer of eight entries); one that held seven or
+// eight owns 128, as before, and keeps it.
+func TestAPlayersRingOwnsNinetySixBytes(t *testing.T) {
+	owns := func(r *Ring) uintptr { return uintptr(cap(r.buf)) * unsafe.Sizeof(Entry{}) }
+	var r Ring
+	for seq := uint64(1); seq <= 5; seq++ {
+		r.Push(seq, Entry{Ref: Ref(seq), Size: 150}, 256)
+	}
+	if got := owns(&r); got > 96 {
+		t.Fatalf("a ring of 5 entries owns %d bytes; want at most 96", got)
+	}
+	for seq := uint64(6); seq <= 8; seq++ {
+		r.Push(seq, Entry{Ref: Ref(seq), Size: 150}, 256)
+	}
+	if got := owns(&r); got > 128 {
+		t.Fatalf("a ring of 8 entries owns %d bytes; want at most 128", got)
+	}
+	for r.Len() > 0 {
+		r.PopFront()
+	}
+	if got := owns(&r); got != 128 {
+		t.Fatalf("an emptied ring of 8 entries owns %d bytes; want 128 (kept)", got)
 	}
 }
