@@ -204,13 +204,13 @@ func parseJSON(t testing.TB, text string) []map[string]string {
 
 // stream is an open stream listen, read event by event.
 type stream struct {
-	t  *testing.T
+	t  testing.TB
 	c  net.Conn
 	br *bufio.Reader
 }
 
 // openStream sends a stream listen on a new connection to addr.
-func openStream(t *testing.T, addr, query string) *stream {
+func openStream(t testing.TB, addr, query string) *stream {
 	t.Helper()
 	c := testkit.Dial(t, addr)
 	c.Send("GET /comet?" + query + " HTTP/1.1\r\nHost: t\r\n\r\n")
