@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,12 +127,16 @@ type events interface{ next() map[string]string }
 
 // connect joins through lb and opens the data channel of the player's
 // transport.
-func (p *tttPlayer) connect(lb string) error {
+func (p *tttPlayer) connect(lb string) error { return p.connectVia(lb, lb) }
+
+// connectVia sends the control requests to ctl and opens the data channel
+// at data.
+func (p *tttPlayer) connectVia(ctl, data string) error {
 	format := "json"
 	if p.transport == "sse" {
 		format = "sse"
 	}
-	p.ctl = dial(p.t, lb)
+	p.ctl = dial(p.t, ctl)
 	_, evs := p.ctl.do("p_event=join&p_format=" + format)
 	if len(evs) == 0 {
 		return fmt.Errorf("%s: join failed", p.name)
@@ -139,15 +144,15 @@ func (p *tttPlayer) connect(lb string) error {
 	p.id = evs[0]["p_id"]
 	switch p.transport {
 	case "", "stream":
-		st := openStream(p.t, lb, "p_event=listen&p_id="+p.id+"&p_mode=stream")
+		st := openStream(p.t, data, "p_event=listen&p_id="+p.id+"&p_mode=stream")
 		st.next() // listen-ack
 		p.s = st
 	case "sse":
-		st := openStream(p.t, lb, "p_event=listen&p_id="+p.id)
+		st := openStream(p.t, data, "p_event=listen&p_id="+p.id)
 		p.s = &sseEvents{st}
 	case "long-poll", "poll":
 		mode := map[string]string{"long-poll": "pull", "poll": "poll"}[p.transport]
-		r := &refresher{t: p.t, cl: dial(p.t, lb), id: p.id, poll: mode == "poll"}
+		r := &refresher{t: p.t, cl: dial(p.t, data), id: p.id, poll: mode == "poll"}
 		st, evs := r.cl.do("p_event=listen&p_format=json&p_mode=" + mode + "&p_id=" + p.id)
 		if st != 200 || len(evs) == 0 || evs[0]["p_event"] != "listen-ack" {
 			return fmt.Errorf("%s: listen: %d %v", p.name, st, evs)
@@ -364,11 +369,23 @@ func TestTictactoeThroughAnyNode(t *testing.T) {
 }
 
 // 100 players quick-matching at once through every node end in exactly 50
-// rooms, none in two: the lobby is one for all nodes.
+// rooms, none in two: the lobby is one for all nodes. The rooms are spread
+// over the nodes, and the nodes' goroutines do not grow with the players.
 func TestQuickMatchAcrossNodes(t *testing.T) {
-	// … and the rooms are spread over the nodes.
 	_, plain := startGamesCluster(t, 3)
-	lb := perRequestLB(t, plain)
+	// Each player sends its control requests to one node and listens on
+	// the next (no balancer in this process: net/http's goroutine per
+	// connection would hide the nodes' count).
+	addr := func(i int) string { return plain[i%len(plain)].addr() }
+	// One session first, so that everything started once (the NATS
+	// connections' request inboxes) is there.
+	warm := &tttPlayer{t: t, name: "warm"}
+	if err := warm.connectVia(addr(0), addr(1)); err != nil {
+		t.Fatal(err)
+	}
+	warm.hello()
+	time.Sleep(100 * time.Millisecond)
+	before := runtime.NumGoroutine()
 	const players = 100
 	rooms := make([]string, players)
 	var wg sync.WaitGroup
@@ -377,7 +394,7 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			p := &tttPlayer{t: t, name: "q" + strconv.Itoa(i)}
-			if err := p.connect(lb); err != nil {
+			if err := p.connectVia(addr(i), addr(i+1)); err != nil {
 				t.Error(err)
 				return
 			}
@@ -397,6 +414,14 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// 100 players more, each with its session, data channel and seat, in
+	// 50 rooms on three nodes: no goroutine more (the players' own
+	// goroutines have ended; their connections are open).
+	after := runtime.NumGoroutine()
+	t.Logf("goroutines: %d with one player, %d with 101", before, after)
+	if after > before+10 {
+		t.Errorf("goroutines: %d with one player, %d with 101 in 50 rooms", before, after)
+	}
 	seated := map[string]int{}
 	for i, r := range rooms {
 		if r == "" {
