@@ -366,8 +366,10 @@ type Stats struct {
 	Open   int   `json:"relays_open"`
 	Reaped int64 `json:"relays_reaped"`
 	// NATSRoundTrip: the last round trip to the NATS server (measured
-	// every second).
+	// every second). Dropped: messages for other nodes dropped because
+	// 64 MiB waited for NATS already (their relays break; see outbox).
 	NATSRoundTrip time.Duration `json:"nats_rtt_ns"`
+	Dropped       int64         `json:"dropped"`
 	// PublishesOut: client publishes (and unicasts) sent to other nodes;
 	// PublishesIn: theirs delivered here.
 	PublishesOut int64 `json:"publishes_out"`
@@ -407,7 +409,7 @@ func (n *Node) Stats() Stats {
 		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
 		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open, Reaped: n.stats.reaped.Load(),
 		PublishesOut: n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
-		GamesNode: n.opts.Games, Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()),
+		GamesNode: n.opts.Games, Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()), Dropped: n.out.droppedCount(),
 		ClaimsOut: n.stats.claimsOut.Load(), ClaimsIn: n.stats.claimsIn.Load(),
 		OpsOut: n.stats.opsOut.Load(), OpsIn: n.stats.opsIn.Load(),
 		RoomCallsOut: n.stats.roomCallsOut.Load(), RoomCallsIn: n.stats.roomCallsIn.Load(),

@@ -19,11 +19,12 @@ var (
 	descPeers      = prometheus.NewDesc("cometplay_cluster_peers", "Other nodes heard of in the last 3 s.", nil, nil)
 	descRoutes     = prometheus.NewDesc("cometplay_cluster_nats_routes", "Route connections of the embedded NATS server.", nil, nil)
 	descRTT        = prometheus.NewDesc("cometplay_cluster_nats_rtt_seconds", "Round trip to the NATS server, measured every second.", nil, nil)
+	descDropped    = prometheus.NewDesc("cometplay_cluster_dropped_total", "Messages for other nodes dropped because 64 MiB already waited for NATS.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT} {
+	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped} {
 		ch <- d
 	}
 }
@@ -52,4 +53,5 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	g(descPeers, float64(len(s.Peers)))
 	g(descRoutes, float64(s.Routes))
 	g(descRTT, time.Duration(n.rtt.Load()).Seconds())
+	c(descDropped, s.Dropped)
 }

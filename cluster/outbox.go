@@ -30,7 +30,7 @@ type outbox struct {
 	mu      sync.Mutex
 	q       []msg
 	bytes   int
-	dropped int64
+	dropped int64 // messages dropped at maxQueuedBytes (or after close)
 	closed  bool
 	wake    chan struct{}
 	done    chan struct{}
@@ -105,4 +105,11 @@ func (o *outbox) close() {
 	default:
 	}
 	<-o.done
+}
+
+// droppedCount returns how many messages were dropped at the bound.
+func (o *outbox) droppedCount() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.dropped
 }
