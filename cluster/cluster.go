@@ -120,7 +120,7 @@ type Node struct {
 	rtt atomic.Int64 // the last round trip to NATS, in nanoseconds
 
 	peersMu sync.Mutex
-	peers   map[string]peer // other nodes, by tag
+	peers   map[string]time.Time // other nodes, by tag: when each last said hello
 	stop    chan struct{}
 	stopped chan struct{}
 
@@ -147,15 +147,15 @@ func Start(o Options) (*Node, error) {
 	if o.Games == "" {
 		o.Games = "n1"
 	}
-	if !validTag(o.Games) {
+	if !comet.ValidTag(o.Games) {
 		return nil, fmt.Errorf("cluster: games node tag must be %d characters of A-Z a-z 0-9 - _, got %q", comet.TagLen, o.Games)
 	}
-	if !validTag(o.Node) {
+	if !comet.ValidTag(o.Node) {
 		return nil, fmt.Errorf("cluster: node tag must be %d characters of A-Z a-z 0-9 - _, got %q", comet.TagLen, o.Node)
 	}
 	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]servedConn),
-		peers: make(map[string]peer), stop: make(chan struct{}), stopped: make(chan struct{})}
-	n.games.pending = make(map[uint64]func(error))
+		peers: make(map[string]time.Time), stop: make(chan struct{}), stopped: make(chan struct{})}
+	n.games.pending = make(map[uint64]pendingClaim)
 	var err error
 	if o.NATS == "" {
 		if n.ns, err = startEmbedded(o); err != nil {
@@ -170,19 +170,9 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
 	}
 	n.out = newOutbox(n.nc, n.log)
-	hello, err := n.nc.Subscribe("cp.nodes", n.onHello)
-	if err != nil {
-		n.Close()
-		return nil, fmt.Errorf("cluster: subscribing: %w", err)
-	}
-	n.subs = append(n.subs, hello)
+	n.subscribe(map[string]nats.MsgHandler{"cp.nodes": n.onHello})
 	go n.sayHello()
 	return n, nil
-}
-
-// peer is what a node knows of another: when it last said hello.
-type peer struct {
-	seen time.Time
 }
 
 // helloEvery is how often a node tells the others it is there; a node not
@@ -220,12 +210,12 @@ func (n *Node) sayHelloOnce() {
 
 func (n *Node) onHello(m *nats.Msg) {
 	tag := string(m.Data)
-	if tag == n.opts.Node || !validTag(tag) {
+	if tag == n.opts.Node || !comet.ValidTag(tag) {
 		return
 	}
 	n.peersMu.Lock()
 	_, known := n.peers[tag]
-	n.peers[tag] = peer{seen: time.Now()}
+	n.peers[tag] = time.Now()
 	n.peersMu.Unlock()
 	if !known {
 		// Answer a newcomer at once rather than at the next tick.
@@ -240,8 +230,8 @@ func (n *Node) Peers() []string {
 	n.peersMu.Lock()
 	defer n.peersMu.Unlock()
 	tags := make([]string, 0, len(n.peers))
-	for tag, p := range n.peers {
-		if now.Sub(p.seen) > peerTimeout {
+	for tag, seen := range n.peers {
+		if now.Sub(seen) > peerTimeout {
 			delete(n.peers, tag)
 			continue
 		}
@@ -317,6 +307,27 @@ func (n *Node) Routes() int {
 	return n.ns.NumRoutes()
 }
 
+// subscribe makes the node's subscriptions to subjects (subject, handler
+// pairs), each bounded by bytes rather than by count (a burst of small
+// messages must not be dropped as a slow consumer), then waits until the
+// server has them. One goroutine each: the node has a fixed few.
+func (n *Node) subscribe(subs map[string]nats.MsgHandler) {
+	for subj, f := range subs {
+		sub, err := n.nc.Subscribe(subj, f)
+		if err != nil {
+			n.log.Error("cluster: subscribing", "subject", subj, "err", err)
+			continue
+		}
+		sub.SetPendingLimits(-1, 256<<20)
+		n.mu.Lock()
+		n.subs = append(n.subs, sub)
+		n.mu.Unlock()
+	}
+	if err := n.nc.Flush(); err != nil {
+		n.log.Error("cluster: subscribing", "err", err)
+	}
+}
+
 // Tag implements comet.Cluster.
 func (n *Node) Tag() string { return n.opts.Node }
 
@@ -324,23 +335,12 @@ func (n *Node) Tag() string { return n.opts.Node }
 // nodes relay here, and takes the responses to its own.
 func (n *Node) Attach(srv *engine.Server, h *comet.Hub) {
 	n.srv, n.hub = srv, h
-	sub1, err1 := n.nc.Subscribe("cp.n."+n.opts.Node+".req", n.onRequest)
-	sub2, err2 := n.nc.Subscribe("cp.n."+n.opts.Node+".rel.*", n.onResponse)
-	sub3, err3 := n.nc.Subscribe("cp.pub", func(m *nats.Msg) { n.onPublish(m.Data) })
-	sub4, err4 := n.nc.Subscribe("cp.n."+n.opts.Node+".pub", func(m *nats.Msg) { n.onPublish(m.Data) })
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
-		n.log.Error("cluster: subscribing", "err", err)
-		return
-	}
-	for _, s := range []*nats.Subscription{sub1, sub2, sub3, sub4} {
-		// Bounded by bytes, not by count: a burst of small relayed
-		// requests must not be dropped as a slow consumer.
-		s.SetPendingLimits(-1, 256<<20)
-	}
-	n.subs = append(n.subs, sub1, sub2, sub3, sub4)
-	if err := n.nc.Flush(); err != nil {
-		n.log.Error("cluster: subscribing", "err", err)
-	}
+	n.subscribe(map[string]nats.MsgHandler{
+		"cp.n." + n.opts.Node + ".req":   n.onRequest,
+		"cp.n." + n.opts.Node + ".rel.*": n.onResponse,
+		"cp.pub":                         func(m *nats.Msg) { n.onPublish(m.Data) },
+		"cp.n." + n.opts.Node + ".pub":   func(m *nats.Msg) { n.onPublish(m.Data) },
+	})
 	srv.AddStats("cluster", func() any { return n.Stats() })
 	srv.RegisterOnShutdown(n.Close)
 }
@@ -362,7 +362,8 @@ type Stats struct {
 	BytesOut int64 `json:"relay_bytes_out"`
 	BytesIn  int64 `json:"relay_bytes_in"`
 	// Open: relays in flight both ways (streams included). Reaped: relays
-	// ended because the node at their other end went quiet.
+	// and forwarded publishes ended because the node at their other end
+	// went quiet.
 	Open   int   `json:"relays_open"`
 	Reaped int64 `json:"relays_reaped"`
 	// NATSRoundTrip: the last round trip to the NATS server (measured
@@ -374,13 +375,14 @@ type Stats struct {
 	// PublishesIn: theirs delivered here.
 	PublishesOut int64 `json:"publishes_out"`
 	PublishesIn  int64 `json:"publishes_in"`
-	// GamesNode: the node running the rooms and the lobby; Peers: the
-	// other nodes heard of.
+	// GamesNode: the node running the lobby; Peers: the other nodes
+	// heard of.
 	GamesNode string   `json:"games_node"`
 	Peers     []string `json:"peers"`
-	// ClaimsOut: room and lobby publishes forwarded to the games node;
-	// ClaimsIn: those it handled here. OpsOut: the games node's events and
-	// subscriptions sent to other nodes' sessions; OpsIn: applied here.
+	// ClaimsOut: room and lobby publishes forwarded to the room's node or
+	// the games node; ClaimsIn: those handled here. OpsOut: rooms' and the
+	// lobby's events and subscriptions sent to other nodes' sessions;
+	// OpsIn: applied here.
 	ClaimsOut int64 `json:"claims_out"`
 	ClaimsIn  int64 `json:"claims_in"`
 	OpsOut    int64 `json:"ops_out"`
@@ -426,10 +428,13 @@ func (n *Node) Close() {
 		close(n.stop)
 		<-n.stopped
 	}
-	for _, s := range n.subs {
+	n.mu.Lock()
+	subs := n.subs
+	n.subs = nil
+	n.mu.Unlock()
+	for _, s := range subs {
 		s.Unsubscribe()
 	}
-	n.subs = nil
 	if n.out != nil {
 		n.out.close()
 	}
@@ -446,11 +451,13 @@ func (n *Node) shutdownNATS() {
 	}
 }
 
-// reap ends the relays of nodes that went quiet (no hello for
+// reap ends what waits on nodes that went quiet (no hello for
 // peerTimeout): what this node serves for a client of a node that is gone
 // (nobody reads it: a stream would hold its session's data channel
-// forever), and our requests whose home node is gone (their responses
-// will never come: the client's connection is closed, and it reconnects).
+// forever), our requests whose home node is gone (their responses will
+// never come: the client's connection is closed, and it reconnects), and
+// publishes forwarded to a room's node or the games node that will not
+// answer (answered "not available, try again").
 func (n *Node) reap() {
 	alive := map[string]bool{n.opts.Node: true}
 	for _, t := range n.Peers() {
@@ -473,13 +480,25 @@ func (n *Node) reap() {
 		}
 	}
 	n.mu.Unlock()
+	var claims []pendingClaim
+	n.games.mu.Lock()
+	for id, pc := range n.games.pending {
+		if pc.since.Before(old) && !alive[pc.dest] {
+			claims = append(claims, pc)
+			delete(n.games.pending, id)
+		}
+	}
+	n.games.mu.Unlock()
 	for _, rc := range ins {
 		rc.Close()
 	}
 	for _, r := range outs {
 		r.to.Abort()
 	}
-	n.stats.reaped.Add(int64(len(ins) + len(outs)))
+	for _, pc := range claims {
+		pc.done(pc.unavailable())
+	}
+	n.stats.reaped.Add(int64(len(ins) + len(outs) + len(claims)))
 }
 
 // originOf returns the tag of the node a response subject
@@ -653,5 +672,3 @@ func (s *served) RelayEnd() {
 	s.n.mu.Unlock()
 	s.n.out.push(msg{subj: s.subj, data: []byte{kindEnd}})
 }
-
-func validTag(t string) bool { return comet.ValidTag(t) }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -15,20 +16,21 @@ import (
 	"github.com/cometplay/cometplay/rooms"
 )
 
-// The games node (games.Cluster): one node runs the rooms and the lobby
-// for every node's sessions.
+// The games side of a node (games.Cluster): the rooms' and the lobby's
+// claims, session events and events across nodes; one node, the games
+// node, runs the lobby for all (rooms.go has the rooms).
 //
 //	cp.n.<tag>.in        claims forwarded to node tag ('c', with a reply
 //	                     subject: for its rooms, or the games node's lobby),
 //	                     and on the games node session events ('s') and
 //	                     the other nodes' room changes ('r'), in order
-//	cp.n.<tag>.crep.<id> the games node's answer to claim id of node tag
-//	cp.n.<tag>.ops       the games node's rooms' and lobby's events and
-//	                     subscriptions for the sessions of node tag, in order
+//	cp.n.<tag>.crep.<id> the answer to claim id of node tag
+//	cp.n.<tag>.ops       rooms' and the lobby's events and subscriptions
+//	                     for the sessions of node tag, in order
 //
-// Everything the games node sends to one node goes on that node's one ops
-// subject, from the one outbox: each room's and the lobby's events reach a
-// session in the order they were sent, as on one node.
+// Everything a node sends to another goes on that node's one ops subject,
+// from the one outbox: each room's and the lobby's events reach a session
+// in the order they were sent, as on one node.
 
 // Op kinds on cp.n.<tag>.ops.
 const (
@@ -48,14 +50,30 @@ const (
 	inRoomChange = 'r'
 )
 
-// games is the node's side of the games node.
+// gamesSide is the node's games state.
 type gamesSide struct {
 	mu      sync.Mutex
-	pending map[uint64]func(error) // claims forwarded, waiting for the answer
+	pending map[uint64]pendingClaim // claims forwarded, waiting for the answer
 	local   games.Transport
 	handler games.GamesHandler
 	rooms   *rooms.Manager // this node's rooms (ServeRooms)
 	dir     *directory     // the games node's view of every node's rooms
+}
+
+// pendingClaim is a forwarded claim waiting for its answer.
+type pendingClaim struct {
+	done  func(error)
+	dest  string // the node it went to
+	room  bool   // a room's (else the lobby's)
+	since time.Time
+}
+
+// unavailable is the answer to a claim whose node is not there.
+func (p pendingClaim) unavailable() error {
+	if p.room {
+		return errNodeUnavailable
+	}
+	return games.ErrGamesUnavailable
 }
 
 // IsGamesNode implements games.Cluster.
@@ -68,15 +86,15 @@ func inSubject(tag string) string { return "cp.n." + tag + ".in" }
 // ForwardClaim implements games.Cluster: a publish to /room/<id> goes to
 // the room's node, one to /lobby to the games node. On a loop.
 func (n *Node) ForwardClaim(c games.ClaimCall, done func(error)) {
-	dest := n.opts.Games
+	pc := pendingClaim{done: done, dest: n.opts.Games, since: time.Now()}
 	if id, ok := strings.CutPrefix(c.Subject, "/room/"); ok {
 		if tag := RoomOwner(id); tag != "" {
-			dest = tag
+			pc.dest, pc.room = tag, true
 		}
 	}
 	id := n.nextID.Add(1)
 	n.games.mu.Lock()
-	n.games.pending[id] = done
+	n.games.pending[id] = pc
 	n.games.mu.Unlock()
 	b := []byte{inClaim}
 	b = appendStr(b, c.SessionID)
@@ -91,7 +109,7 @@ func (n *Node) ForwardClaim(c games.ClaimCall, done func(error)) {
 	}
 	b = appendFields(b, hs)
 	n.stats.claimsOut.Add(1)
-	n.out.push(msg{subj: inSubject(dest), reply: "cp.n." + n.opts.Node + ".crep." + strconv.FormatUint(id, 36), data: b})
+	n.out.push(msg{subj: inSubject(pc.dest), reply: "cp.n." + n.opts.Node + ".crep." + strconv.FormatUint(id, 36), data: b})
 }
 
 // ForwardSessionEvent implements games.Cluster.
@@ -105,26 +123,11 @@ func (n *Node) ServeGames(local games.Transport, g games.GamesHandler) {
 	n.games.mu.Lock()
 	n.games.local, n.games.handler = local, g
 	n.games.mu.Unlock()
-	subs := []struct {
-		subj string
-		f    nats.MsgHandler
-	}{
-		{"cp.n." + n.opts.Node + ".ops", func(m *nats.Msg) { n.onOps(m.Data) }},
-		{"cp.n." + n.opts.Node + ".crep.*", n.onClaimAnswer},
-		{inSubject(n.opts.Node), n.onGamesIn},
-	}
-	for _, s := range subs {
-		sub, err := n.nc.Subscribe(s.subj, s.f)
-		if err != nil {
-			n.log.Error("cluster: subscribing", "subject", s.subj, "err", err)
-			continue
-		}
-		sub.SetPendingLimits(-1, 256<<20)
-		n.subs = append(n.subs, sub)
-	}
-	if err := n.nc.Flush(); err != nil {
-		n.log.Error("cluster: subscribing", "err", err)
-	}
+	n.subscribe(map[string]nats.MsgHandler{
+		"cp.n." + n.opts.Node + ".ops":    func(m *nats.Msg) { n.onOps(m.Data) },
+		"cp.n." + n.opts.Node + ".crep.*": n.onClaimAnswer,
+		inSubject(n.opts.Node):            n.onGamesIn,
+	})
 }
 
 // onClaimAnswer gives a forwarded claim's answer to the hub.
@@ -134,19 +137,19 @@ func (n *Node) onClaimAnswer(m *nats.Msg) {
 		return
 	}
 	n.games.mu.Lock()
-	done := n.games.pending[id]
+	pc, ok := n.games.pending[id]
 	delete(n.games.pending, id)
 	n.games.mu.Unlock()
-	if done == nil {
+	if !ok {
 		return
 	}
 	switch {
 	case len(m.Data) == 0 && m.Header.Get("Status") == "503":
-		done(games.ErrGamesUnavailable) // no games node
+		pc.done(pc.unavailable()) // nobody listens there
 	case len(m.Data) == 0:
-		done(nil)
+		pc.done(nil)
 	default:
-		done(claimError(m.Data))
+		pc.done(claimError(m.Data))
 	}
 }
 

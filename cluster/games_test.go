@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/engine"
@@ -444,5 +447,37 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 	// exactly a third each).
 	if len(owners) != 3 {
 		t.Errorf("rooms by node: %v; want rooms on each of the three", owners)
+	}
+}
+
+// A publish forwarded to a room's node that took it and then went quiet
+// (a crash) is answered "not available, try again" once the node has been
+// silent for peerTimeout; one forwarded to a node nobody listens for is
+// answered so at once.
+func TestForwardedClaimOfAQuietNode(t *testing.T) {
+	nodes := startCluster(t, 3)
+	n1, n3 := nodes[0].node, nodes[2].node
+	took := make(chan struct{}, 1)
+	if _, err := n3.nc.Subscribe(inSubject(n3.Tag()), func(*nats.Msg) { took <- struct{}{} }); err != nil { // takes it, never answers
+		t.Fatal(err)
+	}
+	n3.nc.Flush()
+	testkit.Eventually(t, "n1 to see n3's interest", func() bool {
+		if _, err := n1.nc.Request(inSubject(n3.Tag()), nil, 50*time.Millisecond); !errors.Is(err, nats.ErrTimeout) {
+			return false // nobody listening yet
+		}
+		<-took // the probe
+		return true
+	})
+	answer := make(chan error, 1)
+	n1.ForwardClaim(games.ClaimCall{SessionID: "n1x", Subject: "/room/" + n3.Tag() + "-abc"}, func(err error) { answer <- err })
+	testkit.Recv(t, took, "n3 taking the publish")
+	n3.Close()
+	if err := testkit.Recv(t, answer, "the answer once n3 is quiet"); !errors.Is(err, errNodeUnavailable) {
+		t.Fatalf("answer %v, want %v", err, errNodeUnavailable)
+	}
+	n1.ForwardClaim(games.ClaimCall{SessionID: "n1x", Subject: "/room/n9-abc"}, func(err error) { answer <- err })
+	if err := testkit.Recv(t, answer, "the answer for a node nobody listens for"); !errors.Is(err, errNodeUnavailable) {
+		t.Fatalf("answer %v, want %v", err, errNodeUnavailable)
 	}
 }

@@ -39,7 +39,7 @@ func (n *Node) RoomIDPrefix() string { return n.opts.Node + "-" }
 // RoomOwner returns the tag of the node a room (or a reconnection token)
 // belongs to, or "" if its id names none.
 func RoomOwner(id string) string {
-	if len(id) > comet.TagLen && id[comet.TagLen] == '-' && validTag(id[:comet.TagLen]) {
+	if len(id) > comet.TagLen && id[comet.TagLen] == '-' && comet.ValidTag(id[:comet.TagLen]) {
 		return id[:comet.TagLen]
 	}
 	return ""
@@ -57,12 +57,10 @@ type roomCall struct {
 }
 
 type roomAnswer struct {
-	Err   string         `json:"err,omitempty"`
-	Room  string         `json:"room,omitempty"`
-	Who   rooms.Identity `json:"who"`
-	OK    bool           `json:"ok,omitempty"`
-	Info  rooms.RoomInfo `json:"info"`
-	Rooms int            `json:"rooms,omitempty"`
+	Err  string         `json:"err,omitempty"`
+	Room string         `json:"room,omitempty"`
+	Who  rooms.Identity `json:"who"`
+	OK   bool           `json:"ok,omitempty"`
 }
 
 // ServeRooms implements games.Cluster: this node's rooms answer the games
@@ -71,13 +69,7 @@ func (n *Node) ServeRooms(m *rooms.Manager) {
 	n.games.mu.Lock()
 	n.games.rooms = m
 	n.games.mu.Unlock()
-	sub, err := n.nc.Subscribe("cp.n."+n.opts.Node+".rooms", n.onRoomCall)
-	if err != nil {
-		n.log.Error("cluster: subscribing", "err", err)
-		return
-	}
-	sub.SetPendingLimits(-1, 256<<20)
-	n.subs = append(n.subs, sub)
+	n.subscribe(map[string]nats.MsgHandler{"cp.n." + n.opts.Node + ".rooms": n.onRoomCall})
 	if !n.IsGamesNode() {
 		m.OnRoomChange(func(info rooms.RoomInfo, removed bool) {
 			b, _ := json.Marshal(roomChange{Info: info, Removed: removed})
@@ -117,8 +109,6 @@ func (n *Node) onRoomCall(m *nats.Msg) {
 		a.Room, a.Who, a.OK = mgr.TokenOwner(c.Token)
 	case "resync":
 		err = mgr.Resync(c.Session)
-	case "room":
-		a.Info, a.OK = mgr.Room(c.Room)
 	case "attached":
 		mgr.Attached(c.Session)
 	case "detached":

@@ -98,9 +98,7 @@ func (ex *Exchange) raw(p []byte, end bool) {
 	}
 	b := append(ex.buf(), p...)
 	if end {
-		ex.state = exDone
-		ex.commit(b)
-		ex.c.complete(ex)
+		ex.finish(b)
 		return
 	}
 	ex.commit(b)
@@ -166,7 +164,6 @@ type relaySocket struct {
 	in     []byte
 	out    RelayOut
 	remote *net.TCPAddr
-	ended  bool
 }
 
 func (r *relaySocket) InboundBuffered() int { return len(r.in) }
@@ -184,10 +181,9 @@ func (r *relaySocket) Discard(n int) (int, error) {
 	return n, nil
 }
 
+// Write is called only while the connection is open (writeDirect).
 func (r *relaySocket) Write(b []byte) (int, error) {
-	if !r.ended {
-		r.out.RelayWrite(b)
-	}
+	r.out.RelayWrite(b)
 	return len(b), nil
 }
 
@@ -232,6 +228,5 @@ func (t *relayClose) RunOnLoop(uint32) {
 	}
 	r.c.onClosed()
 	r.c.l.srv.stats.relayedIn.Add(-1)
-	r.ended = true
 	r.out.RelayEnd()
 }
