@@ -66,15 +66,11 @@ func clusterMain(ctx context.Context, args, invocation []string, stdout io.Write
 		for k := range clusterModes {
 			m := clusterModes[(k+r)%len(clusterModes)]
 			mo := o
-			mo.Nodes = m.nodes
+			mo.Nodes, mo.Balance = m.nodes, m.balance
 			mo.Rounds = 1
 			mo.ProfileDir = ""
-			if m.balance && m.nodes == 1 {
-				os.Setenv(balanceOneEnv, "1")
-			}
 			fmt.Fprintf(os.Stderr, "cluster round %d: %s\n", r+1, m.name)
 			_, runs, err := runPlayers(ctx, mo, os.Stderr)
-			os.Unsetenv(balanceOneEnv)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
 			}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -20,15 +19,16 @@ import (
 // this process. It returns the games node's child (whose figures the run
 // reports), the address the players use and how to stop it all.
 func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Child, string, func(io.Writer), error) {
-	if o.Nodes <= 1 && os.Getenv(balanceOneEnv) == "" {
+	if o.Nodes <= 1 && !o.Balance {
 		srv, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: o.serverArgs(procs)})
 		if err != nil {
 			return nil, "", nil, err
 		}
 		return srv, srv.Addr, func(progress io.Writer) { stopChild(srv, progress) }, nil
 	}
+	nodes := max(1, o.Nodes)
 	// Route ports picked now: each node is told every other's.
-	ports := make([]string, o.Nodes)
+	ports := make([]string, nodes)
 	for i := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -44,7 +44,7 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 		}
 	}
 	var bs []balancer.Backend
-	for i := range o.Nodes {
+	for i := range nodes {
 		var others []string
 		for j, p := range ports {
 			if j != i {
@@ -53,8 +53,8 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 		}
 		tag := "n" + strconv.Itoa(i+1)
 		args := append(o.serverArgs(procs), "-node", tag, "-cluster-listen", ports[i], "-cluster-routes", strings.Join(others, ","))
-		if o.Nodes <= 1 {
-			args = o.serverArgs(procs)
+		if nodes == 1 {
+			args = o.serverArgs(procs) // one node behind the balancer: no cluster
 		}
 		c, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: args})
 		if err != nil {
@@ -71,10 +71,10 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 			st, err := debugStats(c.Addr)
 			if err == nil {
 				if cl, ok := st["cluster"].(map[string]any); ok {
-					if peers, ok := cl["peers"].([]any); ok && len(peers) == o.Nodes-1 {
+					if peers, ok := cl["peers"].([]any); ok && len(peers) == nodes-1 {
 						break
 					}
-				} else if o.Nodes <= 1 {
+				} else if nodes == 1 {
 					break
 				}
 			}
@@ -100,10 +100,6 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 		stop(progress)
 	}, nil
 }
-
-// balanceOneEnv set puts a one-node players run behind the balancer too
-// (bench cluster's middle configuration).
-const balanceOneEnv = "BENCH_BALANCE_ONE"
 
 func stopChild(c *Child, progress io.Writer) {
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

@@ -39,8 +39,9 @@ type playersOptions struct {
 	// Nodes > 1 runs the server as that many nodes of a cluster behind
 	// the per-request balancer (internal/balancer) in this process: the
 	// players talk to the balancer, the server's figures are the games
-	// node's (n1).
+	// node's (n1). Balance puts a single node behind the balancer too.
 	Nodes        int
+	Balance      bool
 	Env          []string // GOGC, GOMEMLIMIT of the server
 	PollWait     string
 	ProfileDir   string
