@@ -55,3 +55,29 @@ func TestAsyncClaim(t *testing.T) {
 		}
 	}
 }
+
+// syncClaim answers during the call, as a node does for its own rooms.
+type syncClaim struct{ err error }
+
+func (c syncClaim) HandlePublish(Publish) error { panic("the hub called HandlePublish of an async claim") }
+
+func (c syncClaim) HandlePublishAsync(_ Publish, done func(error)) { done(c.err) }
+
+// An async claim that answers during the call is answered at once, with
+// its error when it has one.
+func TestAsyncClaimAnsweringAtOnce(t *testing.T) {
+	th := newTestHub(t, Config{})
+	if err := th.hub.Claim("/ok", syncClaim{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.hub.Claim("/busy", syncClaim{errors.New("room busy")}); err != nil {
+		t.Fatal(err)
+	}
+	id := th.join(FormatJSON)
+	if evs := th.do(FormatJSON, testkit.Query("p_event", "publish", "p_id", id, "p_subject", "/ok/x")); evs[0].name() != "publish-ack" {
+		t.Fatalf("answer %v, want publish-ack", evs)
+	}
+	if evs := th.do(FormatJSON, testkit.Query("p_event", "publish", "p_id", id, "p_subject", "/busy/x")); evs[0].name() != "nack" || evs[0]["p_reason"] != "room busy" {
+		t.Fatalf("answer %v, want nack room busy", evs)
+	}
+}

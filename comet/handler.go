@@ -3,15 +3,16 @@ package comet
 import (
 	"bytes"
 	"errors"
-	"github.com/cometplay/cometplay/engine"
 	"hash/maphash"
 	"html"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/cometplay/cometplay/engine"
 	"github.com/cometplay/cometplay/httpcodec"
 )
 
@@ -896,18 +897,7 @@ func (rc *reqCtx) publish() {
 			}
 		}
 		if ac, ok := c.(AsyncSubjectHandler); ok {
-			later := reqCtx{h: h, s: s, format: rc.format, cors: rc.cors} // no req, no ps: they are the loop's
-			relay := rc.ex.Relay()
-			ac.HandlePublishAsync(p, func(err error) {
-				relay.Do(func(x *engine.Exchange) {
-					later.ex = x
-					if err != nil {
-						later.nack(err.Error())
-						return
-					}
-					later.control(plain(&publishAck, "publish-ack"))
-				})
-			})
+			rc.publishAsync(ac, p)
 			return
 		}
 		if err := c.HandlePublish(p); err != nil {
@@ -945,6 +935,41 @@ func (rc *reqCtx) publish() {
 		cl.Publish(s.PublicID(), subject, "", fs)
 	}
 	rc.control(plain(&publishAck, "publish-ack"))
+}
+
+// publishAsync hands p to an AsyncSubjectHandler and answers when it is
+// done: at once if it answered during the call (its own node handled it),
+// else later on the exchange's loop.
+func (rc *reqCtx) publishAsync(ac AsyncSubjectHandler, p Publish) {
+	const (
+		calling  = iota
+		answered // done ran during the call: syncErr holds its error
+		returned // the call returned first: done answers on the loop
+	)
+	var state atomic.Int32
+	var syncErr error
+	later := reqCtx{h: rc.h, s: rc.s, format: rc.format, cors: rc.cors} // no req, no ps: they are the loop's
+	relay := rc.ex.Relay()
+	answer := func(rc *reqCtx, err error) {
+		if err != nil {
+			rc.nack(err.Error())
+			return
+		}
+		rc.control(plain(&publishAck, "publish-ack"))
+	}
+	ac.HandlePublishAsync(p, func(err error) {
+		syncErr = err // read only if the swap below succeeds, which orders it
+		if state.CompareAndSwap(calling, answered) {
+			return
+		}
+		relay.Do(func(x *engine.Exchange) {
+			later.ex = x
+			answer(&later, err)
+		})
+	})
+	if !state.CompareAndSwap(calling, returned) {
+		answer(rc, syncErr)
+	}
 }
 
 // checkOrigin lets a protocol request through only when it comes from the
