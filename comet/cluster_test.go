@@ -59,7 +59,9 @@ func TestAsyncClaim(t *testing.T) {
 // syncClaim answers during the call, as a node does for its own rooms.
 type syncClaim struct{ err error }
 
-func (c syncClaim) HandlePublish(Publish) error { panic("the hub called HandlePublish of an async claim") }
+func (c syncClaim) HandlePublish(Publish) error {
+	panic("the hub called HandlePublish of an async claim")
+}
 
 func (c syncClaim) HandlePublishAsync(_ Publish, done func(error)) { done(c.err) }
 
