@@ -55,6 +55,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,6 +93,18 @@ type Options struct {
 	// Games is the tag of the games node, the node that runs the rooms
 	// and the lobby for all (games.Cluster; default "n1").
 	Games string
+	// StoreDir is where the embedded NATS server keeps JetStream's data
+	// (the room ownership buckets). Empty: a new temporary directory,
+	// removed at Close.
+	StoreDir string
+	// Replicas is how many NATS servers keep each copy of JetStream's data
+	// (0: 3 with an embedded NATS routed to two nodes or more, as many as
+	// the nodes listed otherwise; 1 with an external NATS).
+	Replicas int
+	// LeaseTTL is how long the node's lease lasts unrenewed (default
+	// DefaultLeaseTTL): a node that died or stalled loses its rooms this
+	// long after its last renewal.
+	LeaseTTL time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -116,6 +129,8 @@ type Node struct {
 	subs   []*nats.Subscription
 
 	games gamesSide
+	own   *ownership
+	ownWG sync.WaitGroup
 
 	rtt atomic.Int64 // the last round trip to NATS, in nanoseconds
 
@@ -156,9 +171,18 @@ func Start(o Options) (*Node, error) {
 	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]servedConn),
 		peers: make(map[string]time.Time), stop: make(chan struct{}), stopped: make(chan struct{})}
 	n.games.pending = make(map[uint64]pendingClaim)
+	n.own = newOwnership(n, o.LeaseTTL)
 	var err error
 	if o.NATS == "" {
-		if n.ns, err = startEmbedded(o); err != nil {
+		store := o.StoreDir
+		if store == "" {
+			if store, err = tempStore(o.Node); err != nil {
+				return nil, fmt.Errorf("cluster: JetStream store: %w", err)
+			}
+			n.own.storeDir = store
+		}
+		if n.ns, err = startEmbedded(o, store); err != nil {
+			n.removeStore()
 			return nil, err
 		}
 		n.nc, err = nats.Connect("", nats.InProcessServer(n.ns), nats.Name("cometplay-"+o.Node), nats.MaxReconnects(-1))
@@ -167,11 +191,17 @@ func Start(o Options) (*Node, error) {
 	}
 	if err != nil {
 		n.shutdownNATS()
+		n.removeStore()
 		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
 	}
 	n.out = newOutbox(n.nc, n.log)
 	n.subscribe(map[string]nats.MsgHandler{"cp.nodes": n.onHello})
 	go n.sayHello()
+	n.ownWG.Add(1)
+	go func() {
+		defer n.ownWG.Done()
+		n.own.run(n.stop)
+	}()
 	return n, nil
 }
 
@@ -240,7 +270,29 @@ func (n *Node) Peers() []string {
 	return tags
 }
 
-func startEmbedded(o Options) (*server.Server, error) {
+// replicas is the replication of the ownership buckets (Options.Replicas).
+func (n *Node) replicas() int {
+	switch {
+	case n.opts.Replicas > 0:
+		return n.opts.Replicas
+	case n.ns == nil:
+		return 1
+	}
+	return min(3, 1+len(n.opts.Routes))
+}
+
+// Ready returns a channel closed once the node holds its lease (JetStream
+// is up and the node's tag is its own): the rooms it makes are then
+// recorded as its own.
+func (n *Node) Ready() <-chan struct{} { return n.own.ready }
+
+func (n *Node) removeStore() {
+	if n.own.storeDir != "" {
+		os.RemoveAll(n.own.storeDir)
+	}
+}
+
+func startEmbedded(o Options, store string) (*server.Server, error) {
 	host, port := "127.0.0.1", -1
 	if o.Listen != "" {
 		h, p, err := net.SplitHostPort(o.Listen)
@@ -250,16 +302,26 @@ func startEmbedded(o Options) (*server.Server, error) {
 		if port, err = strconv.Atoi(p); err != nil {
 			return nil, fmt.Errorf("cluster: listen address %q: bad port", o.Listen)
 		}
-		if port == 0 {
-			port = -1
-		}
 		host = h
 	}
+	if port <= 0 {
+		// JetStream's cluster wants a route list even on the first node,
+		// so the node names its own address among them (NATS drops a
+		// route to itself): that needs the port before NATS listens.
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return nil, fmt.Errorf("cluster: listen address %q: %w", o.Listen, err)
+		}
+		port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
 	var routes []*url.URL
-	for _, r := range o.Routes {
-		if r == "" {
+	seen := make(map[string]bool)
+	for _, r := range append([]string{net.JoinHostPort(host, strconv.Itoa(port))}, o.Routes...) {
+		if r == "" || seen[r] {
 			continue
 		}
+		seen[r] = true
 		if _, _, err := net.SplitHostPort(r); err != nil {
 			return nil, fmt.Errorf("cluster: route %q: %w", r, err)
 		}
@@ -277,6 +339,9 @@ func startEmbedded(o Options) (*server.Server, error) {
 		NoSigs:  true,
 		Cluster: server.ClusterOpts{Name: o.Name, Host: host, Port: port},
 		Routes:  routes,
+		// JetStream keeps who owns each room (lease.go).
+		JetStream: true,
+		StoreDir:  store,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded NATS: %w", err)
@@ -393,6 +458,21 @@ type Stats struct {
 	RoomCallsOut int64 `json:"room_calls_out"`
 	RoomCallsIn  int64 `json:"room_calls_in"`
 	Rooms        int   `json:"rooms"`
+	// Ownership (JetStream): Lease, whether the node holds its lease now;
+	// LeaseRenewals and LeasesLost; OwnerRecords, the rooms' owner records
+	// written (created) and deleted here; RoomsTakenOver, orphans' records
+	// this node won (owner changes), TakeoversRefused, those another node
+	// won first; OwnerRecordsSeen, the records in the node's watch now.
+	Lease            bool  `json:"lease"`
+	LeaseRenewals    int64 `json:"lease_renewals"`
+	LeasesLost       int64 `json:"leases_lost"`
+	OwnerRecords     int64 `json:"owner_records_created"`
+	OwnerDeletes     int64 `json:"owner_records_deleted"`
+	RoomsTakenOver   int64 `json:"rooms_taken_over"`
+	TakeoversRefused int64 `json:"takeovers_refused"`
+	// RoomsEvicted: rooms this node stopped because another took them
+	// over (or its lease was lost).
+	RoomsEvicted int64 `json:"rooms_evicted"`
 }
 
 // Stats returns the node's figures.
@@ -416,6 +496,10 @@ func (n *Node) Stats() Stats {
 		OpsOut: n.stats.opsOut.Load(), OpsIn: n.stats.opsIn.Load(),
 		RoomCallsOut: n.stats.roomCallsOut.Load(), RoomCallsIn: n.stats.roomCallsIn.Load(),
 		Rooms: rooms,
+		Lease: n.own.holding(), LeaseRenewals: n.own.stats.renewals.Load(), LeasesLost: n.own.stats.lost.Load(),
+		OwnerRecords: n.own.stats.created.Load(), OwnerDeletes: n.own.stats.deleted.Load(),
+		RoomsTakenOver: n.own.stats.adopted.Load(), TakeoversRefused: n.own.stats.refused.Load(),
+		RoomsEvicted: n.own.stats.evicted.Load(),
 	}
 }
 
@@ -438,10 +522,13 @@ func (n *Node) Close() {
 	if n.out != nil {
 		n.out.close()
 	}
+	n.own.cancel()
+	n.ownWG.Wait()
 	if n.nc != nil {
 		n.nc.Close()
 	}
 	n.shutdownNATS()
+	n.removeStore()
 }
 
 func (n *Node) shutdownNATS() {

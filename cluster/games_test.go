@@ -90,6 +90,9 @@ func startGamesCluster(t *testing.T, n int) ([]*gamesNode, []*testNode) {
 		}
 		return true
 	})
+	for _, gn := range nodes {
+		testkit.Recv(t, gn.node.Ready(), "the lease of "+gn.node.Tag())
+	}
 	return nodes, plain
 }
 

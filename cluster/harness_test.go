@@ -88,6 +88,9 @@ func startClusterWith(t testing.TB, n int, ecfg engine.Config) []*testNode {
 		}
 		return true
 	})
+	for _, tn := range nodes {
+		testkit.Recv(t, tn.node.Ready(), "the lease of "+tn.node.Tag())
+	}
 	// Interest crosses the routes shortly after they form: wait until each
 	// node's subjects have a responder from every node (a request with no
 	// responder fails at once; one that reaches the node times out, since

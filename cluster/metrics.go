@@ -20,11 +20,17 @@ var (
 	descRoutes     = prometheus.NewDesc("cometplay_cluster_nats_routes", "Route connections of the embedded NATS server.", nil, nil)
 	descRTT        = prometheus.NewDesc("cometplay_cluster_nats_rtt_seconds", "Round trip to the NATS server, measured every second.", nil, nil)
 	descDropped    = prometheus.NewDesc("cometplay_cluster_dropped_total", "Messages for other nodes dropped because 64 MiB already waited for NATS.", nil, nil)
+	descLease      = prometheus.NewDesc("cometplay_cluster_lease", "1 while the node holds its lease (JetStream, cp_nodes).", nil, nil)
+	descLeaseLost  = prometheus.NewDesc("cometplay_cluster_leases_lost_total", "Times the node lost its lease (renewed too late or refused) and evicted its rooms.", nil, nil)
+	descOwnerChg   = prometheus.NewDesc("cometplay_cluster_owner_changes_total", "Rooms this node took over from a node whose lease ended (compare-and-swap won).", nil, nil)
+	descTakeRef    = prometheus.NewDesc("cometplay_cluster_takeovers_refused_total", "Takeovers of a room another node won first.", nil, nil)
+	descEvicted    = prometheus.NewDesc("cometplay_cluster_rooms_evicted_total", "Rooms this node stopped because another node took them over or its lease was lost.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped} {
+	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped,
+		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted} {
 		ch <- d
 	}
 }
@@ -54,4 +60,13 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	g(descRoutes, float64(s.Routes))
 	g(descRTT, time.Duration(n.rtt.Load()).Seconds())
 	c(descDropped, s.Dropped)
+	lease := 0.0
+	if s.Lease {
+		lease = 1
+	}
+	g(descLease, lease)
+	c(descLeaseLost, s.LeasesLost)
+	c(descOwnerChg, s.RoomsTakenOver)
+	c(descTakeRef, s.TakeoversRefused)
+	c(descEvicted, s.RoomsEvicted)
 }

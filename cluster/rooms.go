@@ -70,12 +70,35 @@ func (n *Node) ServeRooms(m *rooms.Manager) {
 	n.games.rooms = m
 	n.games.mu.Unlock()
 	n.subscribe(map[string]nats.MsgHandler{"cp.n." + n.opts.Node + ".rooms": n.onRoomCall})
+	m.OnRoomChange(n.own.roomChanged)
 	if !n.IsGamesNode() {
 		m.OnRoomChange(func(info rooms.RoomInfo, removed bool) {
 			b, _ := json.Marshal(roomChange{Info: info, Removed: removed})
 			n.out.push(msg{subj: inSubject(n.opts.Games), data: append([]byte{inRoomChange, 0}, b...)})
 		})
 	}
+}
+
+// roomsManager returns the node's rooms (nil before ServeRooms).
+func (n *Node) roomsManager() *rooms.Manager {
+	n.games.mu.Lock()
+	defer n.games.mu.Unlock()
+	return n.games.rooms
+}
+
+// roomGone tells the lobby that a room of a lost node is gone.
+func (n *Node) roomGone(id string) {
+	if n.IsGamesNode() {
+		n.games.mu.Lock()
+		d := n.games.dir
+		n.games.mu.Unlock()
+		if d != nil {
+			d.changed(rooms.RoomInfo{ID: id}, true)
+		}
+		return
+	}
+	b, _ := json.Marshal(roomChange{Info: rooms.RoomInfo{ID: id}, Removed: true})
+	n.out.push(msg{subj: inSubject(n.opts.Games), data: append([]byte{inRoomChange, 0}, b...)})
 }
 
 type roomChange struct {
@@ -326,11 +349,18 @@ func (d *directory) OnRoomChange(fn func(rooms.RoomInfo, bool)) {
 // changed records another node's room change and tells the lobby.
 func (d *directory) changed(info rooms.RoomInfo, removed bool) {
 	d.mu.Lock()
-	_, known := d.remote[info.ID]
+	old, known := d.remote[info.ID]
 	if tag := RoomOwner(info.ID); !known && d.placed[tag] > 0 {
 		d.placed[tag]-- // its first change
 	}
 	if removed {
+		switch {
+		case known && info.Game == "":
+			info = old // a lost room's removal names only its id
+		case !known && info.Game == "":
+			d.mu.Unlock()
+			return // a lost room never listed, or already gone
+		}
 		delete(d.remote, info.ID)
 	} else {
 		d.remote[info.ID] = info

@@ -81,5 +81,6 @@ const (
 	ReasonEmpty           = "room empty"
 	ReasonDisposed        = "room closed"
 	ReasonReclaimed       = "seat taken over by another session"
+	ReasonEvicted         = "room moved to another server"
 	reasonStaleMoveFormat = "stale move: expected seq %d"
 )

@@ -554,6 +554,40 @@ func (m *Manager) Do(roomID string, f func(*Ctx)) error {
 	return r.enqueue(item{kind: kDo, counted: true, fn: f})
 }
 
+// Evict stops a room without a word to anyone: no "closed" event, no
+// OnLeave, nothing it would send while stopping (OnDispose runs, for the
+// game's own resources). Items queued before it run as usual; those after
+// are answered with ReasonEvicted. ErrNoRoom if the room is gone or an
+// eviction is on its way already. It is for a server that lost the room's
+// ownership to another (a cluster node whose lease lapsed): that server
+// speaks for the room now, so this one must not. The room's removal is
+// reported to OnRoomChange as a close.
+func (m *Manager) Evict(roomID string) error {
+	r := m.room(roomID)
+	if r == nil {
+		return ErrNoRoom
+	}
+	r.mu.Lock()
+	again := r.evicting
+	r.evicting = true
+	r.mu.Unlock()
+	if again {
+		return ErrNoRoom // on its way out already
+	}
+	return r.enqueue(item{kind: kEvict})
+}
+
+// RoomIDs returns the ids of the rooms open now, in no order.
+func (m *Manager) RoomIDs() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]string, 0, len(m.rooms))
+	for id := range m.rooms {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // Resync sends one session again what it got on joining each of its rooms:
 // "joined" (with reconnected false) and the room's "state" if the game has a
 // Snapshotter. A client that lost track of its rooms (a gap in its events, a

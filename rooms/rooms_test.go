@@ -1071,3 +1071,55 @@ func TestStartedRoomNobodySitsInClosesAtOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestEvictSaysNothing(t *testing.T) {
+	g := &hooks{}
+	h := roomstest.New(t, rooms.ManagerOptions{}, probeGame(g))
+	a := h.Create("probe", "ann", nil)
+	b := h.Create("probe", "bob", nil)
+	h.Spectate(a, "sue")
+	var removed []string
+	h.M.OnRoomChange(func(info rooms.RoomInfo, gone bool) {
+		if gone {
+			removed = append(removed, info.ID)
+		}
+	})
+	for _, n := range []string{"ann", "bob", "sue"} {
+		h.Take(n)
+	}
+	if ids := h.M.RoomIDs(); len(ids) != 2 || !slices.Contains(ids, a) || !slices.Contains(ids, b) {
+		t.Fatalf("RoomIDs = %v; want %s and %s", ids, a, b)
+	}
+	if err := h.M.Evict(a); err != nil {
+		t.Fatal(err)
+	}
+	h.Settle()
+	for _, n := range []string{"ann", "sue"} {
+		if evs := h.Take(n); len(evs) != 0 {
+			t.Errorf("%s got %v after the eviction of its room; want nothing", n, roomstest.Types(evs))
+		}
+	}
+	if _, ok := h.M.Room(a); ok {
+		t.Error("evicted room still listed")
+	}
+	if !slices.Equal(removed, []string{a}) {
+		t.Errorf("rooms reported removed %v; want [%s]", removed, a)
+	}
+	calls := g.log.get()
+	if slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "leave") }) || g.log.count("dispose") != 1 {
+		t.Errorf("hooks %v; want OnDispose once and no OnLeave", calls)
+	}
+	if err := h.Send(a, "ann", "ping", nil); !errors.Is(err, rooms.ErrNoRoom) {
+		t.Errorf("a message to the evicted room: %v; want ErrNoRoom", err)
+	}
+	if err := h.M.Evict(a); !errors.Is(err, rooms.ErrNoRoom) {
+		t.Errorf("second Evict: %v; want ErrNoRoom", err)
+	}
+	// The other room is untouched.
+	if err := h.Join(b, "cat"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := h.Take("bob"); len(evs) == 0 {
+		t.Error("the other room's player got nothing when someone joined it")
+	}
+}

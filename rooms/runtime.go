@@ -25,6 +25,7 @@ const (
 	kPresence                 // a session's listen state changed (coalesced per member)
 	kTimer                    // a timer fired
 	kShutdown                 // Manager.Shutdown
+	kEvict                    // Manager.Evict
 )
 
 // item is one unit of work in a room's mailbox. An empty mailbox keeps
@@ -88,6 +89,7 @@ type room struct {
 	scheduled bool
 	closed    bool
 	infoOK    bool
+	evicting  bool     // Manager.Evict queued its item
 	members   gates    // by session id
 	info      RoomInfo // last published info
 
@@ -98,6 +100,7 @@ type room struct {
 	closing     bool // dispose after the current item
 	closeHook   bool // call OnDispose when closing
 	closedSent  bool // "closed" already published
+	evicted     bool // Manager.Evict: nothing more goes out
 	shownLocked bool
 	dirty       bool // public info changed since last published
 	nseated     int
@@ -253,6 +256,11 @@ func (r *room) handle(it *item) {
 		r.fire(it.timer)
 	case kShutdown:
 		r.shutdown()
+	case kEvict:
+		// Not a word to anyone, this item's Transport calls included
+		// (flush): the room is another node's now.
+		r.evicted, r.closedSent = true, true
+		r.closeWith(ReasonEvicted, true)
 	}
 }
 
@@ -978,6 +986,10 @@ func (r *room) unsubscribe(s string) {
 
 func (r *room) flush() {
 	t := r.m.t
+	if r.evicted {
+		r.out = r.out[:0]
+		return
+	}
 	for _, o := range r.out {
 		switch o.op {
 		case opSend:

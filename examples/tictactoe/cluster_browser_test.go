@@ -125,7 +125,11 @@ func TestBrowserCluster(t *testing.T) {
 		document.getElementById('login').requestSubmit();
 	})()`)
 	deadline := time.Now().Add(wait)
-	cond := `!document.getElementById('cluster-card').hidden && [...document.querySelectorAll('#cluster tr')].some((tr) => tr.innerText.includes('other nodes heard of') && tr.cells[1].textContent === '2')`
+	row := func(label, value string) string {
+		return `[...document.querySelectorAll('#cluster tr')].some((tr) => tr.innerText.includes(` + jsString(label) + `) && tr.cells[1].textContent === ` + jsString(value) + `)`
+	}
+	// The node hears of the two others and holds its lease (JetStream).
+	cond := `!document.getElementById('cluster-card').hidden && ` + row("other nodes heard of", "2") + ` && ` + row("lease held (1: yes)", "1")
 	for {
 		err := page.Poll(cond, time.Until(deadline)) // across the sign-in's navigation
 		if err == nil {

@@ -175,13 +175,16 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	listVar(fs, &s.cluster.routes, "cluster-routes", "comma-separated route addresses (host:port) of the other nodes' embedded NATS servers")
 	fs.StringVar(&s.cluster.nats, "nats", "", "URL of an external NATS to use instead of the embedded server (nats://host:4222, comma-separated for several)")
 	fs.StringVar(&s.cluster.games, "cluster-games", "n1", "tag of the games node, which runs the rooms and the lobby for every node")
+	fs.StringVar(&s.cluster.storeDir, "store-dir", "", "directory of the embedded NATS server's JetStream data (who owns each room); empty: a temporary directory removed at exit")
+	fs.IntVar(&s.cluster.replicas, "cluster-replicas", 0, "NATS servers keeping each copy of JetStream's data (0: 3 with an embedded NATS routed to two nodes or more, else 1 per node listed)")
 	return fs
 }
 
 // clusterFlags are the -node, -cluster-* and -nats flags.
 type clusterFlags struct {
-	node, listen, nats, games string
-	routes                    []string
+	node, listen, nats, games, storeDir string
+	routes                              []string
+	replicas                            int
 }
 
 // parseSettings parses args, then takes each flag not given from its
@@ -267,8 +270,8 @@ func (s *settings) check() []error {
 		fail("heartbeat", "must be shorter than %v, after which the site's browser client deems a silent connection dead, got %v", browserHeartbeatTimeout, c.Comet.Heartbeat)
 	}
 	if k := s.cluster; k.node == "" {
-		for _, name := range []string{"cluster-routes", "nats"} {
-			if f := s.fs.Lookup(name); f != nil && f.Value.String() != "" {
+		for _, name := range []string{"cluster-routes", "nats", "store-dir", "cluster-replicas"} {
+			if f := s.fs.Lookup(name); f != nil && f.Value.String() != f.DefValue {
 				fail(name, "needs -node (this node's tag)")
 			}
 		}
@@ -276,6 +279,10 @@ func (s *settings) check() []error {
 		fail("node", "want 2 characters of A-Z a-z 0-9 - _, got %q", k.node)
 	} else if !comet.ValidTag(k.games) {
 		fail("cluster-games", "want 2 characters of A-Z a-z 0-9 - _, got %q", k.games)
+	} else if k.replicas < 0 || k.replicas > 5 {
+		fail("cluster-replicas", "want 0 (automatic) to 5, got %d", k.replicas)
+	} else if k.nats != "" && k.storeDir != "" {
+		fail("store-dir", "is the embedded NATS server's: an external NATS (-nats) keeps its own")
 	}
 	if s.logFormat != "text" && s.logFormat != "json" {
 		fail("log-format", "want text or json, got %q", s.logFormat)

@@ -347,7 +347,8 @@ func TestFlagFields(t *testing.T) {
 		mapped[name] = true
 	}
 	own := map[string]bool{"profile": true, "gc-percent": true, "memory-limit": true, "log-format": true, "log-level": true,
-		"node": true, "cluster-listen": true, "cluster-routes": true, "nats": true, "cluster-games": true}
+		"node": true, "cluster-listen": true, "cluster-routes": true, "nats": true, "cluster-games": true,
+		"store-dir": true, "cluster-replicas": true}
 	s.fs.VisitAll(func(f *flag.Flag) {
 		if mapped[f.Name] == own[f.Name] {
 			t.Errorf("-%s: mapped to a field %v; want %v", f.Name, mapped[f.Name], !own[f.Name])
@@ -614,6 +615,11 @@ func TestClusterFlags(t *testing.T) {
 		{[]string{"-node", "n1", "-cluster-games", "x"}, "-cluster-games"},
 		{[]string{"-cluster-routes", "127.0.0.1:6223"}, "-cluster-routes: needs -node"},
 		{[]string{"-nats", "nats://h:4222"}, "-nats: needs -node"},
+		{[]string{"-node", "n1", "-store-dir", "/tmp/x", "-cluster-replicas", "3"}, ""},
+		{[]string{"-store-dir", "/tmp/x"}, "-store-dir: needs -node"},
+		{[]string{"-cluster-replicas", "3"}, "-cluster-replicas: needs -node"},
+		{[]string{"-node", "n1", "-cluster-replicas", "9"}, "-cluster-replicas"},
+		{[]string{"-node", "n1", "-nats", "nats://h:4222", "-store-dir", "/tmp/x"}, "-store-dir"},
 	} {
 		_, err := parseSettings(c.args, env())
 		switch {

@@ -307,6 +307,10 @@ function renderCluster(cur, prev) {
 		['room and lobby publishes forwarded', 'cometplay_cluster_claims_total', { direction: 'out' }],
 		['forwarded publishes handled here', 'cometplay_cluster_claims_total', { direction: 'in' }],
 		['events pushed to other nodes', 'cometplay_cluster_pushes_total', { direction: 'out' }],
+		['lease held (1: yes)', 'cometplay_cluster_lease'],
+		['leases lost', 'cometplay_cluster_leases_lost_total'],
+		['rooms taken over (owner changes)', 'cometplay_cluster_owner_changes_total'],
+		['rooms evicted', 'cometplay_cluster_rooms_evicted_total'],
 	];
 	fillTable('cluster', rows.filter(([, n]) => cur.m[n]).map(([label, n, want, scale]) => {
 		const v = sum(cur, n, want);

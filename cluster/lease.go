@@ -1,0 +1,666 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// Room ownership, in two JetStream key-value buckets every node watches:
+//
+//	cp_nodes  node tag → its lease {inc}: created by the node (Create, so
+//	          two live nodes can never share a tag), renewed every second
+//	          by compare-and-swap on its revision (Update), gone when not
+//	          renewed for LeaseTTL (the bucket's TTL; its expiry marker
+//	          reaches every node's watch)
+//	cp_rooms  room id → its owner record {node, inc, epoch}: created by
+//	          the node that made the room, deleted when the room closes,
+//	          and taken over only by compare-and-swap (Update on the
+//	          revision the taker saw), so a record has one writer at a time
+//
+// A record is live while its node holds the lease it names (node and
+// incarnation); otherwise the room is an orphan: its node died, stalled
+// past its lease, or restarted. Every node sees orphans in its watches;
+// the room's preferred successor (highest rendezvous hash of the room id
+// among the live nodes) takes the record at once, the others a second
+// later if it is still an orphan; compare-and-swap lets exactly one win.
+//
+// Fencing: a node that finds its lease gone (its renewal refused: the key
+// expired, and may have a new holder) or one of its rooms' records taken
+// evicts those rooms (rooms.Manager.Evict: stopped without a word), so a
+// stale owner stops publishing once it knows. The turn log of issue 14
+// closes the window before it knows: each of a room's outputs will be
+// released only after an append fenced by the log's expected sequence.
+// Until then a room cannot be rebuilt elsewhere, so the node that takes
+// an orphan's record tells the lobby the room is gone and deletes the
+// record: the room's players get "no such room" for their moves and go
+// back to the lobby, instead of waiting on a dead node.
+
+// Bucket names and timing.
+const (
+	bucketNodes = "cp_nodes"
+	bucketRooms = "cp_rooms"
+
+	// DefaultLeaseTTL is how long a node's lease lasts without renewal:
+	// a dead node's rooms are orphans this long after its last renewal.
+	DefaultLeaseTTL = 4 * time.Second
+	renewEvery      = time.Second
+	// successorDelay is how long the nodes other than a room's preferred
+	// successor wait before they try to take an orphan's record.
+	successorDelay = time.Second
+	// kvTimeout bounds one key-value call.
+	kvTimeout = 2 * time.Second
+)
+
+// leaseValue is a node's lease in cp_nodes.
+type leaseValue struct {
+	Inc string `json:"inc"` // this run of the node: random
+}
+
+// ownerRecord is a room's owner in cp_rooms.
+type ownerRecord struct {
+	Node  string `json:"node"`
+	Inc   string `json:"inc"`   // the owner's lease incarnation
+	Epoch uint32 `json:"epoch"` // 1 at creation, +1 at each takeover
+}
+
+type cachedRecord struct {
+	ownerRecord
+	rev uint64
+}
+
+// ownership is a node's side of room ownership. Its goroutine (run) is the
+// only one that writes to the buckets; the rooms' executors only queue
+// what it must write (ownership.roomChanged).
+type ownership struct {
+	n   *Node
+	ttl time.Duration
+
+	mu       sync.Mutex
+	inc      string    // the incarnation of the lease held ("" none)
+	leaseRev uint64    // the lease's revision
+	until    time.Time // the lease is surely valid until then (local clock)
+	queue    []roomOp  // records to write, in order
+	known    map[string]struct{}
+	wake     chan struct{}
+	ready    chan struct{} // closed once the first lease is held
+	stalled  chan struct{} // tests: while set, run waits, as a stopped process would
+	delay    time.Duration // successorDelay (tests: 0, every node races)
+	manual   bool          // tests: orphans are taken on kick only
+	kick     chan struct{}
+	adopted  map[string]uint32
+	storeDir string // a temporary store to remove at Close ("" none)
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+
+	// Owned by run.
+	tried   time.Time            // the last renewal's start
+	nodes   map[string]seenLease // leases in the bucket, by node
+	records map[string]cachedRecord
+	due     map[string]time.Time // orphans this node waits to try, by room
+	nodesKV jetstream.KeyValue
+	roomsKV jetstream.KeyValue
+
+	stats struct {
+		renewals, lost, created, deleted, adopted, refused, evicted atomic.Int64
+	}
+}
+
+// seenLease is a node's lease as this node's watch saw it last.
+type seenLease struct {
+	inc  string
+	seen time.Time // when the watch delivered its last write
+}
+
+type roomOp struct {
+	room    string
+	removed bool
+}
+
+func newOwnership(n *Node, ttl time.Duration) *ownership {
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]struct{}), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+		ready: make(chan struct{}), adopted: make(map[string]uint32),
+		nodes: make(map[string]seenLease), records: make(map[string]cachedRecord), due: make(map[string]time.Time)}
+}
+
+// roomChanged is the rooms Manager's OnRoomChange: a new room's record is
+// queued for creation, a closed room's for deletion. On an executor: it
+// only queues.
+func (o *ownership) roomChanged(info rooms.RoomInfo, removed bool) {
+	o.mu.Lock()
+	_, known := o.known[info.ID]
+	switch {
+	case removed && known:
+		delete(o.known, info.ID)
+		o.queue = append(o.queue, roomOp{room: info.ID, removed: true})
+	case !removed && !known:
+		o.known[info.ID] = struct{}{}
+		o.queue = append(o.queue, roomOp{room: info.ID})
+	default:
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	o.poke()
+}
+
+func (o *ownership) poke() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Holding reports whether the node holds its lease now, as far as it
+// knows (renewed less than LeaseTTL − 1 s ago).
+func (o *ownership) holding() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.inc != "" && time.Now().Before(o.until)
+}
+
+// run is the ownership goroutine: it joins JetStream, takes the node's
+// lease, keeps it, writes the rooms' records and takes orphans', until
+// stop.
+func (o *ownership) run(stop <-chan struct{}) {
+	if !o.setUp(stop) {
+		return
+	}
+	nodes := &watch{kv: o.nodesKV, on: o.onNode, reset: func() { clear(o.nodes) }}
+	recs := &watch{kv: o.roomsKV, on: o.onRecord, reset: func() { clear(o.records) }}
+	defer nodes.stop()
+	defer recs.stop()
+	tick := time.NewTicker(renewEvery)
+	defer tick.Stop()
+	for {
+		o.mu.Lock()
+		stalled := o.stalled
+		o.mu.Unlock()
+		if stalled != nil {
+			select {
+			case <-stalled:
+			case <-stop:
+				return
+			}
+		}
+		nodes.start(o.ctx, o.n)
+		recs.start(o.ctx, o.n)
+		select {
+		case <-stop:
+			o.leave()
+			return
+		case e, ok := <-nodes.c:
+			nodes.got(e, ok)
+		case e, ok := <-recs.c:
+			recs.got(e, ok)
+		case <-o.wake:
+			o.writeRecords()
+		case <-o.kick:
+			if nodes.up && recs.up {
+				o.takeOrphans(true)
+			}
+		case <-tick.C:
+			o.renew()
+			o.writeRecords()
+			if nodes.up && recs.up {
+				o.takeOrphans(false)
+			}
+		}
+	}
+}
+
+// watch is one of the node's two watches of a bucket.
+type watch struct {
+	kv    jetstream.KeyValue
+	on    func(jetstream.KeyValueEntry)
+	reset func()
+	w     jetstream.KeyWatcher
+	c     <-chan jetstream.KeyValueEntry
+	up    bool // the bucket's values at the start are read
+	retry time.Time
+}
+
+// start starts the watch if it is not running (a failed start is tried
+// again a second later).
+func (w *watch) start(ctx context.Context, n *Node) {
+	if w.w != nil || time.Now().Before(w.retry) {
+		return
+	}
+	// The watch lasts as long as its context: the node's.
+	kw, err := w.kv.WatchAll(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			n.log.Warn("cluster: watching a JetStream bucket", "bucket", w.kv.Bucket(), "err", err)
+		}
+		w.retry = time.Now().Add(time.Second)
+		return
+	}
+	w.reset()
+	w.w, w.c, w.up = kw, kw.Updates(), false
+}
+
+// got takes one entry of the watch (nil: the initial values are read; the
+// channel closed: the watch ended and starts again).
+func (w *watch) got(e jetstream.KeyValueEntry, ok bool) {
+	switch {
+	case !ok:
+		w.stop()
+	case e == nil:
+		w.up = true
+	default:
+		w.on(e)
+	}
+}
+
+func (w *watch) stop() {
+	if w.w != nil {
+		w.w.Stop()
+	}
+	w.w, w.c, w.up = nil, nil, false
+}
+
+// setUp waits for JetStream, makes (or binds) the buckets and takes the
+// node's lease. False if stopped first.
+func (o *ownership) setUp(stop <-chan struct{}) bool {
+	js, err := jetstream.New(o.n.nc)
+	if err != nil {
+		o.n.log.Error("cluster: JetStream", "err", err)
+		return false
+	}
+	// Calls to JetStream's API made before its meta leader exists hang
+	// until their timeout: ask for the account first, briefly.
+	for warned := time.Now(); ; {
+		ctx, cancel := context.WithTimeout(o.ctx, 250*time.Millisecond)
+		_, err := js.AccountInfo(ctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Since(warned) > 10*time.Second {
+			o.n.log.Warn("cluster: waiting for JetStream (a quorum of the NATS servers)", "err", err)
+			warned = time.Now()
+		}
+		if !sleep(stop, 250*time.Millisecond) {
+			return false
+		}
+	}
+	replicas := o.n.replicas()
+	for _, b := range []struct {
+		kv  *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&o.nodesKV, jetstream.KeyValueConfig{Bucket: bucketNodes, History: 1, TTL: o.ttl, LimitMarkerTTL: time.Minute,
+			Replicas: replicas, Storage: jetstream.FileStorage}},
+		{&o.roomsKV, jetstream.KeyValueConfig{Bucket: bucketRooms, History: 1, Replicas: replicas, Storage: jetstream.FileStorage}},
+	} {
+		for warned := time.Now(); ; {
+			ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+			kv, err := js.CreateKeyValue(ctx, b.cfg)
+			if errors.Is(err, jetstream.ErrBucketExists) {
+				kv, err = js.KeyValue(ctx, b.cfg.Bucket) // made by another node first
+			}
+			cancel()
+			if err == nil {
+				*b.kv = kv
+				break
+			}
+			if time.Since(warned) > 10*time.Second {
+				o.n.log.Warn("cluster: making a JetStream bucket", "bucket", b.cfg.Bucket, "replicas", replicas, "err", err)
+				warned = time.Now()
+			}
+			if !sleep(stop, 250*time.Millisecond) {
+				return false
+			}
+		}
+	}
+	for warned := time.Now(); !o.acquire(0); {
+		if time.Since(warned) > o.ttl+time.Second {
+			o.n.log.Warn("cluster: the lease of this node's tag is held: another node runs with this tag, or this node's previous run is not yet expired", "node", o.n.opts.Node)
+			warned = time.Now()
+		}
+		if !sleep(stop, 500*time.Millisecond) {
+			return false
+		}
+	}
+	close(o.ready)
+	return true
+}
+
+// acquire takes the node's lease with a new incarnation: creates its key,
+// or, given the revision of a key this node held until now, replaces it.
+func (o *ownership) acquire(rev uint64) bool {
+	inc := randomInc()
+	b, _ := json.Marshal(leaseValue{Inc: inc})
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+	var err error
+	if rev != 0 {
+		rev, err = o.nodesKV.Update(ctx, o.n.opts.Node, b, rev)
+	} else {
+		rev, err = o.nodesKV.Create(ctx, o.n.opts.Node, b)
+	}
+	cancel()
+	if err != nil {
+		return false
+	}
+	o.mu.Lock()
+	o.inc, o.leaseRev, o.until = inc, rev, start.Add(o.ttl-renewEvery)
+	o.mu.Unlock()
+	return true
+}
+
+// renew extends the lease by compare-and-swap on its revision. Refused,
+// the lease is lost (it expired, and the node's rooms may have been taken
+// over): the node evicts every room it has and takes a new lease.
+func (o *ownership) renew() {
+	o.mu.Lock()
+	inc, rev, until := o.inc, o.leaseRev, o.until
+	o.mu.Unlock()
+	if inc == "" {
+		o.acquire(0)
+		return
+	}
+	now := time.Now()
+	tried := o.tried
+	o.tried = now
+	if now.After(until) && now.Sub(tried) > o.ttl-renewEvery {
+		// Stalled past the lease (it did not even try to renew): the
+		// other nodes may have taken this node's rooms already, whether
+		// NATS has removed the key yet or not. (A node that kept trying
+		// and got no answer, JetStream without a quorum, keeps its rooms:
+		// nobody could take them; its next answered renewal tells.)
+		o.lost("renewed too late", rev)
+		return
+	}
+	b, _ := json.Marshal(leaseValue{Inc: inc})
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+	newRev, err := o.nodesKV.Update(ctx, o.n.opts.Node, b, rev)
+	cancel()
+	switch {
+	case err == nil:
+		o.mu.Lock()
+		o.leaseRev, o.until = newRev, start.Add(o.ttl-renewEvery)
+		o.mu.Unlock()
+		o.stats.renewals.Add(1)
+	case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) || errors.Is(err, jetstream.ErrKeyExists):
+		o.lost("the lease expired", 0)
+	default:
+		// No answer (no quorum, a slow server): the lease may still hold;
+		// the next renewal tells.
+		if !o.holding() {
+			o.n.log.Warn("cluster: this node's lease could not be renewed in time", "err", err)
+		}
+	}
+}
+
+// lost handles a lost lease: every room here is evicted (their records name
+// the old incarnation: orphans, which a node takes), and a new lease is
+// taken (replacing the key of revision rev if not 0).
+func (o *ownership) lost(why string, rev uint64) {
+	o.stats.lost.Add(1)
+	o.mu.Lock()
+	o.inc, o.leaseRev = "", 0
+	clear(o.known)
+	o.queue = o.queue[:0]
+	o.mu.Unlock()
+	m := o.n.roomsManager()
+	var ids []string
+	if m != nil {
+		ids = m.RoomIDs()
+		for _, id := range ids {
+			if m.Evict(id) == nil {
+				o.stats.evicted.Add(1)
+			}
+		}
+	}
+	o.n.log.Warn("cluster: this node lost its lease; its rooms are evicted", "why", why, "rooms", len(ids))
+	o.acquire(rev)
+}
+
+// writeRecords writes the queued records: creations with the current
+// incarnation, deletions on the revision seen.
+func (o *ownership) writeRecords() {
+	for {
+		o.mu.Lock()
+		if len(o.queue) == 0 || o.inc == "" {
+			o.mu.Unlock()
+			return
+		}
+		op := o.queue[0]
+		o.queue = o.queue[1:]
+		inc := o.inc
+		o.mu.Unlock()
+		ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+		if op.removed {
+			if rec, ok := o.records[op.room]; ok && rec.Node == o.n.opts.Node && rec.Inc == inc {
+				if o.roomsKV.Delete(ctx, op.room, jetstream.LastRevision(rec.rev)) == nil {
+					o.stats.deleted.Add(1)
+				}
+			} else if !ok {
+				// Not seen in the watch yet: delete whatever is there if it
+				// is still this node's.
+				if e, err := o.roomsKV.Get(ctx, op.room); err == nil {
+					var r ownerRecord
+					if json.Unmarshal(e.Value(), &r) == nil && r.Node == o.n.opts.Node && r.Inc == inc &&
+						o.roomsKV.Delete(ctx, op.room, jetstream.LastRevision(e.Revision())) == nil {
+						o.stats.deleted.Add(1)
+					}
+				}
+			}
+		} else {
+			b, _ := json.Marshal(ownerRecord{Node: o.n.opts.Node, Inc: inc, Epoch: 1})
+			if _, err := o.roomsKV.Create(ctx, op.room, b); err == nil {
+				o.stats.created.Add(1)
+			} else {
+				o.n.log.Warn("cluster: writing a room's owner record", "room", op.room, "err", err)
+			}
+		}
+		cancel()
+	}
+}
+
+// onNode follows cp_nodes: the live leases.
+func (o *ownership) onNode(e jetstream.KeyValueEntry) {
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(o.nodes, e.Key())
+		if e.Key() == o.n.opts.Node {
+			// The removal of this node's key, unless of a lease it has
+			// replaced since.
+			o.mu.Lock()
+			held := o.inc != "" && e.Revision() > o.leaseRev
+			o.mu.Unlock()
+			if held {
+				o.lost("the lease expired", 0)
+			}
+		}
+		return
+	}
+	var v leaseValue
+	if json.Unmarshal(e.Value(), &v) == nil {
+		o.nodes[e.Key()] = seenLease{inc: v.Inc, seen: time.Now()}
+	}
+}
+
+// alive reports whether node's lease of incarnation inc is alive as far as
+// this node can tell: in the bucket, and renewed (its last write seen here)
+// less than LeaseTTL ago. NATS removes an expired key lazily (up to
+// another TTL late); a key not rewritten for LeaseTTL is expired, however
+// late NATS notices: its holder stopped renewing at least that long ago,
+// and holds itself valid for a second less.
+func (o *ownership) alive(node, inc string, now time.Time) bool {
+	l, ok := o.nodes[node]
+	return ok && l.inc == inc && now.Sub(l.seen) <= o.ttl
+}
+
+// onRecord follows cp_rooms. A room of this node's whose record names
+// another owner now is evicted.
+func (o *ownership) onRecord(e jetstream.KeyValueEntry) {
+	id := e.Key()
+	if e.Operation() != jetstream.KeyValuePut {
+		delete(o.records, id)
+		delete(o.due, id)
+		// This node deletes the records of its rooms once they closed
+		// (forgetting them first): one deleted while the room is still
+		// here was taken over (and closed) by another node.
+		o.evictIfMine(id, "")
+		return
+	}
+	var r ownerRecord
+	if json.Unmarshal(e.Value(), &r) != nil {
+		return
+	}
+	o.records[id] = cachedRecord{ownerRecord: r, rev: e.Revision()}
+	o.mu.Lock()
+	ours := r.Node == o.n.opts.Node && r.Inc == o.inc
+	o.mu.Unlock()
+	if !ours {
+		o.evictIfMine(id, r.Node)
+	}
+}
+
+// evictIfMine evicts a room of this node whose record says it is not its
+// own any more.
+func (o *ownership) evictIfMine(id, owner string) {
+	o.mu.Lock()
+	_, mine := o.known[id]
+	delete(o.known, id)
+	o.mu.Unlock()
+	if !mine {
+		return
+	}
+	if m := o.n.roomsManager(); m != nil && m.Evict(id) == nil {
+		o.stats.evicted.Add(1)
+		o.n.log.Warn("cluster: a room of this node was taken over; evicted", "room", id, "owner", owner)
+	}
+}
+
+// takeOrphans tries to take the records of rooms whose owner's lease is
+// gone: at once where this node is the room's preferred successor, after
+// successorDelay elsewhere.
+func (o *ownership) takeOrphans(kicked bool) {
+	o.mu.Lock()
+	inc, delay, manual := o.inc, o.delay, o.manual
+	o.mu.Unlock()
+	if inc == "" || manual && !kicked {
+		return
+	}
+	now := time.Now()
+	var live []string
+	for tag, l := range o.nodes {
+		if o.alive(tag, l.inc, now) {
+			live = append(live, tag)
+		}
+	}
+	for id, rec := range o.records {
+		if o.alive(rec.Node, rec.Inc, now) || (rec.Node == o.n.opts.Node && rec.Inc == inc) {
+			delete(o.due, id)
+			continue
+		}
+		at, waiting := o.due[id]
+		if !waiting {
+			at = now
+			if preferred(id, live) != o.n.opts.Node {
+				at = now.Add(delay)
+			}
+			o.due[id] = at
+		}
+		if now.Before(at) {
+			continue
+		}
+		o.take(id, rec, inc)
+	}
+}
+
+// take takes an orphan's record by compare-and-swap. Won, the room is this
+// node's; with no turn log to rebuild it from yet, the node tells the
+// lobby it is gone and deletes the record.
+func (o *ownership) take(id string, rec cachedRecord, inc string) {
+	delete(o.due, id)
+	b, _ := json.Marshal(ownerRecord{Node: o.n.opts.Node, Inc: inc, Epoch: rec.Epoch + 1})
+	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+	defer cancel()
+	rev, err := o.roomsKV.Update(ctx, id, b, rec.rev)
+	if err != nil {
+		o.stats.refused.Add(1) // another node took it first, or it changed
+		return
+	}
+	o.stats.adopted.Add(1)
+	o.mu.Lock()
+	o.adopted[id] = rec.Epoch + 1
+	o.mu.Unlock()
+	o.n.roomGone(id)
+	_ = o.roomsKV.Delete(ctx, id, jetstream.LastRevision(rev))
+}
+
+// leave ends the lease at Close, so that the others take what is left at
+// once rather than after LeaseTTL.
+func (o *ownership) leave() {
+	o.mu.Lock()
+	inc, rev := o.inc, o.leaseRev
+	o.inc = ""
+	o.mu.Unlock()
+	if inc == "" {
+		return
+	}
+	// Best effort: the last node of a cluster stopping has no quorum left
+	// to write to, and its lease expires anyway.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_ = o.nodesKV.Delete(ctx, o.n.opts.Node, jetstream.LastRevision(rev))
+}
+
+// preferred returns the room's preferred successor among nodes: the highest
+// rendezvous hash of (room, node).
+func preferred(room string, nodes []string) string {
+	best, bestH := "", uint64(0)
+	for _, tag := range nodes {
+		h := fnv.New64a()
+		h.Write([]byte(room))
+		h.Write([]byte{0})
+		h.Write([]byte(tag))
+		if s := h.Sum64(); best == "" || s > bestH || (s == bestH && tag < best) {
+			best, bestH = tag, s
+		}
+	}
+	return best
+}
+
+func randomInc() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sleep waits d or until stop; false if stopped.
+func sleep(stop <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// tempStore makes a temporary JetStream store for a node without StoreDir.
+func tempStore(node string) (string, error) {
+	return os.MkdirTemp("", "cometplay-"+node+"-")
+}

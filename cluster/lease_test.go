@@ -1,0 +1,189 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
+	"github.com/cometplay/cometplay/internal/testkit"
+	"github.com/cometplay/cometplay/rooms"
+)
+
+func TestPreferredSuccessor(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3"}
+	count := map[string]int{}
+	for i := range 300 {
+		room := fmt.Sprintf("n9-%d", i)
+		p := preferred(room, nodes)
+		if q := preferred(room, []string{"n3", "n1", "n2"}); q != p {
+			t.Fatalf("preferred(%s) depends on the order of the nodes: %s, %s", room, p, q)
+		}
+		count[p]++
+	}
+	for _, n := range nodes {
+		if count[n] < 60 {
+			t.Errorf("preferred successors %v: %s gets too few of 300 rooms", count, n)
+		}
+	}
+	if preferred("x", nil) != "" {
+		t.Error("a successor among no nodes")
+	}
+}
+
+// stall stops the node's ownership goroutine, as a stopped process (SIGSTOP,
+// a long pause) would be: its lease is not renewed, it sees nothing; its
+// NATS server, loops and rooms run on. The returned function resumes it.
+func (o *ownership) stall() (resume func()) {
+	c := make(chan struct{})
+	o.mu.Lock()
+	o.stalled = c
+	o.mu.Unlock()
+	return func() {
+		o.mu.Lock()
+		o.stalled = nil
+		o.mu.Unlock()
+		close(c)
+	}
+}
+
+// record reads a room's owner record from the bucket.
+func (o *ownership) record(t *testing.T, room string) (ownerRecord, uint64, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	defer cancel()
+	e, err := o.roomsKV.Get(ctx, room)
+	if err != nil {
+		return ownerRecord{}, 0, err
+	}
+	var r ownerRecord
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r, e.Revision(), nil
+}
+
+// Single owner: a node stalls past its lease with 100 rooms; the two
+// others race for every room (no successor waits), and each room is taken
+// by exactly one of them. When the stale owner wakes, its writes are
+// refused (its lease's renewal, a room's record on the revision it knew),
+// and it evicts its rooms: they publish nothing more. The lobby drops the
+// lost rooms from its list.
+func TestSingleOwnerAfterALeaseExpires(t *testing.T) {
+	gn, _ := startGamesCluster(t, 3)
+	// The race: every node tries every orphan at once, when kicked.
+	for _, g := range gn {
+		g.node.own.mu.Lock()
+		g.node.own.delay, g.node.own.manual = 0, true
+		g.node.own.mu.Unlock()
+	}
+	stale := gn[1].node
+	m := stale.roomsManager()
+	const n = 100
+	ids := make([]string, n)
+	for i := range ids {
+		id, err := m.Create(ttt.Name, rooms.PlayerInfo{SessionID: fmt.Sprintf("n2s%d", i), PlayerID: fmt.Sprintf("p%d", i), Name: "P"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	testkit.Eventually(t, "the rooms' owner records, and the lobby listing them", func() bool {
+		return stale.Stats().OwnerRecords == n && len(gn[0].node.games.dir.Rooms(ttt.Name)) == n
+	})
+	first, firstRev, err := stale.own.record(t, ids[0])
+	if err != nil || first.Node != stale.Tag() || first.Epoch != 1 {
+		t.Fatalf("record of %s: %+v, %v; want %s's, epoch 1", ids[0], first, err, stale.Tag())
+	}
+
+	resume := stale.own.stall()
+	// The others see the stale lease expire (not renewed for LeaseTTL),
+	// then race for its rooms.
+	time.Sleep(stale.own.ttl + 2*renewEvery)
+	for _, g := range []*gamesNode{gn[0], gn[2]} {
+		g.node.own.kick <- struct{}{}
+	}
+	// Leases are seconds long: the waits below allow for a busy machine.
+	testkit.EventuallyWithin(t, time.Minute, "every room taken over", func() bool {
+		return gn[0].node.Stats().RoomsTakenOver+gn[2].node.Stats().RoomsTakenOver == n
+	})
+	won := map[string]string{}
+	for _, g := range []*gamesNode{gn[0], gn[2]} {
+		g.node.own.mu.Lock()
+		for id, epoch := range g.node.own.adopted {
+			if other, dup := won[id]; dup {
+				t.Errorf("room %s taken by %s and %s", id, other, g.node.Tag())
+			}
+			if epoch != 2 {
+				t.Errorf("room %s taken at epoch %d, want 2", id, epoch)
+			}
+			won[id] = g.node.Tag()
+		}
+		g.node.own.mu.Unlock()
+	}
+	for _, id := range ids {
+		if won[id] == "" {
+			t.Errorf("room %s taken by nobody", id)
+		}
+	}
+	st1, st3 := gn[0].node.Stats(), gn[2].node.Stats()
+	t.Logf("taken: %s %d, %s %d; refused (lost the race): %d, %d", gn[0].node.Tag(), st1.RoomsTakenOver,
+		gn[2].node.Tag(), st3.RoomsTakenOver, st1.TakeoversRefused, st3.TakeoversRefused)
+	if st1.RoomsTakenOver == 0 || st3.RoomsTakenOver == 0 {
+		t.Errorf("one node took every room (%d, %d): the successors are not spread", st1.RoomsTakenOver, st3.RoomsTakenOver)
+	}
+	testkit.Eventually(t, "the lobby's list without the lost rooms", func() bool {
+		return len(gn[0].node.games.dir.Rooms(ttt.Name)) == 0
+	})
+
+	// The stale owner, still running its rooms, writes on what it knew:
+	// refused.
+	b, _ := json.Marshal(ownerRecord{Node: stale.Tag(), Inc: first.Inc, Epoch: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	defer cancel()
+	if _, err := stale.own.roomsKV.Update(ctx, ids[0], b, firstRev); err == nil {
+		t.Fatal("the stale owner's write of a room's record was accepted")
+	}
+	if m.NumRooms() != n {
+		t.Fatalf("the stale owner has %d rooms while stalled, want %d (nothing told it yet)", m.NumRooms(), n)
+	}
+	resume()
+	var last Stats
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		last = stale.Stats()
+		if m.NumRooms() == 0 && last.LeasesLost == 1 && last.Lease && last.RoomsEvicted == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stale owner, a minute after waking: %d rooms, %d leases lost, holding one: %v, %d rooms evicted; want 0, 1, true, %d",
+				m.NumRooms(), last.LeasesLost, last.Lease, last.RoomsEvicted, n)
+		}
+	}
+	t.Logf("stale owner: %+v", stale.Stats())
+	for _, id := range ids[:5] {
+		if err := m.Do(id, func(*rooms.Ctx) {}); !errors.Is(err, rooms.ErrNoRoom) {
+			t.Errorf("room %s on the stale owner: %v, want ErrNoRoom", id, err)
+		}
+		if _, _, err := stale.own.record(t, id); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Errorf("record of lost room %s: %v, want gone", id, err)
+		}
+	}
+	// The node goes on: a room made now is its own again.
+	id, err := m.Create(ttt.Name, rooms.PlayerInfo{SessionID: "n2new", PlayerID: "pnew", Name: "P"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the new room's record", func() bool {
+		r, _, err := stale.own.record(t, id)
+		return err == nil && r.Node == stale.Tag() && r.Inc != first.Inc
+	})
+	if !slices.Contains(stale.Peers(), gn[0].node.Tag()) {
+		t.Error("the nodes lost sight of each other")
+	}
+}
