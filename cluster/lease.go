@@ -88,11 +88,12 @@ type ownership struct {
 	ttl time.Duration
 
 	mu       sync.Mutex
-	inc      string    // the incarnation of the lease held ("" none)
-	leaseRev uint64    // the lease's revision
-	until    time.Time // the lease is surely valid until then (local clock)
-	queue    []roomOp  // records to write, in order
-	known    map[string]struct{}
+	inc      string              // the incarnation of the lease held ("" none)
+	leaseRev uint64              // the lease's revision
+	until    time.Time           // the lease is surely valid until then (local clock)
+	known    map[string]bool     // this node's rooms: whether their record is written (or being written)
+	toCreate map[string]struct{} // rooms whose record is to be written
+	toDelete []string            // closed rooms whose written record is to be deleted
 	wake     chan struct{}
 	ready    chan struct{} // closed once the first lease is held
 	stalled  chan struct{} // tests: while set, run waits, as a stopped process would
@@ -134,7 +135,7 @@ func newOwnership(n *Node, ttl time.Duration) *ownership {
 		ttl = DefaultLeaseTTL
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]struct{}), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
 		ready: make(chan struct{}), adopted: make(map[string]uint32),
 		nodes: make(map[string]seenLease), records: make(map[string]cachedRecord), due: make(map[string]time.Time)}
 }
@@ -144,14 +145,20 @@ func newOwnership(n *Node, ttl time.Duration) *ownership {
 // only queues.
 func (o *ownership) roomChanged(info rooms.RoomInfo, removed bool) {
 	o.mu.Lock()
-	_, known := o.known[info.ID]
+	written, known := o.known[info.ID]
 	switch {
 	case removed && known:
+		// A record never written is just forgotten: what waits for
+		// JetStream (a node alone, no quorum) is the rooms open, not
+		// every room that ever was.
 		delete(o.known, info.ID)
-		o.queue = append(o.queue, roomOp{room: info.ID, removed: true})
+		delete(o.toCreate, info.ID)
+		if written {
+			o.toDelete = append(o.toDelete, info.ID)
+		}
 	case !removed && !known:
-		o.known[info.ID] = struct{}{}
-		o.queue = append(o.queue, roomOp{room: info.ID})
+		o.known[info.ID] = false
+		o.toCreate[info.ID] = struct{}{}
 	default:
 		o.mu.Unlock()
 		return
@@ -418,7 +425,8 @@ func (o *ownership) lost(why string, rev uint64) {
 	o.mu.Lock()
 	o.inc, o.leaseRev = "", 0
 	clear(o.known)
-	o.queue = o.queue[:0]
+	clear(o.toCreate)
+	o.toDelete = nil
 	o.mu.Unlock()
 	m := o.n.roomsManager()
 	var ids []string
@@ -434,17 +442,30 @@ func (o *ownership) lost(why string, rev uint64) {
 	o.acquire(rev)
 }
 
-// writeRecords writes the queued records: creations with the current
+// writeRecords writes the records waiting: creations with the current
 // incarnation, deletions on the revision seen.
 func (o *ownership) writeRecords() {
 	for {
+		var op roomOp
 		o.mu.Lock()
-		if len(o.queue) == 0 || o.inc == "" {
+		switch {
+		case o.inc == "":
+			o.mu.Unlock()
+			return
+		case len(o.toDelete) > 0:
+			op = roomOp{room: o.toDelete[0], removed: true}
+			o.toDelete = o.toDelete[1:]
+		case len(o.toCreate) > 0:
+			for id := range o.toCreate {
+				op.room = id
+				break
+			}
+			delete(o.toCreate, op.room)
+			o.known[op.room] = true // a close from now on deletes it
+		default:
 			o.mu.Unlock()
 			return
 		}
-		op := o.queue[0]
-		o.queue = o.queue[1:]
 		inc := o.inc
 		o.mu.Unlock()
 		ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
@@ -541,6 +562,7 @@ func (o *ownership) evictIfMine(id, owner string) {
 	o.mu.Lock()
 	_, mine := o.known[id]
 	delete(o.known, id)
+	delete(o.toCreate, id)
 	o.mu.Unlock()
 	if !mine {
 		return

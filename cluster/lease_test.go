@@ -187,3 +187,28 @@ func TestSingleOwnerAfterALeaseExpires(t *testing.T) {
 		t.Error("the nodes lost sight of each other")
 	}
 }
+
+// While no lease is held (JetStream not up yet: a node alone, no quorum),
+// what waits to be written is the rooms open now, not every room that
+// ever was: a room closed before its record was written is forgotten.
+func TestRecordsWaitingAreTheRoomsOpen(t *testing.T) {
+	o := newOwnership(&Node{}, 0)
+	for i := range 1000 {
+		id := fmt.Sprintf("n1-%d", i)
+		o.roomChanged(rooms.RoomInfo{ID: id}, false)
+		o.roomChanged(rooms.RoomInfo{ID: id, Label: "x"}, false) // a later change
+		if i%10 != 0 {
+			o.roomChanged(rooms.RoomInfo{ID: id}, true)
+		}
+	}
+	if len(o.known) != 100 || len(o.toCreate) != 100 || len(o.toDelete) != 0 {
+		t.Fatalf("waiting: %d rooms known, %d records to create, %d to delete; want 100, 100, 0", len(o.known), len(o.toCreate), len(o.toDelete))
+	}
+	// A room whose record was written is deleted when it closes.
+	o.known["n1-0"] = true
+	delete(o.toCreate, "n1-0")
+	o.roomChanged(rooms.RoomInfo{ID: "n1-0"}, true)
+	if !slices.Equal(o.toDelete, []string{"n1-0"}) || len(o.known) != 99 {
+		t.Fatalf("to delete %v, %d known; want [n1-0], 99", o.toDelete, len(o.known))
+	}
+}
