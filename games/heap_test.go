@@ -2,21 +2,13 @@ package games
 
 import (
 	"fmt"
-	"github.com/cometplay/cometplay/comet"
-	"github.com/cometplay/cometplay/lobby"
-	"runtime"
 	"testing"
 	"time"
-)
 
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
-}
+	"github.com/cometplay/cometplay/comet"
+	"github.com/cometplay/cometplay/internal/testkit"
+	"github.com/cometplay/cometplay/lobby"
+)
 
 // TestLiveHeapDoesNotGrowWithPlay: pairs of players (Go clients on streams
 // over loopback, acknowledging with their requests as the browser client
@@ -84,10 +76,10 @@ func TestLiveHeapDoesNotGrowWithPlay(t *testing.T) {
 			play(r, g)
 		}
 		if r == 0 {
-			base, movesBase = liveHeap(), int64(moves)
+			base, movesBase = testkit.LiveHeap(), int64(moves)
 		}
 	}
-	after := liveHeap()
+	after := testkit.LiveHeap()
 	grew, played := after-base, int64(moves)-movesBase
 	st := gs.hub.Stats()
 	t.Logf("%d players: live heap %d KiB after %d moves, %d KiB after %d more (%+d bytes); history %d bytes, %d references",

@@ -5,9 +5,9 @@ package lobby_test
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"testing"
 
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/lobby"
 	"github.com/cometplay/cometplay/rooms"
 	"github.com/cometplay/cometplay/rooms/example/nim"
@@ -39,10 +39,10 @@ func TestAllocatedHeapPerListedRoom(t *testing.T) {
 	if err := m.WaitIdle(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	before := liveHeap()
+	before := testkit.LiveHeap()
 	l := lobby.New(m, roomstest.NewTransport(), lobby.Options{Logger: roomstest.DiscardLogger, QueueSize: 1, AuthQueue: 1, AuthWorkers: 1})
 	t.Cleanup(l.Close)
-	per := (liveHeap() - before) / n
+	per := (testkit.LiveHeap() - before) / n
 	t.Logf("live heap per listed room: %d bytes", per)
 	if got, err := l.NumListed(t.Context()); err != nil || got != n {
 		t.Fatalf("rooms listed = %d (%v); want %d", got, err, n)
@@ -51,13 +51,4 @@ func TestAllocatedHeapPerListedRoom(t *testing.T) {
 	if per > most {
 		t.Errorf("live heap per listed room = %d bytes; want at most %d", per, most)
 	}
-}
-
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/rooms"
 )
 
@@ -67,7 +68,7 @@ func TestAllocatedHeapPerTwoPlayerRoom(t *testing.T) {
 	for i := range names {
 		names[i] = [2]string{fmt.Sprintf("a%05d", i), fmt.Sprintf("b%05d", i)}
 	}
-	before := liveHeap()
+	before := testkit.LiveHeap()
 	for i := range n {
 		a, b := names[i][0], names[i][1]
 		id, err := m.Create("duel", rooms.PlayerInfo{SessionID: "s" + a, PlayerID: a, Name: a}, nil)
@@ -90,7 +91,7 @@ func TestAllocatedHeapPerTwoPlayerRoom(t *testing.T) {
 		}
 		waitIdle(t, m)
 	}
-	per := (liveHeap() - before) / n
+	per := (testkit.LiveHeap() - before) / n
 	runtime.KeepAlive(ids)
 	t.Logf("live heap per two-player room: %d bytes", per)
 	if got := m.NumRooms(); got != n {
@@ -107,13 +108,4 @@ func waitIdle(t *testing.T, m *rooms.Manager) {
 	if err := m.WaitIdle(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// liveHeap returns the bytes of live heap objects after a collection.
-func liveHeap() int64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
 }

@@ -234,6 +234,17 @@ func DialSmallRcvbuf(t testing.TB, addr string, n int) *Conn {
 	return &Conn{T: t, C: c, BR: bufio.NewReader(c)}
 }
 
+// LiveHeap returns the bytes of live heap objects after a collection. It
+// collects twice: a buffer put back in a sync.Pool survives one collection
+// (gnet pools its connections' ring buffers so).
+func LiveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
 // HeapGrowth runs f and returns by how much the heap in use grew over a
 // collected baseline, at its highest while f ran (sampled every 2 ms).
 func HeapGrowth(f func()) int64 {
