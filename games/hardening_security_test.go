@@ -92,6 +92,11 @@ func TestHardeningForgedSessionIDs(t *testing.T) {
 	victim.joined()
 	other.lobby("action", "join", "room", victim.room)
 	other.joined()
+	// The game's start reaches the victim last with "turn": once it has
+	// that, the room has nothing more on its way to it (on a busy machine
+	// its seq moved under the checks below while the start's events were
+	// still being pushed).
+	victim.wait("/room/", "turn")
 	vs := gs.hub.Session(victim.c.ID)
 	seqBefore := vs.Seq()
 	id := victim.c.ID
