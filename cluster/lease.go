@@ -8,10 +8,12 @@ import (
 	"errors"
 	"hash/fnv"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cometplay/cometplay/rooms"
@@ -21,31 +23,39 @@ import (
 //
 //	cp_nodes  node tag → its lease {inc}: created by the node (Create, so
 //	          two live nodes can never share a tag), renewed every second
-//	          by compare-and-swap on its revision (Update), gone when not
-//	          renewed for LeaseTTL (the bucket's TTL; its expiry marker
-//	          reaches every node's watch)
+//	          by compare-and-swap on its revision (Update), expired when
+//	          not renewed for LeaseTTL (the bucket's TTL)
 //	cp_rooms  room id → its owner record {node, inc, epoch}: created by
 //	          the node that made the room, deleted when the room closes,
-//	          and taken over only by compare-and-swap (Update on the
-//	          revision the taker saw), so a record has one writer at a time
+//	          and taken over only by compare-and-swap (a write expecting
+//	          the revision the taker saw), so a record has one writer at a
+//	          time
 //
 // A record is live while its node holds the lease it names (node and
-// incarnation); otherwise the room is an orphan: its node died, stalled
-// past its lease, or restarted. Every node sees orphans in its watches;
-// the room's preferred successor (highest rendezvous hash of the room id
-// among the live nodes) takes the record at once, the others a second
-// later if it is still an orphan; compare-and-swap lets exactly one win.
+// incarnation, rewritten less than LeaseTTL ago as this node saw it: NATS
+// removes expired keys lazily); otherwise the room is an orphan: its node
+// died, stalled past its lease, or restarted. Every node sees orphans in
+// its watches; the room's preferred successor (highest rendezvous hash of
+// the room id among the live nodes) takes the record at once, the others
+// a second later if it is still an orphan; compare-and-swap lets exactly
+// one win.
 //
-// Fencing: a node that finds its lease gone (its renewal refused: the key
-// expired, and may have a new holder) or one of its rooms' records taken
-// evicts those rooms (rooms.Manager.Evict: stopped without a word), so a
-// stale owner stops publishing once it knows. The turn log of issue 14
-// closes the window before it knows: each of a room's outputs will be
-// released only after an append fenced by the log's expected sequence.
-// Until then a room cannot be rebuilt elsewhere, so the node that takes
-// an orphan's record tells the lobby the room is gone and deletes the
-// record: the room's players get "no such room" for their moves and go
-// back to the lobby, instead of waiting on a dead node.
+// Fencing: a node that renews its lease too late (it stalled), finds its
+// renewal refused, or sees one of its rooms' records taken or deleted by
+// another evicts those rooms (rooms.Manager.Evict: stopped without a
+// word), so a stale owner stops publishing once it knows. The turn log of
+// issue 14 closes the window before it knows: each of a room's outputs
+// will be released only after an append fenced by the log's expected
+// sequence. Until then a room cannot be rebuilt elsewhere, so the node
+// that takes an orphan's record tells the lobby the room is gone and
+// deletes the record. The room's players are not told (its members were
+// in the dead node's memory): their moves still go to the room's first
+// node by its id and are answered "not available, try again".
+//
+// Records are written in batches in flight together (one round trip per
+// batch), a slice of work at a time, so that the lease's renewal on the
+// same goroutine never waits behind thousands of rooms made or taken at
+// once.
 
 // Bucket names and timing.
 const (
@@ -61,6 +71,11 @@ const (
 	successorDelay = time.Second
 	// kvTimeout bounds one key-value call.
 	kvTimeout = 2 * time.Second
+	// workSlice bounds one go at writing records or taking orphans: the
+	// lease's renewal, on the same goroutine, must never wait behind a
+	// flood of them (a ramp of thousands of rooms, a dead node's
+	// thousands). What is left goes on after the renewal's turn.
+	workSlice = 200 * time.Millisecond
 )
 
 // leaseValue is a node's lease in cp_nodes.
@@ -94,14 +109,15 @@ type ownership struct {
 	known    map[string]bool     // this node's rooms: whether their record is written (or being written)
 	toCreate map[string]struct{} // rooms whose record is to be written
 	toDelete []string            // closed rooms whose written record is to be deleted
+	revs     map[string]uint64   // the revision of this node's records, from their writes' acks
 	wake     chan struct{}
-	ready    chan struct{} // closed once the first lease is held
-	stalled  chan struct{} // tests: while set, run waits, as a stopped process would
-	delay    time.Duration // successorDelay (tests: 0, every node races)
-	manual   bool          // tests: orphans are taken on kick only
-	kick     chan struct{}
-	adopted  map[string]uint32
-	storeDir string // a temporary store to remove at Close ("" none)
+	ready    chan struct{}                   // closed once the first lease is held
+	stalled  chan struct{}                   // tests: while set, run waits, as a stopped process would
+	delay    time.Duration                   // successorDelay (tests: 0, every node races)
+	manual   bool                            // tests: orphans are taken on kick only
+	kick     chan struct{}                   // take orphans now
+	took     func(room string, epoch uint32) // tests: each take won
+	storeDir string                          // a temporary store to remove at Close ("" none)
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -111,8 +127,10 @@ type ownership struct {
 	nodes   map[string]seenLease // leases in the bucket, by node
 	records map[string]cachedRecord
 	due     map[string]time.Time // orphans this node waits to try, by room
+	js      jetstream.JetStream
 	nodesKV jetstream.KeyValue
 	roomsKV jetstream.KeyValue
+	taking  []write // orphans' records being taken (takeOrphans)
 
 	stats struct {
 		renewals, lost, created, deleted, adopted, refused, evicted atomic.Int64
@@ -125,18 +143,24 @@ type seenLease struct {
 	seen time.Time // when the watch delivered its last write
 }
 
-type roomOp struct {
-	room    string
-	removed bool
+// write is one write to cp_rooms, made with the others of its batch.
+type write struct {
+	kind  byte // 'c' create, 'd' delete, 't' take (an orphan's record)
+	room  string
+	rev   uint64 // delete, take: the revision the write expects
+	epoch uint32 // take: the record's epoch, + 1
 }
+
+// recordBatch is how many writes to cp_rooms are in flight at once.
+const recordBatch = 256
 
 func newOwnership(n *Node, ttl time.Duration) *ownership {
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
-		ready: make(chan struct{}), adopted: make(map[string]uint32),
+	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), revs: make(map[string]uint64), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+		ready: make(chan struct{}),
 		nodes: make(map[string]seenLease), records: make(map[string]cachedRecord), due: make(map[string]time.Time)}
 }
 
@@ -167,9 +191,12 @@ func (o *ownership) roomChanged(info rooms.RoomInfo, removed bool) {
 	o.poke()
 }
 
-func (o *ownership) poke() {
+func (o *ownership) poke() { signal(o.wake) }
+
+// signal makes c ready (a channel of one) unless it is already.
+func signal(c chan struct{}) {
 	select {
-	case o.wake <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -290,6 +317,7 @@ func (o *ownership) setUp(stop <-chan struct{}) bool {
 		o.n.log.Error("cluster: JetStream", "err", err)
 		return false
 	}
+	o.js = js
 	// Calls to JetStream's API made before its meta leader exists hang
 	// until their timeout: ask for the account first, briefly.
 	for warned := time.Now(); ; {
@@ -426,6 +454,7 @@ func (o *ownership) lost(why string, rev uint64) {
 	o.inc, o.leaseRev = "", 0
 	clear(o.known)
 	clear(o.toCreate)
+	clear(o.revs)
 	o.toDelete = nil
 	o.mu.Unlock()
 	m := o.n.roomsManager()
@@ -442,58 +471,134 @@ func (o *ownership) lost(why string, rev uint64) {
 	o.acquire(rev)
 }
 
-// writeRecords writes the records waiting: creations with the current
-// incarnation, deletions on the revision seen.
+// writeRecords writes the records waiting, in batches of writes in
+// flight together (one round trip to JetStream for a batch, not one per
+// record): creations with the current incarnation, deletions on the
+// revision written. A slice of work at a time (workSlice).
 func (o *ownership) writeRecords() {
-	for {
-		var op roomOp
+	for end := time.Now().Add(workSlice); ; {
+		ws, inc := o.nextWrites()
+		if len(ws) == 0 {
+			return
+		}
+		o.writeBatch(ws, inc)
+		if time.Now().After(end) {
+			o.poke() // the rest after the renewal's turn
+			return
+		}
+	}
+}
+
+// nextWrites takes the next batch of records to write: deletions first.
+func (o *ownership) nextWrites() ([]write, string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.inc == "" {
+		return nil, ""
+	}
+	var ws []write
+	for len(o.toDelete) > 0 && len(ws) < recordBatch {
+		id := o.toDelete[0]
+		o.toDelete = o.toDelete[1:]
+		rev, ok := o.revs[id]
+		delete(o.revs, id)
+		if !ok {
+			// Its create's answer never came: the record as the watch saw
+			// it, if it is this node's.
+			rec, seen := o.records[id]
+			if !seen || rec.Node != o.n.opts.Node || rec.Inc != o.inc {
+				continue
+			}
+			rev = rec.rev
+		}
+		ws = append(ws, write{kind: 'd', room: id, rev: rev})
+	}
+	for id := range o.toCreate {
+		if len(ws) >= recordBatch {
+			break
+		}
+		delete(o.toCreate, id)
+		o.known[id] = true // a close from now on deletes it
+		ws = append(ws, write{kind: 'c', room: id})
+	}
+	return ws, o.inc
+}
+
+// writeBatch makes the writes of a batch and waits for their answers (at
+// most kvTimeout). A take won is the node's: it tells the lobby the room
+// is gone and queues the record's deletion.
+func (o *ownership) writeBatch(ws []write, inc string) {
+	futures := make([]jetstream.PubAckFuture, len(ws))
+	for i, w := range ws {
+		m := nats.NewMsg("$KV." + bucketRooms + "." + w.room)
+		switch w.kind {
+		case 'c':
+			m.Data, _ = json.Marshal(ownerRecord{Node: o.n.opts.Node, Inc: inc, Epoch: 1})
+		case 't':
+			m.Data, _ = json.Marshal(ownerRecord{Node: o.n.opts.Node, Inc: inc, Epoch: w.epoch})
+		case 'd':
+			m.Header.Set("KV-Operation", "DEL")
+		}
+		// Compare-and-swap: a create expects no record, the others the
+		// revision they saw.
+		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(w.rev, 10))
+		f, err := o.js.PublishMsgAsync(m)
+		if err != nil {
+			o.n.log.Warn("cluster: writing a room's owner record", "room", w.room, "err", err)
+			continue
+		}
+		futures[i] = f
+	}
+	timeout := time.NewTimer(kvTimeout)
+	defer timeout.Stop()
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		w := ws[i]
+		select {
+		case ack := <-f.Ok():
+			o.written(w, ack.Sequence)
+		case err := <-f.Err():
+			switch w.kind {
+			case 'c':
+				o.n.log.Warn("cluster: writing a room's owner record", "room", w.room, "err", err)
+			case 't':
+				o.stats.refused.Add(1) // another node took it first, or it changed
+			}
+		case <-timeout.C:
+			o.n.log.Warn("cluster: no answer from JetStream for room owner records", "writes", len(ws)-i)
+			return
+		case <-o.ctx.Done():
+			return
+		}
+	}
+}
+
+// written takes the answer to a write that succeeded.
+func (o *ownership) written(w write, rev uint64) {
+	switch w.kind {
+	case 'c':
+		o.stats.created.Add(1)
 		o.mu.Lock()
-		switch {
-		case o.inc == "":
-			o.mu.Unlock()
-			return
-		case len(o.toDelete) > 0:
-			op = roomOp{room: o.toDelete[0], removed: true}
-			o.toDelete = o.toDelete[1:]
-		case len(o.toCreate) > 0:
-			for id := range o.toCreate {
-				op.room = id
-				break
-			}
-			delete(o.toCreate, op.room)
-			o.known[op.room] = true // a close from now on deletes it
-		default:
-			o.mu.Unlock()
-			return
-		}
-		inc := o.inc
+		o.revs[w.room] = rev // for its deletion, queued when it closes (or already)
 		o.mu.Unlock()
-		ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
-		if op.removed {
-			if rec, ok := o.records[op.room]; ok && rec.Node == o.n.opts.Node && rec.Inc == inc {
-				if o.roomsKV.Delete(ctx, op.room, jetstream.LastRevision(rec.rev)) == nil {
-					o.stats.deleted.Add(1)
-				}
-			} else if !ok {
-				// Not seen in the watch yet: delete whatever is there if it
-				// is still this node's.
-				if e, err := o.roomsKV.Get(ctx, op.room); err == nil {
-					var r ownerRecord
-					if json.Unmarshal(e.Value(), &r) == nil && r.Node == o.n.opts.Node && r.Inc == inc &&
-						o.roomsKV.Delete(ctx, op.room, jetstream.LastRevision(e.Revision())) == nil {
-						o.stats.deleted.Add(1)
-					}
-				}
-			}
-		} else {
-			b, _ := json.Marshal(ownerRecord{Node: o.n.opts.Node, Inc: inc, Epoch: 1})
-			if _, err := o.roomsKV.Create(ctx, op.room, b); err == nil {
-				o.stats.created.Add(1)
-			} else {
-				o.n.log.Warn("cluster: writing a room's owner record", "room", op.room, "err", err)
-			}
+	case 'd':
+		o.stats.deleted.Add(1)
+	case 't':
+		o.stats.adopted.Add(1)
+		o.mu.Lock()
+		took := o.took
+		// With no turn log to rebuild the room from yet, the record goes
+		// (see the top of this file).
+		o.toDelete = append(o.toDelete, w.room)
+		o.revs[w.room] = rev
+		o.mu.Unlock()
+		if took != nil {
+			took(w.room, w.epoch)
 		}
-		cancel()
+		o.n.roomGone(w.room)
+		o.poke()
 	}
 }
 
@@ -563,6 +668,7 @@ func (o *ownership) evictIfMine(id, owner string) {
 	_, mine := o.known[id]
 	delete(o.known, id)
 	delete(o.toCreate, id)
+	delete(o.revs, id)
 	o.mu.Unlock()
 	if !mine {
 		return
@@ -575,7 +681,8 @@ func (o *ownership) evictIfMine(id, owner string) {
 
 // takeOrphans tries to take the records of rooms whose owner's lease is
 // gone: at once where this node is the room's preferred successor, after
-// successorDelay elsewhere.
+// successorDelay elsewhere; in batches of writes in flight together, a
+// slice of work at a time (workSlice).
 func (o *ownership) takeOrphans(kicked bool) {
 	o.mu.Lock()
 	inc, delay, manual := o.inc, o.delay, o.manual
@@ -584,12 +691,14 @@ func (o *ownership) takeOrphans(kicked bool) {
 		return
 	}
 	now := time.Now()
+	end := now.Add(workSlice)
 	var live []string
 	for tag, l := range o.nodes {
 		if o.alive(tag, l.inc, now) {
 			live = append(live, tag)
 		}
 	}
+	ws := o.taking[:0]
 	for id, rec := range o.records {
 		if o.alive(rec.Node, rec.Inc, now) || (rec.Node == o.n.opts.Node && rec.Inc == inc) {
 			delete(o.due, id)
@@ -606,29 +715,22 @@ func (o *ownership) takeOrphans(kicked bool) {
 		if now.Before(at) {
 			continue
 		}
-		o.take(id, rec, inc)
+		delete(o.due, id) // tried once; due again at the next look if still an orphan
+		ws = append(ws, write{kind: 't', room: id, rev: rec.rev, epoch: rec.Epoch + 1})
+		if len(ws) == recordBatch {
+			o.writeBatch(ws, inc)
+			ws = ws[:0]
+			if time.Now().After(end) {
+				signal(o.kick) // the rest after the renewal's turn
+				break
+			}
+		}
 	}
-}
-
-// take takes an orphan's record by compare-and-swap. Won, the room is this
-// node's; with no turn log to rebuild it from yet, the node tells the
-// lobby it is gone and deletes the record.
-func (o *ownership) take(id string, rec cachedRecord, inc string) {
-	delete(o.due, id)
-	b, _ := json.Marshal(ownerRecord{Node: o.n.opts.Node, Inc: inc, Epoch: rec.Epoch + 1})
-	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
-	defer cancel()
-	rev, err := o.roomsKV.Update(ctx, id, b, rec.rev)
-	if err != nil {
-		o.stats.refused.Add(1) // another node took it first, or it changed
-		return
+	if len(ws) > 0 {
+		o.writeBatch(ws, inc)
 	}
-	o.stats.adopted.Add(1)
-	o.mu.Lock()
-	o.adopted[id] = rec.Epoch + 1
-	o.mu.Unlock()
-	o.n.roomGone(id)
-	_ = o.roomsKV.Delete(ctx, id, jetstream.LastRevision(rev))
+	clear(ws)
+	o.taking = ws[:0]
 }
 
 // leave ends the lease at Close, so that the others take what is left at

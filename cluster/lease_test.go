@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,36 +103,42 @@ func TestSingleOwnerAfterALeaseExpires(t *testing.T) {
 		t.Fatalf("record of %s: %+v, %v; want %s's, epoch 1", ids[0], first, err, stale.Tag())
 	}
 
-	resume := stale.own.stall()
-	// The others see the stale lease expire (not renewed for LeaseTTL),
-	// then race for its rooms.
-	time.Sleep(stale.own.ttl + 2*renewEvery)
-	for _, g := range []*gamesNode{gn[0], gn[2]} {
-		g.node.own.kick <- struct{}{}
-	}
-	// Leases are seconds long: the waits below allow for a busy machine.
-	testkit.EventuallyWithin(t, time.Minute, "every room taken over", func() bool {
-		return gn[0].node.Stats().RoomsTakenOver+gn[2].node.Stats().RoomsTakenOver == n
-	})
+	var mu sync.Mutex
 	won := map[string]string{}
 	for _, g := range []*gamesNode{gn[0], gn[2]} {
+		tag := g.node.Tag()
 		g.node.own.mu.Lock()
-		for id, epoch := range g.node.own.adopted {
+		g.node.own.took = func(id string, epoch uint32) {
+			mu.Lock()
+			defer mu.Unlock()
 			if other, dup := won[id]; dup {
-				t.Errorf("room %s taken by %s and %s", id, other, g.node.Tag())
+				t.Errorf("room %s taken by %s and %s", id, other, tag)
 			}
 			if epoch != 2 {
 				t.Errorf("room %s taken at epoch %d, want 2", id, epoch)
 			}
-			won[id] = g.node.Tag()
+			won[id] = tag
 		}
 		g.node.own.mu.Unlock()
 	}
+
+	resume := stale.own.stall()
+	// The others see the stale lease expire (not renewed for LeaseTTL),
+	// then race for its rooms: both are kicked together until every room
+	// is taken. Leases are seconds long: the waits below allow for a busy
+	// machine.
+	testkit.EventuallyWithin(t, time.Minute, "every room taken over", func() bool {
+		signal(gn[0].node.own.kick)
+		signal(gn[2].node.own.kick)
+		return gn[0].node.Stats().RoomsTakenOver+gn[2].node.Stats().RoomsTakenOver == n
+	})
+	mu.Lock()
 	for _, id := range ids {
 		if won[id] == "" {
 			t.Errorf("room %s taken by nobody", id)
 		}
 	}
+	mu.Unlock()
 	st1, st3 := gn[0].node.Stats(), gn[2].node.Stats()
 	t.Logf("taken: %s %d, %s %d; refused (lost the race): %d, %d", gn[0].node.Tag(), st1.RoomsTakenOver,
 		gn[2].node.Tag(), st3.RoomsTakenOver, st1.TakeoversRefused, st3.TakeoversRefused)
@@ -210,5 +217,95 @@ func TestRecordsWaitingAreTheRoomsOpen(t *testing.T) {
 	o.roomChanged(rooms.RoomInfo{ID: "n1-0"}, true)
 	if !slices.Equal(o.toDelete, []string{"n1-0"}) || len(o.known) != 99 {
 		t.Fatalf("to delete %v, %d known; want [n1-0], 99", o.toDelete, len(o.known))
+	}
+}
+
+// A room whose record another node took while its owner's lease is fine
+// (the owner missed nothing, yet the record says another owns the room)
+// is evicted; the owner's other rooms and its lease stay.
+func TestRoomTakenFromALiveOwnerIsEvicted(t *testing.T) {
+	gn, _ := startGamesCluster(t, 3)
+	owner, other := gn[1].node, gn[2].node
+	m := owner.roomsManager()
+	var ids []string
+	for i := range 2 {
+		id, err := m.Create(ttt.Name, rooms.PlayerInfo{SessionID: fmt.Sprintf("n2s%d", i), PlayerID: fmt.Sprintf("p%d", i), Name: "P"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	testkit.Eventually(t, "the rooms' owner records", func() bool { return owner.Stats().OwnerRecords == 2 })
+	rec, rev, err := owner.own.record(t, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.own.mu.Lock()
+	inc := other.own.inc
+	other.own.mu.Unlock()
+	b, _ := json.Marshal(ownerRecord{Node: other.Tag(), Inc: inc, Epoch: rec.Epoch + 1})
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	defer cancel()
+	if _, err := other.own.roomsKV.Update(ctx, ids[0], b, rev); err != nil {
+		t.Fatal(err)
+	}
+	testkit.EventuallyWithin(t, time.Minute, "the owner evicting the room taken", func() bool {
+		_, ok := m.Room(ids[0])
+		return !ok
+	})
+	if _, ok := m.Room(ids[1]); !ok {
+		t.Error("the owner's other room is gone too")
+	}
+	if s := owner.Stats(); s.RoomsEvicted != 1 || s.LeasesLost != 0 || !s.Lease {
+		t.Errorf("owner: %d rooms evicted, %d leases lost, holding: %v; want 1, 0, true", s.RoomsEvicted, s.LeasesLost, s.Lease)
+	}
+}
+
+// JetStream without a quorum (two of the three NATS servers gone): the
+// node left cannot renew its lease, nor can anyone take its rooms; it
+// keeps them, for longer than its lease, instead of evicting them.
+func TestNoQuorumKeepsTheRooms(t *testing.T) {
+	gn, _ := startGamesCluster(t, 3)
+	left := gn[0].node
+	m := left.roomsManager()
+	id, err := m.Create(ttt.Name, rooms.PlayerInfo{SessionID: "n1s", PlayerID: "p", Name: "P"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the room's owner record", func() bool { return left.Stats().OwnerRecords == 1 })
+	for _, g := range gn[1:] {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		g.gs.Shutdown(ctx)
+		cancel()
+		g.node.Close()
+	}
+	// Renewals go unanswered for three lease lengths.
+	time.Sleep(3 * left.own.ttl)
+	if _, ok := m.Room(id); !ok {
+		t.Fatal("the node evicted its room without a quorum")
+	}
+	if s := left.Stats(); s.RoomsEvicted != 0 || s.LeasesLost != 0 || s.Lease {
+		t.Errorf("%d rooms evicted, %d leases lost, holding: %v; want 0, 0, false (no renewal answered)", s.RoomsEvicted, s.LeasesLost, s.Lease)
+	}
+}
+
+// A flood of rooms (a ramp, or a dead node's rooms to take) does not keep
+// the lease from its renewal: writing their records goes in slices
+// between renewals.
+func TestManyRoomsAtOnceKeepTheLease(t *testing.T) {
+	gn, _ := startGamesCluster(t, 3)
+	node := gn[1].node
+	m := node.roomsManager()
+	const n = 3000
+	for i := range n {
+		if _, err := m.Create(ttt.Name, rooms.PlayerInfo{SessionID: fmt.Sprintf("s%d", i), PlayerID: fmt.Sprintf("p%d", i), Name: "P"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	testkit.EventuallyWithin(t, 5*time.Minute, "every room's record", func() bool { return node.Stats().OwnerRecords == n })
+	t.Logf("%d records written in %v", n, time.Since(start))
+	if s := node.Stats(); s.LeasesLost != 0 || s.RoomsEvicted != 0 || m.NumRooms() != n {
+		t.Errorf("%d leases lost, %d rooms evicted, %d rooms; want 0, 0, %d", s.LeasesLost, s.RoomsEvicted, m.NumRooms(), n)
 	}
 }
