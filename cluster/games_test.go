@@ -41,7 +41,7 @@ func startGamesCluster(t *testing.T, n int) ([]*gamesNode, []*testNode) {
 	plain := make([]*testNode, n) // the same nodes, for the balancers
 	var first string
 	for i := range nodes {
-		o := Options{Node: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Logger: testkit.Logger()}
+		o := Options{Node: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Replicas: min(3, n), Logger: testkit.Logger()}
 		if i > 0 {
 			o.Routes = []string{first}
 		}

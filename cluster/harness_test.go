@@ -47,7 +47,7 @@ func startClusterWith(t testing.TB, n int, ecfg engine.Config) []*testNode {
 	nodes := make([]*testNode, n)
 	var first string
 	for i := range nodes {
-		o := Options{Node: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Logger: testkit.Logger()}
+		o := Options{Node: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Replicas: min(3, n), Logger: testkit.Logger()}
 		if i > 0 {
 			o.Routes = []string{first}
 		}

@@ -40,9 +40,9 @@ import (
 // a second later if it is still an orphan; compare-and-swap lets exactly
 // one win.
 //
-// Fencing: a node that renews its lease too late (it stalled), finds its
-// renewal refused, or sees one of its rooms' records taken or deleted by
-// another evicts those rooms (rooms.Manager.Evict: stopped without a
+// Fencing: a node that finds its renewal refused (its lease expired), or
+// sees one of its rooms' records taken or deleted by another, evicts those
+// rooms (rooms.Manager.Evict: stopped without a
 // word), so a stale owner stops publishing once it knows. The turn log of
 // issue 14 closes the window before it knows: each of a room's outputs
 // will be released only after an append fenced by the log's expected
@@ -123,7 +123,6 @@ type ownership struct {
 	cancel context.CancelFunc
 
 	// Owned by run.
-	tried   time.Time            // the last renewal's start
 	nodes   map[string]seenLease // leases in the bucket, by node
 	records map[string]cachedRecord
 	due     map[string]time.Time // orphans this node waits to try, by room
@@ -364,7 +363,7 @@ func (o *ownership) setUp(stop <-chan struct{}) bool {
 			}
 		}
 	}
-	for warned := time.Now(); !o.acquire(0); {
+	for warned := time.Now(); !o.acquire(); {
 		if time.Since(warned) > o.ttl+time.Second {
 			o.n.log.Warn("cluster: the lease of this node's tag is held: another node runs with this tag, or this node's previous run is not yet expired", "node", o.n.opts.Node)
 			warned = time.Now()
@@ -377,19 +376,13 @@ func (o *ownership) setUp(stop <-chan struct{}) bool {
 	return true
 }
 
-// acquire takes the node's lease with a new incarnation: creates its key,
-// or, given the revision of a key this node held until now, replaces it.
-func (o *ownership) acquire(rev uint64) bool {
+// acquire creates the node's lease with a new incarnation.
+func (o *ownership) acquire() bool {
 	inc := randomInc()
 	b, _ := json.Marshal(leaseValue{Inc: inc})
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
-	var err error
-	if rev != 0 {
-		rev, err = o.nodesKV.Update(ctx, o.n.opts.Node, b, rev)
-	} else {
-		rev, err = o.nodesKV.Create(ctx, o.n.opts.Node, b)
-	}
+	rev, err := o.nodesKV.Create(ctx, o.n.opts.Node, b)
 	cancel()
 	if err != nil {
 		return false
@@ -405,24 +398,17 @@ func (o *ownership) acquire(rev uint64) bool {
 // over): the node evicts every room it has and takes a new lease.
 func (o *ownership) renew() {
 	o.mu.Lock()
-	inc, rev, until := o.inc, o.leaseRev, o.until
+	inc, rev := o.inc, o.leaseRev
 	o.mu.Unlock()
 	if inc == "" {
-		o.acquire(0)
+		o.acquire()
 		return
 	}
-	now := time.Now()
-	tried := o.tried
-	o.tried = now
-	if now.After(until) && now.Sub(tried) > o.ttl-renewEvery {
-		// Stalled past the lease (it did not even try to renew): the
-		// other nodes may have taken this node's rooms already, whether
-		// NATS has removed the key yet or not. (A node that kept trying
-		// and got no answer, JetStream without a quorum, keeps its rooms:
-		// nobody could take them; its next answered renewal tells.)
-		o.lost("renewed too late", rev)
-		return
-	}
+	// A renewal after the lease's end (the node stalled, or JetStream had
+	// no quorum) may still be taken: NATS removes an expired key lazily.
+	// The other nodes may then have taken some of this node's rooms
+	// meanwhile (they judge by the time of the last renewal they saw);
+	// their records say so, and onRecord evicts those rooms one by one.
 	b, _ := json.Marshal(leaseValue{Inc: inc})
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
@@ -435,7 +421,10 @@ func (o *ownership) renew() {
 		o.mu.Unlock()
 		o.stats.renewals.Add(1)
 	case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) || errors.Is(err, jetstream.ErrKeyExists):
-		o.lost("the lease expired", 0)
+		if o.stillMine(inc) {
+			return
+		}
+		o.lost("the lease expired")
 	default:
 		// No answer (no quorum, a slow server): the lease may still hold;
 		// the next renewal tells.
@@ -445,10 +434,32 @@ func (o *ownership) renew() {
 	}
 }
 
+// stillMine tells a renewal refused for its revision from a lost lease: a
+// renewal whose answer never came (no quorum, a timeout) may have been
+// written all the same, and the next one then expects a revision that is
+// no longer the last. The key holding this run's incarnation is still the
+// node's lease: its revision is taken for the next renewal.
+func (o *ownership) stillMine(inc string) bool {
+	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+	defer cancel()
+	e, err := o.nodesKV.Get(ctx, o.n.opts.Node)
+	if err != nil {
+		return false
+	}
+	var v leaseValue
+	if json.Unmarshal(e.Value(), &v) != nil || v.Inc != inc {
+		return false
+	}
+	o.mu.Lock()
+	o.leaseRev = e.Revision()
+	o.mu.Unlock()
+	return true
+}
+
 // lost handles a lost lease: every room here is evicted (their records name
 // the old incarnation: orphans, which a node takes), and a new lease is
-// taken (replacing the key of revision rev if not 0).
-func (o *ownership) lost(why string, rev uint64) {
+// taken.
+func (o *ownership) lost(why string) {
 	o.stats.lost.Add(1)
 	o.mu.Lock()
 	o.inc, o.leaseRev = "", 0
@@ -468,7 +479,7 @@ func (o *ownership) lost(why string, rev uint64) {
 		}
 	}
 	o.n.log.Warn("cluster: this node lost its lease; its rooms are evicted", "why", why, "rooms", len(ids))
-	o.acquire(rev)
+	o.acquire()
 }
 
 // writeRecords writes the records waiting, in batches of writes in
@@ -613,7 +624,7 @@ func (o *ownership) onNode(e jetstream.KeyValueEntry) {
 			held := o.inc != "" && e.Revision() > o.leaseRev
 			o.mu.Unlock()
 			if held {
-				o.lost("the lease expired", 0)
+				o.lost("the lease expired")
 			}
 		}
 		return

@@ -31,7 +31,7 @@ func startClusterSite(t *testing.T) (*site, []*server, []*cluster.Node) {
 		bs      []balancer.Backend
 	)
 	for i := range 3 {
-		o := cluster.Options{Node: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)}
+		o := cluster.Options{Node: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Replicas: 3, Logger: slog.New(slog.DiscardHandler)}
 		if i > 0 {
 			o.Routes = []string{first}
 		}
