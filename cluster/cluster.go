@@ -49,6 +49,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -181,7 +182,7 @@ func Start(o Options) (*Node, error) {
 			}
 			n.own.storeDir = store
 		}
-		if n.ns, err = startEmbedded(o, store); err != nil {
+		if n.ns, err = startEmbedded(o, store, n.log); err != nil {
 			n.removeStore()
 			return nil, err
 		}
@@ -292,7 +293,12 @@ func (n *Node) removeStore() {
 	}
 }
 
-func startEmbedded(o Options, store string) (*server.Server, error) {
+func startEmbedded(o Options, store string, log *slog.Logger) (*server.Server, error) {
+	// A store NATS cannot write to makes its JetStream fail to start,
+	// which shows only as a server never ready: say it plainly first.
+	if err := writableDir(store); err != nil {
+		return nil, fmt.Errorf("cluster: JetStream store %q: %w", store, err)
+	}
 	host, port := "127.0.0.1", -1
 	if o.Listen != "" {
 		h, p, err := net.SplitHostPort(o.Listen)
@@ -335,7 +341,6 @@ func startEmbedded(o Options, store string) (*server.Server, error) {
 		// any free port.
 		Host:    "127.0.0.1",
 		Port:    -1,
-		NoLog:   true,
 		NoSigs:  true,
 		Cluster: server.ClusterOpts{Name: o.Name, Host: host, Port: port},
 		Routes:  routes,
@@ -346,12 +351,47 @@ func startEmbedded(o Options, store string) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded NATS: %w", err)
 	}
+	ns.SetLoggerV2(natsLogger{log}, false, false, false)
 	go ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
-		return nil, errors.New("cluster: embedded NATS not ready in 10s")
+		return nil, errors.New("cluster: embedded NATS not ready in 10s (its reason, if it gave one, is logged above)")
 	}
 	return ns, nil
+}
+
+// writableDir makes dir if need be and checks that files can be made in it.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".probe-")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// natsLogger passes the embedded NATS server's fatal errors (why it does
+// not start) to the node's log at error level, and the rest at debug
+// level: NATS reports a route it cannot reach yet as an error every second
+// while the other nodes start.
+type natsLogger struct{ log *slog.Logger }
+
+func (l natsLogger) Fatalf(format string, v ...any) {
+	l.log.Error("cluster: embedded NATS: " + fmt.Sprintf(format, v...))
+}
+func (l natsLogger) Errorf(format string, v ...any)  { l.debug(format, v...) }
+func (l natsLogger) Warnf(format string, v ...any)   { l.debug(format, v...) }
+func (l natsLogger) Noticef(format string, v ...any) { l.debug(format, v...) }
+func (l natsLogger) Debugf(string, ...any)           {}
+func (l natsLogger) Tracef(string, ...any)           {}
+
+func (l natsLogger) debug(format string, v ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug("cluster: embedded NATS: " + fmt.Sprintf(format, v...))
+	}
 }
 
 // RouteAddr returns the embedded NATS server's route address (for the

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -332,5 +334,20 @@ func TestManyRoomsAtOnceKeepTheLease(t *testing.T) {
 	t.Logf("%d records written in %v", n, time.Since(start))
 	if s := node.Stats(); s.LeasesLost != 0 || s.RoomsEvicted != 0 || m.NumRooms() != n {
 		t.Errorf("%d leases lost, %d rooms evicted, %d rooms; want 0, 0, %d", s.LeasesLost, s.RoomsEvicted, m.NumRooms(), n)
+	}
+}
+
+// A JetStream store NATS cannot write to is refused at Start, naming it,
+// rather than as an embedded server that is never ready.
+func TestUnwritableStoreIsRefused(t *testing.T) {
+	file := t.TempDir() + "/file"
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{file, file + "/sub"} {
+		_, err := Start(Options{Node: "n1", Listen: "127.0.0.1:0", StoreDir: dir, Logger: testkit.Logger()})
+		if err == nil || !strings.Contains(err.Error(), dir) {
+			t.Errorf("Start with store %s: %v; want an error naming it", dir, err)
+		}
 	}
 }
