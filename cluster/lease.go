@@ -537,9 +537,13 @@ func (o *ownership) nextWrites() ([]write, string) {
 
 // writeBatch makes the writes of a batch and waits for their answers (at
 // most kvTimeout). A take won is the node's: it tells the lobby the room
-// is gone and queues the record's deletion.
+// is gone and queues the record's deletion. A create or a delete that
+// failed for another reason than compare-and-swap, or whose answer did not
+// come, is queued again (for the next tick, not at once: JetStream may be
+// down); a take is tried again at the next look if still an orphan.
 func (o *ownership) writeBatch(ws []write, inc string) {
 	futures := make([]jetstream.PubAckFuture, len(ws))
+	var again []write
 	for i, w := range ws {
 		m := nats.NewMsg("$KV." + bucketRooms + "." + w.room)
 		switch w.kind {
@@ -555,33 +559,99 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 		m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(w.rev, 10))
 		f, err := o.js.PublishMsgAsync(m)
 		if err != nil {
-			o.n.log.Warn("cluster: writing a room's owner record", "room", w.room, "err", err)
+			again = append(again, w)
 			continue
 		}
 		futures[i] = f
 	}
 	timeout := time.NewTimer(kvTimeout)
 	defer timeout.Stop()
+	timedOut := false
 	for i, f := range futures {
 		if f == nil {
 			continue
 		}
 		w := ws[i]
+		if timedOut {
+			select {
+			case ack := <-f.Ok():
+				o.written(w, ack.Sequence)
+			default:
+				again = append(again, w)
+			}
+			continue
+		}
 		select {
 		case ack := <-f.Ok():
 			o.written(w, ack.Sequence)
 		case err := <-f.Err():
-			switch w.kind {
-			case 'c':
-				o.n.log.Warn("cluster: writing a room's owner record", "room", w.room, "err", err)
-			case 't':
+			switch {
+			case !casRefused(err):
+				again = append(again, w)
+			case w.kind == 't':
 				o.stats.refused.Add(1) // another node took it first, or it changed
+			case w.kind == 'c':
+				// A create retried after an answer that never came: written
+				// the first time if the record is this node's.
+				if rev, ok := o.recordOf(w.room, inc); ok {
+					o.written(w, rev)
+				}
 			}
 		case <-timeout.C:
-			o.n.log.Warn("cluster: no answer from JetStream for room owner records", "writes", len(ws)-i)
-			return
+			o.n.log.Warn("cluster: no answer from JetStream in time for room owner records; tried again", "writes", len(ws)-i)
+			timedOut = true
+			again = append(again, w)
 		case <-o.ctx.Done():
 			return
+		}
+	}
+	o.requeue(again)
+}
+
+// casRefused reports whether err is JetStream refusing a write for its
+// expected revision (the compare of compare-and-swap).
+func casRefused(err error) bool {
+	var e *jetstream.APIError
+	return errors.As(err, &e) && (e.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		e.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// recordOf returns the revision of room's record if it is this node's
+// (incarnation inc).
+func (o *ownership) recordOf(room, inc string) (uint64, bool) {
+	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+	defer cancel()
+	e, err := o.roomsKV.Get(ctx, room)
+	if err != nil {
+		return 0, false
+	}
+	var r ownerRecord
+	if json.Unmarshal(e.Value(), &r) != nil || r.Node != o.n.opts.Node || r.Inc != inc {
+		return 0, false
+	}
+	return e.Revision(), true
+}
+
+// requeue queues again the creates and deletes of ws (takes are tried
+// again at the next look for orphans).
+func (o *ownership) requeue(ws []write) {
+	if len(ws) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, w := range ws {
+		switch w.kind {
+		case 'c':
+			// Still marked written: if it closes meanwhile, its delete
+			// finds the record in the watch, should the first try have
+			// written it after all.
+			if _, open := o.known[w.room]; open {
+				o.toCreate[w.room] = struct{}{}
+			}
+		case 'd':
+			o.toDelete = append(o.toDelete, w.room)
+			o.revs[w.room] = w.rev
 		}
 	}
 }
