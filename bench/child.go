@@ -239,6 +239,32 @@ func procCPUTime(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTick, nil
 }
 
+// procRunqueueWait returns the time the threads of process pid have spent
+// runnable but waiting for a CPU, the second field of each thread's
+// /proc/<pid>/task/<tid>/schedstat (0 where the kernel keeps no
+// schedstats). Threads that exited no longer count: a Go process keeps its
+// threads.
+func procRunqueueWait(pid int) (time.Duration, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var ns int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if f := strings.Fields(string(b)); len(f) >= 2 {
+			if n, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+				ns += n
+			}
+		}
+	}
+	return time.Duration(ns), nil
+}
+
 // machineBusy returns the CPU time all processes of the machine have used
 // (user, nice, system, irq, softirq) plus the time the hypervisor stole, from
 // the first line of /proc/stat.

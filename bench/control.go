@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 //	cpu-stop             → ok          (stops it and closes the file)
 //	heap PATH            → ok          (GC, then writes a heap profile)
 //	gc                   → ok
+//	trace PATH SECONDS   → ok          (an execution trace of the next SECONDS into PATH)
 //
 // An answer is "ok [text]" or "err message". The end of stdin stops the
 // child, as before. So the parent profiles exactly the measured window of a
@@ -121,8 +123,30 @@ func (c *controller) do(line string) (string, error) {
 	case "gc":
 		runtime.GC()
 		return "", nil
+	case "trace":
+		path, secs, _ := strings.Cut(arg, " ")
+		d, err := time.ParseDuration(secs + "s")
+		if err != nil || d <= 0 || d > 20*time.Second {
+			return "", fmt.Errorf("trace: want PATH SECONDS (at most 20), got %q", arg)
+		}
+		return "", writeTrace(path, d)
 	}
 	return "", fmt.Errorf("unknown command %q", cmd)
+}
+
+// writeTrace writes an execution trace of the next d into path.
+func writeTrace(path string, d time.Duration) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return err
+	}
+	time.Sleep(d)
+	trace.Stop()
+	return f.Close()
 }
 
 func (c *controller) stopCPU() error {

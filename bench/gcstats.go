@@ -20,6 +20,7 @@ const (
 	metricGCCycles    = "/gc/cycles/total:gc-cycles"
 	metricHeapObjects = "/memory/classes/heap/objects:bytes"
 	metricHeapLive    = "/gc/heap/live:bytes"
+	metricHeapAllocs  = "/gc/heap/allocs:bytes"
 )
 
 // runtimeFigures is one reading.
@@ -39,6 +40,9 @@ type runtimeFigures struct {
 	HeapObjects uint64 `json:"heap_objects_bytes"`
 	// HeapLive is the heap the last GC marked live.
 	HeapLive uint64 `json:"heap_live_bytes"`
+	// HeapAllocs is the bytes allocated on the heap since the start,
+	// cumulative.
+	HeapAllocs uint64 `json:"heap_allocs_bytes"`
 }
 
 // pauseBucket is one bucket of the pause histogram: N pauses of Lo to Hi
@@ -57,6 +61,7 @@ func readRuntimeFigures() runtimeFigures {
 	s := []metrics.Sample{
 		{Name: metricGCPauses}, {Name: metricGCCPU}, {Name: metricTotalCPU},
 		{Name: metricGCCycles}, {Name: metricHeapObjects}, {Name: metricHeapLive},
+		{Name: metricHeapAllocs},
 	}
 	metrics.Read(s)
 	var f runtimeFigures
@@ -77,6 +82,8 @@ func readRuntimeFigures() runtimeFigures {
 			f.HeapObjects = x.Value.Uint64()
 		case metricHeapLive:
 			f.HeapLive = x.Value.Uint64()
+		case metricHeapAllocs:
+			f.HeapAllocs = x.Value.Uint64()
 		}
 	}
 	return f
@@ -114,11 +121,13 @@ type gcWindow struct {
 	CPUFraction float64
 	// CPU is the GC's CPU time.
 	CPU time.Duration
+	// Allocated is the bytes allocated on the heap in the window.
+	Allocated uint64
 }
 
 // gcBetween returns the collector's work from reading a to reading b.
 func gcBetween(a, b runtimeFigures) gcWindow {
-	w := gcWindow{Cycles: b.GCCycles - min(a.GCCycles, b.GCCycles)}
+	w := gcWindow{Cycles: b.GCCycles - min(a.GCCycles, b.GCCycles), Allocated: b.HeapAllocs - min(a.HeapAllocs, b.HeapAllocs)}
 	before := map[int]uint64{}
 	for _, x := range a.GCPauses {
 		before[x.I] = x.N

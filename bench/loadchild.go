@@ -40,6 +40,9 @@ var loadCommand = func() (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n := os.Getenv("BENCH_LOAD_NICE"); n != "" {
+		return exec.Command("nice", "-n", n, exe, "loadchild"), nil
+	}
 	return exec.Command(exe, "loadchild"), nil
 }
 

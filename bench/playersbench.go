@@ -45,6 +45,7 @@ type playersOptions struct {
 	Env          []string // GOGC, GOMEMLIMIT of the server
 	PollWait     string
 	ProfileDir   string
+	TraceDir     string
 	Section      string
 	Drain        time.Duration
 	Rounds       int
@@ -79,6 +80,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	env = fs.String("server-env", "", "environment of the server, space separated (e.g. GOGC=200 GOMEMLIMIT=1GiB)")
 	fs.StringVar(&o.PollWait, "poll-wait", "500-1000", "the server's poll p_wait range in ms (the engine's default is 6000-10000)")
 	fs.StringVar(&o.ProfileDir, "profile", "", "collect CPU and heap profiles of the server over each measured window into this directory")
+	fs.StringVar(&o.TraceDir, "trace", "", "write an execution trace of the server (5 s from the middle of each transport's first window) into this directory (go tool trace)")
 	fs.StringVar(&o.Section, "section", "players", "RESULTS.md section to write")
 	fs.DurationVar(&o.Drain, "drain", time.Second, "wait after a window for the events of its last moves")
 	fs.IntVar(&o.Rounds, "rounds", 1, "rounds through the transports; figures are medians over the rounds")
@@ -502,7 +504,16 @@ func measurePlayers(ctx context.Context, o playersOptions, srv *Child, g loadGro
 	}
 	c0 := markCPU(srv, g)
 	smp := startSampler(srv, time.Second)
+	traced := make(chan error, 1)
+	if o.TraceDir != "" && round == 0 {
+		go func() { traced <- traceWindow(ctx, srv, o.TraceDir, o.Section+"-"+transport, start, end) }()
+	} else {
+		traced <- nil
+	}
 	werr := sleepCtx(ctx, time.Until(end))
+	if err := <-traced; err != nil {
+		return nil, err
+	}
 	r.Samples = summarize(smp.stop())
 	r.CPU = cpuBetween(c0, markCPU(srv, g))
 	r.RSSEnd, _ = srv.RSS()
@@ -570,6 +581,14 @@ func (r *playersRun) cpuPerMove() time.Duration {
 		return 0
 	}
 	return r.CPU.ServerCPU / time.Duration(r.Res.MovesSeen)
+}
+
+// allocPerMove is the bytes the server allocated per move.
+func (r *playersRun) allocPerMove() float64 {
+	if r.Res.MovesSeen == 0 {
+		return 0
+	}
+	return float64(r.GC.Allocated) / float64(r.Res.MovesSeen)
 }
 
 func (r *playersRun) summary() string {
@@ -709,13 +728,15 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 		"(SO_TIMESTAMPNS on the opponent's data channel socket): on loopback a write reaches the server's socket within the write call, so this is " +
 		"the time the server took (its scheduling included) without the load process's own delays in reading. " +
 		"Moves/s counts opponents' receipts in the window; CPU is user+system from /proc over the window, in cores; " +
-		"other cores is the rest of the machine meanwhile (other processes, steal).\n\n")
+		"other cores is the rest of the machine meanwhile (other processes, steal); **server waiting for a CPU** is the time the server's threads " +
+		"were ready to run but waited in the kernel's run queue (`/proc/PID/task/*/schedstat`), per second: on a machine whose cores the load " +
+		"processes share, time a move spends outside the server's process, however fast its code.\n\n")
 
 	b.WriteString(targetsTable("### Targets", "by how much", rep.targets()))
 
 	fmt.Fprintf(&b, "### Play (%d round(s) of a %v window per transport: medians over the rounds, max and errors over all)\n\n", max(1, o.Rounds), o.Duration)
-	b.WriteString("| transport | games | players | moves/s | move → opponent p50 | p99 | max | p99 by round | server-side p50 | p99 | max | publish round trip p99 | games finished/s | events/s | events per move | requests/s | server cores | server CPU/move | load cores | other cores | RSS max | goroutines | errors |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| transport | games | players | moves/s | move → opponent p50 | p99 | max | p99 by round | server-side p50 | p99 | max | publish round trip p99 | games finished/s | events/s | events per move | requests/s | server cores | server CPU/move | load cores | other cores | server waiting for a CPU | RSS max | goroutines | errors |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, a := range rep.aggs() {
 		x := &a.Merged
 		r0 := a.Runs[0]
@@ -726,7 +747,7 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 			}
 			gmax, rss = max(gmax, r.Samples.MaxGoro), max(rss, r.Samples.MaxRSS)
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %.0f | %.2f | %s | %.2f | %.2f | %s | %d–%d | %d |\n",
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %.0f | %.0f | %.1f | %.0f | %.2f | %s | %.2f | %.2f | %.2f | %s | %d–%d | %d |\n",
 			a.Transport, r0.Games, r0.Players, a.med((*playersRun).movesPerSec),
 			fmtDur(a.medDur(moveP50)), fmtDur(a.medDur(moveP99)), fmtDur(x.MoveLat.Max()), a.byRound(moveP99),
 			fmtDur(a.medDur(srvP50)), fmtDur(a.medDur(srvP99)), fmtDur(x.MoveLatSrv.Max()), fmtDur(a.medDur(pubP99)),
@@ -736,6 +757,7 @@ func (rep *playersReport) markdown(header, chartDir string) string {
 			a.med(func(r *playersRun) float64 { return r.perSec(r.Res.Requests) }),
 			a.med(func(r *playersRun) float64 { return r.CPU.Server }), fmtDur(a.medDur((*playersRun).cpuPerMove)),
 			a.med(func(r *playersRun) float64 { return r.CPU.Load }), a.med(func(r *playersRun) float64 { return r.CPU.OtherCores }),
+			a.med(func(r *playersRun) float64 { return r.CPU.ServerWait }),
 			fmtBytes(rss), gmin, gmax, x.errorCount())
 	}
 	b.WriteString("\nThe engine's own counters (`/debug/stats` at the end of each window; cumulative since the server started):\n\n")

@@ -254,16 +254,17 @@ func (rep *playersReport) memoryTable() string {
 		"The collector's figures cover the window, from runtime/metrics read in the server at its start and end: " +
 		"stop-the-world pauses from `/gc/pauses:seconds` (p99 and max are the upper bounds of their buckets), and the GC's CPU " +
 		"(`/cpu/classes/gc/total:cpu-seconds`) ÷ the CPU available to the process (`/cpu/classes/total:cpu-seconds`, GOMAXPROCS × wall), " +
-		"which the runtime updates at the end of each cycle.\n\n")
-	b.WriteString("| round | transport | live heap after GC | RSS at the end | RSS per player | GC cycles | pauses | pause p99 | pause max | GC CPU (of GOMAXPROCS × wall) | GC cores |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		"which the runtime updates at the end of each cycle. **Allocated per move**: the bytes the server allocated on its heap " +
+		"in the window (`/gc/heap/allocs:bytes`) ÷ the moves seen; what the collector has to keep up with.\n\n")
+	b.WriteString("| round | transport | live heap after GC | RSS at the end | RSS per player | allocated per move | GC cycles | pauses | pause p99 | pause max | GC CPU (of GOMAXPROCS × wall) | GC cores |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.runs {
 		gcCores := 0.0
 		if r.Window > 0 {
 			gcCores = r.GC.CPU.Seconds() / r.Window.Seconds()
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %d | %d | %s | %s | %.1f%% | %.2f |\n", r.Round+1, r.Transport,
-			fmtBytes(int64(r.HeapLive)), fmtBytes(r.RSSEnd), fmtBytes(int64(r.rssPerPlayer(rep.ramp.RSSBefore))),
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %d | %d | %s | %s | %.1f%% | %.2f |\n", r.Round+1, r.Transport,
+			fmtBytes(int64(r.HeapLive)), fmtBytes(r.RSSEnd), fmtBytes(int64(r.rssPerPlayer(rep.ramp.RSSBefore))), fmtBytes(int64(r.allocPerMove())),
 			r.GC.Cycles, r.GC.Pauses, fmtDur(r.GC.PauseP99), fmtDur(r.GC.PauseMax), 100*r.GC.CPUFraction, gcCores)
 	}
 	b.WriteString("\n")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,11 +17,13 @@ import (
 type cpuMark struct {
 	at                  time.Time
 	server, load, total time.Duration
+	serverWait          time.Duration // the server's threads' time ready to run, waiting for a CPU
 }
 
 func markCPU(c *Child, g loadGroup) cpuMark {
 	m := cpuMark{at: time.Now()}
 	m.server, _ = c.CPUTime()
+	m.serverWait, _ = procRunqueueWait(c.Pid())
 	m.load = g.cpuTime()
 	if self, err := procCPUTime(os.Getpid()); err == nil {
 		m.load += self
@@ -35,6 +38,10 @@ type cpuUse struct {
 	Wall                     time.Duration
 	Server, Load, OtherCores float64
 	ServerCPU                time.Duration
+	// ServerWait is the time the server's threads spent ready to run but
+	// waiting for a CPU (the kernel's run queue), per second of wall time:
+	// time a request spent outside the process, however fast its code.
+	ServerWait float64
 }
 
 func cpuBetween(a, b cpuMark) cpuUse {
@@ -50,6 +57,7 @@ func cpuBetween(a, b cpuMark) cpuUse {
 		Server:     srv.Seconds() / wall.Seconds(),
 		Load:       load.Seconds() / wall.Seconds(),
 		OtherCores: max(0, other.Seconds()/wall.Seconds()),
+		ServerWait: max(0, (b.serverWait-a.serverWait).Seconds()/wall.Seconds()),
 	}
 }
 
@@ -208,4 +216,23 @@ func (p *profiler) stop() (cpu, heap string, err error) {
 		return p.path("cpu"), "", err
 	}
 	return p.path("cpu"), p.path("heap"), nil
+}
+
+// traceWindow writes an execution trace of the server for 5 s from the
+// middle of the window [start, end) into dir as NAME-trace.out.
+func traceWindow(ctx context.Context, c *Child, dir, name string, start, end time.Time) error {
+	const d = 5 * time.Second
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	mid := start.Add(end.Sub(start) / 2).Add(-d / 2)
+	if err := sleepCtx(ctx, time.Until(mid)); err != nil {
+		return err
+	}
+	_, err = c.Control(fmt.Sprintf("trace %s %d", filepath.Join(abs, name+"-trace.out"), int(d/time.Second)))
+	return err
 }

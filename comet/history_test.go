@@ -248,6 +248,20 @@ func TestHeldEventsAreInvisibleToTheCollector(t *testing.T) {
 	for i := range events {
 		th.hub.Publish("/a", "i", strconv.Itoa(i))
 	}
+	// A publish to more than DeferFanout sessions is pushed by the hub's
+	// fan-out goroutine: measure once it has pushed them all, not while its
+	// queue still holds copies of the events.
+	testkit.Eventually(t, "every session holds the events published", func() bool {
+		for _, s := range ss {
+			s.mu.Lock()
+			seq := s.seq
+			s.mu.Unlock()
+			if seq < events {
+				return false
+			}
+		}
+		return true
+	})
 	after := objects()
 	runtime.KeepAlive(ss)
 	st := th.hub.store.Stats()

@@ -25,8 +25,8 @@
 // # Concurrency
 //
 // A Store's methods are safe for concurrent use. Put appends under the
-// store's mutex; Get reads an immutable snapshot of the slab table through an
-// atomic pointer and never locks, so the event loops that write events to
+// store's mutex; Get finds a slab in the slab table with two atomic loads
+// (the table, then the generation's slot) and never locks, so the event loops that write events to
 // thousands of listeners do not contend. A record's bytes are written before
 // its Ref is returned and never again while its slab lives. A reader pins
 // its reads (Store.Pin, Unpin: one atomic counter): the buffer of a dropped

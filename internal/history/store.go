@@ -56,18 +56,38 @@ type slab struct {
 	gone   bool         // dropped (under Store.mu)
 }
 
-// table is an immutable snapshot of the live slabs, indexed by generation
-// from first; dropped slabs in between are nil.
+// table finds a live slab by its generation: slots[gen&mask]. The live
+// slabs' generations span at most len(slots) (a wider span gets a larger
+// table), so a slot holds the slab of at most one live generation; a
+// dropped slab's slot is cleared. A table is replaced only when it grows
+// or shrinks: making and dropping slabs stores into its slots and allocates
+// nothing (a fresh snapshot per change was a quarter of all the server
+// allocated under play, pointers the collector scanned).
 type table struct {
-	first uint32
-	slabs []*slab
+	mask  uint32
+	slots []atomic.Pointer[slab]
+}
+
+// minTableSlots is the smallest table: 512 bytes.
+const minTableSlots = 64
+
+func newTable(span int) *table {
+	n := minTableSlots
+	for n < span {
+		n *= 2
+	}
+	return &table{mask: uint32(n - 1), slots: make([]atomic.Pointer[slab], n)}
 }
 
 func (t *table) lookup(gen uint32) *slab {
-	if t == nil || gen < t.first || int(gen-t.first) >= len(t.slabs) {
+	if t == nil {
 		return nil
 	}
-	return t.slabs[gen-t.first]
+	sl := t.slots[gen&t.mask].Load()
+	if sl == nil || sl.gen != gen {
+		return nil
+	}
+	return sl
 }
 
 // Store keeps records in slabs. See the package documentation.
@@ -88,7 +108,7 @@ type Store struct {
 	retired, free [][]byte
 	readers       atomic.Int64 // reads pinned now
 
-	puts, released, expired, evicted, lostRefs, reused atomic.Int64
+	puts, released, expired, evicted, lostRefs, reused, retables atomic.Int64
 }
 
 // spareSlabs is the most buffers of dropped slabs kept for reuse: a store
@@ -164,7 +184,32 @@ func (s *Store) newSlabLocked(size int) {
 	s.cur = sl
 	s.live = append(s.live, sl)
 	s.bytes += int64(size)
-	s.publishLocked()
+	if t := s.tab.Load(); t != nil && s.spanLocked() <= len(t.slots) {
+		t.slots[sl.gen&t.mask].Store(sl)
+	} else {
+		s.retableLocked(2 * s.spanLocked())
+	}
+}
+
+// spanLocked is the number of generations from the oldest live slab to the
+// newest, both included (0 when none lives).
+func (s *Store) spanLocked() int {
+	if len(s.live) == 0 {
+		return 0
+	}
+	return int(s.live[len(s.live)-1].gen-s.live[0].gen) + 1
+}
+
+// retableLocked replaces the slab table with one of at least span slots
+// holding the live slabs. Readers holding the old table find in it the
+// slabs live when it was replaced, as they would have a moment before.
+func (s *Store) retableLocked(span int) {
+	t := newTable(span)
+	for _, sl := range s.live {
+		t.slots[sl.gen&t.mask].Store(sl)
+	}
+	s.tab.Store(t)
+	s.retables.Add(1)
 }
 
 // bufferLocked returns a buffer for a new slab of size bytes: a dropped
@@ -227,27 +272,22 @@ func (s *Store) dropLocked(sl *slab, reason *atomic.Int64) {
 	}
 	s.bytes -= int64(len(sl.buf))
 	s.retireLocked(sl.buf)
+	if t := s.tab.Load(); t != nil {
+		if t.slots[sl.gen&t.mask].Load() == sl {
+			t.slots[sl.gen&t.mask].Store(nil)
+		}
+		// A span that was wide once (a slab kept to its horizon) does not
+		// keep a large table for good.
+		if span := s.spanLocked(); len(t.slots) > minTableSlots && span*8 < len(t.slots) {
+			s.retableLocked(2 * span)
+		}
+	}
 	if reason == nil {
 		s.released.Add(1)
 	} else {
 		reason.Add(1)
 		s.lostRefs.Add(max(sl.refs.Load(), 0))
 	}
-	s.publishLocked()
-}
-
-// publishLocked stores a new snapshot of the live slabs for Get.
-func (s *Store) publishLocked() {
-	if len(s.live) == 0 {
-		s.tab.Store(nil)
-		return
-	}
-	first := s.live[0].gen
-	t := &table{first: first, slabs: make([]*slab, s.live[len(s.live)-1].gen-first+1)}
-	for _, sl := range s.live {
-		t.slabs[sl.gen-first] = sl
-	}
-	s.tab.Store(t)
 }
 
 // expireLocked drops the slabs whose newest record is older than the horizon.
@@ -327,6 +367,7 @@ type Stats struct {
 	LostRefs int64 // references that pointed into slabs dropped for the horizon or the byte limit
 	Reused   int64 // slabs made with a dropped slab's buffer
 	Spare    int   // buffers of dropped slabs kept for reuse (outside Bytes)
+	Retables int64 // slab tables made because the live slabs' span of generations grew or shrank
 }
 
 // Stats returns the store's figures.
@@ -338,5 +379,6 @@ func (s *Store) Stats() Stats {
 	}
 	s.mu.Unlock()
 	st.Puts, st.Released, st.Expired, st.Evicted, st.LostRefs, st.Reused = s.puts.Load(), s.released.Load(), s.expired.Load(), s.evicted.Load(), s.lostRefs.Load(), s.reused.Load()
+	st.Retables = s.retables.Load()
 	return st
 }

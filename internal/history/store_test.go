@@ -367,3 +367,53 @@ func TestDefaultSlabsHoldLittleMoreThanTheRecordsInFlight(t *testing.T) {
 		t.Errorf("the store held up to %.2f times the bytes of the records in flight; want at most 1.9", worst)
 	}
 }
+
+// TestTheSlabTableFollowsTheSpanOfLiveSlabs: one record held while
+// thousands of slabs come and go after it widens the span of live
+// generations; the table grows to keep every live slab findable, and
+// shrinks back once the old record is released.
+func TestTheSlabTableFollowsTheSpanOfLiveSlabs(t *testing.T) {
+	s, _ := newTestStore(t, Config{SlabSize: 256})
+	old := mustPut(t, s, record(0, 100), 1)
+	var recent []Ref
+	for i := 1; i <= 3000; i++ {
+		ref := mustPut(t, s, record(i, 100), 1)
+		recent = append(recent, ref)
+		if len(recent) > 6 {
+			s.Release(recent[0])
+			recent = recent[1:]
+		}
+	}
+	if got, ok := s.Get(old); !ok || Get(got, "n") != "0" {
+		t.Fatalf("the record held since 1,500 slabs ago: %q, %v; want it", got, ok)
+	}
+	for _, ref := range recent {
+		if !s.Alive(ref) {
+			t.Fatalf("a recent record's slab (gen %d) is not found", ref.gen())
+		}
+	}
+	wide := len(s.tab.Load().slots)
+	if span := int(s.nextGen - old.gen()); wide < span {
+		t.Fatalf("table of %d slots for a span of %d generations", wide, span)
+	}
+	s.Release(old)
+	if s.Alive(old) {
+		t.Fatal("the old record's sealed slab outlived its last reference")
+	}
+	for i := range 10 {
+		recent = append(recent, mustPut(t, s, record(i, 100), 1))
+		s.Release(recent[0])
+		recent = recent[1:]
+	}
+	for _, ref := range recent {
+		if !s.Alive(ref) {
+			t.Fatalf("after the shrink, a recent record's slab (gen %d) is not found", ref.gen())
+		}
+	}
+	if n := len(s.tab.Load().slots); n != minTableSlots {
+		t.Fatalf("table of %d slots once the span is back to a few slabs (was %d); want %d", n, wide, minTableSlots)
+	}
+	if st := s.Stats(); st.Retables < 3 {
+		t.Fatalf("%d tables made; want the growth steps and the shrink", st.Retables)
+	}
+}
