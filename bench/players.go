@@ -427,10 +427,11 @@ func runPlayersChild(ctx context.Context, cfg playersConfig, cmds <-chan string,
 
 // simPlayer is one simulated player.
 type simPlayer struct {
-	s    *playerSim
-	idx  int
-	ctrl *ctrlConn
-	rng  *rand.Rand // guarded by mu
+	s       *playerSim
+	idx     int
+	ctrl    *ctrlConn
+	rng     *rand.Rand // guarded by mu
+	scratch []byte     // guarded by mu: a room event's data, unescaped (fastData)
 
 	id   string // p_id, set before the data channel opens
 	last uint64 // last p_seq received (data channel goroutine)
@@ -844,6 +845,19 @@ func (p *simPlayer) handle(obj []byte, ts int64) {
 	}
 }
 
+// fastData runs decode on the text of e's data, unescaped in the player's
+// scratch buffer; false if the data is not a plain string or decode fails.
+func (p *simPlayer) fastData(e event, decode func([]byte) bool) bool {
+	b, ok := unqData(e.data, p.scratch)
+	if !ok {
+		return false
+	}
+	if cap(b) > cap(p.scratch) {
+		p.scratch = b[:0]
+	}
+	return decode(b)
+}
+
 func decodeData(e event, v any) bool {
 	return json.Unmarshal([]byte(unq(e.data)), v) == nil
 }
@@ -923,7 +937,7 @@ func (p *simPlayer) data(e event, now, ts int64) {
 		}
 	case rawIs(e.typ, "turn"):
 		var d turnData
-		if !decodeData(e, &d) {
+		if !p.fastData(e, func(b []byte) bool { return fastTurn(b, &d) }) && !decodeData(e, &d) {
 			s.fail("turn", fmt.Errorf("bad data %.100s", e.data))
 			return
 		}
@@ -950,7 +964,7 @@ func (p *simPlayer) data(e event, now, ts int64) {
 		}
 	case rawIs(e.typ, "move"):
 		var d moveData
-		if !decodeData(e, &d) {
+		if !p.fastData(e, func(b []byte) bool { return fastMove(b, &d) }) && !decodeData(e, &d) {
 			s.fail("move", fmt.Errorf("bad data %.100s", e.data))
 			return
 		}

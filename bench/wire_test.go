@@ -136,3 +136,70 @@ func TestParsePprofTop(t *testing.T) {
 		t.Errorf("shortFunc = %q", got)
 	}
 }
+
+// TestFastMoveAndTurnAgreeWithEncodingJSON: the hand decoders of the two
+// events every move brings read what encoding/json reads, and give up
+// (falling back to it) on what they do not know.
+func TestFastMoveAndTurnAgreeWithEncodingJSON(t *testing.T) {
+	moves := []string{
+		`{"board":["X","","","","O","","","",""],"cell":4,"mark":"O","player":"p-1"}`,
+		`{ "cell": 0, "player": "abc", "board": [ "X" , "" ,"","","","","","","" ], "mark":"X" }`,
+		`{"board":["\u0058","","","","","","","",""],"player":"q","extra":{"a":[1,{"b":"]"}]}}`,
+	}
+	for _, m := range moves {
+		var want, got moveData
+		if err := json.Unmarshal([]byte(m), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !fastMove([]byte(m), &got) {
+			t.Fatalf("fastMove gave up on %s", m)
+		}
+		if got.Player != want.Player {
+			t.Errorf("%s: player %q, want %q", m, got.Player, want.Player)
+		}
+		for i := range want.Board {
+			if (got.Board[i] != "") != (want.Board[i] != "") {
+				t.Errorf("%s: cell %d taken %v, want %v", m, i, got.Board[i] != "", want.Board[i] != "")
+			}
+		}
+	}
+	for _, bad := range []string{`{"board":["X"],"player":"p"}`, `{"board":["","","","","","","","","",""],"player":"p"}`,
+		`{"board":["","","","","","","","",""],"player":"p\"q"}`, `{"board":["","","","","","","","",""]}`, `[1]`, `{"board":`} {
+		var d moveData
+		if fastMove([]byte(bad), &d) {
+			t.Errorf("fastMove accepted %s: %+v", bad, d)
+		}
+	}
+	turns := map[string]string{
+		`{"player":{"id":"p-1","name":"Ann","seat":0,"connected":true},"deadline_ms":0,"timeout_ms":0}`: "p-1",
+		`{"deadline_ms":5,"player":{"name":"B}","id":"p-2"}}`:                                           "p-2",
+		`{"player":null,"deadline_ms":0}`:                                                               "",
+	}
+	for m, id := range turns {
+		var d turnData
+		if !fastTurn([]byte(m), &d) {
+			t.Fatalf("fastTurn gave up on %s", m)
+		}
+		if got := ""; d.Player != nil {
+			got = d.Player.ID
+			if got != id {
+				t.Errorf("%s: player %q, want %q", m, got, id)
+			}
+		} else if id != "" {
+			t.Errorf("%s: no player, want %q", m, id)
+		}
+	}
+	var d turnData
+	if fastTurn([]byte(`{"deadline_ms":0}`), &d) || fastTurn([]byte(`{"player":{"id":"a\"b"}}`), &d) {
+		t.Error("fastTurn accepted a turn without a plain player id")
+	}
+	// The data field as it arrives: a JSON string holding the JSON text.
+	raw, _ := json.Marshal(moves[0])
+	text, ok := unqData(raw, nil)
+	if !ok || string(text) != moves[0] {
+		t.Fatalf("unqData(%s) = %q, %v", raw, text, ok)
+	}
+	if _, ok := unqData([]byte(`"a\nb"`), nil); ok {
+		t.Error("unqData took an escape it does not decode")
+	}
+}
