@@ -242,6 +242,14 @@ func (t *remoteTransport) ops(tag string, b []byte) {
 	t.n.out.push(msg{subj: "cp.n." + tag + ".ops", data: b})
 }
 
+// CopiesEventData implements rooms.DataCopier: events for other nodes are
+// copied into their messages (appendEvent), local ones go to the local
+// Transport, which says for itself.
+func (t *remoteTransport) CopiesEventData() bool {
+	dc, ok := t.local.(rooms.DataCopier)
+	return ok && dc.CopiesEventData()
+}
+
 func (t *remoteTransport) Send(sessionID string, ev rooms.Event) {
 	tag := home(sessionID)
 	if tag == t.n.opts.Node {

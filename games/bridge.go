@@ -107,6 +107,11 @@ func data(ev rooms.Event) string {
 	return unsafe.String(unsafe.SliceData(ev.Data), len(ev.Data))
 }
 
+// CopiesEventData implements rooms.DataCopier: the hub puts an event's
+// fields into its record (a copy) before Send, SendAll or Publish returns,
+// so the rooms may reuse the buffer they encoded Data in.
+func (b *Bridge) CopiesEventData() bool { return true }
+
 // Send implements rooms.Transport.
 func (b *Bridge) Send(sessionID string, ev rooms.Event) {
 	b.hub.SendFrom(producer(ev.Topic), sessionID, ev.Topic, "type", ev.Type, "data", data(ev))

@@ -48,7 +48,7 @@ func (c *Ctx) Start() error {
 	switch {
 	case r.state != StateWaiting:
 		return fmt.Errorf("%w: start from %v", ErrBadState, r.state)
-	case r.nseated < r.game.MinPlayers:
+	case int(r.nseated) < r.game.MinPlayers:
 		return fmt.Errorf("%w: %d of %d", ErrNotEnoughPlayers, r.nseated, r.game.MinPlayers)
 	}
 	r.state = StatePlaying

@@ -78,11 +78,14 @@ const (
 // Results of the asynchronous steps reach players as events through the
 // Transport.
 type Manager struct {
-	t     Transport
-	clock Clock
-	log   *slog.Logger
-	o     ManagerOptions
-	sched scheduler
+	t Transport
+	// copier: t is a DataCopier, so rooms encode their events' data into
+	// buffers they reuse.
+	copier bool
+	clock  Clock
+	log    *slog.Logger
+	o      ManagerOptions
+	sched  scheduler
 
 	executors sync.WaitGroup
 	onChange  atomic.Pointer[[]func(RoomInfo, bool)]
@@ -291,8 +294,9 @@ func NewManager(t Transport, o ManagerOptions) *Manager {
 	if o.MaxWaitingPerAddr == 0 || o.MaxWaitingPerAddr < -1 {
 		o.MaxWaitingPerAddr = DefaultMaxWaitingPerAddr
 	}
+	dc, ok := t.(DataCopier)
 	m := &Manager{
-		t: t, clock: o.Clock, log: o.Logger, o: o,
+		t: t, copier: ok && dc.CopiesEventData(), clock: o.Clock, log: o.Logger, o: o,
 		games:    make(map[string]*Game),
 		rooms:    make(map[string]*room),
 		sessions: sessionIndex{m: make(map[string]*sessionRec)},

@@ -95,6 +95,7 @@ type room struct {
 
 	// Everything below is owned by the executor running the room.
 	active      atomic.Bool // an item is being processed (Ctx is valid)
+	nseated     int32
 	created     bool
 	manualLock  bool
 	closing     bool // dispose after the current item
@@ -103,7 +104,6 @@ type room struct {
 	evicted     bool // Manager.Evict: nothing more goes out
 	shownLocked bool
 	dirty       bool // public info changed since last published
-	nseated     int
 	state       State
 	shownState  State
 	counted     State // state+1 the room is counted under in Stats (0: none yet)
@@ -117,8 +117,9 @@ type room struct {
 	turn        *Player
 	clock       *turnClock // the turn's deadline (nil: never had one)
 	grace       *Timer
-	out         []outEvent // Transport calls to make after the item
-	post        []func()   // hooks to run after the current one returns
+	out         []outEvent    // Transport calls to make after the item
+	enc         *eventEncoder // the item's events' data, for a DataCopier Transport (nil: none yet)
+	post        []func()      // hooks to run after the current one returns
 	closeReason string
 	games       *gameCounters // the game's counters (Stats)
 	charge      *charge       // what the room counts against while waiting (nil: nothing)
@@ -180,6 +181,10 @@ func (r *room) process(it *item) {
 			outPool.Put(buf)
 		}
 		r.out = nil
+		if r.enc != nil { // the Transport is done with the data (DataCopier)
+			r.enc.release()
+			r.enc = nil
+		}
 	}()
 	ok := r.guard(func() {
 		r.handle(it)
@@ -303,7 +308,7 @@ func (r *room) admit(p PlayerInfo) error {
 		return ErrGameStarted
 	case r.byID(p.PlayerID) != nil || r.bySession(p.SessionID) != nil:
 		return ErrAlreadyJoined
-	case r.nseated >= len(r.seats):
+	case int(r.nseated) >= len(r.seats):
 		return ErrRoomFull
 	case r.manualLock:
 		return ErrRoomLocked
@@ -528,13 +533,13 @@ func (r *room) vote(p *Player) {
 			votes++
 		}
 	}
-	r.publish(evRematchVote, voteData{Player: p.Summary(), Votes: votes, Needed: max(r.nseated, r.game.MinPlayers)})
+	r.publish(evRematchVote, voteData{Player: p.Summary(), Votes: votes, Needed: max(int(r.nseated), r.game.MinPlayers)})
 	r.checkRematch()
 }
 
 // checkRematch starts the rematch once every seated player voted.
 func (r *room) checkRematch() {
-	if !r.game.Rematch || r.state != StateFinished || r.nseated < r.game.MinPlayers {
+	if !r.game.Rematch || r.state != StateFinished || int(r.nseated) < r.game.MinPlayers {
 		return
 	}
 	for _, q := range r.seats {
@@ -824,7 +829,7 @@ func (r *room) showState() {
 	r.publish(evRoomState, stateData{State: r.state, Locked: l})
 }
 
-func (r *room) locked() bool { return r.manualLock || r.nseated >= len(r.seats) }
+func (r *room) locked() bool { return r.manualLock || int(r.nseated) >= len(r.seats) }
 
 // publishInfo stores the public info and tells OnRoomChange.
 func (r *room) publishInfo() {
@@ -940,7 +945,16 @@ func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer
 
 // event encodes an event of the room, or logs and returns why it cannot.
 func (r *room) event(typ string, data any) (Event, error) {
-	b, err := json.Marshal(data)
+	var b []byte
+	var err error
+	if r.m.copier && r.active.Load() {
+		if r.enc == nil {
+			r.enc = encoders.Get().(*eventEncoder)
+		}
+		b, err = r.enc.encode(data)
+	} else {
+		b, err = json.Marshal(data)
+	}
 	if err != nil {
 		err = fmt.Errorf("rooms: event %q not sent: cannot encode its data: %w", typ, err)
 		r.logger().Error(err.Error())

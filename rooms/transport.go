@@ -1,6 +1,10 @@
 package rooms
 
-import "time"
+import (
+	"encoding/json"
+	"sync"
+	"time"
+)
 
 // Transport is how the runtime reaches players. The games package's bridge
 // implements it over Comet sessions; tests use roomstest.Transport. Its methods must never
@@ -28,8 +32,20 @@ type MultiSender interface {
 	SendAll(sessionIDs []string, ev Event)
 }
 
-// Event is one event pushed to clients. The Transport owns it once passed:
-// the runtime never modifies Data afterwards.
+// DataCopier is implemented by a Transport that is done with an Event's
+// Data when Send, Publish or SendAll returns: it copies whatever it keeps
+// (the games package's bridge puts the event into the hub's history, the
+// cluster's transport into a message). The runtime then encodes the data of
+// an item's events into a buffer it reuses for the next item, instead of
+// allocating each event's data for good (a sixth of what a games server
+// allocated under play). A Transport that keeps Data must not implement it,
+// or return false.
+type DataCopier interface {
+	CopiesEventData() bool
+}
+
+// Event is one event pushed to clients. The Transport owns it once passed
+// (the runtime never modifies Data afterwards), unless it is a DataCopier.
 type Event struct {
 	// Topic is "/room/<id>" for room events (see ManagerOptions.TopicPrefix)
 	// and "/lobby..." for lobby events, also on unicasts.
@@ -63,3 +79,46 @@ func (RealClock) Now() time.Time { return time.Now() }
 
 // AfterFunc is time.AfterFunc.
 func (RealClock) AfterFunc(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
+
+// eventEncoder encodes an item's events' data into one buffer, reused from
+// item to item through encoders (DataCopier Transports only).
+type eventEncoder struct {
+	buf []byte
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := new(eventEncoder)
+	e.enc = json.NewEncoder(e)
+	return e
+}}
+
+// maxPooledEncoder is the largest buffer kept for reuse: an item that sent
+// more (a large snapshot to a crowd) leaves its buffer to the collector.
+const maxPooledEncoder = 64 << 10
+
+// Write appends p (json.Encoder writes each value whole, once encoded).
+func (e *eventEncoder) Write(p []byte) (int, error) {
+	e.buf = append(e.buf, p...)
+	return len(p), nil
+}
+
+// encode returns v's JSON as json.Marshal does, in e's buffer. The slice's
+// capacity ends with it: a Transport appending to one event's Data cannot
+// write over the next.
+func (e *eventEncoder) encode(v any) ([]byte, error) {
+	start := len(e.buf)
+	if err := e.enc.Encode(v); err != nil { // nothing written on error
+		return nil, err
+	}
+	end := len(e.buf) - 1 // Encode ends the value with a newline
+	return e.buf[start:end:end], nil
+}
+
+func (e *eventEncoder) release() {
+	if cap(e.buf) > maxPooledEncoder {
+		e.buf = nil
+	}
+	e.buf = e.buf[:0]
+	encoders.Put(e)
+}

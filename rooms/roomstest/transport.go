@@ -5,6 +5,7 @@
 package roomstest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -63,7 +64,7 @@ func NewTransport() *Transport {
 var _ rooms.Transport = (*Transport)(nil)
 
 func (t *Transport) recordLocked(s string, ev rooms.Event, unicast bool) {
-	data := json.RawMessage(ev.Data)
+	data := json.RawMessage(bytes.Clone(ev.Data)) // a DataCopier: the runtime reuses ev.Data's buffer
 	if data == nil {
 		data = json.RawMessage("null")
 	}
@@ -76,6 +77,11 @@ func (t *Transport) wakeLocked() {
 	close(t.changed)
 	t.changed = make(chan struct{})
 }
+
+// CopiesEventData implements rooms.DataCopier: what Send and Publish
+// record is a copy, so the rooms under test reuse their encoding buffers,
+// as they do with the games bridge.
+func (t *Transport) CopiesEventData() bool { return true }
 
 // Send records ev for the session.
 func (t *Transport) Send(sessionID string, ev rooms.Event) {
