@@ -865,7 +865,13 @@ func (rc *reqCtx) publish() {
 	// The publisher's own fields. Pushlet copies every parameter; control
 	// fields (p_*) are the server's and are not copied, so nobody can forge
 	// p_from, p_seq or p_sid.
-	user := make([]Field, 0, len(rc.ps)) // owned by the claim's handler, or copied into the record
+	n := 0
+	for _, f := range rc.ps {
+		if !strings.HasPrefix(f.Name, "p_") {
+			n++
+		}
+	}
+	user := make([]Field, 0, n) // owned by the claim's handler, or copied into the record
 	size := 0
 	for _, f := range rc.ps {
 		if strings.HasPrefix(f.Name, "p_") {
