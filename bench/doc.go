@@ -73,8 +73,9 @@
 // net/http server speaking the same protocol subset, nethttpcomet.go), and
 // the bare gnet floor, which also holds connections and pushes a chunk to
 // all of them on a trigger. Every child answers control commands on its
-// stdin (control.go: stats, cpu-start, cpu-stop, heap, gc), so a scenario
-// profiles exactly its measured window (-profile DIR; profiles.go writes
+// stdin (control.go: stats, cpu-start, cpu-stop, heap, gc, trace), so a scenario
+// profiles exactly its measured window (-profile DIR; -trace DIR for an
+// execution trace of 5 s of it; profiles.go writes
 // `go tool pprof -top` summaries next to the raw profiles and quotes them in
 // RESULTS.md; docs/PROFILING.md explains them).
 //
@@ -82,11 +83,13 @@
 //
 // A server child's answer to "stats" carries the collector's figures from
 // runtime/metrics, read in the child (gcstats.go): the /gc/pauses:seconds
-// histogram, GC and total CPU seconds, GC cycles, heap objects and the
-// live heap. The players scenarios read them at the start and the end of
-// each measured window (gcBetween: the window's pauses, p99 and max, and
-// the GC's share of the CPU available), and after a `gc` command at the
-// end of each round (the live heap), with the child's RSS from /proc. The
+// histogram, GC and total CPU seconds, GC cycles, heap objects, the live
+// heap and the bytes allocated. The players scenarios read them at the
+// start and the end of each measured window (gcBetween: the window's
+// pauses, p99 and max, the GC's share of the CPU available, and the bytes
+// allocated per move), and after a `gc` command at the
+// end of each round (the live heap), with the child's RSS from /proc and
+// the time its threads waited for a CPU (/proc/PID/task/*/schedstat). The
 // players-5k targets ask that the live heap stay under 64 MiB at the end of
 // every round and grow at most 10 % from the first round to the last.
 //
