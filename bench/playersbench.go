@@ -244,9 +244,10 @@ func (r *playersResult) errorCount() int64 {
 // hubFigures are the figures of a games server's hub the players scenarios
 // read from its stats.
 type hubFigures struct {
-	Delivered    int64 `json:"events_delivered"`
-	HistoryBytes int64 `json:"history_bytes"`      // the store's live slabs
-	HistoryRefs  int64 `json:"history_references"` // events held by sessions
+	Delivered      int64 `json:"events_delivered"`
+	HistoryBytes   int64 `json:"history_bytes"`         // the store's live slabs
+	HistoryOffHeap int64 `json:"history_offheap_bytes"` // the slabs' memory outside the Go heap, resident
+	HistoryRefs    int64 `json:"history_references"`    // events held by sessions
 }
 
 // hubStats reads the hub's figures from a games server's stats.

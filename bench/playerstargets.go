@@ -249,22 +249,23 @@ func (rep *playersReport) memoryTable() string {
 	var b strings.Builder
 	b.WriteString("### Memory and the collector, by round\n\n" +
 		"**Live heap**: the server's heap objects (runtime/metrics `/memory/classes/heap/objects:bytes`) right after a `runtime.GC` " +
-		"at the end of the round, once the window's last events are delivered (the `gc` control command; the players play on). " +
+		"at the end of the round, once the window's last events are delivered (the `gc` control command; the players play on); " +
+		"**history outside the heap**: the events' slabs, which the server keeps in memory mapped outside the Go heap (the hub's `history_offheap_bytes` at the window's end; RSS counts them, the live heap does not). " +
 		"**RSS** is the server's at the end of the window; per player: (RSS − the fresh server's) ÷ players. " +
 		"The collector's figures cover the window, from runtime/metrics read in the server at its start and end: " +
 		"stop-the-world pauses from `/gc/pauses:seconds` (p99 and max are the upper bounds of their buckets), and the GC's CPU " +
 		"(`/cpu/classes/gc/total:cpu-seconds`) ÷ the CPU available to the process (`/cpu/classes/total:cpu-seconds`, GOMAXPROCS × wall), " +
 		"which the runtime updates at the end of each cycle. **Allocated per move**: the bytes the server allocated on its heap " +
 		"in the window (`/gc/heap/allocs:bytes`) ÷ the moves seen; what the collector has to keep up with.\n\n")
-	b.WriteString("| round | transport | live heap after GC | RSS at the end | RSS per player | allocated per move | GC cycles | pauses | pause p99 | pause max | GC CPU (of GOMAXPROCS × wall) | GC cores |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| round | transport | live heap after GC | history outside the heap | RSS at the end | RSS per player | allocated per move | GC cycles | pauses | pause p99 | pause max | GC CPU (of GOMAXPROCS × wall) | GC cores |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.runs {
 		gcCores := 0.0
 		if r.Window > 0 {
 			gcCores = r.GC.CPU.Seconds() / r.Window.Seconds()
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %d | %d | %s | %s | %.1f%% | %.2f |\n", r.Round+1, r.Transport,
-			fmtBytes(int64(r.HeapLive)), fmtBytes(r.RSSEnd), fmtBytes(int64(r.rssPerPlayer(rep.ramp.RSSBefore))), fmtBytes(int64(r.allocPerMove())),
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s | %.1f%% | %.2f |\n", r.Round+1, r.Transport,
+			fmtBytes(int64(r.HeapLive)), fmtBytes(r.HubEnd.HistoryOffHeap), fmtBytes(r.RSSEnd), fmtBytes(int64(r.rssPerPlayer(rep.ramp.RSSBefore))), fmtBytes(int64(r.allocPerMove())),
 			r.GC.Cycles, r.GC.Pauses, fmtDur(r.GC.PauseP99), fmtDur(r.GC.PauseMax), 100*r.GC.CPUFraction, gcCores)
 	}
 	b.WriteString("\n")

@@ -243,11 +243,11 @@ func TestPlayersCommand(t *testing.T) {
 					t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
 				}
 			}
-			// Each round's memory: a live heap and an RSS were read (columns
-			// 3 and 4; a window this short may see no GC cycle), and what
-			// the server allocated per move (column 6).
+			// Each round's memory: a live heap, the history outside it and
+			// an RSS were read (columns 3 to 5; a window this short may see
+			// no GC cycle), and what the server allocated per move (column 7).
 			mem := s[strings.Index(s, "### Memory and the collector"):]
-			if row := tableRow(mem, "| 1 | long-poll | "); len(row) != 12 || !strings.HasSuffix(row[2], "iB") || !strings.HasSuffix(row[3], "iB") || !strings.HasSuffix(row[5], "B") {
+			if row := tableRow(mem, "| 1 | long-poll | "); len(row) != 13 || !strings.HasSuffix(row[2], "iB") || !strings.HasSuffix(row[3], "B") || !strings.HasSuffix(row[4], "iB") || !strings.HasSuffix(row[6], "B") {
 				t.Errorf("memory row of long-poll round 1: %q", row)
 			}
 			for _, name := range []string{"players-latency.svg", "players-cpu.svg"} {

@@ -371,10 +371,7 @@ func TestHardeningHistoryMemory(t *testing.T) {
 		t.Helper()
 		return postControl(t, c, kv...)
 	}
-	var ms runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	base := int64(ms.HeapAlloc)
+	base := testkit.LiveHeap() // the heap and the slabs mapped outside it
 	for i := range n {
 		id := post("p_event", "join", "p_format", "json")["p_id"]
 		subject := "/own/" + strconv.Itoa(i)
@@ -385,9 +382,7 @@ func TestHardeningHistoryMemory(t *testing.T) {
 			}
 		}
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&ms)
-	per := (int64(ms.HeapAlloc) - base) / int64(n)
+	per := (testkit.LiveHeap() - base) / int64(n)
 	limit := int64(cfg.SessionHistoryBytes)*4/3 + int64(cfg.Window)*16 + 64<<10
 	st := th.hub.Stats()
 	t.Logf("%d sessions, each sent %d events of %d bytes: %d KiB a session (the hub's history %d MiB); an address's %d sessions at most %d MiB, the hub's HistoryBytes (%d MiB)",

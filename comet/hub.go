@@ -420,6 +420,7 @@ type Stats struct {
 	// slabs it let go because nothing held them any more, for the resume
 	// horizon, or for HistoryBytes.
 	HistoryBytes    int64 `json:"history_bytes"`
+	HistoryOffHeap  int64 `json:"history_offheap_bytes"` // of the slabs' memory, what is mapped outside the Go heap and resident (internal/history)
 	HistoryRefs     int64 `json:"history_references"`
 	HistoryReleased int64 `json:"history_slabs_released"`
 	HistoryExpired  int64 `json:"history_slabs_expired"`
@@ -436,6 +437,7 @@ func (h *Hub) Stats() Stats {
 	return Stats{
 		FanoutStats:     h.fan.stats(),
 		HistoryBytes:    hs.Bytes,
+		HistoryOffHeap:  hs.Resident,
 		HistoryRefs:     hs.Refs,
 		HistoryReleased: hs.Released,
 		HistoryExpired:  hs.Expired,

@@ -75,6 +75,7 @@ func (h *Hub) Collectors() []prometheus.Collector {
 
 var (
 	descHistoryBytes        = promutil.Desc("cometplay_comet_history_bytes", "Bytes of the slabs holding the events sessions may still deliver (bounded by Config.HistoryBytes).")
+	descHistoryOffHeap      = promutil.Desc("cometplay_comet_history_offheap_bytes", "Bytes of the history's slabs held outside the Go heap (mapped, resident): the live slabs and up to 16 spare ones; the Go runtime's memory metrics do not count them.")
 	descHistoryRefs         = promutil.Desc("cometplay_comet_history_references", "Events held by sessions: one per event per session that has not acknowledged it (bounded by Window, SessionHistoryBytes and ResumeHorizon per session).")
 	descHistorySlabsDropped = promutil.Desc("cometplay_comet_history_slabs_dropped_total", "History slabs let go, by reason: released (nothing held them), expired (past ResumeHorizon), evicted (past HistoryBytes; their holders get a gap).", "reason")
 	descSessions            = promutil.Desc("cometplay_comet_sessions", "Live Comet sessions, by the mode of their last listen (none: not listened yet) and format.", "mode", "format")
@@ -96,7 +97,7 @@ type hubCollector struct{ h *Hub }
 
 func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsStarted, descSessionsEnded, descListeners,
-		descPublished, descDelivered, descGaps, descHeartbeats, descNacks, descHistoryBytes, descHistoryRefs, descHistorySlabsDropped,
+		descPublished, descDelivered, descGaps, descHeartbeats, descNacks, descHistoryBytes, descHistoryOffHeap, descHistoryRefs, descHistorySlabsDropped,
 		descFanoutsQueued, descFanoutsDeferred, descFanoutsHelped} {
 		ch <- d
 	}
@@ -122,6 +123,7 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- promutil.Counter(descNacks, st.nacks.Load())
 	hs := c.h.store.Stats()
 	ch <- promutil.Gauge(descHistoryBytes, hs.Bytes)
+	ch <- promutil.Gauge(descHistoryOffHeap, hs.Resident)
 	ch <- promutil.Gauge(descHistoryRefs, hs.Refs)
 	ch <- promutil.Counter(descHistorySlabsDropped, hs.Released, "released")
 	ch <- promutil.Counter(descHistorySlabsDropped, hs.Expired, "expired")

@@ -12,6 +12,9 @@
 //     never written after their records are handed out. A slab holds no
 //     pointer, so the collector marks it as one object and never scans it,
 //     however many events it holds.
+//   - Ordinary slabs are carved from memory mapped outside the Go heap
+//     (on Linux): the heap the collector paces itself by, and doubles
+//     under GOGC=100, does not grow with the events held either.
 //   - A recipient keeps only a [Ref] to the record (with the size and the
 //     subscription it came through) in its [Ring]: a ring of fixed-size,
 //     pointer-free entries, trimmed as the client acknowledges what it has.

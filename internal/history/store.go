@@ -41,6 +41,9 @@ type Config struct {
 	Horizon time.Duration
 	// Now returns the time in Unix nanoseconds (default time.Now); tests set it.
 	Now func() int64
+	// Heap keeps ordinary slabs on the Go heap even where they could be
+	// mapped outside it (see mem.go); for comparisons.
+	Heap bool
 }
 
 // slab is one block of records. buf never changes after the slab is made:
@@ -54,6 +57,7 @@ type slab struct {
 	refs   atomic.Int64 // references its records still have
 	sealed atomic.Bool  // no more records will be put in it
 	gone   bool         // dropped (under Store.mu)
+	mapped bool         // buf is from the store's mapped chunks (mem.go)
 }
 
 // table finds a live slab by its generation: slots[gen&mask]. The live
@@ -104,9 +108,12 @@ type Store struct {
 
 	// Buffers of dropped slabs, for new slabs: a buffer is retired when its
 	// slab is dropped, and free to write once no read was pinned at some
-	// moment since (see Pin). Both under mu; spareSlabs at most together.
-	retired, free [][]byte
+	// moment since (see Pin). Both under mu. At most spareSlabs stay free:
+	// beyond them a heap buffer is left to the collector and a mapped one
+	// gives its pages back (mem.go).
+	retired, free []spare
 	readers       atomic.Int64 // reads pinned now
+	mem           slabMemory   // where new ordinary slabs come from (under mu)
 
 	puts, released, expired, evicted, lostRefs, reused, retables atomic.Int64
 }
@@ -137,7 +144,9 @@ func NewStore(cfg Config) (*Store, error) {
 	case cfg.Horizon < 0:
 		return nil, fmt.Errorf("history: Horizon must not be negative, got %v", cfg.Horizon)
 	}
-	return &Store{cfg: cfg, nextGen: 1}, nil
+	s := &Store{cfg: cfg, nextGen: 1}
+	s.initMemory()
+	return s, nil
 }
 
 // Put stores rec with refs references and returns its Ref. refs must be at
@@ -179,7 +188,8 @@ func (s *Store) newSlabLocked(size int) {
 			s.dropLocked(s.live[0], &s.evicted)
 		}
 	}
-	sl := &slab{gen: s.nextGen, buf: s.bufferLocked(size)}
+	b := s.bufferLocked(size)
+	sl := &slab{gen: s.nextGen, buf: b.b, mapped: b.mapped}
 	s.nextGen++
 	s.cur = sl
 	s.live = append(s.live, sl)
@@ -213,32 +223,49 @@ func (s *Store) retableLocked(span int) {
 }
 
 // bufferLocked returns a buffer for a new slab of size bytes: a dropped
-// slab's, when one is free, or a new one.
-func (s *Store) bufferLocked(size int) []byte {
+// slab's when one is free, else a new one (mem.go).
+func (s *Store) bufferLocked(size int) spare {
 	if size != s.cfg.SlabSize {
-		return make([]byte, size)
+		return spare{b: make([]byte, size)}
 	}
-	if len(s.retired) > 0 && s.readers.Load() == 0 {
-		// No read is pinned now: none still reads a slab retired before.
-		s.free = append(s.free, s.retired...)
-		clear(s.retired)
-		s.retired = s.retired[:0]
-	}
+	s.recycleLocked()
 	if n := len(s.free); n > 0 {
 		b := s.free[n-1]
-		s.free[n-1] = nil
+		s.free[n-1] = spare{}
 		s.free = s.free[:n-1]
 		s.reused.Add(1)
 		return b
 	}
-	return make([]byte, size)
+	return s.mem.newBuffer()
 }
 
-// retireLocked keeps the buffer of a dropped slab for reuse, unless
-// spareSlabs are kept already.
-func (s *Store) retireLocked(b []byte) {
-	if len(b) == s.cfg.SlabSize && len(s.retired)+len(s.free) < spareSlabs {
-		s.retired = append(s.retired, b)
+// recycleLocked frees the retired buffers if no read is pinned now (none
+// still reads a slab retired before), and keeps at most spareSlabs free.
+func (s *Store) recycleLocked() {
+	if len(s.retired) > 0 && s.readers.Load() == 0 {
+		s.free = append(s.free, s.retired...)
+		clear(s.retired)
+		s.retired = s.retired[:0]
+	}
+	for len(s.free) > spareSlabs {
+		n := len(s.free)
+		if b := s.free[n-1]; b.mapped {
+			s.mem.giveBack(b.b)
+		}
+		s.free[n-1] = spare{}
+		s.free = s.free[:n-1]
+	}
+}
+
+// retireLocked keeps the buffer of dropped slab sl for reuse: always if
+// it is mapped (the collector cannot take it), else unless spareSlabs are
+// kept already.
+func (s *Store) retireLocked(sl *slab) {
+	if len(sl.buf) != s.cfg.SlabSize {
+		return
+	}
+	if sl.mapped || len(s.retired)+len(s.free) < spareSlabs {
+		s.retired = append(s.retired, spare{b: sl.buf, mapped: sl.mapped})
 	}
 }
 
@@ -271,7 +298,7 @@ func (s *Store) dropLocked(sl *slab, reason *atomic.Int64) {
 		}
 	}
 	s.bytes -= int64(len(sl.buf))
-	s.retireLocked(sl.buf)
+	s.retireLocked(sl)
 	if t := s.tab.Load(); t != nil {
 		if t.slots[sl.gen&t.mask].Load() == sl {
 			t.slots[sl.gen&t.mask].Store(nil)
@@ -303,10 +330,12 @@ func (s *Store) expireLocked(now int64) {
 
 // Expire drops what is older than the horizon now. The store does so on
 // every Put; an owner calls Expire periodically so that a store nobody
-// writes to lets go of its slabs too.
+// writes to lets go of its slabs too, and of the memory of all but
+// spareSlabs of the buffers they leave.
 func (s *Store) Expire() {
 	s.mu.Lock()
 	s.expireLocked(s.cfg.Now())
+	s.recycleLocked()
 	s.mu.Unlock()
 }
 
@@ -366,14 +395,20 @@ type Stats struct {
 	Evicted  int64 // slabs dropped for the byte limit
 	LostRefs int64 // references that pointed into slabs dropped for the horizon or the byte limit
 	Reused   int64 // slabs made with a dropped slab's buffer
-	Spare    int   // buffers of dropped slabs kept for reuse (outside Bytes)
+	Spare    int   // buffers of dropped slabs kept for reuse, resident (outside Bytes)
 	Retables int64 // slab tables made because the live slabs' span of generations grew or shrank
+	Mapped   int64 // bytes mapped outside the Go heap for ordinary slabs: live, spare, given back and not yet handed out
+	Cold     int   // spare buffers whose pages were given back to the kernel (mapped, not resident)
+	Resident int64 // of Mapped, the bytes of buffers in use or spare (not given back)
 }
 
 // Stats returns the store's figures.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
-	st := Stats{Bytes: s.bytes, Slabs: len(s.live), Spare: len(s.retired) + len(s.free)}
+	st := Stats{Bytes: s.bytes, Slabs: len(s.live), Spare: len(s.retired) + len(s.free), Mapped: s.mem.mapped, Cold: len(s.mem.cold)}
+	if s.mem.maps != nil {
+		st.Resident = s.mem.maps.resident.Load()
+	}
 	for _, sl := range s.live {
 		st.Refs += sl.refs.Load()
 	}

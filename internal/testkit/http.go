@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/internal/history"
 )
 
 // Timeout bounds every wait of these tests: far above anything the server
@@ -234,7 +236,8 @@ func DialSmallRcvbuf(t testing.TB, addr string, n int) *Conn {
 	return &Conn{T: t, C: c, BR: bufio.NewReader(c)}
 }
 
-// LiveHeap returns the bytes of live heap objects after a collection. It
+// LiveHeap returns the bytes of live heap objects after a collection, plus
+// the history slabs mapped outside the heap (history.Resident). It
 // collects twice: a buffer put back in a sync.Pool survives one collection
 // (gnet pools its connections' ring buffers so).
 func LiveHeap() int64 {
@@ -242,16 +245,17 @@ func LiveHeap() int64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
+	return int64(ms.HeapAlloc) + history.Resident()
 }
 
-// HeapGrowth runs f and returns by how much the heap in use grew over a
-// collected baseline, at its highest while f ran (sampled every 2 ms).
+// HeapGrowth runs f and returns by how much the heap in use (with the
+// history slabs mapped outside it) grew over a collected baseline, at its
+// highest while f ran (sampled every 2 ms).
 func HeapGrowth(f func()) int64 {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	base := int64(ms.HeapInuse)
+	base := int64(ms.HeapInuse) + history.Resident()
 	peak := base
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -260,7 +264,7 @@ func HeapGrowth(f func()) int64 {
 		var ms runtime.MemStats
 		for {
 			runtime.ReadMemStats(&ms)
-			peak = max(peak, int64(ms.HeapInuse))
+			peak = max(peak, int64(ms.HeapInuse)+history.Resident())
 			select {
 			case <-stop:
 				return
