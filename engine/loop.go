@@ -38,12 +38,15 @@ type Loop struct {
 	ops       []op        // urgent lane; guarded by mu
 	bulk      []op        // bulk lane, from bulkHead on; guarded by mu
 	bulkHead  int         // guarded by mu
+	laneUse   capUse      // how the bulk lane is used, drain to drain; guarded by mu
 	scheduled bool        // guarded by mu: an Execute is pending
 	urgent    atomic.Bool // ops is not empty: a bulk slice stops to run it
 
 	// Loop-only state below: touched only on this loop's goroutine.
 	spare     []op
 	bulkRun   []op                // the bulk slice being run
+	opsUse    capUse              // how the urgent lane's slices are used (they alternate with spare)
+	bulkUse   capUse              // how bulkRun is used
 	jobs      *jobBatch           // Handlers of cur's requests parsed so far, for one worker
 	hdrBuf    []string            // a response's fields with its content type
 	parsers   []*httpcodec.Parser // free parsers; a connection holds one only while a request is partial
@@ -203,7 +206,7 @@ func (l *Loop) Run(context.Context) error {
 			if cap(l.bulk) > 1<<16 {
 				l.bulk = nil // a rare huge fan-out: let its array go
 			}
-			l.bulk, l.bulkHead = l.bulk[:0], 0
+			l.bulk, l.bulkHead = l.laneUse.keep(l.bulk), 0
 		}
 	}
 	more := l.bulkHead < len(l.bulk)
@@ -224,7 +227,7 @@ func (l *Loop) Run(context.Context) error {
 			l.runUrgent(ops)
 		}
 	}
-	l.bulkRun = bulk[:0]
+	l.bulkRun = l.bulkUse.keep(bulk)
 	if more {
 		// Not l.execute() from here: gnet runs a task posted by a task in
 		// the same pass over its queue, so the loop would run the whole lane
@@ -263,7 +266,37 @@ func (l *Loop) runUrgent(ops []op) {
 	}
 	l.flushOut()
 	// The two slices alternate: l.ops is the other one (or nil), never ops.
-	l.spare = ops[:0]
+	l.spare = l.opsUse.keep(ops)
+}
+
+// keptOps is the capacity of an inbox slice a loop keeps for good (32 KiB
+// of ops); a slice grown larger by a burst (a fan-out to thousands, a
+// crowd reconnecting) is let go once keepIdleRuns runs in a row (for the
+// bulk lane, drains) have used under a quarter of it. Kept, the bursts of a ramp held a megabyte of
+// pointer-bearing arrays the collector scanned at every cycle.
+const (
+	keptOps      = 256
+	keepIdleRuns = 1024
+)
+
+// capUse counts the runs in a row that used little of a reused slice.
+type capUse struct{ idle uint32 }
+
+// keep returns s emptied for reuse, or nil when it is large and has been
+// little used for long.
+func (u *capUse) keep(s []op) []op {
+	if cap(s) <= keptOps {
+		return s[:0] // (the urgent lane's other array may be a large one)
+	}
+	if len(s) >= cap(s)/4 {
+		u.idle = 0
+		return s[:0]
+	}
+	if u.idle++; u.idle < keepIdleRuns {
+		return s[:0]
+	}
+	u.idle = 0
+	return nil
 }
 
 // kicker posts the next run of each loop whose bulk lane is not done (see

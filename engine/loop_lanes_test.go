@@ -186,3 +186,80 @@ func TestLoopPostUrgentGoesAheadOfBulk(t *testing.T) {
 type endTask struct{ f func() }
 
 func (e *endTask) RunOnLoop(uint32) { e.f() }
+
+// funcTask runs a function on the loop.
+type funcTask func()
+
+func (f funcTask) RunOnLoop(uint32) { f() }
+
+// TestABurstsInboxArraysAreLetGo: a burst of deliveries (a crowd
+// reconnecting, a fan-out to thousands) grows a loop's inbox arrays; once
+// the loop has run long enough with a few tasks at a time they are let go,
+// not kept (and scanned by the collector) for the server's life, and a
+// steady load keeps its arrays.
+func TestABurstsInboxArraysAreLetGo(t *testing.T) {
+	s := hStart(t, Config{Loops: 1}, nil)
+	c := testkit.Dial(t, s.Addr())
+	c.Send(testkit.Req("GET", "/"))
+	c.Next("GET")
+	testkit.EventuallyWithin(t, testkit.Timeout, "the loop", func() bool { return len(s.Loops()) == 1 })
+	l := s.Loops()[0]
+	run := func(urgent bool, n int) {
+		done := make(chan struct{})
+		var left atomic.Int64
+		left.Store(int64(n))
+		ts := make([]Posted, n)
+		for i := range ts {
+			ts[i] = Posted{Task: funcTask(func() {
+				if left.Add(-1) == 0 {
+					close(done)
+				}
+			})}
+		}
+		if urgent {
+			l.PostAllUrgent(ts)
+		} else {
+			l.PostAll(ts)
+		}
+		testkit.Recv(t, done, "the tasks")
+	}
+	type caps struct{ urgent, bulk, bulkRun int }
+	// The urgent lane's two arrays alternate, and the one being run is
+	// seen by neither field: two reads see both.
+	read1 := func() caps {
+		got := make(chan caps, 1)
+		l.PostUrgent(funcTask(func() {
+			l.mu.Lock()
+			c := caps{urgent: cap(l.ops), bulk: cap(l.bulk)}
+			l.mu.Unlock()
+			c.urgent, c.bulkRun = max(c.urgent, cap(l.spare)), cap(l.bulkRun)
+			got <- c
+		}), 0)
+		return testkit.Recv(t, got, "the capacities")
+	}
+	read := func() caps {
+		a, b := read1(), read1()
+		return caps{max(a.urgent, b.urgent), max(a.bulk, b.bulk), max(a.bulkRun, b.bulkRun)}
+	}
+	run(true, 20_000)
+	run(false, 20_000)
+	if c := read(); c.urgent < 20_000 || c.bulk < 20_000 {
+		t.Fatalf("after the burst: %+v; want arrays of 20,000 ops (the test measures nothing)", c)
+	}
+	// A steady load of 6,000 at a time keeps its arrays.
+	for range 3 {
+		run(true, 6_000)
+		run(false, 6_000)
+	}
+	if c := read(); c.urgent < 20_000 || c.bulk < 20_000 {
+		t.Fatalf("under a steady load: %+v; want the arrays kept", c)
+	}
+	// Then a few at a time, for as many runs again: let go.
+	for range 2*keepIdleRuns + 10 {
+		run(true, 1)
+		run(false, 1)
+	}
+	if c := read(); c.urgent > keptOps || c.bulk > keptOps || c.bulkRun > keptOps {
+		t.Fatalf("after %d quiet runs: %+v; want at most %d ops each", 2*keepIdleRuns, c, keptOps)
+	}
+}
