@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // ManagerOptions configures a Manager. Zero fields take the defaults given.
@@ -821,8 +822,28 @@ func checkPlayer(p PlayerInfo) (PlayerInfo, error) {
 	if err != nil {
 		return p, fmt.Errorf("%w: %w", ErrBadPlayer, err)
 	}
-	p.SessionID, p.PlayerID, p.Name, p.Addr = strings.Clone(p.SessionID), strings.Clone(p.PlayerID), strings.Clone(name), strings.Clone(p.Addr)
+	p.Name = name
+	cloneTogether(&p.SessionID, &p.PlayerID, &p.Name, &p.Addr)
 	return p, nil
+}
+
+// cloneTogether clones the strings ss point to into one allocation: a
+// player's ids, name and address live and go together, and one object of
+// 80 bytes costs less than four of 16 to 48 (100 bytes a player seated).
+func cloneTogether(ss ...*string) {
+	n := 0
+	for _, s := range ss {
+		n += len(*s)
+	}
+	buf := make([]byte, 0, n)
+	for _, s := range ss {
+		if *s == "" {
+			continue
+		}
+		off := len(buf)
+		buf = append(buf, *s...)
+		*s = unsafe.String(&buf[off], len(*s))
+	}
 }
 
 // copyOptions validates and copies options.

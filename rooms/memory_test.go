@@ -99,3 +99,24 @@ func TestGatesInASliceSurviveDeletes(t *testing.T) {
 		t.Error("gates moved to a map below smallRoom members")
 	}
 }
+
+// TestCloneTogether: a player's strings are copied (the caller may alias
+// a buffer it reuses) into one allocation.
+func TestCloneTogether(t *testing.T) {
+	src := []byte("s123g-playerAlice127.0.0.1:5000")
+	alias := func(from, to int) string { return unsafe.String(&src[from], to-from) }
+	a, b, c, d, e := alias(0, 4), alias(4, 12), alias(12, 17), "", alias(17, len(src))
+	cloneTogether(&a, &b, &c, &d, &e)
+	for i := range src {
+		src[i] = 'x'
+	}
+	if a != "s123" || b != "g-player" || c != "Alice" || d != "" || e != "127.0.0.1:5000" {
+		t.Fatalf("clones %q %q %q %q %q changed with their source", a, b, c, d, e)
+	}
+	if n := testing.AllocsPerRun(10, func() {
+		x, y, z := a, b, c
+		cloneTogether(&x, &y, &z)
+	}); n != 1 {
+		t.Fatalf("%.0f allocations; want 1", n)
+	}
+}
