@@ -370,6 +370,9 @@ func (s *Session) pruneGoneLocked() {
 	}
 	clear(s.gone[len(kept):])
 	s.gone = kept
+	if len(kept) == 0 {
+		s.gone = nil // most sessions unsubscribe rarely: no array kept for it
+	}
 }
 
 // subByID returns the subscription an event came through (it may have been
