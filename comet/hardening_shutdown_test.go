@@ -73,3 +73,50 @@ func TestHardeningShutdownDeliversPending(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHardeningShutdownKeepsPendingEventsUntilWritten: at shutdown a
+// listener writes what is pending, and only then lets go of its events: a
+// session that alone held full slabs released them before the write, the
+// store dropped the slabs, and the events it was about to write became a
+// gap (TestHardeningShutdownUnderLoad lost a move's "ack" so, now and then).
+func TestHardeningShutdownKeepsPendingEventsUntilWritten(t *testing.T) {
+	th := newTestHub(t, Config{})
+	id := th.join(FormatJSON)
+	s := th.openStream(FormatJSON, testkit.Query("p_event", "listen", "p_id", id, "p_subject", "/own"))
+	s.next(2, testkit.Timeout) // listen-ack, hb
+	var holds []*testkit.Hold
+	for _, l := range th.srv.Loops() {
+		b := testkit.NewHold()
+		l.Post(b, 0)
+		testkit.Recv(t, b.Entered, "a loop to be held")
+		holds = append(holds, b)
+	}
+	// Events of 6 KiB: two to a slab, so that the first slabs are full
+	// (sealed) and this session holds their only references.
+	const events = 7
+	big := strings.Repeat("x", 6<<10)
+	for i := range events {
+		th.hub.Publish("/own", "n", strconv.Itoa(i), "big", big)
+	}
+	done := make(chan error, 1)
+	go func() { done <- th.srv.Shutdown(context.Background()) }()
+	testkit.EventuallyWithin(t, testkit.Timeout, "the shutdown hooks to end every session", func() bool { return th.hub.NumSessions() == 0 })
+	for _, b := range holds {
+		b.Release()
+	}
+	evs := s.next(events+1, testkit.Timeout)
+	for k, e := range evs[:events] {
+		if e.name() != "data" || e["n"] != strconv.Itoa(k) || e["big"] != big {
+			t.Fatalf("event %d: %s %q; want the %d pending events whole, then abort", k, e.name(), e["n"], events)
+		}
+	}
+	if evs[events].name() != "abort" {
+		t.Fatalf("after the events: %s; want abort", evs[events].name())
+	}
+	if err := testkit.Recv(t, done, "Shutdown to return"); err != nil {
+		t.Fatal(err)
+	}
+	if st := th.hub.store.Stats(); st.Refs != 0 {
+		t.Fatalf("%d references held after the shutdown; want none", st.Refs)
+	}
+}

@@ -258,9 +258,10 @@ func (s *Session) runListener(gen uint32) {
 	// Part of a backlog left for later (the connection was full): a stream
 	// goes on when its turn comes again; the session timer retries soon.
 	more := ch.mode == ModeStream && act < actEnd && !s.stopped && s.hasPendingLocked()
-	if s.stopped {
-		s.releaseHistoryLocked()
-	}
+	// A stopped session lets go of its events once they are written, not
+	// before: the references it holds may be the last into their slabs,
+	// which the store would drop under the write (a gap).
+	release := s.stopped
 	seq := s.seq
 	if s.stopped && act < actEnd {
 		act = actEnd
@@ -276,6 +277,11 @@ func (s *Session) runListener(gen uint32) {
 	}
 	s.mu.Unlock()
 	ch.write(s.hub, s, evs, seq, act)
+	if release {
+		s.mu.Lock()
+		s.releaseHistoryLocked()
+		s.mu.Unlock()
+	}
 	clear(evs)
 	s.hub.scratchFor(ch.l).items = evs[:0]
 	if more && len(evs) > 0 {
