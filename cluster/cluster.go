@@ -670,7 +670,7 @@ func (n *Node) Relay(tag string, x *engine.Exchange, req *httpcodec.Request, unk
 	n.mu.Unlock()
 	x.SetOwner(r)
 	n.stats.relaysOut.Add(1)
-	remote := netip.AddrPortFrom(x.RemoteAddr(), 0)
+	remote := netip.AddrPortFrom(x.ClientAddr(req), 0) // the client, not the balancer in front of this node
 	b := make([]byte, 0, 1+32+len(req.Target)+256+len(req.Body))
 	b = append(b, kindRequest)
 	ab, _ := remote.MarshalBinary()

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -646,6 +648,50 @@ func TestSessionsPerAddrCap(t *testing.T) {
 	th.do(FormatJSON, testkit.Query("p_event", "leave", "p_id", ids[0]))
 	if id := th.join(FormatJSON); id == "" {
 		t.Fatal("join after a leave refused")
+	}
+}
+
+// TestSessionsPerAddrBehindATrustedProxy: behind a load balancer whose
+// X-Forwarded-For is trusted (engine.Config.TrustedProxies), sessions count
+// against the address it forwarded, not against the balancer's; without
+// that trust the header changes nothing, and every client behind the
+// balancer is one address.
+func TestSessionsPerAddrBehindATrustedProxy(t *testing.T) {
+	join := func(th *testHub, client string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", th.base+"/comet?p_event=join&p_format=json", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := th.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	trusting := newTestHub(t, Config{MaxSessionsPerAddr: 2}, engine.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	for _, client := range []string{"203.0.113.1", "203.0.113.1", "203.0.113.2", "203.0.113.2"} {
+		if st, body := join(trusting, client); st != http.StatusOK {
+			t.Fatalf("join forwarded for %s = %d %q; want 200", client, st, body)
+		}
+	}
+	if st, body := join(trusting, "203.0.113.1"); st != http.StatusServiceUnavailable || !strings.Contains(body, "too many sessions from this address") {
+		t.Fatalf("3rd join forwarded for one client = %d %q; want 503", st, body)
+	}
+	if st, body := join(trusting, "192.0.2.9, 203.0.113.3"); st != http.StatusOK {
+		t.Fatalf("join for a third client = %d %q; want 200", st, body)
+	}
+	for _, s := range trusting.hub.Sessions() {
+		if a := s.RemoteAddr(); a != "203.0.113.1" && a != "203.0.113.2" && a != "203.0.113.3" {
+			t.Errorf("session of %q; want one of the forwarded clients", a)
+		}
+	}
+
+	plain := newTestHub(t, Config{MaxSessionsPerAddr: 2})
+	join(plain, "203.0.113.1")
+	join(plain, "203.0.113.2")
+	if st, _ := join(plain, "203.0.113.3"); st != http.StatusServiceUnavailable {
+		t.Fatalf("3rd join through an untrusted peer = %d; want 503 (X-Forwarded-For ignored)", st)
 	}
 }
 

@@ -503,7 +503,7 @@ func (rc *reqCtx) join(evName string) {
 		}
 		f = pf
 	}
-	s, err := rc.h.newSession(f, rc.ex.RemoteAddr())
+	s, err := rc.h.newSession(f, rc.ex.ClientAddr(rc.req)) // behind a trusted proxy, the address it forwarded
 	if err != nil {
 		rc.ex.Respond(http.StatusServiceUnavailable, []string{"Retry-After", "5", "Content-Type", "text/plain; charset=utf-8"}, []byte("503 "+strings.TrimPrefix(err.Error(), "comet: ")+"\n"))
 		return

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"time"
@@ -103,6 +104,16 @@ type Config struct {
 	// DefaultMaxConnsPerAddr; -1: no cap). Connections over it are answered
 	// 503 and closed, as over MaxConns.
 	MaxConnsPerAddr int
+	// TrustedProxies are the reverse proxies and load balancers whose
+	// X-Forwarded-For the server believes (an address, or a prefix: the
+	// balancer's, a private network's). A request whose TCP peer lies in
+	// one of them comes from the rightmost address of its X-Forwarded-For
+	// fields that does not: Exchange.ClientAddr and a Handler's
+	// Request.RemoteAddr say so, and the Comet layer's per-address limits
+	// count it. Empty (the default): the header is never read, and every
+	// client behind a proxy is the proxy. MaxConnsPerAddr counts the peer
+	// whatever this says: a connection is counted before any request.
+	TrustedProxies []netip.Prefix
 	// MaxPipelined, MaxOutbound, MaxInbound: see the Default constants. A
 	// request still arriving may hold more than MaxInbound when Limits
 	// allow a larger one (head and body, plus 64 KiB); one whose bytes on
@@ -275,6 +286,11 @@ func (c Config) check() error {
 	}
 	if c.MaxConnsPerAddr < -1 {
 		bad("MaxConnsPerAddr", "must be positive, or -1 for no cap, got %d", c.MaxConnsPerAddr)
+	}
+	for i, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			bad(fmt.Sprintf("TrustedProxies[%d]", i), "must be a valid prefix, got %v", p)
+		}
 	}
 	if c.LogLimit < -1 {
 		bad("LogLimit", "must be positive, or -1 for no limit, got %d", c.LogLimit)

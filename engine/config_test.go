@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,8 @@ func TestConfigValidate(t *testing.T) {
 	check("shutdown timeout", Config{ShutdownTimeout: -time.Second}, "ShutdownTimeout", "must be positive, got -1s")
 	check("keep-alive", Config{KeepAlive: time.Second}, "KeepAlive", "must be at least 3s, or negative for off, got 1s")
 	check("per address", Config{MaxConnsPerAddr: -2}, "MaxConnsPerAddr", "must be positive, or -1 for no cap, got -2")
+	check("trusted proxies", Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}, "", "")
+	check("invalid proxy", Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), {}}}, "TrustedProxies[1]", "must be a valid prefix")
 	check("log limit", Config{LogLimit: -2}, "LogLimit", "must be positive, or -1 for no limit, got -2")
 	check("request line", Config{Limits: httpcodec.Limits{MaxRequestLine: -1}}, "Limits.MaxRequestLine", "must be positive, got -1")
 	check("head", Config{Limits: httpcodec.Limits{MaxHeadBytes: -1}}, "Limits.MaxHeadBytes", "must be positive, got -1")

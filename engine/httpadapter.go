@@ -36,7 +36,8 @@ import (
 //     by httpcodec.Limits.MaxBodyBytes), de-chunked; http.NoBody when
 //     empty. ContentLength is its length, or -1 when it came chunked.
 //   - Close reports whether the client asked for the connection to close.
-//   - RemoteAddr is the client's "ip:port"; TLS is nil.
+//   - RemoteAddr is the client's "ip:port" (port 0 for a client a trusted
+//     proxy forwarded: Config.TrustedProxies); TLS is nil.
 //   - Context is cancelled when the client's connection goes away before
 //     the response is complete (Stream.Done), and when ServeHTTP returns.
 //

@@ -399,7 +399,7 @@ func (s *Server) dispatchWorker(ex *Exchange, req *httpcodec.Request, h Handler)
 	hc := &handlerCall{st: Stream{ex: ex, c: ex.c, gen: ex.gen}}
 	st, r := &hc.st, &hc.req
 	ex.owner = (*streamOwner)(st)
-	copyRequest(r, hc.inline[:], req, ex.c.remote())
+	copyRequest(r, hc.inline[:], req, s.remoteFor(ex.c, req))
 	j := job{st: st, req: r, h: h, route: ex.route}
 	l := ex.c.l
 	if l.jobs == nil {

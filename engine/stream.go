@@ -424,7 +424,7 @@ type Request struct {
 	Proto      string // "HTTP/1.1" or "HTTP/1.0"
 	Host       string
 	Body       []byte
-	RemoteAddr string
+	RemoteAddr string // the client's "ip:port" (port 0 when a trusted proxy forwarded it: Config.TrustedProxies)
 
 	fields []headerField // the header fields, in order, as received
 	parsed *parsedRequest

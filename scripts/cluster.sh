@@ -3,8 +3,9 @@
 # server embedded and routed to the others', behind a balancer that sends
 # each request to the next node (tools/balancer). Prints the one address to
 # open; Ctrl-C stops everything it started. docs/CLUSTER.md. Every client
-# reaches the nodes from the balancer's address, so the per-address caps
-# are off here (they would count the balancer).
+# reaches the nodes from the balancer's address: the nodes trust its
+# X-Forwarded-For for their per-address limits, and do not cap connections
+# per address (they would count the balancer).
 set -eu
 GO=${GO:-go}
 HOST=${HOST:-127.0.0.1}
@@ -30,7 +31,7 @@ for i in 1 2 3; do
 	others=$(echo "$routes" | tr ',' '\n' | grep -v ":$((ROUTE_PORT + i - 1))\$" | paste -sd, -)
 	bin/tictactoe -addr "$HOST:$((PORT + i))" -node "n$i" \
 		-cluster-listen "$HOST:$((ROUTE_PORT + i - 1))" -cluster-routes "$others" \
-		-max-conns-per-addr -1 -max-sessions-per-addr -1 \
+		-max-conns-per-addr -1 -trusted-proxies "$HOST" \
 		-log-level warn "$@" >/dev/null &
 	pids="$pids $!"
 	backends="$backends${backends:+,}n$i=$HOST:$((PORT + i))"

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -85,6 +86,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	intVar(fs, &e.WorkQueue, "work-queue", engine.DefaultWorkQueue, "requests waiting for a worker; past it: 503")
 	intVar(fs, &e.MaxConns, "max-conns", 0, "open connections (0: the open-file limit minus a reserve); past it: 503 and close")
 	intVar(fs, &e.MaxConnsPerAddr, "max-conns-per-addr", engine.DefaultMaxConnsPerAddr, "open connections from one IP address, IPv6 by /64 (-1: no cap); past it: 503 and close")
+	fs.Var((*prefixList)(&e.TrustedProxies), "trusted-proxies", "comma-separated addresses or prefixes (10.0.0.0/8, 192.0.2.7) of load balancers and proxies whose X-Forwarded-For is believed: their requests count against the per-address limits under the client's address (default: none, the header is ignored)")
 	intVar(fs, &e.MaxPipelined, "max-pipelined", engine.DefaultMaxPipelined, "requests of one connection served at once; more wait in its buffer")
 	sizeVar(fs, &e.MaxOutbound, "max-outbound", engine.DefaultMaxOutbound, "bytes queued for one connection; past it the connection closes (a peer that does not read)")
 	sizeVar(fs, &e.MaxInbound, "max-inbound", engine.DefaultMaxInbound, "unconsumed bytes buffered from one connection (at least 64KiB); past it: close")
@@ -753,6 +755,43 @@ func (v *listValue) Set(s string) error {
 			*v = append(*v, part)
 		}
 	}
+	return nil
+}
+
+// prefixList is a comma-separated list of IP prefixes; a bare address is
+// a prefix of its whole length.
+type prefixList []netip.Prefix
+
+func (v *prefixList) String() string {
+	parts := make([]string, len(*v))
+	for i, p := range *v {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v *prefixList) Get() any { return []netip.Prefix(*v) }
+
+func (v *prefixList) Set(s string) error {
+	var ps []netip.Prefix
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(part); err == nil {
+			ps = append(ps, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or prefix", part)
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+		}
+		ps = append(ps, p.Masked())
+	}
+	*v = ps
 	return nil
 }
 

@@ -148,6 +148,12 @@ func TestParseSettingsValues(t *testing.T) {
 				t.Errorf("origins %q poll wait %d..%d (floor %d) format %v", h.AllowedOrigins, h.PollWaitMin, h.PollWaitMax, h.PollWaitFloor, h.DefaultFormat)
 			}
 		}},
+		{"trusted proxies", nil, []string{"COMETPLAY_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,::ffff:127.0.0.1, 2001:db8::/32"}, func(t *testing.T, s *settings) {
+			got := fmt.Sprint(s.server.HTTP.TrustedProxies)
+			if want := "[10.0.0.0/8 192.0.2.7/32 127.0.0.1/32 2001:db8::/32]"; got != want {
+				t.Errorf("trusted proxies %s; want %s", got, want)
+			}
+		}},
 		{"operations", []string{"-metrics-auth", "-log-format=json", "-reconnect-window=-1s"}, []string{"COMETPLAY_ADMIN_TOKEN", "0123456789abcdef"}, func(t *testing.T, s *settings) {
 			c := s.server
 			if !c.MetricsAuth || c.Admin.Token != "0123456789abcdef" || s.logFormat != "json" || c.ReconnectWindow != -time.Second {
@@ -207,6 +213,7 @@ func TestParseSettingsErrors(t *testing.T) {
 		{[]string{"-poll-wait-max=90s"}, nil, "-poll-wait-max: must be shorter than -poll-refresh-timeout (1m0s)"},
 		{[]string{"-pull-wait-max=50s"}, nil, "-pull-wait-max: must be shorter than -pull-refresh-timeout (45s)"},
 		{[]string{"-allowed-origins=example.com"}, nil, `-allowed-origins: "example.com" is not an origin`},
+		{[]string{"-trusted-proxies=10.0.0.0/8,balancer.internal"}, nil, `-trusted-proxies: invalid value "10.0.0.0/8,balancer.internal": "balancer.internal" is not an IP address or prefix`},
 		{[]string{"-default-format=yaml"}, nil, `-default-format: invalid value "yaml": want js, xml`},
 		{[]string{"-reconnect-window=0s"}, nil, "-reconnect-window: must not be 0"},
 		{[]string{"-mailbox-size=0"}, nil, "-mailbox-size: must not be 0"},
@@ -321,6 +328,7 @@ func TestFlagFields(t *testing.T) {
 	flags := s.flagFields()
 	for path, want := range map[string]string{
 		"HTTP.MaxConnsPerAddr":     "max-conns-per-addr",
+		"HTTP.TrustedProxies":      "trusted-proxies",
 		"HTTP.Limits.MaxHeadBytes": "max-head-bytes",
 		"HTTP.Addr":                "addr",
 		"Comet.Heartbeat":          "heartbeat",
