@@ -47,6 +47,10 @@ const DeferFanout = 256
 const (
 	maxQueuedFanouts     = 1024
 	maxQueuedFanoutBytes = 8 << 20
+	// wakeBatch is the most fan-outs whose wake-ups drain holds back to
+	// post together: the first one's recipients wait for the pushes of at
+	// most this many (a few milliseconds each at 10,000 recipients).
+	wakeBatch = 4
 )
 
 // fanoutJob is one queued push: a multicast to subject, a unicast to to, or
@@ -76,6 +80,7 @@ type fanoutQueue struct {
 	// exec is held by whoever pushes queued jobs, the goroutine or an
 	// overflowing publisher: one job at a time, in order.
 	exec sync.Mutex
+	wake wakeups // the bulk wake-ups drain gathers (under exec)
 
 	// guarded by mu: jobs queued; jobs a publisher pushed itself; client
 	// publishes refused busy
@@ -149,14 +154,23 @@ func (q *fanoutQueue) run(h *Hub) {
 	}
 }
 
-// drain pushes the queued jobs in order until none is left.
+// drain pushes the queued jobs in order until none is left. The wake-ups
+// of consecutive large fan-outs are posted together once the queue is
+// empty (or after wakeBatch of them): a session that several of them
+// reach (the lobby's presence and rooms deltas of one tick, to every
+// browsing player) is written them at once, with one write instead of one
+// each, and its session is scheduled once.
 func (q *fanoutQueue) drain(h *Hub, helping bool) {
 	q.exec.Lock()
 	defer q.exec.Unlock()
+	gathered := 0
 	for {
 		q.mu.Lock()
 		if q.head == len(q.jobs) {
 			q.mu.Unlock()
+			if gathered > 0 {
+				q.wake.flush()
+			}
 			return
 		}
 		job := q.jobs[q.head]
@@ -177,9 +191,15 @@ func (q *fanoutQueue) drain(h *Hub, helping bool) {
 		case job.to != nil:
 			h.unicastRecord(job.to, job.rec, job.size)
 		case job.tos != nil:
-			h.sendAllRecord(job.tos, job.rec, job.size)
+			h.sendAllRecord(job.tos, job.rec, job.size, &q.wake)
+			gathered++
 		default:
-			h.multicastRecord(job.subject, job.rec, job.size, job.at)
+			h.multicastRecord(job.subject, job.rec, job.size, job.at, &q.wake)
+			gathered++
+		}
+		if gathered >= wakeBatch {
+			q.wake.flush()
+			gathered = 0
 		}
 		q.mu.Lock()
 		q.pending.Add(-1)

@@ -262,3 +262,33 @@ func TestSmallPushTakesNoHubLock(t *testing.T) {
 		t.Fatalf("session holds %v", got)
 	}
 }
+
+// TestConsecutiveFanoutsReachAListenerInOneWrite: large fan-outs queued
+// together (the lobby's presence and rooms deltas of one tick, to every
+// browsing player) wake each listener once, after the last of them is
+// pushed: its data channel is written both events at once, not one write
+// for each.
+func TestConsecutiveFanoutsReachAListenerInOneWrite(t *testing.T) {
+	th := newTestHub(t, Config{MaxSessionsPerAddr: -1})
+	subscribed(t, th, DeferFanout, "/presence")
+	subscribed(t, th, DeferFanout, "/rooms")
+	id := th.join(FormatJSON)
+	st := th.openStream(FormatJSON, testkit.Query("p_event", "listen", "p_id", id, "p_subject", "/presence,/rooms"))
+	st.next(2, testkit.Timeout) // listen-ack, hb
+	h := th.hub
+	for round := range 3 {
+		before := h.Stats()
+		h.fan.exec.Lock() // both are queued before the fan-out goroutine pushes either
+		h.PublishFrom("/lobby", "/presence", "d", "p"+strconv.Itoa(round))
+		h.PublishFrom("/lobby", "/rooms", "d", "r"+strconv.Itoa(round))
+		h.fan.exec.Unlock()
+		evs := st.next(2, testkit.Timeout)
+		if evs[0]["d"] != "p"+strconv.Itoa(round) || evs[1]["d"] != "r"+strconv.Itoa(round) {
+			t.Fatalf("round %d: %s; want the presence delta, then the rooms delta", round, fmtEvents(evs))
+		}
+		after := h.Stats()
+		if w := after.ChannelWrites - before.ChannelWrites; w != 1 || after.Delivered-before.Delivered != 2 {
+			t.Fatalf("round %d: %d writes for %d events; want 1 for 2", round, w, after.Delivered-before.Delivered)
+		}
+	}
+}

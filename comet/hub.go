@@ -351,6 +351,7 @@ type claim struct {
 
 type hubStats struct {
 	joins, leaves, published, delivered, gaps, heartbeats, nacks atomic.Int64
+	writes                                                       atomic.Int64 // to data channels: a stream's batch, a refresh's response
 	relayed                                                      atomic.Int64 // requests relayed to their session's home node
 	listenersStream, listenersPull                               atomic.Int64
 	// For the metrics: live sessions by mode slot (modeNone before the
@@ -409,6 +410,7 @@ type Stats struct {
 	Leaves          int64 `json:"sessions_ended"`
 	Published       int64 `json:"events_published"`
 	Delivered       int64 `json:"events_delivered"`
+	ChannelWrites   int64 `json:"channel_writes"` // batches written to data channels: Delivered ÷ ChannelWrites events a write
 	Gaps            int64 `json:"gaps"`
 	Heartbeats      int64 `json:"heartbeats"`
 	Nacks           int64 `json:"nacks"`
@@ -449,6 +451,7 @@ func (h *Hub) Stats() Stats {
 		Leaves:          h.stats.leaves.Load(),
 		Published:       h.stats.published.Load(),
 		Delivered:       h.stats.delivered.Load(),
+		ChannelWrites:   h.stats.writes.Load(),
 		Gaps:            h.stats.gaps.Load(),
 		Heartbeats:      h.stats.heartbeats.Load(),
 		Nacks:           h.stats.nacks.Load(),
@@ -682,27 +685,34 @@ func (h *Hub) SendAllFrom(producer string, ids []string, subject string, kv ...s
 	fb.put()
 	job := fanoutJob{producer: producer, tos: tos, size: size}
 	if queued, _ := h.fan.push(h, job, rb.b, len(tos) > DeferFanout, true); !queued {
-		h.sendAllRecord(tos, rb.b, size)
+		h.sendAllRecord(tos, rb.b, size, nil)
 	}
 	rb.put()
 	return len(tos)
 }
 
-// sendAllRecord pushes the event of record rec into each of tos now.
-func (h *Hub) sendAllRecord(tos []*Session, rec []byte, size uint32) {
+// sendAllRecord pushes the event of record rec into each of tos now. With
+// gather, the wake-ups of a fan-out larger than urgentFanout are added to
+// it for the caller to post (fanoutQueue.drain: several events at once).
+func (h *Hub) sendAllRecord(tos []*Session, rec []byte, size uint32, gather *wakeups) {
 	ref, err := h.store.Put(rec, len(tos))
 	if err != nil {
 		h.srv.Logger().Error("comet: event not held", "err", err)
 		return
 	}
 	buf := subsPool.Get().(*subsBuf)
-	buf.wake.urgent = len(tos) <= urgentFanout
+	wake := &buf.wake
+	if wake.urgent = len(tos) <= urgentFanout; !wake.urgent && gather != nil {
+		wake = gather
+	}
 	for _, s := range tos {
-		if !s.pushRef(ref, size, nil, &buf.wake) {
+		if !s.pushRef(ref, size, nil, wake) {
 			h.store.Release(ref)
 		}
 	}
-	buf.wake.flush()
+	if wake != gather {
+		wake.flush()
+	}
 	subsPool.Put(buf)
 }
 
@@ -718,7 +728,7 @@ func (h *Hub) multicast(producer, subject string, fs []Field, mayWait bool) erro
 	job := fanoutJob{producer: producer, subject: subject, size: size}
 	queued, err := h.fan.push(h, job, rb.b, h.index.estimate(subject) > DeferFanout, mayWait)
 	if !queued {
-		h.multicastRecord(subject, rb.b, size, time.Now())
+		h.multicastRecord(subject, rb.b, size, time.Now(), nil)
 	}
 	rb.put()
 	if err == nil {
@@ -728,8 +738,9 @@ func (h *Hub) multicast(producer, subject string, fs []Field, mayWait bool) erro
 }
 
 // multicastRecord pushes the event of record rec into the sessions
-// subscribed to subject now; start is when it was published.
-func (h *Hub) multicastRecord(subject string, rec []byte, size uint32, start time.Time) {
+// subscribed to subject now; start is when it was published. gather: as
+// for sendAllRecord.
+func (h *Hub) multicastRecord(subject string, rec []byte, size uint32, start time.Time, gather *wakeups) {
 	buf := subsPool.Get().(*subsBuf)
 	buf.subs = h.index.collect(buf.subs[:0], subject, buf.seen)
 	n := len(buf.subs)
@@ -739,13 +750,18 @@ func (h *Hub) multicastRecord(subject string, rec []byte, size uint32, start tim
 			h.srv.Logger().Error("comet: event not held", "subject", subject, "err", err)
 			n = 0
 		}
-		buf.wake.urgent = n <= urgentFanout
+		wake := &buf.wake
+		if wake.urgent = n <= urgentFanout; !wake.urgent && gather != nil {
+			wake = gather
+		}
 		for _, sub := range buf.subs[:n] {
-			if !sub.sess.pushRef(ref, size, sub, &buf.wake) {
+			if !sub.sess.pushRef(ref, size, sub, wake) {
 				h.store.Release(ref)
 			}
 		}
-		buf.wake.flush()
+		if wake != gather {
+			wake.flush()
+		}
 	}
 	h.obs.observe(start, n) // fan-out latency and size (metrics)
 	clear(buf.subs)

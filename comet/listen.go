@@ -330,6 +330,7 @@ func (ch channel) write(h *Hub, s *Session, evs []item, seq uint64, act uint8) {
 			return
 		}
 		b = ch.appendBatch(h, b, evs, seq, act, true)
+		h.stats.writes.Add(1)
 		if act >= actEnd {
 			mark := len(b)
 			b = ex.ChunkOpen(b)
@@ -356,6 +357,7 @@ func (ch channel) write(h *Hub, s *Session, evs []item, seq uint64, act uint8) {
 	}
 	b = responseEnd(b, ch.format, false, false)
 	sc.cbuf = b[:0]
+	h.stats.writes.Add(1)
 	ex.Respond(200, plainHeaders[ch.format], b)
 }
 

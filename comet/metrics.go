@@ -84,6 +84,7 @@ var (
 	descListeners           = promutil.Desc("cometplay_comet_listeners", "Open data channels: streams, and pull/poll refreshes parked until an event or a heartbeat.", "mode")
 	descPublished           = promutil.Desc("cometplay_comet_events_published_total", "Events published (by clients and by the server), unicasts included; each is counted once, whatever its recipients.")
 	descDelivered           = promutil.Desc("cometplay_comet_events_delivered_total", "Events written to data channels, once per recipient (resent ones included).")
+	descChannelWrites       = promutil.Desc("cometplay_comet_channel_writes_total", "Batches written to data channels (a stream's events of one turn, a parked refresh's response): events delivered per write is how well deliveries are coalesced.")
 	descGaps                = promutil.Desc("cometplay_comet_gaps_total", "Gap events sent: a client was further behind than its session's window (Config.Window).")
 	descHeartbeats          = promutil.Desc("cometplay_comet_heartbeats_total", "Heartbeat (hb) events sent.")
 	descNacks               = promutil.Desc("cometplay_comet_nacks_total", "Protocol requests refused with a nack.")
@@ -97,7 +98,7 @@ type hubCollector struct{ h *Hub }
 
 func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSessions, descSessionsStarted, descSessionsEnded, descListeners,
-		descPublished, descDelivered, descGaps, descHeartbeats, descNacks, descHistoryBytes, descHistoryOffHeap, descHistoryRefs, descHistorySlabsDropped,
+		descPublished, descDelivered, descChannelWrites, descGaps, descHeartbeats, descNacks, descHistoryBytes, descHistoryOffHeap, descHistoryRefs, descHistorySlabsDropped,
 		descFanoutsQueued, descFanoutsDeferred, descFanoutsHelped} {
 		ch <- d
 	}
@@ -118,6 +119,7 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- promutil.Gauge(descListeners, st.listenersPull.Load(), "pull")
 	ch <- promutil.Counter(descPublished, st.published.Load())
 	ch <- promutil.Counter(descDelivered, st.delivered.Load())
+	ch <- promutil.Counter(descChannelWrites, st.writes.Load())
 	ch <- promutil.Counter(descGaps, st.gaps.Load())
 	ch <- promutil.Counter(descHeartbeats, st.heartbeats.Load())
 	ch <- promutil.Counter(descNacks, st.nacks.Load())
