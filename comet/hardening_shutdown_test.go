@@ -36,22 +36,14 @@ func TestHardeningShutdownDeliversPending(t *testing.T) {
 	testkit.EventuallyWithin(t, testkit.Timeout, "the refresh to park", func() bool { return th.hub.Session(pullID).Listening() })
 
 	// Hold every loop: the listeners cannot write what is published now.
-	var holds []*testkit.Hold
-	for _, l := range th.srv.Loops() {
-		b := testkit.NewHold()
-		l.Post(b, 0)
-		testkit.Recv(t, b.Entered, "a loop to be held")
-		holds = append(holds, b)
-	}
+	release := holdLoops(t, th)
 	for i := range events {
 		th.hub.Publish("/news", "n", strconv.Itoa(i))
 	}
 	done := make(chan error, 1)
 	go func() { done <- th.srv.Shutdown(context.Background()) }()
 	testkit.EventuallyWithin(t, testkit.Timeout, "the shutdown hooks to end every session", func() bool { return th.hub.NumSessions() == 0 })
-	for _, b := range holds {
-		b.Release()
-	}
+	release()
 	for i, s := range streams {
 		evs := s.next(events+1, testkit.Timeout)
 		for k, e := range evs[:events] {
@@ -84,13 +76,7 @@ func TestHardeningShutdownKeepsPendingEventsUntilWritten(t *testing.T) {
 	id := th.join(FormatJSON)
 	s := th.openStream(FormatJSON, testkit.Query("p_event", "listen", "p_id", id, "p_subject", "/own"))
 	s.next(2, testkit.Timeout) // listen-ack, hb
-	var holds []*testkit.Hold
-	for _, l := range th.srv.Loops() {
-		b := testkit.NewHold()
-		l.Post(b, 0)
-		testkit.Recv(t, b.Entered, "a loop to be held")
-		holds = append(holds, b)
-	}
+	release := holdLoops(t, th)
 	// Events of 6 KiB: two to a slab, so that the first slabs are full
 	// (sealed) and this session holds their only references.
 	const events = 7
@@ -101,9 +87,7 @@ func TestHardeningShutdownKeepsPendingEventsUntilWritten(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- th.srv.Shutdown(context.Background()) }()
 	testkit.EventuallyWithin(t, testkit.Timeout, "the shutdown hooks to end every session", func() bool { return th.hub.NumSessions() == 0 })
-	for _, b := range holds {
-		b.Release()
-	}
+	release()
 	evs := s.next(events+1, testkit.Timeout)
 	for k, e := range evs[:events] {
 		if e.name() != "data" || e["n"] != strconv.Itoa(k) || e["big"] != big {
@@ -118,5 +102,23 @@ func TestHardeningShutdownKeepsPendingEventsUntilWritten(t *testing.T) {
 	}
 	if st := th.hub.store.Stats(); st.Refs != 0 {
 		t.Fatalf("%d references held after the shutdown; want none", st.Refs)
+	}
+}
+
+// holdLoops keeps every event loop of th busy until the returned release
+// is called: what is published meanwhile waits in the sessions' queues.
+func holdLoops(t *testing.T, th *testHub) (release func()) {
+	t.Helper()
+	var holds []*testkit.Hold
+	for _, l := range th.srv.Loops() {
+		b := testkit.NewHold()
+		l.Post(b, 0)
+		testkit.Recv(t, b.Entered, "a loop to be held")
+		holds = append(holds, b)
+	}
+	return func() {
+		for _, b := range holds {
+			b.Release()
+		}
 	}
 }
