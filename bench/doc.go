@@ -97,7 +97,10 @@
 // one transport per step on a fresh server, from 1,000 to 9,000 games,
 // until the move → opponent target is missed twice or the next step needs
 // more connections than the server admits (its /debug/stats
-// max_connections, from its open-file limit).
+// max_connections, from its open-file limit). With -nodes N (N > 1) each
+// step is played against one node and then against N nodes behind the
+// balancer, and the section is cluster-sweep: the games the cluster holds
+// against one node's, in the same run.
 //
 // The listeners scenario also times a publish during a fan-out: a Handler
 // of the games kind calling Hub.Publish (benchPublishPath) while the event

@@ -291,6 +291,33 @@ func TestSweepCommand(t *testing.T) {
 	}
 }
 
+// TestClusterSweepCommand: a sweep with -nodes 3 plays each step against
+// one node, then against three behind the balancer, and writes its own
+// section (cluster-sweep) with both tables and the comparison as its target.
+func TestClusterSweepCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "RESULTS.md")
+	args := []string{"players-sweep", "-nodes", "3", "-out", out, "-steps", "2", "-transports", "stream", "-d", "700ms", "-warmup", "200ms", "-think", "100ms",
+		"-ramp-timeout", "60s", "-drain", "200ms", "-switch-spread", "100ms", "-ctrl-conns", "2"}
+	s, _ := runCommand(t, args, out)
+	for _, want := range []string{"<!-- bench:cluster-sweep:start -->", "## Scale sweep across 3 nodes", "### Steps, 3 nodes", "### Steps, one node (same run)",
+		"| 3 nodes behind the balancer hold as many games", "charts/cluster-sweep-p99.svg", "| cluster-sweep | 3 nodes behind the balancer"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, s)
+		}
+	}
+	// Both configurations ran the step: a row in each table.
+	if n := strings.Count(s, "| 2 | 4 | 1 |"); n != 2 {
+		t.Errorf("%d rows of the 2-game step; want one for each configuration:\n%s", n, s)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "charts", "cluster-sweep-p99.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parseSVG(t, svg)
+}
+
 // TestListenersCommand runs every listener phase briefly: cometplay and
 // the net/http baseline together (their fan-outs interleaved), the gnet
 // floor in parallel on its own.

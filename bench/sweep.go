@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,6 +99,9 @@ func sweepMain(ctx context.Context, args, invocation []string, stdout io.Writer)
 	}
 	if !set["section"] {
 		o.Section = "players-sweep"
+		if o.Nodes > 1 {
+			o.Section = "cluster-sweep"
+		}
 	}
 	o.Transports = strings.Split(*trans, ",")
 	if len(o.Transports) != 1 || !slices.Contains(transports, o.Transports[0]) {
@@ -132,7 +136,8 @@ type sweepReport struct {
 	steps              []int
 	misses             int
 	done               []sweepStep
-	stopped            string // why the sweep stopped before its last step
+	base               []sweepStep // with more than one node: one node at each step, in the same run
+	stopped            string      // why the sweep stopped before its last step
 	loadStart, loadEnd string
 }
 
@@ -149,7 +154,26 @@ func (rep *sweepReport) run(ctx context.Context, progress io.Writer) error {
 		if o.ProfileDir != "" {
 			o.Section = fmt.Sprintf("%s-%d", rep.o.Section, games) // profiles named by step
 		}
-		fmt.Fprintf(progress, "== sweep step: %d games over %s\n", games, o.Transports[0])
+		if rep.o.Nodes > 1 {
+			// The baseline of the same step: one node, just before the cluster.
+			o1 := o
+			o1.Nodes = 1
+			o1.Section += "-one-node"
+			fmt.Fprintf(progress, "== sweep step: %d games over %s, one node\n", games, o.Transports[0])
+			ramp, runs, err := runPlayers(ctx, o1, progress)
+			st := sweepStep{Games: games, Ramp: ramp, Runs: runs}
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case err != nil:
+				st.Err = err.Error()
+			default:
+				st.summarize(o1)
+			}
+			rep.base = append(rep.base, st)
+			fmt.Fprintf(progress, "sweep %d games, one node: p99 %s (server-side %s), errors %d, %s\n", games, fmtDur(st.P99), fmtDur(st.SrvP99), st.Errors, metWord(st.met()))
+		}
+		fmt.Fprintf(progress, "== sweep step: %d games over %s, %d node(s)\n", games, o.Transports[0], max(1, o.Nodes))
 		ramp, runs, err := runPlayers(ctx, o, progress)
 		if ramp != nil && ramp.MaxConns > 0 {
 			maxConns = ramp.MaxConns
@@ -197,20 +221,19 @@ func (rep *sweepReport) targets() []target {
 		return nil
 	}
 	best := sweepBest(rep.done)
-	var parts []string
-	for i := range rep.done {
-		st := &rep.done[i]
-		v := fmtDur(st.P99)
-		if st.Err != "" {
-			v = "failed"
-		} else if st.Errors > 0 {
-			v += fmt.Sprintf(" (%d errors)", st.Errors)
-		}
-		parts = append(parts, fmt.Sprintf("%d: %s", st.Games, v))
-	}
-	ctx := "p99 by step: " + strings.Join(parts, ", ")
+	ctx := "p99 by step: " + stepP99s(rep.done)
 	if rep.stopped != "" {
 		ctx += "; " + rep.stopped
+	}
+	if rep.o.Nodes > 1 {
+		base := sweepBest(rep.base)
+		return []target{{
+			What:     fmt.Sprintf("%d nodes behind the balancer hold as many games at move → opponent p99 ≤ 50 ms, without error, as one node on the same machine (same run)", rep.o.Nodes),
+			Config:   fmt.Sprintf("%s, steps %s, %d round(s) of %v each", rep.o.Transports[0], joinInts(rep.steps), max(1, rep.o.Rounds), rep.o.Duration),
+			Measured: fmt.Sprintf("%d games", best),
+			Met:      best >= base && best > 0,
+			Context:  fmt.Sprintf("one node: %d games; %d nodes %s; one node: %s", base, rep.o.Nodes, ctx, stepP99s(rep.base)),
+		}}
 	}
 	return []target{{
 		What:     fmt.Sprintf("scale sweep: one server holds %s games at move → opponent p99 ≤ 50 ms, without error", fmtThousands(targetSweepGames)),
@@ -219,6 +242,22 @@ func (rep *sweepReport) targets() []target {
 		Met:      best >= targetSweepGames,
 		Context:  ctx,
 	}}
+}
+
+// stepP99s lists each step's p99: "1000: 2.4ms, 3000: 24ms".
+func stepP99s(steps []sweepStep) string {
+	var parts []string
+	for i := range steps {
+		st := &steps[i]
+		v := fmtDur(st.P99)
+		if st.Err != "" {
+			v = "failed"
+		} else if st.Errors > 0 {
+			v += fmt.Sprintf(" (%d errors)", st.Errors)
+		}
+		parts = append(parts, fmt.Sprintf("%d: %s", st.Games, v))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (rep *sweepReport) summary() string {
@@ -232,8 +271,18 @@ func (rep *sweepReport) summary() string {
 func (rep *sweepReport) markdown(header, chartDir string) string {
 	o := rep.o
 	var b strings.Builder
-	fmt.Fprintf(&b, "## Scale sweep: the most games one server holds at move → opponent p99 ≤ 50 ms\n\n")
+	if o.Nodes > 1 {
+		fmt.Fprintf(&b, "## Scale sweep across %d nodes: the most games they hold at move → opponent p99 ≤ 50 ms, against one node\n\n", o.Nodes)
+	} else {
+		fmt.Fprintf(&b, "## Scale sweep: the most games one server holds at move → opponent p99 ≤ 50 ms\n\n")
+	}
 	b.WriteString(header)
+	if o.Nodes > 1 {
+		fmt.Fprintf(&b, "\nAt each step the players play first against one node, then against %d nodes (each `bench serve -kind games` with its NATS "+
+			"embedded and routed to the others') behind the per-request round-robin balancer of the cluster section, all on this machine's "+
+			"cores with the load: the question is what the cluster's hops (the balancer, NATS between the nodes) cost in games held, not "+
+			"what more machines would hold. The sweep's stop rule follows the cluster's steps.\n", o.Nodes)
+	}
 	fmt.Fprintf(&b, "\nEach step is a players run of its own (see the players sections for what a player does): a fresh `bench serve -kind games` "+
 		"(GOMAXPROCS=%d, environment `%s`), its load processes (one per %s players, each under its own open-file limit), %s, "+
 		"the ramp-up over %s, then %d round(s) of a %v warmup and a %v window. A step **holds** its games when the move → opponent p99 "+
@@ -244,32 +293,63 @@ func (rep *sweepReport) markdown(header, chartDir string) string {
 		o.ServerProcs, envNote(o.Env), fmtThousands(maxConnsPerLoadProc), matchShort(o), o.Transports[0], max(1, o.Rounds), o.Warmup, o.Duration,
 		rep.misses, o.CtrlConns, connMargin, rep.loadStart, rep.loadEnd)
 	b.WriteString(targetsTable("### Targets", "by how much, context", rep.targets()))
-	b.WriteString("### Steps\n\n")
-	b.WriteString("| games | players | load processes | server open files (limit; connection cap) | time to all in game | RSS all in game | RSS per player | moves/s | move → opponent p50 | p99 | server-side p99 | server cores | other cores | live heap after GC | GC pause p99 | errors | holds |\n")
-	b.WriteString("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	for i := range rep.done {
-		st := &rep.done[i]
-		rp := st.Ramp
-		if st.Err != "" || rp == nil {
-			fmt.Fprintf(&b, "| %d | | | | | | | | | | | | | | | | failed: %s |\n", st.Games, strings.ReplaceAll(firstLine(st.Err), "|", `\|`))
-			continue
-		}
-		pr := &playersReport{o: o, ramp: rp, runs: st.Runs}
-		a := pr.aggs()[0]
-		per := float64(rp.RSSReady-rp.RSSBefore) / float64(max(1, rp.Players))
-		fmt.Fprintf(&b, "| %d | %d | %d | %d (%d; %d) | %v | %s | %s | %.0f | %s | %s | %s | %.2f | %.2f | %s | %s | %d | %s |\n",
-			st.Games, rp.Players, rp.Procs, rp.OpenFiles, rp.FileLimit, rp.MaxConns, rp.Time.Round(100*time.Millisecond),
-			fmtBytes(rp.RSSReady), fmtBytes(int64(per)), a.med((*playersRun).movesPerSec), fmtDur(a.medDur(moveP50)), fmtDur(st.P99), fmtDur(st.SrvP99),
-			st.Cores, a.med(func(r *playersRun) float64 { return r.CPU.OtherCores }), fmtBytes(int64(st.HeapLive)), fmtDur(st.GCPauseP99), st.Errors, metWord(st.met()))
+	title := "### Steps\n\n"
+	if o.Nodes > 1 {
+		title = fmt.Sprintf("### Steps, %d nodes\n\n", o.Nodes)
 	}
+	b.WriteString(title)
+	rep.stepsTable(&b, rep.done)
 	if rep.stopped != "" {
 		fmt.Fprintf(&b, "\nThe sweep %s.\n", rep.stopped)
+	}
+	if len(rep.base) > 0 {
+		b.WriteString("\n### Steps, one node (same run)\n\n")
+		rep.stepsTable(&b, rep.base)
 	}
 	b.WriteString("\n")
 	if chartDir != "" && len(rep.done) > 0 {
 		fmt.Fprintf(&b, "### Charts\n\n![move to opponent p99 by games](%s)\n\n", pathJoin(chartDir, o.Section+"-p99.svg"))
 	}
 	return b.String()
+}
+
+// stepsTable writes the table of steps.
+func (rep *sweepReport) stepsTable(b *strings.Builder, steps []sweepStep) {
+	o := rep.o
+	b.WriteString("| games | players | load processes | server open files (limit; connection cap) | time to all in game | RSS all in game | RSS per player | moves/s | move → opponent p50 | p99 | server-side p99 | server cores | other cores | live heap after GC | GC pause p99 | errors | holds |\n")
+	b.WriteString("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for i := range steps {
+		st := &steps[i]
+		rp := st.Ramp
+		if st.Err != "" || rp == nil {
+			fmt.Fprintf(b, "| %d | | | | | | | | | | | | | | | | failed: %s |\n", st.Games, strings.ReplaceAll(firstLine(st.Err), "|", `\|`))
+			continue
+		}
+		pr := &playersReport{o: o, ramp: rp, runs: st.Runs}
+		a := pr.aggs()[0]
+		per := float64(rp.RSSReady-rp.RSSBefore) / float64(max(1, rp.Players))
+		fmt.Fprintf(b, "| %d | %d | %d | %d (%d; %d) | %v | %s | %s | %.0f | %s | %s | %s | %.2f | %.2f | %s | %s | %d | %s |\n",
+			st.Games, rp.Players, rp.Procs, rp.OpenFiles, rp.FileLimit, rp.MaxConns, rp.Time.Round(100*time.Millisecond),
+			fmtBytes(rp.RSSReady), fmtBytes(int64(per)), a.med((*playersRun).movesPerSec), fmtDur(a.medDur(moveP50)), fmtDur(st.P99), fmtDur(st.SrvP99),
+			st.Cores, a.med(func(r *playersRun) float64 { return r.CPU.OtherCores }), fmtBytes(int64(st.HeapLive)), fmtDur(st.GCPauseP99), st.Errors, metWord(st.met()))
+	}
+	// What the errors were, by kind, for the steps that had any.
+	for i := range steps {
+		st := &steps[i]
+		if st.Errors == 0 || st.Ramp == nil {
+			continue
+		}
+		pr := &playersReport{o: o, ramp: st.Ramp, runs: st.Runs}
+		x := &pr.aggs()[0].Merged
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(x.Errors)) {
+			parts = append(parts, fmt.Sprintf("%s: %d", k, x.Errors[k]))
+		}
+		if len(x.ErrorSample) > 0 {
+			parts = append(parts, fmt.Sprintf("first: %s", strings.ReplaceAll(firstLine(x.ErrorSample[0]), "|", `\|`)))
+		}
+		fmt.Fprintf(b, "\nErrors at %d games (measured windows): %s.\n", st.Games, strings.Join(parts, "; "))
+	}
 }
 
 func (rep *sweepReport) writeCharts(dir string) error {
@@ -295,6 +375,17 @@ func (rep *sweepReport) writeCharts(dir string) error {
 		limit.X, limit.Y = append(limit.X, x), append(limit.Y, float64(targetMoveP99))
 	}
 	lc.Series = []Series{client, server, limit}
+	if len(rep.base) > 0 {
+		client.Name = fmt.Sprintf("move → opponent, %d nodes", rep.o.Nodes)
+		server.Name = fmt.Sprintf("server-side, %d nodes", rep.o.Nodes)
+		one := Series{Name: "move → opponent, one node"}
+		for i := range rep.base {
+			if st := &rep.base[i]; st.Err == "" {
+				one.X, one.Y = append(one.X, float64(st.Games)), append(one.Y, float64(st.P99))
+			}
+		}
+		lc.Series = []Series{client, server, one, limit}
+	}
 	return writeFileAtomic(filepath.Join(dir, rep.o.Section+"-p99.svg"), lc.SVG())
 }
 
