@@ -18,7 +18,8 @@ import (
 // carved from chunks mapped with mmap: the heap does not see them, a
 // buffer is reused through the spare list as before, and a spare buffer
 // beyond spareSlabs gives its pages back to the kernel (madvise
-// MADV_DONTNEED) while its address range stays mapped, to be reused
+// MADV_DONTNEED, from Expire, outside the store's mutex) while its address
+// range stays mapped, to be reused
 // before any new chunk is mapped. Nothing is unmapped while the store is
 // reachable: a reader that resolved a Ref reads its bytes until it unpins,
 // and a buffer given back reads as zeros at worst, never as a fault. Once
@@ -44,7 +45,13 @@ func (m *mappings) unmapAll() {
 	}
 	m.chunks = nil
 	resident.Add(-m.resident.Swap(0))
-	unmapped.Add(1)
+}
+
+// numChunks is how many chunks m holds mapped.
+func (m *mappings) numChunks() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.chunks)
 }
 
 // resident is Resident's figure.
@@ -119,10 +126,12 @@ type spare struct {
 	mapped bool
 }
 
-// giveBack returns b's pages to the kernel and keeps its address range for
-// a later slab. b is read by no one (it passed the pin check).
-func (m *slabMemory) giveBack(b []byte) {
-	releasePages(b)
-	m.addResident(-len(b))
-	m.cold = append(m.cold, b)
+// gaveBack keeps the address ranges of buffers whose pages were given back
+// (releasePages: read by no one, they passed the pin check) for later
+// slabs.
+func (m *slabMemory) gaveBack(bs [][]byte) {
+	for _, b := range bs {
+		m.addResident(-len(b))
+		m.cold = append(m.cold, b)
+	}
 }

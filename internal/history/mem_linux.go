@@ -1,9 +1,6 @@
 package history
 
-import (
-	"sync/atomic"
-	"syscall"
-)
+import "syscall"
 
 const canMap = true
 
@@ -16,6 +13,3 @@ func unmapChunk(b []byte) { _ = syscall.Munmap(b) }
 // releasePages gives b's pages back to the kernel: its RSS goes, and the
 // next write faults in zeroed pages.
 func releasePages(b []byte) { _ = syscall.Madvise(b, syscall.MADV_DONTNEED) }
-
-// unmapped counts stores whose chunks were unmapped (tests).
-var unmapped atomic.Int64

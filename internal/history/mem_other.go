@@ -2,13 +2,9 @@
 
 package history
 
-import "sync/atomic"
-
 // Elsewhere slabs stay on the heap.
 const canMap = false
 
 func mapChunk(int) ([]byte, error) { panic("history: no mapping") }
 func unmapChunk([]byte)            {}
 func releasePages([]byte)          {}
-
-var unmapped atomic.Int64

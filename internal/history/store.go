@@ -108,9 +108,9 @@ type Store struct {
 
 	// Buffers of dropped slabs, for new slabs: a buffer is retired when its
 	// slab is dropped, and free to write once no read was pinned at some
-	// moment since (see Pin). Both under mu. At most spareSlabs stay free:
-	// beyond them a heap buffer is left to the collector and a mapped one
-	// gives its pages back (mem.go).
+	// moment since (see Pin). Both under mu. Expire keeps at most
+	// spareSlabs free: beyond them a heap buffer is left to the collector
+	// and a mapped one gives its pages back (mem.go).
 	retired, free []spare
 	readers       atomic.Int64 // reads pinned now
 	mem           slabMemory   // where new ordinary slabs come from (under mu)
@@ -240,21 +240,30 @@ func (s *Store) bufferLocked(size int) spare {
 }
 
 // recycleLocked frees the retired buffers if no read is pinned now (none
-// still reads a slab retired before), and keeps at most spareSlabs free.
+// still reads a slab retired before).
 func (s *Store) recycleLocked() {
 	if len(s.retired) > 0 && s.readers.Load() == 0 {
 		s.free = append(s.free, s.retired...)
 		clear(s.retired)
 		s.retired = s.retired[:0]
 	}
+}
+
+// trimLocked takes the free buffers beyond spareSlabs out of the store and
+// returns the mapped ones among them, whose pages the caller gives back
+// (giveBack) without the mutex: a madvise per buffer is no work for the
+// Put of an event loop, nor for the others waiting on mu meanwhile. Heap
+// buffers are left to the collector.
+func (s *Store) trimLocked(dst [][]byte) [][]byte {
 	for len(s.free) > spareSlabs {
 		n := len(s.free)
 		if b := s.free[n-1]; b.mapped {
-			s.mem.giveBack(b.b)
+			dst = append(dst, b.b)
 		}
 		s.free[n-1] = spare{}
 		s.free = s.free[:n-1]
 	}
+	return dst
 }
 
 // retireLocked keeps the buffer of dropped slab sl for reuse: always if
@@ -336,6 +345,16 @@ func (s *Store) Expire() {
 	s.mu.Lock()
 	s.expireLocked(s.cfg.Now())
 	s.recycleLocked()
+	back := s.trimLocked(nil)
+	s.mu.Unlock()
+	if len(back) == 0 {
+		return
+	}
+	for _, b := range back {
+		releasePages(b)
+	}
+	s.mu.Lock()
+	s.mem.gaveBack(back)
 	s.mu.Unlock()
 }
 
