@@ -203,9 +203,6 @@ func (l *Loop) Run(context.Context) error {
 		clear(l.bulk[l.bulkHead : l.bulkHead+k])
 		l.bulkHead += k
 		if l.bulkHead == len(l.bulk) {
-			if cap(l.bulk) > 1<<16 {
-				l.bulk = nil // a rare huge fan-out: let its array go
-			}
 			l.bulk, l.bulkHead = l.laneUse.keep(l.bulk), 0
 		}
 	}
@@ -272,11 +269,13 @@ func (l *Loop) runUrgent(ops []op) {
 // keptOps is the capacity of an inbox slice a loop keeps for good (32 KiB
 // of ops); a slice grown larger by a burst (a fan-out to thousands, a
 // crowd reconnecting) is let go once keepIdleRuns runs in a row (for the
-// bulk lane, drains) have used under a quarter of it. Kept, the bursts of a ramp held a megabyte of
+// bulk lane, drains) have used under a quarter of it, and one past
+// dropOps (8 MiB) at once. Kept, the bursts of a ramp held a megabyte of
 // pointer-bearing arrays the collector scanned at every cycle.
 const (
 	keptOps      = 256
 	keepIdleRuns = 1024
+	dropOps      = 1 << 16
 )
 
 // capUse counts the runs in a row that used little of a reused slice.
@@ -285,8 +284,12 @@ type capUse struct{ idle uint32 }
 // keep returns s emptied for reuse, or nil when it is large and has been
 // little used for long.
 func (u *capUse) keep(s []op) []op {
-	if cap(s) <= keptOps {
+	switch {
+	case cap(s) <= keptOps:
 		return s[:0] // (the urgent lane's other array may be a large one)
+	case cap(s) > dropOps:
+		u.idle = 0
+		return nil // a rare huge fan-out: let its array go at once
 	}
 	if len(s) >= cap(s)/4 {
 		u.idle = 0

@@ -262,4 +262,9 @@ func TestABurstsInboxArraysAreLetGo(t *testing.T) {
 	if c := read(); c.urgent > keptOps || c.bulk > keptOps || c.bulkRun > keptOps {
 		t.Fatalf("after %d quiet runs: %+v; want at most %d ops each", 2*keepIdleRuns, c, keptOps)
 	}
+	// A huge fan-out's bulk lane goes as soon as it is drained.
+	run(false, dropOps+1000)
+	if c := read(); c.bulk > keptOps {
+		t.Fatalf("after a fan-out of %d: %+v; want its array let go at once", dropOps+1000, c)
+	}
 }
