@@ -159,42 +159,51 @@ func (rep *sweepReport) run(ctx context.Context, progress io.Writer) error {
 			o1 := o
 			o1.Nodes = 1
 			o1.Section += "-one-node"
-			fmt.Fprintf(progress, "== sweep step: %d games over %s, one node\n", games, o.Transports[0])
-			ramp, runs, err := runPlayers(ctx, o1, progress)
-			st := sweepStep{Games: games, Ramp: ramp, Runs: runs}
-			switch {
-			case ctx.Err() != nil:
+			st, err := runStep(ctx, o1, "one node", progress)
+			if ctx.Err() != nil {
 				return ctx.Err()
-			case err != nil:
+			}
+			if err != nil { // over the connection cap: a failed step for the baseline
 				st.Err = err.Error()
-			default:
-				st.summarize(o1)
 			}
 			rep.base = append(rep.base, st)
-			fmt.Fprintf(progress, "sweep %d games, one node: p99 %s (server-side %s), errors %d, %s\n", games, fmtDur(st.P99), fmtDur(st.SrvP99), st.Errors, metWord(st.met()))
 		}
-		fmt.Fprintf(progress, "== sweep step: %d games over %s, %d node(s)\n", games, o.Transports[0], max(1, o.Nodes))
-		ramp, runs, err := runPlayers(ctx, o, progress)
-		if ramp != nil && ramp.MaxConns > 0 {
-			maxConns = ramp.MaxConns
+		st, err := runStep(ctx, o, fmt.Sprintf("%d node(s)", max(1, o.Nodes)), progress)
+		if st.Ramp != nil && st.Ramp.MaxConns > 0 {
+			maxConns = st.Ramp.MaxConns
 		}
-		st := sweepStep{Games: games, Ramp: ramp, Runs: runs}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, errOverCap):
+		case err != nil:
 			rep.stopped = fmt.Sprintf("stopped at %d games: %v", games, err)
 			fmt.Fprintln(progress, rep.stopped)
 			return nil
-		case err != nil:
-			st.Err = err.Error()
-		default:
-			st.summarize(o)
 		}
 		rep.done = append(rep.done, st)
-		fmt.Fprintf(progress, "sweep %d games: p99 %s (server-side %s), errors %d, %s\n", games, fmtDur(st.P99), fmtDur(st.SrvP99), st.Errors, metWord(st.met()))
 	}
 	return nil
+}
+
+// runStep plays one step (o.Games games) against what o describes and sums
+// it up. err is what ends the sweep rather than fails the step: the step
+// needs more connections than the server admits (errOverCap), or ctx ended.
+func runStep(ctx context.Context, o playersOptions, what string, progress io.Writer) (sweepStep, error) {
+	fmt.Fprintf(progress, "== sweep step: %d games over %s, %s\n", o.Games, o.Transports[0], what)
+	ramp, runs, err := runPlayers(ctx, o, progress)
+	st := sweepStep{Games: o.Games, Ramp: ramp, Runs: runs}
+	switch {
+	case ctx.Err() != nil:
+		return st, ctx.Err()
+	case errors.Is(err, errOverCap):
+		return st, err
+	case err != nil:
+		st.Err = err.Error()
+	default:
+		st.summarize(o)
+	}
+	fmt.Fprintf(progress, "sweep %d games, %s: p99 %s (server-side %s), errors %d, %s\n", o.Games, what, fmtDur(st.P99), fmtDur(st.SrvP99), st.Errors, metWord(st.met()))
+	return st, nil
 }
 
 // summarize fills the step's figures from its rounds.
