@@ -46,6 +46,7 @@ type Loop struct {
 	spare     []op
 	bulkRun   []op                // the bulk slice being run
 	opsUse    capUse              // how the urgent lane's slices are used (they alternate with spare)
+	runCap    int                 // capacity of the urgent slice being run (neither ops nor spare meanwhile; tests read it)
 	bulkUse   capUse              // how bulkRun is used
 	jobs      *jobBatch           // Handlers of cur's requests parsed so far, for one worker
 	hdrBuf    []string            // a response's fields with its content type
@@ -247,6 +248,7 @@ const urgentCheck = 16
 // runUrgent runs ops, urgent-lane work taken from the inbox, and keeps
 // their slice as the next spare.
 func (l *Loop) runUrgent(ops []op) {
+	l.runCap = cap(ops)
 	for i := range ops {
 		// The responses, chunks and ends a connection's Handlers posted
 		// are written together, with one write.
