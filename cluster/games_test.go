@@ -394,6 +394,7 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 	before := runtime.NumGoroutine()
 	const players = 100
 	rooms := make([]string, players)
+	homes := make([]string, players)
 	var wg sync.WaitGroup
 	for i := range players {
 		wg.Add(1)
@@ -405,6 +406,7 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 				return
 			}
 			p.hello()
+			homes[i] = home(p.id)
 			p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
 			for {
 				ev := p.s.next()
@@ -445,11 +447,77 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 		}
 		owners[RoomOwner(r)]++
 	}
+	// How many rooms went to one of their players' home nodes (placeRoom;
+	// TestQuickMatchPlacesTheRoomOnAPlayersNode): the players of the games
+	// node reach the queue first, so its rooms pass the slack early on.
+	near := 0
+	for r := range seated {
+		for i, pr := range rooms {
+			if pr == r && homes[i] == RoomOwner(r) {
+				near++
+				break
+			}
+		}
+	}
+	t.Logf("rooms on one of their players' homes: %d of %d; by node: %v", near, len(seated), owners)
 	// The rooms are placed on the node with the fewest: every node has
 	// some (the lobby hears of the others' counts every second, so not
 	// exactly a third each).
 	if len(owners) != 3 {
 		t.Errorf("rooms by node: %v; want rooms on each of the three", owners)
+	}
+}
+
+// TestQuickMatchPlacesTheRoomOnAPlayersNode: quick-match creates its room
+// on one of its players' home nodes (the less loaded) when that is within
+// placementSlack of the least loaded node, which saves the hops between
+// those players' home and the room.
+func TestQuickMatchPlacesTheRoomOnAPlayersNode(t *testing.T) {
+	_, plain := startGamesCluster(t, 3)
+	players := 0
+	match := func(homes ...int) string {
+		t.Helper()
+		ps := make([]*tttPlayer, len(homes))
+		for i, h := range homes {
+			players++
+			ps[i] = &tttPlayer{t: t, name: fmt.Sprintf("p%d", players)}
+			if err := ps[i].connect(plain[h].addr()); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := home(ps[i].id), plain[h].node.Tag(); got != want {
+				t.Fatalf("a session joined through %s is homed on %s", want, got)
+			}
+			ps[i].hello()
+		}
+		for _, p := range ps {
+			p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+		}
+		room := ""
+		for _, p := range ps {
+			for {
+				ev := p.s.next()
+				if ev["type"] == "joined" {
+					var j struct {
+						Room string `json:"room"`
+					}
+					json.Unmarshal([]byte(ev["data"]), &j)
+					if room != "" && j.Room != room {
+						t.Fatalf("the pair was seated in %s and %s", room, j.Room)
+					}
+					room = j.Room
+					break
+				}
+			}
+		}
+		return RoomOwner(room)
+	}
+	// Empty nodes: without the players' homes, n1 (the smallest tag).
+	if got := match(2, 2); got != "n3" {
+		t.Errorf("two players of n3: their room is on %s, want n3", got)
+	}
+	// n2 holds none, n3 one: the less loaded of the two homes.
+	if got := match(2, 1); got != "n2" {
+		t.Errorf("players of n3 and n2 (n3 holding a room): their room is on %s, want n2", got)
 	}
 }
 

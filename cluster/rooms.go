@@ -178,6 +178,37 @@ func roomError(s string) error {
 	return errors.New(s)
 }
 
+// placementSlack is how many rooms more than the least loaded node's the
+// creator's home node may hold and still be given a new room: a room on
+// its creator's home saves a NATS hop on each of the creator's moves (home
+// to room) and on each event to the creator (room to home). Small beside
+// the counts it is compared with, so the nodes stay within a few rooms
+// of each other.
+func placementSlack(least int) int { return max(2, least/32) }
+
+// placeRoom picks the node for a new room from each live node's rooms:
+// of the homes (tags) of the sessions that will play in it, the one with
+// the fewest rooms, if it holds at most placementSlack more than the least
+// loaded node; else the least loaded (the smallest tag among equals).
+func placeRoom(loads map[string]int, homes ...string) string {
+	tag, least := "", 0
+	for peer, load := range loads {
+		if tag == "" || load < least || load == least && peer < tag {
+			tag, least = peer, load
+		}
+	}
+	near, nearLoad := "", 0
+	for _, h := range homes {
+		if load, ok := loads[h]; ok && (near == "" || load < nearLoad) {
+			near, nearLoad = h, load
+		}
+	}
+	if near != "" && nearLoad <= least+placementSlack(least) {
+		return near
+	}
+	return tag
+}
+
 // directory is the games node's lobby.RoomService: its own rooms, and
 // every other node's through calls and their changes.
 type directory struct {
@@ -222,14 +253,31 @@ func (d *directory) owner(id string) string {
 	return ""
 }
 
+var _ lobby.GroupPlacer = (*directory)(nil)
+
 func (d *directory) Games() []string                     { return d.local.Games() }
 func (d *directory) Game(name string) (rooms.Game, bool) { return d.local.Game(name) }
 
-// Create places the room on the node with the fewest rooms: those the
+// Create places the room on the node with the fewest rooms (those the
 // directory knows of from their changes, and those it placed there whose
-// first change has not come yet.
+// first change has not come yet), or on the creator's home node if that
+// holds at most placementSlack more (placeRoom).
 func (d *directory) Create(game string, creator rooms.PlayerInfo, opts rooms.Options) (string, error) {
-	tag, least := "", d.local.NumRooms()
+	return d.create(game, creator, opts, home(creator.SessionID))
+}
+
+// CreateFor implements lobby.GroupPlacer: the room goes to the home node
+// of one of its players, as Create's to its creator's.
+func (d *directory) CreateFor(game string, sessionIDs []string, opts rooms.Options) (string, error) {
+	homes := make([]string, len(sessionIDs))
+	for i, id := range sessionIDs {
+		homes[i] = home(id)
+	}
+	return d.create(game, rooms.PlayerInfo{}, opts, homes...)
+}
+
+func (d *directory) create(game string, creator rooms.PlayerInfo, opts rooms.Options, homes ...string) (string, error) {
+	self := d.n.opts.Node
 	d.mu.Lock()
 	loads := make(map[string]int, 4)
 	for _, p := range d.n.Peers() {
@@ -243,12 +291,9 @@ func (d *directory) Create(game string, creator rooms.PlayerInfo, opts rooms.Opt
 		}
 	}
 	d.mu.Unlock()
-	for peer, load := range loads {
-		if load < least || load == least && tag != "" && peer < tag {
-			tag, least = peer, load
-		}
-	}
-	if tag == "" {
+	loads[self] = d.local.NumRooms()
+	tag := placeRoom(loads, homes...)
+	if tag == self {
 		return d.local.Create(game, creator, opts)
 	}
 	a, err := d.call(tag, roomCall{Op: "create", Game: game, Player: creator, Options: opts})

@@ -359,6 +359,15 @@ type RoomService interface {
 
 var _ RoomService = (*rooms.Manager)(nil)
 
+// A GroupPlacer is a RoomService that can place a new room near the
+// sessions that will play in it (a cluster: on one of their nodes, which
+// saves a hop on their moves and events). Quick-match creates its rooms
+// with CreateFor when the service has it; the room is made as by Create
+// with an empty creator, and its players join it after.
+type GroupPlacer interface {
+	CreateFor(game string, sessionIDs []string, opts rooms.Options) (string, error)
+}
+
 // New returns a Lobby over the rooms (a *rooms.Manager) and the Transport
 // and starts its goroutines; Close stops them. It registers with
 // m.OnRoomChange to keep the room list live. Invalid options (see
@@ -1081,7 +1090,17 @@ func (l *Lobby) match(game string, group []*session) {
 		reqs[i] = s.q.req
 		s.leftQueue()
 	}
-	id, err := l.m.Create(game, rooms.PlayerInfo{}, nil)
+	var id string
+	var err error
+	if gp, ok := l.m.(GroupPlacer); ok {
+		ids := make([]string, len(group))
+		for i, s := range group {
+			ids[i] = s.id
+		}
+		id, err = gp.CreateFor(game, ids, nil)
+	} else {
+		id, err = l.m.Create(game, rooms.PlayerInfo{}, nil)
+	}
 	if err != nil {
 		for i, s := range group {
 			l.send(s.id, "error", errorData{Action: "quickplay", Reason: err.Error(), Req: reqs[i]})
