@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 # Long fuzzing (make fuzz): per target.
 LONGFUZZ ?= 10m
 
-.PHONY: run cluster test unit test-under-load types fuzz-short fuzz bench lint fmt-check vet deps browser-deps clean
+.PHONY: run cluster test unit test-under-load types fuzz-short fuzz bench lint fmt-check vet deps test-deps browser-deps clean
 
 ## run: start the tictactoe server and print the URL to open.
 run:
@@ -53,12 +53,14 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-## deps: Go modules, and Debian's chromium for the browser tests when missing.
-deps: browser-deps
+## deps: Go modules, and the Debian packages the tests drive (chromium for the browser tests, haproxy for the bench's balancer test) when missing.
+deps: test-deps
 	$(GO) mod download
 
-browser-deps:
-	@./scripts/browser-deps.sh
+test-deps:
+	@./scripts/test-deps.sh
+
+browser-deps: test-deps
 
 clean:
 	rm -rf test-output bin tools/ts/impl

@@ -53,6 +53,9 @@ func clusterMain(ctx context.Context, args, invocation []string, stdout io.Write
 		return err
 	}
 	o.Transports = strings.Split(*trans, ",")
+	if !slices.Contains(balancers, o.Balancer) {
+		return fmt.Errorf("bench: unknown -balancer %q (want %v)", o.Balancer, balancers)
+	}
 	var err error
 	if o.Games, err = strconv.Atoi(*games); err != nil || o.Games < 1 {
 		return fmt.Errorf("bench: bad -games %q", *games)

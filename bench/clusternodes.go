@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -88,15 +87,13 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 			}
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stopBalancer, err := startBalancer(o.Balancer, bs, balancerMaxConn)
 	if err != nil {
 		stop(io.Discard)
 		return nil, "", nil, err
 	}
-	hs := &http.Server{Handler: balancer.New(bs)}
-	go hs.Serve(l)
-	return children[0], l.Addr().String(), func(progress io.Writer) {
-		hs.Close()
+	return children[0], addr, func(progress io.Writer) {
+		stopBalancer()
 		stop(progress)
 	}, nil
 }

@@ -42,6 +42,7 @@ type playersOptions struct {
 	// node's (n1). Balance puts a single node behind the balancer too.
 	Nodes        int
 	Balance      bool
+	Balancer     string   // balancerGo or balancerHAProxy
 	Env          []string // GOGC, GOMEMLIMIT of the server
 	PollWait     string
 	ProfileDir   string
@@ -77,6 +78,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.IntVar(&o.RequeueEvery, "requeue-every", 3, "games in a room before its players quick-match again (0: rematch forever)")
 	fs.IntVar(&o.ServerProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of the server")
 	fs.IntVar(&o.Nodes, "nodes", 1, "server nodes: more than 1 runs a cluster behind a per-request round-robin balancer")
+	fs.StringVar(&o.Balancer, "balancer", balancerGo, "the balancer in front of the nodes: go (internal/balancer, in this process) or haproxy (Debian's, a process of its own; make test-deps installs it)")
 	env = fs.String("server-env", "", "environment of the server, space separated (e.g. GOGC=200 GOMEMLIMIT=1GiB)")
 	fs.StringVar(&o.PollWait, "poll-wait", "500-1000", "the server's poll p_wait range in ms (the engine's default is 6000-10000)")
 	fs.StringVar(&o.ProfileDir, "profile", "", "collect CPU and heap profiles of the server over each measured window into this directory")
@@ -98,6 +100,9 @@ func playersMain(ctx context.Context, args, invocation []string, stdout io.Write
 		return err
 	}
 	o.Transports = strings.Split(*trans, ",")
+	if !slices.Contains(balancers, o.Balancer) {
+		return fmt.Errorf("bench: unknown -balancer %q (want %v)", o.Balancer, balancers)
+	}
 	for _, t := range o.Transports {
 		if !slices.Contains(transports, t) {
 			return fmt.Errorf("bench: unknown transport %q (want %v)", t, transports)

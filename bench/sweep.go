@@ -104,6 +104,9 @@ func sweepMain(ctx context.Context, args, invocation []string, stdout io.Writer)
 		}
 	}
 	o.Transports = strings.Split(*trans, ",")
+	if !slices.Contains(balancers, o.Balancer) {
+		return fmt.Errorf("bench: unknown -balancer %q (want %v)", o.Balancer, balancers)
+	}
 	if len(o.Transports) != 1 || !slices.Contains(transports, o.Transports[0]) {
 		return fmt.Errorf("bench: players-sweep measures one transport (-transports one of %v)", transports)
 	}
