@@ -476,6 +476,12 @@ type Stats struct {
 	// 64 MiB waited for NATS already (their relays break; see outbox).
 	NATSRoundTrip time.Duration `json:"nats_rtt_ns"`
 	Dropped       int64         `json:"dropped"`
+	// MessagesSent: messages the node handed to NATS for other nodes;
+	// MessagesJoined: messages joined into the one before them to the same
+	// node instead (ops, a relayed response's bytes), which saved a NATS
+	// message each.
+	MessagesSent   int64 `json:"messages_sent"`
+	MessagesJoined int64 `json:"messages_joined"`
 	// PublishesOut: client publishes (and unicasts) sent to other nodes;
 	// PublishesIn: theirs delivered here.
 	PublishesOut int64 `json:"publishes_out"`
@@ -532,6 +538,7 @@ func (n *Node) Stats() Stats {
 		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open, Reaped: n.stats.reaped.Load(),
 		PublishesOut: n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
 		GamesNode: n.opts.Games, Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()), Dropped: n.out.droppedCount(),
+		MessagesSent: n.out.sent.Load(), MessagesJoined: n.out.joined.Load(),
 		ClaimsOut: n.stats.claimsOut.Load(), ClaimsIn: n.stats.claimsIn.Load(),
 		OpsOut: n.stats.opsOut.Load(), OpsIn: n.stats.opsIn.Load(),
 		RoomCallsOut: n.stats.roomCallsOut.Load(), RoomCallsIn: n.stats.roomCallsIn.Load(),
@@ -790,12 +797,12 @@ type served struct {
 
 func (s *served) RelayWrite(b []byte) {
 	s.n.stats.bytesOut.Add(int64(len(b)))
-	s.n.out.push(msg{subj: s.subj, data: append(append(make([]byte, 0, 1+len(b)), kindData), b...)})
+	s.n.out.push(msg{subj: s.subj, data: append(append(make([]byte, 0, 1+len(b)), kindData), b...), join: joinRelay})
 }
 
 func (s *served) RelayEnd() {
 	s.n.mu.Lock()
 	delete(s.n.served, s.subj)
 	s.n.mu.Unlock()
-	s.n.out.push(msg{subj: s.subj, data: []byte{kindEnd}})
+	s.n.out.push(msg{subj: s.subj, data: []byte{kindEnd}, join: joinRelay})
 }

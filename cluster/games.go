@@ -39,6 +39,7 @@ const (
 	opPublish     = 'p' // topic, event
 	opSubscribe   = 'u' // session, topic
 	opUnsubscribe = 'x' // session, topic
+	opBatch       = 'b' // ops joined by the outbox (coalesce): each a uvarint length and the op
 )
 
 // Message kinds on cp.n.<tag>.in: claims for the node's rooms (or, on
@@ -239,7 +240,7 @@ func home(sessionID string) string {
 
 func (t *remoteTransport) ops(tag string, b []byte) {
 	t.n.stats.opsOut.Add(1)
-	t.n.out.push(msg{subj: "cp.n." + tag + ".ops", data: b})
+	t.n.out.push(msg{subj: "cp.n." + tag + ".ops", data: b, join: joinOps})
 }
 
 // CopiesEventData implements rooms.DataCopier: events for other nodes are
@@ -312,6 +313,22 @@ func (n *Node) onOps(b []byte) {
 	if local == nil || len(b) == 0 {
 		return
 	}
+	if b[0] != opBatch {
+		n.applyOp(local, b)
+		return
+	}
+	for b = b[1:]; len(b) > 0; {
+		k, w := binary.Uvarint(b)
+		if w <= 0 || k == 0 || k > uint64(len(b)-w) {
+			return
+		}
+		n.applyOp(local, b[w:w+int(k)])
+		b = b[w+int(k):]
+	}
+}
+
+// applyOp applies one op (not empty).
+func (n *Node) applyOp(local games.Transport, b []byte) {
 	n.stats.opsIn.Add(1)
 	kind, b := b[0], b[1:]
 	switch kind {

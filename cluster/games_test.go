@@ -355,16 +355,20 @@ func TestTictactoeThroughAnyNode(t *testing.T) {
 			}
 		})
 	}
-	var relayed int64
+	var relayed, sent, joined int64
 	for _, n := range nodes {
-		relayed += n.node.Stats().RelaysOut
+		s := n.node.Stats()
+		relayed += s.RelaysOut
+		sent += s.MessagesSent
+		joined += s.MessagesJoined
 	}
 	if relayed == 0 {
 		t.Error("no request was relayed")
 	}
+	t.Logf("NATS messages between the nodes: %d sent, %d more joined into them", sent, joined)
 	// The figures are in /metrics too.
 	m := testkit.Get(t, nodes[0].addr(), "/metrics")
-	for _, want := range []string{`cometplay_cluster_claims_total{direction="in"}`, `cometplay_cluster_relays_total{direction="out"}`, "cometplay_cluster_nats_rtt_seconds", "cometplay_cluster_peers 2"} {
+	for _, want := range []string{`cometplay_cluster_claims_total{direction="in"}`, `cometplay_cluster_relays_total{direction="out"}`, "cometplay_cluster_nats_rtt_seconds", "cometplay_cluster_peers 2", `cometplay_cluster_messages_total{kind="joined"}`} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("/metrics of n1 lacks %s", want)
 		}

@@ -20,6 +20,7 @@ var (
 	descRoutes     = prometheus.NewDesc("cometplay_cluster_nats_routes", "Route connections of the embedded NATS server.", nil, nil)
 	descRTT        = prometheus.NewDesc("cometplay_cluster_nats_rtt_seconds", "Round trip to the NATS server, measured every second.", nil, nil)
 	descDropped    = prometheus.NewDesc("cometplay_cluster_dropped_total", "Messages for other nodes dropped because 64 MiB already waited for NATS.", nil, nil)
+	descMessages   = prometheus.NewDesc("cometplay_cluster_messages_total", "NATS messages for other nodes: sent, handed to NATS; joined, joined into the message before them to the same node instead (ops, a relayed response's bytes).", []string{"kind"}, nil)
 	descLease      = prometheus.NewDesc("cometplay_cluster_lease", "1 while the node holds its lease (JetStream, cp_nodes).", nil, nil)
 	descLeaseLost  = prometheus.NewDesc("cometplay_cluster_leases_lost_total", "Times the node lost its lease (renewed too late or refused) and evicted its rooms.", nil, nil)
 	descOwnerChg   = prometheus.NewDesc("cometplay_cluster_owner_changes_total", "Rooms this node took over from a node whose lease ended (compare-and-swap won).", nil, nil)
@@ -29,7 +30,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped,
+	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped, descMessages,
 		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted} {
 		ch <- d
 	}
@@ -56,6 +57,8 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	c(descClaims, s.ClaimsIn, "in")
 	c(descOps, s.OpsOut, "out")
 	c(descOps, s.OpsIn, "in")
+	c(descMessages, s.MessagesSent, "sent")
+	c(descMessages, s.MessagesJoined, "joined")
 	g(descPeers, float64(len(s.Peers)))
 	g(descRoutes, float64(s.Routes))
 	g(descRTT, time.Duration(n.rtt.Load()).Seconds())

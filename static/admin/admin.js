@@ -307,6 +307,8 @@ function renderCluster(cur, prev) {
 		['room and lobby publishes forwarded', 'cometplay_cluster_claims_total', { direction: 'out' }],
 		['forwarded publishes handled here', 'cometplay_cluster_claims_total', { direction: 'in' }],
 		['events pushed to other nodes', 'cometplay_cluster_pushes_total', { direction: 'out' }],
+		['NATS messages sent to other nodes', 'cometplay_cluster_messages_total', { kind: 'sent' }],
+		['… more joined into them', 'cometplay_cluster_messages_total', { kind: 'joined' }],
 		['lease held (1: yes)', 'cometplay_cluster_lease'],
 		['leases lost', 'cometplay_cluster_leases_lost_total'],
 		['rooms taken over (owner changes)', 'cometplay_cluster_owner_changes_total'],
