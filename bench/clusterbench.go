@@ -110,7 +110,7 @@ func (rep *clusterReport) targets() []target {
 	var ts []target
 	one, three := clusterModes[0].name, clusterModes[2].name
 	for _, tr := range rep.o.Transports {
-		cfg := fmt.Sprintf("%s, %d games, %d round(s) of %v, medians", tr, rep.o.Games, rep.rounds, rep.o.Duration)
+		cfg := fmt.Sprintf("%s, %d games, %d round(s) of %v, medians, balancer %s", tr, rep.o.Games, rep.rounds, rep.o.Duration, balancerName(rep.o.Balancer))
 		a50, _ := rep.med(one, tr, moveP50)
 		c50, _ := rep.med(three, tr, moveP50)
 		b50, _ := rep.med(clusterModes[1].name, tr, moveP50)
@@ -143,8 +143,8 @@ func (rep *clusterReport) markdown(header, _ string) string {
 	var b strings.Builder
 	b.WriteString("## Cluster: three nodes behind a balancer against one node\n\n")
 	b.WriteString(header)
-	fmt.Fprintf(&b, "\nThe players of `bench players` (%d games, one move per %v per game, quick-matching through the lobby) play against three configurations in turn, round after round (the order turns each round): **one node** (`bench serve -kind games`, as in the players sections); **one node behind the balancer** (`internal/balancer`, the per-request round-robin reverse proxy `make cluster` runs, in the bench's own process); **three nodes behind the balancer** (three `bench serve -kind games -node nX` processes, their NATS servers embedded and routed to each other, n1 the games node: every request of a player goes to the next node, and is relayed to its session's home node). All on this machine's two cores, with the load processes: three nodes, their NATS servers and the balancer share them, so the scenario plays fewer games than the players sections (at 1,000 games the machine was saturated and the figures measured its capacity rather than the cluster's cost). Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
-		rep.o.Games, rep.o.Think, rep.load[0], rep.load[1])
+	fmt.Fprintf(&b, "\nThe players of `bench players` (%d games, one move per %v per game, quick-matching through the lobby) play against three configurations in turn, round after round (the order turns each round): **one node** (`bench serve -kind games`, as in the players sections); **one node behind the balancer** (%s); **three nodes behind the balancer** (three `bench serve -kind games -node nX` processes, their NATS servers embedded and routed to each other, n1 the games node: every request of a player goes to the next node, and is relayed to its session's home node). All on this machine's two cores, with the load processes: three nodes, their NATS servers and the balancer share them, so the scenario plays fewer games than the players sections (at 1,000 games the machine was saturated and the figures measured its capacity rather than the cluster's cost). Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
+		rep.o.Games, rep.o.Think, balancerText(rep.o.Balancer), rep.load[0], rep.load[1])
 	b.WriteString(targetsTable("### Targets", "context", rep.targets()))
 	b.WriteString("### By round\n\n| configuration | transport | round | move → opponent p50 | p99 | server-side p99 | moves/s | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, cr := range rep.runs {

@@ -45,9 +45,12 @@
 //
 // `bench players -nodes 3` runs the players against a cluster: three
 // `bench serve -kind games -node nX` children, their NATS servers embedded
-// and routed to each other, behind internal/balancer (a per-request
-// round-robin reverse proxy) in the parent; the players talk to the
-// balancer, and the figures of the server are the games node's (n1).
+// and routed to each other, behind a per-request round-robin balancer:
+// Debian's HAProxy in a process of its own (-balancer haproxy, the
+// default; haproxy.go writes its configuration) or internal/balancer, the
+// reverse proxy of make cluster, in the parent (-balancer go); the players
+// talk to the balancer, and the figures of the server are the games
+// node's (n1).
 // `bench cluster` takes turns, round after round, between one node, one
 // node behind the balancer and three nodes behind it (clusterbench.go).
 //

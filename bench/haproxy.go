@@ -72,12 +72,20 @@ backend nodes
 // process may open here.
 const balancerMaxConn = 9500
 
-// balancerName says which balancer a run used, for the reports.
+// balancerName says which balancer a run used, for the reports' tables.
 func balancerName(kind string) string {
-	if kind == balancerHAProxy {
-		return "HAProxy"
+	if kind == balancerGo {
+		return "internal/balancer"
 	}
-	return "internal/balancer"
+	return "HAProxy"
+}
+
+// balancerText describes the balancer of a run, for the reports' text.
+func balancerText(kind string) string {
+	if kind == balancerGo {
+		return "`internal/balancer`, the per-request round-robin reverse proxy `make cluster` runs, in the bench's own process (`-balancer go`)"
+	}
+	return "Debian's HAProxy in a process of its own: `mode http`, `balance roundrobin` (each request to the next node, even the requests of one keep-alive connection), `option http-no-delay`, `http-reuse always` (`-balancer haproxy`)"
 }
 
 // haproxy is a running HAProxy process.

@@ -241,7 +241,7 @@ func (rep *sweepReport) targets() []target {
 		base := sweepBest(rep.base)
 		return []target{{
 			What:     fmt.Sprintf("%d nodes behind the balancer hold as many games at move → opponent p99 ≤ 50 ms, without error, as one node on the same machine (same run)", rep.o.Nodes),
-			Config:   fmt.Sprintf("%s, steps %s, %d round(s) of %v each", rep.o.Transports[0], joinInts(rep.steps), max(1, rep.o.Rounds), rep.o.Duration),
+			Config:   fmt.Sprintf("%s, steps %s, %d round(s) of %v each, balancer %s", rep.o.Transports[0], joinInts(rep.steps), max(1, rep.o.Rounds), rep.o.Duration, balancerName(rep.o.Balancer)),
 			Measured: fmt.Sprintf("%d games", best),
 			Met:      best >= base && best > 0,
 			Context:  fmt.Sprintf("one node: %d games; %d nodes %s; one node: %s", base, rep.o.Nodes, ctx, stepP99s(rep.base)),
@@ -291,9 +291,9 @@ func (rep *sweepReport) markdown(header, chartDir string) string {
 	b.WriteString(header)
 	if o.Nodes > 1 {
 		fmt.Fprintf(&b, "\nAt each step the players play first against one node, then against %d nodes (each `bench serve -kind games` with its NATS "+
-			"embedded and routed to the others') behind the per-request round-robin balancer of the cluster section, all on this machine's "+
+			"embedded and routed to the others') behind the per-request round-robin balancer (%s), all on this machine's "+
 			"cores with the load: the question is what the cluster's hops (the balancer, NATS between the nodes) cost in games held, not "+
-			"what more machines would hold. The sweep's stop rule follows the cluster's steps.\n", o.Nodes)
+			"what more machines would hold. The sweep's stop rule follows the cluster's steps.\n", o.Nodes, balancerText(o.Balancer))
 	}
 	fmt.Fprintf(&b, "\nEach step is a players run of its own (see the players sections for what a player does): a fresh `bench serve -kind games` "+
 		"(GOMAXPROCS=%d, environment `%s`), its load processes (one per %s players, each under its own open-file limit), %s, "+
