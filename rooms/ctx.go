@@ -52,7 +52,9 @@ func (c *Ctx) Start() error {
 		return fmt.Errorf("%w: %d of %d", ErrNotEnoughPlayers, r.nseated, r.game.MinPlayers)
 	}
 	r.state = StatePlaying
-	r.games.started.Add(1) // Stats
+	if r.d.replay == nil {
+		r.games.started.Add(1) // Stats
+	}
 	for _, p := range r.seats {
 		if p != nil {
 			p.rematch = false
@@ -76,7 +78,9 @@ func (r *room) finish(result any) {
 		return
 	}
 	r.state = StateFinished
-	r.games.finished.Add(1) // Stats
+	if r.d.replay == nil {
+		r.games.finished.Add(1) // Stats
+	}
 	r.publish(evFinished, finishedData{Result: result})
 	if r.turn != nil || r.turnTimed() {
 		r.setTurn(nil, 0, nil)
@@ -126,7 +130,7 @@ func (c *Ctx) Kick(p *Player, reason string) {
 		return
 	}
 	r.removeSeat(p, LeaveKicked)
-	r.post = append(r.post, func() { r.leaveHook(p, LeaveKicked) })
+	r.d.post = append(r.d.post, func() { r.leaveHook(p, LeaveKicked) })
 }
 
 // After calls f once, d from now, as a hook of this room. The timer is
@@ -147,8 +151,10 @@ func (c *Ctx) Every(d time.Duration, f func(*Ctx)) *Timer {
 	return c.r.after(d, f, d)
 }
 
-// Now returns the current time by the Manager's clock.
-func (c *Ctx) Now() time.Time { return c.r.m.clock.Now() }
+// Now returns the time the current item started, by the Manager's clock:
+// the same throughout a hook, and in a replay of the room's journal
+// (Manager.Restore) the time the item first ran.
+func (c *Ctx) Now() time.Time { return c.r.now() }
 
 // Logger returns the room's logger (with "room" and "game" attributes).
 func (c *Ctx) Logger() *slog.Logger { return c.r.logger() }
@@ -260,6 +266,8 @@ type Timer struct {
 	stopper    Stopper
 	prev, next *Timer // the room's pending timers (room.timers)
 	stopped    bool
+	ord        uint32    // the room's ord-th timer (a journal's timer entries name it)
+	due        time.Time // when it fires next (a replay arms it for what is left)
 }
 
 // Stop cancels the timer and reports whether it did: false if it had

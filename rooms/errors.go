@@ -31,6 +31,9 @@ var (
 	ErrSpectator = errors.New("rooms: spectators cannot act")
 	// ErrUnknownGame: no game of that name is registered.
 	ErrUnknownGame = errors.New("rooms: unknown game")
+	// ErrRoomExists: Restore was asked for a room whose id this Manager
+	// has already.
+	ErrRoomExists = errors.New("rooms: a room with this id exists")
 	// ErrGameExists: Register was called twice with one name.
 	ErrGameExists = errors.New("rooms: game already registered")
 	// ErrBadGame: Register was given an invalid Game.

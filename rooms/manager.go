@@ -47,6 +47,12 @@ type ManagerOptions struct {
 	// Rooms created without a creator (quick-match) are not counted.
 	MaxWaitingPerPlayer int
 	MaxWaitingPerAddr   int
+	// Journal, when set, receives every room's items as they are processed,
+	// and each item's output waits until its entry is durable (see
+	// Journal): another Manager rebuilds a room from them with Restore.
+	// Manager.Do's functions must not change a room's state then (they are
+	// not journaled).
+	Journal Journal
 }
 
 // Manager defaults and limits.
@@ -407,6 +413,7 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 		return "", ErrUnknownGame
 	}
 	r := newRoom(m, g, m.o.IDPrefix+RandomID())
+	r.d.secret = newSecret()
 	if withCreator {
 		c := charge{player: creator.PlayerID, addr: AddrKey(creator.Addr)}
 		if err := m.waiting.take(c, m.o.MaxWaitingPerPlayer, m.o.MaxWaitingPerAddr); err != nil {
@@ -793,6 +800,131 @@ func (m *Manager) closeAllGoneLocked() {
 	}
 }
 
+// Restore rebuilds room id of game from its journal's entries (Journal),
+// as another Manager made it: each entry is processed again, as it was,
+// with nothing sent (no event, Transport call nor public info), no hook's
+// time but the entry's, and the sessions' states it read then. Then the
+// room's pending timers are armed for what is left of them (one whose time
+// has passed fires at once: a turn clock that ran out meanwhile is a
+// timeout), its public info is published, and each member is sent
+// "joined" (reconnected) and the room's "state", so that clients that
+// followed the room elsewhere go on here. The room takes its place among
+// the Manager's with its id; its next items are journaled from its
+// position on. Games that want their rooms restored keep to the
+// determinism rules of docs/ROOMS.md.
+//
+// Errors: ErrUnknownGame, ErrClosed, ErrRoomExists (a room with that id is
+// here), or an error naming the first entry that cannot be replayed.
+func (m *Manager) Restore(id, game string, entries []Entry) error {
+	m.mu.Lock()
+	g := m.games[game]
+	exists, closed := m.rooms[id] != nil, m.closed
+	m.mu.Unlock()
+	switch {
+	case g == nil:
+		return ErrUnknownGame
+	case closed:
+		return ErrClosed
+	case exists:
+		return ErrRoomExists
+	case len(entries) == 0 || entries[0].Kind != EntryCreate:
+		return errors.New("rooms: restore: a journal begins with its room's creation")
+	}
+	r := newRoom(m, g, id)
+	if len(entries[0].Secret) != len(r.d.secret) {
+		return errors.New("rooms: restore: the journal's creation has no secret")
+	}
+	copy(r.d.secret[:], entries[0].Secret)
+	// Nothing runs the room but this until it is restored: what its
+	// replayed items queue (presence checks) waits in its mailbox.
+	r.scheduled = true
+	var err error
+	for i := range entries {
+		e := entries[i]
+		e.Seen = slices.Clone(e.Seen)
+		r.d.replay = &e
+		var it item
+		if it, err = r.itemOf(&e); err != nil {
+			err = fmt.Errorf("rooms: restore %s: entry %d: %w", id, i, err)
+			break
+		}
+		switch it.kind {
+		case kJoin, kSpectate, kReclaim:
+			// The reference the Manager took when it was asked (enter,
+			// Reclaim); the item gives it to a seat or releases it.
+			_ = m.sessions.ref(it.session, r)
+		}
+		r.process(&it)
+		if r.state == StateDisposed && i < len(entries)-1 {
+			err = fmt.Errorf("rooms: restore %s: the room closed at entry %d of %d (%s: %s)", id, i, len(entries), e.Kind, r.closeReasonOr())
+			break
+		}
+	}
+	r.d.replay = nil
+	if err == nil && r.state == StateDisposed {
+		err = ErrNoRoom // the journal ends with the room closed
+	}
+	if err != nil {
+		if r.state != StateDisposed {
+			r.d.replay = &Entry{} // nothing is said of a room that never was here
+			r.dispose(ReasonEvicted, false)
+			r.d.replay = nil
+		}
+		return err
+	}
+	m.mu.Lock()
+	if m.rooms[id] != nil || m.closed {
+		m.mu.Unlock()
+		r.d.replay = &Entry{}
+		r.dispose(ReasonEvicted, false)
+		r.d.replay = nil
+		return ErrRoomExists
+	}
+	m.rooms[id] = r
+	m.mu.Unlock()
+	now := m.clock.Now()
+	for t := r.timers; t != nil; t = t.next {
+		t.stopper = m.clock.AfterFunc(max(t.due.Sub(now), 0), t.fire)
+	}
+	// The members hear of the room again, first thing on this Manager.
+	r.mu.Lock()
+	r.q = slices.Insert(r.q, int(r.qhead), item{kind: kDo, fn: func(c *Ctx) { c.r.resyncAll() }})
+	r.mu.Unlock()
+	r.dirty = true
+	r.publishInfo()
+	m.sched.schedule(r)
+	return nil
+}
+
+// resyncAll subscribes every member to the room's topic again (the
+// Transport of this Manager may not have their subscriptions), sends each
+// "joined" (reconnected) and the room's state, and the room's state and
+// turn to all. Executor only.
+func (r *room) resyncAll() {
+	for _, p := range r.seats {
+		if p != nil {
+			r.subscribe(p.session)
+		}
+	}
+	for _, p := range r.spectators {
+		r.subscribe(p.session)
+	}
+	r.publish(evRoomState, stateData{State: r.state, Locked: r.locked()})
+	for _, p := range r.seats {
+		if p != nil {
+			r.sendJoined(p, true)
+			r.sendSnapshot(p)
+		}
+	}
+	for _, p := range r.spectators {
+		r.sendJoined(p, true)
+		r.sendSnapshot(p)
+	}
+	if r.turn != nil {
+		r.publish(evTurn, r.turnData())
+	}
+}
+
 func (m *Manager) room(id string) *room {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -803,7 +935,9 @@ func (m *Manager) room(id string) *room {
 func (m *Manager) removeRoom(r *room) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.rooms, r.id)
+	if m.rooms[r.id] == r { // not another with its id (a Restore that failed)
+		delete(m.rooms, r.id)
+	}
 	if m.closed && len(m.rooms) == 0 {
 		m.closeAllGoneLocked()
 	}

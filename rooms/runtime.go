@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -119,10 +120,42 @@ type room struct {
 	grace       *Timer
 	out         []outEvent    // Transport calls to make after the item
 	enc         *eventEncoder // the item's events' data, for a DataCopier Transport (nil: none yet)
-	post        []func()      // hooks to run after the current one returns
 	closeReason string
 	games       *gameCounters // the game's counters (Stats)
 	charge      *charge       // what the room counts against while waiting (nil: nothing)
+
+	d           *roomDet      // determinism and the journal (journal.go); post
+}
+
+// roomDet is what a room keeps apart from its struct, which fits its size
+// class with nothing to spare: the hooks to run after the current one, and
+// what makes it replayable (journal.go): its secret, its reconnection
+// tokens and timers counted, its position in its journal (the items
+// journaled so far), the current item's time and Rand, the entry the
+// current item writes (nil: not journaled) or, in a replay, reads, and its
+// append in flight. Executor only, but for jr's flags (room.mu).
+type roomDet struct {
+	post    []func() // hooks to run after the current one returns
+	secret  [16]byte
+	tokenN  uint32
+	timerN  uint32
+	pos     uint64
+	itemNow time.Time
+	rnd     *mrand.Rand
+	cur     *Entry
+	replay  *Entry
+	jr      *journalState // an append in flight (nil: none yet)
+}
+
+// journalState is a room's append in flight: the item's output, held
+// until its entry is durable. Guarded by room.mu (the flags) and owned by
+// the executor (the output).
+type journalState struct {
+	inflight, done, parked bool
+	err                    error
+	out                    []outEvent
+	buf                    *[]outEvent
+	enc                    *eventEncoder
 }
 
 func newRoom(m *Manager, g *Game, id string) *room {
@@ -134,6 +167,7 @@ func newRoom(m *Manager, g *Game, id string) *room {
 	}
 	r.setID(id)
 	r.ctx.r = r
+	r.d = new(roomDet)
 	r.indexLarge(0)
 	return r
 }
@@ -169,12 +203,25 @@ func (r *room) process(it *item) {
 	}
 	r.active.Store(true)
 	defer r.active.Store(false)
+	r.d.itemNow, r.d.rnd = r.m.clock.Now(), nil
+	journaled := it.kind.journaled()
+	if journaled {
+		r.d.pos++
+		if r.m.o.Journal != nil && r.d.replay == nil {
+			r.d.cur = r.entryOf(it, r.d.itemNow)
+		}
+	}
+	defer func() { r.d.itemNow, r.d.rnd, r.d.cur = time.Time{}, nil, nil }()
 	// The Transport calls an item makes are gathered in a buffer borrowed
 	// for the item: a room between items holds none (most rooms, most of
 	// the time, idle or waiting out their grace).
 	buf := outPool.Get().(*[]outEvent)
 	r.out = (*buf)[:0]
+	held := false
 	defer func() {
+		if held { // the journal's append has the output until it is done
+			return
+		}
 		clear(r.out)
 		if cap(r.out) <= maxPooledOut {
 			*buf = r.out[:0]
@@ -188,9 +235,9 @@ func (r *room) process(it *item) {
 	}()
 	ok := r.guard(func() {
 		r.handle(it)
-		for len(r.post) > 0 {
-			f := r.post[0]
-			r.post = r.post[1:]
+		for len(r.d.post) > 0 {
+			f := r.d.post[0]
+			r.d.post = r.d.post[1:]
 			f()
 		}
 		// Not between a room's creation and its creator's join: the room
@@ -205,7 +252,7 @@ func (r *room) process(it *item) {
 		// What the failed item produced is not sent; it answers with the
 		// reason, and the room closes without further hooks.
 		clear(r.out)
-		r.out, r.post = r.out[:0], nil
+		r.out, r.d.post = r.out[:0], nil
 		r.answer(it, ReasonInternalError)
 		r.dispose(ReasonInternalError, false)
 	case r.closing:
@@ -222,8 +269,85 @@ func (r *room) process(it *item) {
 		// state in its events finds it in Stats too.
 		r.m.stats.track(r)
 	}
+	if r.d.cur != nil && !r.evicted {
+		held = true
+		r.hold(buf, *r.d.cur)
+		return
+	}
 	r.flush()
 	r.publishInfo()
+}
+
+// hold keeps the item's output (r.out, in buf, and its events' data) until
+// its journal entry e is durable, and appends e. Executor only.
+func (r *room) hold(buf *[]outEvent, e Entry) {
+	j := r.d.jr
+	if j == nil {
+		j = new(journalState)
+		r.d.jr = j
+	}
+	r.mu.Lock()
+	j.inflight, j.done, j.parked, j.err = true, false, false, nil
+	r.mu.Unlock()
+	j.out, j.buf, j.enc = r.out, buf, r.enc
+	r.out, r.enc = nil, nil
+	r.m.o.Journal.Append(r.id, e, func(err error) {
+		r.mu.Lock()
+		j.done, j.err = true, err
+		parked := j.parked
+		j.parked = false
+		r.mu.Unlock()
+		if parked {
+			r.m.sched.requeue(r)
+		}
+	})
+}
+
+// awaitAppend reports whether the room must wait for its append in flight
+// (the executor leaves it; the append's end puts it back in the run
+// queue), and releases the held output of one that is done. Executor only.
+func (r *room) awaitAppend() bool {
+	j := r.d.jr
+	if j == nil {
+		return false
+	}
+	r.mu.Lock()
+	if !j.inflight {
+		r.mu.Unlock()
+		return false
+	}
+	if !j.done {
+		j.parked = true
+		r.mu.Unlock()
+		return true
+	}
+	j.inflight, j.done = false, false
+	err := j.err
+	j.err = nil
+	r.mu.Unlock()
+	r.out, r.enc = j.out, j.enc
+	if err != nil {
+		// Another node owns the room: nothing of it goes out, and it stops.
+		r.m.log.Warn("rooms: journal append refused; the room is evicted", "room", r.id, "err", err)
+		r.evicted = true
+	}
+	r.flush()
+	if !r.evicted {
+		r.publishInfo()
+	}
+	clear(r.out)
+	if cap(r.out) <= maxPooledOut {
+		*j.buf = r.out[:0]
+		outPool.Put(j.buf)
+	}
+	if r.enc != nil {
+		r.enc.release()
+	}
+	r.out, r.enc, j.out, j.buf, j.enc = nil, nil, nil, nil, nil
+	if err != nil && r.state != StateDisposed {
+		r.process(&item{kind: kEvict})
+	}
+	return false
 }
 
 // guard runs f, recovering a panic (logged with its stack).
@@ -291,9 +415,9 @@ func (r *room) create(opts Options) {
 	r.created = true
 	r.dirty = true
 	if tk, ok := impl.(Ticker); ok && r.game.TickRate > 0 {
-		last := r.m.clock.Now()
+		last := r.now()
 		r.after(r.game.TickRate, func(c *Ctx) {
-			now := r.m.clock.Now()
+			now := r.now()
 			dt := now.Sub(last)
 			last = now
 			tk.OnTick(c, dt)
@@ -416,7 +540,7 @@ func (r *room) reclaim(it *item) {
 		r.members.set(s, gate{})
 		r.mu.Unlock()
 		r.unsubscribe(old)
-		if _, ended := r.m.sessions.state(old); !ended {
+		if _, ended := r.sessionState(old); !ended {
 			r.sendTo(old, evKicked, kickedData{r.id, ReasonReclaimed})
 		}
 		r.m.sessions.unref(old, r)
@@ -426,7 +550,7 @@ func (r *room) reclaim(it *item) {
 	it.moved = true
 	r.m.tokens.drop(p.token)
 	r.setToken(p)
-	detached, ended := r.m.sessions.state(s)
+	detached, ended := r.sessionState(s)
 	up := !detached && !ended
 	if up && !p.connected {
 		r.reconnect(p, false)
@@ -440,9 +564,10 @@ func (r *room) reclaim(it *item) {
 	r.dirty = true
 }
 
-// setToken gives p a fresh reconnection token.
+// setToken gives p a fresh reconnection token (derived from the room's
+// secret: a replay gives the same).
 func (r *room) setToken(p *Player) {
-	p.token = r.m.o.IDPrefix + randomString(20)
+	p.token = r.nextToken()
 	r.m.tokens.set(p.token, tokenRef{room: r, seat: p})
 }
 
@@ -509,7 +634,9 @@ func (r *room) message(s string, msg Message) {
 		r.sendError(s, msg, err.Error(), 0)
 		return
 	}
-	r.m.stats.moves.Add(1)
+	if r.d.replay == nil {
+		r.m.stats.moves.Add(1)
+	}
 	p.seq++
 	p.moves.add(msg.MoveID)
 	if ev, err := r.event(evAck, ackData{Move: msg.MoveID, Seq: p.seq}); err == nil {
@@ -557,7 +684,9 @@ func (r *room) checkRematch() {
 		}
 	}
 	r.state = StatePlaying
-	r.games.started.Add(1) // a rematch is a new game (Stats)
+	if r.d.replay == nil {
+		r.games.started.Add(1) // a rematch is a new game (Stats)
+	}
 	r.showState()
 	if rm, ok := r.impl.(Rematcher); ok {
 		rm.OnRematch(&r.ctx)
@@ -634,7 +763,7 @@ func (r *room) presence(s string) {
 	if p == nil {
 		return
 	}
-	detached, ended := r.m.sessions.state(s)
+	detached, ended := r.sessionState(s)
 	switch {
 	case p.spectator:
 		if ended {
@@ -718,7 +847,10 @@ func (r *room) fire(t *Timer) {
 	}
 	t.fn(&r.ctx)
 	if t.period > 0 && !t.stopped && !r.closing {
-		t.stopper = r.m.clock.AfterFunc(t.period, t.fire)
+		t.due = r.now().Add(t.period)
+		if r.d.replay == nil {
+			t.stopper = r.m.clock.AfterFunc(t.period, t.fire)
+		}
 	}
 }
 
@@ -833,7 +965,7 @@ func (r *room) locked() bool { return r.manualLock || int(r.nseated) >= len(r.se
 
 // publishInfo stores the public info and tells OnRoomChange.
 func (r *room) publishInfo() {
-	if !r.dirty || !r.created {
+	if !r.dirty || !r.created || r.d.replay != nil {
 		return
 	}
 	r.m.stats.track(r) // every state change ends here: count the room under its state
@@ -900,7 +1032,7 @@ func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
 			r.clock = new(turnClock)
 		}
 		c := r.clock
-		c.at = r.m.clock.Now().Add(timeout)
+		c.at = r.now().Add(timeout)
 		var t *Timer
 		t = r.after(timeout, func(ctx *Ctx) {
 			if c.timer == t {
@@ -923,20 +1055,23 @@ func (r *room) turnData() turnData {
 	}
 	if at := r.turnAt(); !at.IsZero() {
 		d.DeadlineMS = at.UnixMilli()
-		d.TimeoutMS = max(0, ms(at.Sub(r.m.clock.Now())))
+		d.TimeoutMS = max(0, ms(at.Sub(r.now())))
 	}
 	return d
 }
 
 // after arms a timer whose callback runs as an item of the room.
 func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer {
-	t := &Timer{r: r, fn: f, period: period}
+	r.d.timerN++
+	t := &Timer{r: r, fn: f, period: period, ord: r.d.timerN, due: r.now().Add(max(d, 0))}
 	if r.state == StateDisposed {
 		t.stopped = true
 		return t
 	}
 	r.linkTimer(t)
-	t.stopper = r.m.clock.AfterFunc(max(d, 0), t.fire)
+	if r.d.replay == nil { // a replay arms its timers at its end (Restore)
+		t.stopper = r.m.clock.AfterFunc(max(d, 0), t.fire)
+	}
 	return t
 }
 
@@ -1000,7 +1135,7 @@ func (r *room) unsubscribe(s string) {
 
 func (r *room) flush() {
 	t := r.m.t
-	if r.evicted {
+	if r.evicted || r.d.replay != nil {
 		r.out = r.out[:0]
 		return
 	}
@@ -1040,7 +1175,7 @@ func (r *room) sendSnapshot(p *Player) {
 
 // rejectMove counts a refused move for Stats (other messages are not counted).
 func (r *room) rejectMove(msg Message, reason string) {
-	if msg.IsMove() {
+	if msg.IsMove() && r.d.replay == nil {
 		r.m.stats.reject(reason)
 	}
 }

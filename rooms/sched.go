@@ -139,6 +139,9 @@ func (m *Manager) executor() {
 // other executor runs it concurrently.
 func (r *room) run() {
 	for range runBatch {
+		if r.awaitAppend() {
+			return
+		}
 		r.mu.Lock()
 		it, ok := r.popLocked()
 		if !ok {
@@ -149,6 +152,9 @@ func (r *room) run() {
 		}
 		r.mu.Unlock()
 		r.process(&it)
+	}
+	if r.awaitAppend() {
+		return
 	}
 	r.mu.Lock()
 	if r.qlen() == 0 {

@@ -1,0 +1,230 @@
+package rooms_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cometplay/cometplay/internal/testkit"
+	"github.com/cometplay/cometplay/rooms"
+	"github.com/cometplay/cometplay/rooms/roomstest"
+)
+
+// heldJournal keeps each append's done for the test to call.
+type heldJournal struct {
+	mu      sync.Mutex
+	entries map[string][]rooms.Entry
+	dones   []func(error)
+}
+
+func newHeldJournal() *heldJournal { return &heldJournal{entries: map[string][]rooms.Entry{}} }
+
+func (j *heldJournal) Append(room string, e rooms.Entry, done func(error)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.entries[room] = append(j.entries[room], e)
+	j.dones = append(j.dones, done)
+}
+
+// finish calls the appends' dones waiting, with err.
+func (j *heldJournal) finish(err error) int {
+	j.mu.Lock()
+	ds := j.dones
+	j.dones = nil
+	j.mu.Unlock()
+	for _, d := range ds {
+		d(err)
+	}
+	return len(ds)
+}
+
+func (j *heldJournal) kinds(room string) []rooms.EntryKind {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var ks []rooms.EntryKind
+	for _, e := range j.entries[room] {
+		ks = append(ks, e.Kind)
+	}
+	return ks
+}
+
+// TestJournalHoldsOutputUntilDurable: an item's events go out only once
+// its entry is durable, and the room processes nothing more meanwhile.
+func TestJournalHoldsOutputUntilDurable(t *testing.T) {
+	j := newHeldJournal()
+	h := roomstest.New(t, rooms.ManagerOptions{Journal: j}, probeGame(&hooks{
+		message: func(ctx *rooms.Ctx, p *rooms.Player, m rooms.Message) error {
+			return ctx.Broadcast("echo", string(m.Data))
+		},
+	}))
+	id, err := h.M.Create("probe", roomstest.Player("a"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The creation is appended; its output waits, and so does the
+	// creator's join behind it.
+	waitFor(t, func() bool { return len(j.kinds(id)) == 1 })
+	if evs := h.Events("a"); len(evs) != 0 {
+		t.Fatalf("before the creation is durable, a got %v", evs)
+	}
+	j.finish(nil)
+	waitFor(t, func() bool { return len(j.kinds(id)) == 2 })
+	if got := roomstest.Types(h.Events("a")); slices.Contains(got, "joined") {
+		t.Fatalf("before the join is durable, a got %v", got)
+	}
+	drain(t, h, j)
+	if got := roomstest.Types(h.Take("a")); !slices.Contains(got, "joined") {
+		t.Fatalf("once durable, a got %v; want its joined", got)
+	}
+	// Two messages: the first is appended, the second waits behind it.
+	h.M.Deliver(id, roomstest.Session("a"), rooms.Message{Type: "say", Data: []byte(`"one"`)})
+	h.M.Deliver(id, roomstest.Session("a"), rooms.Message{Type: "say", Data: []byte(`"two"`)})
+	waitFor(t, func() bool { return len(j.kinds(id)) == 3 })
+	if evs := h.Take("a"); len(evs) != 0 {
+		t.Fatalf("with the message's entry in flight, a got %v", evs)
+	}
+	if got := j.kinds(id); len(got) != 3 {
+		t.Fatalf("entries %v: the second message was processed before the first was durable", got)
+	}
+	j.finish(nil)
+	waitFor(t, func() bool { return len(j.kinds(id)) == 4 })
+	if got := roomstest.Types(h.Take("a")); !slices.Equal(got, []string{"echo"}) {
+		t.Fatalf("after the first message is durable, a got %v; want its echo alone", got)
+	}
+	drain(t, h, j)
+	if got := roomstest.Types(h.Take("a")); !slices.Equal(got, []string{"echo"}) {
+		t.Fatalf("after the second, a got %v", got)
+	}
+	if got, want := j.kinds(id), []rooms.EntryKind{rooms.EntryCreate, rooms.EntryJoin, rooms.EntryMessage, rooms.EntryMessage}; !slices.Equal(got, want) {
+		t.Errorf("entries %v, want %v", got, want)
+	}
+}
+
+// TestJournalRefusalEvictsTheRoom: an append that can never be durable
+// (another node owns the room) drops the item's output and evicts the
+// room without a word.
+func TestJournalRefusalEvictsTheRoom(t *testing.T) {
+	j := newHeldJournal()
+	h := roomstest.New(t, rooms.ManagerOptions{Journal: j}, probeGame(&hooks{}))
+	id, _ := h.M.Create("probe", roomstest.Player("a"), nil)
+	drain(t, h, j)
+	h.Take("a")
+	h.M.Deliver(id, roomstest.Session("a"), rooms.Message{Type: "say"})
+	waitFor(t, func() bool { return len(j.kinds(id)) == 3 })
+	j.finish(errors.New("wrong last sequence"))
+	drain(t, h, j)
+	if evs := h.Take("a"); len(evs) != 0 {
+		t.Errorf("a refused append let out %v", evs)
+	}
+	if _, ok := h.M.Room(id); ok {
+		t.Error("the room is still here after its append was refused")
+	}
+}
+
+// TestRestoreErrors: Restore refuses what it cannot rebuild.
+func TestRestoreErrors(t *testing.T) {
+	j := newHeldJournal()
+	h := roomstest.New(t, rooms.ManagerOptions{Journal: j}, probeGame(&hooks{}))
+	id, _ := h.M.Create("probe", roomstest.Player("a"), nil)
+	drain(t, h, j)
+	es := j.entries[id]
+	for _, c := range []struct {
+		name, id, game string
+		entries        []rooms.Entry
+		want           error
+	}{
+		{"unknown game", "r1", "chess", es, rooms.ErrUnknownGame},
+		{"a room with the id is here", id, "probe", es, rooms.ErrRoomExists},
+		{"no entries", "r1", "probe", nil, nil},
+		{"not beginning with the creation", "r1", "probe", es[1:], nil},
+		{"an unknown kind", "r1", "probe", append(slices.Clone(es), rooms.Entry{Kind: "teleport"}), nil},
+	} {
+		err := h.M.Restore(c.id, c.game, c.entries)
+		if err == nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s: Restore = %v, want %v", c.name, err, c.want)
+		}
+	}
+	if _, ok := h.M.Room("r1"); ok {
+		t.Error("a failed Restore left its room")
+	}
+}
+
+// TestRandIsReplayed: ctx.Rand draws the same numbers in a replay of the
+// room's journal as it drew live.
+func TestRandIsReplayed(t *testing.T) {
+	game := probeGame(&hooks{
+		create: func(ctx *rooms.Ctx, _ rooms.Options) error {
+			ctx.SetLabel("dealt " + string(rune('a'+ctx.Rand().IntN(26))))
+			return nil
+		},
+		message: func(ctx *rooms.Ctx, p *rooms.Player, m rooms.Message) error {
+			return ctx.Broadcast("roll", ctx.Rand().IntN(1_000_000))
+		},
+	})
+	j := newHeldJournal()
+	h := roomstest.New(t, rooms.ManagerOptions{Journal: j}, game)
+	id, _ := h.M.Create("probe", roomstest.Player("a"), nil)
+	settle := func() { drain(t, h, j) }
+	settle()
+	for range 5 {
+		h.M.Deliver(id, roomstest.Session("a"), rooms.Message{Type: "roll"})
+		settle()
+	}
+	live := roomstest.Types(h.Events("a"))
+	var rolls []string
+	for _, ev := range h.Events("a") {
+		if ev.Type == "roll" {
+			rolls = append(rolls, string(ev.Data))
+		}
+	}
+	if len(rolls) != 5 || len(slices.Compact(slices.Clone(rolls))) < 4 {
+		t.Fatalf("live rolls %v (events %v): want five, not all the same", rolls, live)
+	}
+	h2 := roomstest.New(t, rooms.ManagerOptions{}, game)
+	if err := h2.M.Restore(id, "probe", j.entries[id]); err != nil {
+		t.Fatal(err)
+	}
+	h2.Settle()
+	a, _ := h.M.Room(id)
+	b, _ := h2.M.Room(id)
+	if a.Label != b.Label {
+		t.Errorf("label %q live, %q restored", a.Label, b.Label)
+	}
+	// The next roll is the same on both: the position in the journal
+	// seeds it.
+	h.M.Deliver(id, roomstest.Session("a"), rooms.Message{Type: "roll"})
+	settle()
+	h2.Take("a")
+	h2.M.Deliver(id, roomstest.Session("a"), rooms.Message{Type: "roll"})
+	h2.Settle()
+	x, y := h.Last("a", "roll"), h2.Last("a", "roll")
+	if string(x.Data) != string(y.Data) {
+		t.Errorf("the next roll: %s live, %s restored", x.Data, y.Data)
+	}
+}
+
+func waitFor(t *testing.T, f func() bool) {
+	t.Helper()
+	testkit.Eventually(t, "the journal's appends", f)
+}
+
+// drain makes the journal's appends durable until the Manager is idle.
+func drain(t *testing.T, h *roomstest.Harness, j *heldJournal) {
+	t.Helper()
+	for range 10_000 {
+		j.finish(nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+		err := h.M.WaitIdle(ctx)
+		cancel()
+		j.mu.Lock()
+		pending := len(j.dones)
+		j.mu.Unlock()
+		if err == nil && pending == 0 {
+			return
+		}
+	}
+	t.Fatal("the Manager did not go idle with every append durable")
+}
