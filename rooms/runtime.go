@@ -124,7 +124,7 @@ type room struct {
 	games       *gameCounters // the game's counters (Stats)
 	charge      *charge       // what the room counts against while waiting (nil: nothing)
 
-	d           *roomDet      // determinism and the journal (journal.go); post
+	d *roomDet // determinism and the journal (journal.go); post
 }
 
 // roomDet is what a room keeps apart from its struct, which fits its size
