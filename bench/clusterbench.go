@@ -22,13 +22,15 @@ import (
 // clusterModes are the configurations, in the order of a round (the order
 // turns from round to round).
 var clusterModes = []struct {
-	name    string
-	nodes   int
-	balance bool
+	name      string
+	nodes     int
+	balance   bool
+	noTurnLog bool
 }{
-	{"one node", 1, false},
-	{"one node behind the balancer", 1, true},
-	{"three nodes behind the balancer", 3, true},
+	{"one node", 1, false, false},
+	{"one node behind the balancer", 1, true, false},
+	{"three nodes behind the balancer", 3, true, false},
+	{"three nodes, no turn log", 3, true, true},
 }
 
 type clusterRun struct {
@@ -69,7 +71,7 @@ func clusterMain(ctx context.Context, args, invocation []string, stdout io.Write
 		for k := range clusterModes {
 			m := clusterModes[(k+r)%len(clusterModes)]
 			mo := o
-			mo.Nodes, mo.Balance = m.nodes, m.balance
+			mo.Nodes, mo.Balance, mo.NoTurnLog = m.nodes, m.balance, m.noTurnLog
 			mo.Rounds = 1
 			mo.ProfileDir = ""
 			fmt.Fprintf(os.Stderr, "cluster round %d: %s\n", r+1, m.name)
@@ -143,9 +145,18 @@ func (rep *clusterReport) markdown(header, _ string) string {
 	var b strings.Builder
 	b.WriteString("## Cluster: three nodes behind a balancer against one node\n\n")
 	b.WriteString(header)
-	fmt.Fprintf(&b, "\nThe players of `bench players` (%d games, one move per %v per game, quick-matching through the lobby) play against three configurations in turn, round after round (the order turns each round): **one node** (`bench serve -kind games`, as in the players sections); **one node behind the balancer** (%s); **three nodes behind the balancer** (three `bench serve -kind games -node nX` processes, their NATS servers embedded and routed to each other, n1 the games node: every request of a player goes to the next node, and is relayed to its session's home node). All on this machine's two cores, with the load processes: three nodes, their NATS servers and the balancer share them, so the scenario plays fewer games than the players sections (at 1,000 games the machine was saturated and the figures measured its capacity rather than the cluster's cost). Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
+	fmt.Fprintf(&b, "\nThe players of `bench players` (%d games, one move per %v per game, quick-matching through the lobby) play against three configurations in turn, round after round (the order turns each round): **one node** (`bench serve -kind games`, as in the players sections); **one node behind the balancer** (%s); **three nodes behind the balancer** (three `bench serve -kind games -node nX` processes, their NATS servers embedded and routed to each other, n1 the games node: every request of a player goes to the next node, and is relayed to its session's home node); the same **without the turn log**. All on this machine's two cores, with the load processes: three nodes, their NATS servers and the balancer share them, so the scenario plays fewer games than the players sections (at 1,000 games the machine was saturated and the figures measured its capacity rather than the cluster's cost). Load average (1, 5, 15 min) at the start: %s; at the end: %s.\n\n",
 		rep.o.Games, rep.o.Think, balancerText(rep.o.Balancer), rep.load[0], rep.load[1])
 	b.WriteString(targetsTable("### Targets", "context", rep.targets()))
+	b.WriteString("### What the turn log costs\n\nThree nodes with the rooms' turn log (every room item appended to JetStream, replicated on three NATS servers, before its output goes out: issue 14) and without it (`-no-turn-log`), same run, medians over the rounds:\n\n| transport | p50 with | p50 without | p99 with | p99 without |\n|---|---:|---:|---:|---:|\n")
+	for _, tr := range rep.o.Transports {
+		w50, _ := rep.med(clusterModes[2].name, tr, moveP50)
+		n50, _ := rep.med(clusterModes[3].name, tr, moveP50)
+		w99, _ := rep.med(clusterModes[2].name, tr, moveP99)
+		n99, _ := rep.med(clusterModes[3].name, tr, moveP99)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", tr, fmtDur(w50), fmtDur(n50), fmtDur(w99), fmtDur(n99))
+	}
+	b.WriteString("\n")
 	b.WriteString("### By round\n\n| configuration | transport | round | move → opponent p50 | p99 | server-side p99 | moves/s | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, cr := range rep.runs {
 		r := cr.Run

@@ -52,6 +52,9 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 		}
 		tag := "n" + strconv.Itoa(i+1)
 		args := append(o.serverArgs(procs), "-node", tag, "-cluster-listen", ports[i], "-cluster-routes", strings.Join(others, ","))
+		if o.NoTurnLog {
+			args = append(args, "-no-turn-log")
+		}
 		if nodes == 1 {
 			args = o.serverArgs(procs) // one node behind the balancer: no cluster
 		}

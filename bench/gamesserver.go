@@ -45,6 +45,8 @@ type serverOptions struct {
 	// address, the other nodes'); Node empty: one server.
 	Node, ClusterListen string
 	ClusterRoutes       []string
+	// NoTurnLog: cluster.Options.NoTurnLog (the rooms' turn log off).
+	NoTurnLog bool
 }
 
 // gameName is the game played by load process i (see serverOptions.Queues).
@@ -72,7 +74,7 @@ func startGames(addr string, log *slog.Logger, o serverOptions) (*runningServer,
 	var node *cluster.Node
 	if o.Node != "" {
 		var err error
-		node, err = cluster.Start(cluster.Options{Node: o.Node, Listen: o.ClusterListen, Routes: o.ClusterRoutes, Logger: log})
+		node, err = cluster.Start(cluster.Options{Node: o.Node, Listen: o.ClusterListen, Routes: o.ClusterRoutes, NoTurnLog: o.NoTurnLog, Logger: log})
 		if err != nil {
 			return nil, err
 		}

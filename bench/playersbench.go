@@ -43,6 +43,7 @@ type playersOptions struct {
 	Nodes        int
 	Balance      bool
 	Balancer     string   // balancerGo or balancerHAProxy
+	NoTurnLog    bool     // the nodes' turn log off (-no-turn-log)
 	Env          []string // GOGC, GOMEMLIMIT of the server
 	PollWait     string
 	ProfileDir   string

@@ -438,6 +438,7 @@ func serveMain(args []string) error {
 	fs.StringVar(&o.Node, "node", "", "games: this node's tag in a cluster (empty: one server)")
 	fs.StringVar(&o.ClusterListen, "cluster-listen", "127.0.0.1:0", "games with -node: the embedded NATS server's route address")
 	routes := fs.String("cluster-routes", "", "games with -node: the other nodes' route addresses, comma-separated")
+	fs.BoolVar(&o.NoTurnLog, "no-turn-log", false, "games with -node: the rooms' turn log off (cluster.Options.NoTurnLog)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -106,6 +106,11 @@ type Options struct {
 	// DefaultLeaseTTL): a node that died or stalled loses its rooms this
 	// long after its last renewal.
 	LeaseTTL time.Duration
+	// NoTurnLog turns the rooms' turn log off (see turnlog.go): their
+	// items are not appended to JetStream before their output goes out,
+	// and a room whose node dies is lost instead of taken over with its
+	// state (the lobby drops it). For measuring what the log costs.
+	NoTurnLog bool
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -132,6 +137,8 @@ type Node struct {
 	games gamesSide
 	own   *ownership
 	ownWG sync.WaitGroup
+	tlog  *turnLog  // the rooms' Journal (nil: NoTurnLog)
+	moved roomNodes // rooms taken over: their node now
 
 	rtt atomic.Int64 // the last round trip to NATS, in nanoseconds
 
@@ -197,11 +204,19 @@ func Start(o Options) (*Node, error) {
 	}
 	n.out = newOutbox(n.nc, n.log)
 	n.subscribe(map[string]nats.MsgHandler{"cp.nodes": n.onHello})
+	if !o.NoTurnLog {
+		n.tlog = newTurnLog(n)
+		n.subscribe(map[string]nats.MsgHandler{"cp.n." + o.Node + ".jack.*": n.tlog.onAck})
+	}
 	go n.sayHello()
-	n.ownWG.Add(1)
+	n.ownWG.Add(2)
 	go func() {
 		defer n.ownWG.Done()
 		n.own.run(n.stop)
+	}()
+	go func() {
+		defer n.ownWG.Done()
+		n.restorer(n.stop)
 	}()
 	return n, nil
 }
@@ -228,6 +243,9 @@ func (n *Node) sayHello() {
 		select {
 		case <-t.C:
 			n.reap()
+			if n.tlog != nil {
+				n.tlog.retry()
+			}
 		case <-n.stop:
 			return
 		}
@@ -516,6 +534,17 @@ type Stats struct {
 	OwnerDeletes     int64 `json:"owner_records_deleted"`
 	RoomsTakenOver   int64 `json:"rooms_taken_over"`
 	TakeoversRefused int64 `json:"takeovers_refused"`
+	// Turn log (turnlog.go): TurnLogAppends, the entries appended (the
+	// rooms' items, and fences); TurnLogRetries, appends sent again after
+	// no answer; TurnLogRefused, appends refused because another node had
+	// written the log (their rooms evicted); RoomsRestored, rooms taken
+	// over and rebuilt from their log; RoomsLost, rooms taken over that
+	// could not be (the lobby dropped them).
+	TurnLogAppends int64 `json:"turn_log_appends"`
+	TurnLogRetries int64 `json:"turn_log_retries"`
+	TurnLogRefused int64 `json:"turn_log_refused"`
+	RoomsRestored  int64 `json:"rooms_restored"`
+	RoomsLost      int64 `json:"rooms_lost"`
 	// RoomsEvicted: rooms this node stopped because another took them
 	// over (or its lease was lost).
 	RoomsEvicted int64 `json:"rooms_evicted"`
@@ -532,7 +561,7 @@ func (n *Node) Stats() Stats {
 	n.mu.Lock()
 	open := len(n.relays) + len(n.served)
 	n.mu.Unlock()
-	return Stats{
+	st := Stats{
 		Node: n.opts.Node, Routes: n.Routes(),
 		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
 		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open, Reaped: n.stats.reaped.Load(),
@@ -548,6 +577,11 @@ func (n *Node) Stats() Stats {
 		RoomsTakenOver: n.own.stats.adopted.Load(), TakeoversRefused: n.own.stats.refused.Load(),
 		RoomsEvicted: n.own.stats.evicted.Load(),
 	}
+	if l := n.tlog; l != nil {
+		st.TurnLogAppends, st.TurnLogRetries, st.TurnLogRefused = l.appends.Load(), l.retries.Load(), l.refused.Load()
+		st.RoomsRestored, st.RoomsLost = l.restored.Load(), l.restoreFailed.Load()
+	}
+	return st
 }
 
 // Close leaves the cluster: the subscriptions end, what is queued is sent,

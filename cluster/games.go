@@ -89,7 +89,7 @@ func inSubject(tag string) string { return "cp.n." + tag + ".in" }
 func (n *Node) ForwardClaim(c games.ClaimCall, done func(error)) {
 	pc := pendingClaim{done: done, dest: n.opts.Games, since: time.Now()}
 	if id, ok := strings.CutPrefix(c.Subject, "/room/"); ok {
-		if tag := RoomOwner(id); tag != "" {
+		if tag := n.roomNode(id); tag != "" {
 			pc.dest, pc.room = tag, true
 		}
 	}

@@ -37,6 +37,13 @@ func (g *gamesNode) addr() string { return g.gs.Addr() }
 // of one cluster whose games node is n1.
 func startGamesCluster(t *testing.T, n int) ([]*gamesNode, []*testNode) {
 	t.Helper()
+	return startGamesClusterWith(t, n, nil)
+}
+
+// startGamesClusterWith is startGamesCluster with each node's Options
+// changed by opt (nil: none).
+func startGamesClusterWith(t *testing.T, n int, opt func(*Options)) ([]*gamesNode, []*testNode) {
+	t.Helper()
 	nodes := make([]*gamesNode, n)
 	plain := make([]*testNode, n) // the same nodes, for the balancers
 	var first string
@@ -44,6 +51,9 @@ func startGamesCluster(t *testing.T, n int) ([]*gamesNode, []*testNode) {
 		o := Options{Node: fmt.Sprintf("n%d", i+1), Listen: "127.0.0.1:0", Replicas: min(3, n), Logger: testkit.Logger()}
 		if i > 0 {
 			o.Routes = []string{first}
+		}
+		if opt != nil {
+			opt(&o)
 		}
 		node, err := Start(o)
 		if err != nil {

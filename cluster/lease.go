@@ -131,6 +131,9 @@ type ownership struct {
 	roomsKV jetstream.KeyValue
 	taking  []write // orphans' records being taken (takeOrphans)
 
+	restores    []takenRoom   // rooms taken over, to rebuild (restorer; guarded by mu)
+	restoreWake chan struct{} // restores has some
+
 	stats struct {
 		renewals, lost, created, deleted, adopted, refused, evicted atomic.Int64
 	}
@@ -140,6 +143,7 @@ type ownership struct {
 type seenLease struct {
 	inc  string
 	seen time.Time // when the watch delivered its last write
+	rev  uint64    // that write's revision
 }
 
 // write is one write to cp_rooms, made with the others of its batch.
@@ -158,7 +162,7 @@ func newOwnership(n *Node, ttl time.Duration) *ownership {
 		ttl = DefaultLeaseTTL
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), revs: make(map[string]uint64), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1),
+	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), revs: make(map[string]uint64), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), restoreWake: make(chan struct{}, 1),
 		ready: make(chan struct{}),
 		nodes: make(map[string]seenLease), records: make(map[string]cachedRecord), due: make(map[string]time.Time)}
 }
@@ -198,6 +202,13 @@ func signal(c chan struct{}) {
 	case c <- struct{}{}:
 	default:
 	}
+}
+
+// incarnation returns the incarnation of the lease held ("" none).
+func (o *ownership) incarnation() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.inc
 }
 
 // Holding reports whether the node holds its lease now, as far as it
@@ -356,6 +367,24 @@ func (o *ownership) setUp(stop <-chan struct{}) bool {
 			}
 			if time.Since(warned) > 10*time.Second {
 				o.n.log.Warn("cluster: making a JetStream bucket", "bucket", b.cfg.Bucket, "replicas", replicas, "err", err)
+				warned = time.Now()
+			}
+			if !sleep(stop, 250*time.Millisecond) {
+				return false
+			}
+		}
+	}
+	if o.n.tlog != nil {
+		for warned := time.Now(); ; {
+			ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+			_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: streamRoomLog, Subjects: []string{roomLogPrefix + ">"},
+				Replicas: replicas, Storage: jetstream.FileStorage, Duplicates: logDuplicates, MaxAge: logMaxAge})
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Since(warned) > 10*time.Second {
+				o.n.log.Warn("cluster: making the rooms' turn log stream", "stream", streamRoomLog, "replicas", replicas, "err", err)
 				warned = time.Now()
 			}
 			if !sleep(stop, 250*time.Millisecond) {
@@ -666,21 +695,56 @@ func (o *ownership) written(w write, rev uint64) {
 		o.mu.Unlock()
 	case 'd':
 		o.stats.deleted.Add(1)
+		o.n.purgeLog(w.room)
 	case 't':
 		o.stats.adopted.Add(1)
 		o.mu.Lock()
 		took := o.took
-		// With no turn log to rebuild the room from yet, the record goes
-		// (see the top of this file).
-		o.toDelete = append(o.toDelete, w.room)
-		o.revs[w.room] = rev
 		o.mu.Unlock()
 		if took != nil {
 			took(w.room, w.epoch)
 		}
-		o.n.roomGone(w.room)
-		o.poke()
+		o.n.moved.set(w.room, o.n.opts.Node)
+		o.restoring(w.room, rev)
 	}
+}
+
+// leaseGone confirms, by reading it, that the lease a record names is gone
+// before its room is taken: a watch that stalls (its consumer moving to
+// another NATS server after one died) delivers no renewal for a while, and
+// every node then looks dead. Gone: the key is not there, names another
+// incarnation, or was last written (by the NATS server's clock) LeaseTTL
+// ago or more. A lease renewed since the watch's last delivery is alive
+// (and noted so). What cannot be read counts as alive, for now. The
+// answers are kept in checked for the rest of one look.
+func (o *ownership) leaseGone(node, inc string, checked map[string]bool) bool {
+	key := node + "/" + inc
+	if v, ok := checked[key]; ok {
+		return v
+	}
+	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
+	e, err := o.nodesKV.Get(ctx, node)
+	cancel()
+	gone := false
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		gone = true
+	case err != nil:
+	default:
+		var v leaseValue
+		json.Unmarshal(e.Value(), &v)
+		seen := o.nodes[node]
+		switch {
+		case v.Inc != inc:
+			gone = true
+		case e.Revision() > seen.rev:
+			o.nodes[node] = seenLease{inc: v.Inc, seen: time.Now(), rev: e.Revision()}
+		default:
+			gone = time.Since(e.Created()) >= o.ttl
+		}
+	}
+	checked[key] = gone
+	return gone
 }
 
 // onNode follows cp_nodes: the live leases.
@@ -701,7 +765,7 @@ func (o *ownership) onNode(e jetstream.KeyValueEntry) {
 	}
 	var v leaseValue
 	if json.Unmarshal(e.Value(), &v) == nil {
-		o.nodes[e.Key()] = seenLease{inc: v.Inc, seen: time.Now()}
+		o.nodes[e.Key()] = seenLease{inc: v.Inc, seen: time.Now(), rev: e.Revision()}
 	}
 }
 
@@ -723,6 +787,7 @@ func (o *ownership) onRecord(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(o.records, id)
 		delete(o.due, id)
+		o.n.moved.set(id, "")
 		// This node deletes the records of its rooms once they closed
 		// (forgetting them first): one deleted while the room is still
 		// here was taken over (and closed) by another node.
@@ -734,6 +799,7 @@ func (o *ownership) onRecord(e jetstream.KeyValueEntry) {
 		return
 	}
 	o.records[id] = cachedRecord{ownerRecord: r, rev: e.Revision()}
+	o.n.moved.set(id, r.Node)
 	o.mu.Lock()
 	ours := r.Node == o.n.opts.Node && r.Inc == o.inc
 	o.mu.Unlock()
@@ -753,6 +819,9 @@ func (o *ownership) evictIfMine(id, owner string) {
 	o.mu.Unlock()
 	if !mine {
 		return
+	}
+	if o.n.tlog != nil {
+		o.n.tlog.forget(id)
 	}
 	if m := o.n.roomsManager(); m != nil && m.Evict(id) == nil {
 		o.stats.evicted.Add(1)
@@ -780,6 +849,7 @@ func (o *ownership) takeOrphans(kicked bool) {
 		}
 	}
 	ws := o.taking[:0]
+	checked := make(map[string]bool)
 	for id, rec := range o.records {
 		if o.alive(rec.Node, rec.Inc, now) || (rec.Node == o.n.opts.Node && rec.Inc == inc) {
 			delete(o.due, id)
@@ -797,6 +867,9 @@ func (o *ownership) takeOrphans(kicked bool) {
 			continue
 		}
 		delete(o.due, id) // tried once; due again at the next look if still an orphan
+		if !o.leaseGone(rec.Node, rec.Inc, checked) {
+			continue
+		}
 		ws = append(ws, write{kind: 't', room: id, rev: rec.rev, epoch: rec.Epoch + 1})
 		if len(ws) == recordBatch {
 			o.writeBatch(ws, inc)

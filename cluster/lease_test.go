@@ -76,10 +76,11 @@ func (o *ownership) record(t *testing.T, room string) (ownerRecord, uint64, erro
 // others race for every room (no successor waits), and each room is taken
 // by exactly one of them. When the stale owner wakes, its writes are
 // refused (its lease's renewal, a room's record on the revision it knew),
-// and it evicts its rooms: they publish nothing more. The lobby drops the
-// lost rooms from its list.
+// and it evicts its rooms: they publish nothing more. Without the turn log
+// (NoTurnLog) a room taken over cannot be rebuilt: the lobby drops the
+// lost rooms from its list (with it, TestStaleOwnerIsFencedByTheTurnLog).
 func TestSingleOwnerAfterALeaseExpires(t *testing.T) {
-	gn, _ := startGamesCluster(t, 3)
+	gn, _ := startGamesClusterWith(t, 3, func(o *Options) { o.NoTurnLog = true })
 	// The race: every node tries every orphan at once, when kicked.
 	for _, g := range gn {
 		g.node.own.mu.Lock()

@@ -21,6 +21,9 @@ var (
 	descRTT        = prometheus.NewDesc("cometplay_cluster_nats_rtt_seconds", "Round trip to the NATS server, measured every second.", nil, nil)
 	descDropped    = prometheus.NewDesc("cometplay_cluster_dropped_total", "Messages for other nodes dropped because 64 MiB already waited for NATS.", nil, nil)
 	descMessages   = prometheus.NewDesc("cometplay_cluster_messages_total", "NATS messages for other nodes: sent, handed to NATS; joined, joined into the message before them to the same node instead (ops, a relayed response's bytes).", []string{"kind"}, nil)
+	descTurnLog    = prometheus.NewDesc("cometplay_cluster_turn_log_total", "The rooms' turn log: appends (entries appended: items and fences), retries (appends sent again after no answer), refused (appends refused because another node had written the log; their rooms evicted).", []string{"kind"}, nil)
+	descRestored   = prometheus.NewDesc("cometplay_cluster_rooms_restored_total", "Rooms taken over from a dead node and rebuilt here from their turn log.", nil, nil)
+	descRoomsLost  = prometheus.NewDesc("cometplay_cluster_rooms_lost_total", "Rooms taken over that could not be rebuilt (no turn log, or it could not be read): dropped from the lobby.", nil, nil)
 	descLease      = prometheus.NewDesc("cometplay_cluster_lease", "1 while the node holds its lease (JetStream, cp_nodes).", nil, nil)
 	descLeaseLost  = prometheus.NewDesc("cometplay_cluster_leases_lost_total", "Times the node lost its lease (renewed too late or refused) and evicted its rooms.", nil, nil)
 	descOwnerChg   = prometheus.NewDesc("cometplay_cluster_owner_changes_total", "Rooms this node took over from a node whose lease ended (compare-and-swap won).", nil, nil)
@@ -30,7 +33,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped, descMessages,
+	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped, descMessages, descTurnLog, descRestored, descRoomsLost,
 		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted} {
 		ch <- d
 	}
@@ -57,6 +60,11 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	c(descClaims, s.ClaimsIn, "in")
 	c(descOps, s.OpsOut, "out")
 	c(descOps, s.OpsIn, "in")
+	c(descTurnLog, s.TurnLogAppends, "appends")
+	c(descTurnLog, s.TurnLogRetries, "retries")
+	c(descTurnLog, s.TurnLogRefused, "refused")
+	c(descRestored, s.RoomsRestored)
+	c(descRoomsLost, s.RoomsLost)
 	c(descMessages, s.MessagesSent, "sent")
 	c(descMessages, s.MessagesJoined, "joined")
 	g(descPeers, float64(len(s.Peers)))

@@ -14,6 +14,7 @@ import (
 type msg struct {
 	subj, reply string
 	data        []byte
+	hdr         nats.Header // nil: none
 	// join says how the message may be joined with the one before it on
 	// its subject (coalesce).
 	join joinKind
@@ -102,7 +103,9 @@ func (o *outbox) run() {
 		for i := range batch {
 			m := &batch[i]
 			var err error
-			if m.reply != "" {
+			if m.hdr != nil {
+				err = o.nc.PublishMsg(&nats.Msg{Subject: m.subj, Reply: m.reply, Data: m.data, Header: m.hdr})
+			} else if m.reply != "" {
 				err = o.nc.PublishRequest(m.subj, m.reply, m.data)
 			} else {
 				err = o.nc.Publish(m.subj, m.data)
@@ -205,7 +208,7 @@ func subjectNode(subj string) (string, bool) {
 // joinInto appends m to p if both may be joined; it reports whether it
 // did.
 func joinInto(p, m *msg) bool {
-	if m.join == joinNone || p.join != m.join || p.subj != m.subj || p.reply != "" || m.reply != "" ||
+	if m.join == joinNone || p.join != m.join || p.hdr != nil || m.hdr != nil || p.subj != m.subj || p.reply != "" || m.reply != "" ||
 		len(p.data)+len(m.data)+2*binary.MaxVarintLen32 > maxJoined {
 		return false
 	}

@@ -247,7 +247,7 @@ func (d *directory) call(tag string, c roomCall) (roomAnswer, error) {
 
 // owner returns the node of a room or token id ("" or this node: local).
 func (d *directory) owner(id string) string {
-	if tag := RoomOwner(id); tag != "" && tag != d.n.opts.Node {
+	if tag := d.n.roomNode(id); tag != "" && tag != d.n.opts.Node {
 		return tag
 	}
 	return ""
@@ -335,15 +335,44 @@ func (d *directory) Leave(room, session string) error {
 }
 
 func (d *directory) Reclaim(token string, p rooms.PlayerInfo) error {
-	if tag := d.owner(token); tag != "" {
+	if tag := d.tokenNode(token); tag != "" {
 		_, err := d.call(tag, roomCall{Op: "reclaim", Token: token, Player: p})
 		return err
 	}
 	return d.local.Reclaim(token, p)
 }
 
+// tokenNode returns the node of a token's room ("": this one): the node
+// its prefix names, or, when that node is gone or has the room no more (it
+// was taken over), the node that knows the token. Tokens are asked for
+// rarely (a reclaim), so the other nodes are simply asked in turn.
+func (d *directory) tokenNode(token string) string {
+	tag := d.owner(token)
+	switch {
+	case tag == "":
+		if _, _, ok := d.local.TokenOwner(token); ok {
+			return ""
+		}
+	case slices.Contains(d.n.Peers(), tag):
+		return tag
+	default:
+		if _, _, ok := d.local.TokenOwner(token); ok {
+			return ""
+		}
+	}
+	for _, p := range d.n.Peers() {
+		if p == tag {
+			continue
+		}
+		if a, err := d.call(p, roomCall{Op: "token", Token: token}); err == nil && a.OK {
+			return p
+		}
+	}
+	return tag
+}
+
 func (d *directory) TokenOwner(token string) (string, rooms.Identity, bool) {
-	if tag := d.owner(token); tag != "" {
+	if tag := d.tokenNode(token); tag != "" {
 		a, err := d.call(tag, roomCall{Op: "token", Token: token})
 		return a.Room, a.Who, err == nil && a.OK
 	}
@@ -442,6 +471,6 @@ func (d *directory) SessionEnded(session string) {
 
 // OwnsRoom implements games.Cluster.
 func (n *Node) OwnsRoom(id string) bool {
-	tag := RoomOwner(id)
+	tag := n.roomNode(id)
 	return tag == "" || tag == n.opts.Node
 }

@@ -34,6 +34,9 @@ type Cluster interface {
 	// not block.
 	ForwardClaim(c ClaimCall, done func(error))
 	// OwnsRoom reports whether the room (its id) is this node's.
+	// Journal is the rooms' turn log (nil: none), which lets another node
+	// rebuild a room of this one (rooms.ManagerOptions.Journal).
+	Journal() rooms.Journal
 	OwnsRoom(id string) bool
 	// RoomIDPrefix begins the ids of the rooms this node creates
 	// (rooms.ManagerOptions.IDPrefix).

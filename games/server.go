@@ -97,6 +97,9 @@ func New(cfg Config) (*Server, error) {
 		s.bridge.cluster = cfg.Cluster
 		tr = cfg.Cluster.RemoteTransport(s.bridge)
 		ro.IDPrefix = cfg.Cluster.RoomIDPrefix()
+		if j := cfg.Cluster.Journal(); j != nil {
+			ro.Journal = j
+		}
 	}
 	s.rooms = rooms.NewManager(tr, ro)
 	fail := func(err error) (*Server, error) {

@@ -46,6 +46,9 @@ const (
 	EntryLeave    EntryKind = "leave"
 	EntryPresence EntryKind = "presence"
 	EntryTimer    EntryKind = "timer"
+	// EntryOwner is a journal's own entry, not a room's item (a new
+	// owner's fence: see the cluster package); Restore passes over it.
+	EntryOwner EntryKind = "owner"
 )
 
 // Entry is one item a room processed, with what the runtime read outside
@@ -62,9 +65,12 @@ type Entry struct {
 	Player *PlayerInfo `json:"p,omitempty"`
 	// Game, Options, Secret and CreatorNext: create. Secret is the room's
 	// own random secret: its reconnection tokens and ctx.Rand derive from it.
+	// Prefix is the IDPrefix of the Manager that made the room, which
+	// begins its tokens wherever it is rebuilt.
 	Game        string  `json:"g,omitempty"`
 	Options     Options `json:"o,omitempty"`
 	Secret      []byte  `json:"x,omitempty"`
+	Prefix      string  `json:"pf,omitempty"`
 	CreatorNext bool    `json:"cn,omitempty"`
 	// Token: reclaim.
 	Token string `json:"tk,omitempty"`
@@ -93,7 +99,7 @@ func (r *room) entryOf(it *item, now time.Time) *Entry {
 	e := &Entry{Time: now, Session: it.session}
 	switch it.kind {
 	case kCreate:
-		e.Kind, e.Game, e.Options, e.Secret, e.CreatorNext = EntryCreate, r.game.Name, it.entry.opts, r.d.secret[:], it.creatorNext
+		e.Kind, e.Game, e.Options, e.Secret, e.Prefix, e.CreatorNext = EntryCreate, r.game.Name, it.entry.opts, r.d.secret[:], r.d.prefix, it.creatorNext
 	case kJoin, kSpectate:
 		e.Kind = map[itemKind]EntryKind{kJoin: EntryJoin, kSpectate: EntrySpectate}[it.kind]
 		info := it.entry.info
@@ -214,7 +220,7 @@ func (r *room) derive(purpose byte, n uint64) []byte {
 // same tokens.
 func (r *room) nextToken() string {
 	r.d.tokenN++
-	return r.m.o.IDPrefix + idEncoding.EncodeToString(r.derive('t', uint64(r.d.tokenN))[:20])
+	return r.d.prefix + idEncoding.EncodeToString(r.derive('t', uint64(r.d.tokenN))[:20])
 }
 
 // Rand returns a source of random numbers for the current hook, seeded

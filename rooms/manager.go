@@ -413,7 +413,7 @@ func (m *Manager) Create(game string, creator PlayerInfo, opts Options) (roomID 
 		return "", ErrUnknownGame
 	}
 	r := newRoom(m, g, m.o.IDPrefix+RandomID())
-	r.d.secret = newSecret()
+	r.d.secret, r.d.prefix = newSecret(), m.o.IDPrefix
 	if withCreator {
 		c := charge{player: creator.PlayerID, addr: AddrKey(creator.Addr)}
 		if err := m.waiting.take(c, m.o.MaxWaitingPerPlayer, m.o.MaxWaitingPerAddr); err != nil {
@@ -835,12 +835,16 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 		return errors.New("rooms: restore: the journal's creation has no secret")
 	}
 	copy(r.d.secret[:], entries[0].Secret)
+	r.d.prefix = entries[0].Prefix
 	// Nothing runs the room but this until it is restored: what its
 	// replayed items queue (presence checks) waits in its mailbox.
 	r.scheduled = true
 	var err error
 	for i := range entries {
 		e := entries[i]
+		if e.Kind == EntryOwner {
+			continue
+		}
 		e.Seen = slices.Clone(e.Seen)
 		r.d.replay = &e
 		var it item

@@ -137,6 +137,7 @@ type room struct {
 type roomDet struct {
 	post    []func() // hooks to run after the current one returns
 	secret  [16]byte
+	prefix  string // its tokens' (the IDPrefix of the Manager that made it)
 	tokenN  uint32
 	timerN  uint32
 	pos     uint64

@@ -179,6 +179,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.StringVar(&s.cluster.games, "cluster-games", "n1", "tag of the games node, which runs the rooms and the lobby for every node")
 	fs.StringVar(&s.cluster.storeDir, "store-dir", "", "directory of the embedded NATS server's JetStream data (who owns each room); empty: a temporary directory removed at exit")
 	fs.IntVar(&s.cluster.replicas, "cluster-replicas", 0, "NATS servers keeping each copy of JetStream's data (0: 3 with an embedded NATS routed to two nodes or more, else 1 per node listed)")
+	boolVar(fs, &s.cluster.turnLog, "cluster-turn-log", true, "append every room item to JetStream before its output goes out, so that another node rebuilds a room whose node died (false: such a room is lost)")
 	return fs
 }
 
@@ -187,6 +188,7 @@ type clusterFlags struct {
 	node, listen, nats, games, storeDir string
 	routes                              []string
 	replicas                            int
+	turnLog                             bool
 }
 
 // parseSettings parses args, then takes each flag not given from its
@@ -272,7 +274,7 @@ func (s *settings) check() []error {
 		fail("heartbeat", "must be shorter than %v, after which the site's browser client deems a silent connection dead, got %v", browserHeartbeatTimeout, c.Comet.Heartbeat)
 	}
 	if k := s.cluster; k.node == "" {
-		for _, name := range []string{"cluster-routes", "nats", "store-dir", "cluster-replicas"} {
+		for _, name := range []string{"cluster-routes", "nats", "store-dir", "cluster-replicas", "cluster-turn-log"} {
 			if f := s.fs.Lookup(name); f != nil && f.Value.String() != f.DefValue {
 				fail(name, "needs -node (this node's tag)")
 			}

@@ -356,7 +356,7 @@ func TestFlagFields(t *testing.T) {
 	}
 	own := map[string]bool{"profile": true, "gc-percent": true, "memory-limit": true, "log-format": true, "log-level": true,
 		"node": true, "cluster-listen": true, "cluster-routes": true, "nats": true, "cluster-games": true,
-		"store-dir": true, "cluster-replicas": true}
+		"store-dir": true, "cluster-replicas": true, "cluster-turn-log": true}
 	s.fs.VisitAll(func(f *flag.Flag) {
 		if mapped[f.Name] == own[f.Name] {
 			t.Errorf("-%s: mapped to a field %v; want %v", f.Name, mapped[f.Name], !own[f.Name])

@@ -57,7 +57,7 @@ func run(args []string, lookup func(string) (string, bool), stdout, stderr io.Wr
 	c.Logger, c.HTTP.StaticModTime = log, startTime()
 	if k := st.cluster; k.node != "" {
 		node, err := cluster.Start(cluster.Options{Node: k.node, NATS: k.nats, Listen: k.listen, Routes: k.routes, Games: k.games,
-			StoreDir: k.storeDir, Replicas: k.replicas, Logger: log})
+			StoreDir: k.storeDir, Replicas: k.replicas, NoTurnLog: !k.turnLog, Logger: log})
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1

@@ -313,6 +313,10 @@ function renderCluster(cur, prev) {
 		['leases lost', 'cometplay_cluster_leases_lost_total'],
 		['rooms taken over (owner changes)', 'cometplay_cluster_owner_changes_total'],
 		['rooms evicted', 'cometplay_cluster_rooms_evicted_total'],
+		['rooms rebuilt from their turn log', 'cometplay_cluster_rooms_restored_total'],
+		['rooms taken over and lost', 'cometplay_cluster_rooms_lost_total'],
+		['turn log appends', 'cometplay_cluster_turn_log_total', { kind: 'appends' }],
+		['turn log appends refused (fenced)', 'cometplay_cluster_turn_log_total', { kind: 'refused' }],
 	];
 	fillTable('cluster', rows.filter(([, n]) => cur.m[n]).map(([label, n, want, scale]) => {
 		const v = sum(cur, n, want);

@@ -1,0 +1,404 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// The turn log (issue 14): every item a room processes is appended to the
+// room's subject of one JetStream stream before the item's output goes out
+// (rooms.Journal), so that the node that takes the room over from a dead
+// owner rebuilds it (rooms.Manager.Restore) instead of losing it.
+//
+// An append names the subject's last sequence it expects (the fencing
+// token): a deposed owner, whose view of the log is behind the new owner's
+// first append, can never write, and its room is evicted at its next item.
+// An append not answered (no quorum, a lost answer) is sent again with the
+// same message id, which JetStream deduplicates, until it is answered.
+// The appends take no goroutine: they leave through the node's outbox and
+// their answers come to one subscription.
+const (
+	streamRoomLog = "cp_roomlog"
+	roomLogPrefix = "cp.roomlog."
+	// appendRetry: an append not answered in this time is sent again.
+	appendRetry = 2 * time.Second
+	// logDuplicates is JetStream's window for the appends' message ids: an
+	// append sent again within it after its answer was lost is answered
+	// as the first. JetStream keeps every id of the window in memory
+	// (about 100 bytes each: 6 MB at 1,000 moves a second).
+	logDuplicates = time.Minute
+)
+
+// errFenced: the room's log has entries this node did not write (another
+// node took the room over): the room is not this node's any more.
+var errFenced = errors.New("cluster: the room's turn log moved on without this node: another node owns the room")
+
+// turnLog is a node's rooms.Journal.
+type turnLog struct {
+	n *Node
+
+	mu      sync.Mutex
+	last    map[string]uint64 // room → its subject's last sequence (0: none yet)
+	pending map[uint64]*logAppend
+	next    uint64
+
+	appends, retries, refused, restored, restoreFailed atomic.Int64
+}
+
+// logAppend is an append in flight.
+type logAppend struct {
+	room   string
+	data   []byte
+	expect uint64
+	msgID  string
+	done   func(error)
+	sent   time.Time
+}
+
+func newTurnLog(n *Node) *turnLog {
+	return &turnLog{n: n, last: make(map[string]uint64), pending: make(map[uint64]*logAppend)}
+}
+
+// ackSubject is where JetStream answers the append id.
+func (l *turnLog) ackSubject(id uint64) string {
+	return "cp.n." + l.n.opts.Node + ".jack." + strconv.FormatUint(id, 36)
+}
+
+// Append implements rooms.Journal. On an executor: it only queues.
+func (l *turnLog) Append(room string, e rooms.Entry, done func(error)) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		done(err) // not reached: entries are plain data
+		return
+	}
+	inc := l.n.own.incarnation()
+	l.mu.Lock()
+	l.next++
+	id := l.next
+	expect := l.last[room]
+	a := &logAppend{room: room, data: data, expect: expect, done: done, sent: time.Now(),
+		msgID: room + "." + inc + "." + strconv.FormatUint(expect+1, 10)}
+	l.pending[id] = a
+	l.mu.Unlock()
+	l.appends.Add(1)
+	l.send(id, a)
+}
+
+func (l *turnLog) send(id uint64, a *logAppend) {
+	h := nats.Header{}
+	h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(a.expect, 10))
+	h.Set(jetstream.MsgIDHeader, a.msgID)
+	l.n.out.push(msg{subj: roomLogPrefix + a.room, reply: l.ackSubject(id), data: a.data, hdr: h})
+}
+
+// pubAck is JetStream's answer to a publish to a stream.
+type pubAck struct {
+	Seq   uint64 `json:"seq"`
+	Error *struct {
+		Code        int    `json:"code"`
+		ErrCode     int    `json:"err_code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+// onAck takes JetStream's answer to an append (the subscription's
+// goroutine).
+func (l *turnLog) onAck(m *nats.Msg) {
+	id, ok := lastID(m.Subject)
+	if !ok {
+		return
+	}
+	var ack pubAck
+	if len(m.Data) == 0 || json.Unmarshal(m.Data, &ack) != nil {
+		return // no responders (JetStream not there yet, no quorum): sent again by retry
+	}
+	fenced := ack.Error != nil && (ack.Error.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequence) ||
+		ack.Error.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequenceConstant))
+	if ack.Error != nil && !fenced {
+		return // an error that may pass: sent again by retry
+	}
+	l.mu.Lock()
+	a := l.pending[id]
+	if a == nil {
+		l.mu.Unlock()
+		return
+	}
+	delete(l.pending, id)
+	if ack.Error != nil {
+		delete(l.last, a.room)
+		l.mu.Unlock()
+		l.refused.Add(1)
+		a.done(errFenced)
+		return
+	}
+	l.last[a.room] = ack.Seq
+	l.mu.Unlock()
+	a.done(nil)
+}
+
+// retry sends again the appends not answered for appendRetry (from the
+// hello goroutine, every second).
+func (l *turnLog) retry() {
+	now := time.Now()
+	var ids []uint64
+	var as []*logAppend
+	l.mu.Lock()
+	for id, a := range l.pending {
+		if now.Sub(a.sent) >= appendRetry {
+			a.sent = now
+			ids, as = append(ids, id), append(as, a)
+		}
+	}
+	l.mu.Unlock()
+	for i, id := range ids {
+		l.retries.Add(1)
+		l.send(id, as[i])
+	}
+}
+
+// fence appends this node's owner entry to a room's log after sequence
+// last, and waits for the answer (at most timeout). On the restorer.
+func (l *turnLog) fence(room string, last uint64, timeout time.Duration) error {
+	l.mu.Lock()
+	l.last[room] = last
+	l.mu.Unlock()
+	res := make(chan error, 1)
+	l.Append(room, rooms.Entry{Kind: rooms.EntryOwner, Time: time.Now(), Session: l.n.opts.Node}, func(err error) { res <- err })
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		return err
+	case <-t.C:
+		return errors.New("cluster: no answer from JetStream to a turn log's fence")
+	}
+}
+
+// forget drops what the log knows of a room that closed or left.
+func (l *turnLog) forget(room string) {
+	l.mu.Lock()
+	delete(l.last, room)
+	l.mu.Unlock()
+}
+
+// read returns a room's entries and the last sequence of its subject.
+func (l *turnLog) read(ctx context.Context, js jetstream.JetStream, room string) ([]rooms.Entry, uint64, error) {
+	subj := roomLogPrefix + room
+	st, err := js.Stream(ctx, streamRoomLog)
+	if err != nil {
+		return nil, 0, err
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		return nil, 0, err
+	}
+	count := info.State.Subjects[subj]
+	if count == 0 {
+		return nil, 0, nil
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
+	if err != nil {
+		return nil, 0, err
+	}
+	entries := make([]rooms.Entry, 0, count)
+	var last uint64
+	for uint64(len(entries)) < count {
+		batch, err := cons.Fetch(int(min(count-uint64(len(entries)), 256)), jetstream.FetchMaxWait(kvTimeout))
+		if err != nil {
+			return nil, 0, err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			var e rooms.Entry
+			if err := json.Unmarshal(m.Data(), &e); err != nil {
+				return nil, 0, err
+			}
+			md, err := m.Metadata()
+			if err != nil {
+				return nil, 0, err
+			}
+			entries = append(entries, e)
+			last = md.Sequence.Stream
+			got++
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, 0, err
+		}
+		if got == 0 {
+			return nil, 0, errors.New("cluster: reading a room's turn log: no more entries came")
+		}
+	}
+	return entries, last, nil
+}
+
+// roomNodes maps the rooms that live on another node than their id's
+// prefix names (taken over) to that node. Safe for concurrent use.
+type roomNodes struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (r *roomNodes) get(id string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	tag, ok := r.m[id]
+	return tag, ok
+}
+
+func (r *roomNodes) set(id, tag string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[string]string)
+	}
+	if tag == "" || strings.HasPrefix(id, tag+"-") {
+		delete(r.m, id)
+		return
+	}
+	r.m[id] = tag
+}
+
+// roomNode returns the node of a room or a token id ("" none): the owner
+// a record names if the room was taken over, else the one its prefix
+// names.
+func (n *Node) roomNode(id string) string {
+	if tag, ok := n.moved.get(id); ok {
+		return tag
+	}
+	return RoomOwner(id)
+}
+
+// logMaxAge bounds how long JetStream keeps a room's log: a room's log is
+// purged when the room closes (its record deleted), and one nobody purged
+// (its node died and nobody could rebuild the room) goes after this.
+const logMaxAge = 24 * time.Hour
+
+// purgeLog removes a closed room's log (after its record's deletion: this
+// node owned it to the end). Fire and forget: what is not purged goes at
+// logMaxAge.
+func (n *Node) purgeLog(room string) {
+	if n.tlog == nil {
+		return
+	}
+	n.tlog.forget(room)
+	b, _ := json.Marshal(map[string]string{"filter": roomLogPrefix + room})
+	n.out.push(msg{subj: "$JS.API.STREAM.PURGE." + streamRoomLog, reply: "cp.n." + n.opts.Node + ".jpurge", data: b})
+}
+
+// takenRoom is a room whose record this node won, to rebuild.
+type takenRoom struct {
+	room string
+	rev  uint64 // its record's revision
+}
+
+// restoring queues the rebuilding of a room this node took over (the
+// ownership goroutine: reading the log takes round trips, which the
+// restorer makes).
+func (o *ownership) restoring(room string, rev uint64) {
+	o.mu.Lock()
+	o.restores = append(o.restores, takenRoom{room, rev})
+	o.mu.Unlock()
+	signal(o.restoreWake)
+}
+
+// restorer rebuilds the rooms this node took over, one at a time, until
+// stop. One goroutine per node.
+func (n *Node) restorer(stop <-chan struct{}) {
+	o := n.own
+	for {
+		select {
+		case <-stop:
+			return
+		case <-o.restoreWake:
+		}
+		o.mu.Lock()
+		rs := o.restores
+		o.restores = nil
+		o.mu.Unlock()
+		for _, t := range rs {
+			n.restore(t)
+		}
+	}
+}
+
+// restore rebuilds a room taken over from its turn log. A room that cannot
+// be rebuilt (no log: NoTurnLog, or its node made it before the log; an
+// error) is gone: the lobby is told, and its record and log are deleted.
+func (n *Node) restore(t takenRoom) {
+	o := n.own
+	gone := func(why string, err error) {
+		n.log.Warn("cluster: a room taken over cannot be rebuilt; it is gone", "room", t.room, "why", why, "err", err)
+		if n.tlog != nil {
+			n.tlog.restoreFailed.Add(1)
+		}
+		n.moved.set(t.room, "")
+		o.mu.Lock()
+		delete(o.known, t.room)
+		o.toDelete = append(o.toDelete, t.room)
+		o.revs[t.room] = t.rev
+		o.mu.Unlock()
+		n.roomGone(t.room)
+		o.poke()
+	}
+	m := n.roomsManager()
+	if n.tlog == nil || m == nil {
+		gone("no turn log here", nil)
+		return
+	}
+	// Read the log, then fence it: an entry of this node's after the last
+	// one read, which a deposed owner still running (stalled past its
+	// lease) cannot follow. Its appends are refused from then on and it
+	// evicts the room. If it appended after the read, read again.
+	var entries []rooms.Entry
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(o.ctx, 4*kvTimeout)
+		es, last, err := n.tlog.read(ctx, o.js, t.room)
+		cancel()
+		if err != nil || len(es) == 0 {
+			gone("its turn log cannot be read", err)
+			return
+		}
+		err = n.tlog.fence(t.room, last, 4*kvTimeout)
+		if err == nil {
+			entries = es
+			break
+		}
+		if !errors.Is(err, errFenced) || try == 4 {
+			gone("its turn log cannot be fenced", err)
+			return
+		}
+	}
+	// This node's before the room says anything: its info marks it known
+	// (no record to create: the take wrote it).
+	o.mu.Lock()
+	o.known[t.room] = true
+	o.revs[t.room] = t.rev
+	o.mu.Unlock()
+	if err := m.Restore(t.room, entries[0].Game, entries); err != nil {
+		n.tlog.forget(t.room)
+		gone("its turn log does not replay", err)
+		return
+	}
+	n.tlog.restored.Add(1)
+	n.log.Info("cluster: a room taken over was rebuilt from its turn log", "room", t.room, "entries", len(entries))
+}
+
+// Journal implements games.Cluster: the rooms' turn log (nil with
+// NoTurnLog).
+func (n *Node) Journal() rooms.Journal {
+	if n.tlog == nil {
+		return nil
+	}
+	return n.tlog
+}

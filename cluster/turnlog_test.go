@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
+	"github.com/cometplay/cometplay/internal/testkit"
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// until reads p's events up to one of type typ and returns it, checking
+// that p_seq goes up one by one.
+func (p *tttPlayer) until(typ string) map[string]string {
+	p.t.Helper()
+	for {
+		ev := p.s.next()
+		p.count(ev)
+		if ev["type"] == typ {
+			return ev
+		}
+	}
+}
+
+// untilMove reads p's events up to the "move" of a cell.
+func (p *tttPlayer) untilMove(cell int) map[string]string {
+	p.t.Helper()
+	for {
+		ev := p.until("move")
+		var m struct {
+			Cell int `json:"cell"`
+		}
+		json.Unmarshal([]byte(ev["data"]), &m)
+		if m.Cell == cell {
+			return ev
+		}
+	}
+}
+
+// boardOf decodes the board of a "move" or "start" event.
+func boardOf(ev map[string]string) [9]string {
+	var b struct {
+		Board [9]string `json:"board"`
+	}
+	json.Unmarshal([]byte(ev["data"]), &b)
+	return b.Board
+}
+
+// moveUntilApplied publishes p's move until a node takes it: while the
+// room's node is gone and nobody has rebuilt the room, the publish is
+// answered with a nack ("not available, try again"), and the client
+// tries again, as the browser library does. The move keeps its id and
+// sequence number, so that it is applied once however often it is sent.
+func (p *tttPlayer) moveUntilApplied(room string, cell, seq int) (tries int) {
+	p.t.Helper()
+	q := fmt.Sprintf("p_event=publish&p_format=json&p_id=%s&p_subject=/room/%s&type=move&data=%%7B%%22cell%%22%%3A%d%%7D&move=m%d&seq=%d", p.id, room, cell, seq, seq)
+	deadline := time.Now().Add(time.Minute) // a liveness bound: leases are seconds long
+	for {
+		tries++
+		st, evs := p.ctl.do(q)
+		if st == 200 && len(evs) > 0 && evs[0]["p_event"] == "publish-ack" {
+			return tries
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: move to cell %d not taken within a minute (last answer %d %v)", p.name, cell, st, evs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestARoomOutlivesItsNode: the node running a game dies (its NATS server
+// stops: its lease is not renewed, its hellos stop) while both players are
+// homed on other nodes. Another node takes the room over, rebuilds it from
+// its turn log and fences the log; the game goes on: a move sent during the
+// outage is applied once, every acknowledged move is on the board, and
+// neither player misses an event (p_seq contiguous).
+func TestARoomOutlivesItsNode(t *testing.T) {
+	gn, plain := startGamesCluster(t, 3)
+	owner := gn[2].node
+	a := &tttPlayer{t: t, name: "a"}
+	b := &tttPlayer{t: t, name: "b"}
+	if err := a.connect(plain[0].addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.connect(plain[1].addr()); err != nil {
+		t.Fatal(err)
+	}
+	m := owner.roomsManager()
+	room, err := m.Create(ttt.Name, rooms.PlayerInfo{SessionID: a.id, PlayerID: "pa", Name: "a"}, rooms.Options{"turn": "60"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Join(room, rooms.PlayerInfo{SessionID: b.id, PlayerID: "pb", Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	a.until("start")
+	b.until("start")
+	// a is X (seat 0) and moves first.
+	a.moveUntilApplied(room, 0, 1)
+	a.until("ack")
+	b.untilMove(0)
+	b.moveUntilApplied(room, 4, 1)
+	b.until("ack")
+	a.untilMove(4)
+	testkit.Eventually(t, "the room's owner record", func() bool { return owner.Stats().OwnerRecords >= 1 })
+
+	// The owner dies: cut off from the others, its rooms gone with it.
+	owner.own.stall()
+	owner.shutdownNATS()
+	died := time.Now()
+
+	// a's next move, sent at once: answered "try again" until a node has
+	// rebuilt the room.
+	tries := a.moveUntilApplied(room, 1, 2)
+	ack := a.until("ack")
+	ev := b.untilMove(1)
+	t.Logf("the move was taken %v after the owner died, at its %d. try; ack %s", time.Since(died).Round(time.Millisecond), tries, ack["data"])
+	if got, want := boardOf(ev), [9]string{"X", "X", "", "", "O"}; got != want {
+		t.Errorf("b's board after the move: %q, want %q (every acknowledged move, the new one once)", got, want)
+	}
+	var restored int64
+	for _, g := range gn[:2] {
+		restored += g.node.Stats().RoomsRestored
+	}
+	if restored != 1 {
+		t.Errorf("rooms rebuilt from their turn log: %d, want 1", restored)
+	}
+	// The game plays on to its end on its new node.
+	b.moveUntilApplied(room, 8, 2)
+	b.until("ack")
+	a.untilMove(8)
+	a.moveUntilApplied(room, 2, 3)
+	if res := a.until("finished"); res["data"] == "" {
+		t.Error("no result")
+	}
+	b.until("finished")
+	for _, p := range []*tttPlayer{a, b} {
+		if p.gaps != 0 {
+			t.Errorf("%s: %d gaps in p_seq", p.name, p.gaps)
+		}
+	}
+}
+
+// TestStaleOwnerIsFencedByTheTurnLog: a node stalls past its lease (its
+// NATS server, loops and rooms run on); another node takes its room,
+// rebuilds it from the turn log and fences the log. The stale owner's next
+// item is refused by the log and its room evicted, before it even learns
+// of the takeover: two owners never both publish.
+func TestStaleOwnerIsFencedByTheTurnLog(t *testing.T) {
+	gn, _ := startGamesCluster(t, 3)
+	stale := gn[1].node
+	m := stale.roomsManager()
+	room, err := m.Create(ttt.Name, rooms.PlayerInfo{SessionID: "n2sa", PlayerID: "pa", Name: "A"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Join(room, rooms.PlayerInfo{SessionID: "n2sb", PlayerID: "pb", Name: "B"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the room's record and its entries", func() bool {
+		st := stale.Stats()
+		return st.OwnerRecords == 1 && st.TurnLogAppends >= 2
+	})
+	resume := stale.own.stall()
+	defer resume()
+	var taker *Node
+	testkit.EventuallyWithin(t, time.Minute, "the room rebuilt on another node", func() bool {
+		for _, g := range []*gamesNode{gn[0], gn[2]} {
+			if g.node.Stats().RoomsRestored == 1 {
+				taker = g.node
+				return true
+			}
+		}
+		return false
+	})
+	if _, ok := taker.roomsManager().Room(room); !ok {
+		t.Fatalf("%s rebuilt the room but does not have it", taker.Tag())
+	}
+	// The stale owner, still unaware, processes an item: its append names
+	// the log as it left it, which the taker's fence moved on.
+	if err := m.Deliver(room, "n2sa", rooms.Message{Type: "move", Data: []byte(`{"cell":0}`), MoveID: "m1", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.EventuallyWithin(t, time.Minute, "the stale owner's append refused and its room evicted", func() bool {
+		_, here := m.Room(room)
+		return stale.Stats().TurnLogRefused == 1 && !here
+	})
+	if _, ok := taker.roomsManager().Room(room); !ok {
+		t.Errorf("the room left %s when the stale owner was fenced", taker.Tag())
+	}
+}
