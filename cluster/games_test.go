@@ -422,17 +422,7 @@ func TestQuickMatchAcrossNodes(t *testing.T) {
 			p.hello()
 			homes[i] = home(p.id)
 			p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
-			for {
-				ev := p.s.next()
-				if ev["type"] == "joined" {
-					var j struct {
-						Room string `json:"room"`
-					}
-					json.Unmarshal([]byte(ev["data"]), &j)
-					rooms[i] = j.Room
-					return
-				}
-			}
+			rooms[i] = p.joinedRoom()
 		}()
 	}
 	wg.Wait()
@@ -508,20 +498,11 @@ func TestQuickMatchPlacesTheRoomOnAPlayersNode(t *testing.T) {
 		}
 		room := ""
 		for _, p := range ps {
-			for {
-				ev := p.s.next()
-				if ev["type"] == "joined" {
-					var j struct {
-						Room string `json:"room"`
-					}
-					json.Unmarshal([]byte(ev["data"]), &j)
-					if room != "" && j.Room != room {
-						t.Fatalf("the pair was seated in %s and %s", room, j.Room)
-					}
-					room = j.Room
-					break
-				}
+			r := p.joinedRoom()
+			if room != "" && r != room {
+				t.Fatalf("the pair was seated in %s and %s", room, r)
 			}
+			room = r
 		}
 		return RoomOwner(room)
 	}

@@ -24,6 +24,16 @@ func (p *tttPlayer) until(typ string) map[string]string {
 	}
 }
 
+// joinedRoom reads p's events up to its "joined" and returns its room.
+func (p *tttPlayer) joinedRoom() string {
+	p.t.Helper()
+	var j struct {
+		Room string `json:"room"`
+	}
+	json.Unmarshal([]byte(p.until("joined")["data"]), &j)
+	return j.Room
+}
+
 // untilMove reads p's events up to the "move" of a cell.
 func (p *tttPlayer) untilMove(cell int) map[string]string {
 	p.t.Helper()
