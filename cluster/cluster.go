@@ -206,7 +206,7 @@ func Start(o Options) (*Node, error) {
 	n.subscribe(map[string]nats.MsgHandler{"cp.nodes": n.onHello})
 	if !o.NoTurnLog {
 		n.tlog = newTurnLog(n)
-		n.subscribe(map[string]nats.MsgHandler{"cp.n." + o.Node + ".jack.*": n.tlog.onAck})
+		n.subscribe(map[string]nats.MsgHandler{"cp.n." + o.Node + ".jack.*": n.tlog.onAck, subjMoved: n.onMoved})
 	}
 	go n.sayHello()
 	n.ownWG.Add(2)
@@ -252,12 +252,25 @@ func (n *Node) sayHello() {
 	}
 }
 
+// byePrefix begins a node's goodbye on cp.nodes (its tag follows).
+const byePrefix = "bye "
+
 // sayHelloOnce tells the other nodes this one is there.
 func (n *Node) sayHelloOnce() {
 	n.out.push(msg{subj: "cp.nodes", data: []byte(n.opts.Node)})
 }
 
 func (n *Node) onHello(m *nats.Msg) {
+	if tag, ok := strings.CutPrefix(string(m.Data), byePrefix); ok {
+		// A node stopping (HandOver): gone now, not a peerTimeout later.
+		n.peersMu.Lock()
+		delete(n.peers, tag)
+		n.peersMu.Unlock()
+		if tag != n.opts.Node {
+			n.own.suspect(tag)
+		}
+		return
+	}
 	tag := string(m.Data)
 	if tag == n.opts.Node || !comet.ValidTag(tag) {
 		return
@@ -277,14 +290,19 @@ func (n *Node) onHello(m *nats.Msg) {
 func (n *Node) Peers() []string {
 	now := time.Now()
 	n.peersMu.Lock()
-	defer n.peersMu.Unlock()
 	tags := make([]string, 0, len(n.peers))
+	var quiet []string
 	for tag, seen := range n.peers {
 		if now.Sub(seen) > peerTimeout {
 			delete(n.peers, tag)
+			quiet = append(quiet, tag)
 			continue
 		}
 		tags = append(tags, tag)
+	}
+	n.peersMu.Unlock()
+	if len(quiet) > 0 {
+		n.own.suspect(quiet...)
 	}
 	return tags
 }

@@ -118,6 +118,8 @@ type ownership struct {
 	kick     chan struct{}                   // take orphans now
 	took     func(room string, epoch uint32) // tests: each take won
 	storeDir string                          // a temporary store to remove at Close ("" none)
+	leaving  bool                            // the node handed its rooms over (HandOver): no lease any more
+	suspects []string                        // nodes gone quiet or that said goodbye: their leases are read at once
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -135,7 +137,7 @@ type ownership struct {
 	restoreWake chan struct{} // restores has some
 
 	stats struct {
-		renewals, lost, created, deleted, adopted, refused, evicted atomic.Int64
+		renewals, lost, created, deleted, adopted, refused, evicted, handedOver atomic.Int64
 	}
 }
 
@@ -204,6 +206,17 @@ func signal(c chan struct{}) {
 	}
 }
 
+// suspect asks the ownership goroutine to look at once for the rooms of
+// nodes gone quiet (no hello for peerTimeout) or that said goodbye: their
+// records are candidates at once, and taken if the bucket says their
+// leases are gone (leaseGone). Safe for concurrent use.
+func (o *ownership) suspect(tags ...string) {
+	o.mu.Lock()
+	o.suspects = append(o.suspects, tags...)
+	o.mu.Unlock()
+	signal(o.kick)
+}
+
 // incarnation returns the incarnation of the lease held ("" none).
 func (o *ownership) incarnation() string {
 	o.mu.Lock()
@@ -256,8 +269,17 @@ func (o *ownership) run(stop <-chan struct{}) {
 		case <-o.wake:
 			o.writeRecords()
 		case <-o.kick:
+			o.mu.Lock()
+			suspects := o.suspects
+			o.suspects = nil
+			o.mu.Unlock()
+			for _, tag := range suspects {
+				// Judged by the bucket, not by a watch that may have
+				// stalled with the server that went (leaseGone).
+				delete(o.nodes, tag)
+			}
 			if nodes.up && recs.up {
-				o.takeOrphans(true)
+				o.takeOrphans(len(suspects) == 0)
 			}
 		case <-tick.C:
 			o.renew()
@@ -427,8 +449,11 @@ func (o *ownership) acquire() bool {
 // over): the node evicts every room it has and takes a new lease.
 func (o *ownership) renew() {
 	o.mu.Lock()
-	inc, rev := o.inc, o.leaseRev
+	inc, rev, leaving := o.inc, o.leaseRev, o.leaving
 	o.mu.Unlock()
+	if leaving {
+		return
+	}
 	if inc == "" {
 		o.acquire()
 		return
@@ -836,8 +861,9 @@ func (o *ownership) evictIfMine(id, owner string) {
 func (o *ownership) takeOrphans(kicked bool) {
 	o.mu.Lock()
 	inc, delay, manual := o.inc, o.delay, o.manual
+	leaving := o.leaving
 	o.mu.Unlock()
-	if inc == "" || manual && !kicked {
+	if inc == "" || leaving || manual && !kicked {
 		return
 	}
 	now := time.Now()

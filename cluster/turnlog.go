@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cometplay/cometplay/comet"
 	"github.com/cometplay/cometplay/rooms"
 )
 
@@ -207,39 +208,34 @@ func (l *turnLog) read(ctx context.Context, js jetstream.JetStream, room string)
 	if count == 0 {
 		return nil, 0, nil
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{subj}})
-	if err != nil {
-		return nil, 0, err
-	}
+	// One get per entry, each bound by ctx (an ordered consumer retries
+	// forever when its server goes): a room's log is tens of entries.
 	entries := make([]rooms.Entry, 0, count)
 	var last uint64
-	for uint64(len(entries)) < count {
-		batch, err := cons.Fetch(int(min(count-uint64(len(entries)), 256)), jetstream.FetchMaxWait(kvTimeout))
+	for seq := uint64(1); uint64(len(entries)) < count; seq = last + 1 {
+		m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
 		if err != nil {
 			return nil, 0, err
 		}
-		got := 0
-		for m := range batch.Messages() {
-			var e rooms.Entry
-			if err := json.Unmarshal(m.Data(), &e); err != nil {
-				return nil, 0, err
-			}
-			md, err := m.Metadata()
-			if err != nil {
-				return nil, 0, err
-			}
-			entries = append(entries, e)
-			last = md.Sequence.Stream
-			got++
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		var e rooms.Entry
+		if err := json.Unmarshal(m.Data, &e); err != nil {
 			return nil, 0, err
 		}
-		if got == 0 {
-			return nil, 0, errors.New("cluster: reading a room's turn log: no more entries came")
-		}
+		entries = append(entries, e)
+		last = m.Sequence
 	}
 	return entries, last, nil
+}
+
+// subjMoved carries "<room id> <node>": a node rebuilt a room taken over.
+const subjMoved = "cp.moved"
+
+// onMoved notes where a room taken over lives now.
+func (n *Node) onMoved(m *nats.Msg) {
+	room, tag, ok := strings.Cut(string(m.Data), " ")
+	if ok && comet.ValidTag(tag) {
+		n.moved.set(room, tag)
+	}
 }
 
 // roomNodes maps the rooms that live on another node than their id's
@@ -278,6 +274,11 @@ func (n *Node) roomNode(id string) string {
 	}
 	return RoomOwner(id)
 }
+
+// restorePatience is how long a node tries to read and fence the log of a
+// room it took over (JetStream electing new leaders after a server died)
+// before it gives the room up.
+const restorePatience = 30 * time.Second
 
 // logMaxAge bounds how long JetStream keeps a room's log: a room's log is
 // purged when the room closes (its record deleted), and one nobody purged
@@ -360,24 +361,34 @@ func (n *Node) restore(t takenRoom) {
 	// one read, which a deposed owner still running (stalled past its
 	// lease) cannot follow. Its appends are refused from then on and it
 	// evicts the room. If it appended after the read, read again.
+	// JetStream may be electing new leaders meanwhile (the dead node's
+	// server led some): what fails for a while is tried again.
 	var entries []rooms.Entry
-	for try := 0; ; try++ {
-		ctx, cancel := context.WithTimeout(o.ctx, 4*kvTimeout)
+	for try, until := 0, time.Now().Add(restorePatience); ; try++ {
+		if try > 0 && !sleep(n.stop, time.Duration(min(try, 10))*100*time.Millisecond) {
+			return
+		}
+		// Short tries: a request to a stream whose leader is gone waits
+		// for its timeout, while a new leader is usually there in a
+		// second or two.
+		ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
 		es, last, err := n.tlog.read(ctx, o.js, t.room)
 		cancel()
-		if err != nil || len(es) == 0 {
-			gone("its turn log cannot be read", err)
+		if err == nil && len(es) == 0 {
+			gone("it has no turn log", nil)
 			return
 		}
-		err = n.tlog.fence(t.room, last, 4*kvTimeout)
 		if err == nil {
-			entries = es
-			break
+			if err = n.tlog.fence(t.room, last, kvTimeout); err == nil {
+				entries = es
+				break
+			}
 		}
-		if !errors.Is(err, errFenced) || try == 4 {
-			gone("its turn log cannot be fenced", err)
+		if time.Now().After(until) {
+			gone("its turn log cannot be read and fenced", err)
 			return
 		}
+		n.log.Debug("cluster: rebuilding a room taken over: tried again", "room", t.room, "err", err)
 	}
 	// This node's before the room says anything: its info marks it known
 	// (no record to create: the take wrote it).
@@ -391,6 +402,9 @@ func (n *Node) restore(t takenRoom) {
 		return
 	}
 	n.tlog.restored.Add(1)
+	// Every node routes the room here from its watch of the records; a
+	// watch may lag (its consumer moving after a server died): say it too.
+	n.out.push(msg{subj: subjMoved, data: []byte(t.room + " " + n.opts.Node)})
 	n.log.Info("cluster: a room taken over was rebuilt from its turn log", "room", t.room, "entries", len(entries))
 }
 
@@ -401,4 +415,46 @@ func (n *Node) Journal() rooms.Journal {
 		return nil
 	}
 	return n.tlog
+}
+
+// HandOver implements games.RoomHandover: at a graceful stop, this node's
+// rooms go to the other nodes at once instead of closing. It forgets them
+// (their records and logs stay), evicts each (stopped without a word,
+// once the output of the items already processed has gone out), and
+// deletes the node's lease: the others take the records at once, not a
+// lease's length later, and rebuild the rooms from their logs. The
+// members homed here lose their sessions with the node: their clients
+// join again elsewhere and reclaim their seats with their tokens, which
+// the other nodes find (directory.tokenNode). It returns false, and the
+// rooms close as on one node, without the turn log, a lease or another
+// node.
+func (n *Node) HandOver(ctx context.Context, m *rooms.Manager) bool {
+	o := n.own
+	if n.tlog == nil || len(n.Peers()) == 0 {
+		return false
+	}
+	o.mu.Lock()
+	if o.inc == "" {
+		o.mu.Unlock()
+		return false
+	}
+	o.leaving = true
+	clear(o.known)
+	clear(o.toCreate)
+	clear(o.revs)
+	o.toDelete = nil
+	o.mu.Unlock()
+	ids := m.RoomIDs()
+	for _, id := range ids {
+		if m.Evict(id) == nil {
+			o.stats.handedOver.Add(1)
+		}
+		n.tlog.forget(id)
+	}
+	_ = m.WaitIdle(ctx)
+	o.leave()
+	// The others look for its rooms at once.
+	n.out.push(msg{subj: "cp.nodes", data: []byte(byePrefix + n.opts.Node)})
+	n.log.Info("cluster: this node's rooms are handed over to the other nodes", "rooms", len(ids))
+	return true
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -80,17 +81,14 @@ func (p *tttPlayer) moveUntilApplied(room string, cell, seq int) (tries int) {
 	}
 }
 
-// TestARoomOutlivesItsNode: the node running a game dies (its NATS server
-// stops: its lease is not renewed, its hellos stop) while both players are
-// homed on other nodes. Another node takes the room over, rebuilds it from
-// its turn log and fences the log; the game goes on: a move sent during the
-// outage is applied once, every acknowledged move is on the board, and
-// neither player misses an event (p_seq contiguous).
-func TestARoomOutlivesItsNode(t *testing.T) {
-	gn, plain := startGamesCluster(t, 3)
+// gameOnAThirdNode starts a tictactoe game on n3 between a, homed on n1,
+// and b, homed on n2, and plays its first two moves (a X in cell 0, b O in
+// cell 4).
+func gameOnAThirdNode(t *testing.T, gn []*gamesNode, plain []*testNode) (a, b *tttPlayer, room string) {
+	t.Helper()
 	owner := gn[2].node
-	a := &tttPlayer{t: t, name: "a"}
-	b := &tttPlayer{t: t, name: "b"}
+	a = &tttPlayer{t: t, name: "a"}
+	b = &tttPlayer{t: t, name: "b"}
 	if err := a.connect(plain[0].addr()); err != nil {
 		t.Fatal(err)
 	}
@@ -115,18 +113,19 @@ func TestARoomOutlivesItsNode(t *testing.T) {
 	b.until("ack")
 	a.untilMove(4)
 	testkit.Eventually(t, "the room's owner record", func() bool { return owner.Stats().OwnerRecords >= 1 })
+	return a, b, room
+}
 
-	// The owner dies: cut off from the others, its rooms gone with it.
-	owner.own.stall()
-	owner.shutdownNATS()
-	died := time.Now()
-
-	// a's next move, sent at once: answered "try again" until a node has
-	// rebuilt the room.
+// playsOnElsewhere checks that the game of gameOnAThirdNode goes on, its
+// node gone: a's move (cell 1), sent at once, is applied once; every
+// acknowledged move is on the board; one of n1 and n2 rebuilt the room; the
+// game plays to its end without a p_seq gap.
+func playsOnElsewhere(t *testing.T, gn []*gamesNode, a, b *tttPlayer, room string, gone time.Time) {
+	t.Helper()
 	tries := a.moveUntilApplied(room, 1, 2)
 	ack := a.until("ack")
 	ev := b.untilMove(1)
-	t.Logf("the move was taken %v after the owner died, at its %d. try; ack %s", time.Since(died).Round(time.Millisecond), tries, ack["data"])
+	t.Logf("the move was taken %v after the owner went, at its %d. try; ack %s", time.Since(gone).Round(time.Millisecond), tries, ack["data"])
 	if got, want := boardOf(ev), [9]string{"X", "X", "", "", "O"}; got != want {
 		t.Errorf("b's board after the move: %q, want %q (every acknowledged move, the new one once)", got, want)
 	}
@@ -137,7 +136,6 @@ func TestARoomOutlivesItsNode(t *testing.T) {
 	if restored != 1 {
 		t.Errorf("rooms rebuilt from their turn log: %d, want 1", restored)
 	}
-	// The game plays on to its end on its new node.
 	b.moveUntilApplied(room, 8, 2)
 	b.until("ack")
 	a.untilMove(8)
@@ -151,6 +149,43 @@ func TestARoomOutlivesItsNode(t *testing.T) {
 			t.Errorf("%s: %d gaps in p_seq", p.name, p.gaps)
 		}
 	}
+}
+
+// TestARoomOutlivesItsNode: the node running a game dies (its NATS server
+// stops: its lease is not renewed, its hellos stop) while both players are
+// homed on other nodes. Another node takes the room over, rebuilds it from
+// its turn log and fences the log; the game goes on: a move sent during the
+// outage is applied once, every acknowledged move is on the board, and
+// neither player misses an event (p_seq contiguous).
+func TestARoomOutlivesItsNode(t *testing.T) {
+	gn, plain := startGamesCluster(t, 3)
+	owner := gn[2].node
+	a, b, room := gameOnAThirdNode(t, gn, plain)
+	// The owner dies: cut off from the others, its rooms gone with it.
+	owner.own.stall()
+	owner.shutdownNATS()
+	died := time.Now()
+
+	playsOnElsewhere(t, gn, a, b, room, died)
+}
+
+// TestGracefulStopHandsRoomsOver: a node stopping gracefully hands its
+// rooms over at once (their logs stay, its lease is deleted), instead of
+// closing them: the game goes on on another node, as after a death.
+func TestGracefulStopHandsRoomsOver(t *testing.T) {
+	gn, plain := startGamesCluster(t, 3)
+	a, b, room := gameOnAThirdNode(t, gn, plain)
+	stopped := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	defer cancel()
+	if err := gn[2].gs.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := gn[2].node.own.stats.handedOver.Load(); got != 1 {
+		t.Errorf("rooms handed over: %d, want 1", got)
+	}
+	gn[2].node.Close()
+	playsOnElsewhere(t, gn, a, b, room, stopped)
 }
 
 // TestStaleOwnerIsFencedByTheTurnLog: a node stalls past its lease (its

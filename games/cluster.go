@@ -1,6 +1,7 @@
 package games
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -149,4 +150,11 @@ func (f forwardClaim) HandlePublishAsync(p comet.Publish, done func(error)) {
 		}
 	}
 	f.b.cluster.ForwardClaim(ClaimCall{SessionID: p.Session.ID(), Subject: p.Subject, Fields: p.Fields, RemoteAddr: p.RemoteAddr, Header: p.Header}, done)
+}
+
+// A RoomHandover is a Cluster that can hand a stopping node's rooms over to
+// the other nodes instead of closing them (the cluster package, with its
+// turn log). Shutdown asks it first; it reports whether it did.
+type RoomHandover interface {
+	HandOver(ctx context.Context, m *rooms.Manager) bool
 }

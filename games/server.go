@@ -62,6 +62,7 @@ type Server struct {
 	lobby   *lobby.Lobby // nil with NoLobby
 	metrics *Metrics
 	admin   *Admin
+	cluster Cluster // nil: one server
 }
 
 // New builds a game server from cfg without starting it, or returns an
@@ -87,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{http: srv, hub: hub, bridge: NewBridge(hub)}
+	s := &Server{http: srv, hub: hub, bridge: NewBridge(hub), cluster: cfg.Cluster}
 	// The rooms and the lobby reach sessions through the bridge, or in a
 	// cluster through every session's home node.
 	var tr Transport = s.bridge
@@ -229,6 +230,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // stopRooms shuts the rooms down and closes the lobby.
 func (s *Server) stopRooms(ctx context.Context) error {
+	// A node of a cluster hands its rooms over to the others if it can;
+	// what is left (none then) closes.
+	if h, ok := s.cluster.(RoomHandover); ok {
+		h.HandOver(ctx, s.rooms)
+	}
 	err := s.rooms.Shutdown(ctx)
 	if s.lobby != nil {
 		s.lobby.Close()
