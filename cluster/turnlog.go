@@ -32,8 +32,12 @@ import (
 const (
 	streamRoomLog = "cp_roomlog"
 	roomLogPrefix = "cp.roomlog."
-	// appendRetry: an append not answered in this time is sent again.
-	appendRetry = 2 * time.Second
+	// appendRetry: an append not answered in this time is sent again, and
+	// again after twice as long each time, up to appendRetryMax (a busy
+	// JetStream answering late must not be sent every append again and
+	// again).
+	appendRetry    = 2 * time.Second
+	appendRetryMax = 30 * time.Second
 	// logDuplicates is JetStream's window for the appends' message ids: an
 	// append sent again within it after its answer was lost is answered
 	// as the first. JetStream keeps every id of the window in memory
@@ -65,6 +69,7 @@ type logAppend struct {
 	msgID  string
 	done   func(error)
 	sent   time.Time
+	tries  int // sends so far
 }
 
 func newTurnLog(n *Node) *turnLog {
@@ -88,7 +93,7 @@ func (l *turnLog) Append(room string, e rooms.Entry, done func(error)) {
 	l.next++
 	id := l.next
 	expect := l.last[room]
-	a := &logAppend{room: room, data: data, expect: expect, done: done, sent: time.Now(),
+	a := &logAppend{room: room, data: data, expect: expect, done: done, sent: time.Now(), tries: 1,
 		msgID: room + "." + inc + "." + strconv.FormatUint(expect+1, 10)}
 	l.pending[id] = a
 	l.mu.Unlock()
@@ -148,16 +153,17 @@ func (l *turnLog) onAck(m *nats.Msg) {
 	a.done(nil)
 }
 
-// retry sends again the appends not answered for appendRetry (from the
-// hello goroutine, every second).
+// retry sends again the appends not answered in time (appendRetry, doubled
+// at each try; from the hello goroutine, every second).
 func (l *turnLog) retry() {
 	now := time.Now()
 	var ids []uint64
 	var as []*logAppend
 	l.mu.Lock()
 	for id, a := range l.pending {
-		if now.Sub(a.sent) >= appendRetry {
+		if now.Sub(a.sent) >= min(appendRetry<<min(a.tries-1, 8), appendRetryMax) {
 			a.sent = now
+			a.tries++
 			ids, as = append(ids, id), append(as, a)
 		}
 	}
