@@ -378,7 +378,7 @@ func TestTictactoeThroughAnyNode(t *testing.T) {
 	t.Logf("NATS messages between the nodes: %d sent, %d more joined into them", sent, joined)
 	// The figures are in /metrics too.
 	m := testkit.Get(t, nodes[0].addr(), "/metrics")
-	for _, want := range []string{`cometplay_cluster_claims_total{direction="in"}`, `cometplay_cluster_relays_total{direction="out"}`, "cometplay_cluster_nats_rtt_seconds", "cometplay_cluster_peers 2", `cometplay_cluster_messages_total{kind="joined"}`} {
+	for _, want := range []string{`cometplay_cluster_claims_total{direction="in"}`, `cometplay_cluster_relays_total{direction="out"}`, "cometplay_cluster_nats_rtt_seconds", "cometplay_cluster_peers 2", `cometplay_cluster_messages_total{kind="joined"}`, `cometplay_cluster_turn_log_total{kind="appends"}`, "cometplay_cluster_rooms_restored_total"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("/metrics of n1 lacks %s", want)
 		}

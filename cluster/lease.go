@@ -666,8 +666,14 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 // expected revision (the compare of compare-and-swap).
 func casRefused(err error) bool {
 	var e *jetstream.APIError
-	return errors.As(err, &e) && (e.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		e.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+	return errors.As(err, &e) && wrongLastSequence(e.ErrorCode)
+}
+
+// wrongLastSequence reports whether a JetStream error code says a write's
+// expected last sequence was not the stream's or subject's (a replicated
+// stream answers with the second code).
+func wrongLastSequence(code jetstream.ErrorCode) bool {
+	return code == jetstream.JSErrCodeStreamWrongLastSequence || code == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
 // recordOf returns the revision of room's record if it is this node's

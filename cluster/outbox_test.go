@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cometplay/cometplay/rooms"
 )
@@ -119,5 +120,46 @@ func TestCoalesceKeepsMessagesUnderTheBound(t *testing.T) {
 	got := coalesce(batch)
 	if len(got) != 2 || len(got[0].data) != len(big) || len(got[1].data) > maxJoined {
 		t.Errorf("joined into %d messages of %d and %d bytes; want the first alone, the next two together", len(got), len(got[0].data), len(got[len(got)-1].data))
+	}
+}
+
+// TestUnansweredAppendsAreSentAgainLessAndLessOften: a turn log append
+// without an answer is sent again after appendRetry, then after twice as
+// long each time (up to appendRetryMax), not at every look: a JetStream
+// answering late is not flooded with the same appends again.
+func TestUnansweredAppendsAreSentAgainLessAndLessOften(t *testing.T) {
+	o := &outbox{wake: make(chan struct{}, 1), done: make(chan struct{})} // no sender: the test reads the queue
+	l := newTurnLog(&Node{opts: Options{Node: "n1"}, out: o})
+	start := time.Now()
+	l.pending[1] = &logAppend{room: "n1-r", data: []byte("{}"), sent: start, tries: 1}
+	sends := func() int {
+		n := len(o.q)
+		o.q = o.q[:0]
+		return n
+	}
+	// retry looks at the clock; the test moves the append's last send
+	// into the past instead.
+	back := func(d time.Duration) { l.pending[1].sent = time.Now().Add(-d) }
+	for i, c := range []struct {
+		ago  time.Duration
+		want int
+	}{
+		{appendRetry / 2, 0}, // not yet
+		{appendRetry, 1},     // the first resend
+		{appendRetry, 0},     // the next waits twice as long
+		{2 * appendRetry, 1},
+		{3 * appendRetry, 0},
+		{4 * appendRetry, 1},
+		{appendRetryMax, 1}, // never longer than appendRetryMax
+		{appendRetryMax, 1},
+	} {
+		back(c.ago)
+		l.retry()
+		if got := sends(); got != c.want {
+			t.Fatalf("look %d, last send %v ago (try %d): %d sends, want %d", i, c.ago, l.pending[1].tries, got, c.want)
+		}
+	}
+	if m := l.pending[1]; m.tries != 6 {
+		t.Errorf("tries %d, want 6", m.tries)
 	}
 }

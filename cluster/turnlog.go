@@ -112,9 +112,9 @@ func (l *turnLog) send(id uint64, a *logAppend) {
 type pubAck struct {
 	Seq   uint64 `json:"seq"`
 	Error *struct {
-		Code        int    `json:"code"`
-		ErrCode     int    `json:"err_code"`
-		Description string `json:"description"`
+		Code        int                 `json:"code"`
+		ErrCode     jetstream.ErrorCode `json:"err_code"`
+		Description string              `json:"description"`
 	} `json:"error"`
 }
 
@@ -129,8 +129,7 @@ func (l *turnLog) onAck(m *nats.Msg) {
 	if len(m.Data) == 0 || json.Unmarshal(m.Data, &ack) != nil {
 		return // no responders (JetStream not there yet, no quorum): sent again by retry
 	}
-	fenced := ack.Error != nil && (ack.Error.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequence) ||
-		ack.Error.ErrCode == int(jetstream.JSErrCodeStreamWrongLastSequenceConstant))
+	fenced := ack.Error != nil && wrongLastSequence(ack.Error.ErrCode)
 	if ack.Error != nil && !fenced {
 		return // an error that may pass: sent again by retry
 	}
@@ -245,30 +244,25 @@ func (n *Node) onMoved(m *nats.Msg) {
 }
 
 // roomNodes maps the rooms that live on another node than their id's
-// prefix names (taken over) to that node. Safe for concurrent use.
-type roomNodes struct {
-	mu sync.Mutex
-	m  map[string]string
-}
+// prefix names (taken over) to that node. Safe for concurrent use; read
+// for every room publish (ForwardClaim, OwnsRoom) and written rarely, so a
+// sync.Map: its reads take no lock.
+type roomNodes struct{ m sync.Map }
 
 func (r *roomNodes) get(id string) (string, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	tag, ok := r.m[id]
-	return tag, ok
+	tag, ok := r.m.Load(id)
+	if !ok {
+		return "", false
+	}
+	return tag.(string), true
 }
 
 func (r *roomNodes) set(id, tag string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = make(map[string]string)
-	}
 	if tag == "" || strings.HasPrefix(id, tag+"-") {
-		delete(r.m, id)
+		r.m.Delete(id)
 		return
 	}
-	r.m[id] = tag
+	r.m.Store(id, tag)
 }
 
 // roomNode returns the node of a room or a token id ("" none): the owner

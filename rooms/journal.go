@@ -83,39 +83,30 @@ type Entry struct {
 	Seen []uint8 `json:"v,omitempty"`
 }
 
-// journaled reports whether items of kind k are journal entries: what
-// changes a room's state. Manager.Do's functions (which must not change
-// state when a Journal is set), Shutdown and Evict are not.
-func (k itemKind) journaled() bool {
-	switch k {
-	case kCreate, kJoin, kSpectate, kReclaim, kMessage, kLeave, kPresence, kTimer:
-		return true
-	}
-	return false
-}
+// entryKinds are the journal entries' kinds of the items that are
+// journaled: what changes a room's state. Manager.Do's functions (which
+// must not change state when a Journal is set), Shutdown and Evict are
+// not ("").
+var entryKinds = [...]EntryKind{kCreate: EntryCreate, kJoin: EntryJoin, kSpectate: EntrySpectate, kReclaim: EntryReclaim,
+	kMessage: EntryMessage, kLeave: EntryLeave, kPresence: EntryPresence, kTimer: EntryTimer, kEvict: ""}
+
+// journaled reports whether items of kind k are journal entries.
+func (k itemKind) journaled() bool { return int(k) < len(entryKinds) && entryKinds[k] != "" }
 
 // entryOf starts the entry of it (Seen is filled as the item runs).
 func (r *room) entryOf(it *item, now time.Time) *Entry {
-	e := &Entry{Time: now, Session: it.session}
+	e := &Entry{Kind: entryKinds[it.kind], Time: now, Session: it.session}
 	switch it.kind {
 	case kCreate:
-		e.Kind, e.Game, e.Options, e.Secret, e.Prefix, e.CreatorNext = EntryCreate, r.game.Name, it.entry.opts, r.d.secret[:], r.d.prefix, it.creatorNext
-	case kJoin, kSpectate:
-		e.Kind = map[itemKind]EntryKind{kJoin: EntryJoin, kSpectate: EntrySpectate}[it.kind]
+		e.Game, e.Options, e.Secret, e.Prefix, e.CreatorNext = r.game.Name, it.entry.opts, r.d.secret[:], r.d.prefix, it.creatorNext
+	case kJoin, kSpectate, kReclaim:
 		info := it.entry.info
-		e.Player = &info
-	case kReclaim:
-		info := it.entry.info
-		e.Kind, e.Player, e.Token = EntryReclaim, &info, it.entry.token
+		e.Player, e.Token = &info, it.entry.token
 	case kMessage:
 		msg := it.msg
-		e.Kind, e.Message = EntryMessage, &msg
-	case kLeave:
-		e.Kind = EntryLeave
-	case kPresence:
-		e.Kind = EntryPresence
+		e.Message = &msg
 	case kTimer:
-		e.Kind, e.Timer = EntryTimer, it.timer.ord
+		e.Timer = it.timer.ord
 	}
 	return e
 }
@@ -132,7 +123,12 @@ func (r *room) itemOf(e *Entry) (item, error) {
 		if e.Player == nil {
 			return it, fmt.Errorf("rooms: journal entry %s without its player", e.Kind)
 		}
-		it.kind = map[EntryKind]itemKind{EntryJoin: kJoin, EntrySpectate: kSpectate, EntryReclaim: kReclaim}[e.Kind]
+		it.kind = kJoin
+		for k, ek := range entryKinds {
+			if ek == e.Kind {
+				it.kind = itemKind(k)
+			}
+		}
 		it.entry = &entry{info: *e.Player, token: e.Token}
 	case EntryMessage:
 		if e.Message == nil {

@@ -868,20 +868,23 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 	if err == nil && r.state == StateDisposed {
 		err = ErrNoRoom // the journal ends with the room closed
 	}
-	if err != nil {
+	// A room that is not restored goes without a word: nothing is said of
+	// a room that never was here (a replay sends nothing).
+	abandon := func() {
 		if r.state != StateDisposed {
-			r.d.replay = &Entry{} // nothing is said of a room that never was here
+			r.d.replay = &Entry{}
 			r.dispose(ReasonEvicted, false)
 			r.d.replay = nil
 		}
+	}
+	if err != nil {
+		abandon()
 		return err
 	}
 	m.mu.Lock()
 	if m.rooms[id] != nil || m.closed {
 		m.mu.Unlock()
-		r.d.replay = &Entry{}
-		r.dispose(ReasonEvicted, false)
-		r.d.replay = nil
+		abandon()
 		return ErrRoomExists
 	}
 	m.rooms[id] = r
