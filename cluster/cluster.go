@@ -291,19 +291,18 @@ func (n *Node) Peers() []string {
 	now := time.Now()
 	n.peersMu.Lock()
 	tags := make([]string, 0, len(n.peers))
-	var quiet []string
 	for tag, seen := range n.peers {
 		if now.Sub(seen) > peerTimeout {
+			// Not a suspect (ownership.suspect) for that alone: on a
+			// starved machine hellos come late all the time, and each
+			// suspect costs the ownership goroutine reads of the bucket
+			// that the records' writes then wait behind.
 			delete(n.peers, tag)
-			quiet = append(quiet, tag)
 			continue
 		}
 		tags = append(tags, tag)
 	}
 	n.peersMu.Unlock()
-	if len(quiet) > 0 {
-		n.own.suspect(quiet...)
-	}
 	return tags
 }
 

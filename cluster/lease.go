@@ -207,7 +207,7 @@ func signal(c chan struct{}) {
 }
 
 // suspect asks the ownership goroutine to look at once for the rooms of
-// nodes gone quiet (no hello for peerTimeout) or that said goodbye: their
+// nodes that said goodbye (HandOver): their
 // records are candidates at once, and taken if the bucket says their
 // leases are gone (leaseGone). Safe for concurrent use.
 func (o *ownership) suspect(tags ...string) {
