@@ -91,8 +91,9 @@ type Options struct {
 	// Name is the NATS cluster's name (default "cometplay"): nodes of
 	// another name refuse the routes.
 	Name string
-	// Games is the tag of the games node, the node that runs the rooms
-	// and the lobby for all (games.Cluster; default "n1").
+	// Games is the tag of the first games node, the node that runs the
+	// lobby for all (games.Cluster; default "n1"). When it dies or stops,
+	// another node takes the lobby over (lobby.go).
 	Games string
 	// StoreDir is where the embedded NATS server keeps JetStream's data
 	// (the room ownership buckets). Empty: a new temporary directory,
@@ -134,11 +135,12 @@ type Node struct {
 	served map[string]servedConn // requests in, by their response subject
 	subs   []*nats.Subscription
 
-	games gamesSide
-	own   *ownership
-	ownWG sync.WaitGroup
-	tlog  *turnLog  // the rooms' Journal (nil: NoTurnLog)
-	moved roomNodes // rooms taken over: their node now
+	games    gamesSide
+	gamesTag atomic.Pointer[string] // the games node (lobby.go)
+	own      *ownership
+	ownWG    sync.WaitGroup
+	tlog     *turnLog  // the rooms' Journal (nil: NoTurnLog)
+	moved    roomNodes // rooms taken over: their node now
 
 	rtt atomic.Int64 // the last round trip to NATS, in nanoseconds
 
@@ -156,6 +158,7 @@ type stats struct {
 	claimsOut, claimsIn, opsOut, opsIn             atomic.Int64
 	roomCallsOut, roomCallsIn                      atomic.Int64
 	reaped                                         atomic.Int64
+	lobbyMoves                                     atomic.Int64
 }
 
 // Start starts the node's NATS (embedded, or connects to Options.NATS) and
@@ -179,6 +182,7 @@ func Start(o Options) (*Node, error) {
 	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]servedConn),
 		peers: make(map[string]time.Time), stop: make(chan struct{}), stopped: make(chan struct{})}
 	n.games.pending = make(map[uint64]pendingClaim)
+	n.gamesTag.Store(&o.Games)
 	n.own = newOwnership(n, o.LeaseTTL)
 	var err error
 	if o.NATS == "" {
@@ -521,10 +525,11 @@ type Stats struct {
 	// PublishesIn: theirs delivered here.
 	PublishesOut int64 `json:"publishes_out"`
 	PublishesIn  int64 `json:"publishes_in"`
-	// GamesNode: the node running the lobby; Peers: the other nodes
-	// heard of.
-	GamesNode string   `json:"games_node"`
-	Peers     []string `json:"peers"`
+	// GamesNode: the node running the lobby; LobbyMoves: how often it
+	// changed since this node started; Peers: the other nodes heard of.
+	GamesNode  string   `json:"games_node"`
+	LobbyMoves int64    `json:"lobby_moves"`
+	Peers      []string `json:"peers"`
 	// ClaimsOut: room and lobby publishes forwarded to the room's node or
 	// the games node; ClaimsIn: those handled here. OpsOut: rooms' and the
 	// lobby's events and subscriptions sent to other nodes' sessions;
@@ -583,7 +588,7 @@ func (n *Node) Stats() Stats {
 		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
 		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open, Reaped: n.stats.reaped.Load(),
 		PublishesOut: n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
-		GamesNode: n.opts.Games, Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()), Dropped: n.out.droppedCount(),
+		GamesNode: n.gamesNode(), LobbyMoves: n.stats.lobbyMoves.Load(), Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()), Dropped: n.out.droppedCount(),
 		MessagesSent: n.out.sent.Load(), MessagesJoined: n.out.joined.Load(),
 		ClaimsOut: n.stats.claimsOut.Load(), ClaimsIn: n.stats.claimsIn.Load(),
 		OpsOut: n.stats.opsOut.Load(), OpsIn: n.stats.opsIn.Load(),

@@ -59,6 +59,8 @@ type gamesSide struct {
 	handler games.GamesHandler
 	rooms   *rooms.Manager // this node's rooms (ServeRooms)
 	dir     *directory     // the games node's view of every node's rooms
+
+	lobbyMoved []func() // OnLobbyMoved
 }
 
 // pendingClaim is a forwarded claim waiting for its answer.
@@ -77,9 +79,6 @@ func (p pendingClaim) unavailable() error {
 	return games.ErrGamesUnavailable
 }
 
-// IsGamesNode implements games.Cluster.
-func (n *Node) IsGamesNode() bool { return n.opts.Games == n.opts.Node }
-
 // inSubject is where node tag takes claims, session events and room
 // changes.
 func inSubject(tag string) string { return "cp.n." + tag + ".in" }
@@ -87,7 +86,7 @@ func inSubject(tag string) string { return "cp.n." + tag + ".in" }
 // ForwardClaim implements games.Cluster: a publish to /room/<id> goes to
 // the room's node, one to /lobby to the games node. On a loop.
 func (n *Node) ForwardClaim(c games.ClaimCall, done func(error)) {
-	pc := pendingClaim{done: done, dest: n.opts.Games, since: time.Now()}
+	pc := pendingClaim{done: done, dest: n.gamesNode(), since: time.Now()}
 	if id, ok := strings.CutPrefix(c.Subject, "/room/"); ok {
 		if tag := n.roomNode(id); tag != "" {
 			pc.dest, pc.room = tag, true
@@ -116,7 +115,7 @@ func (n *Node) ForwardClaim(c games.ClaimCall, done func(error)) {
 // ForwardSessionEvent implements games.Cluster.
 func (n *Node) ForwardSessionEvent(kind comet.SessionEventKind, sessionID string) {
 	b := append([]byte{inSession, byte(kind)}, sessionID...)
-	n.out.push(msg{subj: inSubject(n.opts.Games), data: b})
+	n.out.push(msg{subj: inSubject(n.gamesNode()), data: b})
 }
 
 // ServeGames implements games.Cluster.

@@ -718,6 +718,16 @@ func (o *ownership) requeue(ws []write) {
 
 // written takes the answer to a write that succeeded.
 func (o *ownership) written(w write, rev uint64) {
+	if w.room == lobbyKey {
+		o.mu.Lock()
+		o.known[lobbyKey] = true
+		o.revs[lobbyKey] = rev
+		o.mu.Unlock()
+		if w.kind == 't' {
+			o.n.setGamesNode(o.n.opts.Node) // its watch says so too, later
+		}
+		return
+	}
 	switch w.kind {
 	case 'c':
 		o.stats.created.Add(1)
@@ -830,7 +840,11 @@ func (o *ownership) onRecord(e jetstream.KeyValueEntry) {
 		return
 	}
 	o.records[id] = cachedRecord{ownerRecord: r, rev: e.Revision()}
-	o.n.moved.set(id, r.Node)
+	if id == lobbyKey {
+		o.n.setGamesNode(r.Node)
+	} else {
+		o.n.moved.set(id, r.Node)
+	}
 	o.mu.Lock()
 	ours := r.Node == o.n.opts.Node && r.Inc == o.inc
 	o.mu.Unlock()

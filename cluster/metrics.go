@@ -29,12 +29,14 @@ var (
 	descOwnerChg   = prometheus.NewDesc("cometplay_cluster_owner_changes_total", "Rooms this node took over from a node whose lease ended (compare-and-swap won).", nil, nil)
 	descTakeRef    = prometheus.NewDesc("cometplay_cluster_takeovers_refused_total", "Takeovers of a room another node won first.", nil, nil)
 	descEvicted    = prometheus.NewDesc("cometplay_cluster_rooms_evicted_total", "Rooms this node stopped because another node took them over or its lease was lost.", nil, nil)
+	descGamesNode  = prometheus.NewDesc("cometplay_cluster_games_node", "1 while this node runs the lobby for every node (the games node).", nil, nil)
+	descLobbyMoves = prometheus.NewDesc("cometplay_cluster_lobby_moves_total", "Times the lobby moved to another node (its node died or stopped) since this node started.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped, descMessages, descTurnLog, descRestored, descRoomsLost,
-		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted} {
+		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted, descGamesNode, descLobbyMoves} {
 		ch <- d
 	}
 }
@@ -80,4 +82,10 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	c(descOwnerChg, s.RoomsTakenOver)
 	c(descTakeRef, s.TakeoversRefused)
 	c(descEvicted, s.RoomsEvicted)
+	games := 0.0
+	if s.GamesNode == s.Node {
+		games = 1
+	}
+	g(descGamesNode, games)
+	c(descLobbyMoves, s.LobbyMoves)
 }

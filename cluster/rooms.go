@@ -71,11 +71,13 @@ func (n *Node) ServeRooms(m *rooms.Manager) {
 	n.games.mu.Unlock()
 	n.subscribe(map[string]nats.MsgHandler{"cp.n." + n.opts.Node + ".rooms": n.onRoomCall})
 	m.OnRoomChange(n.own.roomChanged)
-	if !n.IsGamesNode() {
-		m.OnRoomChange(func(info rooms.RoomInfo, removed bool) {
-			b, _ := json.Marshal(roomChange{Info: info, Removed: removed})
-			n.out.push(msg{subj: inSubject(n.opts.Games), data: append([]byte{inRoomChange, 0}, b...)})
-		})
+	m.OnRoomChange(func(info rooms.RoomInfo, removed bool) {
+		if !n.IsGamesNode() {
+			n.sendRoomChange(info, removed)
+		}
+	})
+	if n.opts.Games == n.opts.Node {
+		n.own.roomChanged(rooms.RoomInfo{ID: lobbyKey}, false) // the lobby's record (lobby.go)
 	}
 }
 
@@ -97,8 +99,7 @@ func (n *Node) roomGone(id string) {
 		}
 		return
 	}
-	b, _ := json.Marshal(roomChange{Info: rooms.RoomInfo{ID: id}, Removed: true})
-	n.out.push(msg{subj: inSubject(n.opts.Games), data: append([]byte{inRoomChange, 0}, b...)})
+	n.sendRoomChange(rooms.RoomInfo{ID: id}, true)
 }
 
 type roomChange struct {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/cometplay/cometplay/comet"
@@ -34,6 +35,9 @@ type Bridge struct {
 	lb      *lobby.Lobby
 	watch   sessionWatcher // who hears of sessions: the lobby, or the Manager without one
 	mounted bool
+
+	hmu     sync.Mutex
+	helloed map[string]struct{} // a cluster's: this node's sessions whose hello the lobby took (lobbyMoved)
 }
 
 // sessionWatcher is what hears of a session's data channel and end: the
@@ -91,6 +95,9 @@ func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 		}
 	}
 	b.hub.OnSessionEvent(b.sessionEvent)
+	if b.cluster != nil {
+		b.cluster.OnLobbyMoved(b.lobbyMoved)
+	}
 	b.mounted = true
 	return nil
 }
@@ -225,6 +232,11 @@ func (b *Bridge) handleLobby(sessionID, subject string, fs []comet.Field, remote
 // the data channel stayed lost for the hub's DetachGrace.
 func (b *Bridge) sessionEvent(ev comet.SessionEvent) {
 	id := ev.Session.ID()
+	if b.cluster != nil && ev.Kind == comet.SessionLeft {
+		b.hmu.Lock()
+		delete(b.helloed, id)
+		b.hmu.Unlock()
+	}
 	if b.cluster != nil && !b.cluster.IsGamesNode() {
 		switch ev.Kind {
 		case comet.SessionAttached, comet.SessionDetached, comet.SessionLeft:

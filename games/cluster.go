@@ -27,8 +27,14 @@ import (
 // (RemoteTransport).
 type Cluster interface {
 	comet.Cluster
-	// IsGamesNode reports whether this node runs the rooms and the lobby.
+	// IsGamesNode reports whether this node runs the lobby for all now.
+	// Every node has a lobby; only the games node's is fed and heard
+	// (when the games node dies, another node's lobby takes over).
 	IsGamesNode() bool
+	// OnLobbyMoved registers fn, called (on a goroutine of the cluster's)
+	// when the games node changes: the new games node's lobby knows none
+	// of the sessions, which must say hello again.
+	OnLobbyMoved(fn func())
 	// ForwardClaim hands a client's publish to /room/<id> to the room's
 	// node, or to /lobby to the games node; done gets what its handler
 	// returned, or an error if that node is not there. On a loop: it must
@@ -98,6 +104,9 @@ func (b *Bridge) HandleClaim(c ClaimCall) error {
 	case strings.HasPrefix(c.Subject, roomPrefix):
 		return b.handleRoom(c.SessionID, c.Subject, comet.Publish{Fields: c.Fields})
 	case c.Subject == lobby.TopicLobby && b.lb != nil:
+		if b.cluster != nil && !b.cluster.IsGamesNode() {
+			return ErrGamesUnavailable // sent here before the lobby moved
+		}
 		return b.handleLobby(c.SessionID, c.Subject, c.Fields, c.RemoteAddr, c.Header)
 	}
 	return lobby.ErrUnknownAction
@@ -139,8 +148,18 @@ func (f forwardClaim) HandlePublish(comet.Publish) error {
 }
 
 func (f forwardClaim) HandlePublishAsync(p comet.Publish, done func(error)) {
+	if f.lobby && (lobbyClaim{}).NeedsHeader(p.Fields) {
+		// A hello: the session is told to say it again if the lobby moves.
+		id, answer := p.Session.ID(), done
+		done = func(err error) {
+			if err == nil {
+				f.b.saidHello(id)
+			}
+			answer(err)
+		}
+	}
 	switch {
-	case f.lobby && f.b.lb != nil:
+	case f.lobby && f.b.cluster.IsGamesNode():
 		done(lobbyClaim{f.b}.HandlePublish(p))
 		return
 	case !f.lobby:
@@ -157,4 +176,79 @@ func (f forwardClaim) HandlePublishAsync(p comet.Publish, done func(error)) {
 // turn log). Shutdown asks it first; it reports whether it did.
 type RoomHandover interface {
 	HandOver(ctx context.Context, m *rooms.Manager) bool
+}
+
+// gatedTransport is the lobby's Transport on a node of a cluster: what the
+// lobby sends goes out only while its node is the games node, so that a
+// node's lobby that is not (or no longer) the one in charge is never
+// heard.
+type gatedTransport struct {
+	c Cluster
+	t Transport
+}
+
+func (g gatedTransport) Send(id string, ev rooms.Event) {
+	if g.c.IsGamesNode() {
+		g.t.Send(id, ev)
+	}
+}
+
+func (g gatedTransport) SendAll(ids []string, ev rooms.Event) {
+	if g.c.IsGamesNode() {
+		g.t.SendAll(ids, ev)
+	}
+}
+
+func (g gatedTransport) Publish(topic string, ev rooms.Event) {
+	if g.c.IsGamesNode() {
+		g.t.Publish(topic, ev)
+	}
+}
+
+func (g gatedTransport) Subscribe(id, topic string) {
+	if g.c.IsGamesNode() {
+		g.t.Subscribe(id, topic)
+	}
+}
+
+func (g gatedTransport) Unsubscribe(id, topic string) {
+	if g.c.IsGamesNode() {
+		g.t.Unsubscribe(id, topic)
+	}
+}
+
+// CopiesEventData implements rooms.DataCopier as the Transport it gates.
+func (g gatedTransport) CopiesEventData() bool {
+	dc, ok := g.t.(rooms.DataCopier)
+	return ok && dc.CopiesEventData()
+}
+
+// saidHello notes a session of this node whose hello the lobby took.
+func (b *Bridge) saidHello(id string) {
+	b.hmu.Lock()
+	if b.helloed == nil {
+		b.helloed = make(map[string]struct{})
+	}
+	b.helloed[id] = struct{}{}
+	b.hmu.Unlock()
+}
+
+// lobbyRestarted is the event that tells a session of the lobby's move:
+// the lobby that knew it is gone; it says hello again.
+var lobbyRestarted = rooms.Event{Topic: lobby.TopicLobby, Type: "restarted",
+	Data: []byte(`{"reason":"the lobby restarted on another node: say hello again; quick play again"}`)}
+
+// lobbyMoved tells this node's sessions that said hello that the lobby
+// restarted (Cluster.OnLobbyMoved).
+func (b *Bridge) lobbyMoved() {
+	b.hmu.Lock()
+	ids := make([]string, 0, len(b.helloed))
+	for id := range b.helloed {
+		ids = append(ids, id)
+	}
+	clear(b.helloed)
+	b.hmu.Unlock()
+	if len(ids) > 0 {
+		b.SendAll(ids, lobbyRestarted)
+	}
 }

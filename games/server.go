@@ -113,13 +113,12 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	switch {
-	case cfg.Cluster != nil && cfg.Cluster.IsGamesNode():
-		// The lobby of every node's players, over every node's rooms.
+	case cfg.Cluster != nil:
+		// The lobby of every node's players, over every node's rooms: the
+		// games node's is heard, the others' wait to take over.
 		lo := cfg.Lobby
 		lo.Logger = cfg.Logger
-		s.lobby = lobby.New(cfg.Cluster.RoomService(s.rooms), tr, lo)
-	case cfg.Cluster != nil:
-		// The games node has the lobby.
+		s.lobby = lobby.New(cfg.Cluster.RoomService(s.rooms), gatedTransport{cfg.Cluster, tr}, lo)
 	case !cfg.NoLobby:
 		lo := cfg.Lobby
 		lo.Logger = cfg.Logger

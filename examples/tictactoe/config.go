@@ -176,7 +176,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.StringVar(&s.cluster.listen, "cluster-listen", "127.0.0.1:6222", "the embedded NATS server's route address host:port (port 0: any free port)")
 	listVar(fs, &s.cluster.routes, "cluster-routes", "comma-separated route addresses (host:port) of the other nodes' embedded NATS servers")
 	fs.StringVar(&s.cluster.nats, "nats", "", "URL of an external NATS to use instead of the embedded server (nats://host:4222, comma-separated for several)")
-	fs.StringVar(&s.cluster.games, "cluster-games", "n1", "tag of the games node, which runs the rooms and the lobby for every node")
+	fs.StringVar(&s.cluster.games, "cluster-games", "n1", "tag of the first games node, which runs the lobby for every node (another node takes it over when it dies or stops)")
 	fs.StringVar(&s.cluster.storeDir, "store-dir", "", "directory of the embedded NATS server's JetStream data (who owns each room); empty: a temporary directory removed at exit")
 	fs.IntVar(&s.cluster.replicas, "cluster-replicas", 0, "NATS servers keeping each copy of JetStream's data (0: 3 with an embedded NATS routed to two nodes or more, else 1 per node listed)")
 	boolVar(fs, &s.cluster.turnLog, "cluster-turn-log", true, "append every room item to JetStream before its output goes out, so that another node rebuilds a room whose node died (false: such a room is lost)")

@@ -181,6 +181,11 @@ export function apply(m, e, now, rules = SNAPSHOT_RULES) {
 	case '/lobby matched':
 		m.queue = null;
 		break;
+	case '/lobby restarted':
+		// The lobby moved to another node of a cluster: its queue is gone.
+		if (m.queue) m.queueError = 'The lobby restarted: press Quick play again.';
+		m.queue = null;
+		break;
 	case '/lobby ok':
 		if (d.action === 'cancel-quickplay') m.queue = null;
 		if (d.action === 'name' && d.player) m.me = d.player;
@@ -797,6 +802,11 @@ export class RoomsClient {
 		}
 		if (e.subject !== '/lobby') return;
 		switch (e.type) {
+		case 'restarted':
+			// The new lobby knows nobody: say hello again (with a held
+			// seat's token, which keeps the seat).
+			if (this.#comet.isLeader && this.#hello === 'done') this.#sayHello();
+			break;
 		case 'welcome': {
 			this.#hello = 'done';
 			this.#helloError = '';

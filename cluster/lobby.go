@@ -1,0 +1,89 @@
+package cluster
+
+import (
+	"encoding/json"
+
+	"github.com/cometplay/cometplay/rooms"
+)
+
+// The games node, the node whose lobby serves every node's players, is the
+// holder of the lobby's record: key lobbyKey in cp_rooms, an owner record
+// like a room's. Options.Games creates it; when its node's lease is gone
+// (a crash, a stall past the lease, a graceful stop) the other nodes take
+// it over exactly as they take a room's record (one wins, by
+// compare-and-swap; ownership.takeOrphans), and every node follows the
+// record in its watch (onRecord → setGamesNode):
+//
+//   - lobby publishes, session events and the rooms' changes go to the new
+//     games node;
+//   - each node sends it the info of every room it runs, so that its room
+//     list is whole again;
+//   - each node tells its sessions that said hello that the lobby
+//     restarted (games.Cluster.OnLobbyMoved): they say hello again (with
+//     a held seat's token: the seat stays theirs), which rebuilds the
+//     presence, and a player waiting for a quick match is told to ask
+//     again (what the old lobby held, its queue and chat history, died
+//     with it).
+//
+// Until one node sees the record, each takes Options.Games for the games
+// node.
+const lobbyKey = "lobby"
+
+// gamesNode returns the tag of the games node, as this node knows it.
+func (n *Node) gamesNode() string { return *n.gamesTag.Load() }
+
+// IsGamesNode implements games.Cluster.
+func (n *Node) IsGamesNode() bool { return n.gamesNode() == n.opts.Node }
+
+// OnLobbyMoved implements games.Cluster.
+func (n *Node) OnLobbyMoved(fn func()) {
+	n.games.mu.Lock()
+	n.games.lobbyMoved = append(n.games.lobbyMoved, fn)
+	n.games.mu.Unlock()
+}
+
+// setGamesNode follows the lobby's record (the ownership goroutine).
+func (n *Node) setGamesNode(tag string) {
+	if old := n.gamesTag.Swap(&tag); *old == tag {
+		return
+	} else {
+		n.log.Warn("cluster: the lobby moved", "from", *old, "to", tag)
+	}
+	n.stats.lobbyMoves.Add(1)
+	n.games.mu.Lock()
+	m, d, fns := n.games.rooms, n.games.dir, n.games.lobbyMoved
+	n.games.mu.Unlock()
+	if tag == n.opts.Node {
+		if d != nil {
+			d.forgetRemote() // the others send theirs again
+		}
+	} else if m != nil {
+		for _, info := range m.Rooms("") {
+			n.sendRoomChange(info, false)
+		}
+	}
+	if len(fns) > 0 {
+		// Off the ownership goroutine: the hub may make a sender wait.
+		go func() {
+			for _, fn := range fns {
+				fn()
+			}
+		}()
+	}
+}
+
+// sendRoomChange tells the games node of a change of one of this node's
+// rooms.
+func (n *Node) sendRoomChange(info rooms.RoomInfo, removed bool) {
+	b, _ := json.Marshal(roomChange{Info: info, Removed: removed})
+	n.out.push(msg{subj: inSubject(n.gamesNode()), data: append([]byte{inRoomChange, 0}, b...)})
+}
+
+// forgetRemote drops what the directory knew of other nodes' rooms (they
+// send it again to a new games node).
+func (d *directory) forgetRemote() {
+	d.mu.Lock()
+	clear(d.remote)
+	clear(d.placed)
+	d.mu.Unlock()
+}

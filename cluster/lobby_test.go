@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"encoding/json"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
+	"github.com/cometplay/cometplay/internal/testkit"
+)
+
+// publishUntilTaken publishes to the lobby until a node takes it: while
+// the games node is gone and no other has taken the lobby over, the
+// publish is answered with a nack ("not available, try again").
+func (p *tttPlayer) publishUntilTaken(kv ...string) (tries int) {
+	p.t.Helper()
+	q := "p_event=publish&p_format=json&p_id=" + p.id
+	for i := 0; i+1 < len(kv); i += 2 {
+		q += "&" + kv[i] + "=" + url.QueryEscape(kv[i+1])
+	}
+	deadline := time.Now().Add(time.Minute) // a liveness bound
+	for {
+		tries++
+		st, evs := p.ctl.do(q)
+		if st == 200 && len(evs) > 0 && evs[0]["p_event"] == "publish-ack" {
+			return tries
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s: publish %v not taken within a minute (last answer %d %v)", p.name, kv, st, evs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// joinedData is what a "joined" event says.
+type joinedData struct {
+	Room        string `json:"room"`
+	Token       string `json:"token"`
+	Reconnected bool   `json:"reconnected"`
+}
+
+func (p *tttPlayer) untilJoined() joinedData {
+	p.t.Helper()
+	var j joinedData
+	json.Unmarshal([]byte(p.until("joined")["data"]), &j)
+	return j
+}
+
+// TestLobbyOutlivesTheGamesNode: the games node (n1, whose lobby serves
+// every node) dies while a game is played on another node (the one that
+// does not take the lobby over), a player waits
+// for a quick match and another is in the lobby, all homed on the other
+// nodes. One of them takes the lobby over; every session that said hello
+// is told the lobby restarted and says hello again (the seated players with
+// their seats' tokens, and keep their seats); the new lobby lists every
+// player online and the game's room; the waiting player, told to, asks for
+// a quick match again and is matched; the game goes on to its end without
+// a p_seq gap.
+func TestLobbyOutlivesTheGamesNode(t *testing.T) {
+	gn, plain := startGamesCluster(t, 3)
+	connect := func(name string, node int) *tttPlayer {
+		p := &tttPlayer{t: t, name: name}
+		if err := p.connect(plain[node].addr()); err != nil {
+			t.Fatal(err)
+		}
+		p.hello()
+		return p
+	}
+	// The game is on the node that will not take the lobby (the other is
+	// its preferred successor): the new lobby lists it only if its node
+	// tells it.
+	heir := 1
+	if preferred(lobbyKey, []string{"n2", "n3"}) == "n3" {
+		heir = 2
+	}
+	other := 3 - heir
+	a, b := connect("a", other), connect("b", other)
+	a.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+	b.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+	ja, jb := a.untilJoined(), b.untilJoined()
+	room := ja.Room
+	if jb.Room != room || RoomOwner(room) != gn[other].node.Tag() {
+		t.Fatalf("a in %q, b in %q: want one room, on their node %s", ja.Room, jb.Room, gn[other].node.Tag())
+	}
+	a.until("start")
+	b.until("start")
+	a.moveUntilApplied(room, 0, 1) // a is X
+	a.until("ack")
+	b.untilMove(0)
+	c, d := connect("c", heir), connect("d", other)
+	c.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+	c.until("queued")
+
+	// The games node dies: cut off from the others, its lobby gone with it.
+	gn[0].node.own.stall()
+	gn[0].node.shutdownNATS()
+	died := time.Now()
+
+	// A liveness bound: the lease is seconds long, a starved machine slows
+	// its takeover down many times.
+	testkit.EventuallyWithin(t, time.Minute, "another node to take the lobby over", func() bool {
+		return gn[1].node.gamesNode() != "n1" && gn[2].node.gamesNode() != "n1"
+	})
+	games := gn[1].node.gamesNode()
+	t.Logf("the lobby moved to %s %v after the games node went", games, time.Since(died).Round(time.Millisecond))
+	for _, p := range []*tttPlayer{a, b, c, d} {
+		p.until("restarted")
+	}
+	if gn[2].node.gamesNode() != games {
+		t.Fatalf("the games node is %q for n2 and %q for n3: want one of them", games, gn[2].node.gamesNode())
+	}
+	lead := gn[heir]
+	if games != lead.node.Tag() {
+		t.Logf("the lobby went to %s, not to its preferred successor %s (this node was late)", games, lead.node.Tag())
+		lead = gn[3-heir]
+	}
+
+	testkit.Eventually(t, "the new lobby to list the game's room", func() bool {
+		_, listed := lead.node.games.dir.Room(room)
+		return listed
+	})
+
+	// Each says hello again, the seated ones with their seats' tokens.
+	a.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "a", "token", ja.Token)
+	b.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "b", "token", jb.Token)
+	c.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "c")
+	d.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "d")
+	for _, p := range []*tttPlayer{a, b, c, d} {
+		p.until("welcome")
+	}
+	for _, p := range []*tttPlayer{a, b} {
+		if j := p.untilJoined(); j.Room != room || !j.Reconnected {
+			t.Errorf("%s: joined %+v after its hello with its token, want room %s reconnected", p.name, j, room)
+		}
+	}
+	testkit.Eventually(t, "the new lobby to list every player", func() bool {
+		return lead.gs.Lobby().Stats().PlayersOnline == 4
+	})
+	t.Logf("the new lobby listed every player %v after the games node went", time.Since(died).Round(time.Millisecond))
+
+	// The waiting player asks again, and is matched.
+	c.publishUntilTaken("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+	d.publishUntilTaken("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+	if jc, jd := c.untilJoined(), d.untilJoined(); jc.Room == "" || jc.Room != jd.Room {
+		t.Errorf("c joined %q, d %q: want one new room", jc.Room, jd.Room)
+	}
+
+	// The game goes on to its end.
+	b.moveUntilApplied(room, 4, 1)
+	b.until("ack")
+	a.untilMove(4)
+	a.moveUntilApplied(room, 1, 2)
+	a.until("ack")
+	b.untilMove(1)
+	b.moveUntilApplied(room, 8, 2)
+	b.until("ack")
+	if got, want := boardOf(a.untilMove(8)), [9]string{"X", "X", "", "", "O", "", "", "", "O"}; got != want {
+		t.Errorf("a's board: %q, want %q", got, want)
+	}
+	a.moveUntilApplied(room, 2, 3)
+	a.until("finished")
+	b.until("finished")
+	for _, p := range []*tttPlayer{a, b, c, d} {
+		if p.gaps != 0 {
+			t.Errorf("%s: %d gaps in p_seq", p.name, p.gaps)
+		}
+	}
+	if st := lead.node.Stats(); st.LobbyMoves != 1 || st.GamesNode != games {
+		t.Errorf("%s's stats: lobby moves %d, games node %q; want 1, %q", lead.node.Tag(), st.LobbyMoves, st.GamesNode, games)
+	}
+}
