@@ -656,7 +656,10 @@ export class RoomsClient {
 
 	#onSession({ previous }) {
 		const keep = previous === null ? this.#buffer : [];
+		const wasQueued = !!this.#model?.queue;
 		this.#model = emptyModel(this.#comet.publicId);
+		// The wait for a quick match was the old session's.
+		if (wasQueued) this.#model.queueError = 'The connection to the server was lost: press Quick play again.';
 		this.#buffer = [];
 		this.#gapSeen = false;
 		this.#browseSent = false; // a new session knows nothing of this tab
