@@ -289,6 +289,14 @@ func (n *Node) onHello(m *nats.Msg) {
 	}
 }
 
+// isPeer reports whether node tag was heard of in the last peerTimeout.
+func (n *Node) isPeer(tag string) bool {
+	n.peersMu.Lock()
+	seen, ok := n.peers[tag]
+	n.peersMu.Unlock()
+	return ok && time.Since(seen) <= peerTimeout
+}
+
 // Peers returns the tags of the other nodes heard of in the last
 // peerTimeout.
 func (n *Node) Peers() []string {

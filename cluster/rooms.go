@@ -231,8 +231,12 @@ func (n *Node) RoomService(local *rooms.Manager) lobby.RoomService {
 	return d
 }
 
-// call sends c to node tag and waits for its answer.
+// call sends c to node tag and waits for its answer (on the lobby's
+// goroutine: a node gone quiet is not waited for).
 func (d *directory) call(tag string, c roomCall) (roomAnswer, error) {
+	if !d.n.isPeer(tag) {
+		return roomAnswer{}, errNodeUnavailable
+	}
 	b, _ := json.Marshal(c)
 	d.n.stats.roomCallsOut.Add(1)
 	m, err := d.n.nc.Request("cp.n."+tag+".rooms", b, roomRequestTimeout)

@@ -1,6 +1,10 @@
 package cluster
 
-import "testing"
+import (
+	"errors"
+	"testing"
+	"time"
+)
 
 // TestPlaceRoom: a new room goes to the home node of its creator (or, for
 // a quick-match, of the less loaded of its players' homes) while that node
@@ -27,6 +31,20 @@ func TestPlaceRoom(t *testing.T) {
 	} {
 		if got := placeRoom(c.loads, c.homes...); got != c.want {
 			t.Errorf("%s: placeRoom(%v, %q) = %q, want %q", c.name, c.loads, c.homes, got, c.want)
+		}
+	}
+}
+
+// TestLobbyCallsWaitForNoQuietNode: the lobby's calls on another node's
+// rooms run on its goroutine; one for a node not heard of lately is
+// answered "not available" at once, not after a request's timeout (this
+// node has no NATS connection: a request would fail the test).
+func TestLobbyCallsWaitForNoQuietNode(t *testing.T) {
+	n := &Node{peers: map[string]time.Time{"n2": time.Now().Add(-2 * peerTimeout)}}
+	d := &directory{n: n}
+	for _, tag := range []string{"n2", "n3"} {
+		if _, err := d.call(tag, roomCall{Op: "join", Room: tag + "-r"}); !errors.Is(err, errNodeUnavailable) {
+			t.Errorf("a call on quiet node %s: %v, want %v", tag, err, errNodeUnavailable)
 		}
 	}
 }
