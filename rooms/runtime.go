@@ -331,7 +331,7 @@ func (r *room) appendLate(j *journalState, gen uint64) {
 	parked := j.parked
 	j.parked = false
 	r.mu.Unlock()
-	r.m.log.Warn("rooms: the journal has not stored a room's item in time; its client items are refused until it does",
+	r.m.log.Debug("rooms: the journal has not stored a room's item in time; its client items are refused until it does",
 		"room", r.id, "patience", r.m.o.JournalPatience)
 	if parked {
 		r.m.sched.requeue(r)
@@ -381,7 +381,7 @@ func (r *room) awaitAppend() bool {
 		j.patience = nil
 	}
 	if late {
-		r.m.log.Info("rooms: the journal stored a room's late item; the room goes on", "room", r.id)
+		r.m.log.Debug("rooms: the journal stored a room's late item; the room goes on", "room", r.id)
 	}
 	r.out, r.enc = j.out, j.enc
 	if err != nil {
