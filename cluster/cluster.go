@@ -585,9 +585,11 @@ func (n *Node) Stats() Stats {
 	n.games.mu.Lock()
 	if m := n.games.rooms; m != nil {
 		rooms = m.NumRooms()
-		refused = m.Stats().JournalRefused
 	}
 	n.games.mu.Unlock()
+	if m := n.roomsManager(); m != nil {
+		refused = m.Stats().JournalRefused
+	}
 	n.mu.Lock()
 	open := len(n.relays) + len(n.served)
 	n.mu.Unlock()
