@@ -538,7 +538,7 @@ func (m *Manager) Leave(roomID, sessionID string) error {
 // checked here (type 1..MaxTypeLen bytes, move id up to MaxMoveIDLen, data
 // valid JSON up to MaxMessageBytes, Seq >= 0, and >= 1 for a move) and copied, so the caller's
 // buffers may be reused at once. The outcome reaches the player as "ack" (a
-// move) or "error". Errors: ErrNoRoom, ErrNotInRoom, ErrMailboxFull,
+// move) or "error". Errors: ErrNoRoom, ErrNotInRoom, ErrMailboxFull, ErrJournalUnavailable,
 // ErrBadMessage, and for a spectator ErrSpectator.
 func (m *Manager) Deliver(roomID, sessionID string, msg Message) (err error) {
 	defer func() {
