@@ -575,6 +575,17 @@ type Stats struct {
 	TurnLogRefused int64 `json:"turn_log_refused"`
 	RoomsRestored  int64 `json:"rooms_restored"`
 	RoomsLost      int64 `json:"rooms_lost"`
+	// Without answers from JetStream (no quorum): TurnLogWaiting, the
+	// appends waiting for their answer now, and TurnLogOldest, how long
+	// the oldest of them has; TurnLogStalls, the times appends went
+	// unanswered for 5 s (logged); RoomItemsRefused, the client items
+	// (moves, joins…) this node's rooms refused because their append had
+	// waited past rooms.ManagerOptions.JournalPatience ("the game's store
+	// is unavailable, try again").
+	TurnLogWaiting   int           `json:"turn_log_waiting"`
+	TurnLogOldest    time.Duration `json:"turn_log_oldest_ns"`
+	TurnLogStalls    int64         `json:"turn_log_stalls"`
+	RoomItemsRefused int64         `json:"room_items_refused"`
 	// RoomsEvicted: rooms this node stopped because another took them
 	// over (or its lease was lost).
 	RoomsEvicted int64 `json:"rooms_evicted"`
@@ -583,11 +594,15 @@ type Stats struct {
 // Stats returns the node's figures.
 func (n *Node) Stats() Stats {
 	rooms := 0
+	var refused int64
 	n.games.mu.Lock()
 	if m := n.games.rooms; m != nil {
 		rooms = m.NumRooms()
 	}
 	n.games.mu.Unlock()
+	if m := n.roomsManager(); m != nil {
+		refused = m.Stats().JournalRefused
+	}
 	n.mu.Lock()
 	open := len(n.relays) + len(n.served)
 	n.mu.Unlock()
@@ -610,6 +625,8 @@ func (n *Node) Stats() Stats {
 	if l := n.tlog; l != nil {
 		st.TurnLogAppends, st.TurnLogRetries, st.TurnLogRefused = l.appends.Load(), l.retries.Load(), l.refused.Load()
 		st.RoomsRestored, st.RoomsLost = l.restored.Load(), l.restoreFailed.Load()
+		st.TurnLogWaiting, st.TurnLogOldest = l.waiting()
+		st.TurnLogStalls, st.RoomItemsRefused = l.stalls.Load(), refused
 	}
 	return st
 }

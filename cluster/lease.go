@@ -132,6 +132,11 @@ type ownership struct {
 	nodesKV jetstream.KeyValue
 	roomsKV jetstream.KeyValue
 	taking  []write // orphans' records being taken (takeOrphans)
+	// lateTakes are this node's takes whose answer did not come (room →
+	// the epoch written): JetStream may have written one after all (a
+	// quorum back after the write's timeout), which the watch then shows
+	// as this node's record, and the room is rebuilt here (onRecord).
+	lateTakes map[string]uint32
 
 	restores    []takenRoom   // rooms taken over, to rebuild (restorer; guarded by mu)
 	restoreWake chan struct{} // restores has some
@@ -166,7 +171,7 @@ func newOwnership(n *Node, ttl time.Duration) *ownership {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), revs: make(map[string]uint64), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), restoreWake: make(chan struct{}, 1),
 		ready: make(chan struct{}),
-		nodes: make(map[string]seenLease), records: make(map[string]cachedRecord), due: make(map[string]time.Time)}
+		nodes: make(map[string]seenLease), records: make(map[string]cachedRecord), due: make(map[string]time.Time), lateTakes: make(map[string]uint32)}
 }
 
 // roomChanged is the rooms Manager's OnRoomChange: a new room's record is
@@ -632,6 +637,7 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 				o.written(w, ack.Sequence)
 			default:
 				again = append(again, w)
+				o.takeLate(w)
 			}
 			continue
 		}
@@ -642,6 +648,7 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 			switch {
 			case !casRefused(err):
 				again = append(again, w)
+				o.takeLate(w)
 			case w.kind == 't':
 				o.stats.refused.Add(1) // another node took it first, or it changed
 			case w.kind == 'c':
@@ -655,11 +662,20 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 			o.n.log.Warn("cluster: no answer from JetStream in time for room owner records; tried again", "writes", len(ws)-i)
 			timedOut = true
 			again = append(again, w)
+			o.takeLate(w)
 		case <-o.ctx.Done():
 			return
 		}
 	}
 	o.requeue(again)
+}
+
+// takeLate notes a take whose answer did not come (or an error that does
+// not say it was not written): see lateTakes.
+func (o *ownership) takeLate(w write) {
+	if w.kind == 't' {
+		o.lateTakes[w.room] = w.epoch
+	}
 }
 
 // casRefused reports whether err is JetStream refusing a write for its
@@ -738,6 +754,7 @@ func (o *ownership) written(w write, rev uint64) {
 		o.stats.deleted.Add(1)
 		o.n.purgeLog(w.room)
 	case 't':
+		delete(o.lateTakes, w.room) // written: not to be rebuilt again when the watch shows it
 		o.stats.adopted.Add(1)
 		o.mu.Lock()
 		took := o.took
@@ -828,6 +845,7 @@ func (o *ownership) onRecord(e jetstream.KeyValueEntry) {
 	if e.Operation() != jetstream.KeyValuePut {
 		delete(o.records, id)
 		delete(o.due, id)
+		delete(o.lateTakes, id)
 		o.n.moved.set(id, "")
 		// This node deletes the records of its rooms once they closed
 		// (forgetting them first): one deleted while the room is still
@@ -848,6 +866,16 @@ func (o *ownership) onRecord(e jetstream.KeyValueEntry) {
 	o.mu.Lock()
 	ours := r.Node == o.n.opts.Node && r.Inc == o.inc
 	o.mu.Unlock()
+	if epoch, late := o.lateTakes[id]; late {
+		delete(o.lateTakes, id)
+		if ours && r.Epoch == epoch {
+			// A take of this node's written after its answer was given
+			// up for lost: the room is this node's, to rebuild.
+			o.n.log.Info("cluster: a room's take was written after all; the room is rebuilt here", "room", id)
+			o.written(write{kind: 't', room: id, epoch: epoch}, e.Revision())
+			return
+		}
+	}
 	if !ours {
 		o.evictIfMine(id, r.Node)
 	}

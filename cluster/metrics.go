@@ -22,6 +22,10 @@ var (
 	descDropped    = prometheus.NewDesc("cometplay_cluster_dropped_total", "Messages for other nodes dropped because 64 MiB already waited for NATS.", nil, nil)
 	descMessages   = prometheus.NewDesc("cometplay_cluster_messages_total", "NATS messages for other nodes: sent, handed to NATS; joined, joined into the message before them to the same node instead (ops, a relayed response's bytes).", []string{"kind"}, nil)
 	descTurnLog    = prometheus.NewDesc("cometplay_cluster_turn_log_total", "The rooms' turn log: appends (entries appended: items and fences), retries (appends sent again after no answer), refused (appends refused because another node had written the log; their rooms evicted).", []string{"kind"}, nil)
+	descLogWaiting = prometheus.NewDesc("cometplay_cluster_turn_log_waiting", "Turn log appends waiting for JetStream's answer now.", nil, nil)
+	descLogOldest  = prometheus.NewDesc("cometplay_cluster_turn_log_oldest_seconds", "How long the oldest turn log append waiting for JetStream's answer has waited (0: none waits). Past 5 s its room refuses its clients' items: JetStream has no quorum?", nil, nil)
+	descLogStalls  = prometheus.NewDesc("cometplay_cluster_turn_log_stalls_total", "Times the turn log's appends went unanswered for 5 s (each logged, and its end).", nil, nil)
+	descRefused    = prometheus.NewDesc("cometplay_cluster_room_items_refused_total", "Client items (moves, joins, messages) this node's rooms refused because their turn log append had waited past rooms.ManagerOptions.JournalPatience (\"the game's store is unavailable, try again\").", nil, nil)
 	descRestored   = prometheus.NewDesc("cometplay_cluster_rooms_restored_total", "Rooms taken over from a dead node and rebuilt here from their turn log.", nil, nil)
 	descRoomsLost  = prometheus.NewDesc("cometplay_cluster_rooms_lost_total", "Rooms taken over that could not be rebuilt (no turn log, or it could not be read): dropped from the lobby.", nil, nil)
 	descLease      = prometheus.NewDesc("cometplay_cluster_lease", "1 while the node holds its lease (JetStream, cp_nodes).", nil, nil)
@@ -36,6 +40,7 @@ var (
 // Describe implements prometheus.Collector.
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped, descMessages, descTurnLog, descRestored, descRoomsLost,
+		descLogWaiting, descLogOldest, descLogStalls, descRefused,
 		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted, descGamesNode, descLobbyMoves} {
 		ch <- d
 	}
@@ -65,6 +70,10 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	c(descTurnLog, s.TurnLogAppends, "appends")
 	c(descTurnLog, s.TurnLogRetries, "retries")
 	c(descTurnLog, s.TurnLogRefused, "refused")
+	g(descLogWaiting, float64(s.TurnLogWaiting))
+	g(descLogOldest, s.TurnLogOldest.Seconds())
+	c(descLogStalls, s.TurnLogStalls)
+	c(descRefused, s.RoomItemsRefused)
 	c(descRestored, s.RoomsRestored)
 	c(descRoomsLost, s.RoomsLost)
 	c(descMessages, s.MessagesSent, "sent")

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/rooms"
 )
 
@@ -129,7 +132,7 @@ func TestCoalesceKeepsMessagesUnderTheBound(t *testing.T) {
 // answering late is not flooded with the same appends again.
 func TestUnansweredAppendsAreSentAgainLessAndLessOften(t *testing.T) {
 	o := &outbox{wake: make(chan struct{}, 1), done: make(chan struct{})} // no sender: the test reads the queue
-	l := newTurnLog(&Node{opts: Options{Node: "n1"}, out: o})
+	l := newTurnLog(&Node{opts: Options{Node: "n1"}, out: o, log: testkit.Logger()})
 	start := time.Now()
 	l.pending[1] = &logAppend{room: "n1-r", data: []byte("{}"), sent: start, tries: 1}
 	sends := func() int {
@@ -138,8 +141,12 @@ func TestUnansweredAppendsAreSentAgainLessAndLessOften(t *testing.T) {
 		return n
 	}
 	// retry looks at the clock; the test moves the append's last send
-	// into the past instead.
-	back := func(d time.Duration) { l.pending[1].sent = time.Now().Add(-d) }
+	// into the past instead. Other appends are answered meanwhile (a busy
+	// JetStream, not a silent one: no probe).
+	back := func(d time.Duration) {
+		l.pending[1].sent = time.Now().Add(-d)
+		l.answered = time.Now()
+	}
 	for i, c := range []struct {
 		ago  time.Duration
 		want int
@@ -161,5 +168,50 @@ func TestUnansweredAppendsAreSentAgainLessAndLessOften(t *testing.T) {
 	}
 	if m := l.pending[1]; m.tries != 6 {
 		t.Errorf("tries %d, want 6", m.tries)
+	}
+}
+
+// While JetStream answers no append, the oldest is sent again every
+// appendRetry whatever its own delay (a probe); the first answer after
+// that sends every append waiting again at once, rather than at its next
+// retry (up to appendRetryMax later).
+func TestAnswerAfterSilenceSendsTheWaitingAppendsAtOnce(t *testing.T) {
+	o := &outbox{wake: make(chan struct{}, 1), done: make(chan struct{})} // no sender: the test reads the queue
+	l := newTurnLog(&Node{opts: Options{Node: "n1"}, out: o, log: testkit.Logger()})
+	sends := func() []string {
+		var subjs []string
+		for _, m := range o.q {
+			subjs = append(subjs, m.subj)
+		}
+		o.q = o.q[:0]
+		return subjs
+	}
+	// Two appends sent four times already: their next retries are 16 s
+	// after their last.
+	long := time.Now().Add(-time.Minute)
+	for id, room := range map[uint64]string{1: "n1-old", 2: "n1-older"} {
+		l.pending[id] = &logAppend{room: room, data: []byte("{}"), first: long, sent: time.Now().Add(-appendRetry), tries: 5}
+	}
+	l.pending[2].first = long.Add(-time.Second)
+	l.retry()
+	if got := sends(); !slices.Equal(got, []string{roomLogPrefix + "n1-older"}) {
+		t.Fatalf("during the silence: sent %v; want the oldest append alone (the probe)", got)
+	}
+	l.retry()
+	if got := sends(); len(got) != 0 {
+		t.Fatalf("a second later: sent %v; want nothing (one probe every %v)", got, appendRetry)
+	}
+	// A third append is answered: JetStream is back.
+	done := make(chan error, 1)
+	l.pending[3] = &logAppend{room: "n1-new", data: []byte("{}"), first: time.Now(), sent: time.Now(), tries: 1, done: func(err error) { done <- err }}
+	l.onAck(&nats.Msg{Subject: l.ackSubject(3), Data: []byte(`{"seq":7}`)})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	l.retry()
+	got := sends()
+	slices.Sort(got)
+	if want := []string{roomLogPrefix + "n1-old", roomLogPrefix + "n1-older"}; !slices.Equal(got, want) {
+		t.Errorf("once answered: sent %v; want %v at once", got, want)
 	}
 }

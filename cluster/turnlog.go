@@ -27,6 +27,12 @@ import (
 // first append, can never write, and its room is evicted at its next item.
 // An append not answered (no quorum, a lost answer) is sent again with the
 // same message id, which JetStream deduplicates, until it is answered.
+// While appends go unanswered, the oldest is sent again every appendRetry
+// whatever its own delay (a probe); the first answer after that sends
+// every waiting append again at once, so that the rooms go on as soon as
+// JetStream is back rather than at their next retry. The rooms whose
+// append waits refuse their clients' items meanwhile
+// (rooms.ManagerOptions.JournalPatience).
 // The appends take no goroutine: they leave through the node's outbox and
 // their answers come to one subscription.
 const (
@@ -57,9 +63,25 @@ type turnLog struct {
 	last    map[string]uint64 // room → its subject's last sequence (0: none yet)
 	pending map[uint64]*logAppend
 	next    uint64
+	// silent: an append waited past appendRetry and no append was
+	// answered for as long (since silentSince); back: an answer came
+	// since, so every waiting append is sent again at the next retry;
+	// answered: the last answer; probed: when the last probe went.
+	silent, back          bool
+	silentSince, answered time.Time
+	probed                time.Time
 
 	appends, retries, refused, restored, restoreFailed atomic.Int64
+	// stalls counts the times appends went unanswered past stallLog.
+	stalls atomic.Int64
+	// stalled: appends are unanswered past stallLog now (logged once).
+	stalled bool
 }
+
+// stallLog is how long the oldest append waits unanswered before the node
+// says so (once, and once when the answers come back): as long as a room
+// waits before refusing its clients' items (rooms.DefaultJournalPatience).
+const stallLog = rooms.DefaultJournalPatience
 
 // logAppend is an append in flight.
 type logAppend struct {
@@ -68,6 +90,7 @@ type logAppend struct {
 	expect uint64
 	msgID  string
 	done   func(error)
+	first  time.Time // the first send
 	sent   time.Time
 	tries  int // sends so far
 }
@@ -93,7 +116,8 @@ func (l *turnLog) Append(room string, e rooms.Entry, done func(error)) {
 	l.next++
 	id := l.next
 	expect := l.last[room]
-	a := &logAppend{room: room, data: data, expect: expect, done: done, sent: time.Now(), tries: 1,
+	now := time.Now()
+	a := &logAppend{room: room, data: data, expect: expect, done: done, first: now, sent: now, tries: 1,
 		msgID: room + "." + inc + "." + strconv.FormatUint(expect+1, 10)}
 	l.pending[id] = a
 	l.mu.Unlock()
@@ -148,29 +172,91 @@ func (l *turnLog) onAck(m *nats.Msg) {
 		return
 	}
 	l.last[a.room] = ack.Seq
+	l.answered = time.Now()
+	if l.silent {
+		l.silent, l.back = false, true
+	}
 	l.mu.Unlock()
 	a.done(nil)
 }
 
 // retry sends again the appends not answered in time (appendRetry, doubled
-// at each try; from the hello goroutine, every second).
+// at each try), all of them once an answer came after a silence, and the
+// oldest as a probe during a silence; it says when appends wait past
+// stallLog, and when they are answered again. From the hello goroutine,
+// every second.
 func (l *turnLog) retry() {
 	now := time.Now()
 	var ids []uint64
 	var as []*logAppend
+	var oldestID uint64
+	var oldest *logAppend
 	l.mu.Lock()
+	back := l.back
+	l.back = false
 	for id, a := range l.pending {
-		if now.Sub(a.sent) >= min(appendRetry<<min(a.tries-1, 8), appendRetryMax) {
+		if oldest == nil || a.first.Before(oldest.first) {
+			oldestID, oldest = id, a
+		}
+		due := now.Sub(a.sent) >= min(appendRetry<<min(a.tries-1, 8), appendRetryMax)
+		if back && a.tries > 1 {
+			due, a.tries = true, 1 // JetStream answers again: no more waiting
+		}
+		if due {
 			a.sent = now
 			a.tries++
 			ids, as = append(ids, id), append(as, a)
 		}
 	}
+	var waited time.Duration
+	if oldest != nil {
+		waited = now.Sub(oldest.first)
+	}
+	if oldest != nil && waited >= appendRetry && now.Sub(l.answered) >= appendRetry && !l.silent {
+		l.silent, l.silentSince = true, oldest.first
+	}
+	if l.silent && oldest != nil && len(ids) == 0 && now.Sub(l.probed) >= appendRetry {
+		oldest.sent = now
+		ids, as = append(ids, oldestID), append(as, oldest)
+	}
+	if len(ids) > 0 && l.silent {
+		l.probed = now
+	}
+	logStall := !l.stalled && waited >= stallLog
+	logBack := l.stalled && !l.silent && waited < stallLog
+	if logStall {
+		l.stalled = true
+		l.stalls.Add(1)
+	}
+	if logBack {
+		l.stalled = false
+	}
+	pending, since := len(l.pending), l.silentSince
 	l.mu.Unlock()
+	switch {
+	case logStall:
+		l.n.log.Warn("cluster: JetStream has not answered the turn log's appends: no quorum? The rooms waiting refuse their clients' items until it answers",
+			"waited", waited.Round(time.Millisecond), "appends_waiting", pending)
+	case logBack:
+		l.n.log.Info("cluster: JetStream answers the turn log's appends again; the rooms go on",
+			"after", now.Sub(since).Round(time.Millisecond), "appends_waiting", pending)
+	}
 	for i, id := range ids {
 		l.retries.Add(1)
 		l.send(id, as[i])
 	}
+}
+
+// waiting returns the appends waiting for their answer and how long the
+// oldest of them has waited.
+func (l *turnLog) waiting() (n int, oldest time.Duration) {
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, a := range l.pending {
+		oldest = max(oldest, now.Sub(a.first))
+	}
+	return len(l.pending), oldest
 }
 
 // fence appends this node's owner entry to a room's log after sequence

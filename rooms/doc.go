@@ -51,7 +51,10 @@
 // coalesced per member and a periodic timer is re-armed only after it ran.
 // Nothing accepted is dropped: if the room goes away first, each pending
 // join gets "join-rejected" and each pending message "error", with the
-// reason the room closed.
+// reason the room closed. With a Journal whose append has waited past
+// ManagerOptions.JournalPatience, the client items are answered the same
+// way, and new ones refused with ErrJournalUnavailable, until the append
+// is done (see Journal).
 //
 // What a hook sends is collected and handed to the Transport after the hook
 // returns, in order, outside every lock. The runtime never calls user code
@@ -65,8 +68,8 @@
 //  2. Deliver checks the message (type, sizes, JSON, a move's Seq) and
 //     that the session is seated in the room, copies it into the room's
 //     mailbox and, if the room was idle, puts the room on the run queue. Its error (ErrNoRoom,
-//     ErrNotInRoom, ErrMailboxFull, ErrBadMessage, ErrSpectator) is the
-//     bridge's to answer as a nack.
+//     ErrNotInRoom, ErrMailboxFull, ErrJournalUnavailable, ErrBadMessage,
+//     ErrSpectator) is the bridge's to answer as a nack.
 //  3. An executor takes the room off the queue and processes up to 16 of
 //     its items before letting the next room run.
 //  4. For a move (a message with a MoveID) the runtime answers a retry of

@@ -14,6 +14,11 @@ var (
 	// client messages not yet processed. Nothing was enqueued; the client may
 	// retry later. Nothing already accepted is ever dropped.
 	ErrMailboxFull = errors.New("rooms: room is busy, try again")
+	// ErrJournalUnavailable: the room's last item has waited for its
+	// journal entry (ManagerOptions.Journal) longer than
+	// ManagerOptions.JournalPatience (a cluster's JetStream without a
+	// quorum). Nothing was enqueued; the client may try again later.
+	ErrJournalUnavailable = errors.New("rooms: the game's store is unavailable, try again")
 	// ErrRoomFull: every seat is taken.
 	ErrRoomFull = errors.New("rooms: room is full")
 	// ErrRoomLocked: the game locked the room (ctx.Lock).
@@ -75,15 +80,22 @@ var (
 // Reasons the runtime puts in "error" events for moves and messages it
 // refuses before they reach OnMessage.
 const (
-	ReasonNotYourTurn     = "not your turn"
-	ReasonNotInProgress   = "game not in progress"
-	ReasonSpectator       = "spectators cannot act"
-	ReasonNoRematch       = "no rematch now"
-	ReasonInternalError   = "internal error in room"
-	ReasonShutdown        = "server shutting down"
-	ReasonEmpty           = "room empty"
-	ReasonDisposed        = "room closed"
-	ReasonReclaimed       = "seat taken over by another session"
-	ReasonEvicted         = "room moved to another server"
+	ReasonNotYourTurn   = "not your turn"
+	ReasonNotInProgress = "game not in progress"
+	ReasonSpectator     = "spectators cannot act"
+	ReasonNoRematch     = "no rematch now"
+	ReasonInternalError = "internal error in room"
+	ReasonShutdown      = "server shutting down"
+	ReasonEmpty         = "room empty"
+	ReasonDisposed      = "room closed"
+	ReasonReclaimed     = "seat taken over by another session"
+	ReasonEvicted       = "room moved to another server"
+	// ReasonJournalUnavailable answers the items that waited in a room's
+	// mailbox when its journal became unavailable (ErrJournalUnavailable).
+	ReasonJournalUnavailable = "the game's store is unavailable, try again"
+	// ReasonJournalWaiting is the "error" event (without a move) a room's
+	// members get when its journal becomes unavailable: the room waits,
+	// the last item taken included, until its entry is durable.
+	ReasonJournalWaiting  = "the game's store is unavailable: the game goes on when it is back"
 	reasonStaleMoveFormat = "stale move: expected seq %d"
 )

@@ -27,8 +27,18 @@ import (
 // processes nothing more (one append in flight per room); an error evicts
 // the room (Manager.Evict: stopped without a word, its held output
 // dropped). A journal that cannot write for a while (no quorum) keeps
-// trying rather than failing: the room's items wait in its mailbox, whose
-// bound answers the clients with ErrMailboxFull meanwhile.
+// trying rather than failing, and must not call done before the entry is
+// durable or refused. Once an append has waited
+// ManagerOptions.JournalPatience, the room's journal counts as
+// unavailable: the client items waiting in its mailbox are answered
+// ReasonJournalUnavailable ("error" for a message, "join-rejected" for a
+// join), new ones are refused with ErrJournalUnavailable, and its members
+// get an "error" event without a move (ReasonJournalWaiting); the
+// runtime's own items (timers, leaves, presence) wait. The item whose
+// append waits is neither dropped nor refused: its output goes out when
+// its entry is durable, and the room takes client items again. Nothing
+// that is not durable goes out meanwhile, and nothing is applied twice
+// (a client sending its move again with the same move id gets its "ack").
 type Journal interface {
 	Append(roomID string, e Entry, done func(error))
 }

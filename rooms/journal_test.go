@@ -3,6 +3,7 @@ package rooms_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -121,6 +122,97 @@ func TestJournalRefusalEvictsTheRoom(t *testing.T) {
 	}
 	if _, ok := h.M.Room(id); ok {
 		t.Error("the room is still here after its append was refused")
+	}
+}
+
+// TestLateAppendRefusesClientItemsUntilDurable: a room whose append has
+// waited past JournalPatience (a store without a quorum) answers the
+// client items waiting behind it, and refuses new ones at once, with an
+// explicit reason; its members hear that the game waits. Nothing of the
+// item in flight goes out until its entry is durable; then it is applied
+// once, its output released, and the room takes items again.
+func TestLateAppendRefusesClientItemsUntilDurable(t *testing.T) {
+	j := newHeldJournal()
+	const patience = 5 * time.Second
+	h := roomstest.New(t, rooms.ManagerOptions{Journal: j, JournalPatience: patience}, probeGame(&hooks{
+		message: func(ctx *rooms.Ctx, p *rooms.Player, m rooms.Message) error {
+			return ctx.Broadcast("echo", string(m.Data))
+		},
+	}))
+	h.C.SetSettle(nil) // a parked room is never idle: wait on the events
+	id, _ := h.M.Create("probe", roomstest.Player("a"), nil)
+	drain(t, h, j)
+	h.Take("a")
+	say := func(s string) error {
+		return h.M.Deliver(id, roomstest.Session("a"), rooms.Message{Type: "say", Data: []byte(`"` + s + `"`)})
+	}
+	// "one" is processed and its append waits; "two" waits behind it.
+	if err := say("one"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(j.kinds(id)) == 3 })
+	if err := say("two"); err != nil {
+		t.Fatal(err)
+	}
+	h.C.Advance(patience - time.Millisecond)
+	if err := say("three"); err != nil {
+		t.Fatalf("before the patience is out: %v", err)
+	}
+	if evs := h.Take("a"); len(evs) != 0 {
+		t.Fatalf("before the patience is out, a got %v", evs)
+	}
+	h.C.Advance(time.Millisecond)
+	// The items waiting are answered, and a told that the game waits.
+	var got []roomstest.Record
+	testkit.Eventually(t, "the waiting items answered", func() bool {
+		got = append(got, h.Take("a")...)
+		return len(got) >= 3
+	})
+	var reasons []string
+	for _, ev := range got {
+		d := data(t, ev)
+		if ev.Type != "error" {
+			t.Fatalf("a got %s while the append is late; want errors only", ev)
+		}
+		typ, _ := d["type"].(string)
+		reasons = append(reasons, fmt.Sprint(typ, ": ", d["reason"]))
+	}
+	want := []string{": " + rooms.ReasonJournalWaiting, "say: " + rooms.ReasonJournalUnavailable, "say: " + rooms.ReasonJournalUnavailable}
+	if !slices.Equal(reasons, want) {
+		t.Errorf("a's errors %q; want %q", reasons, want)
+	}
+	// New client items are refused at once; the runtime's wait.
+	if err := say("four"); !errors.Is(err, rooms.ErrJournalUnavailable) {
+		t.Errorf("a message while the append is late: %v; want ErrJournalUnavailable", err)
+	}
+	if err := h.M.Join(id, roomstest.Player("b")); !errors.Is(err, rooms.ErrJournalUnavailable) {
+		t.Errorf("a join while the append is late: %v; want ErrJournalUnavailable", err)
+	}
+	if got := h.M.Stats().JournalRefused; got != 4 {
+		t.Errorf("JournalRefused = %d; want 4", got)
+	}
+	if got := j.kinds(id); len(got) != 3 {
+		t.Fatalf("entries %v while the append is late: something else was processed", got)
+	}
+	// The store is back: "one" goes out, once, and the room takes items.
+	j.finish(nil)
+	got = nil
+	testkit.Eventually(t, "the late item's output", func() bool {
+		got = append(got, h.Take("a")...)
+		return len(got) >= 1
+	})
+	if len(got) != 1 || got[0].Type != "echo" || string(got[0].Data) != `"\"one\""` {
+		t.Errorf("once durable, a got %v; want the echo of one", got)
+	}
+	if err := say("five"); err != nil {
+		t.Fatalf("once durable: %v", err)
+	}
+	drain(t, h, j)
+	if got := roomstest.Types(h.Take("a")); !slices.Equal(got, []string{"echo"}) {
+		t.Errorf("after the store is back, a got %v; want the echo of five", got)
+	}
+	if got, want := j.kinds(id), []rooms.EntryKind{rooms.EntryCreate, rooms.EntryJoin, rooms.EntryMessage, rooms.EntryMessage}; !slices.Equal(got, want) {
+		t.Errorf("entries %v, want %v (the refused items not journaled)", got, want)
 	}
 }
 

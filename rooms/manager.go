@@ -53,11 +53,26 @@ type ManagerOptions struct {
 	// Manager.Do's functions must not change a room's state then (they are
 	// not journaled).
 	Journal Journal
+	// JournalPatience is how long a room's append may wait for the Journal
+	// before the room counts its journal unavailable (default
+	// DefaultJournalPatience; -1: never): the client items waiting behind
+	// the append, and those that come until it is done, are refused at
+	// once with ErrJournalUnavailable, and the room's members are told
+	// (an "error" event without a move: ReasonJournalWaiting). The item
+	// whose append waits is applied, and its output released, when its
+	// entry is durable.
+	JournalPatience time.Duration
 }
 
 // Manager defaults and limits.
 const (
-	DefaultMailboxSize     = 256
+	DefaultMailboxSize = 256
+	// DefaultJournalPatience is ManagerOptions.JournalPatience's default:
+	// longer than a JetStream leader election after one server's loss
+	// takes (appends wait through it without a word), short enough that a
+	// player whose move cannot be stored hears so while still looking at
+	// the board.
+	DefaultJournalPatience = 5 * time.Second
 	DefaultTopicPrefix     = "/room/"
 	DefaultMaxMessageBytes = 16 << 10
 	// MaxTypeLen bounds Message.Type and MaxMoveIDLen Message.MoveID, in bytes.
@@ -288,6 +303,9 @@ func NewManager(t Transport, o ManagerOptions) *Manager {
 	}
 	if o.Clock == nil {
 		o.Clock = RealClock{}
+	}
+	if o.JournalPatience == 0 {
+		o.JournalPatience = DefaultJournalPatience
 	}
 	if o.TopicPrefix == "" {
 		o.TopicPrefix = DefaultTopicPrefix
@@ -520,7 +538,7 @@ func (m *Manager) Leave(roomID, sessionID string) error {
 // checked here (type 1..MaxTypeLen bytes, move id up to MaxMoveIDLen, data
 // valid JSON up to MaxMessageBytes, Seq >= 0, and >= 1 for a move) and copied, so the caller's
 // buffers may be reused at once. The outcome reaches the player as "ack" (a
-// move) or "error". Errors: ErrNoRoom, ErrNotInRoom, ErrMailboxFull,
+// move) or "error". Errors: ErrNoRoom, ErrNotInRoom, ErrMailboxFull, ErrJournalUnavailable,
 // ErrBadMessage, and for a spectator ErrSpectator.
 func (m *Manager) Deliver(roomID, sessionID string, msg Message) (err error) {
 	defer func() {

@@ -90,9 +90,12 @@ type room struct {
 	scheduled bool
 	closed    bool
 	infoOK    bool
-	evicting  bool     // Manager.Evict queued its item
-	members   gates    // by session id
-	info      RoomInfo // last published info
+	evicting  bool // Manager.Evict queued its item
+	// unstored: the room's append in flight has waited past
+	// JournalPatience; client items are refused (ErrJournalUnavailable).
+	unstored bool
+	members  gates    // by session id
+	info     RoomInfo // last published info
 
 	// Everything below is owned by the executor running the room.
 	active      atomic.Bool // an item is being processed (Ctx is valid)
@@ -153,10 +156,15 @@ type roomDet struct {
 // the executor (the output).
 type journalState struct {
 	inflight, done, parked bool
-	err                    error
-	out                    []outEvent
-	buf                    *[]outEvent
-	enc                    *eventEncoder
+	// late: the append has waited past JournalPatience (room.unstored is
+	// set with it); told: the members have heard so.
+	late, told bool
+	gen        uint64  // appends so far: a patience timer's own is gen
+	patience   Stopper // the timer that marks the append late
+	err        error
+	out        []outEvent
+	buf        *[]outEvent
+	enc        *eventEncoder
 }
 
 func newRoom(m *Manager, g *Game, id string) *room {
@@ -289,9 +297,14 @@ func (r *room) hold(buf *[]outEvent, e Entry) {
 	}
 	r.mu.Lock()
 	j.inflight, j.done, j.parked, j.err = true, false, false, nil
+	j.gen++
+	gen := j.gen
 	r.mu.Unlock()
 	j.out, j.buf, j.enc = r.out, buf, r.enc
 	r.out, r.enc = nil, nil
+	if p := r.m.o.JournalPatience; p > 0 {
+		j.patience = r.m.clock.AfterFunc(p, func() { r.appendLate(j, gen) })
+	}
 	r.m.o.Journal.Append(r.id, e, func(err error) {
 		r.mu.Lock()
 		j.done, j.err = true, err
@@ -302,6 +315,27 @@ func (r *room) hold(buf *[]outEvent, e Entry) {
 			r.m.sched.requeue(r)
 		}
 	})
+}
+
+// appendLate marks the room's append gen late, if it is still in flight
+// (JournalPatience passed): from now on its client items are refused, and
+// a parked room goes back to an executor, which answers those waiting and
+// tells the members (awaitAppend). From the clock's goroutine.
+func (r *room) appendLate(j *journalState, gen uint64) {
+	r.mu.Lock()
+	if j.gen != gen || !j.inflight || j.done {
+		r.mu.Unlock()
+		return
+	}
+	j.late, r.unstored = true, true
+	parked := j.parked
+	j.parked = false
+	r.mu.Unlock()
+	r.m.log.Debug("rooms: the journal has not stored a room's item in time; its client items are refused until it does",
+		"room", r.id, "patience", r.m.o.JournalPatience)
+	if parked {
+		r.m.sched.requeue(r)
+	}
 }
 
 // awaitAppend reports whether the room must wait for its append in flight
@@ -317,15 +351,38 @@ func (r *room) awaitAppend() bool {
 		r.mu.Unlock()
 		return false
 	}
-	if !j.done {
-		j.parked = true
+	for !j.done {
+		// A late append: the client items waiting are answered (not
+		// parked yet, so that the append's end cannot put the room on
+		// another executor meanwhile), then the room looks again.
+		tell := j.late && !j.told
+		var refused []item
+		if j.late {
+			refused = r.takeClientItemsLocked()
+		}
+		if !tell && len(refused) == 0 {
+			j.parked = true
+			r.mu.Unlock()
+			return true
+		}
+		j.told = true
 		r.mu.Unlock()
-		return true
+		r.refuseUnstored(refused, tell)
+		r.mu.Lock()
 	}
 	j.inflight, j.done = false, false
+	late := j.late
+	j.late, j.told, r.unstored = false, false, false
 	err := j.err
 	j.err = nil
 	r.mu.Unlock()
+	if j.patience != nil {
+		j.patience.Stop()
+		j.patience = nil
+	}
+	if late {
+		r.m.log.Debug("rooms: the journal stored a room's late item; the room goes on", "room", r.id)
+	}
 	r.out, r.enc = j.out, j.enc
 	if err != nil {
 		// Another node owns the room: nothing of it goes out, and it stops.
@@ -349,6 +406,55 @@ func (r *room) awaitAppend() bool {
 		r.process(&item{kind: kEvict})
 	}
 	return false
+}
+
+// takeClientItemsLocked takes the client items out of the room's mailbox
+// (the runtime's stay, in their order) and returns them.
+func (r *room) takeClientItemsLocked() []item {
+	if r.pending == 0 {
+		return nil
+	}
+	var taken []item
+	q := r.q[r.qhead:]
+	kept := q[:0]
+	for _, it := range q {
+		if it.counted {
+			taken = append(taken, it)
+		} else {
+			kept = append(kept, it)
+		}
+	}
+	clear(q[len(kept):])
+	r.q = r.q[:int(r.qhead)+len(kept)]
+	r.pending = 0
+	r.m.stats.mailbox.Add(-int64(len(taken)))
+	return taken
+}
+
+// refuseUnstored answers the client items taken from a room whose append
+// is late with ReasonJournalUnavailable, and, when tell, tells its members
+// that the game waits for its store. Nothing of the room's state goes out:
+// the held output stays held. Executor only, between items.
+func (r *room) refuseUnstored(its []item, tell bool) {
+	buf := outPool.Get().(*[]outEvent)
+	r.out = (*buf)[:0]
+	if tell {
+		r.publish(evError, errorData{Reason: ReasonJournalWaiting})
+	}
+	for i := range its {
+		it := &its[i]
+		if it.kind == kMessage && it.msg.IsMove() {
+			r.rejectMove(it.msg, RejectJournalUnavailable)
+		}
+		r.answer(it, ReasonJournalUnavailable)
+	}
+	r.m.stats.journalRefused.Add(int64(len(its)))
+	r.flush()
+	if cap(r.out) <= maxPooledOut {
+		*buf = r.out[:0]
+		outPool.Put(buf)
+	}
+	r.out = nil
 }
 
 // guard runs f, recovering a panic (logged with its stack).

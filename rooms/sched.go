@@ -207,6 +207,10 @@ func (r *room) enqueueLocked(it item) error {
 		return ErrNoRoom
 	}
 	if it.counted {
+		if r.unstored {
+			r.m.stats.journalRefused.Add(1)
+			return ErrJournalUnavailable
+		}
 		if int(r.pending) >= r.m.o.MailboxSize {
 			r.m.stats.mailboxFull.Add(1)
 			return ErrMailboxFull

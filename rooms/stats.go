@@ -29,6 +29,11 @@ type Stats struct {
 	// MailboxFull counts client items refused with ErrMailboxFull.
 	MailboxItems int64 `json:"mailbox_items"`
 	MailboxFull  int64 `json:"mailbox_full"`
+	// JournalRefused counts client items (moves, messages, joins, Do)
+	// refused because their room's journal append had waited past
+	// ManagerOptions.JournalPatience: ErrJournalUnavailable at once, or
+	// ReasonJournalUnavailable for those already waiting in the mailbox.
+	JournalRefused int64 `json:"journal_refused"`
 	// RunQueue is the number of rooms with work waiting for an executor;
 	// Executors is the pool's size and ExecutorsBusy how many run a room now.
 	RunQueue      int   `json:"run_queue"`
@@ -44,20 +49,23 @@ type GameStats struct {
 	Finished int64 `json:"finished"`
 }
 
-// Why a move was refused: the keys of Stats.MovesRejected. The first five
-// are refusals of Manager.Deliver (answered to the client at once); the
-// others are decided by the runtime or the game on the room's executor.
+// Why a move was refused: the keys of Stats.MovesRejected. The first six
+// are refusals of Manager.Deliver (answered to the client at once; a move
+// that waited in the mailbox when its room's journal became unavailable is
+// counted as store_unavailable too); the others are decided by the runtime
+// or the game on the room's executor.
 const (
-	RejectMalformed     = "malformed"       // ErrBadMessage
-	RejectNoRoom        = "no_room"         // ErrNoRoom
-	RejectNotInRoom     = "not_in_room"     // ErrNotInRoom
-	RejectSpectator     = "spectator"       // ErrSpectator, ReasonSpectator
-	RejectMailboxFull   = "mailbox_full"    // ErrMailboxFull
-	RejectNotInProgress = "not_in_progress" // ReasonNotInProgress
-	RejectNotYourTurn   = "not_your_turn"   // ReasonNotYourTurn
-	RejectStaleSeq      = "stale_seq"       // the move's seq is not the next one
-	RejectByGame        = "game"            // OnMessage returned an error
-	RejectOther         = "other"
+	RejectMalformed          = "malformed"         // ErrBadMessage
+	RejectNoRoom             = "no_room"           // ErrNoRoom
+	RejectNotInRoom          = "not_in_room"       // ErrNotInRoom
+	RejectSpectator          = "spectator"         // ErrSpectator, ReasonSpectator
+	RejectMailboxFull        = "mailbox_full"      // ErrMailboxFull
+	RejectJournalUnavailable = "store_unavailable" // ErrJournalUnavailable, ReasonJournalUnavailable
+	RejectNotInProgress      = "not_in_progress"   // ReasonNotInProgress
+	RejectNotYourTurn        = "not_your_turn"     // ReasonNotYourTurn
+	RejectStaleSeq           = "stale_seq"         // the move's seq is not the next one
+	RejectByGame             = "game"              // OnMessage returned an error
+	RejectOther              = "other"
 )
 
 // managerStats are the Manager's counters: atomics updated where things
@@ -70,8 +78,11 @@ type managerStats struct {
 	rejected    [len(rejectIndex)]atomic.Int64
 	mailbox     atomic.Int64
 	mailboxFull atomic.Int64
-	busy        atomic.Int64
-	panics      atomic.Int64
+	// journalRefused: client items refused because their room's append
+	// was late (ErrJournalUnavailable, ReasonJournalUnavailable).
+	journalRefused atomic.Int64
+	busy           atomic.Int64
+	panics         atomic.Int64
 
 	gmu   sync.Mutex
 	games map[string]*gameCounters // guarded by gmu
@@ -79,7 +90,7 @@ type managerStats struct {
 
 // rejectIndex gives each reason its counter.
 var rejectIndex = [...]string{
-	RejectMalformed, RejectNoRoom, RejectNotInRoom, RejectSpectator, RejectMailboxFull,
+	RejectMalformed, RejectNoRoom, RejectNotInRoom, RejectSpectator, RejectMailboxFull, RejectJournalUnavailable,
 	RejectNotInProgress, RejectNotYourTurn, RejectStaleSeq, RejectByGame, RejectOther,
 }
 
@@ -123,6 +134,8 @@ func (s *managerStats) rejectErr(err error) {
 		s.reject(RejectSpectator)
 	case errors.Is(err, ErrMailboxFull):
 		s.reject(RejectMailboxFull)
+	case errors.Is(err, ErrJournalUnavailable):
+		s.reject(RejectJournalUnavailable)
 	default:
 		s.reject(RejectOther)
 	}
@@ -155,16 +168,17 @@ func (s *managerStats) track(r *room) {
 func (m *Manager) Stats() Stats {
 	s := &m.stats
 	st := Stats{
-		Created:       s.created.Load(),
-		Disposed:      s.disposed.Load(),
-		Moves:         s.moves.Load(),
-		MailboxItems:  s.mailbox.Load(),
-		MailboxFull:   s.mailboxFull.Load(),
-		Executors:     m.o.Executors,
-		ExecutorsBusy: s.busy.Load(),
-		Panics:        s.panics.Load(),
-		Games:         make(map[string]GameStats),
-		MovesRejected: make(map[string]int64, len(rejectIndex)),
+		Created:        s.created.Load(),
+		Disposed:       s.disposed.Load(),
+		Moves:          s.moves.Load(),
+		MailboxItems:   s.mailbox.Load(),
+		MailboxFull:    s.mailboxFull.Load(),
+		JournalRefused: s.journalRefused.Load(),
+		Executors:      m.o.Executors,
+		ExecutorsBusy:  s.busy.Load(),
+		Panics:         s.panics.Load(),
+		Games:          make(map[string]GameStats),
+		MovesRejected:  make(map[string]int64, len(rejectIndex)),
 	}
 	for i := range st.Rooms {
 		st.Rooms[i] = s.rooms[i].Load()

@@ -317,6 +317,9 @@ function renderCluster(cur, prev) {
 		['rooms taken over and lost', 'cometplay_cluster_rooms_lost_total'],
 		['turn log appends', 'cometplay_cluster_turn_log_total', { kind: 'appends' }],
 		['turn log appends refused (fenced)', 'cometplay_cluster_turn_log_total', { kind: 'refused' }],
+		['turn log appends waiting', 'cometplay_cluster_turn_log_waiting'],
+		['oldest append waiting (s)', 'cometplay_cluster_turn_log_oldest_seconds'],
+		['room items refused: store unavailable', 'cometplay_cluster_room_items_refused_total'],
 	];
 	fillTable('cluster', rows.filter(([, n]) => cur.m[n]).map(([label, n, want, scale]) => {
 		const v = sum(cur, n, want);
