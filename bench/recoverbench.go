@@ -148,6 +148,7 @@ type recoverReport struct {
 	nackReason   string
 	channelErrs  int64 // data channels lost (on a surviving node)
 	nodes        []recoverNode
+	timeline     recoverTimeline
 	load         [2]string
 }
 
@@ -550,6 +551,10 @@ func runRecover(ctx context.Context, o recoverOptions, rep *recoverReport, progr
 		return err
 	}
 	until := kill.Add(o.Within)
+	sampled := make(chan recoverTimeline, 1)
+	sctx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	go func() { sampled <- sampleTakeover(sctx, []*Child{nodes[0], nodes[2]}, o.Rooms, kill) }()
 	for _, r := range rs {
 		wg.Add(1)
 		go func() {
@@ -575,6 +580,8 @@ func runRecover(ctx context.Context, o recoverOptions, rep *recoverReport, progr
 	wg.Wait()
 	// The events of the rooms' resyncs and moves still on their way.
 	_ = sleepCtx(ctx, time.Second)
+	stopSampling()
+	rep.timeline = <-sampled
 
 	resync, moved := make([]int64, len(rs)), make([]int64, len(rs))
 	for i, r := range rs {
@@ -607,6 +614,41 @@ func runRecover(ctx context.Context, o recoverOptions, rep *recoverReport, progr
 			RoomsAfter: statInt(st, "rooms")})
 	}
 	return nil
+}
+
+// recoverTimeline is when the survivors took and rebuilt the rooms, from
+// the kill, as their /debug/stats said when sampled (0: never seen).
+type recoverTimeline struct {
+	FirstTaken, AllTaken, FirstRestored, AllRestored time.Duration
+	Every                                            time.Duration // the sampling period
+}
+
+// sampleTakeover reads the survivors' rooms_taken_over and rooms_restored
+// every 100 ms until ctx ends or all rooms are rebuilt.
+func sampleTakeover(ctx context.Context, nodes []*Child, rooms int, kill time.Time) recoverTimeline {
+	tl := recoverTimeline{Every: 100 * time.Millisecond}
+	for {
+		var taken, restored int64
+		for _, c := range nodes {
+			if st, err := debugStats(c.Addr); err == nil {
+				taken += statInt(st, "rooms_taken_over")
+				restored += statInt(st, "rooms_restored")
+			}
+		}
+		at := time.Since(kill)
+		note := func(d *time.Duration, ok bool) {
+			if *d == 0 && ok {
+				*d = at
+			}
+		}
+		note(&tl.FirstTaken, taken > 0)
+		note(&tl.AllTaken, taken >= int64(rooms))
+		note(&tl.FirstRestored, restored > 0)
+		note(&tl.AllRestored, restored >= int64(rooms))
+		if tl.AllRestored != 0 || sleepCtx(ctx, tl.Every) != nil {
+			return tl
+		}
+	}
 }
 
 // statInt reads a number of a node's /debug/stats "cluster" object.
@@ -665,6 +707,14 @@ func (rep *recoverReport) markdown(header, _ string) string {
 	for _, n := range rep.nodes {
 		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", n.Tag, n.TakenOver, n.Restored, n.Lost, n.Refused, n.RoomsAfter)
 	}
+	tl, never := rep.timeline, func(d time.Duration) string {
+		if d == 0 {
+			return "not seen"
+		}
+		return fmtDur(d)
+	}
+	fmt.Fprintf(&b, "\nFrom the kill, as the survivors' `/debug/stats` said (read every %v): the first room taken over at %s, every room at %s; the first rebuilt at %s, every one at %s.\n",
+		tl.Every, never(tl.FirstTaken), never(tl.AllTaken), never(tl.FirstRestored), never(tl.AllRestored))
 	fmt.Fprintf(&b, "\nMoves after the kill acknowledged: %d of %d; their nacked tries: %d", rep.acked, o.Rooms, rep.nacks)
 	if rep.nackReason != "" {
 		fmt.Fprintf(&b, " (the first: %q)", rep.nackReason)
