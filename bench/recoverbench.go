@@ -52,6 +52,7 @@ type recoverOptions struct {
 	MoveRetry   time.Duration
 	ServerProcs int
 	CtrlConns   int
+	Logs        bool
 }
 
 func recoverMain(ctx context.Context, args, invocation []string, stdout io.Writer) error {
@@ -63,6 +64,7 @@ func recoverMain(ctx context.Context, args, invocation []string, stdout io.Write
 	fs.DurationVar(&o.MoveRetry, "move-retry", 500*time.Millisecond, "pause before a nacked move is sent again (at once when its room's resync comes)")
 	fs.IntVar(&o.ServerProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of each node")
 	fs.IntVar(&o.CtrlConns, "ctrl-conns", 16, "shared control connections per node")
+	fs.BoolVar(&o.Logs, "logs", false, "print the surviving nodes' logs (their last 8 KiB, warnings and errors) at the end")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -133,6 +135,7 @@ type recoverNode struct {
 	Tag                                 string
 	TakenOver, Restored, Lost, Refused  int64
 	TurnLogRefused, RoomsAfter, Evicted int64
+	LeasesLost                          int64
 }
 
 type recoverReport struct {
@@ -611,7 +614,14 @@ func runRecover(ctx context.Context, o recoverOptions, rep *recoverReport, progr
 		rep.nodes = append(rep.nodes, recoverNode{Tag: "n" + strconv.Itoa(i+1),
 			TakenOver: statInt(st, "rooms_taken_over"), Restored: statInt(st, "rooms_restored"), Lost: statInt(st, "rooms_lost"),
 			Refused: statInt(st, "takeovers_refused"), TurnLogRefused: statInt(st, "turn_log_refused"), Evicted: statInt(st, "rooms_evicted"),
-			RoomsAfter: statInt(st, "rooms")})
+			RoomsAfter: statInt(st, "rooms"), LeasesLost: statInt(st, "leases_lost")})
+	}
+	if o.Logs {
+		for i, c := range nodes {
+			if i != recoverVictim {
+				fmt.Fprintf(progress, "cluster-recover: n%d's log:\n%s\n", i+1, c.log)
+			}
+		}
 	}
 	return nil
 }
@@ -658,6 +668,16 @@ func statInt(st map[string]any, name string) int64 {
 	return int64(v)
 }
 
+// retaken is how many takes of the survivors went beyond the rooms: rooms
+// taken over again, from a survivor whose lease the other judged gone.
+func (rep *recoverReport) retaken() int64 {
+	var n int64
+	for _, s := range rep.nodes {
+		n += s.TakenOver
+	}
+	return max(n-int64(rep.o.Rooms), 0)
+}
+
 func (rep *recoverReport) config() string {
 	return fmt.Sprintf("%d rooms on n2 of three nodes, players homed on n1 and n3, turn log on, SIGKILL", rep.o.Rooms)
 }
@@ -665,11 +685,11 @@ func (rep *recoverReport) config() string {
 func (rep *recoverReport) targets() []target {
 	o := rep.o
 	r := rep.resync
-	all := r.Recovered == r.Rooms && rep.twice == 0 && rep.wrongBoard == 0 && rep.move.Recovered == rep.move.Rooms
+	all := r.Recovered == r.Rooms && rep.twice == 0 && rep.retaken() == 0 && rep.wrongBoard == 0 && rep.move.Recovered == rep.move.Rooms
 	return []target{
 		{What: fmt.Sprintf("a killed node's rooms: every one resynced to its players and playing on (within %v), none taken twice, every acknowledged move kept", o.Within),
 			Config: rep.config(), Measured: fmt.Sprintf("%d of %d", min(r.Recovered, rep.move.Recovered), r.Rooms), Met: all,
-			Context: fmt.Sprintf("resynced %d, first move after the kill applied %d; resynced twice %d; boards not as expected %d", r.Recovered, rep.move.Recovered, rep.twice, rep.wrongBoard)},
+			Context: fmt.Sprintf("resynced %d, first move after the kill applied %d; resynced twice %d; taken over again from a survivor %d; boards not as expected %d", r.Recovered, rep.move.Recovered, rep.twice, rep.retaken(), rep.wrongBoard)},
 		{What: "kill → each room's first resync reaching a player: p99 within 5 s (issue 14's owner-death bound)",
 			Config: rep.config(), Measured: r.quantile(r.P99, r.P99Lost, o.Within), Met: !r.P99Lost && r.P99 <= 5*time.Second,
 			Context: fmt.Sprintf("p50 %s, first %s, max %s; lease %v", r.quantile(r.P50, r.P50Lost, o.Within), fmtDur(r.Min), fmtDur(r.Max), cluster.DefaultLeaseTTL)},
@@ -703,9 +723,9 @@ func (rep *recoverReport) markdown(header, _ string) string {
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %d |\n", row.what, s.Rooms, fmtDur(s.Min),
 			s.quantile(s.P50, s.P50Lost, o.Within), s.quantile(s.P99, s.P99Lost, o.Within), fmtDur(s.Max), s.Rooms-s.Recovered)
 	}
-	b.WriteString("\n### The survivors' account\n\n| node | rooms taken over | rebuilt from the turn log | lost (not rebuilt) | takes refused (another node first) | rooms after |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("\n### The survivors' account\n\n| node | rooms taken over | rebuilt from the turn log | lost (not rebuilt) | takes refused (another node first) | its own lease lost | rooms evicted (taken from it) | rooms after |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, n := range rep.nodes {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", n.Tag, n.TakenOver, n.Restored, n.Lost, n.Refused, n.RoomsAfter)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d |\n", n.Tag, n.TakenOver, n.Restored, n.Lost, n.Refused, n.LeasesLost, n.Evicted, n.RoomsAfter)
 	}
 	tl, never := rep.timeline, func(d time.Duration) string {
 		if d == 0 {
