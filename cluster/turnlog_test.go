@@ -269,15 +269,19 @@ func TestManyRoomsOutliveTheirNode(t *testing.T) {
 			t.Errorf("%s lost %d rooms taken over", g.node.Tag(), st.RoomsLost)
 		}
 	}
-	for _, id := range ids {
+	// A room may be taken over again from a survivor whose lease renewals
+	// JetStream did not take for a lease's length (a busy machine); the
+	// copy left behind is evicted once its node sees the record moved.
+	where := func(id string) []string {
 		var on []string
 		for _, g := range gn[:2] {
 			if _, ok := g.node.roomsManager().Room(id); ok {
 				on = append(on, g.node.Tag())
 			}
 		}
-		if len(on) != 1 {
-			t.Errorf("room %s is on %v; want one node", id, on)
-		}
+		return on
+	}
+	for _, id := range ids {
+		testkit.EventuallyWithin(t, time.Minute, "room "+id+" on one node", func() bool { return len(where(id)) == 1 })
 	}
 }
