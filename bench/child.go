@@ -152,6 +152,16 @@ func (c *Child) Stop(ctx context.Context) error {
 	return nil
 }
 
+// exited reports whether the child's process has ended.
+func (c *Child) exited() bool {
+	select {
+	case <-c.exit:
+		return true
+	default:
+		return false
+	}
+}
+
 // kill ends the child (by its pid) and waits for it.
 func (c *Child) kill() {
 	_ = c.cmd.Process.Kill()

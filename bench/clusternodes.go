@@ -26,23 +26,53 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 		return srv, srv.Addr, func(progress io.Writer) { stopChild(srv, progress) }, nil
 	}
 	nodes := max(1, o.Nodes)
-	// Route ports picked now: each node is told every other's.
-	ports := make([]string, nodes)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, "", nil, err
-		}
-		ports[i] = l.Addr().String()
-		l.Close()
+	children, err := startClusterNodes(ctx, o, procs, nodes)
+	if err != nil {
+		return nil, "", nil, err
 	}
-	var children []*Child
 	stop := func(progress io.Writer) {
 		for _, c := range children {
 			stopChild(c, progress)
 		}
 	}
 	var bs []balancer.Backend
+	for i, c := range children {
+		bs = append(bs, balancer.Backend{Name: "n" + strconv.Itoa(i+1), Addr: c.Addr})
+	}
+	addr, stopBalancer, err := startBalancer(o.Balancer, bs, balancerMaxConn)
+	if err != nil {
+		stop(io.Discard)
+		return nil, "", nil, err
+	}
+	return children[0], addr, func(progress io.Writer) {
+		stopBalancer()
+		stop(progress)
+	}, nil
+}
+
+// startClusterNodes starts nodes `bench serve -kind games -node nX`
+// children (n1 the games node), their NATS servers embedded and routed to
+// each other, and waits until every node hears of the others. One node is
+// a plain games server (no cluster). On an error, the children started are
+// stopped.
+func startClusterNodes(ctx context.Context, o playersOptions, procs, nodes int) ([]*Child, error) {
+	// Route ports picked now: each node is told every other's.
+	ports := make([]string, nodes)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = l.Addr().String()
+		l.Close()
+	}
+	var children []*Child
+	fail := func(err error) ([]*Child, error) {
+		for _, c := range children {
+			stopChild(c, io.Discard)
+		}
+		return nil, err
+	}
 	for i := range nodes {
 		var others []string
 		for j, p := range ports {
@@ -50,8 +80,7 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 				others = append(others, p)
 			}
 		}
-		tag := "n" + strconv.Itoa(i+1)
-		args := append(o.serverArgs(procs), "-node", tag, "-cluster-listen", ports[i], "-cluster-routes", strings.Join(others, ","))
+		args := append(o.serverArgs(procs), "-node", "n"+strconv.Itoa(i+1), "-cluster-listen", ports[i], "-cluster-routes", strings.Join(others, ","))
 		if o.NoTurnLog {
 			args = append(args, "-no-turn-log")
 		}
@@ -60,11 +89,9 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 		}
 		c, err := StartChild(ServerSpec{Kind: kindGames, Procs: o.ServerProcs, Env: o.Env, Args: args})
 		if err != nil {
-			stop(io.Discard)
-			return nil, "", nil, err
+			return fail(err)
 		}
 		children = append(children, c)
-		bs = append(bs, balancer.Backend{Name: tag, Addr: c.Addr})
 	}
 	// Ready when every node hears of the others.
 	deadline := time.Now().Add(30 * time.Second)
@@ -81,24 +108,14 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 				}
 			}
 			if time.Now().After(deadline) {
-				stop(io.Discard)
-				return nil, "", nil, fmt.Errorf("bench: the cluster's nodes did not meet within 30s")
+				return fail(fmt.Errorf("bench: the cluster's nodes did not meet within 30s"))
 			}
 			if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-				stop(io.Discard)
-				return nil, "", nil, err
+				return fail(err)
 			}
 		}
 	}
-	addr, stopBalancer, err := startBalancer(o.Balancer, bs, balancerMaxConn)
-	if err != nil {
-		stop(io.Discard)
-		return nil, "", nil, err
-	}
-	return children[0], addr, func(progress io.Writer) {
-		stopBalancer()
-		stop(progress)
-	}, nil
+	return children, nil
 }
 
 func stopChild(c *Child, progress io.Writer) {

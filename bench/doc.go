@@ -6,6 +6,7 @@
 //	go run ./bench players-5k                       # 5,000 games, every transport, 3 rounds of 60 s
 //	go run ./bench players-sweep                    # the most games one server holds at p99 ≤ 50 ms
 //	go run ./bench cluster -out bench/RESULTS.md    # three nodes behind a balancer vs one node
+//	go run ./bench cluster-recover -out bench/RESULTS.md  # 1,000 rooms of a node killed with SIGKILL
 //	go run ./bench all -out bench/RESULTS.md        # every scenario (make bench)
 //	go run ./bench load -kind cometplay -c 100 -pipeline 16 -d 5s
 //	go run ./bench serve -kind games -addr 127.0.0.1:0
@@ -53,6 +54,22 @@
 // node's (n1).
 // `bench cluster` takes turns, round after round, between one node, one
 // node behind the balancer and three nodes behind it (clusterbench.go).
+//
+// `bench cluster-recover` (recoverbench.go) times issue 14's owner death:
+// three node children (startClusterNodes, the turn log on), -rooms (1,000)
+// tictactoe rooms on n2, made there by the games server's /bench/seat
+// (mountDirectMatch) with their two players' sessions homed on n1 and n3,
+// each game two moves in; then n2's process gets SIGKILL (by its pid), and
+// for each room the bench times, from the kill, the first resync reaching
+// one of its players (the "joined" with reconnected, or the "state", that
+// rooms.Manager.Restore has the rebuilt room send) and its first move
+// applied on the node that took it over (X's move, sent at the kill and
+// again after each nack). The players are simulated in the bench's own
+// process (a stream to its home node each, control requests on shared
+// connections) and talk to their home nodes directly, not through a
+// balancer. A room not resynced within -within (a minute) is lost; the
+// section states p50/p99/max, rooms recovered and lost, and the survivors'
+// counts (rooms taken over, rebuilt, takes refused).
 //
 // # Players and listeners
 //

@@ -165,6 +165,7 @@ func describeHub(c comet.Config) string {
 //
 //	GET /bench/match?p_id=ID&game=NAME&player=PLAYER → {}, then the room's joined…
 //	GET /bench/leave?p_id=ID&room=ROOM   → {}
+//	GET /bench/seat?game=NAME&a=ID&pa=PLAYER&b=ID&pb=PLAYER → {"room":"ID"}
 //
 // It seats sessions as the lobby's quick-match does (rooms.Manager.Create,
 // then Join in queue order), but without the lobby's hello, whose answer
@@ -210,6 +211,30 @@ func mountDirectMatch(srv *engine.Server, hub *comet.Hub, m *rooms.Manager) {
 		if err != nil {
 			srv.Logger().Warn("bench match", "err", err)
 		}
+	})
+	// GET /bench/seat?game=NAME&a=SESSION&pa=PLAYER&b=SESSION&pb=PLAYER
+	// → {"room":"ID"}: a new room of this server's Manager, a seated
+	// first (X), then b; their sessions may live on other nodes of a
+	// cluster (bench cluster-recover puts rooms on the node it kills, their
+	// players' sessions on the others).
+	srv.Handle("GET", "/bench/seat", func(w *engine.Stream, r *engine.Request) {
+		q := r.Query()
+		game := q.Get("game")
+		a := rooms.PlayerInfo{SessionID: q.Get("a"), PlayerID: q.Get("pa"), Name: q.Get("pa")}
+		b := rooms.PlayerInfo{SessionID: q.Get("b"), PlayerID: q.Get("pb"), Name: q.Get("pb")}
+		if game == "" || a.SessionID == "" || b.SessionID == "" || a.PlayerID == "" || b.PlayerID == "" {
+			answer(w, 400, `{"error":"want game, a, pa, b and pb"}`)
+			return
+		}
+		id, err := m.Create(game, rooms.PlayerInfo{}, nil)
+		if err == nil {
+			err = errors.Join(m.Join(id, a), m.Join(id, b))
+		}
+		if err != nil {
+			answer(w, 503, `{"error":`+strconv.Quote(err.Error())+`}`)
+			return
+		}
+		answer(w, 200, `{"room":`+strconv.Quote(id)+`}`)
 	})
 	srv.Handle("GET", "/bench/leave", func(w *engine.Stream, r *engine.Request) {
 		q := r.Query()

@@ -50,6 +50,7 @@ var scenarios = []scenario{
 			"-targets", targetsLobby}, profile: true},
 	{name: "cluster", brief: "move → opponent through the balancer in front of three nodes (NATS embedded) against one node, in turns: 300 games, stream and long-poll", main: clusterMain,
 		args: []string{"-games", "300", "-transports", "stream,long-poll", "-cluster-rounds", "2", "-d", "20s", "-warmup", "4s"}},
+	{name: "cluster-recover", brief: "1,000 rooms of a node killed with SIGKILL: the time from the kill to each room's resync and first move on another node", main: recoverMain},
 	{name: "micro", brief: "Go micro-benchmarks of the codec, the engine and the bench", main: microMain},
 }
 
@@ -70,6 +71,9 @@ commands:
               game, every transport
   cluster     move → opponent through three nodes behind the per-request balancer against
               one node (and one node behind it), in turns: 300 games, stream and long-poll
+  cluster-recover  1,000 rooms on a node of three, their players homed on the others;
+              the node is killed (SIGKILL): the time from the kill to each room's first
+              resync and first move on the node that took it over (-rooms, -within)
   micro       go test -bench of httpcodec, engine and bench, recorded in RESULTS.md
   all         every scenario in turn (make bench): all -out bench/RESULTS.md
   load        load one server: load -addr host:port -path / -c 100 -pipeline 1 -d 5s
