@@ -125,13 +125,20 @@ type ownership struct {
 	cancel context.CancelFunc
 
 	// Owned by run.
-	nodes   map[string]seenLease // leases in the bucket, by node
-	records map[string]cachedRecord
-	due     map[string]time.Time // orphans this node waits to try, by room
-	js      jetstream.JetStream
-	nodesKV jetstream.KeyValue
-	roomsKV jetstream.KeyValue
-	taking  []write // orphans' records being taken (takeOrphans)
+	// healthySince: since when JetStream has answered every renewal of
+	// this node's lease (zero: the last went unanswered). Only a node
+	// whose own renewals have been answered for a lease's length judges
+	// another's lease gone by its age or its absence (leaseGone): after a
+	// JetStream stall every lease looks old, and keys expire, although
+	// their nodes are alive and renewing again.
+	healthySince time.Time
+	nodes        map[string]seenLease // leases in the bucket, by node
+	records      map[string]cachedRecord
+	due          map[string]time.Time // orphans this node waits to try, by room
+	js           jetstream.JetStream
+	nodesKV      jetstream.KeyValue
+	roomsKV      jetstream.KeyValue
+	taking       []write // orphans' records being taken (takeOrphans)
 	// lateTakes are this node's takes whose answer did not come (room →
 	// the epoch written): JetStream may have written one after all (a
 	// quorum back after the write's timeout), which the watch then shows
@@ -446,6 +453,7 @@ func (o *ownership) acquire() bool {
 	o.mu.Lock()
 	o.inc, o.leaseRev, o.until = inc, rev, start.Add(o.ttl-renewEvery)
 	o.mu.Unlock()
+	o.healthySince = start
 	return true
 }
 
@@ -479,6 +487,9 @@ func (o *ownership) renew() {
 		o.leaseRev, o.until = newRev, start.Add(o.ttl-renewEvery)
 		o.mu.Unlock()
 		o.stats.renewals.Add(1)
+		if o.healthySince.IsZero() {
+			o.healthySince = start
+		}
 	case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) || errors.Is(err, jetstream.ErrKeyExists):
 		if o.stillMine(inc) {
 			return
@@ -487,6 +498,7 @@ func (o *ownership) renew() {
 	default:
 		// No answer (no quorum, a slow server): the lease may still hold;
 		// the next renewal tells.
+		o.healthySince = time.Time{}
 		if !o.holding() {
 			o.n.log.Warn("cluster: this node's lease could not be renewed in time", "err", err)
 		}
@@ -770,9 +782,12 @@ func (o *ownership) written(w write, rev uint64) {
 // leaseGone confirms, by reading it, that the lease a record names is gone
 // before its room is taken: a watch that stalls (its consumer moving to
 // another NATS server after one died) delivers no renewal for a while, and
-// every node then looks dead. Gone: the key is not there, names another
-// incarnation, or was last written (by the NATS server's clock) LeaseTTL
-// ago or more. A lease renewed since the watch's last delivery is alive
+// every node then looks dead. Gone: the key names another incarnation,
+// or, once this node's own renewals have been answered for LeaseTTL
+// (healthySince), the key is not there or was last written (by the NATS
+// server's clock) LeaseTTL ago or more: right after JetStream stalled,
+// every live node's key looks old or has expired, and its node renews it
+// at its next turn. A lease renewed since the watch's last delivery is alive
 // (and noted so). What cannot be read counts as alive, for now. The
 // answers are kept in checked for the rest of one look.
 func (o *ownership) leaseGone(node, inc string, checked map[string]bool) bool {
@@ -780,13 +795,16 @@ func (o *ownership) leaseGone(node, inc string, checked map[string]bool) bool {
 	if v, ok := checked[key]; ok {
 		return v
 	}
+	// Age and absence say nothing right after a JetStream stall
+	// (healthySince); another incarnation does.
+	judge := !o.healthySince.IsZero() && time.Since(o.healthySince) >= o.ttl
 	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
 	e, err := o.nodesKV.Get(ctx, node)
 	cancel()
 	gone := false
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
-		gone = true
+		gone = judge
 	case err != nil:
 	default:
 		var v leaseValue
@@ -798,7 +816,7 @@ func (o *ownership) leaseGone(node, inc string, checked map[string]bool) bool {
 		case e.Revision() > seen.rev:
 			o.nodes[node] = seenLease{inc: v.Inc, seen: time.Now(), rev: e.Revision()}
 		default:
-			gone = time.Since(e.Created()) >= o.ttl
+			gone = judge && time.Since(e.Created()) >= o.ttl
 		}
 	}
 	checked[key] = gone
@@ -916,9 +934,9 @@ func (o *ownership) takeOrphans(kicked bool) {
 	}
 	now := time.Now()
 	end := now.Add(workSlice)
-	var live []string
+	live := []string{o.n.opts.Node} // holding its lease, whatever its watch delivered
 	for tag, l := range o.nodes {
-		if o.alive(tag, l.inc, now) {
+		if tag != o.n.opts.Node && o.alive(tag, l.inc, now) {
 			live = append(live, tag)
 		}
 	}

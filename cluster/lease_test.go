@@ -360,3 +360,64 @@ func TestUnwritableStoreIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// fakeNodesKV is a cp_nodes bucket holding at most one key's entry (nil:
+// not found); only Get is used.
+type fakeNodesKV struct {
+	jetstream.KeyValue
+	entry jetstream.KeyValueEntry
+}
+
+func (kv fakeNodesKV) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	if kv.entry == nil {
+		return nil, jetstream.ErrKeyNotFound
+	}
+	return kv.entry, nil
+}
+
+type fakeLeaseEntry struct {
+	jetstream.KeyValueEntry
+	inc     string
+	rev     uint64
+	created time.Time
+}
+
+func (e fakeLeaseEntry) Value() []byte      { b, _ := json.Marshal(leaseValue{Inc: e.inc}); return b }
+func (e fakeLeaseEntry) Revision() uint64   { return e.rev }
+func (e fakeLeaseEntry) Created() time.Time { return e.created }
+
+// TestLeaseGoneOnlyForANodeRenewingItsOwn: after a JetStream stall every
+// lease in the bucket looks old (or has expired) although its node is
+// alive; a node judges another's lease gone by its age or its absence only
+// once its own renewals have been answered for a lease's length. Another
+// incarnation is gone whatever this node's state.
+func TestLeaseGoneOnlyForANodeRenewingItsOwn(t *testing.T) {
+	const ttl = 4 * time.Second
+	o := newOwnership(&Node{opts: Options{Node: "n2"}}, ttl)
+	o.nodes["n1"] = seenLease{inc: "a", rev: 7, seen: time.Now().Add(-2 * ttl)}
+	old := fakeLeaseEntry{inc: "a", rev: 7, created: time.Now().Add(-2 * ttl)}
+	for _, c := range []struct {
+		name    string
+		healthy time.Duration // how long this node's renewals have been answered (0: the last was not)
+		entry   jetstream.KeyValueEntry
+		gone    bool
+	}{
+		{"an old key, this node's renewals unanswered", 0, old, false},
+		{"an old key, this node's renewals answered again just now", time.Second, old, false},
+		{"an old key, this node's renewals answered for a lease's length", ttl + time.Second, old, true},
+		{"no key, this node's renewals unanswered", 0, nil, false},
+		{"no key, this node's renewals answered again just now", time.Second, nil, false},
+		{"no key, this node's renewals answered for a lease's length", ttl + time.Second, nil, true},
+		{"another incarnation, this node's renewals unanswered", 0, fakeLeaseEntry{inc: "b", rev: 9, created: time.Now()}, true},
+		{"a renewal the watch missed", ttl + time.Second, fakeLeaseEntry{inc: "a", rev: 8, created: time.Now()}, false},
+	} {
+		o.healthySince = time.Time{}
+		if c.healthy > 0 {
+			o.healthySince = time.Now().Add(-c.healthy)
+		}
+		o.nodesKV = fakeNodesKV{entry: c.entry}
+		if got := o.leaseGone("n1", "a", map[string]bool{}); got != c.gone {
+			t.Errorf("%s: gone %v, want %v", c.name, got, c.gone)
+		}
+	}
+}
