@@ -665,8 +665,12 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 				o.stats.refused.Add(1) // another node took it first, or it changed
 			case w.kind == 'c':
 				// A create retried after an answer that never came: written
-				// the first time if the record is this node's.
-				if rev, ok := o.recordOf(w.room, inc); ok {
+				// the first time if the record is this node's. Not known
+				// yet (a read that failed): tried again.
+				switch rev, mine, err := o.recordOf(w.room, inc); {
+				case err != nil:
+					again = append(again, w)
+				case mine:
 					o.written(w, rev)
 				}
 			}
@@ -704,20 +708,27 @@ func wrongLastSequence(code jetstream.ErrorCode) bool {
 	return code == jetstream.JSErrCodeStreamWrongLastSequence || code == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
-// recordOf returns the revision of room's record if it is this node's
-// (incarnation inc).
-func (o *ownership) recordOf(room, inc string) (uint64, bool) {
+// recordOf returns the revision of room's record and whether it is this
+// node's (incarnation inc): from the watch if it delivered it, else read
+// from the bucket (err: that read failed).
+func (o *ownership) recordOf(room, inc string) (uint64, bool, error) {
+	if rec, ok := o.records[room]; ok && rec.Node == o.n.opts.Node && rec.Inc == inc {
+		return rec.rev, true, nil
+	}
 	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
 	defer cancel()
 	e, err := o.roomsKV.Get(ctx, room)
-	if err != nil {
-		return 0, false
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
 	}
 	var r ownerRecord
 	if json.Unmarshal(e.Value(), &r) != nil || r.Node != o.n.opts.Node || r.Inc != inc {
-		return 0, false
+		return 0, false, nil
 	}
-	return e.Revision(), true
+	return e.Revision(), true, nil
 }
 
 // requeue queues again the creates and deletes of ws (takes are tried
