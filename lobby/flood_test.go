@@ -232,7 +232,9 @@ func listAlloc(t testing.TB, n, lists int) float64 {
 	if got := e.page("ann", "rooms", 0)["count"]; got != float64(n) {
 		t.Fatalf("count = %v; want %d", got, n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// A liveness bound: 200 pages of 20,000 rooms on a starved machine
+	// under -race may take longer than the other tests' waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 6*timeout)
 	defer cancel()
 	var before, after runtime.MemStats
 	runtime.GC()
