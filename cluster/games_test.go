@@ -101,7 +101,7 @@ func startGamesClusterWith(t *testing.T, n int, opt func(*Options)) ([]*gamesNod
 		return true
 	})
 	for _, gn := range nodes {
-		testkit.Recv(t, gn.node.Ready(), "the lease of "+gn.node.Tag())
+		testkit.RecvWithin(t, time.Minute, gn.node.Ready(), "the lease of "+gn.node.Tag()) // JetStream elects its leaders first
 	}
 	return nodes, plain
 }

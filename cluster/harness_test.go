@@ -89,7 +89,7 @@ func startClusterWith(t testing.TB, n int, ecfg engine.Config) []*testNode {
 		return true
 	})
 	for _, tn := range nodes {
-		testkit.Recv(t, tn.node.Ready(), "the lease of "+tn.node.Tag())
+		testkit.RecvWithin(t, time.Minute, tn.node.Ready(), "the lease of "+tn.node.Tag()) // JetStream elects its leaders first
 	}
 	// Interest crosses the routes shortly after they form: wait until each
 	// node's subjects have a responder from every node (a request with no

@@ -167,10 +167,18 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 // Recv waits for a value on ch for at most Timeout.
 func Recv[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
+	return RecvWithin(t, Timeout, ch, what)
+}
+
+// RecvWithin is Recv with its own bound d: for what a starved machine
+// slows down many times (a JetStream leader's election), d is a liveness
+// bound, not a measure.
+func RecvWithin[T any](t testing.TB, d time.Duration, ch <-chan T, what string) T {
+	t.Helper()
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(Timeout):
+	case <-time.After(d):
 		t.Fatalf("timed out waiting for %s", what)
 		panic("unreachable")
 	}
