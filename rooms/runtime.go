@@ -146,6 +146,13 @@ type roomDet struct {
 	cur     *Entry
 	replay  *Entry
 	jr      *journalState // an append in flight (nil: none yet)
+	// Snapshots (snapshot.go): the entries journaled since the last, the
+	// time of the last item, the last tick's time (Ticker), and while
+	// LoadState runs, the timers it gives back.
+	since    int
+	lastAt   time.Time
+	tickLast time.Time
+	load     *snapLoad
 }
 
 // journalState is a room's append in flight: the item's output, held
@@ -210,6 +217,8 @@ func (r *room) process(it *item) {
 		r.d.pos++
 		if r.m.o.Journal != nil && r.d.replay == nil {
 			r.d.cur = r.entryOf(it, r.d.itemNow)
+			r.d.since++
+			r.d.lastAt = r.d.itemNow
 		}
 	}
 	defer func() { r.d.itemNow, r.d.rnd, r.d.cur = time.Time{}, nil, nil }()
@@ -308,6 +317,20 @@ func (r *room) hold(buf *[]outEvent, e Entry) {
 // (the executor leaves it; the append's end puts it back in the run
 // queue), and releases the held output of one that is done. Executor only.
 func (r *room) awaitAppend() bool {
+	for {
+		if r.awaitOne() {
+			return true
+		}
+		// The room as its last entry left it, the entry durable: its
+		// snapshot, if due, is the next append.
+		if !r.snapshotDue() || !r.appendSnapshot() {
+			return false
+		}
+	}
+}
+
+// awaitOne is awaitAppend for one append.
+func (r *room) awaitOne() bool {
 	j := r.d.jr
 	if j == nil {
 		return false
@@ -416,14 +439,57 @@ func (r *room) create(opts Options) {
 	r.created = true
 	r.dirty = true
 	if tk, ok := impl.(Ticker); ok && r.game.TickRate > 0 {
-		last := r.now()
-		r.after(r.game.TickRate, func(c *Ctx) {
-			now := r.now()
-			dt := now.Sub(last)
-			last = now
-			tk.OnTick(c, dt)
-		}, r.game.TickRate)
+		r.d.tickLast = r.now()
+		r.after(r.game.TickRate, r.tickFn(tk), r.game.TickRate).kind = timerTick
 	}
+}
+
+// The callbacks of the runtime's own timers, made again when a room is
+// restored from a snapshot.
+
+// tickFn calls OnTick with the time since the last tick.
+func (r *room) tickFn(tk Ticker) func(*Ctx) {
+	return func(c *Ctx) {
+		now := r.now()
+		dt := now.Sub(r.d.tickLast)
+		r.d.tickLast = now
+		tk.OnTick(c, dt)
+	}
+}
+
+// windowFn ends p's reconnect window: p leaves, dropped.
+func (r *room) windowFn(p *Player) func(*Ctx) {
+	return func(*Ctx) {
+		p.window = nil
+		r.removeSeat(p, LeaveDropped)
+		r.leaveHook(p, LeaveDropped)
+	}
+}
+
+// graceFn ends an empty room's grace.
+func (r *room) graceFn() func(*Ctx) {
+	return func(*Ctx) {
+		r.grace = nil
+		if r.nseated == 0 {
+			r.closeWith(ReasonEmpty, true)
+		}
+	}
+}
+
+// turnTimer makes the timer of turn clock c with mk, its callback ending
+// the clock and calling onTimeout.
+func (r *room) turnTimer(c *turnClock, onTimeout func(*Ctx), mk func(func(*Ctx)) *Timer) {
+	var t *Timer
+	t = mk(func(ctx *Ctx) {
+		if c.timer == t {
+			c.timer = nil
+		}
+		if onTimeout != nil {
+			onTimeout(ctx)
+		}
+	})
+	t.kind = timerTurn
+	c.timer = t
 }
 
 // admit applies the runtime's rules for a seat.
@@ -787,11 +853,8 @@ func (r *room) disconnect(p *Player) {
 		return
 	}
 	r.publish(evPlayerDropped, droppedData{Player: p.Summary(), WindowMS: ms(r.window)})
-	p.window = r.after(r.window, func(*Ctx) {
-		p.window = nil
-		r.removeSeat(p, LeaveDropped)
-		r.leaveHook(p, LeaveDropped)
-	}, 0)
+	p.window = r.after(r.window, r.windowFn(p), 0)
+	p.window.kind = timerWindow
 }
 
 // reconnect ends p's reconnect window.
@@ -895,12 +958,8 @@ func (r *room) checkEmpty() {
 		r.closeWith(ReasonEmpty, true)
 		return
 	}
-	r.grace = r.after(r.game.EmptyGrace, func(*Ctx) {
-		r.grace = nil
-		if r.nseated == 0 {
-			r.closeWith(ReasonEmpty, true)
-		}
-	}, 0)
+	r.grace = r.after(r.game.EmptyGrace, r.graceFn(), 0)
+	r.grace.kind = timerGrace
 }
 
 // dispose closes the room: timers, OnDispose (when hook), "closed", the
@@ -1021,6 +1080,10 @@ func (r *room) turnAt() time.Time {
 func (r *room) turnTimed() bool { return r.clock != nil && r.clock.timer != nil }
 
 func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
+	if l := r.d.load; l != nil {
+		l.resumeTurn(r, p, onTimeout) // LoadState gives the turn's callback back
+		return
+	}
 	if c := r.clock; c != nil {
 		if c.timer != nil {
 			c.timer.stop()
@@ -1034,16 +1097,7 @@ func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
 		}
 		c := r.clock
 		c.at = r.now().Add(timeout)
-		var t *Timer
-		t = r.after(timeout, func(ctx *Ctx) {
-			if c.timer == t {
-				c.timer = nil
-			}
-			if onTimeout != nil {
-				onTimeout(ctx)
-			}
-		}, 0)
-		c.timer = t
+		r.turnTimer(c, onTimeout, func(f func(*Ctx)) *Timer { return r.after(timeout, f, 0) })
 	}
 	r.publish(evTurn, r.turnData())
 }
@@ -1063,6 +1117,9 @@ func (r *room) turnData() turnData {
 
 // after arms a timer whose callback runs as an item of the room.
 func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer {
+	if l := r.d.load; l != nil {
+		return l.rearm(r, f, period) // LoadState gives a game's timer back
+	}
 	r.d.timerN++
 	t := &Timer{r: r, fn: f, period: period, ord: r.d.timerN, due: r.now().Add(max(d, 0))}
 	if r.state == StateDisposed {

@@ -2,6 +2,7 @@ package ttt_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -17,10 +18,14 @@ import (
 
 // memJournal is a rooms.Journal in memory. Each entry goes through JSON, as
 // it would to a store; async answers from another goroutine, later.
+// compact drops a room's entries before each of its snapshots, as the
+// cluster's turn log does.
 type memJournal struct {
-	mu    sync.Mutex
-	logs  map[string][][]byte
-	async bool
+	mu        sync.Mutex
+	logs      map[string][][]byte
+	async     bool
+	compact   bool
+	snapshots int
 }
 
 func (j *memJournal) Append(room string, e rooms.Entry, done func(error)) {
@@ -29,6 +34,12 @@ func (j *memJournal) Append(room string, e rooms.Entry, done func(error)) {
 		panic(err)
 	}
 	j.mu.Lock()
+	if e.Kind == rooms.EntrySnapshot {
+		j.snapshots++
+		if j.compact {
+			j.logs[room] = nil
+		}
+	}
 	j.logs[room] = append(j.logs[room], b)
 	async := j.async
 	j.mu.Unlock()
@@ -56,14 +67,23 @@ func (j *memJournal) entries(t *testing.T, room string) []rooms.Entry {
 	return es
 }
 
+// clone returns a journal holding a copy of room's entries (the journal a
+// restored room goes on with).
+func (j *memJournal) clone(room string) *memJournal {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return &memJournal{logs: map[string][][]byte{room: slices.Clone(j.logs[room])}, async: j.async, compact: j.compact}
+}
+
 // seat is a player of the test: its name, its session now (a reclaim
-// gives it a new one), and what its events told it.
+// gives it a new one), what its events told it, and its last move sent.
 type seat struct {
 	name, session string
 	room          string
 	seq           int
 	token         string
 	reclaims      int
+	last          rooms.Message
 }
 
 // world drives random tictactoe play on a Manager.
@@ -113,6 +133,10 @@ func (w *world) step() {
 	s := w.seats[w.rnd.IntN(len(w.seats))]
 	m := w.h.M
 	switch k := w.rnd.IntN(20); {
+	case k < 2 && s.last.MoveID != "":
+		// A retry of the last move (its answer lost): acknowledged again
+		// if it was applied in this game, and never applied twice.
+		_ = m.Deliver(s.room, s.session, s.last)
 	case k < 10:
 		w.moves++
 		seq := s.seq + 1
@@ -120,7 +144,8 @@ func (w *world) step() {
 			seq = s.seq + w.rnd.IntN(3) // stale or ahead, now and then
 		}
 		data, _ := json.Marshal(map[string]int{"cell": w.rnd.IntN(9)})
-		_ = m.Deliver(s.room, s.session, rooms.Message{Type: "move", Data: data, MoveID: fmt.Sprintf("m%d", w.moves), Seq: max(seq, 1)})
+		s.last = rooms.Message{Type: "move", Data: data, MoveID: fmt.Sprintf("m%d", w.moves), Seq: max(seq, 1)}
+		_ = m.Deliver(s.room, s.session, s.last)
 	case k < 12:
 		_ = m.Deliver(s.room, s.session, rooms.Message{Type: "rematch"})
 	case k < 14:
@@ -150,20 +175,36 @@ func (w *world) step() {
 }
 
 // TestReplayGivesTheLiveRoom: random games of tictactoe (with turn clocks,
-// rematches, lost and regained listens, seats reclaimed from new sessions,
-// reconnect windows running out) on a Manager with a Journal; each room's
-// journal, replayed on a fresh Manager (Manager.Restore), gives the room as
-// it is live: its public info, what each member is sent on joining (seat,
-// token, move sequence, turn and its deadline) and the game's state. Then
-// both play on with the same moves and time, and every member gets the
-// same events from both: the timers, tokens and move sequences are the
-// same too.
+// rematches, retried moves, lost and regained listens, seats reclaimed
+// from new sessions, reconnect windows running out) on a Manager with a
+// Journal; each room's journal, replayed on a fresh Manager
+// (Manager.Restore), gives the room as it is live: its public info, what
+// each member is sent on joining (seat, token, move sequence, turn and its
+// deadline) and the game's state. Then both play on with the same moves
+// and time, and every member gets the same events from both: the timers,
+// tokens and move sequences are the same too. Finally the restored room's
+// own journal (what it was restored from, and what it appended since) is
+// restored on a third Manager, which must be the live room again: the
+// restored room goes on with the numbers (journal position, tokens,
+// timers) where the live one was.
+//
+// Most seeds snapshot the rooms (ttt.Room is a rooms.Persister) every 1 to
+// 8 entries, some keeping the whole log and some dropping what precedes
+// each snapshot, as the cluster's turn log does: Restore then starts from
+// the latest snapshot and replays the entries after it. One seed in four
+// never snapshots: the whole log is replayed.
 func TestReplayGivesTheLiveRoom(t *testing.T) {
 	for seed := range uint64(24) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			j := &memJournal{logs: map[string][][]byte{}, async: seed%2 == 1}
 			w := &world{t: t, rnd: rand.New(rand.NewPCG(seed, 7))}
-			w.h = roomstest.New(t, rooms.ManagerOptions{Journal: j, Logger: roomstest.DiscardLogger}, ttt.Game)
+			every := -1
+			if seed%4 != 0 {
+				every = 1 + w.rnd.IntN(8)
+			}
+			j := &memJournal{logs: map[string][][]byte{}, async: seed%2 == 1, compact: seed%4 == 1 || seed%4 == 2}
+			t.Logf("seed %d: a snapshot every %d entries (-1: never), the log compacted: %v", seed, every, j.compact)
+			opts := rooms.ManagerOptions{Journal: j, Logger: roomstest.DiscardLogger, SnapshotEvery: every}
+			w.h = roomstest.New(t, opts, ttt.Game)
 			for i, opts := range []rooms.Options{{"turn": "5"}, nil, {"turn": "3"}} {
 				a := &seat{name: fmt.Sprintf("a%d", i)}
 				b := &seat{name: fmt.Sprintf("b%d", i)}
@@ -184,6 +225,9 @@ func TestReplayGivesTheLiveRoom(t *testing.T) {
 			for range 120 {
 				w.step()
 			}
+			if j.snapshots == 0 && every > 0 {
+				t.Errorf("no snapshot taken with SnapshotEvery %d", every)
+			}
 			ids := w.h.M.RoomIDs()
 			if len(ids) == 0 {
 				t.Skip("no room left to replay") // not reached with these seeds
@@ -193,7 +237,7 @@ func TestReplayGivesTheLiveRoom(t *testing.T) {
 				// Playing on with one room moves the clock for the others,
 				// which may close them meanwhile.
 				if _, ok := w.h.M.Room(id); ok {
-					compareReplay(t, w, j, id)
+					compareReplay(t, w, j, id, opts)
 					replayed++
 				}
 			}
@@ -204,13 +248,49 @@ func TestReplayGivesTheLiveRoom(t *testing.T) {
 	}
 }
 
-// compareReplay restores room id from its journal on a fresh Manager and
-// compares it with the live one, then plays on both.
-func compareReplay(t *testing.T, w *world, j *memJournal, id string) {
+// compareReplay restores room id from its journal on a fresh Manager (with
+// a journal and the snapshot policy of opts) and compares it with the live
+// one, then plays on both; then restores the restored room's journal on a
+// third Manager and does the same.
+func compareReplay(t *testing.T, w *world, j *memJournal, id string, opts rooms.ManagerOptions) {
 	t.Helper()
-	h2 := roomstest.New(t, rooms.ManagerOptions{Logger: roomstest.DiscardLogger}, ttt.Game)
+	var members []*seat
+	for _, s := range w.seats {
+		if s.room == id {
+			members = append(members, s)
+		}
+	}
+	j2 := j.clone(id)
+	opts.Journal = j2
+	copies := restoreAlike(t, w, j.entries(t, id), opts, members, 99)
+	if _, ok := w.h.M.Room(id); !ok {
+		// The room closed as it played on: its journal says so.
+		h3 := roomstest.New(t, rooms.ManagerOptions{Logger: roomstest.DiscardLogger}, ttt.Game)
+		if err := h3.M.Restore(id, ttt.Name, j2.entries(t, id)); !errors.Is(err, rooms.ErrNoRoom) {
+			t.Fatalf("the journal of room %s, closed, restored: %v; want ErrNoRoom", id, err)
+		}
+		return
+	}
+	copies = restoreAlike(t, w, j2.entries(t, id), rooms.ManagerOptions{Logger: roomstest.DiscardLogger}, copies, 98)
+	for i, s := range members {
+		if s.seq != copies[i].seq || s.token != copies[i].token || s.session != copies[i].session {
+			t.Fatalf("room %s, %s: live seq %d token %q session %s; restored twice seq %d token %q session %s",
+				id, s.name, s.seq, s.token, s.session, copies[i].seq, copies[i].token, copies[i].session)
+		}
+	}
+}
+
+// restoreAlike restores room members[0].room from entries on a fresh
+// Manager with opts, checks that it is the live room (public info, what
+// each member is sent on joining), plays on with both (the same moves and
+// time, drawn from rand seed) and checks they stay alike. The members'
+// copies are those of the restored room: it returns them.
+func restoreAlike(t *testing.T, w *world, entries []rooms.Entry, opts rooms.ManagerOptions, members []*seat, seed uint64) []*seat {
+	t.Helper()
+	id := members[0].room
+	h2 := roomstest.New(t, opts, ttt.Game)
 	h2.C.Advance(w.h.C.Now().Sub(h2.C.Now()))
-	if err := h2.M.Restore(id, ttt.Name, j.entries(t, id)); err != nil {
+	if err := h2.M.Restore(id, ttt.Name, entries); err != nil {
 		t.Fatalf("Restore(%s): %v", id, err)
 	}
 	h2.Settle()
@@ -218,12 +298,6 @@ func compareReplay(t *testing.T, w *world, j *memJournal, id string) {
 	restored, ok := h2.M.Room(id)
 	if !ok || !reflect.DeepEqual(live, restored) {
 		t.Fatalf("room %s\nlive:     %+v\nrestored: %+v", id, live, restored)
-	}
-	var members []*seat
-	for _, s := range w.seats {
-		if s.room == id {
-			members = append(members, s)
-		}
 	}
 	// What a member is sent on joining, from both: the live room's by
 	// Resync, the restored room's on its restoration.
@@ -241,13 +315,13 @@ func compareReplay(t *testing.T, w *world, j *memJournal, id string) {
 		}
 	}
 	// Then both play on alike.
-	live2 := &world{t: t, h: w.h, rnd: rand.New(rand.NewPCG(99, 1)), seats: members, moves: w.moves, trace: []string{}}
 	copies := make([]*seat, len(members))
 	for i, s := range members {
 		c := *s
 		copies[i] = &c
 	}
-	rest2 := &world{t: t, h: h2, rnd: rand.New(rand.NewPCG(99, 1)), seats: copies, moves: w.moves, trace: []string{}}
+	live2 := &world{t: t, h: w.h, rnd: rand.New(rand.NewPCG(seed, 1)), seats: members, moves: w.moves, trace: []string{}}
+	rest2 := &world{t: t, h: h2, rnd: rand.New(rand.NewPCG(seed, 1)), seats: copies, moves: w.moves, trace: []string{}}
 	for range 40 {
 		live2.step()
 		rest2.step()
@@ -258,6 +332,7 @@ func compareReplay(t *testing.T, w *world, j *memJournal, id string) {
 			}
 		}
 	}
+	w.moves = live2.moves
 	if !slices.Equal(live2.trace, rest2.trace) {
 		t.Fatalf("room %s: playing on, the members got\nlive:     %q\nrestored: %q", id, live2.trace, rest2.trace)
 	}
@@ -269,6 +344,7 @@ func compareReplay(t *testing.T, w *world, j *memJournal, id string) {
 	if !reflect.DeepEqual(live, restored) {
 		t.Fatalf("room %s after playing on\nlive:     %+v\nrestored: %+v", id, live, restored)
 	}
+	return copies
 }
 
 // joinedAndState returns a member's "joined" (without "reconnected",
