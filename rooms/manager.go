@@ -1,6 +1,7 @@
 package rooms
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -925,8 +926,16 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 	}
 	m.rooms[id] = r
 	m.mu.Unlock()
-	now := m.clock.Now()
+	// Armed in the order they were made: of two due at once, the older
+	// fires first, as it did where the room was (a clock's timers due
+	// together fire in the order they were armed).
+	var pending []*Timer
 	for t := r.timers; t != nil; t = t.next {
+		pending = append(pending, t)
+	}
+	slices.SortFunc(pending, func(a, b *Timer) int { return cmp.Compare(a.ord, b.ord) })
+	now := m.clock.Now()
+	for _, t := range pending {
 		t.stopper = m.clock.AfterFunc(max(t.due.Sub(now), 0), t.fire)
 	}
 	// The members hear of the room again, first thing on this Manager.
