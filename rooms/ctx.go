@@ -268,6 +268,7 @@ type Timer struct {
 	stopped    bool
 	kind       timerKind // whose callback it runs (a snapshot names it)
 	ord        uint32    // the room's ord-th timer (a journal's timer entries name it)
+	armed      uint32    // the room's armed-th arming of a timer (of two due together, the first armed fires first)
 	due        time.Time // when it fires next (a replay arms it for what is left)
 }
 

@@ -926,14 +926,14 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 	}
 	m.rooms[id] = r
 	m.mu.Unlock()
-	// Armed in the order they were made: of two due at once, the older
-	// fires first, as it did where the room was (a clock's timers due
-	// together fire in the order they were armed).
+	// Armed in the order they were armed where the room was: of two due
+	// at once, the first armed fires first there (a clock's timers due
+	// together fire in the order they were armed), and here.
 	var pending []*Timer
 	for t := r.timers; t != nil; t = t.next {
 		pending = append(pending, t)
 	}
-	slices.SortFunc(pending, func(a, b *Timer) int { return cmp.Compare(a.ord, b.ord) })
+	slices.SortFunc(pending, func(a, b *Timer) int { return cmp.Compare(a.armed, b.armed) })
 	now := m.clock.Now()
 	for _, t := range pending {
 		t.stopper = m.clock.AfterFunc(max(t.due.Sub(now), 0), t.fire)

@@ -140,6 +140,7 @@ type roomDet struct {
 	prefix  string // its tokens' (the IDPrefix of the Manager that made it)
 	tokenN  uint32
 	timerN  uint32
+	armN    uint32 // timers armed (a periodic one at each period)
 	pos     uint64
 	itemNow time.Time
 	rnd     *mrand.Rand
@@ -912,6 +913,8 @@ func (r *room) fire(t *Timer) {
 	t.fn(&r.ctx)
 	if t.period > 0 && !t.stopped && !r.closing {
 		t.due = r.now().Add(t.period)
+		r.d.armN++
+		t.armed = r.d.armN
 		if r.d.replay == nil {
 			t.stopper = r.m.clock.AfterFunc(t.period, t.fire)
 		}
@@ -1121,7 +1124,8 @@ func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer
 		return l.rearm(r, f, period) // LoadState gives a game's timer back
 	}
 	r.d.timerN++
-	t := &Timer{r: r, fn: f, period: period, ord: r.d.timerN, due: r.now().Add(max(d, 0))}
+	r.d.armN++
+	t := &Timer{r: r, fn: f, period: period, ord: r.d.timerN, armed: r.d.armN, due: r.now().Add(max(d, 0))}
 	if r.state == StateDisposed {
 		t.stopped = true
 		return t

@@ -28,6 +28,7 @@ type roomSnapshot struct {
 	Pos        uint64         `json:"pos"`
 	TokenN     uint32         `json:"tokens"`
 	TimerN     uint32         `json:"timers_n"`
+	ArmN       uint32         `json:"armed_n"`
 	State      State          `json:"state"`
 	Label      string         `json:"label,omitempty"`
 	Locked     bool           `json:"locked,omitempty"` // by the game (ctx.Lock)
@@ -58,6 +59,7 @@ type memberState struct {
 // timerState is a pending timer in a snapshot.
 type timerState struct {
 	Ord    uint32        `json:"n"`
+	Armed  uint32        `json:"armed"`
 	Due    time.Time     `json:"due"`
 	Period time.Duration `json:"period,omitempty"`
 	Kind   timerKind     `json:"kind"`
@@ -112,7 +114,7 @@ func (r *room) snapshot() (*Entry, error) {
 		return nil, err
 	}
 	s := roomSnapshot{
-		Pos: r.d.pos, TokenN: r.d.tokenN, TimerN: r.d.timerN,
+		Pos: r.d.pos, TokenN: r.d.tokenN, TimerN: r.d.timerN, ArmN: r.d.armN,
 		State: r.state, Label: r.label, Locked: r.manualLock, Window: r.window,
 		Seats: make([]*memberState, len(r.seats)), Turn: -1, TurnAt: r.turnAt(), TickLast: r.d.tickLast,
 		Game: game,
@@ -133,7 +135,7 @@ func (r *room) snapshot() (*Entry, error) {
 		s.Turn = int(r.turn.seat)
 	}
 	for t := r.timers; t != nil; t = t.next {
-		ts := timerState{Ord: t.ord, Due: t.due, Period: t.period, Kind: t.kind}
+		ts := timerState{Ord: t.ord, Armed: t.armed, Due: t.due, Period: t.period, Kind: t.kind}
 		if t.kind == timerWindow {
 			ts.Seat = windows[t]
 		}
@@ -200,7 +202,7 @@ func (l *snapLoad) resumeTurn(r *room, p *Player, onTimeout func(*Ctx)) {
 }
 
 func (l *snapLoad) make(r *room, ts timerState, f func(*Ctx)) *Timer {
-	t := &Timer{r: r, fn: f, period: ts.Period, ord: ts.Ord, due: ts.Due, kind: ts.Kind}
+	t := &Timer{r: r, fn: f, period: ts.Period, ord: ts.Ord, armed: ts.Armed, due: ts.Due, kind: ts.Kind}
 	l.made[ts.Ord] = t
 	return t
 }
@@ -228,7 +230,7 @@ func (r *room) load(e *Entry) error {
 	}
 	r.impl, r.created = impl, true
 	r.state, r.label, r.manualLock, r.window = s.State, s.Label, s.Locked, s.Window
-	r.d.pos, r.d.tokenN, r.d.timerN, r.d.tickLast = s.Pos, s.TokenN, s.TimerN, s.TickLast
+	r.d.pos, r.d.tokenN, r.d.timerN, r.d.armN, r.d.tickLast = s.Pos, s.TokenN, s.TimerN, s.ArmN, s.TickLast
 	members := make([]*Player, 0, len(s.Seats)+len(s.Spectators))
 	for i, ms := range s.Seats {
 		if ms == nil {
