@@ -60,7 +60,11 @@ func (g *chips) Snapshot(ctx *rooms.Ctx, _ *rooms.Player) any {
 	if p := ctx.Turn(); p != nil {
 		turn = p.ID()
 	}
-	return map[string]any{"game": g, "label": ctx.Label(), "locked": ctx.Locked(), "turn": turn, "deadline": ctx.TurnDeadline().UnixMilli()}
+	hats := map[string]string{}
+	for _, p := range append(ctx.Players(), ctx.Spectators()...) {
+		hats[p.ID()] = p.JoinOptions()["hat"]
+	}
+	return map[string]any{"game": g, "label": ctx.Label(), "locked": ctx.Locked(), "turn": turn, "deadline": ctx.TurnDeadline().UnixMilli(), "hats": hats}
 }
 
 func (g *chips) OnMessage(ctx *rooms.Ctx, p *rooms.Player, m rooms.Message) error {
@@ -202,20 +206,22 @@ var chipsNames = []string{"ann", "bob", "cat", "dan", "eve"}
 func (w *chipsWorld) step() {
 	h, name := w.h, chipsNames[w.rnd.IntN(len(chipsNames))]
 	s := roomstest.Session(name)
+	p := roomstest.Player(name)
+	p.Options = rooms.Options{"hat": fmt.Sprint(w.rnd.IntN(100))}
 	switch k := w.rnd.IntN(24); {
 	case k < 2:
-		h.M.Join(w.room, roomstest.Player(name))
+		h.M.Join(w.room, p)
 	case k < 3:
-		h.M.Spectate(w.room, roomstest.Player(name))
-	case k < 4:
+		h.M.Spectate(w.room, p)
+	case k < 5:
 		h.M.Leave(w.room, s)
-	case k < 6:
+	case k < 7:
 		h.M.Detached(s)
 		w.detached[s] = true
-	case k < 7:
+	case k < 8:
 		h.M.Attached(s)
 		delete(w.detached, s)
-	case k < 9:
+	case k < 10:
 		h.C.Advance(time.Duration(w.rnd.IntN(12000)) * time.Millisecond)
 	default:
 		types := []string{"roll", "roll", "after", "every", "stop", "turn", "turn", "start", "finish", "rematch", "lock", "unlock", "label", "window"}
