@@ -30,6 +30,13 @@ import (
 // dropped). A journal that cannot write for a while (no quorum) keeps
 // trying rather than failing: the room's items wait in its mailbox, whose
 // bound answers the clients with ErrMailboxFull meanwhile.
+//
+// A room whose game implements Persister also appends, every
+// ManagerOptions.SnapshotEvery entries, a snapshot of itself
+// (EntrySnapshot), between two items and in the same way (one append in
+// flight; a refusal evicts the room). Once a snapshot is durable the
+// journal may drop the room's entries before it: Restore reads nothing
+// before the latest snapshot.
 type Journal interface {
 	Append(roomID string, e Entry, done func(error))
 }
