@@ -29,6 +29,7 @@ type chips struct {
 	Rang    []string     `json:"rang"`
 	Pending []chipsTimer `json:"pending"` // the game's timers pending, in the order they were armed
 	every   *rooms.Timer
+	wrong   int // LoadState gives back: 0 its timers and turn, 1 no timer, 2 a timer too many, 3 no turn
 }
 
 // chipsTimer is a timer of the game, written down to be armed again.
@@ -146,9 +147,14 @@ func (g *chips) LoadState(ctx *rooms.Ctx, b []byte) error {
 		return err
 	}
 	for _, t := range g.Pending {
-		g.arm(ctx, t, 0)
+		if g.wrong != 1 {
+			g.arm(ctx, t, 0)
+		}
 	}
-	if p := ctx.Turn(); p != nil {
+	if g.wrong == 2 {
+		g.arm(ctx, chipsTimer{Tag: "extra"}, 0)
+	}
+	if p := ctx.Turn(); p != nil && g.wrong != 3 {
 		g.give(ctx, p)
 	}
 	return nil
@@ -351,4 +357,61 @@ func joinedAndState(evs []roomstest.Record) []string {
 		}
 	}
 	return out
+}
+
+// TestRestoreRefusesASnapshotItCannotLoad: a snapshot the game cannot load
+// (the game is not a Persister; its LoadState gives back fewer or more
+// timers than were pending, or not the turn's clock; the bytes do not
+// decode) fails the restoration, and leaves no room, seat or token behind.
+func TestRestoreRefusesASnapshotItCannotLoad(t *testing.T) {
+	j := &entryLog{}
+	h := roomstest.New(t, rooms.ManagerOptions{Journal: j, SnapshotEvery: 1}, chipsGame)
+	id := h.Create("chips", "ann", nil)
+	h.Send(id, "ann", "after", 5)
+	h.Send(id, "ann", "start", 0)
+	h.Send(id, "ann", "turn", 0)
+	token := h.Token("ann")
+	es := j.entries(t, 0)
+	snap := es[len(es)-1]
+	if snap.Kind != rooms.EntrySnapshot {
+		t.Fatalf("the journal ends with a %s", snap.Kind)
+	}
+	variant := func(wrong int) rooms.Game {
+		g := chipsGame
+		g.New = func() rooms.Room { return &chips{wrong: wrong} }
+		return g
+	}
+	notPersister := chipsGame
+	notPersister.New = func() rooms.Room { return &probe{&hooks{}} }
+	garbled := snap
+	garbled.Snapshot = json.RawMessage(`{"seats":"no"}`)
+	for _, c := range []struct {
+		name string
+		game rooms.Game
+		e    rooms.Entry
+	}{
+		{"the game is not a Persister", notPersister, snap},
+		{"LoadState gives back no timer", variant(1), snap},
+		{"LoadState gives back a timer too many", variant(2), snap},
+		{"LoadState does not give back the turn's clock", variant(3), snap},
+		{"the snapshot does not decode", chipsGame, garbled},
+	} {
+		h2 := roomstest.New(t, rooms.ManagerOptions{Logger: roomstest.DiscardLogger}, c.game)
+		err := h2.M.Restore(id, "chips", []rooms.Entry{c.e})
+		h2.Settle()
+		if err == nil {
+			t.Errorf("%s: Restore succeeded", c.name)
+		}
+		t.Logf("%s: %v", c.name, err)
+		if _, ok := h2.M.Room(id); ok || h2.M.NumRooms() != 0 {
+			t.Errorf("%s: the room is there after Restore = %v", c.name, err)
+		}
+		if _, _, ok := h2.M.TokenOwner(token); ok {
+			t.Errorf("%s: ann's token is known after Restore = %v", c.name, err)
+		}
+	}
+	h2 := roomstest.New(t, rooms.ManagerOptions{Logger: roomstest.DiscardLogger}, chipsGame)
+	if err := h2.M.Restore(id, "chips", []rooms.Entry{snap}); err != nil {
+		t.Fatalf("the right game: Restore = %v", err)
+	}
 }
