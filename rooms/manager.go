@@ -872,7 +872,9 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 		if err = r.load(first); err != nil {
 			err = fmt.Errorf("rooms: restore %s: entry %d (snapshot): %w", id, from, err)
 		}
-		r.d.lastAt = first.Time
+		if sn := r.d.sn; sn != nil { // made by load, unless it failed early
+			sn.since, sn.lastAt = 0, first.Time
+		}
 		start = from + 1
 	}
 	for i := start; i < len(entries) && err == nil; i++ {
@@ -894,8 +896,7 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 			_ = m.sessions.ref(it.session, r)
 		}
 		r.process(&it)
-		r.d.since++
-		r.d.lastAt = e.Time
+		r.countEntry(e.Time)
 		if r.state == StateDisposed && i < len(entries)-1 {
 			err = fmt.Errorf("rooms: restore %s: the room closed at entry %d of %d (%s: %s)", id, i, len(entries), e.Kind, r.closeReasonOr())
 			break

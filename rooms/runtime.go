@@ -147,13 +147,7 @@ type roomDet struct {
 	cur     *Entry
 	replay  *Entry
 	jr      *journalState // an append in flight (nil: none yet)
-	// Snapshots (snapshot.go): the entries journaled since the last, the
-	// time of the last item, the last tick's time (Ticker), and while
-	// LoadState runs, the timers it gives back.
-	since    int
-	lastAt   time.Time
-	tickLast time.Time
-	load     *snapLoad
+	sn      *snapState    // snapshots and ticks (nil: none yet; most rooms without a Journal)
 }
 
 // journalState is a room's append in flight: the item's output, held
@@ -218,8 +212,7 @@ func (r *room) process(it *item) {
 		r.d.pos++
 		if r.m.o.Journal != nil && r.d.replay == nil {
 			r.d.cur = r.entryOf(it, r.d.itemNow)
-			r.d.since++
-			r.d.lastAt = r.d.itemNow
+			r.countEntry(r.d.itemNow)
 		}
 	}
 	defer func() { r.d.itemNow, r.d.rnd, r.d.cur = time.Time{}, nil, nil }()
@@ -440,7 +433,7 @@ func (r *room) create(opts Options) {
 	r.created = true
 	r.dirty = true
 	if tk, ok := impl.(Ticker); ok && r.game.TickRate > 0 {
-		r.d.tickLast = r.now()
+		r.snap().tickLast = r.now()
 		r.after(r.game.TickRate, r.tickFn(tk), r.game.TickRate).kind = timerTick
 	}
 }
@@ -452,8 +445,9 @@ func (r *room) create(opts Options) {
 func (r *room) tickFn(tk Ticker) func(*Ctx) {
 	return func(c *Ctx) {
 		now := r.now()
-		dt := now.Sub(r.d.tickLast)
-		r.d.tickLast = now
+		s := r.snap()
+		dt := now.Sub(s.tickLast)
+		s.tickLast = now
 		tk.OnTick(c, dt)
 	}
 }
@@ -1083,8 +1077,8 @@ func (r *room) turnAt() time.Time {
 func (r *room) turnTimed() bool { return r.clock != nil && r.clock.timer != nil }
 
 func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
-	if l := r.d.load; l != nil {
-		l.resumeTurn(r, p, onTimeout) // LoadState gives the turn's callback back
+	if s := r.d.sn; s != nil && s.load != nil {
+		s.load.resumeTurn(r, p, onTimeout) // LoadState gives the turn's callback back
 		return
 	}
 	if c := r.clock; c != nil {
@@ -1120,8 +1114,8 @@ func (r *room) turnData() turnData {
 
 // after arms a timer whose callback runs as an item of the room.
 func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer {
-	if l := r.d.load; l != nil {
-		return l.rearm(r, f, period) // LoadState gives a game's timer back
+	if s := r.d.sn; s != nil && s.load != nil {
+		return s.load.rearm(r, f, period) // LoadState gives a game's timer back
 	}
 	r.d.timerN++
 	r.d.armN++

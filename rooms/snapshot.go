@@ -23,6 +23,33 @@ import (
 // (Persister.SaveState). The room's secret and its tokens' prefix are in
 // the entry, as in a creation's.
 
+// snapState is what a room keeps for its snapshots and its ticks, made when
+// first needed.
+type snapState struct {
+	since    int       // entries journaled since the last snapshot
+	lastAt   time.Time // the time of the last item journaled
+	tickLast time.Time // the last tick's (Ticker)
+	load     *snapLoad // while LoadState runs: the timers it gives back
+}
+
+// snap returns the room's snapState, making it.
+func (r *room) snap() *snapState {
+	if r.d.sn == nil {
+		r.d.sn = new(snapState)
+	}
+	return r.d.sn
+}
+
+// countEntry counts an item journaled at time at toward the next snapshot
+// (when snapshots are taken).
+func (r *room) countEntry(at time.Time) {
+	if r.m.o.SnapshotEvery > 0 {
+		s := r.snap()
+		s.since++
+		s.lastAt = at
+	}
+}
+
 // roomSnapshot is the runtime's form of a snapshot (Entry.Snapshot).
 type roomSnapshot struct {
 	Pos        uint64         `json:"pos"`
@@ -70,7 +97,7 @@ type timerState struct {
 // Executor only, between items.
 func (r *room) snapshotDue() bool {
 	every := r.m.o.SnapshotEvery
-	if every <= 0 || r.d.since < every || r.m.o.Journal == nil {
+	if every <= 0 || r.d.sn == nil || r.d.sn.since < every || r.m.o.Journal == nil {
 		return false
 	}
 	if !r.created || r.state == StateDisposed || r.evicted || r.closing {
@@ -83,7 +110,7 @@ func (r *room) snapshotDue() bool {
 // appendSnapshot appends the room's snapshot and reports whether it did.
 // Executor only, between items, with no append in flight.
 func (r *room) appendSnapshot() bool {
-	r.d.since = 0 // a snapshot that cannot be taken is tried again after as many entries
+	r.d.sn.since = 0 // a snapshot that cannot be taken is tried again after as many entries
 	e, err := r.snapshot()
 	if err != nil {
 		r.logger().Error("rooms: the room's snapshot cannot be taken; its journal is not compacted", "err", err)
@@ -101,7 +128,7 @@ func (r *room) snapshot() (*Entry, error) {
 	var game []byte
 	var err error
 	r.active.Store(true)
-	r.d.itemNow, r.d.rnd = r.d.lastAt, nil
+	r.d.itemNow, r.d.rnd = r.d.sn.lastAt, nil
 	ok := r.guard(func() { game, err = ps.SaveState(&r.ctx) })
 	r.active.Store(false)
 	r.d.itemNow, r.d.rnd = time.Time{}, nil
@@ -116,7 +143,7 @@ func (r *room) snapshot() (*Entry, error) {
 	s := roomSnapshot{
 		Pos: r.d.pos, TokenN: r.d.tokenN, TimerN: r.d.timerN, ArmN: r.d.armN,
 		State: r.state, Label: r.label, Locked: r.manualLock, Window: r.window,
-		Seats: make([]*memberState, len(r.seats)), Turn: -1, TurnAt: r.turnAt(), TickLast: r.d.tickLast,
+		Seats: make([]*memberState, len(r.seats)), Turn: -1, TurnAt: r.turnAt(), TickLast: r.snap().tickLast,
 		Game: game,
 	}
 	windows := map[*Timer]int{}
@@ -145,7 +172,7 @@ func (r *room) snapshot() (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Entry{Kind: EntrySnapshot, Time: r.d.lastAt, Game: r.game.Name, Secret: r.d.secret[:], Prefix: r.d.prefix, Snapshot: b}, nil
+	return &Entry{Kind: EntrySnapshot, Time: r.d.sn.lastAt, Game: r.game.Name, Secret: r.d.secret[:], Prefix: r.d.prefix, Snapshot: b}, nil
 }
 
 func memberOf(p *Player) *memberState {
@@ -230,7 +257,8 @@ func (r *room) load(e *Entry) error {
 	}
 	r.impl, r.created = impl, true
 	r.state, r.label, r.manualLock, r.window = s.State, s.Label, s.Locked, s.Window
-	r.d.pos, r.d.tokenN, r.d.timerN, r.d.armN, r.d.tickLast = s.Pos, s.TokenN, s.TimerN, s.ArmN, s.TickLast
+	r.d.pos, r.d.tokenN, r.d.timerN, r.d.armN = s.Pos, s.TokenN, s.TimerN, s.ArmN
+	r.snap().tickLast = s.TickLast
 	members := make([]*Player, 0, len(s.Seats)+len(s.Spectators))
 	for i, ms := range s.Seats {
 		if ms == nil {
@@ -306,11 +334,11 @@ func (r *room) load(e *Entry) error {
 	}
 	slices.SortFunc(l.game, func(a, b timerState) int { return int(a.Ord) - int(b.Ord) })
 	var err error
-	r.d.load = l
+	r.snap().load = l
 	r.active.Store(true)
 	ok = r.guard(func() { err = ps.LoadState(&r.ctx, s.Game) })
 	r.active.Store(false)
-	r.d.load = nil
+	r.d.sn.load = nil
 	clear(r.out) // nothing LoadState sends goes out
 	r.out = nil
 	switch {
