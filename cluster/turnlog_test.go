@@ -285,14 +285,16 @@ func TestACompactedRoomOutlivesItsNode(t *testing.T) {
 	// of presence, and snapshots): more than a compacted log keeps.
 	var count uint64
 	var first rooms.Entry
-	testkit.Eventually(t, "the room's log compacted", func() bool {
+	// A snapshot and the entries after it (a snapshot appended and not
+	// yet purged after it is one more for a moment: hence Eventually).
+	testkit.Eventually(t, "the room's log compacted to a snapshot and at most 2 entries", func() bool {
 		count, first = roomLog(t, gn[0].node, room)
-		return owner.Stats().TurnLogCompactions >= 1 && first.Kind == rooms.EntrySnapshot
+		return owner.Stats().TurnLogCompactions >= 1 && first.Kind == rooms.EntrySnapshot && count <= every+1
 	})
 	appended := owner.Stats().TurnLogAppends // this node's only room
 	t.Logf("the room appended %d entries; its log holds %d, from a %s", appended, count, first.Kind)
-	if count > every+1 || count >= uint64(appended) {
-		t.Errorf("the room's log holds %d entries of the %d appended; want at most %d (a snapshot and the entries after it)", count, appended, every+1)
+	if count >= uint64(appended) {
+		t.Errorf("the room's log holds %d entries of the %d appended", count, appended)
 	}
 	owner.own.stall()
 	owner.shutdownNATS()
