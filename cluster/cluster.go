@@ -567,14 +567,17 @@ type Stats struct {
 	// Turn log (turnlog.go): TurnLogAppends, the entries appended (the
 	// rooms' items, and fences); TurnLogRetries, appends sent again after
 	// no answer; TurnLogRefused, appends refused because another node had
-	// written the log (their rooms evicted); RoomsRestored, rooms taken
+	// written the log (their rooms evicted); TurnLogCompactions, purges of
+	// a room's entries before its snapshot; RoomsRestored, rooms taken
 	// over and rebuilt from their log; RoomsLost, rooms taken over that
 	// could not be (the lobby dropped them).
 	TurnLogAppends int64 `json:"turn_log_appends"`
 	TurnLogRetries int64 `json:"turn_log_retries"`
 	TurnLogRefused int64 `json:"turn_log_refused"`
-	RoomsRestored  int64 `json:"rooms_restored"`
-	RoomsLost      int64 `json:"rooms_lost"`
+	// TurnLogCompactions: see above.
+	TurnLogCompactions int64 `json:"turn_log_compactions"`
+	RoomsRestored      int64 `json:"rooms_restored"`
+	RoomsLost          int64 `json:"rooms_lost"`
 	// Without answers from JetStream (no quorum): TurnLogWaiting, the
 	// appends waiting for their answer now, and TurnLogOldest, how long
 	// the oldest of them has; TurnLogStalls, the times appends went
@@ -624,6 +627,7 @@ func (n *Node) Stats() Stats {
 	}
 	if l := n.tlog; l != nil {
 		st.TurnLogAppends, st.TurnLogRetries, st.TurnLogRefused = l.appends.Load(), l.retries.Load(), l.refused.Load()
+		st.TurnLogCompactions = l.compactions.Load()
 		st.RoomsRestored, st.RoomsLost = l.restored.Load(), l.restoreFailed.Load()
 		st.TurnLogWaiting, st.TurnLogOldest = l.waiting()
 		st.TurnLogStalls, st.RoomItemsRefused = l.stalls.Load(), refused

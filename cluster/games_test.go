@@ -44,6 +44,14 @@ func startGamesCluster(t *testing.T, n int) ([]*gamesNode, []*testNode) {
 // changed by opt (nil: none).
 func startGamesClusterWith(t *testing.T, n int, opt func(*Options)) ([]*gamesNode, []*testNode) {
 	t.Helper()
+	return startGamesClusterRooms(t, n, opt, rooms.ManagerOptions{})
+}
+
+// startGamesClusterRooms is startGamesClusterWith with the rooms' options
+// ro (MaxWaitingPerAddr is set to -1).
+func startGamesClusterRooms(t *testing.T, n int, opt func(*Options), ro rooms.ManagerOptions) ([]*gamesNode, []*testNode) {
+	t.Helper()
+	ro.MaxWaitingPerAddr = -1
 	nodes := make([]*gamesNode, n)
 	plain := make([]*testNode, n) // the same nodes, for the balancers
 	var first string
@@ -68,7 +76,7 @@ func startGamesClusterWith(t *testing.T, n int, opt func(*Options)) ([]*gamesNod
 			Metrics: true,
 			Games:   []rooms.Game{ttt.Game},
 			// Every player comes from 127.0.0.1: no per-address share.
-			Rooms:   rooms.ManagerOptions{MaxWaitingPerAddr: -1},
+			Rooms:   ro,
 			Lobby:   lobby.Options{QueuePerAddr: lobby.DefaultQueueSize},
 			Logger:  testkit.Logger(),
 			Cluster: node,

@@ -35,6 +35,17 @@ import (
 // (rooms.ManagerOptions.JournalPatience).
 // The appends take no goroutine: they leave through the node's outbox and
 // their answers come to one subscription.
+//
+// Compaction: a room whose game is a rooms.Persister appends a snapshot of
+// itself every rooms.ManagerOptions.SnapshotEvery entries. Once JetStream
+// has it, the room's entries before it are purged (a purge of the room's
+// subject up to the snapshot's sequence, fire and forget): the log holds
+// the latest snapshot and what follows, and a new owner replays only that.
+// The subject's last sequence is the snapshot's or a later one, so the
+// appends' expected last sequence (the fencing) is untouched; a restorer
+// reading the log meanwhile reads each entry by "next on the subject from
+// a sequence", so it finds the snapshot where the purged entries were (or
+// fails its read, and reads again).
 const (
 	streamRoomLog = "cp_roomlog"
 	roomLogPrefix = "cp.roomlog."
@@ -71,7 +82,7 @@ type turnLog struct {
 	silentSince, answered time.Time
 	probed                time.Time
 
-	appends, retries, refused, restored, restoreFailed atomic.Int64
+	appends, retries, refused, restored, restoreFailed, compactions atomic.Int64
 	// stalls counts the times appends went unanswered past stallLog.
 	stalls atomic.Int64
 	// stalled: appends are unanswered past stallLog now (logged once).
@@ -92,7 +103,8 @@ type logAppend struct {
 	done   func(error)
 	first  time.Time // the first send
 	sent   time.Time
-	tries  int // sends so far
+	tries  int  // sends so far
+	snap   bool // a snapshot: once durable, the entries before it go
 }
 
 func newTurnLog(n *Node) *turnLog {
@@ -117,7 +129,7 @@ func (l *turnLog) Append(room string, e rooms.Entry, done func(error)) {
 	id := l.next
 	expect := l.last[room]
 	now := time.Now()
-	a := &logAppend{room: room, data: data, expect: expect, done: done, first: now, sent: now, tries: 1,
+	a := &logAppend{room: room, data: data, expect: expect, done: done, first: now, sent: now, tries: 1, snap: e.Kind == rooms.EntrySnapshot,
 		msgID: room + "." + inc + "." + strconv.FormatUint(expect+1, 10)}
 	l.pending[id] = a
 	l.mu.Unlock()
@@ -177,7 +189,22 @@ func (l *turnLog) onAck(m *nats.Msg) {
 		l.silent, l.back = false, true
 	}
 	l.mu.Unlock()
+	if a.snap {
+		l.compact(a.room, ack.Seq)
+	}
 	a.done(nil)
+}
+
+// compact purges a room's entries before its snapshot at sequence seq.
+// Fire and forget: a purge lost leaves the entries to the next snapshot's
+// purge, or to logMaxAge.
+func (l *turnLog) compact(room string, seq uint64) {
+	l.compactions.Add(1)
+	b, _ := json.Marshal(struct {
+		Filter string `json:"filter"`
+		Seq    uint64 `json:"seq"` // purged: below it
+	}{roomLogPrefix + room, seq})
+	l.n.out.push(msg{subj: "$JS.API.STREAM.PURGE." + streamRoomLog, reply: "cp.n." + l.n.opts.Node + ".jpurge", data: b})
 }
 
 // retry sends again the appends not answered in time (appendRetry, doubled

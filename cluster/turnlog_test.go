@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
 	"github.com/cometplay/cometplay/internal/testkit"
 	"github.com/cometplay/cometplay/rooms"
@@ -284,4 +286,73 @@ func TestManyRoomsOutliveTheirNode(t *testing.T) {
 	for _, id := range ids {
 		testkit.EventuallyWithin(t, time.Minute, "room "+id+" on one node", func() bool { return len(where(id)) == 1 })
 	}
+}
+
+// roomLog returns the number of a room's entries in its turn log and the
+// first of them (read from node n's JetStream).
+func roomLog(t *testing.T, n *Node, room string) (count uint64, first rooms.Entry) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+	defer cancel()
+	st, err := n.own.js.Stream(ctx, streamRoomLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj := roomLogPrefix + room
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(subj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count = info.State.Subjects[subj]; count == 0 {
+		return 0, first
+	}
+	m, err := st.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(m.Data, &first); err != nil {
+		t.Fatal(err)
+	}
+	return count, first
+}
+
+// TestACompactedRoomOutlivesItsNode: with a snapshot every 2 entries
+// (rooms.ManagerOptions.SnapshotEvery), a game's turn log is compacted as
+// it is played: once a snapshot is durable, the room's entries before it
+// are purged, so its subject holds fewer entries than the room appended,
+// beginning with a snapshot. Then the node running the game dies; another
+// node takes the room over and rebuilds it from the snapshot and the
+// entries after it, and the game goes on as in TestARoomOutlivesItsNode:
+// every acknowledged move on the board, the move sent during the outage
+// applied once, no p_seq gap. The new owner goes on compacting the log.
+func TestACompactedRoomOutlivesItsNode(t *testing.T) {
+	const every = 2
+	gn, plain := startGamesClusterRooms(t, 3, nil, rooms.ManagerOptions{SnapshotEvery: every})
+	owner := gn[2].node
+	a, b, room := gameOnAThirdNode(t, gn, plain)
+	// The room appended its creation, two joins, two moves (and changes
+	// of presence, and snapshots): more than a compacted log keeps.
+	var count uint64
+	var first rooms.Entry
+	// A snapshot and the entries after it (a snapshot appended and not
+	// yet purged after it is one more for a moment: hence Eventually).
+	testkit.Eventually(t, "the room's log compacted to a snapshot and at most 2 entries", func() bool {
+		count, first = roomLog(t, gn[0].node, room)
+		return owner.Stats().TurnLogCompactions >= 1 && first.Kind == rooms.EntrySnapshot && count <= every+1
+	})
+	appended := owner.Stats().TurnLogAppends // this node's only room
+	t.Logf("the room appended %d entries; its log holds %d, from a %s", appended, count, first.Kind)
+	if count >= uint64(appended) {
+		t.Errorf("the room's log holds %d entries of the %d appended", count, appended)
+	}
+	owner.own.stall()
+	owner.shutdownNATS()
+	died := time.Now()
+
+	playsOnElsewhere(t, gn, a, b, room, died)
+	// The new owner's appends (its fence, the moves) follow the snapshot,
+	// and it goes on compacting the log.
+	testkit.Eventually(t, "the new owner compacting the room's log", func() bool {
+		return gn[0].node.Stats().TurnLogCompactions+gn[1].node.Stats().TurnLogCompactions >= 1
+	})
 }

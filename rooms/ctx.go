@@ -266,9 +266,24 @@ type Timer struct {
 	stopper    Stopper
 	prev, next *Timer // the room's pending timers (room.timers)
 	stopped    bool
+	kind       timerKind // whose callback it runs (a snapshot names it)
 	ord        uint32    // the room's ord-th timer (a journal's timer entries name it)
+	armed      uint32    // the room's armed-th arming of a timer (of two due together, the first armed fires first)
 	due        time.Time // when it fires next (a replay arms it for what is left)
 }
+
+// timerKind says whose a timer's callback is: the game's (ctx.After,
+// ctx.Every), or one of the runtime's, which a snapshot's restoration makes
+// again.
+type timerKind uint8
+
+const (
+	timerGame   timerKind = iota
+	timerTurn             // the turn's clock (ctx.SetTurn; its callback is the game's)
+	timerTick             // Ticker
+	timerWindow           // a seat's reconnect window
+	timerGrace            // an empty room's grace
+)
 
 // Stop cancels the timer and reports whether it did: false if it had
 // already run (After) or been stopped. A callback that was due but had not

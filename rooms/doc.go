@@ -13,7 +13,9 @@
 // clock, a logger, the players, the lobby label and lock, the state machine
 // (Start, Finish, Dispose) and the turn (SetTurn). Optional capabilities
 // are small interfaces found by type assertion: Ticker, Snapshotter,
-// Rematcher, SpectateChecker. rooms/example/nim is a complete game;
+// Rematcher, SpectateChecker, and Persister (a room written down whole, so
+// that its journal is compacted: see Journal and
+// ManagerOptions.SnapshotEvery). rooms/example/nim is a complete game;
 // roomstest runs one in tests without a network.
 //
 // # The room state machine

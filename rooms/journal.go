@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
@@ -39,6 +40,13 @@ import (
 // its entry is durable, and the room takes client items again. Nothing
 // that is not durable goes out meanwhile, and nothing is applied twice
 // (a client sending its move again with the same move id gets its "ack").
+//
+// A room whose game implements Persister also appends, every
+// ManagerOptions.SnapshotEvery entries, a snapshot of itself
+// (EntrySnapshot), between two items and in the same way (one append in
+// flight; a refusal evicts the room). Once a snapshot is durable the
+// journal may drop the room's entries before it: Restore reads nothing
+// before the latest snapshot.
 type Journal interface {
 	Append(roomID string, e Entry, done func(error))
 }
@@ -56,6 +64,11 @@ const (
 	EntryLeave    EntryKind = "leave"
 	EntryPresence EntryKind = "presence"
 	EntryTimer    EntryKind = "timer"
+	// EntrySnapshot is the room written down whole after the entries
+	// before it (ManagerOptions.SnapshotEvery; its game implements
+	// Persister): Restore starts from the latest one, and once it is
+	// durable the entries before it may be dropped.
+	EntrySnapshot EntryKind = "snapshot"
 	// EntryOwner is a journal's own entry, not a room's item (a new
 	// owner's fence: see the cluster package); Restore passes over it.
 	EntryOwner EntryKind = "owner"
@@ -76,7 +89,8 @@ type Entry struct {
 	// Game, Options, Secret and CreatorNext: create. Secret is the room's
 	// own random secret: its reconnection tokens and ctx.Rand derive from it.
 	// Prefix is the IDPrefix of the Manager that made the room, which
-	// begins its tokens wherever it is rebuilt.
+	// begins its tokens wherever it is rebuilt. A snapshot has Game, Secret
+	// and Prefix too: it stands for the creation.
 	Game        string  `json:"g,omitempty"`
 	Options     Options `json:"o,omitempty"`
 	Secret      []byte  `json:"x,omitempty"`
@@ -91,6 +105,10 @@ type Entry struct {
 	// Seen are the sessions' states the runtime read during the item, in
 	// order (bit 0: detached, bit 1: ended).
 	Seen []uint8 `json:"v,omitempty"`
+	// Snapshot: snapshot, the room's state (the runtime's and the game's),
+	// in JSON of the runtime's own form; Time is then the time of the item
+	// before it.
+	Snapshot json.RawMessage `json:"sn,omitempty"`
 }
 
 // entryKinds are the journal entries' kinds of the items that are

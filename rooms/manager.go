@@ -1,6 +1,7 @@
 package rooms
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,6 +63,14 @@ type ManagerOptions struct {
 	// whose append waits is applied, and its output released, when its
 	// entry is durable.
 	JournalPatience time.Duration
+	// SnapshotEvery is the compaction policy of the journal: a room whose
+	// game implements Persister is written down whole (an EntrySnapshot)
+	// after every SnapshotEvery entries of its items, counted from its
+	// creation or its last snapshot (default DefaultSnapshotEvery; negative:
+	// never). Restore replays from the latest snapshot on, and a Journal
+	// may drop the entries before a snapshot once it is durable. Without a
+	// Journal it does nothing.
+	SnapshotEvery int
 }
 
 // Manager defaults and limits.
@@ -75,6 +84,10 @@ const (
 	DefaultJournalPatience = 5 * time.Second
 	DefaultTopicPrefix     = "/room/"
 	DefaultMaxMessageBytes = 16 << 10
+	// DefaultSnapshotEvery: a room's journal holds its latest snapshot and
+	// at most this many entries after it (a tictactoe game is about a
+	// dozen; a long-lived room is replayed from a snapshot and 100 items).
+	DefaultSnapshotEvery = 100
 	// MaxTypeLen bounds Message.Type and MaxMoveIDLen Message.MoveID, in bytes.
 	MaxTypeLen   = 64
 	MaxMoveIDLen = 64
@@ -315,6 +328,9 @@ func NewManager(t Transport, o ManagerOptions) *Manager {
 	}
 	if o.MaxWaitingPerPlayer == 0 || o.MaxWaitingPerPlayer < -1 {
 		o.MaxWaitingPerPlayer = DefaultMaxWaitingPerPlayer
+	}
+	if o.SnapshotEvery == 0 {
+		o.SnapshotEvery = DefaultSnapshotEvery
 	}
 	if o.MaxWaitingPerAddr == 0 || o.MaxWaitingPerAddr < -1 {
 		o.MaxWaitingPerAddr = DefaultMaxWaitingPerAddr
@@ -819,9 +835,12 @@ func (m *Manager) closeAllGoneLocked() {
 }
 
 // Restore rebuilds room id of game from its journal's entries (Journal),
-// as another Manager made it: each entry is processed again, as it was,
-// with nothing sent (no event, Transport call nor public info), no hook's
-// time but the entry's, and the sessions' states it read then. Then the
+// as another Manager made it: from its latest snapshot (EntrySnapshot) if
+// there is one, else from its creation, each entry is processed again, as
+// it was, with nothing sent (no event, Transport call nor public info), no
+// hook's time but the entry's, and the sessions' states it read then.
+// Entries before the latest snapshot are not read: a journal may have
+// dropped them. Then the
 // room's pending timers are armed for what is left of them (one whose time
 // has passed fires at once: a turn clock that ran out meanwhile is a
 // timeout), its public info is published, and each member is sent
@@ -838,6 +857,12 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 	g := m.games[game]
 	exists, closed := m.rooms[id] != nil, m.closed
 	m.mu.Unlock()
+	from := -1 // the latest snapshot
+	for i := len(entries) - 1; i >= 0 && from < 0; i-- {
+		if entries[i].Kind == EntrySnapshot {
+			from = i
+		}
+	}
 	switch {
 	case g == nil:
 		return ErrUnknownGame
@@ -845,22 +870,34 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 		return ErrClosed
 	case exists:
 		return ErrRoomExists
-	case len(entries) == 0 || entries[0].Kind != EntryCreate:
-		return errors.New("rooms: restore: a journal begins with its room's creation")
+	case from < 0 && (len(entries) == 0 || entries[0].Kind != EntryCreate):
+		return errors.New("rooms: restore: a journal begins with its room's creation or has a snapshot")
 	}
 	r := newRoom(m, g, id)
-	if len(entries[0].Secret) != len(r.d.secret) {
-		return errors.New("rooms: restore: the journal's creation has no secret")
+	first := &entries[max(from, 0)]
+	if len(first.Secret) != len(r.d.secret) {
+		return fmt.Errorf("rooms: restore: the journal's %s has no secret", first.Kind)
 	}
-	copy(r.d.secret[:], entries[0].Secret)
-	r.d.prefix = entries[0].Prefix
+	copy(r.d.secret[:], first.Secret)
+	r.d.prefix = first.Prefix
 	// Nothing runs the room but this until it is restored: what its
 	// replayed items queue (presence checks) waits in its mailbox.
 	r.scheduled = true
 	var err error
-	for i := range entries {
+	start := 0
+	if from >= 0 {
+		r.d.replay = first
+		if err = r.load(first); err != nil {
+			err = fmt.Errorf("rooms: restore %s: entry %d (snapshot): %w", id, from, err)
+		}
+		if sn := r.d.sn; sn != nil { // made by load, unless it failed early
+			sn.since, sn.lastAt = 0, first.Time
+		}
+		start = from + 1
+	}
+	for i := start; i < len(entries) && err == nil; i++ {
 		e := entries[i]
-		if e.Kind == EntryOwner {
+		if e.Kind == EntryOwner || e.Kind == EntrySnapshot {
 			continue
 		}
 		e.Seen = slices.Clone(e.Seen)
@@ -877,6 +914,7 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 			_ = m.sessions.ref(it.session, r)
 		}
 		r.process(&it)
+		r.countEntry(e.Time)
 		if r.state == StateDisposed && i < len(entries)-1 {
 			err = fmt.Errorf("rooms: restore %s: the room closed at entry %d of %d (%s: %s)", id, i, len(entries), e.Kind, r.closeReasonOr())
 			break
@@ -907,8 +945,16 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 	}
 	m.rooms[id] = r
 	m.mu.Unlock()
-	now := m.clock.Now()
+	// Armed in the order they were armed where the room was: of two due
+	// at once, the first armed fires first there (a clock's timers due
+	// together fire in the order they were armed), and here.
+	var pending []*Timer
 	for t := r.timers; t != nil; t = t.next {
+		pending = append(pending, t)
+	}
+	slices.SortFunc(pending, func(a, b *Timer) int { return cmp.Compare(a.armed, b.armed) })
+	now := m.clock.Now()
+	for _, t := range pending {
 		t.stopper = m.clock.AfterFunc(max(t.due.Sub(now), 0), t.fire)
 	}
 	// The members hear of the room again, first thing on this Manager.

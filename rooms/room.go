@@ -63,6 +63,33 @@ type Snapshotter interface {
 	Snapshot(ctx *Ctx, forPlayer *Player) any
 }
 
+// Persister is implemented by a Room whose whole state can be written down
+// and read back, so that its journal can be compacted: with a Journal, the
+// runtime writes a snapshot of the room (its own state and SaveState's
+// bytes) every ManagerOptions.SnapshotEvery entries, and Manager.Restore
+// starts from the latest snapshot instead of the room's creation (a journal
+// may then drop what precedes it). A game without it is replayed from its
+// creation. See docs/ROOMS.md, "Determinism".
+//
+// SaveState returns the game's state, between two items (it must not send
+// or change anything). LoadState is called instead of OnCreate on a fresh
+// Room (Game.New) with those bytes, the runtime's part of the room already
+// restored: its seats and spectators, the turn and its deadline, the label,
+// the lock, its own timers (reconnect windows, the empty room's grace, the
+// tick). The game's callbacks are what the runtime cannot write down:
+// LoadState gives them back by calling ctx.After and ctx.Every for each of
+// the game's timers that were pending, in the order it armed them, and
+// ctx.SetTurn with the turn's player if a turn is set. Those calls arm
+// nothing new: each takes the place, the due time and the number of the
+// timer it stands for (ctx.SetTurn's timeout is not used; nothing is
+// broadcast). A LoadState that gives back fewer or more timers than were
+// pending, or another turn, fails the restoration. Nothing LoadState sends
+// goes out.
+type Persister interface {
+	SaveState(ctx *Ctx) ([]byte, error)
+	LoadState(ctx *Ctx, state []byte) error
+}
+
 // Rematcher is implemented by a Room that wants to be told when a rematch
 // starts (Game.Rematch): the runtime has already moved the room from finished
 // back to playing.

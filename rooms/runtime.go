@@ -143,12 +143,14 @@ type roomDet struct {
 	prefix  string // its tokens' (the IDPrefix of the Manager that made it)
 	tokenN  uint32
 	timerN  uint32
+	armN    uint32 // timers armed (a periodic one at each period)
 	pos     uint64
 	itemNow time.Time
 	rnd     *mrand.Rand
 	cur     *Entry
 	replay  *Entry
 	jr      *journalState // an append in flight (nil: none yet)
+	sn      *snapState    // snapshots and ticks (nil: none yet; most rooms without a Journal)
 }
 
 // journalState is a room's append in flight: the item's output, held
@@ -218,6 +220,7 @@ func (r *room) process(it *item) {
 		r.d.pos++
 		if r.m.o.Journal != nil && r.d.replay == nil {
 			r.d.cur = r.entryOf(it, r.d.itemNow)
+			r.countEntry(r.d.itemNow)
 		}
 	}
 	defer func() { r.d.itemNow, r.d.rnd, r.d.cur = time.Time{}, nil, nil }()
@@ -342,6 +345,20 @@ func (r *room) appendLate(j *journalState, gen uint64) {
 // (the executor leaves it; the append's end puts it back in the run
 // queue), and releases the held output of one that is done. Executor only.
 func (r *room) awaitAppend() bool {
+	for {
+		if r.awaitOne() {
+			return true
+		}
+		// The room as its last entry left it, the entry durable: its
+		// snapshot, if due, is the next append.
+		if !r.snapshotDue() || !r.appendSnapshot() {
+			return false
+		}
+	}
+}
+
+// awaitOne is awaitAppend for one append.
+func (r *room) awaitOne() bool {
 	j := r.d.jr
 	if j == nil {
 		return false
@@ -522,14 +539,58 @@ func (r *room) create(opts Options) {
 	r.created = true
 	r.dirty = true
 	if tk, ok := impl.(Ticker); ok && r.game.TickRate > 0 {
-		last := r.now()
-		r.after(r.game.TickRate, func(c *Ctx) {
-			now := r.now()
-			dt := now.Sub(last)
-			last = now
-			tk.OnTick(c, dt)
-		}, r.game.TickRate)
+		r.snap().tickLast = r.now()
+		r.after(r.game.TickRate, r.tickFn(tk), r.game.TickRate).kind = timerTick
 	}
+}
+
+// The callbacks of the runtime's own timers, made again when a room is
+// restored from a snapshot.
+
+// tickFn calls OnTick with the time since the last tick.
+func (r *room) tickFn(tk Ticker) func(*Ctx) {
+	return func(c *Ctx) {
+		now := r.now()
+		s := r.snap()
+		dt := now.Sub(s.tickLast)
+		s.tickLast = now
+		tk.OnTick(c, dt)
+	}
+}
+
+// windowFn ends p's reconnect window: p leaves, dropped.
+func (r *room) windowFn(p *Player) func(*Ctx) {
+	return func(*Ctx) {
+		p.window = nil
+		r.removeSeat(p, LeaveDropped)
+		r.leaveHook(p, LeaveDropped)
+	}
+}
+
+// graceFn ends an empty room's grace.
+func (r *room) graceFn() func(*Ctx) {
+	return func(*Ctx) {
+		r.grace = nil
+		if r.nseated == 0 {
+			r.closeWith(ReasonEmpty, true)
+		}
+	}
+}
+
+// turnTimer makes the timer of turn clock c with mk, its callback ending
+// the clock and calling onTimeout.
+func (r *room) turnTimer(c *turnClock, onTimeout func(*Ctx), mk func(func(*Ctx)) *Timer) {
+	var t *Timer
+	t = mk(func(ctx *Ctx) {
+		if c.timer == t {
+			c.timer = nil
+		}
+		if onTimeout != nil {
+			onTimeout(ctx)
+		}
+	})
+	t.kind = timerTurn
+	c.timer = t
 }
 
 // admit applies the runtime's rules for a seat.
@@ -893,11 +954,8 @@ func (r *room) disconnect(p *Player) {
 		return
 	}
 	r.publish(evPlayerDropped, droppedData{Player: p.Summary(), WindowMS: ms(r.window)})
-	p.window = r.after(r.window, func(*Ctx) {
-		p.window = nil
-		r.removeSeat(p, LeaveDropped)
-		r.leaveHook(p, LeaveDropped)
-	}, 0)
+	p.window = r.after(r.window, r.windowFn(p), 0)
+	p.window.kind = timerWindow
 }
 
 // reconnect ends p's reconnect window.
@@ -955,6 +1013,8 @@ func (r *room) fire(t *Timer) {
 	t.fn(&r.ctx)
 	if t.period > 0 && !t.stopped && !r.closing {
 		t.due = r.now().Add(t.period)
+		r.d.armN++
+		t.armed = r.d.armN
 		if r.d.replay == nil {
 			t.stopper = r.m.clock.AfterFunc(t.period, t.fire)
 		}
@@ -1001,12 +1061,8 @@ func (r *room) checkEmpty() {
 		r.closeWith(ReasonEmpty, true)
 		return
 	}
-	r.grace = r.after(r.game.EmptyGrace, func(*Ctx) {
-		r.grace = nil
-		if r.nseated == 0 {
-			r.closeWith(ReasonEmpty, true)
-		}
-	}, 0)
+	r.grace = r.after(r.game.EmptyGrace, r.graceFn(), 0)
+	r.grace.kind = timerGrace
 }
 
 // dispose closes the room: timers, OnDispose (when hook), "closed", the
@@ -1127,6 +1183,10 @@ func (r *room) turnAt() time.Time {
 func (r *room) turnTimed() bool { return r.clock != nil && r.clock.timer != nil }
 
 func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
+	if s := r.d.sn; s != nil && s.load != nil {
+		s.load.resumeTurn(r, p, onTimeout) // LoadState gives the turn's callback back
+		return
+	}
 	if c := r.clock; c != nil {
 		if c.timer != nil {
 			c.timer.stop()
@@ -1140,16 +1200,7 @@ func (r *room) setTurn(p *Player, timeout time.Duration, onTimeout func(*Ctx)) {
 		}
 		c := r.clock
 		c.at = r.now().Add(timeout)
-		var t *Timer
-		t = r.after(timeout, func(ctx *Ctx) {
-			if c.timer == t {
-				c.timer = nil
-			}
-			if onTimeout != nil {
-				onTimeout(ctx)
-			}
-		}, 0)
-		c.timer = t
+		r.turnTimer(c, onTimeout, func(f func(*Ctx)) *Timer { return r.after(timeout, f, 0) })
 	}
 	r.publish(evTurn, r.turnData())
 }
@@ -1169,8 +1220,12 @@ func (r *room) turnData() turnData {
 
 // after arms a timer whose callback runs as an item of the room.
 func (r *room) after(d time.Duration, f func(*Ctx), period time.Duration) *Timer {
+	if s := r.d.sn; s != nil && s.load != nil {
+		return s.load.rearm(r, f, period) // LoadState gives a game's timer back
+	}
 	r.d.timerN++
-	t := &Timer{r: r, fn: f, period: period, ord: r.d.timerN, due: r.now().Add(max(d, 0))}
+	r.d.armN++
+	t := &Timer{r: r, fn: f, period: period, ord: r.d.timerN, armed: r.d.armN, due: r.now().Add(max(d, 0))}
 	if r.state == StateDisposed {
 		t.stopped = true
 		return t

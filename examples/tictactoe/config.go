@@ -137,6 +137,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	intVar(fs, &c.Rooms.MailboxSize, "mailbox-size", rooms.DefaultMailboxSize, "client items waiting in one room; past it the room answers busy")
 	intVar(fs, &c.Rooms.MaxWaitingPerPlayer, "max-waiting-per-player", rooms.DefaultMaxWaitingPerPlayer, "rooms a player created that wait for players (-1: no cap); past it create is refused")
 	intVar(fs, &c.Rooms.MaxWaitingPerAddr, "max-waiting-per-addr", rooms.DefaultMaxWaitingPerAddr, "rooms the players of one IP address (an IPv6 /64) created that wait for players (-1: no cap); past it create is refused")
+	intVar(fs, &c.Rooms.SnapshotEvery, "snapshot-every", rooms.DefaultSnapshotEvery, "with the cluster's turn log, a room is written down whole every this many entries and its log purged before it (-1: never)")
 	sizeVar(fs, &c.Rooms.MaxMessageBytes, "max-message-bytes", rooms.DefaultMaxMessageBytes, "data of one room message")
 	durationVar(fs, &c.ReconnectWindow, "reconnect-window", rooms.DefaultReconnectWindow, "how long a player's seat is held after its connection went away (negative: not held)")
 	durationVar(fs, &c.EmptyGrace, "empty-grace", rooms.DefaultEmptyGrace, "how long a waiting room nobody sits in lives (negative: closed at once; a game started or over closes at once)")

@@ -220,6 +220,35 @@ func (g *Room) marks(ctx *rooms.Ctx) map[string]string {
 	return m
 }
 
+// saved is the room's state as SaveState writes it.
+type saved struct {
+	Board    [9]string     `json:"board"`
+	TurnTime time.Duration `json:"turn_time"`
+	First    int           `json:"first"`
+	Moves    int           `json:"moves"`
+	Result   *Result       `json:"result,omitempty"`
+}
+
+// SaveState writes the room's state down (rooms.Persister): its turn log
+// is compacted to it.
+func (g *Room) SaveState(*rooms.Ctx) ([]byte, error) {
+	return json.Marshal(saved{Board: g.board, TurnTime: g.turnTime, First: g.first, Moves: g.moves, Result: g.result})
+}
+
+// LoadState reads what SaveState wrote, and gives the turn clock its
+// callback back (the runtime kept its player and deadline).
+func (g *Room) LoadState(ctx *rooms.Ctx, b []byte) error {
+	var s saved
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	g.board, g.turnTime, g.first, g.moves, g.result = s.Board, s.TurnTime, s.First, s.Moves, s.Result
+	if p := ctx.Turn(); p != nil {
+		g.give(ctx, p)
+	}
+	return nil
+}
+
 // Snapshot is the whole state, sent to whoever joins, reconnects or watches.
 func (g *Room) Snapshot(ctx *rooms.Ctx, _ *rooms.Player) any {
 	var turn string

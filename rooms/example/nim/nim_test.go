@@ -3,7 +3,9 @@ package nim_test
 import (
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cometplay/cometplay/rooms"
 	"github.com/cometplay/cometplay/rooms/example/nim"
@@ -118,6 +120,7 @@ func TestGuideShowsTheSource(t *testing.T) {
 	}
 	for _, c := range []struct{ name, path, lang string }{
 		{"nim.go", "nim.go", "go"},
+		{"persist.go", "persist.go", "go"},
 		{"nim.js", "../../../static/js/nim.js", "js"},
 	} {
 		src, err := os.ReadFile(c.path)
@@ -137,5 +140,51 @@ func TestGuideShowsTheSource(t *testing.T) {
 		if n := strings.Count(string(src), "\n"); n >= 100 {
 			t.Errorf("%s has %d lines; the guide promises under 100", c.name, n)
 		}
+	}
+}
+
+// entries is a rooms.Journal in memory.
+type entries struct {
+	mu sync.Mutex
+	es []rooms.Entry
+}
+
+func (j *entries) Append(_ string, e rooms.Entry, done func(error)) {
+	j.mu.Lock()
+	j.es = append(j.es, e)
+	j.mu.Unlock()
+	done(nil)
+}
+
+// TestRestoredFromItsSnapshot: a game of Nim restored on another Manager
+// from its latest snapshot alone (a compacted journal) has the heap and
+// the turn it had, and the turn's clock runs out there as it would have.
+func TestRestoredFromItsSnapshot(t *testing.T) {
+	j := &entries{}
+	h := roomstest.New(t, rooms.ManagerOptions{Journal: j, SnapshotEvery: 1}, nim.Game)
+	id := h.Create("nim", "ann", rooms.Options{"stones": "9"})
+	h.Join(id, "bob")
+	h.Move(id, "ann", "take", "a1", 1, 2)
+	h.Advance(5 * time.Second)
+	j.mu.Lock()
+	last := j.es[len(j.es)-1]
+	j.mu.Unlock()
+	if last.Kind != rooms.EntrySnapshot {
+		t.Fatalf("the journal ends with a %s; want a snapshot", last.Kind)
+	}
+	h2 := roomstest.New(t, rooms.ManagerOptions{}, nim.Game)
+	h2.Advance(h.C.Now().Sub(h2.C.Now()))
+	if err := h2.M.Restore(id, "nim", []rooms.Entry{last}); err != nil {
+		t.Fatal(err)
+	}
+	h2.Settle()
+	if got := h2.Last("bob", "state").Map()["heap"]; got != 7.0 {
+		t.Errorf("restored heap = %v; want 7", got)
+	}
+	// Bob sleeps out the rest of his turn on both: one stone is taken for him.
+	h.Advance(nim.TurnTimeout - 5*time.Second)
+	h2.Advance(nim.TurnTimeout - 5*time.Second)
+	if a, b := h.Last("ann", "took"), h2.Last("ann", "took"); a.String() != b.String() || b.Map()["player"] != "bob" {
+		t.Errorf("after bob's clock ran out: live %s, restored %s", a, b)
 	}
 }
