@@ -207,6 +207,11 @@ func TestNoQuorumRefusesMovesUntilItIsBack(t *testing.T) {
 	// gets joined and sends its move again.)
 	// JetStream elects its leaders first: seconds, more on a busy machine.
 	testkit.EventuallyWithin(t, 2*time.Minute, "n1's waiting append answered", func() bool { return n1.Stats().TurnLogWaiting == 0 })
+	// and its output (or, if n1 lost its lease, the rebuilt room's joined)
+	// queued for a: after a lost lease the room waits for its record to be
+	// taken again, which waits for JetStream's elections and a lease's
+	// length of answered renewals (leaseGone).
+	testkit.EventuallyWithin(t, 2*time.Minute, "an event for a after the outage", func() bool { return plain[0].hub.Session(a.id).Seq() > seqA })
 	var ev map[string]string
 	for ev = a.s.next(); ev["type"] != "ack" && ev["type"] != "joined"; ev = a.s.next() {
 		a.count(ev)
