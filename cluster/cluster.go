@@ -135,19 +135,23 @@ type Node struct {
 	served map[string]servedConn // requests in, by their response subject
 	subs   []*nats.Subscription
 
-	games    gamesSide
-	gamesTag atomic.Pointer[string] // the games node (lobby.go)
-	own      *ownership
-	ownWG    sync.WaitGroup
-	tlog     *turnLog  // the rooms' Journal (nil: NoTurnLog)
-	moved    roomNodes // rooms taken over: their node now
+	games      gamesSide
+	gamesTag   atomic.Pointer[string] // the games node (lobby.go)
+	gamesMu    sync.Mutex
+	gamesEpoch uint32 // the lobby record's epoch gamesTag is from
+	own        *ownership
+	ownWG      sync.WaitGroup
+	tlog       *turnLog  // the rooms' Journal (nil: NoTurnLog)
+	moved      roomNodes // rooms taken over: their node now
 
 	rtt atomic.Int64 // the last round trip to NATS, in nanoseconds
 
-	peersMu sync.Mutex
-	peers   map[string]time.Time // other nodes, by tag: when each last said hello
-	stop    chan struct{}
-	stopped chan struct{}
+	peersMu   sync.Mutex
+	peers     map[string]time.Time // other nodes, by tag: when each last said hello
+	routed    map[string]bool      // nodes whose NATS routes were up once (routes.go)
+	routeDown map[string]time.Time // of those, the ones whose routes are down: since when
+	stop      chan struct{}
+	stopped   chan struct{}
 
 	stats stats
 }
@@ -180,7 +184,8 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cluster: node tag must be %d characters of A-Z a-z 0-9 - _, got %q", comet.TagLen, o.Node)
 	}
 	n := &Node{opts: o, log: o.Logger.With("node", o.Node), relays: make(map[uint64]*relay), served: make(map[string]servedConn),
-		peers: make(map[string]time.Time), stop: make(chan struct{}), stopped: make(chan struct{})}
+		peers: make(map[string]time.Time), routed: make(map[string]bool), routeDown: make(map[string]time.Time),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
 	n.games.pending = make(map[uint64]pendingClaim)
 	n.gamesTag.Store(&o.Games)
 	n.own = newOwnership(n, o.LeaseTTL)
@@ -207,10 +212,10 @@ func Start(o Options) (*Node, error) {
 		return nil, fmt.Errorf("cluster: connecting to NATS: %w", err)
 	}
 	n.out = newOutbox(n.nc, n.log)
-	n.subscribe(map[string]nats.MsgHandler{"cp.nodes": n.onHello})
+	n.subscribe(map[string]nats.MsgHandler{"cp.nodes": n.onHello, subjMoved: n.onMoved})
 	if !o.NoTurnLog {
 		n.tlog = newTurnLog(n)
-		n.subscribe(map[string]nats.MsgHandler{"cp.n." + o.Node + ".jack.*": n.tlog.onAck, subjMoved: n.onMoved})
+		n.subscribe(map[string]nats.MsgHandler{"cp.n." + o.Node + ".jack.*": n.tlog.onAck})
 	}
 	go n.sayHello()
 	n.ownWG.Add(2)
@@ -246,6 +251,7 @@ func (n *Node) sayHello() {
 		}
 		select {
 		case <-t.C:
+			n.watchRoutes()
 			n.reap()
 			if n.tlog != nil {
 				n.tlog.retry()
@@ -381,7 +387,7 @@ func startEmbedded(o Options, store string, log *slog.Logger) (*server.Server, e
 		routes = append(routes, &url.URL{Scheme: "nats-route", Host: r})
 	}
 	ns, err := server.NewServer(&server.Options{
-		ServerName: "cometplay-" + o.Node,
+		ServerName: routePrefix + o.Node,
 		// The node's own connection is in-process and nodes meet on routes;
 		// NATS starts its routes only once its client port listens (its
 		// DontListen never routes), so that one listens on loopback, on

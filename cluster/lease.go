@@ -763,7 +763,8 @@ func (o *ownership) written(w write, rev uint64) {
 		o.revs[lobbyKey] = rev
 		o.mu.Unlock()
 		if w.kind == 't' {
-			o.n.setGamesNode(o.n.opts.Node) // its watch says so too, later
+			o.n.setGamesNode(o.n.opts.Node, w.epoch) // its watch says so too, later
+			o.n.announceLobby(w.epoch)
 		}
 		return
 	}
@@ -805,6 +806,10 @@ func (o *ownership) leaseGone(node, inc string, checked map[string]bool) bool {
 	key := node + "/" + inc
 	if v, ok := checked[key]; ok {
 		return v
+	}
+	if o.n.routeGone(node) {
+		checked[key] = true // its NATS server is gone: so is its process (routes.go)
+		return true
 	}
 	// Age and absence say nothing right after a JetStream stall
 	// (healthySince); another incarnation does.
@@ -888,7 +893,7 @@ func (o *ownership) onRecord(e jetstream.KeyValueEntry) {
 	}
 	o.records[id] = cachedRecord{ownerRecord: r, rev: e.Revision()}
 	if id == lobbyKey {
-		o.n.setGamesNode(r.Node)
+		o.n.setGamesNode(r.Node, r.Epoch)
 	} else {
 		o.n.moved.set(id, r.Node)
 	}

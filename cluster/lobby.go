@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"github.com/cometplay/cometplay/rooms"
 )
@@ -42,13 +43,23 @@ func (n *Node) OnLobbyMoved(fn func()) {
 	n.games.mu.Unlock()
 }
 
-// setGamesNode follows the lobby's record (the ownership goroutine).
-func (n *Node) setGamesNode(tag string) {
-	if old := n.gamesTag.Swap(&tag); *old == tag {
+// setGamesNode follows the lobby's record of epoch (its watch, the
+// ownership goroutine) or its taker's announcement (onMoved, which comes
+// first while JetStream elects leaders): an older epoch than one already
+// seen changes nothing.
+func (n *Node) setGamesNode(tag string, epoch uint32) {
+	n.gamesMu.Lock()
+	if epoch < n.gamesEpoch {
+		n.gamesMu.Unlock()
 		return
-	} else {
-		n.log.Warn("cluster: the lobby moved", "from", *old, "to", tag)
 	}
+	n.gamesEpoch = epoch
+	old := n.gamesTag.Swap(&tag)
+	n.gamesMu.Unlock()
+	if *old == tag {
+		return
+	}
+	n.log.Warn("cluster: the lobby moved", "from", *old, "to", tag)
 	n.stats.lobbyMoves.Add(1)
 	n.games.mu.Lock()
 	m, d, fns := n.games.rooms, n.games.dir, n.games.lobbyMoved
@@ -86,4 +97,11 @@ func (d *directory) forgetRemote() {
 	clear(d.remote)
 	clear(d.placed)
 	d.mu.Unlock()
+}
+
+// announceLobby tells every node at once that this node took the lobby
+// (epoch): their watches of the records may lag for seconds while
+// JetStream elects a new leader for a stream whose leader died.
+func (n *Node) announceLobby(epoch uint32) {
+	n.out.push(msg{subj: subjMoved, data: []byte(lobbyKey + " " + n.opts.Node + " " + strconv.FormatUint(uint64(epoch), 10))})
 }

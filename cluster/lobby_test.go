@@ -48,15 +48,15 @@ func (p *tttPlayer) untilJoined() joinedData {
 }
 
 // TestLobbyOutlivesTheGamesNode: the games node (n1, whose lobby serves
-// every node) dies while a game is played on another node (the one that
-// does not take the lobby over), a player waits
-// for a quick match and another is in the lobby, all homed on the other
-// nodes. One of them takes the lobby over; every session that said hello
-// is told the lobby restarted and says hello again (the seated players with
-// their seats' tokens, and keep their seats); the new lobby lists every
-// player online and the game's room; the waiting player, told to, asks for
-// a quick match again and is matched; the game goes on to its end without
-// a p_seq gap.
+// every node) dies while two games are played, one on n2 and one on n3, a
+// player waits for a quick match and another is in the lobby, all homed on
+// n2 and n3. One of them takes the lobby over; its lobby lists both games'
+// rooms (the other node's only if that node tells it) before anyone says
+// hello again; every session that said hello is told the lobby restarted
+// and says hello again (the seated players with their seats' tokens, and
+// keep their seats); the new lobby has every player online; the waiting
+// player, told to, asks for a quick match again and is matched; a game
+// goes on to its end; nobody misses an event (no p_seq gap).
 func TestLobbyOutlivesTheGamesNode(t *testing.T) {
 	gn, plain := startGamesCluster(t, 3)
 	connect := func(name string, node int) *tttPlayer {
@@ -67,28 +67,27 @@ func TestLobbyOutlivesTheGamesNode(t *testing.T) {
 		p.hello()
 		return p
 	}
-	// The game is on the node that will not take the lobby (the other is
-	// its preferred successor): the new lobby lists it only if its node
-	// tells it.
-	heir := 1
-	if preferred(lobbyKey, []string{"n2", "n3"}) == "n3" {
-		heir = 2
+	// A game on n2 and one on n3: whichever takes the lobby over, the
+	// other's room is listed by the new lobby only if its node tells it.
+	match := func(node int, x, y string) (*tttPlayer, *tttPlayer, joinedData, joinedData) {
+		p, q := connect(x, node), connect(y, node)
+		p.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+		q.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+		jp, jq := p.untilJoined(), q.untilJoined()
+		if jq.Room != jp.Room || RoomOwner(jp.Room) != gn[node].node.Tag() {
+			t.Fatalf("%s in %q, %s in %q: want one room, on their node %s", x, jp.Room, y, jq.Room, gn[node].node.Tag())
+		}
+		p.until("start")
+		q.until("start")
+		return p, q, jp, jq
 	}
-	other := 3 - heir
-	a, b := connect("a", other), connect("b", other)
-	a.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
-	b.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
-	ja, jb := a.untilJoined(), b.untilJoined()
+	a, b, ja, jb := match(1, "a", "b")
+	e, f, je, jf := match(2, "e", "f")
 	room := ja.Room
-	if jb.Room != room || RoomOwner(room) != gn[other].node.Tag() {
-		t.Fatalf("a in %q, b in %q: want one room, on their node %s", ja.Room, jb.Room, gn[other].node.Tag())
-	}
-	a.until("start")
-	b.until("start")
 	a.moveUntilApplied(room, 0, 1) // a is X
 	a.until("ack")
 	b.untilMove(0)
-	c, d := connect("c", heir), connect("d", other)
+	c, d := connect("c", 1), connect("d", 2)
 	c.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
 	c.until("queued")
 
@@ -104,38 +103,43 @@ func TestLobbyOutlivesTheGamesNode(t *testing.T) {
 	})
 	games := gn[1].node.gamesNode()
 	t.Logf("the lobby moved to %s %v after the games node went", games, time.Since(died).Round(time.Millisecond))
-	for _, p := range []*tttPlayer{a, b, c, d} {
+	for _, p := range []*tttPlayer{a, b, c, d, e, f} {
 		p.until("restarted")
 	}
 	if gn[2].node.gamesNode() != games {
 		t.Fatalf("the games node is %q for n2 and %q for n3: want one of them", games, gn[2].node.gamesNode())
 	}
-	lead := gn[heir]
-	if games != lead.node.Tag() {
-		t.Logf("the lobby went to %s, not to its preferred successor %s (this node was late)", games, lead.node.Tag())
-		lead = gn[3-heir]
+	lead := gn[1]
+	if games == "n3" {
+		lead = gn[2]
 	}
-
-	testkit.Eventually(t, "the new lobby to list the game's room", func() bool {
-		_, listed := lead.node.games.dir.Room(room)
-		return listed
+	testkit.Eventually(t, "the new lobby to list both games' rooms", func() bool {
+		_, ab := lead.node.games.dir.Room(ja.Room)
+		_, ef := lead.node.games.dir.Room(je.Room)
+		return ab && ef
 	})
 
 	// Each says hello again, the seated ones with their seats' tokens.
 	a.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "a", "token", ja.Token)
 	b.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "b", "token", jb.Token)
+	e.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "e", "token", je.Token)
+	f.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "f", "token", jf.Token)
 	c.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "c")
 	d.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "d")
-	for _, p := range []*tttPlayer{a, b, c, d} {
+	for _, p := range []*tttPlayer{a, b, c, d, e, f} {
 		p.until("welcome")
 	}
-	for _, p := range []*tttPlayer{a, b} {
-		if j := p.untilJoined(); j.Room != room || !j.Reconnected {
-			t.Errorf("%s: joined %+v after its hello with its token, want room %s reconnected", p.name, j, room)
+	for _, p := range []*tttPlayer{a, b, e, f} {
+		want := ja.Room
+		if p == e || p == f {
+			want = je.Room
+		}
+		if j := p.untilJoined(); j.Room != want || !j.Reconnected {
+			t.Errorf("%s: joined %+v after its hello with its token, want room %s reconnected", p.name, j, want)
 		}
 	}
 	testkit.Eventually(t, "the new lobby to list every player", func() bool {
-		return lead.gs.Lobby().Stats().PlayersOnline == 4
+		return lead.gs.Lobby().Stats().PlayersOnline == 6
 	})
 	t.Logf("the new lobby listed every player %v after the games node went", time.Since(died).Round(time.Millisecond))
 
@@ -161,7 +165,7 @@ func TestLobbyOutlivesTheGamesNode(t *testing.T) {
 	a.moveUntilApplied(room, 2, 3)
 	a.until("finished")
 	b.until("finished")
-	for _, p := range []*tttPlayer{a, b, c, d} {
+	for _, p := range []*tttPlayer{a, b, c, d, e, f} {
 		if p.gaps != 0 {
 			t.Errorf("%s: %d gaps in p_seq", p.name, p.gaps)
 		}

@@ -345,12 +345,21 @@ func (l *turnLog) read(ctx context.Context, js jetstream.JetStream, room string)
 	return entries, last, nil
 }
 
-// subjMoved carries "<room id> <node>": a node rebuilt a room taken over.
+// subjMoved carries "<room id> <node>": a node rebuilt a room taken over;
+// and "lobby <node> <epoch>": a node took the lobby over (lobby.go).
 const subjMoved = "cp.moved"
 
 // onMoved notes where a room taken over lives now.
 func (n *Node) onMoved(m *nats.Msg) {
 	room, tag, ok := strings.Cut(string(m.Data), " ")
+	if room == lobbyKey {
+		// "lobby <node> <epoch>" (announceLobby)
+		tag, e, _ := strings.Cut(tag, " ")
+		if epoch, err := strconv.ParseUint(e, 10, 32); err == nil && comet.ValidTag(tag) {
+			n.setGamesNode(tag, uint32(epoch))
+		}
+		return
+	}
 	if ok && comet.ValidTag(tag) {
 		n.moved.set(room, tag)
 	}

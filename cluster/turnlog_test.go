@@ -356,3 +356,17 @@ func TestACompactedRoomOutlivesItsNode(t *testing.T) {
 		return gn[0].node.Stats().TurnLogCompactions+gn[1].node.Stats().TurnLogCompactions >= 1
 	})
 }
+
+// TestACrashedNodesRoomsAreTakenBeforeItsLeaseEnds: a node whose NATS
+// server goes (a crash takes it along) loses its routes at once; the
+// others take its rooms when its routes have stayed down for routeGrace,
+// without waiting for its lease to end: here the leases last an hour, and
+// the game goes on all the same.
+func TestACrashedNodesRoomsAreTakenBeforeItsLeaseEnds(t *testing.T) {
+	gn, plain := startGamesClusterWith(t, 3, func(o *Options) { o.LeaseTTL = time.Hour })
+	owner := gn[2].node
+	a, b, room := gameOnAThirdNode(t, gn, plain)
+	owner.own.stall()
+	owner.shutdownNATS()
+	playsOnElsewhere(t, gn, a, b, room, time.Now())
+}
