@@ -127,6 +127,9 @@ func (n *Node) onRoomCall(m *nats.Msg) {
 	case "leave":
 		err = mgr.Leave(c.Room, c.Session)
 	case "reclaim":
+		// The seat's session may be of a node that died without a word:
+		// it drops first, so the reclaim is seen as its coming back.
+		n.endGoneSessions(mgr)
 		err = mgr.Reclaim(c.Token, c.Player)
 	case "token":
 		a.Room, a.Who, a.OK = mgr.TokenOwner(c.Token)
@@ -339,6 +342,7 @@ func (d *directory) Reclaim(token string, p rooms.PlayerInfo) error {
 		_, err := d.call(tag, roomCall{Op: "reclaim", Token: token, Player: p})
 		return err
 	}
+	d.n.endGoneSessions(d.local) // as onRoomCall's reclaim
 	return d.local.Reclaim(token, p)
 }
 
