@@ -476,5 +476,8 @@ func (d *directory) SessionEnded(session string) {
 // OwnsRoom implements games.Cluster.
 func (n *Node) OwnsRoom(id string) bool {
 	tag := n.roomNode(id)
+	if tag == n.opts.Node && n.own.isRebuilding(id) {
+		return false // its claims are answered "try again" (onGamesIn)
+	}
 	return tag == "" || tag == n.opts.Node
 }
