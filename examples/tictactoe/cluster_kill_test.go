@@ -191,9 +191,9 @@ type killer struct {
 	// helloRetries: hellos with the seat's token refused (the seat's room
 	// not found yet) and said again.
 	helloRetries int
-	result  string
-	faults  []string // what should not have happened
-	gaps    atomic.Int64
+	result       string
+	faults       []string // what should not have happened
+	gaps         atomic.Int64
 }
 
 type pendingMove struct{ cell, seq, tries int }
