@@ -71,8 +71,9 @@ func freePorts(t *testing.T, n int) []string {
 }
 
 // startNodeProcs starts n tictactoe processes, nodes n1…, each with its own
-// JetStream store under dir; their logs go to dir/<tag>.log.
-func startNodeProcs(t *testing.T, bin, dir string, n int) []*nodeProc {
+// JetStream store under dir and the flags extra; their logs go to
+// dir/<tag>.log.
+func startNodeProcs(t *testing.T, bin, dir string, n int, extra ...string) []*nodeProc {
 	t.Helper()
 	routes := freePorts(t, n)
 	procs := make([]*nodeProc, n)
@@ -94,6 +95,7 @@ func startNodeProcs(t *testing.T, bin, dir string, n int) []*nodeProc {
 			"-cluster-routes", strings.Join(others, ","), "-store-dir", store,
 			"-max-conns-per-addr", "-1", "-max-sessions-per-addr", "-1", "-publish-rate", "-1", "-subscribe-rate", "-1",
 			"-max-waiting-per-addr", "-1", "-lobby-queue-per-addr", "1024")
+		cmd.Args = append(cmd.Args, extra...)
 		cmd.Stderr = logf
 		// The kernel kills the child if this process dies first.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -146,6 +148,24 @@ func startNodeProcs(t *testing.T, bin, dir string, n int) []*nodeProc {
 		})
 	}
 	return procs
+}
+
+// startBalancer starts the per-request balancer in front of procs and
+// returns its address.
+func startBalancer(t *testing.T, procs []*nodeProc) string {
+	t.Helper()
+	var bs []balancer.Backend
+	for _, p := range procs {
+		bs = append(bs, balancer.Backend{Name: p.tag, Addr: p.addr})
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: balancer.New(bs)}
+	go hs.Serve(l)
+	t.Cleanup(func() { hs.Close() })
+	return l.Addr().String()
 }
 
 // stop ends the process gently (SIGTERM), or kills it.
@@ -537,18 +557,7 @@ func TestGamesSurviveASIGKILLedNode(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildTictactoe(t, dir)
 	procs := startNodeProcs(t, bin, dir, 3)
-	var bs []balancer.Backend
-	for _, p := range procs {
-		bs = append(bs, balancer.Backend{Name: p.tag, Addr: p.addr})
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: balancer.New(bs), ErrorLog: nil}
-	go hs.Serve(l)
-	t.Cleanup(func() { hs.Close() })
-	lb := l.Addr().String()
+	lb := startBalancer(t, procs)
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true}}
 	t.Cleanup(hc.CloseIdleConnections)
