@@ -217,6 +217,9 @@ func TestAPlayerWhoseNodeDiesReclaimsItsSeat(t *testing.T) {
 			t.Errorf("%s: %d gaps in p_seq", p.name, p.gaps)
 		}
 	}
+	if got := gn[2].node.Stats().GoneSessionsEnded; got < 1 {
+		t.Errorf("n3's gone_sessions_ended: %d, want a's old session at least", got)
+	}
 	if d, ok := <-cDropped; !ok {
 		t.Error("c, of n2, still connected in its room on n1 a minute after n2 died")
 	} else {

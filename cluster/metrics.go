@@ -28,13 +28,14 @@ var (
 	descLeaseLost  = prometheus.NewDesc("cometplay_cluster_leases_lost_total", "Times the node lost its lease (renewed too late or refused) and evicted its rooms.", nil, nil)
 	descOwnerChg   = prometheus.NewDesc("cometplay_cluster_owner_changes_total", "Rooms this node took over from a node whose lease ended (compare-and-swap won).", nil, nil)
 	descTakeRef    = prometheus.NewDesc("cometplay_cluster_takeovers_refused_total", "Takeovers of a room another node won first.", nil, nil)
+	descGoneEnded  = prometheus.NewDesc("cometplay_cluster_gone_sessions_ended_total", "Sessions of nodes that died, ended in this node's rooms on their behalf (their seats drop).", nil, nil)
 	descEvicted    = prometheus.NewDesc("cometplay_cluster_rooms_evicted_total", "Rooms this node stopped because another node took them over or its lease was lost.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped, descMessages, descTurnLog, descRestored, descRoomsLost,
-		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted} {
+		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted, descGoneEnded} {
 		ch <- d
 	}
 }
@@ -80,4 +81,5 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	c(descOwnerChg, s.RoomsTakenOver)
 	c(descTakeRef, s.TakeoversRefused)
 	c(descEvicted, s.RoomsEvicted)
+	c(descGoneEnded, s.GoneSessionsEnded)
 }
