@@ -1103,8 +1103,10 @@ export class RoomsClient {
 	 * the room applied it (its ack). It rejects with the room's reason (not
 	 * your turn, the game's own text…), or the nack of the publish. A move
 	 * whose fate is unknown (a network error) is sent again with the same id
-	 * (MOVE_TRIES in all); one sent as the session was lost is settled when
-	 * the seat is back. One move at a time per room: pending(room) is it.
+	 * (MOVE_TRIES in all), and one answered "try again" (or 502/503) every
+	 * MOVE_RETRY up to MOVE_AGAIN_TRIES times; one sent as the session was
+	 * lost is settled when the seat is back. One move at a time per room:
+	 * pending(room) is it.
 	 * @param {string} room
 	 * @param {string} type
 	 * @param {any} data
