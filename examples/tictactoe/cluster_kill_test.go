@@ -635,7 +635,7 @@ func TestGamesSurviveASIGKILLedNode(t *testing.T) {
 		finished, len(ps), onVictim, victim.tag, rejoined, retried, took.Round(time.Millisecond))
 	// A survivor whose rooms the other took over while it was alive
 	// evicts them (rooms_evicted): the ownership's known fault after a
-	// death (docs/CLUSTER.md, "A survivor's own lease lost"), in which a
+	// death (docs/CLUSTER.md's failure model, "Known fault"), in which a
 	// reclaim can be lost and its game never end. What must hold anyway:
 	// no move applied twice, no gap (checked above).
 	var evicted int64
