@@ -163,6 +163,7 @@ type stats struct {
 	roomCallsOut, roomCallsIn                      atomic.Int64
 	reaped                                         atomic.Int64
 	lobbyMoves                                     atomic.Int64
+	homeSessionsEnded                              atomic.Int64 // sessions of dead nodes ended in this node's rooms (homes.go)
 }
 
 // Start starts the node's NATS (embedded, or connects to Options.NATS) and
@@ -244,6 +245,7 @@ func (n *Node) sayHello() {
 	defer close(n.stopped)
 	t := time.NewTicker(helloEvery)
 	defer t.Stop()
+	homes := make(map[string]bool)
 	for {
 		n.sayHelloOnce()
 		if rtt, err := n.nc.RTT(); err == nil {
@@ -253,6 +255,7 @@ func (n *Node) sayHello() {
 		case <-t.C:
 			n.watchRoutes()
 			n.reap()
+			n.sweepHomes(homes)
 			if n.tlog != nil {
 				n.tlog.retry()
 			}
@@ -524,6 +527,9 @@ type Stats struct {
 	// went quiet.
 	Open   int   `json:"relays_open"`
 	Reaped int64 `json:"relays_reaped"`
+	// GoneSessionsEnded: sessions of nodes that died, ended in this
+	// node's rooms on their behalf (their seats drop; homes.go).
+	GoneSessionsEnded int64 `json:"gone_sessions_ended"`
 	// NATSRoundTrip: the last round trip to the NATS server (measured
 	// every second). Dropped: messages for other nodes dropped because
 	// 64 MiB waited for NATS already (their relays break; see outbox).
@@ -619,7 +625,8 @@ func (n *Node) Stats() Stats {
 		Node: n.opts.Node, Routes: n.Routes(),
 		RelaysOut: n.stats.relaysOut.Load(), RelaysIn: n.stats.relaysIn.Load(), NoHome: n.stats.noHome.Load(),
 		BytesOut: n.stats.bytesOut.Load(), BytesIn: n.stats.bytesIn.Load(), Open: open, Reaped: n.stats.reaped.Load(),
-		PublishesOut: n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
+		GoneSessionsEnded: n.stats.homeSessionsEnded.Load(),
+		PublishesOut:      n.stats.pubsOut.Load(), PublishesIn: n.stats.pubsIn.Load(),
 		GamesNode: n.gamesNode(), LobbyMoves: n.stats.lobbyMoves.Load(), Peers: n.Peers(), NATSRoundTrip: time.Duration(n.rtt.Load()), Dropped: n.out.droppedCount(),
 		MessagesSent: n.out.sent.Load(), MessagesJoined: n.out.joined.Load(),
 		ClaimsOut: n.stats.claimsOut.Load(), ClaimsIn: n.stats.claimsIn.Load(),

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -205,7 +206,11 @@ func (n *Node) onGamesIn(m *nats.Msg) {
 		}
 		n.stats.claimsIn.Add(1)
 		var answer []byte
-		if err := g.HandleClaim(c); err != nil {
+		err := g.HandleClaim(c)
+		if room, ok := strings.CutPrefix(c.Subject, "/room/"); ok && errors.Is(err, rooms.ErrNoRoom) && n.own.isRebuilding(room) {
+			err = errNodeUnavailable // taken over, being rebuilt here
+		}
+		if err != nil {
 			answer = []byte(err.Error())
 			if len(answer) == 0 {
 				answer = []byte("error")

@@ -145,8 +145,9 @@ type ownership struct {
 	// as this node's record, and the room is rebuilt here (onRecord).
 	lateTakes map[string]uint32
 
-	restores    []takenRoom   // rooms taken over, to rebuild (restorer; guarded by mu)
-	restoreWake chan struct{} // restores has some
+	restores    []takenRoom     // rooms taken over, to rebuild (restorer; guarded by mu)
+	rebuilding  map[string]bool // rooms taken over and not rebuilt yet (guarded by mu)
+	restoreWake chan struct{}   // restores has some
 
 	stats struct {
 		renewals, lost, created, deleted, adopted, refused, evicted, handedOver atomic.Int64
@@ -176,7 +177,7 @@ func newOwnership(n *Node, ttl time.Duration) *ownership {
 		ttl = DefaultLeaseTTL
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), revs: make(map[string]uint64), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), restoreWake: make(chan struct{}, 1),
+	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), revs: make(map[string]uint64), rebuilding: make(map[string]bool), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), restoreWake: make(chan struct{}, 1),
 		ready: make(chan struct{}),
 		nodes: make(map[string]seenLease), records: make(map[string]cachedRecord), due: make(map[string]time.Time), lateTakes: make(map[string]uint32)}
 }

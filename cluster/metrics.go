@@ -32,6 +32,7 @@ var (
 	descLeaseLost  = prometheus.NewDesc("cometplay_cluster_leases_lost_total", "Times the node lost its lease (renewed too late or refused) and evicted its rooms.", nil, nil)
 	descOwnerChg   = prometheus.NewDesc("cometplay_cluster_owner_changes_total", "Rooms this node took over from a node whose lease ended (compare-and-swap won).", nil, nil)
 	descTakeRef    = prometheus.NewDesc("cometplay_cluster_takeovers_refused_total", "Takeovers of a room another node won first.", nil, nil)
+	descGoneEnded  = prometheus.NewDesc("cometplay_cluster_gone_sessions_ended_total", "Sessions of nodes that died, ended in this node's rooms on their behalf (their seats drop).", nil, nil)
 	descEvicted    = prometheus.NewDesc("cometplay_cluster_rooms_evicted_total", "Rooms this node stopped because another node took them over or its lease was lost.", nil, nil)
 	descGamesNode  = prometheus.NewDesc("cometplay_cluster_games_node", "1 while this node runs the lobby for every node (the games node).", nil, nil)
 	descLobbyMoves = prometheus.NewDesc("cometplay_cluster_lobby_moves_total", "Times the lobby moved to another node (its node died or stopped) since this node started.", nil, nil)
@@ -41,7 +42,7 @@ var (
 func (n *Node) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRelays, descRelayBytes, descNoHome, descOpen, descPublishes, descClaims, descOps, descPeers, descRoutes, descRTT, descDropped, descMessages, descTurnLog, descRestored, descRoomsLost,
 		descLogWaiting, descLogOldest, descLogStalls, descRefused,
-		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted, descGamesNode, descLobbyMoves} {
+		descLease, descLeaseLost, descOwnerChg, descTakeRef, descEvicted, descGamesNode, descLobbyMoves, descGoneEnded} {
 		ch <- d
 	}
 }
@@ -98,4 +99,5 @@ func (n *Node) Collect(ch chan<- prometheus.Metric) {
 	}
 	g(descGamesNode, games)
 	c(descLobbyMoves, s.LobbyMoves)
+	c(descGoneEnded, s.GoneSessionsEnded)
 }

@@ -128,6 +128,9 @@ func (n *Node) onRoomCall(m *nats.Msg) {
 	case "leave":
 		err = mgr.Leave(c.Room, c.Session)
 	case "reclaim":
+		// The seat's session may be of a node that died without a word:
+		// it drops first, so the reclaim is seen as its coming back.
+		n.endGoneSessions(mgr)
 		err = mgr.Reclaim(c.Token, c.Player)
 	case "token":
 		a.Room, a.Who, a.OK = mgr.TokenOwner(c.Token)
@@ -344,6 +347,7 @@ func (d *directory) Reclaim(token string, p rooms.PlayerInfo) error {
 		_, err := d.call(tag, roomCall{Op: "reclaim", Token: token, Player: p})
 		return err
 	}
+	d.n.endGoneSessions(d.local) // as onRoomCall's reclaim
 	return d.local.Reclaim(token, p)
 }
 
@@ -477,5 +481,8 @@ func (d *directory) SessionEnded(session string) {
 // OwnsRoom implements games.Cluster.
 func (n *Node) OwnsRoom(id string) bool {
 	tag := n.roomNode(id)
+	if tag == n.opts.Node && n.own.isRebuilding(id) {
+		return false // its claims are answered "try again" (onGamesIn)
+	}
 	return tag == "" || tag == n.opts.Node
 }

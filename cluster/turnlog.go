@@ -431,8 +431,19 @@ type takenRoom struct {
 func (o *ownership) restoring(room string, rev uint64) {
 	o.mu.Lock()
 	o.restores = append(o.restores, takenRoom{room, rev})
+	o.rebuilding[room] = true
 	o.mu.Unlock()
 	signal(o.restoreWake)
+}
+
+// isRebuilding reports whether room was taken over by this node and is not
+// rebuilt yet (nor given up): its publishes are answered "not available,
+// try again" meanwhile, not "no such room", which a client takes as the
+// end of its game. Safe for concurrent use.
+func (o *ownership) isRebuilding(room string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.rebuilding[room]
 }
 
 // restoreWorkers is how many rooms taken over a node rebuilds at once.
@@ -493,6 +504,11 @@ func (n *Node) restoreLoop(stop <-chan struct{}) {
 // error) is gone: the lobby is told, and its record and log are deleted.
 func (n *Node) restore(t takenRoom) {
 	o := n.own
+	defer func() {
+		o.mu.Lock()
+		delete(o.rebuilding, t.room)
+		o.mu.Unlock()
+	}()
 	gone := func(why string, err error) {
 		n.log.Warn("cluster: a room taken over cannot be rebuilt; it is gone", "room", t.room, "why", why, "err", err)
 		if n.tlog != nil {

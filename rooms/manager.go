@@ -670,6 +670,27 @@ func (m *Manager) Attached(sessionID string) { m.setPresence(sessionID, false, f
 // Idempotent.
 func (m *Manager) SessionEnded(sessionID string) { m.setPresence(sessionID, true, true) }
 
+// EndSessions reports as ended (SessionEnded) every session in a room for
+// which gone reports true, and returns how many it ended. It is for what a
+// session's server can no longer say: a cluster node ends so the sessions
+// of a node that died. gone is called with the manager's session index
+// locked: it must be quick and must not call the Manager. Safe for
+// concurrent use.
+func (m *Manager) EndSessions(gone func(sessionID string) bool) int {
+	var ids []string
+	m.sessions.mu.Lock()
+	for id, rec := range m.sessions.m {
+		if !rec.ended && len(rec.rooms) > 0 && gone(id) {
+			ids = append(ids, id)
+		}
+	}
+	m.sessions.mu.Unlock()
+	for _, id := range ids {
+		m.SessionEnded(id)
+	}
+	return len(ids)
+}
+
 func (m *Manager) setPresence(sessionID string, detached, ended bool) {
 	for _, r := range m.sessions.set(sessionID, detached, ended) {
 		r.notePresence(sessionID)

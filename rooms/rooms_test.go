@@ -321,6 +321,26 @@ func TestSpectators(t *testing.T) {
 	}
 }
 
+// EndSessions ends the sessions it is told are gone, as if each had
+// ended (a cluster node does so for a node that died): their seats drop,
+// the others' do not.
+func TestEndSessionsDropsTheSeatsOfTheSessionsGone(t *testing.T) {
+	h, id := nimRoom(t, rooms.ManagerOptions{})
+	if n := h.M.EndSessions(func(s string) bool { return s == roomstest.Session("ann") }); n != 1 {
+		t.Errorf("EndSessions = %d; want 1", n)
+	}
+	h.Settle()
+	if _, ok := h.T.Last(roomstest.Session("bob"), "player-dropped"); !ok {
+		t.Error("bob got no player-dropped")
+	}
+	if ps := mustRoom(t, h, id).Players; ps[0].Connected || !ps[1].Connected {
+		t.Errorf("players = %+v; want ann dropped, bob connected", ps)
+	}
+	if n := h.M.EndSessions(func(string) bool { return true }); n != 1 {
+		t.Errorf("EndSessions of every session again = %d; want 1 (bob; ann has ended already)", n)
+	}
+}
+
 func TestReconnectWithinWindowKeepsSeatAndTurn(t *testing.T) {
 	h, id := nimRoom(t, rooms.ManagerOptions{})
 	h.Detach("ann")

@@ -61,6 +61,15 @@ const SYNC_TRIES = 10;
 // The wait before a move whose fate is unknown is sent again: attempt n
 // waits n times this.
 const MOVE_RETRY = 1000;
+// A move the server answered "try again" (its room's node died and
+// another is rebuilding the room from its turn log, a few seconds) is
+// sent again every MOVE_RETRY, up to this many times.
+const MOVE_AGAIN_TRIES = 30;
+// A hello with a seat's token refused (the seat's room not found: its node
+// died and another may be rebuilding it) is said again every HELLO_RETRY
+// ms, up to HELLO_TRIES times, before the seat is given up.
+const HELLO_RETRY = 1000;
+const HELLO_TRIES = 20;
 
 function randomId() {
 	const b = new Uint8Array(6);
@@ -387,6 +396,9 @@ export class RoomsClient {
 	/** @type {'none'|'sent'|'failed'|'done'} */
 	#hello = 'none';
 	#helloError = '';
+	#helloToken = false; // the hello sent carried a seat's token
+	#helloTries = 0; // hellos with a token refused in a row
+	#helloTimer = null;
 	/** @type {string|null} */
 	#joining = null; // the room being entered or reclaimed
 	#moves = new Map(); // room → the move sent and not yet applied: see move
@@ -704,6 +716,7 @@ export class RoomsClient {
 			fields.token = p.seats[seatRoom];
 			this.#joining = seatRoom;
 		}
+		this.#helloToken = !!seatRoom;
 		this.#hello = 'sent';
 		this.lobby('hello', fields).catch((err) => {
 			if (err.code === 'closed') return;
@@ -813,6 +826,7 @@ export class RoomsClient {
 		case 'welcome': {
 			this.#hello = 'done';
 			this.#helloError = '';
+			this.#helloTries = 0;
 			const url = this.#currentRoom();
 			const p = store.get(this.#key);
 			if (url && p && p.watching === url && this.#joining !== url && !active(this.#model.games[url])) {
@@ -833,6 +847,19 @@ export class RoomsClient {
 			break;
 		case 'error':
 			if (d.action === 'hello') {
+				if (!this.#model.me && this.#helloToken && this.#helloTries < HELLO_TRIES) {
+					// The seat's room is not found (its node died: another
+					// node may be rebuilding it from its turn log), and its
+					// name is still held by the lost session. The refused
+					// hello leaves this session free to say hello again.
+					this.#helloTries++;
+					clearTimeout(this.#helloTimer);
+					const comet = this.#comet;
+					this.#helloTimer = setTimeout(() => {
+						if (this.#comet === comet && this.#hello === 'sent') this.#sayHello();
+					}, HELLO_RETRY);
+					break;
+				}
 				if (!this.#model.me) {
 					this.#helloFailed(d.reason);
 				} else if (this.#joining) {
@@ -1089,8 +1116,10 @@ export class RoomsClient {
 	 * the room applied it (its ack). It rejects with the room's reason (not
 	 * your turn, the game's own text…), or the nack of the publish. A move
 	 * whose fate is unknown (a network error) is sent again with the same id
-	 * (MOVE_TRIES in all); one sent as the session was lost is settled when
-	 * the seat is back. One move at a time per room: pending(room) is it.
+	 * (MOVE_TRIES in all), and one answered "try again" (or 502/503) every
+	 * MOVE_RETRY up to MOVE_AGAIN_TRIES times; one sent as the session was
+	 * lost is settled when the seat is back. One move at a time per room:
+	 * pending(room) is it.
 	 * @param {string} room
 	 * @param {string} type
 	 * @param {any} data
@@ -1126,6 +1155,10 @@ export class RoomsClient {
 			if ((err.code === 'network' || err.code === 'interrupted') && mv.tries < MOVE_TRIES) {
 				// It may have arrived: the same id is applied at most once.
 				mv.timer = setTimeout(() => this.#sendMove(room, mv), MOVE_RETRY * mv.tries);
+			} else if (((err.code === 'nack' && /try again/.test(err.message)) || (err.code === 'http' && [502, 503].includes(err.detail?.status))) && mv.tries < MOVE_AGAIN_TRIES) {
+				// Not taken (the room's node died, another is rebuilding
+				// the room; or the balancer found no node): again, same id.
+				mv.timer = setTimeout(() => this.#sendMove(room, mv), MOVE_RETRY);
 			} else {
 				mv.fail(err);
 			}
