@@ -8,6 +8,7 @@ import (
 	"errors"
 	"hash/fnv"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -951,12 +952,18 @@ func (o *ownership) takeOrphans(kicked bool) {
 	}
 	now := time.Now()
 	end := now.Add(workSlice)
-	live := []string{o.n.opts.Node} // holding its lease, whatever its watch delivered
-	for tag, l := range o.nodes {
-		if tag != o.n.opts.Node && o.alive(tag, l.inc, now) {
+	// The candidates for preferred successor: this node (holding its
+	// lease) and the nodes heard saying hello, whose routes are up. Not
+	// the leases' watch, which stalls for seconds while JetStream elects
+	// a leader after a death: every node then saw itself alone, and the
+	// survivors raced for every room.
+	live := []string{o.n.opts.Node}
+	for _, tag := range o.n.Peers() {
+		if !o.n.routeGone(tag) {
 			live = append(live, tag)
 		}
 	}
+	successors := make(map[string][]string, 2) // by owner: live without it
 	ws := o.taking[:0]
 	checked := make(map[string]bool)
 	for id, rec := range o.records {
@@ -966,8 +973,13 @@ func (o *ownership) takeOrphans(kicked bool) {
 		}
 		at, waiting := o.due[id]
 		if !waiting {
+			cands, ok := successors[rec.Node]
+			if !ok {
+				cands = slices.DeleteFunc(slices.Clone(live), func(tag string) bool { return tag == rec.Node })
+				successors[rec.Node] = cands
+			}
 			at = now
-			if preferred(id, live) != o.n.opts.Node {
+			if preferred(id, cands) != o.n.opts.Node {
 				at = now.Add(delay)
 			}
 			o.due[id] = at
