@@ -155,14 +155,7 @@ func TestAPlayerWhoseNodeDiesReclaimsItsSeat(t *testing.T) {
 	if err := m1.Join(room2, rooms.PlayerInfo{SessionID: "n1d", PlayerID: "pd", Name: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	a.until("start")
-	b.until("start")
-	a.moveUntilApplied(room, 0, 1)
-	a.until("ack")
-	b.untilMove(0)
-	b.moveUntilApplied(room, 4, 1)
-	b.until("ack")
-	a.untilMove(4)
+	firstTwoMoves(a, b, room)
 
 	died := time.Now()
 	gn[1].kill(t)

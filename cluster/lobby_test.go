@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"testing"
 	"time"
@@ -13,24 +14,13 @@ import (
 // publishUntilTaken publishes to the lobby until a node takes it: while
 // the games node is gone and no other has taken the lobby over, the
 // publish is answered with a nack ("not available, try again").
-func (p *tttPlayer) publishUntilTaken(kv ...string) (tries int) {
+func (p *tttPlayer) publishUntilTaken(kv ...string) int {
 	p.t.Helper()
 	q := "p_event=publish&p_format=json&p_id=" + p.id
 	for i := 0; i+1 < len(kv); i += 2 {
 		q += "&" + kv[i] + "=" + url.QueryEscape(kv[i+1])
 	}
-	deadline := time.Now().Add(time.Minute) // a liveness bound
-	for {
-		tries++
-		st, evs := p.ctl.do(q)
-		if st == 200 && len(evs) > 0 && evs[0]["p_event"] == "publish-ack" {
-			return tries
-		}
-		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: publish %v not taken within a minute (last answer %d %v)", p.name, kv, st, evs)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return p.sendUntilAcked(q, fmt.Sprintf("publish %v", kv))
 }
 
 // joinedData is what a "joined" event says.

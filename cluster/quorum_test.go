@@ -74,14 +74,7 @@ func gameOn(t *testing.T, owner *Node, home *testNode, na, nb string) (a, b *ttt
 	if err := m.Join(room, rooms.PlayerInfo{SessionID: b.id, PlayerID: "p" + nb, Name: nb}); err != nil {
 		t.Fatal(err)
 	}
-	a.until("start")
-	b.until("start")
-	a.moveUntilApplied(room, 0, 1)
-	a.until("ack")
-	b.untilMove(0)
-	b.moveUntilApplied(room, 4, 1)
-	b.until("ack")
-	a.untilMove(4)
+	firstTwoMoves(a, b, room)
 	// The move's last event: nothing of the room is left to read.
 	a.until("turn")
 	b.until("turn")

@@ -69,6 +69,13 @@ func boardOf(ev map[string]string) [9]string {
 func (p *tttPlayer) moveUntilApplied(room string, cell, seq int) (tries int) {
 	p.t.Helper()
 	q := fmt.Sprintf("p_event=publish&p_format=json&p_id=%s&p_subject=/room/%s&type=move&data=%%7B%%22cell%%22%%3A%d%%7D&move=m%d&seq=%d", p.id, room, cell, seq, seq)
+	return p.sendUntilAcked(q, fmt.Sprintf("move to cell %d", cell))
+}
+
+// sendUntilAcked sends the publish q until a node takes it (publish-ack),
+// every 100 ms, and returns how many tries it took.
+func (p *tttPlayer) sendUntilAcked(q, what string) (tries int) {
+	p.t.Helper()
 	deadline := time.Now().Add(time.Minute) // a liveness bound: leases are seconds long
 	for {
 		tries++
@@ -77,10 +84,24 @@ func (p *tttPlayer) moveUntilApplied(room string, cell, seq int) (tries int) {
 			return tries
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("%s: move to cell %d not taken within a minute (last answer %d %v)", p.name, cell, st, evs)
+			p.t.Fatalf("%s: %s not taken within a minute (last answer %d %v)", p.name, what, st, evs)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// firstTwoMoves waits for the game's start and plays its first two moves:
+// a (X) in cell 0, b (O) in cell 4.
+func firstTwoMoves(a, b *tttPlayer, room string) {
+	a.t.Helper()
+	a.until("start")
+	b.until("start")
+	a.moveUntilApplied(room, 0, 1)
+	a.until("ack")
+	b.untilMove(0)
+	b.moveUntilApplied(room, 4, 1)
+	b.until("ack")
+	a.untilMove(4)
 }
 
 // gameOnAThirdNode starts a tictactoe game on n3 between a, homed on n1,
@@ -105,15 +126,7 @@ func gameOnAThirdNode(t *testing.T, gn []*gamesNode, plain []*testNode) (a, b *t
 	if err := m.Join(room, rooms.PlayerInfo{SessionID: b.id, PlayerID: "pb", Name: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	a.until("start")
-	b.until("start")
-	// a is X (seat 0) and moves first.
-	a.moveUntilApplied(room, 0, 1)
-	a.until("ack")
-	b.untilMove(0)
-	b.moveUntilApplied(room, 4, 1)
-	b.until("ack")
-	a.untilMove(4)
+	firstTwoMoves(a, b, room) // a is X (seat 0) and moves first
 	testkit.Eventually(t, "the room's owner record", func() bool { return owner.Stats().OwnerRecords >= 1 })
 	return a, b, room
 }
