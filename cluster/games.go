@@ -61,7 +61,8 @@ type gamesSide struct {
 	rooms   *rooms.Manager // this node's rooms (ServeRooms)
 	dir     *directory     // the games node's view of every node's rooms
 
-	lobbyMoved []func() // OnLobbyMoved
+	lobbyMoved []func()         // OnLobbyMoved
+	nodeGone   []func([]string) // OnNodeGone
 }
 
 // pendingClaim is a forwarded claim waiting for its answer.

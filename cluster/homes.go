@@ -79,5 +79,18 @@ func (n *Node) sweepHomes(homes map[string]bool) {
 	}
 	if len(quiet) > 0 {
 		n.endGoneSessions(n.roomsManager())
+		n.games.mu.Lock()
+		fns := n.games.nodeGone
+		n.games.mu.Unlock()
+		for _, fn := range fns {
+			fn(quiet)
+		}
 	}
+}
+
+// OnNodeGone implements games.Cluster.
+func (n *Node) OnNodeGone(fn func(tags []string)) {
+	n.games.mu.Lock()
+	n.games.nodeGone = append(n.games.nodeGone, fn)
+	n.games.mu.Unlock()
 }

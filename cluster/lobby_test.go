@@ -164,3 +164,29 @@ func TestLobbyOutlivesTheGamesNode(t *testing.T) {
 		t.Errorf("%s's stats: lobby moves %d, games node %q; want 1, %q", lead.node.Tag(), st.LobbyMoves, st.GamesNode, games)
 	}
 }
+
+// TestTheLobbyForgetsADeadNodesPlayers: a node dies with a player of its
+// in the lobby; its sessions cannot say they ended, so the games node's
+// lobby ends them once the node is gone: the player is offline, and its
+// name free for whoever comes back with it.
+func TestTheLobbyForgetsADeadNodesPlayers(t *testing.T) {
+	gn, plain := startGamesCluster(t, 3)
+	connect := func(name string, node int) *tttPlayer {
+		p := &tttPlayer{t: t, name: name}
+		if err := p.connect(plain[node].addr()); err != nil {
+			t.Fatal(err)
+		}
+		p.hello()
+		return p
+	}
+	connect("x", 1)
+	connect("y", 2)
+	lobby := gn[0].gs.Lobby()
+	testkit.Eventually(t, "two players online", func() bool { return lobby.Stats().PlayersOnline == 2 })
+	gn[1].kill(t)
+	died := time.Now()
+	testkit.EventuallyWithin(t, time.Minute, "the dead node's player offline", func() bool { return lobby.Stats().PlayersOnline == 1 })
+	t.Logf("the dead node's player went offline %v after the kill", time.Since(died).Round(time.Millisecond))
+	connect("x", 2) // its welcome, not "name taken"
+	testkit.Eventually(t, "x online again", func() bool { return lobby.Stats().PlayersOnline == 2 })
+}

@@ -97,6 +97,7 @@ func (b *Bridge) Mount(m *rooms.Manager, lb *lobby.Lobby) error {
 	b.hub.OnSessionEvent(b.sessionEvent)
 	if b.cluster != nil {
 		b.cluster.OnLobbyMoved(b.lobbyMoved)
+		b.cluster.OnNodeGone(b.nodesGone)
 	}
 	b.mounted = true
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/cometplay/cometplay/comet"
@@ -35,6 +36,10 @@ type Cluster interface {
 	// when the games node changes: the new games node's lobby knows none
 	// of the sessions, which must say hello again.
 	OnLobbyMoved(fn func())
+	// OnNodeGone registers fn, called (on a goroutine of the cluster's)
+	// with the tags of nodes found gone (quiet, and unknown to NATS): their
+	// sessions cannot say they ended, so the games node's lobby ends them.
+	OnNodeGone(fn func(tags []string))
 	// ForwardClaim hands a client's publish to /room/<id> to the room's
 	// node, or to /lobby to the games node; done gets what its handler
 	// returned, or an error if that node is not there. On a loop: it must
@@ -250,5 +255,19 @@ func (b *Bridge) lobbyMoved() {
 	b.hmu.Unlock()
 	if len(ids) > 0 {
 		b.SendAll(ids, lobbyRestarted)
+	}
+}
+
+// nodesGone ends, in the lobby of the games node, the sessions of nodes
+// that died (Cluster.OnNodeGone): they would stay online, and hold their
+// players' names, for good.
+func (b *Bridge) nodesGone(tags []string) {
+	if b.lb == nil || !b.cluster.IsGamesNode() {
+		return
+	}
+	if n := b.lb.EndSessions(func(id string) bool {
+		return slices.ContainsFunc(tags, func(tag string) bool { return strings.HasPrefix(id, tag) })
+	}); n > 0 {
+		b.hub.Logger().Info("games: the lobby ended the sessions of nodes that are gone", "nodes", tags, "sessions", n)
 	}
 }

@@ -686,6 +686,25 @@ func (l *Lobby) SessionEnded(sessionID string) {
 	l.sessionEvent(sessionID, evEnded)
 }
 
+// EndSessions ends every session the lobby welcomed whose id match
+// reports, as SessionEnded does for each, and returns how many: a
+// cluster's games node ends those of a node that died, which cannot say
+// so itself. Never blocks on the lobby goroutine.
+func (l *Lobby) EndSessions(match func(sessionID string) bool) int {
+	l.gmu.Lock()
+	var ids []string
+	for id := range l.gate {
+		if match(id) {
+			ids = append(ids, id)
+		}
+	}
+	l.gmu.Unlock()
+	for _, id := range ids {
+		l.SessionEnded(id)
+	}
+	return len(ids)
+}
+
 func (l *Lobby) sessionEvent(s string, ev sessEvent) {
 	if l.closed.Load() {
 		return
