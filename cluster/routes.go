@@ -9,8 +9,9 @@ import (
 // route connections of the other servers to it close at once (a crash, a
 // SIGKILL, a machine's reboot), long before its lease ends. Each node
 // watches its server's routes (every helloEvery): a node whose routes went
-// down and stayed down for routeGrace is a suspect (ownership.suspect), and
-// its lease counts as gone (leaseGone), however recently it was renewed.
+// down and stayed down for routeGrace, and whose hellos stopped, is a
+// suspect (ownership.suspect), and its lease counts as gone (leaseGone),
+// however recently it was renewed.
 // Taking its rooms early is safe: a node that is in fact alive (a
 // partition of that one route) is fenced by the turn log at its rooms'
 // next appends and evicts them, and cannot write to JetStream without a
@@ -62,10 +63,18 @@ func (n *Node) watchRoutes() {
 }
 
 // routeGone reports whether node tag's routes have been down for
-// routeGrace (and were up before).
+// routeGrace (and were up before), and it has not said hello for
+// helloGrace: a route that drops and is re-made (NATS resolves duplicate
+// routes between two servers by closing one, a busy machine may time one
+// out) deposes nobody whose hellos still come.
 func (n *Node) routeGone(tag string) bool {
 	n.peersMu.Lock()
 	since, down := n.routeDown[tag]
+	heard, known := n.peers[tag]
 	n.peersMu.Unlock()
-	return down && time.Since(since) >= routeGrace
+	return down && time.Since(since) >= routeGrace && (!known || time.Since(heard) >= helloGrace)
 }
+
+// helloGrace is how long a node whose routes are down must also have been
+// silent: one and a half hellos.
+const helloGrace = helloEvery * 3 / 2
