@@ -593,7 +593,7 @@ type Stats struct {
 	// Without answers from JetStream (no quorum): TurnLogWaiting, the
 	// appends waiting for their answer now, and TurnLogOldest, how long
 	// the oldest of them has; TurnLogStalls, the times appends went
-	// unanswered for 5 s (logged); RoomItemsRefused, the client items
+	// unanswered for rooms.DefaultJournalPatience (logged); RoomItemsRefused, the client items
 	// (moves, joins…) this node's rooms refused because their append had
 	// waited past rooms.ManagerOptions.JournalPatience ("the game's store
 	// is unavailable, try again").

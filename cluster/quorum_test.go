@@ -122,6 +122,7 @@ func TestNoQuorumRefusesMovesUntilItIsBack(t *testing.T) {
 	}
 	lost := time.Now()
 	before := n1.Stats()
+	seq0A, seq0B := plain[0].hub.Session(a.id).Seq(), plain[0].hub.Session(b.id).Seq()
 
 	// a's move is taken and waits for its append; b's, out of turn,
 	// waits behind it.
@@ -130,7 +131,11 @@ func TestNoQuorumRefusesMovesUntilItIsBack(t *testing.T) {
 	}
 	bQueued := b.publishMove(room, 8, 2) == ""
 	// Both hear that the game waits for its store; b's queued move is
-	// answered, and nothing of a's move comes out.
+	// answered, and nothing of a's move comes out. (Waited for on the
+	// server first: the patience is longer than a stream read's bound.)
+	testkit.EventuallyWithin(t, time.Minute, "an event for each player after the patience", func() bool {
+		return plain[0].hub.Session(a.id).Seq() > seq0A && plain[0].hub.Session(b.id).Seq() > seq0B
+	})
 	for _, p := range []*tttPlayer{a, b} {
 		var ev map[string]string
 		for ev = p.s.next(); ev["type"] != "error"; ev = p.s.next() {

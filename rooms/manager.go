@@ -78,10 +78,12 @@ const (
 	DefaultMailboxSize = 256
 	// DefaultJournalPatience is ManagerOptions.JournalPatience's default:
 	// longer than a JetStream leader election after one server's loss
-	// takes (appends wait through it without a word), short enough that a
-	// player whose move cannot be stored hears so while still looking at
-	// the board.
-	DefaultJournalPatience = 5 * time.Second
+	// takes (NATS's Raft waits an election timeout of 4 to 9 s before it
+	// elects; appends wait through it without a word: 5 s had the rooms of
+	// a SIGKILL test refuse reclaims while a stream elected its leader),
+	// short enough that a player whose move cannot be stored hears so
+	// while still looking at the board.
+	DefaultJournalPatience = 12 * time.Second
 	DefaultTopicPrefix     = "/room/"
 	DefaultMaxMessageBytes = 16 << 10
 	// DefaultSnapshotEvery: a room's journal holds its latest snapshot and
