@@ -228,12 +228,13 @@ func listAlloc(t testing.TB, n, lists int) float64 {
 	e := newEnv(t.(*testing.T), lobby.Options{ListRate: lists + 1}, nil)
 	fillRooms(t, e.m, n)
 	e.hello("ann", "Ann")
-	e.settle()
+	// Liveness bounds: 20,000 rooms listed, and 200 pages of them, on a
+	// starved machine under -race may take longer than the other tests'
+	// waits.
+	e.settleWithin(6 * timeout)
 	if got := e.page("ann", "rooms", 0)["count"]; got != float64(n) {
 		t.Fatalf("count = %v; want %d", got, n)
 	}
-	// A liveness bound: 200 pages of 20,000 rooms on a starved machine
-	// under -race may take longer than the other tests' waits.
 	ctx, cancel := context.WithTimeout(context.Background(), 6*timeout)
 	defer cancel()
 	var before, after runtime.MemStats

@@ -88,7 +88,13 @@ func (e *env) wait(s, typ string, match func(map[string]any) bool) map[string]an
 // settle waits until the lobby and the rooms have processed everything.
 func (e *env) settle() {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	e.settleWithin(timeout)
+}
+
+// settleWithin is settle with its own liveness bound d.
+func (e *env) settleWithin(d time.Duration) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	for range 3 { // lobby → rooms → lobby (room changes)
 		if err := e.l.Sync(ctx); err != nil {
