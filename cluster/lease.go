@@ -148,6 +148,7 @@ type ownership struct {
 
 	restores    []takenRoom     // rooms taken over, to rebuild (restorer; guarded by mu)
 	rebuilding  map[string]bool // rooms taken over and not rebuilt yet (guarded by mu)
+	nRebuilding atomic.Int32    // len(rebuilding), read without mu on every room publish (OwnsRoom)
 	restoreWake chan struct{}   // restores has some
 
 	stats struct {

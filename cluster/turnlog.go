@@ -431,7 +431,10 @@ type takenRoom struct {
 func (o *ownership) restoring(room string, rev uint64) {
 	o.mu.Lock()
 	o.restores = append(o.restores, takenRoom{room, rev})
-	o.rebuilding[room] = true
+	if !o.rebuilding[room] {
+		o.rebuilding[room] = true
+		o.nRebuilding.Add(1)
+	}
 	o.mu.Unlock()
 	signal(o.restoreWake)
 }
@@ -441,6 +444,9 @@ func (o *ownership) restoring(room string, rev uint64) {
 // try again" meanwhile, not "no such room", which a client takes as the
 // end of its game. Safe for concurrent use.
 func (o *ownership) isRebuilding(room string) bool {
+	if o.nRebuilding.Load() == 0 {
+		return false // the usual case, without the lock: every room publish asks
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.rebuilding[room]
@@ -506,7 +512,10 @@ func (n *Node) restore(t takenRoom) {
 	o := n.own
 	defer func() {
 		o.mu.Lock()
-		delete(o.rebuilding, t.room)
+		if o.rebuilding[t.room] {
+			delete(o.rebuilding, t.room)
+			o.nRebuilding.Add(-1)
+		}
 		o.mu.Unlock()
 	}()
 	gone := func(why string, err error) {
