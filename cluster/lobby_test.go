@@ -23,6 +23,18 @@ func (p *tttPlayer) publishUntilTaken(kv ...string) int {
 	return p.sendUntilAcked(q, fmt.Sprintf("publish %v", kv))
 }
 
+// helloAt joins a player on node tn (its home), opens its data channel
+// there and says hello.
+func helloAt(t *testing.T, tn *testNode, name string) *tttPlayer {
+	t.Helper()
+	p := &tttPlayer{t: t, name: name}
+	if err := p.connect(tn.addr()); err != nil {
+		t.Fatal(err)
+	}
+	p.hello()
+	return p
+}
+
 // joinedData is what a "joined" event says.
 type joinedData struct {
 	Room        string `json:"room"`
@@ -49,14 +61,7 @@ func (p *tttPlayer) untilJoined() joinedData {
 // goes on to its end; nobody misses an event (no p_seq gap).
 func TestLobbyOutlivesTheGamesNode(t *testing.T) {
 	gn, plain := startGamesCluster(t, 3)
-	connect := func(name string, node int) *tttPlayer {
-		p := &tttPlayer{t: t, name: name}
-		if err := p.connect(plain[node].addr()); err != nil {
-			t.Fatal(err)
-		}
-		p.hello()
-		return p
-	}
+	connect := func(name string, node int) *tttPlayer { return helloAt(t, plain[node], name) }
 	// A game on n2 and one on n3: whichever takes the lobby over, the
 	// other's room is listed by the new lobby only if its node tells it.
 	match := func(node int, x, y string) (*tttPlayer, *tttPlayer, joinedData, joinedData) {
@@ -171,14 +176,7 @@ func TestLobbyOutlivesTheGamesNode(t *testing.T) {
 // name free for whoever comes back with it.
 func TestTheLobbyForgetsADeadNodesPlayers(t *testing.T) {
 	gn, plain := startGamesCluster(t, 3)
-	connect := func(name string, node int) *tttPlayer {
-		p := &tttPlayer{t: t, name: name}
-		if err := p.connect(plain[node].addr()); err != nil {
-			t.Fatal(err)
-		}
-		p.hello()
-		return p
-	}
+	connect := func(name string, node int) *tttPlayer { return helloAt(t, plain[node], name) }
 	connect("x", 1)
 	connect("y", 2)
 	lobby := gn[0].gs.Lobby()
