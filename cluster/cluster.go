@@ -50,7 +50,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -349,6 +348,11 @@ func (n *Node) removeStore() {
 	}
 }
 
+// natsReadyWait bounds the embedded NATS server's start: its listeners,
+// and JetStream recovering its store (seconds for a large store, more on a
+// busy machine). A liveness bound: a server not ready by then is broken.
+const natsReadyWait = time.Minute
+
 func startEmbedded(o Options, store string, log *slog.Logger) (*server.Server, error) {
 	// A store NATS cannot write to makes its JetStream fail to start,
 	// which shows only as a server never ready: say it plainly first.
@@ -409,9 +413,9 @@ func startEmbedded(o Options, store string, log *slog.Logger) (*server.Server, e
 	}
 	ns.SetLoggerV2(natsLogger{log}, false, false, false)
 	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
+	if !ns.ReadyForConnections(natsReadyWait) {
 		ns.Shutdown()
-		return nil, errors.New("cluster: embedded NATS not ready in 10s (its reason, if it gave one, is logged above)")
+		return nil, fmt.Errorf("cluster: embedded NATS not ready in %v (its reason, if it gave one, is logged above)", natsReadyWait)
 	}
 	return ns, nil
 }

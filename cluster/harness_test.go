@@ -36,6 +36,17 @@ type testNode struct {
 
 func (tn *testNode) addr() string { return tn.srv.Addr() }
 
+// eventuallyOr polls cond until it holds, failing the test after d with
+// what and say's account of the state then.
+func eventuallyOr(t testing.TB, d time.Duration, what string, cond func() bool, say func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; %s", what, say())
+		}
+	}
+}
+
 func startCluster(t testing.TB, n int) []*testNode {
 	t.Helper()
 	return startClusterWith(t, n, engine.Config{})

@@ -54,9 +54,9 @@ import (
 // node by its id and are answered "not available, try again".
 //
 // Records are written in batches in flight together (one round trip per
-// batch), a slice of work at a time, so that the lease's renewal on the
-// same goroutine never waits behind thousands of rooms made or taken at
-// once.
+// batch), a slice of work at a time, so that the watches are read while
+// thousands of rooms are made or taken at once. The lease is renewed on a
+// goroutine of its own, which never waits behind them.
 
 // Bucket names and timing.
 const (
@@ -73,9 +73,9 @@ const (
 	// kvTimeout bounds one key-value call.
 	kvTimeout = 2 * time.Second
 	// workSlice bounds one go at writing records or taking orphans: the
-	// lease's renewal, on the same goroutine, must never wait behind a
-	// flood of them (a ramp of thousands of rooms, a dead node's
-	// thousands). What is left goes on after the renewal's turn.
+	// watches, read on the same goroutine, must not wait behind a flood of
+	// them (a ramp of thousands of rooms, a dead node's thousands). What
+	// is left goes on after the watches' turn.
 	workSlice = 200 * time.Millisecond
 )
 
@@ -97,8 +97,9 @@ type cachedRecord struct {
 }
 
 // ownership is a node's side of room ownership. Its goroutine (run) is the
-// only one that writes to the buckets; the rooms' executors only queue
-// what it must write (ownership.roomChanged).
+// only one that writes to cp_rooms, and its renewer the only one that
+// writes the node's lease; the rooms' executors only queue what run must
+// write (ownership.roomChanged).
 type ownership struct {
 	n   *Node
 	ttl time.Duration
@@ -121,11 +122,6 @@ type ownership struct {
 	storeDir string                          // a temporary store to remove at Close ("" none)
 	leaving  bool                            // the node handed its rooms over (HandOver): no lease any more
 	suspects []string                        // nodes gone quiet or that said goodbye: their leases are read at once
-
-	ctx    context.Context // ends at Close
-	cancel context.CancelFunc
-
-	// Owned by run.
 	// healthySince: since when JetStream has answered every renewal of
 	// this node's lease (zero: the last went unanswered). Only a node
 	// whose own renewals have been answered for a lease's length judges
@@ -133,23 +129,29 @@ type ownership struct {
 	// JetStream stall every lease looks old, and keys expire, although
 	// their nodes are alive and renewing again.
 	healthySince time.Time
-	nodes        map[string]seenLease // leases in the bucket, by node
-	records      map[string]cachedRecord
-	due          map[string]time.Time // orphans this node waits to try, by room
-	js           jetstream.JetStream
-	nodesKV      jetstream.KeyValue
-	roomsKV      jetstream.KeyValue
-	taking       []write // orphans' records being taken (takeOrphans)
+	renewNow     chan struct{} // the lease was lost: take a new one now (renewer)
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+
+	// Owned by run.
+	nodes   map[string]seenLease // leases in the bucket, by node
+	records map[string]cachedRecord
+	due     map[string]time.Time // orphans this node waits to try, by room
+	js      jetstream.JetStream
+	nodesKV jetstream.KeyValue
+	roomsKV jetstream.KeyValue
+	taking  []write // orphans' records being taken (takeOrphans)
 	// lateTakes are this node's takes whose answer did not come (room →
 	// the epoch written): JetStream may have written one after all (a
 	// quorum back after the write's timeout), which the watch then shows
 	// as this node's record, and the room is rebuilt here (onRecord).
 	lateTakes map[string]uint32
 
-	restores    []takenRoom     // rooms taken over, to rebuild (restorer; guarded by mu)
-	rebuilding  map[string]bool // rooms taken over and not rebuilt yet (guarded by mu)
-	nRebuilding atomic.Int32    // len(rebuilding), read without mu on every room publish (OwnsRoom)
-	restoreWake chan struct{}   // restores has some
+	restores    []takenRoom    // rooms taken over, to rebuild (restorer; guarded by mu)
+	rebuilding  map[string]int // rooms taken over and not rebuilt yet: the rebuilds under way (guarded by mu)
+	nRebuilding atomic.Int32   // len(rebuilding), read without mu on every room publish (OwnsRoom)
+	restoreWake chan struct{}  // restores has some
 
 	stats struct {
 		renewals, lost, created, deleted, adopted, refused, evicted, handedOver atomic.Int64
@@ -179,8 +181,8 @@ func newOwnership(n *Node, ttl time.Duration) *ownership {
 		ttl = DefaultLeaseTTL
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), revs: make(map[string]uint64), rebuilding: make(map[string]bool), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), restoreWake: make(chan struct{}, 1),
-		ready: make(chan struct{}),
+	return &ownership{n: n, ttl: ttl, ctx: ctx, cancel: cancel, delay: successorDelay, known: make(map[string]bool), toCreate: make(map[string]struct{}), revs: make(map[string]uint64), rebuilding: make(map[string]int), wake: make(chan struct{}, 1), kick: make(chan struct{}, 1), restoreWake: make(chan struct{}, 1),
+		renewNow: make(chan struct{}, 1), ready: make(chan struct{}),
 		nodes: make(map[string]seenLease), records: make(map[string]cachedRecord), due: make(map[string]time.Time), lateTakes: make(map[string]uint32)}
 }
 
@@ -191,6 +193,12 @@ func (o *ownership) roomChanged(info rooms.RoomInfo, removed bool) {
 	o.mu.Lock()
 	written, known := o.known[info.ID]
 	switch {
+	case removed && o.rebuilding[info.ID] > 0:
+		// The end of an instance of the room from before its rebuild here
+		// (evicted with a lease this node lost), not of the room: the
+		// rebuild's end checks that the room is here (restore).
+		o.mu.Unlock()
+		return
 	case removed && known:
 		// A record never written is just forgotten: what waits for
 		// JetStream (a node alone, no quorum) is the rooms open, not
@@ -248,12 +256,23 @@ func (o *ownership) holding() bool {
 }
 
 // run is the ownership goroutine: it joins JetStream, takes the node's
-// lease, keeps it, writes the rooms' records and takes orphans', until
-// stop.
+// lease, writes the rooms' records and takes orphans', until stop. The
+// lease is renewed on a goroutine of its own (renewer), started here: a
+// flood of records to write or watch entries to read (thousands of rooms
+// made at once, a dead node's thousands to take) must never delay a
+// renewal past the lease's end, on a busy machine least of all.
 func (o *ownership) run(stop <-chan struct{}) {
 	if !o.setUp(stop) {
 		return
 	}
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		o.renewer(stop)
+	}()
+	// The renewer ends before the lease does (leave): it would take a new
+	// one.
+	defer func() { <-renewed }()
 	nodes := &watch{kv: o.nodesKV, on: o.onNode, reset: func() { clear(o.nodes) }}
 	recs := &watch{kv: o.roomsKV, on: o.onRecord, reset: func() { clear(o.records) }}
 	defer nodes.stop()
@@ -275,6 +294,7 @@ func (o *ownership) run(stop <-chan struct{}) {
 		recs.start(o.ctx, o.n)
 		select {
 		case <-stop:
+			<-renewed
 			o.leave()
 			return
 		case e, ok := <-nodes.c:
@@ -297,12 +317,37 @@ func (o *ownership) run(stop <-chan struct{}) {
 				o.takeOrphans(len(suspects) == 0)
 			}
 		case <-tick.C:
-			o.renew()
 			o.writeRecords()
 			if nodes.up && recs.up {
 				o.takeOrphans(false)
 			}
 		}
+	}
+}
+
+// renewer renews the lease every renewEvery, and takes a new one at once
+// when it was lost, until stop.
+func (o *ownership) renewer(stop <-chan struct{}) {
+	tick := time.NewTicker(renewEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		case <-o.renewNow:
+		}
+		o.mu.Lock()
+		stalled := o.stalled
+		o.mu.Unlock()
+		if stalled != nil {
+			select {
+			case <-stalled:
+			case <-stop:
+				return
+			}
+		}
+		o.renew()
 	}
 }
 
@@ -455,8 +500,8 @@ func (o *ownership) acquire() bool {
 	}
 	o.mu.Lock()
 	o.inc, o.leaseRev, o.until = inc, rev, start.Add(o.ttl-renewEvery)
-	o.mu.Unlock()
 	o.healthySince = start
+	o.mu.Unlock()
 	return true
 }
 
@@ -487,21 +532,25 @@ func (o *ownership) renew() {
 	switch {
 	case err == nil:
 		o.mu.Lock()
-		o.leaseRev, o.until = newRev, start.Add(o.ttl-renewEvery)
+		if o.inc == inc { // not lost meanwhile (onNode)
+			o.leaseRev, o.until = newRev, start.Add(o.ttl-renewEvery)
+			if o.healthySince.IsZero() {
+				o.healthySince = start
+			}
+		}
 		o.mu.Unlock()
 		o.stats.renewals.Add(1)
-		if o.healthySince.IsZero() {
-			o.healthySince = start
-		}
 	case errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) || errors.Is(err, jetstream.ErrKeyExists):
 		if o.stillMine(inc) {
 			return
 		}
-		o.lost("the lease expired")
+		o.lost(inc, "the lease expired")
 	default:
 		// No answer (no quorum, a slow server): the lease may still hold;
 		// the next renewal tells.
+		o.mu.Lock()
 		o.healthySince = time.Time{}
+		o.mu.Unlock()
 		if !o.holding() {
 			o.n.log.Warn("cluster: this node's lease could not be renewed in time", "err", err)
 		}
@@ -525,17 +574,24 @@ func (o *ownership) stillMine(inc string) bool {
 		return false
 	}
 	o.mu.Lock()
-	o.leaseRev = e.Revision()
+	if o.inc == inc {
+		o.leaseRev = e.Revision()
+	}
 	o.mu.Unlock()
 	return true
 }
 
-// lost handles a lost lease: every room here is evicted (their records name
-// the old incarnation: orphans, which a node takes), and a new lease is
-// taken.
-func (o *ownership) lost(why string) {
-	o.stats.lost.Add(1)
+// lost handles the loss of the lease of incarnation inc (unless handled
+// already): every room here is evicted (their records name the old
+// incarnation: orphans, which a node takes), and the renewer takes a new
+// lease.
+func (o *ownership) lost(inc, why string) {
 	o.mu.Lock()
+	if inc == "" || o.inc != inc {
+		o.mu.Unlock()
+		return
+	}
+	o.stats.lost.Add(1)
 	o.inc, o.leaseRev = "", 0
 	clear(o.known)
 	clear(o.toCreate)
@@ -553,7 +609,7 @@ func (o *ownership) lost(why string) {
 		}
 	}
 	o.n.log.Warn("cluster: this node lost its lease; its rooms are evicted", "why", why, "rooms", len(ids))
-	o.acquire()
+	signal(o.renewNow)
 }
 
 // writeRecords writes the records waiting, in batches of writes in
@@ -568,7 +624,7 @@ func (o *ownership) writeRecords() {
 		}
 		o.writeBatch(ws, inc)
 		if time.Now().After(end) {
-			o.poke() // the rest after the renewal's turn
+			o.poke() // the rest after the watches' turn
 			return
 		}
 	}
@@ -649,7 +705,7 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 		if timedOut {
 			select {
 			case ack := <-f.Ok():
-				o.written(w, ack.Sequence)
+				o.written(w, inc, ack.Sequence)
 			default:
 				again = append(again, w)
 				o.takeLate(w)
@@ -658,7 +714,7 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 		}
 		select {
 		case ack := <-f.Ok():
-			o.written(w, ack.Sequence)
+			o.written(w, inc, ack.Sequence)
 		case err := <-f.Err():
 			switch {
 			case !casRefused(err):
@@ -674,7 +730,7 @@ func (o *ownership) writeBatch(ws []write, inc string) {
 				case err != nil:
 					again = append(again, w)
 				case mine:
-					o.written(w, rev)
+					o.written(w, inc, rev)
 				}
 			}
 		case <-timeout.C:
@@ -758,8 +814,14 @@ func (o *ownership) requeue(ws []write) {
 	}
 }
 
-// written takes the answer to a write that succeeded.
-func (o *ownership) written(w write, rev uint64) {
+// written takes the answer to a write that succeeded, made with the lease
+// of incarnation inc.
+func (o *ownership) written(w write, inc string, rev uint64) {
+	if w.kind != 'd' && o.incarnation() != inc {
+		// The lease was lost meanwhile (renewer): the record names the
+		// old incarnation, an orphan, which a node takes (this one too).
+		return
+	}
 	if w.room == lobbyKey {
 		o.mu.Lock()
 		o.known[lobbyKey] = true
@@ -790,7 +852,7 @@ func (o *ownership) written(w write, rev uint64) {
 			took(w.room, w.epoch)
 		}
 		o.n.moved.set(w.room, o.n.opts.Node)
-		o.restoring(w.room, rev)
+		o.restoring(w.room, inc, rev)
 	}
 }
 
@@ -816,7 +878,10 @@ func (o *ownership) leaseGone(node, inc string, checked map[string]bool) bool {
 	}
 	// Age and absence say nothing right after a JetStream stall
 	// (healthySince); another incarnation does.
-	judge := !o.healthySince.IsZero() && time.Since(o.healthySince) >= o.ttl
+	o.mu.Lock()
+	healthy := o.healthySince
+	o.mu.Unlock()
+	judge := !healthy.IsZero() && time.Since(healthy) >= o.ttl
 	ctx, cancel := context.WithTimeout(o.ctx, kvTimeout)
 	e, err := o.nodesKV.Get(ctx, node)
 	cancel()
@@ -850,10 +915,11 @@ func (o *ownership) onNode(e jetstream.KeyValueEntry) {
 			// The removal of this node's key, unless of a lease it has
 			// replaced since.
 			o.mu.Lock()
-			held := o.inc != "" && e.Revision() > o.leaseRev
+			inc := o.inc
+			held := inc != "" && e.Revision() > o.leaseRev
 			o.mu.Unlock()
 			if held {
-				o.lost("the lease expired")
+				o.lost(inc, "the lease expired")
 			}
 		}
 		return
@@ -901,15 +967,16 @@ func (o *ownership) onRecord(e jetstream.KeyValueEntry) {
 		o.n.moved.set(id, r.Node)
 	}
 	o.mu.Lock()
-	ours := r.Node == o.n.opts.Node && r.Inc == o.inc
+	inc := o.inc
 	o.mu.Unlock()
+	ours := r.Node == o.n.opts.Node && r.Inc == inc
 	if epoch, late := o.lateTakes[id]; late {
 		delete(o.lateTakes, id)
 		if ours && r.Epoch == epoch {
 			// A take of this node's written after its answer was given
 			// up for lost: the room is this node's, to rebuild.
 			o.n.log.Info("cluster: a room's take was written after all; the room is rebuilt here", "room", id)
-			o.written(write{kind: 't', room: id, epoch: epoch}, e.Revision())
+			o.written(write{kind: 't', room: id, epoch: epoch}, inc, e.Revision())
 			return
 		}
 	}
@@ -997,7 +1064,7 @@ func (o *ownership) takeOrphans(kicked bool) {
 			o.writeBatch(ws, inc)
 			ws = ws[:0]
 			if time.Now().After(end) {
-				signal(o.kick) // the rest after the renewal's turn
+				signal(o.kick) // the rest after the watches' turn
 				break
 			}
 		}

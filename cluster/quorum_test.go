@@ -204,12 +204,19 @@ func TestNoQuorumRefusesMovesUntilItIsBack(t *testing.T) {
 	// its log, where the move is not, as it was never acknowledged; a
 	// gets joined and sends its move again.)
 	// JetStream elects its leaders first: seconds, more on a busy machine.
-	testkit.EventuallyWithin(t, 2*time.Minute, "n1's waiting append answered", func() bool { return n1.Stats().TurnLogWaiting == 0 })
+	state := func() string {
+		st := n1.Stats()
+		_, here := n1.roomsManager().Room(room)
+		rec, rev, err := n1.own.record(t, room)
+		return fmt.Sprintf("n1: holding its lease %v (%s), leases lost %d, rooms evicted %d, rebuilt %d, lost %d, appends waiting %d, room here %v; its record %+v rev %d (%v)",
+			n1.own.holding(), n1.own.incarnation(), st.LeasesLost, st.RoomsEvicted, st.RoomsRestored, st.RoomsLost, st.TurnLogWaiting, here, rec, rev, err)
+	}
+	eventuallyOr(t, 2*time.Minute, "n1's waiting append answered", func() bool { return n1.Stats().TurnLogWaiting == 0 }, state)
 	// and its output (or, if n1 lost its lease, the rebuilt room's joined)
 	// queued for a: after a lost lease the room waits for its record to be
 	// taken again, which waits for JetStream's elections and a lease's
 	// length of answered renewals (leaseGone).
-	testkit.EventuallyWithin(t, 2*time.Minute, "an event for a after the outage", func() bool { return plain[0].hub.Session(a.id).Seq() > seqA })
+	eventuallyOr(t, 2*time.Minute, "an event for a after the outage", func() bool { return plain[0].hub.Session(a.id).Seq() > seqA }, state)
 	var ev map[string]string
 	for ev = a.s.next(); ev["type"] != "ack" && ev["type"] != "joined"; ev = a.s.next() {
 		a.count(ev)

@@ -176,14 +176,23 @@ func (l *turnLog) onAck(m *nats.Msg) {
 		return
 	}
 	delete(l.pending, id)
+	// current: the room's last sequence is still the one the append
+	// expected. Not so for an append of an instance of the room from
+	// before its rebuild here (evicted with a lease this node lost, its
+	// append answered late): the rebuild's fence set the last sequence.
+	current := l.last[a.room] == a.expect
 	if ack.Error != nil {
-		delete(l.last, a.room)
+		if current {
+			delete(l.last, a.room)
+		}
 		l.mu.Unlock()
 		l.refused.Add(1)
 		a.done(errFenced)
 		return
 	}
-	l.last[a.room] = ack.Seq
+	if current {
+		l.last[a.room] = ack.Seq
+	}
 	l.answered = time.Now()
 	if l.silent {
 		l.silent, l.back = false, true
@@ -422,19 +431,20 @@ func (n *Node) purgeLog(room string) {
 // takenRoom is a room whose record this node won, to rebuild.
 type takenRoom struct {
 	room string
+	inc  string // the incarnation of the lease it was taken with
 	rev  uint64 // its record's revision
 }
 
 // restoring queues the rebuilding of a room this node took over (the
 // ownership goroutine: reading the log takes round trips, which the
 // restorer makes).
-func (o *ownership) restoring(room string, rev uint64) {
+func (o *ownership) restoring(room, inc string, rev uint64) {
 	o.mu.Lock()
-	o.restores = append(o.restores, takenRoom{room, rev})
-	if !o.rebuilding[room] {
-		o.rebuilding[room] = true
+	o.restores = append(o.restores, takenRoom{room, inc, rev})
+	if o.rebuilding[room] == 0 {
 		o.nRebuilding.Add(1)
 	}
+	o.rebuilding[room]++
 	o.mu.Unlock()
 	signal(o.restoreWake)
 }
@@ -449,7 +459,7 @@ func (o *ownership) isRebuilding(room string) bool {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.rebuilding[room]
+	return o.rebuilding[room] > 0
 }
 
 // restoreWorkers is how many rooms taken over a node rebuilds at once.
@@ -510,14 +520,28 @@ func (n *Node) restoreLoop(stop <-chan struct{}) {
 // error) is gone: the lobby is told, and its record and log are deleted.
 func (n *Node) restore(t takenRoom) {
 	o := n.own
+	m := n.roomsManager()
+	restored := false
 	defer func() {
 		o.mu.Lock()
-		if o.rebuilding[t.room] {
+		if o.rebuilding[t.room]--; o.rebuilding[t.room] <= 0 {
 			delete(o.rebuilding, t.room)
 			o.nRebuilding.Add(-1)
 		}
 		o.mu.Unlock()
+		if !restored {
+			return
+		}
+		if _, here := m.Room(t.room); !here {
+			// It closed at once, while its removal was not heard
+			// (roomChanged): its record goes now.
+			o.roomChanged(rooms.RoomInfo{ID: t.room}, true)
+		}
 	}()
+	// lapsed: the lease this node took the room with is lost. The record
+	// names that incarnation: an orphan again, which a node takes (this
+	// one too) and rebuilds; this rebuild stops without a word.
+	lapsed := func() bool { return o.incarnation() != t.inc }
 	gone := func(why string, err error) {
 		n.log.Warn("cluster: a room taken over cannot be rebuilt; it is gone", "room", t.room, "why", why, "err", err)
 		if n.tlog != nil {
@@ -532,7 +556,6 @@ func (n *Node) restore(t takenRoom) {
 		n.roomGone(t.room)
 		o.poke()
 	}
-	m := n.roomsManager()
 	if n.tlog == nil || m == nil {
 		gone("no turn log here", nil)
 		return
@@ -545,7 +568,7 @@ func (n *Node) restore(t takenRoom) {
 	// server led some): what fails for a while is tried again.
 	var entries []rooms.Entry
 	for try, until := 0, time.Now().Add(restorePatience); ; try++ {
-		if try > 0 && !sleep(n.stop, time.Duration(min(try, 10))*100*time.Millisecond) {
+		if try > 0 && !sleep(n.stop, time.Duration(min(try, 10))*100*time.Millisecond) || lapsed() {
 			return
 		}
 		// Short tries: a request to a stream whose leader is gone waits
@@ -564,7 +587,7 @@ func (n *Node) restore(t takenRoom) {
 				break
 			}
 		}
-		if time.Now().After(until) {
+		if time.Now().After(until) && !lapsed() {
 			gone("its turn log cannot be read and fenced", err)
 			return
 		}
@@ -573,14 +596,29 @@ func (n *Node) restore(t takenRoom) {
 	// This node's before the room says anything: its info marks it known
 	// (no record to create: the take wrote it).
 	o.mu.Lock()
+	if o.inc != t.inc {
+		o.mu.Unlock()
+		return // lapsed
+	}
 	o.known[t.room] = true
 	o.revs[t.room] = t.rev
 	o.mu.Unlock()
-	if err := m.Restore(t.room, entries[0].Game, entries); err != nil {
+	err := m.Restore(t.room, entries[0].Game, entries)
+	if errors.Is(err, rooms.ErrRoomExists) {
+		// An instance of the room from before is here, not being evicted:
+		// rebuilt by an earlier take of this node's, with a lease lost
+		// since. The log, fenced just now, is the room: that instance's
+		// appends are refused from now on. It goes without a word, and
+		// this one replaces it (Restore replaces a room being evicted).
+		m.Evict(t.room)
+		err = m.Restore(t.room, entries[0].Game, entries)
+	}
+	if err != nil {
 		n.tlog.forget(t.room)
 		gone("its turn log does not replay", err)
 		return
 	}
+	restored = true
 	n.tlog.restored.Add(1)
 	// Every node routes the room here from its watch of the records; a
 	// watch may lag (its consumer moving after a server died): say it too.

@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
@@ -382,4 +384,34 @@ func TestACrashedNodesRoomsAreTakenBeforeItsLeaseEnds(t *testing.T) {
 	owner.own.stall()
 	owner.shutdownNATS()
 	playsOnElsewhere(t, gn, a, b, room, time.Now())
+}
+
+// TestALateAnswerToAnEvictedRoomsAppend: a node that lost its lease evicts
+// its rooms, and may take one back and rebuild it (its fence sets the
+// room's last sequence) while the evicted instance's append still waits
+// for its answer. That answer, when it comes late, refused or a
+// duplicate's, goes to the evicted instance and leaves the rebuilt room's
+// sequence alone: the rebuilt room's next append expects the fence's.
+func TestALateAnswerToAnEvictedRoomsAppend(t *testing.T) {
+	for _, late := range []struct {
+		name, ack string
+		want      error
+	}{
+		{"refused", fmt.Sprintf(`{"error":{"code":400,"err_code":%d}}`, jetstream.JSErrCodeStreamWrongLastSequence), errFenced},
+		{"a duplicate's", `{"seq":4}`, nil},
+	} {
+		l := newTurnLog(&Node{opts: Options{Node: "n1"}})
+		var staleErr, fenceErr error = errors.New("no answer"), errors.New("no answer")
+		l.pending[1] = &logAppend{room: "r", expect: 3, done: func(err error) { staleErr = err }}
+		l.last["r"] = 7 // the rebuild read the log to 7 and fences it
+		l.pending[2] = &logAppend{room: "r", expect: 7, done: func(err error) { fenceErr = err }}
+		l.onAck(&nats.Msg{Subject: l.ackSubject(2), Data: []byte(`{"seq":8}`)})
+		l.onAck(&nats.Msg{Subject: l.ackSubject(1), Data: []byte(late.ack)})
+		if fenceErr != nil || staleErr != late.want {
+			t.Errorf("%s: the fence answered %v, the evicted room's append %v; want nil, %v", late.name, fenceErr, staleErr, late.want)
+		}
+		if got := l.last["r"]; got != 8 {
+			t.Errorf("%s: the room's last sequence after the late answer: %d; want the fence's, 8", late.name, got)
+		}
+	}
 }

@@ -216,6 +216,74 @@ func TestLateAppendRefusesClientItemsUntilDurable(t *testing.T) {
 	}
 }
 
+// TestRestoreReplacesARoomBeingEvicted: a room evicted while its append is
+// in flight (a cluster node that lost its lease evicts its rooms, and may
+// take one back at once) is replaced by a Restore of its id without
+// waiting. When its append is answered (refused: the journal moved on), it
+// ends without a word: its removal is not reported, and the restored room
+// keeps the id, its members' tokens, and takes items.
+func TestRestoreReplacesARoomBeingEvicted(t *testing.T) {
+	j := newHeldJournal()
+	h := roomstest.New(t, rooms.ManagerOptions{Journal: j}, probeGame(&hooks{
+		message: func(ctx *rooms.Ctx, p *rooms.Player, m rooms.Message) error {
+			return ctx.Broadcast("echo", string(m.Data))
+		},
+	}))
+	var mu sync.Mutex
+	var removals int
+	h.M.OnRoomChange(func(info rooms.RoomInfo, removed bool) {
+		if removed {
+			mu.Lock()
+			removals++
+			mu.Unlock()
+		}
+	})
+	id, _ := h.M.Create("probe", roomstest.Player("a"), nil)
+	drain(t, h, j)
+	token := h.Token("a")
+	h.Take("a")
+	j.mu.Lock()
+	entries := slices.Clone(j.entries[id])
+	j.mu.Unlock()
+	say := func(s string) error {
+		return h.M.Deliver(id, roomstest.Session("a"), rooms.Message{Type: "say", Data: []byte(`"` + s + `"`)})
+	}
+	if err := say("one"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return len(j.kinds(id)) == 3 })
+	if err := h.M.Evict(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.M.Restore(id, "probe", entries); err != nil {
+		t.Fatalf("Restore of a room being evicted: %v; want it replaced", err)
+	}
+	j.finish(errors.New("wrong last sequence")) // the evicted room's append
+	drain(t, h, j)
+	mu.Lock()
+	n := removals
+	mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d removals reported; want none (the room goes on, restored)", n)
+	}
+	if _, ok := h.M.Room(id); !ok {
+		t.Fatal("the restored room is gone with the evicted one")
+	}
+	if room, _, ok := h.M.TokenOwner(token); !ok || room != id {
+		t.Errorf("a's token reclaims %q, %v; want the restored room's seat", room, ok)
+	}
+	if got := roomstest.Types(h.Take("a")); slices.Contains(got, "echo") || !slices.Contains(got, "joined") {
+		t.Errorf("a got %v; want joined (the restored room) and not the evicted room's echo", got)
+	}
+	if err := say("two"); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, h, j)
+	if got := roomstest.Types(h.Take("a")); !slices.Equal(got, []string{"echo"}) {
+		t.Errorf("the restored room answered a's message with %v; want its echo", got)
+	}
+}
+
 // TestRestoreErrors: Restore refuses what it cannot rebuild.
 func TestRestoreErrors(t *testing.T) {
 	j := newHeldJournal()

@@ -291,13 +291,17 @@ func (x *tokenTable) set(token string, ref tokenRef) {
 	x.m[token] = ref
 }
 
-func (x *tokenTable) drop(token string) {
+// drop forgets token if it reclaims a seat of r (not of another instance
+// of r's room that replaced it: Restore).
+func (x *tokenTable) drop(token string, r *room) {
 	if token == "" {
 		return
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	delete(x.m, token)
+	if x.m[token].room == r {
+		delete(x.m, token)
+	}
 }
 
 // NewManager returns a Manager delivering events through t and starts its
@@ -873,13 +877,21 @@ func (m *Manager) closeAllGoneLocked() {
 // position on. Games that want their rooms restored keep to the
 // determinism rules of docs/ROOMS.md.
 //
+// A room with that id here that is being evicted (Evict) is replaced: it
+// stops as evicted rooms do, its removal unreported (OnRoomChange), and
+// the restored room takes its id at once. (A cluster node that lost its
+// lease evicts its rooms, and may take one back before the eviction is
+// done: the room waits for its journal's answer to an item.)
+//
 // Errors: ErrUnknownGame, ErrClosed, ErrRoomExists (a room with that id is
-// here), or an error naming the first entry that cannot be replayed.
+// here, not being evicted), or an error naming the first entry that
+// cannot be replayed.
 func (m *Manager) Restore(id, game string, entries []Entry) error {
 	m.mu.Lock()
 	g := m.games[game]
-	exists, closed := m.rooms[id] != nil, m.closed
+	closed := m.closed
 	m.mu.Unlock()
+	exists := !m.replaceEvicting(id)
 	from := -1 // the latest snapshot
 	for i := len(entries) - 1; i >= 0 && from < 0; i-- {
 		if entries[i].Kind == EntrySnapshot {
@@ -960,6 +972,10 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 		abandon()
 		return err
 	}
+	if !m.replaceEvicting(id) {
+		abandon()
+		return ErrRoomExists
+	}
 	m.mu.Lock()
 	if m.rooms[id] != nil || m.closed {
 		m.mu.Unlock()
@@ -1023,6 +1039,29 @@ func (m *Manager) room(id string) *room {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.rooms[id]
+}
+
+// replaceEvicting makes room id's place free for a Restore: a room there
+// being evicted is marked replaced and forgotten (it runs on to its end
+// unreported). False if a room there is not being evicted.
+func (m *Manager) replaceEvicting(id string) bool {
+	old := m.room(id)
+	if old == nil {
+		return true
+	}
+	old.mu.Lock()
+	leaving := old.evicting
+	old.replaced = leaving
+	old.mu.Unlock()
+	if !leaving {
+		return false
+	}
+	m.mu.Lock()
+	if m.rooms[id] == old {
+		delete(m.rooms, id)
+	}
+	m.mu.Unlock()
+	return true
 }
 
 // removeRoom forgets a disposed room.

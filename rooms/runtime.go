@@ -91,6 +91,10 @@ type room struct {
 	closed    bool
 	infoOK    bool
 	evicting  bool // Manager.Evict queued its item
+	// replaced: evicting, and replaced by a Restore of its id; nothing of
+	// it is reported to OnRoomChange any more (its removal is not the
+	// room's: the room goes on in the instance that replaced it).
+	replaced bool
 	// unstored: the room's append in flight has waited past
 	// JournalPatience; client items are refused (ErrJournalUnavailable).
 	unstored bool
@@ -716,7 +720,7 @@ func (r *room) reclaim(it *item) {
 		r.m.sessions.unref(s, r) // the seat already holds this session's reference
 	}
 	it.moved = true
-	r.m.tokens.drop(p.token)
+	r.m.tokens.drop(p.token, r)
 	r.setToken(p)
 	detached, ended := r.sessionState(s)
 	up := !detached && !ended
@@ -883,7 +887,7 @@ func (r *room) unseat(p *Player) {
 		p.window.stop()
 		p.window = nil
 	}
-	r.m.tokens.drop(p.token)
+	r.m.tokens.drop(p.token, r)
 	p.token = ""
 	r.mu.Lock()
 	r.members.del(p.session)
@@ -1141,8 +1145,11 @@ func (r *room) publishInfo() {
 	removed := r.state == StateDisposed
 	r.mu.Lock()
 	r.info, r.infoOK = info, !removed
+	replaced := r.replaced
 	r.mu.Unlock()
-	r.m.roomChanged(info, removed)
+	if !replaced {
+		r.m.roomChanged(info, removed)
+	}
 }
 
 // publicInfo returns the last published info. Safe for concurrent use.
