@@ -280,15 +280,8 @@ func (o *ownership) run(stop <-chan struct{}) {
 	tick := time.NewTicker(renewEvery)
 	defer tick.Stop()
 	for {
-		o.mu.Lock()
-		stalled := o.stalled
-		o.mu.Unlock()
-		if stalled != nil {
-			select {
-			case <-stalled:
-			case <-stop:
-				return
-			}
+		if !o.waitStalled(stop) {
+			return
 		}
 		nodes.start(o.ctx, o.n)
 		recs.start(o.ctx, o.n)
@@ -337,17 +330,27 @@ func (o *ownership) renewer(stop <-chan struct{}) {
 		case <-tick.C:
 		case <-o.renewNow:
 		}
-		o.mu.Lock()
-		stalled := o.stalled
-		o.mu.Unlock()
-		if stalled != nil {
-			select {
-			case <-stalled:
-			case <-stop:
-				return
-			}
+		if !o.waitStalled(stop) {
+			return
 		}
 		o.renew()
+	}
+}
+
+// waitStalled waits while the ownership is stalled (tests: stall); false
+// if stopped first.
+func (o *ownership) waitStalled(stop <-chan struct{}) bool {
+	o.mu.Lock()
+	stalled := o.stalled
+	o.mu.Unlock()
+	if stalled == nil {
+		return true
+	}
+	select {
+	case <-stalled:
+		return true
+	case <-stop:
+		return false
 	}
 }
 

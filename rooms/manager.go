@@ -613,7 +613,8 @@ func (m *Manager) Do(roomID string, f func(*Ctx)) error {
 // eviction is on its way already. It is for a server that lost the room's
 // ownership to another (a cluster node whose lease lapsed): that server
 // speaks for the room now, so this one must not. The room's removal is
-// reported to OnRoomChange as a close.
+// reported to OnRoomChange as a close, unless a Restore of its id replaced
+// it meanwhile.
 func (m *Manager) Evict(roomID string) error {
 	r := m.room(roomID)
 	if r == nil {
