@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,47 @@ func (p *tttPlayer) publishUntilTaken(kv ...string) int {
 		q += "&" + kv[i] + "=" + url.QueryEscape(kv[i+1])
 	}
 	return p.sendUntilAcked(q, fmt.Sprintf("publish %v", kv))
+}
+
+// helloBack says hello again as rooms.js does, with a seat's token if
+// token is not "": a hello refused "try again" (its token's node did not
+// answer in time) is said again a second later, and a seat not given back
+// yet ("try again") is asked for with reclaim. It returns the room's
+// joined (with a token; else nothing, once welcomed).
+func (p *tttPlayer) helloBack(token string) (j joinedData) {
+	p.t.Helper()
+	hello := func() { p.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", p.name, "token", token) }
+	hello()
+	welcomed := false
+	for tries := 0; ; {
+		ev := p.s.next()
+		p.count(ev)
+		switch ev["type"] {
+		case "welcome":
+			if welcomed = true; token == "" {
+				return j
+			}
+		case "joined":
+			json.Unmarshal([]byte(ev["data"]), &j)
+			return j
+		case "error":
+			var d struct{ Action, Reason string }
+			json.Unmarshal([]byte(ev["data"]), &d)
+			if d.Action != "hello" && d.Action != "reclaim" {
+				continue
+			}
+			if !strings.Contains(d.Reason, "try again") || tries == 30 {
+				p.t.Fatalf("%s: %s refused: %s", p.name, d.Action, d.Reason)
+			}
+			tries++
+			time.Sleep(time.Second)
+			if welcomed {
+				p.publishUntilTaken("p_subject", "/lobby", "action", "reclaim", "token", token)
+			} else {
+				hello()
+			}
+		}
+	}
 }
 
 // helloAt joins a player on node tn (its home), opens its data channel
@@ -115,22 +157,13 @@ func TestLobbyOutlivesTheGamesNode(t *testing.T) {
 	})
 
 	// Each says hello again, the seated ones with their seats' tokens.
-	a.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "a", "token", ja.Token)
-	b.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "b", "token", jb.Token)
-	e.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "e", "token", je.Token)
-	f.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "f", "token", jf.Token)
-	c.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "c")
-	d.publishUntilTaken("p_subject", "/lobby", "action", "hello", "name", "d")
-	for _, p := range []*tttPlayer{a, b, c, d, e, f} {
-		p.until("welcome")
-	}
-	for _, p := range []*tttPlayer{a, b, e, f} {
-		want := ja.Room
-		if p == e || p == f {
-			want = je.Room
-		}
-		if j := p.untilJoined(); j.Room != want || !j.Reconnected {
-			t.Errorf("%s: joined %+v after its hello with its token, want room %s reconnected", p.name, j, want)
+	for _, s := range []struct {
+		p     *tttPlayer
+		token string
+		room  string
+	}{{a, ja.Token, ja.Room}, {b, jb.Token, ja.Room}, {e, je.Token, je.Room}, {f, jf.Token, je.Room}, {c, "", ""}, {d, "", ""}} {
+		if j := s.p.helloBack(s.token); j.Room != s.room || j.Reconnected != (s.token != "") {
+			t.Errorf("%s: joined %+v after its hello with its token, want room %s reconnected", s.p.name, j, s.room)
 		}
 	}
 	testkit.Eventually(t, "the new lobby to list every player", func() bool {

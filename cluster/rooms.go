@@ -343,7 +343,7 @@ func (d *directory) Leave(room, session string) error {
 }
 
 func (d *directory) Reclaim(token string, p rooms.PlayerInfo) error {
-	if tag := d.tokenNode(token); tag != "" {
+	if tag, _ := d.tokenNode(token); tag != "" {
 		_, err := d.call(tag, roomCall{Op: "reclaim", Token: token, Player: p})
 		return err
 	}
@@ -354,38 +354,71 @@ func (d *directory) Reclaim(token string, p rooms.PlayerInfo) error {
 // tokenNode returns the node of a token's room ("": this one): the node
 // its prefix names, or, when that node is gone or has the room no more (it
 // was taken over), the node that knows the token. Tokens are asked for
-// rarely (a reclaim), so the other nodes are simply asked in turn.
-func (d *directory) tokenNode(token string) string {
-	tag := d.owner(token)
+// rarely (a reclaim), so the other nodes are simply asked in turn; err
+// says that one of them did not answer (and none knew the token).
+func (d *directory) tokenNode(token string) (tag string, err error) {
+	tag = d.owner(token)
 	switch {
 	case tag == "":
 		if _, _, ok := d.local.TokenOwner(token); ok {
-			return ""
+			return "", nil
 		}
 	case slices.Contains(d.n.Peers(), tag):
-		return tag
+		return tag, nil
 	default:
 		if _, _, ok := d.local.TokenOwner(token); ok {
-			return ""
+			return "", nil
 		}
 	}
 	for _, p := range d.n.Peers() {
 		if p == tag {
 			continue
 		}
-		if a, err := d.call(p, roomCall{Op: "token", Token: token}); err == nil && a.OK {
-			return p
+		a, e := d.call(p, roomCall{Op: "token", Token: token})
+		switch {
+		case e == nil && a.OK:
+			return p, nil
+		case e != nil:
+			err = e
 		}
 	}
-	return tag
+	return tag, err
 }
 
 func (d *directory) TokenOwner(token string) (string, rooms.Identity, bool) {
-	if tag := d.tokenNode(token); tag != "" {
-		a, err := d.call(tag, roomCall{Op: "token", Token: token})
-		return a.Room, a.Who, err == nil && a.OK
+	room, who, err := d.FindToken(token)
+	return room, who, err == nil
+}
+
+var _ lobby.TokenFinder = (*directory)(nil)
+
+// FindToken implements lobby.TokenFinder: a token whose node, or one of
+// the nodes asked for it, did not answer in time is not taken for a bad
+// one (errNodeUnavailable: "try again"); its seat may well be held there.
+// A token of a node that is gone, which no node knows (its room is not
+// rebuilt yet, or will not be), is a bad one.
+func (d *directory) FindToken(token string) (string, rooms.Identity, error) {
+	tag, unsure := d.tokenNode(token)
+	switch {
+	case tag == "":
+		if room, who, ok := d.local.TokenOwner(token); ok {
+			return room, who, nil
+		}
+		fallthrough
+	case !d.n.isPeer(tag):
+		if unsure != nil {
+			return "", rooms.Identity{}, unsure
+		}
+		return "", rooms.Identity{}, rooms.ErrBadToken
 	}
-	return d.local.TokenOwner(token)
+	a, err := d.call(tag, roomCall{Op: "token", Token: token})
+	switch {
+	case err != nil:
+		return "", rooms.Identity{}, err
+	case !a.OK:
+		return "", rooms.Identity{}, rooms.ErrBadToken
+	}
+	return a.Room, a.Who, nil
 }
 
 // Resync asks every node: the session may sit in rooms of several.

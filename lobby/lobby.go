@@ -359,6 +359,30 @@ type RoomService interface {
 
 var _ RoomService = (*rooms.Manager)(nil)
 
+// TokenFinder is what a RoomService also implements whose TokenOwner may
+// fail for a while (the cluster's: the token's room is on a node that did
+// not answer in time). FindToken answers rooms.ErrBadToken for a token no
+// seat holds, and another error for a lookup that failed: the lobby then
+// refuses a hello with the token with that error ("try again"), and the
+// session may say hello again, instead of being welcomed without its seat.
+type TokenFinder interface {
+	FindToken(token string) (roomID string, who rooms.Identity, err error)
+}
+
+// tokenOwner returns the identity of the seat a token reclaims
+// (rooms.ErrBadToken: none; another error: the lookup failed, see
+// TokenFinder).
+func (l *Lobby) tokenOwner(token string) (rooms.Identity, error) {
+	if f, ok := l.m.(TokenFinder); ok {
+		_, who, err := f.FindToken(token)
+		return who, err
+	}
+	if _, who, ok := l.m.TokenOwner(token); ok {
+		return who, nil
+	}
+	return rooms.Identity{}, rooms.ErrBadToken
+}
+
 // A GroupPlacer is a RoomService that can place a new room near the
 // sessions that will play in it (a cluster: on one of their nodes, which
 // saves a hop on their moves and events). Quick-match creates its rooms
@@ -547,7 +571,7 @@ func (l *Lobby) Handle(sessionID string, req Request) (err error) {
 				return err
 			}
 		}
-	case "create", "join", "spectate", "leave-room", "quickplay", "cancel-quickplay", "chat", "name", "sync", "browse", "list":
+	case "create", "join", "spectate", "leave-room", "quickplay", "cancel-quickplay", "chat", "name", "sync", "browse", "list", "reclaim":
 		if !hello {
 			return ErrHelloFirst
 		}
@@ -574,6 +598,10 @@ func (l *Lobby) Handle(sessionID string, req Request) (err error) {
 	case "join", "spectate", "leave-room":
 		if r := f["room"]; r == "" || len(r) > rooms.MaxIDLen {
 			return fmt.Errorf("%w: room missing", ErrMalformed)
+		}
+	case "reclaim":
+		if f["token"] == "" {
+			return fmt.Errorf("%w: token missing", ErrMalformed)
 		}
 		if _, err := parseOptions(f["options"]); err != nil {
 			return err
@@ -868,6 +896,8 @@ func (l *Lobby) do(j job) (pending bool) {
 		l.keepChat(c)
 	case "name":
 		err = l.rename(s, j.f["name"], req)
+	case "reclaim":
+		err = l.reclaim(s, j.f["token"])
 	case "sync":
 		// A client that lost track (a gap in its events, a tab opened
 		// late) gets what hello gave it, then its rooms' joined and state.
@@ -906,11 +936,19 @@ func (l *Lobby) welcome(r authResult) {
 	token := r.f["token"]
 	var tokenErr error
 	if token != "" {
-		if _, owner, ok := l.m.TokenOwner(token); !ok {
-			tokenErr = rooms.ErrBadToken
-		} else if l.o.Auth == nil {
+		owner, err := l.tokenOwner(token)
+		switch {
+		case errors.Is(err, rooms.ErrBadToken):
+			tokenErr = err
+		case err != nil:
+			// Not known for now (TokenFinder): refused, so that the client
+			// says hello again, its seat still held.
+			delete(l.sessions, s.id)
+			l.fail(r.job, err)
+			return
+		case l.o.Auth == nil:
 			id = owner // a guest coming back is the player the token seats
-		} else if owner.PlayerID != id.PlayerID {
+		case owner.PlayerID != id.PlayerID:
 			tokenErr = ErrTokenOwner
 		}
 	}
@@ -942,6 +980,21 @@ func (l *Lobby) welcome(r authResult) {
 	if tokenErr != nil {
 		l.fail(r.job, tokenErr)
 	}
+}
+
+// reclaim gives a welcomed session the seat a reconnection token holds, if
+// the seat is its player's: for a hello whose token's seat could not be
+// given back then (its room's node did not answer in time: "try again").
+// The room answers with joined.
+func (l *Lobby) reclaim(s *session, token string) error {
+	owner, err := l.tokenOwner(token)
+	switch {
+	case err != nil:
+		return err
+	case owner.PlayerID != s.ident.PlayerID:
+		return ErrTokenOwner
+	}
+	return l.m.Reclaim(token, rooms.PlayerInfo{SessionID: s.id, PlayerID: s.ident.PlayerID, Name: s.ident.Name})
 }
 
 func (l *Lobby) goOnline(s *session) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,13 @@ type env struct {
 
 func newEnv(t *testing.T, o lobby.Options, tr rooms.Transport) *env {
 	t.Helper()
+	return newEnvOn(t, o, tr, nil)
+}
+
+// newEnvOn is newEnv with the lobby on wrap's RoomService around the
+// Manager (nil: the Manager).
+func newEnvOn(t *testing.T, o lobby.Options, tr rooms.Transport, wrap func(*rooms.Manager) lobby.RoomService) *env {
+	t.Helper()
 	e := &env{t: t, tr: roomstest.NewTransport(), c: roomstest.NewClock()}
 	if tr == nil {
 		tr = e.tr
@@ -42,7 +50,11 @@ func newEnv(t *testing.T, o lobby.Options, tr rooms.Transport) *env {
 		t.Fatal(err)
 	}
 	o.Clock, o.Logger = e.c, roomstest.DiscardLogger
-	e.l = lobby.New(e.m, tr, o)
+	var rs lobby.RoomService = e.m
+	if wrap != nil {
+		rs = wrap(e.m)
+	}
+	e.l = lobby.New(rs, tr, o)
 	t.Cleanup(func() {
 		e.l.Close()
 		// Disposing tens of thousands of rooms under -race on a busy
@@ -634,6 +646,92 @@ func TestHelloWithTokenReclaimsSeat(t *testing.T) {
 	}
 	if p := e.wait("eve", "welcome", nil)["player"].(map[string]any); p["name"] != "Eve" {
 		t.Errorf("eve's welcome = %v", p)
+	}
+}
+
+// unreachableRooms is a RoomService whose next Reclaim (fail) or token
+// lookup (failFind) fails as a remote room's node that did not answer in
+// time (the cluster's directory, a lobby.TokenFinder).
+type unreachableRooms struct {
+	*rooms.Manager
+	fail, failFind atomic.Bool
+}
+
+func (u *unreachableRooms) FindToken(token string) (string, rooms.Identity, error) {
+	if u.failFind.CompareAndSwap(true, false) {
+		return "", rooms.Identity{}, errTryAgain
+	}
+	if room, who, ok := u.Manager.TokenOwner(token); ok {
+		return room, who, nil
+	}
+	return "", rooms.Identity{}, rooms.ErrBadToken
+}
+
+var errTryAgain = errors.New("rooms: the room's node is not available, try again")
+
+func (u *unreachableRooms) Reclaim(token string, p rooms.PlayerInfo) error {
+	if u.fail.CompareAndSwap(true, false) {
+		return errTryAgain
+	}
+	return u.Manager.Reclaim(token, p)
+}
+
+// TestReclaimAfterAWelcome: a hello with a seat's token whose lookup fails
+// for a while (its room's node did not answer in time) is refused with
+// that error, and the session may say hello again. Then the hello is
+// welcomed, but the seat cannot be given back ("try again"): the welcomed
+// session asks for it with reclaim and gets it; reclaim refuses a spent
+// token, another player's, none, and a session that has not said hello.
+func TestReclaimAfterAWelcome(t *testing.T) {
+	var u *unreachableRooms
+	e := newEnvOn(t, lobby.Options{}, nil, func(m *rooms.Manager) lobby.RoomService {
+		u = &unreachableRooms{Manager: m}
+		return u
+	})
+	annID := e.hello("ann", "Ann")["id"]
+	e.hello("bob", "Bob")
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("bob", "quickplay", "game", "nim")
+	joined := e.wait("ann", "joined", nil)
+	token, room := joined["token"].(string), joined["room"].(string)
+	bobToken := e.wait("bob", "joined", nil)["token"].(string)
+	e.l.SessionEnded("ann")
+	e.wait("bob", "player-dropped", nil)
+
+	if err := e.do("ann2", "reclaim", "token", token); !errors.Is(err, lobby.ErrHelloFirst) {
+		t.Errorf("reclaim before hello: %v; want ErrHelloFirst", err)
+	}
+	u.failFind.Store(true)
+	e.must("ann2", "hello", "name", "Whoever", "token", token)
+	if got := e.wait("ann2", "error", nil); got["action"] != "hello" || got["reason"] != errTryAgain.Error() {
+		t.Fatalf("a hello whose token could not be looked up: %v; want the error saying try again", got)
+	}
+	if n := e.count("ann2", "welcome"); n != 0 {
+		t.Fatalf("a hello whose token could not be looked up was welcomed")
+	}
+	u.fail.Store(true)
+	if p := e.hello("ann2", "Whoever", "token", token); p["id"] != annID {
+		t.Fatalf("welcome with a token = %v; want Ann's identity", p)
+	}
+	if n := e.count("ann2", "error"); n != 2 {
+		t.Fatalf("after the second hello, ann2 got %d errors; want 2 (the seat not given back)", n)
+	}
+	if err := e.do("ann2", "reclaim"); !errors.Is(err, lobby.ErrMalformed) {
+		t.Errorf("reclaim without a token: %v; want ErrMalformed", err)
+	}
+	e.must("ann2", "reclaim", "token", bobToken, "req", "r1")
+	if got := e.wait("ann2", "error", func(m map[string]any) bool { return m["action"] == "reclaim" }); got["reason"] != lobby.ErrTokenOwner.Error() || got["req"] != "r1" {
+		t.Errorf("reclaim of Bob's seat: %v; want %q", got, lobby.ErrTokenOwner)
+	}
+	e.must("ann2", "reclaim", "token", token)
+	j := e.wait("ann2", "joined", nil)
+	if j["reconnected"] != true || j["room"] != room {
+		t.Errorf("joined after reclaim = %v", j)
+	}
+	e.wait("bob", "player-reconnected", nil)
+	e.must("ann2", "reclaim", "token", token, "req", "r2") // spent
+	if got := e.wait("ann2", "error", func(m map[string]any) bool { return m["req"] == "r2" }); got["reason"] != rooms.ErrBadToken.Error() {
+		t.Errorf("reclaim with a spent token: %v; want %q", got, rooms.ErrBadToken)
 	}
 }
 

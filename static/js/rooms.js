@@ -67,7 +67,9 @@ const MOVE_RETRY = 1000;
 const MOVE_AGAIN_TRIES = 30;
 // A hello with a seat's token refused (the seat's room not found: its node
 // died and another may be rebuilding it) is said again every HELLO_RETRY
-// ms, up to HELLO_TRIES times, before the seat is given up.
+// ms, up to HELLO_TRIES times, before the seat is given up; a welcomed
+// hello whose seat could not be given back yet ("try again") asks for it
+// with the lobby's reclaim as often.
 const HELLO_RETRY = 1000;
 const HELLO_TRIES = 20;
 
@@ -846,7 +848,7 @@ export class RoomsClient {
 			if (d.action === 'leave-room') this.#forget(d.room);
 			break;
 		case 'error':
-			if (d.action === 'hello') {
+			if (d.action === 'hello' || d.action === 'reclaim') {
 				if (!this.#model.me && this.#helloToken && this.#helloTries < HELLO_TRIES) {
 					// The seat's room is not found (its node died: another
 					// node may be rebuilding it from its turn log), and its
@@ -862,6 +864,17 @@ export class RoomsClient {
 				}
 				if (!this.#model.me) {
 					this.#helloFailed(d.reason);
+				} else if (this.#joining && /try again/.test(d.reason || '') && this.#helloTries < HELLO_TRIES) {
+					// Welcomed, but the seat's room's node did not answer in
+					// time: the seat is still held; ask for it again.
+					this.#helloTries++;
+					clearTimeout(this.#helloTimer);
+					const comet = this.#comet;
+					const room = this.#joining;
+					this.#helloTimer = setTimeout(() => {
+						const token = store.get(this.#key)?.seats[room];
+						if (this.#comet === comet && this.#joining === room && token) this.lobby('reclaim', { token }).catch(() => {});
+					}, HELLO_RETRY);
 				} else if (this.#joining) {
 					// Welcomed, but the seat could not be given back.
 					this.#forget(this.#joining);
