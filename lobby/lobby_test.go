@@ -713,6 +713,8 @@ func TestReclaimAfterAWelcome(t *testing.T) {
 	if p := e.hello("ann2", "Whoever", "token", token); p["id"] != annID {
 		t.Fatalf("welcome with a token = %v; want Ann's identity", p)
 	}
+	// The seat not given back: the welcome's error (after it).
+	e.settle()
 	if n := e.count("ann2", "error"); n != 2 {
 		t.Fatalf("after the second hello, ann2 got %d errors; want 2 (the seat not given back)", n)
 	}

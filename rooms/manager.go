@@ -891,8 +891,14 @@ func (m *Manager) Restore(id, game string, entries []Entry) error {
 	m.mu.Lock()
 	g := m.games[game]
 	closed := m.closed
+	old := m.rooms[id]
 	m.mu.Unlock()
-	exists := !m.replaceEvicting(id)
+	exists := false
+	if old != nil {
+		old.mu.Lock()
+		exists = !old.evicting
+		old.mu.Unlock()
+	}
 	from := -1 // the latest snapshot
 	for i := len(entries) - 1; i >= 0 && from < 0; i-- {
 		if entries[i].Kind == EntrySnapshot {
