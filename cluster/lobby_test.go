@@ -221,3 +221,45 @@ func TestTheLobbyForgetsADeadNodesPlayers(t *testing.T) {
 	connect("x", 2) // its welcome, not "name taken"
 	testkit.Eventually(t, "x online again", func() bool { return lobby.Stats().PlayersOnline == 2 })
 }
+
+// TestAReplacedLobbyForgetsItsPlayers: the games node, n1, stalls past its
+// lease (its process paused) with two players in its lobby, one of them
+// waiting for a quick match; another node takes the lobby over. When n1
+// runs again, its own lobby, which nobody hears any more, forgets them:
+// should the lobby come back to n1, they would hold their names, and the
+// waiting one would be matched, for good.
+func TestAReplacedLobbyForgetsItsPlayers(t *testing.T) {
+	gn, plain := startGamesCluster(t, 3)
+	c, d := helloAt(t, plain[1], "c"), helloAt(t, plain[2], "d")
+	c.publish("p_subject", "/lobby", "action", "quickplay", "game", ttt.Name)
+	c.until("queued")
+	old := gn[0].gs.Lobby()
+	testkit.Eventually(t, "n1's lobby to have both players", func() bool { return old.Stats().PlayersOnline == 2 })
+
+	resume := gn[0].node.own.stall()
+	// A liveness bound: the lease is seconds long, a starved machine slows
+	// its takeover down many times.
+	testkit.EventuallyWithin(t, time.Minute, "another node to take the lobby over", func() bool {
+		return gn[1].node.gamesNode() != "n1" && gn[2].node.gamesNode() != "n1"
+	})
+	for _, p := range []*tttPlayer{c, d} {
+		p.until("restarted")
+	}
+	if n := old.Stats().PlayersOnline; n != 2 {
+		t.Fatalf("n1's lobby has %d players while n1 is stalled; want 2 (it knows nothing yet)", n)
+	}
+	resume()
+	testkit.EventuallyWithin(t, time.Minute, "n1's lobby to forget its players", func() bool {
+		return old.Stats().PlayersOnline == 0
+	})
+	// The new lobby has them once they say hello again.
+	c.helloBack("")
+	d.helloBack("")
+	lead := gn[1]
+	if gn[1].node.gamesNode() == "n3" {
+		lead = gn[2]
+	}
+	testkit.Eventually(t, "the new lobby to list both players", func() bool {
+		return lead.gs.Lobby().Stats().PlayersOnline == 2
+	})
+}

@@ -244,8 +244,14 @@ var lobbyRestarted = rooms.Event{Topic: lobby.TopicLobby, Type: "restarted",
 	Data: []byte(`{"reason":"the lobby restarted on another node: say hello again; quick play again"}`)}
 
 // lobbyMoved tells this node's sessions that said hello that the lobby
-// restarted (Cluster.OnLobbyMoved).
+// restarted (Cluster.OnLobbyMoved). A node whose lobby another node's
+// replaces forgets what its own knew (Lobby.Forget): sessions end and
+// players queue elsewhere from now on, and should the lobby come back
+// here, a stale player would hold a name, or be matched, for good.
 func (b *Bridge) lobbyMoved() {
+	if b.lb != nil && !b.cluster.IsGamesNode() {
+		b.lb.Forget(b.cluster.IsGamesNode)
+	}
 	b.hmu.Lock()
 	ids := make([]string, 0, len(b.helloed))
 	for id := range b.helloed {

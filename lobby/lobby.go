@@ -213,6 +213,7 @@ type Lobby struct {
 	awayFire []sessionFire
 	qpFire   []sessionFire // quick-play waits run out
 	tickFire bool
+	forgets  []func() bool // Forget's, to run (their keep)
 
 	// Owned by the lobby goroutine.
 	sessions map[string]*session
@@ -712,6 +713,36 @@ func (l *Lobby) Attached(sessionID string) {
 func (l *Lobby) SessionEnded(sessionID string) {
 	l.m.SessionEnded(sessionID)
 	l.sessionEvent(sessionID, evEnded)
+}
+
+// Forget drops every session the lobby knows, their players (their names
+// are free again), the quick-match queues and the chat history, without a
+// word to anyone and without ending the sessions in the rooms. It is for
+// a cluster node whose lobby another node took over: what it knew goes
+// stale (sessions end and players queue elsewhere), and it must not
+// come back should the node get the lobby back. keep, if not nil, is
+// called on the lobby's goroutine when it gets to it: true cancels it
+// (the node got the lobby back meanwhile). Never blocks.
+func (l *Lobby) Forget(keep func() bool) {
+	if l.closed.Load() {
+		return
+	}
+	l.pmu.Lock()
+	l.forgets = append(l.forgets, keep)
+	l.pmu.Unlock()
+	l.poke()
+}
+
+// forgetAll is Forget's work, on the lobby goroutine.
+func (l *Lobby) forgetAll() {
+	n := len(l.sessions)
+	for _, s := range l.sessions {
+		l.dequeue(s)
+		l.ended(s)
+	}
+	l.chatLog, l.chatEnc = nil, nil
+	l.presenceView() // unpublished: nobody hears this lobby any more
+	l.log.Info("lobby: forgot its sessions, its quick-match queues and its chat history", "sessions", n)
 }
 
 // EndSessions ends every session the lobby welcomed whose id match
@@ -1223,7 +1254,14 @@ func (l *Lobby) drain() {
 	l.pmu.Lock()
 	changed, evts, fires, qpFires, tick := l.changed, l.sessEvts, l.awayFire, l.qpFire, l.tickFire
 	l.changed, l.sessEvts, l.awayFire, l.qpFire, l.tickFire = make(map[string]bool), make(map[string]sessEvent), nil, nil, false
+	forgets := l.forgets
+	l.forgets = nil
 	l.pmu.Unlock()
+	for _, keep := range forgets {
+		if keep == nil || !keep() {
+			l.forgetAll()
+		}
+	}
 
 	for _, id := range slices.Sorted(maps.Keys(changed)) {
 		var old rooms.RoomInfo

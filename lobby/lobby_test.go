@@ -1012,3 +1012,60 @@ func TestEmptyRoomsNotListed(t *testing.T) {
 		t.Errorf("rooms listed with two empty rooms: %v", r.Map())
 	}
 }
+
+// TestForgetDropsWhatTheLobbyKnew: Forget (a cluster node whose lobby
+// another node took over) drops the sessions, their players and names, the
+// quick-match queue and the chat history, without a word to anyone and
+// without ending the sessions in the rooms; keep cancels it.
+func TestForgetDropsWhatTheLobbyKnew(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	e.hello("ann", "Ann")
+	e.hello("bob", "Bob")
+	e.hello("carol", "Carol")
+	e.must("ann", "quickplay", "game", "nim")
+	e.must("bob", "quickplay", "game", "nim")
+	e.wait("bob", "joined", nil)
+	e.must("carol", "quickplay", "game", "nim")
+	e.wait("carol", "queued", nil)
+	e.must("carol", "chat", "text", "anyone?")
+	e.settle()
+	before := len(e.tr.Events("ann")) + len(e.tr.Events("bob")) + len(e.tr.Events("carol"))
+
+	e.l.Forget(func() bool { return true }) // kept: the node got the lobby back
+	e.settle()
+	if n := e.l.Stats().PlayersOnline; n != 3 {
+		t.Fatalf("a Forget kept: %d players online; want 3", n)
+	}
+	e.l.Forget(nil)
+	e.settle()
+	if n := e.l.Stats().PlayersOnline; n != 0 {
+		t.Errorf("after Forget: %d players online; want none", n)
+	}
+	if after := len(e.tr.Events("ann")) + len(e.tr.Events("bob")) + len(e.tr.Events("carol")); after != before {
+		var types []string
+		for _, s := range []string{"ann", "bob", "carol"} {
+			types = append(types, roomstest.Types(e.tr.Events(s))...)
+		}
+		t.Errorf("Forget sent %d events to the forgotten sessions; want none (%v)", after-before, types)
+	}
+	if n := e.count("bob", "player-dropped"); n != 0 {
+		t.Errorf("Ann's seat dropped in her room: the rooms were told")
+	}
+	// Carol's name is free, the chat history empty, and she no longer
+	// waits: a new player asking for a game waits alone.
+	e.hello("carol2", "Carol")
+	e.wait("carol2", "chat-history", nil)
+	for _, r := range e.tr.Events("carol2") {
+		if r.Type == "chat-history" && len(r.Map()["messages"].([]any)) != 0 {
+			t.Errorf("chat history after Forget: %v; want none", r.Map()["messages"])
+		}
+	}
+	e.hello("dave", "Dave")
+	e.must("dave", "quickplay", "game", "nim")
+	if got := e.wait("dave", "queued", nil)["waiting"]; got != 1.0 {
+		t.Errorf("after Forget, a new player waits with %v in the queue; want 1 (alone)", got)
+	}
+	if _, ok := e.m.Room(e.wait("ann", "joined", nil)["room"].(string)); !ok {
+		t.Error("Ann and Bob's room is gone after Forget")
+	}
+}

@@ -195,29 +195,8 @@ func (l *Lobby) flush() {
 		l.views.rehear = nil
 		l.sendSnapshotsTo(back)
 	}()
-	if len(l.views.presence) > 0 {
-		changed := l.views.presence
-		l.views.presence = nil
-		l.views.allOnline.update(changed, func(id string) (rooms.Identity, bool) {
-			p := l.players[id]
-			if p == nil || p.online == 0 {
-				return rooms.Identity{}, false
-			}
-			return p.ident, true
-		})
-		view, n := l.views.allOnline.first(l.o.PresenceShown), len(l.views.allOnline.all)
-		d := presenceDelta{Count: n}
-		oldNames := make(map[string]string, len(l.views.online))
-		for _, p := range l.views.online {
-			oldNames[p.PlayerID] = p.Name
-		}
-		d.Online, d.Offline = diffView(l.views.online, view, func(p rooms.Identity) string { return p.PlayerID },
-			func(p rooms.Identity) bool { return oldNames[p.PlayerID] != p.Name })
-		if len(d.Online)+len(d.Offline) > 0 || n != l.views.onlineN {
-			l.publish(TopicPresence, "presence-delta", d)
-		}
-		l.views.online, l.views.onlineN = view, n
-		l.views.snapPresence = nil
+	if d, ok := l.presenceView(); ok {
+		l.publish(TopicPresence, "presence-delta", d)
 	}
 	if len(l.views.touched) > 0 {
 		touched := l.views.touched
@@ -236,6 +215,35 @@ func (l *Lobby) flush() {
 		l.views.rooms, l.views.roomsN = view, n
 		l.views.snapRooms = nil
 	}
+}
+
+// presenceView brings the presence view up to date with the players whose
+// presence changed, and returns its delta (ok: something to publish).
+func (l *Lobby) presenceView() (d presenceDelta, ok bool) {
+	if len(l.views.presence) == 0 {
+		return d, false
+	}
+	changed := l.views.presence
+	l.views.presence = nil
+	l.views.allOnline.update(changed, func(id string) (rooms.Identity, bool) {
+		p := l.players[id]
+		if p == nil || p.online == 0 {
+			return rooms.Identity{}, false
+		}
+		return p.ident, true
+	})
+	view, n := l.views.allOnline.first(l.o.PresenceShown), len(l.views.allOnline.all)
+	d.Count = n
+	oldNames := make(map[string]string, len(l.views.online))
+	for _, p := range l.views.online {
+		oldNames[p.PlayerID] = p.Name
+	}
+	d.Online, d.Offline = diffView(l.views.online, view, func(p rooms.Identity) string { return p.PlayerID },
+		func(p rooms.Identity) bool { return oldNames[p.PlayerID] != p.Name })
+	ok = len(d.Online)+len(d.Offline) > 0 || n != l.views.onlineN
+	l.views.online, l.views.onlineN = view, n
+	l.views.snapPresence = nil
+	return d, ok
 }
 
 // diffView compares a view with the one published before it: the entries
