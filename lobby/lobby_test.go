@@ -615,17 +615,26 @@ func TestPresence(t *testing.T) {
 	e.wait("ann", "presence-delta", func(m map[string]any) bool { return names(m["online"]) == "Anna" && m["count"] == 1.0 })
 }
 
-func TestHelloWithTokenReclaimsSeat(t *testing.T) {
-	e := newEnv(t, lobby.Options{}, nil)
-	annID := e.hello("ann", "Ann")["id"]
+// annLeavesHerSeat: Ann and Bob quick-match into a nim game, then Ann's
+// session ends (her seat is held). It returns Ann's player id and the
+// joined of each.
+func (e *env) annLeavesHerSeat() (annID any, ann, bob map[string]any) {
+	e.t.Helper()
+	annID = e.hello("ann", "Ann")["id"]
 	e.hello("bob", "Bob")
 	e.must("ann", "quickplay", "game", "nim")
 	e.must("bob", "quickplay", "game", "nim")
-	joined := e.wait("ann", "joined", nil)
-	token, room := joined["token"].(string), joined["room"].(string)
+	ann, bob = e.wait("ann", "joined", nil), e.wait("bob", "joined", nil)
 	e.wait("ann", "turn", nil)
 	e.l.SessionEnded("ann")
 	e.wait("bob", "player-dropped", nil)
+	return annID, ann, bob
+}
+
+func TestHelloWithTokenReclaimsSeat(t *testing.T) {
+	e := newEnv(t, lobby.Options{}, nil)
+	annID, joined, _ := e.annLeavesHerSeat()
+	token, room := joined["token"].(string), joined["room"].(string)
 
 	p := e.hello("ann2", "Whoever", "token", token)
 	if p["id"] != annID || p["name"] != "Ann" {
@@ -688,15 +697,9 @@ func TestReclaimAfterAWelcome(t *testing.T) {
 		u = &unreachableRooms{Manager: m}
 		return u
 	})
-	annID := e.hello("ann", "Ann")["id"]
-	e.hello("bob", "Bob")
-	e.must("ann", "quickplay", "game", "nim")
-	e.must("bob", "quickplay", "game", "nim")
-	joined := e.wait("ann", "joined", nil)
+	annID, joined, bobJoined := e.annLeavesHerSeat()
 	token, room := joined["token"].(string), joined["room"].(string)
-	bobToken := e.wait("bob", "joined", nil)["token"].(string)
-	e.l.SessionEnded("ann")
-	e.wait("bob", "player-dropped", nil)
+	bobToken := bobJoined["token"].(string)
 
 	if err := e.do("ann2", "reclaim", "token", token); !errors.Is(err, lobby.ErrHelloFirst) {
 		t.Errorf("reclaim before hello: %v; want ErrHelloFirst", err)
