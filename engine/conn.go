@@ -120,13 +120,20 @@ func (c *conn) timerFired(gen uint32) {
 	case timerHeader:
 		c.l.srv.stats.headerTimeouts.Add(1)
 		c.l.srv.log.Debug("connection closed: header timeout", "remote", c.remote())
-		if c.head == nil && !c.closing {
-			// Nothing in flight: tell the client why (RFC 9110 §15.5.9).
+		if c.head == nil && !c.closing && c.p != nil && c.p.Started() {
+			// A request under way and nothing in flight: tell the client
+			// why (RFC 9110 §15.5.9).
 			c.closing = true
 			ex := c.enqueue(false, false, false)
 			ex.respondError(408)
 			return
 		}
+		// Nothing received since accept: closed without a word, as an
+		// idle connection is. A 408 there would be taken for the answer
+		// to the next request by a client that reuses the connection
+		// just then (a browser's preconnected socket, an HTTP client's
+		// or a proxy's spare connection in its pool: Go's Transport
+		// returned it to a move in a test under load).
 		c.closeNow()
 	case timerIdle:
 		c.l.srv.log.Debug("connection closed: idle timeout", "remote", c.remote())
