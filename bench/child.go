@@ -52,8 +52,12 @@ type Child struct {
 	ctl   childControl
 }
 
-// startTimeout bounds the time a child takes to print its address.
-const startTimeout = 15 * time.Second
+// startTimeout bounds the time a child takes to print its address: a
+// liveness bound. A cluster node first starts its embedded NATS server,
+// which may take up to a minute on a busy machine (cluster's
+// natsReadyWait); at 15 s a node of TestClusterSweepCommand was killed
+// once in make test.
+const startTimeout = 90 * time.Second
 
 // StartChild starts `bench serve -kind spec.Kind -addr 127.0.0.1:0` as a child
 // process and waits for it to print its address. The child exits when its
