@@ -597,10 +597,11 @@ type Stats struct {
 	// Without answers from JetStream (no quorum): TurnLogWaiting, the
 	// appends waiting for their answer now, and TurnLogOldest, how long
 	// the oldest of them has; TurnLogStalls, the times appends went
-	// unanswered for rooms.DefaultJournalPatience (logged); RoomItemsRefused, the client items
-	// (moves, joins…) this node's rooms refused because their append had
-	// waited past rooms.ManagerOptions.JournalPatience ("the game's store
-	// is unavailable, try again").
+	// unanswered for rooms.DefaultJournalPatience (logged);
+	// RoomItemsRefused, the client items (moves, joins…) this node's rooms
+	// refused because their append had waited past
+	// rooms.ManagerOptions.JournalPatience ("the game's store is
+	// unavailable, try again").
 	TurnLogWaiting   int           `json:"turn_log_waiting"`
 	TurnLogOldest    time.Duration `json:"turn_log_oldest_ns"`
 	TurnLogStalls    int64         `json:"turn_log_stalls"`

@@ -72,6 +72,18 @@ func (o *ownership) record(t *testing.T, room string) (ownerRecord, uint64, erro
 	return r, e.Revision(), nil
 }
 
+// recordFound reads a room's owner record until it is there: a KV get may
+// be served by a replica that has not applied the write yet (direct gets).
+func (o *ownership) recordFound(t *testing.T, room string) (rec ownerRecord, rev uint64) {
+	t.Helper()
+	testkit.Eventually(t, "the record of "+room+" readable", func() bool {
+		var err error
+		rec, rev, err = o.record(t, room)
+		return err == nil
+	})
+	return rec, rev
+}
+
 // Single owner: a node stalls past its lease with 100 rooms; the two
 // others race for every room (no successor waits), and each room is taken
 // by exactly one of them. When the stale owner wakes, its writes are
@@ -101,15 +113,7 @@ func TestSingleOwnerAfterALeaseExpires(t *testing.T) {
 	testkit.Eventually(t, "the rooms' owner records, and the lobby listing them", func() bool {
 		return stale.Stats().OwnerRecords == n && len(gn[0].node.games.dir.Rooms(ttt.Name)) == n
 	})
-	// (A KV get may be served by a replica that has not applied the write
-	// yet: read until it has.)
-	var first ownerRecord
-	var firstRev uint64
-	testkit.Eventually(t, "the first room's record readable", func() bool {
-		var err error
-		first, firstRev, err = stale.own.record(t, ids[0])
-		return err == nil
-	})
+	first, firstRev := stale.own.recordFound(t, ids[0])
 	if first.Node != stale.Tag() || first.Epoch != 1 {
 		t.Fatalf("record of %s: %+v; want %s's, epoch 1", ids[0], first, stale.Tag())
 	}
@@ -277,15 +281,7 @@ func TestRoomTakenFromALiveOwnerIsEvicted(t *testing.T) {
 		ids = append(ids, id)
 	}
 	testkit.Eventually(t, "the rooms' owner records", func() bool { return owner.Stats().OwnerRecords == 2 })
-	// A KV get may be served by a replica that has not applied the write
-	// yet (direct gets): read until it has.
-	var rec ownerRecord
-	var rev uint64
-	testkit.Eventually(t, "the room's record readable", func() bool {
-		var err error
-		rec, rev, err = owner.own.record(t, ids[0])
-		return err == nil
-	})
+	rec, rev := owner.own.recordFound(t, ids[0])
 	other.own.mu.Lock()
 	inc := other.own.inc
 	other.own.mu.Unlock()

@@ -399,26 +399,25 @@ var _ lobby.TokenFinder = (*directory)(nil)
 // rebuilt yet, or will not be), is a bad one.
 func (d *directory) FindToken(token string) (string, rooms.Identity, error) {
 	tag, unsure := d.tokenNode(token)
-	switch {
-	case tag == "":
+	if tag != "" && d.n.isPeer(tag) {
+		a, err := d.call(tag, roomCall{Op: "token", Token: token})
+		switch {
+		case err != nil:
+			return "", rooms.Identity{}, err
+		case !a.OK:
+			return "", rooms.Identity{}, rooms.ErrBadToken
+		}
+		return a.Room, a.Who, nil
+	}
+	if tag == "" {
 		if room, who, ok := d.local.TokenOwner(token); ok {
 			return room, who, nil
 		}
-		fallthrough
-	case !d.n.isPeer(tag):
-		if unsure != nil {
-			return "", rooms.Identity{}, unsure
-		}
-		return "", rooms.Identity{}, rooms.ErrBadToken
 	}
-	a, err := d.call(tag, roomCall{Op: "token", Token: token})
-	switch {
-	case err != nil:
-		return "", rooms.Identity{}, err
-	case !a.OK:
-		return "", rooms.Identity{}, rooms.ErrBadToken
+	if unsure != nil {
+		return "", rooms.Identity{}, unsure
 	}
-	return a.Room, a.Who, nil
+	return "", rooms.Identity{}, rooms.ErrBadToken
 }
 
 // Resync asks every node: the session may sit in rooms of several.

@@ -727,6 +727,17 @@ export class RoomsClient {
 		this.#changed();
 	}
 
+	// helloLater counts a try of the hello (or of its seat's reclaim) and
+	// runs again HELLO_RETRY ms later, on the same session only.
+	#helloLater(again) {
+		this.#helloTries++;
+		clearTimeout(this.#helloTimer);
+		const comet = this.#comet;
+		this.#helloTimer = setTimeout(() => {
+			if (this.#comet === comet) again();
+		}, HELLO_RETRY);
+	}
+
 	#helloFailed(text) {
 		this.#hello = 'failed';
 		this.#helloError = text;
@@ -854,12 +865,9 @@ export class RoomsClient {
 					// node may be rebuilding it from its turn log), and its
 					// name is still held by the lost session. The refused
 					// hello leaves this session free to say hello again.
-					this.#helloTries++;
-					clearTimeout(this.#helloTimer);
-					const comet = this.#comet;
-					this.#helloTimer = setTimeout(() => {
-						if (this.#comet === comet && this.#hello === 'sent') this.#sayHello();
-					}, HELLO_RETRY);
+					this.#helloLater(() => {
+						if (this.#hello === 'sent') this.#sayHello();
+					});
 					break;
 				}
 				if (!this.#model.me) {
@@ -867,14 +875,11 @@ export class RoomsClient {
 				} else if (this.#joining && /try again/.test(d.reason || '') && this.#helloTries < HELLO_TRIES) {
 					// Welcomed, but the seat's room's node did not answer in
 					// time: the seat is still held; ask for it again.
-					this.#helloTries++;
-					clearTimeout(this.#helloTimer);
-					const comet = this.#comet;
 					const room = this.#joining;
-					this.#helloTimer = setTimeout(() => {
+					this.#helloLater(() => {
 						const token = store.get(this.#key)?.seats[room];
-						if (this.#comet === comet && this.#joining === room && token) this.lobby('reclaim', { token }).catch(() => {});
-					}, HELLO_RETRY);
+						if (this.#joining === room && token) this.lobby('reclaim', { token }).catch(() => {});
+					});
 				} else if (this.#joining) {
 					// Welcomed, but the seat could not be given back.
 					this.#forget(this.#joining);
