@@ -79,6 +79,7 @@ func playersFlags(fs *flag.FlagSet, o *playersOptions) (games, trans, env *strin
 	fs.IntVar(&o.RequeueEvery, "requeue-every", 3, "games in a room before its players quick-match again (0: rematch forever)")
 	fs.IntVar(&o.ServerProcs, "server-procs", runtime.NumCPU(), "GOMAXPROCS of the server")
 	fs.IntVar(&o.Nodes, "nodes", 1, "server nodes: more than 1 runs a cluster behind a per-request round-robin balancer")
+	fs.BoolVar(&o.NoTurnLog, "no-turn-log", false, "with -nodes: the nodes' rooms' turn log off")
 	fs.StringVar(&o.Balancer, "balancer", balancerHAProxy, "the balancer in front of the nodes: haproxy (Debian's, a process of its own; make deps installs it) or go (internal/balancer, in this process)")
 	env = fs.String("server-env", "", "environment of the server, space separated (e.g. GOGC=200 GOMEMLIMIT=1GiB)")
 	fs.StringVar(&o.PollWait, "poll-wait", "500-1000", "the server's poll p_wait range in ms (the engine's default is 6000-10000)")

@@ -555,3 +555,34 @@ func TestForwardedClaimOfAQuietNode(t *testing.T) {
 		t.Fatalf("answer %v, want %v", err, errNodeUnavailable)
 	}
 }
+
+// TestANodeLeavesAProcessorToNATS: a node's event loops are one fewer than
+// GOMAXPROCS by default (each waits in epoll_wait holding its P, and the
+// goroutines NATS's sockets wake need one), at least one; a count given is
+// kept.
+func TestANodeLeavesAProcessorToNATS(t *testing.T) {
+	node, err := Start(Options{Node: "n1", Listen: "127.0.0.1:0", Replicas: 1, Logger: testkit.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Close)
+	for _, c := range []struct{ procs, loops, want int }{{4, 0, 3}, {1, 0, 1}, {4, 4, 4}} {
+		prev := runtime.GOMAXPROCS(c.procs)
+		gs, err := games.New(games.Config{
+			HTTP:    engine.Config{Addr: "127.0.0.1:0", Loops: c.loops},
+			Games:   []rooms.Game{ttt.Game},
+			Logger:  testkit.Logger(),
+			Cluster: node,
+		})
+		runtime.GOMAXPROCS(prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := gs.HTTP().Config().Loops; got != c.want {
+			t.Errorf("GOMAXPROCS %d, Loops %d: %d event loops, want %d", c.procs, c.loops, got, c.want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		gs.Shutdown(ctx)
+		cancel()
+	}
+}

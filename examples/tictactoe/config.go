@@ -81,7 +81,7 @@ func newFlagSet(s *settings) *flag.FlagSet {
 	fs.StringVar(&c.HTTP.Addr, "addr", engine.DefaultAddr, "listen address host:port (port 0: any free port)")
 	fs.StringVar(&c.HTTP.Webroot, "webroot", "", "directory whose files override and extend the embedded static/ site")
 	fs.StringVar(&e.WebrootCSP, "webroot-csp", "", "Content-Security-Policy sent with the -webroot files (default: none, as Pushlet's pages need inline script; the embedded site's files always carry engine.DefaultPageCSP)")
-	intVar(fs, &e.Loops, "loops", 0, "event loops (0: GOMAXPROCS)")
+	intVar(fs, &e.Loops, "loops", 0, "event loops (0: GOMAXPROCS; with -node or -nats, GOMAXPROCS-1, at least 1)")
 	intVar(fs, &e.Workers, "workers", 0, "goroutines running handlers (0: max(16, 8×GOMAXPROCS))")
 	intVar(fs, &e.WorkQueue, "work-queue", engine.DefaultWorkQueue, "requests waiting for a worker; past it: 503")
 	intVar(fs, &e.MaxConns, "max-conns", 0, "open connections (0: the open-file limit minus a reserve); past it: 503 and close")
