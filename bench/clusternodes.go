@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,15 +59,19 @@ func startPlayersServers(ctx context.Context, o playersOptions, procs int) (*Chi
 // a plain games server (no cluster). On an error, the children started are
 // stopped.
 func startClusterNodes(ctx context.Context, o playersOptions, procs, nodes int) ([]*Child, error) {
-	// Route ports picked now: each node is told every other's.
+	// Route ports picked now: each node is told every other's. Not from
+	// the kernel's ephemeral range (port 0), where a connection made
+	// meanwhile (the previous run's thousands, the balancer's) can take
+	// one before its node listens on it: a node then fails to start.
 	ports := make([]string, nodes)
 	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+		for ports[i] == "" || slices.Contains(ports[:i], ports[i]) {
+			p, err := freeFixedPort()
+			if err != nil {
+				return nil, err
+			}
+			ports[i] = p
 		}
-		ports[i] = l.Addr().String()
-		l.Close()
 	}
 	var children []*Child
 	fail := func(err error) ([]*Child, error) {
@@ -124,4 +131,37 @@ func stopChild(c *Child, progress io.Writer) {
 	if err := c.Stop(sctx); err != nil {
 		fmt.Fprintln(progress, err)
 	}
+}
+
+// freeFixedPort returns a free 127.0.0.1 address for a child process to
+// listen on, below the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), which outgoing connections never take
+// (a port picked from it may be taken by one before the child listens);
+// one of that range (port 0) if none is found.
+func freeFixedPort() (string, error) {
+	lo := 32768 // Linux's default start of the range
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				lo = v
+			}
+		}
+	}
+	const from = 10000
+	for range 100 {
+		if lo <= from {
+			break
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(from+rand.IntN(lo-from))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr, nil
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }

@@ -103,12 +103,10 @@ func startHAProxy(backends []balancer.Backend, maxConn int) (*haproxy, error) {
 	if _, err := os.Stat(haproxyPath); err != nil {
 		return nil, fmt.Errorf("bench: -balancer haproxy needs Debian's haproxy at %s (make test-deps installs it): %w", haproxyPath, err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeFixedPort()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	dir, err := os.MkdirTemp("", "bench-haproxy-")
 	if err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +98,29 @@ func TestBalancers(t *testing.T) {
 			}
 			resp.Body.Close()
 		})
+	}
+}
+
+// TestFreeFixedPortIsNotEphemeral: the ports the bench tells its children
+// to listen on (route ports, HAProxy's) are below the kernel's ephemeral
+// range, where no outgoing connection can take one first.
+func TestFreeFixedPortIsNotEphemeral(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Skip("no /proc/sys/net/ipv4/ip_local_port_range:", err)
+	}
+	lo, err := strconv.Atoi(strings.Fields(string(b))[0])
+	if err != nil || lo <= 10000 {
+		t.Skipf("ephemeral range starts at %q: no room below it", b)
+	}
+	for range 20 {
+		addr, err := freeFixedPort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		if p, _ := strconv.Atoi(port); p < 10000 || p >= lo {
+			t.Fatalf("freeFixedPort() = %s, want a port in [10000, %d)", addr, lo)
+		}
 	}
 }

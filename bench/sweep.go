@@ -334,7 +334,7 @@ func (rep *sweepReport) stepsTable(b *strings.Builder, steps []sweepStep) {
 		st := &steps[i]
 		rp := st.Ramp
 		if st.Err != "" || rp == nil {
-			fmt.Fprintf(b, "| %d | | | | | | | | | | | | | | | | failed: %s |\n", st.Games, strings.ReplaceAll(firstLine(st.Err), "|", `\|`))
+			fmt.Fprintf(b, "| %d | | | | | | | | | | | | | | | | failed: %s |\n", st.Games, strings.ReplaceAll(errSummary(st.Err), "|", `\|`))
 			continue
 		}
 		pr := &playersReport{o: o, ramp: rp, runs: st.Runs}
@@ -421,4 +421,15 @@ func fmtThousands(n int) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// errSummary is an error's first line and, when it has more (a child's
+// log), its last line that says something: what a table cell can hold.
+func errSummary(s string) string {
+	first := firstLine(s)
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if last := strings.TrimSpace(lines[len(lines)-1]); len(lines) > 1 && last != "" {
+		return first + " … " + last
+	}
+	return first
 }

@@ -74,3 +74,18 @@ func TestFmtThousands(t *testing.T) {
 		}
 	}
 }
+
+// TestErrSummary: a failed step's cell keeps the error's first line and
+// the last line of the child's log that came with it.
+func TestErrSummary(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"plain", "plain"},
+		{"bench: games server did not start (exit status 2); its log:\n", "bench: games server did not start (exit status 2); its log:"},
+		{"bench: games server did not start (exit status 2); its log:\nline 1\nbench: listen tcp 127.0.0.1:4222: bind: address already in use\n",
+			"bench: games server did not start (exit status 2); its log: … bench: listen tcp 127.0.0.1:4222: bind: address already in use"},
+	} {
+		if got := errSummary(c.in); got != c.want {
+			t.Errorf("errSummary(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
