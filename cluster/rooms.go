@@ -54,6 +54,8 @@ type roomCall struct {
 	Token   string           `json:"token,omitempty"`
 	Player  rooms.PlayerInfo `json:"player"`
 	Options rooms.Options    `json:"options,omitempty"`
+	// Players: "join-all"'s, joined in their order.
+	Players []rooms.PlayerInfo `json:"players,omitempty"`
 }
 
 type roomAnswer struct {
@@ -61,6 +63,8 @@ type roomAnswer struct {
 	Room string         `json:"room,omitempty"`
 	Who  rooms.Identity `json:"who"`
 	OK   bool           `json:"ok,omitempty"`
+	// Errs: "join-all"'s, one for each of its players ("": joined).
+	Errs []string `json:"errs,omitempty"`
 }
 
 // ServeRooms implements games.Cluster: this node's rooms answer the games
@@ -123,6 +127,13 @@ func (n *Node) onRoomCall(m *nats.Msg) {
 		a.Room, err = mgr.Create(c.Game, c.Player, c.Options)
 	case "join":
 		err = mgr.Join(c.Room, c.Player)
+	case "join-all":
+		a.Errs = make([]string, len(c.Players))
+		for i, p := range c.Players {
+			if err := mgr.Join(c.Room, p); err != nil {
+				a.Errs[i] = err.Error()
+			}
+		}
 	case "spectate":
 		err = mgr.Spectate(c.Room, c.Player)
 	case "leave":
@@ -324,6 +335,34 @@ func (d *directory) Join(room string, p rooms.PlayerInfo) error {
 		return err
 	}
 	return d.local.Join(room, p)
+}
+
+var _ lobby.GroupJoiner = (*directory)(nil)
+
+// JoinAll implements lobby.GroupJoiner: a quick-match's players join the
+// room's node with one call, not one call each (the lobby waits for each
+// on its goroutine).
+func (d *directory) JoinAll(room string, ps []rooms.PlayerInfo) []error {
+	errs := make([]error, len(ps))
+	tag := d.owner(room)
+	if tag == "" {
+		for i, p := range ps {
+			errs[i] = d.local.Join(room, p)
+		}
+		return errs
+	}
+	a, err := d.call(tag, roomCall{Op: "join-all", Room: room, Players: ps})
+	for i := range errs {
+		switch {
+		case err != nil:
+			errs[i] = err
+		case i >= len(a.Errs):
+			errs[i] = fmt.Errorf("cluster: node %s answered %d of %d joins", tag, len(a.Errs), len(ps))
+		default:
+			errs[i] = roomError(a.Errs[i])
+		}
+	}
+	return errs
 }
 
 func (d *directory) Spectate(room string, p rooms.PlayerInfo) error {

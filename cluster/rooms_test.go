@@ -2,8 +2,13 @@ package cluster
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cometplay/cometplay/examples/tictactoe/ttt"
+	"github.com/cometplay/cometplay/internal/testkit"
+	"github.com/cometplay/cometplay/rooms"
 )
 
 // TestPlaceRoom: a new room goes to the home node of its creator (or, for
@@ -46,5 +51,43 @@ func TestLobbyCallsWaitForNoQuietNode(t *testing.T) {
 		if _, err := d.call(tag, roomCall{Op: "join", Room: tag + "-r"}); !errors.Is(err, errNodeUnavailable) {
 			t.Errorf("a call on quiet node %s: %v, want %v", tag, err, errNodeUnavailable)
 		}
+	}
+}
+
+// TestJoinAllOnAnotherNode: the lobby's JoinAll seats a quick-match's
+// players in a room of another node with one call, in their order, and
+// answers each player's error apart (a room that is not there: every one).
+func TestJoinAllOnAnotherNode(t *testing.T) {
+	gn, _ := startGamesCluster(t, 3)
+	d := gn[0].node.games.dir
+	room, err := gn[1].gs.Rooms().Create(ttt.Name, rooms.PlayerInfo{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.owner(room) != "n2" {
+		t.Fatalf("room %s: owner %q for n1's directory, want n2", room, d.owner(room))
+	}
+	ps := []rooms.PlayerInfo{
+		{SessionID: "n1" + strings.Repeat("a", 20), PlayerID: "pa", Name: "Ann"},
+		{SessionID: "n3" + strings.Repeat("b", 20), PlayerID: "pb", Name: "Bob"},
+	}
+	calls := gn[0].node.Stats().RoomCallsOut
+	if errs := d.JoinAll(room, ps); len(errs) != 2 || errs[0] != nil || errs[1] != nil {
+		t.Fatalf("JoinAll = %v, want two nil errors", errs)
+	}
+	if got := gn[0].node.Stats().RoomCallsOut - calls; got != 1 {
+		t.Errorf("JoinAll made %d room calls, want 1", got)
+	}
+	testkit.Eventually(t, "both players seated on n2, in their order", func() bool {
+		info, ok := gn[1].gs.Rooms().Room(room)
+		return ok && len(info.Players) == 2 && info.Players[0].Name == "Ann" && info.Players[0].Seat == 0 && info.Players[1].Name == "Bob" && info.Players[1].Seat == 1
+	})
+	calls = gn[0].node.Stats().RoomCallsOut
+	errs := d.JoinAll("n2-nosuchroom", ps)
+	if got := gn[0].node.Stats().RoomCallsOut - calls; got != 1 {
+		t.Errorf("JoinAll to n2's room made %d room calls, want 1", got)
+	}
+	if len(errs) != 2 || !errors.Is(errs[0], rooms.ErrNoRoom) || !errors.Is(errs[1], rooms.ErrNoRoom) {
+		t.Errorf("JoinAll to a room n2 does not have = %v, want ErrNoRoom for each", errs)
 	}
 }

@@ -393,6 +393,15 @@ type GroupPlacer interface {
 	CreateFor(game string, sessionIDs []string, opts rooms.Options) (string, error)
 }
 
+// A GroupJoiner is a RoomService that joins several players to a room in
+// one go, in their order (a cluster: one call to the room's node instead
+// of one a player, each waited for on the lobby's goroutine). Quick-match
+// seats its groups with JoinAll when the service has it; errs[i] is
+// players[i]'s error (nil: the join was taken, as by Join).
+type GroupJoiner interface {
+	JoinAll(roomID string, players []rooms.PlayerInfo) (errs []error)
+}
+
 // New returns a Lobby over the rooms (a *rooms.Manager) and the Transport
 // and starts its goroutines; Close stops them. It registers with
 // m.OnRoomChange to keep the room list live. Invalid options (see
@@ -1213,10 +1222,22 @@ func (l *Lobby) match(game string, group []*session) {
 	for i, s := range group {
 		l.send(s.id, "matched", matchedData{Room: id, Game: game, Req: reqs[i]})
 	}
+	infos := make([]rooms.PlayerInfo, len(group))
 	for i, s := range group {
-		info := rooms.PlayerInfo{SessionID: s.id, PlayerID: s.ident.PlayerID, Name: s.ident.Name}
-		if err := l.m.Join(id, info); err != nil {
-			l.send(s.id, "error", errorData{Action: "quickplay", Reason: err.Error(), Req: reqs[i]})
+		infos[i] = rooms.PlayerInfo{SessionID: s.id, PlayerID: s.ident.PlayerID, Name: s.ident.Name}
+	}
+	var errs []error
+	if gj, ok := l.m.(GroupJoiner); ok {
+		errs = gj.JoinAll(id, infos)
+	} else {
+		errs = make([]error, len(infos))
+		for i := range infos {
+			errs[i] = l.m.Join(id, infos[i])
+		}
+	}
+	for i, s := range group {
+		if i < len(errs) && errs[i] != nil {
+			l.send(s.id, "error", errorData{Action: "quickplay", Reason: errs[i].Error(), Req: reqs[i]})
 		}
 	}
 }

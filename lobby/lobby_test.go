@@ -1072,3 +1072,88 @@ func TestForgetDropsWhatTheLobbyKnew(t *testing.T) {
 		t.Error("Ann and Bob's room is gone after Forget")
 	}
 }
+
+// groupJoinRooms is a RoomService that joins a quick-match's players with
+// one JoinAll (as the cluster's directory does), counting its calls; with
+// refuse set, the second player of each call is refused.
+type groupJoinRooms struct {
+	*rooms.Manager
+	mu     sync.Mutex
+	calls  [][]string // the session ids of each JoinAll, in order
+	joins  int        // Join calls
+	refuse bool
+}
+
+func (g *groupJoinRooms) Join(room string, p rooms.PlayerInfo) error {
+	g.mu.Lock()
+	g.joins++
+	g.mu.Unlock()
+	return g.Manager.Join(room, p)
+}
+
+func (g *groupJoinRooms) JoinAll(room string, ps []rooms.PlayerInfo) []error {
+	g.mu.Lock()
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.SessionID
+	}
+	g.calls = append(g.calls, ids)
+	refuse := g.refuse
+	g.mu.Unlock()
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		if refuse && i == 1 {
+			errs[i] = rooms.ErrRoomFull
+			continue
+		}
+		errs[i] = g.Manager.Join(room, p)
+	}
+	return errs
+}
+
+// TestQuickplaySeatsAGroupInOneCall: a RoomService that is a GroupJoiner
+// seats a quick-match's players with one JoinAll, in queue order (the
+// first in the queue gets seat 0), and each still gets matched before
+// joined; a join refused in it is that player's quickplay error only.
+func TestQuickplaySeatsAGroupInOneCall(t *testing.T) {
+	var g *groupJoinRooms
+	e := newEnvOn(t, lobby.Options{}, nil, func(m *rooms.Manager) lobby.RoomService {
+		g = &groupJoinRooms{Manager: m}
+		return g
+	})
+	for _, s := range []string{"ann", "bob", "cat", "dan"} {
+		e.hello(s, strings.ToUpper(s[:1])+s[1:])
+	}
+	e.must("ann", "quickplay", "game", "nim")
+	e.wait("ann", "queued", nil)
+	e.must("bob", "quickplay", "game", "nim")
+	for _, s := range []string{"ann", "bob"} {
+		j := e.wait(s, "joined", nil)
+		if want := map[string]float64{"ann": 0, "bob": 1}[s]; j["seat"] != want {
+			t.Errorf("%s joined in seat %v, want %v", s, j["seat"], want)
+		}
+		types := e.tr.Types(s)
+		if slices.Index(types, "matched") > slices.Index(types, "joined") {
+			t.Errorf("%s: joined before matched: %v", s, types)
+		}
+	}
+	g.mu.Lock()
+	calls, joins := slices.Clone(g.calls), g.joins
+	g.refuse = true
+	g.mu.Unlock()
+	if len(calls) != 1 || !slices.Equal(calls[0], []string{"ann", "bob"}) || joins != 0 {
+		t.Fatalf("JoinAll calls %v and %d Join calls; want one JoinAll of [ann bob] and no Join", calls, joins)
+	}
+
+	e.must("cat", "quickplay", "game", "nim", "req", "c1")
+	e.wait("cat", "queued", nil)
+	e.must("dan", "quickplay", "game", "nim", "req", "d1")
+	e.wait("cat", "joined", nil)
+	if got := e.wait("dan", "error", nil); got["action"] != "quickplay" || got["reason"] != rooms.ErrRoomFull.Error() || got["req"] != "d1" {
+		t.Errorf("dan's refused join: %v; want the quickplay error %q for d1", got, rooms.ErrRoomFull)
+	}
+	e.settle()
+	if n := e.count("cat", "error"); n != 0 {
+		t.Errorf("cat got %d errors for dan's refused join", n)
+	}
+}
