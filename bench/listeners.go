@@ -280,13 +280,14 @@ func (ls *listenerSet) listen(i int, opened func()) {
 	ls.mu.Unlock()
 	once()
 	var last uint64
+	var sp streamSplitter
 	for {
 		chunk, err := w.readChunk()
 		if err != nil {
 			return // closed by close or the end
 		}
 		now := time.Now().UnixNano()
-		eachObject(chunk, func(obj []byte) {
+		sp.feed(chunk, func(obj []byte) {
 			e := scanEvent(obj)
 			switch {
 			case rawIs(e.name, "data"):

@@ -720,6 +720,7 @@ func (p *simPlayer) listen(opened func()) error {
 				return errors.New("listen: stream is not chunked")
 			}
 			opened()
+			sp := streamSplitter{sse: transport == transportSSE}
 			for {
 				w.c.SetReadDeadline(time.Now().Add(time.Minute))
 				chunk, err := w.readChunk()
@@ -727,11 +728,7 @@ func (p *simPlayer) listen(opened func()) error {
 					return err
 				}
 				s.countIn(len(chunk))
-				if transport == transportSSE {
-					sseEvents(chunk, func(obj []byte) { p.handle(obj, w.ts.last) })
-				} else {
-					eachObject(chunk, func(obj []byte) { p.handle(obj, w.ts.last) })
-				}
+				sp.feed(chunk, func(obj []byte) { p.handle(obj, w.ts.last) })
 				w.release()
 			}
 		}

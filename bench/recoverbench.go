@@ -263,6 +263,7 @@ func (p *recPlayer) listen(opened chan<- error) {
 	if err != nil {
 		return
 	}
+	var sp streamSplitter
 	for {
 		w.c.SetReadDeadline(time.Now().Add(2 * time.Minute))
 		chunk, err := w.readChunk()
@@ -272,7 +273,7 @@ func (p *recPlayer) listen(opened chan<- error) {
 			}
 			return
 		}
-		eachObject(chunk, p.handle)
+		sp.feed(chunk, p.handle)
 		w.release()
 	}
 }

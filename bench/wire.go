@@ -207,7 +207,11 @@ func getRequest(dst []byte, host, target string) []byte {
 // eachObject calls fn with every top-level JSON object of b: the elements
 // of an array, or NDJSON lines. It understands strings (braces inside them
 // do not count) and nothing more: the protocol's events are flat objects.
-func eachObject(b []byte, fn func(obj []byte)) {
+func eachObject(b []byte, fn func(obj []byte)) { eachWholeObject(b, fn) }
+
+// eachWholeObject is eachObject that also returns where the object left
+// open at the end of b begins (len(b): none).
+func eachWholeObject(b []byte, fn func(obj []byte)) int {
 	depth, start, inStr := 0, -1, false
 	for i := 0; i < len(b); i++ {
 		c := b[i]
@@ -235,6 +239,38 @@ func eachObject(b []byte, fn func(obj []byte)) {
 			}
 		}
 	}
+	if start >= 0 {
+		return start
+	}
+	return len(b)
+}
+
+// streamSplitter finds the events of a Comet stream (JSON objects, or SSE
+// data lines) in its chunks. A chunk's boundaries are not the events':
+// an intermediary may chunk the body again (HAProxy at its buffer's size,
+// splitting a large first write of snapshots), so the part of an event a
+// chunk ends with is kept and completed by the next.
+type streamSplitter struct {
+	sse  bool
+	rest []byte
+}
+
+// feed calls fn with each event that chunk completes. fn's argument is
+// valid only during the call.
+func (sp *streamSplitter) feed(chunk []byte, fn func(obj []byte)) {
+	b := chunk
+	if len(sp.rest) > 0 {
+		sp.rest = append(sp.rest, chunk...)
+		b = sp.rest
+	}
+	var used int
+	if sp.sse {
+		used = bytes.LastIndexByte(b, '\n') + 1
+		sseEvents(b[:used], fn)
+	} else {
+		used = eachWholeObject(b, fn)
+	}
+	sp.rest = append(sp.rest[:0], b[used:]...) // (b may be sp.rest: a forward copy)
 }
 
 // eachField calls fn with the name and the raw value (quotes included) of

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"slices"
 	"testing"
 	"time"
 )
@@ -201,5 +202,51 @@ func TestFastMoveAndTurnAgreeWithEncodingJSON(t *testing.T) {
 	}
 	if _, ok := unqData([]byte(`"a\nb"`), nil); ok {
 		t.Error("unqData took an escape it does not decode")
+	}
+}
+
+// TestStreamSplitterAcrossChunks: a stream's events are found whatever its
+// chunks' boundaries (an intermediary such as HAProxy chunks the body
+// again at its buffer's size): the body cut at every byte, and in three
+// pieces at every pair of bytes, gives the same events as whole, for the
+// JSON and the SSE formats.
+func TestStreamSplitterAcrossChunks(t *testing.T) {
+	for _, c := range []struct {
+		sse  bool
+		body string
+	}{
+		{false, `{"p_event":"listen-ack","p_id":"a"}{"p_seq":"1","p_event":"data","data":"{\"x\":\"}{\\\"\"}"}` + "\r\n" +
+			`{"p_seq":"2","p_event":"data","data":"{}"}{"p_seq":"3","p_event":"hb"}`},
+		{true, "event: listen-ack\ndata: {\"p_event\":\"listen-ack\"}\n\nid: 1\ndata: {\"p_seq\":\"1\",\"p_event\":\"data\",\"data\":\"a\\nb\"}\n\n" +
+			"id: 2\ndata: {\"p_seq\":\"2\",\"p_event\":\"data\"}\n\n"},
+	} {
+		var want []string
+		whole := streamSplitter{sse: c.sse}
+		whole.feed([]byte(c.body), func(obj []byte) { want = append(want, string(obj)) })
+		if len(want) < 3 {
+			t.Fatalf("sse %v: %d events in the whole body: %q", c.sse, len(want), want)
+		}
+		feed := func(cuts ...int) []string {
+			var got []string
+			sp := streamSplitter{sse: c.sse}
+			prev := 0
+			for _, at := range append(cuts, len(c.body)) {
+				chunk := []byte(c.body[prev:at]) // a buffer of its own, as a chunk read is
+				sp.feed(chunk, func(obj []byte) { got = append(got, string(obj)) })
+				clear(chunk)
+				prev = at
+			}
+			return got
+		}
+		for i := 1; i < len(c.body); i++ {
+			if got := feed(i); !slices.Equal(got, want) {
+				t.Fatalf("sse %v, cut at %d: %q, want %q", c.sse, i, got, want)
+			}
+			for j := i; j < len(c.body); j += 7 {
+				if got := feed(i, j); !slices.Equal(got, want) {
+					t.Fatalf("sse %v, cut at %d and %d: %q, want %q", c.sse, i, j, got, want)
+				}
+			}
+		}
 	}
 }
