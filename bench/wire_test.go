@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
