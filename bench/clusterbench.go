@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,6 +54,9 @@ func clusterMain(ctx context.Context, args, invocation []string, stdout io.Write
 	rounds := fs.Int("cluster-rounds", 2, "rounds: each runs every configuration once")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.NoTurnLog {
+		return errors.New("cluster: -no-turn-log is for players; cluster runs three nodes with the turn log and without it")
 	}
 	o.Transports = strings.Split(*trans, ",")
 	if !slices.Contains(balancers, o.Balancer) {

@@ -394,3 +394,13 @@ func tableRow(doc, prefix string) []string {
 	}
 	return nil
 }
+
+// TestClusterRefusesNoTurnLog: bench cluster runs three nodes with the
+// turn log and without it in turn; the players flag -no-turn-log, which
+// it shares, is refused rather than ignored.
+func TestClusterRefusesNoTurnLog(t *testing.T) {
+	err := clusterMain(context.Background(), []string{"-no-turn-log"}, nil, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-no-turn-log") {
+		t.Fatalf("bench cluster -no-turn-log: %v; want it refused", err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cometplay/cometplay/rooms"
 )
 
 // The node's figures for Prometheus (games.New registers a Cluster that is
@@ -23,8 +25,8 @@ var (
 	descMessages   = prometheus.NewDesc("cometplay_cluster_messages_total", "NATS messages for other nodes: sent, handed to NATS; joined, joined into the message before them to the same node instead (ops, a relayed response's bytes).", []string{"kind"}, nil)
 	descTurnLog    = prometheus.NewDesc("cometplay_cluster_turn_log_total", "The rooms' turn log: appends (entries appended: items and fences), retries (appends sent again after no answer), refused (appends refused because another node had written the log; their rooms evicted), compactions (purges of a room's entries before its snapshot).", []string{"kind"}, nil)
 	descLogWaiting = prometheus.NewDesc("cometplay_cluster_turn_log_waiting", "Turn log appends waiting for JetStream's answer now.", nil, nil)
-	descLogOldest  = prometheus.NewDesc("cometplay_cluster_turn_log_oldest_seconds", "How long the oldest turn log append waiting for JetStream's answer has waited (0: none waits). Past rooms.ManagerOptions.JournalPatience (12 s by default) its room refuses its clients' items: JetStream has no quorum?", nil, nil)
-	descLogStalls  = prometheus.NewDesc("cometplay_cluster_turn_log_stalls_total", "Times the turn log's appends went unanswered for 12 s, rooms.DefaultJournalPatience (each logged, and its end).", nil, nil)
+	descLogOldest  = prometheus.NewDesc("cometplay_cluster_turn_log_oldest_seconds", "How long the oldest turn log append waiting for JetStream's answer has waited (0: none waits). Past rooms.ManagerOptions.JournalPatience ("+rooms.DefaultJournalPatience.String()+" by default) its room refuses its clients' items: JetStream has no quorum?", nil, nil)
+	descLogStalls  = prometheus.NewDesc("cometplay_cluster_turn_log_stalls_total", "Times the turn log's appends went unanswered for "+rooms.DefaultJournalPatience.String()+", rooms.DefaultJournalPatience (each logged, and its end).", nil, nil)
 	descRefused    = prometheus.NewDesc("cometplay_cluster_room_items_refused_total", "Client items (moves, joins, messages) this node's rooms refused because their turn log append had waited past rooms.ManagerOptions.JournalPatience (\"the game's store is unavailable, try again\").", nil, nil)
 	descRestored   = prometheus.NewDesc("cometplay_cluster_rooms_restored_total", "Rooms taken over from a dead node and rebuilt here from their turn log.", nil, nil)
 	descRoomsLost  = prometheus.NewDesc("cometplay_cluster_rooms_lost_total", "Rooms taken over that could not be rebuilt (no turn log, or it could not be read): dropped from the lobby.", nil, nil)
