@@ -830,9 +830,10 @@ func (o *ownership) written(w write, inc string, rev uint64) {
 		o.known[lobbyKey] = true
 		o.revs[lobbyKey] = rev
 		o.mu.Unlock()
-		if w.kind == 't' {
-			o.n.setGamesNode(o.n.opts.Node, w.epoch) // its watch says so too, later
-			o.n.announceLobby(w.epoch)
+		if w.kind == 't' || w.kind == 'c' && o.n.opts.Games != o.n.opts.Node {
+			epoch := max(w.epoch, 1)               // a create writes epoch 1
+			o.n.setGamesNode(o.n.opts.Node, epoch) // its watch says so too, later
+			o.n.announceLobby(epoch)
 		}
 		return
 	}
@@ -1072,11 +1073,41 @@ func (o *ownership) takeOrphans(kicked bool) {
 			}
 		}
 	}
+	if o.lobbyUnwritten(live, delay, now) {
+		ws = append(ws, write{kind: 'c', room: lobbyKey})
+	}
 	if len(ws) > 0 {
 		o.writeBatch(ws, inc)
 	}
 	clear(ws)
 	o.taking = ws[:0]
+}
+
+// lobbyUnwritten reports whether this node should create the lobby's
+// record: nobody has (its first games node, Options.Games, went before it
+// held a lease, or never came), and that node has not been live (among
+// live) for the lease's TTL, plus delay unless this node is the preferred
+// successor. The create expects no record: one node wins, and every node
+// follows it as after a take. Ownership goroutine, both watches up.
+func (o *ownership) lobbyUnwritten(live []string, delay time.Duration, now time.Time) bool {
+	games := o.n.opts.Games
+	if _, ok := o.records[lobbyKey]; ok || games == o.n.opts.Node || slices.Contains(live, games) {
+		delete(o.due, lobbyKey)
+		return false
+	}
+	at, waiting := o.due[lobbyKey]
+	if !waiting {
+		at = now.Add(o.ttl)
+		if preferred(lobbyKey, live) != o.n.opts.Node {
+			at = at.Add(delay)
+		}
+		o.due[lobbyKey] = at
+	}
+	if now.Before(at) {
+		return false
+	}
+	delete(o.due, lobbyKey) // tried once; due again if still unwritten
+	return true
 }
 
 // leave ends the lease at Close, so that the others take what is left at

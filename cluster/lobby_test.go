@@ -261,3 +261,20 @@ func TestAReplacedLobbyForgetsItsPlayers(t *testing.T) {
 		return lead.gs.Lobby().Stats().PlayersOnline == 2
 	})
 }
+
+// TestALobbyWhoseGamesNodeNeverCame: the nodes are told the games node is
+// n9, which never starts (as a first games node that stops or dies before
+// it holds a lease: it never writes the lobby's record). Once it has not
+// been live for the lease's TTL, one node creates the record, every node
+// follows it, and players say hello there and are welcomed.
+func TestALobbyWhoseGamesNodeNeverCame(t *testing.T) {
+	gn, plain := startGamesClusterWith(t, 3, func(o *Options) { o.Games = "n9" })
+	// A liveness bound: the lease's TTL, then a create through JetStream.
+	testkit.EventuallyWithin(t, time.Minute, "the nodes to agree on a games node of theirs", func() bool {
+		g := gn[0].node.gamesNode()
+		return g != "n9" && gn[1].node.gamesNode() == g && gn[2].node.gamesNode() == g
+	})
+	for i := range plain {
+		helloAt(t, plain[i], fmt.Sprintf("p%d", i))
+	}
+}
